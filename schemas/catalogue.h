@@ -1,0 +1,159 @@
+/* The event catalogue as C: structs, descriptors and the generic codecs.
+ *
+ * Everything here is expanded from schemas/events.def. The codecs are driven by
+ * descriptor tables (tb_event_desc), so one encoder, one decoder and one JSON
+ * converter serve every event. This file does no I/O. */
+#ifndef TB_CATALOGUE_H
+#define TB_CATALOGUE_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.def"
+#include "money.h"
+#include "status.h"
+
+typedef enum {
+    TB_FT_BOOL,
+    TB_FT_I64,
+    TB_FT_U64,
+    TB_FT_F64,
+    TB_FT_FIXED,
+    TB_FT_TS,
+    TB_FT_TOKEN,
+    TB_FT_ID,
+    TB_FT_ENUM,
+    TB_FT_TEXT,
+} tb_field_type;
+
+/* Capacities of the inline string fields, including the NUL. */
+#define TB_TOKEN_CAP 64
+#define TB_ID_CAP 64
+#define TB_ENUM_CAP 32
+#define TB_TEXT_CAP 512
+
+/* C type of each field type. */
+#define TB_CTYPE_BOOL(n) bool n
+#define TB_CTYPE_I64(n) int64_t n
+#define TB_CTYPE_U64(n) uint64_t n
+#define TB_CTYPE_F64(n) double n
+#define TB_CTYPE_FIXED(n) tb_fixed n
+#define TB_CTYPE_TS(n) int64_t n
+#define TB_CTYPE_TOKEN(n) char n[TB_TOKEN_CAP]
+#define TB_CTYPE_ID(n) char n[TB_ID_CAP]
+#define TB_CTYPE_ENUM(n) char n[TB_ENUM_CAP]
+#define TB_CTYPE_TEXT(n) char n[TB_TEXT_CAP]
+
+#define TB_REQ true
+#define TB_OPT false
+
+typedef struct tb_field_desc {
+    const char *name;        /* wire key */
+    tb_field_type type;
+    bool required;
+    size_t offset;           /* offsetof in the event struct */
+    size_t size;             /* sizeof the member (string capacity) */
+    const char *enum_values; /* "a|b|c" for TB_FT_ENUM, "" otherwise */
+    const char *doc;
+} tb_field_desc;
+
+typedef struct tb_event_desc {
+    const char *name;    /* "tick" */
+    int version;
+    const char *subject; /* pattern for docs, e.g. "md.tick.<symbol>" */
+    const char *doc;
+    size_t struct_size;
+    const tb_field_desc *fields;
+    size_t nfields;
+} tb_event_desc;
+
+/* One struct per event: `tb_tick`, `tb_fill`, ... */
+#define TB_STRUCT_FIELD(E, n, t, r, x, d) TB_CTYPE_##t(n);
+#define TB_STRUCT(ident, v, s, d) \
+    typedef struct tb_##ident {   \
+        TB_FIELDS_##ident(TB_STRUCT_FIELD, ident)                   \
+    } tb_##ident;
+TB_EVENTS(TB_STRUCT)
+#undef TB_STRUCT
+
+/* One descriptor per event: `tb_tick_desc`, ... and an id enum. */
+#define TB_DESC_DECL(ident, v, s, d) extern const tb_event_desc tb_##ident##_desc;
+TB_EVENTS(TB_DESC_DECL)
+#undef TB_DESC_DECL
+
+typedef enum {
+#define TB_EVENT_ENUM(ident, v, s, d) TB_EV_##ident,
+    TB_EVENTS(TB_EVENT_ENUM)
+#undef TB_EVENT_ENUM
+        TB_EV_COUNT
+} tb_event_id;
+
+/* Every descriptor, indexed by tb_event_id. */
+extern const tb_event_desc *const tb_event_descs[TB_EV_COUNT];
+/* Descriptor by name ("fill"), NULL when unknown. */
+const tb_event_desc *tb_event_find(const char *name);
+/* Field descriptor by wire key, NULL when unknown. */
+const tb_field_desc *tb_field_find(const tb_event_desc *d, const char *name, size_t len);
+
+/* Largest msgpack input any decoder accepts; longer input is TB_TOO_LARGE. */
+#define TB_MAX_MSG_BYTES (1024 * 1024)
+
+/* Validates an event struct against its descriptor: required strings are
+ * non-empty, strings fit and use their alphabet, enums hold a listed value.
+ * Numeric ranges are the domain's business, not the catalogue's. */
+tb_status tb_validate(const tb_event_desc *d, const void *ev, tb_error *err) TB_WARN_UNUSED;
+
+/* Encodes ev (validated first) as a msgpack map with string keys, appending
+ * to out (caller owns out: msgpack_sbuffer_init / _destroy). On error out may
+ * hold a partial encoding; callers discard it. */
+tb_status tb_encode(const tb_event_desc *d, const void *ev, msgpack_sbuffer *out,
+                    tb_error *err) TB_WARN_UNUSED;
+
+/* Decodes exactly one msgpack map from buf[0..len) into ev (struct_size bytes,
+ * zeroed first), ignoring unknown keys, and validates it. Rejects anything but
+ * a map at the top, trailing bytes, truncated input, wrong types, duplicate
+ * keys, strings longer than their capacity and input over TB_MAX_MSG_BYTES.
+ * On error ev is zeroed and err says which field and why. */
+tb_status tb_decode(const tb_event_desc *d, const void *buf, size_t len, void *ev,
+                    tb_error *err) TB_WARN_UNUSED;
+
+/* A list reply: {"items": [event, ...], "count": n, "next": cursor?}.
+ * items is an array of n structs of d->struct_size bytes. next may be NULL. */
+tb_status tb_encode_list(const tb_event_desc *d, const void *items, size_t n, const char *next,
+                         msgpack_sbuffer *out, tb_error *err) TB_WARN_UNUSED;
+/* Decodes a list reply. *items is malloc'd (caller frees with free()), *n its
+ * length; next_out (may be NULL) receives the cursor ("" when absent). */
+tb_status tb_decode_list(const tb_event_desc *d, const void *buf, size_t len, void **items,
+                         size_t *n, char next_out[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
+
+/* Event struct -> JSON object: FIXED as decimal strings, TS as RFC 3339 with
+ * nanoseconds ("2026-01-02T03:04:05.000000001Z"), OPT zero fields omitted.
+ * *out is a new reference (caller json_decref). */
+tb_status tb_to_json(const tb_event_desc *d, const void *ev, json_t **out) TB_WARN_UNUSED;
+/* JSON object -> event struct, validated. FIXED accepts decimal strings, and
+ * JSON integers/reals only when exactly representable (reals are rejected if
+ * their shortest text has more than 8 decimals); TS accepts RFC 3339 or an
+ * integer of nanoseconds. Unknown keys are ignored. */
+tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev, tb_error *err) TB_WARN_UNUSED;
+
+/* msgpack bytes of event d -> JSON (decode + tb_to_json). */
+tb_status tb_msgpack_to_json(const tb_event_desc *d, const void *buf, size_t len, json_t **out,
+                             tb_error *err) TB_WARN_UNUSED;
+/* Schema-less msgpack -> JSON for tapping unknown payloads: maps with string
+ * keys become objects, bin becomes base64 strings, ext is rejected. Depth and
+ * size are bounded. */
+tb_status tb_msgpack_to_json_raw(const void *buf, size_t len, json_t **out, tb_error *err) TB_WARN_UNUSED;
+
+/* Time helpers for TS fields. buf needs 40 bytes. */
+size_t tb_ts_format(int64_t ns, char buf[40]);
+tb_status tb_ts_parse(const char *s, int64_t *ns_out) TB_WARN_UNUSED;
+int64_t tb_now_ns(void);
+
+/* Writes Markdown documentation of every event to f (docs/events.md). */
+#include <stdio.h>
+int tb_catalogue_write_markdown(FILE *f);
+
+#endif
