@@ -1,0 +1,86 @@
+/* Private structures of the actor runtime, shared by actor.c (lifecycle),
+ * dispatch.c (per-message work), micro.c ($SRV protocol) and health.c. */
+#ifndef BUS_ACTOR_INTERNAL_H
+#define BUS_ACTOR_INTERNAL_H
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "actor.h"
+
+/* Runtime state and statistics of one endpoint. */
+typedef struct ep_state {
+    const bus_endpoint *ep;
+    bus_actor *actor;
+    natsSubscription *sub;
+    pthread_t fetcher; /* BUS_STREAM: the fetch loop */
+    bool fetcher_started;
+    _Atomic uint64_t num_requests;
+    _Atomic uint64_t num_errors;
+    _Atomic int64_t processing_ns;
+    pthread_mutex_t last_error_lock;
+    char last_error[300];
+    bus_series *m_handled_ok;
+    bus_series *m_handled_err;
+    bus_series *m_duration;
+    bus_series *m_decode_errors;
+    bus_series *m_dead_letters;
+    bus_series *m_redeliveries;
+    bus_series *m_pending; /* JetStream consumer lag */
+} ep_state;
+
+#define BUS_MAX_SYS_SUBS 16
+
+struct bus_actor {
+    const bus_actor_def *def;
+    bus_config cfg;
+    bus_conn *conn;
+    bus_conn *bulk;
+    bus_metrics *metrics;
+    bus_pg_pool *pg;
+    bus_redis_pool *redis;
+    ep_state *eps;
+    size_t neps;
+    natsSubscription *sys_subs[BUS_MAX_SYS_SUBS];
+    int nsys;
+    int64_t started_wall_ns;
+    _Atomic bool stopping;
+    _Atomic bool stopped;
+    _Atomic bool started;
+    void *user;
+    /* bus_actor_main waits on this for a stop request or a signal */
+    int wake_pipe[2];
+    bus_series *m_up;
+};
+
+struct bus_ctx {
+    bus_actor *actor;
+    ep_state *ep;
+    natsMsg *msg;
+    char trace[TB_ID_CAP];
+    uint64_t delivery;
+    bool replied;
+    tb_error err;
+    PGconn *pg;
+    redisContext *redis;
+};
+
+/* dispatch.c */
+void bus_dispatch_core(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+void *bus_dispatch_fetch_loop(void *arg);
+/* Sends an error reply for status s with message text to msg's reply subject. */
+void bus_send_error(natsConnection *nc, natsMsg *msg, tb_status s, const char *field,
+                    const char *text);
+/* Sends a JSON body as reply (micro and health responses). */
+void bus_send_json(natsConnection *nc, natsMsg *msg, json_t *body);
+
+/* micro.c: subscribes $SRV.{PING,INFO,STATS}[.<name>[.<id>]]. */
+tb_status bus_micro_subscribe(bus_actor *a, tb_error *err);
+/* health.c: subscribes svc.<name>[.<id>].{health,metrics}. */
+tb_status bus_health_subscribe(bus_actor *a, tb_error *err);
+/* Adds a system subscription (not counted as an endpoint). */
+tb_status bus_actor_sys_subscribe(bus_actor *a, const char *subject, const char *queue,
+                                  natsMsgHandler cb, tb_error *err);
+
+#endif

@@ -1,0 +1,59 @@
+/* Configuration from environment variables (DESIGN §7), with defaults that
+ * point at the local servers started by scripts/servers.
+ *
+ * Shared settings: NATS_URL, DATABASE_URL, REDIS_URL, LOG_LEVEL, INSTANCE_ID,
+ * BUS_REQUEST_TIMEOUT_MS, BUS_SHUTDOWN_TIMEOUT_MS. Per-service settings are
+ * read by the service with bus_env_* and listed in its README and --help. */
+#ifndef BUS_CONFIG_H
+#define BUS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "status.h"
+
+#define BUS_DEFAULT_NATS_URL "nats://tradebus:tradebus-local@127.0.0.1:14222"
+#define BUS_DEFAULT_DATABASE_URL "postgresql://tradebus:tradebus-local@127.0.0.1:15432/tradebus"
+#define BUS_DEFAULT_REDIS_URL "redis://127.0.0.1:16379/0"
+
+typedef struct bus_config {
+    char service[64];
+    char instance[64]; /* unique per process: INSTANCE_ID or random */
+    char nats_url[512];
+    char database_url[512];
+    char redis_url[512];
+    bus_log_level log_level;
+    int64_t request_timeout_ms;  /* default timeout of bus_request */
+    int64_t shutdown_timeout_ms; /* how long a drain may take */
+} bus_config;
+
+/* Fills cfg from the environment. TB_INVALID (with a message in err) when a
+ * variable is set but malformed. */
+tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) TB_WARN_UNUSED;
+
+/* The value of name, or dflt when unset or empty. */
+const char *bus_env(const char *name, const char *dflt);
+/* Integer setting within [min, max]; TB_INVALID when set but not such an
+ * integer. *out = dflt when unset. */
+tb_status bus_env_int(const char *name, int64_t dflt, int64_t min, int64_t max, int64_t *out,
+                      tb_error *err) TB_WARN_UNUSED;
+tb_status bus_env_bool(const char *name, bool dflt, bool *out, tb_error *err) TB_WARN_UNUSED;
+
+/* Writes the shared settings' help text (for --help). */
+void bus_config_usage(FILE *f);
+
+/* Parses "redis://[:password@]host:port[/db]" into parts. */
+typedef struct bus_redis_addr {
+    char host[256];
+    int port;
+    int db;
+    char password[256];
+} bus_redis_addr;
+tb_status bus_redis_addr_parse(const char *url, bus_redis_addr *out, tb_error *err) TB_WARN_UNUSED;
+
+/* Copies url with any password replaced by "***", for logs. */
+void bus_url_redact(const char *url, char *out, size_t cap);
+
+#endif

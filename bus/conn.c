@@ -1,0 +1,365 @@
+/* NATS connection, publishing and request-reply.
+ *
+ * Errors from nats.c are mapped to tb_status at this boundary; callers never
+ * see natsStatus. Every message carries Content-Type, schema and trace id
+ * headers so a tap can decode it without knowing the subject. */
+#include "conn.h"
+
+#include <nats/nats.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "wire.h"
+
+struct bus_conn {
+    natsConnection *nc;
+    jsCtx *js;
+    natsOptions *opts;
+    const bus_config *cfg;
+    char name[128];
+    _Atomic uint64_t reconnects;
+    _Atomic bool closing; /* a disconnect during close is not news */
+};
+
+tb_status bus_status_from_nats(int s) {
+    switch ((natsStatus)s) {
+    case NATS_OK: return TB_OK;
+    case NATS_TIMEOUT: return TB_TIMEOUT;
+    case NATS_NO_RESPONDERS: return TB_NO_RESPONDERS;
+    case NATS_NO_MEMORY: return TB_NOMEM;
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT: return TB_INVALID;
+    case NATS_MAX_PAYLOAD: return TB_TOO_LARGE;
+    case NATS_NOT_FOUND: return TB_NOT_FOUND;
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NO_SERVER:
+    case NATS_STALE_CONNECTION:
+    case NATS_CONNECTION_AUTH_FAILED:
+    case NATS_NOT_PERMITTED:
+    case NATS_DRAINING: return TB_UNAVAILABLE;
+    default: return TB_ERR;
+    }
+}
+
+/* Exponential backoff 100 ms .. 5 s; nats.c adds the configured jitter. */
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure) {
+    (void)nc;
+    (void)closure;
+    int64_t d = 100;
+    for (int i = 0; i < attempts && d < 5000; i++) d *= 2;
+    return d > 5000 ? 5000 : d;
+}
+
+static void on_disconnected(natsConnection *nc, void *closure) {
+    (void)nc;
+    bus_conn *c = closure;
+    if (!atomic_load(&c->closing))
+        bus_log(BUS_LOG_WARN, "nats: disconnected (%s), reconnecting", c->name);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure) {
+    (void)nc;
+    bus_conn *c = closure;
+    atomic_fetch_add(&c->reconnects, 1);
+    bus_log(BUS_LOG_INFO, "nats: reconnected (%s)", c->name);
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
+                           void *closure) {
+    (void)nc;
+    (void)sub;
+    bus_conn *c = closure;
+    /* Slow consumer is the usual one: the server dropped messages for us. */
+    bus_log(BUS_LOG_WARN, "nats: asynchronous error on %s: %s", c->name, natsStatus_GetText(err));
+}
+
+tb_status bus_conn_open(const bus_config *cfg, const bus_conn_opts *o, bus_conn **out,
+                        tb_error *err) {
+    bus_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    c->cfg = cfg;
+    snprintf(c->name, sizeof c->name, "%s", o && o->name ? o->name : cfg->service);
+    natsStatus s = natsOptions_Create(&c->opts);
+    if (s == NATS_OK) s = natsOptions_SetURL(c->opts, cfg->nats_url);
+    if (s == NATS_OK) s = natsOptions_SetName(c->opts, c->name);
+    if (s == NATS_OK) s = natsOptions_SetSendAsap(c->opts, o ? o->send_asap : true);
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(c->opts, -1);
+    if (s == NATS_OK) s = natsOptions_SetReconnectJitter(c->opts, 100, 1000);
+    if (s == NATS_OK) s = natsOptions_SetCustomReconnectDelay(c->opts, reconnect_delay, c);
+    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(c->opts, on_disconnected, c);
+    if (s == NATS_OK) s = natsOptions_SetReconnectedCB(c->opts, on_reconnected, c);
+    if (s == NATS_OK) s = natsOptions_SetErrorHandler(c->opts, on_async_error, c);
+    /* Buffer publishes while reconnecting instead of failing them. */
+    if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(c->opts, 8 * 1024 * 1024);
+    if (s == NATS_OK && o && o->retry_connect)
+        s = natsOptions_SetRetryOnFailedConnect(c->opts, true, NULL, NULL);
+    if (s == NATS_OK) s = natsConnection_Connect(&c->nc, c->opts);
+    if (s != NATS_OK) {
+        char url[512];
+        bus_url_redact(cfg->nats_url, url, sizeof url);
+        tb_error_set(err, TB_UNAVAILABLE, "NATS_URL", "cannot connect to NATS at %s: %s", url,
+                     natsStatus_GetText(s));
+        bus_conn_close(c);
+        return TB_UNAVAILABLE;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
+    s = natsConnection_JetStream(&c->js, c->nc, &jo);
+    if (s != NATS_OK) {
+        bus_conn_close(c);
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "JetStream context: %s",
+                            natsStatus_GetText(s));
+    }
+    *out = c;
+    return TB_OK;
+}
+
+void bus_conn_close(bus_conn *c) {
+    if (c == NULL) return;
+    atomic_store(&c->closing, true);
+    if (c->nc != NULL) {
+        (void)natsConnection_FlushTimeout(c->nc, 2000); /* best effort: closing anyway */
+        natsConnection_Close(c->nc);
+    }
+    jsCtx_Destroy(c->js);
+    natsConnection_Destroy(c->nc);
+    natsOptions_Destroy(c->opts);
+    free(c);
+}
+
+uint64_t bus_conn_reconnects(const bus_conn *c) {
+    return atomic_load(&((bus_conn *)c)->reconnects);
+}
+
+bool bus_conn_connected(bus_conn *c) {
+    return c && c->nc && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int64_t bus_conn_rtt_ns(bus_conn *c) {
+    int64_t rtt = 0;
+    if (!bus_conn_connected(c) || natsConnection_GetRTT(c->nc, &rtt) != NATS_OK) return -1;
+    return rtt;
+}
+
+tb_status bus_conn_flush(bus_conn *c, int64_t timeout_ms) {
+    return bus_status_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms));
+}
+
+struct __natsConnection *bus_conn_nats(bus_conn *c) {
+    return c->nc;
+}
+struct __jsCtx *bus_conn_js(bus_conn *c) {
+    return c->js;
+}
+const bus_config *bus_conn_config(const bus_conn *c) {
+    return c->cfg;
+}
+
+/* Builds a message with the standard headers. */
+static natsStatus make_msg(natsMsg **m, const char *subject, const void *data, size_t len,
+                           const char *schema, int version, const bus_msg_meta *meta) {
+    if (len > (size_t)TB_MAX_MSG_BYTES) return NATS_MAX_PAYLOAD;
+    natsStatus s = natsMsg_Create(m, subject, NULL, data, (int)len);
+    if (s == NATS_OK) s = natsMsgHeader_Set(*m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_MSGPACK);
+    if (s == NATS_OK && schema) {
+        s = natsMsgHeader_Set(*m, BUS_HDR_SCHEMA, schema);
+        char v[16];
+        snprintf(v, sizeof v, "%d", version);
+        if (s == NATS_OK && version > 0) s = natsMsgHeader_Set(*m, BUS_HDR_SCHEMA_VERSION, v);
+    }
+    if (s == NATS_OK && meta && meta->trace_id && meta->trace_id[0])
+        s = natsMsgHeader_Set(*m, BUS_HDR_TRACE, meta->trace_id);
+    if (s == NATS_OK && meta && meta->msg_id && meta->msg_id[0])
+        s = natsMsgHeader_Set(*m, BUS_HDR_MSG_ID, meta->msg_id);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(*m);
+        *m = NULL;
+    }
+    return s;
+}
+
+tb_status bus_publish(bus_conn *c, const char *subject, const tb_event_desc *desc, const void *ev,
+                      const bus_msg_meta *meta) {
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    tb_status st = tb_encode(desc, ev, &buf, NULL);
+    if (st == TB_OK) {
+        natsMsg *m = NULL;
+        natsStatus s = make_msg(&m, subject, buf.data, buf.size, desc->name, desc->version, meta);
+        if (s == NATS_OK) s = natsConnection_PublishMsg(c->nc, m);
+        natsMsg_Destroy(m);
+        st = bus_status_from_nats(s);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    return st;
+}
+
+tb_status bus_js_publish_bytes(bus_conn *c, const char *subject, const void *data, size_t len,
+                               const char *schema, const bus_msg_meta *meta, bool *duplicate,
+                               tb_error *err) {
+    const tb_event_desc *d = schema ? tb_event_find(schema) : NULL;
+    natsMsg *m = NULL;
+    natsStatus s = make_msg(&m, subject, data, len, schema, d ? d->version : 0, meta);
+    jsPubAck *pa = NULL;
+    jsErrCode jerr = 0;
+    if (s == NATS_OK) s = js_PublishMsg(&pa, c->js, m, NULL, &jerr);
+    natsMsg_Destroy(m);
+    if (s != NATS_OK) {
+        jsPubAck_Destroy(pa);
+        tb_status st = bus_status_from_nats(s);
+        if (st == TB_ERR || st == TB_NO_RESPONDERS) st = TB_UNAVAILABLE; /* no stream answering */
+        return tb_error_set(err, st, NULL, "publish %s to JetStream: %s (js error %d)", subject,
+                            natsStatus_GetText(s), (int)jerr);
+    }
+    if (duplicate) *duplicate = pa->Duplicate;
+    jsPubAck_Destroy(pa);
+    return TB_OK;
+}
+
+tb_status bus_js_publish(bus_conn *c, const char *subject, const tb_event_desc *desc,
+                         const void *ev, const bus_msg_meta *meta, bool *duplicate, tb_error *err) {
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    tb_status st = tb_encode(desc, ev, &buf, err);
+    if (st == TB_OK)
+        st = bus_js_publish_bytes(c, subject, buf.data, buf.size, desc->name, meta, duplicate, err);
+    msgpack_sbuffer_destroy(&buf);
+    return st;
+}
+
+void bus_bytes_free(bus_bytes *b) {
+    if (b == NULL) return;
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Turns an error reply (headers + error_reply body) into a status. */
+static tb_status error_from_reply(natsMsg *r, const char *subject, tb_error *err) {
+    const char *code = NULL;
+    tb_status st = TB_ERR;
+    tb_error_reply body;
+    if (tb_decode(&tb_error_reply_desc, natsMsg_GetData(r), (size_t)natsMsg_GetDataLength(r),
+                  &body, NULL) == TB_OK) {
+        st = tb_status_from_code(body.code);
+        return tb_error_set(err, st == TB_OK ? TB_ERR : st, body.field, "%s", body.message);
+    }
+    if (natsMsgHeader_Get(r, BUS_HDR_ERROR_STATUS, &code) == NATS_OK) st = tb_status_from_code(code);
+    const char *text = NULL;
+    if (natsMsgHeader_Get(r, BUS_HDR_SVC_ERROR, &text) != NATS_OK) text = "service error";
+    return tb_error_set(err, st == TB_OK ? TB_ERR : st, NULL, "%s: %s", subject, text);
+}
+
+static bool is_error_reply(natsMsg *r) {
+    const char *v = NULL;
+    return natsMsgHeader_Get(r, BUS_HDR_SVC_ERROR_CODE, &v) == NATS_OK && v && v[0];
+}
+
+tb_status bus_request_bytes(bus_conn *c, const char *subject, const void *data, size_t len,
+                            const char *schema, int64_t timeout_ms, const char *trace_id,
+                            bus_bytes *reply, tb_error *err) {
+    memset(reply, 0, sizeof *reply);
+    if (timeout_ms <= 0) timeout_ms = c->cfg->request_timeout_ms;
+    const tb_event_desc *d = schema ? tb_event_find(schema) : NULL;
+    bus_msg_meta meta = {.trace_id = trace_id};
+    natsMsg *m = NULL, *r = NULL;
+    natsStatus s = make_msg(&m, subject, data, len, schema, d ? d->version : 0, &meta);
+    if (s == NATS_OK) s = natsConnection_RequestMsg(&r, c->nc, m, timeout_ms);
+    natsMsg_Destroy(m);
+    if (s == NATS_OK && natsMsg_IsNoResponders(r)) s = NATS_NO_RESPONDERS;
+    if (s != NATS_OK) {
+        natsMsg_Destroy(r);
+        tb_status st = bus_status_from_nats(s);
+        return tb_error_set(err, st, NULL, "%s: %s", subject,
+                            st == TB_TIMEOUT         ? "request timed out"
+                            : st == TB_NO_RESPONDERS ? "no service is listening"
+                                                     : natsStatus_GetText(s));
+    }
+    tb_status st = TB_OK;
+    if (is_error_reply(r)) {
+        st = error_from_reply(r, subject, err);
+    } else {
+        int n = natsMsg_GetDataLength(r);
+        reply->data = malloc((size_t)n + 1);
+        if (reply->data == NULL) {
+            st = tb_error_set(err, TB_NOMEM, NULL, NULL);
+        } else {
+            memcpy(reply->data, natsMsg_GetData(r), (size_t)n);
+            reply->data[n] = '\0';
+            reply->len = (size_t)n;
+            const char *v = NULL;
+            if (natsMsgHeader_Get(r, BUS_HDR_CONTENT_TYPE, &v) == NATS_OK)
+                snprintf(reply->content_type, sizeof reply->content_type, "%s", v);
+            if (natsMsgHeader_Get(r, BUS_HDR_SCHEMA, &v) == NATS_OK)
+                snprintf(reply->schema, sizeof reply->schema, "%s", v);
+        }
+    }
+    natsMsg_Destroy(r);
+    return st;
+}
+
+tb_status bus_request(bus_conn *c, const char *subject, const tb_event_desc *req_desc,
+                      const void *req, const tb_event_desc *reply_desc, void *reply,
+                      int64_t timeout_ms, const char *trace_id, tb_error *err) {
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    tb_status st = TB_OK;
+    if (req_desc != NULL) st = tb_encode(req_desc, req, &buf, err);
+    bus_bytes rb;
+    if (st == TB_OK)
+        st = bus_request_bytes(c, subject, buf.data, buf.size, req_desc ? req_desc->name : NULL,
+                               timeout_ms, trace_id, &rb, err);
+    msgpack_sbuffer_destroy(&buf);
+    if (st != TB_OK) return st;
+    if (reply_desc != NULL) st = tb_decode(reply_desc, rb.data, rb.len, reply, err);
+    bus_bytes_free(&rb);
+    return st;
+}
+
+/* Creates one stream when missing; an existing stream is left as configured
+ * by its operator. */
+static tb_status ensure_stream(bus_conn *c, const char *name, const char **subjects, int nsubj,
+                               int64_t max_age_ns, tb_error *err) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, c->js, name, NULL, &jerr);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return TB_OK;
+    }
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = name;
+    sc.Subjects = subjects;
+    sc.SubjectsLen = nsubj;
+    sc.Storage = js_FileStorage;
+    sc.Retention = js_LimitsPolicy;
+    sc.MaxAge = max_age_ns;
+    sc.Duplicates = INT64_C(120) * 1000000000; /* dedupe window for Nats-Msg-Id */
+    s = js_AddStream(&si, c->js, &sc, NULL, &jerr);
+    jsStreamInfo_Destroy(si);
+    /* Another instance may have created it between our two calls. */
+    if (s != NATS_OK && jerr != JSStreamNameExistErr) {
+        if (js_GetStreamInfo(&si, c->js, name, NULL, NULL) == NATS_OK) {
+            jsStreamInfo_Destroy(si);
+            return TB_OK;
+        }
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "create stream %s: %s (js error %d)", name,
+                            natsStatus_GetText(s), (int)jerr);
+    }
+    return TB_OK;
+}
+
+tb_status bus_js_ensure_streams(bus_conn *c, tb_error *err) {
+    static const char *orders[] = {"orders.new.>", "orders.cancel.>"};
+    static const char *fills[] = {"fills.>"};
+    static const char *dlq[] = {BUS_DLQ_PREFIX ">"};
+    const int64_t week = INT64_C(7) * 24 * 3600 * 1000000000;
+    tb_status st = ensure_stream(c, BUS_STREAM_ORDERS, orders, 2, week, err);
+    if (st == TB_OK) st = ensure_stream(c, BUS_STREAM_FILLS, fills, 1, week, err);
+    if (st == TB_OK) st = ensure_stream(c, BUS_STREAM_DLQ, dlq, 1, 4 * week, err);
+    return st;
+}

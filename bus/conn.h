@@ -1,0 +1,94 @@
+/* The NATS connection of a process: connect with reconnect/backoff, publish
+ * catalogue events with the standard headers, request-reply with typed errors,
+ * JetStream publishing with Nats-Msg-Id, and stream setup.
+ *
+ * Only bus/ includes nats.c; actors see bus_conn and catalogue structs. */
+#ifndef BUS_CONN_H
+#define BUS_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalogue.h"
+#include "config.h"
+
+typedef struct bus_conn bus_conn;
+
+typedef struct bus_conn_opts {
+    const char *name;  /* connection name shown by the server */
+    bool send_asap;    /* request-reply and order paths: no 1 ms flusher wait */
+    bool retry_connect; /* keep trying at start instead of failing */
+} bus_conn_opts;
+
+/* Connects to cfg->nats_url. Fails with TB_UNAVAILABLE and a message naming
+ * the (redacted) URL when the server cannot be reached; afterwards reconnects
+ * forever with backoff and jitter. Caller frees with bus_conn_close. */
+tb_status bus_conn_open(const bus_config *cfg, const bus_conn_opts *opts, bus_conn **out,
+                        tb_error *err) TB_WARN_UNUSED;
+/* Flushes and closes; NULL-safe. */
+void bus_conn_close(bus_conn *c);
+/* Reconnections since open (health, metrics). */
+uint64_t bus_conn_reconnects(const bus_conn *c);
+bool bus_conn_connected(bus_conn *c);
+/* Round trip to the server in nanoseconds (health); -1 when not connected. */
+int64_t bus_conn_rtt_ns(bus_conn *c);
+tb_status bus_conn_flush(bus_conn *c, int64_t timeout_ms) TB_WARN_UNUSED;
+
+/* Headers a message carries besides Content-Type and schema. */
+typedef struct bus_msg_meta {
+    const char *trace_id; /* may be NULL */
+    const char *msg_id;   /* Nats-Msg-Id for JetStream dedupe, may be NULL */
+} bus_msg_meta;
+
+/* Encodes ev with desc and publishes it on subject (core NATS, at most once). */
+tb_status bus_publish(bus_conn *c, const char *subject, const tb_event_desc *desc, const void *ev,
+                      const bus_msg_meta *meta) TB_WARN_UNUSED;
+
+/* Publishes to JetStream and waits for the stream's ack. *duplicate (may be
+ * NULL) is set when the stream had already stored a message with this msg_id. */
+tb_status bus_js_publish(bus_conn *c, const char *subject, const tb_event_desc *desc,
+                         const void *ev, const bus_msg_meta *meta, bool *duplicate,
+                         tb_error *err) TB_WARN_UNUSED;
+/* Same for bytes already encoded (outbox relays). schema may be NULL. */
+tb_status bus_js_publish_bytes(bus_conn *c, const char *subject, const void *data, size_t len,
+                               const char *schema, const bus_msg_meta *meta, bool *duplicate,
+                               tb_error *err) TB_WARN_UNUSED;
+
+/* Sends req (desc may be NULL with req pointing at raw bytes of req_len) and
+ * decodes the reply into reply (reply_desc may be NULL to ignore the body).
+ * Error replies become their status with err filled from the reply;
+ * TB_TIMEOUT when nobody answered in time, TB_NO_RESPONDERS when nobody
+ * listens. timeout_ms <= 0 uses the configured default. */
+tb_status bus_request(bus_conn *c, const char *subject, const tb_event_desc *req_desc,
+                      const void *req, const tb_event_desc *reply_desc, void *reply,
+                      int64_t timeout_ms, const char *trace_id, tb_error *err) TB_WARN_UNUSED;
+
+/* A reply's raw body, for callers that convert it themselves (gateway, tools). */
+typedef struct bus_bytes {
+    char *data; /* malloc'd, NUL-terminated for convenience; caller frees */
+    size_t len;
+    char content_type[64];
+    char schema[64];
+} bus_bytes;
+
+tb_status bus_request_bytes(bus_conn *c, const char *subject, const void *data, size_t len,
+                            const char *schema, int64_t timeout_ms, const char *trace_id,
+                            bus_bytes *reply, tb_error *err) TB_WARN_UNUSED;
+void bus_bytes_free(bus_bytes *b);
+
+/* Creates the ORDERS, FILLS and DLQ streams when missing (file storage,
+ * 2-minute duplicate window). Idempotent and safe to race. */
+tb_status bus_js_ensure_streams(bus_conn *c, tb_error *err) TB_WARN_UNUSED;
+
+/* Raw access for the rest of bus/ (not for actors). */
+struct __natsConnection;
+struct __jsCtx;
+struct __natsConnection *bus_conn_nats(bus_conn *c);
+struct __jsCtx *bus_conn_js(bus_conn *c);
+const bus_config *bus_conn_config(const bus_conn *c);
+
+/* Maps a nats.c status to ours (internal to bus/). */
+tb_status bus_status_from_nats(int nats_status);
+
+#endif

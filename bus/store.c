@@ -1,0 +1,299 @@
+/* Connection pools for PostgreSQL and Redis; see store.h for why.
+ *
+ * Both pools share one shape: a mutex-protected stack of idle connections and
+ * a backoff deadline for new connections after a failed attempt. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+
+#define POOL_IDLE_MAX 16
+#define BACKOFF_MIN_NS INT64_C(100000000)
+#define BACKOFF_MAX_NS INT64_C(5000000000)
+
+int64_t bus_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Shared pool bookkeeping. */
+typedef struct pool {
+    pthread_mutex_t lock;
+    void *idle[POOL_IDLE_MAX];
+    int nidle;
+    int64_t retry_at;   /* monotonic ns before which no new connection is tried */
+    int64_t backoff_ns;
+    void (*close)(void *);
+} pool;
+
+static void pool_init(pool *p, void (*close_fn)(void *)) {
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    p->close = close_fn;
+}
+
+static void pool_fini(pool *p) {
+    for (int i = 0; i < p->nidle; i++) p->close(p->idle[i]);
+    p->nidle = 0;
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* Pops an idle connection, or says whether a new one may be tried now. */
+static void *pool_take(pool *p, bool *may_connect) {
+    pthread_mutex_lock(&p->lock);
+    void *c = p->nidle > 0 ? p->idle[--p->nidle] : NULL;
+    *may_connect = c == NULL && bus_mono_ns() >= p->retry_at;
+    pthread_mutex_unlock(&p->lock);
+    return c;
+}
+
+static void pool_connected(pool *p, bool ok) {
+    pthread_mutex_lock(&p->lock);
+    if (ok) {
+        p->backoff_ns = 0;
+        p->retry_at = 0;
+    } else {
+        p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : BACKOFF_MIN_NS;
+        if (p->backoff_ns > BACKOFF_MAX_NS) p->backoff_ns = BACKOFF_MAX_NS;
+        p->retry_at = bus_mono_ns() + p->backoff_ns;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_put(pool *p, void *c, bool healthy) {
+    pthread_mutex_lock(&p->lock);
+    if (healthy && p->nidle < POOL_IDLE_MAX) {
+        p->idle[p->nidle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (c) p->close(c);
+}
+
+/* ---- PostgreSQL ---- */
+
+struct bus_pg_pool {
+    pool base;
+    char *url;
+};
+
+static void pg_close(void *c) {
+    PQfinish(c);
+}
+
+static PGconn *pg_connect(bus_pg_pool *p, tb_error *err) {
+    PGconn *c = PQconnectdb(p->url);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        char url[512];
+        bus_url_redact(p->url, url, sizeof url);
+        const char *msg = c ? PQerrorMessage(c) : "out of memory";
+        tb_error_set(err, TB_UNAVAILABLE, "DATABASE_URL", "cannot connect to PostgreSQL at %s: %.*s",
+                     url, (int)strcspn(msg, "\n"), msg);
+        PQfinish(c);
+        pool_connected(&p->base, false);
+        return NULL;
+    }
+    pool_connected(&p->base, true);
+    return c;
+}
+
+tb_status bus_pg_pool_create(const char *url, bus_pg_pool **out, tb_error *err) {
+    bus_pg_pool *p = calloc(1, sizeof *p);
+    if (p == NULL || (p->url = strdup(url)) == NULL) {
+        free(p);
+        return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    }
+    pool_init(&p->base, pg_close);
+    PGconn *c = pg_connect(p, err);
+    if (c == NULL) {
+        bus_pg_pool_destroy(p);
+        return TB_UNAVAILABLE;
+    }
+    pool_put(&p->base, c, true);
+    *out = p;
+    return TB_OK;
+}
+
+void bus_pg_pool_destroy(bus_pg_pool *p) {
+    if (p == NULL) return;
+    pool_fini(&p->base);
+    free(p->url);
+    free(p);
+}
+
+PGconn *bus_pg_acquire(bus_pg_pool *p, tb_error *err) {
+    bool may_connect = false;
+    PGconn *c = pool_take(&p->base, &may_connect);
+    if (c != NULL) return c;
+    if (!may_connect) {
+        tb_error_set(err, TB_UNAVAILABLE, NULL, "PostgreSQL unavailable (backing off)");
+        return NULL;
+    }
+    return pg_connect(p, err);
+}
+
+void bus_pg_release(bus_pg_pool *p, PGconn *c) {
+    if (c == NULL) return;
+    /* A connection left inside a transaction (a handler bailed out) must not
+     * leak its half-done work into the next borrower. */
+    PGTransactionStatusType ts = PQtransactionStatus(c);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) PQclear(PQexec(c, "ROLLBACK"));
+    bool ok = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
+    pool_put(&p->base, c, ok);
+}
+
+tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) {
+    ExecStatusType es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) return TB_OK;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c);
+    tb_status s = TB_ERR;
+    if (PQstatus(c) != CONNECTION_OK) s = TB_UNAVAILABLE;
+    else if (state && strcmp(state, "23505") == 0) s = TB_CONFLICT;
+    else if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)) s = TB_INVALID;
+    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) s = TB_UNAVAILABLE;
+    else if (state && strncmp(state, "08", 2) == 0) s = TB_UNAVAILABLE;
+    return tb_error_set(err, s, NULL, "%.*s", (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
+}
+
+tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+                      PGresult **res_out, tb_error *err) {
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    tb_status s = bus_pg_result_status(c, r, err);
+    if (s == TB_OK && res_out) {
+        *res_out = r;
+        return s;
+    }
+    PQclear(r);
+    return s;
+}
+
+int64_t bus_pg_ping_ns(bus_pg_pool *p, tb_error *err) {
+    int64_t t0 = bus_mono_ns();
+    PGconn *c = bus_pg_acquire(p, err);
+    if (c == NULL) return -1;
+    tb_status s = bus_pg_exec(c, "SELECT 1", 0, NULL, NULL, err);
+    bus_pg_release(p, c);
+    return s == TB_OK ? bus_mono_ns() - t0 : -1;
+}
+
+/* ---- Redis ---- */
+
+struct bus_redis_pool {
+    pool base;
+    bus_redis_addr addr;
+};
+
+static void redis_close(void *c) {
+    redisFree(c);
+}
+
+static redisContext *redis_connect(bus_redis_pool *p, tb_error *err) {
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(p->addr.host, p->addr.port, tv);
+    tb_status s = TB_OK;
+    if (c == NULL || c->err) {
+        s = tb_error_set(err, TB_UNAVAILABLE, "REDIS_URL", "cannot connect to Redis at %s:%d: %s",
+                         p->addr.host, p->addr.port, c ? c->errstr : "out of memory");
+    } else {
+        (void)redisSetTimeout(c, tv); /* commands never block a handler forever */
+        if (p->addr.password[0])
+            s = bus_redis_cmd(c, NULL, err, "AUTH %s", p->addr.password);
+        if (s == TB_OK && p->addr.db != 0) s = bus_redis_cmd(c, NULL, err, "SELECT %d", p->addr.db);
+    }
+    if (s != TB_OK) {
+        if (c) redisFree(c);
+        pool_connected(&p->base, false);
+        return NULL;
+    }
+    pool_connected(&p->base, true);
+    return c;
+}
+
+tb_status bus_redis_pool_create(const char *url, bus_redis_pool **out, tb_error *err) {
+    bus_redis_pool *p = calloc(1, sizeof *p);
+    if (p == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    tb_status s = bus_redis_addr_parse(url, &p->addr, err);
+    if (s != TB_OK) {
+        free(p);
+        return s;
+    }
+    pool_init(&p->base, redis_close);
+    redisContext *c = redis_connect(p, err);
+    if (c == NULL) {
+        bus_redis_pool_destroy(p);
+        return TB_UNAVAILABLE;
+    }
+    pool_put(&p->base, c, true);
+    *out = p;
+    return TB_OK;
+}
+
+void bus_redis_pool_destroy(bus_redis_pool *p) {
+    if (p == NULL) return;
+    pool_fini(&p->base);
+    free(p);
+}
+
+redisContext *bus_redis_acquire(bus_redis_pool *p, tb_error *err) {
+    bool may_connect = false;
+    redisContext *c = pool_take(&p->base, &may_connect);
+    if (c != NULL) return c;
+    if (!may_connect) {
+        tb_error_set(err, TB_UNAVAILABLE, NULL, "Redis unavailable (backing off)");
+        return NULL;
+    }
+    return redis_connect(p, err);
+}
+
+void bus_redis_release(bus_redis_pool *p, redisContext *c) {
+    if (c == NULL) return;
+    pool_put(&p->base, c, c->err == 0);
+}
+
+static tb_status redis_reply_status(redisContext *c, redisReply *r, redisReply **reply_out,
+                                    tb_error *err) {
+    if (r == NULL) {
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "Redis: %s",
+                            c->errstr[0] ? c->errstr : "connection lost");
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        tb_status s = tb_error_set(err, TB_ERR, NULL, "Redis: %.*s", (int)r->len, r->str);
+        freeReplyObject(r);
+        return s;
+    }
+    if (reply_out) *reply_out = r;
+    else freeReplyObject(r);
+    return TB_OK;
+}
+
+tb_status bus_redis_cmd(redisContext *c, redisReply **reply_out, tb_error *err, const char *fmt,
+                        ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    return redis_reply_status(c, r, reply_out, err);
+}
+
+tb_status bus_redis_cmd_argv(redisContext *c, int argc, const char **argv, const size_t *lens,
+                             redisReply **reply_out, tb_error *err) {
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    return redis_reply_status(c, r, reply_out, err);
+}
+
+int64_t bus_redis_ping_ns(bus_redis_pool *p, tb_error *err) {
+    int64_t t0 = bus_mono_ns();
+    redisContext *c = bus_redis_acquire(p, err);
+    if (c == NULL) return -1;
+    tb_status s = bus_redis_cmd(c, NULL, err, "PING");
+    bus_redis_release(p, c);
+    return s == TB_OK ? bus_mono_ns() - t0 : -1;
+}

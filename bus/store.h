@@ -1,0 +1,60 @@
+/* PostgreSQL and Redis connection pools for handlers.
+ *
+ * libpq and hiredis connections are not thread-safe, and nats.c runs handlers
+ * on several threads, so each handler borrows a connection for its duration
+ * (bus_ctx_pg / bus_ctx_redis) and the dispatcher returns it. A connection
+ * that broke is dropped on return; creating a new one after a failure backs
+ * off exponentially (100 ms .. 5 s) so a database outage is not hammered. */
+#ifndef BUS_STORE_H
+#define BUS_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "status.h"
+
+typedef struct bus_pg_pool bus_pg_pool;
+typedef struct bus_redis_pool bus_redis_pool;
+
+/* Creates a pool and opens one connection to prove the URL works: a clear
+ * TB_UNAVAILABLE error when the server is unreachable at start. */
+tb_status bus_pg_pool_create(const char *url, bus_pg_pool **out, tb_error *err) TB_WARN_UNUSED;
+void bus_pg_pool_destroy(bus_pg_pool *p);
+/* Borrows a connection (caller returns it with bus_pg_release). NULL with
+ * TB_UNAVAILABLE in err when none can be made now. */
+PGconn *bus_pg_acquire(bus_pg_pool *p, tb_error *err);
+void bus_pg_release(bus_pg_pool *p, PGconn *c);
+
+tb_status bus_redis_pool_create(const char *url, bus_redis_pool **out, tb_error *err) TB_WARN_UNUSED;
+void bus_redis_pool_destroy(bus_redis_pool *p);
+redisContext *bus_redis_acquire(bus_redis_pool *p, tb_error *err);
+void bus_redis_release(bus_redis_pool *p, redisContext *c);
+
+/* Maps a libpq result to a status: OK for COMMAND_OK/TUPLES_OK, TB_CONFLICT
+ * for unique violations (23505), TB_INVALID for check/foreign-key/data
+ * errors (23xxx, 22xxx), TB_UNAVAILABLE when the connection is gone, TB_ERR
+ * otherwise; err gets the server's message. Does not clear res. */
+tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) TB_WARN_UNUSED;
+/* Runs a parameterised statement; *res_out (may be NULL) receives the result
+ * on success (caller PQclear), otherwise the result is cleared. */
+tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+                      PGresult **res_out, tb_error *err) TB_WARN_UNUSED;
+
+/* Runs a command and maps error replies / lost connections to a status.
+ * *reply_out (may be NULL) receives the reply on success (caller
+ * freeReplyObject). */
+tb_status bus_redis_cmd(redisContext *c, redisReply **reply_out, tb_error *err, const char *fmt,
+                        ...) TB_WARN_UNUSED;
+tb_status bus_redis_cmd_argv(redisContext *c, int argc, const char **argv, const size_t *lens,
+                             redisReply **reply_out, tb_error *err) TB_WARN_UNUSED;
+
+/* Latency of a trivial round trip in ns, or -1 when unreachable (health). */
+int64_t bus_pg_ping_ns(bus_pg_pool *p, tb_error *err);
+int64_t bus_redis_ping_ns(bus_redis_pool *p, tb_error *err);
+
+/* Monotonic clock in ns, for durations. */
+int64_t bus_mono_ns(void);
+
+#endif

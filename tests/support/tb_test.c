@@ -1,0 +1,82 @@
+/* Test helpers; see tb_test.h. */
+#include "tb_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+void tb_test_config(bus_config *cfg, const char *service) {
+    tb_error err = {0};
+    tb_status s = bus_config_load(cfg, service, &err);
+    ck_assert_msg(s == TB_OK, "config: %s", err.message);
+}
+
+bus_conn *tb_test_conn(const bus_config *cfg) {
+    bus_conn *c = NULL;
+    tb_error err = {0};
+    bus_conn_opts o = {.name = cfg->service, .send_asap = true};
+    tb_status s = bus_conn_open(cfg, &o, &c, &err);
+    ck_assert_msg(s == TB_OK, "%s (start the servers: scripts/servers start)", err.message);
+    return c;
+}
+
+void tb_test_unique(char *out, size_t cap, const char *prefix) {
+    static int counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, cap, "%s%d%d%ld", prefix, (int)getpid(), ++counter, (long)(ts.tv_nsec / 1000));
+}
+
+bool tb_test_wait(bool (*pred)(void *arg), void *arg, int64_t timeout_ms) {
+    int64_t end = bus_mono_ns() + timeout_ms * 1000000;
+    while (!pred(arg)) {
+        if (bus_mono_ns() > end) return false;
+        usleep(10000);
+    }
+    return true;
+}
+
+void tb_test_bin(char *out, size_t cap, const char *rel) {
+    const char *dir = getenv("TB_BINARY_DIR");
+    snprintf(out, cap, "%s/%s", dir ? dir : ".", rel);
+}
+
+pid_t tb_test_spawn(char *const argv[], char *const env_extra[], const char *log_path) {
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        for (int i = 0; env_extra && env_extra[i]; i++) putenv(env_extra[i]);
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                close(fd);
+            }
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int tb_test_wait_exit(pid_t pid, int64_t timeout_ms) {
+    int64_t end = bus_mono_ns() + timeout_ms * 1000000;
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (bus_mono_ns() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+}

@@ -1,0 +1,41 @@
+/* Helpers shared by the tests: configuration for the local servers, waiting,
+ * child processes, and a Prometheus exposition-format checker. */
+#ifndef TB_TEST_H
+#define TB_TEST_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "actor.h"
+
+/* Loads the bus configuration for a test client named service; fails the
+ * test when it cannot. */
+void tb_test_config(bus_config *cfg, const char *service);
+/* Connects to NATS (SendAsap) or fails the test with a hint to start the
+ * servers (scripts/servers start). */
+bus_conn *tb_test_conn(const bus_config *cfg);
+/* A unique token for names in this run: "t<pid><counter><time>". */
+void tb_test_unique(char *out, size_t cap, const char *prefix);
+
+/* Polls pred(arg) every 10 ms until it is true or timeout_ms passed. */
+bool tb_test_wait(bool (*pred)(void *arg), void *arg, int64_t timeout_ms);
+
+/* Path of a built binary (TB_BINARY_DIR/<rel>). */
+void tb_test_bin(char *out, size_t cap, const char *rel);
+/* Starts argv[0] with extra environment entries ("K=V", NULL-terminated,
+ * may be NULL); stdout/stderr go to log_path (appended) when not NULL. */
+pid_t tb_test_spawn(char *const argv[], char *const env_extra[], const char *log_path);
+/* Waits for pid up to timeout_ms; returns the exit status (0..255), 128+sig
+ * when killed by a signal, or -1 on timeout (the child is then killed). */
+int tb_test_wait_exit(pid_t pid, int64_t timeout_ms);
+
+/* Checks text against the Prometheus text exposition format 0.0.4: HELP and
+ * TYPE lines before samples, valid metric and label names, escaped label
+ * values, numeric sample values, histogram buckets cumulative and ending in
+ * le="+Inf" equal to _count, _sum and _count present. Returns NULL when valid,
+ * else a static message naming the first problem and its line. */
+const char *tb_prom_check(const char *text);
+
+#endif
