@@ -48,6 +48,7 @@ bool bus_actor_stopping(const bus_actor *a) {
 }
 
 void bus_actor_request_stop(bus_actor *a) {
+    /* Only async-signal-safe work here: timers are woken by bus_actor_stop. */
     atomic_store(&a->stopping, true);
     char c = 's';
     ssize_t w = write(a->wake_pipe[1], &c, 1); /* async-signal-safe */
@@ -88,6 +89,8 @@ tb_status bus_actor_create(const bus_actor_def *def, const bus_config *cfg, bus_
     a->def = def;
     a->cfg = *cfg;
     a->wake_pipe[0] = a->wake_pipe[1] = -1;
+    pthread_mutex_init(&a->timer_lock, NULL);
+    pthread_cond_init(&a->timer_cond, NULL);
     a->metrics = bus_metrics_create(def->name, cfg->instance);
     a->eps = calloc(def->nendpoints ? def->nendpoints : 1, sizeof *a->eps);
     if (a->metrics == NULL || a->eps == NULL || pipe2(a->wake_pipe, O_CLOEXEC) != 0) {
@@ -220,7 +223,10 @@ static void drain_wait(natsSubscription *sub, int64_t timeout_ms) {
 void bus_actor_stop(bus_actor *a) {
     if (a == NULL || atomic_exchange(&a->stopped, true)) return;
     atomic_store(&a->stopping, true);
-    if (!atomic_load(&a->started)) return;
+    if (!atomic_load(&a->started)) {
+        bus_timers_stop(a); /* def.start may have added timers before failing */
+        return;
+    }
     int64_t t = a->cfg.shutdown_timeout_ms;
     bus_log(BUS_LOG_INFO, "stopping: draining %zu endpoints", a->neps);
     /* 1. stop taking work; queued messages still reach their handlers */
@@ -231,7 +237,9 @@ void bus_actor_stop(bus_actor *a) {
         if (a->eps[i].fetcher_started) pthread_join(a->eps[i].fetcher, NULL);
     for (size_t i = 0; i < a->neps; i++)
         if (a->eps[i].ep->kind != BUS_STREAM) drain_wait(a->eps[i].sub, t);
-    /* 3. then stop answering $SRV and health */
+    /* 3. background work ends before the connections it uses */
+    bus_timers_stop(a);
+    /* 4. then stop answering $SRV and health */
     for (int i = 0; i < a->nsys; i++) (void)natsSubscription_Drain(a->sys_subs[i]);
     for (int i = 0; i < a->nsys; i++) drain_wait(a->sys_subs[i], 2000);
     bus_gauge_set(a->m_up, 0);
@@ -257,6 +265,8 @@ void bus_actor_destroy(bus_actor *a) {
     bus_pg_pool_destroy(a->pg);
     bus_redis_pool_destroy(a->redis);
     bus_metrics_destroy(a->metrics);
+    pthread_mutex_destroy(&a->timer_lock);
+    pthread_cond_destroy(&a->timer_cond);
     if (a->wake_pipe[0] >= 0) close(a->wake_pipe[0]);
     if (a->wake_pipe[1] >= 0) close(a->wake_pipe[1]);
     free(a->eps);

@@ -31,6 +31,17 @@ typedef struct ep_state {
 } ep_state;
 
 #define BUS_MAX_SYS_SUBS 16
+#define BUS_MAX_TIMERS 16
+
+typedef struct bus_timer {
+    bus_actor *actor;
+    char name[64];
+    int64_t interval_ms;
+    void (*fn)(bus_actor *a, void *arg);
+    void *arg;
+    void (*free_arg)(void *arg);
+    pthread_t thread;
+} bus_timer;
 
 struct bus_actor {
     const bus_actor_def *def;
@@ -52,6 +63,11 @@ struct bus_actor {
     /* bus_actor_main waits on this for a stop request or a signal */
     int wake_pipe[2];
     bus_series *m_up;
+    /* timers sleep on timer_cond so a stop wakes them at once */
+    pthread_mutex_t timer_lock;
+    pthread_cond_t timer_cond;
+    bus_timer timers[BUS_MAX_TIMERS];
+    int ntimers;
 };
 
 struct bus_ctx {
@@ -74,6 +90,9 @@ void bus_send_error(natsConnection *nc, natsMsg *msg, tb_status s, const char *f
                     const char *text);
 /* Sends a JSON body as reply (micro and health responses). */
 void bus_send_json(natsConnection *nc, natsMsg *msg, json_t *body);
+
+/* timer.c: wakes and joins every timer (called by bus_actor_stop). */
+void bus_timers_stop(bus_actor *a);
 
 /* micro.c: subscribes $SRV.{PING,INFO,STATS}[.<name>[.<id>]]. */
 tb_status bus_micro_subscribe(bus_actor *a, tb_error *err);

@@ -1,0 +1,37 @@
+/* Transactional outbox (DESIGN §3): an order or fill is committed in
+ * PostgreSQL, together with the event that announces it, before anyone is told
+ * it exists; the event is then published to JetStream with Nats-Msg-Id = its
+ * id, and marked published once the stream confirmed it. A relay republishes
+ * whatever stayed unpublished (a worker died between commit and publish), so
+ * a lost message is healed, not lost. Consumers dedupe on the id.
+ *
+ * Uses the `outbox` table of schemas/migrations/0001_init.sql. */
+#ifndef BUS_OUTBOX_H
+#define BUS_OUTBOX_H
+
+#include "actor.h"
+
+/* Records ev for publication on subject. Call inside the transaction that
+ * records the fact itself; the row commits or rolls back with it. msg_id must
+ * be unique (order id, fill id, "<order id>:<version>"...): TB_CONFLICT if a
+ * row with it exists. producer names the service that relays it. */
+tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
+                         const tb_event_desc *desc, const void *ev, const char *msg_id,
+                         const char *trace_id, tb_error *err) TB_WARN_UNUSED;
+
+/* Publishes the pending rows of producer that are at least min_age_ms old,
+ * oldest first, at most max_rows, and marks them published. Rows are claimed
+ * with FOR UPDATE SKIP LOCKED so relays of several instances never publish
+ * the same row at the same time (and if they did, JetStream dedupes on the
+ * id). *published (may be NULL) receives the count. Uses its own connection
+ * from the actor's pool: call it after the caller's transaction committed. */
+tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int64_t min_age_ms,
+                           int *published, tb_error *err) TB_WARN_UNUSED;
+
+/* Starts the background relay of producer on the actor (every interval_ms,
+ * rows older than 2 x interval_ms; published rows are deleted after a day).
+ * Call from def.start. */
+tb_status bus_outbox_start_relay(bus_actor *a, const char *producer, int64_t interval_ms,
+                                 tb_error *err) TB_WARN_UNUSED;
+
+#endif

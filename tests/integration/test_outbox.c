@@ -1,0 +1,116 @@
+/* The transactional outbox publishes exactly what committed, with
+ * Nats-Msg-Id, marks it published, never republishes a published row, and
+ * leaves a rolled-back row unseen; actor timers run and stop with the actor. */
+#include <nats/nats.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "outbox.h"
+#include "tb_test.h"
+#include "timer.h"
+#include "wire.h"
+
+static bus_actor_def def = {.name = "outbox-test", .version = "0.0.1",
+                            .description = "outbox test", .needs = BUS_NEEDS_PG};
+
+static _Atomic int ticks;
+static void on_timer(bus_actor *a, void *arg) {
+    (void)a;
+    (void)arg;
+    ticks++;
+}
+
+static void fill_for(tb_fill *f, const char *acct, const char *id) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->fill_id, sizeof f->fill_id, "%s", id);
+    snprintf(f->order_id, sizeof f->order_id, "o-%s", id);
+    snprintf(f->account, sizeof f->account, "%s", acct);
+    snprintf(f->symbol, sizeof f->symbol, "DAX");
+    snprintf(f->side, sizeof f->side, "sell");
+    f->qty = 250000000;
+    f->price = 1628750000000;
+    f->ts = tb_now_ns();
+}
+
+START_TEST(commit_publishes_rollback_does_not) {
+    bus_config cfg;
+    tb_test_config(&cfg, "outbox-test");
+    bus_actor *a = NULL;
+    tb_error err = {0};
+    ck_assert_int_eq(bus_actor_create(&def, &cfg, &a, &err), TB_OK);
+    ck_assert_msg(bus_actor_start(a, &err) == TB_OK, "%s", err.message);
+    ck_assert_int_eq(bus_js_ensure_streams(bus_actor_conn(a), &err), TB_OK);
+    ck_assert_int_eq(bus_actor_add_timer(a, "t", 20, on_timer, NULL, NULL, &err), TB_OK);
+
+    char acct[48], producer[64], subject[96], id1[64], id2[64];
+    tb_test_unique(acct, sizeof acct, "OB");
+    snprintf(producer, sizeof producer, "test-%s", acct);
+    snprintf(subject, sizeof subject, "fills.%s.DAX", acct);
+    snprintf(id1, sizeof id1, "%s-f1", acct);
+    snprintf(id2, sizeof id2, "%s-f2", acct);
+
+    natsConnection *nc = bus_conn_nats(bus_actor_conn(a));
+    natsSubscription *sub = NULL;
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subject), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+
+    PGconn *c = bus_pg_acquire(bus_actor_pg(a), &err);
+    ck_assert_ptr_nonnull(c);
+    tb_fill f;
+    ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+    fill_for(&f, acct, id1);
+    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id1, "tr-1", &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+    fill_for(&f, acct, id2);
+    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id2, "tr-2", &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &err), TB_OK);
+    /* a duplicate id is a conflict, not a second event */
+    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id1, NULL, &err), TB_CONFLICT);
+    bus_pg_release(bus_actor_pg(a), c);
+
+    int n = -1;
+    ck_assert_msg(bus_outbox_relay(a, producer, 10, 0, &n, &err) == TB_OK, "%s", err.message);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(bus_outbox_relay(a, producer, 10, 0, &n, &err), TB_OK);
+    ck_assert_int_eq(n, 0); /* published rows are not published again */
+
+    natsMsg *m = NULL;
+    ck_assert_int_eq(natsSubscription_NextMsg(&m, sub, 5000), NATS_OK);
+    const char *mid = NULL, *trace = NULL;
+    ck_assert_int_eq(natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &mid), NATS_OK);
+    ck_assert_str_eq(mid, id1);
+    ck_assert_int_eq(natsMsgHeader_Get(m, BUS_HDR_TRACE, &trace), NATS_OK);
+    ck_assert_str_eq(trace, "tr-1");
+    tb_fill got;
+    ck_assert_int_eq(tb_decode(&tb_fill_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+                               &got, NULL), TB_OK);
+    ck_assert_str_eq(got.fill_id, id1);
+    ck_assert_int_eq(got.price, 1628750000000);
+    natsMsg_Destroy(m);
+    ck_assert_int_eq(natsSubscription_NextMsg(&m, sub, 300), NATS_TIMEOUT);
+    natsSubscription_Destroy(sub);
+
+    while (ticks < 3) usleep(10000);
+    bus_actor_destroy(a);
+    int after = ticks;
+    usleep(100000);
+    ck_assert_int_eq(ticks, after); /* timers stopped with the actor */
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("outbox");
+    TCase *tc = tcase_create("outbox");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, commit_publishes_rollback_does_not);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nats_CloseAndWait(2000);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
