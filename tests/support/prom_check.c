@@ -68,8 +68,20 @@ static const char *parse_labels(const char *p, int line, const char **end, char 
         }
         val[vl] = '\0';
         p++;
-        if (strcmp(key, "le") == 0) snprintf(le, lecap, "%s", val);
-        else rl += (size_t)snprintf(rest + rl, cap > rl ? cap - rl : 0, "%s=%s,", key, val);
+        if (strcmp(key, "le") == 0) {
+            size_t ln = strlen(val) < lecap ? strlen(val) : lecap - 1;
+            memcpy(le, val, ln);
+            le[ln] = '\0';
+        } else {
+            size_t kl = strlen(key), vl2 = strlen(val);
+            if (rl + kl + vl2 + 3 > cap) return prom_fail(line, "too many labels");
+            memcpy(rest + rl, key, kl);
+            rest[rl + kl] = '=';
+            memcpy(rest + rl + kl + 1, val, vl2);
+            rest[rl + kl + 1 + vl2] = ',';
+            rl += kl + vl2 + 2;
+            rest[rl] = '\0';
+        }
         if (*p == ',') p++;
         else if (*p != '}') return prom_fail(line, "expected , or } in labels");
     }
