@@ -58,27 +58,27 @@ void bus_actor_request_stop(bus_actor *a) {
 static void init_endpoint_metrics(bus_actor *a, ep_state *e) {
     const char *n = e->ep->name;
     e->m_handled_ok = bus_metrics_counter(a->metrics, "tb_messages_total",
-                                          "Messages handled, by endpoint and outcome",
-                                          "endpoint", n, "outcome", "ok", NULL);
+                                          "Messages handled, by endpoint and outcome", "endpoint",
+                                          n, "outcome", "ok", NULL);
     e->m_handled_err = bus_metrics_counter(a->metrics, "tb_messages_total",
-                                           "Messages handled, by endpoint and outcome",
-                                           "endpoint", n, "outcome", "error", NULL);
+                                           "Messages handled, by endpoint and outcome", "endpoint",
+                                           n, "outcome", "error", NULL);
     e->m_duration = bus_metrics_histogram(a->metrics, "tb_handler_duration_seconds",
                                           "Time spent handling a message", "endpoint", n, NULL);
-    e->m_decode_errors = bus_metrics_counter(a->metrics, "tb_decode_errors_total",
-                                             "Messages rejected by the catalogue's validation",
-                                             "endpoint", n, NULL);
+    e->m_decode_errors =
+        bus_metrics_counter(a->metrics, "tb_decode_errors_total",
+                            "Messages rejected by the catalogue's validation", "endpoint", n, NULL);
     if (e->ep->kind == BUS_STREAM) {
-        e->m_dead_letters = bus_metrics_counter(a->metrics, "tb_dead_letters_total",
-                                                "Messages moved to the dead-letter stream",
-                                                "endpoint", n, NULL);
-        e->m_redeliveries = bus_metrics_counter(a->metrics, "tb_redeliveries_requested_total",
-                                                "Negative acks after transient failures",
-                                                "endpoint", n, NULL);
-        e->m_pending = bus_metrics_gauge(a->metrics, "tb_consumer_pending_messages",
-                                         "JetStream consumer lag: messages not yet delivered",
-                                         "stream", e->ep->stream.stream, "consumer",
-                                         e->ep->stream.durable, NULL);
+        e->m_dead_letters =
+            bus_metrics_counter(a->metrics, "tb_dead_letters_total",
+                                "Messages moved to the dead-letter stream", "endpoint", n, NULL);
+        e->m_redeliveries =
+            bus_metrics_counter(a->metrics, "tb_redeliveries_requested_total",
+                                "Negative acks after transient failures", "endpoint", n, NULL);
+        e->m_pending =
+            bus_metrics_gauge(a->metrics, "tb_consumer_pending_messages",
+                              "JetStream consumer lag: messages not yet delivered", "stream",
+                              e->ep->stream.stream, "consumer", e->ep->stream.durable, NULL);
     }
 }
 
@@ -118,10 +118,12 @@ tb_status bus_actor_create(const bus_actor_def *def, const bus_config *cfg, bus_
 
 tb_status bus_actor_sys_subscribe(bus_actor *a, const char *subject, const char *queue,
                                   natsMsgHandler cb, tb_error *err) {
-    if (a->nsys >= BUS_MAX_SYS_SUBS) return tb_error_set(err, TB_ERR, NULL, "too many system subscriptions");
+    if (a->nsys >= BUS_MAX_SYS_SUBS)
+        return tb_error_set(err, TB_ERR, NULL, "too many system subscriptions");
     natsConnection *nc = bus_conn_nats(a->conn);
-    natsStatus s = queue ? natsConnection_QueueSubscribe(&a->sys_subs[a->nsys], nc, subject, queue, cb, a)
-                         : natsConnection_Subscribe(&a->sys_subs[a->nsys], nc, subject, cb, a);
+    natsStatus s =
+        queue ? natsConnection_QueueSubscribe(&a->sys_subs[a->nsys], nc, subject, queue, cb, a)
+              : natsConnection_Subscribe(&a->sys_subs[a->nsys], nc, subject, cb, a);
     if (s != NATS_OK)
         return tb_error_set(err, bus_status_from_nats(s), NULL, "subscribe %s: %s", subject,
                             natsStatus_GetText(s));
@@ -193,7 +195,8 @@ tb_status bus_actor_start(bus_actor *a, tb_error *err) {
         bus_conn_opts bo = {.name = name, .send_asap = false};
         s = bus_conn_open(&a->cfg, &bo, &a->bulk, err);
     }
-    if (s == TB_OK && (d->needs & BUS_NEEDS_PG)) s = bus_pg_pool_create(a->cfg.database_url, &a->pg, err);
+    if (s == TB_OK && (d->needs & BUS_NEEDS_PG))
+        s = bus_pg_pool_create(a->cfg.database_url, &a->pg, err);
     if (s == TB_OK && (d->needs & BUS_NEEDS_REDIS))
         s = bus_redis_pool_create(a->cfg.redis_url, &a->redis, err);
     bool needs_streams = (d->needs & BUS_NEEDS_STREAMS) != 0;
@@ -216,8 +219,7 @@ tb_status bus_actor_start(bus_actor *a, tb_error *err) {
 static void drain_wait(natsSubscription *sub, int64_t timeout_ms) {
     if (sub == NULL) return;
     natsStatus s = natsSubscription_WaitForDrainCompletion(sub, timeout_ms);
-    if (s != NATS_OK)
-        bus_log(BUS_LOG_WARN, "drain did not complete: %s", natsStatus_GetText(s));
+    if (s != NATS_OK) bus_log(BUS_LOG_WARN, "drain did not complete: %s", natsStatus_GetText(s));
 }
 
 void bus_actor_stop(bus_actor *a) {
@@ -231,7 +233,8 @@ void bus_actor_stop(bus_actor *a) {
     bus_log(BUS_LOG_INFO, "stopping: draining %zu endpoints", a->neps);
     /* 1. stop taking work; queued messages still reach their handlers */
     for (size_t i = 0; i < a->neps; i++)
-        if (a->eps[i].sub && a->eps[i].ep->kind != BUS_STREAM) (void)natsSubscription_Drain(a->eps[i].sub);
+        if (a->eps[i].sub && a->eps[i].ep->kind != BUS_STREAM)
+            (void)natsSubscription_Drain(a->eps[i].sub);
     /* 2. fetch loops see `stopping`, finish the message in hand, nak the rest */
     for (size_t i = 0; i < a->neps; i++)
         if (a->eps[i].fetcher_started) pthread_join(a->eps[i].fetcher, NULL);

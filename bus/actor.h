@@ -51,33 +51,33 @@ typedef struct bus_raw {
 typedef enum { BUS_REQUEST, BUS_EVENT, BUS_STREAM } bus_kind;
 
 typedef struct bus_stream_opts {
-    const char *stream;   /* BUS_STREAM_ORDERS, ... */
-    const char *durable;  /* consumer name shared by every instance */
-    int64_t ack_wait_ms;  /* default 30000 */
-    int max_deliver;      /* default 10 */
-    int batch;            /* messages per fetch, default 16 */
+    const char *stream;  /* BUS_STREAM_ORDERS, ... */
+    const char *durable; /* consumer name shared by every instance */
+    int64_t ack_wait_ms; /* default 30000 */
+    int max_deliver;     /* default 10 */
+    int batch;           /* messages per fetch, default 16 */
 } bus_stream_opts;
 
 typedef struct bus_endpoint {
-    const char *name;            /* endpoint name in $SRV.INFO / STATS */
+    const char *name; /* endpoint name in $SRV.INFO / STATS */
     bus_kind kind;
-    const char *subject;         /* may hold wildcards for BUS_EVENT / BUS_STREAM */
-    const tb_event_desc *event;  /* request/event type; NULL: handler gets a bus_raw */
+    const char *subject;        /* may hold wildcards for BUS_EVENT / BUS_STREAM */
+    const tb_event_desc *event; /* request/event type; NULL: handler gets a bus_raw */
     bus_handler handler;
-    bus_stream_opts stream;      /* BUS_STREAM only */
-    bool every_instance;         /* BUS_EVENT: no queue group, every copy gets it */
+    bus_stream_opts stream; /* BUS_STREAM only */
+    bool every_instance;    /* BUS_EVENT: no queue group, every copy gets it */
 } bus_endpoint;
 
 enum { BUS_NEEDS_PG = 1u << 0, BUS_NEEDS_REDIS = 1u << 1, BUS_NEEDS_STREAMS = 1u << 2 };
 
 typedef struct bus_actor_def {
-    const char *name;        /* NATS micro name, also the queue group: "market-data" */
-    const char *version;     /* semver */
+    const char *name;    /* NATS micro name, also the queue group: "market-data" */
+    const char *version; /* semver */
     const char *description;
     const bus_endpoint *endpoints;
     size_t nendpoints;
-    unsigned needs;          /* BUS_NEEDS_* */
-    bool bulk_publisher;     /* also open a buffered connection for fan-out (ticks) */
+    unsigned needs;      /* BUS_NEEDS_* */
+    bool bulk_publisher; /* also open a buffered connection for fan-out (ticks) */
     /* After connections are up and before any subscription; may set user data. */
     tb_status (*start)(bus_actor *a, tb_error *err);
     /* Called from the main thread while the actor runs; returns when the

@@ -31,7 +31,7 @@ typedef struct ep_state {
 } ep_state;
 
 #define BUS_MAX_SYS_SUBS 16
-#define BUS_MAX_TIMERS 16
+#define BUS_MAX_TIMERS   16
 
 typedef struct bus_timer {
     bus_actor *actor;

@@ -80,8 +80,8 @@ tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) {
                           err)) != TB_OK ||
         (s = copy_setting(cfg->database_url, sizeof cfg->database_url, "DATABASE_URL",
                           BUS_DEFAULT_DATABASE_URL, err)) != TB_OK ||
-        (s = copy_setting(cfg->redis_url, sizeof cfg->redis_url, "REDIS_URL",
-                          BUS_DEFAULT_REDIS_URL, err)) != TB_OK)
+        (s = copy_setting(cfg->redis_url, sizeof cfg->redis_url, "REDIS_URL", BUS_DEFAULT_REDIS_URL,
+                          err)) != TB_OK)
         return s;
     const char *inst = bus_env("INSTANCE_ID", NULL);
     if (inst != NULL) {
@@ -115,8 +115,8 @@ void bus_config_usage(FILE *f) {
             "  INSTANCE_ID              instance id in $SRV and logs (default random)\n"
             "  BUS_REQUEST_TIMEOUT_MS   default bus request timeout (default 2000)\n"
             "  BUS_SHUTDOWN_TIMEOUT_MS  longest graceful drain on SIGTERM (default 30000)\n",
-            "nats://tradebus:***@127.0.0.1:14222", "postgresql://tradebus:***@127.0.0.1:15432/tradebus",
-            BUS_DEFAULT_REDIS_URL);
+            "nats://tradebus:***@127.0.0.1:14222",
+            "postgresql://tradebus:***@127.0.0.1:15432/tradebus", BUS_DEFAULT_REDIS_URL);
 }
 
 tb_status bus_redis_addr_parse(const char *url, bus_redis_addr *out, tb_error *err) {

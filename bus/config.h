@@ -14,9 +14,9 @@
 #include "log.h"
 #include "status.h"
 
-#define BUS_DEFAULT_NATS_URL "nats://tradebus:tradebus-local@127.0.0.1:14222"
+#define BUS_DEFAULT_NATS_URL     "nats://tradebus:tradebus-local@127.0.0.1:14222"
 #define BUS_DEFAULT_DATABASE_URL "postgresql://tradebus:tradebus-local@127.0.0.1:15432/tradebus"
-#define BUS_DEFAULT_REDIS_URL "redis://127.0.0.1:16379/0"
+#define BUS_DEFAULT_REDIS_URL    "redis://127.0.0.1:16379/0"
 
 typedef struct bus_config {
     char service[64];

@@ -25,22 +25,31 @@ struct bus_conn {
 
 tb_status bus_status_from_nats(int s) {
     switch ((natsStatus)s) {
-    case NATS_OK: return TB_OK;
-    case NATS_TIMEOUT: return TB_TIMEOUT;
-    case NATS_NO_RESPONDERS: return TB_NO_RESPONDERS;
-    case NATS_NO_MEMORY: return TB_NOMEM;
+    case NATS_OK:
+        return TB_OK;
+    case NATS_TIMEOUT:
+        return TB_TIMEOUT;
+    case NATS_NO_RESPONDERS:
+        return TB_NO_RESPONDERS;
+    case NATS_NO_MEMORY:
+        return TB_NOMEM;
     case NATS_INVALID_ARG:
-    case NATS_INVALID_SUBJECT: return TB_INVALID;
-    case NATS_MAX_PAYLOAD: return TB_TOO_LARGE;
-    case NATS_NOT_FOUND: return TB_NOT_FOUND;
+    case NATS_INVALID_SUBJECT:
+        return TB_INVALID;
+    case NATS_MAX_PAYLOAD:
+        return TB_TOO_LARGE;
+    case NATS_NOT_FOUND:
+        return TB_NOT_FOUND;
     case NATS_CONNECTION_CLOSED:
     case NATS_CONNECTION_DISCONNECTED:
     case NATS_NO_SERVER:
     case NATS_STALE_CONNECTION:
     case NATS_CONNECTION_AUTH_FAILED:
     case NATS_NOT_PERMITTED:
-    case NATS_DRAINING: return TB_UNAVAILABLE;
-    default: return TB_ERR;
+    case NATS_DRAINING:
+        return TB_UNAVAILABLE;
+    default:
+        return TB_ERR;
     }
 }
 
@@ -242,12 +251,13 @@ static tb_status error_from_reply(natsMsg *r, const char *subject, tb_error *err
     const char *code = NULL;
     tb_status st = TB_ERR;
     tb_error_reply body;
-    if (tb_decode(&tb_error_reply_desc, natsMsg_GetData(r), (size_t)natsMsg_GetDataLength(r),
-                  &body, NULL) == TB_OK) {
+    if (tb_decode(&tb_error_reply_desc, natsMsg_GetData(r), (size_t)natsMsg_GetDataLength(r), &body,
+                  NULL) == TB_OK) {
         st = tb_status_from_code(body.code);
         return tb_error_set(err, st == TB_OK ? TB_ERR : st, body.field, "%s", body.message);
     }
-    if (natsMsgHeader_Get(r, BUS_HDR_ERROR_STATUS, &code) == NATS_OK) st = tb_status_from_code(code);
+    if (natsMsgHeader_Get(r, BUS_HDR_ERROR_STATUS, &code) == NATS_OK)
+        st = tb_status_from_code(code);
     const char *text = NULL;
     if (natsMsgHeader_Get(r, BUS_HDR_SVC_ERROR, &text) != NATS_OK) text = "service error";
     return tb_error_set(err, st == TB_OK ? TB_ERR : st, NULL, "%s: %s", subject, text);

@@ -16,8 +16,8 @@
 typedef struct bus_conn bus_conn;
 
 typedef struct bus_conn_opts {
-    const char *name;  /* connection name shown by the server */
-    bool send_asap;    /* request-reply and order paths: no 1 ms flusher wait */
+    const char *name;   /* connection name shown by the server */
+    bool send_asap;     /* request-reply and order paths: no 1 ms flusher wait */
     bool retry_connect; /* keep trying at start instead of failing */
 } bus_conn_opts;
 
@@ -90,5 +90,39 @@ const bus_config *bus_conn_config(const bus_conn *c);
 
 /* Maps a nats.c status to ours (internal to bus/). */
 tb_status bus_status_from_nats(int nats_status);
+
+/* ---- Plain subscriptions and scatter-gather, for tools (tb-tap, tb-ctl) ----
+ * Actors do not use these: their subscriptions belong to the actor runtime
+ * (queue groups, draining, metrics). Implemented in bus/subscribe.c. */
+
+/* A received message, borrowed for the duration of a callback. */
+typedef struct bus_msg bus_msg;
+const char *bus_msg_subject(const bus_msg *m);
+const void *bus_msg_data(const bus_msg *m);
+size_t bus_msg_len(const bus_msg *m);
+/* A header's value (first one), NULL when absent. */
+const char *bus_msg_header(const bus_msg *m, const char *key);
+
+/* Called for every message; runs on the connection's delivery thread, one
+ * message at a time per subscription. m is borrowed for the call only. */
+typedef void (*bus_msg_cb)(const bus_msg *m, void *arg);
+
+typedef struct bus_sub bus_sub;
+/* Core subscription (no queue group: every subscriber gets every message) to
+ * subject, which may hold wildcards. Caller frees with bus_unsubscribe. */
+tb_status bus_subscribe(bus_conn *c, const char *subject, bus_msg_cb cb, void *arg, bus_sub **out,
+                        tb_error *err) TB_WARN_UNUSED;
+/* Drains (waits up to 5 s for messages already received to be handled) and
+ * frees; cb is not called after it returns. NULL-safe. */
+void bus_unsubscribe(bus_sub *s);
+
+/* Scatter-gather: publishes data (schema may be NULL) on subject with a
+ * fresh reply inbox and calls cb for every reply that arrives within wait_ms,
+ * or until max_replies (> 0) replies arrived. "No responders" notices are not
+ * replies. *count (may be NULL) receives the number of replies. The callback
+ * runs on the calling thread. */
+tb_status bus_request_all(bus_conn *c, const char *subject, const void *data, size_t len,
+                          const char *schema, int64_t wait_ms, int max_replies, bus_msg_cb cb,
+                          void *arg, int *count, tb_error *err) TB_WARN_UNUSED;
 
 #endif

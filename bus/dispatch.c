@@ -40,8 +40,10 @@ bool bus_status_is_transient(tb_status s) {
     case TB_NO_RESPONDERS:
     case TB_IO:
     case TB_NOMEM:
-    case TB_ERR: return true;
-    default: return false;
+    case TB_ERR:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -246,8 +248,10 @@ static void settle_stream(bus_ctx *ctx, tb_status s) {
     if (s == TB_OK) {
         natsStatus ns = natsMsg_AckSync(ctx->msg, NULL, NULL);
         if (ns != NATS_OK)
-            bus_log(BUS_LOG_WARN, "ack failed (%s): the message will be redelivered and "
-                    "applied idempotently", natsStatus_GetText(ns));
+            bus_log(BUS_LOG_WARN,
+                    "ack failed (%s): the message will be redelivered and "
+                    "applied idempotently",
+                    natsStatus_GetText(ns));
         return;
     }
     char reason[320];
@@ -315,8 +319,10 @@ static void handle(ep_state *e, natsMsg *msg, bool from_stream) {
     if (ctx.redis) bus_redis_release(a->redis, ctx.redis);
 
     if (ep->kind == BUS_REQUEST) {
-        if (s != TB_OK) bus_send_error(bus_conn_nats(a->conn), msg, s, ctx.err.field, ctx.err.message);
-        else if (!ctx.replied) (void)respond(&ctx, "\x80", 1, BUS_CONTENT_MSGPACK, NULL); /* {} */
+        if (s != TB_OK)
+            bus_send_error(bus_conn_nats(a->conn), msg, s, ctx.err.field, ctx.err.message);
+        else if (!ctx.replied)
+            (void)respond(&ctx, "\x80", 1, BUS_CONTENT_MSGPACK, NULL); /* {} */
     } else if (from_stream) {
         settle_stream(&ctx, s);
     } else if (s != TB_OK && ep->event == NULL) {
@@ -370,8 +376,10 @@ void *bus_dispatch_fetch_loop(void *arg) {
         }
         backoff_ms = 0;
         for (int i = 0; i < list.Count; i++) {
-            if (atomic_load(&a->stopping)) (void)natsMsg_Nak(list.Msgs[i], NULL);
-            else handle(e, list.Msgs[i], true);
+            if (atomic_load(&a->stopping))
+                (void)natsMsg_Nak(list.Msgs[i], NULL);
+            else
+                handle(e, list.Msgs[i], true);
         }
         natsMsgList_Destroy(&list);
     }

@@ -15,7 +15,8 @@
 
 static json_t *check(int64_t ns, const tb_error *err) {
     if (ns < 0)
-        return json_pack("{s:b, s:s}", "ok", 0, "error", err->message[0] ? err->message : "unreachable");
+        return json_pack("{s:b, s:s}", "ok", 0, "error",
+                         err->message[0] ? err->message : "unreachable");
     return json_pack("{s:b, s:f}", "ok", 1, "latency_ms", (double)ns / 1e6);
 }
 
@@ -41,9 +42,9 @@ static void on_health(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
         json_object_set_new(checks, "redis", check(ns, &err));
     }
     const char *status = atomic_load(&a->stopping) ? "stopping" : ok ? "ok" : "degraded";
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:o}", "service", a->def->name, "id",
-                             a->cfg.instance, "version", a->def->version, "status", status,
-                             "checks", checks);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "service", a->def->name, "id", a->cfg.instance,
+                  "version", a->def->version, "status", status, "checks", checks);
     bus_send_json(nc, msg, body);
     json_decref(body);
     natsMsg_Destroy(msg);

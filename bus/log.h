@@ -9,7 +9,13 @@
 
 #include <jansson.h>
 
-typedef enum { BUS_LOG_DEBUG, BUS_LOG_INFO, BUS_LOG_WARN, BUS_LOG_ERROR, BUS_LOG_OFF } bus_log_level;
+typedef enum {
+    BUS_LOG_DEBUG,
+    BUS_LOG_INFO,
+    BUS_LOG_WARN,
+    BUS_LOG_ERROR,
+    BUS_LOG_OFF
+} bus_log_level;
 
 extern bus_log_level bus_log_threshold;
 
@@ -27,16 +33,18 @@ const char *bus_log_trace(void);
 void bus_log_write(bus_log_level level, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define bus_log(level, ...)                                                    \
-    do {                                                                       \
-        if ((level) >= bus_log_threshold) bus_log_write((level), NULL, __VA_ARGS__); \
+#define bus_log(level, ...)                                                                        \
+    do {                                                                                           \
+        if ((level) >= bus_log_threshold) bus_log_write((level), NULL, __VA_ARGS__);               \
     } while (0)
 
 /* With structured fields: bus_logf(BUS_LOG_WARN, json_pack("{s:s}", "k", v), "msg"). */
-#define bus_logf(level, fields, ...)                                           \
-    do {                                                                       \
-        if ((level) >= bus_log_threshold) bus_log_write((level), (fields), __VA_ARGS__); \
-        else json_decref(fields);                                              \
+#define bus_logf(level, fields, ...)                                                               \
+    do {                                                                                           \
+        if ((level) >= bus_log_threshold)                                                          \
+            bus_log_write((level), (fields), __VA_ARGS__);                                         \
+        else                                                                                       \
+            json_decref(fields);                                                                   \
     } while (0)
 
 #endif

@@ -6,26 +6,25 @@
  * render time, so an observation is one atomic add per value plus sum/count. */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 
 typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } metric_kind;
 
-static const double bucket_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                       0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                       5,      10};
+static const double bucket_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
 struct bus_series {
     struct bus_series *next;
     char *labels; /* rendered 'k="v",k2="v2"' (escaped), may be "" */
     metric_kind kind;
-    _Atomic int64_t value; /* counter / gauge */
+    _Atomic int64_t value;                  /* counter / gauge */
     _Atomic uint64_t buckets[NBUCKETS + 1]; /* last one: above the largest bound */
     _Atomic uint64_t count;
     _Atomic uint64_t sum_ns;
@@ -50,8 +49,8 @@ struct bus_metrics {
 static bool valid_name(const char *s) {
     if (s == NULL || *s == '\0') return false;
     for (const char *p = s; *p; p++) {
-        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-                  *p == ':' || (p != s && *p >= '0' && *p <= '9');
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == ':' ||
+                  (p != s && *p >= '0' && *p <= '9');
         if (!ok) return false;
     }
     return true;
@@ -61,9 +60,12 @@ size_t bus_metrics_escape_label(const char *in, char *out, size_t cap) {
     size_t n = 0;
     for (const char *p = in; *p; p++) {
         const char *rep = NULL;
-        if (*p == '\\') rep = "\\\\";
-        else if (*p == '"') rep = "\\\"";
-        else if (*p == '\n') rep = "\\n";
+        if (*p == '\\')
+            rep = "\\\\";
+        else if (*p == '"')
+            rep = "\\\"";
+        else if (*p == '\n')
+            rep = "\\n";
         size_t add = rep ? 2 : 1;
         if (n + add + 1 > cap) break;
         if (rep) {
@@ -174,8 +176,8 @@ static family *find_family(bus_metrics *m, const char *name, const char *help, m
     return f;
 }
 
-static bus_series *get_series(bus_metrics *m, metric_kind kind, const char *name,
-                              const char *help, va_list ap) {
+static bus_series *get_series(bus_metrics *m, metric_kind kind, const char *name, const char *help,
+                              va_list ap) {
     if (m == NULL || !valid_name(name)) return NULL;
     char *labels = render_labels(ap);
     if (labels == NULL) return NULL;
@@ -198,13 +200,13 @@ static bus_series *get_series(bus_metrics *m, metric_kind kind, const char *name
     return found;
 }
 
-#define SERIES_GETTER(fn, kind)                                                                \
-    bus_series *fn(bus_metrics *m, const char *name, const char *help, ...) {                  \
-        va_list ap;                                                                            \
-        va_start(ap, help);                                                                    \
-        bus_series *s = get_series(m, kind, name, help, ap);                                   \
-        va_end(ap);                                                                            \
-        return s;                                                                              \
+#define SERIES_GETTER(fn, kind)                                                                    \
+    bus_series *fn(bus_metrics *m, const char *name, const char *help, ...) {                      \
+        va_list ap;                                                                                \
+        va_start(ap, help);                                                                        \
+        bus_series *s = get_series(m, kind, name, help, ap);                                       \
+        va_end(ap);                                                                                \
+        return s;                                                                                  \
     }
 SERIES_GETTER(bus_metrics_counter, KIND_COUNTER)
 SERIES_GETTER(bus_metrics_gauge, KIND_GAUGE)
@@ -289,9 +291,12 @@ static void render_help(outbuf *o, const family *f) {
     /* HELP text escapes only backslash and newline. */
     out_printf(o, "# HELP %s ", f->name);
     for (const char *p = f->help; *p; p++) {
-        if (*p == '\\') out_printf(o, "\\\\");
-        else if (*p == '\n') out_printf(o, "\\n");
-        else out_printf(o, "%c", *p);
+        if (*p == '\\')
+            out_printf(o, "\\\\");
+        else if (*p == '\n')
+            out_printf(o, "\\n");
+        else
+            out_printf(o, "%c", *p);
     }
     static const char *const kinds[] = {"counter", "gauge", "histogram"};
     out_printf(o, "\n# TYPE %s %s\n", f->name, kinds[f->kind]);
@@ -302,8 +307,10 @@ static void render_histogram(outbuf *o, const char *c, const family *f, const bu
     char le[64];
     for (size_t i = 0; i <= NBUCKETS; i++) {
         cum += atomic_load(&s->buckets[i]);
-        if (i < NBUCKETS) snprintf(le, sizeof le, "le=\"%g\"", bucket_bounds[i]);
-        else snprintf(le, sizeof le, "le=\"+Inf\"");
+        if (i < NBUCKETS)
+            snprintf(le, sizeof le, "le=\"%g\"", bucket_bounds[i]);
+        else
+            snprintf(le, sizeof le, "le=\"+Inf\"");
         out_printf(o, "%s_bucket", f->name);
         out_labels(o, c, s->labels, le);
         out_printf(o, " %llu\n", (unsigned long long)cum);

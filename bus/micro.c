@@ -26,10 +26,10 @@ static json_t *build_info(bus_actor *a) {
     for (size_t i = 0; i < a->neps; i++) {
         const bus_endpoint *ep = a->eps[i].ep;
         static const char *const kinds[] = {"request", "event", "stream"};
-        json_array_append_new(
-            eps, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "name", ep->name, "subject",
-                           ep->subject, "queue_group", queue_of(a, ep), "metadata", "kind",
-                           kinds[ep->kind], "schema", ep->event ? ep->event->name : "raw"));
+        json_array_append_new(eps, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "name", ep->name,
+                                             "subject", ep->subject, "queue_group", queue_of(a, ep),
+                                             "metadata", "kind", kinds[ep->kind], "schema",
+                                             ep->event ? ep->event->name : "raw"));
     }
     json_object_set_new(r, "description", json_string(a->def->description));
     json_object_set_new(r, "endpoints", eps);
@@ -52,13 +52,13 @@ static json_t *build_stats(bus_actor *a) {
         pthread_mutex_unlock(&e->last_error_lock);
         json_t *le = json_string(last);
         json_array_append_new(
-            eps, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:n, s:I, s:I}", "name", e->ep->name,
-                           "subject", e->ep->subject, "queue_group", queue_of(a, e->ep),
-                           "num_requests", (json_int_t)n, "num_errors",
-                           (json_int_t)atomic_load(&e->num_errors), "last_error",
-                           le ? le : json_string("(unprintable)"), "data", "processing_time",
-                           (json_int_t)t, "average_processing_time",
-                           (json_int_t)(n ? t / (int64_t)n : 0)));
+            eps,
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:n, s:I, s:I}", "name", e->ep->name,
+                      "subject", e->ep->subject, "queue_group", queue_of(a, e->ep), "num_requests",
+                      (json_int_t)n, "num_errors", (json_int_t)atomic_load(&e->num_errors),
+                      "last_error", le ? le : json_string("(unprintable)"), "data",
+                      "processing_time", (json_int_t)t, "average_processing_time",
+                      (json_int_t)(n ? t / (int64_t)n : 0)));
     }
     json_object_set_new(r, "endpoints", eps);
     return r;
@@ -70,9 +70,12 @@ static void on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     bus_actor *a = closure;
     const char *subj = natsMsg_GetSubject(msg);
     json_t *body = NULL;
-    if (strncmp(subj, "$SRV.PING", 9) == 0) body = identity(a, "io.nats.micro.v1.ping_response");
-    else if (strncmp(subj, "$SRV.INFO", 9) == 0) body = build_info(a);
-    else if (strncmp(subj, "$SRV.STATS", 10) == 0) body = build_stats(a);
+    if (strncmp(subj, "$SRV.PING", 9) == 0)
+        body = identity(a, "io.nats.micro.v1.ping_response");
+    else if (strncmp(subj, "$SRV.INFO", 9) == 0)
+        body = build_info(a);
+    else if (strncmp(subj, "$SRV.STATS", 10) == 0)
+        body = build_stats(a);
     if (body != NULL) bus_send_json(nc, msg, body);
     json_decref(body);
     natsMsg_Destroy(msg);
@@ -83,9 +86,13 @@ tb_status bus_micro_subscribe(bus_actor *a, tb_error *err) {
     char subj[256];
     for (int v = 0; v < 3; v++) {
         for (int level = 0; level < 3; level++) {
-            if (level == 0) snprintf(subj, sizeof subj, "$SRV.%s", verbs[v]);
-            else if (level == 1) snprintf(subj, sizeof subj, "$SRV.%s.%s", verbs[v], a->def->name);
-            else snprintf(subj, sizeof subj, "$SRV.%s.%s.%s", verbs[v], a->def->name, a->cfg.instance);
+            if (level == 0)
+                snprintf(subj, sizeof subj, "$SRV.%s", verbs[v]);
+            else if (level == 1)
+                snprintf(subj, sizeof subj, "$SRV.%s.%s", verbs[v], a->def->name);
+            else
+                snprintf(subj, sizeof subj, "$SRV.%s.%s.%s", verbs[v], a->def->name,
+                         a->cfg.instance);
             tb_status s = bus_actor_sys_subscribe(a, subj, NULL, on_srv, err);
             if (s != TB_OK) return s;
         }

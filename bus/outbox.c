@@ -22,10 +22,11 @@ tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
         const char *params[5] = {producer, subject, msg_id, b.data, hdrs ? hdrs : "{}"};
         int lens[5] = {0, 0, 0, (int)b.size, 0};
         int fmts[5] = {0, 0, 0, 1, 0}; /* payload goes binary: no escaping */
-        PGresult *r = PQexecParams(c,
-                                   "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
-                                   "VALUES ($1, $2, $3, $4, $5::jsonb)",
-                                   5, NULL, params, lens, fmts, 0);
+        PGresult *r =
+            PQexecParams(c,
+                         "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
+                         "VALUES ($1, $2, $3, $4, $5::jsonb)",
+                         5, NULL, params, lens, fmts, 0);
         s = bus_pg_result_status(c, r, err);
         PQclear(r);
         free(hdrs);
@@ -37,13 +38,12 @@ tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
 /* Publishes one claimed row; returns its status. */
 static tb_status publish_row(bus_actor *a, PGresult *r, int i, tb_error *err) {
     size_t len = 0;
-    unsigned char *payload =
-        PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 3), &len);
+    unsigned char *payload = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 3), &len);
     if (payload == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
     bus_msg_meta meta = {.msg_id = PQgetvalue(r, i, 2), .trace_id = PQgetvalue(r, i, 4)};
     const char *schema = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
-    tb_status s = bus_js_publish_bytes(bus_actor_conn(a), PQgetvalue(r, i, 1), payload, len,
-                                       schema, &meta, NULL, err);
+    tb_status s = bus_js_publish_bytes(bus_actor_conn(a), PQgetvalue(r, i, 1), payload, len, schema,
+                                       &meta, NULL, err);
     PQfreemem(payload);
     return s;
 }
@@ -73,15 +73,19 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
         tb_status ps = publish_row(a, r, i, &perr);
         const char *id = PQgetvalue(r, i, 0);
         if (ps == TB_OK) {
-            s = bus_pg_exec(c, "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
-                               "WHERE id = $1::bigint", 1, &id, NULL, err);
+            s = bus_pg_exec(c,
+                            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
+                            "WHERE id = $1::bigint",
+                            1, &id, NULL, err);
             done++;
         } else {
             /* Keep the row; the next round retries it. Stop here so later
              * events of this producer are not published before it. */
             const char *q[2] = {id, perr.message};
-            s = bus_pg_exec(c, "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
-                               "WHERE id = $1::bigint", 2, q, NULL, err);
+            s = bus_pg_exec(c,
+                            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
+                            "WHERE id = $1::bigint",
+                            2, q, NULL, err);
             if (s == TB_OK) s = tb_error_set(err, ps, NULL, "%s", perr.message);
             break;
         }
@@ -122,8 +126,10 @@ static void relay_tick(bus_actor *a, void *arg) {
         PGconn *c = bus_pg_acquire(bus_actor_pg(a), &err);
         if (c == NULL) return;
         const char *p[1] = {r->producer};
-        if (bus_pg_exec(c, "DELETE FROM outbox WHERE producer = $1 AND published_at < now() - "
-                           "interval '1 day'", 1, p, NULL, &err) != TB_OK)
+        if (bus_pg_exec(c,
+                        "DELETE FROM outbox WHERE producer = $1 AND published_at < now() - "
+                        "interval '1 day'",
+                        1, p, NULL, &err) != TB_OK)
             bus_log(BUS_LOG_WARN, "outbox cleanup: %s", err.message);
         bus_pg_release(bus_actor_pg(a), c);
     }

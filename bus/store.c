@@ -13,7 +13,7 @@
 #include "config.h"
 #include "log.h"
 
-#define POOL_IDLE_MAX 16
+#define POOL_IDLE_MAX  16
 #define BACKOFF_MIN_NS INT64_C(100000000)
 #define BACKOFF_MAX_NS INT64_C(5000000000)
 
@@ -28,7 +28,7 @@ typedef struct pool {
     pthread_mutex_t lock;
     void *idle[POOL_IDLE_MAX];
     int nidle;
-    int64_t retry_at;   /* monotonic ns before which no new connection is tried */
+    int64_t retry_at; /* monotonic ns before which no new connection is tried */
     int64_t backoff_ns;
     void (*close)(void *);
 } pool;
@@ -94,8 +94,8 @@ static PGconn *pg_connect(bus_pg_pool *p, tb_error *err) {
         char url[512];
         bus_url_redact(p->url, url, sizeof url);
         const char *msg = c ? PQerrorMessage(c) : "out of memory";
-        tb_error_set(err, TB_UNAVAILABLE, "DATABASE_URL", "cannot connect to PostgreSQL at %s: %.*s",
-                     url, (int)strcspn(msg, "\n"), msg);
+        tb_error_set(err, TB_UNAVAILABLE, "DATABASE_URL",
+                     "cannot connect to PostgreSQL at %s: %.*s", url, (int)strcspn(msg, "\n"), msg);
         PQfinish(c);
         pool_connected(&p->base, false);
         return NULL;
@@ -155,11 +155,16 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c);
     tb_status s = TB_ERR;
-    if (PQstatus(c) != CONNECTION_OK) s = TB_UNAVAILABLE;
-    else if (state && strcmp(state, "23505") == 0) s = TB_CONFLICT;
-    else if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)) s = TB_INVALID;
-    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) s = TB_UNAVAILABLE;
-    else if (state && strncmp(state, "08", 2) == 0) s = TB_UNAVAILABLE;
+    if (PQstatus(c) != CONNECTION_OK)
+        s = TB_UNAVAILABLE;
+    else if (state && strcmp(state, "23505") == 0)
+        s = TB_CONFLICT;
+    else if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
+        s = TB_INVALID;
+    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        s = TB_UNAVAILABLE;
+    else if (state && strncmp(state, "08", 2) == 0)
+        s = TB_UNAVAILABLE;
     return tb_error_set(err, s, NULL, "%.*s", (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
 }
 
@@ -204,8 +209,7 @@ static redisContext *redis_connect(bus_redis_pool *p, tb_error *err) {
                          p->addr.host, p->addr.port, c ? c->errstr : "out of memory");
     } else {
         (void)redisSetTimeout(c, tv); /* commands never block a handler forever */
-        if (p->addr.password[0])
-            s = bus_redis_cmd(c, NULL, err, "AUTH %s", p->addr.password);
+        if (p->addr.password[0]) s = bus_redis_cmd(c, NULL, err, "AUTH %s", p->addr.password);
         if (s == TB_OK && p->addr.db != 0) s = bus_redis_cmd(c, NULL, err, "SELECT %d", p->addr.db);
     }
     if (s != TB_OK) {
@@ -269,8 +273,10 @@ static tb_status redis_reply_status(redisContext *c, redisReply *r, redisReply *
         freeReplyObject(r);
         return s;
     }
-    if (reply_out) *reply_out = r;
-    else freeReplyObject(r);
+    if (reply_out)
+        *reply_out = r;
+    else
+        freeReplyObject(r);
     return TB_OK;
 }
 

@@ -27,7 +27,8 @@ void bus_pg_pool_destroy(bus_pg_pool *p);
 PGconn *bus_pg_acquire(bus_pg_pool *p, tb_error *err);
 void bus_pg_release(bus_pg_pool *p, PGconn *c);
 
-tb_status bus_redis_pool_create(const char *url, bus_redis_pool **out, tb_error *err) TB_WARN_UNUSED;
+tb_status bus_redis_pool_create(const char *url, bus_redis_pool **out,
+                                tb_error *err) TB_WARN_UNUSED;
 void bus_redis_pool_destroy(bus_redis_pool *p);
 redisContext *bus_redis_acquire(bus_redis_pool *p, tb_error *err);
 void bus_redis_release(bus_redis_pool *p, redisContext *c);

@@ -13,19 +13,23 @@
 /* Decoders track which fields were seen in a uint64_t bitmask. */
 #define TB_MAX_FIELDS 64
 
-#define TB_FIELD_DESC(E, n, t, r, x, d) \
+#define TB_FIELD_DESC(E, n, t, r, x, d)                                                            \
     {#n, TB_FT_##t, TB_##r, offsetof(tb_##E, n), sizeof(((tb_##E *)0)->n), x, d},
-#define TB_FIELD_TABLE(ident, v, s, d)                                                      \
-    static const tb_field_desc ident##_fields[] = {TB_FIELDS_##ident(TB_FIELD_DESC, ident)}; \
-    _Static_assert(sizeof ident##_fields / sizeof ident##_fields[0] <= TB_MAX_FIELDS,       \
+#define TB_FIELD_TABLE(ident, v, s, d)                                                             \
+    static const tb_field_desc ident##_fields[] = {TB_FIELDS_##ident(TB_FIELD_DESC, ident)};       \
+    _Static_assert(sizeof ident##_fields / sizeof ident##_fields[0] <= TB_MAX_FIELDS,              \
                    "event " #ident " has more than 64 fields");
 TB_EVENTS(TB_FIELD_TABLE)
 #undef TB_FIELD_TABLE
 #undef TB_FIELD_DESC
 
-#define TB_EVENT_DESC(ident, v, s, d)                                                \
-    const tb_event_desc tb_##ident##_desc = {#ident,          v, s, d, sizeof(tb_##ident), \
-                                             ident##_fields,                       \
+#define TB_EVENT_DESC(ident, v, s, d)                                                              \
+    const tb_event_desc tb_##ident##_desc = {#ident,                                               \
+                                             v,                                                    \
+                                             s,                                                    \
+                                             d,                                                    \
+                                             sizeof(tb_##ident),                                   \
+                                             ident##_fields,                                       \
                                              sizeof ident##_fields / sizeof ident##_fields[0]};
 TB_EVENTS(TB_EVENT_DESC)
 #undef TB_EVENT_DESC
@@ -60,11 +64,21 @@ bool tb__utf8_valid(const char *s, size_t len) {
         unsigned c = p[i];
         size_t n;
         unsigned min;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; }
-        else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; }
-        else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; }
-        else return false; /* continuation byte, overlong lead or > U+10FFFF */
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            min = 0x10000;
+        } else
+            return false; /* continuation byte, overlong lead or > U+10FFFF */
         if (len - i <= n) return false;
         unsigned cp = c & (0x3fu >> n);
         for (size_t k = 1; k <= n; k++) {
@@ -92,8 +106,8 @@ bool tb__field_is_zero(const tb_field_desc *f, const void *ev) {
 }
 
 static bool token_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* True when value is one of the '|'-separated alternatives in list. */
@@ -171,8 +185,8 @@ tb_status tb_validate(const tb_event_desc *d, const void *ev, tb_error *err) {
 /* ---- docs/events.md --------------------------------------------------- */
 
 static const char *type_name(tb_field_type t) {
-    static const char *const names[] = {"BOOL",  "I64", "U64", "F64",  "FIXED",
-                                        "TS",    "TOKEN", "ID", "ENUM", "TEXT"};
+    static const char *const names[] = {"BOOL", "I64",   "U64", "F64",  "FIXED",
+                                        "TS",   "TOKEN", "ID",  "ENUM", "TEXT"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -182,11 +196,16 @@ static void put_text(FILE *f, const char *s) {
     bool code = false;
     for (; *s; s++) {
         if (*s == '`') code = !code;
-        if (*s == '|') fputs("\\|", f);
-        else if (*s == '\n') fputc(' ', f);
-        else if (!code && *s == '<') fputs("&lt;", f);
-        else if (!code && *s == '>') fputs("&gt;", f);
-        else fputc(*s, f);
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '\n')
+            fputc(' ', f);
+        else if (!code && *s == '<')
+            fputs("&lt;", f);
+        else if (!code && *s == '>')
+            fputs("&gt;", f);
+        else
+            fputc(*s, f);
     }
 }
 

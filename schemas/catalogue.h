@@ -31,27 +31,27 @@ typedef enum {
 
 /* Capacities of the inline string fields, including the NUL. */
 #define TB_TOKEN_CAP 64
-#define TB_ID_CAP 64
-#define TB_ENUM_CAP 32
-#define TB_TEXT_CAP 512
+#define TB_ID_CAP    64
+#define TB_ENUM_CAP  32
+#define TB_TEXT_CAP  512
 
 /* C type of each field type. */
-#define TB_CTYPE_BOOL(n) bool n
-#define TB_CTYPE_I64(n) int64_t n
-#define TB_CTYPE_U64(n) uint64_t n
-#define TB_CTYPE_F64(n) double n
+#define TB_CTYPE_BOOL(n)  bool n
+#define TB_CTYPE_I64(n)   int64_t n
+#define TB_CTYPE_U64(n)   uint64_t n
+#define TB_CTYPE_F64(n)   double n
 #define TB_CTYPE_FIXED(n) tb_fixed n
-#define TB_CTYPE_TS(n) int64_t n
+#define TB_CTYPE_TS(n)    int64_t n
 #define TB_CTYPE_TOKEN(n) char n[TB_TOKEN_CAP]
-#define TB_CTYPE_ID(n) char n[TB_ID_CAP]
-#define TB_CTYPE_ENUM(n) char n[TB_ENUM_CAP]
-#define TB_CTYPE_TEXT(n) char n[TB_TEXT_CAP]
+#define TB_CTYPE_ID(n)    char n[TB_ID_CAP]
+#define TB_CTYPE_ENUM(n)  char n[TB_ENUM_CAP]
+#define TB_CTYPE_TEXT(n)  char n[TB_TEXT_CAP]
 
 #define TB_REQ true
 #define TB_OPT false
 
 typedef struct tb_field_desc {
-    const char *name;        /* wire key */
+    const char *name; /* wire key */
     tb_field_type type;
     bool required;
     size_t offset;           /* offsetof in the event struct */
@@ -61,7 +61,7 @@ typedef struct tb_field_desc {
 } tb_field_desc;
 
 typedef struct tb_event_desc {
-    const char *name;    /* "tick" */
+    const char *name; /* "tick" */
     int version;
     const char *subject; /* pattern for docs, e.g. "md.tick.<symbol>" */
     const char *doc;
@@ -72,9 +72,9 @@ typedef struct tb_event_desc {
 
 /* One struct per event: `tb_tick`, `tb_fill`, ... */
 #define TB_STRUCT_FIELD(E, n, t, r, x, d) TB_CTYPE_##t(n);
-#define TB_STRUCT(ident, v, s, d) \
-    typedef struct tb_##ident {   \
-        TB_FIELDS_##ident(TB_STRUCT_FIELD, ident)                   \
+#define TB_STRUCT(ident, v, s, d)                                                                  \
+    typedef struct tb_##ident {                                                                    \
+        TB_FIELDS_##ident(TB_STRUCT_FIELD, ident)                                                  \
     } tb_##ident;
 TB_EVENTS(TB_STRUCT)
 #undef TB_STRUCT
@@ -137,7 +137,8 @@ tb_status tb_to_json(const tb_event_desc *d, const void *ev, json_t **out) TB_WA
  * JSON integers/reals only when exactly representable (reals are rejected if
  * their shortest text has more than 8 decimals); TS accepts RFC 3339 or an
  * integer of nanoseconds. Unknown keys are ignored. */
-tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev, tb_error *err) TB_WARN_UNUSED;
+tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev,
+                       tb_error *err) TB_WARN_UNUSED;
 
 /* msgpack bytes of event d -> JSON (decode + tb_to_json). */
 tb_status tb_msgpack_to_json(const tb_event_desc *d, const void *buf, size_t len, json_t **out,
@@ -145,7 +146,8 @@ tb_status tb_msgpack_to_json(const tb_event_desc *d, const void *buf, size_t len
 /* Schema-less msgpack -> JSON for tapping unknown payloads: maps with string
  * keys become objects, bin becomes base64 strings, ext is rejected. Depth and
  * size are bounded. */
-tb_status tb_msgpack_to_json_raw(const void *buf, size_t len, json_t **out, tb_error *err) TB_WARN_UNUSED;
+tb_status tb_msgpack_to_json_raw(const void *buf, size_t len, json_t **out,
+                                 tb_error *err) TB_WARN_UNUSED;
 
 /* Time helpers for TS fields. buf needs 40 bytes. */
 size_t tb_ts_format(int64_t ns, char buf[40]);

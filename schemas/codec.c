@@ -29,30 +29,91 @@ static tb_status scan_header(const unsigned char *p, size_t len, size_t *pos, ui
     int len_bytes = 0, mult = 0; /* mult: 0 payload, 1 array, 2 map */
     uint64_t skip = 0, extra = 0;
     if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-    } else if (c <= 0x8f) { mult = 2; skip = c & 0x0f; }
-    else if (c <= 0x9f) { mult = 1; skip = c & 0x0f; }
-    else if (c <= 0xbf) { skip = c & 0x1f; }
-    else switch (c) {
-        case 0xc4: case 0xd9: len_bytes = 1; break;              /* bin8, str8 */
-        case 0xc5: case 0xda: len_bytes = 2; break;              /* bin16, str16 */
-        case 0xc6: case 0xdb: len_bytes = 4; break;              /* bin32, str32 */
-        case 0xc7: len_bytes = 1; extra = 1; break;              /* ext8 + type */
-        case 0xc8: len_bytes = 2; extra = 1; break;
-        case 0xc9: len_bytes = 4; extra = 1; break;
-        case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xd4: skip = 2; break;                              /* fixext 1 + type */
-        case 0xd5: skip = 3; break;
-        case 0xd6: skip = 5; break;
-        case 0xd7: skip = 9; break;
-        case 0xd8: skip = 17; break;
-        case 0xdc: len_bytes = 2; mult = 1; break;
-        case 0xdd: len_bytes = 4; mult = 1; break;
-        case 0xde: len_bytes = 2; mult = 2; break;
-        case 0xdf: len_bytes = 4; mult = 2; break;
-        default: return tb_error_set(err, TB_DECODE, "", "invalid msgpack byte 0x%02x", c);
+    } else if (c <= 0x8f) {
+        mult = 2;
+        skip = c & 0x0f;
+    } else if (c <= 0x9f) {
+        mult = 1;
+        skip = c & 0x0f;
+    } else if (c <= 0xbf) {
+        skip = c & 0x1f;
+    } else
+        switch (c) {
+        case 0xc4:
+        case 0xd9:
+            len_bytes = 1;
+            break; /* bin8, str8 */
+        case 0xc5:
+        case 0xda:
+            len_bytes = 2;
+            break; /* bin16, str16 */
+        case 0xc6:
+        case 0xdb:
+            len_bytes = 4;
+            break; /* bin32, str32 */
+        case 0xc7:
+            len_bytes = 1;
+            extra = 1;
+            break; /* ext8 + type */
+        case 0xc8:
+            len_bytes = 2;
+            extra = 1;
+            break;
+        case 0xc9:
+            len_bytes = 4;
+            extra = 1;
+            break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+            skip = 4;
+            break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+            skip = 8;
+            break;
+        case 0xcc:
+        case 0xd0:
+            skip = 1;
+            break;
+        case 0xcd:
+        case 0xd1:
+            skip = 2;
+            break;
+        case 0xd4:
+            skip = 2;
+            break; /* fixext 1 + type */
+        case 0xd5:
+            skip = 3;
+            break;
+        case 0xd6:
+            skip = 5;
+            break;
+        case 0xd7:
+            skip = 9;
+            break;
+        case 0xd8:
+            skip = 17;
+            break;
+        case 0xdc:
+            len_bytes = 2;
+            mult = 1;
+            break;
+        case 0xdd:
+            len_bytes = 4;
+            mult = 1;
+            break;
+        case 0xde:
+            len_bytes = 2;
+            mult = 2;
+            break;
+        case 0xdf:
+            len_bytes = 4;
+            mult = 2;
+            break;
+        default:
+            return tb_error_set(err, TB_DECODE, "", "invalid msgpack byte 0x%02x", c);
         }
     if (len_bytes > 0) {
         if (len - i < (size_t)len_bytes)
@@ -93,8 +154,8 @@ static tb_status msgpack_scan(const unsigned char *p, size_t len, int max_depth,
     return TB_OK;
 }
 
-tb_status tb__msgpack_unpack(const void *buf, size_t len, int max_depth,
-                             msgpack_unpacked *result, tb_error *err) {
+tb_status tb__msgpack_unpack(const void *buf, size_t len, int max_depth, msgpack_unpacked *result,
+                             tb_error *err) {
     if (len > TB_MAX_MSG_BYTES)
         return tb_error_set(err, TB_TOO_LARGE, "", "message larger than %d bytes",
                             TB_MAX_MSG_BYTES);
@@ -131,8 +192,7 @@ static tb_status check_keys(const msgpack_object_map *m, tb_error *err) {
     if (m->size <= 32) {
         for (uint32_t i = 1; i < m->size; i++)
             for (uint32_t j = 0; j < i; j++)
-                if (str_cmp(&m->ptr[i].key.via.str, &m->ptr[j].key.via.str) == 0)
-                    goto duplicate;
+                if (str_cmp(&m->ptr[i].key.via.str, &m->ptr[j].key.via.str) == 0) goto duplicate;
         return TB_OK;
     }
     const msgpack_object_str **keys = malloc(m->size * sizeof *keys);
@@ -193,7 +253,8 @@ static tb_status decode_field(const tb_field_desc *f, const msgpack_object *v, v
         return TB_OK;
     case TB_FT_I64:
     case TB_FT_TS:
-    case TB_FT_FIXED: return decode_signed(f, v, dst, err);
+    case TB_FT_FIXED:
+        return decode_signed(f, v, dst, err);
     case TB_FT_U64:
         if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
             return tb_error_set(err, TB_OVERFLOW, f->name, "%s: must not be negative", f->name);
@@ -203,14 +264,19 @@ static tb_status decode_field(const tb_field_desc *f, const msgpack_object *v, v
         return TB_OK;
     case TB_FT_F64: {
         double x;
-        if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64) x = v->via.f64;
-        else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) x = (double)v->via.u64;
-        else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) x = (double)v->via.i64;
-        else return wrong_type(f, "a number", err);
+        if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
+            x = v->via.f64;
+        else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            x = (double)v->via.u64;
+        else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            x = (double)v->via.i64;
+        else
+            return wrong_type(f, "a number", err);
         memcpy(dst, &x, sizeof x);
         return TB_OK;
     }
-    default: return decode_string(f, v, dst, err);
+    default:
+        return decode_string(f, v, dst, err);
     }
 }
 
@@ -238,8 +304,7 @@ static tb_status decode_object(const tb_event_desc *d, const msgpack_object *obj
     return tb_validate(d, ev, err);
 }
 
-tb_status tb_decode(const tb_event_desc *d, const void *buf, size_t len, void *ev,
-                    tb_error *err) {
+tb_status tb_decode(const tb_event_desc *d, const void *buf, size_t len, void *ev, tb_error *err) {
     if (d == NULL || ev == NULL) return tb_error_set(err, TB_INVALID, "", "no event");
     tb_error_clear(err);
     memset(ev, 0, d->struct_size);
@@ -266,13 +331,21 @@ static int pack_field(msgpack_packer *pk, const tb_field_desc *f, const void *ev
     double x;
     if (pack_cstr(pk, f->name)) return -1;
     switch (f->type) {
-    case TB_FT_BOOL: return *(const bool *)p ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    case TB_FT_BOOL:
+        return *(const bool *)p ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     case TB_FT_I64:
     case TB_FT_TS:
-    case TB_FT_FIXED: memcpy(&i, p, sizeof i); return msgpack_pack_int64(pk, i);
-    case TB_FT_U64: memcpy(&u, p, sizeof u); return msgpack_pack_uint64(pk, u);
-    case TB_FT_F64: memcpy(&x, p, sizeof x); return msgpack_pack_double(pk, x);
-    default: return pack_cstr(pk, p);
+    case TB_FT_FIXED:
+        memcpy(&i, p, sizeof i);
+        return msgpack_pack_int64(pk, i);
+    case TB_FT_U64:
+        memcpy(&u, p, sizeof u);
+        return msgpack_pack_uint64(pk, u);
+    case TB_FT_F64:
+        memcpy(&x, p, sizeof x);
+        return msgpack_pack_double(pk, x);
+    default:
+        return pack_cstr(pk, p);
     }
 }
 
@@ -322,8 +395,7 @@ static tb_status item_error(tb_status s, size_t i, const tb_error *item, tb_erro
 
 static tb_status check_cursor(const char *s, size_t n, tb_error *err) {
     if (n > TB_ID_CAP - 1)
-        return tb_error_set(err, TB_TOO_LONG, "next", "next: longer than %d bytes",
-                            TB_ID_CAP - 1);
+        return tb_error_set(err, TB_TOO_LONG, "next", "next: longer than %d bytes", TB_ID_CAP - 1);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
             return tb_error_set(err, TB_INVALID, "next",
@@ -399,8 +471,8 @@ static tb_status list_envelope(const msgpack_object *top, const msgpack_object_a
     return TB_OK;
 }
 
-static tb_status decode_items(const tb_event_desc *d, const msgpack_object_array *arr,
-                              char *items, tb_error *err) {
+static tb_status decode_items(const tb_event_desc *d, const msgpack_object_array *arr, char *items,
+                              tb_error *err) {
     for (uint32_t i = 0; i < arr->size; i++) {
         tb_error item;
         tb_error_clear(&item);

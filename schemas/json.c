@@ -21,8 +21,11 @@ static json_t *field_to_json(const tb_field_desc *f, const void *ev) {
     uint64_t u;
     double x;
     switch (f->type) {
-    case TB_FT_BOOL: return json_boolean(*(const bool *)p);
-    case TB_FT_I64: memcpy(&i, p, sizeof i); return json_integer(i);
+    case TB_FT_BOOL:
+        return json_boolean(*(const bool *)p);
+    case TB_FT_I64:
+        memcpy(&i, p, sizeof i);
+        return json_integer(i);
     case TB_FT_U64:
         memcpy(&u, p, sizeof u);
         /* jansson integers are signed 64-bit; larger values stay exact as
@@ -30,7 +33,9 @@ static json_t *field_to_json(const tb_field_desc *f, const void *ev) {
         if (u <= INT64_MAX) return json_integer((json_int_t)u);
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)u);
         return json_string(buf);
-    case TB_FT_F64: memcpy(&x, p, sizeof x); return json_real(x);
+    case TB_FT_F64:
+        memcpy(&x, p, sizeof x);
+        return json_real(x);
     case TB_FT_FIXED:
         memcpy(&i, p, sizeof i);
         tb_fixed_format(i, buf);
@@ -39,7 +44,8 @@ static json_t *field_to_json(const tb_field_desc *f, const void *ev) {
         memcpy(&i, p, sizeof i);
         tb_ts_format(i, buf);
         return json_string(buf);
-    default: return json_stringn(p, strlen(p));
+    default:
+        return json_stringn(p, strlen(p));
     }
 }
 
@@ -112,12 +118,16 @@ static tb_status fixed_from_real(double x, tb_fixed *out) {
 static tb_status fixed_from_json(const tb_field_desc *f, const json_t *v, tb_fixed *out,
                                  tb_error *err) {
     tb_status s;
-    if (json_is_string(v)) s = tb_fixed_parse(json_string_value(v), json_string_length(v), out);
-    else if (json_is_integer(v)) s = tb_fixed_from_int(json_integer_value(v), out);
-    else if (json_is_real(v)) s = fixed_from_real(json_real_value(v), out);
-    else return tb_error_set(err, TB_WRONG_TYPE, f->name, "%s: expected a decimal string", f->name);
+    if (json_is_string(v))
+        s = tb_fixed_parse(json_string_value(v), json_string_length(v), out);
+    else if (json_is_integer(v))
+        s = tb_fixed_from_int(json_integer_value(v), out);
+    else if (json_is_real(v))
+        s = fixed_from_real(json_real_value(v), out);
+    else
+        return tb_error_set(err, TB_WRONG_TYPE, f->name, "%s: expected a decimal string", f->name);
     if (s == TB_OK) return TB_OK;
-    const char *why = s == TB_PRECISION ? "more than 8 decimals"
+    const char *why = s == TB_PRECISION  ? "more than 8 decimals"
                       : s == TB_OVERFLOW ? "out of range"
                                          : "not a decimal number";
     return tb_error_set(err, s, f->name, "%s: %s", f->name, why);
@@ -182,8 +192,7 @@ static tb_status string_from_json(const tb_field_desc *f, const json_t *v, char 
     return TB_OK;
 }
 
-static tb_status field_from_json(const tb_field_desc *f, const json_t *v, void *ev,
-                                 tb_error *err) {
+static tb_status field_from_json(const tb_field_desc *f, const json_t *v, void *ev, tb_error *err) {
     char *dst = (char *)ev + f->offset;
     switch (f->type) {
     case TB_FT_BOOL:
@@ -198,7 +207,8 @@ static tb_status field_from_json(const tb_field_desc *f, const json_t *v, void *
         memcpy(dst, &i, sizeof i);
         return TB_OK;
     }
-    case TB_FT_U64: return u64_from_json(f, v, (uint64_t *)(void *)dst, err);
+    case TB_FT_U64:
+        return u64_from_json(f, v, (uint64_t *)(void *)dst, err);
     case TB_FT_F64: {
         if (!json_is_number(v))
             return tb_error_set(err, TB_WRONG_TYPE, f->name, "%s: expected a number", f->name);
@@ -206,9 +216,12 @@ static tb_status field_from_json(const tb_field_desc *f, const json_t *v, void *
         memcpy(dst, &x, sizeof x);
         return TB_OK;
     }
-    case TB_FT_FIXED: return fixed_from_json(f, v, (tb_fixed *)(void *)dst, err);
-    case TB_FT_TS: return ts_from_json(f, v, (int64_t *)(void *)dst, err);
-    default: return string_from_json(f, v, dst, err);
+    case TB_FT_FIXED:
+        return fixed_from_json(f, v, (tb_fixed *)(void *)dst, err);
+    case TB_FT_TS:
+        return ts_from_json(f, v, (int64_t *)(void *)dst, err);
+    default:
+        return string_from_json(f, v, dst, err);
     }
 }
 
@@ -217,11 +230,13 @@ tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev, tb_er
     tb_error_clear(err);
     memset(ev, 0, d->struct_size);
     tb_status s = TB_OK;
-    if (!json_is_object(in)) s = tb_error_set(err, TB_DECODE, "", "%s: expected an object", d->name);
+    if (!json_is_object(in))
+        s = tb_error_set(err, TB_DECODE, "", "%s: expected an object", d->name);
     for (size_t i = 0; s == TB_OK && i < d->nfields; i++) {
         const tb_field_desc *f = &d->fields[i];
         const json_t *v = json_object_get(in, f->name);
-        if (v != NULL) s = field_from_json(f, v, ev, err);
+        if (v != NULL)
+            s = field_from_json(f, v, ev, err);
         else if (f->required)
             s = tb_error_set(err, TB_MISSING_FIELD, f->name, "%s: required", f->name);
     }
@@ -318,8 +333,12 @@ static tb_status raw_value(const msgpack_object *o, json_t **out, tb_error *err)
     char buf[24];
     json_t *v = NULL;
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL: v = json_null(); break;
-    case MSGPACK_OBJECT_BOOLEAN: v = json_boolean(o->via.boolean); break;
+    case MSGPACK_OBJECT_NIL:
+        v = json_null();
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        v = json_boolean(o->via.boolean);
+        break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 <= INT64_MAX) {
             v = json_integer((json_int_t)o->via.u64);
@@ -328,7 +347,9 @@ static tb_status raw_value(const msgpack_object *o, json_t **out, tb_error *err)
             v = json_string(buf);
         }
         break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: v = json_integer(o->via.i64); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        v = json_integer(o->via.i64);
+        break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64))
@@ -340,10 +361,15 @@ static tb_status raw_value(const msgpack_object *o, json_t **out, tb_error *err)
             return tb_error_set(err, TB_INVALID, "", "string is not valid UTF-8");
         v = json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
         break;
-    case MSGPACK_OBJECT_BIN: v = base64(o->via.bin.ptr, o->via.bin.size); break;
-    case MSGPACK_OBJECT_ARRAY: return raw_array(&o->via.array, out, err);
-    case MSGPACK_OBJECT_MAP: return raw_map(&o->via.map, out, err);
-    default: return tb_error_set(err, TB_WRONG_TYPE, "", "msgpack ext values are not supported");
+    case MSGPACK_OBJECT_BIN:
+        v = base64(o->via.bin.ptr, o->via.bin.size);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        return raw_array(&o->via.array, out, err);
+    case MSGPACK_OBJECT_MAP:
+        return raw_map(&o->via.map, out, err);
+    default:
+        return tb_error_set(err, TB_WRONG_TYPE, "", "msgpack ext values are not supported");
     }
     if (v == NULL) return tb_error_set(err, TB_NOMEM, "", NULL);
     *out = v;

@@ -11,9 +11,13 @@
 typedef __int128 i128;
 
 /* The representable range; INT64_MIN is excluded so negation is total. */
-static bool in_range(i128 v) { return v >= TB_FIXED_MIN && v <= TB_FIXED_MAX; }
+static bool in_range(i128 v) {
+    return v >= TB_FIXED_MIN && v <= TB_FIXED_MAX;
+}
 
-static i128 abs128(i128 v) { return v < 0 ? -v : v; }
+static i128 abs128(i128 v) {
+    return v < 0 ? -v : v;
+}
 
 /* n / d rounded with mode. d != 0; |n| < 2^127 and |d| < 2^64 so 2*|r| cannot
  * overflow. The truncated quotient is adjusted by one step away from zero
@@ -31,14 +35,24 @@ static tb_status round_div(i128 n, i128 d, tb_round mode, i128 *out) {
     i128 abs_d = abs128(d);
     bool away;
     switch (mode) {
-    case TB_ROUND_DOWN: away = false; break;
-    case TB_ROUND_FLOOR: away = negative; break;
-    case TB_ROUND_CEIL: away = !negative; break;
-    case TB_ROUND_HALF_UP: away = twice_r >= abs_d; break;
+    case TB_ROUND_DOWN:
+        away = false;
+        break;
+    case TB_ROUND_FLOOR:
+        away = negative;
+        break;
+    case TB_ROUND_CEIL:
+        away = !negative;
+        break;
+    case TB_ROUND_HALF_UP:
+        away = twice_r >= abs_d;
+        break;
     case TB_ROUND_HALF_EVEN:
         away = twice_r > abs_d || (twice_r == abs_d && (q % 2) != 0);
         break;
-    default: away = false; break; /* unreachable: checked above */
+    default:
+        away = false;
+        break; /* unreachable: checked above */
     }
     *out = away ? (negative ? q - 1 : q + 1) : q;
     return TB_OK;
@@ -157,7 +171,9 @@ tb_status tb_fixed_sub(tb_fixed a, tb_fixed b, tb_fixed *out) {
     return store((i128)a - b, out);
 }
 
-tb_status tb_fixed_neg(tb_fixed a, tb_fixed *out) { return store(-(i128)a, out); }
+tb_status tb_fixed_neg(tb_fixed a, tb_fixed *out) {
+    return store(-(i128)a, out);
+}
 
 tb_status tb_fixed_mul_int(tb_fixed a, int64_t n, tb_fixed *out) {
     return store((i128)a * n, out);
@@ -190,9 +206,13 @@ tb_status tb_fixed_round_to(tb_fixed a, tb_fixed step, tb_round mode, tb_fixed *
     return s != TB_OK ? s : store(q * step, out);
 }
 
-tb_fixed tb_fixed_abs(tb_fixed a) { return a < 0 ? -a : a; }
+tb_fixed tb_fixed_abs(tb_fixed a) {
+    return a < 0 ? -a : a;
+}
 
-int tb_fixed_cmp(tb_fixed a, tb_fixed b) { return (a > b) - (a < b); }
+int tb_fixed_cmp(tb_fixed a, tb_fixed b) {
+    return (a > b) - (a < b);
+}
 
 bool tb_fixed_is_multiple(tb_fixed a, tb_fixed step) {
     return step > 0 && a % step == 0;

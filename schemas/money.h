@@ -17,9 +17,9 @@
 typedef int64_t tb_fixed;
 
 #define TB_FIXED_DECIMALS 8
-#define TB_FIXED_SCALE INT64_C(100000000)
-#define TB_FIXED_MAX INT64_MAX
-#define TB_FIXED_MIN (INT64_MIN + 1) /* symmetric range: negation never overflows */
+#define TB_FIXED_SCALE    INT64_C(100000000)
+#define TB_FIXED_MAX      INT64_MAX
+#define TB_FIXED_MIN      (INT64_MIN + 1) /* symmetric range: negation never overflows */
 /* Longest formatted value: sign, 11 integer digits, '.', 8 decimals, NUL. */
 #define TB_FIXED_STRLEN 32
 

@@ -23,7 +23,7 @@ bool tb__field_is_zero(const tb_field_desc *f, const void *ev);
  * *result (caller msgpack_unpacked_init'ed it and always _destroy's it).
  * The scan comes first because msgpack-c allocates every array and map at its
  * declared size: without it a 5-byte input could ask for gigabytes. */
-tb_status tb__msgpack_unpack(const void *buf, size_t len, int max_depth,
-                             msgpack_unpacked *result, tb_error *err);
+tb_status tb__msgpack_unpack(const void *buf, size_t len, int max_depth, msgpack_unpacked *result,
+                             tb_error *err);
 
 #endif

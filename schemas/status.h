@@ -10,27 +10,27 @@
 #include <stddef.h>
 
 /* XX(enum suffix, code string, http status, description) */
-#define TB_STATUS_MAP(XX)                                                      \
-    XX(OK, "ok", 200, "ok")                                                    \
-    XX(ERR, "internal", 500, "internal error")                                 \
-    XX(NOMEM, "out_of_memory", 500, "out of memory")                           \
-    XX(INVALID, "invalid", 400, "invalid input")                               \
-    XX(DECODE, "malformed", 400, "malformed message")                          \
-    XX(MISSING_FIELD, "missing_field", 400, "required field missing")          \
-    XX(WRONG_TYPE, "wrong_type", 400, "field has the wrong type")              \
-    XX(TOO_LONG, "too_long", 400, "value too long")                            \
-    XX(OVERFLOW, "overflow", 400, "numeric overflow")                          \
-    XX(PRECISION, "precision", 400, "more decimals than the fixed-point scale") \
-    XX(UNAUTHORIZED, "unauthorized", 401, "missing or bad credentials")        \
-    XX(FORBIDDEN, "forbidden", 403, "not permitted")                           \
-    XX(NOT_FOUND, "not_found", 404, "not found")                               \
-    XX(CONFLICT, "conflict", 409, "conflict")                                  \
-    XX(TOO_LARGE, "too_large", 413, "payload too large")                       \
-    XX(REJECTED, "rejected", 422, "rejected")                                  \
-    XX(RATE_LIMITED, "rate_limited", 429, "rate limited")                      \
-    XX(UNAVAILABLE, "unavailable", 503, "dependency unavailable")              \
-    XX(NO_RESPONDERS, "no_responders", 503, "no service responded")            \
-    XX(TIMEOUT, "timeout", 504, "timed out")                                   \
+#define TB_STATUS_MAP(XX)                                                                          \
+    XX(OK, "ok", 200, "ok")                                                                        \
+    XX(ERR, "internal", 500, "internal error")                                                     \
+    XX(NOMEM, "out_of_memory", 500, "out of memory")                                               \
+    XX(INVALID, "invalid", 400, "invalid input")                                                   \
+    XX(DECODE, "malformed", 400, "malformed message")                                              \
+    XX(MISSING_FIELD, "missing_field", 400, "required field missing")                              \
+    XX(WRONG_TYPE, "wrong_type", 400, "field has the wrong type")                                  \
+    XX(TOO_LONG, "too_long", 400, "value too long")                                                \
+    XX(OVERFLOW, "overflow", 400, "numeric overflow")                                              \
+    XX(PRECISION, "precision", 400, "more decimals than the fixed-point scale")                    \
+    XX(UNAUTHORIZED, "unauthorized", 401, "missing or bad credentials")                            \
+    XX(FORBIDDEN, "forbidden", 403, "not permitted")                                               \
+    XX(NOT_FOUND, "not_found", 404, "not found")                                                   \
+    XX(CONFLICT, "conflict", 409, "conflict")                                                      \
+    XX(TOO_LARGE, "too_large", 413, "payload too large")                                           \
+    XX(REJECTED, "rejected", 422, "rejected")                                                      \
+    XX(RATE_LIMITED, "rate_limited", 429, "rate limited")                                          \
+    XX(UNAVAILABLE, "unavailable", 503, "dependency unavailable")                                  \
+    XX(NO_RESPONDERS, "no_responders", 503, "no service responded")                                \
+    XX(TIMEOUT, "timeout", 504, "timed out")                                                       \
     XX(IO, "io", 500, "I/O error")
 
 typedef enum {

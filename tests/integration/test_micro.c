@@ -38,10 +38,16 @@ static void setup(void) {
     tb_test_unique(svc_name, sizeof svc_name, "microtest");
     snprintf(echo_subject, sizeof echo_subject, "test.%s.echo", svc_name);
     snprintf(fail_subject, sizeof fail_subject, "test.%s.fail", svc_name);
-    endpoints[0] = (bus_endpoint){.name = "echo", .kind = BUS_REQUEST, .subject = echo_subject,
-                                  .event = &tb_alert_desc, .handler = on_echo};
-    endpoints[1] = (bus_endpoint){.name = "fail", .kind = BUS_REQUEST, .subject = fail_subject,
-                                  .event = NULL, .handler = on_fail};
+    endpoints[0] = (bus_endpoint){.name = "echo",
+                                  .kind = BUS_REQUEST,
+                                  .subject = echo_subject,
+                                  .event = &tb_alert_desc,
+                                  .handler = on_echo};
+    endpoints[1] = (bus_endpoint){.name = "fail",
+                                  .kind = BUS_REQUEST,
+                                  .subject = fail_subject,
+                                  .event = NULL,
+                                  .handler = on_fail};
     def.name = svc_name;
     bus_config cfg;
     tb_test_config(&cfg, svc_name);
@@ -73,8 +79,10 @@ static json_t *collect_json(const char *subject, const char *want_id) {
         json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, &je);
         ck_assert_msg(j != NULL, "reply on %s is not JSON: %s", subject, je.text);
         const char *id = json_string_value(json_object_get(j, "id"));
-        if (id && strcmp(id, want_id) == 0) found = j;
-        else json_decref(j);
+        if (id && strcmp(id, want_id) == 0)
+            found = j;
+        else
+            json_decref(j);
         natsMsg_Destroy(m);
     }
     natsSubscription_Destroy(sub);
@@ -109,13 +117,15 @@ START_TEST(ping_info_stats_and_counts) {
     snprintf(in.message, sizeof in.message, "équité en baisse");
     in.ts = 1700000000123456789;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(bus_request(client, echo_subject, &tb_alert_desc, &in, &tb_alert_desc, &out,
-                                     2000, "trace-1", &err), TB_OK);
+        ck_assert_int_eq(bus_request(client, echo_subject, &tb_alert_desc, &in, &tb_alert_desc,
+                                     &out, 2000, "trace-1", &err),
+                         TB_OK);
         ck_assert_mem_eq(&in, &out, sizeof in);
     }
     /* hostile bytes: rejected with a clear error, counted, no crash */
     bus_bytes rb;
-    tb_status s = bus_request_bytes(client, echo_subject, "\xc1\xff\x00", 3, "alert", 2000, NULL, &rb, &err);
+    tb_status s =
+        bus_request_bytes(client, echo_subject, "\xc1\xff\x00", 3, "alert", 2000, NULL, &rb, &err);
     ck_assert_int_eq(s, TB_DECODE);
     for (int i = 0; i < 2; i++) {
         s = bus_request(client, fail_subject, NULL, NULL, NULL, NULL, 2000, NULL, &err);
@@ -145,7 +155,8 @@ START_TEST(ping_info_stats_and_counts) {
     json_t *st = collect_json(subj, id);
     assert_identity(st, "io.nats.micro.v1.stats_response");
     int64_t started = 0;
-    ck_assert_int_eq(tb_ts_parse(json_string_value(json_object_get(st, "started")), &started), TB_OK);
+    ck_assert_int_eq(tb_ts_parse(json_string_value(json_object_get(st, "started")), &started),
+                     TB_OK);
     ck_assert_int_gt(started, 0);
     json_t *echo = endpoint_named(st, "echo");
     ck_assert_int_eq(json_integer_value(json_object_get(echo, "num_requests")), 4);
@@ -155,7 +166,8 @@ START_TEST(ping_info_stats_and_counts) {
     json_t *fail = endpoint_named(st, "fail");
     ck_assert_int_eq(json_integer_value(json_object_get(fail, "num_requests")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(fail, "num_errors")), 2);
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(fail, "last_error")), "not_found"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(fail, "last_error")), "not_found"));
     json_decref(st);
 }
 END_TEST
@@ -173,7 +185,8 @@ START_TEST(error_reply_headers) {
     ck_assert_str_eq(status, "not_found");
     tb_error_reply body;
     ck_assert_int_eq(tb_decode(&tb_error_reply_desc, natsMsg_GetData(r),
-                               (size_t)natsMsg_GetDataLength(r), &body, NULL), TB_OK);
+                               (size_t)natsMsg_GetDataLength(r), &body, NULL),
+                     TB_OK);
     ck_assert_str_eq(body.code, "not_found");
     natsMsg_Destroy(r);
 }
@@ -203,9 +216,10 @@ START_TEST(health_and_metrics) {
     const char *e = tb_prom_check(rb.data);
     ck_assert_msg(e == NULL, "%s", e);
     char want[256];
-    snprintf(want, sizeof want,
-             "tb_messages_total{service=\"%s\",instance=\"%s\",endpoint=\"fail\",outcome=\"error\"} 1\n",
-             svc_name, bus_actor_instance(actor));
+    snprintf(
+        want, sizeof want,
+        "tb_messages_total{service=\"%s\",instance=\"%s\",endpoint=\"fail\",outcome=\"error\"} 1\n",
+        svc_name, bus_actor_instance(actor));
     ck_assert_msg(strstr(rb.data, want) != NULL, "missing %s in\n%s", want, rb.data);
     bus_bytes_free(&rb);
 }

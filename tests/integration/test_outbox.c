@@ -11,8 +11,8 @@
 #include "timer.h"
 #include "wire.h"
 
-static bus_actor_def def = {.name = "outbox-test", .version = "0.0.1",
-                            .description = "outbox test", .needs = BUS_NEEDS_PG};
+static bus_actor_def def = {
+    .name = "outbox-test", .version = "0.0.1", .description = "outbox test", .needs = BUS_NEEDS_PG};
 
 static _Atomic int ticks;
 static void on_timer(bus_actor *a, void *arg) {
@@ -60,14 +60,17 @@ START_TEST(commit_publishes_rollback_does_not) {
     tb_fill f;
     ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
     fill_for(&f, acct, id1);
-    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id1, "tr-1", &err), TB_OK);
+    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id1, "tr-1", &err),
+                     TB_OK);
     ck_assert_int_eq(bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &err), TB_OK);
     ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
     fill_for(&f, acct, id2);
-    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id2, "tr-2", &err), TB_OK);
+    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id2, "tr-2", &err),
+                     TB_OK);
     ck_assert_int_eq(bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &err), TB_OK);
     /* a duplicate id is a conflict, not a second event */
-    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id1, NULL, &err), TB_CONFLICT);
+    ck_assert_int_eq(bus_outbox_add(c, producer, subject, &tb_fill_desc, &f, id1, NULL, &err),
+                     TB_CONFLICT);
     bus_pg_release(bus_actor_pg(a), c);
 
     int n = -1;
@@ -84,8 +87,9 @@ START_TEST(commit_publishes_rollback_does_not) {
     ck_assert_int_eq(natsMsgHeader_Get(m, BUS_HDR_TRACE, &trace), NATS_OK);
     ck_assert_str_eq(trace, "tr-1");
     tb_fill got;
-    ck_assert_int_eq(tb_decode(&tb_fill_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-                               &got, NULL), TB_OK);
+    ck_assert_int_eq(
+        tb_decode(&tb_fill_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &got, NULL),
+        TB_OK);
     ck_assert_str_eq(got.fill_id, id1);
     ck_assert_int_eq(got.price, 1628750000000);
     natsMsg_Destroy(m);

@@ -116,7 +116,8 @@ START_TEST(sigterm_mid_stream_loses_nothing) {
                       rep->element[i - 1]->str, rep->element[i]->str);
     freeReplyObject(rep);
     bus_redis_release(redis, r);
-    printf("shutdown: %lld processed before SIGTERM, %d in total, each once\n", after_stop, N_ORDERS);
+    printf("shutdown: %lld processed before SIGTERM, %d in total, each once\n", after_stop,
+           N_ORDERS);
 }
 END_TEST
 
@@ -138,8 +139,9 @@ START_TEST(poison_message_is_dead_lettered) {
     ck_assert_int_eq(natsMsgHeader_Get(m, BUS_HDR_DLQ_SUBJECT, &from), NATS_OK);
     ck_assert_str_eq(from, subject);
     tb_order o;
-    ck_assert_int_eq(tb_decode(&tb_order_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-                               &o, NULL), TB_OK);
+    ck_assert_int_eq(
+        tb_decode(&tb_order_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &o, NULL),
+        TB_OK);
     ck_assert_str_eq(o.symbol, "POISON");
     natsMsg_Destroy(m);
     natsSubscription_Destroy(sub);

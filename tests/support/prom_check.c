@@ -18,7 +18,8 @@ static const char *prom_fail(int line, const char *what) {
 }
 
 static bool name_char(char c, bool first) {
-    return isalpha((unsigned char)c) || c == '_' || c == ':' || (!first && isdigit((unsigned char)c));
+    return isalpha((unsigned char)c) || c == '_' || c == ':' ||
+           (!first && isdigit((unsigned char)c));
 }
 
 /* Parses a metric name at *p; returns its length or 0. */
@@ -61,7 +62,8 @@ static const char *parse_labels(const char *p, int line, const char **end, char 
             if (*p == '\0' || *p == '\n') return prom_fail(line, "unterminated label value");
             if (*p == '\\') {
                 p++;
-                if (*p != '\\' && *p != '"' && *p != 'n') return prom_fail(line, "bad escape in label value");
+                if (*p != '\\' && *p != '"' && *p != 'n')
+                    return prom_fail(line, "bad escape in label value");
             }
             if (vl + 1 < sizeof val) val[vl++] = *p;
             p++;
@@ -82,8 +84,10 @@ static const char *parse_labels(const char *p, int line, const char **end, char 
             rl += kl + vl2 + 2;
             rest[rl] = '\0';
         }
-        if (*p == ',') p++;
-        else if (*p != '}') return prom_fail(line, "expected , or } in labels");
+        if (*p == ',')
+            p++;
+        else if (*p != '}')
+            return prom_fail(line, "expected , or } in labels");
     }
     *end = p + 1;
     return NULL;
@@ -120,7 +124,8 @@ static const char *check_sample(hist_state *h, const char *line, int ln) {
     double v;
     if (!parse_value(end + 1, &v)) return prom_fail(ln, "bad sample value");
     size_t fl = strlen(h->family);
-    if (strncmp(name, h->family, fl) != 0) return prom_fail(ln, "sample without HELP/TYPE for its family");
+    if (strncmp(name, h->family, fl) != 0)
+        return prom_fail(ln, "sample without HELP/TYPE for its family");
     const char *suffix = name + fl;
     if (strcmp(h->type, "histogram") != 0) {
         if (*suffix != '\0') return prom_fail(ln, "sample name differs from its family");

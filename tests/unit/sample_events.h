@@ -44,7 +44,9 @@ static inline void sample_field(const tb_field_desc *f, void *ev, sample_kind ki
     uint64_t u;
     double x;
     switch (f->type) {
-    case TB_FT_BOOL: *(bool *)p = true; break;
+    case TB_FT_BOOL:
+        *(bool *)p = true;
+        break;
     case TB_FT_I64:
         i = ext ? (variant & 1 ? INT64_MAX : INT64_MIN) : -1234567890123 + (int64_t)variant;
         memcpy(p, &i, sizeof i);
@@ -69,7 +71,8 @@ static inline void sample_field(const tb_field_desc *f, void *ev, sample_kind ki
     case TB_FT_TOKEN:
         if (ext) {
             static const char alpha[] = "ABCXYZabcxyz0189_-";
-            for (size_t k = 0; k < f->size - 1; k++) p[k] = alpha[(k + variant) % (sizeof alpha - 1)];
+            for (size_t k = 0; k < f->size - 1; k++)
+                p[k] = alpha[(k + variant) % (sizeof alpha - 1)];
             p[f->size - 1] = '\0';
         } else {
             snprintf(p, f->size, "Sym_%u-x", variant);

@@ -28,22 +28,34 @@ static void pack_value(msgpack_packer *pk, const tb_field_desc *f, const void *e
     uint64_t u;
     double x;
     switch (f->type) {
-    case TB_FT_BOOL: *(const bool *)p ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
-    case TB_FT_U64: memcpy(&u, p, 8); msgpack_pack_uint64(pk, u); break;
-    case TB_FT_F64: memcpy(&x, p, 8); msgpack_pack_double(pk, x); break;
+    case TB_FT_BOOL:
+        *(const bool *)p ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        break;
+    case TB_FT_U64:
+        memcpy(&u, p, 8);
+        msgpack_pack_uint64(pk, u);
+        break;
+    case TB_FT_F64:
+        memcpy(&x, p, 8);
+        msgpack_pack_double(pk, x);
+        break;
     case TB_FT_I64:
     case TB_FT_TS:
-    case TB_FT_FIXED: memcpy(&i, p, 8); msgpack_pack_int64(pk, i); break;
-    default: pack_cstr(pk, p); break;
+    case TB_FT_FIXED:
+        memcpy(&i, p, 8);
+        msgpack_pack_int64(pk, i);
+        break;
+    default:
+        pack_cstr(pk, p);
+        break;
     }
 }
 
 /* Builds an event map by hand: the fields tb_encode would write, minus
  * `skip`, with field `replace` written by fn, then `extra` more entries by
  * extra_fn (which packs key and value). */
-static void build(const tb_event_desc *d, const void *ev, size_t skip, size_t replace,
-                  value_fn fn, int extra, void (*extra_fn)(msgpack_packer *, int),
-                  msgpack_sbuffer *out) {
+static void build(const tb_event_desc *d, const void *ev, size_t skip, size_t replace, value_fn fn,
+                  int extra, void (*extra_fn)(msgpack_packer *, int), msgpack_sbuffer *out) {
     msgpack_sbuffer body;
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
@@ -56,8 +68,10 @@ static void build(const tb_event_desc *d, const void *ev, size_t skip, size_t re
         bool zero = f->type >= TB_FT_TOKEN ? p[0] == '\0' : sample_is_zero(p, f->size);
         if (!f->required && zero && i != replace) continue;
         pack_cstr(&pk, f->name);
-        if (i == replace) fn(&pk, f);
-        else pack_value(&pk, f, ev);
+        if (i == replace)
+            fn(&pk, f);
+        else
+            pack_value(&pk, f, ev);
         n++;
     }
     for (int k = 0; k < extra; k++) extra_fn(&pk, k);
@@ -68,7 +82,9 @@ static void build(const tb_event_desc *d, const void *ev, size_t skip, size_t re
     msgpack_sbuffer_destroy(&body);
 }
 
-static void *new_event(const tb_event_desc *d) { return calloc(1, d->struct_size); }
+static void *new_event(const tb_event_desc *d) {
+    return calloc(1, d->struct_size);
+}
 
 /* Decodes and checks the status, the error's field and that ev was zeroed. */
 static void expect_decode(const tb_event_desc *d, const void *buf, size_t len, tb_status want,
@@ -178,13 +194,21 @@ END_TEST
 
 static void wrong_a(msgpack_packer *pk, const tb_field_desc *f) {
     switch (f->type) {
-    case TB_FT_BOOL: msgpack_pack_int(pk, 1); break;
-    case TB_FT_F64: msgpack_pack_true(pk); break;
+    case TB_FT_BOOL:
+        msgpack_pack_int(pk, 1);
+        break;
+    case TB_FT_F64:
+        msgpack_pack_true(pk);
+        break;
     case TB_FT_I64:
     case TB_FT_U64:
     case TB_FT_TS:
-    case TB_FT_FIXED: pack_cstr(pk, "1"); break;
-    default: msgpack_pack_int(pk, 7); break;
+    case TB_FT_FIXED:
+        pack_cstr(pk, "1");
+        break;
+    default:
+        msgpack_pack_int(pk, 7);
+        break;
     }
 }
 
@@ -193,10 +217,17 @@ static void wrong_b(msgpack_packer *pk, const tb_field_desc *f) {
     case TB_FT_I64:
     case TB_FT_U64:
     case TB_FT_TS:
-    case TB_FT_FIXED: msgpack_pack_double(pk, 1.0); break;
+    case TB_FT_FIXED:
+        msgpack_pack_double(pk, 1.0);
+        break;
     case TB_FT_BOOL:
-    case TB_FT_F64: msgpack_pack_nil(pk); break;
-    default: msgpack_pack_bin(pk, 1); msgpack_pack_bin_body(pk, "a", 1); break;
+    case TB_FT_F64:
+        msgpack_pack_nil(pk);
+        break;
+    default:
+        msgpack_pack_bin(pk, 1);
+        msgpack_pack_bin_body(pk, "a", 1);
+        break;
     }
 }
 
@@ -375,7 +406,8 @@ START_TEST(test_numeric_ranges_each_field) {
                 ck_assert_int_eq(numeric_case(d, i, pack_float32), TB_OK);
                 ck_assert_int_eq(numeric_case(d, i, pack_minus_one), TB_OK);
                 break;
-            default: break;
+            default:
+                break;
             }
         }
     }
@@ -444,8 +476,7 @@ END_TEST
 START_TEST(test_message_shape) {
     const tb_event_desc *d = &tb_fill_desc;
     static const unsigned char not_maps[][3] = {{0x90}, {0x01}, {0xa1, 'x'}, {0xc0}, {0xc3}};
-    for (size_t i = 0; i < 5; i++)
-        expect_decode(d, not_maps[i], i == 2 ? 2 : 1, TB_DECODE, NULL);
+    for (size_t i = 0; i < 5; i++) expect_decode(d, not_maps[i], i == 2 ? 2 : 1, TB_DECODE, NULL);
     expect_decode(d, "", 0, TB_DECODE, NULL);
     expect_decode(d, NULL, 0, TB_DECODE, NULL);
     /* Declared lengths far beyond the input are refused before allocation. */
@@ -640,12 +671,24 @@ START_TEST(test_list_rejects) {
     ck_assert_int_eq(decode_list_bytes(&sb, &err), TB_DECODE);
     msgpack_sbuffer_destroy(&sb);
     /* {"items": 1, "count": 1}, {"count": 0}, {"items": []}, and a bad cursor. */
-    const struct { const char *bytes; size_t len; tb_status want; } raw[] = {
-        {"\x82\xa5items\x01\xa5" "count\x01", 15, TB_WRONG_TYPE},
-        {"\x81\xa5" "count\x00", 8, TB_MISSING_FIELD},
+    const struct {
+        const char *bytes;
+        size_t len;
+        tb_status want;
+    } raw[] = {
+        {"\x82\xa5items\x01\xa5"
+         "count\x01",
+         15, TB_WRONG_TYPE},
+        {"\x81\xa5"
+         "count\x00",
+         8, TB_MISSING_FIELD},
         {"\x81\xa5items\x90", 8, TB_MISSING_FIELD},
-        {"\x83\xa5items\x90\xa5" "count\x00\xa4next\x01", 21, TB_WRONG_TYPE},
-        {"\x83\xa5items\x90\xa5" "count\x00\xa4next\xa3\x61 b", 24, TB_INVALID},
+        {"\x83\xa5items\x90\xa5"
+         "count\x00\xa4next\x01",
+         21, TB_WRONG_TYPE},
+        {"\x83\xa5items\x90\xa5"
+         "count\x00\xa4next\xa3\x61 b",
+         24, TB_INVALID},
         {"\x91\x80", 2, TB_DECODE},
     };
     for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
@@ -693,7 +736,7 @@ START_TEST(test_descriptors) {
         for (size_t i = 0; i < d->nfields; i++) {
             const tb_field_desc *fi = &d->fields[i];
             ck_assert_uint_le(fi->offset + fi->size, d->struct_size);
-            ck_assert_uint_lt(strlen(fi->name), sizeof ((tb_error *)0)->field);
+            ck_assert_uint_lt(strlen(fi->name), sizeof((tb_error *)0)->field);
             ck_assert_ptr_eq(tb_field_find(d, fi->name, strlen(fi->name)), fi);
             ck_assert_int_eq(fi->type == TB_FT_ENUM, fi->enum_values[0] != '\0');
         }

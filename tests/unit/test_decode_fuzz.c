@@ -29,8 +29,12 @@ static uint64_t rnd(void) { /* xorshift64* */
     g_rng ^= g_rng >> 27;
     return g_rng * 0x2545F4914F6CDD1DULL;
 }
-static size_t rnd_below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
-static bool one_in(unsigned n) { return rnd_below(n) == 0; }
+static size_t rnd_below(size_t n) {
+    return n ? (size_t)(rnd() % n) : 0;
+}
+static bool one_in(unsigned n) {
+    return rnd_below(n) == 0;
+}
 
 /* ---- oracles ---------------------------------------------------------- */
 
@@ -52,8 +56,10 @@ static void check_event(const tb_event_desc *d, const void *data, size_t len) {
         ck_assert_msg(s == TB_OK, "%s: decoded but re-encode failed: %s (seed %llu iter %ld)",
                       d->name, err.message, (unsigned long long)g_seed, g_iter);
         ck_assert_int_eq(tb_decode(d, sb.data, sb.size, again, &err), TB_OK);
-        ck_assert_msg(memcmp(ev, again, d->struct_size) == 0, "%s: re-decode differs (seed %llu "
-                      "iter %ld)", d->name, (unsigned long long)g_seed, g_iter);
+        ck_assert_msg(memcmp(ev, again, d->struct_size) == 0,
+                      "%s: re-decode differs (seed %llu "
+                      "iter %ld)",
+                      d->name, (unsigned long long)g_seed, g_iter);
         json_t *j = NULL;
         ck_assert_int_eq(tb_to_json(d, ev, &j), TB_OK);
         ck_assert_int_eq(tb_from_json(d, j, again, &err), TB_OK);
@@ -129,8 +135,10 @@ static void gen_any(msgpack_packer *pk, int depth);
 
 static void gen_container(msgpack_packer *pk, int depth, bool map) {
     size_t n = rnd_below(5);
-    if (map) msgpack_pack_map(pk, n);
-    else msgpack_pack_array(pk, n);
+    if (map)
+        msgpack_pack_map(pk, n);
+    else
+        msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         if (map) gen_str(pk, one_in(2) ? "ab" : NULL, 3);
         gen_any(pk, depth + 1);
@@ -140,10 +148,18 @@ static void gen_container(msgpack_packer *pk, int depth, bool map) {
 /* Any msgpack value, nested a little (deeper nesting comes from mutations). */
 static void gen_any(msgpack_packer *pk, int depth) {
     switch (rnd_below(depth > 3 ? 9 : 11)) {
-    case 0: msgpack_pack_nil(pk); break;
-    case 1: rnd() & 1 ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
-    case 2: msgpack_pack_uint64(pk, rnd() >> rnd_below(64)); break;
-    case 3: msgpack_pack_int64(pk, -(int64_t)(rnd() >> (1 + rnd_below(63)))); break;
+    case 0:
+        msgpack_pack_nil(pk);
+        break;
+    case 1:
+        rnd() & 1 ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        break;
+    case 2:
+        msgpack_pack_uint64(pk, rnd() >> rnd_below(64));
+        break;
+    case 3:
+        msgpack_pack_int64(pk, -(int64_t)(rnd() >> (1 + rnd_below(63))));
+        break;
     case 4: {
         uint64_t bits = rnd();
         double x;
@@ -151,16 +167,24 @@ static void gen_any(msgpack_packer *pk, int depth) {
         one_in(2) ? msgpack_pack_double(pk, x) : msgpack_pack_float(pk, (float)x);
         break;
     }
-    case 5: gen_str(pk, NULL, 20); break;
-    case 6: gen_str(pk, "abc\xc3\xa9 ", 20); break;
+    case 5:
+        gen_str(pk, NULL, 20);
+        break;
+    case 6:
+        gen_str(pk, "abc\xc3\xa9 ", 20);
+        break;
     case 7: {
         unsigned char b[16];
         random_bytes(b, sizeof b);
         msgpack_pack_bin_with_body(pk, b, rnd_below(sizeof b));
         break;
     }
-    case 8: msgpack_pack_ext_with_body(pk, "abcd", rnd_below(5), (int8_t)rnd()); break;
-    default: gen_container(pk, depth, rnd() & 1); break;
+    case 8:
+        msgpack_pack_ext_with_body(pk, "abcd", rnd_below(5), (int8_t)rnd());
+        break;
+    default:
+        gen_container(pk, depth, rnd() & 1);
+        break;
     }
 }
 
@@ -171,14 +195,26 @@ static void gen_field_value(msgpack_packer *pk, const tb_field_desc *f) {
         return;
     }
     switch (f->type) {
-    case TB_FT_BOOL: rnd() & 1 ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
-    case TB_FT_U64: msgpack_pack_uint64(pk, rnd() >> rnd_below(64)); break;
-    case TB_FT_F64: msgpack_pack_double(pk, (double)(int64_t)rnd() / 1024.0); break;
+    case TB_FT_BOOL:
+        rnd() & 1 ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        break;
+    case TB_FT_U64:
+        msgpack_pack_uint64(pk, rnd() >> rnd_below(64));
+        break;
+    case TB_FT_F64:
+        msgpack_pack_double(pk, (double)(int64_t)rnd() / 1024.0);
+        break;
     case TB_FT_I64:
     case TB_FT_TS:
-    case TB_FT_FIXED: msgpack_pack_int64(pk, (int64_t)(rnd() >> rnd_below(64))); break;
-    case TB_FT_TOKEN: gen_str(pk, "aZ09_-", one_in(32) ? 70 : 12); break;
-    case TB_FT_ID: gen_str(pk, "a:/~!Z9", one_in(32) ? 70 : 12); break;
+    case TB_FT_FIXED:
+        msgpack_pack_int64(pk, (int64_t)(rnd() >> rnd_below(64)));
+        break;
+    case TB_FT_TOKEN:
+        gen_str(pk, "aZ09_-", one_in(32) ? 70 : 12);
+        break;
+    case TB_FT_ID:
+        gen_str(pk, "a:/~!Z9", one_in(32) ? 70 : 12);
+        break;
     case TB_FT_ENUM: {
         char v[TB_ENUM_CAP + 64];
         sample_enum_value(f->enum_values, rnd_below(sample_enum_count(f->enum_values)), v);
@@ -186,7 +222,8 @@ static void gen_field_value(msgpack_packer *pk, const tb_field_desc *f) {
         msgpack_pack_str_with_body(pk, v, strlen(v));
         break;
     }
-    default: gen_str(pk, one_in(16) ? NULL : "hi \xc3\xa9\xe2\x9c\x93", one_in(32) ? 600 : 30);
+    default:
+        gen_str(pk, one_in(16) ? NULL : "hi \xc3\xa9\xe2\x9c\x93", one_in(32) ? 600 : 30);
     }
 }
 
@@ -225,15 +262,18 @@ static void gen_list(msgpack_packer *pk, const tb_event_desc *d) {
 
 /* Applies one to four random edits in place; buf has room for cap bytes. */
 static size_t mutate(unsigned char *buf, size_t len, size_t cap) {
-    static const unsigned char interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
-                                                0xbf, 0xc0, 0xc1, 0xc4, 0xc7, 0xca, 0xcb,
-                                                0xcf, 0xd3, 0xd9, 0xdb, 0xdc, 0xdd, 0xde,
-                                                0xdf, 0xe0, 0xff};
+    static const unsigned char interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+                                                0xc0, 0xc1, 0xc4, 0xc7, 0xca, 0xcb, 0xcf, 0xd3,
+                                                0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
     for (int k = 0, edits = 1 + (int)rnd_below(4); k < edits; k++) {
         size_t pos = rnd_below(len + 1);
         switch (rnd_below(6)) {
-        case 0: if (pos < len) buf[pos] ^= (unsigned char)(1u << rnd_below(8)); break;
-        case 1: len = pos; break; /* truncate */
+        case 0:
+            if (pos < len) buf[pos] ^= (unsigned char)(1u << rnd_below(8));
+            break;
+        case 1:
+            len = pos;
+            break; /* truncate */
         case 2:
             if (len < cap) {
                 memmove(buf + pos + 1, buf + pos, len - pos);
@@ -247,7 +287,9 @@ static size_t mutate(unsigned char *buf, size_t len, size_t cap) {
                 len--;
             }
             break;
-        case 4: if (pos < len) buf[pos] = interesting[rnd_below(sizeof interesting)]; break;
+        case 4:
+            if (pos < len) buf[pos] = interesting[rnd_below(sizeof interesting)];
+            break;
         default:
             if (pos < len) buf[pos] = (unsigned char)rnd();
             break;

@@ -67,8 +67,7 @@ START_TEST(test_to_json_shape) {
     ck_assert_int_eq(tb_to_json(&tb_fill_desc, &f, &j), TB_OK);
     ck_assert_str_eq(json_string_value(json_object_get(j, "qty")), "1.5");
     ck_assert_str_eq(json_string_value(json_object_get(j, "price")), "-0.00000001");
-    ck_assert_str_eq(json_string_value(json_object_get(j, "ts")),
-                     "2026-01-02T03:04:05.000000001Z");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "ts")), "2026-01-02T03:04:05.000000001Z");
     ck_assert_ptr_null(json_object_get(j, "fee"));
     json_decref(j);
     strcpy(f.side, "sideways");
@@ -175,8 +174,8 @@ START_TEST(test_other_fields_from_json) {
     ck_assert_int_eq(tick_with("source", "\"a\\u0000b\"", &t, &err), TB_INVALID);
     ck_assert_int_eq(tick_with("unknown", "{\"x\":[1,2]}", &t, &err), TB_OK);
 
-    json_t *j = json_pack("{s:s, s:s, s:b, s:s}", "code", "invalid", "message", "bad",
-                          "field", 1, "ignored", "x");
+    json_t *j = json_pack("{s:s, s:s, s:b, s:s}", "code", "invalid", "message", "bad", "field", 1,
+                          "ignored", "x");
     tb_error_reply r;
     ck_assert_int_eq(tb_from_json(&tb_error_reply_desc, j, &r, &err), TB_WRONG_TYPE);
     json_decref(j);
@@ -190,8 +189,8 @@ START_TEST(test_other_fields_from_json) {
     ck_assert_int_eq(tb_from_json(&tb_error_reply_desc, NULL, &r, &err), TB_DECODE);
 
     tb_risk_decision rd;
-    j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "decision_id", "d1", "account", "a",
-                  "symbol", "s", "source", "api", "approved", 1, "ts", 0);
+    j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "decision_id", "d1", "account", "a", "symbol",
+                  "s", "source", "api", "approved", 1, "ts", 0);
     ck_assert_int_eq(tb_from_json(&tb_risk_decision_desc, j, &rd, &err), TB_WRONG_TYPE);
     ck_assert_str_eq(err.field, "approved");
     json_object_set_new(j, "approved", json_true());
@@ -242,12 +241,23 @@ START_TEST(test_timestamps) {
     ts_bad("1677-09-21T00:12:43.145224191Z", TB_OVERFLOW);
     ts_bad("9999-12-31T23:59:59Z", TB_OVERFLOW);
     ts_bad("2026-01-02T03:04:05.0000000001Z", TB_PRECISION);
-    const char *bad[] = {"", "2026-01-02", "2026-01-02T03:04:05", "2026-01-02 03:04:05Z",
-                         "2026-13-02T03:04:05Z", "2026-02-30T03:04:05Z", "2025-02-29T00:00:00Z",
-                         "2026-01-02T24:00:00Z", "2026-01-02T03:60:05Z", "2026-01-02T03:04:60Z",
-                         "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05+0100",
-                         "2026-01-02T03:04:05+24:00", "2026-01-02T03:04:05Zjunk",
-                         "26-01-02T03:04:05Z", "2026-1-02T03:04:05Z", "+2026-01-02T03:04:05Z"};
+    const char *bad[] = {"",
+                         "2026-01-02",
+                         "2026-01-02T03:04:05",
+                         "2026-01-02 03:04:05Z",
+                         "2026-13-02T03:04:05Z",
+                         "2026-02-30T03:04:05Z",
+                         "2025-02-29T00:00:00Z",
+                         "2026-01-02T24:00:00Z",
+                         "2026-01-02T03:60:05Z",
+                         "2026-01-02T03:04:60Z",
+                         "2026-01-02T03:04:05.Z",
+                         "2026-01-02T03:04:05+0100",
+                         "2026-01-02T03:04:05+24:00",
+                         "2026-01-02T03:04:05Zjunk",
+                         "26-01-02T03:04:05Z",
+                         "2026-1-02T03:04:05Z",
+                         "+2026-01-02T03:04:05Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ts_bad(bad[i], TB_INVALID);
 
     uint64_t x = 88172645463325252u;
@@ -307,15 +317,19 @@ START_TEST(test_raw) {
     text = raw_text("\x05", 1, &s); /* any top-level value */
     ck_assert_str_eq(text, "5");
     free(text);
-    const struct { const char *bytes; size_t len; tb_status want; } bad[] = {
-        {"\xd4\x01\x00", 3, TB_WRONG_TYPE},               /* ext */
-        {"\x81\x01\x02", 3, TB_WRONG_TYPE},               /* integer key */
-        {"\x82\xa1x\x01\xa1x\x02", 7, TB_DECODE},         /* duplicate key */
-        {"\xa1\xff", 2, TB_INVALID},                      /* bad UTF-8 */
-        {"\x81\xa1\xff\x01", 4, TB_INVALID},              /* bad UTF-8 key */
+    const struct {
+        const char *bytes;
+        size_t len;
+        tb_status want;
+    } bad[] = {
+        {"\xd4\x01\x00", 3, TB_WRONG_TYPE},                      /* ext */
+        {"\x81\x01\x02", 3, TB_WRONG_TYPE},                      /* integer key */
+        {"\x82\xa1x\x01\xa1x\x02", 7, TB_DECODE},                /* duplicate key */
+        {"\xa1\xff", 2, TB_INVALID},                             /* bad UTF-8 */
+        {"\x81\xa1\xff\x01", 4, TB_INVALID},                     /* bad UTF-8 key */
         {"\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9, TB_INVALID}, /* NaN */
-        {"\x92\x01", 2, TB_DECODE},                       /* truncated */
-        {"\x01\x02", 2, TB_DECODE},                       /* trailing */
+        {"\x92\x01", 2, TB_DECODE},                              /* truncated */
+        {"\x01\x02", 2, TB_DECODE},                              /* trailing */
         {"", 0, TB_DECODE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -44,12 +44,17 @@ START_TEST(histogram_shape) {
     char *text = NULL;
     size_t len = 0;
     ck_assert_int_eq(bus_metrics_render(m, &text, &len), 0);
-    ck_assert_ptr_nonnull(strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"0.0001\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"0.005\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"10\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"+Inf\"} 3\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"0.0001\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"0.005\"} 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"10\"} 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_lat_seconds_bucket{service=\"svc\",ep=\"a\",le=\"+Inf\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(text, "tb_lat_seconds_count{service=\"svc\",ep=\"a\"} 3\n"));
-    ck_assert_ptr_nonnull(strstr(text, "tb_lat_seconds_sum{service=\"svc\",ep=\"a\"} 60.003050000\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_lat_seconds_sum{service=\"svc\",ep=\"a\"} 60.003050000\n"));
     const char *e = tb_prom_check(text);
     ck_assert_msg(e == NULL, "%s\n%s", e, text);
     free(text);
@@ -59,17 +64,19 @@ END_TEST
 
 START_TEST(checker_rejects_broken_expositions) {
     ck_assert_ptr_null(tb_prom_check("# HELP a A\n# TYPE a counter\na 1\n"));
-    ck_assert_ptr_nonnull(tb_prom_check("a 1\n"));                              /* no TYPE */
+    ck_assert_ptr_nonnull(tb_prom_check("a 1\n")); /* no TYPE */
     ck_assert_ptr_nonnull(tb_prom_check("# HELP a A\n# TYPE a counter\na{k=\"x} 1\n"));
     ck_assert_ptr_nonnull(tb_prom_check("# HELP a A\n# TYPE a counter\na{k=\"\\x\"} 1\n"));
     ck_assert_ptr_nonnull(tb_prom_check("# HELP a A\n# TYPE a counter\na one\n"));
-    ck_assert_ptr_nonnull(tb_prom_check("# HELP a A\n# TYPE a counter\na 1"));   /* no newline */
+    ck_assert_ptr_nonnull(tb_prom_check("# HELP a A\n# TYPE a counter\na 1")); /* no newline */
     const char *noncum = "# HELP h H\n# TYPE h histogram\nh_bucket{le=\"1\"} 5\n"
                          "h_bucket{le=\"+Inf\"} 3\nh_sum 1\nh_count 3\n";
     ck_assert_ptr_nonnull(tb_prom_check(noncum));
-    const char *noinf = "# HELP h H\n# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_sum 1\nh_count 3\n";
+    const char *noinf =
+        "# HELP h H\n# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_sum 1\nh_count 3\n";
     ck_assert_ptr_nonnull(tb_prom_check(noinf));
-    const char *badcount = "# HELP h H\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 1\nh_count 4\n";
+    const char *badcount =
+        "# HELP h H\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 1\nh_count 4\n";
     ck_assert_ptr_nonnull(tb_prom_check(badcount));
 }
 END_TEST

@@ -51,13 +51,16 @@ START_TEST(test_parse_basic) {
 END_TEST
 
 START_TEST(test_parse_rejects) {
-    const char *bad[] = {"", "+", "-", ".", "-.", "+.", " 1", "1 ", "1 .5", "1e5", "1E5",
-                         "1.5e-3", "NaN", "nan", "inf", "-Infinity", "0x10", "1,5", "--1",
-                         "+-1", "1..2", "1.2.3", "1-", "\t1", "1\n", "½", "١"};
+    const char *bad[] = {"",    "+",   "-",      ".",     "-.",  "+.",  " 1",        "1 ",   "1 .5",
+                         "1e5", "1E5", "1.5e-3", "NaN",   "nan", "inf", "-Infinity", "0x10", "1,5",
+                         "--1", "+-1", "1..2",   "1.2.3", "1-",  "\t1", "1\n",       "½",    "١"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) parse_fails(bad[i], TB_INVALID);
     tb_fixed v;
     ck_assert_int_eq(tb_fixed_parse(NULL, 0, &v), TB_INVALID);
-    ck_assert_int_eq(tb_fixed_parse("1\0" "2", 3, &v), TB_INVALID); /* embedded NUL */
+    ck_assert_int_eq(tb_fixed_parse("1\0"
+                                    "2",
+                                    3, &v),
+                     TB_INVALID); /* embedded NUL */
 }
 END_TEST
 
@@ -102,8 +105,18 @@ START_TEST(test_format_canonical) {
 END_TEST
 
 START_TEST(test_round_trip) {
-    const tb_fixed values[] = {0, 1, -1, 7, 10, 99999999, 100000000, 123456789012345,
-                               -98765432100, TB_FIXED_MAX, TB_FIXED_MIN, TB_FIXED_MAX - 1};
+    const tb_fixed values[] = {0,
+                               1,
+                               -1,
+                               7,
+                               10,
+                               99999999,
+                               100000000,
+                               123456789012345,
+                               -98765432100,
+                               TB_FIXED_MAX,
+                               TB_FIXED_MIN,
+                               TB_FIXED_MAX - 1};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         char buf[TB_FIXED_STRLEN];
         tb_fixed_format(values[i], buf);
@@ -250,16 +263,13 @@ START_TEST(test_muldiv) {
     ck_assert_int_eq(tb_fixed_muldiv(3, 1, -2, TB_ROUND_CEIL, &v), TB_OK);
     ck_assert_int_eq(v, -1);
     /* Intermediate far beyond int64 is fine when the result fits. */
-    ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MAX, INT64_MAX, INT64_MAX, TB_ROUND_DOWN, &v),
-                     TB_OK);
+    ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MAX, INT64_MAX, INT64_MAX, TB_ROUND_DOWN, &v), TB_OK);
     ck_assert_int_eq(v, TB_FIXED_MAX);
-    ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MIN, INT64_MIN, INT64_MIN, TB_ROUND_DOWN, &v),
-                     TB_OK);
+    ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MIN, INT64_MIN, INT64_MIN, TB_ROUND_DOWN, &v), TB_OK);
     ck_assert_int_eq(v, TB_FIXED_MIN);
     v = 9;
     ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MAX, 2, 1, TB_ROUND_DOWN, &v), TB_OVERFLOW);
-    ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MAX, INT64_MIN, 1, TB_ROUND_DOWN, &v),
-                     TB_OVERFLOW);
+    ck_assert_int_eq(tb_fixed_muldiv(TB_FIXED_MAX, INT64_MIN, 1, TB_ROUND_DOWN, &v), TB_OVERFLOW);
     ck_assert_int_eq(tb_fixed_muldiv(S, 1, 0, TB_ROUND_DOWN, &v), TB_INVALID);
     ck_assert_int_eq(v, 9);
 }
@@ -284,8 +294,8 @@ START_TEST(test_rounding_modes) {
         {8, 2, 2, 2, 2, 2},        /* exact */
         {-8, -2, -2, -2, -2, -2},
     };
-    const tb_round modes[] = {TB_ROUND_HALF_EVEN, TB_ROUND_HALF_UP, TB_ROUND_DOWN,
-                              TB_ROUND_FLOOR, TB_ROUND_CEIL};
+    const tb_round modes[] = {TB_ROUND_HALF_EVEN, TB_ROUND_HALF_UP, TB_ROUND_DOWN, TB_ROUND_FLOOR,
+                              TB_ROUND_CEIL};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int64_t want[] = {cases[i].even, cases[i].up, cases[i].down, cases[i].floor,
                                 cases[i].ceil};
