@@ -1,0 +1,70 @@
+/* tb-risk-management: pre-trade risk checks and the birth of every order.
+ *
+ * Consumes: api.orders.submit (request), sig.> (signals, queue group),
+ * api.risk.limits.get|set and api.risk.killswitch (requests).
+ * Produces: orders.new.<account> and orders.cancel.<account> on the ORDERS
+ * stream (through the PostgreSQL outbox, Nats-Msg-Id = order id /
+ * "cancel-<order id>"), risk.decision.<account> (core).
+ * Asks: api.market.quote (market-data), api.positions.list|get and
+ * api.accounts.get (position-management).
+ *
+ * Run: NATS_URL=... DATABASE_URL=... REDIS_URL=... tb-risk-management
+ * (--help lists the settings). */
+#include <stdlib.h>
+
+#include "outbox.h"
+#include "risk_api.h"
+#include "risk_flow.h"
+#include "risk_store.h"
+
+static risk_service service;
+static int64_t relay_interval_ms;
+
+static const bus_endpoint endpoints[] = {
+    {.name = "submit", .kind = BUS_REQUEST, .subject = "api.orders.submit",
+     .event = &tb_order_request_desc, .handler = risk_on_submit},
+    {.name = "signals", .kind = BUS_EVENT, .subject = "sig.>", .event = &tb_signal_desc,
+     .handler = risk_on_signal},
+    {.name = "limits-get", .kind = BUS_REQUEST, .subject = "api.risk.limits.get",
+     .event = &tb_query_desc, .handler = risk_on_limits_get},
+    {.name = "limits-set", .kind = BUS_REQUEST, .subject = "api.risk.limits.set",
+     .event = &tb_risk_limits_desc, .handler = risk_on_limits_set},
+    {.name = "killswitch", .kind = BUS_REQUEST, .subject = "api.risk.killswitch",
+     .event = &tb_kill_switch_desc, .handler = risk_on_killswitch},
+};
+
+static tb_status start(bus_actor *a, tb_error *err) {
+    service.m_duplicate_signals =
+        bus_metrics_counter(bus_actor_metrics(a), "tb_risk_duplicate_signals_total",
+                            "Signals ignored because they were already decided", NULL);
+    bus_actor_set_user(a, &service);
+    return bus_outbox_start_relay(a, RISK_PRODUCER, relay_interval_ms, err);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "  RISK_DEPENDENCY_TIMEOUT_MS  wait for market-data and position-management "
+               "answers (default 1000)\n"
+               "  RISK_OUTBOX_INTERVAL_MS     background outbox relay period (default 1000)\n");
+}
+
+static const bus_actor_def def = {
+    .name = RISK_PRODUCER,
+    .version = "0.1.0",
+    .description = "Pre-trade risk checks, order creation, limits and kill switch",
+    .endpoints = endpoints,
+    .nendpoints = sizeof endpoints / sizeof endpoints[0],
+    .needs = BUS_NEEDS_PG | BUS_NEEDS_REDIS | BUS_NEEDS_STREAMS,
+    .start = start,
+    .usage = usage,
+};
+
+int main(int argc, char **argv) {
+    tb_error err = {0};
+    if (bus_env_int("RISK_DEPENDENCY_TIMEOUT_MS", 1000, 10, 60000, &service.dep_timeout_ms, &err) !=
+            TB_OK ||
+        bus_env_int("RISK_OUTBOX_INTERVAL_MS", 1000, 10, 600000, &relay_interval_ms, &err) != TB_OK) {
+        fprintf(stderr, "tb-risk-management: %s\n", err.message);
+        return 2;
+    }
+    return bus_actor_main(&def, argc, argv);
+}

@@ -1,0 +1,129 @@
+/* Handlers of risk-management's endpoints: api.orders.submit, sig.>,
+ * api.risk.limits.get|set and api.risk.killswitch. Each turns its message
+ * into a call of risk_flow / risk_store and the outcome into a reply. */
+#include "risk_api.h"
+
+#include <string.h>
+
+#include "outbox.h"
+#include "risk_deps.h"
+#include "risk_flow.h"
+#include "risk_intent.h"
+#include "risk_store.h"
+
+tb_status risk_on_submit(bus_ctx *ctx, const void *event) {
+    risk_intent in;
+    risk_intent_from_request(event, &in);
+    risk_outcome out;
+    tb_error err = {0};
+    tb_status s = risk_process(ctx, &in, &out, &err);
+    if (s != TB_OK) return bus_fail_err(ctx, &err);
+    if (out.kind == RISK_APPROVED || out.kind == RISK_EXISTING)
+        return bus_reply(ctx, &tb_order_record_desc, &out.record);
+    char text[TB_TEXT_CAP];
+    risk_verdict_text(&out.verdict, text, sizeof text);
+    /* A reused idempotency key is a conflict (HTTP 409), every failed check a
+     * rejection (422). */
+    tb_status code = risk_verdict_has(&out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID) ? TB_CONFLICT
+                                                                                     : TB_REJECTED;
+    return bus_fail(ctx, code, out.verdict.failures[0].field, "%s", text);
+}
+
+tb_status risk_on_signal(bus_ctx *ctx, const void *event) {
+    const tb_signal *sig = event;
+    risk_service *svc = bus_actor_user(bus_ctx_actor(ctx));
+    tb_error err = {0};
+    /* Signals are at most once, but N copies of a strategy runner may send
+     * the same one: only the first copy is decided (the orders.signal_id
+     * unique index guarantees one order even if this marker is lost). */
+    redisContext *r = bus_ctx_redis(ctx, &err);
+    if (r == NULL) return bus_fail_err(ctx, &err);
+    redisReply *rep = NULL;
+    char key[128];
+    snprintf(key, sizeof key, "tb:risk:sig:%s", sig->signal_id);
+    tb_status s = bus_redis_cmd(r, &rep, &err, "SET %s 1 NX EX 86400", key);
+    if (s != TB_OK) return bus_fail_err(ctx, &err);
+    bool first = rep->type == REDIS_REPLY_STATUS;
+    freeReplyObject(rep);
+    if (!first) {
+        bus_counter_add(svc->m_duplicate_signals, 1);
+        return TB_OK;
+    }
+
+    tb_fixed position = 0;
+    bool sized = true;
+    if (strcmp(sig->sizing, "target") == 0)
+        sized = risk_fetch_position(bus_actor_conn(bus_ctx_actor(ctx)), sig->account, sig->symbol,
+                                    svc->dep_timeout_ms, bus_ctx_trace(ctx), &position);
+    risk_intent in;
+    risk_signal_result sr = risk_intent_from_signal(sig, position, &in, &err);
+    if (sr == RISK_SIGNAL_INVALID) return bus_fail_err(ctx, &err);
+    if (!sized) {
+        /* Cannot size the order: reject it visibly (fail closed). */
+        risk_verdict v = {0};
+        risk_verdict_add(&v, RISK_POSITIONS_UNAVAILABLE, NULL,
+                         "no position of %s in %s to size signal %s", sig->account, sig->symbol,
+                         sig->signal_id);
+        risk_publish_decision(ctx, &in, &v, NULL);
+        return TB_OK;
+    }
+    if (sr == RISK_SIGNAL_NOTHING) return TB_OK; /* already at target */
+    risk_outcome out;
+    s = risk_process(ctx, &in, &out, &err);
+    if (s != TB_OK) {
+        /* Let a redelivered copy (if any) try again. */
+        tb_error ignored = {0};
+        if (bus_redis_cmd(r, NULL, &ignored, "DEL %s", key) != TB_OK)
+            bus_log(BUS_LOG_WARN, "signal marker %s not cleared", key);
+        return bus_fail_err(ctx, &err);
+    }
+    if (out.kind == RISK_DUPLICATE_SIGNAL) bus_counter_add(svc->m_duplicate_signals, 1);
+    return TB_OK;
+}
+
+tb_status risk_on_limits_get(bus_ctx *ctx, const void *event) {
+    const tb_query *q = event;
+    if (q->account[0] == '\0')
+        return bus_fail(ctx, TB_MISSING_FIELD, "account", "account is required");
+    tb_error err = {0};
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL) return bus_fail_err(ctx, &err);
+    tb_risk_limits l;
+    if (risk_store_limits_get(pg, q->account, &l, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    return bus_reply(ctx, &tb_risk_limits_desc, &l);
+}
+
+tb_status risk_on_limits_set(bus_ctx *ctx, const void *event) {
+    const tb_risk_limits *l = event;
+    tb_error err = {0};
+    if (risk_limits_validate(l, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL) return bus_fail_err(ctx, &err);
+    if (risk_store_limits_set(pg, l, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    tb_risk_limits now;
+    if (risk_store_limits_get(pg, l->account, &now, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    bus_log(BUS_LOG_INFO, "risk limits of %s changed", l->account);
+    return bus_reply(ctx, &tb_risk_limits_desc, &now);
+}
+
+tb_status risk_on_killswitch(bus_ctx *ctx, const void *event) {
+    tb_kill_switch ks = *(const tb_kill_switch *)event;
+    tb_error err = {0};
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL) return bus_fail_err(ctx, &err);
+    uint64_t canceled = 0;
+    if (risk_store_kill_switch(pg, &ks, bus_ctx_trace(ctx), &canceled, &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
+    if (canceled > 0) {
+        tb_error rerr = {0};
+        if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, 1000, 0, NULL, &rerr) != TB_OK)
+            bus_log(BUS_LOG_WARN, "kill-switch cancels committed, publish deferred: %s",
+                    rerr.message);
+    }
+    bus_logf(BUS_LOG_WARN,
+             json_pack("{s:s, s:b, s:I, s:s}", "account", ks.account[0] ? ks.account : "*",
+                       "engaged", ks.engaged, "canceled", (json_int_t)canceled, "reason", ks.reason),
+             "kill switch %s", ks.engaged ? "engaged" : "released");
+    ks.canceled = canceled;
+    return bus_reply(ctx, &tb_kill_switch_desc, &ks);
+}

@@ -1,0 +1,19 @@
+/* Endpoint handlers of risk-management (see README.md for subjects, bodies
+ * and errors). The actor's user data must be a risk_service. */
+#ifndef RISK_API_H
+#define RISK_API_H
+
+#include "actor.h"
+
+/* api.orders.submit: tb_order_request -> tb_order_record. */
+tb_status risk_on_submit(bus_ctx *ctx, const void *event);
+/* sig.>: tb_signal -> an order (or nothing), risk.decision. */
+tb_status risk_on_signal(bus_ctx *ctx, const void *event);
+/* api.risk.limits.get: tb_query.account -> tb_risk_limits. */
+tb_status risk_on_limits_get(bus_ctx *ctx, const void *event);
+/* api.risk.limits.set: tb_risk_limits -> tb_risk_limits (effective after the change). */
+tb_status risk_on_limits_set(bus_ctx *ctx, const void *event);
+/* api.risk.killswitch: tb_kill_switch -> tb_kill_switch with canceled. */
+tb_status risk_on_killswitch(bus_ctx *ctx, const void *event);
+
+#endif

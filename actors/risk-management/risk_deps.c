@@ -1,0 +1,185 @@
+/* Requests to market-data and position-management, and the Redis scripts of
+ * risk-management; see risk_deps.h. */
+#include "risk_deps.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const char *trace,
+                      risk_quote *out) {
+    memset(out, 0, sizeof *out);
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    tb_tick t;
+    tb_error err = {0};
+    tb_status s = bus_request(c, "api.market.quote", &tb_query_desc, &q, &tb_tick_desc, &t,
+                              timeout_ms, trace, &err);
+    if (s == TB_OK) {
+        out->state = RISK_QUOTE_OK;
+        out->bid = t.bid;
+        out->ask = t.ask;
+        out->last = t.last;
+    } else if (s == TB_NOT_FOUND) {
+        out->state = RISK_QUOTE_NONE;
+    } else {
+        out->state = RISK_QUOTE_UNAVAILABLE;
+        bus_log(BUS_LOG_WARN, "quote of %s unavailable: %s", symbol, err.message);
+    }
+}
+
+/* Upper bound on pages, so a misbehaving peer cannot keep us looping. */
+#define MAX_POSITION_PAGES 64
+
+bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
+                          risk_position **items, size_t *n) {
+    *items = NULL;
+    *n = 0;
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", account);
+    q.limit = 1000;
+    risk_position *all = NULL;
+    size_t count = 0;
+    for (int page = 0; page < MAX_POSITION_PAGES; page++) {
+        msgpack_sbuffer b;
+        msgpack_sbuffer_init(&b);
+        tb_error err = {0};
+        bus_bytes rb = {0};
+        tb_status s = tb_encode(&tb_query_desc, &q, &b, &err);
+        if (s == TB_OK)
+            s = bus_request_bytes(c, "api.positions.list", b.data, b.size, tb_query_desc.name,
+                                  timeout_ms, trace, &rb, &err);
+        msgpack_sbuffer_destroy(&b);
+        void *list = NULL;
+        size_t got = 0;
+        char next[TB_ID_CAP] = "";
+        if (s == TB_OK)
+            s = tb_decode_list(&tb_position_update_desc, rb.data, rb.len, &list, &got, next, &err);
+        bus_bytes_free(&rb);
+        risk_position *grown = NULL;
+        if (s == TB_OK) {
+            grown = realloc(all, (count + got + 1) * sizeof *all);
+            if (grown == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, NULL);
+        }
+        if (s != TB_OK) {
+            free(list);
+            free(all);
+            bus_log(BUS_LOG_WARN, "positions of %s unavailable: %s", account, err.message);
+            return false;
+        }
+        all = grown;
+        const tb_position_update *pu = list;
+        for (size_t i = 0; i < got; i++) {
+            risk_position *p = &all[count++];
+            snprintf(p->symbol, sizeof p->symbol, "%s", pu[i].symbol);
+            p->qty = pu[i].qty;
+            p->mark = pu[i].last_price > 0 ? pu[i].last_price : pu[i].avg_cost;
+        }
+        free(list);
+        if (next[0] == '\0') {
+            *items = all;
+            *n = count;
+            return true;
+        }
+        snprintf(q.cursor, sizeof q.cursor, "%s", next);
+    }
+    free(all);
+    bus_log(BUS_LOG_WARN, "positions of %s: more than %d pages", account, MAX_POSITION_PAGES);
+    return false;
+}
+
+bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, int64_t timeout_ms,
+                         const char *trace, tb_fixed *qty) {
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", account);
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    tb_position_update p;
+    tb_error err = {0};
+    tb_status s = bus_request(c, "api.positions.get", &tb_query_desc, &q, &tb_position_update_desc,
+                              &p, timeout_ms, trace, &err);
+    if (s != TB_OK) {
+        bus_log(BUS_LOG_WARN, "position of %s in %s unavailable: %s", account, symbol, err.message);
+        return false;
+    }
+    *qty = p.qty;
+    return true;
+}
+
+bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
+                    tb_fixed *pnl) {
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", account);
+    tb_account a;
+    tb_error err = {0};
+    tb_status s = bus_request(c, "api.accounts.get", &tb_query_desc, &q, &tb_account_desc, &a,
+                              timeout_ms, trace, &err);
+    if (s == TB_OK && tb_fixed_add(a.realized_pnl, a.unrealized_pnl, pnl) != TB_OK)
+        s = tb_error_set(&err, TB_OVERFLOW, NULL, "P&L overflows");
+    if (s != TB_OK) {
+        bus_log(BUS_LOG_WARN, "P&L of %s unavailable: %s", account, err.message);
+        return false;
+    }
+    return true;
+}
+
+/* KEYS[1] window, ARGV[1] limit, ARGV[2] member. Window: (now - 1 s, now]. */
+static const char rate_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)\n"
+    "local n = redis.call('ZCARD', KEYS[1]) + 1\n"
+    "if n <= tonumber(ARGV[1]) then\n"
+    "  redis.call('ZADD', KEYS[1], now, ARGV[2])\n"
+    "  redis.call('PEXPIRE', KEYS[1], 2000)\n"
+    "end\n"
+    "return n\n";
+
+tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, const char *member,
+                         uint64_t *count, tb_error *err) {
+    char key[128], lim[24];
+    snprintf(key, sizeof key, "tb:risk:rate:%s", account);
+    snprintf(lim, sizeof lim, "%" PRIu64, limit);
+    redisReply *rep = NULL;
+    tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s %s", rate_script, key, lim, member);
+    if (s != TB_OK) return s;
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
+        s = tb_error_set(err, TB_ERR, NULL, "order-rate script returned an unexpected reply");
+    else
+        *count = (uint64_t)rep->integer;
+    freeReplyObject(rep);
+    return s;
+}
+
+/* KEYS[1] baseline, ARGV[1] current P&L: keeps the first value of the day. */
+static const char baseline_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then return v end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', 172800)\n"
+    "return ARGV[1]\n";
+
+tb_status risk_day_baseline(redisContext *r, const char *account, int64_t now_ns, tb_fixed pnl,
+                            tb_fixed *baseline, tb_error *err) {
+    time_t secs = (time_t)(now_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char key[128], val[TB_FIXED_STRLEN];
+    snprintf(key, sizeof key, "tb:risk:pnl0:%s:%04d%02d%02d", account, tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday);
+    tb_fixed_format(pnl, val);
+    redisReply *rep = NULL;
+    tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s", baseline_script, key, val);
+    if (s != TB_OK) return s;
+    if (rep->type != REDIS_REPLY_STRING || tb_fixed_parse_cstr(rep->str, baseline) != TB_OK)
+        s = tb_error_set(err, TB_ERR, NULL, "P&L baseline in Redis is not a decimal");
+    freeReplyObject(rep);
+    return s;
+}

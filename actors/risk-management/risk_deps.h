@@ -1,0 +1,45 @@
+/* What risk-management asks other services and Redis for: quotes
+ * (market-data), positions and P&L (position-management), the order-rate
+ * window and the start-of-day P&L baseline (Redis). Every function here
+ * fails closed: a dependency that does not answer is reported as
+ * unavailable, and the checks reject with their reason code. */
+#ifndef RISK_DEPS_H
+#define RISK_DEPS_H
+
+#include <hiredis/hiredis.h>
+
+#include "conn.h"
+#include "risk_checks.h"
+
+/* api.market.quote for symbol. NOT_FOUND -> RISK_QUOTE_NONE; no answer or
+ * any other error -> RISK_QUOTE_UNAVAILABLE. */
+void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const char *trace,
+                      risk_quote *out);
+
+/* api.positions.list for account (every page). *items is malloc'd (caller
+ * frees with free()). Returns false when position-management did not answer
+ * properly. Marks: last price, else average cost. */
+bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
+                          risk_position **items, size_t *n);
+
+/* api.positions.get for account and symbol: the signed quantity. */
+bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, int64_t timeout_ms,
+                         const char *trace, tb_fixed *qty);
+
+/* api.accounts.get: realized + unrealized P&L of account. */
+bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
+                    tb_fixed *pnl);
+
+/* Order-rate sliding window of one second per account, atomic in Redis (Lua,
+ * server clock so every worker shares one time line): counts the orders of
+ * the last second plus this one into *count, and records this one (member
+ * must be unique, e.g. the order id) only when *count <= limit. */
+tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, const char *member,
+                         uint64_t *count, tb_error *err) TB_WARN_UNUSED;
+
+/* The account's P&L at its first check of the UTC day of now_ns (pnl when
+ * this is the first), kept in Redis for two days. */
+tb_status risk_day_baseline(redisContext *r, const char *account, int64_t now_ns, tb_fixed pnl,
+                            tb_fixed *baseline, tb_error *err) TB_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,188 @@
+/* The decision flow of one intent; see risk_flow.h. */
+#include "risk_flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "outbox.h"
+#include "risk_deps.h"
+#include "risk_intent.h"
+#include "risk_store.h"
+
+static risk_service *service_of(bus_ctx *ctx) {
+    return bus_actor_user(bus_ctx_actor(ctx));
+}
+
+static void count_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdict *v) {
+    bus_metrics *m = bus_actor_metrics(bus_ctx_actor(ctx));
+    bus_counter_add(bus_metrics_counter(m, "tb_risk_decisions_total", "Pre-trade decisions",
+                                        "source", in->source, "outcome",
+                                        v->n ? "rejected" : "approved", NULL),
+                    1);
+    for (size_t i = 0; i < v->n; i++)
+        bus_counter_add(bus_metrics_counter(m, "tb_risk_rejections_total",
+                                            "Failed pre-trade checks by reason code", "reason",
+                                            risk_reason_code(v->failures[i].reason), NULL),
+                        1);
+}
+
+void risk_publish_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdict *v,
+                           const char *order_id) {
+    char id[TB_ID_CAP];
+    bus_new_id(id, sizeof id);
+    tb_risk_decision d;
+    risk_decision_event(in, v, id, order_id, tb_now_ns(), &d);
+    char subject[128];
+    snprintf(subject, sizeof subject, "risk.decision.%s", in->account);
+    bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
+    if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_risk_decision_desc, &d, &meta) !=
+        TB_OK)
+        bus_log(BUS_LOG_WARN, "risk.decision for %s not published", in->account);
+    count_decision(ctx, in, v);
+    if (v->n) {
+        char codes[TB_TEXT_CAP];
+        bus_logf(BUS_LOG_INFO,
+                 json_pack("{s:s, s:s, s:s, s:s}", "account", in->account, "symbol", in->symbol,
+                           "source", in->source, "reasons",
+                           risk_verdict_codes(v, codes, sizeof codes)),
+                 "intent rejected");
+    }
+}
+
+/* A client_order_id seen before: the original when identical, else a rejection. */
+static void resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
+                          risk_outcome *out) {
+    if (risk_same_order(existing, reduce_only, in)) {
+        out->kind = RISK_EXISTING;
+        out->record = *existing;
+        return;
+    }
+    out->kind = RISK_REJECTED;
+    risk_verdict_add(&out->verdict, RISK_DUPLICATE_CLIENT_ORDER_ID, NULL,
+                     "client_order_id %s is already used by order %s with other fields",
+                     in->client_order_id, existing->order_id);
+}
+
+/* Fetches positions and P&L when the limits need them. */
+static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_risk_limits *l,
+                                  risk_facts *f, risk_position **owned, tb_error *err) {
+    risk_service *svc = service_of(ctx);
+    bus_conn *c = bus_actor_conn(bus_ctx_actor(ctx));
+    const char *trace = bus_ctx_trace(ctx);
+    if (risk_needs_positions(in, l))
+        f->positions_ok = risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned,
+                                               &f->npositions);
+    f->positions = *owned;
+    if (!risk_needs_pnl(l)) return TB_OK;
+    tb_fixed pnl = 0, baseline = 0;
+    f->pnl_ok = risk_fetch_pnl(c, in->account, svc->dep_timeout_ms, trace, &pnl);
+    if (!f->pnl_ok) return TB_OK;
+    redisContext *r = bus_ctx_redis(ctx, err);
+    if (r == NULL) return err->status;
+    tb_status s = risk_day_baseline(r, in->account, tb_now_ns(), pnl, &baseline, err);
+    if (s != TB_OK) return s;
+    if (tb_fixed_sub(pnl, baseline, &f->day_pnl) != TB_OK) f->day_pnl = TB_FIXED_MIN;
+    return TB_OK;
+}
+
+/* After a unique violation on insert: another worker recorded the same
+ * client_order_id or signal first. */
+static tb_status resolve_conflict(PGconn *pg, const risk_intent *in, risk_outcome *out,
+                                  tb_error *err) {
+    memset(&out->verdict, 0, sizeof out->verdict);
+    if (in->signal_id[0]) {
+        out->kind = RISK_DUPLICATE_SIGNAL;
+        return TB_OK;
+    }
+    bool found = false, reduce_only = false;
+    tb_status s = risk_store_find_client_order(pg, in->account, in->client_order_id, &out->record,
+                                               &reduce_only, &found, err);
+    if (s != TB_OK) return s;
+    if (!found) return tb_error_set(err, TB_CONFLICT, "order_id", "order id collision; retry");
+    resolve_retry(in, &out->record, reduce_only, out);
+    return TB_OK;
+}
+
+tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, tb_error *err) {
+    memset(out, 0, sizeof *out);
+    risk_service *svc = service_of(ctx);
+    bus_actor *a = bus_ctx_actor(ctx);
+    PGconn *pg = bus_ctx_pg(ctx, err);
+    if (pg == NULL) return err->status;
+
+    if (in->client_order_id[0]) {
+        bool found = false, reduce_only = false;
+        tb_order_record existing;
+        tb_status s = risk_store_find_client_order(pg, in->account, in->client_order_id, &existing,
+                                                   &reduce_only, &found, err);
+        if (s != TB_OK) return s;
+        if (found) {
+            resolve_retry(in, &existing, reduce_only, out);
+            if (out->kind == RISK_REJECTED) risk_publish_decision(ctx, in, &out->verdict, NULL);
+            return TB_OK;
+        }
+    }
+    if (in->signal_id[0]) {
+        bool used = false;
+        tb_status s = risk_store_signal_used(pg, in->signal_id, &used, err);
+        if (s != TB_OK) return s;
+        if (used) {
+            out->kind = RISK_DUPLICATE_SIGNAL;
+            bus_counter_add(svc->m_duplicate_signals, 1);
+            return TB_OK;
+        }
+    }
+
+    risk_pg_facts pf;
+    tb_status s = risk_store_load(pg, in->account, in->symbol, &pf, err);
+    if (s != TB_OK) return s;
+    risk_facts f = {.limits = &pf.limits,
+                    .account_known = pf.account_known,
+                    .kill_global = pf.kill_global,
+                    .symbol = &pf.symbol,
+                    .open_orders = pf.open_orders};
+    risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
+                     &f.quote);
+    risk_position *positions = NULL;
+    if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, &f, &positions, err);
+    if (s == TB_OK) risk_evaluate(in, &f, &out->verdict);
+
+    char order_id[TB_ID_CAP];
+    bus_new_id(order_id, sizeof order_id);
+    if (s == TB_OK && out->verdict.n == 0 && pf.limits.max_orders_per_sec > 0) {
+        redisContext *r = bus_ctx_redis(ctx, err);
+        s = r ? risk_rate_take(r, in->account, pf.limits.max_orders_per_sec, order_id,
+                               &f.orders_in_window, err)
+              : err->status;
+        if (s == TB_OK) risk_check_order_rate(in, &f, &out->verdict);
+    }
+    int64_t ts = (tb_now_ns() / 1000) * 1000; /* PostgreSQL keeps microseconds */
+    if (s == TB_OK && out->verdict.n == 0) {
+        s = risk_store_insert_order(pg, in, &f, order_id, ts, bus_ctx_trace(ctx), &out->verdict,
+                                    err);
+        if (s == TB_CONFLICT) {
+            s = resolve_conflict(pg, in, out, err);
+            free(positions);
+            if (s == TB_OK && out->kind == RISK_REJECTED)
+                risk_publish_decision(ctx, in, &out->verdict, NULL);
+            return s;
+        }
+    }
+    free(positions);
+    if (s != TB_OK) return s;
+
+    if (out->verdict.n > 0) {
+        out->kind = RISK_REJECTED;
+        risk_publish_decision(ctx, in, &out->verdict, NULL);
+        return TB_OK;
+    }
+    out->kind = RISK_APPROVED;
+    risk_order_record(in, order_id, ts, &out->record);
+    /* Fast path: publish now; the background relay heals a failure here. */
+    tb_error rerr = {0};
+    if (bus_outbox_relay(a, RISK_PRODUCER, 100, 0, NULL, &rerr) != TB_OK)
+        bus_log(BUS_LOG_WARN, "order %s committed, publish deferred to the relay: %s", order_id,
+                rerr.message);
+    risk_publish_decision(ctx, in, &out->verdict, order_id);
+    return TB_OK;
+}

@@ -1,0 +1,433 @@
+/* PostgreSQL glue of risk-management; see risk_store.h for the contract and
+ * the locking scheme. Money columns travel as decimal strings (tb_fixed). */
+#include "risk_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outbox.h"
+#include "risk_intent.h"
+#include "store.h"
+
+#define OPEN_STATUSES "('new', 'accepted', 'partially_filled')"
+/* Advisory lock class of risk-management: "risk" in ASCII. */
+#define RISK_LOCK_CLASS "1919510379"
+
+/* ------------------------------------------------------------ columns -- */
+
+/* Reads result columns, remembering the first failure. */
+typedef struct reader {
+    PGresult *r;
+    int row;
+    tb_status s;
+    tb_error *err;
+} reader;
+
+static bool col_null(reader *rd, int col) {
+    return PQgetisnull(rd->r, rd->row, col);
+}
+
+static tb_fixed col_fixed(reader *rd, int col) {
+    tb_fixed v = 0;
+    if (col_null(rd, col)) return 0;
+    if (tb_fixed_parse_cstr(PQgetvalue(rd->r, rd->row, col), &v) != TB_OK && rd->s == TB_OK)
+        rd->s = tb_error_set(rd->err, TB_ERR, PQfname(rd->r, col), "column %s holds %s: not a tb_fixed",
+                             PQfname(rd->r, col), PQgetvalue(rd->r, rd->row, col));
+    return v;
+}
+
+static uint64_t col_u64(reader *rd, int col) {
+    return col_null(rd, col) ? 0 : strtoull(PQgetvalue(rd->r, rd->row, col), NULL, 10);
+}
+
+static int64_t col_i64(reader *rd, int col) {
+    return col_null(rd, col) ? 0 : strtoll(PQgetvalue(rd->r, rd->row, col), NULL, 10);
+}
+
+static bool col_bool(reader *rd, int col) {
+    return !col_null(rd, col) && PQgetvalue(rd->r, rd->row, col)[0] == 't';
+}
+
+static void col_str(reader *rd, int col, char *out, size_t cap) {
+    snprintf(out, cap, "%s", col_null(rd, col) ? "" : PQgetvalue(rd->r, rd->row, col));
+}
+
+/* The 13 limit columns, in the order read by read_limits. */
+#define LIMIT_COLS(p)                                                                          \
+    p "max_order_qty, " p "max_order_notional, " p "max_position_qty, " p "max_gross_exposure, " \
+    p "daily_loss_limit, " p "max_orders_per_sec, " p "max_open_orders, " p "price_collar_bps, " \
+    p "min_qty, " p "lot_size, COALESCE(" p "reduce_only, false), COALESCE(" p "kill_switch, false), " \
+    "array_to_string(" p "restricted_symbols, ',')"
+#define NLIMIT_COLS 13
+
+static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
+    l->max_order_qty = col_fixed(rd, c0 + 0);
+    l->max_order_notional = col_fixed(rd, c0 + 1);
+    l->max_position_qty = col_fixed(rd, c0 + 2);
+    l->max_gross_exposure = col_fixed(rd, c0 + 3);
+    l->daily_loss_limit = col_fixed(rd, c0 + 4);
+    l->max_orders_per_sec = col_u64(rd, c0 + 5);
+    l->max_open_orders = col_u64(rd, c0 + 6);
+    l->price_collar_bps = col_u64(rd, c0 + 7);
+    l->min_qty = col_fixed(rd, c0 + 8);
+    l->lot_size = col_fixed(rd, c0 + 9);
+    l->reduce_only = col_bool(rd, c0 + 10);
+    l->kill_switch = col_bool(rd, c0 + 11);
+    col_str(rd, c0 + 12, l->restricted_symbols, sizeof l->restricted_symbols);
+}
+
+/* tb_fixed as a parameter: "" for 0 when zero means absent (NULLIF in SQL). */
+typedef struct num {
+    char s[TB_FIXED_STRLEN];
+} num;
+static num N(tb_fixed v, bool zero_is_null) {
+    num n = {{0}};
+    if (!(zero_is_null && v == 0)) tb_fixed_format(v, n.s);
+    return n;
+}
+static num U(uint64_t v) {
+    num n = {{0}};
+    if (v) snprintf(n.s, sizeof n.s, "%" PRIu64, v);
+    return n;
+}
+
+/* -------------------------------------------------------------- load -- */
+
+tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
+                          tb_error *err) {
+    memset(out, 0, sizeof *out);
+    const char *p[2] = {account, symbol};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(
+        c,
+        "SELECT l.account IS NOT NULL, " LIMIT_COLS("l.") ", "
+        "(SELECT kill_switch FROM risk_global), "
+        "s.symbol IS NOT NULL, s.tradable, s.lot_size, s.tick_size, s.min_qty, s.max_qty, "
+        "(SELECT count(*) FROM orders o WHERE o.account = $1 AND o.status IN " OPEN_STATUSES ") "
+        "FROM (SELECT 1) one "
+        "LEFT JOIN risk_limits_effective l ON l.account = $1 "
+        "LEFT JOIN symbols s ON s.symbol = $2",
+        2, p, &r, err);
+    if (s != TB_OK) return s;
+    reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+    out->account_known = col_bool(&rd, 0);
+    read_limits(&rd, 1, &out->limits);
+    snprintf(out->limits.account, sizeof out->limits.account, "%s", account);
+    int c0 = 1 + NLIMIT_COLS;
+    out->kill_global = col_bool(&rd, c0);
+    out->symbol.listed = col_bool(&rd, c0 + 1);
+    out->symbol.tradable = col_bool(&rd, c0 + 2);
+    out->symbol.lot_size = col_fixed(&rd, c0 + 3);
+    out->symbol.tick_size = col_fixed(&rd, c0 + 4);
+    out->symbol.min_qty = col_fixed(&rd, c0 + 5);
+    out->symbol.max_qty = col_fixed(&rd, c0 + 6);
+    out->open_orders = col_u64(&rd, c0 + 7);
+    PQclear(r);
+    return rd.s;
+}
+
+/* ------------------------------------------------------------ orders -- */
+
+#define ORDER_COLS                                                                              \
+    "order_id, client_order_id, account, symbol, side, type, qty, limit_price, stop_price, tif, " \
+    "source, strategy_id, status, filled_qty, avg_price, reason, "                               \
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "                                       \
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, reduce_only"
+
+static tb_status read_order(PGresult *r, int row, tb_order_record *o, bool *reduce_only,
+                            tb_error *err) {
+    memset(o, 0, sizeof *o);
+    reader rd = {.r = r, .row = row, .s = TB_OK, .err = err};
+    col_str(&rd, 0, o->order_id, sizeof o->order_id);
+    col_str(&rd, 1, o->client_order_id, sizeof o->client_order_id);
+    col_str(&rd, 2, o->account, sizeof o->account);
+    col_str(&rd, 3, o->symbol, sizeof o->symbol);
+    col_str(&rd, 4, o->side, sizeof o->side);
+    col_str(&rd, 5, o->type, sizeof o->type);
+    o->qty = col_fixed(&rd, 6);
+    o->limit_price = col_fixed(&rd, 7);
+    o->stop_price = col_fixed(&rd, 8);
+    col_str(&rd, 9, o->tif, sizeof o->tif);
+    col_str(&rd, 10, o->source, sizeof o->source);
+    col_str(&rd, 11, o->strategy_id, sizeof o->strategy_id);
+    col_str(&rd, 12, o->status, sizeof o->status);
+    o->filled_qty = col_fixed(&rd, 13);
+    o->avg_price = col_fixed(&rd, 14);
+    col_str(&rd, 15, o->reason, sizeof o->reason);
+    o->created_at = col_i64(&rd, 16) * 1000;
+    o->updated_at = col_i64(&rd, 17) * 1000;
+    *reduce_only = col_bool(&rd, 18);
+    return rd.s;
+}
+
+tb_status risk_store_find_client_order(PGconn *c, const char *account, const char *client_order_id,
+                                       tb_order_record *out, bool *reduce_only, bool *found,
+                                       tb_error *err) {
+    *found = false;
+    const char *p[2] = {account, client_order_id};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, "SELECT " ORDER_COLS " FROM orders "
+                                 "WHERE account = $1 AND client_order_id = $2",
+                              2, p, &r, err);
+    if (s != TB_OK) return s;
+    if (PQntuples(r) > 0) {
+        s = read_order(r, 0, out, reduce_only, err);
+        *found = s == TB_OK;
+    }
+    PQclear(r);
+    return s;
+}
+
+tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used, tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, "SELECT 1 FROM orders WHERE signal_id = $1", 1, &signal_id, &r, err);
+    if (s != TB_OK) return s;
+    *used = PQntuples(r) > 0;
+    PQclear(r);
+    return TB_OK;
+}
+
+static tb_status lock_account(PGconn *c, const char *account, tb_error *err) {
+    return bus_pg_exec(c, "SELECT pg_advisory_xact_lock(" RISK_LOCK_CLASS ", hashtext($1))", 1,
+                       &account, NULL, err);
+}
+
+static void rollback(PGconn *c) {
+    tb_error ignored = {0};
+    if (bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
+        /* The connection is broken; the pool drops it and the server rolls back. */
+    }
+}
+
+/* Re-reads what may have changed since risk_store_load and re-runs the checks
+ * that depend on it, under the account lock. */
+static tb_status recheck(PGconn *c, const risk_intent *in, const risk_facts *facts,
+                         risk_verdict *v, tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, "SELECT kill_switch FROM risk_global FOR SHARE", 0, NULL, &r, err);
+    if (s != TB_OK) return s;
+    bool kill_global = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    const char *p[1] = {in->account};
+    s = bus_pg_exec(c,
+                    "SELECT l.kill_switch, l.max_open_orders, (SELECT count(*) FROM orders o "
+                    "WHERE o.account = $1 AND o.status IN " OPEN_STATUSES ") "
+                    "FROM risk_limits_effective l WHERE l.account = $1",
+                    1, p, &r, err);
+    if (s != TB_OK) return s;
+    tb_risk_limits limits = *facts->limits;
+    risk_facts now = *facts;
+    now.limits = &limits;
+    now.kill_global = kill_global;
+    if (PQntuples(r) == 0) {
+        now.account_known = false;
+    } else {
+        reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+        limits.kill_switch = col_bool(&rd, 0);
+        limits.max_open_orders = col_u64(&rd, 1);
+        now.open_orders = col_u64(&rd, 2);
+    }
+    PQclear(r);
+    memset(v, 0, sizeof *v);
+    risk_check_account(in, &now, v);
+    risk_check_kill_switch(in, &now, v);
+    risk_check_open_orders(in, &now, v);
+    return TB_OK;
+}
+
+tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_facts *facts,
+                                  const char *order_id, int64_t ts_ns, const char *trace_id,
+                                  risk_verdict *v, tb_error *err) {
+    memset(v, 0, sizeof *v);
+    tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s != TB_OK) return s;
+    s = lock_account(c, in->account, err);
+    if (s == TB_OK) s = recheck(c, in, facts, v, err);
+    if (s != TB_OK || v->n > 0) {
+        rollback(c);
+        return s;
+    }
+    char us[24];
+    snprintf(us, sizeof us, "%lld", (long long)(ts_ns / 1000)); /* timestamptz: microseconds */
+    num qty = N(in->qty, false), lp = N(in->limit_price, true), sp = N(in->stop_price, true);
+    const char *p[16] = {order_id,        in->client_order_id, in->account, in->symbol,
+                         in->side,        in->type,            qty.s,       lp.s,
+                         sp.s,            in->tif,             in->source,  in->strategy_id,
+                         in->signal_id,   in->reduce_only ? "true" : "false",
+                         trace_id ? trace_id : "", us};
+    s = bus_pg_exec(c,
+                    "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, "
+                    "qty, limit_price, stop_price, tif, source, strategy_id, signal_id, "
+                    "reduce_only, trace_id, created_at, updated_at) "
+                    "VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7::numeric, "
+                    "NULLIF($8, '')::numeric, NULLIF($9, '')::numeric, $10, $11, NULLIF($12, ''), "
+                    "NULLIF($13, ''), $14::boolean, NULLIF($15, ''), "
+                    "'epoch'::timestamptz + $16::bigint * interval '1 microsecond', "
+                    "'epoch'::timestamptz + $16::bigint * interval '1 microsecond')",
+                    16, p, NULL, err);
+    if (s == TB_OK) {
+        const char *q[3] = {order_id, trace_id ? trace_id : "", us};
+        s = bus_pg_exec(c,
+                        "INSERT INTO order_events (order_id, version, status, filled_qty, "
+                        "trace_id, at) VALUES ($1, 1, 'new', 0, NULLIF($2, ''), "
+                        "'epoch'::timestamptz + $3::bigint * interval '1 microsecond')",
+                        3, q, NULL, err);
+    }
+    if (s == TB_OK) {
+        tb_order ev;
+        risk_order_event(in, order_id, ts_ns, &ev);
+        char subject[128];
+        snprintf(subject, sizeof subject, "orders.new.%s", in->account);
+        s = bus_outbox_add(c, RISK_PRODUCER, subject, &tb_order_desc, &ev, order_id, trace_id, err);
+    }
+    if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    else rollback(c);
+    return s;
+}
+
+/* ------------------------------------------------------------ limits -- */
+
+tb_status risk_store_limits_get(PGconn *c, const char *account, tb_risk_limits *out,
+                                tb_error *err) {
+    memset(out, 0, sizeof *out);
+    bool defaults = strcmp(account, "_default") == 0;
+    PGresult *r = NULL;
+    tb_status s =
+        defaults ? bus_pg_exec(c, "SELECT " LIMIT_COLS("") " FROM risk_limits WHERE account = '*'",
+                               0, NULL, &r, err)
+                 : bus_pg_exec(c,
+                               "SELECT " LIMIT_COLS("l.") ", (SELECT kill_switch FROM risk_global) "
+                               "FROM risk_limits_effective l WHERE l.account = $1",
+                               1, &account, &r, err);
+    if (s != TB_OK) return s;
+    snprintf(out->account, sizeof out->account, "%s", account);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        /* No defaults row means no default limits. */
+        return defaults ? TB_OK
+                        : tb_error_set(err, TB_NOT_FOUND, "account", "no account %s", account);
+    }
+    reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+    read_limits(&rd, 0, out);
+    if (!defaults && col_bool(&rd, NLIMIT_COLS)) out->kill_switch = true;
+    PQclear(r);
+    return rd.s;
+}
+
+static tb_status account_exists(PGconn *c, const char *account, tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, "SELECT 1 FROM accounts WHERE id = $1", 1, &account, &r, err);
+    if (s != TB_OK) return s;
+    bool found = PQntuples(r) > 0;
+    PQclear(r);
+    return found ? TB_OK : tb_error_set(err, TB_NOT_FOUND, "account", "no account %s", account);
+}
+
+tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *err) {
+    bool defaults = strcmp(l->account, "_default") == 0;
+    if (!defaults) {
+        tb_status s = account_exists(c, l->account, err);
+        if (s != TB_OK) return s;
+    }
+    num v[10] = {N(l->max_order_qty, true),    N(l->max_order_notional, true),
+                 N(l->max_position_qty, true), N(l->max_gross_exposure, true),
+                 N(l->daily_loss_limit, true), U(l->max_orders_per_sec),
+                 U(l->max_open_orders),        U(l->price_collar_bps),
+                 N(l->min_qty, true),          N(l->lot_size, true)};
+    const char *p[13] = {defaults ? "*" : l->account, v[0].s, v[1].s, v[2].s, v[3].s, v[4].s,
+                         v[5].s, v[6].s, v[7].s, v[8].s, v[9].s, l->reduce_only ? "true" : "false",
+                         l->restricted_symbols};
+    return bus_pg_exec(
+        c,
+        "INSERT INTO risk_limits (account, max_order_qty, max_order_notional, max_position_qty, "
+        "max_gross_exposure, daily_loss_limit, max_orders_per_sec, max_open_orders, "
+        "price_collar_bps, min_qty, lot_size, reduce_only, restricted_symbols, updated_by) "
+        "VALUES ($1, NULLIF($2, '')::numeric, NULLIF($3, '')::numeric, NULLIF($4, '')::numeric, "
+        "NULLIF($5, '')::numeric, NULLIF($6, '')::numeric, NULLIF($7, '')::integer, "
+        "NULLIF($8, '')::integer, NULLIF($9, '')::integer, NULLIF($10, '')::numeric, "
+        "NULLIF($11, '')::numeric, $12::boolean, "
+        "CASE WHEN $13 = '' THEN NULL ELSE string_to_array($13, ',') END, 'api') "
+        "ON CONFLICT (account) DO UPDATE SET max_order_qty = EXCLUDED.max_order_qty, "
+        "max_order_notional = EXCLUDED.max_order_notional, "
+        "max_position_qty = EXCLUDED.max_position_qty, "
+        "max_gross_exposure = EXCLUDED.max_gross_exposure, "
+        "daily_loss_limit = EXCLUDED.daily_loss_limit, "
+        "max_orders_per_sec = EXCLUDED.max_orders_per_sec, "
+        "max_open_orders = EXCLUDED.max_open_orders, "
+        "price_collar_bps = EXCLUDED.price_collar_bps, min_qty = EXCLUDED.min_qty, "
+        "lot_size = EXCLUDED.lot_size, reduce_only = EXCLUDED.reduce_only, "
+        "restricted_symbols = EXCLUDED.restricted_symbols, updated_by = EXCLUDED.updated_by, "
+        "updated_at = now()",
+        13, p, NULL, err);
+}
+
+/* ------------------------------------------------------- kill switch -- */
+
+/* Records a cancel for every open order selected by where (one parameter,
+ * $1, may be unused) that has no cancel recorded yet. */
+static tb_status cancel_open_orders(PGconn *c, const char *where, const char *param,
+                                    const char *trace_id, uint64_t *canceled, tb_error *err) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT order_id, account FROM orders o WHERE o.status IN " OPEN_STATUSES " AND %s "
+             "AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.msg_id = 'cancel-' || o.order_id) "
+             "ORDER BY o.created_at, o.order_id",
+             where);
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, sql, param ? 1 : 0, param ? &param : NULL, &r, err);
+    if (s != TB_OK) return s;
+    int64_t now = tb_now_ns();
+    for (int i = 0; s == TB_OK && i < PQntuples(r); i++) {
+        tb_order_cancel ev;
+        memset(&ev, 0, sizeof ev);
+        snprintf(ev.order_id, sizeof ev.order_id, "%s", PQgetvalue(r, i, 0));
+        snprintf(ev.account, sizeof ev.account, "%s", PQgetvalue(r, i, 1));
+        snprintf(ev.reason, sizeof ev.reason, "kill_switch");
+        ev.ts = now;
+        char subject[128], msg_id[TB_ID_CAP + 8];
+        snprintf(subject, sizeof subject, "orders.cancel.%s", ev.account);
+        snprintf(msg_id, sizeof msg_id, "cancel-%s", ev.order_id);
+        s = bus_outbox_add(c, RISK_PRODUCER, subject, &tb_order_cancel_desc, &ev, msg_id, trace_id,
+                           err);
+        if (s == TB_OK) (*canceled)++;
+    }
+    PQclear(r);
+    return s;
+}
+
+tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char *trace_id,
+                                 uint64_t *canceled, tb_error *err) {
+    *canceled = 0;
+    bool global = ks->account[0] == '\0';
+    tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s != TB_OK) return s;
+    const char *engaged = ks->engaged ? "true" : "false";
+    if (global) {
+        /* UPDATE waits for order inserts holding the row FOR SHARE, and
+         * inserts that start later see the new value. */
+        const char *p[2] = {engaged, ks->reason};
+        s = bus_pg_exec(c, "UPDATE risk_global SET kill_switch = $1::boolean, "
+                           "reason = NULLIF($2, ''), updated_by = 'api'",
+                        2, p, NULL, err);
+        if (s == TB_OK && ks->engaged)
+            s = cancel_open_orders(c, "true", NULL, trace_id, canceled, err);
+    } else {
+        s = lock_account(c, ks->account, err);
+        if (s == TB_OK) s = account_exists(c, ks->account, err);
+        const char *p[2] = {ks->account, engaged};
+        if (s == TB_OK)
+            s = bus_pg_exec(c, "INSERT INTO risk_limits (account, kill_switch, updated_by) "
+                               "VALUES ($1, $2::boolean, 'api') ON CONFLICT (account) DO UPDATE "
+                               "SET kill_switch = EXCLUDED.kill_switch, updated_by = 'api', "
+                               "updated_at = now()",
+                            2, p, NULL, err);
+        if (s == TB_OK && ks->engaged)
+            s = cancel_open_orders(c, "o.account = $1", ks->account, trace_id, canceled, err);
+    }
+    if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    else rollback(c);
+    if (s != TB_OK) *canceled = 0;
+    return s;
+}

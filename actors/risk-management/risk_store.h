@@ -1,0 +1,72 @@
+/* PostgreSQL side of risk-management: the facts the checks need (limits,
+ * instrument rules, kill switches, open orders), the order insert with its
+ * outbox event, limits get/set and the kill switch with its mass cancel.
+ *
+ * Concurrency: every transaction that decides about one account takes the
+ * advisory lock risk_store_lock_account (order inserts, account kill switch)
+ * and order inserts read the global switch FOR SHARE while the global switch
+ * is changed with UPDATE. So an order either commits before a kill switch is
+ * engaged (and is canceled by it) or sees the switch and is rejected; and
+ * max_open_orders is exact however many workers run. */
+#ifndef RISK_STORE_H
+#define RISK_STORE_H
+
+#include <libpq-fe.h>
+
+#include "risk_checks.h"
+
+/* Producer name of the outbox rows and the service. */
+#define RISK_PRODUCER "risk-management"
+
+/* The facts from PostgreSQL for one intent. When the account does not exist
+ * *account_known is false and *limits are zero (no limits). */
+typedef struct risk_pg_facts {
+    tb_risk_limits limits;
+    bool account_known;
+    bool kill_global;
+    risk_symbol symbol;
+    uint64_t open_orders;
+} risk_pg_facts;
+
+tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
+                          tb_error *err) TB_WARN_UNUSED;
+
+/* The order of account with this client_order_id: *found false when none. */
+tb_status risk_store_find_client_order(PGconn *c, const char *account, const char *client_order_id,
+                                       tb_order_record *out, bool *reduce_only, bool *found,
+                                       tb_error *err) TB_WARN_UNUSED;
+/* Whether an order was already made from this signal. */
+tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used,
+                                 tb_error *err) TB_WARN_UNUSED;
+
+/* Records an approved intent: in one transaction, under the account lock,
+ * re-reads the kill switches and open orders and re-runs those checks (they
+ * may have changed since risk_store_load); if they still pass, inserts the
+ * order (status new, version 1), its order_events row and the outbox row
+ * orders.new.<account> with msg_id = order_id, and commits. recheck receives
+ * the failures when the re-run rejects (nothing written, TB_OK returned).
+ * TB_CONFLICT when the client_order_id or the signal_id already has an order. */
+tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_facts *facts,
+                                  const char *order_id, int64_t ts_ns, const char *trace_id,
+                                  risk_verdict *recheck, tb_error *err) TB_WARN_UNUSED;
+
+/* Effective limits of account (TB_NOT_FOUND when it does not exist), with
+ * kill_switch true when the account's or the global switch is engaged; for
+ * "_default", the defaults row. */
+tb_status risk_store_limits_get(PGconn *c, const char *account, tb_risk_limits *out,
+                                tb_error *err) TB_WARN_UNUSED;
+/* Replaces the limits row of l->account ("_default": the defaults). Zero
+ * values mean "use the default" in an account's row and "no limit" in the
+ * defaults row. kill_switch is not touched (api.risk.killswitch owns it). */
+tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *err) TB_WARN_UNUSED;
+
+/* Engages or releases the kill switch of ks->account (empty: global).
+ * Engaging records a cancel (orders.cancel.<account>, tb_order_cancel,
+ * msg_id "cancel-<order_id>", reason kill_switch) in the outbox for every
+ * open order of the account (of every account for the global switch) that
+ * has none yet; *canceled receives their count. TB_NOT_FOUND for an unknown
+ * account. */
+tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char *trace_id,
+                                 uint64_t *canceled, tb_error *err) TB_WARN_UNUSED;
+
+#endif
