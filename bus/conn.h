@@ -77,6 +77,21 @@ tb_status bus_request_bytes(bus_conn *c, const char *subject, const void *data, 
                             bus_bytes *reply, tb_error *err) TB_WARN_UNUSED;
 void bus_bytes_free(bus_bytes *b);
 
+/* Scatter-gather: publishes data once to each of subjects[0..nsubjects), all
+ * with one shared reply inbox, and collects the replies that arrive within
+ * timeout_ms. It returns early once max_replies replies (or no-responders
+ * notices) arrived; max_replies 0 waits the whole timeout, as discovery with
+ * $SRV.PING does. No-responders notices and error replies are not returned.
+ * Replies come in arrival order and carry no indication of their subject:
+ * bodies identify their sender ($SRV, svc.*.health and metrics all do).
+ * *replies_out (NULL when none) is a malloc'd array of *n_out replies; caller
+ * frees with bus_bytes_free_many. Fails only when nothing could be sent. */
+tb_status bus_request_many(bus_conn *c, const char *const *subjects, size_t nsubjects,
+                           const void *data, size_t len, const char *trace_id, int64_t timeout_ms,
+                           size_t max_replies, bus_bytes **replies_out, size_t *n_out,
+                           tb_error *err) TB_WARN_UNUSED;
+void bus_bytes_free_many(bus_bytes *b, size_t n);
+
 /* Creates the ORDERS, FILLS and DLQ streams when missing (file storage,
  * 2-minute duplicate window). Idempotent and safe to race. */
 tb_status bus_js_ensure_streams(bus_conn *c, tb_error *err) TB_WARN_UNUSED;
@@ -124,5 +139,10 @@ void bus_unsubscribe(bus_sub *s);
 tb_status bus_request_all(bus_conn *c, const char *subject, const void *data, size_t len,
                           const char *schema, int64_t wait_ms, int max_replies, bus_msg_cb cb,
                           void *arg, int *count, tb_error *err) TB_WARN_UNUSED;
+
+/* Releases the NATS library's global state (threads, pools) at process exit,
+ * waiting up to timeout_ms; call after the last bus_conn_close. For tools
+ * and tests: bus_actor_main does this itself. */
+void bus_library_close(int64_t timeout_ms);
 
 #endif

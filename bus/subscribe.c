@@ -1,0 +1,140 @@
+/* Plain core subscriptions and scatter-gather requests for tools (tb-tap,
+ * tb-ctl); declared in conn.h.
+ *
+ * Actors never use these: their subscriptions are owned by the actor runtime
+ * (queue groups, drain on stop, metrics). Here a subscription is a bare
+ * callback on every message of a subject pattern, and a scatter-gather is one
+ * request answered by every instance that hears it ($SRV.PING, $SRV.INFO). */
+#include <nats/nats.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "store.h"
+#include "wire.h"
+
+struct bus_msg {
+    natsMsg *m;
+};
+
+struct bus_sub {
+    natsSubscription *sub;
+    bus_msg_cb cb;
+    void *arg;
+};
+
+const char *bus_msg_subject(const bus_msg *m) {
+    return natsMsg_GetSubject(m->m);
+}
+
+const void *bus_msg_data(const bus_msg *m) {
+    return natsMsg_GetData(m->m);
+}
+
+size_t bus_msg_len(const bus_msg *m) {
+    int n = natsMsg_GetDataLength(m->m);
+    return n > 0 ? (size_t)n : 0;
+}
+
+const char *bus_msg_header(const bus_msg *m, const char *key) {
+    const char *v = NULL;
+    if (natsMsgHeader_Get(m->m, key, &v) != NATS_OK) return NULL;
+    return v;
+}
+
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+    (void)nc;
+    (void)sub;
+    bus_sub *s = closure;
+    bus_msg view = {.m = msg};
+    s->cb(&view, s->arg);
+    natsMsg_Destroy(msg);
+}
+
+tb_status bus_subscribe(bus_conn *c, const char *subject, bus_msg_cb cb, void *arg, bus_sub **out,
+                        tb_error *err) {
+    if (subject == NULL || subject[0] == '\0' || cb == NULL)
+        return tb_error_set(err, TB_INVALID, "subject", "a subject and a callback are required");
+    bus_sub *s = calloc(1, sizeof *s);
+    if (s == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    s->cb = cb;
+    s->arg = arg;
+    natsStatus ns = natsConnection_Subscribe(&s->sub, bus_conn_nats(c), subject, on_msg, s);
+    /* A tap of a busy subject (md.tick.>) must not be cut off as a slow
+     * consumer at nats.c's default of 65536 messages / 64 MB at once. */
+    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(s->sub, 1000000, 256 * 1024 * 1024);
+    if (ns == NATS_OK) ns = natsConnection_Flush(bus_conn_nats(c));
+    if (ns != NATS_OK) {
+        tb_status st = bus_status_from_nats(ns);
+        tb_error_set(err, st, "subject", "subscribe to %s: %s", subject, natsStatus_GetText(ns));
+        natsSubscription_Destroy(s->sub);
+        free(s);
+        return st;
+    }
+    *out = s;
+    return TB_OK;
+}
+
+void bus_unsubscribe(bus_sub *s) {
+    if (s == NULL) return;
+    /* Drain lets callbacks already queued finish; once it completes no
+     * callback runs, so the caller may free what arg points at. When the
+     * connection is gone drain fails and a plain unsubscribe does. */
+    if (natsSubscription_Drain(s->sub) != NATS_OK ||
+        natsSubscription_WaitForDrainCompletion(s->sub, 5000) != NATS_OK)
+        (void)natsSubscription_Unsubscribe(s->sub); /* best effort: freeing anyway */
+    natsSubscription_Destroy(s->sub);
+    free(s);
+}
+
+tb_status bus_request_all(bus_conn *c, const char *subject, const void *data, size_t len,
+                          const char *schema, int64_t wait_ms, int max_replies, bus_msg_cb cb,
+                          void *arg, int *count, tb_error *err) {
+    if (len > (size_t)TB_MAX_MSG_BYTES)
+        return tb_error_set(err, TB_TOO_LARGE, NULL, "request of %zu bytes", len);
+    natsConnection *nc = bus_conn_nats(c);
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    natsMsg *m = NULL;
+    int n = 0;
+    natsStatus ns = natsInbox_Create(&inbox);
+    if (ns == NATS_OK) ns = natsConnection_SubscribeSync(&sub, nc, (const char *)inbox);
+    if (ns == NATS_OK) ns = natsMsg_Create(&m, subject, (const char *)inbox, data, (int)len);
+    if (ns == NATS_OK && len > 0) ns = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_MSGPACK);
+    if (ns == NATS_OK && schema && schema[0]) ns = natsMsgHeader_Set(m, BUS_HDR_SCHEMA, schema);
+    if (ns == NATS_OK) ns = natsConnection_PublishMsg(nc, m);
+    if (ns == NATS_OK) ns = natsConnection_Flush(nc);
+    natsMsg_Destroy(m);
+    int64_t end = bus_mono_ns() + wait_ms * 1000000;
+    while (ns == NATS_OK && (max_replies <= 0 || n < max_replies)) {
+        int64_t left_ms = (end - bus_mono_ns()) / 1000000;
+        if (left_ms <= 0) break;
+        natsMsg *r = NULL;
+        natsStatus rs = natsSubscription_NextMsg(&r, sub, left_ms);
+        /* Nobody listens: nats.c reports the server's notice as a status. */
+        if (rs == NATS_TIMEOUT || rs == NATS_NO_RESPONDERS) break;
+        if (rs != NATS_OK) {
+            ns = rs;
+            break;
+        }
+        if (!natsMsg_IsNoResponders(r)) {
+            bus_msg view = {.m = r};
+            if (cb) cb(&view, arg);
+            n++;
+        }
+        natsMsg_Destroy(r);
+    }
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    if (count) *count = n;
+    if (ns != NATS_OK) {
+        tb_status st = bus_status_from_nats(ns);
+        return tb_error_set(err, st, NULL, "%s: %s", subject, natsStatus_GetText(ns));
+    }
+    return TB_OK;
+}
+
+void bus_library_close(int64_t timeout_ms) {
+    (void)nats_CloseAndWait(timeout_ms); /* at exit: nothing left to do if it times out */
+}

@@ -1,0 +1,90 @@
+/* tb-ctl killswitch and tb-ctl order: requests to risk-management
+ * (api.risk.killswitch, api.orders.submit) and trading-execution
+ * (api.orders.cancel). Arguments become a JSON object that the catalogue
+ * validates and converts (tb_from_json), so decimals follow the same rules
+ * as the REST API. */
+#include <string.h>
+
+#include "ctl.h"
+
+int ctl_killswitch(ctl *c, int argc, char **argv) {
+    const char *account = NULL, *reason = NULL, *pos[1];
+    const ctl_opt opts[] = {{"account", &account, NULL}, {"reason", &reason, NULL}, {NULL, NULL, NULL}};
+    int npos = 0;
+    if (!ctl_parse(argc, argv, opts, pos, 1, &npos)) return TOOL_EXIT_USAGE;
+    if (npos != 1 || (strcmp(pos[0], "engage") != 0 && strcmp(pos[0], "release") != 0)) {
+        tool_errorf("usage: tb-ctl killswitch engage|release [--account A] [--reason R]");
+        return TOOL_EXIT_USAGE;
+    }
+    json_t *o = json_pack("{s:b}", "engaged", strcmp(pos[0], "engage") == 0);
+    if (o && account) json_object_set_new(o, "account", json_string(account));
+    if (o && reason) json_object_set_new(o, "reason", json_string(reason));
+    tb_kill_switch ks;
+    if (!ctl_from_json(&tb_kill_switch_desc, o, &ks)) return TOOL_EXIT_USAGE;
+    return ctl_request(c, "api.risk.killswitch", &tb_kill_switch_desc, &ks);
+}
+
+/* Adds key=value to o when value was given. */
+static void put(json_t *o, const char *key, const char *value) {
+    if (o && value) json_object_set_new(o, key, json_string(value));
+}
+
+static int order_submit(ctl *c, int argc, char **argv) {
+    const char *account = NULL, *symbol = NULL, *side = NULL, *qty = NULL, *type = "market";
+    const char *limit = NULL, *stop = NULL, *tif = NULL, *coid = NULL, *pos[1];
+    bool reduce_only = false;
+    const ctl_opt opts[] = {
+        {"account", &account, NULL},        {"symbol", &symbol, NULL},
+        {"side", &side, NULL},              {"qty", &qty, NULL},
+        {"type", &type, NULL},              {"limit-price", &limit, NULL},
+        {"stop-price", &stop, NULL},        {"tif", &tif, NULL},
+        {"client-order-id", &coid, NULL},   {"reduce-only", NULL, &reduce_only},
+        {NULL, NULL, NULL},
+    };
+    int npos = 0;
+    if (!ctl_parse(argc, argv, opts, pos, 0, &npos)) return TOOL_EXIT_USAGE;
+    const char *missing = !account ? "--account" : !symbol ? "--symbol" : !side ? "--side"
+                        : !qty     ? "--qty"
+                                   : NULL;
+    if (missing) {
+        tool_errorf("order submit needs %s (see --help)", missing);
+        return TOOL_EXIT_USAGE;
+    }
+    json_t *o = json_object();
+    put(o, "account", account);
+    put(o, "symbol", symbol);
+    put(o, "side", side);
+    put(o, "type", type);
+    put(o, "qty", qty);
+    put(o, "limit_price", limit);
+    put(o, "stop_price", stop);
+    put(o, "tif", tif);
+    put(o, "client_order_id", coid);
+    if (o && reduce_only) json_object_set_new(o, "reduce_only", json_true());
+    tb_order_request req;
+    if (!ctl_from_json(&tb_order_request_desc, o, &req)) return TOOL_EXIT_USAGE;
+    return ctl_request(c, "api.orders.submit", &tb_order_request_desc, &req);
+}
+
+static int order_cancel(ctl *c, int argc, char **argv) {
+    const char *account = NULL, *pos[1];
+    const ctl_opt opts[] = {{"account", &account, NULL}, {NULL, NULL, NULL}};
+    int npos = 0;
+    if (!ctl_parse(argc, argv, opts, pos, 1, &npos)) return TOOL_EXIT_USAGE;
+    if (npos != 1) {
+        tool_errorf("usage: tb-ctl order cancel ORDER_ID [--account A]");
+        return TOOL_EXIT_USAGE;
+    }
+    json_t *o = json_pack("{s:s}", "id", pos[0]);
+    put(o, "account", account);
+    tb_query q;
+    if (!ctl_from_json(&tb_query_desc, o, &q)) return TOOL_EXIT_USAGE;
+    return ctl_request(c, "api.orders.cancel", &tb_query_desc, &q);
+}
+
+int ctl_order(ctl *c, int argc, char **argv) {
+    if (argc >= 1 && strcmp(argv[0], "submit") == 0) return order_submit(c, argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "cancel") == 0) return order_cancel(c, argc - 1, argv + 1);
+    tool_errorf("usage: tb-ctl order submit|cancel ... (see --help)");
+    return TOOL_EXIT_USAGE;
+}
