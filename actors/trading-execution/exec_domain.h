@@ -1,0 +1,193 @@
+/* The paper venue's domain: order state machine, matching, fees, slippage,
+ * time in force and stop triggers, as pure functions (no I/O, no clock, no
+ * globals). The I/O glue (exec_*.c besides exec_state.c and exec_match.c)
+ * loads orders from PostgreSQL into exec_order, calls these functions and
+ * writes back what they decided.
+ *
+ * Money and quantities are tb_fixed (schemas/money.h). Rounding, decided once
+ * here and documented in README.md:
+ *   notional  = qty * price, half-even to 8 decimals (the rounding
+ *               position-management books, so cash reconciles exactly);
+ *   fee       = notional * EXEC_FEE_BPS / 10000, half-up to 8 decimals, then
+ *               at least EXEC_FEE_MIN (per fill);
+ *   slippage  = buys pay touch * (10000 + bps) / 10000 rounded up (ceil),
+ *               sells get touch * (10000 - bps) / 10000 rounded down (floor):
+ *               rounding never favours the trader; a price never goes below
+ *               0.00000001;
+ *   avg price = (avg * filled + price * qty) / (filled + qty), each product
+ *               and the quotient half-even to 8 decimals. */
+#ifndef EXEC_DOMAIN_H
+#define EXEC_DOMAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "money.h"
+#include "status.h"
+
+typedef enum {
+    EXEC_NEW,
+    EXEC_ACCEPTED,
+    EXEC_PARTIALLY_FILLED,
+    EXEC_FILLED,
+    EXEC_CANCELED,
+    EXEC_REJECTED,
+    EXEC_EXPIRED,
+    EXEC_STATUS_COUNT
+} exec_status;
+
+typedef enum { EXEC_BUY, EXEC_SELL } exec_side;
+typedef enum { EXEC_MARKET, EXEC_LIMIT, EXEC_STOP, EXEC_STOP_LIMIT } exec_type;
+typedef enum { EXEC_DAY, EXEC_GTC, EXEC_IOC, EXEC_FOK } exec_tif;
+/* What a stop compares with its stop price: the last trade, or the touch
+ * (ask for buy stops, bid for sell stops). */
+typedef enum { EXEC_TRIGGER_LAST, EXEC_TRIGGER_TOUCH } exec_trigger;
+typedef enum { EXEC_LIQ_NONE, EXEC_MAKER, EXEC_TAKER } exec_liquidity;
+
+/* Wire names (schemas/events.def enum values) and their inverses; the parse
+ * functions return false for anything else. */
+const char *exec_status_name(exec_status s);
+bool exec_status_parse(const char *s, exec_status *out);
+const char *exec_side_name(exec_side s);
+bool exec_side_parse(const char *s, exec_side *out);
+const char *exec_type_name(exec_type t);
+bool exec_type_parse(const char *s, exec_type *out);
+const char *exec_tif_name(exec_tif t);
+bool exec_tif_parse(const char *s, exec_tif *out);
+const char *exec_liquidity_name(exec_liquidity l); /* "" for EXEC_LIQ_NONE */
+bool exec_trigger_parse(const char *s, exec_trigger *out);
+
+/* ---- state machine (exec_state.c) ---- */
+
+/* new, accepted and partially_filled: the order can still trade or be canceled. */
+bool exec_status_is_open(exec_status s);
+bool exec_status_is_terminal(exec_status s);
+/* The transition table: true when from -> to is a legal step. */
+bool exec_transition_allowed(exec_status from, exec_status to);
+
+/* An order as the venue sees it. The glue fills it from the orders row. */
+typedef struct exec_order {
+    exec_side side;
+    exec_type type;
+    exec_tif tif;
+    tb_fixed qty;         /* > 0 */
+    tb_fixed limit_price; /* limit, stop_limit */
+    tb_fixed stop_price;  /* stop, stop_limit */
+    tb_fixed filled_qty;
+    tb_fixed avg_price;   /* 0 while nothing is filled */
+    exec_status status;
+    bool triggered;       /* a stop's trigger price was reached */
+    int64_t created_ns;   /* creation time, ns since the epoch (day expiry) */
+    int64_t version;      /* transition number: 1 when created, +1 per transition */
+    int64_t fills;        /* fills so far: the next fill is number fills + 1 */
+} exec_order;
+
+/* Checks that an order's fields fit its type (prices present and positive
+ * where required, qty positive, filled within qty). TB_INVALID with the
+ * field otherwise. */
+tb_status exec_order_validate(const exec_order *o, tb_error *err) TB_WARN_UNUSED;
+
+/* Moves o to `to`: TB_CONFLICT (o untouched) when the table forbids it or
+ * when the quantities contradict the target (filled needs filled_qty == qty,
+ * partially_filled needs 0 < filled_qty < qty, accepted needs nothing
+ * filled). Increments o->version on success. */
+tb_status exec_order_transition(exec_order *o, exec_status to, tb_error *err) TB_WARN_UNUSED;
+
+/* ---- venue (exec_match.c) ---- */
+
+/* One market snapshot (a tick or a quote); absent values are 0. A size of 0
+ * means "unlimited" (the feed did not say). */
+typedef struct exec_quote {
+    tb_fixed bid, ask, last;
+    tb_fixed bid_size, ask_size, last_size;
+} exec_quote;
+
+typedef struct exec_params {
+    int64_t slippage_bps; /* 0..1000 */
+    int64_t fee_bps;      /* 0..1000 */
+    tb_fixed fee_min;     /* >= 0 */
+    exec_trigger trigger;
+} exec_params;
+
+#define EXEC_MAX_STEPS 3
+
+typedef struct exec_fill_calc {
+    tb_fixed qty, price, fee;
+    exec_liquidity liquidity;
+} exec_fill_calc;
+
+/* What matching did to one order. steps lists the statuses it went through,
+ * in order (e.g. partially_filled then canceled for an IOC remainder); each
+ * step is one transition (version + 1) with its reason code (NULL for
+ * fills). */
+typedef struct exec_outcome {
+    tb_status status;     /* TB_OK, or why this order was skipped (overflow) */
+    bool triggered_now;   /* the stop triggered on this snapshot */
+    bool filled;          /* fill holds an execution */
+    exec_fill_calc fill;
+    int nsteps;
+    exec_status steps[EXEC_MAX_STEPS];
+    const char *reasons[EXEC_MAX_STEPS];
+} exec_outcome;
+
+/* Reason codes written to orders.reason and orders.status events. */
+#define EXEC_REASON_DAY_END "day_end"
+#define EXEC_REASON_IOC "ioc_remainder"
+#define EXEC_REASON_FOK "fok_unfillable"
+#define EXEC_REASON_USER "user"
+
+/* Checks a snapshot: no negative price or size, bid <= ask when both are
+ * present. TB_INVALID with the field otherwise. */
+tb_status exec_quote_validate(const exec_quote *q, tb_error *err) TB_WARN_UNUSED;
+
+/* End of the UTC day of created_ns (exclusive): day orders expire then. */
+int64_t exec_day_end(int64_t created_ns);
+/* True when o is a day order whose day is over at now_ns. */
+bool exec_day_expired(const exec_order *o, int64_t now_ns);
+
+/* Whether a stop order's trigger price is reached by q. */
+bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger);
+
+/* Fee of one fill (see the rounding above). */
+tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p, tb_fixed *out) TB_WARN_UNUSED;
+/* Price a taking order pays (buy) or gets (sell) for touch with slippage. */
+tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bps,
+                             tb_fixed *out) TB_WARN_UNUSED;
+
+/* Matches orders[0..n) (open orders of one symbol in time priority) against
+ * one snapshot at time now_ns. arrival is true when the orders arrive now
+ * (matched against the current quote when accepted: they take liquidity),
+ * false for the resting book matched against a new tick (limit orders
+ * resting there are makers). The snapshot's sizes are shared: earlier orders
+ * consume the size before later ones (ask side for buys, bid side for sells,
+ * the last trade's size when that side has no quote).
+ *
+ * Per order: a day order whose day is over expires; an untriggered stop
+ * checks its trigger and, once triggered, trades as a market (stop) or
+ * limit (stop_limit) order on the same snapshot; market orders take the
+ * touch plus slippage, limit orders trade when the touch is at the limit or
+ * better, at the touch; a size smaller than the leaves quantity gives a
+ * partial fill; IOC cancels what is left after its first chance (a snapshot
+ * with a price on its side, after triggering), FOK fills completely on its
+ * first chance or is canceled without a fill. Orders not open, or still
+ * new, are left alone. Each order is updated in place and out[i] says what
+ * happened; an order whose arithmetic overflows is left unchanged with
+ * out[i].status = TB_OVERFLOW. */
+void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool arrival,
+                exec_order *orders, size_t n, exec_outcome *out);
+
+/* ---- tick order (exec_match.c) ---- */
+
+typedef enum { EXEC_TICK_NEW, EXEC_TICK_STALE, EXEC_TICK_RESET } exec_tick_order;
+
+/* Classifies a tick against the last processed one of its symbol. NEW when
+ * seq is beyond last_seq; RESET when the feed evidently restarted (another
+ * source, or seq at least reset_gap behind: a redelivered or reordered tick
+ * is only a few behind); STALE otherwise (already processed, or overtaken by
+ * a newer tick on another worker). have_last is false for a symbol never
+ * seen: NEW. */
+exec_tick_order exec_tick_classify(bool have_last, uint64_t last_seq, const char *last_source,
+                                   uint64_t seq, const char *source, uint64_t reset_gap);
+
+#endif

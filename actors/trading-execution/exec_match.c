@@ -1,0 +1,180 @@
+/* The paper venue's matching: one market snapshot against the open orders
+ * of one symbol, giving fills (price, quantity, fee, liquidity) and status
+ * transitions. Pure: no I/O, no clock (the caller passes now). Rounding
+ * rules are documented in exec_domain.h. */
+#include "exec_domain.h"
+
+#define NS_PER_DAY INT64_C(86400000000000)
+#define BPS_DEN 10000
+
+tb_status exec_quote_validate(const exec_quote *q, tb_error *err) {
+    const struct {
+        tb_fixed v;
+        const char *name;
+    } f[] = {{q->bid, "bid"},           {q->ask, "ask"},           {q->last, "last"},
+             {q->bid_size, "bid_size"}, {q->ask_size, "ask_size"}, {q->last_size, "last_size"}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < 0) return tb_error_set(err, TB_INVALID, f[i].name, "negative %s", f[i].name);
+    if (q->bid > 0 && q->ask > 0 && q->bid > q->ask)
+        return tb_error_set(err, TB_INVALID, "bid", "crossed quote: bid above ask");
+    return TB_OK;
+}
+
+int64_t exec_day_end(int64_t created_ns) {
+    int64_t day = created_ns / NS_PER_DAY;
+    if (created_ns % NS_PER_DAY < 0) day--; /* floor for times before 1970 */
+    return (day + 1) * NS_PER_DAY;
+}
+
+bool exec_day_expired(const exec_order *o, int64_t now_ns) {
+    return o->tif == EXEC_DAY && now_ns >= exec_day_end(o->created_ns);
+}
+
+/* The price an order of side trades against: the touch of the opposite
+ * side, or the last trade when that side is not quoted. 0 when none. */
+static tb_fixed touch_for(exec_side side, const exec_quote *q) {
+    tb_fixed t = side == EXEC_BUY ? q->ask : q->bid;
+    return t > 0 ? t : q->last;
+}
+
+bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger) {
+    tb_fixed px = trigger == EXEC_TRIGGER_LAST ? q->last : touch_for(o->side, q);
+    if (px <= 0) return false;
+    return o->side == EXEC_BUY ? px >= o->stop_price : px <= o->stop_price;
+}
+
+tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p, tb_fixed *out) {
+    tb_fixed notional, fee = 0;
+    tb_status s = tb_fixed_mul(qty, price, TB_ROUND_HALF_EVEN, &notional);
+    if (s == TB_OK && p->fee_bps > 0)
+        s = tb_fixed_muldiv(notional, p->fee_bps, BPS_DEN, TB_ROUND_HALF_UP, &fee);
+    if (s != TB_OK) return s;
+    if (fee < p->fee_min) fee = p->fee_min;
+    *out = fee;
+    return TB_OK;
+}
+
+tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bps, tb_fixed *out) {
+    tb_fixed px;
+    tb_status s = side == EXEC_BUY
+                      ? tb_fixed_muldiv(touch, BPS_DEN + slippage_bps, BPS_DEN, TB_ROUND_CEIL, &px)
+                      : tb_fixed_muldiv(touch, BPS_DEN - slippage_bps, BPS_DEN, TB_ROUND_FLOOR, &px);
+    if (s != TB_OK) return s;
+    *out = px > 0 ? px : 1; /* a price is positive: the smallest unit at worst */
+    return TB_OK;
+}
+
+/* Liquidity on one side of the snapshot, shared by the orders in priority. */
+typedef struct pool {
+    bool limited;
+    tb_fixed left;
+} pool;
+
+static pool pool_for(exec_side side, const exec_quote *q) {
+    tb_fixed quoted = side == EXEC_BUY ? q->ask : q->bid;
+    tb_fixed size = quoted > 0 ? (side == EXEC_BUY ? q->ask_size : q->bid_size) : q->last_size;
+    return (pool){.limited = size > 0, .left = size};
+}
+
+static void step(exec_order *o, exec_outcome *out, exec_status to, const char *reason) {
+    /* Matching only requests transitions the table allows for the states it
+     * handles (open orders); a refused one would be a bug, and leaves the
+     * order as it was rather than in a state the table forbids. */
+    if (out->nsteps >= EXEC_MAX_STEPS || exec_order_transition(o, to, NULL) != TB_OK) {
+        out->status = TB_ERR;
+        return;
+    }
+    out->steps[out->nsteps] = to;
+    out->reasons[out->nsteps] = reason;
+    out->nsteps++;
+}
+
+/* Books a fill of qty at price on o (cumulative quantity and average). */
+static tb_status book_fill(exec_order *o, tb_fixed qty, tb_fixed price) {
+    tb_fixed filled, old_notional = 0, add, total, avg;
+    tb_status s = tb_fixed_add(o->filled_qty, qty, &filled);
+    if (s == TB_OK && o->filled_qty > 0)
+        s = tb_fixed_mul(o->avg_price, o->filled_qty, TB_ROUND_HALF_EVEN, &old_notional);
+    if (s == TB_OK) s = tb_fixed_mul(price, qty, TB_ROUND_HALF_EVEN, &add);
+    if (s == TB_OK) s = tb_fixed_add(old_notional, add, &total);
+    if (s == TB_OK) s = tb_fixed_div(total, filled, TB_ROUND_HALF_EVEN, &avg);
+    if (s != TB_OK) return s;
+    o->filled_qty = filled;
+    o->avg_price = avg > 0 ? avg : price;
+    o->fills++;
+    return TB_OK;
+}
+
+/* Matches one open, accepted order; updates it, its outcome and the pool. */
+static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns, bool arrival,
+                      exec_order *o, pool *pl, exec_outcome *out) {
+    if (exec_day_expired(o, now_ns)) {
+        step(o, out, EXEC_EXPIRED, EXEC_REASON_DAY_END);
+        return;
+    }
+    bool is_stop = o->type == EXEC_STOP || o->type == EXEC_STOP_LIMIT;
+    if (is_stop && !o->triggered) {
+        if (!exec_stop_hit(o, q, p->trigger)) return;
+        o->triggered = true;
+        out->triggered_now = true;
+    }
+    tb_fixed touch = touch_for(o->side, q);
+    if (touch <= 0) return; /* nothing to trade against on this side: not a chance */
+
+    bool as_market = o->type == EXEC_MARKET || o->type == EXEC_STOP;
+    tb_fixed price = touch;
+    exec_liquidity liq = EXEC_TAKER;
+    bool crosses = true;
+    if (as_market) {
+        if (exec_slipped_price(o->side, touch, p->slippage_bps, &price) != TB_OK) {
+            out->status = TB_OVERFLOW;
+            return;
+        }
+    } else {
+        crosses = o->side == EXEC_BUY ? touch <= o->limit_price : touch >= o->limit_price;
+        /* A limit order that rested in the book is the maker when the market
+         * comes to it; one that crosses on arrival or on its trigger takes. */
+        if (!arrival && !out->triggered_now) liq = EXEC_MAKER;
+    }
+
+    tb_fixed leaves = o->qty - o->filled_qty;
+    tb_fixed qty = !crosses ? 0 : (pl->limited && pl->left < leaves) ? pl->left : leaves;
+    if (o->tif == EXEC_FOK && qty < leaves) qty = 0;
+    if (qty > 0) {
+        tb_fixed fee;
+        exec_order before = *o;
+        if (exec_fee(qty, price, p, &fee) != TB_OK || book_fill(o, qty, price) != TB_OK) {
+            *o = before;
+            out->status = TB_OVERFLOW;
+            return;
+        }
+        if (pl->limited) pl->left -= qty;
+        out->filled = true;
+        out->fill = (exec_fill_calc){.qty = qty, .price = price, .fee = fee, .liquidity = liq};
+        step(o, out, o->filled_qty == o->qty ? EXEC_FILLED : EXEC_PARTIALLY_FILLED, NULL);
+    }
+    if (o->status != EXEC_FILLED && (o->tif == EXEC_IOC || o->tif == EXEC_FOK))
+        step(o, out, EXEC_CANCELED, o->tif == EXEC_IOC ? EXEC_REASON_IOC : EXEC_REASON_FOK);
+}
+
+void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool arrival,
+                exec_order *orders, size_t n, exec_outcome *out) {
+    pool pools[2] = {pool_for(EXEC_BUY, q), pool_for(EXEC_SELL, q)};
+    for (size_t i = 0; i < n; i++) {
+        exec_outcome *oc = &out[i];
+        *oc = (exec_outcome){.status = TB_OK};
+        exec_order *o = &orders[i];
+        if (o->status != EXEC_ACCEPTED && o->status != EXEC_PARTIALLY_FILLED) continue;
+        match_one(q, p, now_ns, arrival, o, &pools[o->side == EXEC_BUY ? 0 : 1], oc);
+    }
+}
+
+exec_tick_order exec_tick_classify(bool have_last, uint64_t last_seq, const char *last_source,
+                                   uint64_t seq, const char *source, uint64_t reset_gap) {
+    if (!have_last || seq > last_seq) return EXEC_TICK_NEW;
+    const char *a = last_source ? last_source : "", *b = source ? source : "";
+    while (*a && *a == *b) a++, b++;
+    if (*a != *b) return EXEC_TICK_RESET;
+    if (reset_gap > 0 && last_seq - seq >= reset_gap) return EXEC_TICK_RESET;
+    return EXEC_TICK_STALE;
+}

@@ -1,0 +1,68 @@
+/* trading-execution's I/O glue: settings, metrics and the handlers that the
+ * actor table in main.c wires to subjects. The venue's rules are not here:
+ * they are pure functions in exec_domain.h. */
+#ifndef EXEC_SERVICE_H
+#define EXEC_SERVICE_H
+
+#include "actor.h"
+#include "exec_domain.h"
+
+#define EXEC_SERVICE_NAME "trading-execution"
+/* Outbox producer name: fills are relayed by every instance of the service. */
+#define EXEC_PRODUCER EXEC_SERVICE_NAME
+
+typedef struct exec_service {
+    exec_params params;
+    int64_t quote_timeout_ms;   /* EXEC_QUOTE_TIMEOUT_MS */
+    int64_t match_batch;        /* EXEC_MATCH_BATCH: open orders locked per tick */
+    uint64_t seq_reset_gap;     /* EXEC_SEQ_RESET_GAP */
+    int64_t relay_interval_ms;  /* EXEC_RELAY_INTERVAL_MS */
+    int64_t expiry_interval_ms; /* EXEC_EXPIRY_INTERVAL_MS */
+
+    bus_series *m_fills;
+    bus_series *m_fill_errors;
+    bus_series *m_accepted;
+    bus_series *m_duplicates;
+    bus_series *m_canceled;
+    bus_series *m_expired;
+    bus_series *m_rejected;
+    bus_series *m_ticks_matched;
+    bus_series *m_ticks_idle;
+    bus_series *m_ticks_stale;
+    bus_series *m_ticks_reset;
+    bus_series *m_ticks_invalid;
+    bus_series *m_quote_missing;
+    bus_series *m_quote_stale;
+    bus_series *m_status_publish_errors;
+} exec_service;
+
+/* Reads the EXEC_* settings; TB_INVALID with a message when one is bad. */
+tb_status exec_service_load(exec_service *s, tb_error *err) TB_WARN_UNUSED;
+/* Registers the service's metric series on the actor. */
+void exec_service_metrics(exec_service *s, bus_actor *a);
+/* Writes the EXEC_* settings for --help. */
+void exec_service_usage(FILE *f);
+
+/* Handlers (exec_orders.c): the ORDERS stream (orders.new.* and
+ * orders.cancel.*, raw: decoded by subject) and md.tick.*. */
+tb_status exec_on_order_stream(bus_ctx *ctx, const void *raw);
+tb_status exec_on_tick(bus_ctx *ctx, const void *tick);
+/* Timer body: expires day orders whose UTC day is over. */
+void exec_expire_day_orders(bus_actor *a, void *arg);
+
+/* Cancels an open order in its own transaction and publishes the
+ * transition. account (may be NULL) must own the order (TB_FORBIDDEN);
+ * accounts (comma list, may be NULL/"") limits what is visible
+ * (TB_NOT_FOUND otherwise); TB_CONFLICT when the order is already terminal
+ * (*out still holds it). reason is recorded on the order. */
+struct exec_row;
+tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *account,
+                            const char *accounts, const char *reason, struct exec_row *out,
+                            tb_error *err) TB_WARN_UNUSED;
+
+/* Request handlers (exec_api.c): api.orders.get|list|cancel with tb_query. */
+tb_status exec_api_get(bus_ctx *ctx, const void *query);
+tb_status exec_api_list(bus_ctx *ctx, const void *query);
+tb_status exec_api_cancel(bus_ctx *ctx, const void *query);
+
+#endif

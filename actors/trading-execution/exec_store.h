@@ -1,0 +1,100 @@
+/* trading-execution's PostgreSQL access: loading orders (with row locks),
+ * the per-symbol tick sequence, and saving what the venue decided (order
+ * row, order_events, fills and their outbox events) inside the caller's
+ * transaction. Knows SQL, not venue rules. */
+#ifndef EXEC_STORE_H
+#define EXEC_STORE_H
+
+#include <libpq-fe.h>
+
+#include "catalogue.h"
+#include "exec_domain.h"
+
+/* An orders row: as the API shows it, and as the venue sees it. */
+typedef struct exec_row {
+    tb_order_record rec;
+    exec_order ord;
+} exec_row;
+
+/* One transition to record: the status reached, why, and the order's filled
+ * quantity and average price at that point. */
+typedef struct exec_step {
+    exec_status status;
+    const char *reason; /* NULL: none */
+    tb_fixed filled_qty, avg_price;
+} exec_step;
+
+/* Everything that happened to one order in one transaction. row->ord holds
+ * the state after the last step. */
+typedef struct exec_change {
+    int nsteps;
+    exec_step steps[EXEC_MAX_STEPS + 1];
+    bool triggered_now;
+    bool filled;
+    exec_fill_calc fill;
+    int64_t fill_ts_ns; /* event time of the snapshot the fill executed against */
+} exec_change;
+
+/* orders.status events to publish once the transaction committed. */
+typedef struct exec_events {
+    tb_order_status *v;
+    size_t n, cap;
+} exec_events;
+void exec_events_free(exec_events *e);
+
+tb_status exec_tx_begin(PGconn *c, tb_error *err) TB_WARN_UNUSED;
+tb_status exec_tx_commit(PGconn *c, tb_error *err) TB_WARN_UNUSED;
+/* Rolls back, ignoring errors: the connection is dropped if broken. */
+void exec_tx_rollback(PGconn *c);
+
+/* Locks the symbol's tick state (creating it at seq 0) for the rest of the
+ * transaction; serialises tick matching and order arrival per symbol. */
+tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_seq,
+                                 char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
+tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
+                                int64_t ts_ns, tb_error *err) TB_WARN_UNUSED;
+/* True when the symbol has accepted or partially filled orders (no lock). */
+tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out, tb_error *err) TB_WARN_UNUSED;
+
+/* Loads one order FOR UPDATE. TB_NOT_FOUND when absent. */
+tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out,
+                                tb_error *err) TB_WARN_UNUSED;
+/* Loads one order without locking; when accounts is not empty (comma list)
+ * an order of another account is TB_NOT_FOUND. */
+tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, exec_row *out,
+                         tb_error *err) TB_WARN_UNUSED;
+/* Loads and locks the accepted/partially filled orders of symbol in time
+ * priority (created_at, order_id), at most limit. *rows is malloc'd (caller
+ * frees), also when *n is 0. */
+tb_status exec_store_lock_open(PGconn *c, const char *symbol, int64_t limit, exec_row **rows,
+                               size_t *n, tb_error *err) TB_WARN_UNUSED;
+/* Loads and locks (SKIP LOCKED) open day orders created before cutoff_ns. */
+tb_status exec_store_lock_day_due(PGconn *c, int64_t cutoff_ns, int64_t limit, exec_row **rows,
+                                  size_t *n, tb_error *err) TB_WARN_UNUSED;
+
+typedef struct exec_list_filter {
+    const char *account;   /* NULL or "": any */
+    const char *symbol;    /* NULL or "": any */
+    const char *const *statuses; /* NULL-terminated; NULL: any */
+    const char *accounts;  /* comma list the caller may see; "" or NULL: all */
+    const char *cursor;    /* order id of the last item of the previous page */
+    int64_t limit;
+} exec_list_filter;
+/* Newest first. *rows malloc'd (caller frees). */
+tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows, size_t *n,
+                          tb_error *err) TB_WARN_UNUSED;
+
+/* Records ch for row: the fill (fills row, outbox event on
+ * fills.<account>.<symbol> with msg id "<order_id>-<n>"), the orders row,
+ * one order_events row per step; appends the steps' orders.status events to
+ * ev and brings row->rec up to date. Call inside a transaction. */
+tb_status exec_store_save(PGconn *c, exec_row *row, const exec_change *ch, const char *trace,
+                          exec_events *ev, tb_error *err) TB_WARN_UNUSED;
+
+/* Adds the steps of an outcome (after any steps already in ch). */
+void exec_change_add_outcome(exec_change *ch, const exec_order *after, const exec_outcome *oc,
+                             int64_t fill_ts_ns);
+/* Adds one step at the order's current quantities. */
+void exec_change_add_step(exec_change *ch, const exec_order *o, exec_status st, const char *reason);
+
+#endif

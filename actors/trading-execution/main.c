@@ -1,0 +1,58 @@
+/* tb-trading-execution: order lifecycle and the paper venue.
+ *
+ * Consumes the ORDERS stream (orders.new.<account>, orders.cancel.<account>;
+ * durable "trading-execution") and ticks (md.tick.<symbol>, queue group).
+ * Produces fills on the FILLS stream (fills.<account>.<symbol>, Nats-Msg-Id =
+ * fill id, through the transactional outbox) and orders.status.<account>
+ * for every transition. Answers api.orders.get|list|cancel. Orders, fills
+ * and the per-symbol tick sequence live in PostgreSQL; workers keep no state
+ * of their own, so any number of copies behave as one. */
+#include <stdlib.h>
+
+#include "exec_service.h"
+#include "outbox.h"
+#include "timer.h"
+#include "wire.h"
+
+static exec_service service;
+
+static const bus_endpoint endpoints[] = {
+    {.name = "orders", .kind = BUS_STREAM, .subject = "orders.>", .event = NULL,
+     .handler = exec_on_order_stream,
+     .stream = {.stream = BUS_STREAM_ORDERS, .durable = EXEC_SERVICE_NAME}},
+    {.name = "ticks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,
+     .handler = exec_on_tick},
+    {.name = "get", .kind = BUS_REQUEST, .subject = "api.orders.get", .event = &tb_query_desc,
+     .handler = exec_api_get},
+    {.name = "list", .kind = BUS_REQUEST, .subject = "api.orders.list", .event = &tb_query_desc,
+     .handler = exec_api_list},
+    {.name = "cancel", .kind = BUS_REQUEST, .subject = "api.orders.cancel",
+     .event = &tb_query_desc, .handler = exec_api_cancel},
+};
+
+static tb_status start(bus_actor *a, tb_error *err) {
+    tb_status s = exec_service_load(&service, err);
+    if (s != TB_OK) return s;
+    exec_service_metrics(&service, a);
+    bus_actor_set_user(a, &service);
+    s = bus_outbox_start_relay(a, EXEC_PRODUCER, service.relay_interval_ms, err);
+    if (s == TB_OK)
+        s = bus_actor_add_timer(a, "day-expiry", service.expiry_interval_ms,
+                                exec_expire_day_orders, &service, NULL, err);
+    return s;
+}
+
+static const bus_actor_def def = {
+    .name = EXEC_SERVICE_NAME,
+    .version = "0.1.0",
+    .description = "Order lifecycle and the paper venue: fills orders against ticks",
+    .endpoints = endpoints,
+    .nendpoints = sizeof endpoints / sizeof endpoints[0],
+    .needs = BUS_NEEDS_PG | BUS_NEEDS_STREAMS,
+    .start = start,
+    .usage = exec_service_usage,
+};
+
+int main(int argc, char **argv) {
+    return bus_actor_main(&def, argc, argv);
+}
