@@ -380,3 +380,130 @@ tb_supervisor_stop() {
         rm -f "$f"
     done
 }
+
+# ------------------------------------------------------------ local runner --
+# Shared by scripts/up, scripts/down and scripts/status.
+#   TB_BUILD_DIR  build folder whose binaries scripts/up runs (default
+#                 <repo>/build; relative paths are taken from the repo root)
+#   GATEWAY_PORT  the gateway's HTTP port (default 8000)
+
+TB_BUILD=${TB_BUILD_DIR:-build}
+[[ $TB_BUILD == /* ]] || TB_BUILD=$TB_ROOT/$TB_BUILD
+# The services of DESIGN §1 (the gateway is started as "gateway",
+# build/gateway/tb-gateway, and calls itself api-gateway on the bus).
+TB_SERVICES=(market-data historical-data signal-processing risk-management
+    trading-execution position-management analytics notifications)
+# Keys, account and URL of the demo set up by scripts/up, as NAME=value lines.
+TB_DEMO_ENV=$TB_DATA/demo.env
+# What scripts/up last started with (GATEWAY_PORT, the build folder), so
+# status and down find the gateway without being told again.
+TB_UP_ENV=$TB_RUN/up.env
+
+# tb_service_binary NAME: the binary of a service (or the gateway) in the
+# build folder; it may not exist.
+tb_service_binary() {
+    if [[ $1 == gateway ]]; then
+        printf '%s/gateway/tb-gateway' "$TB_BUILD"
+    else
+        printf '%s/actors/%s/tb-%s' "$TB_BUILD" "$1" "$1"
+    fi
+}
+
+# tb_workers NAME: copies to run of a service: WORKERS_<name with _ for ->
+# (as in WORKERS_position_management=3, or upper case), default 1.
+tb_workers() {
+    local lower=${1//-/_} upper v
+    upper=${lower^^}
+    local var=WORKERS_$lower
+    v=${!var:-}
+    if [[ -z $v ]]; then
+        var=WORKERS_$upper
+        v=${!var:-}
+    fi
+    v=${v:-1}
+    [[ $v =~ ^[0-9]+$ ]] || tb_die "$var must be a whole number (got '$v')"
+    printf '%s' "$((10#$v))"
+}
+
+# tb_up_setting NAME DEFAULT: NAME from the environment, else from what the
+# last scripts/up recorded, else DEFAULT.
+tb_up_setting() {
+    if [[ -n ${!1:-} ]]; then
+        printf '%s' "${!1}"
+        return 0
+    fi
+    local line
+    if [[ -r $TB_UP_ENV ]]; then
+        line=$(grep -m1 "^$1=" "$TB_UP_ENV" 2>/dev/null || true)
+        if [[ -n $line ]]; then
+            printf '%s' "${line#*=}"
+            return 0
+        fi
+    fi
+    printf '%s' "$2"
+}
+
+# tb_gateway_url: http://127.0.0.1:<GATEWAY_PORT>.
+tb_gateway_url() { printf 'http://127.0.0.1:%s' "$(tb_up_setting GATEWAY_PORT 8000)"; }
+
+# tb_http METHOD URL [BODY [KEY]]: one HTTP request with curl. Sets
+# TB_HTTP_STATUS (000 when nothing answered) and TB_HTTP_BODY.
+tb_http() {
+    local method=$1 url=$2 body=${3:-} key=${4:-} out
+    local -a args=(-sS --max-time 10 -X "$method" -o - -w '\n%{http_code}')
+    [[ -n $key ]] && args+=(-H "Authorization: Bearer $key")
+    [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    out=$(curl "${args[@]}" "$url" 2>/dev/null) || true
+    TB_HTTP_STATUS=${out##*$'\n'}
+    [[ $TB_HTTP_STATUS =~ ^[0-9]{3}$ ]] || TB_HTTP_STATUS=000
+    if [[ $out == *$'\n'* ]]; then
+        TB_HTTP_BODY=${out%$'\n'*}
+    else
+        TB_HTTP_BODY=''
+    fi
+}
+
+# tb_json_field FIELD: prints FIELD of the JSON object on stdin (nothing
+# when absent or not JSON). Nested: a.b.
+tb_json_field() {
+    python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)
+    for k in sys.argv[1].split("."):
+        v = v[k]
+except Exception:
+    sys.exit(0)
+if isinstance(v, bool):
+    print("true" if v else "false")
+elif v is not None:
+    print(v)
+' "$1"
+}
+
+# tb_leftovers: prints "what pid" for every process a pid file of the local
+# runner names that still runs (services, supervisor, servers); nothing when
+# all are gone.
+tb_leftovers() {
+    local f pid bin rest
+    for f in "$TB_RUN"/services/*.pid; do
+        [[ -e $f ]] || continue
+        pid='' bin=''
+        read -r pid bin rest <"$f" || true
+        if [[ -n $pid && -n $bin ]] && tb_pid_alive "$pid" && _tb_pid_runs "$pid" "$bin"; then
+            printf '%s %s\n' "$(basename "$f" .pid)" "$pid"
+        fi
+    done
+    pid=$(tb_supervisor_pid)
+    [[ -n $pid ]] && printf 'supervisor %s\n' "$pid"
+    pid=$(tb_pidfile_pid "$TB_DATA/nats/nats-server.pid")
+    [[ -n $pid ]] && tb_pid_alive "$pid" nats-server && printf 'nats-server %s\n' "$pid"
+    pid=$(tb_pidfile_pid "$TB_DATA/redis/redis.pid")
+    [[ -n $pid ]] && tb_pid_alive "$pid" redis-server && printf 'redis-server %s\n' "$pid"
+    tb_pg_resolve
+    if [[ -r $TB_PG_DATA/postmaster.pid ]]; then
+        read -r pid <"$TB_PG_DATA/postmaster.pid" || true
+        [[ -n $pid ]] && tb_pid_alive "$pid" postgres && printf 'postgres %s\n' "$pid"
+    fi
+    return 0
+}
