@@ -21,16 +21,31 @@ static risk_service service;
 static int64_t relay_interval_ms;
 
 static const bus_endpoint endpoints[] = {
-    {.name = "submit", .kind = BUS_REQUEST, .subject = "api.orders.submit",
-     .event = &tb_order_request_desc, .handler = risk_on_submit},
-    {.name = "signals", .kind = BUS_EVENT, .subject = "sig.>", .event = &tb_signal_desc,
+    {.name = "submit",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.submit",
+     .event = &tb_order_request_desc,
+     .handler = risk_on_submit},
+    {.name = "signals",
+     .kind = BUS_EVENT,
+     .subject = "sig.>",
+     .event = &tb_signal_desc,
      .handler = risk_on_signal},
-    {.name = "limits-get", .kind = BUS_REQUEST, .subject = "api.risk.limits.get",
-     .event = &tb_query_desc, .handler = risk_on_limits_get},
-    {.name = "limits-set", .kind = BUS_REQUEST, .subject = "api.risk.limits.set",
-     .event = &tb_risk_limits_desc, .handler = risk_on_limits_set},
-    {.name = "killswitch", .kind = BUS_REQUEST, .subject = "api.risk.killswitch",
-     .event = &tb_kill_switch_desc, .handler = risk_on_killswitch},
+    {.name = "limits-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.risk.limits.get",
+     .event = &tb_query_desc,
+     .handler = risk_on_limits_get},
+    {.name = "limits-set",
+     .kind = BUS_REQUEST,
+     .subject = "api.risk.limits.set",
+     .event = &tb_risk_limits_desc,
+     .handler = risk_on_limits_set},
+    {.name = "killswitch",
+     .kind = BUS_REQUEST,
+     .subject = "api.risk.killswitch",
+     .event = &tb_kill_switch_desc,
+     .handler = risk_on_killswitch},
 };
 
 static tb_status start(bus_actor *a, tb_error *err) {
@@ -62,7 +77,8 @@ int main(int argc, char **argv) {
     tb_error err = {0};
     if (bus_env_int("RISK_DEPENDENCY_TIMEOUT_MS", 1000, 10, 60000, &service.dep_timeout_ms, &err) !=
             TB_OK ||
-        bus_env_int("RISK_OUTBOX_INTERVAL_MS", 1000, 10, 600000, &relay_interval_ms, &err) != TB_OK) {
+        bus_env_int("RISK_OUTBOX_INTERVAL_MS", 1000, 10, 600000, &relay_interval_ms, &err) !=
+            TB_OK) {
         fprintf(stderr, "tb-risk-management: %s\n", err.message);
         return 2;
     }

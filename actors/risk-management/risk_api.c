@@ -24,8 +24,8 @@ tb_status risk_on_submit(bus_ctx *ctx, const void *event) {
     risk_verdict_text(&out.verdict, text, sizeof text);
     /* A reused idempotency key is a conflict (HTTP 409), every failed check a
      * rejection (422). */
-    tb_status code = risk_verdict_has(&out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID) ? TB_CONFLICT
-                                                                                     : TB_REJECTED;
+    tb_status code =
+        risk_verdict_has(&out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID) ? TB_CONFLICT : TB_REJECTED;
     return bus_fail(ctx, code, out.verdict.failures[0].field, "%s", text);
 }
 
@@ -122,7 +122,8 @@ tb_status risk_on_killswitch(bus_ctx *ctx, const void *event) {
     }
     bus_logf(BUS_LOG_WARN,
              json_pack("{s:s, s:b, s:I, s:s}", "account", ks.account[0] ? ks.account : "*",
-                       "engaged", ks.engaged, "canceled", (json_int_t)canceled, "reason", ks.reason),
+                       "engaged", ks.engaged, "canceled", (json_int_t)canceled, "reason",
+                       ks.reason),
              "kill switch %s", ks.engaged ? "engaged" : "released");
     ks.canceled = canceled;
     return bus_reply(ctx, &tb_kill_switch_desc, &ks);

@@ -138,8 +138,8 @@ void risk_check_restricted(const risk_intent *in, const risk_facts *f, risk_verd
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len == n && memcmp(p, in->symbol, n) == 0) {
-            risk_verdict_add(v, RISK_SYMBOL_RESTRICTED, NULL, "%s is restricted for %s",
-                             in->symbol, in->account);
+            risk_verdict_add(v, RISK_SYMBOL_RESTRICTED, NULL, "%s is restricted for %s", in->symbol,
+                             in->account);
             return;
         }
         p = end ? end + 1 : NULL;
@@ -177,7 +177,8 @@ static void check_price(const char *name, tb_fixed p, bool used, const risk_symb
                         const char *type, risk_verdict *v) {
     if (!used) {
         if (p != 0)
-            risk_verdict_add(v, RISK_PRICE_INVALID, name, "%s is not used by %s orders", name, type);
+            risk_verdict_add(v, RISK_PRICE_INVALID, name, "%s is not used by %s orders", name,
+                             type);
         return;
     }
     if (p <= 0) {
@@ -206,7 +207,8 @@ void risk_check_notional(const risk_intent *in, const risk_facts *f, risk_verdic
     if (ref == 0) {
         /* Limit and stop orders always have a price (or failed price_invalid);
          * a market order without a quote cannot be valued: fail closed. */
-        if (strcmp(in->type, "market") == 0)
+        bool unknown = !f->symbol->listed && f->quote.state == RISK_QUOTE_NONE;
+        if (strcmp(in->type, "market") == 0 && !unknown) /* unknown: reported as such */
             risk_verdict_add(v, RISK_NO_QUOTE, "symbol", "no quote to value a market order in %s",
                              in->symbol);
         return;
@@ -248,8 +250,8 @@ void risk_check_price_collar(const risk_intent *in, const risk_facts *f, risk_ve
         if (p <= 0) continue;
         if (tb_fixed_sub(p, ref, &diff) != TB_OK || tb_fixed_abs(diff) > band) {
             risk_verdict_add(v, RISK_PRICE_COLLAR, names[i],
-                             "%s %s is outside the collar of %llu bps around %s", names[i],
-                             F(p).s, (unsigned long long)bps, F(ref).s);
+                             "%s %s is outside the collar of %llu bps around %s", names[i], F(p).s,
+                             (unsigned long long)bps, F(ref).s);
             return;
         }
     }
@@ -273,8 +275,8 @@ void risk_check_reduce_only(const risk_intent *in, const risk_facts *f, risk_ver
         risk_verdict_add(v, RISK_REDUCE_ONLY, NULL, "%s: no position in %s to reduce", mode,
                          in->symbol);
     else if ((cur > 0) == (sq > 0))
-        risk_verdict_add(v, RISK_REDUCE_ONLY, NULL, "%s: a %s would increase the position %s",
-                         mode, in->side, F(cur).s);
+        risk_verdict_add(v, RISK_REDUCE_ONLY, NULL, "%s: a %s would increase the position %s", mode,
+                         in->side, F(cur).s);
     else if (in->qty > tb_fixed_abs(cur))
         risk_verdict_add(v, RISK_REDUCE_ONLY, NULL, "%s: qty %s exceeds the position %s", mode,
                          F(in->qty).s, F(cur).s);
@@ -304,7 +306,8 @@ void risk_check_max_position(const risk_intent *in, const risk_facts *f, risk_ve
 static tb_fixed exposure_of(tb_fixed qty, tb_fixed price) {
     tb_fixed e;
     if (price <= 0) return 0;
-    return tb_fixed_mul(tb_fixed_abs(qty), price, TB_ROUND_HALF_EVEN, &e) == TB_OK ? e : TB_FIXED_MAX;
+    return tb_fixed_mul(tb_fixed_abs(qty), price, TB_ROUND_HALF_EVEN, &e) == TB_OK ? e
+                                                                                   : TB_FIXED_MAX;
 }
 static tb_fixed sat_add(tb_fixed a, tb_fixed b) {
     tb_fixed s;
@@ -320,7 +323,8 @@ void risk_check_gross_exposure(const risk_intent *in, const risk_facts *f, risk_
     tb_fixed others = 0;
     for (size_t i = 0; i < f->npositions; i++) {
         const risk_position *p = &f->positions[i];
-        if (strcmp(p->symbol, in->symbol) != 0) others = sat_add(others, exposure_of(p->qty, p->mark));
+        if (strcmp(p->symbol, in->symbol) != 0)
+            others = sat_add(others, exposure_of(p->qty, p->mark));
     }
     tb_fixed cur = risk_current_position(in, f), after;
     if (tb_fixed_add(cur, risk_signed_qty(in), &after) != TB_OK) after = TB_FIXED_MAX;
@@ -339,8 +343,8 @@ void risk_check_daily_loss(const risk_intent *in, const risk_facts *f, risk_verd
     tb_fixed cur = risk_current_position(in, f), after;
     if (tb_fixed_add(cur, risk_signed_qty(in), &after) == TB_OK && reduces_position(cur, after))
         return; /* reducing a position is always allowed */
-    risk_verdict_add(v, RISK_DAILY_LOSS_LIMIT, NULL,
-                     "today's loss %s exceeds daily_loss_limit %s", F(-f->day_pnl).s, F(limit).s);
+    risk_verdict_add(v, RISK_DAILY_LOSS_LIMIT, NULL, "today's loss %s exceeds daily_loss_limit %s",
+                     F(-f->day_pnl).s, F(limit).s);
 }
 
 void risk_check_open_orders(const risk_intent *in, const risk_facts *f, risk_verdict *v) {
@@ -359,11 +363,21 @@ void risk_check_order_rate(const risk_intent *in, const risk_facts *f, risk_verd
 }
 
 static const risk_check_fn checks[] = {
-    risk_check_account,       risk_check_kill_switch,         risk_check_symbol,
-    risk_check_restricted,    risk_check_qty,                 risk_check_prices,
-    risk_check_max_order_qty, risk_check_notional,            risk_check_price_collar,
-    risk_check_positions_available, risk_check_reduce_only,   risk_check_max_position,
-    risk_check_gross_exposure, risk_check_daily_loss,         risk_check_open_orders,
+    risk_check_account,
+    risk_check_kill_switch,
+    risk_check_symbol,
+    risk_check_restricted,
+    risk_check_qty,
+    risk_check_prices,
+    risk_check_max_order_qty,
+    risk_check_notional,
+    risk_check_price_collar,
+    risk_check_positions_available,
+    risk_check_reduce_only,
+    risk_check_max_position,
+    risk_check_gross_exposure,
+    risk_check_daily_loss,
+    risk_check_open_orders,
 };
 
 void risk_evaluate(const risk_intent *in, const risk_facts *f, risk_verdict *v) {
@@ -398,14 +412,18 @@ tb_status risk_limits_validate(const tb_risk_limits *l, tb_error *err) {
     const struct {
         const char *name;
         tb_fixed v;
-    } amounts[] = {{"max_order_qty", l->max_order_qty},     {"max_order_notional", l->max_order_notional},
-                   {"max_position_qty", l->max_position_qty}, {"max_gross_exposure", l->max_gross_exposure},
-                   {"daily_loss_limit", l->daily_loss_limit}, {"min_qty", l->min_qty},
+    } amounts[] = {{"max_order_qty", l->max_order_qty},
+                   {"max_order_notional", l->max_order_notional},
+                   {"max_position_qty", l->max_position_qty},
+                   {"max_gross_exposure", l->max_gross_exposure},
+                   {"daily_loss_limit", l->daily_loss_limit},
+                   {"min_qty", l->min_qty},
                    {"lot_size", l->lot_size}};
     for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++)
         if (amounts[i].v < 0)
-            return tb_error_set(err, TB_INVALID, amounts[i].name, "%s must not be negative (0 = %s)",
-                                amounts[i].name, "default or no limit");
+            return tb_error_set(err, TB_INVALID, amounts[i].name,
+                                "%s must not be negative (0 = %s)", amounts[i].name,
+                                "default or no limit");
     const struct {
         const char *name;
         uint64_t v;

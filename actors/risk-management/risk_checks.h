@@ -26,30 +26,30 @@
 
 /* XX(enum suffix, code, field reported with it) — the code strings are a
  * public contract: clients, alert rules and dashboards match on them. */
-#define RISK_REASONS(XX)                                                 \
-    XX(ACCOUNT_UNKNOWN, "account_unknown", "account")                    \
-    XX(KILL_SWITCH_GLOBAL, "kill_switch_global", "account")              \
-    XX(KILL_SWITCH_ACCOUNT, "kill_switch_account", "account")            \
-    XX(SYMBOL_UNKNOWN, "symbol_unknown", "symbol")                       \
-    XX(SYMBOL_NOT_TRADABLE, "symbol_not_tradable", "symbol")             \
-    XX(SYMBOL_RESTRICTED, "symbol_restricted", "symbol")                 \
-    XX(QTY_NOT_POSITIVE, "qty_not_positive", "qty")                      \
-    XX(QTY_BELOW_MIN, "qty_below_min", "qty")                            \
-    XX(QTY_ABOVE_MAX, "qty_above_max", "qty")                            \
-    XX(LOT_SIZE, "lot_size", "qty")                                      \
-    XX(PRICE_INVALID, "price_invalid", "limit_price")                    \
-    XX(TICK_SIZE, "tick_size", "limit_price")                            \
-    XX(NO_QUOTE, "no_quote", "symbol")                                   \
-    XX(MAX_ORDER_QTY, "max_order_qty", "qty")                            \
-    XX(MAX_ORDER_NOTIONAL, "max_order_notional", "qty")                  \
-    XX(PRICE_COLLAR, "price_collar", "limit_price")                      \
-    XX(POSITIONS_UNAVAILABLE, "positions_unavailable", "account")        \
-    XX(REDUCE_ONLY, "reduce_only", "reduce_only")                        \
-    XX(MAX_POSITION, "max_position", "qty")                              \
-    XX(MAX_GROSS_EXPOSURE, "max_gross_exposure", "qty")                  \
-    XX(DAILY_LOSS_LIMIT, "daily_loss_limit", "account")                  \
-    XX(MAX_OPEN_ORDERS, "max_open_orders", "account")                    \
-    XX(ORDER_RATE, "order_rate", "account")                              \
+#define RISK_REASONS(XX)                                                                           \
+    XX(ACCOUNT_UNKNOWN, "account_unknown", "account")                                              \
+    XX(KILL_SWITCH_GLOBAL, "kill_switch_global", "account")                                        \
+    XX(KILL_SWITCH_ACCOUNT, "kill_switch_account", "account")                                      \
+    XX(SYMBOL_UNKNOWN, "symbol_unknown", "symbol")                                                 \
+    XX(SYMBOL_NOT_TRADABLE, "symbol_not_tradable", "symbol")                                       \
+    XX(SYMBOL_RESTRICTED, "symbol_restricted", "symbol")                                           \
+    XX(QTY_NOT_POSITIVE, "qty_not_positive", "qty")                                                \
+    XX(QTY_BELOW_MIN, "qty_below_min", "qty")                                                      \
+    XX(QTY_ABOVE_MAX, "qty_above_max", "qty")                                                      \
+    XX(LOT_SIZE, "lot_size", "qty")                                                                \
+    XX(PRICE_INVALID, "price_invalid", "limit_price")                                              \
+    XX(TICK_SIZE, "tick_size", "limit_price")                                                      \
+    XX(NO_QUOTE, "no_quote", "symbol")                                                             \
+    XX(MAX_ORDER_QTY, "max_order_qty", "qty")                                                      \
+    XX(MAX_ORDER_NOTIONAL, "max_order_notional", "qty")                                            \
+    XX(PRICE_COLLAR, "price_collar", "limit_price")                                                \
+    XX(POSITIONS_UNAVAILABLE, "positions_unavailable", "account")                                  \
+    XX(REDUCE_ONLY, "reduce_only", "reduce_only")                                                  \
+    XX(MAX_POSITION, "max_position", "qty")                                                        \
+    XX(MAX_GROSS_EXPOSURE, "max_gross_exposure", "qty")                                            \
+    XX(DAILY_LOSS_LIMIT, "daily_loss_limit", "account")                                            \
+    XX(MAX_OPEN_ORDERS, "max_open_orders", "account")                                              \
+    XX(ORDER_RATE, "order_rate", "account")                                                        \
     XX(DUPLICATE_CLIENT_ORDER_ID, "duplicate_client_order_id", "client_order_id")
 
 typedef enum {
@@ -82,12 +82,12 @@ typedef struct risk_intent {
 
 /* Trading rules of the instrument (symbols table). */
 typedef struct risk_symbol {
-    bool listed;       /* the symbols table has a row */
+    bool listed; /* the symbols table has a row */
     bool tradable;
     tb_fixed lot_size; /* 0 = none */
     tb_fixed tick_size;
     tb_fixed min_qty;
-    tb_fixed max_qty;  /* 0 = no maximum */
+    tb_fixed max_qty; /* 0 = no maximum */
 } risk_symbol;
 
 typedef enum {

@@ -132,16 +132,15 @@ bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const 
 }
 
 /* KEYS[1] window, ARGV[1] limit, ARGV[2] member. Window: (now - 1 s, now]. */
-static const char rate_script[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)\n"
-    "local n = redis.call('ZCARD', KEYS[1]) + 1\n"
-    "if n <= tonumber(ARGV[1]) then\n"
-    "  redis.call('ZADD', KEYS[1], now, ARGV[2])\n"
-    "  redis.call('PEXPIRE', KEYS[1], 2000)\n"
-    "end\n"
-    "return n\n";
+static const char rate_script[] = "local t = redis.call('TIME')\n"
+                                  "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+                                  "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)\n"
+                                  "local n = redis.call('ZCARD', KEYS[1]) + 1\n"
+                                  "if n <= tonumber(ARGV[1]) then\n"
+                                  "  redis.call('ZADD', KEYS[1], now, ARGV[2])\n"
+                                  "  redis.call('PEXPIRE', KEYS[1], 2000)\n"
+                                  "end\n"
+                                  "return n\n";
 
 tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, const char *member,
                          uint64_t *count, tb_error *err) {
@@ -160,11 +159,10 @@ tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, c
 }
 
 /* KEYS[1] baseline, ARGV[1] current P&L: keeps the first value of the day. */
-static const char baseline_script[] =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v then return v end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', 172800)\n"
-    "return ARGV[1]\n";
+static const char baseline_script[] = "local v = redis.call('GET', KEYS[1])\n"
+                                      "if v then return v end\n"
+                                      "redis.call('SET', KEYS[1], ARGV[1], 'EX', 172800)\n"
+                                      "return ARGV[1]\n";
 
 tb_status risk_day_baseline(redisContext *r, const char *account, int64_t now_ns, tb_fixed pnl,
                             tb_fixed *baseline, tb_error *err) {

@@ -35,8 +35,8 @@ void risk_publish_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdi
     char subject[128];
     snprintf(subject, sizeof subject, "risk.decision.%s", in->account);
     bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
-    if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_risk_decision_desc, &d, &meta) !=
-        TB_OK)
+    if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_risk_decision_desc, &d,
+                    &meta) != TB_OK)
         bus_log(BUS_LOG_WARN, "risk.decision for %s not published", in->account);
     count_decision(ctx, in, v);
     if (v->n) {
@@ -70,8 +70,8 @@ static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_
     bus_conn *c = bus_actor_conn(bus_ctx_actor(ctx));
     const char *trace = bus_ctx_trace(ctx);
     if (risk_needs_positions(in, l))
-        f->positions_ok = risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned,
-                                               &f->npositions);
+        f->positions_ok =
+            risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned, &f->npositions);
     f->positions = *owned;
     if (!risk_needs_pnl(l)) return TB_OK;
     tb_fixed pnl = 0, baseline = 0;

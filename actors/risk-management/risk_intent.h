@@ -10,7 +10,7 @@
 void risk_intent_from_request(const tb_order_request *r, risk_intent *out);
 
 typedef enum {
-    RISK_SIGNAL_ORDER, /* *out holds the order to check */
+    RISK_SIGNAL_ORDER,   /* *out holds the order to check */
     RISK_SIGNAL_NOTHING, /* sizing=target and already at target: no order */
     RISK_SIGNAL_INVALID, /* unusable signal (message in err) */
 } risk_signal_result;

@@ -33,8 +33,9 @@ static tb_fixed col_fixed(reader *rd, int col) {
     tb_fixed v = 0;
     if (col_null(rd, col)) return 0;
     if (tb_fixed_parse_cstr(PQgetvalue(rd->r, rd->row, col), &v) != TB_OK && rd->s == TB_OK)
-        rd->s = tb_error_set(rd->err, TB_ERR, PQfname(rd->r, col), "column %s holds %s: not a tb_fixed",
-                             PQfname(rd->r, col), PQgetvalue(rd->r, rd->row, col));
+        rd->s =
+            tb_error_set(rd->err, TB_ERR, PQfname(rd->r, col), "column %s holds %s: not a tb_fixed",
+                         PQfname(rd->r, col), PQgetvalue(rd->r, rd->row, col));
     return v;
 }
 
@@ -55,11 +56,12 @@ static void col_str(reader *rd, int col, char *out, size_t cap) {
 }
 
 /* The 13 limit columns, in the order read by read_limits. */
-#define LIMIT_COLS(p)                                                                          \
-    p "max_order_qty, " p "max_order_notional, " p "max_position_qty, " p "max_gross_exposure, " \
-    p "daily_loss_limit, " p "max_orders_per_sec, " p "max_open_orders, " p "price_collar_bps, " \
-    p "min_qty, " p "lot_size, COALESCE(" p "reduce_only, false), COALESCE(" p "kill_switch, false), " \
-    "array_to_string(" p "restricted_symbols, ',')"
+#define LIMIT_COLS(p)                                                                              \
+    p "max_order_qty, " p "max_order_notional, " p "max_position_qty, " p "max_gross_exposure, " p \
+      "daily_loss_limit, " p "max_orders_per_sec, " p "max_open_orders, " p "price_collar_bps, " p \
+      "min_qty, " p "lot_size, COALESCE(" p "reduce_only, false), COALESCE(" p                     \
+      "kill_switch, false), "                                                                      \
+      "array_to_string(" p "restricted_symbols, ',')"
 #define NLIMIT_COLS 13
 
 static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
@@ -100,16 +102,18 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
     memset(out, 0, sizeof *out);
     const char *p[2] = {account, symbol};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        c,
-        "SELECT l.account IS NOT NULL, " LIMIT_COLS("l.") ", "
-        "(SELECT kill_switch FROM risk_global), "
-        "s.symbol IS NOT NULL, s.tradable, s.lot_size, s.tick_size, s.min_qty, s.max_qty, "
-        "(SELECT count(*) FROM orders o WHERE o.account = $1 AND o.status IN " OPEN_STATUSES ") "
-        "FROM (SELECT 1) one "
-        "LEFT JOIN risk_limits_effective l ON l.account = $1 "
-        "LEFT JOIN symbols s ON s.symbol = $2",
-        2, p, &r, err);
+    tb_status s = bus_pg_exec(c,
+                              "SELECT l.account IS NOT NULL, " LIMIT_COLS(
+                                  "l.") ", "
+                                        "(SELECT kill_switch FROM risk_global), "
+                                        "s.symbol IS NOT NULL, s.tradable, s.lot_size, "
+                                        "s.tick_size, s.min_qty, s.max_qty, "
+                                        "(SELECT count(*) FROM orders o WHERE o.account = $1 AND "
+                                        "o.status IN " OPEN_STATUSES ") "
+                                        "FROM (SELECT 1) one "
+                                        "LEFT JOIN risk_limits_effective l ON l.account = $1 "
+                                        "LEFT JOIN symbols s ON s.symbol = $2",
+                              2, p, &r, err);
     if (s != TB_OK) return s;
     reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
     out->account_known = col_bool(&rd, 0);
@@ -130,10 +134,10 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
 
 /* ------------------------------------------------------------ orders -- */
 
-#define ORDER_COLS                                                                              \
-    "order_id, client_order_id, account, symbol, side, type, qty, limit_price, stop_price, tif, " \
-    "source, strategy_id, status, filled_qty, avg_price, reason, "                               \
-    "(extract(epoch FROM created_at) * 1000000)::bigint, "                                       \
+#define ORDER_COLS                                                                                 \
+    "order_id, client_order_id, account, symbol, side, type, qty, limit_price, stop_price, tif, "  \
+    "source, strategy_id, status, filled_qty, avg_price, reason, "                                 \
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "                                         \
     "(extract(epoch FROM updated_at) * 1000000)::bigint, reduce_only"
 
 static tb_status read_order(PGresult *r, int row, tb_order_record *o, bool *reduce_only,
@@ -168,8 +172,9 @@ tb_status risk_store_find_client_order(PGconn *c, const char *account, const cha
     *found = false;
     const char *p[2] = {account, client_order_id};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c, "SELECT " ORDER_COLS " FROM orders "
-                                 "WHERE account = $1 AND client_order_id = $2",
+    tb_status s = bus_pg_exec(c,
+                              "SELECT " ORDER_COLS " FROM orders "
+                              "WHERE account = $1 AND client_order_id = $2",
                               2, p, &r, err);
     if (s != TB_OK) return s;
     if (PQntuples(r) > 0) {
@@ -182,7 +187,8 @@ tb_status risk_store_find_client_order(PGconn *c, const char *account, const cha
 
 tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used, tb_error *err) {
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c, "SELECT 1 FROM orders WHERE signal_id = $1", 1, &signal_id, &r, err);
+    tb_status s =
+        bus_pg_exec(c, "SELECT 1 FROM orders WHERE signal_id = $1", 1, &signal_id, &r, err);
     if (s != TB_OK) return s;
     *used = PQntuples(r) > 0;
     PQclear(r);
@@ -203,8 +209,8 @@ static void rollback(PGconn *c) {
 
 /* Re-reads what may have changed since risk_store_load and re-runs the checks
  * that depend on it, under the account lock. */
-static tb_status recheck(PGconn *c, const risk_intent *in, const risk_facts *facts,
-                         risk_verdict *v, tb_error *err) {
+static tb_status recheck(PGconn *c, const risk_intent *in, const risk_facts *facts, risk_verdict *v,
+                         tb_error *err) {
     PGresult *r = NULL;
     tb_status s = bus_pg_exec(c, "SELECT kill_switch FROM risk_global FOR SHARE", 0, NULL, &r, err);
     if (s != TB_OK) return s;
@@ -252,11 +258,22 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
     char us[24];
     snprintf(us, sizeof us, "%lld", (long long)(ts_ns / 1000)); /* timestamptz: microseconds */
     num qty = N(in->qty, false), lp = N(in->limit_price, true), sp = N(in->stop_price, true);
-    const char *p[16] = {order_id,        in->client_order_id, in->account, in->symbol,
-                         in->side,        in->type,            qty.s,       lp.s,
-                         sp.s,            in->tif,             in->source,  in->strategy_id,
-                         in->signal_id,   in->reduce_only ? "true" : "false",
-                         trace_id ? trace_id : "", us};
+    const char *p[16] = {order_id,
+                         in->client_order_id,
+                         in->account,
+                         in->symbol,
+                         in->side,
+                         in->type,
+                         qty.s,
+                         lp.s,
+                         sp.s,
+                         in->tif,
+                         in->source,
+                         in->strategy_id,
+                         in->signal_id,
+                         in->reduce_only ? "true" : "false",
+                         trace_id ? trace_id : "",
+                         us};
     s = bus_pg_exec(c,
                     "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, "
                     "qty, limit_price, stop_price, tif, source, strategy_id, signal_id, "
@@ -282,8 +299,10 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
         snprintf(subject, sizeof subject, "orders.new.%s", in->account);
         s = bus_outbox_add(c, RISK_PRODUCER, subject, &tb_order_desc, &ev, order_id, trace_id, err);
     }
-    if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
-    else rollback(c);
+    if (s == TB_OK)
+        s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    else
+        rollback(c);
     return s;
 }
 
@@ -298,8 +317,9 @@ tb_status risk_store_limits_get(PGconn *c, const char *account, tb_risk_limits *
         defaults ? bus_pg_exec(c, "SELECT " LIMIT_COLS("") " FROM risk_limits WHERE account = '*'",
                                0, NULL, &r, err)
                  : bus_pg_exec(c,
-                               "SELECT " LIMIT_COLS("l.") ", (SELECT kill_switch FROM risk_global) "
-                               "FROM risk_limits_effective l WHERE l.account = $1",
+                               "SELECT " LIMIT_COLS(
+                                   "l.") ", (SELECT kill_switch FROM risk_global) "
+                                         "FROM risk_limits_effective l WHERE l.account = $1",
                                1, &account, &r, err);
     if (s != TB_OK) return s;
     snprintf(out->account, sizeof out->account, "%s", account);
@@ -336,8 +356,18 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
                  N(l->daily_loss_limit, true), U(l->max_orders_per_sec),
                  U(l->max_open_orders),        U(l->price_collar_bps),
                  N(l->min_qty, true),          N(l->lot_size, true)};
-    const char *p[13] = {defaults ? "*" : l->account, v[0].s, v[1].s, v[2].s, v[3].s, v[4].s,
-                         v[5].s, v[6].s, v[7].s, v[8].s, v[9].s, l->reduce_only ? "true" : "false",
+    const char *p[13] = {defaults ? "*" : l->account,
+                         v[0].s,
+                         v[1].s,
+                         v[2].s,
+                         v[3].s,
+                         v[4].s,
+                         v[5].s,
+                         v[6].s,
+                         v[7].s,
+                         v[8].s,
+                         v[9].s,
+                         l->reduce_only ? "true" : "false",
                          l->restricted_symbols};
     return bus_pg_exec(
         c,
@@ -408,8 +438,9 @@ tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char
         /* UPDATE waits for order inserts holding the row FOR SHARE, and
          * inserts that start later see the new value. */
         const char *p[2] = {engaged, ks->reason};
-        s = bus_pg_exec(c, "UPDATE risk_global SET kill_switch = $1::boolean, "
-                           "reason = NULLIF($2, ''), updated_by = 'api'",
+        s = bus_pg_exec(c,
+                        "UPDATE risk_global SET kill_switch = $1::boolean, "
+                        "reason = NULLIF($2, ''), updated_by = 'api'",
                         2, p, NULL, err);
         if (s == TB_OK && ks->engaged)
             s = cancel_open_orders(c, "true", NULL, trace_id, canceled, err);
@@ -418,16 +449,19 @@ tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char
         if (s == TB_OK) s = account_exists(c, ks->account, err);
         const char *p[2] = {ks->account, engaged};
         if (s == TB_OK)
-            s = bus_pg_exec(c, "INSERT INTO risk_limits (account, kill_switch, updated_by) "
-                               "VALUES ($1, $2::boolean, 'api') ON CONFLICT (account) DO UPDATE "
-                               "SET kill_switch = EXCLUDED.kill_switch, updated_by = 'api', "
-                               "updated_at = now()",
+            s = bus_pg_exec(c,
+                            "INSERT INTO risk_limits (account, kill_switch, updated_by) "
+                            "VALUES ($1, $2::boolean, 'api') ON CONFLICT (account) DO UPDATE "
+                            "SET kill_switch = EXCLUDED.kill_switch, updated_by = 'api', "
+                            "updated_at = now()",
                             2, p, NULL, err);
         if (s == TB_OK && ks->engaged)
             s = cancel_open_orders(c, "o.account = $1", ks->account, trace_id, canceled, err);
     }
-    if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
-    else rollback(c);
+    if (s == TB_OK)
+        s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    else
+        rollback(c);
     if (s != TB_OK) *canceled = 0;
     return s;
 }

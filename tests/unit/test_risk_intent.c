@@ -6,7 +6,7 @@
 
 #include "risk_intent.h"
 
-#define FX(units) ((tb_fixed)(units) * TB_FIXED_SCALE)
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
 
 static tb_signal signal_of(const char *sizing, const char *side, tb_fixed qty, tb_fixed target) {
     tb_signal s;

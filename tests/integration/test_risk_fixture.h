@@ -1,0 +1,442 @@
+/* Shared fixture of the risk-management integration tests (test_risk*.c):
+ * runs the real tb-risk-management binary as a child process, and answers
+ * the requests it makes to other services with an in-process fake actor
+ * (api.market.quote, api.positions.list|get, api.accounts.get) whose
+ * answers the test sets. Also: PostgreSQL access for set-up and checks, a
+ * client connection, and helpers to submit orders and read replies.
+ *
+ * Included by exactly one .c file per test binary (static definitions). */
+#ifndef TEST_RISK_FIXTURE_H
+#define TEST_RISK_FIXTURE_H
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb_test.h"
+#include "wire.h"
+
+/* Each test file uses a different part of this fixture. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
+#define E8        ((tb_fixed)1)
+
+/* ------------------------------------------------------- fake state -- */
+
+#define FAKE_MAX 512
+
+typedef struct fake_quote {
+    char symbol[TB_TOKEN_CAP];
+    tb_fixed bid, ask, last;
+} fake_quote;
+typedef struct fake_pos {
+    char account[TB_TOKEN_CAP], symbol[TB_TOKEN_CAP];
+    tb_fixed qty, mark;
+} fake_pos;
+typedef struct fake_acct {
+    char account[TB_TOKEN_CAP];
+    tb_fixed realized, unrealized;
+    bool down; /* answer with an error, as a failing position-management */
+} fake_acct;
+
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static fake_quote fake_quotes[FAKE_MAX];
+static fake_pos fake_positions[FAKE_MAX];
+static fake_acct fake_accounts[FAKE_MAX];
+static int n_quotes, n_positions, n_accounts;
+static _Atomic int fake_position_requests;
+
+static void fake_set_quote(const char *sym, tb_fixed bid, tb_fixed ask, tb_fixed last) {
+    pthread_mutex_lock(&fake_lock);
+    int i = 0;
+    while (i < n_quotes && strcmp(fake_quotes[i].symbol, sym) != 0) i++;
+    if (i == n_quotes) ck_assert_int_lt(n_quotes++, FAKE_MAX);
+    snprintf(fake_quotes[i].symbol, sizeof fake_quotes[i].symbol, "%s", sym);
+    fake_quotes[i].bid = bid;
+    fake_quotes[i].ask = ask;
+    fake_quotes[i].last = last;
+    pthread_mutex_unlock(&fake_lock);
+}
+
+static void fake_set_position(const char *acct, const char *sym, tb_fixed qty, tb_fixed mark) {
+    pthread_mutex_lock(&fake_lock);
+    int i = 0;
+    while (i < n_positions && (strcmp(fake_positions[i].account, acct) != 0 ||
+                               strcmp(fake_positions[i].symbol, sym) != 0))
+        i++;
+    if (i == n_positions) ck_assert_int_lt(n_positions++, FAKE_MAX);
+    snprintf(fake_positions[i].account, sizeof fake_positions[i].account, "%s", acct);
+    snprintf(fake_positions[i].symbol, sizeof fake_positions[i].symbol, "%s", sym);
+    fake_positions[i].qty = qty;
+    fake_positions[i].mark = mark;
+    pthread_mutex_unlock(&fake_lock);
+}
+
+static fake_acct *fake_account_locked(const char *acct) {
+    int i = 0;
+    while (i < n_accounts && strcmp(fake_accounts[i].account, acct) != 0) i++;
+    if (i == n_accounts) {
+        ck_assert_int_lt(n_accounts++, FAKE_MAX);
+        memset(&fake_accounts[i], 0, sizeof fake_accounts[i]);
+        snprintf(fake_accounts[i].account, sizeof fake_accounts[i].account, "%s", acct);
+    }
+    return &fake_accounts[i];
+}
+
+static void fake_set_pnl(const char *acct, tb_fixed realized, tb_fixed unrealized) {
+    pthread_mutex_lock(&fake_lock);
+    fake_acct *a = fake_account_locked(acct);
+    a->realized = realized;
+    a->unrealized = unrealized;
+    pthread_mutex_unlock(&fake_lock);
+}
+
+static void fake_set_down(const char *acct, bool down) {
+    pthread_mutex_lock(&fake_lock);
+    fake_account_locked(acct)->down = down;
+    pthread_mutex_unlock(&fake_lock);
+}
+
+static bool fake_is_down(const char *acct) {
+    pthread_mutex_lock(&fake_lock);
+    bool down = fake_account_locked(acct)->down;
+    pthread_mutex_unlock(&fake_lock);
+    return down;
+}
+
+/* ---------------------------------------------------- fake handlers -- */
+
+static tb_status fake_on_quote(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    tb_tick t;
+    memset(&t, 0, sizeof t);
+    bool found = false;
+    pthread_mutex_lock(&fake_lock);
+    for (int i = 0; i < n_quotes && !found; i++) {
+        if (strcmp(fake_quotes[i].symbol, q->symbol) != 0) continue;
+        found = true;
+        snprintf(t.symbol, sizeof t.symbol, "%s", q->symbol);
+        t.seq = 1;
+        t.ts = tb_now_ns();
+        t.bid = fake_quotes[i].bid;
+        t.ask = fake_quotes[i].ask;
+        t.last = fake_quotes[i].last;
+    }
+    pthread_mutex_unlock(&fake_lock);
+    if (!found) return bus_fail(ctx, TB_NOT_FOUND, "symbol", "no quote for %s", q->symbol);
+    return bus_reply(ctx, &tb_tick_desc, &t);
+}
+
+static void fill_position(tb_position_update *p, const char *acct, const char *sym, tb_fixed qty,
+                          tb_fixed mark) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->account, sizeof p->account, "%s", acct);
+    snprintf(p->symbol, sizeof p->symbol, "%s", sym);
+    p->qty = qty;
+    p->last_price = mark;
+    p->avg_cost = mark;
+    p->ts = tb_now_ns();
+}
+
+static tb_status fake_on_positions_list(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    fake_position_requests++;
+    if (fake_is_down(q->account))
+        return bus_fail(ctx, TB_UNAVAILABLE, NULL, "positions of %s unavailable", q->account);
+    tb_position_update items[16];
+    size_t n = 0;
+    pthread_mutex_lock(&fake_lock);
+    for (int i = 0; i < n_positions && n < 16; i++)
+        if (strcmp(fake_positions[i].account, q->account) == 0)
+            fill_position(&items[n++], q->account, fake_positions[i].symbol, fake_positions[i].qty,
+                          fake_positions[i].mark);
+    pthread_mutex_unlock(&fake_lock);
+    return bus_reply_list(ctx, &tb_position_update_desc, items, n, NULL);
+}
+
+static tb_status fake_on_positions_get(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    if (fake_is_down(q->account))
+        return bus_fail(ctx, TB_UNAVAILABLE, NULL, "positions of %s unavailable", q->account);
+    tb_position_update p;
+    fill_position(&p, q->account, q->symbol, 0, 0);
+    pthread_mutex_lock(&fake_lock);
+    for (int i = 0; i < n_positions; i++)
+        if (strcmp(fake_positions[i].account, q->account) == 0 &&
+            strcmp(fake_positions[i].symbol, q->symbol) == 0)
+            fill_position(&p, q->account, q->symbol, fake_positions[i].qty, fake_positions[i].mark);
+    pthread_mutex_unlock(&fake_lock);
+    return bus_reply(ctx, &tb_position_update_desc, &p);
+}
+
+static tb_status fake_on_account(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    if (fake_is_down(q->account))
+        return bus_fail(ctx, TB_UNAVAILABLE, NULL, "account %s unavailable", q->account);
+    tb_account a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.account, sizeof a.account, "%s", q->account);
+    pthread_mutex_lock(&fake_lock);
+    fake_acct *f = fake_account_locked(q->account);
+    a.realized_pnl = f->realized;
+    a.unrealized_pnl = f->unrealized;
+    pthread_mutex_unlock(&fake_lock);
+    return bus_reply(ctx, &tb_account_desc, &a);
+}
+
+static const bus_endpoint fake_endpoints[] = {
+    {.name = "quote",
+     .kind = BUS_REQUEST,
+     .subject = "api.market.quote",
+     .event = &tb_query_desc,
+     .handler = fake_on_quote},
+    {.name = "positions-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.positions.list",
+     .event = &tb_query_desc,
+     .handler = fake_on_positions_list},
+    {.name = "positions-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.positions.get",
+     .event = &tb_query_desc,
+     .handler = fake_on_positions_get},
+    {.name = "accounts-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.accounts.get",
+     .event = &tb_query_desc,
+     .handler = fake_on_account},
+};
+
+static const bus_actor_def fake_def = {
+    .name = "risk-test-fakes",
+    .version = "0.0.1",
+    .description = "market-data and position-management stand-ins for the risk tests",
+    .endpoints = fake_endpoints,
+    .nendpoints = sizeof fake_endpoints / sizeof fake_endpoints[0],
+};
+
+/* ------------------------------------------------------ environment -- */
+
+static bus_actor *fakes;
+static bus_conn *client;
+static bus_pg_pool *pg_pool;
+static pid_t risk_pid;
+static bus_config client_cfg;
+
+static void pg_exec(const char *sql, int n, const char *const *params) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pg_pool, &err);
+    ck_assert_msg(c != NULL, "%s", err.message);
+    tb_status s = bus_pg_exec(c, sql, n, params, NULL, &err);
+    bus_pg_release(pg_pool, c);
+    ck_assert_msg(s == TB_OK, "%s: %s", sql, err.message);
+}
+
+/* First column of the first row as text ("" when no row). */
+static void pg_value(char *out, size_t cap, const char *sql, int n, const char *const *params) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pg_pool, &err);
+    ck_assert_msg(c != NULL, "%s", err.message);
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, sql, n, params, &r, &err);
+    bus_pg_release(pg_pool, c);
+    ck_assert_msg(s == TB_OK, "%s: %s", sql, err.message);
+    snprintf(out, cap, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+}
+
+static long pg_count(const char *sql, int n, const char *const *params) {
+    char v[64];
+    pg_value(v, sizeof v, sql, n, params);
+    return strtol(v, NULL, 10);
+}
+
+/* A new account with cash, and a new listed symbol with its rules. */
+static void new_account(char *out, size_t cap) {
+    tb_test_unique(out, cap, "RK");
+    const char *p[1] = {out};
+    pg_exec("INSERT INTO accounts (id, initial_cash, cash) VALUES ($1, 1000000, 1000000)", 1, p);
+}
+
+static void new_symbol(char *out, size_t cap, bool tradable, const char *lot, const char *tick,
+                       const char *min_qty, const char *max_qty) {
+    tb_test_unique(out, cap, "SY");
+    const char *p[6] = {out, tradable ? "true" : "false", lot, tick, min_qty, max_qty};
+    pg_exec("INSERT INTO symbols (symbol, tradable, lot_size, tick_size, min_qty, max_qty) "
+            "VALUES ($1, $2::boolean, $3::numeric, $4::numeric, $5::numeric, "
+            "NULLIF($6, '')::numeric)",
+            6, p);
+}
+
+static bool risk_ready(void *arg) {
+    (void)arg;
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "_default");
+    tb_risk_limits l;
+    tb_error err = {0};
+    return bus_request(client, "api.risk.limits.get", &tb_query_desc, &q, &tb_risk_limits_desc, &l,
+                       500, NULL, &err) == TB_OK;
+}
+
+static void risk_env_start(void) {
+    tb_test_config(&client_cfg, "risk-test");
+    client = tb_test_conn(&client_cfg);
+    tb_error err = {0};
+    ck_assert_msg(bus_pg_pool_create(client_cfg.database_url, &pg_pool, &err) == TB_OK, "%s",
+                  err.message);
+    bus_config fcfg;
+    tb_test_config(&fcfg, fake_def.name);
+    ck_assert_int_eq(bus_actor_create(&fake_def, &fcfg, &fakes, &err), TB_OK);
+    ck_assert_msg(bus_actor_start(fakes, &err) == TB_OK, "%s", err.message);
+
+    char bin[1024], log[1100];
+    tb_test_bin(bin, sizeof bin, "actors/risk-management/tb-risk-management");
+    snprintf(log, sizeof log, "%s/Testing/tb-risk-management.log",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : ".");
+    char *argv[] = {bin, NULL};
+    static char e1[] = "RISK_DEPENDENCY_TIMEOUT_MS=1000", e2[] = "RISK_OUTBOX_INTERVAL_MS=200";
+    char *env[] = {e1, e2, NULL};
+    risk_pid = tb_test_spawn(argv, env, log);
+    ck_assert_msg(tb_test_wait(risk_ready, NULL, 15000), "tb-risk-management did not come up (%s)",
+                  log);
+}
+
+static void risk_env_stop(void) {
+    if (risk_pid > 0) {
+        /* A failed global kill-switch test must not leave the switch engaged. */
+        tb_kill_switch ks;
+        memset(&ks, 0, sizeof ks);
+        tb_error err = {0};
+        if (bus_request(client, "api.risk.killswitch", &tb_kill_switch_desc, &ks,
+                        &tb_kill_switch_desc, &ks, 5000, NULL, &err) != TB_OK)
+            fprintf(stderr, "global kill switch not released: %s\n", err.message);
+        kill(risk_pid, SIGTERM);
+        int rc = tb_test_wait_exit(risk_pid, 15000);
+        ck_assert_msg(rc == 0, "tb-risk-management exited with %d after SIGTERM", rc);
+    }
+    bus_actor_destroy(fakes);
+    bus_conn_close(client);
+    bus_pg_pool_destroy(pg_pool);
+}
+
+/* ---------------------------------------------------------- requests -- */
+
+static tb_order_request order_req(const char *acct, const char *sym, const char *side,
+                                  const char *type, tb_fixed qty) {
+    tb_order_request r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.account, sizeof r.account, "%s", acct);
+    snprintf(r.symbol, sizeof r.symbol, "%s", sym);
+    snprintf(r.side, sizeof r.side, "%s", side);
+    snprintf(r.type, sizeof r.type, "%s", type);
+    r.qty = qty;
+    return r;
+}
+
+static tb_status submit(const tb_order_request *r, tb_order_record *rec, tb_error *err) {
+    memset(err, 0, sizeof *err);
+    return bus_request(client, "api.orders.submit", &tb_order_request_desc, r,
+                       &tb_order_record_desc, rec, 5000, NULL, err);
+}
+
+static void expect_accept(const tb_order_request *r, const char *what) {
+    tb_order_record rec;
+    tb_error err;
+    tb_status s = submit(r, &rec, &err);
+    ck_assert_msg(s == TB_OK, "%s: want accepted, got %s: %s", what, tb_status_code(s),
+                  err.message);
+    ck_assert_str_eq(rec.status, "new");
+}
+
+/* Rejected with exactly this reason code (message "<code>: ...") and field. */
+static void expect_reject(const tb_order_request *r, const char *code, const char *field,
+                          const char *what) {
+    tb_order_record rec;
+    tb_error err;
+    tb_status s = submit(r, &rec, &err);
+    ck_assert_msg(s == TB_REJECTED, "%s: want rejected %s, got %s: %s", what, code,
+                  tb_status_code(s), err.message);
+    size_t n = strlen(code);
+    ck_assert_msg(strncmp(err.message, code, n) == 0 && err.message[n] == ':',
+                  "%s: want reason %s, got %s", what, code, err.message);
+    if (field)
+        ck_assert_msg(strcmp(err.field, field) == 0, "%s: field %s, want %s", what, err.field,
+                      field);
+}
+
+static tb_status set_limits(const tb_risk_limits *l, tb_risk_limits *out) {
+    tb_error err = {0};
+    tb_risk_limits ignored;
+    return bus_request(client, "api.risk.limits.set", &tb_risk_limits_desc, l, &tb_risk_limits_desc,
+                       out ? out : &ignored, 5000, NULL, &err);
+}
+
+static tb_risk_limits limits_for(const char *acct) {
+    tb_risk_limits l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.account, sizeof l.account, "%s", acct);
+    return l;
+}
+
+static tb_status get_limits(const char *acct, tb_risk_limits *out, tb_error *err) {
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", acct);
+    return bus_request(client, "api.risk.limits.get", &tb_query_desc, &q, &tb_risk_limits_desc, out,
+                       5000, NULL, err);
+}
+
+static tb_status kill_switch(const char *acct, bool engaged, tb_kill_switch *out, tb_error *err) {
+    tb_kill_switch ks;
+    memset(&ks, 0, sizeof ks);
+    snprintf(ks.account, sizeof ks.account, "%s", acct);
+    snprintf(ks.reason, sizeof ks.reason, "test");
+    ks.engaged = engaged;
+    return bus_request(client, "api.risk.killswitch", &tb_kill_switch_desc, &ks,
+                       &tb_kill_switch_desc, out, 5000, NULL, err);
+}
+
+static natsSubscription *subscribe(const char *subject) {
+    natsSubscription *sub = NULL;
+    natsConnection *nc = bus_conn_nats(client);
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subject), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    return sub;
+}
+
+/* Next message on sub decoded as desc into ev; false on timeout. */
+static bool next_event(natsSubscription *sub, const tb_event_desc *desc, void *ev, int64_t ms,
+                       char *msg_id, size_t msg_id_cap) {
+    natsMsg *m = NULL;
+    if (natsSubscription_NextMsg(&m, sub, ms) != NATS_OK) return false;
+    tb_error err = {0};
+    ck_assert_msg(tb_decode(desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), ev, &err) ==
+                      TB_OK,
+                  "%s on %s: %s", desc->name, natsMsg_GetSubject(m), err.message);
+    if (msg_id) {
+        const char *v = NULL;
+        snprintf(msg_id, msg_id_cap, "%s",
+                 natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &v) == NATS_OK && v ? v : "");
+    }
+    natsMsg_Destroy(m);
+    return true;
+}
+
+static int run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
+
+#pragma GCC diagnostic pop
+
+#endif
