@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "wire.h"
@@ -21,6 +22,7 @@ struct bus_conn {
     char name[128];
     _Atomic uint64_t reconnects;
     _Atomic bool closing; /* a disconnect during close is not news */
+    _Atomic bool closed;  /* the closed callback ran: no callback uses us any more */
 };
 
 tb_status bus_status_from_nats(int s) {
@@ -69,6 +71,15 @@ static void on_disconnected(natsConnection *nc, void *closure) {
         bus_log(BUS_LOG_WARN, "nats: disconnected (%s), reconnecting", c->name);
 }
 
+/* nats.c delivers connection callbacks on its own thread, after
+ * natsConnection_Close returned, and the closed callback last: until it ran,
+ * the disconnected callback may still read this bus_conn. */
+static void on_closed(natsConnection *nc, void *closure) {
+    (void)nc;
+    bus_conn *c = closure;
+    atomic_store(&c->closed, true); /* the last access to c */
+}
+
 static void on_reconnected(natsConnection *nc, void *closure) {
     (void)nc;
     bus_conn *c = closure;
@@ -100,6 +111,7 @@ tb_status bus_conn_open(const bus_config *cfg, const bus_conn_opts *o, bus_conn 
     if (s == NATS_OK) s = natsOptions_SetCustomReconnectDelay(c->opts, reconnect_delay, c);
     if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(c->opts, on_disconnected, c);
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(c->opts, on_reconnected, c);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(c->opts, on_closed, c);
     if (s == NATS_OK) s = natsOptions_SetErrorHandler(c->opts, on_async_error, c);
     /* Buffer publishes while reconnecting instead of failing them. */
     if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(c->opts, 8 * 1024 * 1024);
@@ -133,6 +145,9 @@ void bus_conn_close(bus_conn *c) {
     if (c->nc != NULL) {
         (void)natsConnection_FlushTimeout(c->nc, 2000); /* best effort: closing anyway */
         natsConnection_Close(c->nc);
+        /* Free c only once nats.c's callbacks are done with it (bounded, in
+         * case a closed callback is never delivered). */
+        for (int i = 0; i < 5000 && !atomic_load(&c->closed); i++) usleep(1000);
     }
     jsCtx_Destroy(c->js);
     natsConnection_Destroy(c->nc);
