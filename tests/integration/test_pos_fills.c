@@ -1,0 +1,451 @@
+/* position-management against the real servers, through its real binary:
+ * an account created with api.accounts.create, fills recorded in PostgreSQL
+ * and published on FILLS (Nats-Msg-Id = fill id) are booked exactly (hand-
+ * computed positions, average cost, realized P&L through two flips, fees,
+ * cash, marks, unrealized P&L and equity); pos.update is published per fill;
+ * the same fill published twice, or delivered twice under another message
+ * id, is applied once; a conflicting copy, an unknown account and a subject
+ * that disagrees with the body are dead-lettered; fills arriving out of
+ * order are booked in their canonical order; api.positions.list|get,
+ * api.accounts.get|list|create and api.fills.list answer, with paging and
+ * account scopes; the exactness invariants hold (tb_check_exactness). */
+#include <nats/nats.h>
+#include <signal.h>
+
+#include "test_pos_util.h"
+
+static bus_config cfg;
+static bus_conn *conn;
+static PGconn *pg;
+static pid_t worker;
+static char instance[64], prefix[32], like[64];
+static int64_t ts0;
+
+static void setup_all(void) {
+    tb_test_config(&cfg, "pos-fills-test");
+    conn = tb_test_conn(&cfg);
+    pg = pt_pg(&cfg);
+    tb_error err = {0};
+    ck_assert_msg(bus_js_ensure_streams(conn, &err) == TB_OK, "%s", err.message);
+    tb_test_unique(prefix, sizeof prefix, "PF");
+    snprintf(like, sizeof like, "%s%%", prefix);
+    snprintf(instance, sizeof instance, "pmf-%s", prefix);
+    /* The default durable and subject, as deployed; marks on every tick. */
+    char *extra[] = {"POS_MARK_INTERVAL_MS=0", NULL};
+    worker = pt_spawn(instance, extra);
+    pt_wait_ready(conn, instance);
+    ts0 = tb_now_ns() / 1000 * 1000; /* whole microseconds, as PostgreSQL keeps them */
+}
+
+static void teardown_all(void) {
+    if (worker > 0) {
+        kill(worker, SIGTERM);
+        ck_assert_int_eq(tb_test_wait_exit(worker, 20000), 0);
+    }
+    PQfinish(pg);
+    bus_conn_close(conn);
+}
+
+static void make_account(const char *id, const char *initial) {
+    tb_account a = {0}, out = {0};
+    snprintf(a.account, sizeof a.account, "%s", id);
+    snprintf(a.name, sizeof a.name, "test %s", id);
+    a.initial_cash = pt_fx(initial);
+    tb_error err = {0};
+    ck_assert_msg(bus_request(conn, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc,
+                              &out, 5000, NULL, &err) == TB_OK,
+                  "create %s: %s", id, err.message);
+    ck_assert_str_eq(out.account, id);
+    ck_assert_int_eq(out.cash, a.initial_cash);
+    ck_assert_int_eq(out.equity, a.initial_cash);
+}
+
+static void send_fill(const tb_fill *f) {
+    pt_record_fill(pg, f);
+    ck_assert(!pt_publish_fill(conn, f, NULL));
+}
+
+static tb_account get_account(const char *id) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", id);
+    tb_account a = {0};
+    tb_error err = {0};
+    ck_assert_msg(bus_request(conn, "api.accounts.get", &tb_query_desc, &q, &tb_account_desc, &a,
+                              5000, NULL, &err) == TB_OK,
+                  "%s", err.message);
+    return a;
+}
+
+static tb_position_update get_position(const char *acct, const char *sym, const char *scope,
+                                       tb_status want) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", acct);
+    snprintf(q.symbol, sizeof q.symbol, "%s", sym);
+    snprintf(q.accounts, sizeof q.accounts, "%s", scope ? scope : "");
+    tb_position_update u = {0};
+    tb_error err = {0};
+    ck_assert_int_eq(bus_request(conn, "api.positions.get", &tb_query_desc, &q,
+                                 &tb_position_update_desc, &u, 5000, NULL, &err),
+                     want);
+    return u;
+}
+
+#define ck_fx(got, want)                                                                   \
+    do {                                                                                   \
+        char g_[TB_FIXED_STRLEN];                                                          \
+        (void)tb_fixed_format((got), g_);                                                  \
+        ck_assert_msg((got) == pt_fx(want), "%s = %s, want %s", #got, g_, want);           \
+    } while (0)
+
+static void assert_exact(void) {
+    char msg[1024];
+    ck_assert_msg(tb_check_exactness(pg, like, msg, sizeof msg), "exactness: %s", msg);
+}
+
+START_TEST(fills_book_positions_cash_and_pnl) {
+    char acct[40], other[40], sub_subject[128];
+    snprintf(acct, sizeof acct, "%sA", prefix);
+    snprintf(other, sizeof other, "%sB", prefix);
+    make_account(acct, "100000");
+    make_account(other, "500");
+    /* A second create is a conflict, a negative initial cash invalid. */
+    tb_account dup = {0}, out;
+    snprintf(dup.account, sizeof dup.account, "%s", acct);
+    tb_error err = {0};
+    ck_assert_int_eq(bus_request(conn, "api.accounts.create", &tb_account_desc, &dup,
+                                 &tb_account_desc, &out, 5000, NULL, &err),
+                     TB_CONFLICT);
+    snprintf(dup.account, sizeof dup.account, "%sN", prefix);
+    dup.initial_cash = pt_fx("-1");
+    ck_assert_int_eq(bus_request(conn, "api.accounts.create", &tb_account_desc, &dup,
+                                 &tb_account_desc, &out, 5000, NULL, &err),
+                     TB_INVALID);
+
+    natsSubscription *sub = NULL;
+    snprintf(sub_subject, sizeof sub_subject, "pos.update.%s.>", acct);
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, bus_conn_nats(conn), sub_subject), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(bus_conn_nats(conn)), NATS_OK);
+
+    /* DAX: open, add, partial reduce, flip to short, flip back to long.
+     *   buy 10 @ 100 fee 1     qty 10  cost 1000  cash 98999
+     *   buy 5 @ 130 fee .5     qty 15  cost 1650  cash 98348.5    avg 110
+     *   sell 6 @ 120 fee .25   qty 9   cost 990   realized 60     cash 99068.25
+     *   sell 15 @ 90 fee 2     closes 9: 810 - 990 = -180 (total -120); short 6 @ 90
+     *                          qty -6  cost -540  cash 100416.25
+     *   buy 8 @ 80             covers 6: 540 - 480 = +60 (total -60); long 2 @ 80
+     *                          qty 2   cost 160   cash 99776.25
+     * SAP: sell 3 @ 33.33333333 fee 0.00000001: notional 99.99999999,
+     *                          cash 99876.24999998 */
+    const char *dax[5][4] = {{"buy", "10", "100", "1"},
+                             {"buy", "5", "130", "0.5"},
+                             {"sell", "6", "120", "0.25"},
+                             {"sell", "15", "90", "2"},
+                             {"buy", "8", "80", "0"}};
+    tb_fill f;
+    char id[64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "%s-dax-%d", acct, i);
+        pt_fill(&f, id, acct, "DAX", dax[i][0], dax[i][1], dax[i][2], dax[i][3], ts0 + i * 1000);
+        send_fill(&f);
+    }
+    snprintf(id, sizeof id, "%s-sap-0", acct);
+    pt_fill(&f, id, acct, "SAP", "sell", "3", "33.33333333", "0.00000001", ts0 + 10000);
+    send_fill(&f);
+    ck_assert_msg(pt_wait_applied(pg, like, 6, 60000), "fills not applied");
+
+    tb_position_update p = get_position(acct, "DAX", NULL, TB_OK);
+    ck_fx(p.qty, "2");
+    ck_fx(p.avg_cost, "80");
+    ck_fx(p.realized_pnl, "-60");
+    p = get_position(acct, "SAP", NULL, TB_OK);
+    ck_fx(p.qty, "-3");
+    ck_fx(p.avg_cost, "33.33333333");
+    p = get_position(acct, "NEVER", NULL, TB_OK); /* never traded: flat, not an error */
+    ck_fx(p.qty, "0");
+    (void)get_position(acct, "DAX", other, TB_NOT_FOUND); /* outside the caller's scope */
+    (void)get_position(acct, "", NULL, TB_MISSING_FIELD);
+
+    tb_account a = get_account(acct);
+    ck_fx(a.initial_cash, "100000");
+    ck_fx(a.cash, "99876.24999998");
+    ck_fx(a.fees, "3.75000001");
+    ck_fx(a.realized_pnl, "-60");
+    ck_fx(a.unrealized_pnl, "0"); /* no marks yet: valued at cost */
+    ck_fx(a.equity, "99936.24999999");
+
+    /* pos.update per fill, in order (one worker); the last DAX one carries
+     * the position after the second flip and the cash at that point. */
+    int seen = 0;
+    bool saw_last_dax = false;
+    while (seen < 6) {
+        natsMsg *m = NULL;
+        ck_assert_int_eq(natsSubscription_NextMsg(&m, sub, 10000), NATS_OK);
+        tb_position_update u;
+        ck_assert_int_eq(tb_decode(&tb_position_update_desc, natsMsg_GetData(m),
+                                   (size_t)natsMsg_GetDataLength(m), &u, NULL),
+                         TB_OK);
+        snprintf(id, sizeof id, "%s-dax-4", acct);
+        if (strcmp(u.fill_id, id) == 0) {
+            ck_fx(u.qty, "2");
+            ck_fx(u.avg_cost, "80");
+            ck_fx(u.realized_pnl, "-60");
+            ck_fx(u.cash, "99776.25");
+            ck_assert_str_eq(natsMsg_GetSubject(m) + strlen(sub_subject) - 1, "DAX");
+            saw_last_dax = true;
+        }
+        natsMsg_Destroy(m);
+        seen++;
+    }
+    ck_assert(saw_last_dax);
+
+    /* Marks: DAX last 85 -> 2 * 85 - 160 = 10; SAP mid (30 + 31) / 2 = 30.5 ->
+     * -91.5 + 99.99999999 = 8.49999999; equity = cash + 170 - 91.5. */
+    tb_tick t = {0};
+    snprintf(t.symbol, sizeof t.symbol, "DAX");
+    t.seq = 1;
+    t.ts = tb_now_ns();
+    t.last = pt_fx("85");
+    ck_assert_int_eq(bus_publish(conn, "md.tick.DAX", &tb_tick_desc, &t, NULL), TB_OK);
+    memset(&t, 0, sizeof t);
+    snprintf(t.symbol, sizeof t.symbol, "SAP");
+    t.seq = 1;
+    t.ts = tb_now_ns();
+    t.bid = pt_fx("30");
+    t.ask = pt_fx("31");
+    ck_assert_int_eq(bus_publish(conn, "md.tick.SAP", &tb_tick_desc, &t, NULL), TB_OK);
+    int64_t end = bus_mono_ns() + INT64_C(10000000000);
+    do {
+        a = get_account(acct);
+        if (a.unrealized_pnl == pt_fx("18.49999999")) break;
+        usleep(20000);
+    } while (bus_mono_ns() < end);
+    ck_fx(a.unrealized_pnl, "18.49999999");
+    ck_fx(a.equity, "99954.74999998");
+    /* an older tick does not move the mark back */
+    memset(&t, 0, sizeof t);
+    snprintf(t.symbol, sizeof t.symbol, "DAX");
+    t.seq = 2;
+    t.ts = ts0;
+    t.last = pt_fx("1");
+    ck_assert_int_eq(bus_publish(conn, "md.tick.DAX", &tb_tick_desc, &t, NULL), TB_OK);
+    usleep(300000);
+    p = get_position(acct, "DAX", NULL, TB_OK);
+    ck_fx(p.last_price, "85");
+    ck_fx(p.unrealized_pnl, "10");
+
+    /* Lists. */
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", acct);
+    void *items = NULL;
+    size_t n = 0;
+    char next[TB_ID_CAP];
+    ck_assert_int_eq(pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n,
+                             next, &err),
+                     TB_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(((tb_position_update *)items)[0].symbol, "DAX");
+    ck_assert_str_eq(((tb_position_update *)items)[1].symbol, "SAP");
+    free(items);
+    snprintf(q.accounts, sizeof q.accounts, "%s", other); /* scope without acct: nothing */
+    ck_assert_int_eq(pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n,
+                             next, &err),
+                     TB_OK);
+    ck_assert_uint_eq(n, 0);
+    free(items);
+
+    /* Fills: newest first, paged by cursor, filtered by symbol. */
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", acct);
+    q.limit = 4;
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err), TB_OK);
+    ck_assert_uint_eq(n, 4);
+    tb_fill *fl = items;
+    snprintf(id, sizeof id, "%s-sap-0", acct);
+    ck_assert_str_eq(fl[0].fill_id, id);
+    ck_fx(fl[0].price, "33.33333333");
+    ck_assert_int_eq(fl[0].ts, ts0 + 10000);
+    snprintf(id, sizeof id, "%s-dax-4", acct);
+    ck_assert_str_eq(fl[1].fill_id, id);
+    ck_assert_str_eq(next, fl[3].fill_id);
+    free(items);
+    snprintf(q.cursor, sizeof q.cursor, "%s", next);
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err), TB_OK);
+    ck_assert_uint_eq(n, 2);
+    snprintf(id, sizeof id, "%s-dax-0", acct);
+    ck_assert_str_eq(((tb_fill *)items)[1].fill_id, id);
+    ck_assert_str_eq(next, "");
+    free(items);
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", acct);
+    snprintf(q.symbol, sizeof q.symbol, "SAP");
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err), TB_OK);
+    ck_assert_uint_eq(n, 1);
+    free(items);
+    snprintf(q.cursor, sizeof q.cursor, "no-such-fill");
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err),
+                     TB_INVALID);
+
+    /* Accounts: scoped list, paged. */
+    memset(&q, 0, sizeof q);
+    snprintf(q.accounts, sizeof q.accounts, "%s,%s", other, acct);
+    q.limit = 1;
+    ck_assert_int_eq(pt_list(conn, "api.accounts.list", &q, &tb_account_desc, &items, &n, next, &err),
+                     TB_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(((tb_account *)items)[0].account, acct); /* "...A" < "...B" */
+    ck_fx(((tb_account *)items)[0].equity, "99954.74999998");
+    ck_assert_str_eq(next, acct);
+    free(items);
+    snprintf(q.cursor, sizeof q.cursor, "%s", next);
+    ck_assert_int_eq(pt_list(conn, "api.accounts.list", &q, &tb_account_desc, &items, &n, next, &err),
+                     TB_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(((tb_account *)items)[0].account, other);
+    ck_fx(((tb_account *)items)[0].cash, "500");
+    ck_assert_str_eq(next, "");
+    free(items);
+    memset(&q, 0, sizeof q);
+    snprintf(q.account, sizeof q.account, "%s", acct);
+    snprintf(q.accounts, sizeof q.accounts, "%s", other);
+    tb_account na;
+    ck_assert_int_eq(bus_request(conn, "api.accounts.get", &tb_query_desc, &q, &tb_account_desc,
+                                 &na, 5000, NULL, &err),
+                     TB_NOT_FOUND);
+    snprintf(q.account, sizeof q.account, "%sZZ", prefix);
+    q.accounts[0] = '\0';
+    ck_assert_int_eq(bus_request(conn, "api.accounts.get", &tb_query_desc, &q, &tb_account_desc,
+                                 &na, 5000, NULL, &err),
+                     TB_NOT_FOUND);
+
+    natsSubscription_Destroy(sub);
+    assert_exact();
+}
+END_TEST
+
+START_TEST(same_fill_twice_is_applied_once) {
+    char acct[40], id[64], dlq[160];
+    snprintf(acct, sizeof acct, "%sC", prefix);
+    make_account(acct, "1000");
+    natsSubscription *dl = NULL;
+    snprintf(dlq, sizeof dlq, BUS_DLQ_PREFIX "FILLS.position-management");
+    ck_assert_int_eq(natsConnection_SubscribeSync(&dl, bus_conn_nats(conn), dlq), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(bus_conn_nats(conn)), NATS_OK);
+
+    tb_fill f;
+    snprintf(id, sizeof id, "%s-g1", acct);
+    pt_fill(&f, id, acct, "DAX", "buy", "1", "10", "0.1", ts0 + 20000);
+    pt_record_fill(pg, &f);
+    ck_assert(!pt_publish_fill(conn, &f, NULL));
+    ck_assert(pt_publish_fill(conn, &f, NULL)); /* JetStream drops the second: same msg id */
+    /* A copy under another message id reaches the worker: the fill id stops it. */
+    char other_msg[80];
+    snprintf(other_msg, sizeof other_msg, "%s-again", id);
+    ck_assert(!pt_publish_fill(conn, &f, other_msg));
+    /* A second fill so we know when the worker got past the copies. */
+    tb_fill g;
+    snprintf(id, sizeof id, "%s-g2", acct);
+    pt_fill(&g, id, acct, "DAX", "sell", "0.5", "12", "0", ts0 + 30000);
+    send_fill(&g);
+    char like_c[80];
+    snprintf(like_c, sizeof like_c, "%s", acct);
+    ck_assert(pt_wait_applied(pg, like_c, 2, 60000));
+    usleep(300000);
+    /* 1000 - 10 - 0.1 + 6 = 995.9; qty 0.5 */
+    tb_account a = get_account(acct);
+    ck_fx(a.cash, "995.9");
+    ck_fx(get_position(acct, "DAX", NULL, TB_OK).qty, "0.5");
+    ck_fx(a.realized_pnl, "1"); /* 0.5 * (12 - 10) */
+
+    /* Hostile copies go to the dead-letter stream, and change nothing:
+     * the same fill id with other contents, an unknown account, and a body
+     * that disagrees with its subject. */
+    tb_fill bad = f;
+    bad.qty = pt_fx("1000");
+    snprintf(other_msg, sizeof other_msg, "%s-g1-forged", acct);
+    ck_assert(!pt_publish_fill(conn, &bad, other_msg));
+    tb_fill ghost;
+    char ghost_acct[48];
+    snprintf(ghost_acct, sizeof ghost_acct, "%sNOACCT", prefix);
+    snprintf(id, sizeof id, "%s-ghost", prefix);
+    pt_fill(&ghost, id, ghost_acct, "DAX", "buy", "1", "1", "0", ts0);
+    ck_assert(!pt_publish_fill(conn, &ghost, NULL));
+    tb_fill moved;
+    snprintf(id, sizeof id, "%s-moved", acct);
+    pt_fill(&moved, id, acct, "DAX", "buy", "1", "1", "0", ts0);
+    bus_msg_meta meta = {.msg_id = moved.fill_id};
+    char subject[160];
+    snprintf(subject, sizeof subject, "fills.%s.SAP", acct);
+    tb_error err = {0};
+    ck_assert_int_eq(bus_js_publish(conn, subject, &tb_fill_desc, &moved, &meta, NULL, &err), TB_OK);
+    const char *want[3] = {"different contents", "unknown account", "arrived on subject"};
+    bool got[3] = {false, false, false};
+    for (int i = 0; i < 3 && !(got[0] && got[1] && got[2]);) {
+        natsMsg *m = NULL;
+        ck_assert_int_eq(natsSubscription_NextMsg(&m, dl, 20000), NATS_OK);
+        const char *reason = "";
+        ck_assert_int_eq(natsMsgHeader_Get(m, BUS_HDR_DLQ_REASON, &reason), NATS_OK);
+        const char *msg_id = "";
+        (void)natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &msg_id);
+        for (int k = 0; k < 3; k++)
+            if (strstr(reason, want[k]) && strstr(msg_id, prefix)) {
+                got[k] = true;
+                i++;
+            }
+        natsMsg_Destroy(m);
+    }
+    ck_assert(got[0] && got[1] && got[2]);
+    natsSubscription_Destroy(dl);
+    a = get_account(acct);
+    ck_fx(a.cash, "995.9");
+    ck_assert_int_eq(pt_count(pg, "SELECT count(*) FROM applied_fills WHERE account = $1", acct), 2);
+    assert_exact();
+}
+END_TEST
+
+START_TEST(late_fill_is_booked_in_order) {
+    /* Published latest first. In time order: buy 10 @ 100, buy 10 @ 120
+     * (avg 110), sell 5 @ 110 -> realized 0, qty 15, cost 1650. Booked in
+     * arrival order it would be realized 50 and avg 113.33333333. */
+    char acct[40], id[64];
+    snprintf(acct, sizeof acct, "%sD", prefix);
+    make_account(acct, "10000");
+    tb_fill f;
+    snprintf(id, sizeof id, "%s-3", acct);
+    pt_fill(&f, id, acct, "DAX", "sell", "5", "110", "0", ts0 + 3000);
+    send_fill(&f);
+    ck_assert(pt_wait_applied(pg, acct, 1, 60000));
+    snprintf(id, sizeof id, "%s-1", acct);
+    pt_fill(&f, id, acct, "DAX", "buy", "10", "100", "0", ts0 + 1000);
+    send_fill(&f);
+    ck_assert(pt_wait_applied(pg, acct, 2, 60000));
+    snprintf(id, sizeof id, "%s-2", acct);
+    pt_fill(&f, id, acct, "DAX", "buy", "10", "120", "0", ts0 + 2000);
+    send_fill(&f);
+    ck_assert(pt_wait_applied(pg, acct, 3, 60000));
+    tb_position_update p = get_position(acct, "DAX", NULL, TB_OK);
+    ck_fx(p.qty, "15");
+    ck_fx(p.avg_cost, "110");
+    ck_fx(p.realized_pnl, "0");
+    ck_fx(get_account(acct).cash, "8350"); /* 10000 - 1000 - 1200 + 550 */
+    ck_assert_int_ge(pt_metric(conn, instance, "tb_pos_fills_reordered_total"), 2);
+    assert_exact();
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("pos_fills");
+    TCase *tc = tcase_create("booking");
+    tcase_add_unchecked_fixture(tc, setup_all, teardown_all);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, fills_book_positions_cash_and_pnl);
+    tcase_add_test(tc, same_fill_twice_is_applied_once);
+    tcase_add_test(tc, late_fill_is_booked_in_order);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nats_CloseAndWait(2000);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
