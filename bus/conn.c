@@ -344,6 +344,91 @@ tb_status bus_request(bus_conn *c, const char *subject, const tb_event_desc *req
     return st;
 }
 
+void bus_bytes_free_many(bus_bytes *b, size_t n) {
+    for (size_t i = 0; b && i < n; i++) free(b[i].data);
+    free(b);
+}
+
+/* Copies a reply's body and headers into out (one more slot of a growing
+ * array). */
+static tb_status keep_reply(natsMsg *r, bus_bytes **arr, size_t *n, size_t *cap) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        bus_bytes *grown = realloc(*arr, nc * sizeof *grown);
+        if (grown == NULL) return TB_NOMEM;
+        *arr = grown;
+        *cap = nc;
+    }
+    bus_bytes *b = &(*arr)[*n];
+    memset(b, 0, sizeof *b);
+    int len = natsMsg_GetDataLength(r);
+    b->data = malloc((size_t)len + 1);
+    if (b->data == NULL) return TB_NOMEM;
+    memcpy(b->data, natsMsg_GetData(r), (size_t)len);
+    b->data[len] = '\0';
+    b->len = (size_t)len;
+    const char *v = NULL;
+    if (natsMsgHeader_Get(r, BUS_HDR_CONTENT_TYPE, &v) == NATS_OK)
+        snprintf(b->content_type, sizeof b->content_type, "%s", v);
+    if (natsMsgHeader_Get(r, BUS_HDR_SCHEMA, &v) == NATS_OK)
+        snprintf(b->schema, sizeof b->schema, "%s", v);
+    (*n)++;
+    return TB_OK;
+}
+
+tb_status bus_request_many(bus_conn *c, const char *const *subjects, size_t nsubjects,
+                           const void *data, size_t len, const char *trace_id, int64_t timeout_ms,
+                           size_t max_replies, bus_bytes **replies_out, size_t *n_out,
+                           tb_error *err) {
+    *replies_out = NULL;
+    *n_out = 0;
+    if (len > (size_t)TB_MAX_MSG_BYTES)
+        return tb_error_set(err, TB_TOO_LARGE, NULL, "request too large");
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) s = natsConnection_SubscribeSync(&sub, c->nc, inbox);
+    for (size_t i = 0; s == NATS_OK && i < nsubjects; i++) {
+        natsMsg *m = NULL;
+        s = natsMsg_Create(&m, subjects[i], inbox, data, (int)len);
+        if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_MSGPACK);
+        if (s == NATS_OK && trace_id && trace_id[0])
+            s = natsMsgHeader_Set(m, BUS_HDR_TRACE, trace_id);
+        if (s == NATS_OK) s = natsConnection_PublishMsg(c->nc, m);
+        natsMsg_Destroy(m);
+    }
+    if (s != NATS_OK) {
+        natsSubscription_Destroy(sub);
+        natsInbox_Destroy(inbox);
+        return tb_error_set(err, bus_status_from_nats(s), NULL, "scatter-gather request: %s",
+                            natsStatus_GetText(s));
+    }
+    bus_bytes *arr = NULL;
+    size_t n = 0, cap = 0, answered = 0;
+    tb_status st = TB_OK;
+    int64_t deadline = nats_Now() + timeout_ms;
+    while (st == TB_OK && (max_replies == 0 || answered < max_replies)) {
+        int64_t left_ms = deadline - nats_Now();
+        if (left_ms <= 0) break;
+        natsMsg *r = NULL;
+        if (natsSubscription_NextMsg(&r, sub, left_ms) != NATS_OK) break; /* timeout */
+        answered++;
+        const char *code = NULL;
+        bool error_reply = natsMsgHeader_Get(r, BUS_HDR_SVC_ERROR_CODE, &code) == NATS_OK;
+        if (!natsMsg_IsNoResponders(r) && !error_reply) st = keep_reply(r, &arr, &n, &cap);
+        natsMsg_Destroy(r);
+    }
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    if (st != TB_OK) {
+        bus_bytes_free_many(arr, n);
+        return tb_error_set(err, st, NULL, "out of memory collecting replies");
+    }
+    *replies_out = arr;
+    *n_out = n;
+    return TB_OK;
+}
+
 /* Creates one stream when missing; an existing stream is left as configured
  * by its operator. */
 static tb_status ensure_stream(bus_conn *c, const char *name, const char **subjects, int nsubj,

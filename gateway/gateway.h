@@ -1,0 +1,139 @@
+/* Private interface of the tb-gateway executable: its settings, its state
+ * and one HTTP request in flight, shared by the I/O files (http.c, proxy.c,
+ * ops.c, auth.c, ratelimit.c, keystore.c, main.c). The pure parts (routes,
+ * request building, OpenAPI, charts, metrics merging, key format) live in
+ * the tb_gateway_core library and have their own headers. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <civetweb.h>
+#include <stdio.h>
+
+#include "actor.h"
+#include "routes.h"
+
+/* Settings from the environment (listed by gw_settings_usage and README). */
+typedef struct gw_settings {
+    char port[16];              /* GATEWAY_PORT, default 8000 */
+    char bind[64];              /* GATEWAY_BIND, default 127.0.0.1 */
+    int64_t threads;            /* GATEWAY_THREADS, default 32 */
+    int64_t max_body;           /* GATEWAY_MAX_BODY bytes, default 1 MiB */
+    int64_t rate_limit;         /* GATEWAY_RATE_LIMIT requests/s per key, default 50 */
+    int64_t bus_timeout_ms;     /* GATEWAY_BUS_TIMEOUT_MS, default 5000 */
+    int64_t auth_cache_ms;      /* GATEWAY_AUTH_CACHE_MS, default 2000 */
+    int64_t discovery_ms;       /* GATEWAY_DISCOVERY_MS, default 300 */
+    int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS (civetweb), default 30000 */
+    int64_t keep_alive_ms;      /* GATEWAY_KEEP_ALIVE_MS, default 5000 */
+    char required[512];         /* GATEWAY_REQUIRED_SERVICES, comma-separated */
+} gw_settings;
+
+tb_status gw_settings_load(gw_settings *s, tb_error *err) TB_WARN_UNUSED;
+void gw_settings_usage(FILE *f);
+
+/* The services of DESIGN §1, in the order /health/all lists them. */
+extern const char *const gw_known_services[];
+extern const size_t gw_known_services_count;
+
+typedef struct gw_auth_cache gw_auth_cache;
+
+typedef struct gw {
+    bus_actor *actor;
+    gw_settings set;
+    struct mg_context *mg;
+    gw_auth_cache *auth;
+    char *openapi; /* rendered once at start */
+    size_t openapi_len;
+    char *docs;
+    size_t docs_len;
+} gw;
+
+/* Rate-limit state of the current request, for the X-RateLimit-* headers. */
+typedef struct gw_rate {
+    bool known;
+    int64_t limit, remaining, reset_s;
+} gw_rate;
+
+/* One HTTP request, on the civetweb worker thread that serves it. */
+typedef struct gw_req {
+    gw *g;
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    gw_match match;
+    char id[64]; /* X-Request-Id, also the bus trace id */
+    gw_caller caller;
+    gw_rate rate;
+    int status; /* sent status, 0 until a response went out */
+} gw_req;
+
+/* ---- http.c: responses and the request entry point ---- */
+tb_status gw_http_start(gw *g, tb_error *err) TB_WARN_UNUSED;
+void gw_http_stop(gw *g);
+/* Sends a response with the standard headers (X-Request-Id, rate limit,
+ * Cache-Control) plus extra "Name", "value" pairs (NULL-terminated list,
+ * may be NULL). */
+void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
+             const char *const *extra);
+/* Sends a JSON body (reference stolen; NULL means out-of-memory -> 500). */
+void gw_send_json(gw_req *r, int status, json_t *body);
+/* The one place that writes {"error":{"code","message","field"}}, counted
+ * by code. */
+void gw_send_error(gw_req *r, const tb_error *err);
+void gw_send_fail(gw_req *r, tb_status s, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Reads the whole body, at most GATEWAY_MAX_BODY bytes (TB_TOO_LARGE when
+ * Content-Length or the bytes read exceed it). *out is malloc'd and
+ * NUL-terminated (caller frees). */
+tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) TB_WARN_UNUSED;
+/* Reads and parses a JSON object body; on failure sends the error (with
+ * line, column and position for syntax errors) and returns NULL. */
+json_t *gw_read_json(gw_req *r);
+/* A request header, NULL when absent. */
+const char *gw_header(gw_req *r, const char *name);
+/* Observes one bus request's latency by subject. */
+void gw_observe_bus(gw *g, const char *subject, int64_t ns);
+
+/* ---- proxy.c: GW_BUS routes ---- */
+void gw_handle_bus(gw_req *r);
+
+/* ---- ops.c: health, discovery, metrics ---- */
+void gw_handle_health(gw_req *r);
+void gw_handle_health_service(gw_req *r);
+void gw_handle_health_all(gw_req *r);
+void gw_handle_services(gw_req *r);
+void gw_handle_metrics(gw_req *r);
+
+/* ---- auth.c: API keys on requests ---- */
+gw_auth_cache *gw_auth_cache_create(int64_t ttl_ms);
+void gw_auth_cache_destroy(gw_auth_cache *c);
+/* Authenticates an Authorization header value (may be NULL): TB_OK with the
+ * caller, TB_UNAUTHORIZED, or TB_UNAVAILABLE when the key store cannot be
+ * reached. Lookups are cached for GATEWAY_AUTH_CACHE_MS. */
+tb_status gw_authenticate(gw *g, const char *authorization, gw_caller *out,
+                          tb_error *err) TB_WARN_UNUSED;
+/* Drops a revoked key from this instance's cache at once. */
+void gw_auth_forget(gw *g, const char *key_id);
+void gw_handle_key_create(gw_req *r);
+void gw_handle_key_revoke(gw_req *r);
+
+/* ---- ratelimit.c ---- */
+/* Counts one request of key_id in the current one-second window (Redis,
+ * shared by every gateway instance). *limited tells whether it is over
+ * GATEWAY_RATE_LIMIT. Store failures are TB_UNAVAILABLE; the caller lets the
+ * request through (fail open) and counts it. */
+tb_status gw_ratelimit_take(gw *g, const char *key_id, gw_rate *out, bool *limited,
+                            tb_error *err) TB_WARN_UNUSED;
+
+/* ---- keystore.c: the api_keys table ---- */
+#include <libpq-fe.h>
+/* Finds the live key (not revoked) whose hash matches: TB_UNAUTHORIZED when
+ * none; records last_used_at. */
+tb_status gw_keystore_find(PGconn *c, const char *key, gw_caller *out,
+                           tb_error *err) TB_WARN_UNUSED;
+/* Creates a key; out->key holds the secret, shown once. accounts is a
+ * validated comma-separated list. */
+tb_status gw_keystore_create(PGconn *c, gw_role role, const char *accounts, const char *name,
+                             tb_api_key *out, tb_error *err) TB_WARN_UNUSED;
+/* Revokes a key: TB_NOT_FOUND when there is no live key with that id. */
+tb_status gw_keystore_revoke(PGconn *c, const char *id, tb_error *err) TB_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,378 @@
+/* The HTTP layer: civetweb configuration, the one request entry point,
+ * authentication and rate limiting before any route runs, response writing
+ * with the standard headers, the error shape, body limits and per-route
+ * metrics.
+ *
+ * Each request runs on a civetweb worker thread from start to end (bus
+ * requests block that thread); GATEWAY_THREADS bounds the concurrency
+ * (DESIGN §10: civetweb is one thread per connection). */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway.h"
+#include "request.h"
+
+const char *gw_header(gw_req *r, const char *name) {
+    return mg_get_header(r->conn, name);
+}
+
+void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
+             const char *const *extra) {
+    char n[32];
+    if (r->status != 0) return; /* one response per request */
+    r->status = status;
+    mg_response_header_start(r->conn, status);
+    if (ctype) mg_response_header_add(r->conn, "Content-Type", ctype, -1);
+    snprintf(n, sizeof n, "%zu", len);
+    mg_response_header_add(r->conn, "Content-Length", n, -1);
+    mg_response_header_add(r->conn, "X-Request-Id", r->id, -1);
+    mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
+    if (r->rate.known) {
+        snprintf(n, sizeof n, "%lld", (long long)r->rate.limit);
+        mg_response_header_add(r->conn, "X-RateLimit-Limit", n, -1);
+        snprintf(n, sizeof n, "%lld", (long long)r->rate.remaining);
+        mg_response_header_add(r->conn, "X-RateLimit-Remaining", n, -1);
+        snprintf(n, sizeof n, "%lld", (long long)r->rate.reset_s);
+        mg_response_header_add(r->conn, "X-RateLimit-Reset", n, -1);
+    }
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+        mg_response_header_add(r->conn, extra[i], extra[i + 1], -1);
+    mg_response_header_send(r->conn);
+    if (len > 0 && strcmp(r->ri->request_method, "HEAD") != 0) mg_write(r->conn, body, len);
+}
+
+void gw_send_json(gw_req *r, int status, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        static const char oom[] =
+            "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\",\"field\":null}}";
+        gw_send(r, 500, "application/json", oom, sizeof oom - 1, NULL);
+        return;
+    }
+    gw_send(r, status, "application/json", text, strlen(text), NULL);
+    free(text);
+}
+
+static void count_error(gw *g, const char *code) {
+    bus_counter_add(bus_metrics_counter(bus_actor_metrics(g->actor), "tb_gateway_errors_total",
+                                        "Error responses by error code", "code", code, NULL),
+                    1);
+}
+
+/* Writes an error response; extra JSON members (line, column...) may be
+ * added to the error object by the caller through more (stolen, may be
+ * NULL). */
+static void send_error_full(gw_req *r, int http, const char *code, const char *field,
+                            const char *message, json_t *more, const char *const *headers) {
+    json_t *e = json_pack("{s:s, s:s?, s:o}", "code", code, "message", message, "field",
+                          field && field[0] ? json_string(field) : json_null());
+    if (e == NULL) /* message was not valid UTF-8: it echoed hostile input */
+        e = json_pack("{s:s, s:s, s:n}", "code", code, "message", "invalid request", "field");
+    if (e && more) json_object_update(e, more);
+    json_decref(more);
+    count_error(r->g, code);
+    if (http >= 500)
+        bus_log(BUS_LOG_WARN, "%s %s: %d %s", r->ri->request_method, r->ri->local_uri, http,
+                message);
+    char *text = e ? json_dumps(json_pack("{s:o}", "error", e), JSON_COMPACT) : NULL;
+    if (text == NULL) {
+        gw_send_json(r, 500, NULL);
+        return;
+    }
+    gw_send(r, http, "application/json", text, strlen(text), headers);
+    free(text);
+}
+
+void gw_send_error(gw_req *r, const tb_error *err) {
+    tb_status s = err->status == TB_OK ? TB_ERR : err->status;
+    send_error_full(r, tb_status_http(s), tb_status_code(s), err->field,
+                    err->message[0] ? err->message : tb_status_text(s), NULL, NULL);
+}
+
+void gw_send_fail(gw_req *r, tb_status s, const char *field, const char *fmt, ...) {
+    tb_error e = {.status = s};
+    snprintf(e.field, sizeof e.field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    gw_send_error(r, &e);
+}
+
+tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
+    size_t max = (size_t)r->g->set.max_body;
+    long long cl = r->ri->content_length;
+    if (cl > (long long)max) {
+        mg_disable_keep_alive(r->conn); /* the unread rest must not be parsed as a request */
+        return tb_error_set(err, TB_TOO_LARGE, "", "body of %lld bytes is over the limit of %zu",
+                            cl, max);
+    }
+    /* Content-Length may be absent (chunked): read up to one byte past the
+     * limit to tell "exactly the limit" from "more". */
+    size_t cap = cl >= 0 ? (size_t)cl + 1 : 8192;
+    char *b = malloc(cap);
+    size_t n = 0;
+    while (b != NULL) {
+        if (n + 1 >= cap) {
+            size_t nc = cap * 2 > max + 2 ? max + 2 : cap * 2;
+            if (nc <= cap) break;
+            char *g = realloc(b, nc);
+            if (g == NULL) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = g;
+            cap = nc;
+        }
+        int got = mg_read(r->conn, b + n, cap - n - 1);
+        if (got <= 0) break;
+        n += (size_t)got;
+        if (n > max) break;
+    }
+    if (b == NULL) return tb_error_set(err, TB_NOMEM, "", "out of memory reading the body");
+    if (n > max) {
+        free(b);
+        mg_disable_keep_alive(r->conn);
+        return tb_error_set(err, TB_TOO_LARGE, "", "body is over the limit of %zu bytes", max);
+    }
+    b[n] = '\0';
+    *out = b;
+    *len = n;
+    return TB_OK;
+}
+
+json_t *gw_read_json(gw_req *r) {
+    char *body = NULL;
+    size_t len = 0;
+    tb_error err = {0};
+    if (gw_read_body(r, &body, &len, &err) != TB_OK) {
+        gw_send_error(r, &err);
+        return NULL;
+    }
+    if (len == 0) {
+        free(body);
+        gw_send_fail(r, TB_DECODE, NULL, "a JSON body is required");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    free(body);
+    if (j == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d (byte %d): %s", je.line,
+                 je.column, je.position, je.text);
+        send_error_full(r, 400, tb_status_code(TB_DECODE), NULL, msg,
+                        json_pack("{s:i, s:i, s:i}", "line", je.line, "column", je.column,
+                                  "position", je.position),
+                        NULL);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        gw_send_fail(r, TB_DECODE, NULL, "the JSON body must be an object");
+        return NULL;
+    }
+    return j;
+}
+
+void gw_observe_bus(gw *g, const char *subject, int64_t ns) {
+    bus_histogram_observe_ns(bus_metrics_histogram(bus_actor_metrics(g->actor),
+                                                   "tb_gateway_bus_request_duration_seconds",
+                                                   "Bus request round trips by subject", "subject",
+                                                   subject, NULL),
+                             ns);
+}
+
+/* Authentication, rate limit and role, in that order, so rejected calls
+ * of a known key still count against its rate. False when a response was
+ * sent. */
+static bool admit(gw_req *r) {
+    gw *g = r->g;
+    bus_metrics *m = bus_actor_metrics(g->actor);
+    tb_error err = {0};
+    tb_status s = gw_authenticate(g, gw_header(r, "Authorization"), &r->caller, &err);
+    if (s != TB_OK) {
+        bus_counter_add(bus_metrics_counter(m, "tb_gateway_auth_failures_total",
+                                            "Requests refused by authentication", "reason",
+                                            tb_status_code(s), NULL),
+                        1);
+        static const char *const challenge[] = {"WWW-Authenticate", "Bearer realm=\"tradebus\"",
+                                                NULL};
+        send_error_full(r, tb_status_http(s), tb_status_code(s), err.field, err.message, NULL,
+                        s == TB_UNAUTHORIZED ? challenge : NULL);
+        return false;
+    }
+    bool limited = false;
+    s = gw_ratelimit_take(g, r->caller.key_id, &r->rate, &limited, &err);
+    if (s != TB_OK) {
+        /* Fail open: an outage of Redis must not take the API down. */
+        bus_counter_add(bus_metrics_counter(m, "tb_gateway_rate_limit_errors_total",
+                                            "Rate-limit checks that failed (requests let through)",
+                                            NULL),
+                        1);
+        bus_log(BUS_LOG_WARN, "rate limit not applied: %s", err.message);
+    } else if (limited) {
+        bus_counter_add(bus_metrics_counter(m, "tb_gateway_rate_limited_total",
+                                            "Requests refused by the per-key rate limit", NULL),
+                        1);
+        char retry[24];
+        snprintf(retry, sizeof retry, "%lld", (long long)r->rate.reset_s);
+        const char *const hdr[] = {"Retry-After", retry, NULL};
+        char msg[128];
+        snprintf(msg, sizeof msg, "more than %lld requests per second for this key",
+                 (long long)r->rate.limit);
+        send_error_full(r, 429, tb_status_code(TB_RATE_LIMITED), NULL, msg, NULL, hdr);
+        return false;
+    }
+    if (r->caller.role < r->match.route->role) {
+        gw_send_fail(r, TB_FORBIDDEN, NULL, "this needs a%s %s key; this key is %s",
+                     r->match.route->role == GW_ROLE_ADMIN ? "n" : "",
+                     gw_role_name(r->match.route->role), gw_role_name(r->caller.role));
+        return false;
+    }
+    return true;
+}
+
+static void serve_static(gw_req *r, const char *ctype, const char *text, size_t len) {
+    gw_send(r, 200, ctype, text, len, NULL);
+}
+
+static void dispatch(gw_req *r) {
+    const gw_route *rt = r->match.route;
+    if (rt->role != GW_ROLE_PUBLIC && !admit(r)) return;
+    switch (rt->action) {
+    case GW_BUS:
+        gw_handle_bus(r);
+        break;
+    case GW_HEALTH:
+        gw_handle_health(r);
+        break;
+    case GW_HEALTH_SERVICE:
+        gw_handle_health_service(r);
+        break;
+    case GW_HEALTH_ALL:
+        gw_handle_health_all(r);
+        break;
+    case GW_SERVICES:
+        gw_handle_services(r);
+        break;
+    case GW_METRICS:
+        gw_handle_metrics(r);
+        break;
+    case GW_OPENAPI:
+        serve_static(r, "application/json", r->g->openapi, r->g->openapi_len);
+        break;
+    case GW_DOCS:
+        serve_static(r, "text/html; charset=utf-8", r->g->docs, r->g->docs_len);
+        break;
+    case GW_KEY_CREATE:
+        gw_handle_key_create(r);
+        break;
+    case GW_KEY_REVOKE:
+        gw_handle_key_revoke(r);
+        break;
+    }
+}
+
+static int on_request(struct mg_connection *conn, void *cbdata) {
+    gw_req r = {.g = cbdata, .conn = conn, .ri = mg_get_request_info(conn)};
+    int64_t t0 = bus_mono_ns();
+    const char *rid = mg_get_header(conn, "X-Request-Id");
+    if (gw_request_id_valid(rid))
+        snprintf(r.id, sizeof r.id, "%s", rid);
+    else
+        bus_new_id(r.id, sizeof r.id); /* absent or unusable as a trace id */
+    bus_log_set_trace(r.id);
+    const char *path = r.ri->local_uri ? r.ri->local_uri : "/";
+    gw_match_result m = gw_route_match(r.ri->request_method, path, &r.match);
+    if (m == GW_MATCH_NO_ROUTE) {
+        gw_send_fail(&r, TB_NOT_FOUND, NULL, "no route for %s", path);
+    } else if (m == GW_MATCH_NO_METHOD) {
+        const char *const hdr[] = {"Allow", r.match.allow, NULL};
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s is not allowed here; allowed: %s", r.ri->request_method,
+                 r.match.allow);
+        send_error_full(&r, 405, "method_not_allowed", NULL, msg, NULL, hdr);
+    } else {
+        dispatch(&r);
+    }
+    if (r.status == 0) gw_send_fail(&r, TB_ERR, NULL, "no response was produced");
+    char status[8];
+    snprintf(status, sizeof status, "%d", r.status);
+    const char *route = m == GW_MATCH_OK ? r.match.route->path : "unmatched";
+    const char *method = m == GW_MATCH_OK ? r.match.route->method : "other";
+    bus_metrics *mx = bus_actor_metrics(r.g->actor);
+    bus_counter_add(bus_metrics_counter(mx, "tb_http_requests_total",
+                                        "HTTP requests by route pattern, method and status",
+                                        "route", route, "method", method, "status", status, NULL),
+                    1);
+    bus_histogram_observe_ns(bus_metrics_histogram(mx, "tb_http_request_duration_seconds",
+                                                   "HTTP request latency by route pattern", "route",
+                                                   route, "method", method, NULL),
+                             bus_mono_ns() - t0);
+    bus_log(BUS_LOG_DEBUG, "%s %s -> %d", r.ri->request_method, path, r.status);
+    bus_log_set_trace("");
+    return r.status;
+}
+
+static int on_log(const struct mg_connection *conn, const char *message) {
+    (void)conn;
+    bus_log(BUS_LOG_WARN, "civetweb: %s", message);
+    return 1;
+}
+
+tb_status gw_http_start(gw *g, tb_error *err) {
+    char ports[96], threads[16], keep[16], reqto[16];
+    /* civetweb wants IPv6 addresses in brackets: "[::1]:8000" */
+    bool v6 = strchr(g->set.bind, ':') != NULL;
+    snprintf(ports, sizeof ports, "%s%s%s:%s", v6 ? "[" : "", g->set.bind, v6 ? "]" : "",
+             g->set.port);
+    snprintf(threads, sizeof threads, "%lld", (long long)g->set.threads);
+    snprintf(keep, sizeof keep, "%lld", (long long)g->set.keep_alive_ms);
+    snprintf(reqto, sizeof reqto, "%lld", (long long)g->set.request_timeout_ms);
+    const char *options[] = {"listening_ports",
+                             ports,
+                             "num_threads",
+                             threads,
+                             "enable_keep_alive",
+                             "yes",
+                             "keep_alive_timeout_ms",
+                             keep,
+                             "tcp_nodelay",
+                             "1",
+                             "request_timeout_ms",
+                             reqto,
+                             "enable_directory_listing",
+                             "no",
+                             "access_control_allow_origin",
+                             "",
+                             NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.log_message = on_log;
+    mg_init_library(0);
+    char ebuf[256] = "";
+    struct mg_init_data init = {.callbacks = &cb, .user_data = g, .configuration_options = options};
+    struct mg_error_data ed = {.text = ebuf, .text_buffer_size = sizeof ebuf};
+    g->mg = mg_start2(&init, &ed);
+    if (g->mg == NULL) {
+        mg_exit_library();
+        return tb_error_set(err, TB_UNAVAILABLE, "GATEWAY_PORT", "cannot serve HTTP on %s: %s",
+                            ports, ebuf[0] ? ebuf : "civetweb failed to start");
+    }
+    /* "/" is a prefix of every URI: one handler, the route table decides. */
+    mg_set_request_handler(g->mg, "/", on_request, g);
+    bus_log(BUS_LOG_INFO, "serving HTTP on %s with %s threads", ports, threads);
+    return TB_OK;
+}
+
+void gw_http_stop(gw *g) {
+    if (g->mg == NULL) return;
+    mg_stop(g->mg); /* waits for the requests in flight */
+    g->mg = NULL;
+    mg_exit_library();
+}

@@ -1,0 +1,76 @@
+/* The gateway's settings from the environment, and the service list of
+ * DESIGN §1 that /health/all reports on. */
+#include <string.h>
+
+#include "gateway.h"
+#include "keys.h"
+
+const char *const gw_known_services[] = {
+    "market-data",     "historical-data",   "signal-processing",
+    "risk-management", "trading-execution", "position-management",
+    "analytics",       "notifications",     "api-gateway",
+};
+const size_t gw_known_services_count = sizeof gw_known_services / sizeof gw_known_services[0];
+
+#define DEFAULT_REQUIRED                                                                           \
+    "market-data,historical-data,signal-processing,risk-management,trading-execution,"             \
+    "position-management,analytics,notifications"
+
+tb_status gw_settings_load(gw_settings *s, tb_error *err) {
+    memset(s, 0, sizeof *s);
+    const char *port = bus_env("GATEWAY_PORT", "8000");
+    int64_t p = 0;
+    tb_status st = bus_env_int("GATEWAY_PORT", 8000, 1, 65535, &p, err);
+    if (st != TB_OK) return st;
+    snprintf(s->port, sizeof s->port, "%s", port);
+    const char *bind = bus_env("GATEWAY_BIND", "127.0.0.1");
+    if (strlen(bind) >= sizeof s->bind || strpbrk(bind, ", ") != NULL)
+        return tb_error_set(err, TB_INVALID, "GATEWAY_BIND", "GATEWAY_BIND: not an address");
+    snprintf(s->bind, sizeof s->bind, "%s", bind);
+    struct {
+        const char *name;
+        int64_t dflt, min, max;
+        int64_t *out;
+    } ints[] = {
+        {"GATEWAY_THREADS", 32, 2, 1024, &s->threads},
+        {"GATEWAY_MAX_BODY", 1024 * 1024, 1024, TB_MAX_MSG_BYTES, &s->max_body},
+        {"GATEWAY_RATE_LIMIT", 50, 1, 1000000, &s->rate_limit},
+        {"GATEWAY_BUS_TIMEOUT_MS", 5000, 10, 600000, &s->bus_timeout_ms},
+        {"GATEWAY_AUTH_CACHE_MS", 2000, 0, 60000, &s->auth_cache_ms},
+        {"GATEWAY_DISCOVERY_MS", 300, 20, 10000, &s->discovery_ms},
+        {"GATEWAY_REQUEST_TIMEOUT_MS", 30000, 100, 600000, &s->request_timeout_ms},
+        {"GATEWAY_KEEP_ALIVE_MS", 5000, 0, 600000, &s->keep_alive_ms},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        st = bus_env_int(ints[i].name, ints[i].dflt, ints[i].min, ints[i].max, ints[i].out, err);
+        if (st != TB_OK) return st;
+    }
+    const char *req = bus_env("GATEWAY_REQUIRED_SERVICES", DEFAULT_REQUIRED);
+    if (strlen(req) >= sizeof s->required || !gw_account_list_valid(req))
+        return tb_error_set(err, TB_INVALID, "GATEWAY_REQUIRED_SERVICES",
+                            "GATEWAY_REQUIRED_SERVICES: expected comma-separated service names");
+    snprintf(s->required, sizeof s->required, "%s", strcmp(req, "none") == 0 ? "" : req);
+    return TB_OK;
+}
+
+void gw_settings_usage(FILE *f) {
+    fprintf(f,
+            "  GATEWAY_PORT                HTTP port (default 8000)\n"
+            "  GATEWAY_BIND                listening address (default 127.0.0.1; 0.0.0.0 for all)\n"
+            "  GATEWAY_THREADS             civetweb worker threads = concurrent connections "
+            "(default 32)\n"
+            "  GATEWAY_MAX_BODY            largest request body in bytes (default 1048576)\n"
+            "  GATEWAY_RATE_LIMIT          requests per second per API key (default 50)\n"
+            "  GATEWAY_BUS_TIMEOUT_MS      bus request timeout before 504 (default 5000)\n"
+            "  GATEWAY_AUTH_CACHE_MS       how long a key lookup is cached; bounds revocation "
+            "delay (default 2000)\n"
+            "  GATEWAY_DISCOVERY_MS        how long $SRV.PING replies are collected (default 300)\n"
+            "  GATEWAY_REQUEST_TIMEOUT_MS  civetweb request_timeout_ms (default 30000)\n"
+            "  GATEWAY_KEEP_ALIVE_MS       civetweb keep_alive_timeout_ms (default 5000)\n"
+            "  GATEWAY_REQUIRED_SERVICES   services /health/all requires (default: the eight "
+            "services; 'none')\n"
+            "\nCommands:\n"
+            "  tb-gateway --create-admin-key [--name NAME]\n"
+            "                              creates an admin API key in PostgreSQL (DATABASE_URL)\n"
+            "                              and prints it once on stdout\n");
+}
