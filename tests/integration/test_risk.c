@@ -397,6 +397,7 @@ int main(void) {
     tcase_add_test(tc, daily_loss_check);
     tcase_add_test(tc, open_orders_and_rate);
     tcase_add_test(tc, account_and_input_errors);
+    tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);
     nats_CloseAndWait(2000);

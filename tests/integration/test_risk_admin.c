@@ -297,6 +297,7 @@ int main(void) {
     tcase_add_test(tc, kill_switch_account);
     tcase_add_test(tc, kill_switch_global);
     tcase_add_test(tc, signals_become_orders_once);
+    tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);
     nats_CloseAndWait(2000);
