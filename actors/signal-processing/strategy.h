@@ -1,0 +1,91 @@
+/* Strategy kinds: parameter validation and the per-tick decision.
+ *
+ * A strategy is a kind (sma_cross, ema_cross, rsi, bollinger, donchian) plus
+ * parameters given as a JSON object. sp_params_parse validates them with
+ * errors naming the offending field; sp_step feeds one price into the
+ * strategy's indicator state and says whether it fires, and why.
+ *
+ * Decision rules (all edge-triggered, so a steady condition fires once):
+ *   sma_cross / ema_cross  buy when the fast average crosses above the slow
+ *       one, sell when it crosses below. A cross needs an earlier opposite
+ *       relation; equality keeps the previous relation (flat prices never fire).
+ *   rsi        buy when RSI enters the zone below `lower`, sell when it
+ *       enters the zone above `upper`. Undefined RSI (no movement) keeps the zone.
+ *   bollinger  buy when the price enters the zone below the lower band, sell
+ *       when it enters the zone above the upper band.
+ *   donchian   buy when the price breaks above the highest of the previous
+ *       `period` prices, sell when it breaks below the lowest; a breakout in
+ *       the direction of the last signal does not fire again (stop and reverse).
+ *
+ * No I/O. Not thread-safe per state; states are independent values. */
+#ifndef SP_STRATEGY_H
+#define SP_STRATEGY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "indicators.h"
+
+typedef enum {
+    SP_KIND_SMA_CROSS,
+    SP_KIND_EMA_CROSS,
+    SP_KIND_RSI,
+    SP_KIND_BOLLINGER,
+    SP_KIND_DONCHIAN,
+    SP_KIND_COUNT
+} sp_kind;
+
+/* "sma_cross" ... (the values of tb_strategy.kind); NULL for bad values. */
+const char *sp_kind_name(sp_kind k);
+/* TB_INVALID (field "kind") for unknown names. */
+tb_status sp_kind_parse(const char *name, sp_kind *out, tb_error *err) TB_WARN_UNUSED;
+
+typedef struct sp_params {
+    sp_kind kind;
+    uint32_t fast, slow;  /* sma_cross, ema_cross: 1 <= fast < slow <= SP_MAX_PERIOD */
+    uint32_t period;      /* rsi, bollinger: 2..; donchian: 1.. (<= SP_MAX_PERIOD) */
+    tb_fixed lower, upper; /* rsi: 0 < lower < upper < 100 */
+    tb_fixed k;           /* bollinger: 0 < k <= 10 standard deviations */
+} sp_params;
+
+/* Validates the JSON object text for kind. Errors (TB_INVALID, or the
+ * fixed-point parse status) name the field as "params.<name>" ("params" for
+ * a malformed object): unknown kind, missing, unknown or mistyped parameter,
+ * out of range, fast >= slow, lower >= upper. An empty text counts as {}. */
+tb_status sp_params_parse(const char *kind, const char *json_text, sp_params *out,
+                          tb_error *err) TB_WARN_UNUSED;
+/* Canonical JSON of validated params (fixed key order, exact decimals), as
+ * stored in PostgreSQL. Returns the length; the output is always terminated. */
+size_t sp_params_format(const sp_params *p, char *buf, size_t cap);
+
+typedef enum { SP_SIDE_NONE = 0, SP_SIDE_BUY = 1, SP_SIDE_SELL = -1 } sp_side;
+
+/* Indicator state of one strategy on one symbol. Plain data: copy by value. */
+typedef struct sp_state {
+    sp_kind kind;
+    int64_t cfg_version; /* strategy version the state was built for */
+    int8_t relation;     /* crosses: last non-zero sign(fast - slow); rsi/bollinger: zone */
+    int8_t last_side;    /* donchian: side of the last signal */
+    union {
+        struct { sp_sma fast, slow; } sma;
+        struct { sp_ema fast, slow; } ema;
+        sp_rsi rsi;
+        sp_bollinger boll;
+        sp_donchian don;
+    } u;
+} sp_state;
+
+/* Empty state for params (everything warming up). */
+void sp_state_init(sp_state *s, const sp_params *p, int64_t cfg_version);
+
+typedef struct sp_decision {
+    sp_side side;      /* SP_SIDE_NONE: no signal */
+    bool ready;        /* indicators past warm-up */
+    char reason[200];  /* for people: what crossed what, with values */
+} sp_decision;
+
+/* Feeds price into s and decides. On error (TB_OVERFLOW for absurd prices,
+ * TB_INVALID for a state that does not match p) s is left unchanged. */
+tb_status sp_step(const sp_params *p, sp_state *s, tb_fixed price, sp_decision *out) TB_WARN_UNUSED;
+
+#endif
