@@ -225,7 +225,10 @@ static const bus_actor_def fake_def = {
 static bus_actor *fakes;
 static bus_conn *client;
 static bus_pg_pool *pg_pool;
-static pid_t risk_pid;
+#define RISK_MAX_COPIES 4
+static pid_t risk_pids[RISK_MAX_COPIES];
+/* How many copies of tb-risk-management risk_env_start runs (set before). */
+static int risk_copies = 1;
 static bus_config client_cfg;
 
 static void pg_exec(const char *sql, int n, const char *const *params) {
@@ -284,6 +287,30 @@ static bool risk_ready(void *arg) {
                        500, NULL, &err) == TB_OK;
 }
 
+/* Instances of risk-management answering $SRV.PING within 300 ms. */
+static int risk_instances(void) {
+    natsConnection *nc = bus_conn_nats(client);
+    char inbox[128];
+    tb_test_unique(inbox, sizeof inbox, "_INBOX.riskping.");
+    natsSubscription *sub = NULL;
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, inbox), NATS_OK);
+    ck_assert_int_eq(
+        natsConnection_PublishRequestString(nc, "$SRV.PING.risk-management", inbox, ""), NATS_OK);
+    int n = 0;
+    natsMsg *m = NULL;
+    while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
+        n++;
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Destroy(sub);
+    return n;
+}
+
+static bool risk_all_up(void *arg) {
+    (void)arg;
+    return risk_ready(NULL) && risk_instances() >= risk_copies;
+}
+
 static void risk_env_start(void) {
     tb_test_config(&client_cfg, "risk-test");
     client = tb_test_conn(&client_cfg);
@@ -302,25 +329,33 @@ static void risk_env_start(void) {
     char *argv[] = {bin, NULL};
     static char e1[] = "RISK_DEPENDENCY_TIMEOUT_MS=1000", e2[] = "RISK_OUTBOX_INTERVAL_MS=200";
     char *env[] = {e1, e2, NULL};
-    risk_pid = tb_test_spawn(argv, env, log);
-    ck_assert_msg(tb_test_wait(risk_ready, NULL, 15000), "tb-risk-management did not come up (%s)",
-                  log);
+    ck_assert_int_le(risk_copies, RISK_MAX_COPIES);
+    for (int i = 0; i < risk_copies; i++) risk_pids[i] = tb_test_spawn(argv, env, log);
+    ck_assert_msg(tb_test_wait(risk_all_up, NULL, 20000),
+                  "tb-risk-management (%d copies) did not come up (%s)", risk_copies, log);
 }
 
-/* Stops tb-risk-management with SIGTERM; returns its exit status. A failed
- * global kill-switch test must not leave the switch engaged: released first. */
+/* Stops tb-risk-management with SIGTERM; returns the first non-zero exit
+ * status, else 0. A failed global kill-switch test must not leave the
+ * switch engaged: released first. */
 static int risk_stop_binary(void) {
-    if (risk_pid <= 0) return 0;
+    if (risk_pids[0] <= 0) return 0;
     tb_kill_switch ks;
     memset(&ks, 0, sizeof ks);
     tb_error err = {0};
     if (bus_request(client, "api.risk.killswitch", &tb_kill_switch_desc, &ks, &tb_kill_switch_desc,
                     &ks, 5000, NULL, &err) != TB_OK)
         fprintf(stderr, "global kill switch not released: %s\n", err.message);
-    kill(risk_pid, SIGTERM);
-    int rc = tb_test_wait_exit(risk_pid, 15000);
-    risk_pid = 0;
-    return rc;
+    for (int i = 0; i < risk_copies; i++)
+        if (risk_pids[i] > 0) kill(risk_pids[i], SIGTERM);
+    int first = 0;
+    for (int i = 0; i < risk_copies; i++) {
+        if (risk_pids[i] <= 0) continue;
+        int rc = tb_test_wait_exit(risk_pids[i], 15000);
+        if (rc != 0 && first == 0) first = rc;
+        risk_pids[i] = 0;
+    }
+    return first;
 }
 
 /* The last test of each suite: the service drains and exits 0 on SIGTERM
