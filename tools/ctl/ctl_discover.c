@@ -74,13 +74,22 @@ static bool valid_service_name(const char *s) {
     return true;
 }
 
-static bool parse_service(int argc, char **argv, const char **service) {
-    static const ctl_opt none[] = {{NULL, NULL, NULL}};
+/* [SERVICE] and, when id is not NULL, [--id ID]. */
+static bool parse_service(int argc, char **argv, const char **service, const char **id) {
+    const ctl_opt opts[] = {{"id", id, NULL}, {NULL, NULL, NULL}};
     int npos = 0;
     *service = NULL;
-    if (!ctl_parse(argc, argv, none, service, 1, &npos)) return false;
+    if (!ctl_parse(argc, argv, id ? opts : opts + 1, service, 1, &npos)) return false;
+    if (id && *id && *service == NULL) {
+        tool_errorf("--id needs a SERVICE: tb-ctl health SERVICE --id ID");
+        return false;
+    }
     if (*service && !valid_service_name(*service)) {
         tool_errorf("'%s' is not a service name (lowercase letters, digits, '-')", *service);
+        return false;
+    }
+    if (id && *id && ((*id)[0] == '\0' || strlen(*id) > 63 || strpbrk(*id, " .*>\t\r\n"))) {
+        tool_errorf("--id '%s' is not an instance id (a subject token)", *id);
         return false;
     }
     return true;
@@ -88,7 +97,7 @@ static bool parse_service(int argc, char **argv, const char **service) {
 
 int ctl_services(ctl *c, int argc, char **argv) {
     const char *service = NULL;
-    if (!parse_service(argc, argv, &service)) return TOOL_EXIT_USAGE;
+    if (!parse_service(argc, argv, &service, NULL)) return TOOL_EXIT_USAGE;
     json_t *arr = gather(c, "INFO", service);
     if (arr == NULL) return TOOL_EXIT_FAILED;
     size_t n = json_array_size(arr);
@@ -139,9 +148,15 @@ static void describe_checks(json_t *checks, char *out, size_t cap) {
 }
 
 int ctl_health(ctl *c, int argc, char **argv) {
-    const char *service = NULL;
-    if (!parse_service(argc, argv, &service)) return TOOL_EXIT_USAGE;
-    json_t *arr = gather(c, "PING", service);
+    const char *service = NULL, *id = NULL;
+    if (!parse_service(argc, argv, &service, &id)) return TOOL_EXIT_USAGE;
+    /* --id: exactly that instance (container health checks), no discovery. */
+    json_t *arr = id ? json_pack("[{s:s, s:s}]", "name", service, "id", id)
+                     : gather(c, "PING", service);
+    if (id && ctl_connect(c) == NULL) {
+        json_decref(arr);
+        return TOOL_EXIT_FAILED;
+    }
     if (arr == NULL) return TOOL_EXIT_FAILED;
     size_t n = json_array_size(arr), healthy = 0;
     if (!c->json && n > 0) printf("%-22s %-20s %-10s %s\n", "SERVICE", "ID", "STATUS", "CHECKS");
