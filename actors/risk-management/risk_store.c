@@ -458,6 +458,16 @@ tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char
         if (s == TB_OK && ks->engaged)
             s = cancel_open_orders(c, "o.account = $1", ks->account, trace_id, canceled, err);
     }
+    if (s == TB_OK) {
+        char n[24];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)*canceled);
+        const char *p[5] = {ks->account, engaged, ks->reason, n, trace_id ? trace_id : ""};
+        s = bus_pg_exec(c,
+                        "INSERT INTO risk_kill_switch_log (account, engaged, reason, canceled, "
+                        "trace_id) VALUES (NULLIF($1, ''), $2::boolean, $3, $4::integer, "
+                        "NULLIF($5, ''))",
+                        5, p, NULL, err);
+    }
     if (s == TB_OK)
         s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
     else

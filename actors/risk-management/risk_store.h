@@ -64,8 +64,9 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
  * Engaging records a cancel (orders.cancel.<account>, tb_order_cancel,
  * msg_id "cancel-<order_id>", reason kill_switch) in the outbox for every
  * open order of the account (of every account for the global switch) that
- * has none yet; *canceled receives their count. TB_NOT_FOUND for an unknown
- * account. */
+ * has none yet; *canceled receives their count. Every call is logged in
+ * risk_kill_switch_log (migration 0300) in the same transaction.
+ * TB_NOT_FOUND for an unknown account. */
 tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char *trace_id,
                                  uint64_t *canceled, tb_error *err) TB_WARN_UNUSED;
 

@@ -144,6 +144,14 @@ START_TEST(kill_switch_account) {
     ck_assert_int_eq(kill_switch(acct, false, &ks, &err), TB_OK);
     ck_assert(!ks.engaged);
     expect_accept(&r, "released");
+    /* the audit trail: engage (2 canceled), engage (0), release */
+    const char *pa[1] = {acct};
+    char log[256];
+    pg_value(log, sizeof log,
+             "SELECT string_agg(engaged || ':' || canceled || ':' || reason, ' ' ORDER BY id) "
+             "FROM risk_kill_switch_log WHERE account = $1",
+             1, pa);
+    ck_assert_str_eq(log, "true:2:test true:0:test false:0:test");
     ck_assert_int_eq(get_limits(acct, &l, &err), TB_OK);
     ck_assert(!l.kill_switch);
     ck_assert_int_eq(kill_switch("NOSUCHACCOUNT_y", true, &ks, &err), TB_NOT_FOUND);
