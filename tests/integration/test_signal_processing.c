@@ -88,23 +88,42 @@ static void teardown(void) {
 
 typedef struct { int want; } ping_arg;
 
-static int count_instances(void) {
+/* Sends a $SRV request to every instance; returns the number of replies and,
+ * with ticks_busy, how many instances handled at least one tick. */
+static int ask_instances(const char *verb, int *ticks_busy) {
     natsConnection *nc = bus_conn_nats(conn);
     natsInbox *inbox = NULL;
     natsSubscription *sub = NULL;
+    char subject[64];
+    snprintf(subject, sizeof subject, "$SRV.%s.signal-processing", verb);
     ck_assert_int_eq(natsInbox_Create(&inbox), NATS_OK);
     ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, inbox), NATS_OK);
-    ck_assert_int_eq(natsConnection_PublishRequestString(nc, "$SRV.PING.signal-processing", inbox, ""),
-                     NATS_OK);
+    ck_assert_int_eq(natsConnection_PublishRequestString(nc, subject, inbox, ""), NATS_OK);
     int n = 0;
+    if (ticks_busy) *ticks_busy = 0;
     natsMsg *m = NULL;
     while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
         n++;
+        json_t *j = ticks_busy ? json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL)
+                               : NULL;
+        size_t i;
+        json_t *ep;
+        json_array_foreach(json_object_get(j, "endpoints"), i, ep) {
+            const char *name = json_string_value(json_object_get(ep, "name"));
+            if (name && strcmp(name, "ticks") == 0 &&
+                json_integer_value(json_object_get(ep, "num_requests")) > 0)
+                (*ticks_busy)++;
+        }
+        json_decref(j);
         natsMsg_Destroy(m);
     }
     natsSubscription_Destroy(sub);
     natsInbox_Destroy(inbox);
     return n;
+}
+
+static int count_instances(void) {
+    return ask_instances("PING", NULL);
 }
 
 static bool instances_up(void *arg) {
@@ -386,6 +405,9 @@ static void replay(int nworkers, sig_set *from_nats, sig_set *from_pg) {
     double secs = (double)(bus_mono_ns() - t0) / 1e9;
     collect(sub, &run, from_nats, from_pg);
     natsSubscription_Destroy(sub);
+    int busy = 0;
+    ck_assert_int_eq(ask_instances("STATS", &busy), nworkers);
+    ck_assert_int_eq(busy, nworkers); /* the queue group really split the ticks */
     stop_workers(pids, nworkers);
     printf("replay: %d worker(s), %zu ticks in %.2f s, %zu signals\n", nworkers, rows * N_INDEX, secs,
            from_nats->n);
