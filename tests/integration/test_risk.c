@@ -383,6 +383,27 @@ START_TEST(account_and_input_errors) {
 }
 END_TEST
 
+START_TEST(metrics_count_decisions) {
+    bus_bytes rb;
+    tb_error err = {0};
+    ck_assert_msg(bus_request_bytes(client, "svc.risk-management.metrics", "", 0, NULL, 2000, NULL,
+                                    &rb, &err) == TB_OK,
+                  "%s", err.message);
+    const char *problem = tb_prom_check(rb.data);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    /* the earlier tests approved and rejected intents of every kind */
+    const char *want[] = {"tb_risk_decisions_total{",
+                          "outcome=\"approved\"",
+                          "outcome=\"rejected\"",
+                          "reason=\"account_unknown\"} 1\n",
+                          "reason=\"max_open_orders\"} 1\n",
+                          "reason=\"order_rate\"} 1\n"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(rb.data, want[i]) != NULL, "metrics lack %s", want[i]);
+    bus_bytes_free(&rb);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("risk");
     TCase *tc = tcase_create("orders");
@@ -397,6 +418,7 @@ int main(void) {
     tcase_add_test(tc, daily_loss_check);
     tcase_add_test(tc, open_orders_and_rate);
     tcase_add_test(tc, account_and_input_errors);
+    tcase_add_test(tc, metrics_count_decisions);
     tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);
