@@ -392,12 +392,9 @@ START_TEST(metrics_count_decisions) {
     const char *problem = tb_prom_check(rb.data);
     ck_assert_msg(problem == NULL, "%s", problem);
     /* the earlier tests approved and rejected intents of every kind */
-    const char *want[] = {"tb_risk_decisions_total{",
-                          "outcome=\"approved\"",
-                          "outcome=\"rejected\"",
-                          "reason=\"account_unknown\"} 1\n",
-                          "reason=\"max_open_orders\"} 1\n",
-                          "reason=\"order_rate\"} 1\n"};
+    const char *want[] = {"tb_risk_decisions_total{", "outcome=\"approved\"",
+                          "outcome=\"rejected\"", "reason=\"account_unknown\"} 1\n",
+                          "reason=\"max_open_orders\"} 1\n"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(rb.data, want[i]) != NULL, "metrics lack %s", want[i]);
     bus_bytes_free(&rb);
