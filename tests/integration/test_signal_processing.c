@@ -7,6 +7,8 @@
  *    its tick's trace id;
  *  - the strategies API: create/get/list/update/delete, and bad parameters
  *    rejected with the field named and the table unchanged;
+ *  - every strategy kind run by 3 workers gives the signals of the pure
+ *    strategy code (tb_signal-processing_domain) applied to the same prices;
  *  - ordering: a lost tick is skipped after the bounded wait and counted, a
  *    duplicate tick changes nothing, a disabled strategy stops at once. */
 #include <libpq-fe.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "strategy.h"
 #include "tb_test.h"
 #include "wire.h"
 
@@ -428,6 +431,92 @@ START_TEST(eustock_replay_1_and_3_workers_agree) {
 }
 END_TEST
 
+/* ---- every kind through the service ---- */
+
+typedef struct { const char *symbol; long long n; } symbol_count;
+static bool symbol_signals_reached(void *arg) {
+    symbol_count *c = arg;
+    return sql_count("SELECT count(*) FROM signals WHERE symbol = $1", c->symbol) >= c->n;
+}
+
+typedef struct kinds_run {
+    int n;
+    char ids[8][TB_TOKEN_CAP], symbol[TB_TOKEN_CAP];
+    size_t ticks;
+} kinds_run;
+
+static bool kinds_done(void *arg) {
+    kinds_run *run = arg;
+    for (int i = 0; i < run->n; i++)
+        if (state_seq(run->ids[i], run->symbol) != run->ticks) return false;
+    return true;
+}
+
+START_TEST(every_kind_matches_the_pure_strategy) {
+    static const char *const kinds[][2] = {
+        {"sma_cross", "{\"fast\":5,\"slow\":20}"},
+        {"ema_cross", "{\"fast\":12,\"slow\":26}"},
+        {"rsi", "{\"period\":14,\"lower\":30,\"upper\":70}"},
+        {"bollinger", "{\"period\":20,\"k\":2}"},
+        {"donchian", "{\"period\":20}"},
+    };
+    static sig_set want, got;
+    load_eustock();
+    const series *dax = &data[0];
+    kinds_run run = {.n = 5, .ticks = dax->n};
+    char tag[16];
+    short_tag(tag, sizeof tag);
+    snprintf(run.symbol, sizeof run.symbol, "ALL%s", tag);
+    pid_t pids[3];
+    start_workers(pids, 3, "5000");
+    want.n = 0;
+    for (int k = 0; k < run.n; k++) {
+        snprintf(run.ids[k], sizeof run.ids[k], "k%d-%s", k, tag);
+        tb_strategy s = strategy(run.ids[k], kinds[k][0], run.symbol, kinds[k][1]);
+        create_ok(&s);
+        /* The expectation: the domain library's step over the same prices. */
+        sp_params p;
+        tb_error err = {0};
+        ck_assert_int_eq(sp_params_parse(kinds[k][0], kinds[k][1], &p, &err), TB_OK);
+        sp_state *st = malloc(sizeof *st);
+        sp_state_init(st, &p, 1);
+        size_t before = want.n;
+        for (size_t i = 0; i < dax->n; i++) {
+            sp_decision d;
+            ck_assert_int_eq(sp_step(&p, st, dax->close[i], &d), TB_OK);
+            if (d.side != SP_SIDE_NONE)
+                sigset_add(&want, kinds[k][0], i + 1, d.side == SP_SIDE_BUY ? "buy" : "sell", dax->close[i]);
+        }
+        free(st);
+        ck_assert_msg(want.n > before, "%s never fires on the DAX series", kinds[k][0]);
+    }
+    sigset_sort(&want);
+    for (size_t i = 0; i < dax->n; i++) publish_tick(run.symbol, i + 1, dax->ts[i], dax->close[i]);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    ck_assert_msg(tb_test_wait(kinds_done, &run, 120000), "ticks not applied (see %s)", log_path);
+    /* The last signals are recorded just after their state moved. */
+    symbol_count c = {run.symbol, (long long)want.n};
+    (void)tb_test_wait(symbol_signals_reached, &c, 10000); /* the comparison below reports a shortfall */
+    usleep(100000);
+    got.n = 0;
+    const char *params[] = {run.symbol};
+    PGresult *r = sql("SELECT strategy_id, tick_seq, side, ref_price::text FROM signals WHERE symbol = $1",
+                      1, params);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int k = PQgetvalue(r, i, 0)[1] - '0';
+        ck_assert(k >= 0 && k < run.n);
+        tb_fixed price;
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, i, 3), &price), TB_OK);
+        sigset_add(&got, kinds[k][0], strtoull(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2), price);
+    }
+    PQclear(r);
+    sigset_sort(&got);
+    sigset_equal(&want, &got, "pure strategies vs 3 workers");
+    printf("every kind: %zu signals over %zu ticks with 3 workers\n", got.n, dax->n);
+    stop_workers(pids, 3);
+}
+END_TEST
+
 /* ---- strategies API ---- */
 
 static long long table_fingerprint(void) {
@@ -681,6 +770,7 @@ int main(void) {
     tcase_add_test(tc, strategies_api);
     tcase_add_test(tc, gaps_duplicates_and_reconfiguration);
     tcase_add_test(tc, eustock_replay_1_and_3_workers_agree);
+    tcase_add_test(tc, every_kind_matches_the_pure_strategy);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
