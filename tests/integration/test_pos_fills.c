@@ -8,7 +8,8 @@
  * that disagrees with the body are dead-lettered; fills arriving out of
  * order are booked in their canonical order; api.positions.list|get,
  * api.accounts.get|list|create and api.fills.list answer, with paging and
- * account scopes; the exactness invariants hold (tb_check_exactness). */
+ * account scopes; the exactness invariants hold (tb_check_exactness), and
+ * the checker reports each kind of mismatch in a hand-written book. */
 #include <nats/nats.h>
 #include <signal.h>
 
@@ -432,6 +433,67 @@ START_TEST(late_fill_is_booked_in_order) {
 }
 END_TEST
 
+/* The shared checker itself: it accepts a consistent book written by hand
+ * and names each kind of mismatch, down to one unit of 1e-8. */
+static void set_and_expect(const char *acct, const char *sql, const char *want) {
+    const char *p[1] = {acct};
+    pt_exec(pg, sql, 1, p);
+    char msg[1024];
+    ck_assert_msg(!tb_check_exactness(pg, acct, msg, sizeof msg), "mismatch not found: %s", sql);
+    ck_assert_msg(strstr(msg, want) != NULL, "message '%s' lacks '%s'", msg, want);
+}
+
+START_TEST(exactness_check_detects_mismatches) {
+    char acct[40], id[64];
+    snprintf(acct, sizeof acct, "%sX", prefix);
+    const char *pa[1] = {acct};
+    /* 1000 - 2.5 * 10.00000003 (= 25.000000075 -> 25.00000008) - 0.01 + 1 * 11 */
+    pt_exec(pg, "INSERT INTO accounts (id, cash, initial_cash) VALUES ($1, 985.98999992, 1000)", 1, pa);
+    tb_fill f;
+    snprintf(id, sizeof id, "%s-1", acct);
+    pt_fill(&f, id, acct, "DAX", "buy", "2.5", "10.00000003", "0.01", ts0);
+    pt_record_fill(pg, &f);
+    snprintf(id, sizeof id, "%s-2", acct);
+    pt_fill(&f, id, acct, "DAX", "sell", "1", "11", "0", ts0 + 1000);
+    pt_record_fill(pg, &f);
+    pt_exec(pg,
+            "INSERT INTO applied_fills (fill_id) SELECT fill_id FROM fills WHERE account = $1", 1,
+            pa);
+    /* cost 25.00000008 - 10.00000003 (25.00000008 * 1 / 2.5) = 15.00000005,
+     * realized 11 - 10.00000003 = 0.99999997:
+     * cash + cost = 1000.98999997 = 1000 + 0.99999997 - 0.01 */
+    pt_exec(pg,
+            "INSERT INTO positions (account, symbol, qty, cost_basis, avg_cost, realized_pnl, fees) "
+            "VALUES ($1, 'DAX', 1.5, 15.00000005, 10.00000003, 0.99999997, 0.01)",
+            1, pa);
+    char msg[1024];
+    tb_exactness_counts k;
+    ck_assert_msg(tb_check_exactness_counts(pg, acct, msg, sizeof msg, &k), "%s", msg);
+    ck_assert_int_eq(k.accounts, 1);
+    ck_assert_int_eq(k.positions, 1);
+    ck_assert_int_eq(k.fills, 2);
+
+    set_and_expect(acct, "UPDATE positions SET qty = qty + 0.00000001 WHERE account = $1",
+                   "position qty 1.50000001 != sum of fills 1.50000000");
+    pt_exec(pg, "UPDATE positions SET qty = 1.5 WHERE account = $1", 1, pa);
+    set_and_expect(acct, "UPDATE accounts SET cash = cash - 0.00000001 WHERE id = $1", "cash");
+    pt_exec(pg, "UPDATE accounts SET cash = 985.98999992 WHERE id = $1", 1, pa);
+    set_and_expect(acct, "UPDATE positions SET realized_pnl = 1 WHERE account = $1",
+                   "cash + cost basis");
+    pt_exec(pg, "UPDATE positions SET realized_pnl = 0.99999997 WHERE account = $1", 1, pa);
+    set_and_expect(acct, "UPDATE positions SET fees = 0 WHERE account = $1", "position fees");
+    pt_exec(pg, "UPDATE positions SET fees = 0.01 WHERE account = $1", 1, pa);
+    set_and_expect(acct, "DELETE FROM applied_fills WHERE fill_id LIKE $1 || '-2'",
+                   "1 fills not applied");
+    pt_exec(pg, "INSERT INTO applied_fills (fill_id) VALUES ($1 || '-2')", 1, pa);
+    set_and_expect(acct,
+                   "INSERT INTO positions (account, symbol, qty) VALUES ($1, 'SAP', 1)",
+                   "position qty");
+    pt_exec(pg, "DELETE FROM positions WHERE account = $1 AND symbol = 'SAP'", 1, pa);
+    ck_assert_msg(tb_check_exactness(pg, acct, msg, sizeof msg), "%s", msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("pos_fills");
     TCase *tc = tcase_create("booking");
@@ -440,6 +502,7 @@ int main(void) {
     tcase_add_test(tc, fills_book_positions_cash_and_pnl);
     tcase_add_test(tc, same_fill_twice_is_applied_once);
     tcase_add_test(tc, late_fill_is_booked_in_order);
+    tcase_add_test(tc, exactness_check_detects_mismatches);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -5,7 +5,8 @@
  *     cash, equal to the pure accounting folded here in canonical order;
  *   - 2,000 fills on 2 workers, one killed with SIGKILL mid-stream and
  *     restarted: every fill applied exactly once (applied_fills, the
- *     exactness invariants, and the reference fold all agree).
+ *     exactness invariants, and the reference fold all agree); then the
+ *     whole stream redelivered to a new consumer applies nothing.
  * Fills are recorded in PostgreSQL as trading-execution does and published
  * on FILLS with Nats-Msg-Id = fill id before the workers start, so the
  * workers race on them. Each run has its own account, durable and subject
@@ -118,6 +119,16 @@ static void run_env_init(run_env *e, const char *acct) {
     e->extra[4] = NULL;
 }
 
+/* Removes a run's durable once its workers are gone, so test runs do not
+ * pile up consumers on FILLS. */
+static void drop_durable(const char *acct) {
+    char durable[96];
+    snprintf(durable, sizeof durable, "pm-%s", acct);
+    jsErrCode jerr = 0;
+    natsStatus s = js_DeleteConsumer(bus_conn_js(conn), BUS_STREAM_FILLS, durable, NULL, &jerr);
+    ck_assert_msg(s == NATS_OK, "delete consumer %s: %s", durable, natsStatus_GetText(s));
+}
+
 static void stop(pid_t pid) {
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
     ck_assert_int_eq(tb_test_wait_exit(pid, 30000), 0);
@@ -202,6 +213,8 @@ START_TEST(three_workers_equal_one) {
         reordered3 += r > 0 ? r : 0;
     }
     for (int i = 0; i < 3; i++) stop(ws[i]);
+    drop_durable(one);
+    drop_durable(three);
 
     assert_matches(one, &ref1, NS);
     assert_matches(three, &ref3, NS);
@@ -261,6 +274,26 @@ START_TEST(kill9_mid_stream_applies_every_fill_once) {
     long dup = outcome(inst[1], "duplicate") + outcome(inst[2], "duplicate");
     stop(w2);
     stop(w1r);
+    drop_durable(acct);
+
+    /* Redelivery of everything: a new consumer replays the account's 2,000
+     * messages from the stream to a fresh worker; all are already applied. */
+    char replay[48], inst_replay[64];
+    snprintf(replay, sizeof replay, "%sR", acct);
+    snprintf(inst_replay, sizeof inst_replay, "pmr-%s", prefix);
+    run_env er;
+    run_env_init(&er, acct);
+    snprintf(er.durable, sizeof er.durable, "POS_DURABLE=pm-%s", replay);
+    pid_t wr = pt_spawn(inst_replay, er.extra);
+    pt_wait_ready(conn, inst_replay);
+    int64_t end = bus_mono_ns() + INT64_C(120000000000);
+    long replayed = 0;
+    while ((replayed = outcome(inst_replay, "duplicate")) < N && bus_mono_ns() < end) usleep(50000);
+    long replay_applied = outcome(inst_replay, "applied");
+    stop(wr);
+    drop_durable(replay);
+    ck_assert_int_eq(replayed, N);
+    ck_assert_int_eq(replay_applied, 0);
 
     long total_applied = applied(acct);
     long recorded = pt_count(pg, "SELECT count(*) FROM fills WHERE account = $1", acct);
@@ -271,8 +304,9 @@ START_TEST(kill9_mid_stream_applies_every_fill_once) {
     char msg[1024];
     ck_assert_msg(tb_check_exactness_counts(pg, acct, msg, sizeof msg, &k), "%s", msg);
     printf("pos kill -9: %d fills published, %ld applied when a worker was killed, %ld applied "
-           "after restart (each once), %ld redeliveries skipped as already applied; %s\n",
-           N, at_kill, total_applied, dup, msg);
+           "after restart (each once), %ld redeliveries skipped as already applied; full replay to "
+           "a new consumer: %ld skipped, %ld applied; %s\n",
+           N, at_kill, total_applied, dup, replayed, replay_applied, msg);
 }
 END_TEST
 
