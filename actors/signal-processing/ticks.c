@@ -238,7 +238,7 @@ static tb_status apply(bus_ctx *ctx, sp_service *svc, sp_strategy_cfg *cfg, cons
                 blob = NULL;
                 fresh = true;
             } else if (version < cfg->version || !decoded) {
-                if (!decoded && version == cfg->version)
+                if (!decoded && (version == cfg->version || version == INT64_MIN))
                     bus_log(BUS_LOG_WARN, "indicator state %s unreadable (%s); starting afresh",
                             key, derr.message);
                 fresh = true;

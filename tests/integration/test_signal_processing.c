@@ -735,6 +735,18 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     snprintf(sig_id, sizeof sig_id, "%s-%s-11", id, sym);
     ck_assert_int_eq(sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = 'buy'", sig_id), 1);
 
+    /* a corrupted state in Redis is restarted, not fatal */
+    int64_t resets0 = metric("tb_sp_state_resets_total");
+    redisContext *rc = bus_redis_acquire(redis, &err);
+    ck_assert_ptr_nonnull(rc);
+    ck_assert_int_eq(bus_redis_cmd(rc, NULL, &err, "HSET tb:sp:state:%s:%s state {garbage", id, sym), TB_OK);
+    bus_redis_release(redis, rc);
+    publish_tick(sym, 12, ts + 12, 60 * TB_FIXED_SCALE);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    a.seq = 12;
+    ck_assert(tb_test_wait(seq_reached, &a, 10000));
+    ck_assert_int_eq(metric("tb_sp_state_resets_total"), resets0 + 1);
+
     /* api.signals.list: newest first */
     tb_query q;
     memset(&q, 0, sizeof q);
