@@ -48,8 +48,10 @@ static void announce(bus_ctx *ctx, const char *strategy_id, const char *action) 
     if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_strategy_changed_desc, &ev,
                     &meta) != TB_OK)
         /* The write is committed; other instances catch up within the cache TTL. */
-        bus_log(BUS_LOG_WARN, "could not announce %s of strategy %s; other instances reload "
-                "it when their cache expires", action, strategy_id);
+        bus_log(BUS_LOG_WARN,
+                "could not announce %s of strategy %s; other instances reload "
+                "it when their cache expires",
+                action, strategy_id);
 }
 
 /* Deletes the indicator state of (strategy, symbol); a failure only leaves
@@ -147,7 +149,8 @@ tb_status sp_on_strategies_delete(bus_ctx *ctx, const void *ev) {
         sp_strategy_cfg cur;
         if (sp_db_get(pg, q->id, &cur, &err) != TB_OK) return bus_fail_err(ctx, &err);
         if (!account_allowed(q->accounts, cur.row.account))
-            return bus_fail(ctx, TB_FORBIDDEN, "id", "strategy %s belongs to another account", q->id);
+            return bus_fail(ctx, TB_FORBIDDEN, "id", "strategy %s belongs to another account",
+                            q->id);
     }
     sp_strategy_cfg cfg;
     if (sp_db_delete(pg, q->id, &cfg, &err) != TB_OK) return bus_fail_err(ctx, &err);
@@ -175,6 +178,7 @@ tb_status sp_on_strategy_changed(bus_ctx *ctx, const void *ev) {
     sp_service *svc = sp_service_of(ctx);
     sp_cache_clear(svc->cache);
     bus_counter_add(svc->m_cfg_events, 1);
-    bus_log(BUS_LOG_DEBUG, "strategy %s %s: configuration cache cleared", c->strategy_id, c->action);
+    bus_log(BUS_LOG_DEBUG, "strategy %s %s: configuration cache cleared", c->strategy_id,
+            c->action);
     return TB_OK;
 }

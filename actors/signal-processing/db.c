@@ -9,14 +9,14 @@
 
 #include "sp.h"
 
-#define STRATEGY_COLS                                                                       \
-    "strategy_id, kind, symbol, account, params::text, enabled, sizing, "                  \
-    "coalesce(qty, target)::text, (extract(epoch from created_at) * 1000000)::bigint, "    \
+#define STRATEGY_COLS                                                                              \
+    "strategy_id, kind, symbol, account, params::text, enabled, sizing, "                          \
+    "coalesce(qty, target)::text, (extract(epoch from created_at) * 1000000)::bigint, "            \
     "(extract(epoch from updated_at) * 1000000)::bigint"
 
-#define SIGNAL_COLS                                                                         \
-    "signal_id, strategy_id, account, symbol, side, sizing, coalesce(qty::text, ''), "     \
-    "coalesce(target::text, ''), ref_price::text, tick_seq, coalesce(reason, ''), "        \
+#define SIGNAL_COLS                                                                                \
+    "signal_id, strategy_id, account, symbol, side, sizing, coalesce(qty::text, ''), "             \
+    "coalesce(target::text, ''), ref_price::text, tick_seq, coalesce(reason, ''), "                \
     "(extract(epoch from ts) * 1000000)::bigint"
 
 /* to_timestamp(0) + microseconds: exact to the microsecond, which is
@@ -34,8 +34,8 @@ static tb_status parse_fixed(const char *text, const char *field, tb_fixed *out,
     }
     tb_status s = tb_fixed_parse_cstr(text, out);
     if (s != TB_OK)
-        return tb_error_set(err, TB_ERR, field, "stored value %s does not fit the fixed-point range",
-                            text);
+        return tb_error_set(err, TB_ERR, field,
+                            "stored value %s does not fit the fixed-point range", text);
     return TB_OK;
 }
 
@@ -85,7 +85,8 @@ tb_status sp_db_load_symbol(PGconn *pg, const char *symbol, sp_strategy_cfg **it
     for (int i = 0; i < rows && s == TB_OK; i++) {
         bool ok = false;
         s = row_to_cfg(r, i, &v[k], &ok, err);
-        if (s == TB_OK && ok) k++;
+        if (s == TB_OK && ok)
+            k++;
         else if (s == TB_OK)
             bus_log(BUS_LOG_WARN, "strategy %s has invalid stored parameters %s; skipped",
                     PQgetvalue(r, i, 0), PQgetvalue(r, i, 4));
@@ -168,7 +169,7 @@ typedef struct strategy_params_text {
 static void params_text(const tb_strategy *in, strategy_params_text *t) {
     snprintf(t->enabled, sizeof t->enabled, "%s", in->enabled ? "true" : "false");
     tb_fixed_format(in->qty, t->qty);
-    const char *v[8] = {in->strategy_id, in->kind, in->symbol, in->account,
+    const char *v[8] = {in->strategy_id, in->kind,   in->symbol, in->account,
                         in->params,      t->enabled, in->sizing, t->qty};
     memcpy(t->v, v, sizeof v);
 }
@@ -206,7 +207,8 @@ tb_status sp_db_insert(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out, 
 static void rollback(PGconn *pg) {
     tb_error ignored = {0};
     if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK)
-        bus_log(BUS_LOG_WARN, "rollback failed: %s", ignored.message); /* the pool drops a broken link */
+        bus_log(BUS_LOG_WARN, "rollback failed: %s",
+                ignored.message); /* the pool drops a broken link */
 }
 
 tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
@@ -242,29 +244,42 @@ tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
 
 tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out, tb_error *err) {
     const char *params[] = {id};
-    return one_strategy(pg, "DELETE FROM strategies WHERE strategy_id = $1 RETURNING " STRATEGY_COLS,
-                        1, params, id, out, err);
+    return one_strategy(pg,
+                        "DELETE FROM strategies WHERE strategy_id = $1 RETURNING " STRATEGY_COLS, 1,
+                        params, id, out, err);
 }
 
 tb_status sp_db_insert_signal(PGconn *pg, const tb_signal *sig, bool *inserted, tb_error *err) {
     char qty[TB_FIXED_STRLEN] = "", target[TB_FIXED_STRLEN] = "", price[TB_FIXED_STRLEN];
     char seq[24], ts[24];
-    if (strcmp(sig->sizing, "target") == 0) tb_fixed_format(sig->target, target);
-    else tb_fixed_format(sig->qty, qty);
+    if (strcmp(sig->sizing, "target") == 0)
+        tb_fixed_format(sig->target, target);
+    else
+        tb_fixed_format(sig->qty, qty);
     tb_fixed_format(sig->ref_price, price);
     snprintf(seq, sizeof seq, "%" PRIu64, sig->tick_seq);
     snprintf(ts, sizeof ts, "%" PRId64, sig->ts);
-    const char *params[] = {sig->signal_id, sig->strategy_id, sig->account, sig->symbol,
-                            sig->side,      sig->sizing,      qty,          target,
-                            price,          seq,              sig->reason,  ts};
+    const char *params[] = {sig->signal_id,
+                            sig->strategy_id,
+                            sig->account,
+                            sig->symbol,
+                            sig->side,
+                            sig->sizing,
+                            qty,
+                            target,
+                            price,
+                            seq,
+                            sig->reason,
+                            ts};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(pg,
-                              "INSERT INTO signals (signal_id, strategy_id, account, symbol, side, "
-                              "sizing, qty, target, ref_price, tick_seq, reason, ts) VALUES "
-                              "($1, $2, $3, $4, $5, $6, nullif($7, '')::numeric, "
-                              "nullif($8, '')::numeric, $9::numeric, $10::bigint, nullif($11, ''), "
-                              TS_FROM_NS("$12") ") ON CONFLICT (signal_id) DO NOTHING",
-                              12, params, &r, err);
+    tb_status s = bus_pg_exec(
+        pg,
+        "INSERT INTO signals (signal_id, strategy_id, account, symbol, side, "
+        "sizing, qty, target, ref_price, tick_seq, reason, ts) VALUES "
+        "($1, $2, $3, $4, $5, $6, nullif($7, '')::numeric, "
+        "nullif($8, '')::numeric, $9::numeric, $10::bigint, nullif($11, ''), " TS_FROM_NS(
+            "$12") ") ON CONFLICT (signal_id) DO NOTHING",
+        12, params, &r, err);
     if (s != TB_OK) return s;
     *inserted = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
@@ -279,16 +294,17 @@ tb_status sp_db_list_signals(PGconn *pg, const tb_query *q, size_t limit, tb_sig
     if (q->to) snprintf(to, sizeof to, "%" PRId64, q->to);
     const char *params[] = {q->account, q->accounts, q->strategy_id, q->symbol, from, to, lim};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        pg,
-        "SELECT " SIGNAL_COLS " FROM signals "
-        "WHERE ($1 = '' OR account = $1) "
-        "AND ($2 = '' OR account = ANY (string_to_array($2, ','))) "
-        "AND ($3 = '' OR strategy_id = $3) AND ($4 = '' OR symbol = $4) "
-        "AND ($5 = '' OR ts >= to_timestamp(0) + (nullif($5, '')::bigint / 1000) * interval '1 microsecond') "
-        "AND ($6 = '' OR ts < to_timestamp(0) + (nullif($6, '')::bigint / 1000) * interval '1 microsecond') "
-        "ORDER BY ts DESC, tick_seq DESC, signal_id DESC LIMIT $7::bigint",
-        7, params, &r, err);
+    tb_status s = bus_pg_exec(pg,
+                              "SELECT " SIGNAL_COLS " FROM signals "
+                              "WHERE ($1 = '' OR account = $1) "
+                              "AND ($2 = '' OR account = ANY (string_to_array($2, ','))) "
+                              "AND ($3 = '' OR strategy_id = $3) AND ($4 = '' OR symbol = $4) "
+                              "AND ($5 = '' OR ts >= to_timestamp(0) + (nullif($5, '')::bigint / "
+                              "1000) * interval '1 microsecond') "
+                              "AND ($6 = '' OR ts < to_timestamp(0) + (nullif($6, '')::bigint / "
+                              "1000) * interval '1 microsecond') "
+                              "ORDER BY ts DESC, tick_seq DESC, signal_id DESC LIMIT $7::bigint",
+                              7, params, &r, err);
     if (s != TB_OK) return s;
     int rows = PQntuples(r);
     tb_signal *v = calloc(rows ? (size_t)rows : 1, sizeof *v);

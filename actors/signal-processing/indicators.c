@@ -163,7 +163,8 @@ tb_status sp_rsi_update(sp_rsi *r, tb_fixed p, bool *ready) {
     } else {
         __int128 n = next.period;
         tb_status s = sp_div_round((__int128)next.avg_gain * (n - 1) + gain, n, &next.avg_gain);
-        if (s == TB_OK) s = sp_div_round((__int128)next.avg_loss * (n - 1) + loss, n, &next.avg_loss);
+        if (s == TB_OK)
+            s = sp_div_round((__int128)next.avg_loss * (n - 1) + loss, n, &next.avg_loss);
         if (s != TB_OK) return s;
     }
     *r = next;

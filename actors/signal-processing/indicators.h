@@ -58,9 +58,9 @@ int sp_sma_cmp(const sp_sma *a, const sp_sma *b);
  * ema += (p - ema) * 2 / (n + 1), rounded half-even to 8 decimals. */
 typedef struct sp_ema {
     uint32_t period;
-    uint32_t seen;      /* prices seen, saturating at period */
-    __int128 seed_sum;  /* sum of the first `period` prices */
-    tb_fixed value;     /* valid when seen == period */
+    uint32_t seen;     /* prices seen, saturating at period */
+    __int128 seed_sum; /* sum of the first `period` prices */
+    tb_fixed value;    /* valid when seen == period */
 } sp_ema;
 
 void sp_ema_init(sp_ema *e, uint32_t period);
@@ -74,7 +74,7 @@ bool sp_ema_ready(const sp_ema *e);
  * afterwards avg = (avg * (n - 1) + x) / n. RSI = 100 * G / (G + L). */
 typedef struct sp_rsi {
     uint32_t period;
-    uint32_t changes;  /* price changes seen, saturating at period */
+    uint32_t changes; /* price changes seen, saturating at period */
     bool has_prev;
     tb_fixed prev;     /* previous price */
     __int128 sum_gain; /* warm-up sums of the first n changes */

@@ -20,22 +20,47 @@ sp_service *sp_service_of(bus_ctx *ctx) {
 }
 
 static bus_endpoint endpoints[] = {
-    {.name = "ticks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,
+    {.name = "ticks",
+     .kind = BUS_EVENT,
+     .subject = "md.tick.>",
+     .event = &tb_tick_desc,
      .handler = sp_on_tick},
-    {.name = "strategy-changed", .kind = BUS_EVENT, .subject = "cfg.strategy.*",
-     .event = &tb_strategy_changed_desc, .handler = sp_on_strategy_changed, .every_instance = true},
-    {.name = "strategies-list", .kind = BUS_REQUEST, .subject = "api.strategies.list",
-     .event = &tb_query_desc, .handler = sp_on_strategies_list},
-    {.name = "strategies-get", .kind = BUS_REQUEST, .subject = "api.strategies.get",
-     .event = &tb_query_desc, .handler = sp_on_strategies_get},
-    {.name = "strategies-create", .kind = BUS_REQUEST, .subject = "api.strategies.create",
-     .event = &tb_strategy_desc, .handler = sp_on_strategies_create},
-    {.name = "strategies-update", .kind = BUS_REQUEST, .subject = "api.strategies.update",
-     .event = &tb_strategy_desc, .handler = sp_on_strategies_update},
-    {.name = "strategies-delete", .kind = BUS_REQUEST, .subject = "api.strategies.delete",
-     .event = &tb_query_desc, .handler = sp_on_strategies_delete},
-    {.name = "signals-list", .kind = BUS_REQUEST, .subject = "api.signals.list",
-     .event = &tb_query_desc, .handler = sp_on_signals_list},
+    {.name = "strategy-changed",
+     .kind = BUS_EVENT,
+     .subject = "cfg.strategy.*",
+     .event = &tb_strategy_changed_desc,
+     .handler = sp_on_strategy_changed,
+     .every_instance = true},
+    {.name = "strategies-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.strategies.list",
+     .event = &tb_query_desc,
+     .handler = sp_on_strategies_list},
+    {.name = "strategies-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.strategies.get",
+     .event = &tb_query_desc,
+     .handler = sp_on_strategies_get},
+    {.name = "strategies-create",
+     .kind = BUS_REQUEST,
+     .subject = "api.strategies.create",
+     .event = &tb_strategy_desc,
+     .handler = sp_on_strategies_create},
+    {.name = "strategies-update",
+     .kind = BUS_REQUEST,
+     .subject = "api.strategies.update",
+     .event = &tb_strategy_desc,
+     .handler = sp_on_strategies_update},
+    {.name = "strategies-delete",
+     .kind = BUS_REQUEST,
+     .subject = "api.strategies.delete",
+     .event = &tb_query_desc,
+     .handler = sp_on_strategies_delete},
+    {.name = "signals-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.signals.list",
+     .event = &tb_query_desc,
+     .handler = sp_on_signals_list},
 };
 
 static tb_status start(bus_actor *a, tb_error *err) {
@@ -60,9 +85,10 @@ static tb_status start(bus_actor *a, tb_error *err) {
     bus_metrics *m = bus_actor_metrics(a);
     const char *sig_help = "Signals emitted (recorded and published), by side";
     svc->m_signals_buy = bus_metrics_counter(m, "tb_signals_total", sig_help, "side", "buy", NULL);
-    svc->m_signals_sell = bus_metrics_counter(m, "tb_signals_total", sig_help, "side", "sell", NULL);
-    svc->m_gaps = bus_metrics_counter(m, "tb_tick_gaps_total",
-                                      "Gaps in a symbol's tick sequence skipped by a strategy", NULL);
+    svc->m_signals_sell =
+        bus_metrics_counter(m, "tb_signals_total", sig_help, "side", "sell", NULL);
+    svc->m_gaps = bus_metrics_counter(
+        m, "tb_tick_gaps_total", "Gaps in a symbol's tick sequence skipped by a strategy", NULL);
     svc->m_stale = bus_metrics_counter(m, "tb_sp_ticks_stale_total",
                                        "Ticks at or behind a strategy's state, dropped", NULL);
     svc->m_waits = bus_metrics_counter(m, "tb_sp_order_waits_total",
@@ -71,7 +97,8 @@ static tb_status start(bus_actor *a, tb_error *err) {
                                              "State compare-and-set lost to another worker", NULL);
     svc->m_resets = bus_metrics_counter(m, "tb_sp_state_resets_total",
                                         "Indicator states restarted (strategy changed, feed "
-                                        "restarted, unreadable state)", NULL);
+                                        "restarted, unreadable state)",
+                                        NULL);
     svc->m_signal_errors = bus_metrics_counter(m, "tb_sp_signal_errors_total",
                                                "Signals not recorded or not published", NULL);
     svc->m_cfg_events = bus_metrics_counter(m, "tb_sp_config_events_total",
@@ -91,15 +118,14 @@ static void stop(bus_actor *a) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "  SP_ORDER_WAIT_MS    how long a tick waits for its predecessor to be applied\n"
-            "                      before the gap is skipped (default 200)\n"
-            "  SP_CONFIG_TTL_MS    lifetime of cached strategy configuration (default 30000)\n"
-            "  SP_STATE_TTL_S      expiry of idle indicator state in Redis, 0 = never\n"
-            "                      (default 604800, 7 days)\n"
-            "  SP_LIST_MAX         largest page of api.strategies.list / api.signals.list\n"
-            "                      (default 1000)\n"
-            "  SP_CACHE_SYMBOLS    symbols kept in the configuration cache (default 100000)\n");
+    fprintf(f, "  SP_ORDER_WAIT_MS    how long a tick waits for its predecessor to be applied\n"
+               "                      before the gap is skipped (default 200)\n"
+               "  SP_CONFIG_TTL_MS    lifetime of cached strategy configuration (default 30000)\n"
+               "  SP_STATE_TTL_S      expiry of idle indicator state in Redis, 0 = never\n"
+               "                      (default 604800, 7 days)\n"
+               "  SP_LIST_MAX         largest page of api.strategies.list / api.signals.list\n"
+               "                      (default 1000)\n"
+               "  SP_CACHE_SYMBOLS    symbols kept in the configuration cache (default 100000)\n");
 }
 
 static bus_actor_def def = {
@@ -117,10 +143,12 @@ static bus_actor_def def = {
 int main(int argc, char **argv) {
     tb_error err = {0};
     if (bus_env_int("SP_ORDER_WAIT_MS", 200, 0, 60000, &settings.order_wait_ms, &err) != TB_OK ||
-        bus_env_int("SP_CONFIG_TTL_MS", 30000, 100, 86400000, &settings.config_ttl_ms, &err) != TB_OK ||
+        bus_env_int("SP_CONFIG_TTL_MS", 30000, 100, 86400000, &settings.config_ttl_ms, &err) !=
+            TB_OK ||
         bus_env_int("SP_STATE_TTL_S", 604800, 0, INT32_MAX, &settings.state_ttl_s, &err) != TB_OK ||
         bus_env_int("SP_LIST_MAX", 1000, 1, 100000, &settings.list_max, &err) != TB_OK ||
-        bus_env_int("SP_CACHE_SYMBOLS", 100000, 1, 10000000, &settings.cache_symbols, &err) != TB_OK) {
+        bus_env_int("SP_CACHE_SYMBOLS", 100000, 1, 10000000, &settings.cache_symbols, &err) !=
+            TB_OK) {
         fprintf(stderr, "tb-signal-processing: %s\n", err.message);
         return 2;
     }

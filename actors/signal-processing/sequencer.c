@@ -19,12 +19,18 @@ sp_seq_action sp_seq_decide(bool has_state, uint64_t last_seq, uint64_t seq, boo
 
 const char *sp_seq_action_name(sp_seq_action a) {
     switch (a) {
-    case SP_SEQ_APPLY: return "apply";
-    case SP_SEQ_START: return "start";
-    case SP_SEQ_RESTART: return "restart";
-    case SP_SEQ_GAP: return "gap";
-    case SP_SEQ_WAIT: return "wait";
-    case SP_SEQ_STALE: return "stale";
+    case SP_SEQ_APPLY:
+        return "apply";
+    case SP_SEQ_START:
+        return "start";
+    case SP_SEQ_RESTART:
+        return "restart";
+    case SP_SEQ_GAP:
+        return "gap";
+    case SP_SEQ_WAIT:
+        return "wait";
+    case SP_SEQ_STALE:
+        return "stale";
     }
     return "unknown";
 }

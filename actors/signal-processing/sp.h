@@ -56,7 +56,8 @@ tb_status sp_db_insert(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
  * symbol. TB_NOT_FOUND, or TB_INVALID for an unknown account. */
 tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
                        char old_symbol[TB_TOKEN_CAP], tb_error *err) TB_WARN_UNUSED;
-tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out, tb_error *err) TB_WARN_UNUSED;
+tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out,
+                       tb_error *err) TB_WARN_UNUSED;
 /* Records a signal; *inserted is false when its id was already recorded. */
 tb_status sp_db_insert_signal(PGconn *pg, const tb_signal *sig, bool *inserted,
                               tb_error *err) TB_WARN_UNUSED;
@@ -67,12 +68,13 @@ tb_status sp_db_list_signals(PGconn *pg, const tb_query *q, size_t limit, tb_sig
 
 /* ---- the service (main.c) ---- */
 typedef struct sp_service {
-    int64_t order_wait_ms;  /* bounded wait for a tick's predecessor */
-    int64_t state_ttl_s;    /* expiry of idle indicator state in Redis */
-    int64_t list_max;       /* cap of list limits */
+    int64_t order_wait_ms; /* bounded wait for a tick's predecessor */
+    int64_t state_ttl_s;   /* expiry of idle indicator state in Redis */
+    int64_t list_max;      /* cap of list limits */
     sp_cache *cache;
-    char cas_sha[48];       /* SHA1 of the compare-and-set script */
-    bus_series *m_signals_buy, *m_signals_sell, *m_gaps, *m_stale, *m_cas_retries, *m_waits, *m_resets;
+    char cas_sha[48]; /* SHA1 of the compare-and-set script */
+    bus_series *m_signals_buy, *m_signals_sell, *m_gaps, *m_stale, *m_cas_retries, *m_waits,
+        *m_resets;
     bus_series *m_signal_errors, *m_cfg_events;
 } sp_service;
 

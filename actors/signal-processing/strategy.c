@@ -19,10 +19,17 @@ void sp_state_init(sp_state *s, const sp_params *p, int64_t cfg_version) {
         sp_ema_init(&s->u.ema.fast, p->fast);
         sp_ema_init(&s->u.ema.slow, p->slow);
         break;
-    case SP_KIND_RSI: sp_rsi_init(&s->u.rsi, p->period); break;
-    case SP_KIND_BOLLINGER: sp_bollinger_init(&s->u.boll, p->period, p->k); break;
-    case SP_KIND_DONCHIAN: sp_donchian_init(&s->u.don, p->period); break;
-    default: break;
+    case SP_KIND_RSI:
+        sp_rsi_init(&s->u.rsi, p->period);
+        break;
+    case SP_KIND_BOLLINGER:
+        sp_bollinger_init(&s->u.boll, p->period, p->k);
+        break;
+    case SP_KIND_DONCHIAN:
+        sp_donchian_init(&s->u.don, p->period);
+        break;
+    default:
+        break;
     }
 }
 
@@ -30,12 +37,18 @@ void sp_state_init(sp_state *s, const sp_params *p, int64_t cfg_version) {
 static bool state_matches(const sp_params *p, const sp_state *s) {
     if (s->kind != p->kind) return false;
     switch (p->kind) {
-    case SP_KIND_SMA_CROSS: return s->u.sma.fast.w.cap == p->fast && s->u.sma.slow.w.cap == p->slow;
-    case SP_KIND_EMA_CROSS: return s->u.ema.fast.period == p->fast && s->u.ema.slow.period == p->slow;
-    case SP_KIND_RSI: return s->u.rsi.period == p->period;
-    case SP_KIND_BOLLINGER: return s->u.boll.w.cap == p->period && s->u.boll.k == p->k;
-    case SP_KIND_DONCHIAN: return s->u.don.w.cap == p->period;
-    default: return false;
+    case SP_KIND_SMA_CROSS:
+        return s->u.sma.fast.w.cap == p->fast && s->u.sma.slow.w.cap == p->slow;
+    case SP_KIND_EMA_CROSS:
+        return s->u.ema.fast.period == p->fast && s->u.ema.slow.period == p->slow;
+    case SP_KIND_RSI:
+        return s->u.rsi.period == p->period;
+    case SP_KIND_BOLLINGER:
+        return s->u.boll.w.cap == p->period && s->u.boll.k == p->k;
+    case SP_KIND_DONCHIAN:
+        return s->u.don.w.cap == p->period;
+    default:
+        return false;
     }
 }
 
@@ -102,7 +115,7 @@ static tb_status step_rsi(const sp_params *p, sp_state *s, tb_fixed price, sp_de
     if (!sp_rsi_defined(&s->u.rsi)) return TB_OK; /* no movement in the whole lookback */
     int zone = sp_rsi_cmp_level(&s->u.rsi, p->lower) < 0   ? -1
                : sp_rsi_cmp_level(&s->u.rsi, p->upper) > 0 ? 1
-                                                          : 0;
+                                                           : 0;
     d->side = enter_zone(s, zone);
     tb_fixed v;
     st = sp_rsi_value(&s->u.rsi, &v);
@@ -157,12 +170,24 @@ tb_status sp_step(const sp_params *p, sp_state *s, tb_fixed price, sp_decision *
     sp_state next = *s;
     tb_status st;
     switch (p->kind) {
-    case SP_KIND_SMA_CROSS: st = step_sma(p, &next, price, &d); break;
-    case SP_KIND_EMA_CROSS: st = step_ema(p, &next, price, &d); break;
-    case SP_KIND_RSI: st = step_rsi(p, &next, price, &d); break;
-    case SP_KIND_BOLLINGER: st = step_bollinger(p, &next, price, &d); break;
-    case SP_KIND_DONCHIAN: st = step_donchian(p, &next, price, &d); break;
-    default: st = TB_INVALID; break;
+    case SP_KIND_SMA_CROSS:
+        st = step_sma(p, &next, price, &d);
+        break;
+    case SP_KIND_EMA_CROSS:
+        st = step_ema(p, &next, price, &d);
+        break;
+    case SP_KIND_RSI:
+        st = step_rsi(p, &next, price, &d);
+        break;
+    case SP_KIND_BOLLINGER:
+        st = step_bollinger(p, &next, price, &d);
+        break;
+    case SP_KIND_DONCHIAN:
+        st = step_donchian(p, &next, price, &d);
+        break;
+    default:
+        st = TB_INVALID;
+        break;
     }
     if (st != TB_OK) return st;
     *s = next;

@@ -42,10 +42,10 @@ tb_status sp_kind_parse(const char *name, sp_kind *out, tb_error *err) TB_WARN_U
 
 typedef struct sp_params {
     sp_kind kind;
-    uint32_t fast, slow;  /* sma_cross, ema_cross: 1 <= fast < slow <= SP_MAX_PERIOD */
-    uint32_t period;      /* rsi, bollinger: 2..; donchian: 1.. (<= SP_MAX_PERIOD) */
+    uint32_t fast, slow;   /* sma_cross, ema_cross: 1 <= fast < slow <= SP_MAX_PERIOD */
+    uint32_t period;       /* rsi, bollinger: 2..; donchian: 1.. (<= SP_MAX_PERIOD) */
     tb_fixed lower, upper; /* rsi: 0 < lower < upper < 100 */
-    tb_fixed k;           /* bollinger: 0 < k <= 10 standard deviations */
+    tb_fixed k;            /* bollinger: 0 < k <= 10 standard deviations */
 } sp_params;
 
 /* Validates the JSON object text for kind. Errors (TB_INVALID, or the
@@ -67,8 +67,12 @@ typedef struct sp_state {
     int8_t relation;     /* crosses: last non-zero sign(fast - slow); rsi/bollinger: zone */
     int8_t last_side;    /* donchian: side of the last signal */
     union {
-        struct { sp_sma fast, slow; } sma;
-        struct { sp_ema fast, slow; } ema;
+        struct {
+            sp_sma fast, slow;
+        } sma;
+        struct {
+            sp_ema fast, slow;
+        } ema;
         sp_rsi rsi;
         sp_bollinger boll;
         sp_donchian don;
@@ -79,9 +83,9 @@ typedef struct sp_state {
 void sp_state_init(sp_state *s, const sp_params *p, int64_t cfg_version);
 
 typedef struct sp_decision {
-    sp_side side;      /* SP_SIDE_NONE: no signal */
-    bool ready;        /* indicators past warm-up */
-    char reason[200];  /* for people: what crossed what, with values */
+    sp_side side;     /* SP_SIDE_NONE: no signal */
+    bool ready;       /* indicators past warm-up */
+    char reason[200]; /* for people: what crossed what, with values */
 } sp_decision;
 
 /* Feeds price into s and decides. On error (TB_OVERFLOW for absurd prices,

@@ -48,7 +48,8 @@ tb_status sp_tick_price(const tb_tick *t, tb_fixed *out, tb_error *err) {
         *out = mid;
         return TB_OK;
     }
-    return tb_error_set(err, TB_INVALID, "last", "tick %s #%" PRIu64
+    return tb_error_set(err, TB_INVALID, "last",
+                        "tick %s #%" PRIu64
                         " has no positive last price and no positive bid and ask",
                         t->symbol, t->seq);
 }

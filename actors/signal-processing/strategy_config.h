@@ -23,7 +23,8 @@ typedef struct sp_strategy_cfg {
  * parameters and in->params may be rewritten by the caller with
  * sp_params_format. Errors are TB_INVALID (or a fixed-point status) with the
  * field name; nothing is changed on error. */
-tb_status sp_strategy_validate(const tb_strategy *in, sp_params *params, tb_error *err) TB_WARN_UNUSED;
+tb_status sp_strategy_validate(const tb_strategy *in, sp_params *params,
+                               tb_error *err) TB_WARN_UNUSED;
 
 /* "<strategy_id>-<symbol>-<tick_seq>" into out (TB_ID_CAP bytes).
  * TB_TOO_LONG when it does not fit (sp_strategy_validate prevents that). */

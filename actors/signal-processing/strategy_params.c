@@ -11,9 +11,8 @@
 #include "strategy.h"
 
 static const char *const kind_names[SP_KIND_COUNT] = {
-    [SP_KIND_SMA_CROSS] = "sma_cross", [SP_KIND_EMA_CROSS] = "ema_cross",
-    [SP_KIND_RSI] = "rsi",             [SP_KIND_BOLLINGER] = "bollinger",
-    [SP_KIND_DONCHIAN] = "donchian",
+    [SP_KIND_SMA_CROSS] = "sma_cross", [SP_KIND_EMA_CROSS] = "ema_cross", [SP_KIND_RSI] = "rsi",
+    [SP_KIND_BOLLINGER] = "bollinger", [SP_KIND_DONCHIAN] = "donchian",
 };
 
 /* Parameter names each kind accepts, all required. */
@@ -37,7 +36,8 @@ tb_status sp_kind_parse(const char *name, sp_kind *out, tb_error *err) {
         }
     return tb_error_set(err, TB_INVALID, "kind",
                         "unknown strategy kind '%.40s' (expected sma_cross, ema_cross, rsi, "
-                        "bollinger or donchian)", name ? name : "");
+                        "bollinger or donchian)",
+                        name ? name : "");
 }
 
 static tb_status get_period(const json_t *obj, const char *key, uint32_t min, uint32_t *out,
@@ -75,10 +75,14 @@ static tb_status get_fixed(const json_t *obj, const char *key, tb_fixed *out, tb
     const json_t *v = json_object_get(obj, key);
     if (v == NULL) return tb_error_set(err, TB_INVALID, field, "required");
     tb_status s;
-    if (json_is_integer(v)) s = tb_fixed_from_int(json_integer_value(v), out);
-    else if (json_is_real(v)) s = real_to_fixed(json_real_value(v), out);
-    else if (json_is_string(v)) s = tb_fixed_parse(json_string_value(v), json_string_length(v), out);
-    else return tb_error_set(err, TB_INVALID, field, "must be a number");
+    if (json_is_integer(v))
+        s = tb_fixed_from_int(json_integer_value(v), out);
+    else if (json_is_real(v))
+        s = real_to_fixed(json_real_value(v), out);
+    else if (json_is_string(v))
+        s = tb_fixed_parse(json_string_value(v), json_string_length(v), out);
+    else
+        return tb_error_set(err, TB_INVALID, field, "must be a number");
     if (s != TB_OK)
         return tb_error_set(err, s, field, "not a decimal number with at most 8 decimals (%s)",
                             tb_status_text(s));
@@ -123,9 +127,11 @@ static tb_status parse_obj(const json_t *obj, sp_params *p, tb_error *err) {
         if ((s = get_fixed(obj, "lower", &p->lower, err)) != TB_OK) return s;
         if ((s = get_fixed(obj, "upper", &p->upper, err)) != TB_OK) return s;
         if (p->lower <= 0 || p->lower >= hundred)
-            return tb_error_set(err, TB_INVALID, "params.lower", "must be between 0 and 100 (exclusive)");
+            return tb_error_set(err, TB_INVALID, "params.lower",
+                                "must be between 0 and 100 (exclusive)");
         if (p->upper <= 0 || p->upper >= hundred)
-            return tb_error_set(err, TB_INVALID, "params.upper", "must be between 0 and 100 (exclusive)");
+            return tb_error_set(err, TB_INVALID, "params.upper",
+                                "must be between 0 and 100 (exclusive)");
         if (p->lower >= p->upper)
             return tb_error_set(err, TB_INVALID, "params.lower", "lower must be less than upper");
         return TB_OK;
@@ -138,7 +144,8 @@ static tb_status parse_obj(const json_t *obj, sp_params *p, tb_error *err) {
         return TB_OK;
     case SP_KIND_DONCHIAN:
         return get_period(obj, "period", 1, &p->period, err);
-    default: return tb_error_set(err, TB_INVALID, "kind", "unknown strategy kind");
+    default:
+        return tb_error_set(err, TB_INVALID, "kind", "unknown strategy kind");
     }
 }
 
@@ -148,7 +155,8 @@ tb_status sp_params_parse(const char *kind, const char *json_text, sp_params *ou
     tb_status s = sp_kind_parse(kind, &p.kind, err);
     if (s != TB_OK) return s;
     json_error_t je;
-    json_t *obj = json_loads(json_text && json_text[0] ? json_text : "{}", JSON_REJECT_DUPLICATES, &je);
+    json_t *obj =
+        json_loads(json_text && json_text[0] ? json_text : "{}", JSON_REJECT_DUPLICATES, &je);
     if (obj == NULL)
         return tb_error_set(err, TB_INVALID, "params", "not valid JSON: %s (column %d)", je.text,
                             je.column);
@@ -179,8 +187,12 @@ size_t sp_params_format(const sp_params *p, char *buf, size_t cap) {
         tb_fixed_format(p->k, a);
         n = snprintf(buf, cap, "{\"period\":%u,\"k\":%s}", p->period, a);
         break;
-    case SP_KIND_DONCHIAN: n = snprintf(buf, cap, "{\"period\":%u}", p->period); break;
-    default: n = snprintf(buf, cap, "{}"); break;
+    case SP_KIND_DONCHIAN:
+        n = snprintf(buf, cap, "{\"period\":%u}", p->period);
+        break;
+    default:
+        n = snprintf(buf, cap, "{}");
+        break;
     }
     if (n < 0) n = 0;
     return (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;

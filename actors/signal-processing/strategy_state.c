@@ -75,9 +75,9 @@ static json_t *rsi_json(const sp_rsi *r) {
 char *sp_state_encode(const sp_state *s, size_t *len) {
     const char *kind = sp_kind_name(s->kind);
     if (kind == NULL) return NULL;
-    json_t *o = json_pack("{s:i, s:s, s:I, s:i, s:i}", "f", SP_STATE_FORMAT, "kind", kind, "cfg",
-                          (json_int_t)s->cfg_version, "rel", (int)s->relation, "side",
-                          (int)s->last_side);
+    json_t *o =
+        json_pack("{s:i, s:s, s:I, s:i, s:i}", "f", SP_STATE_FORMAT, "kind", kind, "cfg",
+                  (json_int_t)s->cfg_version, "rel", (int)s->relation, "side", (int)s->last_side);
     if (o == NULL) return NULL;
     int rc = 0;
     switch (s->kind) {
@@ -89,10 +89,18 @@ char *sp_state_encode(const sp_state *s, size_t *len) {
         rc |= json_object_set_new(o, "fast", ema_json(&s->u.ema.fast));
         rc |= json_object_set_new(o, "slow", ema_json(&s->u.ema.slow));
         break;
-    case SP_KIND_RSI: rc |= json_object_set_new(o, "rsi", rsi_json(&s->u.rsi)); break;
-    case SP_KIND_BOLLINGER: rc |= json_object_set_new(o, "w", window_json(&s->u.boll.w)); break;
-    case SP_KIND_DONCHIAN: rc |= json_object_set_new(o, "w", window_json(&s->u.don.w)); break;
-    default: rc = -1; break;
+    case SP_KIND_RSI:
+        rc |= json_object_set_new(o, "rsi", rsi_json(&s->u.rsi));
+        break;
+    case SP_KIND_BOLLINGER:
+        rc |= json_object_set_new(o, "w", window_json(&s->u.boll.w));
+        break;
+    case SP_KIND_DONCHIAN:
+        rc |= json_object_set_new(o, "w", window_json(&s->u.don.w));
+        break;
+    default:
+        rc = -1;
+        break;
     }
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
@@ -106,7 +114,8 @@ static tb_status bad(tb_error *err, const char *what) {
     return tb_error_set(err, TB_INVALID, "state", "stored indicator state: %s", what);
 }
 
-static bool get_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi, json_int_t *out) {
+static bool get_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
+                    json_int_t *out) {
     const json_t *v = json_object_get(o, key);
     if (!json_is_integer(v)) return false;
     json_int_t n = json_integer_value(v);
@@ -179,8 +188,10 @@ tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_st
         json_decref(o);
         return tb_error_set(err, TB_NOMEM, NULL, NULL);
     }
-    if (!get_int(o, "f", SP_STATE_FORMAT, SP_STATE_FORMAT, &f)) s = bad(err, "unknown format");
-    else if (kind == NULL || sp_kind_name(p->kind) == NULL || strcmp(kind, sp_kind_name(p->kind)) != 0)
+    if (!get_int(o, "f", SP_STATE_FORMAT, SP_STATE_FORMAT, &f))
+        s = bad(err, "unknown format");
+    else if (kind == NULL || sp_kind_name(p->kind) == NULL ||
+             strcmp(kind, sp_kind_name(p->kind)) != 0)
         s = bad(err, "written for another strategy kind");
     else if (!get_int(o, "cfg", INT64_MIN, INT64_MAX, &cfg) || !get_int(o, "rel", -1, 1, &rel) ||
              !get_int(o, "side", -1, 1, &side))
@@ -201,10 +212,18 @@ tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_st
             ok = load_ema(json_object_get(o, "fast"), &st->u.ema.fast) &&
                  load_ema(json_object_get(o, "slow"), &st->u.ema.slow);
             break;
-        case SP_KIND_RSI: ok = load_rsi(json_object_get(o, "rsi"), &st->u.rsi); break;
-        case SP_KIND_BOLLINGER: ok = load_window(json_object_get(o, "w"), &st->u.boll.w); break;
-        case SP_KIND_DONCHIAN: ok = load_window(json_object_get(o, "w"), &st->u.don.w); break;
-        default: ok = false; break;
+        case SP_KIND_RSI:
+            ok = load_rsi(json_object_get(o, "rsi"), &st->u.rsi);
+            break;
+        case SP_KIND_BOLLINGER:
+            ok = load_window(json_object_get(o, "w"), &st->u.boll.w);
+            break;
+        case SP_KIND_DONCHIAN:
+            ok = load_window(json_object_get(o, "w"), &st->u.don.w);
+            break;
+        default:
+            ok = false;
+            break;
         }
         if (!ok) s = bad(err, "indicator data does not match the strategy's parameters");
     }

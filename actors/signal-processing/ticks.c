@@ -25,14 +25,13 @@
 
 /* KEYS[1] state hash; ARGV: expected seq ("" = no state), new seq, state,
  * ttl seconds (0 = none). Returns 1 when written, 0 when seq moved on. */
-static const char CAS_SCRIPT[] =
-    "local cur = redis.call('HGET', KEYS[1], 'seq')\n"
-    "if not cur then cur = '' end\n"
-    "if cur ~= ARGV[1] then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'state', ARGV[3])\n"
-    "local ttl = tonumber(ARGV[4])\n"
-    "if ttl and ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end\n"
-    "return 1\n";
+static const char CAS_SCRIPT[] = "local cur = redis.call('HGET', KEYS[1], 'seq')\n"
+                                 "if not cur then cur = '' end\n"
+                                 "if cur ~= ARGV[1] then return 0 end\n"
+                                 "redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'state', ARGV[3])\n"
+                                 "local ttl = tonumber(ARGV[4])\n"
+                                 "if ttl and ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end\n"
+                                 "return 1\n";
 
 tb_status sp_ticks_load_script(redisContext *r, sp_service *svc, tb_error *err) {
     redisReply *rep = NULL;
@@ -50,13 +49,15 @@ tb_status sp_ticks_load_script(redisContext *r, sp_service *svc, tb_error *err) 
 
 /* Compare-and-set of the state hash; *written tells whether we won. */
 static tb_status cas(redisContext *r, const sp_service *svc, const char *key, const char *expected,
-                     uint64_t seq, const char *blob, size_t blob_len, bool *written, tb_error *err) {
+                     uint64_t seq, const char *blob, size_t blob_len, bool *written,
+                     tb_error *err) {
     char seq_s[24], ttl_s[24];
     snprintf(seq_s, sizeof seq_s, "%" PRIu64, seq);
     snprintf(ttl_s, sizeof ttl_s, "%" PRId64, svc->state_ttl_s);
     const char *argv[] = {"EVALSHA", svc->cas_sha, "1", key, expected, seq_s, blob, ttl_s};
-    size_t lens[] = {7, strlen(svc->cas_sha), 1, strlen(key), strlen(expected), strlen(seq_s),
-                     blob_len, strlen(ttl_s)};
+    size_t lens[] = {7,           strlen(svc->cas_sha), 1,
+                     strlen(key), strlen(expected),     strlen(seq_s),
+                     blob_len,    strlen(ttl_s)};
     redisReply *rep = NULL;
     tb_status s = bus_redis_cmd_argv(r, 8, argv, lens, &rep, err);
     if (s != TB_OK && strstr(err->message, "NOSCRIPT")) {
@@ -122,7 +123,8 @@ static tb_status wait_turn(redisContext *r, const char *key, uint64_t seq, int64
         bool has = rep->type == REDIS_REPLY_STRING;
         uint64_t last = has ? strtoull(rep->str, NULL, 10) : 0;
         freeReplyObject(rep);
-        if (expired || sp_seq_decide(has && last > 0, last, seq, false) != SP_SEQ_WAIT) return TB_OK;
+        if (expired || sp_seq_decide(has && last > 0, last, seq, false) != SP_SEQ_WAIT)
+            return TB_OK;
     }
 }
 
@@ -225,8 +227,10 @@ static tb_status apply(bus_ctx *ctx, sp_service *svc, sp_strategy_cfg *cfg, cons
             tb_error derr = {0};
             int64_t version = 0;
             bool decoded = sp_state_decode(blob, blob_len, &cfg->params, st, &derr) == TB_OK;
-            if (decoded) version = st->cfg_version;
-            else if (!sp_state_version(blob, blob_len, &version)) version = INT64_MIN;
+            if (decoded)
+                version = st->cfg_version;
+            else if (!sp_state_version(blob, blob_len, &version))
+                version = INT64_MIN;
             if (version > cfg->version) {
                 free(blob);
                 /* Another worker already runs a newer configuration. */

@@ -14,18 +14,18 @@
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "strategy.h"
 #include "tb_test.h"
 #include "wire.h"
 
-#define MAX_ROWS 8000
+#define MAX_ROWS    8000
 #define MAX_SIGNALS 4000
-#define N_INDEX 4
+#define N_INDEX     4
 
 static const char *const indices[N_INDEX] = {"DAX", "SMI", "CAC", "FTSE"};
 
@@ -42,7 +42,9 @@ static int nlive;
 
 static void short_tag(char *out, size_t cap) {
     static unsigned counter;
-    snprintf(out, cap, "%06x", (unsigned)((getpid() * 7919u + (unsigned)time(NULL) * 31u + ++counter * 104729u) & 0xffffff));
+    snprintf(out, cap, "%06x",
+             (unsigned)((getpid() * 7919u + (unsigned)time(NULL) * 31u + ++counter * 104729u) &
+                        0xffffff));
 }
 
 static PGresult *sql(const char *q, int n, const char *const *params) {
@@ -71,7 +73,8 @@ static void setup(void) {
     short_tag(tag, sizeof tag);
     snprintf(account, sizeof account, "spacct%s", tag);
     const char *params[] = {account};
-    PQclear(sql("INSERT INTO accounts (id, name) VALUES ($1, 'signal-processing test')", 1, params));
+    PQclear(
+        sql("INSERT INTO accounts (id, name) VALUES ($1, 'signal-processing test')", 1, params));
     snprintf(log_path, sizeof log_path, "%s/test_signal_processing-%s.log",
              getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", tag);
 }
@@ -89,7 +92,9 @@ static void teardown(void) {
 
 /* ---- workers ---- */
 
-typedef struct { int want; } ping_arg;
+typedef struct {
+    int want;
+} ping_arg;
 
 /* Sends a $SRV request to every instance; returns the number of replies and,
  * with ticks_busy, how many instances handled at least one tick. */
@@ -107,8 +112,9 @@ static int ask_instances(const char *verb, int *ticks_busy) {
     natsMsg *m = NULL;
     while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
         n++;
-        json_t *j = ticks_busy ? json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL)
-                               : NULL;
+        json_t *j = ticks_busy
+                        ? json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL)
+                        : NULL;
         size_t i;
         json_t *ep;
         json_array_foreach(json_object_get(j, "endpoints"), i, ep) {
@@ -164,7 +170,8 @@ static void stop_workers(pid_t *pids, int n) {
 
 /* ---- API helpers ---- */
 
-static tb_strategy strategy(const char *id, const char *kind, const char *symbol, const char *params) {
+static tb_strategy strategy(const char *id, const char *kind, const char *symbol,
+                            const char *params) {
     tb_strategy s;
     memset(&s, 0, sizeof s);
     snprintf(s.strategy_id, sizeof s.strategy_id, "%s", id);
@@ -258,12 +265,13 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(a, b);
 }
 
-static void sigset_add(sig_set *s, const char *index, uint64_t seq, const char *side, tb_fixed price) {
+static void sigset_add(sig_set *s, const char *index, uint64_t seq, const char *side,
+                       tb_fixed price) {
     ck_assert_uint_lt(s->n, MAX_SIGNALS);
     char p[TB_FIXED_STRLEN];
     tb_fixed_format(price, p);
-    snprintf(s->items[s->n++], sizeof s->items[0], "%s|%06llu|%s|%s", index, (unsigned long long)seq,
-             side, p);
+    snprintf(s->items[s->n++], sizeof s->items[0], "%s|%06llu|%s|%s", index,
+             (unsigned long long)seq, side, p);
 }
 
 static void sigset_sort(sig_set *s) {
@@ -273,8 +281,8 @@ static void sigset_sort(sig_set *s) {
 static void sigset_equal(const sig_set *a, const sig_set *b, const char *what) {
     size_t n = a->n < b->n ? a->n : b->n;
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(strcmp(a->items[i], b->items[i]) == 0, "%s: first difference at %zu: %s vs %s",
-                      what, i, a->items[i], b->items[i]);
+        ck_assert_msg(strcmp(a->items[i], b->items[i]) == 0,
+                      "%s: first difference at %zu: %s vs %s", what, i, a->items[i], b->items[i]);
     ck_assert_msg(a->n == b->n, "%s: %zu vs %zu signals", what, a->n, b->n);
 }
 
@@ -291,7 +299,8 @@ static void reference_signals(int fast, int slow, sig_set *out) {
             __int128 l = f * slow, r = sl * fast;
             int rel = (l > r) - (l < r);
             if (rel == 0) continue;
-            if (last != 0 && rel != last) sigset_add(out, indices[k], i + 1, rel > 0 ? "buy" : "sell", s->close[i]);
+            if (last != 0 && rel != last)
+                sigset_add(out, indices[k], i + 1, rel > 0 ? "buy" : "sell", s->close[i]);
             last = rel;
         }
     }
@@ -303,7 +312,8 @@ static uint64_t state_seq(const char *strategy_id, const char *symbol) {
     redisContext *r = bus_redis_acquire(redis, &err);
     ck_assert_ptr_nonnull(r);
     redisReply *rep = NULL;
-    ck_assert_int_eq(bus_redis_cmd(r, &rep, &err, "HGET tb:sp:state:%s:%s seq", strategy_id, symbol), TB_OK);
+    ck_assert_int_eq(
+        bus_redis_cmd(r, &rep, &err, "HGET tb:sp:state:%s:%s seq", strategy_id, symbol), TB_OK);
     uint64_t v = rep->type == REDIS_REPLY_STRING ? strtoull(rep->str, NULL, 10) : 0;
     freeReplyObject(rep);
     bus_redis_release(redis, r);
@@ -323,14 +333,16 @@ static bool replay_done(void *arg) {
 }
 
 /* Reads every signal of this run from NATS until quiet and from PostgreSQL. */
-static void collect(natsSubscription *sub, const replay_run *run, sig_set *from_nats, sig_set *from_pg) {
+static void collect(natsSubscription *sub, const replay_run *run, sig_set *from_nats,
+                    sig_set *from_pg) {
     from_nats->n = 0;
     natsMsg *m = NULL;
     while (natsSubscription_NextMsg(&m, sub, 1500) == NATS_OK) {
         tb_signal sig;
         tb_error err = {0};
-        ck_assert_int_eq(tb_decode(&tb_signal_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-                                   &sig, &err), TB_OK);
+        ck_assert_int_eq(tb_decode(&tb_signal_desc, natsMsg_GetData(m),
+                                   (size_t)natsMsg_GetDataLength(m), &sig, &err),
+                         TB_OK);
         int k = -1;
         for (int i = 0; i < N_INDEX; i++)
             if (strcmp(sig.strategy_id, run->ids[i]) == 0) k = i;
@@ -366,7 +378,8 @@ static void collect(natsSubscription *sub, const replay_run *run, sig_set *from_
     snprintf(like, sizeof like, "sma-%s-%%", run->tag);
     const char *params[] = {like};
     PGresult *r = sql("SELECT strategy_id, tick_seq, side, ref_price::text FROM signals "
-                      "WHERE strategy_id LIKE $1", 1, params);
+                      "WHERE strategy_id LIKE $1",
+                      1, params);
     for (int i = 0; i < PQntuples(r); i++) {
         int k = -1;
         for (int j = 0; j < N_INDEX; j++)
@@ -374,7 +387,8 @@ static void collect(natsSubscription *sub, const replay_run *run, sig_set *from_
         ck_assert_int_ge(k, 0);
         tb_fixed price;
         ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, i, 3), &price), TB_OK);
-        sigset_add(from_pg, indices[k], strtoull(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2), price);
+        sigset_add(from_pg, indices[k], strtoull(PQgetvalue(r, i, 1), NULL, 10),
+                   PQgetvalue(r, i, 2), price);
     }
     PQclear(r);
     sigset_sort(from_pg);
@@ -389,7 +403,8 @@ static void replay(int nworkers, sig_set *from_nats, sig_set *from_pg) {
     for (int k = 0; k < N_INDEX; k++) {
         snprintf(run.ids[k], sizeof run.ids[k], "sma-%s-%s", run.tag, indices[k]);
         snprintf(run.symbols[k], sizeof run.symbols[k], "%s%s", indices[k], run.tag);
-        tb_strategy s = strategy(run.ids[k], "sma_cross", run.symbols[k], "{\"fast\":10,\"slow\":30}");
+        tb_strategy s =
+            strategy(run.ids[k], "sma_cross", run.symbols[k], "{\"fast\":10,\"slow\":30}");
         create_ok(&s);
     }
     natsSubscription *sub = NULL;
@@ -403,8 +418,8 @@ static void replay(int nworkers, sig_set *from_nats, sig_set *from_pg) {
         for (int k = 0; k < N_INDEX; k++)
             if (i < data[k].n) publish_tick(run.symbols[k], i + 1, data[k].ts[i], data[k].close[i]);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
-    ck_assert_msg(tb_test_wait(replay_done, &run, 120000), "replay with %d workers did not finish (see %s)",
-                  nworkers, log_path);
+    ck_assert_msg(tb_test_wait(replay_done, &run, 120000),
+                  "replay with %d workers did not finish (see %s)", nworkers, log_path);
     double secs = (double)(bus_mono_ns() - t0) / 1e9;
     collect(sub, &run, from_nats, from_pg);
     natsSubscription_Destroy(sub);
@@ -412,8 +427,8 @@ static void replay(int nworkers, sig_set *from_nats, sig_set *from_pg) {
     ck_assert_int_eq(ask_instances("STATS", &busy), nworkers);
     ck_assert_int_eq(busy, nworkers); /* the queue group really split the ticks */
     stop_workers(pids, nworkers);
-    printf("replay: %d worker(s), %zu ticks in %.2f s, %zu signals\n", nworkers, rows * N_INDEX, secs,
-           from_nats->n);
+    printf("replay: %d worker(s), %zu ticks in %.2f s, %zu signals\n", nworkers, rows * N_INDEX,
+           secs, from_nats->n);
 }
 
 START_TEST(eustock_replay_1_and_3_workers_agree) {
@@ -433,7 +448,10 @@ END_TEST
 
 /* ---- every kind through the service ---- */
 
-typedef struct { const char *symbol; long long n; } symbol_count;
+typedef struct {
+    const char *symbol;
+    long long n;
+} symbol_count;
 static bool symbol_signals_reached(void *arg) {
     symbol_count *c = arg;
     return sql_count("SELECT count(*) FROM signals WHERE symbol = $1", c->symbol) >= c->n;
@@ -485,7 +503,8 @@ START_TEST(every_kind_matches_the_pure_strategy) {
             sp_decision d;
             ck_assert_int_eq(sp_step(&p, st, dax->close[i], &d), TB_OK);
             if (d.side != SP_SIDE_NONE)
-                sigset_add(&want, kinds[k][0], i + 1, d.side == SP_SIDE_BUY ? "buy" : "sell", dax->close[i]);
+                sigset_add(&want, kinds[k][0], i + 1, d.side == SP_SIDE_BUY ? "buy" : "sell",
+                           dax->close[i]);
         }
         free(st);
         ck_assert_msg(want.n > before, "%s never fires on the DAX series", kinds[k][0]);
@@ -496,18 +515,21 @@ START_TEST(every_kind_matches_the_pure_strategy) {
     ck_assert_msg(tb_test_wait(kinds_done, &run, 120000), "ticks not applied (see %s)", log_path);
     /* The last signals are recorded just after their state moved. */
     symbol_count c = {run.symbol, (long long)want.n};
-    (void)tb_test_wait(symbol_signals_reached, &c, 10000); /* the comparison below reports a shortfall */
+    (void)tb_test_wait(symbol_signals_reached, &c,
+                       10000); /* the comparison below reports a shortfall */
     usleep(100000);
     got.n = 0;
     const char *params[] = {run.symbol};
-    PGresult *r = sql("SELECT strategy_id, tick_seq, side, ref_price::text FROM signals WHERE symbol = $1",
-                      1, params);
+    PGresult *r =
+        sql("SELECT strategy_id, tick_seq, side, ref_price::text FROM signals WHERE symbol = $1", 1,
+            params);
     for (int i = 0; i < PQntuples(r); i++) {
         int k = PQgetvalue(r, i, 0)[1] - '0';
         ck_assert(k >= 0 && k < run.n);
         tb_fixed price;
         ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, i, 3), &price), TB_OK);
-        sigset_add(&got, kinds[k][0], strtoull(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2), price);
+        sigset_add(&got, kinds[k][0], strtoull(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2),
+                   price);
     }
     PQclear(r);
     sigset_sort(&got);
@@ -522,9 +544,11 @@ END_TEST
 static long long table_fingerprint(void) {
     /* Changes whenever a row of this account's strategies is added, removed
      * or altered. */
-    return sql_count("SELECT count(*) * 1000003 + coalesce(sum(hashtext(strategy_id || kind || symbol || "
-                     "params::text || enabled::text || sizing || coalesce(qty, target)::text || "
-                     "updated_at::text)), 0) FROM strategies WHERE account = $1", account);
+    return sql_count(
+        "SELECT count(*) * 1000003 + coalesce(sum(hashtext(strategy_id || kind || symbol || "
+        "params::text || enabled::text || sizing || coalesce(qty, target)::text || "
+        "updated_at::text)), 0) FROM strategies WHERE account = $1",
+        account);
 }
 
 static void rejected(const char *what, const char *subject, const tb_strategy *s, tb_status want,
@@ -590,8 +614,10 @@ START_TEST(strategies_api) {
     snprintf(upd.params, sizeof upd.params, "{\"period\":14,\"lower\":80,\"upper\":70}");
     rejected("bad update", "api.strategies.update", &upd, TB_INVALID, "params.lower");
     upd = strategy(bad.strategy_id, "donchian", sym, "{\"period\":20}");
-    rejected("update of a missing strategy", "api.strategies.update", &upd, TB_NOT_FOUND, "strategy_id");
-    ck_assert_int_eq(sql_count("SELECT count(*) FROM strategies WHERE strategy_id LIKE 'bad-%'", NULL), 0);
+    rejected("update of a missing strategy", "api.strategies.update", &upd, TB_NOT_FOUND,
+             "strategy_id");
+    ck_assert_int_eq(
+        sql_count("SELECT count(*) FROM strategies WHERE strategy_id LIKE 'bad-%'", NULL), 0);
 
     /* a good update changes kind and parameters */
     upd = s;
@@ -601,8 +627,11 @@ START_TEST(strategies_api) {
     ck_assert_int_eq(call("api.strategies.update", &tb_strategy_desc, &upd, &got, &err), TB_OK);
     ck_assert_str_eq(got.kind, "ema_cross");
     ck_assert_str_eq(got.sizing, "target");
-    ck_assert_int_eq(sql_count("SELECT count(*) FROM strategies WHERE strategy_id = $1 AND target = 10 "
-                               "AND qty IS NULL", id), 1);
+    ck_assert_int_eq(
+        sql_count("SELECT count(*) FROM strategies WHERE strategy_id = $1 AND target = 10 "
+                  "AND qty IS NULL",
+                  id),
+        1);
 
     /* list with filters */
     tb_query lq;
@@ -614,10 +643,12 @@ START_TEST(strategies_api) {
     msgpack_sbuffer_init(&req);
     ck_assert_int_eq(tb_encode(&tb_query_desc, &lq, &req, &err), TB_OK);
     bus_bytes rep = {0};
-    ck_assert_int_eq(bus_request_bytes(conn, "api.strategies.list", req.data, req.size, "query", 10000,
-                                       NULL, &rep, &err), TB_OK);
-    ck_assert_int_eq(tb_decode_list(&tb_strategy_desc, rep.data, rep.len, (void **)&items, &n, NULL, &err),
+    ck_assert_int_eq(bus_request_bytes(conn, "api.strategies.list", req.data, req.size, "query",
+                                       10000, NULL, &rep, &err),
                      TB_OK);
+    ck_assert_int_eq(
+        tb_decode_list(&tb_strategy_desc, rep.data, rep.len, (void **)&items, &n, NULL, &err),
+        TB_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(items[0].strategy_id, id);
     free(items);
@@ -641,17 +672,22 @@ END_TEST
 static int64_t metric(const char *name) {
     bus_bytes rep = {0};
     tb_error err = {0};
-    ck_assert_int_eq(bus_request_bytes(conn, "svc.signal-processing.metrics", "", 0, NULL, 5000, NULL,
-                                       &rep, &err), TB_OK);
+    ck_assert_int_eq(bus_request_bytes(conn, "svc.signal-processing.metrics", "", 0, NULL, 5000,
+                                       NULL, &rep, &err),
+                     TB_OK);
     int64_t total = 0;
     for (char *line = strtok(rep.data, "\n"); line; line = strtok(NULL, "\n"))
-        if (strncmp(line, name, strlen(name)) == 0 && (line[strlen(name)] == ' ' || line[strlen(name)] == '{'))
+        if (strncmp(line, name, strlen(name)) == 0 &&
+            (line[strlen(name)] == ' ' || line[strlen(name)] == '{'))
             total += atoll(strrchr(line, ' ') + 1);
     bus_bytes_free(&rep);
     return total;
 }
 
-typedef struct { const char *id, *sym; uint64_t seq; } seq_arg;
+typedef struct {
+    const char *id, *sym;
+    uint64_t seq;
+} seq_arg;
 static bool seq_reached(void *arg) {
     seq_arg *a = arg;
     return state_seq(a->id, a->sym) == a->seq;
@@ -661,7 +697,10 @@ static long long signals_of(const char *id) {
     return sql_count("SELECT count(*) FROM signals WHERE strategy_id = $1", id);
 }
 
-typedef struct { const char *id; long long n; } count_arg;
+typedef struct {
+    const char *id;
+    long long n;
+} count_arg;
 static bool signals_reached(void *arg) {
     count_arg *c = arg;
     return signals_of(c->id) >= c->n;
@@ -699,7 +738,9 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     char sig_id[128];
     snprintf(sig_id, sizeof sig_id, "%s-%s-6", id, sym);
     ck_assert_int_eq(sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = 'buy' "
-                               "AND ref_price = 105", sig_id), 1);
+                               "AND ref_price = 105",
+                               sig_id),
+                     1);
 
     /* the lost tick arriving late, and a duplicate, change nothing */
     publish_tick(sym, 5, ts + 5, 1 * TB_FIXED_SCALE);
@@ -725,7 +766,7 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     s.enabled = true;
     snprintf(s.params, sizeof s.params, "{\"period\":2}");
     ck_assert_int_eq(call("api.strategies.update", &tb_strategy_desc, &s, NULL, &err), TB_OK);
-    publish_tick(sym, 9, ts + 9, 50 * TB_FIXED_SCALE);  /* warm-up (fresh state) */
+    publish_tick(sym, 9, ts + 9, 50 * TB_FIXED_SCALE); /* warm-up (fresh state) */
     publish_tick(sym, 10, ts + 10, 50 * TB_FIXED_SCALE);
     publish_tick(sym, 11, ts + 11, 60 * TB_FIXED_SCALE); /* above the 2-tick high: buy */
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
@@ -733,13 +774,15 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     ck_assert(tb_test_wait(seq_reached, &a, 10000));
     expect_signals(id, 3);
     snprintf(sig_id, sizeof sig_id, "%s-%s-11", id, sym);
-    ck_assert_int_eq(sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = 'buy'", sig_id), 1);
+    ck_assert_int_eq(
+        sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = 'buy'", sig_id), 1);
 
     /* a corrupted state in Redis is restarted, not fatal */
     int64_t resets0 = metric("tb_sp_state_resets_total");
     redisContext *rc = bus_redis_acquire(redis, &err);
     ck_assert_ptr_nonnull(rc);
-    ck_assert_int_eq(bus_redis_cmd(rc, NULL, &err, "HSET tb:sp:state:%s:%s state {garbage", id, sym), TB_OK);
+    ck_assert_int_eq(
+        bus_redis_cmd(rc, NULL, &err, "HSET tb:sp:state:%s:%s state {garbage", id, sym), TB_OK);
     bus_redis_release(redis, rc);
     publish_tick(sym, 12, ts + 12, 60 * TB_FIXED_SCALE);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
@@ -756,12 +799,13 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     msgpack_sbuffer_init(&req);
     ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &req, &err), TB_OK);
     bus_bytes rep = {0};
-    ck_assert_int_eq(bus_request_bytes(conn, "api.signals.list", req.data, req.size, "query", 10000, NULL,
-                                       &rep, &err), TB_OK);
+    ck_assert_int_eq(bus_request_bytes(conn, "api.signals.list", req.data, req.size, "query", 10000,
+                                       NULL, &rep, &err),
+                     TB_OK);
     tb_signal *items = NULL;
     size_t n = 0;
-    ck_assert_int_eq(tb_decode_list(&tb_signal_desc, rep.data, rep.len, (void **)&items, &n, NULL, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        tb_decode_list(&tb_signal_desc, rep.data, rep.len, (void **)&items, &n, NULL, &err), TB_OK);
     ck_assert_uint_eq(n, 2);
     ck_assert_uint_eq(items[0].tick_seq, 11);
     ck_assert_uint_eq(items[1].tick_seq, 7);

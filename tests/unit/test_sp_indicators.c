@@ -32,9 +32,11 @@ static long double off(tb_fixed got, long double want) {
 }
 
 START_TEST(div_round_is_half_even) {
-    struct { long long num, den, want; } c[] = {
-        {5, 2, 2}, {7, 2, 4}, {-5, 2, -2}, {-7, 2, -4}, {1, 3, 0}, {2, 3, 1}, {-2, 3, -1},
-        {9, 1, 9}, {0, 5, 0}, {15, 10, 2}, {25, 10, 2}, {-15, 10, -2},
+    struct {
+        long long num, den, want;
+    } c[] = {
+        {5, 2, 2},   {7, 2, 4}, {-5, 2, -2}, {-7, 2, -4}, {1, 3, 0},   {2, 3, 1},
+        {-2, 3, -1}, {9, 1, 9}, {0, 5, 0},   {15, 10, 2}, {25, 10, 2}, {-15, 10, -2},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         tb_fixed got;
@@ -138,8 +140,10 @@ START_TEST(ema_matches_the_textbook_recursion) {
             ref += ld(p[i]);
             continue;
         }
-        if (i + 1 == n) ref = (ref + ld(p[i])) / n; /* seed: SMA of the first n */
-        else ref = alpha * ld(p[i]) + (1 - alpha) * ref;
+        if (i + 1 == n)
+            ref = (ref + ld(p[i])) / n; /* seed: SMA of the first n */
+        else
+            ref = alpha * ld(p[i]) + (1 - alpha) * ref;
         ck_assert(ready);
         /* One half-unit rounding per step, damped by (1 - alpha): < 0.5 / alpha. */
         ck_assert_msg(off(e.value, ref) <= 0.5L / alpha + 0.5L, "tick %zu: ema %lld vs %.10Lf", i,
@@ -160,8 +164,10 @@ static void rsi_reference(const tb_fixed *p, size_t n, uint32_t period, long dou
             ag += g, al += l;
             continue;
         }
-        if (i == period) ag = (ag + g) / period, al = (al + l) / period;
-        else ag = (ag * (period - 1) + g) / period, al = (al * (period - 1) + l) / period;
+        if (i == period)
+            ag = (ag + g) / period, al = (al + l) / period;
+        else
+            ag = (ag * (period - 1) + g) / period, al = (al * (period - 1) + l) / period;
         if (ag + al > 0) rsi[i] = 100.0L - 100.0L / (1.0L + ag / al);
         if (al == 0 && ag > 0) rsi[i] = 100;
     }
@@ -199,12 +205,12 @@ END_TEST
 /* The worked example of Wilder's RSI (14 periods) as published by
  * StockCharts ("Relative Strength Index", ChartSchool). */
 START_TEST(rsi_published_example) {
-    static const char *closes[] = {
-        "44.3389", "44.0902", "44.1497", "43.6124", "44.3278", "44.8264", "45.0955",
-        "45.4245", "45.8433", "46.0826", "45.8931", "46.0328", "45.6140", "46.2820",
-        "46.2820", "46.0028", "46.0328", "46.4116", "46.2222", "45.6439", "46.2122",
-        "46.2521", "45.7137", "46.4515", "45.7835", "45.3548", "44.0288", "44.1783",
-        "44.2181", "44.5672", "43.4205", "42.6628", "43.1314"};
+    static const char *closes[] = {"44.3389", "44.0902", "44.1497", "43.6124", "44.3278", "44.8264",
+                                   "45.0955", "45.4245", "45.8433", "46.0826", "45.8931", "46.0328",
+                                   "45.6140", "46.2820", "46.2820", "46.0028", "46.0328", "46.4116",
+                                   "46.2222", "45.6439", "46.2122", "46.2521", "45.7137", "46.4515",
+                                   "45.7835", "45.3548", "44.0288", "44.1783", "44.2181", "44.5672",
+                                   "43.4205", "42.6628", "43.1314"};
     static const double published[] = {70.53, 66.32, 66.55, 69.41, 66.36, 57.97, 62.93,
                                        63.26, 56.06, 62.38, 54.71, 50.42, 39.99, 41.46,
                                        41.87, 45.46, 37.30, 33.08, 37.77};
@@ -219,8 +225,8 @@ START_TEST(rsi_published_example) {
         if (!ready) continue;
         tb_fixed v;
         ck_assert_int_eq(sp_rsi_value(&r, &v), TB_OK);
-        ck_assert_msg(fabs(tb_fixed_to_double(v) - published[k]) < 0.006, "RSI #%zu = %.4f, published %.2f",
-                      k, tb_fixed_to_double(v), published[k]);
+        ck_assert_msg(fabs(tb_fixed_to_double(v) - published[k]) < 0.006,
+                      "RSI #%zu = %.4f, published %.2f", k, tb_fixed_to_double(v), published[k]);
         k++;
     }
     ck_assert_uint_eq(k, sizeof published / sizeof published[0]);
@@ -333,11 +339,13 @@ START_TEST(rsi_extremes) {
     sp_rsi_init(&r, 3);
     bool ready = false;
     tb_fixed v;
-    for (int i = 1; i <= 5; i++) ck_assert_int_eq(sp_rsi_update(&r, i * TB_FIXED_SCALE, &ready), TB_OK);
+    for (int i = 1; i <= 5; i++)
+        ck_assert_int_eq(sp_rsi_update(&r, i * TB_FIXED_SCALE, &ready), TB_OK);
     ck_assert_int_eq(sp_rsi_value(&r, &v), TB_OK);
     ck_assert_int_eq(v, 100 * TB_FIXED_SCALE); /* only gains */
     sp_rsi_init(&r, 3);
-    for (int i = 5; i >= 1; i--) ck_assert_int_eq(sp_rsi_update(&r, i * TB_FIXED_SCALE, &ready), TB_OK);
+    for (int i = 5; i >= 1; i--)
+        ck_assert_int_eq(sp_rsi_update(&r, i * TB_FIXED_SCALE, &ready), TB_OK);
     ck_assert_int_eq(sp_rsi_value(&r, &v), TB_OK);
     ck_assert_int_eq(v, 0); /* only losses */
 }

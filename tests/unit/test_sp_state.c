@@ -74,7 +74,8 @@ static void refused(const char *text, const sp_params *p) {
     sp_state *s = malloc(sizeof *s);
     memset(s, 0x5a, sizeof *s);
     tb_error err = {0};
-    ck_assert_msg(sp_state_decode(text, strlen(text), p, s, &err) == TB_INVALID, "accepted %s", text);
+    ck_assert_msg(sp_state_decode(text, strlen(text), p, s, &err) == TB_INVALID, "accepted %s",
+                  text);
     ck_assert_str_eq(err.field, "state");
     unsigned char *bytes = (unsigned char *)s;
     for (size_t i = 0; i < 64; i++) ck_assert_int_eq(bytes[i], 0x5a); /* untouched */
@@ -86,21 +87,33 @@ START_TEST(bad_state_is_refused) {
     refused("", &sma);
     refused("not json", &sma);
     refused("[1,2]", &sma);
-    refused("{\"f\":2,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[],\"slow\":[]}", &sma);
-    refused("{\"f\":1,\"kind\":\"rsi\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[],\"slow\":[]}", &sma);
-    refused("{\"f\":1,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":5,\"side\":0,\"fast\":[],\"slow\":[]}", &sma);
+    refused(
+        "{\"f\":2,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[],\"slow\":[]}",
+        &sma);
+    refused("{\"f\":1,\"kind\":\"rsi\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[],\"slow\":[]}",
+            &sma);
+    refused(
+        "{\"f\":1,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":5,\"side\":0,\"fast\":[],\"slow\":[]}",
+        &sma);
     /* window longer than the period (fast = 4) */
     refused("{\"f\":1,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":0,\"side\":0,"
-            "\"fast\":[1,2,3,4,5],\"slow\":[]}", &sma);
-    refused("{\"f\":1,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[\"1\"],\"slow\":[]}", &sma);
+            "\"fast\":[1,2,3,4,5],\"slow\":[]}",
+            &sma);
+    refused("{\"f\":1,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[\"1\"],"
+            "\"slow\":[]}",
+            &sma);
     refused("{\"f\":1,\"kind\":\"sma_cross\",\"cfg\":1,\"rel\":0,\"side\":0,\"fast\":[]}", &sma);
     /* rsi: more changes than the period, bad 128-bit sums, changes without a price */
     refused("{\"f\":1,\"kind\":\"rsi\",\"cfg\":1,\"rel\":0,\"side\":0,\"rsi\":{\"n\":10,\"prev\":1,"
-            "\"sg\":\"0\",\"sl\":\"0\",\"ag\":0,\"al\":0}}", &rsi);
+            "\"sg\":\"0\",\"sl\":\"0\",\"ag\":0,\"al\":0}}",
+            &rsi);
     refused("{\"f\":1,\"kind\":\"rsi\",\"cfg\":1,\"rel\":0,\"side\":0,\"rsi\":{\"n\":1,\"prev\":1,"
-            "\"sg\":\"1x\",\"sl\":\"0\",\"ag\":0,\"al\":0}}", &rsi);
-    refused("{\"f\":1,\"kind\":\"rsi\",\"cfg\":1,\"rel\":0,\"side\":0,\"rsi\":{\"n\":1,\"prev\":null,"
-            "\"sg\":\"0\",\"sl\":\"0\",\"ag\":0,\"al\":0}}", &rsi);
+            "\"sg\":\"1x\",\"sl\":\"0\",\"ag\":0,\"al\":0}}",
+            &rsi);
+    refused(
+        "{\"f\":1,\"kind\":\"rsi\",\"cfg\":1,\"rel\":0,\"side\":0,\"rsi\":{\"n\":1,\"prev\":null,"
+        "\"sg\":\"0\",\"sl\":\"0\",\"ag\":0,\"al\":0}}",
+        &rsi);
     /* a state written for other parameters of the same kind */
     sp_params other;
     tb_error err = {0};

@@ -30,12 +30,14 @@ static long double ld(tb_fixed v) {
 static sp_params params(const char *kind, const char *json) {
     sp_params p;
     tb_error err = {0};
-    ck_assert_msg(sp_params_parse(kind, json, &p, &err) == TB_OK, "%s %s: %s", kind, json, err.message);
+    ck_assert_msg(sp_params_parse(kind, json, &p, &err) == TB_OK, "%s %s: %s", kind, json,
+                  err.message);
     return p;
 }
 
 /* Runs the strategy over prices; sides[i] gets the decision of tick i. */
-static void run(const sp_params *p, const tb_fixed *prices, size_t n, int *sides, size_t *first_ready) {
+static void run(const sp_params *p, const tb_fixed *prices, size_t n, int *sides,
+                size_t *first_ready) {
     sp_state *s = malloc(sizeof *s);
     sp_state_init(s, p, 1);
     *first_ready = n;
@@ -63,7 +65,8 @@ static int ref_cross(int *last, int rel) {
 static void compare(const char *what, const int *got, const int *want, size_t n, int *count) {
     *count = 0;
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(got[i] == want[i], "%s: tick %zu side %d, reference %d", what, i, got[i], want[i]);
+        ck_assert_msg(got[i] == want[i], "%s: tick %zu side %d, reference %d", what, i, got[i],
+                      want[i]);
         *count += got[i] != 0;
     }
 }
@@ -138,8 +141,10 @@ START_TEST(rsi_matches_reference) {
             ag += g, al += l;
             continue;
         }
-        if (i == 14) ag = (ag + g) / 14, al = (al + l) / 14;
-        else ag = (ag * 13 + g) / 14, al = (al * 13 + l) / 14;
+        if (i == 14)
+            ag = (ag + g) / 14, al = (al + l) / 14;
+        else
+            ag = (ag * 13 + g) / 14, al = (al * 13 + l) / 14;
         if (ag + al == 0) continue;
         long double rsi = 100 * ag / (ag + al);
         int z = rsi < 30 ? -1 : rsi > 70 ? 1 : 0;
@@ -221,7 +226,8 @@ START_TEST(flat_prices_never_fire) {
         size_t ready;
         run(&sp, p, 300, got, &ready);
         ck_assert_uint_lt(ready, 10);
-        for (size_t i = 0; i < 300; i++) ck_assert_msg(got[i] == 0, "%s fired on flat prices", kinds[k][0]);
+        for (size_t i = 0; i < 300; i++)
+            ck_assert_msg(got[i] == 0, "%s fired on flat prices", kinds[k][0]);
     }
 }
 END_TEST
@@ -264,8 +270,8 @@ static void bad_params(const char *kind, const char *json, tb_status want, const
     tb_status s = sp_params_parse(kind, json, &p, &err);
     ck_assert_msg(s == want, "%s %s: status %s (%s), want %s", kind, json, tb_status_code(s),
                   err.message, tb_status_code(want));
-    ck_assert_msg(strcmp(err.field, field) == 0, "%s %s: field '%s', want '%s'", kind, json, err.field,
-                  field);
+    ck_assert_msg(strcmp(err.field, field) == 0, "%s %s: field '%s', want '%s'", kind, json,
+                  err.field, field);
     ck_assert(err.message[0] != '\0');
 }
 
@@ -436,7 +442,8 @@ START_TEST(gap_leaves_out_the_missing_price) {
     sp_state_init(a, &sp, 1);
     sp_state_init(b, &sp, 1);
     sp_decision d;
-    for (int i = 0; i < 5; i++) ck_assert_int_eq(sp_step(&sp, a, received[i] * TB_FIXED_SCALE, &d), TB_OK);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(sp_step(&sp, a, received[i] * TB_FIXED_SCALE, &d), TB_OK);
     for (int i = 0; i < 6; i++)
         if (i != 2) ck_assert_int_eq(sp_step(&sp, b, all[i] * TB_FIXED_SCALE, &d), TB_OK);
     tb_fixed va, vb;
