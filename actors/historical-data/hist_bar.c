@@ -8,10 +8,8 @@ static const struct {
     const char *name;
     int64_t ns;
 } intervals[HIST_NINTERVALS] = {
-    [HIST_1S] = {"1s", HIST_NS_PER_SEC},
-    [HIST_1M] = {"1m", 60 * HIST_NS_PER_SEC},
-    [HIST_5M] = {"5m", 300 * HIST_NS_PER_SEC},
-    [HIST_1H] = {"1h", 3600 * HIST_NS_PER_SEC},
+    [HIST_1S] = {"1s", HIST_NS_PER_SEC},         [HIST_1M] = {"1m", 60 * HIST_NS_PER_SEC},
+    [HIST_5M] = {"5m", 300 * HIST_NS_PER_SEC},   [HIST_1H] = {"1h", 3600 * HIST_NS_PER_SEC},
     [HIST_1D] = {"1d", 86400 * HIST_NS_PER_SEC},
 };
 

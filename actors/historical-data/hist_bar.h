@@ -18,14 +18,7 @@
 
 #include "catalogue.h"
 
-typedef enum {
-    HIST_1S,
-    HIST_1M,
-    HIST_5M,
-    HIST_1H,
-    HIST_1D,
-    HIST_NINTERVALS
-} hist_interval;
+typedef enum { HIST_1S, HIST_1M, HIST_5M, HIST_1H, HIST_1D, HIST_NINTERVALS } hist_interval;
 
 #define HIST_NS_PER_SEC INT64_C(1000000000)
 
@@ -43,7 +36,7 @@ int64_t hist_bucket_start(int64_t ts_ns, hist_interval iv);
 
 /* One bar, or the part of one contributed by some ticks. */
 typedef struct hist_bar {
-    int64_t start;      /* bucket start, ns */
+    int64_t start; /* bucket start, ns */
     tb_fixed open, high, low, close;
     tb_fixed volume;    /* sum of traded size */
     uint64_t ticks;     /* ticks merged */

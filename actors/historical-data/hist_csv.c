@@ -10,12 +10,22 @@
 #include <strings.h>
 
 #define MAX_FIELDS 32
-#define FIELD_CAP 128
+#define FIELD_CAP  128
 
-enum { COL_START, COL_DATE, COL_SYMBOL, COL_INTERVAL, COL_OPEN, COL_HIGH, COL_LOW, COL_CLOSE,
-       COL_VOLUME, NCOLS };
+enum {
+    COL_START,
+    COL_DATE,
+    COL_SYMBOL,
+    COL_INTERVAL,
+    COL_OPEN,
+    COL_HIGH,
+    COL_LOW,
+    COL_CLOSE,
+    COL_VOLUME,
+    NCOLS
+};
 static const char *const col_names[NCOLS] = {"start", "date", "symbol", "interval", "open",
-                                              "high",  "low",  "close",  "volume"};
+                                             "high",  "low",  "close",  "volume"};
 
 typedef struct fields {
     size_t n;
@@ -189,8 +199,10 @@ static bool parse_row(hist_import *imp, size_t line, const fields *f, const int 
         const char *name;
         size_t off;
     } amounts[] = {
-        {COL_OPEN, "open", offsetof(hist_bar, open)},    {COL_HIGH, "high", offsetof(hist_bar, high)},
-        {COL_LOW, "low", offsetof(hist_bar, low)},       {COL_CLOSE, "close", offsetof(hist_bar, close)},
+        {COL_OPEN, "open", offsetof(hist_bar, open)},
+        {COL_HIGH, "high", offsetof(hist_bar, high)},
+        {COL_LOW, "low", offsetof(hist_bar, low)},
+        {COL_CLOSE, "close", offsetof(hist_bar, close)},
         {COL_VOLUME, "volume", offsetof(hist_bar, volume)},
     };
     for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
@@ -240,8 +252,9 @@ static bool parse_header(hist_import *imp, const fields *f, int col[NCOLS], bool
         need = closes;
         nneed = sizeof closes / sizeof closes[0];
     } else {
-        row_error(imp, 1, "header: expected start,symbol,interval,open,high,low,close,volume "
-                          "or date,symbol,close");
+        row_error(imp, 1,
+                  "header: expected start,symbol,interval,open,high,low,close,volume "
+                  "or date,symbol,close");
         return false;
     }
     for (size_t i = 0; i < nneed; i++) {

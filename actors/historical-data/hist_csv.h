@@ -35,8 +35,8 @@ typedef struct hist_import_row {
 typedef struct hist_import {
     hist_import_row *rows; /* malloc'd; the good rows, in file order */
     size_t nrows;
-    size_t nerrors;    /* rows rejected (header problems count as one) */
-    size_t first_line; /* line of the first error, 0 when none */
+    size_t nerrors;                     /* rows rejected (header problems count as one) */
+    size_t first_line;                  /* line of the first error, 0 when none */
     char first_error[TB_TEXT_CAP - 64]; /* "line 7: high: ..." */
 } hist_import;
 

@@ -45,8 +45,8 @@ static const char SQL_APPLY_TICK[] =
     "  volume = b.volume + EXCLUDED.volume,"
     "  ticks = b.ticks + EXCLUDED.ticks";
 
-#define BAR_COLUMNS                                                                        \
-    "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "   \
+#define BAR_COLUMNS                                                                                \
+    "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "           \
     "close, volume, ticks"
 
 static tb_status parse_fixed(const char *s, const char *what, tb_fixed *out, tb_error *err) {
@@ -113,10 +113,11 @@ tb_status hist_store_get_bar(PGconn *c, const char *symbol, hist_interval iv, in
     snprintf(us, sizeof us, "%" PRId64, start_ns / NS_PER_US);
     const char *params[] = {symbol, hist_interval_name(iv), us};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "SELECT " BAR_COLUMNS " FROM bars WHERE symbol = $1 AND interval = $2"
-                              " AND start = 'epoch'::timestamptz + $3::bigint * interval '1 microsecond'",
-                              3, params, &r, err);
+    tb_status s =
+        bus_pg_exec(c,
+                    "SELECT " BAR_COLUMNS " FROM bars WHERE symbol = $1 AND interval = $2"
+                    " AND start = 'epoch'::timestamptz + $3::bigint * interval '1 microsecond'",
+                    3, params, &r, err);
     if (s != TB_OK) return s;
     *found = PQntuples(r) == 1;
     if (*found) s = row_to_bar(r, 0, out, err);
@@ -144,16 +145,19 @@ tb_status hist_store_query(PGconn *c, const char *symbol, hist_interval iv, int6
     snprintf(limit_s, sizeof limit_s, "%zu", ascending ? limit + 1 : limit);
     const char *params[] = {symbol, hist_interval_name(iv), from_ns ? from_s : NULL,
                             to_ns ? to_s : NULL, limit_s};
-    const char *sql =
-        ascending
-            ? "SELECT " BAR_COLUMNS " FROM bars WHERE symbol = $1 AND interval = $2"
-              " AND ($3::bigint IS NULL OR start >= 'epoch'::timestamptz + $3 * interval '1 microsecond')"
-              " AND ($4::bigint IS NULL OR start < 'epoch'::timestamptz + $4 * interval '1 microsecond')"
-              " ORDER BY start ASC LIMIT $5::bigint"
-            : "SELECT " BAR_COLUMNS " FROM bars WHERE symbol = $1 AND interval = $2"
-              " AND ($3::bigint IS NULL OR start >= 'epoch'::timestamptz + $3 * interval '1 microsecond')"
-              " AND ($4::bigint IS NULL OR start < 'epoch'::timestamptz + $4 * interval '1 microsecond')"
-              " ORDER BY start DESC LIMIT $5::bigint";
+    const char *sql = ascending
+                          ? "SELECT " BAR_COLUMNS " FROM bars WHERE symbol = $1 AND interval = $2"
+                            " AND ($3::bigint IS NULL OR start >= 'epoch'::timestamptz + $3 * "
+                            "interval '1 microsecond')"
+                            " AND ($4::bigint IS NULL OR start < 'epoch'::timestamptz + $4 * "
+                            "interval '1 microsecond')"
+                            " ORDER BY start ASC LIMIT $5::bigint"
+                          : "SELECT " BAR_COLUMNS " FROM bars WHERE symbol = $1 AND interval = $2"
+                            " AND ($3::bigint IS NULL OR start >= 'epoch'::timestamptz + $3 * "
+                            "interval '1 microsecond')"
+                            " AND ($4::bigint IS NULL OR start < 'epoch'::timestamptz + $4 * "
+                            "interval '1 microsecond')"
+                            " ORDER BY start DESC LIMIT $5::bigint";
     PGresult *r = NULL;
     tb_status s = bus_pg_exec(c, sql, 5, params, &r, err);
     if (s != TB_OK) return s;
@@ -219,8 +223,17 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     }
 }
 
-enum { IMP_SYMBOL, IMP_INTERVAL, IMP_START, IMP_OPEN, IMP_HIGH, IMP_LOW, IMP_CLOSE, IMP_VOLUME,
-       IMP_NCOLS };
+enum {
+    IMP_SYMBOL,
+    IMP_INTERVAL,
+    IMP_START,
+    IMP_OPEN,
+    IMP_HIGH,
+    IMP_LOW,
+    IMP_CLOSE,
+    IMP_VOLUME,
+    IMP_NCOLS
+};
 
 /* Rows per INSERT: big enough to amortise round trips, small enough to keep
  * the array literals a few hundred kilobytes. */
@@ -299,12 +312,12 @@ tb_status hist_store_prune(PGconn *c, int64_t retention_s, int64_t *deleted, tb_
     /* Bounded batches keep each delete's locks and WAL small. */
     for (;;) {
         PGresult *r = NULL;
-        tb_status s = bus_pg_exec(
-            c,
-            "DELETE FROM hist_seen_ticks WHERE ctid = ANY(ARRAY("
-            "  SELECT ctid FROM hist_seen_ticks"
-            "   WHERE seen_at < now() - $1::bigint * interval '1 second' LIMIT 10000))",
-            1, params, &r, err);
+        tb_status s =
+            bus_pg_exec(c,
+                        "DELETE FROM hist_seen_ticks WHERE ctid = ANY(ARRAY("
+                        "  SELECT ctid FROM hist_seen_ticks"
+                        "   WHERE seen_at < now() - $1::bigint * interval '1 second' LIMIT 10000))",
+                        1, params, &r, err);
         if (s != TB_OK) return s;
         int n = atoi(PQcmdTuples(r));
         PQclear(r);

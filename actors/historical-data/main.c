@@ -22,7 +22,7 @@
 #include "timer.h"
 
 #define QUERY_DEFAULT_LIMIT 500
-#define QUERY_MAX_LIMIT 5000
+#define QUERY_MAX_LIMIT     5000
 /* How long Redis remembers a symbol's current bucket per interval. A symbol
  * silent for longer gets no close event for the bar it last traded in. */
 #define CLOSE_KEY_TTL_MS (8LL * 86400 * 1000)
@@ -42,20 +42,19 @@ static hist_state state;
  * one recorded and returns, per interval, the bucket it replaced ('' when
  * none or when the tick is not in a later bucket). Buckets are whole seconds
  * since the epoch: exact in Lua's doubles, unlike nanoseconds. */
-static const char CLOSE_SCRIPT[] =
-    "local out = {}\n"
-    "local ttl = ARGV[#KEYS + 1]\n"
-    "for i, k in ipairs(KEYS) do\n"
-    "  local cur = redis.call('GET', k)\n"
-    "  out[i] = ''\n"
-    "  if not cur then\n"
-    "    redis.call('SET', k, ARGV[i], 'PX', ttl)\n"
-    "  elseif tonumber(ARGV[i]) > tonumber(cur) then\n"
-    "    redis.call('SET', k, ARGV[i], 'PX', ttl)\n"
-    "    out[i] = cur\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+static const char CLOSE_SCRIPT[] = "local out = {}\n"
+                                   "local ttl = ARGV[#KEYS + 1]\n"
+                                   "for i, k in ipairs(KEYS) do\n"
+                                   "  local cur = redis.call('GET', k)\n"
+                                   "  out[i] = ''\n"
+                                   "  if not cur then\n"
+                                   "    redis.call('SET', k, ARGV[i], 'PX', ttl)\n"
+                                   "  elseif tonumber(ARGV[i]) > tonumber(cur) then\n"
+                                   "    redis.call('SET', k, ARGV[i], 'PX', ttl)\n"
+                                   "    out[i] = cur\n"
+                                   "  end\n"
+                                   "end\n"
+                                   "return out\n";
 
 /* Publishes the bars that the tick's buckets closed. A failure here does not
  * undo the stored tick: the next tick of the symbol retries the close. */
@@ -157,7 +156,8 @@ static tb_status on_tick(bus_ctx *ctx, const void *ev) {
     }
     hist_bar bars[HIST_NINTERVALS];
     for (int i = 0; i < HIST_NINTERVALS; i++)
-        hist_bar_from_tick(&bars[i], hist_bucket_start(t->ts, (hist_interval)i), price, size, t->seq);
+        hist_bar_from_tick(&bars[i], hist_bucket_start(t->ts, (hist_interval)i), price, size,
+                           t->seq);
     PGconn *pg = bus_ctx_pg(ctx, &err);
     if (pg == NULL) return bus_fail_err(ctx, &err);
     bool applied = false;
@@ -174,7 +174,8 @@ static tb_status on_tick(bus_ctx *ctx, const void *ev) {
 
 static tb_status on_query(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
-    if (q->symbol[0] == '\0') return bus_fail(ctx, TB_MISSING_FIELD, "symbol", "symbol is required");
+    if (q->symbol[0] == '\0')
+        return bus_fail(ctx, TB_MISSING_FIELD, "symbol", "symbol is required");
     if (q->interval[0] == '\0')
         return bus_fail(ctx, TB_MISSING_FIELD, "interval", "interval is required (1s|1m|5m|1h|1d)");
     hist_interval iv;
@@ -191,8 +192,9 @@ static tb_status on_query(bus_ctx *ctx, const void *ev) {
     if (from < 0 || q->to < 0) return bus_fail(ctx, TB_INVALID, "from", "times before 1970");
     if (from && q->to && from >= q->to)
         return bus_fail(ctx, TB_INVALID, "to", "to must be after from");
-    size_t limit = q->limit == 0 ? QUERY_DEFAULT_LIMIT
-                   : q->limit > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT : (size_t)q->limit;
+    size_t limit = q->limit == 0                ? QUERY_DEFAULT_LIMIT
+                   : q->limit > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT
+                                                : (size_t)q->limit;
     tb_error err = {0};
     PGconn *pg = bus_ctx_pg(ctx, &err);
     if (pg == NULL) return bus_fail_err(ctx, &err);
@@ -262,10 +264,12 @@ static void prune(bus_actor *a, void *arg) {
 static tb_status start(bus_actor *a, tb_error *err) {
     bus_metrics *m = bus_actor_metrics(a);
     const char *th = "Ticks received by outcome";
-    state.ticks_applied = bus_metrics_counter(m, "tb_hist_ticks_total", th, "outcome", "applied", NULL);
+    state.ticks_applied =
+        bus_metrics_counter(m, "tb_hist_ticks_total", th, "outcome", "applied", NULL);
     state.ticks_duplicate =
         bus_metrics_counter(m, "tb_hist_ticks_total", th, "outcome", "duplicate", NULL);
-    state.ticks_invalid = bus_metrics_counter(m, "tb_hist_ticks_total", th, "outcome", "invalid", NULL);
+    state.ticks_invalid =
+        bus_metrics_counter(m, "tb_hist_ticks_total", th, "outcome", "invalid", NULL);
     state.bars_closed =
         bus_metrics_counter(m, "tb_hist_bars_closed_total", "md.bar events published", NULL);
     state.close_errors = bus_metrics_counter(m, "tb_hist_close_errors_total",
@@ -281,19 +285,29 @@ static tb_status start(bus_actor *a, tb_error *err) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "  HIST_DEDUPE_RETENTION_S  how long a tick is remembered to ignore its duplicates\n"
-            "                           (default 172800 = 2 days)\n"
-            "  HIST_PRUNE_INTERVAL_MS   how often old seen-tick rows are deleted (default 60000)\n"
-            "  HIST_IMPORT_MAX_ROWS     most data rows one api.bars.import accepts (default 100000)\n");
+    fprintf(
+        f,
+        "  HIST_DEDUPE_RETENTION_S  how long a tick is remembered to ignore its duplicates\n"
+        "                           (default 172800 = 2 days)\n"
+        "  HIST_PRUNE_INTERVAL_MS   how often old seen-tick rows are deleted (default 60000)\n"
+        "  HIST_IMPORT_MAX_ROWS     most data rows one api.bars.import accepts (default 100000)\n");
 }
 
 static const bus_endpoint endpoints[] = {
-    {.name = "ticks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,
+    {.name = "ticks",
+     .kind = BUS_EVENT,
+     .subject = "md.tick.>",
+     .event = &tb_tick_desc,
      .handler = on_tick},
-    {.name = "bars-query", .kind = BUS_REQUEST, .subject = "api.bars.query",
-     .event = &tb_query_desc, .handler = on_query},
-    {.name = "bars-import", .kind = BUS_REQUEST, .subject = "api.bars.import", .event = NULL,
+    {.name = "bars-query",
+     .kind = BUS_REQUEST,
+     .subject = "api.bars.query",
+     .event = &tb_query_desc,
+     .handler = on_query},
+    {.name = "bars-import",
+     .kind = BUS_REQUEST,
+     .subject = "api.bars.import",
+     .event = NULL,
      .handler = on_import},
 };
 
@@ -310,8 +324,8 @@ static const bus_actor_def def = {
 
 int main(int argc, char **argv) {
     tb_error err = {0};
-    if (bus_env_int("HIST_DEDUPE_RETENTION_S", 172800, 60, 366LL * 86400,
-                    &state.dedupe_retention_s, &err) != TB_OK ||
+    if (bus_env_int("HIST_DEDUPE_RETENTION_S", 172800, 60, 366LL * 86400, &state.dedupe_retention_s,
+                    &err) != TB_OK ||
         bus_env_int("HIST_PRUNE_INTERVAL_MS", 60000, 100, 86400000, &state.prune_interval_ms,
                     &err) != TB_OK ||
         bus_env_int("HIST_IMPORT_MAX_ROWS", 100000, 1, 10000000, &state.import_max_rows, &err) !=

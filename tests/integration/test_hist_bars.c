@@ -7,8 +7,8 @@
 #include "test_hist_common.h"
 
 #define NTICKS 240
-#define NDUPS 30
-#define SEC INT64_C(1000000000)
+#define NDUPS  30
+#define SEC    INT64_C(1000000000)
 /* 2024-03-04T09:58:30Z: the ticks cross minute, 5-minute and hour bounds. */
 #define BASE (INT64_C(1709546310) * SEC)
 
@@ -75,9 +75,11 @@ static bool ticks_stored(void *arg) {
 static void wait_for_ticks(const char *symbol, long long n) {
     wait_symbol = symbol;
     wait_ticks = n;
-    ck_assert_msg(tb_test_wait(ticks_stored, NULL, 60000), "%s: only %lld of %lld ticks stored (see %s)",
-                  symbol, th_scalar(pg, "SELECT sum(ticks) FROM bars WHERE symbol = $1 AND interval = '1d'",
-                                    symbol), n, log_path);
+    ck_assert_msg(
+        tb_test_wait(ticks_stored, NULL, 60000), "%s: only %lld of %lld ticks stored (see %s)",
+        symbol,
+        th_scalar(pg, "SELECT sum(ticks) FROM bars WHERE symbol = $1 AND interval = '1d'", symbol),
+        n, log_path);
 }
 
 /* Publishes the script for symbol and returns its bars once all are in. */
@@ -123,10 +125,9 @@ static void assert_same_bars(const th_bar *got, size_t ngot, const th_bar *want,
                       "c %lld/%lld v %lld/%lld n %llu/%llu",
                       what, i, hist_interval_name(want[i].iv), (long long)w->start,
                       (long long)g->open, (long long)w->open, (long long)g->high,
-                      (long long)w->high, (long long)g->low, (long long)w->low,
-                      (long long)g->close, (long long)w->close, (long long)g->volume,
-                      (long long)w->volume, (unsigned long long)g->ticks,
-                      (unsigned long long)w->ticks);
+                      (long long)w->high, (long long)g->low, (long long)w->low, (long long)g->close,
+                      (long long)w->close, (long long)g->volume, (long long)w->volume,
+                      (unsigned long long)g->ticks, (unsigned long long)w->ticks);
     }
 }
 
@@ -222,7 +223,8 @@ START_TEST(closed_bar_announced_once) {
 
     /* Five ticks of 10:00:06 at once: three workers race to close 10:00:05. */
     for (int i = 0; i < 5; i++) {
-        script_tick t = {5 + (uint64_t)i, s0 + SEC + i * 1000000, 11 * TB_FIXED_SCALE, TB_FIXED_SCALE};
+        script_tick t = {5 + (uint64_t)i, s0 + SEC + i * 1000000, 11 * TB_FIXED_SCALE,
+                         TB_FIXED_SCALE};
         publish_tick(sym, &t);
     }
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
@@ -243,7 +245,8 @@ START_TEST(closed_bar_announced_once) {
      * closes nothing but counts in the bars still open. */
     wait_for_ticks(sym, 8);
     script_tick late = {3, s0 + 500000000, 50 * TB_FIXED_SCALE, TB_FIXED_SCALE};
-    script_tick next_hour = {10, BASE + 3695 * SEC, 13 * TB_FIXED_SCALE, TB_FIXED_SCALE}; /* 11:00:05 */
+    script_tick next_hour = {10, BASE + 3695 * SEC, 13 * TB_FIXED_SCALE,
+                             TB_FIXED_SCALE}; /* 11:00:05 */
     publish_tick(sym, &late);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_for_ticks(sym, 9);
@@ -292,7 +295,8 @@ START_TEST(bad_ticks_are_refused_not_stored) {
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_for_ticks(sym, 1);
     usleep(200000);
-    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym), 1);
+    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym),
+                     1);
     ck_assert_int_eq(th_count_instances(conn, "historical-data"), 1); /* still alive */
     th_stop(pids, 1);
 }

@@ -26,7 +26,8 @@ static inline void th_log_path(char *out, size_t cap, const char *tag) {
 static inline int th_count_instances(bus_conn *c, const char *name) {
     natsConnection *nc = bus_conn_nats(c);
     char inbox[96], subject[96];
-    snprintf(inbox, sizeof inbox, "_INBOX.th.%d.%ld", (int)getpid(), (long)(bus_mono_ns() % 1000000007));
+    snprintf(inbox, sizeof inbox, "_INBOX.th.%d.%ld", (int)getpid(),
+             (long)(bus_mono_ns() % 1000000007));
     snprintf(subject, sizeof subject, "$SRV.PING.%s", name);
     natsSubscription *sub = NULL;
     ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, inbox), NATS_OK);

@@ -5,8 +5,8 @@
  * and clear errors for bad queries. */
 #include "test_hist_common.h"
 
-#define SEC INT64_C(1000000000)
-#define FX(units) ((tb_fixed)(units) * TB_FIXED_SCALE)
+#define SEC       INT64_C(1000000000)
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
 /* 2024-01-02T00:00:00Z */
 #define JAN2 (INT64_C(1704153600) * SEC)
 
@@ -33,8 +33,8 @@ static void teardown(void) {
 
 static tb_status import_csv(const char *csv, tb_bars_import_result *res, tb_error *err) {
     bus_bytes rep;
-    tb_status s = bus_request_bytes(conn, "api.bars.import", csv, strlen(csv), NULL, 10000, NULL,
-                                    &rep, err);
+    tb_status s =
+        bus_request_bytes(conn, "api.bars.import", csv, strlen(csv), NULL, 10000, NULL, &rep, err);
     if (s != TB_OK) return s;
     s = tb_decode(&tb_bars_import_result_desc, rep.data, rep.len, res, err);
     bus_bytes_free(&rep);
@@ -75,8 +75,9 @@ static char *full_csv(const char *sym) {
     static char csv[4096];
     int n = snprintf(csv, sizeof csv, "start,symbol,interval,open,high,low,close,volume\n");
     for (int k = 0; k < 10; k++)
-        n += snprintf(csv + n, sizeof csv - (size_t)n, "2024-01-02T00:%02d:00Z,%s,1m,%d,%d,%d,%d,%d\n",
-                      k, sym, 100 + k, 102 + k, 99 + k, 101 + k, 10 * k + 1);
+        n += snprintf(csv + n, sizeof csv - (size_t)n,
+                      "2024-01-02T00:%02d:00Z,%s,1m,%d,%d,%d,%d,%d\n", k, sym, 100 + k, 102 + k,
+                      99 + k, 101 + k, 10 * k + 1);
     for (int k = 0; k < 3; k++)
         n += snprintf(csv + n, sizeof csv - (size_t)n,
                       "2024-01-02T00:%02d:00Z,%s,5m,1.5,2.25,1.25,2,0.5\n", 5 * k, sym);
@@ -148,9 +149,10 @@ START_TEST(import_full_format_then_query) {
 
     /* Importing a bar again replaces it. */
     char again[256];
-    snprintf(again, sizeof again,
-             "start,symbol,interval,open,high,low,close,volume\n2024-01-02T00:05:00Z,%s,5m,3,4,2,3,9\n",
-             sym);
+    snprintf(
+        again, sizeof again,
+        "start,symbol,interval,open,high,low,close,volume\n2024-01-02T00:05:00Z,%s,5m,3,4,2,3,9\n",
+        sym);
     ck_assert_int_eq(import_csv(again, &res, &err), TB_OK);
     ck_assert_uint_eq(res.rows, 1);
     q.from = JAN2 + 5 * 60 * SEC;
@@ -211,7 +213,8 @@ START_TEST(bad_csv_stores_nothing) {
 
     /* Two bad rows: both counted, the first named. */
     snprintf(csv, sizeof csv,
-             "date,symbol,close\n2024-01-02,%s,1\n2024-01-03,%s,-1\n2024-01-04,%s,x\n", sym, sym, sym);
+             "date,symbol,close\n2024-01-02,%s,1\n2024-01-03,%s,-1\n2024-01-04,%s,x\n", sym, sym,
+             sym);
     ck_assert_int_eq(import_csv(csv, &res, &err), TB_INVALID);
     ck_assert_msg(strstr(err.message, "2 bad rows") != NULL, "%s", err.message);
     ck_assert_msg(strstr(err.message, "line 3: close: not positive") != NULL, "%s", err.message);

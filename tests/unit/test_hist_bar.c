@@ -6,8 +6,8 @@
 
 #include "hist_bar.h"
 
-#define FX(units) ((tb_fixed)(units) * TB_FIXED_SCALE)
-#define SEC INT64_C(1000000000)
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
+#define SEC       INT64_C(1000000000)
 /* 2024-01-02T00:00:00Z: 2024-01-01 is 1704067200 s after the epoch. */
 #define JAN2 (INT64_C(1704153600) * SEC)
 

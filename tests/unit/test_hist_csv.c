@@ -7,9 +7,9 @@
 
 #include "hist_csv.h"
 
-#define FX(units) ((tb_fixed)(units) * TB_FIXED_SCALE)
-#define SEC INT64_C(1000000000)
-#define JAN2 (INT64_C(1704153600) * SEC) /* 2024-01-02T00:00:00Z */
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
+#define SEC       INT64_C(1000000000)
+#define JAN2      (INT64_C(1704153600) * SEC) /* 2024-01-02T00:00:00Z */
 
 static tb_status parse(const char *text, size_t max_rows, hist_import *imp) {
     return hist_csv_parse(text, strlen(text), max_rows, imp);
@@ -19,7 +19,8 @@ START_TEST(civil_days) {
     ck_assert_int_eq(hist_days_from_civil(1970, 1, 1), 0);
     ck_assert_int_eq(hist_days_from_civil(1969, 12, 31), -1);
     ck_assert_int_eq(hist_days_from_civil(2024, 1, 1), 19723); /* 1704067200 / 86400 */
-    ck_assert_int_eq(hist_days_from_civil(2000, 3, 1), 11017); /* 30 years + 7 leap days + Jan, Feb */
+    ck_assert_int_eq(hist_days_from_civil(2000, 3, 1),
+                     11017); /* 30 years + 7 leap days + Jan, Feb */
     ck_assert_int_eq(hist_days_from_civil(2024, 3, 1) - hist_days_from_civil(2024, 2, 28), 2);
     ck_assert_int_eq(hist_days_from_civil(2023, 3, 1) - hist_days_from_civil(2023, 2, 28), 1);
 }
@@ -100,28 +101,31 @@ static void expect_error(const char *csv, size_t line, const char *fragment, siz
     char want[32];
     snprintf(want, sizeof want, "line %zu: ", line);
     ck_assert_msg(strncmp(imp.first_error, want, strlen(want)) == 0, "got \"%s\"", imp.first_error);
-    ck_assert_msg(strstr(imp.first_error, fragment) != NULL, "\"%s\" lacks \"%s\"",
-                  imp.first_error, fragment);
+    ck_assert_msg(strstr(imp.first_error, fragment) != NULL, "\"%s\" lacks \"%s\"", imp.first_error,
+                  fragment);
     ck_assert_uint_eq(imp.nerrors, nerrors);
     hist_import_free(&imp);
 }
 
-#define HDR "start,symbol,interval,open,high,low,close,volume\n"
+#define HDR  "start,symbol,interval,open,high,low,close,volume\n"
 #define GOOD "2024-01-02T00:00:00Z,A,1m,10,12,9,11,5\n"
 
 START_TEST(bad_rows_with_line_numbers) {
-    expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,12,9,abc,5\n", 3, "close: not a decimal", 1);
+    expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,12,9,abc,5\n", 3, "close: not a decimal",
+                 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,12,9,11,-5\n", 3, "volume: negative", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,0,12,9,11,5\n", 3, "open: not positive", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,12,9,11.000000001,5\n", 3,
                  "more than 8 decimals", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,8,9,9,5\n", 3, "high is below low", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,13,12,9,11,5\n", 3, "between low and high", 1);
-    expect_error(HDR GOOD "2024-01-02T00:01:30Z,A,1m,10,12,9,11,5\n", 3, "not the start of a 1m bar", 1);
+    expect_error(HDR GOOD "2024-01-02T00:01:30Z,A,1m,10,12,9,11,5\n", 3,
+                 "not the start of a 1m bar", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,2m,10,12,9,11,5\n", 3, "interval", 1);
     expect_error(HDR GOOD "yesterday,A,1m,10,12,9,11,5\n", 3, "start", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A B,1m,10,12,9,11,5\n", 3, "symbol", 1);
-    expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,12,9,11\n", 3, "7 fields, the header has 8", 1);
+    expect_error(HDR GOOD "2024-01-02T00:01:00Z,A,1m,10,12,9,11\n", 3, "7 fields, the header has 8",
+                 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,\"A,1m,10,12,9,11,5\n", 3, "unterminated", 1);
     expect_error(HDR GOOD "2024-01-02T00:01:00Z,A\"x,1m,10,12,9,11,5\n", 3, "quote", 1);
     expect_error("date,symbol,close\n2023-02-29,A,5\n", 2, "date", 1);
