@@ -1,0 +1,258 @@
+/* PostgreSQL access of analytics (see an_store.h). Times cross the boundary
+ * as microseconds since the epoch (timestamptz's resolution) for equity.ts
+ * and as nanoseconds (bigint) for fill times and valuation times. */
+#include "an_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define NS_PER_US 1000
+
+static tb_status parse_fixed(const char *s, const char *what, tb_fixed *out, tb_error *err) {
+    if (tb_fixed_parse_cstr(s, out) != TB_OK)
+        return tb_error_set(err, TB_ERR, what, "stored %s \"%s\" is not a tb_fixed", what, s);
+    return TB_OK;
+}
+
+static tb_status parse_i64(const char *s, int64_t *out, tb_error *err) {
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0') return tb_error_set(err, TB_ERR, NULL, "bad integer \"%s\"", s);
+    *out = v;
+    return TB_OK;
+}
+
+/* ceil(ns / 1000): ts_us >= ceil(x / 1000) <=> ts_us * 1000 >= x. */
+static int64_t ceil_us(int64_t ns) {
+    int64_t q = ns / NS_PER_US;
+    return (ns % NS_PER_US > 0) ? q + 1 : q;
+}
+
+typedef tb_status (*row_fn)(const PGresult *r, void *arg, tb_error *err);
+
+/* Runs a query in single-row mode, calling fn for each row. After an error
+ * the remaining rows are drained so the connection is usable again. */
+static tb_status stream(PGconn *c, const char *sql, int nparams, const char *const *params,
+                        row_fn fn, void *arg, tb_error *err) {
+    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(c)) {
+        tb_status st = PQstatus(c) == CONNECTION_BAD ? TB_UNAVAILABLE : TB_ERR;
+        tb_status s = tb_error_set(err, st, NULL, "postgres: %s", PQerrorMessage(c));
+        PGresult *r;
+        while ((r = PQgetResult(c)) != NULL) PQclear(r);
+        return s;
+    }
+    tb_status s = TB_OK;
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (s == TB_OK) {
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_SINGLE_TUPLE)
+                s = fn(r, arg, err);
+            else if (st != PGRES_TUPLES_OK)
+                s = bus_pg_result_status(c, r, err);
+        }
+        PQclear(r);
+    }
+    return s;
+}
+
+tb_status an_store_record_fill(PGconn *c, const tb_fill *f, bool *inserted, tb_error *err) {
+    char qty[TB_FIXED_STRLEN], price[TB_FIXED_STRLEN], fee[TB_FIXED_STRLEN], ts[24];
+    tb_fixed_format(f->qty, qty);
+    tb_fixed_format(f->price, price);
+    tb_fixed_format(f->fee, fee);
+    snprintf(ts, sizeof ts, "%" PRId64, f->ts);
+    const char *params[] = {
+        f->fill_id, f->account, f->symbol, f->side,
+        qty,        price,      fee,       f->strategy_id[0] ? f->strategy_id : NULL,
+        ts};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "INSERT INTO analytics_fills (fill_id, account, symbol, side, qty,"
+                              " price, fee, strategy_id, ts_ns)"
+                              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                              " ON CONFLICT (fill_id) DO NOTHING",
+                              9, params, &r, err);
+    if (s != TB_OK) return s;
+    *inserted = atoi(PQcmdTuples(r)) > 0;
+    PQclear(r);
+    return TB_OK;
+}
+
+tb_status an_store_sample(PGconn *c, const char *account, int64_t bucket_ns, const tb_account *v,
+                          int64_t valued_ns, bool *written, tb_error *err) {
+    char us[24], eq[TB_FIXED_STRLEN], cash[TB_FIXED_STRLEN], rp[TB_FIXED_STRLEN],
+        up[TB_FIXED_STRLEN], valued[24];
+    snprintf(us, sizeof us, "%" PRId64, bucket_ns / NS_PER_US);
+    tb_fixed_format(v->equity, eq);
+    tb_fixed_format(v->cash, cash);
+    tb_fixed_format(v->realized_pnl, rp);
+    tb_fixed_format(v->unrealized_pnl, up);
+    snprintf(valued, sizeof valued, "%" PRId64, valued_ns);
+    const char *params[] = {account, us, eq, cash, rp, up, valued};
+    PGresult *r = NULL;
+    /* The WHERE keeps the freshest valuation of the bucket whatever order
+     * workers write in; equal times rewrite the same figures. */
+    tb_status s = bus_pg_exec(
+        c,
+        "INSERT INTO equity AS e (account, ts, equity, cash, realized_pnl, unrealized_pnl, "
+        "valued_ns)"
+        " VALUES ($1, 'epoch'::timestamptz + $2::bigint * interval '1 microsecond',"
+        "         $3, $4, $5, $6, $7)"
+        " ON CONFLICT (account, ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash,"
+        "  realized_pnl = EXCLUDED.realized_pnl, unrealized_pnl = EXCLUDED.unrealized_pnl,"
+        "  valued_ns = EXCLUDED.valued_ns"
+        " WHERE e.valued_ns <= EXCLUDED.valued_ns",
+        7, params, &r, err);
+    if (s != TB_OK) return s;
+    *written = atoi(PQcmdTuples(r)) > 0;
+    PQclear(r);
+    return TB_OK;
+}
+
+tb_status an_store_account_exists(PGconn *c, const char *account, bool *exists, tb_error *err) {
+    const char *params[] = {account};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, "SELECT 1 FROM accounts WHERE id = $1", 1, params, &r, err);
+    if (s != TB_OK) return s;
+    *exists = PQntuples(r) == 1;
+    PQclear(r);
+    return TB_OK;
+}
+
+typedef struct equity_scan {
+    an_series *s;
+    tb_fixed *first, *last;
+    bool any;
+} equity_scan;
+
+static tb_status equity_row(const PGresult *r, void *arg, tb_error *err) {
+    equity_scan *e = arg;
+    int64_t us;
+    tb_fixed eq;
+    tb_status s;
+    if ((s = parse_i64(PQgetvalue(r, 0, 0), &us, err)) != TB_OK ||
+        (s = parse_fixed(PQgetvalue(r, 0, 1), "equity", &eq, err)) != TB_OK)
+        return s;
+    if (an_series_add(e->s, us * NS_PER_US, tb_fixed_to_double(eq)) != TB_OK)
+        return tb_error_set(err, TB_ERR, "ts", "equity points out of time order");
+    if (!e->any) *e->first = eq;
+    *e->last = eq;
+    e->any = true;
+    return TB_OK;
+}
+
+tb_status an_store_scan_equity(PGconn *c, const char *account, int64_t from, int64_t to,
+                               an_series *s, tb_fixed *first, tb_fixed *last, tb_error *err) {
+    char from_s[24], to_s[24];
+    snprintf(from_s, sizeof from_s, "%" PRId64, ceil_us(from));
+    snprintf(to_s, sizeof to_s, "%" PRId64, ceil_us(to));
+    const char *params[] = {account, from ? from_s : NULL, to ? to_s : NULL};
+    equity_scan e = {.s = s, .first = first, .last = last};
+    return stream(
+        c,
+        "SELECT (extract(epoch FROM ts) * 1000000)::bigint, equity FROM equity"
+        " WHERE account = $1"
+        " AND ($2::bigint IS NULL OR ts >= 'epoch'::timestamptz + $2 * interval '1 microsecond')"
+        " AND ($3::bigint IS NULL OR ts < 'epoch'::timestamptz + $3 * interval '1 microsecond')"
+        " ORDER BY ts",
+        3, params, equity_row, &e, err);
+}
+
+static tb_status fill_row(const PGresult *r, void *arg, tb_error *err) {
+    an_trades *t = arg;
+    an_fill f = {0};
+    snprintf(f.fill_id, sizeof f.fill_id, "%s", PQgetvalue(r, 0, 0));
+    snprintf(f.symbol, sizeof f.symbol, "%s", PQgetvalue(r, 0, 1));
+    snprintf(f.strategy_id, sizeof f.strategy_id, "%s", PQgetvalue(r, 0, 2));
+    f.side = strcmp(PQgetvalue(r, 0, 3), "buy") == 0 ? 1 : -1;
+    tb_status s;
+    if ((s = parse_fixed(PQgetvalue(r, 0, 4), "qty", &f.qty, err)) != TB_OK ||
+        (s = parse_fixed(PQgetvalue(r, 0, 5), "price", &f.price, err)) != TB_OK ||
+        (s = parse_fixed(PQgetvalue(r, 0, 6), "fee", &f.fee, err)) != TB_OK ||
+        (s = parse_i64(PQgetvalue(r, 0, 7), &f.ts, err)) != TB_OK)
+        return s;
+    return an_trades_add(t, &f, err);
+}
+
+tb_status an_store_scan_fills(PGconn *c, const char *account, int64_t to, an_trades *t,
+                              tb_error *err) {
+    char to_s[24];
+    snprintf(to_s, sizeof to_s, "%" PRId64, to);
+    const char *params[] = {account, to ? to_s : NULL};
+    /* COLLATE "C" orders byte-wise, the order an_trades_add checks. */
+    return stream(c,
+                  "SELECT fill_id, symbol, coalesce(strategy_id, ''), side, qty, price, fee, ts_ns"
+                  " FROM analytics_fills WHERE account = $1"
+                  " AND ($2::bigint IS NULL OR ts_ns < $2)"
+                  " ORDER BY symbol COLLATE \"C\", ts_ns, fill_id COLLATE \"C\"",
+                  2, params, fill_row, t, err);
+}
+
+tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int64_t to,
+                               size_t limit, tb_equity_point **out, size_t *n, char next[TB_ID_CAP],
+                               tb_error *err) {
+    *out = NULL;
+    *n = 0;
+    next[0] = '\0';
+    char from_s[24], to_s[24], limit_s[24];
+    snprintf(from_s, sizeof from_s, "%" PRId64, ceil_us(from));
+    snprintf(to_s, sizeof to_s, "%" PRId64, ceil_us(to));
+    bool ascending = from != 0;
+    snprintf(limit_s, sizeof limit_s, "%zu", ascending ? limit + 1 : limit);
+    const char *params[] = {account, from ? from_s : NULL, to ? to_s : NULL, limit_s};
+    const char *sql =
+        ascending ? "SELECT (extract(epoch FROM ts) * 1000000)::bigint, equity, cash FROM equity"
+                    " WHERE account = $1"
+                    " AND ($2::bigint IS NULL OR ts >= 'epoch'::timestamptz + $2 * interval '1 "
+                    "microsecond')"
+                    " AND ($3::bigint IS NULL OR ts < 'epoch'::timestamptz + $3 * interval '1 "
+                    "microsecond')"
+                    " ORDER BY ts ASC LIMIT $4::bigint"
+                  : "SELECT (extract(epoch FROM ts) * 1000000)::bigint, equity, cash FROM equity"
+                    " WHERE account = $1"
+                    " AND ($2::bigint IS NULL OR ts >= 'epoch'::timestamptz + $2 * interval '1 "
+                    "microsecond')"
+                    " AND ($3::bigint IS NULL OR ts < 'epoch'::timestamptz + $3 * interval '1 "
+                    "microsecond')"
+                    " ORDER BY ts DESC LIMIT $4::bigint";
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, sql, 4, params, &r, err);
+    if (s != TB_OK) return s;
+    size_t rows = (size_t)PQntuples(r);
+    size_t keep = rows > limit ? limit : rows;
+    tb_equity_point *pts = keep ? calloc(keep, sizeof *pts) : NULL;
+    if (keep && pts == NULL) {
+        PQclear(r);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory for %zu points", keep);
+    }
+    for (size_t i = 0; i < keep && s == TB_OK; i++) {
+        /* Newest-first rows go back to front: replies are oldest first. */
+        tb_equity_point *p = &pts[ascending ? i : keep - 1 - i];
+        int64_t us;
+        snprintf(p->account, sizeof p->account, "%s", account);
+        if ((s = parse_i64(PQgetvalue(r, (int)i, 0), &us, err)) != TB_OK) break;
+        p->ts = us * NS_PER_US;
+        if ((s = parse_fixed(PQgetvalue(r, (int)i, 1), "equity", &p->equity, err)) != TB_OK ||
+            (s = parse_fixed(PQgetvalue(r, (int)i, 2), "cash", &p->cash, err)) != TB_OK)
+            break;
+    }
+    if (s == TB_OK && ascending && rows > limit) {
+        int64_t us;
+        s = parse_i64(PQgetvalue(r, (int)limit, 0), &us, err);
+        if (s == TB_OK) snprintf(next, TB_ID_CAP, "%" PRId64, us * NS_PER_US);
+    }
+    PQclear(r);
+    if (s != TB_OK) {
+        free(pts);
+        return s;
+    }
+    *out = pts;
+    *n = keep;
+    return TB_OK;
+}

@@ -1,0 +1,51 @@
+/* PostgreSQL access of analytics: the equity curve (equity), the fills it
+ * recorded (analytics_fills) and the accounts it reports on (accounts).
+ * Tables: schemas/migrations/0001_init.sql, 0701_analytics.sql.
+ *
+ * Every function takes a borrowed connection and leaves it idle. Long reads
+ * stream rows one at a time (libpq single-row mode) into the pure
+ * accumulators, so a long curve or history needs no memory of its own. */
+#ifndef AN_STORE_H
+#define AN_STORE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "an_stats.h"
+#include "an_trades.h"
+#include "catalogue.h"
+
+/* Records a fill once: *inserted is false when its fill_id was there. */
+tb_status an_store_record_fill(PGconn *c, const tb_fill *f, bool *inserted,
+                               tb_error *err) TB_WARN_UNUSED;
+
+/* Upserts the point of account at bucket (ns) with the valuation v taken at
+ * valued_ns; an existing point of that bucket is replaced only by a
+ * valuation at least as fresh. *written says whether the row changed. */
+tb_status an_store_sample(PGconn *c, const char *account, int64_t bucket_ns, const tb_account *v,
+                          int64_t valued_ns, bool *written, tb_error *err) TB_WARN_UNUSED;
+
+tb_status an_store_account_exists(PGconn *c, const char *account, bool *exists,
+                                  tb_error *err) TB_WARN_UNUSED;
+
+/* Feeds every point of account with from <= ts < to (0 = unbounded) to s, in
+ * time order; *first / *last get the exact equity of the first and last
+ * point (untouched when there is none). */
+tb_status an_store_scan_equity(PGconn *c, const char *account, int64_t from, int64_t to,
+                               an_series *s, tb_fixed *first, tb_fixed *last,
+                               tb_error *err) TB_WARN_UNUSED;
+
+/* Replays every recorded fill of account with ts < to (0 = unbounded) into
+ * t, in (symbol, ts, fill_id) order. */
+tb_status an_store_scan_fills(PGconn *c, const char *account, int64_t to, an_trades *t,
+                              tb_error *err) TB_WARN_UNUSED;
+
+/* Points of account with from <= ts < to, oldest first: with from, the first
+ * limit from there and next = the start (decimal ns) of the one after them
+ * when there is one; without, the newest limit. *out is malloc'd (caller
+ * frees). */
+tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int64_t to,
+                               size_t limit, tb_equity_point **out, size_t *n, char next[TB_ID_CAP],
+                               tb_error *err) TB_WARN_UNUSED;
+
+#endif
