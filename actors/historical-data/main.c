@@ -288,7 +288,7 @@ static void usage(FILE *f) {
     fprintf(
         f,
         "  HIST_DEDUPE_RETENTION_S  how long a tick is remembered to ignore its duplicates\n"
-        "                           (default 172800 = 2 days)\n"
+        "                           (default 3600 = 1 hour)\n"
         "  HIST_PRUNE_INTERVAL_MS   how often old seen-tick rows are deleted (default 60000)\n"
         "  HIST_IMPORT_MAX_ROWS     most data rows one api.bars.import accepts (default 100000)\n");
 }
@@ -324,7 +324,7 @@ static const bus_actor_def def = {
 
 int main(int argc, char **argv) {
     tb_error err = {0};
-    if (bus_env_int("HIST_DEDUPE_RETENTION_S", 172800, 60, 366LL * 86400, &state.dedupe_retention_s,
+    if (bus_env_int("HIST_DEDUPE_RETENTION_S", 3600, 60, 366LL * 86400, &state.dedupe_retention_s,
                     &err) != TB_OK ||
         bus_env_int("HIST_PRUNE_INTERVAL_MS", 60000, 100, 86400000, &state.prune_interval_ms,
                     &err) != TB_OK ||

@@ -302,6 +302,47 @@ START_TEST(bad_ticks_are_refused_not_stored) {
 }
 END_TEST
 
+static const char *prune_symbol;
+static bool guard_empty(void *arg) {
+    (void)arg;
+    return th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", prune_symbol) ==
+           0;
+}
+
+START_TEST(seen_guard_pruned_by_age) {
+    char sym[48];
+    tb_test_unique(sym, sizeof sym, "HBP");
+    pid_t pids[TH_MAX_WORKERS];
+    char *env[] = {"HIST_PRUNE_INTERVAL_MS=200", "HIST_DEDUPE_RETENTION_S=60", NULL};
+    th_start(conn, "actors/historical-data/tb-historical-data", "historical-data", 1, pids, env,
+             log_path);
+    for (uint64_t i = 1; i <= 3; i++) {
+        script_tick t = {i, BASE + (int64_t)i * SEC, 5 * TB_FIXED_SCALE, TB_FIXED_SCALE};
+        publish_tick(sym, &t);
+    }
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    wait_for_ticks(sym, 3);
+    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym),
+                     3);
+    usleep(500000); /* young rows survive a few prunes */
+    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym),
+                     3);
+    /* Aged past the retention, they go; the bars stay. */
+    const char *params[] = {sym};
+    PGresult *r = PQexecParams(pg,
+                               "UPDATE hist_seen_ticks SET seen_at = now() - interval '61 seconds'"
+                               " WHERE symbol = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
+    PQclear(r);
+    prune_symbol = sym;
+    ck_assert_msg(tb_test_wait(guard_empty, NULL, 10000), "old seen-tick rows were not pruned");
+    ck_assert_int_eq(
+        th_scalar(pg, "SELECT sum(ticks) FROM bars WHERE symbol = $1 AND interval = '1d'", sym), 3);
+    th_stop(pids, 1);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hist_bars");
     TCase *tc = tcase_create("bars");
@@ -310,6 +351,7 @@ int main(void) {
     tcase_add_test(tc, one_and_three_workers_same_bars);
     tcase_add_test(tc, closed_bar_announced_once);
     tcase_add_test(tc, bad_ticks_are_refused_not_stored);
+    tcase_add_test(tc, seen_guard_pruned_by_age);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
