@@ -1,0 +1,289 @@
+/* Publishing side of every feed: per-symbol sequence numbers and last quotes
+ * in Redis, ticks and feed status on NATS, tick metrics.
+ *
+ * A batch of ticks goes to Redis as one Lua script, which INCRs each
+ * symbol's counter and stores the quote with the seq it got. The script runs
+ * atomically, so N copies of the service (or a restarted one) never hand out
+ * a seq twice, and the stored quote always carries the highest seq. Only then
+ * are the ticks published, on the buffered bulk connection without a flush
+ * per message: NATS core is at most once anyway, and consumers detect gaps by
+ * seq. The final status of a feed goes out on the same connection after a
+ * flush, so it never overtakes the feed's last ticks. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "md_pace.h"
+#include "md_service.h"
+
+static const char quote_script[] =
+    "local seqs = {}\n"
+    "for i = 1, #ARGV / 2 do\n"
+    "  local seq = redis.call('INCR', KEYS[2 * i])\n"
+    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', seq, 'tick', ARGV[2 * i])\n"
+    "  redis.call('SADD', KEYS[1], ARGV[2 * i - 1])\n"
+    "  seqs[i] = seq\n"
+    "end\n"
+    "return seqs\n";
+
+#define KEY_CAP (sizeof MD_KEY_QUOTE + TB_TOKEN_CAP)
+#define NARGS (4 + 4 * MD_BATCH)
+
+struct md_scratch {
+    const char *argv[NARGS];
+    size_t lens[NARGS];
+    char keys[2 * MD_BATCH][KEY_CAP];
+    size_t off[MD_BATCH], len[MD_BATCH];
+    msgpack_sbuffer blobs;
+};
+
+md_service *md_service_of(bus_actor *a) {
+    return bus_actor_user(a);
+}
+
+static void sleep_ns(int64_t ns) {
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+bool md_feed_stopped(const md_feed *f) {
+    return bus_actor_stopping(f->svc->actor) || (f->cancel && atomic_load(f->cancel));
+}
+
+/* Warnings about an outage would repeat for every batch; one per second says it. */
+static bool may_warn(md_feed *f) {
+    int64_t now = bus_mono_ns();
+    if (now - f->warn_ns < MD_STATUS_EVERY_NS) return false;
+    f->warn_ns = now;
+    return true;
+}
+
+void md_feed_status(const md_feed *f, const char *state, const char *message, tb_md_status *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->source, sizeof out->source, "%s", f->source);
+    snprintf(out->state, sizeof out->state, "%s", state);
+    out->ticks = f->ticks;
+    out->errors = f->errors;
+    out->ts = tb_now_ns();
+    if (message) snprintf(out->message, sizeof out->message, "%s", message);
+}
+
+/* Stores st under md:status:<source> and publishes it on md.status.<source>. */
+static void put_status(md_feed *f, const tb_md_status *st) {
+    md_service *svc = f->svc;
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    tb_error err = {0};
+    tb_status s = tb_encode(&tb_md_status_desc, st, &b, &err);
+    if (s == TB_OK) {
+        redisContext *r = bus_redis_acquire(bus_actor_redis(svc->actor), &err);
+        char key[sizeof MD_KEY_STATUS + TB_TOKEN_CAP];
+        snprintf(key, sizeof key, MD_KEY_STATUS "%s", st->source);
+        const char *argv[] = {"SET", key, b.data};
+        size_t lens[] = {3, strlen(key), b.size};
+        s = r ? bus_redis_cmd_argv(r, 3, argv, lens, NULL, &err) : TB_UNAVAILABLE;
+        bus_redis_release(bus_actor_redis(svc->actor), r);
+        if (s != TB_OK) {
+            bus_counter_add(svc->m_store_errors, 1);
+            bus_log(BUS_LOG_WARN, "cannot store the status of feed %s: %s", st->source, err.message);
+        }
+    }
+    msgpack_sbuffer_destroy(&b);
+    char subject[sizeof "md.status." + TB_TOKEN_CAP];
+    snprintf(subject, sizeof subject, "md.status.%s", st->source);
+    if (bus_publish(bus_actor_bulk_conn(svc->actor), subject, &tb_md_status_desc, st, NULL) != TB_OK) {
+        bus_counter_add(svc->m_publish_errors, 1);
+        bus_log(BUS_LOG_WARN, "cannot publish %s", subject);
+    }
+}
+
+tb_status md_feed_begin(md_feed *f, md_service *svc, const char *source, const atomic_bool *cancel) {
+    memset(f, 0, sizeof *f);
+    f->scratch = malloc(sizeof *f->scratch);
+    if (f->scratch == NULL) return TB_NOMEM;
+    msgpack_sbuffer_init(&f->scratch->blobs);
+    f->svc = svc;
+    f->cancel = cancel;
+    snprintf(f->source, sizeof f->source, "%s", source);
+    f->status_ns = bus_mono_ns();
+    pthread_mutex_lock(&svc->lock);
+    snprintf(svc->last_source, sizeof svc->last_source, "%s", source);
+    if (svc->running_feeds++ == 0) {
+        svc->rate_count = (uint64_t)bus_series_value(svc->m_ticks);
+        svc->rate_ns = bus_mono_ns();
+    }
+    pthread_mutex_unlock(&svc->lock);
+    tb_md_status st;
+    md_feed_status(f, "running", NULL, &st);
+    put_status(f, &st);
+    bus_log(BUS_LOG_INFO, "feed %s started", source);
+    return TB_OK;
+}
+
+/* Samples the tick counter into tb_tick_rate once a second. */
+static void sample_rate(md_service *svc) {
+    int64_t now = bus_mono_ns();
+    pthread_mutex_lock(&svc->lock);
+    if (now - svc->rate_ns >= MD_STATUS_EVERY_NS) {
+        uint64_t c = (uint64_t)bus_series_value(svc->m_ticks);
+        bus_gauge_set(svc->m_rate, md_pace_rate_per_s(svc->rate_count, c, now - svc->rate_ns));
+        svc->rate_count = c;
+        svc->rate_ns = now;
+    }
+    pthread_mutex_unlock(&svc->lock);
+}
+
+void md_feed_progress(md_feed *f) {
+    sample_rate(f->svc);
+    int64_t now = bus_mono_ns();
+    if (now - f->status_ns < MD_STATUS_EVERY_NS) return;
+    f->status_ns = now;
+    tb_md_status st;
+    md_feed_status(f, "running", NULL, &st);
+    put_status(f, &st);
+}
+
+void md_feed_end(md_feed *f, const char *state, const char *message) {
+    md_service *svc = f->svc;
+    bus_conn *bulk = bus_actor_bulk_conn(svc->actor);
+    if (bus_conn_flush(bulk, 5000) != TB_OK)
+        bus_log(BUS_LOG_WARN, "feed %s: flushing its last ticks failed", f->source);
+    tb_md_status st;
+    md_feed_status(f, state, message, &st);
+    put_status(f, &st);
+    if (bus_conn_flush(bulk, 5000) != TB_OK)
+        bus_log(BUS_LOG_WARN, "feed %s: flushing its final status failed", f->source);
+    sample_rate(svc);
+    pthread_mutex_lock(&svc->lock);
+    if (--svc->running_feeds == 0) bus_gauge_set(svc->m_rate, 0);
+    pthread_mutex_unlock(&svc->lock);
+    bus_log(BUS_LOG_INFO, "feed %s %s: %llu ticks, %llu rows rejected%s%s", f->source, state,
+            (unsigned long long)f->ticks, (unsigned long long)f->errors, message ? ": " : "",
+            message ? message : "");
+    msgpack_sbuffer_destroy(&f->scratch->blobs);
+    free(f->scratch);
+    f->scratch = NULL;
+}
+
+/* Runs the quote script over ticks[0..n): fills each tick's seq. */
+static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t n, tb_error *err) {
+    struct md_scratch *x = f->scratch;
+    msgpack_sbuffer_clear(&x->blobs);
+    for (size_t i = 0; i < n; i++) {
+        ticks[i].seq = 0; /* the stored blob has no seq: the hash's seq field holds it */
+        x->off[i] = x->blobs.size;
+        tb_status s = tb_encode(&tb_tick_desc, &ticks[i], &x->blobs, err);
+        if (s != TB_OK) return s;
+        x->len[i] = x->blobs.size - x->off[i];
+    }
+    int argc = 0;
+    char nk[16];
+    snprintf(nk, sizeof nk, "%zu", 1 + 2 * n);
+#define PUSH(p, l) (x->argv[argc] = (p), x->lens[argc] = (l), argc++)
+    PUSH("EVAL", 4);
+    PUSH(quote_script, sizeof quote_script - 1);
+    PUSH(nk, strlen(nk));
+    PUSH(MD_KEY_SYMBOLS, sizeof MD_KEY_SYMBOLS - 1);
+    for (size_t i = 0; i < n; i++) {
+        int a = snprintf(x->keys[2 * i], KEY_CAP, MD_KEY_SEQ "%s", ticks[i].symbol);
+        int b = snprintf(x->keys[2 * i + 1], KEY_CAP, MD_KEY_QUOTE "%s", ticks[i].symbol);
+        PUSH(x->keys[2 * i], (size_t)a);
+        PUSH(x->keys[2 * i + 1], (size_t)b);
+    }
+    /* blobs.data is final now that every tick is encoded */
+    for (size_t i = 0; i < n; i++) {
+        PUSH(ticks[i].symbol, strlen(ticks[i].symbol));
+        PUSH(x->blobs.data + x->off[i], x->len[i]);
+    }
+#undef PUSH
+    redisReply *rep = NULL;
+    tb_status s = bus_redis_cmd_argv(r, argc, x->argv, x->lens, &rep, err);
+    if (s != TB_OK) return s;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+        freeReplyObject(rep);
+        return tb_error_set(err, TB_ERR, NULL, "quote script: unexpected reply");
+    }
+    for (size_t i = 0; i < n; i++) ticks[i].seq = (uint64_t)rep->element[i]->integer;
+    freeReplyObject(rep);
+    return TB_OK;
+}
+
+tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
+    md_service *svc = f->svc;
+    bus_redis_pool *pool = bus_actor_redis(svc->actor);
+    for (size_t i = 0; i < n; i++) snprintf(ticks[i].source, sizeof ticks[i].source, "%s", f->source);
+    int64_t backoff = 100 * INT64_C(1000000);
+    for (;;) {
+        tb_error err = {0};
+        redisContext *r = bus_redis_acquire(pool, &err);
+        tb_status s = r ? assign_seqs(f, r, ticks, n, &err) : TB_UNAVAILABLE;
+        bus_redis_release(pool, r);
+        if (s == TB_OK) break;
+        bus_counter_add(svc->m_store_errors, 1);
+        if (s != TB_UNAVAILABLE) {
+            /* Redis answered with an error (a key of the wrong type, say):
+             * retrying cannot help, so this batch is lost, loudly. */
+            bus_log(BUS_LOG_ERROR, "feed %s: %zu ticks dropped: %s", f->source, n, err.message);
+            return s;
+        }
+        if (may_warn(f))
+            bus_log(BUS_LOG_WARN, "feed %s waits for Redis: %s", f->source, err.message);
+        int64_t until = bus_mono_ns() + backoff;
+        while (!md_feed_stopped(f) && bus_mono_ns() < until) sleep_ns(50 * INT64_C(1000000));
+        if (md_feed_stopped(f)) return TB_UNAVAILABLE;
+        if (backoff < 2 * INT64_C(1000000000)) backoff *= 2;
+    }
+    bus_conn *bulk = bus_actor_bulk_conn(svc->actor);
+    uint64_t published = 0;
+    for (size_t i = 0; i < n; i++) {
+        char subject[sizeof "md.tick." + TB_TOKEN_CAP];
+        char trace[2 * TB_TOKEN_CAP + 24];
+        snprintf(subject, sizeof subject, "md.tick.%s", ticks[i].symbol);
+        snprintf(trace, sizeof trace, "%s-%s-%llu", f->source, ticks[i].symbol,
+                 (unsigned long long)ticks[i].seq);
+        bus_msg_meta meta = {.trace_id = trace};
+        if (bus_publish(bulk, subject, &tb_tick_desc, &ticks[i], &meta) == TB_OK) {
+            published++;
+        } else {
+            bus_counter_add(svc->m_publish_errors, 1);
+            if (may_warn(f)) bus_log(BUS_LOG_WARN, "feed %s: cannot publish %s", f->source, subject);
+        }
+    }
+    f->ticks += published;
+    bus_counter_add(svc->m_ticks, published);
+    return TB_OK;
+}
+
+tb_status md_store_quote(redisContext *r, const char *symbol, tb_tick *out, tb_error *err) {
+    redisReply *rep = NULL;
+    tb_status s = bus_redis_cmd(r, &rep, err, "HMGET " MD_KEY_QUOTE "%s seq tick", symbol);
+    if (s != TB_OK) return s;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(rep);
+        return tb_error_set(err, TB_NOT_FOUND, "symbol", "no quote for %s", symbol);
+    }
+    char *end = NULL;
+    unsigned long long seq = strtoull(rep->element[0]->str, &end, 10);
+    bool seq_ok = end && *end == '\0' && seq > 0;
+    s = tb_decode(&tb_tick_desc, rep->element[1]->str, rep->element[1]->len, out, err);
+    freeReplyObject(rep);
+    if (s == TB_OK && !seq_ok) s = tb_error_set(err, TB_ERR, NULL, "stored quote of %s has a bad seq", symbol);
+    if (s != TB_OK) return s;
+    out->seq = seq;
+    return TB_OK;
+}
+
+tb_status md_store_status(redisContext *r, const char *source, tb_md_status *out, tb_error *err) {
+    redisReply *rep = NULL;
+    tb_status s = bus_redis_cmd(r, &rep, err, "GET " MD_KEY_STATUS "%s", source);
+    if (s != TB_OK) return s;
+    if (rep->type != REDIS_REPLY_STRING) {
+        freeReplyObject(rep);
+        return tb_error_set(err, TB_NOT_FOUND, "id", "no feed named %s", source);
+    }
+    s = tb_decode(&tb_md_status_desc, rep->str, rep->len, out, err);
+    freeReplyObject(rep);
+    return s;
+}

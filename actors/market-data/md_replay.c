@@ -1,0 +1,272 @@
+/* CSV replays: MD_MODE=replay on the main thread, and api.market.replay on
+ * one background thread per instance.
+ *
+ * Rows are parsed by md_csv (pure); this file reads the file, paces rows by
+ * their timestamps (speed factor, 0 = as fast as possible), publishes them
+ * through md_feed in batches of rows that are due, skips and counts
+ * malformed rows, and ends the feed with `done` when the input is exhausted
+ * (or `failed` when it was stopped early or could not be read), so a
+ * backtest driven by the replay knows when it is over. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "md_pace.h"
+#include "md_service.h"
+
+/* Malformed rows logged one by one per replay; the rest are only counted. */
+#define LOG_BAD_ROWS 20
+#define MAX_NAP_NS (100 * INT64_C(1000000))
+
+/* Reads one line into buf, keeping at most cap bytes, without the '\n'.
+ * Returns the line's full length (which may exceed cap), or -1 at the end. */
+static long long read_line(FILE *fp, char *buf, size_t cap) {
+    size_t n = 0;
+    bool any = false;
+    int c;
+    while ((c = getc_unlocked(fp)) != EOF) {
+        any = true;
+        if (c == '\n') break;
+        if (n < cap) buf[n] = (char)c;
+        n++;
+    }
+    return any ? (long long)n : -1;
+}
+
+tb_status md_replay_check_path(const md_service *svc, bool confine, md_replay_req *req,
+                               tb_error *err) {
+    const char *dir = confine ? svc->cfg.replay_dir : "";
+    char joined[PATH_MAX + TB_TEXT_CAP], resolved[PATH_MAX], root[PATH_MAX];
+    if (req->path[0] == '\0') return tb_error_set(err, TB_MISSING_FIELD, "path", "path is empty");
+    if (dir[0] && req->path[0] != '/') snprintf(joined, sizeof joined, "%s/%s", dir, req->path);
+    else snprintf(joined, sizeof joined, "%s", req->path);
+    if (realpath(joined, resolved) == NULL)
+        return tb_error_set(err, errno == ENOENT ? TB_NOT_FOUND : TB_INVALID, "path",
+                            "cannot read %.300s: %s", req->path, strerror(errno));
+    if (dir[0]) {
+        if (realpath(dir, root) == NULL)
+            return tb_error_set(err, TB_UNAVAILABLE, "path", "MD_REPLAY_DIR is not readable: %s",
+                                strerror(errno));
+        size_t rl = strlen(root);
+        /* The resolved path, so ".." and symlinks cannot leave the folder. */
+        if (strncmp(resolved, root, rl) != 0 ||
+            (rl > 1 && resolved[rl] != '/' && resolved[rl] != '\0'))
+            return tb_error_set(err, TB_FORBIDDEN, "path", "%.300s is outside MD_REPLAY_DIR",
+                                req->path);
+    }
+    struct stat st;
+    if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode))
+        return tb_error_set(err, TB_INVALID, "path", "%.300s is not a regular file", req->path);
+    FILE *fp = fopen(resolved, "r");
+    if (fp == NULL)
+        return tb_error_set(err, TB_INVALID, "path", "cannot read %.300s: %s", req->path,
+                            strerror(errno));
+    fclose(fp);
+    size_t rlen = strlen(resolved);
+    if (rlen >= sizeof req->path)
+        return tb_error_set(err, TB_TOO_LONG, "path", "resolved path is too long");
+    memcpy(req->path, resolved, rlen + 1);
+    return TB_OK;
+}
+
+tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *p, bool *scanned,
+                            tb_error *err) {
+    md_csv_init(p, req->format);
+    *scanned = false;
+    FILE *fp = fopen(req->path, "r");
+    if (fp == NULL)
+        return tb_error_set(err, TB_INVALID, "path", "cannot read %.300s: %s", req->path,
+                            strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || st.st_size > MD_PRESCAN_MAX) {
+        fclose(fp);
+        return TB_OK;
+    }
+    char buf[MD_CSV_MAX_LINE + 1];
+    long long len;
+    while ((len = read_line(fp, buf, sizeof buf)) >= 0) {
+        tb_tick t;
+        if ((size_t)len > sizeof buf) (void)md_csv_feed_too_long(p, NULL);
+        else (void)md_csv_feed(p, buf, (size_t)len, &t, NULL); /* p counts the outcome */
+    }
+    bool bad = ferror(fp) != 0;
+    fclose(fp);
+    if (bad) return tb_error_set(err, TB_IO, "path", "read error in %.300s", req->path);
+    *scanned = true;
+    return TB_OK;
+}
+
+static void nap_until(int64_t deadline) {
+    int64_t d = deadline - bus_mono_ns();
+    if (d <= 0) return;
+    if (d > MAX_NAP_NS) d = MAX_NAP_NS;
+    struct timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Publishes batch[0..*n) and empties it; false when the feed was stopped. */
+static bool flush_batch(md_feed *f, tb_tick *batch, size_t *n) {
+    if (*n == 0) return true;
+    tb_status s = md_feed_publish(f, batch, *n);
+    *n = 0;
+    md_feed_progress(f);
+    return s != TB_UNAVAILABLE;
+}
+
+/* The replay proper, on a begun feed; ends it. */
+static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
+    md_service *svc = f->svc;
+    FILE *fp = fopen(req->path, "r");
+    if (fp == NULL) {
+        char msg[TB_TEXT_CAP];
+        snprintf(msg, sizeof msg, "cannot read %.300s: %s", req->path, strerror(errno));
+        md_feed_end(f, "failed", msg);
+        return;
+    }
+    bus_log(BUS_LOG_INFO, "replay %s: %s, format %s, speed %llu", f->source, req->path,
+            md_csv_format_name(req->format), (unsigned long long)req->speed);
+    md_csv_parser p;
+    md_csv_init(&p, req->format);
+    char buf[MD_CSV_MAX_LINE + 1];
+    size_t n = 0;
+    bool have_first = false, stopped = false;
+    int64_t first_ts = 0, start = 0;
+    long long len;
+    while (!stopped && (len = read_line(fp, buf, sizeof buf)) >= 0) {
+        tb_tick t;
+        tb_error err = {0};
+        md_csv_result r = (size_t)len > sizeof buf ? md_csv_feed_too_long(&p, &err)
+                                                   : md_csv_feed(&p, buf, (size_t)len, &t, &err);
+        if (r == MD_CSV_BAD) {
+            f->errors++;
+            bus_counter_add(svc->m_rejected, 1);
+            if (f->errors <= LOG_BAD_ROWS)
+                bus_log(BUS_LOG_WARN, "replay %s: row skipped: %s%s", f->source, err.message,
+                        f->errors == LOG_BAD_ROWS ? " (further malformed rows are only counted)" : "");
+            continue;
+        }
+        if (r != MD_CSV_ROW) continue;
+        if (!have_first) {
+            have_first = true;
+            first_ts = t.ts;
+            start = bus_mono_ns();
+        }
+        int64_t due = start + md_pace_replay_offset_ns(first_ts, t.ts, req->speed);
+        if (due > bus_mono_ns()) {
+            /* Rows already due go out before waiting for this one. */
+            stopped = !flush_batch(f, batch, &n);
+            while (!stopped && bus_mono_ns() < due) {
+                nap_until(due);
+                stopped = md_feed_stopped(f);
+            }
+            if (stopped) break;
+        }
+        batch[n++] = t;
+        if (n == MD_BATCH) stopped = !flush_batch(f, batch, &n);
+        if (!stopped) stopped = md_feed_stopped(f);
+    }
+    /* Rows already due go out even when stopping; only a stop while waiting
+     * for Redis (flush_batch false) leaves them unpublished. */
+    if (!flush_batch(f, batch, &n)) stopped = true;
+    bool read_error = ferror(fp) != 0;
+    fclose(fp);
+    char summary[TB_TEXT_CAP - 64], msg[TB_TEXT_CAP];
+    md_csv_summary(&p, summary, sizeof summary);
+    if (stopped) {
+        snprintf(msg, sizeof msg, "stopped at line %llu before the end of the input; %s",
+                 (unsigned long long)p.line, summary);
+        md_feed_end(f, "failed", msg);
+    } else if (read_error) {
+        snprintf(msg, sizeof msg, "read error after line %llu; %s", (unsigned long long)p.line,
+                 summary);
+        md_feed_end(f, "failed", msg);
+    } else if (p.rows == 0) {
+        snprintf(msg, sizeof msg, "no valid rows; %s", summary);
+        md_feed_end(f, "failed", msg);
+    } else {
+        snprintf(msg, sizeof msg, "%llu rows replayed; %s", (unsigned long long)p.rows, summary);
+        md_feed_end(f, "done", msg);
+    }
+}
+
+void md_replay_run(md_service *svc, const md_replay_req *req) {
+    bool expected = false;
+    atomic_compare_exchange_strong(&svc->replay_busy, &expected, true);
+    md_feed f;
+    tb_tick *batch = calloc(MD_BATCH, sizeof *batch);
+    if (batch == NULL || md_feed_begin(&f, svc, req->source, NULL) != TB_OK) {
+        bus_log(BUS_LOG_ERROR, "replay %s: out of memory", req->source);
+    } else {
+        replay(&f, req, batch);
+    }
+    free(batch);
+    atomic_store(&svc->replay_busy, false);
+}
+
+typedef struct replay_job {
+    md_service *svc;
+    md_replay_req req;
+} replay_job;
+
+static void *replay_main(void *arg) {
+    replay_job *job = arg;
+    md_service *svc = job->svc;
+    md_feed f;
+    tb_tick *batch = calloc(MD_BATCH, sizeof *batch);
+    if (batch == NULL || md_feed_begin(&f, svc, job->req.source, &svc->replay_cancel) != TB_OK)
+        bus_log(BUS_LOG_ERROR, "replay %s: out of memory", job->req.source);
+    else
+        replay(&f, &job->req, batch);
+    free(batch);
+    free(job);
+    /* Last: a new replay may start (and join this thread) from here on. */
+    atomic_store(&svc->replay_busy, false);
+    return NULL;
+}
+
+tb_status md_replay_start_background(md_service *svc, const md_replay_req *req, tb_error *err) {
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&svc->replay_busy, &expected, true)) {
+        char running[TB_TOKEN_CAP];
+        pthread_mutex_lock(&svc->lock);
+        snprintf(running, sizeof running, "%s", svc->last_source);
+        pthread_mutex_unlock(&svc->lock);
+        return tb_error_set(err, TB_CONFLICT, NULL,
+                            "a replay is already running on this instance (feed %s)", running);
+    }
+    replay_job *job = malloc(sizeof *job);
+    if (job == NULL) {
+        atomic_store(&svc->replay_busy, false);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    }
+    job->svc = svc;
+    job->req = *req;
+    pthread_mutex_lock(&svc->lock);
+    if (svc->replay_thread_started) {
+        /* The previous replay cleared replay_busy as its very last step. */
+        pthread_join(svc->replay_thread, NULL);
+        svc->replay_thread_started = false;
+    }
+    atomic_store(&svc->replay_cancel, false);
+    int rc = pthread_create(&svc->replay_thread, NULL, replay_main, job);
+    if (rc == 0) svc->replay_thread_started = true;
+    pthread_mutex_unlock(&svc->lock);
+    if (rc != 0) {
+        free(job);
+        atomic_store(&svc->replay_busy, false);
+        return tb_error_set(err, TB_ERR, NULL, "cannot start the replay thread: %s", strerror(rc));
+    }
+    return TB_OK;
+}
+
+void md_replay_stop_background(md_service *svc) {
+    atomic_store(&svc->replay_cancel, true);
+    pthread_mutex_lock(&svc->lock);
+    bool started = svc->replay_thread_started;
+    svc->replay_thread_started = false;
+    pthread_mutex_unlock(&svc->lock);
+    if (started) pthread_join(svc->replay_thread, NULL);
+}

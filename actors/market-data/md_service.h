@@ -1,0 +1,155 @@
+/* State and internal interfaces of the tb-market-data process (I/O glue).
+ *
+ * Shared by main.c (settings, endpoint table, lifecycle), md_feed.c
+ * (publishing ticks and feed status), md_simfeed.c (the simulator loop),
+ * md_replay.c (CSV replays) and md_api.c (request handlers). Not used
+ * outside this directory. What matters across restarts and copies (tick
+ * sequences, last quotes, feed status) lives in Redis, not here:
+ *   md:seq:<SYM>     INCR counter, the tick's seq
+ *   md:quote:<SYM>   hash {seq, tick}: tick is the msgpack tb_tick without seq
+ *   md:symbols       set of every symbol with a quote
+ *   md:status:<src>  msgpack tb_md_status of feed <src> */
+#ifndef MD_SERVICE_H
+#define MD_SERVICE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "actor.h"
+#include "md_csv.h"
+#include "md_sim.h"
+
+#define MD_KEY_SEQ "md:seq:"
+#define MD_KEY_QUOTE "md:quote:"
+#define MD_KEY_SYMBOLS "md:symbols"
+#define MD_KEY_STATUS "md:status:"
+/* Ticks handed to Redis and NATS together. */
+#define MD_BATCH 256
+/* A running feed reports its progress this often. */
+#define MD_STATUS_EVERY_NS INT64_C(1000000000)
+
+typedef enum { MD_MODE_SIM, MD_MODE_REPLAY, MD_MODE_OFF } md_mode;
+
+typedef struct md_settings {
+    md_mode mode;
+    char source[TB_TOKEN_CAP];     /* MD_SOURCE */
+    /* simulator */
+    md_sim_params sim;
+    md_sim_symbol_spec *symbols;   /* malloc'd, nsymbols entries */
+    size_t nsymbols;
+    uint64_t seed;
+    uint64_t rate;                 /* ticks per second in total, 0 = as fast as possible */
+    uint64_t max_ticks;            /* 0 = unlimited */
+    /* replay */
+    char replay_file[TB_TEXT_CAP];
+    md_csv_format replay_format;
+    uint64_t replay_speed;
+    char replay_dir[TB_TEXT_CAP];  /* "" = api.market.replay may read any regular file */
+} md_settings;
+
+/* Loads MD_* from the environment into s (caller frees s->symbols).
+ * TB_INVALID with err naming the variable. */
+tb_status md_settings_load(md_settings *s, tb_error *err) TB_WARN_UNUSED;
+void md_settings_usage(FILE *f);
+
+typedef struct md_service {
+    bus_actor *actor;
+    md_settings cfg;
+    /* metrics */
+    bus_series *m_ticks;          /* tb_ticks_published_total */
+    bus_series *m_rate;           /* tb_tick_rate */
+    bus_series *m_rejected;       /* tb_replay_rows_rejected_total */
+    bus_series *m_publish_errors; /* tb_md_publish_errors_total */
+    bus_series *m_store_errors;   /* tb_md_store_errors_total */
+    pthread_mutex_t lock;         /* guards the fields below */
+    uint64_t rate_count;          /* m_ticks at the last rate sample */
+    int64_t rate_ns;              /* time of the last rate sample */
+    int running_feeds;
+    char last_source[TB_TOKEN_CAP]; /* feed this instance ran last (api.market.status) */
+    /* api.market.replay: one background replay at a time */
+    atomic_bool replay_busy;
+    atomic_bool replay_cancel;
+    bool replay_thread_started;   /* a thread exists that was not joined yet */
+    pthread_t replay_thread;
+} md_service;
+
+md_service *md_service_of(bus_actor *a);
+
+/* ---- md_feed.c: one running feed (sim or replay) ---- */
+
+typedef struct md_feed {
+    md_service *svc;
+    char source[TB_TOKEN_CAP];
+    uint64_t ticks;      /* published by this feed */
+    uint64_t errors;     /* input rows rejected */
+    int64_t status_ns;   /* last progress report */
+    const atomic_bool *cancel; /* extra stop flag (background replays), may be NULL */
+    struct md_scratch *scratch; /* batch buffers, owned by the feed */
+    int64_t warn_ns;     /* last store/publish warning, to keep logs quiet */
+} md_feed;
+
+/* Starts a feed: records it as the instance's current feed and reports
+ * `running`. TB_NOMEM when the batch buffers cannot be allocated. Every
+ * successfully begun feed is ended with md_feed_end. */
+tb_status md_feed_begin(md_feed *f, md_service *svc, const char *source,
+                        const atomic_bool *cancel) TB_WARN_UNUSED;
+/* True when the feed must stop (shutdown or cancel). */
+bool md_feed_stopped(const md_feed *f);
+/* Gives ticks[0..n) their per-symbol seq and stores the last quotes in Redis
+ * (one atomic script), then publishes each on md.tick.<SYM> via the bulk
+ * connection without flushing. The caller sets symbol, ts and prices; seq
+ * and source are set here. Retries while Redis is unavailable; returns
+ * TB_UNAVAILABLE only when the feed was stopped meanwhile. */
+tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) TB_WARN_UNUSED;
+/* Reports progress at most every MD_STATUS_EVERY_NS (state running). */
+void md_feed_progress(md_feed *f);
+/* Ends the feed with state "done" or "failed": flushes the ticks, stores and
+ * publishes the final status (after the ticks, on the same connection). */
+void md_feed_end(md_feed *f, const char *state, const char *message);
+/* Builds the status record of f now. */
+void md_feed_status(const md_feed *f, const char *state, const char *message, tb_md_status *out);
+
+/* ---- md_simfeed.c ---- */
+void md_sim_run(md_service *svc);
+
+/* ---- md_replay.c ---- */
+typedef struct md_replay_req {
+    char path[TB_TEXT_CAP];
+    md_csv_format format;
+    uint64_t speed;
+    char source[TB_TOKEN_CAP];
+} md_replay_req;
+
+/* Runs a replay to its end on the calling thread (MD_MODE=replay). */
+void md_replay_run(md_service *svc, const md_replay_req *req);
+/* Checks that req->path names a readable regular file and replaces it with
+ * its resolved absolute form. With confine and MD_REPLAY_DIR set, relative
+ * paths are taken from that folder and the file must resolve inside it.
+ * TB_NOT_FOUND / TB_INVALID / TB_FORBIDDEN with err (field "path"). */
+tb_status md_replay_check_path(const md_service *svc, bool confine, md_replay_req *req,
+                               tb_error *err) TB_WARN_UNUSED;
+/* Parses the file without publishing, so a caller learns about malformed
+ * rows before anything is sent. Files over MD_PRESCAN_MAX bytes are not
+ * scanned (*scanned = false): their errors show in the feed's status. */
+tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *out, bool *scanned,
+                            tb_error *err) TB_WARN_UNUSED;
+#define MD_PRESCAN_MAX (64L * 1024 * 1024)
+/* Starts req on a background thread; TB_CONFLICT when one is running. */
+tb_status md_replay_start_background(md_service *svc, const md_replay_req *req, tb_error *err) TB_WARN_UNUSED;
+/* Cancels and joins the background replay (shutdown). */
+void md_replay_stop_background(md_service *svc);
+
+/* ---- md_api.c: request handlers ---- */
+tb_status md_api_symbols(bus_ctx *ctx, const void *ev);
+tb_status md_api_quote(bus_ctx *ctx, const void *ev);
+tb_status md_api_replay(bus_ctx *ctx, const void *ev);
+tb_status md_api_status(bus_ctx *ctx, const void *ev);
+
+/* ---- shared Redis helpers (md_feed.c) ---- */
+/* Reads the last quote of symbol; TB_NOT_FOUND when there is none. */
+tb_status md_store_quote(redisContext *r, const char *symbol, tb_tick *out, tb_error *err) TB_WARN_UNUSED;
+/* Reads the stored status of source; TB_NOT_FOUND when there is none. */
+tb_status md_store_status(redisContext *r, const char *source, tb_md_status *out, tb_error *err) TB_WARN_UNUSED;
+
+#endif
