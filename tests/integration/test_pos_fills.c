@@ -6,7 +6,8 @@
  * the same fill published twice, or delivered twice under another message
  * id, is applied once; a conflicting copy, an unknown account and a subject
  * that disagrees with the body are dead-lettered; fills arriving out of
- * order are booked in their canonical order; api.positions.list|get,
+ * order are booked in their canonical order; bursts of ticks are throttled
+ * to a few mark writes that end at the newest price; api.positions.list|get,
  * api.accounts.get|list|create and api.fills.list answer, with paging and
  * account scopes; the exactness invariants hold (tb_check_exactness), and
  * the checker reports each kind of mismatch in a hand-written book. */
@@ -31,8 +32,9 @@ static void setup_all(void) {
     tb_test_unique(prefix, sizeof prefix, "PF");
     snprintf(like, sizeof like, "%s%%", prefix);
     snprintf(instance, sizeof instance, "pmf-%s", prefix);
-    /* The default durable and subject, as deployed; marks on every tick. */
-    char *extra[] = {"POS_MARK_INTERVAL_MS=0", NULL};
+    /* The default durable and subject, as deployed; marks throttled to one
+     * write per symbol per 200 ms. */
+    char *extra[] = {"POS_MARK_INTERVAL_MS=200", NULL};
     worker = pt_spawn(instance, extra);
     pt_wait_ready(conn, instance);
     ts0 = tb_now_ns() / 1000 * 1000; /* whole microseconds, as PostgreSQL keeps them */
@@ -229,7 +231,7 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     t.ts = ts0;
     t.last = pt_fx("1");
     ck_assert_int_eq(bus_publish(conn, "md.tick.DAX", &tb_tick_desc, &t, NULL), TB_OK);
-    usleep(300000);
+    usleep(600000); /* past the throttle interval: a held-back tick was written by now */
     p = get_position(acct, "DAX", NULL, TB_OK);
     ck_fx(p.last_price, "85");
     ck_fx(p.unrealized_pnl, "10");
@@ -433,6 +435,46 @@ START_TEST(late_fill_is_booked_in_order) {
 }
 END_TEST
 
+START_TEST(marks_are_throttled_and_end_at_the_latest_tick) {
+    /* 50 ticks in a burst on a symbol only this test trades: the first is
+     * written at once, the rest are held and the timer writes the newest. */
+    char acct[40], id[64], sym[40];
+    snprintf(acct, sizeof acct, "%sE", prefix);
+    snprintf(sym, sizeof sym, "T%s", prefix);
+    make_account(acct, "1000");
+    tb_fill f;
+    snprintf(id, sizeof id, "%s-1", acct);
+    pt_fill(&f, id, acct, sym, "buy", "1", "10", "0", ts0);
+    send_fill(&f);
+    ck_assert(pt_wait_applied(pg, acct, 1, 60000));
+    long before = pt_metric(conn, instance, "tb_pos_marks_written_total");
+    char subject[80];
+    snprintf(subject, sizeof subject, "md.tick.%s", sym);
+    int64_t t_ns = tb_now_ns();
+    for (int i = 1; i <= 50; i++) {
+        tb_tick t = {0};
+        snprintf(t.symbol, sizeof t.symbol, "%s", sym);
+        t.seq = (uint64_t)i;
+        t.ts = t_ns + i * 1000;
+        t.last = pt_fx("10") + i * TB_FIXED_SCALE; /* 11 .. 60 */
+        ck_assert_int_eq(bus_publish(conn, subject, &tb_tick_desc, &t, NULL), TB_OK);
+    }
+    int64_t end = bus_mono_ns() + INT64_C(10000000000);
+    tb_position_update p;
+    do {
+        p = get_position(acct, sym, NULL, TB_OK);
+        if (p.last_price == pt_fx("60")) break;
+        usleep(20000);
+    } while (bus_mono_ns() < end);
+    ck_fx(p.last_price, "60");
+    ck_fx(p.unrealized_pnl, "50");
+    ck_fx(get_account(acct).equity, "1050");
+    long writes = pt_metric(conn, instance, "tb_pos_marks_written_total") - (before > 0 ? before : 0);
+    ck_assert_msg(writes >= 1 && writes <= 5, "%ld mark writes for 50 ticks", writes);
+    assert_exact();
+}
+END_TEST
+
 /* The shared checker itself: it accepts a consistent book written by hand
  * and names each kind of mismatch, down to one unit of 1e-8. */
 static void set_and_expect(const char *acct, const char *sql, const char *want) {
@@ -502,6 +544,7 @@ int main(void) {
     tcase_add_test(tc, fills_book_positions_cash_and_pnl);
     tcase_add_test(tc, same_fill_twice_is_applied_once);
     tcase_add_test(tc, late_fill_is_booked_in_order);
+    tcase_add_test(tc, marks_are_throttled_and_end_at_the_latest_tick);
     tcase_add_test(tc, exactness_check_detects_mismatches);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
