@@ -9,6 +9,7 @@
  * symbol's last processed tick is ignored. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "exec_service.h"
 #include "exec_store.h"
@@ -243,6 +244,35 @@ tb_status exec_on_order_stream(bus_ctx *ctx, const void *ev) {
 
 /* ---- ticks ---- */
 
+/* Ticks of a symbol reach N workers in any order, and a worker may be slow
+ * with one (a new database connection, a long transaction). A tick ahead of
+ * the next expected seq waits up to EXEC_REORDER_WAIT_MS for its
+ * predecessor to be matched elsewhere, instead of overtaking it and making
+ * it stale: with ordered input, N workers then match like one. A lost tick
+ * (core NATS is at most once) costs that wait once. */
+static void await_predecessor(PGconn *c, exec_service *svc, const tb_tick *t) {
+    int64_t deadline = bus_mono_ns() + svc->reorder_wait_ms * INT64_C(1000000);
+    bool waited = false;
+    for (;;) {
+        bool found = false;
+        uint64_t last = 0;
+        char source[TB_ID_CAP];
+        tb_error err = {0};
+        if (exec_store_peek_symbol(c, t->symbol, &found, &last, source, &err) != TB_OK) return;
+        if (!found || strcmp(source, t->source) != 0 || last + 1 >= t->seq) break;
+        if (bus_mono_ns() >= deadline) {
+            bus_counter_add(svc->m_ticks_gap, 1);
+            bus_log(BUS_LOG_DEBUG, "tick %llu of %s matched without %llu..%llu", (unsigned long long)t->seq,
+                    t->symbol, (unsigned long long)last + 1, (unsigned long long)t->seq - 1);
+            break;
+        }
+        waited = true;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+        nanosleep(&ts, NULL);
+    }
+    if (waited) bus_counter_add(svc->m_ticks_waited, 1);
+}
+
 tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
     const tb_tick *t = ev;
     exec_service *svc = service_of(ctx);
@@ -269,6 +299,8 @@ tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
         return TB_OK;
     }
 
+    if (svc->reorder_wait_ms > 0) await_predecessor(c, svc, t);
+
     uint64_t last_seq = 0;
     char last_source[TB_ID_CAP];
     exec_row *rows = NULL;
@@ -283,6 +315,8 @@ tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
         if (k == EXEC_TICK_STALE) {
             exec_tx_rollback(c);
             bus_counter_add(svc->m_ticks_stale, 1);
+            bus_log(BUS_LOG_DEBUG, "tick %llu of %s ignored: %llu was matched already",
+                    (unsigned long long)t->seq, t->symbol, (unsigned long long)last_seq);
             return TB_OK;
         }
         if (k == EXEC_TICK_RESET) {
@@ -291,6 +325,8 @@ tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
                     (unsigned long long)t->seq, t->source, (unsigned long long)last_seq,
                     last_source);
         }
+        bus_log(BUS_LOG_DEBUG, "tick %llu of %s matched after %llu", (unsigned long long)t->seq,
+                t->symbol, (unsigned long long)last_seq);
         s = exec_store_set_symbol(c, t->symbol, t->seq, t->source, t->ts, &err);
     }
     if (s == TB_OK) s = exec_store_lock_open(c, t->symbol, svc->match_batch, &rows, &n, &err);

@@ -16,6 +16,7 @@ typedef struct exec_service {
     int64_t quote_timeout_ms;   /* EXEC_QUOTE_TIMEOUT_MS */
     int64_t match_batch;        /* EXEC_MATCH_BATCH: open orders locked per tick */
     uint64_t seq_reset_gap;     /* EXEC_SEQ_RESET_GAP */
+    int64_t reorder_wait_ms;    /* EXEC_REORDER_WAIT_MS */
     int64_t relay_interval_ms;  /* EXEC_RELAY_INTERVAL_MS */
     int64_t expiry_interval_ms; /* EXEC_EXPIRY_INTERVAL_MS */
 
@@ -31,6 +32,8 @@ typedef struct exec_service {
     bus_series *m_ticks_stale;
     bus_series *m_ticks_reset;
     bus_series *m_ticks_invalid;
+    bus_series *m_ticks_waited;
+    bus_series *m_ticks_gap;
     bus_series *m_quote_missing;
     bus_series *m_quote_stale;
     bus_series *m_status_publish_errors;

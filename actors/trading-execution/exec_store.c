@@ -231,6 +231,21 @@ tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_s
     return s;
 }
 
+tb_status exec_store_peek_symbol(PGconn *c, const char *symbol, bool *found, uint64_t *last_seq,
+                                 char source[TB_ID_CAP], tb_error *err) {
+    const char *p[1] = {symbol};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c, "SELECT last_seq, source FROM exec_symbol_state WHERE symbol = $1",
+                              1, p, &r, err);
+    if (s == TB_OK) {
+        *found = PQntuples(r) > 0;
+        *last_seq = *found ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        snprintf(source, TB_ID_CAP, "%s", *found ? PQgetvalue(r, 0, 1) : "");
+    }
+    PQclear(r);
+    return s;
+}
+
 tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
                                 int64_t ts_ns, tb_error *err) {
     char seqs[24], ts[40];

@@ -51,6 +51,10 @@ void exec_tx_rollback(PGconn *c);
  * transaction; serialises tick matching and order arrival per symbol. */
 tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_seq,
                                  char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
+/* Reads the symbol's tick state without locking; *found false when the
+ * symbol was never matched. */
+tb_status exec_store_peek_symbol(PGconn *c, const char *symbol, bool *found, uint64_t *last_seq,
+                                 char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
 tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
                                 int64_t ts_ns, tb_error *err) TB_WARN_UNUSED;
 /* True when the symbol has accepted or partially filled orders (no lock). */

@@ -30,9 +30,25 @@ static const bus_endpoint endpoints[] = {
      .event = &tb_query_desc, .handler = exec_api_cancel},
 };
 
+/* Opens the connections the hot paths use before the first message: a new
+ * PostgreSQL connection (SCRAM authentication) takes tens of milliseconds,
+ * and a tick handler waiting for one lets the next tick of its symbol
+ * overtake it on another worker. The pool keeps them idle afterwards. */
+#define WARM_PG_CONNECTIONS 4
+static tb_status warm_pool(bus_actor *a, tb_error *err) {
+    PGconn *held[WARM_PG_CONNECTIONS] = {0};
+    tb_status s = TB_OK;
+    for (int i = 0; i < WARM_PG_CONNECTIONS && s == TB_OK; i++)
+        if ((held[i] = bus_pg_acquire(bus_actor_pg(a), err)) == NULL) s = err->status;
+    for (int i = 0; i < WARM_PG_CONNECTIONS; i++)
+        if (held[i]) bus_pg_release(bus_actor_pg(a), held[i]);
+    return s;
+}
+
 static tb_status start(bus_actor *a, tb_error *err) {
     tb_status s = exec_service_load(&service, err);
     if (s != TB_OK) return s;
+    if ((s = warm_pool(a, err)) != TB_OK) return s;
     exec_service_metrics(&service, a);
     bus_actor_set_user(a, &service);
     s = bus_outbox_start_relay(a, EXEC_PRODUCER, service.relay_interval_ms, err);

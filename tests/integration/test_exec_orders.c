@@ -1,0 +1,477 @@
+/* trading-execution end to end against the real servers: orders arrive as
+ * risk-management sends them (row in PostgreSQL + ORDERS stream), ticks on
+ * md.tick.<symbol>; fills must be recorded in PostgreSQL and published on
+ * FILLS with Nats-Msg-Id = fill id, every transition published on
+ * orders.status.<account>, and the rows end in the right state. Covers
+ * market/limit/stop orders, arrival quotes, partial fills, IOC/FOK, cancel
+ * via api.orders.cancel and via orders.cancel.<account>, day expiry,
+ * redelivered orders and stale ticks, and api.orders.get|list. One worker
+ * runs with slippage 10 bp, fees 10 bp, minimum fee 0.01. */
+#include "test_exec_common.h"
+
+static pid_t worker;
+static char *worker_env[] = {"EXEC_SLIPPAGE_BPS=10", "EXEC_FEE_BPS=10", "EXEC_FEE_MIN=0.01",
+                             "EXEC_EXPIRY_INTERVAL_MS=200", "EXEC_RELAY_INTERVAL_MS=200", NULL};
+
+static void suite_up(void) {
+    xt_open("test_exec_orders");
+    xt_quotes_start();
+    worker = xt_worker(worker_env);
+    xt_wait_ready(1);
+}
+
+static void suite_down(void) {
+    xt_stop(worker);
+    xt_quotes_stop();
+    xt_close();
+}
+
+/* A fresh account and symbol per test. */
+static char xacct[40], xsym[40];
+static void fresh(void) {
+    tb_test_unique(xacct, sizeof xacct, "XA");
+    tb_test_unique(xsym, sizeof xsym, "XS");
+    xt_account(xacct);
+}
+
+/* An RFC 3339 time in the previous UTC day. */
+static const char *yesterday_ts(void) {
+    static char buf[40];
+    tb_ts_format(tb_now_ns() - INT64_C(86400) * 1000000000, buf);
+    return buf;
+}
+#define YESTERDAY yesterday_ts()
+
+static void order_id(char *out, size_t cap, const char *tag) {
+    snprintf(out, cap, "%s-%s", xacct, tag);
+}
+
+static char *last_seq_of(const char *symbol) {
+    const char *p[1] = {symbol};
+    return xt_sql("SELECT last_seq::text FROM exec_symbol_state WHERE symbol = $1", 1, p);
+}
+
+typedef struct seq_want {
+    const char *xsym;
+    const char *seq;
+} seq_want;
+static bool seq_reached(void *arg) {
+    seq_want *w = arg;
+    char *s = last_seq_of(w->xsym);
+    bool ok = s && strcmp(s, w->seq) == 0;
+    free(s);
+    return ok;
+}
+/* Waits until the worker matched the tick seq of symbol. */
+static void wait_seq(const char *symbol, const char *seq) {
+    seq_want w = {symbol, seq};
+    ck_assert_msg(tb_test_wait(seq_reached, &w, 15000), "tick %s of %s not matched (log %s)", seq,
+                  symbol, xt_log);
+}
+
+static void expect_status(natsSubscription *sub, const char *id, const char *status,
+                          uint64_t version, const char *filled, const char *reason) {
+    tb_order_status st;
+    ck_assert_msg(xt_next(sub, &tb_order_status_desc, &st, NULL, 5000), "no orders.status %s v%llu",
+                  status, (unsigned long long)version);
+    ck_assert_str_eq(st.order_id, id);
+    ck_assert_str_eq(st.status, status);
+    ck_assert_int_eq(st.version, version);
+    ck_assert_int_eq(st.filled_qty, F(filled));
+    ck_assert_str_eq(st.reason, reason);
+}
+
+START_TEST(market_order_rests_then_fills_on_tick) {
+    fresh();
+    char id[64], subj[128];
+    order_id(id, sizeof id, "m1");
+    snprintf(subj, sizeof subj, "orders.status.%s", xacct);
+    natsSubscription *status = xt_capture(subj);
+    snprintf(subj, sizeof subj, "fills.%s.>", xacct);
+    natsSubscription *fills = xt_capture(subj);
+
+    xt_submit(xacct, xsym, id, &(xt_order){"buy", "market", "day", "10", NULL, NULL, NULL});
+    /* no quote for the symbol: accepted, resting */
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    ck_assert_int_eq(xt_fill_count(id), 0);
+    xt_tick_pub(xsym, 1, &(xt_tick){"99", "100", "99.5", NULL, NULL, NULL});
+    xt_wait_state(id, "filled 10.00000000 v3");
+    /* 100 + 10 bp = 100.1; fee 10 * 100.1 * 10 bp = 1.001 */
+    xt_fill_is(id, 1, "10.00000000 100.10000000 1.00100000 taker");
+    ck_assert_int_eq(xt_fill_count(id), 1);
+
+    tb_fill f;
+    char msg_id[64], fid[96];
+    snprintf(fid, sizeof fid, "%.60s-1", id);
+    ck_assert(xt_next(fills, &tb_fill_desc, &f, msg_id, 5000));
+    ck_assert_str_eq(f.fill_id, fid);
+    ck_assert_str_eq(msg_id, fid);
+    ck_assert_str_eq(f.order_id, id);
+    ck_assert_str_eq(f.symbol, xsym);
+    ck_assert_str_eq(f.side, "buy");
+    ck_assert_int_eq(f.qty, F("10"));
+    ck_assert_int_eq(f.price, F("100.1"));
+    ck_assert_int_eq(f.fee, F("1.001"));
+    ck_assert_str_eq(f.liquidity, "taker");
+    ck_assert(!xt_next(fills, &tb_fill_desc, &f, NULL, 300)); /* exactly one */
+
+    expect_status(status, id, "accepted", 2, "0", "");
+    expect_status(status, id, "filled", 3, "10", "");
+    natsSubscription_Destroy(status);
+    natsSubscription_Destroy(fills);
+    const char *p[1] = {id};
+    char *n = xt_sql("SELECT count(*) FROM order_events WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(n, "3"); /* new, accepted, filled */
+    free(n);
+    char *avg = xt_sql("SELECT avg_price::text FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(avg, "100.10000000");
+    free(avg);
+}
+END_TEST
+
+START_TEST(market_order_fills_on_arrival_quote) {
+    fresh();
+    char id[64], small[64];
+    order_id(id, sizeof id, "q1");
+    order_id(small, sizeof small, "q2");
+    xt_set_quote(xsym, 7, &(xt_tick){"50", "50.5", "50.2", NULL, NULL, NULL});
+    xt_submit(xacct, xsym, id, &(xt_order){"sell", "market", "gtc", "4", NULL, NULL, NULL});
+    xt_wait_state(id, "filled 4.00000000 v3");
+    /* 50 - 10 bp = 49.95; fee 4 * 49.95 * 10 bp = 0.1998 */
+    xt_fill_is(id, 1, "4.00000000 49.95000000 0.19980000 taker");
+    /* 0.001 * 50.0505 = 0.0500505 notional: 10 bp is below the 0.01 minimum */
+    xt_submit(xacct, xsym, small, &(xt_order){"buy", "market", "gtc", "0.001", NULL, NULL, NULL});
+    xt_wait_state(small, "filled 0.00100000 v3");
+    xt_fill_is(small, 1, "0.00100000 50.55050000 0.01000000 taker");
+}
+END_TEST
+
+START_TEST(limit_partial_fill_then_api_cancel) {
+    fresh();
+    char id[64];
+    order_id(id, sizeof id, "l1");
+    xt_submit(xacct, xsym, id, &(xt_order){"buy", "limit", "gtc", "10", "100", NULL, NULL});
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    xt_tick_pub(xsym, 1, &(xt_tick){"100.5", "101", "101", NULL, NULL, NULL});
+    wait_seq(xsym, "1");
+    ck_assert_int_eq(xt_fill_count(id), 0);
+    xt_tick_pub(xsym, 2, &(xt_tick){"99", "99.5", "99.5", NULL, "4", NULL});
+    xt_wait_state(id, "partially_filled 4.00000000 v3");
+    xt_fill_is(id, 1, "4.00000000 99.50000000 0.39800000 maker");
+
+    /* another account's scope does not see it */
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.id, sizeof q.id, "%s", id);
+    snprintf(q.accounts, sizeof q.accounts, "someone-else,%s-x", xacct);
+    tb_order_record rec;
+    tb_error err = {0};
+    ck_assert_int_eq(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err), TB_NOT_FOUND);
+    snprintf(q.accounts, sizeof q.accounts, "someone-else,%s", xacct);
+    ck_assert_msg(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
+                              &tb_order_record_desc, &rec, 5000, NULL, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(rec.order_id, id);
+    ck_assert_str_eq(rec.status, "canceled");
+    ck_assert_int_eq(rec.filled_qty, F("4"));
+    ck_assert_int_eq(rec.avg_price, F("99.5"));
+    ck_assert_str_eq(rec.reason, "user");
+    xt_wait_state(id, "canceled 4.00000000 v4");
+    /* a second cancel: already terminal */
+    ck_assert_int_eq(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err), TB_CONFLICT);
+    memset(&q, 0, sizeof q);
+    snprintf(q.id, sizeof q.id, "%.50s-nope", id);
+    ck_assert_int_eq(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err), TB_NOT_FOUND);
+    /* the market crossing again fills nothing more */
+    char other[64];
+    order_id(other, sizeof other, "l2");
+    xt_submit(xacct, xsym, other, &(xt_order){"buy", "limit", "gtc", "1", "50", NULL, NULL});
+    xt_wait_state(other, "accepted 0.00000000 v2");
+    xt_tick_pub(xsym, 3, &(xt_tick){"98", "98.5", NULL, NULL, NULL, NULL});
+    wait_seq(xsym, "3");
+    ck_assert_int_eq(xt_fill_count(id), 1);
+}
+END_TEST
+
+START_TEST(cancel_via_orders_stream) {
+    fresh();
+    char id[64], subj[128];
+    order_id(id, sizeof id, "c1");
+    snprintf(subj, sizeof subj, "orders.status.%s", xacct);
+    natsSubscription *status = xt_capture(subj);
+    xt_submit(xacct, xsym, id, &(xt_order){"sell", "limit", "gtc", "5", "200", NULL, NULL});
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    xt_publish_cancel(xacct, id, "kill_switch");
+    xt_wait_state(id, "canceled 0.00000000 v3");
+    expect_status(status, id, "accepted", 2, "0", "");
+    expect_status(status, id, "canceled", 3, "0", "kill_switch");
+    /* a cancel of a terminal order changes nothing and is not dead-lettered */
+    char late[64];
+    order_id(late, sizeof late, "c2");
+    xt_submit(xacct, xsym, late, &(xt_order){"sell", "limit", "gtc", "5", "200", NULL, NULL});
+    xt_wait_state(late, "accepted 0.00000000 v2");
+    xt_publish_cancel(xacct, late, "");
+    xt_wait_state(late, "canceled 0.00000000 v3");
+    const char *p[1] = {late};
+    char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(reason, "user");
+    free(reason);
+    natsSubscription_Destroy(status);
+}
+END_TEST
+
+START_TEST(cancel_before_acceptance) {
+    /* the cancel is processed first (both on ORDERS): the order never trades */
+    fresh();
+    char id[64];
+    order_id(id, sizeof id, "cb");
+    xt_order o = {"buy", "market", "gtc", "1", NULL, NULL, NULL};
+    xt_insert(xacct, xsym, id, &o);
+    xt_publish_cancel(xacct, id, "user");
+    xt_wait_state(id, "canceled 0.00000000 v2");
+    xt_publish_order(xacct, xsym, id, &o, id);
+    xt_tick_pub(xsym, 1, &(xt_tick){"1", "1.1", NULL, NULL, NULL, NULL});
+    usleep(300000);
+    xt_wait_state(id, "canceled 0.00000000 v2");
+    ck_assert_int_eq(xt_fill_count(id), 0);
+}
+END_TEST
+
+START_TEST(ioc_and_fok) {
+    fresh();
+    char ioc[64], fok1[64], fok2[64], sym2[48];
+    order_id(ioc, sizeof ioc, "ioc");
+    order_id(fok1, sizeof fok1, "fok1");
+    order_id(fok2, sizeof fok2, "fok2");
+    tb_test_unique(sym2, sizeof sym2, "XF");
+    /* IOC market 10 against 3 on the ask: 3 filled, the rest canceled */
+    xt_submit(xacct, xsym, ioc, &(xt_order){"buy", "market", "ioc", "10", NULL, NULL, NULL});
+    xt_wait_state(ioc, "accepted 0.00000000 v2");
+    xt_tick_pub(xsym, 1, &(xt_tick){"99.9", "100", NULL, NULL, "3", NULL});
+    xt_wait_state(ioc, "canceled 3.00000000 v4");
+    xt_fill_is(ioc, 1, "3.00000000 100.10000000 0.30030000 taker");
+    /* FOK limit 10 @ 101 against 3: nothing, canceled */
+    xt_submit(xacct, sym2, fok1, &(xt_order){"buy", "limit", "fok", "10", "101", NULL, NULL});
+    xt_wait_state(fok1, "accepted 0.00000000 v2");
+    xt_tick_pub(sym2, 1, &(xt_tick){"99.9", "100", NULL, NULL, "3", NULL});
+    xt_wait_state(fok1, "canceled 0.00000000 v3");
+    ck_assert_int_eq(xt_fill_count(fok1), 0);
+    const char *p[1] = {fok1};
+    char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(reason, "fok_unfillable");
+    free(reason);
+    /* FOK with enough size: all of it */
+    xt_submit(xacct, sym2, fok2, &(xt_order){"buy", "limit", "fok", "10", "101", NULL, NULL});
+    xt_wait_state(fok2, "accepted 0.00000000 v2");
+    xt_tick_pub(sym2, 2, &(xt_tick){"99.9", "100", NULL, NULL, "10", NULL});
+    xt_wait_state(fok2, "filled 10.00000000 v3");
+    xt_fill_is(fok2, 1, "10.00000000 100.00000000 1.00000000 maker");
+}
+END_TEST
+
+START_TEST(redelivery_and_stale_ticks_fill_once) {
+    fresh();
+    char id[64], again[128];
+    order_id(id, sizeof id, "r1");
+    xt_order o = {"buy", "limit", "gtc", "10", "100", NULL, NULL};
+    xt_submit(xacct, xsym, id, &o);
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    xt_tick_pub(xsym, 1, &(xt_tick){"98", "99", NULL, NULL, "4", NULL});
+    xt_wait_state(id, "partially_filled 4.00000000 v3");
+    /* the same tick again, and the same order message again (a redelivery
+     * past the stream's duplicate window: another Nats-Msg-Id) */
+    xt_tick_pub(xsym, 1, &(xt_tick){"98", "99", NULL, NULL, "4", NULL});
+    snprintf(again, sizeof again, "%s-redelivered", id);
+    xt_publish_order(xacct, xsym, id, &o, again);
+    /* an older tick after a newer one is ignored: 5 does not cross, 4 would */
+    xt_tick_pub(xsym, 5, &(xt_tick){"100.5", "101", NULL, NULL, NULL, NULL});
+    xt_tick_pub(xsym, 4, &(xt_tick){"97", "98", NULL, NULL, NULL, NULL});
+    xt_tick_pub(xsym, 6, &(xt_tick){"100.5", "101", NULL, NULL, NULL, NULL});
+    wait_seq(xsym, "6"); /* one worker handles ticks in order: 4 was seen before 6 */
+    usleep(300000);     /* and the republished order had its chance */
+    xt_wait_state(id, "partially_filled 4.00000000 v3");
+    ck_assert_int_eq(xt_fill_count(id), 1);
+    xt_tick_pub(xsym, 7, &(xt_tick){"97.5", "98", NULL, NULL, NULL, NULL});
+    xt_wait_state(id, "filled 10.00000000 v4");
+    xt_fill_is(id, 2, "6.00000000 98.00000000 0.58800000 maker");
+    const char *p[1] = {id};
+    char *avg = xt_sql("SELECT avg_price::text FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(avg, "98.40000000"); /* (4 * 99 + 6 * 98) / 10 */
+    free(avg);
+}
+END_TEST
+
+START_TEST(stop_order_triggers_on_last) {
+    fresh();
+    char id[64];
+    order_id(id, sizeof id, "s1");
+    xt_submit(xacct, xsym, id, &(xt_order){"buy", "stop", "gtc", "10", NULL, "105", NULL});
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    xt_tick_pub(xsym, 1, &(xt_tick){"104.4", "104.5", "104", NULL, NULL, NULL});
+    wait_seq(xsym, "1");
+    ck_assert_int_eq(xt_fill_count(id), 0);
+    xt_tick_pub(xsym, 2, &(xt_tick){"104.9", "105.2", "105", NULL, NULL, NULL});
+    xt_wait_state(id, "filled 10.00000000 v3");
+    /* 105.2 + 10 bp = 105.3052; fee 1053.052 * 10 bp = 1.053052 */
+    xt_fill_is(id, 1, "10.00000000 105.30520000 1.05305200 taker");
+    const char *p[1] = {id};
+    char *trig = xt_sql("SELECT triggered_at IS NOT NULL FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(trig, "t");
+    free(trig);
+}
+END_TEST
+
+START_TEST(day_orders_expire) {
+    fresh();
+    char late[64], rest[64];
+    order_id(late, sizeof late, "d1");
+    order_id(rest, sizeof rest, "d2");
+    /* created yesterday (UTC) and only now delivered: accepted, then expired */
+    xt_submit(xacct, xsym, late, &(xt_order){"buy", "limit", "day", "1", "10", NULL,
+                                           YESTERDAY});
+    xt_wait_state(late, "expired 0.00000000 v3");
+    /* accepted yesterday and still resting: the expiry timer ends it */
+    xt_insert(xacct, xsym, rest, &(xt_order){"buy", "limit", "day", "1", "10", NULL, YESTERDAY});
+    const char *p[1] = {rest};
+    xt_exec("WITH u AS (UPDATE orders SET status = 'accepted', version = 2 WHERE order_id = $1 "
+            "RETURNING order_id) INSERT INTO order_events (order_id, version, status) "
+            "SELECT order_id, 2, 'accepted' FROM u", 1, p);
+    xt_wait_state(rest, "expired 0.00000000 v3");
+    char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(reason, "day_end");
+    free(reason);
+    /* a gtc order of yesterday stays */
+    char gtc[64];
+    order_id(gtc, sizeof gtc, "d3");
+    xt_submit(xacct, xsym, gtc, &(xt_order){"buy", "limit", "gtc", "1", "10", NULL, YESTERDAY});
+    xt_wait_state(gtc, "accepted 0.00000000 v2");
+    usleep(500000);
+    xt_wait_state(gtc, "accepted 0.00000000 v2");
+}
+END_TEST
+
+START_TEST(api_get_and_list) {
+    fresh();
+    char a[64], b[64], c[64];
+    order_id(a, sizeof a, "g1");
+    order_id(b, sizeof b, "g2");
+    order_id(c, sizeof c, "g3");
+    xt_set_quote(xsym, 1, &(xt_tick){"10", "10.5", NULL, NULL, NULL, NULL});
+    xt_submit(xacct, xsym, a, &(xt_order){"buy", "market", "day", "1", NULL, NULL, NULL});
+    xt_wait_state(a, "filled 1.00000000 v3");
+    xt_submit(xacct, xsym, b, &(xt_order){"buy", "limit", "gtc", "2", "5", NULL, NULL});
+    xt_wait_state(b, "accepted 0.00000000 v2");
+    xt_submit(xacct, xsym, c, &(xt_order){"sell", "stop_limit", "gtc", "3", "4", "4.5", NULL});
+    xt_wait_state(c, "accepted 0.00000000 v2");
+
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.id, sizeof q.id, "%s", c);
+    tb_order_record rec;
+    tb_error err = {0};
+    ck_assert_msg(bus_request(xt_conn, "api.orders.get", &tb_query_desc, &q, &tb_order_record_desc,
+                              &rec, 5000, NULL, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(rec.type, "stop_limit");
+    ck_assert_int_eq(rec.limit_price, F("4"));
+    ck_assert_int_eq(rec.stop_price, F("4.5"));
+    ck_assert_str_eq(rec.status, "accepted");
+    ck_assert_str_eq(rec.account, xacct);
+    ck_assert_int_gt(rec.created_at, 0);
+    snprintf(q.accounts, sizeof q.accounts, "nobody");
+    ck_assert_int_eq(bus_request(xt_conn, "api.orders.get", &tb_query_desc, &q, &tb_order_record_desc,
+                                 &rec, 5000, NULL, &err), TB_NOT_FOUND);
+
+    /* list: open / closed / pages of one, newest first */
+    const struct {
+        const char *status;
+        size_t n;
+    } cases[] = {{"open", 2}, {"closed", 1}, {"", 3}, {"filled", 1}, {"expired", 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memset(&q, 0, sizeof q);
+        snprintf(q.account, sizeof q.account, "%s", xacct);
+        snprintf(q.status, sizeof q.status, "%s", cases[k].status);
+        bus_bytes reply = {0};
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &sb, &err), TB_OK);
+        ck_assert_msg(bus_request_bytes(xt_conn, "api.orders.list", sb.data, sb.size, "query", 5000,
+                                        NULL, &reply, &err) == TB_OK, "%s", err.message);
+        msgpack_sbuffer_destroy(&sb);
+        void *items = NULL;
+        size_t n = 0;
+        char next[TB_ID_CAP];
+        ck_assert_int_eq(tb_decode_list(&tb_order_record_desc, reply.data, reply.len, &items, &n,
+                                        next, &err), TB_OK);
+        ck_assert_msg(n == cases[k].n, "status %s: %zu orders", cases[k].status, n);
+        free(items);
+        bus_bytes_free(&reply);
+    }
+    const char *want[3] = {c, b, a};
+    char cursor[TB_ID_CAP] = "";
+    for (int page = 0; page < 4; page++) {
+        memset(&q, 0, sizeof q);
+        snprintf(q.account, sizeof q.account, "%s", xacct);
+        snprintf(q.cursor, sizeof q.cursor, "%s", cursor);
+        q.limit = 1;
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &sb, &err), TB_OK);
+        bus_bytes reply = {0};
+        ck_assert_int_eq(bus_request_bytes(xt_conn, "api.orders.list", sb.data, sb.size, "query",
+                                           5000, NULL, &reply, &err), TB_OK);
+        msgpack_sbuffer_destroy(&sb);
+        tb_order_record *items = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(tb_decode_list(&tb_order_record_desc, reply.data, reply.len,
+                                        (void **)&items, &n, cursor, &err), TB_OK);
+        bus_bytes_free(&reply);
+        if (page < 3) {
+            ck_assert_int_eq(n, 1);
+            ck_assert_str_eq(items[0].order_id, want[page]);
+            ck_assert_str_eq(cursor, want[page]);
+        } else {
+            ck_assert_int_eq(n, 0);
+            ck_assert_str_eq(cursor, "");
+        }
+        free(items);
+    }
+    memset(&q, 0, sizeof q);
+    snprintf(q.status, sizeof q.status, "resting");
+    bus_bytes reply = {0};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &sb, &err), TB_OK);
+    ck_assert_int_eq(bus_request_bytes(xt_conn, "api.orders.list", sb.data, sb.size, "query", 5000,
+                                       NULL, &reply, &err), TB_INVALID);
+    ck_assert_str_eq(err.field, "status");
+    msgpack_sbuffer_destroy(&sb);
+    bus_bytes_free(&reply);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("exec_orders");
+    TCase *tc = tcase_create("orders");
+    tcase_add_unchecked_fixture(tc, suite_up, suite_down);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, market_order_rests_then_fills_on_tick);
+    tcase_add_test(tc, market_order_fills_on_arrival_quote);
+    tcase_add_test(tc, limit_partial_fill_then_api_cancel);
+    tcase_add_test(tc, cancel_via_orders_stream);
+    tcase_add_test(tc, cancel_before_acceptance);
+    tcase_add_test(tc, ioc_and_fok);
+    tcase_add_test(tc, redelivery_and_stale_ticks_fill_once);
+    tcase_add_test(tc, stop_order_triggers_on_last);
+    tcase_add_test(tc, day_orders_expire);
+    tcase_add_test(tc, api_get_and_list);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nats_CloseAndWait(2000);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
