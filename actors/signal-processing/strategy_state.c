@@ -180,7 +180,7 @@ tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_st
         return bad(err, "not a JSON object");
     }
     tb_status s = TB_OK;
-    json_int_t f, cfg, rel, side;
+    json_int_t f = 0, cfg = 0, rel = 0, side = 0; /* set by get_int on success */
     const char *kind = json_string_value(json_object_get(o, "kind"));
     /* Heap, not stack: the state holds windows of up to SP_MAX_PERIOD prices. */
     sp_state *st = malloc(sizeof *st);
