@@ -531,6 +531,91 @@ START_TEST(replay_api_bad_rows_and_refusals) {
 }
 END_TEST
 
+/* Two copies publishing the same symbols share the Redis counters: together
+ * they hand out every seq exactly once. */
+START_TEST(two_copies_unique_seqs) {
+    char sym[64], source[64];
+    static char e_symbols[200], e_source[96];
+    snprintf(sym, sizeof sym, "%sU", prefix);
+    snprintf(source, sizeof source, "%sdup", prefix);
+    snprintf(e_symbols, sizeof e_symbols, "MD_SYMBOLS=%s1,%s2", sym, sym);
+    snprintf(e_source, sizeof e_source, "MD_SOURCE=%s", source);
+    /* paced over a second, so the two really run at the same time */
+    char *env[] = {"MD_RATE=2000", "MD_MAX_TICKS=2000", e_symbols, e_source, NULL};
+    record(source);
+    pid_t a = spawn_md(env), b = spawn_md(env);
+    size_t want = 4000;
+    ck_assert_msg(tb_test_wait(feed_ended, &want, 60000), "copies did not finish (see %s)", log_path);
+    stop_md(a);
+    stop_md(b);
+    size_t n;
+    rec_tick *v = recorded(&n);
+    ck_assert_uint_eq(n, 4000);
+    for (int k = 1; k <= 2; k++) {
+        char name[80];
+        snprintf(name, sizeof name, "%s%d", sym, k);
+        bool seen[2001] = {false};
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(v[i].t.symbol, name) != 0) continue;
+            ck_assert_uint_ge(v[i].t.seq, 1);
+            ck_assert_uint_le(v[i].t.seq, 2000);
+            ck_assert_msg(!seen[v[i].t.seq], "%s seq %llu twice", name,
+                          (unsigned long long)v[i].t.seq);
+            seen[v[i].t.seq] = true;
+            count++;
+        }
+        ck_assert_uint_eq(count, 2000);
+        forget_symbol(name);
+    }
+    free(v);
+}
+END_TEST
+
+/* MD_RATE paces the simulator, and tb_tick_rate reports it. */
+START_TEST(sim_rate_is_paced_and_reported) {
+    char sym[64], source[64];
+    static char e_symbols[200], e_source[96], e_instance[96];
+    snprintf(sym, sizeof sym, "%sR", prefix);
+    snprintf(source, sizeof source, "%srate", prefix);
+    snprintf(e_symbols, sizeof e_symbols, "MD_SYMBOLS=%s", sym);
+    snprintf(e_source, sizeof e_source, "MD_SOURCE=%s", source);
+    snprintf(e_instance, sizeof e_instance, "INSTANCE_ID=%s", source);
+    char *env[] = {"MD_RATE=100", "MD_MAX_TICKS=250", e_symbols, e_source, e_instance, NULL};
+    record(source);
+    pid_t pid = spawn_md(env);
+    size_t mid = 120;
+    ck_assert(tb_test_wait(first_tick, NULL, 20000));
+    while (!feed_ended(&mid)) {
+        size_t n;
+        free(recorded(&n));
+        if (n >= mid) break;
+        usleep(20000);
+    }
+    char subject[160];
+    snprintf(subject, sizeof subject, "svc.market-data.%s.metrics", source);
+    bus_bytes rb = {0};
+    tb_error err = {0};
+    ck_assert_int_eq(bus_request_bytes(conn, subject, "", 0, NULL, 5000, NULL, &rb, &err), TB_OK);
+    const char *g = strstr(rb.data, "\ntb_tick_rate{");
+    ck_assert_ptr_nonnull(g);
+    long rate = strtol(strchr(g, '}') + 1, NULL, 10);
+    bus_bytes_free(&rb);
+    ck_assert_msg(rate >= 50 && rate <= 150, "tb_tick_rate %ld, want about 100", rate);
+    size_t want = 250;
+    ck_assert_msg(tb_test_wait(feed_ended, &want, 20000), "sim did not finish (see %s)", log_path);
+    size_t n;
+    rec_tick *v = recorded(&n);
+    ck_assert_uint_eq(n, 250);
+    /* tick 249 is due 2.49 s after the first */
+    double span = (double)(v[n - 1].t.ts - v[0].t.ts) / 1e9;
+    ck_assert_msg(span >= 2.4 && span < 4.0, "250 ticks at 100/s took %.2f s", span);
+    free(v);
+    stop_md(pid);
+    forget_symbol(sym);
+}
+END_TEST
+
 START_TEST(bad_settings_exit_2) {
     char *bad[][2] = {{"MD_MODE=live", NULL},       {"MD_SYMBOLS=DAX,DAX", NULL},
                       {"MD_SPREAD_BPS=0", NULL},    {"MD_VOLATILITY=abc", NULL},
@@ -550,6 +635,8 @@ int main(void) {
     tcase_add_test(tc, sim_same_seed_same_ticks);
     tcase_add_test(tc, replay_eustock_full_speed);
     tcase_add_test(tc, replay_api_bad_rows_and_refusals);
+    tcase_add_test(tc, two_copies_unique_seqs);
+    tcase_add_test(tc, sim_rate_is_paced_and_reported);
     tcase_add_test(tc, bad_settings_exit_2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
