@@ -20,34 +20,58 @@ static pos_service service;
 static int64_t mark_interval_ms;
 
 static bus_endpoint endpoints[] = {
-    {.name = "fills", .kind = BUS_STREAM, .subject = "fills.>", .event = &tb_fill_desc,
+    {.name = "fills",
+     .kind = BUS_STREAM,
+     .subject = "fills.>",
+     .event = &tb_fill_desc,
      .handler = pos_on_fill,
      .stream = {.stream = BUS_STREAM_FILLS, .durable = "position-management", .batch = 16}},
-    {.name = "positions-list", .kind = BUS_REQUEST, .subject = "api.positions.list",
-     .event = &tb_query_desc, .handler = pos_api_positions_list},
-    {.name = "positions-get", .kind = BUS_REQUEST, .subject = "api.positions.get",
-     .event = &tb_query_desc, .handler = pos_api_positions_get},
-    {.name = "accounts-get", .kind = BUS_REQUEST, .subject = "api.accounts.get",
-     .event = &tb_query_desc, .handler = pos_api_accounts_get},
-    {.name = "accounts-list", .kind = BUS_REQUEST, .subject = "api.accounts.list",
-     .event = &tb_query_desc, .handler = pos_api_accounts_list},
-    {.name = "accounts-create", .kind = BUS_REQUEST, .subject = "api.accounts.create",
-     .event = &tb_account_desc, .handler = pos_api_accounts_create},
-    {.name = "fills-list", .kind = BUS_REQUEST, .subject = "api.fills.list",
-     .event = &tb_query_desc, .handler = pos_api_fills_list},
+    {.name = "positions-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.positions.list",
+     .event = &tb_query_desc,
+     .handler = pos_api_positions_list},
+    {.name = "positions-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.positions.get",
+     .event = &tb_query_desc,
+     .handler = pos_api_positions_get},
+    {.name = "accounts-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.accounts.get",
+     .event = &tb_query_desc,
+     .handler = pos_api_accounts_get},
+    {.name = "accounts-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.accounts.list",
+     .event = &tb_query_desc,
+     .handler = pos_api_accounts_list},
+    {.name = "accounts-create",
+     .kind = BUS_REQUEST,
+     .subject = "api.accounts.create",
+     .event = &tb_account_desc,
+     .handler = pos_api_accounts_create},
+    {.name = "fills-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.fills.list",
+     .event = &tb_query_desc,
+     .handler = pos_api_fills_list},
     /* Last, so POS_MARKS=false can leave it out. */
-    {.name = "marks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,
+    {.name = "marks",
+     .kind = BUS_EVENT,
+     .subject = "md.tick.>",
+     .event = &tb_tick_desc,
      .handler = pos_on_tick},
 };
 
 static tb_status start(bus_actor *a, tb_error *err) {
     bus_metrics *m = bus_actor_metrics(a);
-    service.m_applied = bus_metrics_counter(m, "tb_pos_fills_total", "Fills by outcome",
-                                            "outcome", "applied", NULL);
+    service.m_applied = bus_metrics_counter(m, "tb_pos_fills_total", "Fills by outcome", "outcome",
+                                            "applied", NULL);
     service.m_duplicates = bus_metrics_counter(m, "tb_pos_fills_total", "Fills by outcome",
                                                "outcome", "duplicate", NULL);
-    service.m_rejected = bus_metrics_counter(m, "tb_pos_fills_total", "Fills by outcome",
-                                             "outcome", "rejected", NULL);
+    service.m_rejected = bus_metrics_counter(m, "tb_pos_fills_total", "Fills by outcome", "outcome",
+                                             "rejected", NULL);
     service.m_reordered = bus_metrics_counter(
         m, "tb_pos_fills_reordered_total",
         "Fills that arrived after later fills of their position and were inserted in order", NULL);
@@ -60,14 +84,16 @@ static tb_status start(bus_actor *a, tb_error *err) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "position-management settings:\n"
-               "  POS_FILLS_SUBJECT     fills consumed (default fills.>)\n"
-               "  POS_DURABLE           JetStream durable consumer (default position-management)\n"
-               "  POS_ACK_WAIT_MS       redelivery delay of an unacked fill (default 30000)\n"
-               "  POS_MAX_DELIVER       deliveries before a failing fill is dead-lettered (default 10)\n"
-               "  POS_MARKS             consume md.tick.> for marks (default true)\n"
-               "  POS_MARK_INTERVAL_MS  at most one mark write per symbol per interval; 0 = every\n"
-               "                        tick (default 1000)\n");
+    fprintf(
+        f,
+        "position-management settings:\n"
+        "  POS_FILLS_SUBJECT     fills consumed (default fills.>)\n"
+        "  POS_DURABLE           JetStream durable consumer (default position-management)\n"
+        "  POS_ACK_WAIT_MS       redelivery delay of an unacked fill (default 30000)\n"
+        "  POS_MAX_DELIVER       deliveries before a failing fill is dead-lettered (default 10)\n"
+        "  POS_MARKS             consume md.tick.> for marks (default true)\n"
+        "  POS_MARK_INTERVAL_MS  at most one mark write per symbol per interval; 0 = every\n"
+        "                        tick (default 1000)\n");
 }
 
 static bus_actor_def def = {

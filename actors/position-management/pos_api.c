@@ -27,7 +27,8 @@ static tb_status parse_offset(bus_ctx *ctx, const char *cursor, int64_t *out) {
     char *end = NULL;
     long long v = strtoll(cursor, &end, 10);
     if (*end != '\0' || v < 0 || cursor[0] < '0' || cursor[0] > '9' || strlen(cursor) > 12)
-        return bus_fail(ctx, TB_INVALID, "cursor", "cursor %s is not one this service gave", cursor);
+        return bus_fail(ctx, TB_INVALID, "cursor", "cursor %s is not one this service gave",
+                        cursor);
     *out = v;
     return TB_OK;
 }
@@ -54,12 +55,13 @@ static tb_status row_to_position(const PGresult *r, int i, tb_position_update *u
     return TB_OK;
 }
 
-#define POSITION_COLS \
+#define POSITION_COLS                                                                              \
     "account, symbol, qty, cost_basis, realized_pnl, last_price, " POS_SQL_NS("updated_at")
 
 tb_status pos_api_positions_get(bus_ctx *ctx, const void *event) {
     const tb_query *q = event;
-    if (q->account[0] == '\0') return bus_fail(ctx, TB_MISSING_FIELD, "account", "account required");
+    if (q->account[0] == '\0')
+        return bus_fail(ctx, TB_MISSING_FIELD, "account", "account required");
     if (q->symbol[0] == '\0') return bus_fail(ctx, TB_MISSING_FIELD, "symbol", "symbol required");
     if (!pos_scope_allows(q->accounts, q->account))
         return bus_fail(ctx, TB_NOT_FOUND, "account", "no account %s", q->account);
@@ -117,7 +119,8 @@ tb_status pos_api_positions_list(bus_ctx *ctx, const void *event) {
     PQclear(r);
     char next[TB_ID_CAP] = "";
     if (rows > limit) snprintf(next, sizeof next, "%lld", (long long)(offset + limit));
-    if (s == TB_OK) s = bus_reply_list(ctx, &tb_position_update_desc, items, (size_t)n, next[0] ? next : NULL);
+    if (s == TB_OK)
+        s = bus_reply_list(ctx, &tb_position_update_desc, items, (size_t)n, next[0] ? next : NULL);
     free(items);
     return s;
 }
@@ -180,7 +183,8 @@ static tb_status load_accounts(bus_ctx *ctx, const char *account, const char *sc
         v[i].unrealized_pnl = t[i].unrealized;
         v[i].fees = t[i].fees;
         if (pos_equity(v[i].cash, &t[i], &v[i].equity) != TB_OK)
-            s = tb_error_set(&err, TB_OVERFLOW, "equity", "equity of %s out of range", v[i].account);
+            s = tb_error_set(&err, TB_OVERFLOW, "equity", "equity of %s out of range",
+                             v[i].account);
     }
     free(t);
     if (s != TB_OK) {
@@ -240,7 +244,8 @@ tb_status pos_api_accounts_create(bus_ctx *ctx, const void *event) {
                               "INSERT INTO accounts (id, name, cash, initial_cash) "
                               "VALUES ($1, $2, $3, $3)",
                               3, p, NULL, &err);
-    if (s == TB_CONFLICT) return bus_fail(ctx, TB_CONFLICT, "account", "account %s exists", in->account);
+    if (s == TB_CONFLICT)
+        return bus_fail(ctx, TB_CONFLICT, "account", "account %s exists", in->account);
     if (s != TB_OK) return bus_fail_err(ctx, &err);
     bus_log(BUS_LOG_INFO, "account %s created", in->account);
     tb_account out;
@@ -285,7 +290,9 @@ tb_status pos_api_fills_list(bus_ctx *ctx, const void *event) {
             return bus_fail_err(ctx, &err);
         int found = PQntuples(r);
         PQclear(r);
-        if (!found) return bus_fail(ctx, TB_INVALID, "cursor", "cursor %s is not one this service gave", q->cursor);
+        if (!found)
+            return bus_fail(ctx, TB_INVALID, "cursor", "cursor %s is not one this service gave",
+                            q->cursor);
     }
     char from[24], to[24], lim[24];
     snprintf(from, sizeof from, "%lld", (long long)(q->from / 1000));
@@ -296,13 +303,18 @@ tb_status pos_api_fills_list(bus_ctx *ctx, const void *event) {
             c,
             "WITH cur AS (SELECT ts AS cts, fill_id AS cid FROM fills WHERE fill_id = $6) "
             "SELECT f.fill_id, f.order_id, f.account, f.symbol, f.side, f.qty, f.price, f.fee, "
-            "f.liquidity, f.strategy_id, " POS_SQL_NS("f.ts") " FROM fills f LEFT JOIN cur ON true "
-            "WHERE ($1 = '' OR f.account = $1) AND ($2 = '' OR f.symbol = $2) "
-            "AND ($3 = '' OR f.account = ANY(string_to_array(replace($3, ' ', ''), ','))) "
-            "AND ($4::bigint = 0 OR f.ts >= 'epoch'::timestamptz + $4::bigint * interval '1 microsecond') "
-            "AND ($5::bigint = 0 OR f.ts < 'epoch'::timestamptz + $5::bigint * interval '1 microsecond') "
-            "AND ($6 = '' OR f.ts < cur.cts OR (f.ts = cur.cts AND f.fill_id COLLATE \"C\" < cur.cid)) "
-            "ORDER BY f.ts DESC, f.fill_id COLLATE \"C\" DESC LIMIT $7::bigint",
+            "f.liquidity, f.strategy_id, " POS_SQL_NS(
+                "f.ts") " FROM fills f LEFT JOIN cur ON true "
+                        "WHERE ($1 = '' OR f.account = $1) AND ($2 = '' OR f.symbol = $2) "
+                        "AND ($3 = '' OR f.account = ANY(string_to_array(replace($3, ' ', ''), "
+                        "','))) "
+                        "AND ($4::bigint = 0 OR f.ts >= 'epoch'::timestamptz + $4::bigint * "
+                        "interval '1 microsecond') "
+                        "AND ($5::bigint = 0 OR f.ts < 'epoch'::timestamptz + $5::bigint * "
+                        "interval '1 microsecond') "
+                        "AND ($6 = '' OR f.ts < cur.cts OR (f.ts = cur.cts AND f.fill_id COLLATE "
+                        "\"C\" < cur.cid)) "
+                        "ORDER BY f.ts DESC, f.fill_id COLLATE \"C\" DESC LIMIT $7::bigint",
             7, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     int rows = PQntuples(r);

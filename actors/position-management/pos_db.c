@@ -26,8 +26,9 @@ tb_status pos_db_fixed(const PGresult *r, int row, int col, tb_fixed *out, tb_er
     const char *v = PQgetvalue(r, row, col);
     tb_status s = tb_fixed_parse_cstr(v, out);
     if (s != TB_OK)
-        return tb_error_set(err, TB_INVALID, PQfname(r, col), "stored value %s is not a fixed-point amount (%s)",
-                            v, tb_status_text(s));
+        return tb_error_set(err, TB_INVALID, PQfname(r, col),
+                            "stored value %s is not a fixed-point amount (%s)", v,
+                            tb_status_text(s));
     return TB_OK;
 }
 

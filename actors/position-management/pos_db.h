@@ -21,7 +21,8 @@ void pos_db_rollback(PGconn *c);
 
 /* Cell (row, col) of r as tb_fixed; NULL reads as 0. TB_INVALID when the
  * value does not parse (numeric(38,8) beyond the tb_fixed range included). */
-tb_status pos_db_fixed(const PGresult *r, int row, int col, tb_fixed *out, tb_error *err) TB_WARN_UNUSED;
+tb_status pos_db_fixed(const PGresult *r, int row, int col, tb_fixed *out,
+                       tb_error *err) TB_WARN_UNUSED;
 /* Cell as int64 (bigint columns); NULL reads as 0. */
 int64_t pos_db_i64(const PGresult *r, int row, int col);
 /* Copies cell text into out (truncated to cap - 1); "" for NULL. */

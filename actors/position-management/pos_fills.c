@@ -65,8 +65,8 @@ static tb_status same_as_stored(PGconn *c, const tb_fill *f, bool *same, tb_erro
         if (s == TB_OK) s = pos_db_fixed(r, 0, 5, &fee, err);
         *same = s == TB_OK && strcmp(PQgetvalue(r, 0, 0), f->account) == 0 &&
                 strcmp(PQgetvalue(r, 0, 1), f->symbol) == 0 &&
-                strcmp(PQgetvalue(r, 0, 2), f->side) == 0 && qty == f->qty &&
-                price == f->price && fee == f->fee && pos_db_i64(r, 0, 6) == f->ts;
+                strcmp(PQgetvalue(r, 0, 2), f->side) == 0 && qty == f->qty && price == f->price &&
+                fee == f->fee && pos_db_i64(r, 0, 6) == f->ts;
     }
     PQclear(r);
     return s;
@@ -159,8 +159,8 @@ typedef struct booked {
 } booked;
 
 /* Books f inside the open transaction (account and position rows locked). */
-static tb_status book(PGconn *c, const tb_fill *f, const pos_fill_in *in,
-                      tb_fixed cash_before, booked *out, tb_error *err) {
+static tb_status book(PGconn *c, const tb_fill *f, const pos_fill_in *in, tb_fixed cash_before,
+                      booked *out, tb_error *err) {
     const char *pk[2] = {f->account, f->symbol};
     tb_status s = bus_pg_exec(c,
                               "INSERT INTO positions (account, symbol) VALUES ($1, $2) "
@@ -206,8 +206,9 @@ static tb_status book(PGconn *c, const tb_fill *f, const pos_fill_in *in,
     tb_fixed want_qty;
     if (tb_fixed_add(current.qty, in->side == POS_BUY ? in->qty : -in->qty, &want_qty) != TB_OK ||
         want_qty != e.after.qty)
-        return tb_error_set(err, TB_ERR, "qty", "replay of %s/%s disagrees with the stored quantity",
-                            f->account, f->symbol);
+        return tb_error_set(err, TB_ERR, "qty",
+                            "replay of %s/%s disagrees with the stored quantity", f->account,
+                            f->symbol);
 
     booked b = {.state = e.after, .last_price = last, .reordered = nlater > 0};
     if (tb_fixed_add(fees, in->fee, &b.fees) != TB_OK)

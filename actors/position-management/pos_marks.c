@@ -69,21 +69,21 @@ static mark_slot *slot_for(pos_marks *m, const char *symbol) {
 }
 
 /* Writes the mark and publishes the open positions it moved. */
-static tb_status write_mark(bus_actor *a, PGconn *c, const char *symbol, tb_fixed price,
-                            int64_t ts, tb_error *err) {
+static tb_status write_mark(bus_actor *a, PGconn *c, const char *symbol, tb_fixed price, int64_t ts,
+                            tb_error *err) {
     char px[TB_FIXED_STRLEN], us[24];
     (void)tb_fixed_format(price, px); /* NUL-terminated; length unused */
     snprintf(us, sizeof us, "%lld", (long long)(ts / 1000));
     const char *p[3] = {symbol, px, us};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        c,
-        "UPDATE positions SET last_price = $2, "
-        "mark_ts = 'epoch'::timestamptz + $3::bigint * interval '1 microsecond' "
-        "WHERE symbol = $1 AND (mark_ts IS NULL OR "
-        "mark_ts <= 'epoch'::timestamptz + $3::bigint * interval '1 microsecond') "
-        "RETURNING account, qty, cost_basis, realized_pnl",
-        3, p, &r, err);
+    tb_status s =
+        bus_pg_exec(c,
+                    "UPDATE positions SET last_price = $2, "
+                    "mark_ts = 'epoch'::timestamptz + $3::bigint * interval '1 microsecond' "
+                    "WHERE symbol = $1 AND (mark_ts IS NULL OR "
+                    "mark_ts <= 'epoch'::timestamptz + $3::bigint * interval '1 microsecond') "
+                    "RETURNING account, qty, cost_basis, realized_pnl",
+                    3, p, &r, err);
     if (s != TB_OK) return s;
     pos_service *svc = bus_actor_user(a);
     if (svc && PQntuples(r) > 0) bus_counter_add(svc->m_marks_written, 1);

@@ -6,9 +6,12 @@
 #include <string.h>
 
 tb_status pos_side_parse(const char *s, pos_side *out) {
-    if (strcmp(s, "buy") == 0) *out = POS_BUY;
-    else if (strcmp(s, "sell") == 0) *out = POS_SELL;
-    else return TB_INVALID;
+    if (strcmp(s, "buy") == 0)
+        *out = POS_BUY;
+    else if (strcmp(s, "sell") == 0)
+        *out = POS_SELL;
+    else
+        return TB_INVALID;
     return TB_OK;
 }
 
@@ -148,8 +151,10 @@ bool pos_mark_price(tb_fixed last, tb_fixed bid, tb_fixed ask, tb_fixed *out) {
          * back, rounding the final half to even. */
         int64_t odd = (bid & 1) + (ask & 1); /* 0, 1 or 2 halves of 1e-8 */
         mid += half_ask;
-        if (odd == 2) mid += 1;
-        else if (odd == 1 && (mid & 1)) mid += 1;
+        if (odd == 2)
+            mid += 1;
+        else if (odd == 1 && (mid & 1))
+            mid += 1;
         *out = mid;
         return true;
     }

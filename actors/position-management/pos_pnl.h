@@ -93,7 +93,8 @@ typedef struct pos_totals {
 
 /* Adds one position (with its cumulative fees and mark) to t. On overflow t
  * is unchanged. */
-tb_status pos_totals_add(pos_totals *t, const pos_state *p, tb_fixed fees, tb_fixed last) TB_WARN_UNUSED;
+tb_status pos_totals_add(pos_totals *t, const pos_state *p, tb_fixed fees,
+                         tb_fixed last) TB_WARN_UNUSED;
 
 /* cash + market value of every position. */
 tb_status pos_equity(tb_fixed cash, const pos_totals *t, tb_fixed *out) TB_WARN_UNUSED;

@@ -93,11 +93,11 @@ static tb_position_update get_position(const char *acct, const char *sym, const 
     return u;
 }
 
-#define ck_fx(got, want)                                                                   \
-    do {                                                                                   \
-        char g_[TB_FIXED_STRLEN];                                                          \
-        (void)tb_fixed_format((got), g_);                                                  \
-        ck_assert_msg((got) == pt_fx(want), "%s = %s, want %s", #got, g_, want);           \
+#define ck_fx(got, want)                                                                           \
+    do {                                                                                           \
+        char g_[TB_FIXED_STRLEN];                                                                  \
+        (void)tb_fixed_format((got), g_);                                                          \
+        ck_assert_msg((got) == pt_fx(want), "%s = %s, want %s", #got, g_, want);                   \
     } while (0)
 
 static void assert_exact(void) {
@@ -242,17 +242,17 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     void *items = NULL;
     size_t n = 0;
     char next[TB_ID_CAP];
-    ck_assert_int_eq(pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n,
-                             next, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n, next, &err),
+        TB_OK);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(((tb_position_update *)items)[0].symbol, "DAX");
     ck_assert_str_eq(((tb_position_update *)items)[1].symbol, "SAP");
     free(items);
     snprintf(q.accounts, sizeof q.accounts, "%s", other); /* scope without acct: nothing */
-    ck_assert_int_eq(pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n,
-                             next, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n, next, &err),
+        TB_OK);
     ck_assert_uint_eq(n, 0);
     free(items);
 
@@ -260,7 +260,8 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     memset(&q, 0, sizeof q);
     snprintf(q.account, sizeof q.account, "%s", acct);
     q.limit = 4;
-    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err), TB_OK);
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err),
+                     TB_OK);
     ck_assert_uint_eq(n, 4);
     tb_fill *fl = items;
     snprintf(id, sizeof id, "%s-sap-0", acct);
@@ -272,7 +273,8 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     ck_assert_str_eq(next, fl[3].fill_id);
     free(items);
     snprintf(q.cursor, sizeof q.cursor, "%s", next);
-    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err), TB_OK);
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err),
+                     TB_OK);
     ck_assert_uint_eq(n, 2);
     snprintf(id, sizeof id, "%s-dax-0", acct);
     ck_assert_str_eq(((tb_fill *)items)[1].fill_id, id);
@@ -281,7 +283,8 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     memset(&q, 0, sizeof q);
     snprintf(q.account, sizeof q.account, "%s", acct);
     snprintf(q.symbol, sizeof q.symbol, "SAP");
-    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err), TB_OK);
+    ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err),
+                     TB_OK);
     ck_assert_uint_eq(n, 1);
     free(items);
     snprintf(q.cursor, sizeof q.cursor, "no-such-fill");
@@ -292,16 +295,16 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     memset(&q, 0, sizeof q);
     snprintf(q.accounts, sizeof q.accounts, "%s,%s", other, acct);
     q.limit = 1;
-    ck_assert_int_eq(pt_list(conn, "api.accounts.list", &q, &tb_account_desc, &items, &n, next, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        pt_list(conn, "api.accounts.list", &q, &tb_account_desc, &items, &n, next, &err), TB_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(((tb_account *)items)[0].account, acct); /* "...A" < "...B" */
     ck_fx(((tb_account *)items)[0].equity, "99954.74999998");
     ck_assert_str_eq(next, acct);
     free(items);
     snprintf(q.cursor, sizeof q.cursor, "%s", next);
-    ck_assert_int_eq(pt_list(conn, "api.accounts.list", &q, &tb_account_desc, &items, &n, next, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        pt_list(conn, "api.accounts.list", &q, &tb_account_desc, &items, &n, next, &err), TB_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(((tb_account *)items)[0].account, other);
     ck_fx(((tb_account *)items)[0].cash, "500");
@@ -379,7 +382,8 @@ START_TEST(same_fill_twice_is_applied_once) {
     char subject[160];
     snprintf(subject, sizeof subject, "fills.%s.SAP", acct);
     tb_error err = {0};
-    ck_assert_int_eq(bus_js_publish(conn, subject, &tb_fill_desc, &moved, &meta, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_js_publish(conn, subject, &tb_fill_desc, &moved, &meta, NULL, &err),
+                     TB_OK);
     const char *want[3] = {"different contents", "unknown account", "arrived on subject"};
     bool got[3] = {false, false, false};
     for (int i = 0; i < 3 && !(got[0] && got[1] && got[2]);) {
@@ -400,7 +404,8 @@ START_TEST(same_fill_twice_is_applied_once) {
     natsSubscription_Destroy(dl);
     a = get_account(acct);
     ck_fx(a.cash, "995.9");
-    ck_assert_int_eq(pt_count(pg, "SELECT count(*) FROM applied_fills WHERE account = $1", acct), 2);
+    ck_assert_int_eq(pt_count(pg, "SELECT count(*) FROM applied_fills WHERE account = $1", acct),
+                     2);
     assert_exact();
 }
 END_TEST
@@ -469,7 +474,8 @@ START_TEST(marks_are_throttled_and_end_at_the_latest_tick) {
     ck_fx(p.last_price, "60");
     ck_fx(p.unrealized_pnl, "50");
     ck_fx(get_account(acct).equity, "1050");
-    long writes = pt_metric(conn, instance, "tb_pos_marks_written_total") - (before > 0 ? before : 0);
+    long writes =
+        pt_metric(conn, instance, "tb_pos_marks_written_total") - (before > 0 ? before : 0);
     ck_assert_msg(writes >= 1 && writes <= 5, "%ld mark writes for 50 ticks", writes);
     assert_exact();
 }
@@ -490,7 +496,8 @@ START_TEST(exactness_check_detects_mismatches) {
     snprintf(acct, sizeof acct, "%sX", prefix);
     const char *pa[1] = {acct};
     /* 1000 - 2.5 * 10.00000003 (= 25.000000075 -> 25.00000008) - 0.01 + 1 * 11 */
-    pt_exec(pg, "INSERT INTO accounts (id, cash, initial_cash) VALUES ($1, 985.98999992, 1000)", 1, pa);
+    pt_exec(pg, "INSERT INTO accounts (id, cash, initial_cash) VALUES ($1, 985.98999992, 1000)", 1,
+            pa);
     tb_fill f;
     snprintf(id, sizeof id, "%s-1", acct);
     pt_fill(&f, id, acct, "DAX", "buy", "2.5", "10.00000003", "0.01", ts0);
@@ -498,16 +505,16 @@ START_TEST(exactness_check_detects_mismatches) {
     snprintf(id, sizeof id, "%s-2", acct);
     pt_fill(&f, id, acct, "DAX", "sell", "1", "11", "0", ts0 + 1000);
     pt_record_fill(pg, &f);
-    pt_exec(pg,
-            "INSERT INTO applied_fills (fill_id) SELECT fill_id FROM fills WHERE account = $1", 1,
-            pa);
+    pt_exec(pg, "INSERT INTO applied_fills (fill_id) SELECT fill_id FROM fills WHERE account = $1",
+            1, pa);
     /* cost 25.00000008 - 10.00000003 (25.00000008 * 1 / 2.5) = 15.00000005,
      * realized 11 - 10.00000003 = 0.99999997:
      * cash + cost = 1000.98999997 = 1000 + 0.99999997 - 0.01 */
-    pt_exec(pg,
-            "INSERT INTO positions (account, symbol, qty, cost_basis, avg_cost, realized_pnl, fees) "
-            "VALUES ($1, 'DAX', 1.5, 15.00000005, 10.00000003, 0.99999997, 0.01)",
-            1, pa);
+    pt_exec(
+        pg,
+        "INSERT INTO positions (account, symbol, qty, cost_basis, avg_cost, realized_pnl, fees) "
+        "VALUES ($1, 'DAX', 1.5, 15.00000005, 10.00000003, 0.99999997, 0.01)",
+        1, pa);
     char msg[1024];
     tb_exactness_counts k;
     ck_assert_msg(tb_check_exactness_counts(pg, acct, msg, sizeof msg, &k), "%s", msg);
@@ -528,8 +535,7 @@ START_TEST(exactness_check_detects_mismatches) {
     set_and_expect(acct, "DELETE FROM applied_fills WHERE fill_id LIKE $1 || '-2'",
                    "1 fills not applied");
     pt_exec(pg, "INSERT INTO applied_fills (fill_id) VALUES ($1 || '-2')", 1, pa);
-    set_and_expect(acct,
-                   "INSERT INTO positions (account, symbol, qty) VALUES ($1, 'SAP', 1)",
+    set_and_expect(acct, "INSERT INTO positions (account, symbol, qty) VALUES ($1, 'SAP', 1)",
                    "position qty");
     pt_exec(pg, "DELETE FROM positions WHERE account = $1 AND symbol = 'SAP'", 1, pa);
     ck_assert_msg(tb_check_exactness(pg, acct, msg, sizeof msg), "%s", msg);

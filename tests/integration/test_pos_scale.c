@@ -52,9 +52,9 @@ static void gen_fill(tb_fill *f, const char *acct, int i, int nsym, uint64_t *x)
     snprintf(id, sizeof id, "%s-%05d", acct, i);
     pt_fill(f, id, acct, symbols[r % (uint64_t)nsym], (r >> 8) & 1 ? "buy" : "sell", "1", "1", "0",
             ts0 + (i / 3) * 1000);
-    f->qty = (tb_fixed)((r >> 12) % 2000 + 1) * 1000000;           /* 0.01 steps */
+    f->qty = (tb_fixed)((r >> 12) % 2000 + 1) * 1000000;            /* 0.01 steps */
     f->price = (tb_fixed)((r >> 24) % 10000000000ull) + 5000000000; /* 50 .. 150 */
-    f->fee = (tb_fixed)((r >> 40) % 100000000) - 5000000;          /* -0.05 .. 0.95 */
+    f->fee = (tb_fixed)((r >> 40) % 100000000) - 5000000;           /* -0.05 .. 0.95 */
 }
 
 /* Records and publishes n fills of acct; returns the reference: positions
@@ -155,7 +155,8 @@ static void assert_matches(const char *acct, const reference *ref, int nsym) {
                       "%s/%s differs from the reference fold", acct, symbols[s]);
     }
     const char *p[1] = {acct};
-    PGresult *r = PQexecParams(pg, "SELECT cash FROM accounts WHERE id = $1", 1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(pg, "SELECT cash FROM accounts WHERE id = $1", 1, NULL, p, NULL, NULL, 0);
     ck_assert_int_eq(pt_fx(PQgetvalue(r, 0, 0)), ref->cash);
     PQclear(r);
 }
@@ -189,7 +190,8 @@ START_TEST(three_workers_equal_one) {
     pt_wait_ready(conn, inst[0]);
     make_account(one, "100000");
     record_and_publish(one, N, NS, "100000", &ref1);
-    ck_assert_msg(pt_wait_applied(pg, one, N, 120000), "1 worker: %ld of %d applied", applied(one), N);
+    ck_assert_msg(pt_wait_applied(pg, one, N, 120000), "1 worker: %ld of %d applied", applied(one),
+                  N);
     long reordered1 = pt_metric(conn, inst[0], "tb_pos_fills_reordered_total");
     stop(w);
 

@@ -75,7 +75,7 @@ static inline void pt_record_fill(PGconn *pg, const tb_fill *f) {
             "VALUES ($1, $2, $3, $4, 'market', 1000000000, 'gtc', 'api') "
             "ON CONFLICT (order_id) DO NOTHING",
             4, po);
-    const char *pf[10] = {f->fill_id, f->order_id, f->account, f->symbol, f->side,
+    const char *pf[10] = {f->fill_id, f->order_id, f->account, f->symbol,    f->side,
                           qty,        price,       fee,        f->liquidity, us};
     pt_exec(pg,
             "INSERT INTO fills (fill_id, order_id, account, symbol, side, qty, price, fee, "
@@ -188,7 +188,8 @@ static inline tb_status pt_list(bus_conn *conn, const char *subject, const tb_qu
     msgpack_sbuffer_init(&b);
     tb_status s = tb_encode(&tb_query_desc, q, &b, err);
     bus_bytes reply = {0};
-    if (s == TB_OK) s = bus_request_bytes(conn, subject, b.data, b.size, "query", 5000, NULL, &reply, err);
+    if (s == TB_OK)
+        s = bus_request_bytes(conn, subject, b.data, b.size, "query", 5000, NULL, &reply, err);
     msgpack_sbuffer_destroy(&b);
     if (s == TB_OK) s = tb_decode_list(item, reply.data, reply.len, items, n, next, err);
     bus_bytes_free(&reply);

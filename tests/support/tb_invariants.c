@@ -86,7 +86,8 @@ static PGresult *query(PGconn *c, const char *sql, const char *pattern, report *
 }
 
 /* Fills grouped by (account, symbol), in that order. */
-static group *load_groups(PGconn *c, const char *pattern, size_t *ngroups, long *nfills, report *r) {
+static group *load_groups(PGconn *c, const char *pattern, size_t *ngroups, long *nfills,
+                          report *r) {
     PGresult *res = query(c,
                           "SELECT account, symbol, side, qty, price, fee FROM fills "
                           "WHERE account LIKE $1 "
@@ -166,8 +167,10 @@ bool tb_check_exactness_counts(PGconn *c, const char *pattern, char *msg, size_t
     int pi = 0, np = PQntuples(pos);
     while (gi < ng || pi < np) {
         int cmp;
-        if (gi == ng) cmp = 1;
-        else if (pi == np) cmp = -1;
+        if (gi == ng)
+            cmp = 1;
+        else if (pi == np)
+            cmp = -1;
         else {
             cmp = strcmp(g[gi].account, PQgetvalue(pos, pi, 0));
             if (cmp == 0) cmp = strcmp(g[gi].symbol, PQgetvalue(pos, pi, 1));
@@ -223,7 +226,8 @@ bool tb_check_exactness_counts(PGconn *c, const char *pattern, char *msg, size_t
         }
         if ((i128)cash + cost != (i128)initial + realized - pos_fees)
             add_problem(&r, "%s: cash + cost basis %s != initial + realized - fees %s", id,
-                        fmt128((i128)cash + cost, a), fmt128((i128)initial + realized - pos_fees, b));
+                        fmt128((i128)cash + cost, a),
+                        fmt128((i128)initial + realized - pos_fees, b));
     }
     free(g);
     PQclear(pos);

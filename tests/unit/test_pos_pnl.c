@@ -17,12 +17,12 @@ static tb_fixed F(const char *s) {
     return v;
 }
 
-#define ck_fixed(got, want)                                                               \
-    do {                                                                                  \
-        tb_fixed g_ = (got), w_ = F(want);                                                \
-        char gs_[TB_FIXED_STRLEN];                                                        \
-        (void)tb_fixed_format(g_, gs_);                                                   \
-        ck_assert_msg(g_ == w_, "%s = %s, want %s", #got, gs_, want);                     \
+#define ck_fixed(got, want)                                                                        \
+    do {                                                                                           \
+        tb_fixed g_ = (got), w_ = F(want);                                                         \
+        char gs_[TB_FIXED_STRLEN];                                                                 \
+        (void)tb_fixed_format(g_, gs_);                                                            \
+        ck_assert_msg(g_ == w_, "%s = %s, want %s", #got, gs_, want);                              \
     } while (0)
 
 static pos_effect apply_ok(pos_state st, pos_side side, const char *qty, const char *price,
@@ -334,9 +334,9 @@ START_TEST(identity_holds_over_random_fills) {
     for (int i = 0; i < 20000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         pos_side side = (x & 1) ? POS_BUY : POS_SELL;
-        tb_fixed qty = (tb_fixed)((x >> 8) % 5000000000ull) + 1;       /* up to 50 */
-        tb_fixed price = (tb_fixed)((x >> 20) % 20000000000ull) + 1;   /* up to 200 */
-        tb_fixed fee = (tb_fixed)((x >> 40) % 100000) - 20000;         /* small, some rebates */
+        tb_fixed qty = (tb_fixed)((x >> 8) % 5000000000ull) + 1;     /* up to 50 */
+        tb_fixed price = (tb_fixed)((x >> 20) % 20000000000ull) + 1; /* up to 200 */
+        tb_fixed fee = (tb_fixed)((x >> 40) % 100000) - 20000;       /* small, some rebates */
         pos_fill_in in = {side, qty, price, fee};
         pos_effect e;
         tb_error err = {0};
