@@ -250,11 +250,14 @@ static const bus_endpoint endpoints[] = {
      .subject = "pos.update.>",
      .event = &tb_position_update_desc,
      .handler = on_pos_update},
+    /* Fills come from the FILLS stream, not core NATS: trade statistics must
+     * count fills booked while no analytics instance was running. */
     {.name = "fills",
-     .kind = BUS_EVENT,
+     .kind = BUS_STREAM,
      .subject = "fills.>",
      .event = &tb_fill_desc,
-     .handler = on_fill},
+     .handler = on_fill,
+     .stream = {.stream = "FILLS", .durable = "analytics", .ack_wait_ms = 30000, .max_deliver = 10}},
     {.name = "analytics-get",
      .kind = BUS_REQUEST,
      .subject = "api.analytics.get",
