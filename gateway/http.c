@@ -77,7 +77,9 @@ static void send_error_full(gw_req *r, int http, const char *code, const char *f
     if (http >= 500)
         bus_log(BUS_LOG_WARN, "%s %s: %d %s", r->ri->request_method, r->ri->local_uri, http,
                 message);
-    char *text = e ? json_dumps(json_pack("{s:o}", "error", e), JSON_COMPACT) : NULL;
+    json_t *body = e ? json_pack("{s:o}", "error", e) : NULL; /* steals e */
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
     if (text == NULL) {
         gw_send_json(r, 500, NULL);
         return;

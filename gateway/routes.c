@@ -72,7 +72,7 @@ static const gw_route routes[] = {
 
     /* ---- orders ---- */
     {"POST", "/v1/orders", GW_ROLE_TRADER, GW_BUS, "api.orders.submit", GW_IN_JSON,
-     &tb_order_request_desc, .reply = &tb_order_record_desc, .flags = GW_F_SCOPED, .success = 201,
+     &tb_order_request_desc, .reply = &tb_order_record_desc, .flags = GW_F_SCOPED, .success = 200,
      .guard = guard_order,
      .summary = "Submit an order; checked by risk-management. A retry with the same "
                 "client_order_id returns the first order."},
