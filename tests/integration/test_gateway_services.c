@@ -1,0 +1,298 @@
+/* The gateway in front of the real services (child processes of this test,
+ * on the real servers): every route family answered by the service that
+ * owns it, so the route table's request and reply types are the ones the
+ * services use. An account is created, an order is submitted (and retried
+ * with its client_order_id), filled against the simulator's ticks, and seen
+ * in fills and positions; limits and the kill switch; a strategy's life
+ * cycle; a bar import read back; analytics; /health/all and /metrics over
+ * every instance. */
+#include "test_gateway_fixture.h"
+
+static const char *const services[] = {"market-data",       "historical-data", "signal-processing",
+                                       "risk-management",   "trading-execution",
+                                       "position-management", "analytics"};
+#define NSERVICES (sizeof services / sizeof services[0])
+
+static gw_proc gw;
+static pid_t pids[NSERVICES];
+static char admin[64], trader[64], trader_id[64], viewer[64], viewer_id[64];
+static char my_acct[48], other_acct[48];
+
+static void start_service(size_t i) {
+    char bin[512], rel[128], log[512];
+    snprintf(rel, sizeof rel, "actors/%s/tb-%s", services[i], services[i]);
+    tb_test_bin(bin, sizeof bin, rel);
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+    snprintf(log, sizeof log, "%s/test_gateway_services-%s.log",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", services[i]);
+    static char *env[] = {"MD_RATE=40", "ANALYTICS_SAMPLE_MS=200", NULL};
+    pids[i] = spawn_clean(bin, env, log);
+}
+
+static bool all_healthy(void *arg) {
+    (void)arg;
+    http_resp r;
+    gw_http(&r, &gw, "GET", "/health/all", NULL, NULL);
+    bool ok = r.status == 200;
+    http_free(&r);
+    return ok;
+}
+
+static void setup(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    tb_test_unique(my_acct, sizeof my_acct, "GR");
+    tb_test_unique(other_acct, sizeof other_acct, "GO");
+    for (size_t i = 0; i < NSERVICES; i++) start_service(i);
+    static const char *const env[] = {
+        "GATEWAY_REQUIRED_SERVICES=market-data,historical-data,signal-processing,risk-management,"
+        "trading-execution,position-management,analytics",
+        "GATEWAY_RATE_LIMIT=100000", NULL};
+    gw_start(&gw, "services", env);
+    ck_assert_msg(tb_test_wait(all_healthy, NULL, 30000), "the services did not all come up (logs in %s)",
+                  getenv("TB_BINARY_DIR"));
+    gw_admin_key(admin, sizeof admin);
+}
+
+static void teardown(void) {
+    int rc = gw_stop_rc(&gw), bad = 0;
+    for (size_t i = 0; i < NSERVICES; i++) {
+        if (pids[i] <= 0) continue;
+        kill(pids[i], SIGTERM);
+        int s = tb_test_wait_exit(pids[i], 30000);
+        if (s != 0) fprintf(stderr, "%s exited with %d\n", services[i], s);
+        bad += s != 0;
+    }
+    curl_global_cleanup();
+    ck_assert_msg(rc == 0 && bad == 0, "unclean exits: gateway %d, services %d", rc, bad);
+}
+
+static const char *str(json_t *o, const char *k) {
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Polls GET path (with key) until pred holds for the JSON body. */
+static json_t *poll_until(const char *path, const char *key, bool (*pred)(json_t *), int64_t ms) {
+    int64_t end = bus_mono_ns() + ms * INT64_C(1000000);
+    for (;;) {
+        http_resp r;
+        gw_http(&r, &gw, "GET", path, key, NULL);
+        if (r.status == 200 && pred(r.json)) {
+            json_t *j = json_incref(r.json);
+            http_free(&r);
+            return j;
+        }
+        if (bus_mono_ns() > end) {
+            ck_abort_msg("GET %s: still %ld %s", path, r.status, r.body ? r.body : "");
+            http_free(&r);
+            return NULL;
+        }
+        http_free(&r);
+        usleep(200 * 1000);
+    }
+}
+
+static bool any(json_t *j) {
+    (void)j;
+    return true;
+}
+static bool filled(json_t *j) {
+    return strcmp(str(j, "status"), "filled") == 0;
+}
+static bool has_items(json_t *j) {
+    return json_array_size(json_object_get(j, "items")) > 0;
+}
+
+START_TEST(accounts_orders_fills_positions) {
+    http_resp r;
+    char body[512], path[256];
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"name\":\"gateway e2e\",\"initial_cash\":\"100000\"}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/accounts", admin, body);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    http_free(&r);
+    gw_new_key(&gw, admin, "trader", my_acct, trader, trader_id);
+    gw_new_key(&gw, admin, "viewer", other_acct, viewer, viewer_id);
+    snprintf(path, sizeof path, "/v1/accounts/%s", my_acct);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(str(r.json, "account"), my_acct);
+    ck_assert_str_eq(str(r.json, "cash"), "100000");
+    http_free(&r);
+    gw_http(&r, &gw, "GET", path, viewer, NULL);
+    ck_assert_int_eq(r.status, 403);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/accounts", trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 1);
+    http_free(&r);
+
+    json_t *q = poll_until("/v1/market/quotes/DAX", trader, any, 15000);
+    ck_assert(strlen(str(q, "ask")) > 0);
+    json_decref(q);
+    gw_http(&r, &gw, "GET", "/v1/market/symbols", viewer, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_ge(json_integer_value(json_object_get(r.json, "count")), 1);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/risk/limits/%s", my_acct);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    http_free(&r);
+
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"qty\":\"1\","
+             "\"client_order_id\":\"e2e-1\"}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    char id[64];
+    snprintf(id, sizeof id, "%s", str(r.json, "order_id"));
+    http_free(&r);
+    gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
+    ck_assert_msg(r.status == 200, "retry: %ld %s", r.status, r.body);
+    ck_assert_str_eq(str(r.json, "order_id"), id);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/orders/%s", id);
+    json_t *o = poll_until(path, trader, filled, 20000);
+    ck_assert_str_eq(str(o, "filled_qty"), "1");
+    json_decref(o);
+    gw_http(&r, &gw, "GET", path, viewer, NULL); /* not the viewer's account */
+    ck_assert_int_eq(r.status, 404);
+    http_free(&r);
+    json_t *fills = poll_until("/v1/fills", trader, has_items, 10000);
+    ck_assert_str_eq(str(json_array_get(json_object_get(fills, "items"), 0), "order_id"), id);
+    json_decref(fills);
+    json_t *pos = poll_until("/v1/positions?symbol=DAX", trader, has_items, 10000);
+    ck_assert_str_eq(str(json_array_get(json_object_get(pos, "items"), 0), "qty"), "1");
+    json_decref(pos);
+    gw_http(&r, &gw, "GET", "/v1/orders", trader, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 1);
+    http_free(&r);
+
+    /* the kill switch blocks the next order until an admin releases it */
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"engaged\":true,\"reason\":\"e2e\"}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/risk/kill-switch", trader, body);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    http_free(&r);
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"sell\",\"type\":\"market\",\"qty\":\"1\"}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(http_error_code(&r), "rejected");
+    http_free(&r);
+    char ks[256];
+    snprintf(ks, sizeof ks, "{\"account\":\"%s\",\"engaged\":false}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/risk/kill-switch", admin, ks);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(strategies_bars_analytics) {
+    http_resp r;
+    char body[512], path[256], sid[48], sym[48];
+    tb_test_unique(sid, sizeof sid, "st");
+    snprintf(body, sizeof body,
+             "{\"strategy_id\":\"%s\",\"kind\":\"sma_cross\",\"symbol\":\"SMI\",\"account\":\"%s\","
+             "\"sizing\":\"fixed\",\"qty\":\"1\",\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\",\"enabled\":false}",
+             sid, my_acct);
+    gw_http(&r, &gw, "POST", "/v1/strategies", trader, body);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/strategies/%s", sid);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(str(r.json, "kind"), "sma_cross");
+    http_free(&r);
+    snprintf(body, sizeof body,
+             "{\"kind\":\"sma_cross\",\"symbol\":\"SMI\",\"account\":\"%s\",\"sizing\":\"fixed\",\"qty\":\"2\","
+             "\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\",\"enabled\":false}", my_acct);
+    gw_http(&r, &gw, "PUT", path, trader, body);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(str(r.json, "qty"), "2");
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/strategies", trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    gw_http(&r, &gw, "DELETE", path, trader, NULL);
+    ck_assert_int_eq(r.status, 204);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_int_eq(r.status, 404);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/signals", trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+
+    tb_test_unique(sym, sizeof sym, "SYM");
+    char csv[256];
+    snprintf(csv, sizeof csv, "date,symbol,close\n2024-01-02,%s,100.5\n2024-01-03,%s,101\n", sym, sym);
+    const char *const ctype[] = {"Content-Type: text/csv", NULL};
+    http_do(&r, gw.base, "POST", "/v1/bars/import", trader, csv, -1, ctype);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "rows")), 2);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/bars?symbol=%s&interval=1d", sym);
+    gw_http(&r, &gw, "GET", path, viewer, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 2);
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 1), "close"), "101");
+    http_free(&r);
+    snprintf(csv, sizeof csv, "date,symbol,close\n2024-01-02,%s,-1\n", sym);
+    http_do(&r, gw.base, "POST", "/v1/bars/import", trader, csv, -1, ctype);
+    ck_assert_int_eq(r.status, 400); /* the service's own validation, passed through */
+    http_free(&r);
+
+    snprintf(path, sizeof path, "/v1/analytics/%s", my_acct);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(str(r.json, "account"), my_acct);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/analytics/%s/equity", my_acct);
+    json_t *eq = poll_until(path, trader, has_items, 15000);
+    json_decref(eq);
+    snprintf(path, sizeof path, "/v1/analytics/%s/equity?format=svg", my_acct);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "<polyline"));
+    http_free(&r);
+}
+END_TEST
+
+START_TEST(health_and_metrics_of_everything) {
+    http_resp r;
+    gw_http(&r, &gw, "GET", "/health/all", NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(str(r.json, "status"), "ok");
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/metrics", NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    const char *problem = tb_prom_check(r.body);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    for (size_t i = 0; i < NSERVICES; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "tb_up{service=\"%s\"", services[i]);
+        ck_assert_msg(strstr(r.body, want) != NULL, "no metrics of %s", services[i]);
+    }
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/services", admin, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_ge(json_integer_value(json_object_get(r.json, "count")), (json_int_t)NSERVICES + 1);
+    http_free(&r);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("gateway_services");
+    TCase *tc = tcase_create("services");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, accounts_orders_fills_positions);
+    tcase_add_test(tc, strategies_bars_analytics);
+    tcase_add_test(tc, health_and_metrics_of_everything);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nats_CloseAndWait(2000);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
