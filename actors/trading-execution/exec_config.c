@@ -26,7 +26,7 @@ tb_status exec_service_load(exec_service *s, tb_error *err) {
         return st;
     if ((st = bus_env_int("EXEC_SEQ_RESET_GAP", 1000, 1, INT64_MAX, &v, err)) != TB_OK) return st;
     s->seq_reset_gap = (uint64_t)v;
-    if ((st = bus_env_int("EXEC_REORDER_WAIT_MS", 50, 0, 10000, &s->reorder_wait_ms, err)) != TB_OK)
+    if ((st = bus_env_int("EXEC_REORDER_WAIT_MS", 100, 0, 10000, &s->reorder_wait_ms, err)) != TB_OK)
         return st;
     if ((st = bus_env_int("EXEC_RELAY_INTERVAL_MS", 1000, 10, 600000, &s->relay_interval_ms, err)) != TB_OK)
         return st;
@@ -45,8 +45,8 @@ void exec_service_usage(FILE *f) {
           "  EXEC_MATCH_BATCH         open orders of a symbol matched per tick (default 500)\n"
           "  EXEC_SEQ_RESET_GAP       a tick this far behind the last one means a feed restart "
           "(default 1000)\n"
-          "  EXEC_REORDER_WAIT_MS     how long a tick ahead of the next expected seq waits for "
-          "its predecessor (default 50, 0: no wait)\n"
+          "  EXEC_REORDER_WAIT_MS     how long a tick after a gap waits for the missing one "
+          "before it is matched without it (default 100)\n"
           "  EXEC_RELAY_INTERVAL_MS   outbox relay period (default 1000)\n"
           "  EXEC_EXPIRY_INTERVAL_MS  day-order expiry check period (default 1000)\n",
           f);
@@ -70,8 +70,6 @@ void exec_service_metrics(exec_service *s, bus_actor *a) {
     s->m_ticks_stale = bus_metrics_counter(m, ticks, ticks_help, "outcome", "stale", NULL);
     s->m_ticks_reset = bus_metrics_counter(m, ticks, ticks_help, "outcome", "feed_reset", NULL);
     s->m_ticks_invalid = bus_metrics_counter(m, ticks, ticks_help, "outcome", "invalid", NULL);
-    s->m_ticks_waited = bus_metrics_counter(m, "tb_exec_tick_reorder_waits_total",
-                                            "Ticks that waited for their predecessor", NULL);
     s->m_ticks_gap = bus_metrics_counter(m, "tb_exec_tick_gaps_total",
                                          "Ticks matched although their predecessor never came", NULL);
     const char *quotes = "tb_exec_arrival_quotes_total", *quotes_help = "Quotes on order arrival";

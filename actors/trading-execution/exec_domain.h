@@ -181,13 +181,25 @@ void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool 
 
 typedef enum { EXEC_TICK_NEW, EXEC_TICK_STALE, EXEC_TICK_RESET } exec_tick_order;
 
-/* Classifies a tick against the last processed one of its symbol. NEW when
- * seq is beyond last_seq; RESET when the feed evidently restarted (another
- * source, or seq at least reset_gap behind: a redelivered or reordered tick
- * is only a few behind); STALE otherwise (already processed, or overtaken by
+/* Classifies a tick against the last processed one of its symbol. RESET
+ * when it comes from another source than the last (a new feed: a fresh
+ * symbol state has source ""), or is at least reset_gap behind (the feed
+ * restarted: a redelivered or reordered tick is only a few behind); NEW
+ * when seq is beyond last_seq; STALE otherwise (already processed, or overtaken by
  * a newer tick on another worker). have_last is false for a symbol never
  * seen: NEW. */
 exec_tick_order exec_tick_classify(bool have_last, uint64_t last_seq, const char *last_source,
                                    uint64_t seq, const char *source, uint64_t reset_gap);
+
+/* What to do with a recorded, not yet matched tick, given the symbol's last
+ * matched tick: MATCH it now (the next in sequence, a restarted feed, or
+ * the first after a gap that has waited wait_ms: its predecessor is lost),
+ * DROP it (stale: already matched or overtaken), or WAIT for the missing
+ * predecessor (age_ms < wait_ms). Recorded ticks are considered in seq
+ * order; a WAIT stops the run. */
+typedef enum { EXEC_PENDING_MATCH, EXEC_PENDING_DROP, EXEC_PENDING_WAIT } exec_pending_action;
+exec_pending_action exec_pending_decide(uint64_t last_seq, const char *last_source, uint64_t seq,
+                                        const char *source, uint64_t reset_gap, int64_t age_ms,
+                                        int64_t wait_ms);
 
 #endif

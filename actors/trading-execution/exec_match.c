@@ -169,12 +169,26 @@ void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool 
     }
 }
 
+exec_pending_action exec_pending_decide(uint64_t last_seq, const char *last_source, uint64_t seq,
+                                        const char *source, uint64_t reset_gap, int64_t age_ms,
+                                        int64_t wait_ms) {
+    switch (exec_tick_classify(true, last_seq, last_source, seq, source, reset_gap)) {
+    case EXEC_TICK_STALE: return EXEC_PENDING_DROP;
+    case EXEC_TICK_RESET: return EXEC_PENDING_MATCH;
+    case EXEC_TICK_NEW: break;
+    }
+    if (seq == last_seq + 1 || age_ms >= wait_ms) return EXEC_PENDING_MATCH;
+    return EXEC_PENDING_WAIT;
+}
+
 exec_tick_order exec_tick_classify(bool have_last, uint64_t last_seq, const char *last_source,
                                    uint64_t seq, const char *source, uint64_t reset_gap) {
-    if (!have_last || seq > last_seq) return EXEC_TICK_NEW;
+    if (!have_last) return EXEC_TICK_NEW;
+    /* another feed's sequence says nothing about this one's */
     const char *a = last_source ? last_source : "", *b = source ? source : "";
     while (*a && *a == *b) a++, b++;
     if (*a != *b) return EXEC_TICK_RESET;
+    if (seq > last_seq) return EXEC_TICK_NEW;
     if (reset_gap > 0 && last_seq - seq >= reset_gap) return EXEC_TICK_RESET;
     return EXEC_TICK_STALE;
 }

@@ -1,15 +1,13 @@
 /* trading-execution's message handlers: orders arriving on the ORDERS stream
  * (new orders are accepted and matched against the current quote; cancels
- * cancel), ticks matched against the resting book, and the day-expiry timer.
+ * cancel) and the day-expiry timer. Ticks are in exec_ticks.c.
  * Each handler is one PostgreSQL transaction that locks what it changes;
  * fills are recorded with their outbox event in that transaction, relayed
  * right after the commit, and orders.status events go out once committed.
  * Redelivered messages are harmless: an order that is no longer `new` was
- * handled, a terminal order is not canceled again, a tick not newer than the
- * symbol's last processed tick is ignored. */
+ * handled, a terminal order is not canceled again. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "exec_service.h"
 #include "exec_store.h"
@@ -22,14 +20,14 @@ static exec_service *service_of(bus_ctx *ctx) {
     return bus_actor_user(bus_ctx_actor(ctx));
 }
 
-static exec_quote quote_of(const tb_tick *t) {
+exec_quote exec_quote_of(const tb_tick *t) {
     return (exec_quote){.bid = t->bid, .ask = t->ask, .last = t->last, .bid_size = t->bid_size,
                         .ask_size = t->ask_size, .last_size = t->last_size};
 }
 
 /* Publishes the committed transitions (core NATS, at most once) and counts
  * terminal outcomes. */
-static void publish_events(bus_actor *a, exec_service *svc, const exec_events *ev,
+void exec_publish_events(bus_actor *a, exec_service *svc, const exec_events *ev,
                            const char *trace) {
     for (size_t i = 0; i < ev->n; i++) {
         const tb_order_status *e = &ev->v[i];
@@ -50,7 +48,7 @@ static void publish_events(bus_actor *a, exec_service *svc, const exec_events *e
 
 /* Publishes the fills just committed now instead of waiting for the relay
  * timer; a failure only delays them until the timer's next round. */
-static void relay_now(bus_actor *a, exec_service *svc, int fills) {
+void exec_relay_now(bus_actor *a, exec_service *svc, int fills) {
     if (fills <= 0) return;
     bus_counter_add(svc->m_fills, (uint64_t)fills);
     tb_error err = {0};
@@ -73,7 +71,7 @@ static bool fetch_quote(bus_ctx *ctx, exec_service *svc, const char *symbol, tb_
                               &tb_query_desc, &q, &tb_tick_desc, out, svc->quote_timeout_ms,
                               bus_ctx_trace(ctx), &err);
     if (s == TB_OK && strcmp(out->symbol, symbol) != 0) s = TB_INVALID;
-    exec_quote eq = quote_of(out);
+    exec_quote eq = exec_quote_of(out);
     if (s == TB_OK) s = exec_quote_validate(&eq, &err);
     if (s != TB_OK) {
         bus_counter_add(svc->m_quote_missing, 1);
@@ -137,7 +135,7 @@ static tb_status on_new(bus_ctx *ctx, exec_service *svc, const tb_order *m) {
         } else {
             s = exec_order_transition(&row.ord, EXEC_ACCEPTED, &err);
             exec_change_add_step(&ch, &row.ord, EXEC_ACCEPTED, NULL);
-            exec_quote q = have_quote ? quote_of(&tick) : (exec_quote){0};
+            exec_quote q = have_quote ? exec_quote_of(&tick) : (exec_quote){0};
             exec_outcome oc;
             if (s == TB_OK) {
                 exec_match(&q, &svc->params, tb_now_ns(), true, &row.ord, 1, &oc);
@@ -155,8 +153,8 @@ static tb_status on_new(bus_ctx *ctx, exec_service *svc, const tb_order *m) {
         exec_events_free(&ev);
         return bus_fail_err(ctx, &err);
     }
-    relay_now(bus_ctx_actor(ctx), svc, ch.filled ? 1 : 0);
-    publish_events(bus_ctx_actor(ctx), svc, &ev, bus_ctx_trace(ctx));
+    exec_relay_now(bus_ctx_actor(ctx), svc, ch.filled ? 1 : 0);
+    exec_publish_events(bus_ctx_actor(ctx), svc, &ev, bus_ctx_trace(ctx));
     exec_events_free(&ev);
     return TB_OK;
 }
@@ -202,7 +200,7 @@ tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *acco
         exec_events_free(&ev);
         return s;
     }
-    publish_events(bus_ctx_actor(ctx), svc, &ev, bus_ctx_trace(ctx));
+    exec_publish_events(bus_ctx_actor(ctx), svc, &ev, bus_ctx_trace(ctx));
     exec_events_free(&ev);
     return TB_OK;
 }
@@ -244,130 +242,6 @@ tb_status exec_on_order_stream(bus_ctx *ctx, const void *ev) {
 
 /* ---- ticks ---- */
 
-/* Ticks of a symbol reach N workers in any order, and a worker may be slow
- * with one (a new database connection, a long transaction). A tick ahead of
- * the next expected seq waits up to EXEC_REORDER_WAIT_MS for its
- * predecessor to be matched elsewhere, instead of overtaking it and making
- * it stale: with ordered input, N workers then match like one. A lost tick
- * (core NATS is at most once) costs that wait once. */
-static void await_predecessor(PGconn *c, exec_service *svc, const tb_tick *t) {
-    int64_t deadline = bus_mono_ns() + svc->reorder_wait_ms * INT64_C(1000000);
-    bool waited = false;
-    for (;;) {
-        bool found = false;
-        uint64_t last = 0;
-        char source[TB_ID_CAP];
-        tb_error err = {0};
-        if (exec_store_peek_symbol(c, t->symbol, &found, &last, source, &err) != TB_OK) return;
-        if (!found || strcmp(source, t->source) != 0 || last + 1 >= t->seq) break;
-        if (bus_mono_ns() >= deadline) {
-            bus_counter_add(svc->m_ticks_gap, 1);
-            bus_log(BUS_LOG_DEBUG, "tick %llu of %s matched without %llu..%llu", (unsigned long long)t->seq,
-                    t->symbol, (unsigned long long)last + 1, (unsigned long long)t->seq - 1);
-            break;
-        }
-        waited = true;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
-        nanosleep(&ts, NULL);
-    }
-    if (waited) bus_counter_add(svc->m_ticks_waited, 1);
-}
-
-tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
-    const tb_tick *t = ev;
-    exec_service *svc = service_of(ctx);
-    const char *sym = subject_token(bus_ctx_subject(ctx), strlen("md.tick."));
-    exec_quote q = quote_of(t);
-    tb_error err = {0};
-    if (strcmp(sym, t->symbol) != 0)
-        tb_error_set(&err, TB_INVALID, "symbol", "tick of %s published on %s", t->symbol,
-                     bus_ctx_subject(ctx));
-    else if (exec_quote_validate(&q, &err) == TB_OK)
-        err.status = TB_OK;
-    if (err.status != TB_OK) {
-        bus_counter_add(svc->m_ticks_invalid, 1);
-        return bus_fail_err(ctx, &err);
-    }
-    PGconn *c = bus_ctx_pg(ctx, &err);
-    if (c == NULL) return bus_fail_err(ctx, &err);
-    /* Most ticks meet an empty book: skip them without a transaction. */
-    bool open = false;
-    tb_status s = exec_store_has_open(c, t->symbol, &open, &err);
-    if (s != TB_OK) return bus_fail_err(ctx, &err);
-    if (!open) {
-        bus_counter_add(svc->m_ticks_idle, 1);
-        return TB_OK;
-    }
-
-    if (svc->reorder_wait_ms > 0) await_predecessor(c, svc, t);
-
-    uint64_t last_seq = 0;
-    char last_source[TB_ID_CAP];
-    exec_row *rows = NULL;
-    size_t n = 0;
-    exec_events evs = {0};
-    int fills = 0;
-    s = exec_tx_begin(c, &err);
-    if (s == TB_OK) s = exec_store_lock_symbol(c, t->symbol, &last_seq, last_source, &err);
-    if (s == TB_OK) {
-        exec_tick_order k = exec_tick_classify(true, last_seq, last_source, t->seq, t->source,
-                                               svc->seq_reset_gap);
-        if (k == EXEC_TICK_STALE) {
-            exec_tx_rollback(c);
-            bus_counter_add(svc->m_ticks_stale, 1);
-            bus_log(BUS_LOG_DEBUG, "tick %llu of %s ignored: %llu was matched already",
-                    (unsigned long long)t->seq, t->symbol, (unsigned long long)last_seq);
-            return TB_OK;
-        }
-        if (k == EXEC_TICK_RESET) {
-            bus_counter_add(svc->m_ticks_reset, 1);
-            bus_log(BUS_LOG_INFO, "feed of %s restarted: seq %llu (%s) after %llu (%s)", t->symbol,
-                    (unsigned long long)t->seq, t->source, (unsigned long long)last_seq,
-                    last_source);
-        }
-        bus_log(BUS_LOG_DEBUG, "tick %llu of %s matched after %llu", (unsigned long long)t->seq,
-                t->symbol, (unsigned long long)last_seq);
-        s = exec_store_set_symbol(c, t->symbol, t->seq, t->source, t->ts, &err);
-    }
-    if (s == TB_OK) s = exec_store_lock_open(c, t->symbol, svc->match_batch, &rows, &n, &err);
-    exec_order *orders = NULL;
-    exec_outcome *outs = NULL;
-    if (s == TB_OK && n > 0) {
-        orders = calloc(n, sizeof *orders);
-        outs = calloc(n, sizeof *outs);
-        if (orders == NULL || outs == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory");
-    }
-    if (s == TB_OK && n > 0) {
-        for (size_t i = 0; i < n; i++) orders[i] = rows[i].ord;
-        exec_match(&q, &svc->params, tb_now_ns(), false, orders, n, outs);
-        for (size_t i = 0; s == TB_OK && i < n; i++) {
-            if (outs[i].status != TB_OK)
-                bus_log(BUS_LOG_WARN, "order %s not matched on tick %llu: %s",
-                        rows[i].rec.order_id, (unsigned long long)t->seq,
-                        tb_status_code(outs[i].status));
-            exec_change ch = {0};
-            rows[i].ord = orders[i];
-            exec_change_add_outcome(&ch, &orders[i], &outs[i], t->ts);
-            fills += ch.filled ? 1 : 0;
-            s = exec_store_save(c, &rows[i], &ch, bus_ctx_trace(ctx), &evs, &err);
-        }
-    }
-    free(orders);
-    free(outs);
-    free(rows);
-    if (s == TB_OK) s = exec_tx_commit(c, &err);
-    if (s != TB_OK) {
-        exec_tx_rollback(c);
-        exec_events_free(&evs);
-        return bus_fail_err(ctx, &err);
-    }
-    bus_counter_add(svc->m_ticks_matched, 1);
-    relay_now(bus_ctx_actor(ctx), svc, fills);
-    publish_events(bus_ctx_actor(ctx), svc, &evs, bus_ctx_trace(ctx));
-    exec_events_free(&evs);
-    return TB_OK;
-}
-
 /* ---- day expiry ---- */
 
 /* One batch: expires what is due; returns how many rows it looked at. */
@@ -394,7 +268,7 @@ static size_t expire_batch(bus_actor *a, exec_service *svc, PGconn *c, int64_t n
         exec_tx_rollback(c);
         n = 0;
     } else {
-        publish_events(a, svc, &evs, trace);
+        exec_publish_events(a, svc, &evs, trace);
     }
     exec_events_free(&evs);
     return n;

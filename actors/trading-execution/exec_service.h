@@ -16,7 +16,7 @@ typedef struct exec_service {
     int64_t quote_timeout_ms;   /* EXEC_QUOTE_TIMEOUT_MS */
     int64_t match_batch;        /* EXEC_MATCH_BATCH: open orders locked per tick */
     uint64_t seq_reset_gap;     /* EXEC_SEQ_RESET_GAP */
-    int64_t reorder_wait_ms;    /* EXEC_REORDER_WAIT_MS */
+    int64_t reorder_wait_ms;    /* EXEC_REORDER_WAIT_MS: how long a gap may stay open */
     int64_t relay_interval_ms;  /* EXEC_RELAY_INTERVAL_MS */
     int64_t expiry_interval_ms; /* EXEC_EXPIRY_INTERVAL_MS */
 
@@ -32,7 +32,6 @@ typedef struct exec_service {
     bus_series *m_ticks_stale;
     bus_series *m_ticks_reset;
     bus_series *m_ticks_invalid;
-    bus_series *m_ticks_waited;
     bus_series *m_ticks_gap;
     bus_series *m_quote_missing;
     bus_series *m_quote_stale;
@@ -47,11 +46,26 @@ void exec_service_metrics(exec_service *s, bus_actor *a);
 void exec_service_usage(FILE *f);
 
 /* Handlers (exec_orders.c): the ORDERS stream (orders.new.* and
- * orders.cancel.*, raw: decoded by subject) and md.tick.*. */
+ * orders.cancel.*, raw: decoded by subject). */
 tb_status exec_on_order_stream(bus_ctx *ctx, const void *raw);
-tb_status exec_on_tick(bus_ctx *ctx, const void *tick);
 /* Timer body: expires day orders whose UTC day is over. */
 void exec_expire_day_orders(bus_actor *a, void *arg);
+
+/* md.tick.* (exec_ticks.c): records the tick and matches the symbol's
+ * recorded ticks in sequence. */
+tb_status exec_on_tick(bus_ctx *ctx, const void *tick);
+/* Timer body: matches recorded ticks whose missing predecessor waited long
+ * enough and that no later tick came to drain. */
+void exec_drain_due_ticks(bus_actor *a, void *arg);
+
+/* Shared glue (exec_orders.c). */
+struct exec_events;
+exec_quote exec_quote_of(const tb_tick *t);
+/* Publishes committed transitions on orders.status.<account> and counts them. */
+void exec_publish_events(bus_actor *a, exec_service *svc, const struct exec_events *ev,
+                         const char *trace);
+/* Publishes just-committed fills now (outbox fast path); fills = how many. */
+void exec_relay_now(bus_actor *a, exec_service *svc, int fills);
 
 /* Cancels an open order in its own transaction and publishes the
  * transition. account (may be NULL) must own the order (TB_FORBIDDEN);

@@ -231,21 +231,6 @@ tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_s
     return s;
 }
 
-tb_status exec_store_peek_symbol(PGconn *c, const char *symbol, bool *found, uint64_t *last_seq,
-                                 char source[TB_ID_CAP], tb_error *err) {
-    const char *p[1] = {symbol};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c, "SELECT last_seq, source FROM exec_symbol_state WHERE symbol = $1",
-                              1, p, &r, err);
-    if (s == TB_OK) {
-        *found = PQntuples(r) > 0;
-        *last_seq = *found ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-        snprintf(source, TB_ID_CAP, "%s", *found ? PQgetvalue(r, 0, 1) : "");
-    }
-    PQclear(r);
-    return s;
-}
-
 tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
                                 int64_t ts_ns, tb_error *err) {
     char seqs[24], ts[40];
@@ -268,6 +253,98 @@ tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out, tb_error
     if (s == TB_OK) *out = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     return s;
+}
+
+/* ---- tick journal ---- */
+
+tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace, tb_error *err) {
+    char seq[24], ts[24], px[6][TB_FIXED_STRLEN];
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)t->seq);
+    snprintf(ts, sizeof ts, "%lld", (long long)t->ts);
+    const tb_fixed v[6] = {t->bid, t->ask, t->last, t->bid_size, t->ask_size, t->last_size};
+    for (int i = 0; i < 6; i++) tb_fixed_format(v[i], px[i]);
+    const char *p[11] = {t->symbol, t->source, seq, px[0], px[1], px[2], px[3], px[4], px[5], ts,
+                         trace};
+    return bus_pg_exec(c,
+                       "INSERT INTO exec_tick_journal (symbol, source, seq, bid, ask, last, "
+                       "bid_size, ask_size, last_size, ts_ns, trace_id) VALUES ($1, $2, $3::bigint, "
+                       "$4::numeric, $5::numeric, $6::numeric, $7::numeric, $8::numeric, "
+                       "$9::numeric, $10::bigint, $11) ON CONFLICT DO NOTHING",
+                       11, p, NULL, err);
+}
+
+tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_pending **out,
+                             size_t *n, tb_error *err) {
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", (long long)limit);
+    const char *p[2] = {symbol, lim};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(
+        c,
+        "SELECT source, seq, bid, ask, last, bid_size, ask_size, last_size, ts_ns, "
+        "COALESCE(trace_id, ''), (extract(epoch FROM clock_timestamp() - received_at) * 1000)::bigint "
+        "FROM exec_tick_journal WHERE symbol = $1 ORDER BY seq, source LIMIT $2::bigint",
+        2, p, &r, err);
+    if (s != TB_OK) return s;
+    int nt = PQntuples(r);
+    exec_pending *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
+    if (v == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    for (int i = 0; s == TB_OK && i < nt; i++) {
+        tb_tick *t = &v[i].tick;
+        snprintf(t->symbol, sizeof t->symbol, "%s", symbol);
+        snprintf(t->source, sizeof t->source, "%s", PQgetvalue(r, i, 0));
+        t->seq = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        tb_fixed *f[6] = {&t->bid, &t->ask, &t->last, &t->bid_size, &t->ask_size, &t->last_size};
+        for (int k = 0; s == TB_OK && k < 6; k++) s = col_fixed(r, i, 2 + k, f[k], err);
+        t->ts = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+        snprintf(v[i].trace, sizeof v[i].trace, "%s", PQgetvalue(r, i, 9));
+        v[i].age_ms = strtoll(PQgetvalue(r, i, 10), NULL, 10);
+    }
+    PQclear(r);
+    if (s != TB_OK) {
+        free(v);
+        return s;
+    }
+    *out = v;
+    *n = (size_t)nt;
+    return TB_OK;
+}
+
+tb_status exec_store_drop_tick(PGconn *c, const tb_tick *t, tb_error *err) {
+    char seq[24];
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)t->seq);
+    const char *p[3] = {t->symbol, t->source, seq};
+    return bus_pg_exec(c,
+                       "DELETE FROM exec_tick_journal WHERE symbol = $1 AND source = $2 AND "
+                       "seq = $3::bigint",
+                       3, p, NULL, err);
+}
+
+tb_status exec_store_due_symbols(PGconn *c, int64_t age_ms, int64_t limit, exec_symbol **out,
+                                 size_t *n, tb_error *err) {
+    char age[24], lim[24];
+    snprintf(age, sizeof age, "%lld", (long long)age_ms);
+    snprintf(lim, sizeof lim, "%lld", (long long)limit);
+    const char *p[2] = {age, lim};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "SELECT DISTINCT symbol FROM exec_tick_journal WHERE received_at <= "
+                              "clock_timestamp() - make_interval(secs => $1::bigint / 1000.0) "
+                              "LIMIT $2::bigint",
+                              2, p, &r, err);
+    if (s != TB_OK) return s;
+    int nt = PQntuples(r);
+    exec_symbol *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
+    if (v == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    for (int i = 0; s == TB_OK && i < nt; i++) snprintf(v[i], sizeof v[i], "%s", PQgetvalue(r, i, 0));
+    PQclear(r);
+    if (s != TB_OK) {
+        free(v);
+        return s;
+    }
+    *out = v;
+    *n = (size_t)nt;
+    return TB_OK;
 }
 
 /* ---- saving ---- */

@@ -51,12 +51,29 @@ void exec_tx_rollback(PGconn *c);
  * transaction; serialises tick matching and order arrival per symbol. */
 tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_seq,
                                  char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
-/* Reads the symbol's tick state without locking; *found false when the
- * symbol was never matched. */
-tb_status exec_store_peek_symbol(PGconn *c, const char *symbol, bool *found, uint64_t *last_seq,
-                                 char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
 tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
                                 int64_t ts_ns, tb_error *err) TB_WARN_UNUSED;
+/* A recorded tick waiting to be matched (exec_tick_journal). */
+typedef struct exec_pending {
+    tb_tick tick;
+    char trace[TB_ID_CAP];
+    int64_t age_ms; /* since it was recorded */
+} exec_pending;
+
+/* Records a tick (autocommit; a duplicate delivery is a no-op). */
+tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace,
+                                  tb_error *err) TB_WARN_UNUSED;
+/* The symbol's recorded ticks in seq order, at most limit; *out malloc'd. */
+tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_pending **out,
+                             size_t *n, tb_error *err) TB_WARN_UNUSED;
+/* Deletes one recorded tick (matched or dropped). */
+tb_status exec_store_drop_tick(PGconn *c, const tb_tick *t, tb_error *err) TB_WARN_UNUSED;
+/* Symbols with a tick recorded at least age_ms ago, at most limit;
+ * *out malloc'd (caller frees). */
+typedef char exec_symbol[TB_TOKEN_CAP];
+tb_status exec_store_due_symbols(PGconn *c, int64_t age_ms, int64_t limit, exec_symbol **out,
+                                 size_t *n, tb_error *err) TB_WARN_UNUSED;
+
 /* True when the symbol has accepted or partially filled orders (no lock). */
 tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out, tb_error *err) TB_WARN_UNUSED;
 

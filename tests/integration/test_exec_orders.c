@@ -5,7 +5,8 @@
  * orders.status.<account>, and the rows end in the right state. Covers
  * market/limit/stop orders, arrival quotes, partial fills, IOC/FOK, cancel
  * via api.orders.cancel and via orders.cancel.<account>, day expiry,
- * redelivered orders and stale ticks, and api.orders.get|list. One worker
+ * redelivered orders, stale ticks, ticks out of order and after a gap, and
+ * api.orders.get|list. One worker
  * runs with slippage 10 bp, fees 10 bp, minimum fee 0.01. */
 #include "test_exec_common.h"
 
@@ -285,12 +286,15 @@ START_TEST(redelivery_and_stale_ticks_fill_once) {
     xt_tick_pub(xsym, 1, &(xt_tick){"98", "99", NULL, NULL, "4", NULL});
     snprintf(again, sizeof again, "%s-redelivered", id);
     xt_publish_order(xacct, xsym, id, &o, again);
-    /* an older tick after a newer one is ignored: 5 does not cross, 4 would */
+    /* after a gap (2..4 never sent) tick 5 is matched once it waited the
+     * reorder window; a tick older than a matched one is then ignored:
+     * 5 does not cross, 4 would */
     xt_tick_pub(xsym, 5, &(xt_tick){"100.5", "101", NULL, NULL, NULL, NULL});
+    wait_seq(xsym, "5");
     xt_tick_pub(xsym, 4, &(xt_tick){"97", "98", NULL, NULL, NULL, NULL});
     xt_tick_pub(xsym, 6, &(xt_tick){"100.5", "101", NULL, NULL, NULL, NULL});
-    wait_seq(xsym, "6"); /* one worker handles ticks in order: 4 was seen before 6 */
-    usleep(300000);     /* and the republished order had its chance */
+    wait_seq(xsym, "6");
+    usleep(300000); /* the republished order and the old tick had their chance */
     xt_wait_state(id, "partially_filled 4.00000000 v3");
     ck_assert_int_eq(xt_fill_count(id), 1);
     xt_tick_pub(xsym, 7, &(xt_tick){"97.5", "98", NULL, NULL, NULL, NULL});
@@ -300,6 +304,28 @@ START_TEST(redelivery_and_stale_ticks_fill_once) {
     char *avg = xt_sql("SELECT avg_price::text FROM orders WHERE order_id = $1", 1, p);
     ck_assert_str_eq(avg, "98.40000000"); /* (4 * 99 + 6 * 98) / 10 */
     free(avg);
+}
+END_TEST
+
+START_TEST(out_of_order_ticks_match_in_sequence) {
+    fresh();
+    char id[64];
+    order_id(id, sizeof id, "oo");
+    xt_submit(xacct, xsym, id, &(xt_order){"buy", "limit", "gtc", "10", "100", NULL, NULL});
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    xt_tick_pub(xsym, 1, &(xt_tick){"100.5", "101", NULL, NULL, NULL, NULL});
+    wait_seq(xsym, "1");
+    /* 3 arrives before 2: it waits for 2, then both match in order */
+    xt_tick_pub(xsym, 3, &(xt_tick){"99", "99.5", NULL, NULL, "2", NULL});
+    xt_tick_pub(xsym, 2, &(xt_tick){"98.5", "99", NULL, NULL, "3", NULL});
+    xt_wait_state(id, "partially_filled 5.00000000 v4");
+    xt_fill_is(id, 1, "3.00000000 99.00000000 0.29700000 maker");
+    xt_fill_is(id, 2, "2.00000000 99.50000000 0.19900000 maker");
+    wait_seq(xsym, "3");
+    const char *p[1] = {xsym};
+    char *left = xt_sql("SELECT count(*) FROM exec_tick_journal WHERE symbol = $1", 1, p);
+    ck_assert_str_eq(left, "0");
+    free(left);
 }
 END_TEST
 
@@ -463,6 +489,7 @@ int main(void) {
     tcase_add_test(tc, cancel_before_acceptance);
     tcase_add_test(tc, ioc_and_fok);
     tcase_add_test(tc, redelivery_and_stale_ticks_fill_once);
+    tcase_add_test(tc, out_of_order_ticks_match_in_sequence);
     tcase_add_test(tc, stop_order_triggers_on_last);
     tcase_add_test(tc, day_orders_expire);
     tcase_add_test(tc, api_get_and_list);

@@ -520,6 +520,24 @@ START_TEST(tick_order_classification) {
     ck_assert_int_eq(exec_tick_classify(true, 5000, "sim", 1, "replay:a.csv", 1000), EXEC_TICK_RESET);
     ck_assert_int_eq(exec_tick_classify(true, 10, "", 3, NULL, 1000), EXEC_TICK_STALE);
     ck_assert_int_eq(exec_tick_classify(true, 10, "sim", 3, "si", 1000), EXEC_TICK_RESET);
+    ck_assert_int_eq(exec_tick_classify(true, 10, "sim", 30, "replay:b", 1000), EXEC_TICK_RESET);
+    ck_assert_int_eq(exec_tick_classify(true, 0, "", 7, "sim", 1000), EXEC_TICK_RESET);
+}
+END_TEST
+
+START_TEST(pending_ticks_in_sequence) {
+    /* next in sequence: now; a gap: wait until it is old enough */
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 11, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 12, "sim", 1000, 99, 100), EXEC_PENDING_WAIT);
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 12, "sim", 1000, 100, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 12, "sim", 1000, 5, 0), EXEC_PENDING_MATCH);
+    /* already matched or overtaken: dropped, however old */
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 10, "sim", 1000, 0, 100), EXEC_PENDING_DROP);
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 9, "sim", 1000, 5000, 100), EXEC_PENDING_DROP);
+    /* a restarted feed starts a new sequence at once */
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 1, "replay:x", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(0, "", 7, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
 }
 END_TEST
 
@@ -544,6 +562,7 @@ int main(void) {
     tcase_add_test(tc, overflow_leaves_the_order_alone);
     tcase_add_test(tc, quotes_are_validated);
     tcase_add_test(tc, tick_order_classification);
+    tcase_add_test(tc, pending_ticks_in_sequence);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
