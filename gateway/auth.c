@@ -6,7 +6,8 @@
  * does not become a flood of queries. The TTL bounds how long a key revoked
  * on another gateway instance keeps working; this instance forgets it at
  * once. The cache only saves round trips: with it empty the answers are the
- * same. */
+ * same. Failed lookups are limited per client address
+ * (GATEWAY_AUTH_FAIL_LIMIT per second, in Redis). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,8 @@ void gw_auth_forget(gw *g, const char *key_id) {
     pthread_mutex_unlock(&c->lock);
 }
 
-tb_status gw_authenticate(gw *g, const char *authorization, gw_caller *out, tb_error *err) {
+tb_status gw_authenticate(gw *g, const char *authorization, const char *client, gw_caller *out,
+                          tb_error *err) {
     if (authorization == NULL)
         return tb_error_set(err, TB_UNAUTHORIZED, NULL, "missing Authorization: Bearer <key>");
     if (strncasecmp(authorization, "Bearer ", 7) != 0)
@@ -107,14 +109,25 @@ tb_status gw_authenticate(gw *g, const char *authorization, gw_caller *out, tb_e
     int cached = cache_get(g->auth, hash, out);
     if (cached == 1) return TB_OK;
     if (cached == 0) return tb_error_set(err, TB_UNAUTHORIZED, NULL, "unknown or revoked API key");
+    /* Only lookups reach PostgreSQL, so only their failures are limited:
+     * guessing keys cannot become a flood of queries. */
+    int64_t failures = 0;
+    tb_error rl_err = {0};
+    if (gw_authfail_count(g, client, false, &failures, &rl_err) == TB_OK &&
+        failures >= g->set.auth_fail_limit)
+        return tb_error_set(err, TB_RATE_LIMITED, NULL,
+                            "too many failed key lookups from this address; retry in a second");
     PGconn *c = bus_pg_acquire(bus_actor_pg(g->actor), err);
     if (c == NULL) return tb_error_set(err, TB_UNAVAILABLE, NULL, "the key store is unreachable");
     tb_status s = gw_keystore_find(c, key, out, err);
     bus_pg_release(bus_actor_pg(g->actor), c);
     if (s == TB_OK)
         cache_put(g->auth, hash, out);
-    else if (s == TB_UNAUTHORIZED)
+    else if (s == TB_UNAUTHORIZED) {
         cache_put(g->auth, hash, NULL);
+        if (gw_authfail_count(g, client, true, &failures, &rl_err) != TB_OK)
+            bus_log(BUS_LOG_WARN, "failed key lookup not counted: %s", rl_err.message);
+    }
     return s;
 }
 

@@ -21,6 +21,7 @@ typedef struct gw_settings {
     int64_t rate_limit;         /* GATEWAY_RATE_LIMIT requests/s per key, default 50 */
     int64_t bus_timeout_ms;     /* GATEWAY_BUS_TIMEOUT_MS, default 5000 */
     int64_t auth_cache_ms;      /* GATEWAY_AUTH_CACHE_MS, default 2000 */
+    int64_t auth_fail_limit;    /* GATEWAY_AUTH_FAIL_LIMIT per second and address, default 20 */
     int64_t discovery_ms;       /* GATEWAY_DISCOVERY_MS, default 300 */
     int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS (civetweb), default 30000 */
     int64_t keep_alive_ms;      /* GATEWAY_KEEP_ALIVE_MS, default 5000 */
@@ -105,10 +106,12 @@ void gw_handle_metrics(gw_req *r);
 /* ---- auth.c: API keys on requests ---- */
 gw_auth_cache *gw_auth_cache_create(int64_t ttl_ms);
 void gw_auth_cache_destroy(gw_auth_cache *c);
-/* Authenticates an Authorization header value (may be NULL): TB_OK with the
- * caller, TB_UNAUTHORIZED, or TB_UNAVAILABLE when the key store cannot be
- * reached. Lookups are cached for GATEWAY_AUTH_CACHE_MS. */
-tb_status gw_authenticate(gw *g, const char *authorization, gw_caller *out,
+/* Authenticates an Authorization header value (may be NULL) of a request
+ * from client (its address): TB_OK with the caller, TB_UNAUTHORIZED,
+ * TB_RATE_LIMITED when client had GATEWAY_AUTH_FAIL_LIMIT failed lookups in
+ * this second, or TB_UNAVAILABLE when the key store cannot be reached.
+ * Lookups are cached for GATEWAY_AUTH_CACHE_MS. */
+tb_status gw_authenticate(gw *g, const char *authorization, const char *client, gw_caller *out,
                           tb_error *err) TB_WARN_UNUSED;
 /* Drops a revoked key from this instance's cache at once. */
 void gw_auth_forget(gw *g, const char *key_id);
@@ -121,6 +124,11 @@ void gw_handle_key_revoke(gw_req *r);
  * GATEWAY_RATE_LIMIT. Store failures are TB_UNAVAILABLE; the caller lets the
  * request through (fail open) and counts it. */
 tb_status gw_ratelimit_take(gw *g, const char *key_id, gw_rate *out, bool *limited,
+                            tb_error *err) TB_WARN_UNUSED;
+
+/* Failed key lookups of client in the current second (Redis, shared by
+ * every instance): count adds one, otherwise the count is only read. */
+tb_status gw_authfail_count(gw *g, const char *client, bool count, int64_t *n,
                             tb_error *err) TB_WARN_UNUSED;
 
 /* ---- keystore.c: the api_keys table ---- */

@@ -196,7 +196,8 @@ static bool admit(gw_req *r) {
     gw *g = r->g;
     bus_metrics *m = bus_actor_metrics(g->actor);
     tb_error err = {0};
-    tb_status s = gw_authenticate(g, gw_header(r, "Authorization"), &r->caller, &err);
+    tb_status s =
+        gw_authenticate(g, gw_header(r, "Authorization"), r->ri->remote_addr, &r->caller, &err);
     if (s != TB_OK) {
         bus_counter_add(bus_metrics_counter(m, "tb_gateway_auth_failures_total",
                                             "Requests refused by authentication", "reason",
@@ -204,8 +205,11 @@ static bool admit(gw_req *r) {
                         1);
         static const char *const challenge[] = {"WWW-Authenticate", "Bearer realm=\"tradebus\"",
                                                 NULL};
+        static const char *const retry[] = {"Retry-After", "1", NULL};
         send_error_full(r, tb_status_http(s), tb_status_code(s), err.field, err.message, NULL,
-                        s == TB_UNAUTHORIZED ? challenge : NULL);
+                        s == TB_UNAUTHORIZED   ? challenge
+                        : s == TB_RATE_LIMITED ? retry
+                                               : NULL);
         return false;
     }
     bool limited = false;

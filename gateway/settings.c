@@ -37,6 +37,7 @@ tb_status gw_settings_load(gw_settings *s, tb_error *err) {
         {"GATEWAY_RATE_LIMIT", 50, 1, 1000000, &s->rate_limit},
         {"GATEWAY_BUS_TIMEOUT_MS", 5000, 10, 600000, &s->bus_timeout_ms},
         {"GATEWAY_AUTH_CACHE_MS", 2000, 0, 60000, &s->auth_cache_ms},
+        {"GATEWAY_AUTH_FAIL_LIMIT", 20, 1, 1000000, &s->auth_fail_limit},
         {"GATEWAY_DISCOVERY_MS", 300, 20, 10000, &s->discovery_ms},
         {"GATEWAY_REQUEST_TIMEOUT_MS", 30000, 100, 600000, &s->request_timeout_ms},
         {"GATEWAY_KEEP_ALIVE_MS", 5000, 0, 600000, &s->keep_alive_ms},
@@ -64,6 +65,8 @@ void gw_settings_usage(FILE *f) {
             "  GATEWAY_BUS_TIMEOUT_MS      bus request timeout before 504 (default 5000)\n"
             "  GATEWAY_AUTH_CACHE_MS       how long a key lookup is cached; bounds revocation "
             "delay (default 2000)\n"
+            "  GATEWAY_AUTH_FAIL_LIMIT     failed key lookups per second per client address "
+            "(default 20)\n"
             "  GATEWAY_DISCOVERY_MS        how long $SRV.PING replies are collected (default 300)\n"
             "  GATEWAY_REQUEST_TIMEOUT_MS  civetweb request_timeout_ms (default 30000)\n"
             "  GATEWAY_KEEP_ALIVE_MS       civetweb keep_alive_timeout_ms (default 5000)\n"

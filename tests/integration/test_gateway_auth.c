@@ -22,7 +22,8 @@ static void setup(void) {
     svc = fake_start(fake_name, true);
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", "GATEWAY_AUTH_CACHE_MS=400", NULL};
     gw_start(&gw, "auth", env);
-    static const char *const env2[] = {"GATEWAY_RATE_LIMIT=5", "GATEWAY_AUTH_CACHE_MS=400", NULL};
+    static const char *const env2[] = {"GATEWAY_RATE_LIMIT=5", "GATEWAY_AUTH_CACHE_MS=400",
+                                       "GATEWAY_AUTH_FAIL_LIMIT=3", NULL};
     gw_start(&gw2, "auth2", env2);
     gw_admin_key(admin, sizeof admin);
     gw_new_key(&gw, admin, "trader", my_acct, trader, trader_id);
@@ -358,6 +359,37 @@ START_TEST(rate_limit) {
 }
 END_TEST
 
+/* Guessing keys: failed lookups per address are limited before they reach
+ * PostgreSQL; known (cached) keys keep working. */
+START_TEST(failed_lookups_limited) {
+    http_resp r;
+    gw_http(&r, &gw2, "GET", "/v1/positions", trader, NULL); /* cached before the flood */
+    expect(&r, 200, NULL, NULL);
+    int unauthorized = 0, limited = 0;
+    for (int i = 0; i < 10; i++) {
+        char key[64], hdr[16];
+        snprintf(key, sizeof key, "tb_%040d", 1000 + i); /* well formed, unknown, distinct */
+        gw_http(&r, &gw2, "GET", "/v1/positions", key, NULL);
+        if (r.status == 429) {
+            limited++;
+            ck_assert_str_eq(http_error_code(&r), "rate_limited");
+            ck_assert_str_eq(http_header(&r, "Retry-After", hdr, sizeof hdr), "1");
+        } else {
+            ck_assert_int_eq(r.status, 401);
+            unauthorized++;
+        }
+        http_free(&r);
+    }
+    ck_assert_int_ge(unauthorized, 3);
+    ck_assert_int_ge(limited, 1);
+    gw_http(&r, &gw2, "GET", "/v1/positions", trader, NULL);
+    expect(&r, 200, NULL, NULL);
+    usleep(1100 * 1000);
+    gw_http(&r, &gw2, "GET", "/v1/positions", "tb_0000000000000000000000000000000000009999", NULL);
+    expect(&r, 401, "unauthorized", NULL); /* a new second */
+}
+END_TEST
+
 START_TEST(admin_key_command) {
     char bin[512], cmd[700];
     gw_binary(bin, sizeof bin);
@@ -386,6 +418,7 @@ int main(void) {
     tcase_add_test(tc, decimals);
     tcase_add_test(tc, rate_limit);
     tcase_add_test(tc, admin_key_command);
+    tcase_add_test(tc, failed_lookups_limited);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
