@@ -26,7 +26,8 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
     mg_response_header_start(r->conn, status);
     if (ctype) mg_response_header_add(r->conn, "Content-Type", ctype, -1);
     snprintf(n, sizeof n, "%zu", len);
-    mg_response_header_add(r->conn, "Content-Length", n, -1);
+    if (status != 204) /* RFC 9110: a 204 has no Content-Length */
+        mg_response_header_add(r->conn, "Content-Length", n, -1);
     mg_response_header_add(r->conn, "X-Request-Id", r->id, -1);
     mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
     if (r->rate.known) {
