@@ -176,6 +176,9 @@ static const gw_route routes[] = {
     {"POST", "/v1/alerts/rules", GW_ROLE_TRADER, GW_BUS, "api.alerts.rules.create", GW_IN_JSON,
      &tb_alert_rule_desc, .reply = &tb_alert_rule_desc, .flags = GW_F_SCOPED, .success = 201,
      .summary = "Create an alert rule."},
+    {"DELETE", "/v1/alerts/rules/{id}", GW_ROLE_TRADER, GW_BUS, "api.alerts.rules.delete",
+     GW_IN_QUERY, Q, "", "id", .flags = GW_F_SCOPED, .success = 204,
+     .summary = "Delete an alert rule."},
 
     /* ---- admin ---- */
     {"POST", "/v1/api-keys", GW_ROLE_ADMIN, GW_KEY_CREATE, NULL, GW_IN_JSON, &tb_api_key_desc,

@@ -267,6 +267,14 @@ START_TEST(writes) {
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(str(r.json, "threshold"), "0.05");
     http_free(&r);
+    gw_http(&r, &gw, "DELETE", "/v1/alerts/rules/r-1", trader, NULL);
+    ck_assert_int_eq(r.status, 204);
+    http_free(&r);
+    fake_last_field("id", value, sizeof value);
+    ck_assert_str_eq(value, "r-1");
+    gw_http(&r, &gw, "DELETE", "/v1/alerts/rules/r-1", viewer, NULL);
+    ck_assert_int_eq(r.status, 403);
+    http_free(&r);
 }
 END_TEST
 

@@ -668,6 +668,7 @@ static const bus_endpoint fake_endpoints[] = {
     EP("alerts", "api.alerts.list", &tb_query_desc, fk_alerts),
     EP("rules", "api.alerts.rules.list", &tb_query_desc, fk_rules),
     EP("rule-create", "api.alerts.rules.create", &tb_alert_rule_desc, fk_rule_create),
+    EP("rule-delete", "api.alerts.rules.delete", &tb_query_desc, fk_query_ok),
 };
 #undef EP
 

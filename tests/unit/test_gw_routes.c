@@ -8,7 +8,8 @@
 #include "routes.h"
 #include "tb_test.h"
 
-/* DESIGN §6 (without /v1/stream, which is not the gateway core's) and §5. */
+/* DESIGN §6 (without /v1/stream, which is not the gateway core's) and §5,
+ * plus the routes marked below. */
 static const char *const design_routes[][2] = {
     {"POST", "/v1/orders"},
     {"GET", "/v1/orders"},
@@ -40,6 +41,8 @@ static const char *const design_routes[][2] = {
     {"GET", "/v1/alerts"},
     {"GET", "/v1/alerts/rules"},
     {"POST", "/v1/alerts/rules"},
+    /* beyond DESIGN §6: the rest of the services' api.* endpoints */
+    {"DELETE", "/v1/alerts/rules/{id}"},
     {"POST", "/v1/api-keys"},
     {"DELETE", "/v1/api-keys/{id}"},
     {"GET", "/openapi.json"},
