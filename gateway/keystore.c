@@ -35,6 +35,11 @@ tb_status gw_keystore_find(PGconn *c, const char *key, gw_caller *out, tb_error 
         return tb_error_set(err, TB_UNAUTHORIZED, NULL, "unknown or revoked API key");
     }
     gw_caller caller = {0};
+    /* A cut list could end in a prefix of another account's name. */
+    if (strlen(PQgetvalue(res, found, 3)) >= sizeof caller.accounts) {
+        PQclear(res);
+        return tb_error_set(err, TB_UNAUTHORIZED, NULL, "API key has too many accounts to use");
+    }
     bool role_ok = gw_role_parse(PQgetvalue(res, found, 2), &caller.role);
     snprintf(caller.key_id, sizeof caller.key_id, "%s", PQgetvalue(res, found, 0));
     snprintf(caller.accounts, sizeof caller.accounts, "%s", PQgetvalue(res, found, 3));
