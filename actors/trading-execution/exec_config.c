@@ -22,11 +22,11 @@ tb_status exec_service_load(exec_service *s, tb_error *err) {
                             "EXEC_STOP_TRIGGER must be last or touch, not %s", trig);
     if ((st = bus_env_int("EXEC_QUOTE_TIMEOUT_MS", 250, 1, 60000, &s->quote_timeout_ms, err)) != TB_OK)
         return st;
-    if ((st = bus_env_int("EXEC_MATCH_BATCH", 500, 1, 100000, &s->match_batch, err)) != TB_OK)
+    if ((st = bus_env_int("EXEC_MATCH_BATCH", 2000, 1, 100000, &s->match_batch, err)) != TB_OK)
         return st;
     if ((st = bus_env_int("EXEC_SEQ_RESET_GAP", 1000, 1, INT64_MAX, &v, err)) != TB_OK) return st;
     s->seq_reset_gap = (uint64_t)v;
-    if ((st = bus_env_int("EXEC_REORDER_WAIT_MS", 100, 0, 10000, &s->reorder_wait_ms, err)) != TB_OK)
+    if ((st = bus_env_int("EXEC_REORDER_WAIT_MS", 500, 0, 10000, &s->reorder_wait_ms, err)) != TB_OK)
         return st;
     if ((st = bus_env_int("EXEC_RELAY_INTERVAL_MS", 1000, 10, 600000, &s->relay_interval_ms, err)) != TB_OK)
         return st;
@@ -42,11 +42,11 @@ void exec_service_usage(FILE *f) {
           "  EXEC_FEE_MIN             minimum fee per fill, decimal (default 0)\n"
           "  EXEC_STOP_TRIGGER        last | touch: what stop prices compare with (default last)\n"
           "  EXEC_QUOTE_TIMEOUT_MS    wait for api.market.quote on order arrival (default 250)\n"
-          "  EXEC_MATCH_BATCH         open orders of a symbol matched per tick (default 500)\n"
+          "  EXEC_MATCH_BATCH         open orders of a symbol matched per tick, oldest first (default 2000)\n"
           "  EXEC_SEQ_RESET_GAP       a tick this far behind the last one means a feed restart "
           "(default 1000)\n"
           "  EXEC_REORDER_WAIT_MS     how long a tick after a gap waits for the missing one "
-          "before it is matched without it (default 100)\n"
+          "before it is matched without it (default 500)\n"
           "  EXEC_RELAY_INTERVAL_MS   outbox relay period (default 1000)\n"
           "  EXEC_EXPIRY_INTERVAL_MS  day-order expiry check period (default 1000)\n",
           f);
@@ -56,6 +56,7 @@ void exec_service_metrics(exec_service *s, bus_actor *a) {
     bus_metrics *m = bus_actor_metrics(a);
     const char *orders = "tb_exec_orders_total", *orders_help = "Order transitions by status";
     s->m_accepted = bus_metrics_counter(m, orders, orders_help, "status", "accepted", NULL);
+    s->m_filled = bus_metrics_counter(m, orders, orders_help, "status", "filled", NULL);
     s->m_canceled = bus_metrics_counter(m, orders, orders_help, "status", "canceled", NULL);
     s->m_expired = bus_metrics_counter(m, orders, orders_help, "status", "expired", NULL);
     s->m_rejected = bus_metrics_counter(m, orders, orders_help, "status", "rejected", NULL);

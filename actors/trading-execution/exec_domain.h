@@ -192,8 +192,9 @@ exec_tick_order exec_tick_classify(bool have_last, uint64_t last_seq, const char
                                    uint64_t seq, const char *source, uint64_t reset_gap);
 
 /* What to do with a recorded, not yet matched tick, given the symbol's last
- * matched tick: MATCH it now (the next in sequence, a restarted feed, or
- * the first after a gap that has waited wait_ms: its predecessor is lost),
+ * matched tick: MATCH it now (the next in sequence, seq 1 of a new
+ * sequence, or the first after a gap or of a new sequence that has waited
+ * wait_ms: its predecessors are lost),
  * DROP it (stale: already matched or overtaken), or WAIT for the missing
  * predecessor (age_ms < wait_ms). Recorded ticks are considered in seq
  * order; a WAIT stops the run. */

@@ -174,7 +174,11 @@ exec_pending_action exec_pending_decide(uint64_t last_seq, const char *last_sour
                                         int64_t wait_ms) {
     switch (exec_tick_classify(true, last_seq, last_source, seq, source, reset_gap)) {
     case EXEC_TICK_STALE: return EXEC_PENDING_DROP;
-    case EXEC_TICK_RESET: return EXEC_PENDING_MATCH;
+    case EXEC_TICK_RESET:
+        /* A new sequence (a fresh symbol, another or a restarted feed): it
+         * starts at once with seq 1; otherwise its first tick may not be the
+         * first to arrive, so it waits like a tick after a gap. */
+        return seq <= 1 || age_ms >= wait_ms ? EXEC_PENDING_MATCH : EXEC_PENDING_WAIT;
     case EXEC_TICK_NEW: break;
     }
     if (seq == last_seq + 1 || age_ms >= wait_ms) return EXEC_PENDING_MATCH;

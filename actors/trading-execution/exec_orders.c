@@ -28,7 +28,7 @@ exec_quote exec_quote_of(const tb_tick *t) {
 /* Publishes the committed transitions (core NATS, at most once) and counts
  * terminal outcomes. */
 void exec_publish_events(bus_actor *a, exec_service *svc, const exec_events *ev,
-                           const char *trace) {
+                         const char *trace) {
     for (size_t i = 0; i < ev->n; i++) {
         const tb_order_status *e = &ev->v[i];
         char subject[128];
@@ -43,6 +43,7 @@ void exec_publish_events(bus_actor *a, exec_service *svc, const exec_events *ev,
         else if (strcmp(e->status, "expired") == 0) bus_counter_add(svc->m_expired, 1);
         else if (strcmp(e->status, "rejected") == 0) bus_counter_add(svc->m_rejected, 1);
         else if (strcmp(e->status, "accepted") == 0) bus_counter_add(svc->m_accepted, 1);
+        else if (strcmp(e->status, "filled") == 0) bus_counter_add(svc->m_filled, 1);
     }
 }
 

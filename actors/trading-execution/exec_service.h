@@ -24,6 +24,7 @@ typedef struct exec_service {
     bus_series *m_fill_errors;
     bus_series *m_accepted;
     bus_series *m_duplicates;
+    bus_series *m_filled;
     bus_series *m_canceled;
     bus_series *m_expired;
     bus_series *m_rejected;
@@ -54,9 +55,11 @@ void exec_expire_day_orders(bus_actor *a, void *arg);
 /* md.tick.* (exec_ticks.c): records the tick and matches the symbol's
  * recorded ticks in sequence. */
 tb_status exec_on_tick(bus_ctx *ctx, const void *tick);
-/* Timer body: matches recorded ticks whose missing predecessor waited long
- * enough and that no later tick came to drain. */
-void exec_drain_due_ticks(bus_actor *a, void *arg);
+/* Timer body, every EXEC_DRAIN_INTERVAL_MS: matches recorded ticks left
+ * waiting (behind a gap, or recorded while another worker held the
+ * symbol). */
+#define EXEC_DRAIN_INTERVAL_MS 50
+void exec_drain_ticks(bus_actor *a, void *arg);
 
 /* Shared glue (exec_orders.c). */
 struct exec_events;

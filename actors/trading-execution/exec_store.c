@@ -231,6 +231,28 @@ tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_s
     return s;
 }
 
+tb_status exec_store_try_lock_symbol(PGconn *c, const char *symbol, bool *locked,
+                                     uint64_t *last_seq, char source[TB_ID_CAP], tb_error *err) {
+    const char *p[1] = {symbol};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "INSERT INTO exec_symbol_state (symbol, last_seq) VALUES ($1, 0) "
+                              "ON CONFLICT (symbol) DO NOTHING",
+                              1, p, NULL, err);
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        "SELECT last_seq, source FROM exec_symbol_state WHERE symbol = $1 "
+                        "FOR UPDATE SKIP LOCKED",
+                        1, p, &r, err);
+    if (s == TB_OK) {
+        *locked = PQntuples(r) > 0;
+        *last_seq = *locked ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        snprintf(source, TB_ID_CAP, "%s", *locked ? PQgetvalue(r, 0, 1) : "");
+    }
+    PQclear(r);
+    return s;
+}
+
 tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
                                 int64_t ts_ns, tb_error *err) {
     char seqs[24], ts[40];
@@ -265,12 +287,19 @@ tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace
     for (int i = 0; i < 6; i++) tb_fixed_format(v[i], px[i]);
     const char *p[11] = {t->symbol, t->source, seq, px[0], px[1], px[2], px[3], px[4], px[5], ts,
                          trace};
-    return bus_pg_exec(c,
+    tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s == TB_OK)
+        s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
                        "INSERT INTO exec_tick_journal (symbol, source, seq, bid, ask, last, "
                        "bid_size, ask_size, last_size, ts_ns, trace_id) VALUES ($1, $2, $3::bigint, "
                        "$4::numeric, $5::numeric, $6::numeric, $7::numeric, $8::numeric, "
                        "$9::numeric, $10::bigint, $11) ON CONFLICT DO NOTHING",
                        11, p, NULL, err);
+    if (s == TB_OK) return bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    exec_tx_rollback(c);
+    return s;
 }
 
 tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_pending **out,
@@ -320,18 +349,14 @@ tb_status exec_store_drop_tick(PGconn *c, const tb_tick *t, tb_error *err) {
                        3, p, NULL, err);
 }
 
-tb_status exec_store_due_symbols(PGconn *c, int64_t age_ms, int64_t limit, exec_symbol **out,
-                                 size_t *n, tb_error *err) {
-    char age[24], lim[24];
-    snprintf(age, sizeof age, "%lld", (long long)age_ms);
+tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out, size_t *n,
+                                     tb_error *err) {
+    char lim[24];
     snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *p[2] = {age, lim};
+    const char *p[1] = {lim};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "SELECT DISTINCT symbol FROM exec_tick_journal WHERE received_at <= "
-                              "clock_timestamp() - make_interval(secs => $1::bigint / 1000.0) "
-                              "LIMIT $2::bigint",
-                              2, p, &r, err);
+    tb_status s = bus_pg_exec(c, "SELECT DISTINCT symbol FROM exec_tick_journal LIMIT $1::bigint",
+                              1, p, &r, err);
     if (s != TB_OK) return s;
     int nt = PQntuples(r);
     exec_symbol *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);

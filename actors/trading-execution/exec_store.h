@@ -51,6 +51,12 @@ void exec_tx_rollback(PGconn *c);
  * transaction; serialises tick matching and order arrival per symbol. */
 tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_seq,
                                  char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
+/* Like exec_store_lock_symbol, but does not wait: *locked is false when
+ * another transaction holds the symbol (the caller then leaves the work to
+ * it). */
+tb_status exec_store_try_lock_symbol(PGconn *c, const char *symbol, bool *locked,
+                                     uint64_t *last_seq, char source[TB_ID_CAP],
+                                     tb_error *err) TB_WARN_UNUSED;
 tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
                                 int64_t ts_ns, tb_error *err) TB_WARN_UNUSED;
 /* A recorded tick waiting to be matched (exec_tick_journal). */
@@ -60,7 +66,10 @@ typedef struct exec_pending {
     int64_t age_ms; /* since it was recorded */
 } exec_pending;
 
-/* Records a tick (autocommit; a duplicate delivery is a no-op). */
+/* Records a tick in its own transaction, committed without waiting for the
+ * WAL flush: the journal is a reorder buffer for at-most-once ticks, and a
+ * tick lost in a database crash is a gap like a tick lost on the wire. A
+ * duplicate delivery is a no-op. */
 tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace,
                                   tb_error *err) TB_WARN_UNUSED;
 /* The symbol's recorded ticks in seq order, at most limit; *out malloc'd. */
@@ -68,11 +77,10 @@ tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_
                              size_t *n, tb_error *err) TB_WARN_UNUSED;
 /* Deletes one recorded tick (matched or dropped). */
 tb_status exec_store_drop_tick(PGconn *c, const tb_tick *t, tb_error *err) TB_WARN_UNUSED;
-/* Symbols with a tick recorded at least age_ms ago, at most limit;
- * *out malloc'd (caller frees). */
+/* Symbols with recorded ticks, at most limit; *out malloc'd (caller frees). */
 typedef char exec_symbol[TB_TOKEN_CAP];
-tb_status exec_store_due_symbols(PGconn *c, int64_t age_ms, int64_t limit, exec_symbol **out,
-                                 size_t *n, tb_error *err) TB_WARN_UNUSED;
+tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out, size_t *n,
+                                     tb_error *err) TB_WARN_UNUSED;
 
 /* True when the symbol has accepted or partially filled orders (no lock). */
 tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out, tb_error *err) TB_WARN_UNUSED;

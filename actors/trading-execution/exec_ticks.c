@@ -3,13 +3,15 @@
  *
  * Ticks travel on core NATS to the workers of the queue group, so they may
  * be handled out of order (one worker is slower than another). A worker
- * records each tick in exec_tick_journal and then, holding the symbol's
- * exec_symbol_state row lock, matches the recorded ticks from last_seq + 1
- * on, one transaction for the run: fills (with their outbox events), order
- * updates and order_events are written, matched ticks deleted, last_seq
- * advanced. A gap stops the run until the tick after it is
+ * records each tick in exec_tick_journal at once (a quick commit, so a
+ * tick reaches the journal even while other workers match), then tries to
+ * take the symbol's exec_symbol_state row lock without waiting. The holder
+ * matches the recorded ticks from last_seq + 1 on, in one transaction per
+ * round: fills (with their outbox events), order updates and order_events
+ * are written, matched ticks deleted, last_seq advanced; it repeats until a
+ * round finds nothing ready. A gap stops a run until the tick after it is
  * EXEC_REORDER_WAIT_MS old (the missing tick is lost, not late); a timer
- * drains what no later tick would. Ticks already matched (redelivered,
+ * drains whatever waits. Ticks already matched (redelivered,
  * overtaken) are dropped. Ticks of a symbol without open orders are not
  * recorded at all: most of the feed costs one indexed read. */
 #include <stdlib.h>
@@ -19,11 +21,12 @@
 #include "exec_store.h"
 
 #define PENDING_BATCH 500
-#define DUE_SYMBOLS_BATCH 100
+#define DRAIN_SYMBOLS_BATCH 100
 
 typedef struct drain_result {
-    int matched, dropped, gaps, fills;
+    int matched, dropped, gaps, resets, fills;
     bool waiting; /* stopped at a gap that is still young */
+    bool busy;    /* another worker holds the symbol */
 } drain_result;
 
 /* Matches one recorded tick against the loaded book and saves the changes. */
@@ -46,7 +49,10 @@ static tb_status match_tick(PGconn *c, exec_service *svc, const exec_pending *p,
     return s;
 }
 
-/* One transaction: matches the symbol's recorded ticks in sequence. */
+/* One transaction: matches the symbol's recorded ticks in sequence, unless
+ * another worker holds the symbol (res->busy): that one is draining, and it
+ * looks again after its commit, so it also matches what this worker just
+ * recorded. */
 static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, exec_events *evs,
                               drain_result *res, tb_error *err) {
     uint64_t last_seq = 0;
@@ -58,8 +64,14 @@ static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, 
     exec_outcome *outs = NULL;
     size_t np = 0, n = 0;
     bool loaded = false;
+    bool locked = false;
     tb_status s = exec_tx_begin(c, err);
-    if (s == TB_OK) s = exec_store_lock_symbol(c, symbol, &last_seq, last_source, err);
+    if (s == TB_OK) s = exec_store_try_lock_symbol(c, symbol, &locked, &last_seq, last_source, err);
+    if (s == TB_OK && !locked) {
+        exec_tx_rollback(c);
+        res->busy = true;
+        return TB_OK;
+    }
     if (s == TB_OK) s = exec_store_pending(c, symbol, PENDING_BATCH, &pend, &np, err);
     for (size_t i = 0; s == TB_OK && i < np; i++) {
         const tb_tick *t = &pend[i].tick;
@@ -80,11 +92,14 @@ static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, 
         }
         exec_tick_order k = exec_tick_classify(true, last_seq, last_source, t->seq, t->source,
                                                svc->seq_reset_gap);
-        if (k == EXEC_TICK_RESET)
+        if (last_source[0] == '\0') {
+            /* the first tick of a fresh symbol state starts its sequence */
+        } else if (k == EXEC_TICK_RESET) {
+            res->resets++;
             bus_log(BUS_LOG_INFO, "feed of %s restarted: seq %llu (%s) after %llu (%s)", symbol,
                     (unsigned long long)t->seq, t->source, (unsigned long long)last_seq,
                     last_source);
-        else if (t->seq != last_seq + 1 && last_source[0] != '\0') {
+        } else if (t->seq != last_seq + 1) {
             res->gaps++;
             bus_log(BUS_LOG_DEBUG, "tick %llu of %s matched without %llu..%llu",
                     (unsigned long long)t->seq, symbol, (unsigned long long)last_seq + 1,
@@ -117,7 +132,9 @@ static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, 
     return s;
 }
 
-/* Drains a symbol until it has nothing ready, then publishes. */
+/* Drains a symbol round after round, publishing after each commit, until a
+ * round finds nothing ready: that last look closes the window in which a
+ * tick recorded during a round would otherwise wait for the timer. */
 static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c, const char *symbol,
                                    const char *trace, tb_error *err) {
     drain_result total = {0};
@@ -134,12 +151,13 @@ static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c, c
         total.matched += r.matched;
         total.dropped += r.dropped;
         total.gaps += r.gaps;
-        /* a full batch may have left more behind it */
-        if (s != TB_OK || r.waiting || r.matched + r.dropped < PENDING_BATCH) break;
+        total.resets += r.resets;
+        if (s != TB_OK || r.busy || r.matched + r.dropped == 0) break;
     }
     bus_counter_add(svc->m_ticks_matched, (uint64_t)total.matched);
     bus_counter_add(svc->m_ticks_stale, (uint64_t)total.dropped);
     bus_counter_add(svc->m_ticks_gap, (uint64_t)total.gaps);
+    bus_counter_add(svc->m_ticks_reset, (uint64_t)total.resets);
     return s;
 }
 
@@ -172,7 +190,7 @@ tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
     return TB_OK;
 }
 
-void exec_drain_due_ticks(bus_actor *a, void *arg) {
+void exec_drain_ticks(bus_actor *a, void *arg) {
     exec_service *svc = arg;
     tb_error err = {0};
     PGconn *c = bus_pg_acquire(bus_actor_pg(a), &err);
@@ -182,7 +200,7 @@ void exec_drain_due_ticks(bus_actor *a, void *arg) {
     }
     exec_symbol *syms = NULL;
     size_t n = 0;
-    if (exec_store_due_symbols(c, svc->reorder_wait_ms, DUE_SYMBOLS_BATCH, &syms, &n, &err) != TB_OK)
+    if (exec_store_pending_symbols(c, DRAIN_SYMBOLS_BATCH, &syms, &n, &err) != TB_OK)
         bus_log(BUS_LOG_WARN, "tick drain: %s", err.message);
     char trace[TB_ID_CAP];
     bus_new_id(trace, sizeof trace);

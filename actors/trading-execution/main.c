@@ -52,10 +52,9 @@ static tb_status start(bus_actor *a, tb_error *err) {
     exec_service_metrics(&service, a);
     bus_actor_set_user(a, &service);
     s = bus_outbox_start_relay(a, EXEC_PRODUCER, service.relay_interval_ms, err);
-    /* the reorder window is also how often stranded ticks are looked for */
-    int64_t drain_ms = service.reorder_wait_ms > 50 ? service.reorder_wait_ms : 50;
     if (s == TB_OK)
-        s = bus_actor_add_timer(a, "tick-drain", drain_ms, exec_drain_due_ticks, &service, NULL, err);
+        s = bus_actor_add_timer(a, "tick-drain", EXEC_DRAIN_INTERVAL_MS, exec_drain_ticks, &service,
+                                NULL, err);
     if (s == TB_OK)
         s = bus_actor_add_timer(a, "day-expiry", service.expiry_interval_ms,
                                 exec_expire_day_orders, &service, NULL, err);

@@ -534,10 +534,15 @@ START_TEST(pending_ticks_in_sequence) {
     /* already matched or overtaken: dropped, however old */
     ck_assert_int_eq(exec_pending_decide(10, "sim", 10, "sim", 1000, 0, 100), EXEC_PENDING_DROP);
     ck_assert_int_eq(exec_pending_decide(10, "sim", 9, "sim", 1000, 5000, 100), EXEC_PENDING_DROP);
-    /* a restarted feed starts a new sequence at once */
+    /* a new sequence (fresh symbol, other or restarted feed) starts at once
+     * with seq 1, else after the window (an earlier tick may be on its way) */
     ck_assert_int_eq(exec_pending_decide(10, "sim", 1, "replay:x", 1000, 0, 100), EXEC_PENDING_MATCH);
-    ck_assert_int_eq(exec_pending_decide(0, "", 7, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
-    ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(0, "", 1, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(0, "", 7, "sim", 1000, 0, 100), EXEC_PENDING_WAIT);
+    ck_assert_int_eq(exec_pending_decide(0, "", 7, "sim", 1000, 100, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(5000, "sim", 1, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 0, 100), EXEC_PENDING_WAIT);
+    ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 100, 100), EXEC_PENDING_MATCH);
 }
 END_TEST
 
