@@ -1,0 +1,182 @@
+/* Event handlers of the notifications service.
+ *
+ *   fills.<acct>.<sym>       fill rules (one alert per fill) + webhook fan-out of the fill
+ *   risk.decision.<acct>     risk_reject rules (approved = false) + fan-out of the decision
+ *   md.tick.<sym>            price_above / price_below, throttled per symbol
+ *   pos.update.<acct>.<sym>  position_limit; drawdown (throttled per account)
+ *   alerts.>                 alerts raised elsewhere: recorded and fanned out once
+ *
+ * Every effect is keyed on the event (alert_id, idempotency key), so a
+ * redelivered or duplicated event changes nothing, and N workers behave as
+ * one. */
+#include "notif_events.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notif_alerts.h"
+#include "notif_webhook.h"
+#include "timer.h"
+
+/* Rules of kind for the event's scope, read per event: fills and decisions
+ * are rare enough, and a rule created a moment ago must apply. */
+static tb_status rules_for(PGconn *pg, notif_kind kind, const char *account, const char *symbol,
+                           notif_rule **out, size_t *n, tb_error *err) {
+    return notif_db_rules(pg, notif_kind_name(kind), account, symbol, out, n, err);
+}
+
+/* Raises an alert per rule (the texts are the same for every rule) and fans
+ * out src. */
+static tb_status raise_per_rule(bus_ctx *ctx, notif_kind kind, const char *account,
+                                const char *symbol, const char *event_id, int64_t ts,
+                                const char *msg, const notif_source *src) {
+    tb_error err = {0};
+    notif_io io = notif_io_of_ctx(ctx);
+    PGconn *pg = notif_io_pg(&io, &err);
+    if (pg == NULL) return bus_fail_err(ctx, &err);
+    notif_rule *rules = NULL;
+    size_t n = 0;
+    tb_status s = rules_for(pg, kind, account, symbol, &rules, &n, &err);
+    tb_alert *alerts = n ? calloc(n, sizeof *alerts) : NULL;
+    if (s == TB_OK && n && alerts == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; s == TB_OK && i < n; i++)
+        notif_alert_make(&rules[i], event_id, account, symbol, ts, msg, &alerts[i]);
+    if (s == TB_OK) s = notif_raise(&io, alerts, rules, n, src, true, bus_ctx_trace(ctx), &err);
+    free(alerts);
+    free(rules);
+    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
+}
+
+tb_status notif_on_fill(bus_ctx *ctx, const void *event) {
+    const tb_fill *f = event;
+    char subject[16 + 2 * TB_TOKEN_CAP], msg[TB_TEXT_CAP];
+    snprintf(subject, sizeof subject, "fills.%s.%s", f->account, f->symbol);
+    notif_msg_fill(f, msg, sizeof msg);
+    notif_source src = {.type = NOTIF_EVENT_FILL, .id = f->fill_id, .subject = subject,
+                        .account = f->account, .desc = &tb_fill_desc, .ev = f};
+    return raise_per_rule(ctx, NOTIF_KIND_FILL, f->account, f->symbol, f->fill_id, f->ts, msg,
+                          &src);
+}
+
+tb_status notif_on_decision(bus_ctx *ctx, const void *event) {
+    const tb_risk_decision *d = event;
+    char subject[16 + TB_TOKEN_CAP], msg[TB_TEXT_CAP];
+    snprintf(subject, sizeof subject, "risk.decision.%s", d->account);
+    notif_source src = {.type = NOTIF_EVENT_DECISION, .id = d->decision_id, .subject = subject,
+                        .account = d->account, .desc = &tb_risk_decision_desc, .ev = d};
+    if (d->approved) {
+        /* No alert; the decision still goes to the webhooks that want it. */
+        tb_error err = {0};
+        notif_io io = notif_io_of_ctx(ctx);
+        tb_status s = notif_raise(&io, NULL, NULL, 0, &src, false, bus_ctx_trace(ctx), &err);
+        return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
+    }
+    notif_msg_reject(d, msg, sizeof msg);
+    return raise_per_rule(ctx, NOTIF_KIND_RISK_REJECT, d->account, d->symbol, d->decision_id,
+                          d->ts, msg, &src);
+}
+
+static void count_error(bus_actor *a, const char *what, const tb_error *err) {
+    bus_counter_add(notif_of(a)->m_eval_errors, 1);
+    bus_log(BUS_LOG_WARN, "%s not evaluated: %s", what, err->message);
+}
+
+static bool has_rules(notif_service *svc, notif_kind kind, const char *account,
+                      const char *symbol) {
+    notif_rule *r = NULL;
+    size_t n = notif_cache_match(&svc->cache, kind, account, symbol, &r);
+    free(r);
+    return n > 0;
+}
+
+tb_status notif_on_tick(bus_ctx *ctx, const void *event) {
+    const tb_tick *t = event;
+    notif_service *svc = notif_of(bus_ctx_actor(ctx));
+    tb_fixed price;
+    if (!notif_tick_price(t, &price)) return TB_OK;
+    if (!has_rules(svc, NOTIF_KIND_PRICE_ABOVE, "", t->symbol) &&
+        !has_rules(svc, NOTIF_KIND_PRICE_BELOW, "", t->symbol))
+        return TB_OK;
+    notif_obs o = {.ts = t->ts, .seq = t->seq, .value = price};
+    snprintf(o.key, sizeof o.key, "%s", t->symbol);
+    if (!notif_throttle_offer(svc->prices, &o, bus_mono_ns())) return TB_OK;
+    tb_error err = {0};
+    notif_io io = notif_io_of_ctx(ctx);
+    if (notif_eval_price(&io, &o, bus_ctx_trace(ctx), &err) != TB_OK)
+        count_error(bus_ctx_actor(ctx), "price rules", &err);
+    return TB_OK; /* core NATS: nothing to redeliver; counted and logged above */
+}
+
+tb_status notif_on_position(bus_ctx *ctx, const void *event) {
+    const tb_position_update *u = event;
+    bus_actor *a = bus_ctx_actor(ctx);
+    notif_service *svc = notif_of(a);
+    notif_io io = notif_io_of_ctx(ctx);
+    tb_error err = {0};
+    if (notif_eval_position(&io, u, bus_ctx_trace(ctx), &err) != TB_OK)
+        count_error(a, "position_limit rules", &err);
+    if (!has_rules(svc, NOTIF_KIND_DRAWDOWN, u->account, "")) return TB_OK;
+    notif_obs o = {.ts = u->ts};
+    snprintf(o.key, sizeof o.key, "%s", u->account);
+    if (!notif_throttle_offer(svc->equity, &o, bus_mono_ns())) return TB_OK;
+    tb_error_clear(&err);
+    if (notif_eval_drawdown(&io, u->account, bus_ctx_trace(ctx), &err) != TB_OK)
+        count_error(a, "drawdown rules", &err);
+    return TB_OK;
+}
+
+tb_status notif_on_alert(bus_ctx *ctx, const void *event) {
+    const tb_alert *al = event;
+    tb_error err = {0};
+    notif_io io = notif_io_of_ctx(ctx);
+    /* Our own alerts are already recorded: the insert finds them and does
+     * nothing. Others' are recorded once and fanned out; not republished. */
+    if (notif_raise(&io, al, NULL, 1, NULL, false, bus_ctx_trace(ctx), &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
+    return TB_OK;
+}
+
+/* ---- trailing evaluation of throttled observations ---- */
+
+#define DUE_BATCH 256
+
+static void flush_prices(bus_actor *a, void *arg) {
+    (void)arg;
+    notif_service *svc = notif_of(a);
+    notif_obs due[DUE_BATCH];
+    size_t n = notif_throttle_take_due(svc->prices, bus_mono_ns(), due, DUE_BATCH);
+    notif_io io = notif_io_of_actor(a);
+    for (size_t i = 0; i < n; i++) {
+        tb_error err = {0};
+        if (notif_eval_price(&io, &due[i], NULL, &err) != TB_OK)
+            count_error(a, "price rules", &err);
+    }
+    notif_io_release(&io);
+}
+
+static void flush_equity(bus_actor *a, void *arg) {
+    (void)arg;
+    notif_service *svc = notif_of(a);
+    notif_obs due[DUE_BATCH];
+    size_t n = notif_throttle_take_due(svc->equity, bus_mono_ns(), due, DUE_BATCH);
+    notif_io io = notif_io_of_actor(a);
+    for (size_t i = 0; i < n; i++) {
+        tb_error err = {0};
+        if (notif_eval_drawdown(&io, due[i].key, NULL, &err) != TB_OK)
+            count_error(a, "drawdown rules", &err);
+    }
+    notif_io_release(&io);
+}
+
+tb_status notif_events_start(bus_actor *a, tb_error *err) {
+    notif_service *svc = notif_of(a);
+    tb_status s = TB_OK;
+    if (svc->set.price_interval_ms > 0)
+        s = bus_actor_add_timer(a, "price-rules", svc->set.price_interval_ms, flush_prices, NULL,
+                                NULL, err);
+    if (s == TB_OK && svc->set.equity_interval_ms > 0)
+        s = bus_actor_add_timer(a, "drawdown-rules", svc->set.equity_interval_ms, flush_equity,
+                                NULL, NULL, err);
+    return s;
+}

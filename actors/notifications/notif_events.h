@@ -1,0 +1,17 @@
+/* Handlers of the events the notifications service consumes (main.c lists
+ * the subscriptions) and the timers that evaluate throttled observations. */
+#ifndef NOTIF_EVENTS_H
+#define NOTIF_EVENTS_H
+
+#include "actor.h"
+
+tb_status notif_on_fill(bus_ctx *ctx, const void *event);
+tb_status notif_on_decision(bus_ctx *ctx, const void *event);
+tb_status notif_on_tick(bus_ctx *ctx, const void *event);
+tb_status notif_on_position(bus_ctx *ctx, const void *event);
+tb_status notif_on_alert(bus_ctx *ctx, const void *event);
+
+/* Starts the timers that evaluate observations held back by the throttles. */
+tb_status notif_events_start(bus_actor *a, tb_error *err) TB_WARN_UNUSED;
+
+#endif
