@@ -329,6 +329,61 @@ START_TEST(out_of_order_ticks_match_in_sequence) {
 }
 END_TEST
 
+START_TEST(hostile_input_is_refused) {
+    fresh();
+    char id[64], subj[128];
+    order_id(id, sizeof id, "h1");
+    xt_submit(xacct, xsym, id, &(xt_order){"buy", "limit", "gtc", "1", "100", NULL, NULL});
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    /* a crossed quote, a negative price, a tick published under another
+     * symbol: none of them trades or advances the sequence */
+    xt_tick_pub(xsym, 1, &(xt_tick){"99", "98", NULL, NULL, NULL, NULL});
+    xt_tick_pub(xsym, 2, &(xt_tick){NULL, "-1", NULL, NULL, NULL, NULL});
+    tb_tick t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.symbol, sizeof t.symbol, "%s", xsym);
+    t.seq = 3;
+    t.ts = tb_now_ns();
+    t.ask = F("90");
+    ck_assert_int_eq(bus_publish(xt_conn, "md.tick.SOMETHING_ELSE", &tb_tick_desc, &t, NULL), TB_OK);
+    /* bytes that are no tick at all */
+    snprintf(subj, sizeof subj, "md.tick.%s", xsym);
+    ck_assert_int_eq(natsConnection_Publish(bus_conn_nats(xt_conn), subj, "\xc1\x00", 2), NATS_OK);
+    xt_tick_pub(xsym, 4, &(xt_tick){"99.5", "101", NULL, NULL, NULL, NULL});
+    wait_seq(xsym, "4");
+    ck_assert_int_eq(xt_fill_count(id), 0);
+
+    /* an order message that does not decode, and one for an order that was
+     * never recorded: both dead-lettered, the stream goes on */
+    natsSubscription *dlq = xt_capture(BUS_DLQ_PREFIX "ORDERS." "trading-execution");
+    snprintf(subj, sizeof subj, "orders.new.%s", xacct);
+    tb_error err = {0};
+    bus_msg_meta meta = {.msg_id = "garbage"};
+    char garbage_id[80];
+    snprintf(garbage_id, sizeof garbage_id, "%s-garbage", xacct);
+    meta.msg_id = garbage_id;
+    ck_assert_int_eq(bus_js_publish_bytes(xt_conn, subj, "\x81\xa1x\x01", 4, NULL, &meta, NULL, &err), TB_OK);
+    char ghost[64];
+    order_id(ghost, sizeof ghost, "ghost");
+    xt_publish_order(xacct, xsym, ghost, &(xt_order){"buy", "market", "gtc", "1", NULL, NULL, NULL}, ghost);
+    int seen = 0;
+    natsMsg *m = NULL;
+    while (seen < 2 && natsSubscription_NextMsg(&m, dlq, 10000) == NATS_OK) {
+        const char *mid = NULL;
+        if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &mid) == NATS_OK &&
+            (strcmp(mid, garbage_id) == 0 || strcmp(mid, ghost) == 0))
+            seen++;
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Destroy(dlq);
+    ck_assert_int_eq(seen, 2);
+    char after[64];
+    order_id(after, sizeof after, "h2");
+    xt_submit(xacct, xsym, after, &(xt_order){"sell", "limit", "gtc", "1", "500", NULL, NULL});
+    xt_wait_state(after, "accepted 0.00000000 v2");
+}
+END_TEST
+
 START_TEST(stop_order_triggers_on_last) {
     fresh();
     char id[64];
@@ -490,6 +545,7 @@ int main(void) {
     tcase_add_test(tc, ioc_and_fok);
     tcase_add_test(tc, redelivery_and_stale_ticks_fill_once);
     tcase_add_test(tc, out_of_order_ticks_match_in_sequence);
+    tcase_add_test(tc, hostile_input_is_refused);
     tcase_add_test(tc, stop_order_triggers_on_last);
     tcase_add_test(tc, day_orders_expire);
     tcase_add_test(tc, api_get_and_list);
