@@ -150,7 +150,9 @@ static int64_t percentile(const bench_variant *v, double p) {
 }
 
 static void fmt_rate(double r, char *out, size_t cap) {
-    if (r >= 1e6)
+    if (r >= 1e9)
+        snprintf(out, cap, "%.2fG", r / 1e9);
+    else if (r >= 1e6)
         snprintf(out, cap, "%.2fM", r / 1e6);
     else if (r >= 1e3)
         snprintf(out, cap, "%.1fk", r / 1e3);
