@@ -133,7 +133,7 @@ typedef struct equity_scan {
 
 static tb_status equity_row(const PGresult *r, void *arg, tb_error *err) {
     equity_scan *e = arg;
-    int64_t us;
+    int64_t us = 0; /* set by the parser on success */
     tb_fixed eq;
     tb_status s;
     if ((s = parse_i64(PQgetvalue(r, 0, 0), &us, err)) != TB_OK ||
@@ -234,7 +234,7 @@ tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int
     for (size_t i = 0; i < keep && s == TB_OK; i++) {
         /* Newest-first rows go back to front: replies are oldest first. */
         tb_equity_point *p = &pts[ascending ? i : keep - 1 - i];
-        int64_t us;
+        int64_t us = 0; /* set by the parser on success */
         snprintf(p->account, sizeof p->account, "%s", account);
         if ((s = parse_i64(PQgetvalue(r, (int)i, 0), &us, err)) != TB_OK) break;
         p->ts = us * NS_PER_US;
@@ -243,7 +243,7 @@ tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int
             break;
     }
     if (s == TB_OK && ascending && rows > limit) {
-        int64_t us;
+        int64_t us = 0; /* set by the parser on success */
         s = parse_i64(PQgetvalue(r, (int)limit, 0), &us, err);
         if (s == TB_OK) snprintf(next, TB_ID_CAP, "%" PRId64, us * NS_PER_US);
     }

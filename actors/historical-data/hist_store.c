@@ -68,7 +68,7 @@ static tb_status row_to_bar(const PGresult *r, int row, tb_bar *b, tb_error *err
     memset(b, 0, sizeof *b);
     snprintf(b->symbol, sizeof b->symbol, "%s", PQgetvalue(r, row, 0));
     snprintf(b->interval, sizeof b->interval, "%s", PQgetvalue(r, row, 1));
-    int64_t us, ticks;
+    int64_t us = 0, ticks = 0; /* set by the parsers on success */
     tb_status s;
     if ((s = parse_i64(PQgetvalue(r, row, 2), &us, err)) != TB_OK) return s;
     if (us > INT64_MAX / NS_PER_US || us < INT64_MIN / NS_PER_US)
