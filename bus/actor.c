@@ -146,7 +146,7 @@ static tb_status subscribe_stream(bus_actor *a, ep_state *e, tb_error *err) {
         cc.AckWait = (o->ack_wait_ms > 0 ? o->ack_wait_ms : 30000) * INT64_C(1000000);
         cc.MaxDeliver = (o->max_deliver > 0 ? o->max_deliver : 10) + 1; /* we dead-letter first */
         cc.FilterSubject = e->ep->subject;
-        cc.DeliverPolicy = js_DeliverAll;
+        cc.DeliverPolicy = o->deliver_new ? js_DeliverNew : js_DeliverAll;
         cc.MaxAckPending = 10000;
         s = js_AddConsumer(&ci, js, o->stream, &cc, NULL, &jerr);
         if (s != NATS_OK && jerr != JSConsumerNameExistErr)

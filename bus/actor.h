@@ -56,6 +56,10 @@ typedef struct bus_stream_opts {
     int64_t ack_wait_ms; /* default 30000 */
     int max_deliver;     /* default 10 */
     int batch;           /* messages per fetch, default 16 */
+    /* A durable created now starts at the stream's end instead of its
+     * beginning (consumers whose first start must not replay history). An
+     * existing durable keeps its position either way. */
+    bool deliver_new;
 } bus_stream_opts;
 
 typedef struct bus_endpoint {

@@ -23,7 +23,10 @@ static notif_service service;
 static bus_endpoint endpoints[] = {
     {.name = "fills", .kind = BUS_STREAM, .subject = "fills.>", .event = &tb_fill_desc,
      .handler = notif_on_fill,
-     .stream = {.stream = BUS_STREAM_FILLS, .durable = "notifications", .batch = 16}},
+     /* The durable's first start does not replay the stream's week of
+      * fills to the webhooks; afterwards it resumes where it stopped. */
+     .stream = {.stream = BUS_STREAM_FILLS, .durable = "notifications", .batch = 16,
+                .deliver_new = true}},
     {.name = "risk-decisions", .kind = BUS_EVENT, .subject = "risk.decision.>",
      .event = &tb_risk_decision_desc, .handler = notif_on_decision},
     {.name = "ticks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,

@@ -74,16 +74,36 @@ static void alert_subject(const tb_alert *al, char *out, size_t cap) {
     snprintf(out, cap, "alerts.%s.%s", al->severity, al->kind);
 }
 
-/* Records the alerts and the fan-out; inserted[i] says which alerts are new. */
+/* The webhooks of one account, loaded at most once per transaction. */
+typedef struct hook_set {
+    bool loaded;
+    char account[TB_TOKEN_CAP];
+    notif_hook *hooks;
+    size_t n;
+} hook_set;
+
+static tb_status hooks_for(PGconn *pg, hook_set *h, const char *account, tb_error *err) {
+    if (h->loaded && strcmp(h->account, account) == 0) return TB_OK;
+    free(h->hooks);
+    h->hooks = NULL;
+    h->n = 0;
+    h->loaded = false;
+    tb_status s = notif_db_hooks(pg, account, &h->hooks, &h->n, err);
+    if (s != TB_OK) return s;
+    h->loaded = true;
+    snprintf(h->account, sizeof h->account, "%s", account);
+    return TB_OK;
+}
+
+/* Records the alerts and the fan-out in one transaction; inserted[i] says
+ * which alerts are new. Webhooks are read only when something is to be
+ * fanned out: an alert seen again (our own, back on alerts.>) costs one
+ * insert that finds its row. */
 static tb_status record(PGconn *pg, const tb_alert *alerts, const notif_rule *rules, size_t n,
                         const notif_source *src, const char *trace, bool *inserted, int *added,
                         tb_error *err) {
-    const char *account = src ? src->account : (n ? alerts[0].account : "");
-    notif_hook *hooks = NULL;
-    size_t nhooks = 0;
-    tb_status s = notif_db_hooks(pg, account, &hooks, &nhooks, err);
-    if (s != TB_OK) return s;
-    s = notif_db_begin(pg, err);
+    hook_set hs = {0};
+    tb_status s = notif_db_begin(pg, err);
     for (size_t i = 0; s == TB_OK && i < n; i++) {
         const tb_alert *al = &alerts[i];
         s = notif_db_insert_alert(pg, al, rules ? rules[i].rule_id : NULL, trace, &inserted[i],
@@ -93,25 +113,21 @@ static tb_status record(PGconn *pg, const tb_alert *alerts, const notif_rule *ru
         alert_subject(al, subject, sizeof subject);
         notif_source as = {.type = NOTIF_EVENT_ALERT, .id = al->alert_id, .subject = subject,
                            .account = al->account, .desc = &tb_alert_desc, .ev = al};
-        if (strcmp(al->account, account) == 0) {
-            s = notif_db_enqueue(pg, hooks, nhooks, &as, added, err);
-        } else {
-            notif_hook *other = NULL;
-            size_t nother = 0;
-            s = notif_db_hooks(pg, al->account, &other, &nother, err);
-            if (s == TB_OK) s = notif_db_enqueue(pg, other, nother, &as, added, err);
-            free(other);
-        }
+        s = hooks_for(pg, &hs, al->account, err);
+        if (s == TB_OK) s = notif_db_enqueue(pg, hs.hooks, hs.n, &as, added, err);
         if (s == TB_OK && rules && notif_kind_is_threshold(rules[i].kind)) {
             const char *p[1] = {rules[i].rule_id};
             s = bus_pg_exec(pg, "UPDATE alert_rules SET last_fired_at = now() WHERE rule_id = $1",
                             1, p, NULL, err);
         }
     }
-    if (s == TB_OK && src) s = notif_db_enqueue(pg, hooks, nhooks, src, added, err);
+    if (s == TB_OK && src) {
+        s = hooks_for(pg, &hs, src->account, err);
+        if (s == TB_OK) s = notif_db_enqueue(pg, hs.hooks, hs.n, src, added, err);
+    }
     if (s == TB_OK) s = notif_db_commit(pg, err);
     if (s != TB_OK) notif_db_rollback(pg);
-    free(hooks);
+    free(hs.hooks);
     return s;
 }
 

@@ -61,6 +61,16 @@ size_t notif_cache_match(notif_cache *c, notif_kind kind, const char *account,
     return j;
 }
 
+size_t notif_cache_count(notif_cache *c, notif_kind kind, const char *account,
+                         const char *symbol) {
+    size_t k = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->rules[i].kind == kind && notif_rule_applies(&c->rules[i], account, symbol)) k++;
+    pthread_rwlock_unlock(&c->lock);
+    return k;
+}
+
 static void refresh_tick(bus_actor *a, void *arg) {
     (void)arg;
     notif_service *svc = notif_of(a);

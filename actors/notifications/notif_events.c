@@ -84,10 +84,7 @@ static void count_error(bus_actor *a, const char *what, const tb_error *err) {
 
 static bool has_rules(notif_service *svc, notif_kind kind, const char *account,
                       const char *symbol) {
-    notif_rule *r = NULL;
-    size_t n = notif_cache_match(&svc->cache, kind, account, symbol, &r);
-    free(r);
-    return n > 0;
+    return notif_cache_count(&svc->cache, kind, account, symbol) > 0;
 }
 
 tb_status notif_on_tick(bus_ctx *ctx, const void *event) {

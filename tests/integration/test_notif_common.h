@@ -246,6 +246,7 @@ static inline void nt_env_init(nt_env *e, const char *account, const char *insta
     snprintf(e->v[k++], 192, "NOTIF_RULES_REFRESH_MS=200");
     snprintf(e->v[k++], 192, "NOTIF_PRICE_INTERVAL_MS=0");
     snprintf(e->v[k++], 192, "NOTIF_EQUITY_INTERVAL_MS=0");
+    snprintf(e->v[k++], 192, "NOTIF_ACK_WAIT_MS=2000");
     for (int i = 0; i < k; i++) e->ptrs[i] = e->v[i];
     e->ptrs[k] = NULL;
 }
@@ -281,6 +282,13 @@ static inline void nt_stop(nt_worker *w) {
     if (w->pid <= 0) return;
     kill(w->pid, SIGTERM);
     ck_assert_int_eq(tb_test_wait_exit(w->pid, 30000), 0);
+    w->pid = 0;
+}
+
+/* kill -9: the worker stops wherever it is. */
+static inline void nt_kill(nt_worker *w) {
+    ck_assert_int_eq(kill(w->pid, SIGKILL), 0);
+    ck_assert_int_eq(tb_test_wait_exit(w->pid, 10000), 128 + SIGKILL);
     w->pid = 0;
 }
 

@@ -4,7 +4,8 @@
  * even when the fill comes twice; a receiver answering 500 then 200 gets a
  * retry and the delivery is marked delivered; one that always fails gets
  * NOTIF_MAX_ATTEMPTS tries with backoff and the delivery is dead and
- * visible; two workers deliver every event under a single key. */
+ * visible; two workers deliver every event under a single key; kill -9 of
+ * one of two workers mid-stream loses no delivery. */
 #include "test_notif_common.h"
 
 static bus_config cfg;
@@ -355,6 +356,56 @@ START_TEST(two_workers_deliver_each_event_once) {
 }
 END_TEST
 
+START_TEST(kill_9_of_a_worker_loses_no_delivery) {
+    nt_start(&w1, conn, account, 1, log_path);
+    nt_start(&w2, conn, account, 2, log_path);
+    tb_alert_rule rule;
+    nt_rule(conn, "fill", account, "", NULL, &rule);
+    tb_webhook wh;
+    char u[256];
+    url(u, sizeof u, "ok");
+    nt_webhook(conn, u, "", account, &wh);
+    for (int i = 0; i < N_FILLS; i++) {
+        char id[96];
+        snprintf(id, sizeof id, "%s-F%02d", account, i);
+        nt_publish_fill(conn, account, id, id);
+    }
+    nt_kill(&w1); /* mid-stream: fills unacked, deliveries claimed, alerts unpublished */
+    char p[128];
+    path(p, sizeof p, "ok", account);
+    /* Unacked fills come back after NOTIF_ACK_WAIT_MS (2 s), claimed
+     * deliveries after their lease (HTTP timeout 2 s + 10 s). */
+    keys_arg ka = {p, 2 * N_FILLS};
+    ck_assert_msg(tb_test_wait(keys_reached, &ka, 60000), "only %zu keys (see %s)",
+                  distinct_keys(p, NULL), log_path);
+    size_t n;
+    nt_req *reqs = nt_rx_get(&rx, p, &n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(notif_signature_ok(wh.secret, reqs[i].body, reqs[i].len, reqs[i].sig));
+        /* every key is one of the expected ones: a repeat is a retry of it */
+        char want_fill[256], want_alert[256];
+        int k = -1;
+        const char *f = strstr(reqs[i].key, "-F");
+        ck_assert_ptr_nonnull(f);
+        k = atoi(f + 2);
+        ck_assert(k >= 0 && k < N_FILLS);
+        snprintf(want_fill, sizeof want_fill, "%s:fill:%s-F%02d", wh.id, account, k);
+        snprintf(want_alert, sizeof want_alert, "%s:alert:%s-%s-F%02d", wh.id, rule.rule_id,
+                 account, k);
+        ck_assert_msg(strcmp(reqs[i].key, want_fill) == 0 || strcmp(reqs[i].key, want_alert) == 0,
+                      "unexpected key %s", reqs[i].key);
+    }
+    free(reqs);
+    size_t na;
+    tb_alert *alerts = nt_alerts(conn, account, &na);
+    ck_assert_uint_eq(na, N_FILLS);
+    free(alerts);
+    size_t total;
+    ck_assert_uint_eq(distinct_keys(p, &total), 2 * N_FILLS);
+    printf("kill -9: %zu requests for %d keys\n", total, 2 * N_FILLS);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("notif_webhooks");
     TCase *tc = tcase_create("webhooks");
@@ -364,6 +415,7 @@ int main(void) {
     tcase_add_test(tc, failing_then_ok_is_retried_and_delivered_once);
     tcase_add_test(tc, always_failing_is_dead_after_max_attempts);
     tcase_add_test(tc, two_workers_deliver_each_event_once);
+    tcase_add_test(tc, kill_9_of_a_worker_loses_no_delivery);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
