@@ -1,6 +1,7 @@
 /* Alert rules of tb-notifications end to end, against the real binary:
  * price rules fire on crossings only (two workers sharing the ticks, the
- * crossing state in Redis), position_limit with its cooldown and stale
+ * crossing state in Redis; throttled, the latest tick of a burst counts),
+ * position_limit with its cooldown and stale
  * updates, drawdown against the equity from api.accounts.get (answered by
  * an in-process fake of position-management) with a moving peak, risk
  * rejections, alerts of other services recorded once, and the API's checks
@@ -151,6 +152,28 @@ START_TEST(price_rules_fire_on_crossings_with_two_workers) {
         }
     free(alerts);
     ck_assert_msg(found, "no alert %s", want_id);
+}
+END_TEST
+
+START_TEST(throttled_price_rules_evaluate_the_latest_tick) {
+    nt_start_with(&w1, conn, account, 1, log_path, "NOTIF_PRICE_INTERVAL_MS=300");
+    usleep(200000);
+    tb_alert_rule above;
+    nt_rule(conn, "price_above", "", symbol, "100", &above);
+    set_cooldown(above.rule_id, 0);
+    /* One window: 99 is evaluated at once, 101 and 99 wait and only the
+     * latest (99) is evaluated when the window ends: the crossing that
+     * reverted inside the window is not seen. */
+    tick(1, 99);
+    tick(2, 101);
+    tick(3, 99);
+    usleep(900000);
+    ck_assert_uint_eq(count_alerts("", symbol, "price_above"), 0);
+    /* A burst ending above 100: its last tick is evaluated by the timer. */
+    tick(4, 99);
+    tick(5, 101);
+    tick(6, 102);
+    expect_alerts("", symbol, "price_above", 1);
 }
 END_TEST
 
@@ -493,6 +516,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, price_rules_fire_on_crossings_with_two_workers);
+    tcase_add_test(tc, throttled_price_rules_evaluate_the_latest_tick);
     tcase_add_test(tc, position_limit_crossings_cooldown_and_stale_updates);
     tcase_add_test(tc, drawdown_from_the_equity_peak);
     tcase_add_test(tc, risk_rejections_and_foreign_alerts);

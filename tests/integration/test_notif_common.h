@@ -261,11 +261,20 @@ static inline bool nt_ready(bus_conn *c, const char *instance) {
     return true;
 }
 
-static inline void nt_start(nt_worker *w, bus_conn *c, const char *account, int index,
-                            const char *log_path) {
+/* Starts a worker; extra ("NAME=value", may be NULL) overrides a setting
+ * of nt_env_init (the later entry wins in the child's environment). */
+static inline void nt_start_with(nt_worker *w, bus_conn *c, const char *account, int index,
+                                 const char *log_path, const char *extra) {
     snprintf(w->instance, sizeof w->instance, "%s-w%d", account, index);
     nt_env e;
     nt_env_init(&e, account, w->instance);
+    if (extra) {
+        int k = 0;
+        while (e.ptrs[k]) k++;
+        snprintf(e.v[k], sizeof e.v[k], "%s", extra);
+        e.ptrs[k] = e.v[k];
+        e.ptrs[k + 1] = NULL;
+    }
     char bin[512];
     tb_test_bin(bin, sizeof bin, "actors/notifications/tb-notifications");
     char *argv[] = {bin, NULL};
@@ -276,6 +285,11 @@ static inline void nt_start(nt_worker *w, bus_conn *c, const char *account, int 
                       log_path);
         usleep(50000);
     }
+}
+
+static inline void nt_start(nt_worker *w, bus_conn *c, const char *account, int index,
+                            const char *log_path) {
+    nt_start_with(w, c, account, index, log_path, NULL);
 }
 
 static inline void nt_stop(nt_worker *w) {
