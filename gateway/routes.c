@@ -165,6 +165,11 @@ static const gw_route routes[] = {
     {"POST", "/v1/webhooks", GW_ROLE_TRADER, GW_BUS, "api.webhooks.create", GW_IN_JSON,
      &tb_webhook_desc, .reply = &tb_webhook_desc, .flags = GW_F_SCOPED, .success = 201,
      .summary = "Subscribe a URL to events; the signing secret is returned once."},
+    {"GET", "/v1/webhooks/{id}/deliveries", GW_ROLE_VIEWER, GW_BUS, "api.webhooks.deliveries",
+     GW_IN_QUERY, Q, "status,limit,cursor", "id", .reply = &tb_webhook_delivery_desc,
+     .flags = LIST_SCOPED, .success = 200,
+     .summary =
+         "Deliveries of a webhook (status: pending, delivered or dead), dead letters included."},
     {"DELETE", "/v1/webhooks/{id}", GW_ROLE_TRADER, GW_BUS, "api.webhooks.delete", GW_IN_QUERY, Q,
      "", "id", .flags = GW_F_SCOPED, .success = 204, .summary = "Delete a webhook."},
     {"GET", "/v1/alerts", GW_ROLE_VIEWER, GW_BUS, "api.alerts.list", GW_IN_QUERY, Q,

@@ -207,7 +207,7 @@ END_TEST
 
 START_TEST(writes) {
     http_resp r;
-    char path[256], body[512], value[TB_TEXT_CAP];
+    char path[256], body[512], value[TB_TEXT_CAP], accounts[TB_TEXT_CAP];
     char newacct[48];
     tb_test_unique(newacct, sizeof newacct, "GN");
     snprintf(body, sizeof body, "{\"account\":\"%s\",\"name\":\"Paper\",\"initial_cash\":\"100000\"}", newacct);
@@ -248,6 +248,13 @@ START_TEST(writes) {
     gw_http(&r, &gw, "GET", "/v1/webhooks", viewer, NULL);
     ck_assert_int_eq(r.status, 200);
     http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/webhooks/wh-1/deliveries?status=dead&limit=5", viewer, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "state"), "dead");
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "webhook_id"), "wh-1");
+    http_free(&r);
+    fake_last(NULL, NULL, accounts);
+    ck_assert_str_eq(accounts, my_acct);
     gw_http(&r, &gw, "DELETE", "/v1/webhooks/wh-1", trader, NULL);
     ck_assert_int_eq(r.status, 204);
     ck_assert_uint_eq(r.len, 0);

@@ -616,6 +616,17 @@ static tb_status fk_webhooks(bus_ctx *ctx, const void *ev) {
     return bus_reply_list(ctx, &tb_webhook_desc, &w, 1, NULL);
 }
 
+static tb_status fk_deliveries(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    note(ctx, &tb_query_desc, ev);
+    tb_webhook_delivery d = {.attempts = 10, .last_status = 500};
+    snprintf(d.webhook_id, sizeof d.webhook_id, "%s", q->id);
+    snprintf(d.event_id, sizeof d.event_id, "fill:f-1");
+    snprintf(d.idempotency_key, sizeof d.idempotency_key, "%s:fill:f-1", q->id);
+    snprintf(d.state, sizeof d.state, "%s", q->status[0] ? q->status : "dead");
+    return bus_reply_list(ctx, &tb_webhook_delivery_desc, &d, 1, NULL);
+}
+
 static tb_status fk_alerts(bus_ctx *ctx, const void *ev) {
     note(ctx, &tb_query_desc, ev);
     tb_alert a = {.ts = tb_now_ns()};
@@ -665,6 +676,7 @@ static const bus_endpoint fake_endpoints[] = {
     EP("webhooks", "api.webhooks.list", &tb_query_desc, fk_webhooks),
     EP("webhook-create", "api.webhooks.create", &tb_webhook_desc, fk_webhook_create),
     EP("webhook-delete", "api.webhooks.delete", &tb_query_desc, fk_query_ok),
+    EP("deliveries", "api.webhooks.deliveries", &tb_query_desc, fk_deliveries),
     EP("alerts", "api.alerts.list", &tb_query_desc, fk_alerts),
     EP("rules", "api.alerts.rules.list", &tb_query_desc, fk_rules),
     EP("rule-create", "api.alerts.rules.create", &tb_alert_rule_desc, fk_rule_create),

@@ -4,13 +4,13 @@
  * services use. An account is created, an order is submitted (and retried
  * with its client_order_id), filled against the simulator's ticks, and seen
  * in fills and positions; limits and the kill switch; a strategy's life
- * cycle; a bar import read back; analytics; /health/all and /metrics over
- * every instance. */
+ * cycle; a bar import read back; analytics; webhooks, their deliveries and
+ * alert rules; /health/all and /metrics over every instance. */
 #include "test_gateway_fixture.h"
 
-static const char *const services[] = {"market-data",       "historical-data", "signal-processing",
-                                       "risk-management",   "trading-execution",
-                                       "position-management", "analytics"};
+static const char *const services[] = {"market-data",         "historical-data",   "signal-processing",
+                                       "risk-management",     "trading-execution", "position-management",
+                                       "analytics",           "notifications"};
 #define NSERVICES (sizeof services / sizeof services[0])
 
 static gw_proc gw;
@@ -43,10 +43,8 @@ static void setup(void) {
     tb_test_unique(my_acct, sizeof my_acct, "GR");
     tb_test_unique(other_acct, sizeof other_acct, "GO");
     for (size_t i = 0; i < NSERVICES; i++) start_service(i);
-    static const char *const env[] = {
-        "GATEWAY_REQUIRED_SERVICES=market-data,historical-data,signal-processing,risk-management,"
-        "trading-execution,position-management,analytics",
-        "GATEWAY_RATE_LIMIT=100000", NULL};
+    /* GATEWAY_REQUIRED_SERVICES: the default, all eight */
+    static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "services", env);
     ck_assert_msg(tb_test_wait(all_healthy, NULL, 30000), "the services did not all come up (logs in %s)",
                   getenv("TB_BINARY_DIR"));
@@ -256,6 +254,57 @@ START_TEST(strategies_bars_analytics) {
 }
 END_TEST
 
+START_TEST(webhooks_and_alerts) {
+    http_resp r;
+    char body[512], path[256], id[64], rule[64];
+    snprintf(body, sizeof body,
+             "{\"url\":\"https://example.test/hook\",\"events\":\"alerts.>\",\"account\":\"%s\"}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/webhooks", trader, body);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    snprintf(id, sizeof id, "%s", str(r.json, "id"));
+    ck_assert(strlen(id) > 0);
+    ck_assert(strlen(str(r.json, "secret")) > 0); /* shown at creation */
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/webhooks", trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 1);
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/webhooks", viewer, NULL); /* another account's key */
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 0);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/webhooks/%s/deliveries?status=dead", id);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", path, viewer, NULL);
+    ck_assert_msg(r.status == 404 || r.status == 403, "%ld %s", r.status, r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/webhooks/%s", id);
+    gw_http(&r, &gw, "DELETE", path, trader, NULL);
+    ck_assert_msg(r.status == 204, "%ld %s", r.status, r.body);
+    http_free(&r);
+
+    snprintf(body, sizeof body, "{\"kind\":\"position_limit\",\"account\":\"%s\",\"threshold\":\"1000\"}", my_acct);
+    gw_http(&r, &gw, "POST", "/v1/alerts/rules", trader, body);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    snprintf(rule, sizeof rule, "%s", str(r.json, "rule_id"));
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/alerts/rules", trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 1);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/alerts", trader, NULL);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/alerts/rules/%s", rule);
+    gw_http(&r, &gw, "DELETE", path, trader, NULL);
+    ck_assert_msg(r.status == 204, "%ld %s", r.status, r.body);
+    http_free(&r);
+}
+END_TEST
+
 START_TEST(health_and_metrics_of_everything) {
     http_resp r;
     gw_http(&r, &gw, "GET", "/health/all", NULL, NULL);
@@ -286,6 +335,7 @@ int main(void) {
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, accounts_orders_fills_positions);
     tcase_add_test(tc, strategies_bars_analytics);
+    tcase_add_test(tc, webhooks_and_alerts);
     tcase_add_test(tc, health_and_metrics_of_everything);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -43,6 +43,7 @@ static const char *const design_routes[][2] = {
     {"POST", "/v1/alerts/rules"},
     /* beyond DESIGN §6: the rest of the services' api.* endpoints */
     {"DELETE", "/v1/alerts/rules/{id}"},
+    {"GET", "/v1/webhooks/{id}/deliveries"},
     {"POST", "/v1/api-keys"},
     {"DELETE", "/v1/api-keys/{id}"},
     {"GET", "/openapi.json"},
