@@ -226,7 +226,7 @@ tb_status notif_eval_price(notif_io *io, const notif_obs *tick, const char *trac
         bool cond = notif_price_condition(r, tick->value);
         char key[256];
         state_key(r, tick->key, key, sizeof key);
-        notif_step step;
+        notif_step step = NOTIF_STEP_NONE; /* set by the crossing update on success */
         s = notif_state_observe(rc, key, svc->set.state_ttl_s, tick->ts, tick->seq, r->cooldown_s,
                                 decide_fixed, &cond, &step, err);
         if (s != TB_OK || step != NOTIF_STEP_FIRE) continue;
@@ -260,7 +260,7 @@ tb_status notif_eval_position(notif_io *io, const tb_position_update *u, const c
         bool cond = notif_position_condition(&rules[i], u->qty);
         char key[256];
         state_key(&rules[i], sub, key, sizeof key);
-        notif_step step;
+        notif_step step = NOTIF_STEP_NONE; /* set by the crossing update on success */
         s = notif_state_observe(rc, key, svc->set.state_ttl_s, u->ts, 0, rules[i].cooldown_s,
                                 decide_fixed, &cond, &step, err);
         if (s != TB_OK || step != NOTIF_STEP_FIRE) continue;
@@ -325,7 +325,7 @@ tb_status notif_eval_drawdown(notif_io *io, const char *account, const char *tra
         drawdown_arg d = {.rule = &rules[i], .acct = &acct};
         char key[256];
         state_key(&rules[i], account, key, sizeof key);
-        notif_step step;
+        notif_step step = NOTIF_STEP_NONE; /* set by the crossing update on success */
         s = notif_state_observe(rc, key, svc->set.state_ttl_s, ts, 0, rules[i].cooldown_s,
                                 decide_drawdown, &d, &step, err);
         if (s == TB_OK && d.failed)
