@@ -4,6 +4,7 @@
  * a backoff deadline for new connections after a failed attempt. */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -178,6 +179,43 @@ tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const
     }
     PQclear(r);
     return s;
+}
+
+tb_status bus_pg_col_fixed(const PGresult *r, int row, int col, tb_fixed *out, tb_error *err) {
+    if (PQgetisnull(r, row, col)) {
+        *out = 0;
+        return TB_OK;
+    }
+    const char *v = PQgetvalue(r, row, col);
+    if (tb_fixed_parse_cstr(v, out) != TB_OK)
+        return tb_error_set(err, TB_ERR, PQfname(r, col),
+                            "stored %s \"%.40s\" is not a fixed-point value", PQfname(r, col), v);
+    return TB_OK;
+}
+
+tb_status bus_pg_col_i64(const PGresult *r, int row, int col, int64_t *out, tb_error *err) {
+    if (PQgetisnull(r, row, col)) {
+        *out = 0;
+        return TB_OK;
+    }
+    const char *v = PQgetvalue(r, row, col);
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0)
+        return tb_error_set(err, TB_ERR, PQfname(r, col), "stored %s \"%.40s\" is not an integer",
+                            PQfname(r, col), v);
+    *out = n;
+    return TB_OK;
+}
+
+void bus_pg_col_str(const PGresult *r, int row, int col, char *dst, size_t cap) {
+    if (cap == 0) return;
+    const char *v = PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+    size_t n = strlen(v);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
 }
 
 int64_t bus_pg_ping_ns(bus_pg_pool *p, tb_error *err) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "money.h"
 #include "status.h"
 
 typedef struct bus_pg_pool bus_pg_pool;
@@ -42,6 +43,16 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) TB
  * on success (caller PQclear), otherwise the result is cleared. */
 tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
                       PGresult **res_out, tb_error *err) TB_WARN_UNUSED;
+
+/* Column readers for rows of a bus_pg_exec result (text format). A NULL
+ * column reads as 0 / "". A value the type cannot hold is TB_ERR naming the
+ * column: the database holds something the code did not write. */
+tb_status bus_pg_col_fixed(const PGresult *r, int row, int col, tb_fixed *out,
+                           tb_error *err) TB_WARN_UNUSED;
+tb_status bus_pg_col_i64(const PGresult *r, int row, int col, int64_t *out,
+                         tb_error *err) TB_WARN_UNUSED;
+/* Copies the column, truncated to cap - 1 bytes. */
+void bus_pg_col_str(const PGresult *r, int row, int col, char *dst, size_t cap);
 
 /* Runs a command and maps error replies / lost connections to a status.
  * *reply_out (may be NULL) receives the reply on success (caller

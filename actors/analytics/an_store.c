@@ -12,20 +12,6 @@
 
 #define NS_PER_US 1000
 
-static tb_status parse_fixed(const char *s, const char *what, tb_fixed *out, tb_error *err) {
-    if (tb_fixed_parse_cstr(s, out) != TB_OK)
-        return tb_error_set(err, TB_ERR, what, "stored %s \"%s\" is not a tb_fixed", what, s);
-    return TB_OK;
-}
-
-static tb_status parse_i64(const char *s, int64_t *out, tb_error *err) {
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '\0') return tb_error_set(err, TB_ERR, NULL, "bad integer \"%s\"", s);
-    *out = v;
-    return TB_OK;
-}
-
 /* ceil(ns / 1000): ts_us >= ceil(x / 1000) <=> ts_us * 1000 >= x. */
 static int64_t ceil_us(int64_t ns) {
     int64_t q = ns / NS_PER_US;
@@ -136,8 +122,8 @@ static tb_status equity_row(const PGresult *r, void *arg, tb_error *err) {
     int64_t us = 0; /* set by the parser on success */
     tb_fixed eq;
     tb_status s;
-    if ((s = parse_i64(PQgetvalue(r, 0, 0), &us, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, 0, 1), "equity", &eq, err)) != TB_OK)
+    if ((s = bus_pg_col_i64(r, 0, 0, &us, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, 0, 1, &eq, err)) != TB_OK)
         return s;
     if (an_series_add(e->s, us * NS_PER_US, tb_fixed_to_double(eq)) != TB_OK)
         return tb_error_set(err, TB_ERR, "ts", "equity points out of time order");
@@ -172,10 +158,10 @@ static tb_status fill_row(const PGresult *r, void *arg, tb_error *err) {
     snprintf(f.strategy_id, sizeof f.strategy_id, "%s", PQgetvalue(r, 0, 2));
     f.side = strcmp(PQgetvalue(r, 0, 3), "buy") == 0 ? 1 : -1;
     tb_status s;
-    if ((s = parse_fixed(PQgetvalue(r, 0, 4), "qty", &f.qty, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, 0, 5), "price", &f.price, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, 0, 6), "fee", &f.fee, err)) != TB_OK ||
-        (s = parse_i64(PQgetvalue(r, 0, 7), &f.ts, err)) != TB_OK)
+    if ((s = bus_pg_col_fixed(r, 0, 4, &f.qty, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, 0, 5, &f.price, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, 0, 6, &f.fee, err)) != TB_OK ||
+        (s = bus_pg_col_i64(r, 0, 7, &f.ts, err)) != TB_OK)
         return s;
     return an_trades_add(t, &f, err);
 }
@@ -236,15 +222,15 @@ tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int
         tb_equity_point *p = &pts[ascending ? i : keep - 1 - i];
         int64_t us = 0; /* set by the parser on success */
         snprintf(p->account, sizeof p->account, "%s", account);
-        if ((s = parse_i64(PQgetvalue(r, (int)i, 0), &us, err)) != TB_OK) break;
+        if ((s = bus_pg_col_i64(r, (int)i, 0, &us, err)) != TB_OK) break;
         p->ts = us * NS_PER_US;
-        if ((s = parse_fixed(PQgetvalue(r, (int)i, 1), "equity", &p->equity, err)) != TB_OK ||
-            (s = parse_fixed(PQgetvalue(r, (int)i, 2), "cash", &p->cash, err)) != TB_OK)
+        if ((s = bus_pg_col_fixed(r, (int)i, 1, &p->equity, err)) != TB_OK ||
+            (s = bus_pg_col_fixed(r, (int)i, 2, &p->cash, err)) != TB_OK)
             break;
     }
     if (s == TB_OK && ascending && rows > limit) {
         int64_t us = 0; /* set by the parser on success */
-        s = parse_i64(PQgetvalue(r, (int)limit, 0), &us, err);
+        s = bus_pg_col_i64(r, (int)limit, 0, &us, err);
         if (s == TB_OK) snprintf(next, TB_ID_CAP, "%" PRId64, us * NS_PER_US);
     }
     PQclear(r);

@@ -49,20 +49,6 @@ static const char SQL_APPLY_TICK[] =
     "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "           \
     "close, volume, ticks"
 
-static tb_status parse_fixed(const char *s, const char *what, tb_fixed *out, tb_error *err) {
-    if (tb_fixed_parse_cstr(s, out) != TB_OK)
-        return tb_error_set(err, TB_ERR, what, "stored %s \"%s\" is not a tb_fixed", what, s);
-    return TB_OK;
-}
-
-static tb_status parse_i64(const char *s, int64_t *out, tb_error *err) {
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '\0') return tb_error_set(err, TB_ERR, NULL, "bad integer \"%s\"", s);
-    *out = v;
-    return TB_OK;
-}
-
 /* Row of BAR_COLUMNS -> tb_bar. */
 static tb_status row_to_bar(const PGresult *r, int row, tb_bar *b, tb_error *err) {
     memset(b, 0, sizeof *b);
@@ -70,16 +56,16 @@ static tb_status row_to_bar(const PGresult *r, int row, tb_bar *b, tb_error *err
     snprintf(b->interval, sizeof b->interval, "%s", PQgetvalue(r, row, 1));
     int64_t us = 0, ticks = 0; /* set by the parsers on success */
     tb_status s;
-    if ((s = parse_i64(PQgetvalue(r, row, 2), &us, err)) != TB_OK) return s;
+    if ((s = bus_pg_col_i64(r, row, 2, &us, err)) != TB_OK) return s;
     if (us > INT64_MAX / NS_PER_US || us < INT64_MIN / NS_PER_US)
         return tb_error_set(err, TB_ERR, "start", "bar start out of range");
     b->start = us * NS_PER_US;
-    if ((s = parse_fixed(PQgetvalue(r, row, 3), "open", &b->open, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, row, 4), "high", &b->high, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, row, 5), "low", &b->low, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, row, 6), "close", &b->close, err)) != TB_OK ||
-        (s = parse_fixed(PQgetvalue(r, row, 7), "volume", &b->volume, err)) != TB_OK ||
-        (s = parse_i64(PQgetvalue(r, row, 8), &ticks, err)) != TB_OK)
+    if ((s = bus_pg_col_fixed(r, row, 3, &b->open, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, row, 4, &b->high, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, row, 5, &b->low, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, row, 6, &b->close, err)) != TB_OK ||
+        (s = bus_pg_col_fixed(r, row, 7, &b->volume, err)) != TB_OK ||
+        (s = bus_pg_col_i64(r, row, 8, &ticks, err)) != TB_OK)
         return s;
     b->ticks = (uint64_t)ticks;
     return TB_OK;

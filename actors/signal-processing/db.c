@@ -15,29 +15,13 @@
     "(extract(epoch from updated_at) * 1000000)::bigint"
 
 #define SIGNAL_COLS                                                                                \
-    "signal_id, strategy_id, account, symbol, side, sizing, coalesce(qty::text, ''), "             \
-    "coalesce(target::text, ''), ref_price::text, tick_seq, coalesce(reason, ''), "                \
+    "signal_id, strategy_id, account, symbol, side, sizing, qty::text, "                           \
+    "target::text, ref_price::text, tick_seq, coalesce(reason, ''), "                              \
     "(extract(epoch from ts) * 1000000)::bigint"
 
 /* to_timestamp(0) + microseconds: exact to the microsecond, which is
  * PostgreSQL's resolution, for any int64 nanosecond time. */
 #define TS_FROM_NS(p) "to_timestamp(0) + (" p "::bigint / 1000) * interval '1 microsecond'"
-
-static void copy(char *dst, size_t cap, const char *src) {
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-static tb_status parse_fixed(const char *text, const char *field, tb_fixed *out, tb_error *err) {
-    if (text == NULL || text[0] == '\0') {
-        *out = 0;
-        return TB_OK;
-    }
-    tb_status s = tb_fixed_parse_cstr(text, out);
-    if (s != TB_OK)
-        return tb_error_set(err, TB_ERR, field,
-                            "stored value %s does not fit the fixed-point range", text);
-    return TB_OK;
-}
 
 /* Row i of a STRATEGY_COLS result. *params_ok tells whether the stored
  * parameters still validate; row.params is then their canonical form, else
@@ -46,14 +30,14 @@ static tb_status row_to_cfg(const PGresult *r, int i, sp_strategy_cfg *out, bool
                             tb_error *err) {
     memset(out, 0, sizeof *out);
     tb_strategy *s = &out->row;
-    copy(s->strategy_id, sizeof s->strategy_id, PQgetvalue(r, i, 0));
-    copy(s->kind, sizeof s->kind, PQgetvalue(r, i, 1));
-    copy(s->symbol, sizeof s->symbol, PQgetvalue(r, i, 2));
-    copy(s->account, sizeof s->account, PQgetvalue(r, i, 3));
-    copy(s->params, sizeof s->params, PQgetvalue(r, i, 4));
+    bus_pg_col_str(r, i, 0, s->strategy_id, sizeof s->strategy_id);
+    bus_pg_col_str(r, i, 1, s->kind, sizeof s->kind);
+    bus_pg_col_str(r, i, 2, s->symbol, sizeof s->symbol);
+    bus_pg_col_str(r, i, 3, s->account, sizeof s->account);
+    bus_pg_col_str(r, i, 4, s->params, sizeof s->params);
     s->enabled = strcmp(PQgetvalue(r, i, 5), "t") == 0;
-    copy(s->sizing, sizeof s->sizing, PQgetvalue(r, i, 6));
-    tb_status st = parse_fixed(PQgetvalue(r, i, 7), "qty", &s->qty, err);
+    bus_pg_col_str(r, i, 6, s->sizing, sizeof s->sizing);
+    tb_status st = bus_pg_col_fixed(r, i, 7, &s->qty, err);
     if (st != TB_OK) return st;
     int64_t created = strtoll(PQgetvalue(r, i, 8), NULL, 10);
     int64_t updated = strtoll(PQgetvalue(r, i, 9), NULL, 10);
@@ -221,7 +205,7 @@ tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
                     &r, err);
     if (s == TB_OK && PQntuples(r) == 0)
         s = tb_error_set(err, TB_NOT_FOUND, "strategy_id", "no strategy %s", in->strategy_id);
-    if (s == TB_OK) copy(old_symbol, TB_TOKEN_CAP, PQgetvalue(r, 0, 0));
+    if (s == TB_OK) bus_pg_col_str(r, 0, 0, old_symbol, TB_TOKEN_CAP);
     PQclear(r);
     if (s == TB_OK) s = check_account(pg, in->account, err);
     strategy_params_text t;
@@ -314,17 +298,17 @@ tb_status sp_db_list_signals(PGconn *pg, const tb_query *q, size_t limit, tb_sig
     }
     for (int i = 0; i < rows && s == TB_OK; i++) {
         tb_signal *g = &v[i];
-        copy(g->signal_id, sizeof g->signal_id, PQgetvalue(r, i, 0));
-        copy(g->strategy_id, sizeof g->strategy_id, PQgetvalue(r, i, 1));
-        copy(g->account, sizeof g->account, PQgetvalue(r, i, 2));
-        copy(g->symbol, sizeof g->symbol, PQgetvalue(r, i, 3));
-        copy(g->side, sizeof g->side, PQgetvalue(r, i, 4));
-        copy(g->sizing, sizeof g->sizing, PQgetvalue(r, i, 5));
-        s = parse_fixed(PQgetvalue(r, i, 6), "qty", &g->qty, err);
-        if (s == TB_OK) s = parse_fixed(PQgetvalue(r, i, 7), "target", &g->target, err);
-        if (s == TB_OK) s = parse_fixed(PQgetvalue(r, i, 8), "ref_price", &g->ref_price, err);
+        bus_pg_col_str(r, i, 0, g->signal_id, sizeof g->signal_id);
+        bus_pg_col_str(r, i, 1, g->strategy_id, sizeof g->strategy_id);
+        bus_pg_col_str(r, i, 2, g->account, sizeof g->account);
+        bus_pg_col_str(r, i, 3, g->symbol, sizeof g->symbol);
+        bus_pg_col_str(r, i, 4, g->side, sizeof g->side);
+        bus_pg_col_str(r, i, 5, g->sizing, sizeof g->sizing);
+        s = bus_pg_col_fixed(r, i, 6, &g->qty, err);
+        if (s == TB_OK) s = bus_pg_col_fixed(r, i, 7, &g->target, err);
+        if (s == TB_OK) s = bus_pg_col_fixed(r, i, 8, &g->ref_price, err);
         g->tick_seq = strtoull(PQgetvalue(r, i, 9), NULL, 10);
-        copy(g->reason, sizeof g->reason, PQgetvalue(r, i, 10));
+        bus_pg_col_str(r, i, 10, g->reason, sizeof g->reason);
         g->ts = strtoll(PQgetvalue(r, i, 11), NULL, 10) * 1000;
     }
     PQclear(r);

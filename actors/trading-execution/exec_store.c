@@ -5,16 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outbox.h"
 #include "exec_service.h"
+#include "outbox.h"
 #include "store.h"
 
-#define ORDER_COLS                                                                           \
-    "o.order_id, COALESCE(o.client_order_id, ''), o.account, o.symbol, o.side, o.type, "     \
-    "o.qty, COALESCE(o.limit_price, 0), COALESCE(o.stop_price, 0), o.tif, o.source, "         \
-    "COALESCE(o.strategy_id, ''), o.status, o.filled_qty, COALESCE(o.avg_price, 0), "        \
-    "COALESCE(o.reason, ''), (extract(epoch FROM o.created_at) * 1000000)::bigint, "          \
-    "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                      \
+#define ORDER_COLS                                                                                 \
+    "o.order_id, COALESCE(o.client_order_id, ''), o.account, o.symbol, o.side, o.type, "           \
+    "o.qty, COALESCE(o.limit_price, 0), COALESCE(o.stop_price, 0), o.tif, o.source, "              \
+    "COALESCE(o.strategy_id, ''), o.status, o.filled_qty, COALESCE(o.avg_price, 0), "              \
+    "COALESCE(o.reason, ''), (extract(epoch FROM o.created_at) * 1000000)::bigint, "               \
+    "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                            \
     "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id)"
 #define NCOLS 21
 
@@ -50,37 +50,26 @@ void exec_tx_rollback(PGconn *c) {
 
 /* ---- rows ---- */
 
-static tb_status col_fixed(PGresult *r, int i, int col, tb_fixed *out, tb_error *err) {
-    if (tb_fixed_parse_cstr(PQgetvalue(r, i, col), out) != TB_OK)
-        return tb_error_set(err, TB_ERR, PQfname(r, col), "unreadable number %s in orders",
-                            PQgetvalue(r, i, col));
-    return TB_OK;
-}
-
-static void col_str(PGresult *r, int i, int col, char *dst, size_t cap) {
-    snprintf(dst, cap, "%s", PQgetvalue(r, i, col));
-}
-
 static tb_status parse_row(PGresult *r, int i, exec_row *out, tb_error *err) {
     memset(out, 0, sizeof *out);
     tb_order_record *rec = &out->rec;
     exec_order *o = &out->ord;
-    col_str(r, i, 0, rec->order_id, sizeof rec->order_id);
-    col_str(r, i, 1, rec->client_order_id, sizeof rec->client_order_id);
-    col_str(r, i, 2, rec->account, sizeof rec->account);
-    col_str(r, i, 3, rec->symbol, sizeof rec->symbol);
-    col_str(r, i, 4, rec->side, sizeof rec->side);
-    col_str(r, i, 5, rec->type, sizeof rec->type);
-    col_str(r, i, 9, rec->tif, sizeof rec->tif);
-    col_str(r, i, 10, rec->source, sizeof rec->source);
-    col_str(r, i, 11, rec->strategy_id, sizeof rec->strategy_id);
-    col_str(r, i, 12, rec->status, sizeof rec->status);
-    col_str(r, i, 15, rec->reason, sizeof rec->reason);
-    tb_status s = col_fixed(r, i, 6, &rec->qty, err);
-    if (s == TB_OK) s = col_fixed(r, i, 7, &rec->limit_price, err);
-    if (s == TB_OK) s = col_fixed(r, i, 8, &rec->stop_price, err);
-    if (s == TB_OK) s = col_fixed(r, i, 13, &rec->filled_qty, err);
-    if (s == TB_OK) s = col_fixed(r, i, 14, &rec->avg_price, err);
+    bus_pg_col_str(r, i, 0, rec->order_id, sizeof rec->order_id);
+    bus_pg_col_str(r, i, 1, rec->client_order_id, sizeof rec->client_order_id);
+    bus_pg_col_str(r, i, 2, rec->account, sizeof rec->account);
+    bus_pg_col_str(r, i, 3, rec->symbol, sizeof rec->symbol);
+    bus_pg_col_str(r, i, 4, rec->side, sizeof rec->side);
+    bus_pg_col_str(r, i, 5, rec->type, sizeof rec->type);
+    bus_pg_col_str(r, i, 9, rec->tif, sizeof rec->tif);
+    bus_pg_col_str(r, i, 10, rec->source, sizeof rec->source);
+    bus_pg_col_str(r, i, 11, rec->strategy_id, sizeof rec->strategy_id);
+    bus_pg_col_str(r, i, 12, rec->status, sizeof rec->status);
+    bus_pg_col_str(r, i, 15, rec->reason, sizeof rec->reason);
+    tb_status s = bus_pg_col_fixed(r, i, 6, &rec->qty, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 7, &rec->limit_price, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 8, &rec->stop_price, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 13, &rec->filled_qty, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 14, &rec->avg_price, err);
     if (s != TB_OK) return s;
     rec->created_at = strtoll(PQgetvalue(r, i, 16), NULL, 10) * 1000;
     rec->updated_at = strtoll(PQgetvalue(r, i, 17), NULL, 10) * 1000;
@@ -125,8 +114,8 @@ static tb_status load_many(PGconn *c, const char *sql, int np, const char *const
     return s;
 }
 
-static tb_status load_one(PGconn *c, const char *sql, int np, const char *const *p,
-                          const char *id, exec_row *out, tb_error *err) {
+static tb_status load_one(PGconn *c, const char *sql, int np, const char *const *p, const char *id,
+                          exec_row *out, tb_error *err) {
     exec_row *rows = NULL;
     size_t n = 0;
     tb_status s = load_many(c, sql, np, p, &rows, &n, err);
@@ -171,11 +160,12 @@ tb_status exec_store_lock_day_due(PGconn *c, int64_t cutoff_ns, int64_t limit, e
     const char *p[2] = {cutoff, lim};
     /* SKIP LOCKED: an order a tick or a cancel holds now is expired on the
      * next round; several instances share the work without waiting. */
-    return load_many(c,
-                     "SELECT " ORDER_COLS " FROM orders o WHERE o.tif = 'day' AND o.status IN "
-                     "('accepted', 'partially_filled') AND o.created_at < $1::timestamptz "
-                     "ORDER BY o.created_at, o.order_id LIMIT $2::bigint FOR UPDATE OF o SKIP LOCKED",
-                     2, p, rows, n, err);
+    return load_many(
+        c,
+        "SELECT " ORDER_COLS " FROM orders o WHERE o.tif = 'day' AND o.status IN "
+        "('accepted', 'partially_filled') AND o.created_at < $1::timestamptz "
+        "ORDER BY o.created_at, o.order_id LIMIT $2::bigint FOR UPDATE OF o SKIP LOCKED",
+        2, p, rows, n, err);
 }
 
 tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows, size_t *n,
@@ -285,18 +275,18 @@ tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace
     snprintf(ts, sizeof ts, "%lld", (long long)t->ts);
     const tb_fixed v[6] = {t->bid, t->ask, t->last, t->bid_size, t->ask_size, t->last_size};
     for (int i = 0; i < 6; i++) tb_fixed_format(v[i], px[i]);
-    const char *p[11] = {t->symbol, t->source, seq, px[0], px[1], px[2], px[3], px[4], px[5], ts,
-                         trace};
+    const char *p[11] = {t->symbol, t->source, seq,   px[0], px[1], px[2],
+                         px[3],     px[4],     px[5], ts,    trace};
     tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
     if (s == TB_OK)
-        s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
-    if (s == TB_OK)
-        s = bus_pg_exec(c,
-                       "INSERT INTO exec_tick_journal (symbol, source, seq, bid, ask, last, "
-                       "bid_size, ask_size, last_size, ts_ns, trace_id) VALUES ($1, $2, $3::bigint, "
-                       "$4::numeric, $5::numeric, $6::numeric, $7::numeric, $8::numeric, "
-                       "$9::numeric, $10::bigint, $11) ON CONFLICT DO NOTHING",
-                       11, p, NULL, err);
+        s = bus_pg_exec(
+            c,
+            "INSERT INTO exec_tick_journal (symbol, source, seq, bid, ask, last, "
+            "bid_size, ask_size, last_size, ts_ns, trace_id) VALUES ($1, $2, $3::bigint, "
+            "$4::numeric, $5::numeric, $6::numeric, $7::numeric, $8::numeric, "
+            "$9::numeric, $10::bigint, $11) ON CONFLICT DO NOTHING",
+            11, p, NULL, err);
     if (s == TB_OK) return bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
     exec_tx_rollback(c);
     return s;
@@ -311,7 +301,8 @@ tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_
     tb_status s = bus_pg_exec(
         c,
         "SELECT source, seq, bid, ask, last, bid_size, ask_size, last_size, ts_ns, "
-        "COALESCE(trace_id, ''), (extract(epoch FROM clock_timestamp() - received_at) * 1000)::bigint "
+        "COALESCE(trace_id, ''), (extract(epoch FROM clock_timestamp() - received_at) * "
+        "1000)::bigint "
         "FROM exec_tick_journal WHERE symbol = $1 ORDER BY seq, source LIMIT $2::bigint",
         2, p, &r, err);
     if (s != TB_OK) return s;
@@ -324,7 +315,7 @@ tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_
         snprintf(t->source, sizeof t->source, "%s", PQgetvalue(r, i, 0));
         t->seq = strtoull(PQgetvalue(r, i, 1), NULL, 10);
         tb_fixed *f[6] = {&t->bid, &t->ask, &t->last, &t->bid_size, &t->ask_size, &t->last_size};
-        for (int k = 0; s == TB_OK && k < 6; k++) s = col_fixed(r, i, 2 + k, f[k], err);
+        for (int k = 0; s == TB_OK && k < 6; k++) s = bus_pg_col_fixed(r, i, 2 + k, f[k], err);
         t->ts = strtoll(PQgetvalue(r, i, 8), NULL, 10);
         snprintf(v[i].trace, sizeof v[i].trace, "%s", PQgetvalue(r, i, 9));
         v[i].age_ms = strtoll(PQgetvalue(r, i, 10), NULL, 10);
@@ -361,7 +352,8 @@ tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out
     int nt = PQntuples(r);
     exec_symbol *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
     if (v == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    for (int i = 0; s == TB_OK && i < nt; i++) snprintf(v[i], sizeof v[i], "%s", PQgetvalue(r, i, 0));
+    for (int i = 0; s == TB_OK && i < nt; i++)
+        snprintf(v[i], sizeof v[i], "%s", PQgetvalue(r, i, 0));
     PQclear(r);
     if (s != TB_OK) {
         free(v);
@@ -374,17 +366,19 @@ tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out
 
 /* ---- saving ---- */
 
-void exec_change_add_step(exec_change *ch, const exec_order *o, exec_status st, const char *reason) {
+void exec_change_add_step(exec_change *ch, const exec_order *o, exec_status st,
+                          const char *reason) {
     if (ch->nsteps >= EXEC_MAX_STEPS + 1) return;
-    ch->steps[ch->nsteps++] = (exec_step){.status = st, .reason = reason,
-                                          .filled_qty = o->filled_qty, .avg_price = o->avg_price};
+    ch->steps[ch->nsteps++] = (exec_step){
+        .status = st, .reason = reason, .filled_qty = o->filled_qty, .avg_price = o->avg_price};
 }
 
 void exec_change_add_outcome(exec_change *ch, const exec_order *after, const exec_outcome *oc,
                              int64_t fill_ts_ns) {
     /* Every step of one outcome comes after its (single) fill, so each
      * carries the order's final quantities. */
-    for (int i = 0; i < oc->nsteps; i++) exec_change_add_step(ch, after, oc->steps[i], oc->reasons[i]);
+    for (int i = 0; i < oc->nsteps; i++)
+        exec_change_add_step(ch, after, oc->steps[i], oc->reasons[i]);
     ch->triggered_now |= oc->triggered_now;
     if (oc->filled) {
         ch->filled = true;
@@ -398,8 +392,8 @@ static tb_status save_fill(PGconn *c, const exec_row *row, const exec_change *ch
     const exec_order *o = &row->ord;
     tb_fill f;
     memset(&f, 0, sizeof f);
-    int len = snprintf(f.fill_id, sizeof f.fill_id, "%s-%lld", row->rec.order_id,
-                       (long long)o->fills);
+    int len =
+        snprintf(f.fill_id, sizeof f.fill_id, "%s-%lld", row->rec.order_id, (long long)o->fills);
     if (len < 0 || (size_t)len >= sizeof f.fill_id)
         return tb_error_set(err, TB_INVALID, "order_id", "order id %s too long for fill ids",
                             row->rec.order_id);
@@ -419,9 +413,18 @@ static tb_status save_fill(PGconn *c, const exec_row *row, const exec_change *ch
     tb_fixed_format(f.price, price);
     tb_fixed_format(f.fee, fee);
     tb_ts_format(f.ts, ts);
-    const char *p[12] = {f.fill_id, f.order_id, f.account, f.symbol, f.side, qty, price, fee,
+    const char *p[12] = {f.fill_id,
+                         f.order_id,
+                         f.account,
+                         f.symbol,
+                         f.side,
+                         qty,
+                         price,
+                         fee,
                          f.liquidity[0] ? f.liquidity : NULL,
-                         f.strategy_id[0] ? f.strategy_id : NULL, ts, trace};
+                         f.strategy_id[0] ? f.strategy_id : NULL,
+                         ts,
+                         trace};
     tb_status s = bus_pg_exec(c,
                               "INSERT INTO fills (fill_id, order_id, account, symbol, side, qty, "
                               "price, fee, liquidity, strategy_id, ts, trace_id) VALUES ($1, $2, "
@@ -449,8 +452,13 @@ tb_status exec_store_save(PGconn *c, exec_row *row, const exec_change *ch, const
     tb_fixed_format(o->filled_qty, filled);
     tb_fixed_format(o->avg_price, avg);
     snprintf(version, sizeof version, "%lld", (long long)o->version);
-    const char *p[7] = {row->rec.order_id, exec_status_name(o->status), filled, avg, version,
-                        reason, ch->triggered_now ? "true" : "false"};
+    const char *p[7] = {row->rec.order_id,
+                        exec_status_name(o->status),
+                        filled,
+                        avg,
+                        version,
+                        reason,
+                        ch->triggered_now ? "true" : "false"};
     s = bus_pg_exec(c,
                     "UPDATE orders SET status = $2, filled_qty = $3::numeric, "
                     "avg_price = NULLIF($4::numeric, 0), version = $5::int, "
@@ -466,8 +474,8 @@ tb_status exec_store_save(PGconn *c, exec_row *row, const exec_change *ch, const
         snprintf(sv, sizeof sv, "%lld", (long long)(first_version + i));
         tb_fixed_format(st->filled_qty, sf);
         tb_fixed_format(st->avg_price, sa);
-        const char *q[7] = {row->rec.order_id, sv, exec_status_name(st->status), sf, sa,
-                            st->reason, trace};
+        const char *q[7] = {row->rec.order_id, sv,   exec_status_name(st->status), sf, sa,
+                            st->reason,        trace};
         s = bus_pg_exec(c,
                         "INSERT INTO order_events (order_id, version, status, filled_qty, "
                         "avg_price, reason, trace_id) VALUES ($1, $2::int, $3, $4::numeric, "

@@ -30,6 +30,12 @@ typedef struct proc {
     pid_t pid;
 } proc;
 
+/* Every child this test started, so teardown can kill what a failed
+ * assertion left running: stray workers would consume the shared durables
+ * of later tests. */
+static pid_t children[32];
+static int nchildren;
+
 static pid_t spawn_service(const char *service, char *const env[]) {
     char bin[512], rel[256], log[768];
     snprintf(rel, sizeof rel, "actors/%s/tb-%s", service, service);
@@ -37,7 +43,9 @@ static pid_t spawn_service(const char *service, char *const env[]) {
     ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
     snprintf(log, sizeof log, "%s/%s.log", logdir, service);
     char *argv[] = {bin, NULL};
-    return tb_test_spawn(argv, env, log);
+    pid_t pid = tb_test_spawn(argv, env, log);
+    if (nchildren < (int)(sizeof children / sizeof children[0])) children[nchildren++] = pid;
+    return pid;
 }
 
 static void stop_all(proc *ps, int n) {
@@ -61,6 +69,13 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+    for (int i = 0; i < nchildren; i++) {
+        if (kill(children[i], 0) == 0) {
+            kill(children[i], SIGKILL);
+            (void)tb_test_wait_exit(children[i], 5000);
+        }
+    }
+    nchildren = 0;
     bus_pg_pool_destroy(pg);
     bus_conn_close(conn);
 }

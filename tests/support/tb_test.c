@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,9 @@ pid_t tb_test_spawn(char *const argv[], char *const env_extra[], const char *log
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* A child must not outlive a test that failed and exited early: a
+         * stray worker would consume the shared durables of later tests. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         for (int i = 0; env_extra && env_extra[i]; i++) putenv(env_extra[i]);
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
