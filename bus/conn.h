@@ -106,7 +106,7 @@ const bus_config *bus_conn_config(const bus_conn *c);
 /* Maps a nats.c status to ours (internal to bus/). */
 tb_status bus_status_from_nats(int nats_status);
 
-/* ---- Plain subscriptions and scatter-gather, for tools (tb-tap, tb-ctl) ----
+/* ---- Plain subscriptions, for tools (tb-tap) and the gateway's stream ----
  * Actors do not use these: their subscriptions belong to the actor runtime
  * (queue groups, draining, metrics). Implemented in bus/subscribe.c. */
 
@@ -130,15 +130,6 @@ tb_status bus_subscribe(bus_conn *c, const char *subject, bus_msg_cb cb, void *a
 /* Drains (waits up to 5 s for messages already received to be handled) and
  * frees; cb is not called after it returns. NULL-safe. */
 void bus_unsubscribe(bus_sub *s);
-
-/* Scatter-gather: publishes data (schema may be NULL) on subject with a
- * fresh reply inbox and calls cb for every reply that arrives within wait_ms,
- * or until max_replies (> 0) replies arrived. "No responders" notices are not
- * replies. *count (may be NULL) receives the number of replies. The callback
- * runs on the calling thread. */
-tb_status bus_request_all(bus_conn *c, const char *subject, const void *data, size_t len,
-                          const char *schema, int64_t wait_ms, int max_replies, bus_msg_cb cb,
-                          void *arg, int *count, tb_error *err) TB_WARN_UNUSED;
 
 /* Releases the NATS library's global state (threads, pools) at process exit,
  * waiting up to timeout_ms; call after the last bus_conn_close. For tools

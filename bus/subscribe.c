@@ -88,53 +88,6 @@ void bus_unsubscribe(bus_sub *s) {
     free(s);
 }
 
-tb_status bus_request_all(bus_conn *c, const char *subject, const void *data, size_t len,
-                          const char *schema, int64_t wait_ms, int max_replies, bus_msg_cb cb,
-                          void *arg, int *count, tb_error *err) {
-    if (len > (size_t)TB_MAX_MSG_BYTES)
-        return tb_error_set(err, TB_TOO_LARGE, NULL, "request of %zu bytes", len);
-    natsConnection *nc = bus_conn_nats(c);
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    natsMsg *m = NULL;
-    int n = 0;
-    natsStatus ns = natsInbox_Create(&inbox);
-    if (ns == NATS_OK) ns = natsConnection_SubscribeSync(&sub, nc, (const char *)inbox);
-    if (ns == NATS_OK) ns = natsMsg_Create(&m, subject, (const char *)inbox, data, (int)len);
-    if (ns == NATS_OK && len > 0) ns = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_MSGPACK);
-    if (ns == NATS_OK && schema && schema[0]) ns = natsMsgHeader_Set(m, BUS_HDR_SCHEMA, schema);
-    if (ns == NATS_OK) ns = natsConnection_PublishMsg(nc, m);
-    if (ns == NATS_OK) ns = natsConnection_Flush(nc);
-    natsMsg_Destroy(m);
-    int64_t end = bus_mono_ns() + wait_ms * 1000000;
-    while (ns == NATS_OK && (max_replies <= 0 || n < max_replies)) {
-        int64_t left_ms = (end - bus_mono_ns()) / 1000000;
-        if (left_ms <= 0) break;
-        natsMsg *r = NULL;
-        natsStatus rs = natsSubscription_NextMsg(&r, sub, left_ms);
-        /* Nobody listens: nats.c reports the server's notice as a status. */
-        if (rs == NATS_TIMEOUT || rs == NATS_NO_RESPONDERS) break;
-        if (rs != NATS_OK) {
-            ns = rs;
-            break;
-        }
-        if (!natsMsg_IsNoResponders(r)) {
-            bus_msg view = {.m = r};
-            if (cb) cb(&view, arg);
-            n++;
-        }
-        natsMsg_Destroy(r);
-    }
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
-    if (count) *count = n;
-    if (ns != NATS_OK) {
-        tb_status st = bus_status_from_nats(ns);
-        return tb_error_set(err, st, NULL, "%s: %s", subject, natsStatus_GetText(ns));
-    }
-    return TB_OK;
-}
-
 void bus_library_close(int64_t timeout_ms) {
     (void)nats_CloseAndWait(timeout_ms); /* at exit: nothing left to do if it times out */
 }

@@ -67,8 +67,10 @@ static void run_free(run_result *r) {
 /* Runs a tool to completion (at most 30 s). */
 static run_result run(char *const argv[]) {
     char out[256], err[256];
-    snprintf(out, sizeof out, "%s/%s.out", getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
-    snprintf(err, sizeof err, "%s/%s.err", getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
+    snprintf(out, sizeof out, "%s/%s.out",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
+    snprintf(err, sizeof err, "%s/%s.err",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
     pid_t pid = spawn_io(argv, out, err);
     run_result r = {.rc = tb_test_wait_exit(pid, 30000)};
     r.out = slurp(out);
@@ -136,8 +138,8 @@ static void sample_fill(tb_fill *f) {
     snprintf(f->account, sizeof f->account, "ACC");
     snprintf(f->symbol, sizeof f->symbol, "DAX");
     snprintf(f->side, sizeof f->side, "buy");
-    f->qty = 150000000;       /* 1.5 */
-    f->price = 10125000000;   /* 101.25 */
+    f->qty = 150000000;     /* 1.5 */
+    f->price = 10125000000; /* 101.25 */
     f->ts = 1700000000000000001;
 }
 
@@ -161,8 +163,10 @@ static pid_t start_tap(const char *out, const char *err, const char *a1, const c
 
 START_TEST(tap_decodes_by_schema) {
     char out[256], err[256], subj[128];
-    snprintf(out, sizeof out, "%s/%s-tap.out", getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
-    snprintf(err, sizeof err, "%s/%s-tap.err", getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
+    snprintf(out, sizeof out, "%s/%s-tap.out",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
+    snprintf(err, sizeof err, "%s/%s-tap.err",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
     pid_t pid = start_tap(out, err, "--count", "2", NULL);
 
     tb_fill f;
@@ -207,8 +211,10 @@ END_TEST
 
 START_TEST(tap_raw_and_timeout) {
     char out[256], err[256], subj[128];
-    snprintf(out, sizeof out, "%s/%s-raw.out", getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
-    snprintf(err, sizeof err, "%s/%s-raw.err", getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
+    snprintf(out, sizeof out, "%s/%s-raw.out",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
+    snprintf(err, sizeof err, "%s/%s-raw.err",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", uniq);
     pid_t pid = start_tap(out, err, "--raw", "--count", "1");
     tb_fill f;
     sample_fill(&f);
@@ -246,14 +252,14 @@ START_TEST(tap_and_ctl_usage_errors) {
     r = run(a2);
     ck_assert_int_eq(r.rc, 2);
     run_free(&r);
-    char *a3[] = {ctl_bin, "order", "submit", "--account", "A", "--symbol", "DAX", "--side",
-                  "sideways", "--qty", "1", NULL};
+    char *a3[] = {ctl_bin, "order",  "submit",   "--account", "A", "--symbol",
+                  "DAX",   "--side", "sideways", "--qty",     "1", NULL};
     r = run(a3);
     ck_assert_int_eq(r.rc, 2);
     ck_assert_msg(strstr(r.err, "side") != NULL, "stderr: %s", r.err);
     run_free(&r);
-    char *a4[] = {ctl_bin, "order", "submit", "--account", "A", "--symbol", "DAX", "--side",
-                  "buy", "--qty", "1.000000001", NULL};
+    char *a4[] = {ctl_bin, "order",  "submit", "--account", "A",           "--symbol",
+                  "DAX",   "--side", "buy",    "--qty",     "1.000000001", NULL};
     r = run(a4);
     ck_assert_int_eq(r.rc, 2);
     ck_assert_msg(strstr(r.err, "qty") != NULL, "stderr: %s", r.err);
@@ -334,10 +340,13 @@ static bus_actor_def fake_def = {
 static bool real_service_present(const char *name) {
     char subject[128];
     snprintf(subject, sizeof subject, "$SRV.PING.%s", name);
-    int n = 0;
+    const char *subjects[1] = {subject};
+    bus_bytes *replies = NULL;
+    size_t n = 0;
     tb_error err = {0};
-    ck_assert_int_eq(bus_request_all(conn, subject, NULL, 0, NULL, 300, 1, NULL, NULL, &n, &err),
+    ck_assert_int_eq(bus_request_many(conn, subjects, 1, NULL, 0, NULL, 300, 1, &replies, &n, &err),
                      TB_OK);
+    bus_bytes_free_many(replies, n);
     return n > 0;
 }
 
@@ -345,14 +354,20 @@ START_TEST(ctl_against_stand_ins) {
     tb_test_unique(svc_name, sizeof svc_name, "ctltest");
     tb_test_unique(replay_source, sizeof replay_source, "rp");
     bool others = real_service_present("risk-management") || real_service_present("market-data");
-    fake_eps[0] = (bus_endpoint){.name = "submit", .kind = BUS_REQUEST,
-                                 .subject = "api.orders.submit", .event = &tb_order_request_desc,
+    fake_eps[0] = (bus_endpoint){.name = "submit",
+                                 .kind = BUS_REQUEST,
+                                 .subject = "api.orders.submit",
+                                 .event = &tb_order_request_desc,
                                  .handler = on_submit};
-    fake_eps[1] = (bus_endpoint){.name = "killswitch", .kind = BUS_REQUEST,
-                                 .subject = "api.risk.killswitch", .event = &tb_kill_switch_desc,
+    fake_eps[1] = (bus_endpoint){.name = "killswitch",
+                                 .kind = BUS_REQUEST,
+                                 .subject = "api.risk.killswitch",
+                                 .event = &tb_kill_switch_desc,
                                  .handler = on_killswitch};
-    fake_eps[2] = (bus_endpoint){.name = "replay", .kind = BUS_REQUEST,
-                                 .subject = "api.market.replay", .event = &tb_market_replay_desc,
+    fake_eps[2] = (bus_endpoint){.name = "replay",
+                                 .kind = BUS_REQUEST,
+                                 .subject = "api.market.replay",
+                                 .event = &tb_market_replay_desc,
                                  .handler = on_replay};
     fake_def.name = svc_name;
     bus_config acfg;
@@ -390,13 +405,21 @@ START_TEST(ctl_against_stand_ins) {
     run_free(&r);
 
     if (others) {
-        fprintf(stderr, "test_e2e_tools: real services on this bus; api.* stand-in checks skipped\n");
+        fprintf(stderr,
+                "test_e2e_tools: real services on this bus; api.* stand-in checks skipped\n");
     } else {
         char coid[64];
         snprintf(coid, sizeof coid, "c-%s", uniq);
-        char *o1[] = {ctl_bin, "order", "submit", "--account", "ACC", "--symbol", "DAX",
-                      "--side", "buy", "--qty", "2.5", "--type", "limit", "--limit-price",
-                      "99.5", "--tif", "gtc", "--client-order-id", coid, NULL};
+        char *o1[] = {ctl_bin,  "order",
+                      "submit", "--account",
+                      "ACC",    "--symbol",
+                      "DAX",    "--side",
+                      "buy",    "--qty",
+                      "2.5",    "--type",
+                      "limit",  "--limit-price",
+                      "99.5",   "--tif",
+                      "gtc",    "--client-order-id",
+                      coid,     NULL};
         r = run(o1);
         ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
         json_t *j = json_line(r.out, 0);
@@ -408,16 +431,16 @@ START_TEST(ctl_against_stand_ins) {
         json_decref(j);
         run_free(&r);
 
-        char *o2[] = {ctl_bin, "order", "submit", "--account", "ACC", "--symbol", "NOPE",
-                      "--side", "sell", "--qty", "1", NULL};
+        char *o2[] = {ctl_bin, "order",  "submit", "--account", "ACC", "--symbol",
+                      "NOPE",  "--side", "sell",   "--qty",     "1",   NULL};
         r = run(o2);
         ck_assert_int_eq(r.rc, 1);
         ck_assert_msg(strstr(r.err, "rejected: unknown symbol NOPE (field symbol)") != NULL,
                       "stderr: %s", r.err);
         run_free(&r);
 
-        char *k1[] = {ctl_bin, "killswitch", "engage", "--account", "ACC", "--reason", "test",
-                      NULL};
+        char *k1[] = {ctl_bin, "killswitch", "engage", "--account",
+                      "ACC",   "--reason",   "test",   NULL};
         r = run(k1);
         ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
         j = json_line(r.out, 0);
@@ -434,8 +457,9 @@ START_TEST(ctl_against_stand_ins) {
         ck_assert_ptr_nonnull(f);
         fputs("date,symbol,close\n2020-01-02,DAX,13385.93\n", f);
         fclose(f);
-        char *p1[] = {ctl_bin, "replay", csv, "--format", "closes", "--speed", "0", "--source",
-                      replay_source, "--wait", "--wait-timeout", "20", NULL};
+        char *p1[] = {ctl_bin,          "replay", csv,        "--format",    "closes",
+                      "--speed",        "0",      "--source", replay_source, "--wait",
+                      "--wait-timeout", "20",     NULL};
         r = run(p1);
         ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
         j = json_line(r.out, 1); /* line 0: the reply; line 1: the final status */

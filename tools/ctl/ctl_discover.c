@@ -12,9 +12,8 @@
  * builds. */
 #define CTL_GATHER_MS 1000
 
-static void collect(const bus_msg *m, void *arg) {
-    json_t *arr = arg;
-    json_t *j = json_loadb(bus_msg_data(m), bus_msg_len(m), 0, NULL);
+static void collect(const bus_bytes *m, json_t *arr) {
+    json_t *j = json_loadb(m->data, m->len, 0, NULL);
     /* Only well-formed micro responses count; anything else is noise on a
      * shared subject. */
     if (j && json_is_string(json_object_get(j, "name")) && json_is_string(json_object_get(j, "id")))
@@ -47,12 +46,17 @@ static json_t *gather(ctl *c, const char *verb, const char *service) {
     json_t *arr = json_array();
     tb_error err = {0};
     int64_t wait = c->timeout_ms < CTL_GATHER_MS ? c->timeout_ms : CTL_GATHER_MS;
-    if (bus_request_all(c->conn, subject, NULL, 0, NULL, wait, 0, collect, arr, NULL, &err) !=
+    const char *subjects[1] = {subject};
+    bus_bytes *replies = NULL;
+    size_t nreplies = 0;
+    if (bus_request_many(c->conn, subjects, 1, NULL, 0, NULL, wait, 0, &replies, &nreplies, &err) !=
         TB_OK) {
         tool_errorf("%s", err.message);
         json_decref(arr);
         return NULL;
     }
+    for (size_t i = 0; i < nreplies; i++) collect(&replies[i], arr);
+    bus_bytes_free_many(replies, nreplies);
     size_t n = json_array_size(arr);
     json_t **items = calloc(n ? n : 1, sizeof *items);
     if (items == NULL) {
@@ -151,8 +155,8 @@ int ctl_health(ctl *c, int argc, char **argv) {
     const char *service = NULL, *id = NULL;
     if (!parse_service(argc, argv, &service, &id)) return TOOL_EXIT_USAGE;
     /* --id: exactly that instance (container health checks), no discovery. */
-    json_t *arr = id ? json_pack("[{s:s, s:s}]", "name", service, "id", id)
-                     : gather(c, "PING", service);
+    json_t *arr =
+        id ? json_pack("[{s:s, s:s}]", "name", service, "id", id) : gather(c, "PING", service);
     if (id && ctl_connect(c) == NULL) {
         json_decref(arr);
         return TOOL_EXIT_FAILED;
@@ -168,14 +172,14 @@ int ctl_health(ctl *c, int argc, char **argv) {
         bus_bytes reply = {0};
         tb_error err = {0};
         json_t *h = NULL;
-        if (bus_request_bytes(c->conn, subject, NULL, 0, NULL, c->timeout_ms, NULL, &reply,
-                              &err) == TB_OK)
+        if (bus_request_bytes(c->conn, subject, NULL, 0, NULL, c->timeout_ms, NULL, &reply, &err) ==
+            TB_OK)
             h = json_loadb(reply.data, reply.len, 0, NULL);
         bus_bytes_free(&reply);
         if (h == NULL) {
             /* The instance answered PING but not health: report it as such. */
-            h = json_pack("{s:s, s:s, s:s, s:s}", "service", str(it, "name"), "id",
-                          str(it, "id"), "status", "unreachable", "error",
+            h = json_pack("{s:s, s:s, s:s, s:s}", "service", str(it, "name"), "id", str(it, "id"),
+                          "status", "unreachable", "error",
                           err.message[0] ? err.message : "malformed health reply");
         }
         bool ok = strcmp(str(h, "status"), "ok") == 0;
