@@ -257,7 +257,8 @@ static const bus_endpoint endpoints[] = {
      .subject = "fills.>",
      .event = &tb_fill_desc,
      .handler = on_fill,
-     .stream = {.stream = "FILLS", .durable = "analytics", .ack_wait_ms = 30000, .max_deliver = 10}},
+     .stream =
+         {.stream = "FILLS", .durable = "analytics", .ack_wait_ms = 30000, .max_deliver = 10}},
     {.name = "analytics-get",
      .kind = BUS_REQUEST,
      .subject = "api.analytics.get",

@@ -14,14 +14,26 @@
 #include "md_service.h"
 
 static const bus_endpoint endpoints[] = {
-    {.name = "symbols", .kind = BUS_REQUEST, .subject = "api.market.symbols",
-     .event = &tb_query_desc, .handler = md_api_symbols},
-    {.name = "quote", .kind = BUS_REQUEST, .subject = "api.market.quote", .event = &tb_query_desc,
+    {.name = "symbols",
+     .kind = BUS_REQUEST,
+     .subject = "api.market.symbols",
+     .event = &tb_query_desc,
+     .handler = md_api_symbols},
+    {.name = "quote",
+     .kind = BUS_REQUEST,
+     .subject = "api.market.quote",
+     .event = &tb_query_desc,
      .handler = md_api_quote},
-    {.name = "replay", .kind = BUS_REQUEST, .subject = "api.market.replay",
-     .event = &tb_market_replay_desc, .handler = md_api_replay},
-    {.name = "status", .kind = BUS_REQUEST, .subject = "api.market.status",
-     .event = &tb_query_desc, .handler = md_api_status},
+    {.name = "replay",
+     .kind = BUS_REQUEST,
+     .subject = "api.market.replay",
+     .event = &tb_market_replay_desc,
+     .handler = md_api_replay},
+    {.name = "status",
+     .kind = BUS_REQUEST,
+     .subject = "api.market.status",
+     .event = &tb_query_desc,
+     .handler = md_api_status},
 };
 
 static void destroy_service(md_service *svc) {
@@ -56,8 +68,8 @@ static tb_status start(bus_actor *a, tb_error *err) {
                                           "Malformed CSV rows skipped by replays", NULL);
     svc->m_publish_errors = bus_metrics_counter(m, "tb_md_publish_errors_total",
                                                 "Ticks or statuses NATS refused", NULL);
-    svc->m_store_errors = bus_metrics_counter(m, "tb_md_store_errors_total",
-                                              "Failed Redis writes of seqs, quotes or status", NULL);
+    svc->m_store_errors = bus_metrics_counter(
+        m, "tb_md_store_errors_total", "Failed Redis writes of seqs, quotes or status", NULL);
     bus_actor_set_user(a, svc);
     return TB_OK;
 }

@@ -7,7 +7,7 @@
 #include "md_service.h"
 
 #define SYMBOLS_DEFAULT_LIMIT 1000
-#define SYMBOLS_MAX_LIMIT 10000
+#define SYMBOLS_MAX_LIMIT     10000
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -29,7 +29,8 @@ tb_status md_api_symbols(bus_ctx *ctx, const void *ev) {
     redisContext *r = bus_ctx_redis(ctx, &err);
     if (r == NULL) return bus_fail_err(ctx, &err);
     redisReply *set = NULL;
-    if (bus_redis_cmd(r, &set, &err, "SMEMBERS " MD_KEY_SYMBOLS) != TB_OK) return bus_fail_err(ctx, &err);
+    if (bus_redis_cmd(r, &set, &err, "SMEMBERS " MD_KEY_SYMBOLS) != TB_OK)
+        return bus_fail_err(ctx, &err);
     size_t prefix = strlen(q->symbol), n = 0;
     const char **names = calloc(set->elements ? set->elements : 1, sizeof *names);
     tb_tick *items = NULL;
@@ -56,7 +57,8 @@ tb_status md_api_symbols(bus_ctx *ctx, const void *ev) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         tb_status qs = md_store_quote(r, names[i], &items[k], &err);
-        if (qs == TB_OK) k++;
+        if (qs == TB_OK)
+            k++;
         else if (qs != TB_NOT_FOUND) {
             s = bus_fail_err(ctx, &err);
             goto out;
@@ -73,7 +75,8 @@ out:
 /* query.symbol -> tb_tick, TB_NOT_FOUND when the symbol has no quote. */
 tb_status md_api_quote(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
-    if (q->symbol[0] == '\0') return bus_fail(ctx, TB_MISSING_FIELD, "symbol", "symbol is required");
+    if (q->symbol[0] == '\0')
+        return bus_fail(ctx, TB_MISSING_FIELD, "symbol", "symbol is required");
     tb_error err = {0};
     redisContext *r = bus_ctx_redis(ctx, &err);
     if (r == NULL) return bus_fail_err(ctx, &err);
@@ -112,8 +115,8 @@ tb_status md_api_replay(bus_ctx *ctx, const void *ev) {
         snprintf(st.message, sizeof st.message, "%llu rows to replay; %s",
                  (unsigned long long)scan.rows, summary);
     } else {
-        snprintf(st.message, sizeof st.message, "file over %ld bytes: rows are checked as they play",
-                 MD_PRESCAN_MAX);
+        snprintf(st.message, sizeof st.message,
+                 "file over %ld bytes: rows are checked as they play", MD_PRESCAN_MAX);
     }
     return bus_reply(ctx, &tb_md_status_desc, &st);
 }
@@ -133,7 +136,8 @@ tb_status md_api_status(bus_ctx *ctx, const void *ev) {
         snprintf(source, sizeof source, "%s", svc->last_source);
         pthread_mutex_unlock(&svc->lock);
         if (source[0] == '\0')
-            return bus_fail(ctx, TB_NOT_FOUND, "id", "this instance has run no feed; name one in id");
+            return bus_fail(ctx, TB_NOT_FOUND, "id",
+                            "this instance has run no feed; name one in id");
     }
     tb_error err = {0};
     redisContext *r = bus_ctx_redis(ctx, &err);

@@ -12,10 +12,14 @@ static const char *const ticks_header[] = {"ts", "symbol", "bid", "ask", "last",
 static const char *const closes_header[] = {"date", "symbol", "close"};
 
 tb_status md_csv_format_parse(const char *name, md_csv_format *out) {
-    if (name == NULL || name[0] == '\0') *out = MD_CSV_AUTO;
-    else if (strcmp(name, "ticks") == 0) *out = MD_CSV_TICKS;
-    else if (strcmp(name, "closes") == 0) *out = MD_CSV_CLOSES;
-    else return TB_INVALID;
+    if (name == NULL || name[0] == '\0')
+        *out = MD_CSV_AUTO;
+    else if (strcmp(name, "ticks") == 0)
+        *out = MD_CSV_TICKS;
+    else if (strcmp(name, "closes") == 0)
+        *out = MD_CSV_CLOSES;
+    else
+        return TB_INVALID;
     return TB_OK;
 }
 
@@ -47,8 +51,8 @@ static md_csv_result bad(md_csv_parser *p, tb_error *err, const char *fname, con
     for (char *c = why; *c; c++)
         if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
     if (p->errors < MD_CSV_KEEP_ERRORS)
-        snprintf(p->kept[p->errors], sizeof p->kept[0], "line %llu: %s", (unsigned long long)p->line,
-                 why);
+        snprintf(p->kept[p->errors], sizeof p->kept[0], "line %llu: %s",
+                 (unsigned long long)p->line, why);
     p->errors++;
     tb_error_set(err, TB_INVALID, fname, "line %llu: %s", (unsigned long long)p->line, why);
     return MD_CSV_BAD;
@@ -151,7 +155,8 @@ static md_csv_result parse_ticks(md_csv_parser *p, const field *f, tb_tick *t, t
         return bad(p, err, "last", "no price: bid, ask and last are all empty");
     if (t->bid != 0 && t->ask != 0 && t->bid > t->ask)
         return bad(p, err, "bid", "crossed quote: bid above ask");
-    if (f[5].len > 0 && (tb_fixed_parse(f[5].s, f[5].len, &t->last_size) != TB_OK || t->last_size < 0))
+    if (f[5].len > 0 &&
+        (tb_fixed_parse(f[5].s, f[5].len, &t->last_size) != TB_OK || t->last_size < 0))
         return bad(p, err, "size", "size '%.*s' is not a non-negative decimal",
                    (int)(f[5].len > 40 ? 40 : f[5].len), f[5].s);
     return MD_CSV_ROW;
@@ -216,8 +221,8 @@ md_csv_result md_csv_feed(md_csv_parser *p, const char *line, size_t len, tb_tic
         return bad(p, err, "symbol", "symbol '%.*s' must be 1..63 of A-Z a-z 0-9 _ -",
                    (int)(f[1].len > 40 ? 40 : f[1].len), f[1].s);
     copy_field(&f[1], t.symbol, sizeof t.symbol);
-    md_csv_result r = p->format == MD_CSV_CLOSES ? parse_closes(p, f, &t, err)
-                                                 : parse_ticks(p, f, &t, err);
+    md_csv_result r =
+        p->format == MD_CSV_CLOSES ? parse_closes(p, f, &t, err) : parse_ticks(p, f, &t, err);
     if (r != MD_CSV_ROW) return r;
     p->rows++;
     *out = t;

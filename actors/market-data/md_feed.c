@@ -27,7 +27,7 @@ static const char quote_script[] =
     "return seqs\n";
 
 #define KEY_CAP (sizeof MD_KEY_QUOTE + TB_TOKEN_CAP)
-#define NARGS (4 + 4 * MD_BATCH)
+#define NARGS   (4 + 4 * MD_BATCH)
 
 struct md_scratch {
     const char *argv[NARGS];
@@ -86,19 +86,22 @@ static void put_status(md_feed *f, const tb_md_status *st) {
         bus_redis_release(bus_actor_redis(svc->actor), r);
         if (s != TB_OK) {
             bus_counter_add(svc->m_store_errors, 1);
-            bus_log(BUS_LOG_WARN, "cannot store the status of feed %s: %s", st->source, err.message);
+            bus_log(BUS_LOG_WARN, "cannot store the status of feed %s: %s", st->source,
+                    err.message);
         }
     }
     msgpack_sbuffer_destroy(&b);
     char subject[sizeof "md.status." + TB_TOKEN_CAP];
     snprintf(subject, sizeof subject, "md.status.%s", st->source);
-    if (bus_publish(bus_actor_bulk_conn(svc->actor), subject, &tb_md_status_desc, st, NULL) != TB_OK) {
+    if (bus_publish(bus_actor_bulk_conn(svc->actor), subject, &tb_md_status_desc, st, NULL) !=
+        TB_OK) {
         bus_counter_add(svc->m_publish_errors, 1);
         bus_log(BUS_LOG_WARN, "cannot publish %s", subject);
     }
 }
 
-tb_status md_feed_begin(md_feed *f, md_service *svc, const char *source, const atomic_bool *cancel) {
+tb_status md_feed_begin(md_feed *f, md_service *svc, const char *source,
+                        const atomic_bool *cancel) {
     memset(f, 0, sizeof *f);
     f->scratch = malloc(sizeof *f->scratch);
     if (f->scratch == NULL) return TB_NOMEM;
@@ -212,7 +215,8 @@ static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t
 tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
     md_service *svc = f->svc;
     bus_redis_pool *pool = bus_actor_redis(svc->actor);
-    for (size_t i = 0; i < n; i++) snprintf(ticks[i].source, sizeof ticks[i].source, "%s", f->source);
+    for (size_t i = 0; i < n; i++)
+        snprintf(ticks[i].source, sizeof ticks[i].source, "%s", f->source);
     int64_t backoff = 100 * INT64_C(1000000);
     for (;;) {
         tb_error err = {0};
@@ -247,7 +251,8 @@ tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
             published++;
         } else {
             bus_counter_add(svc->m_publish_errors, 1);
-            if (may_warn(f)) bus_log(BUS_LOG_WARN, "feed %s: cannot publish %s", f->source, subject);
+            if (may_warn(f))
+                bus_log(BUS_LOG_WARN, "feed %s: cannot publish %s", f->source, subject);
         }
     }
     f->ticks += published;
@@ -260,7 +265,8 @@ tb_status md_store_quote(redisContext *r, const char *symbol, tb_tick *out, tb_e
     tb_status s = bus_redis_cmd(r, &rep, err, "HMGET " MD_KEY_QUOTE "%s seq tick", symbol);
     if (s != TB_OK) return s;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING) {
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_STRING) {
         freeReplyObject(rep);
         return tb_error_set(err, TB_NOT_FOUND, "symbol", "no quote for %s", symbol);
     }
@@ -269,7 +275,8 @@ tb_status md_store_quote(redisContext *r, const char *symbol, tb_tick *out, tb_e
     bool seq_ok = end && *end == '\0' && seq > 0;
     s = tb_decode(&tb_tick_desc, rep->element[1]->str, rep->element[1]->len, out, err);
     freeReplyObject(rep);
-    if (s == TB_OK && !seq_ok) s = tb_error_set(err, TB_ERR, NULL, "stored quote of %s has a bad seq", symbol);
+    if (s == TB_OK && !seq_ok)
+        s = tb_error_set(err, TB_ERR, NULL, "stored quote of %s has a bad seq", symbol);
     if (s != TB_OK) return s;
     out->seq = seq;
     return TB_OK;

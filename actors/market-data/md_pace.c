@@ -30,6 +30,7 @@ uint64_t md_pace_rate_due(int64_t elapsed_ns, uint64_t rate_per_s) {
 
 int64_t md_pace_rate_per_s(uint64_t count_before, uint64_t count_now, int64_t elapsed_ns) {
     if (elapsed_ns <= 0 || count_now < count_before) return 0;
-    unsigned __int128 v = (unsigned __int128)(count_now - count_before) * (uint64_t)NS / (uint64_t)elapsed_ns;
+    unsigned __int128 v =
+        (unsigned __int128)(count_now - count_before) * (uint64_t)NS / (uint64_t)elapsed_ns;
     return v > (unsigned __int128)INT64_MAX ? INT64_MAX : (int64_t)v;
 }

@@ -19,7 +19,7 @@
 
 /* Malformed rows logged one by one per replay; the rest are only counted. */
 #define LOG_BAD_ROWS 20
-#define MAX_NAP_NS (100 * INT64_C(1000000))
+#define MAX_NAP_NS   (100 * INT64_C(1000000))
 
 /* Reads one line into buf, keeping at most cap bytes, without the '\n'.
  * Returns the line's full length (which may exceed cap), or -1 at the end. */
@@ -41,8 +41,10 @@ tb_status md_replay_check_path(const md_service *svc, bool confine, md_replay_re
     const char *dir = confine ? svc->cfg.replay_dir : "";
     char joined[PATH_MAX + TB_TEXT_CAP], resolved[PATH_MAX], root[PATH_MAX];
     if (req->path[0] == '\0') return tb_error_set(err, TB_MISSING_FIELD, "path", "path is empty");
-    if (dir[0] && req->path[0] != '/') snprintf(joined, sizeof joined, "%s/%s", dir, req->path);
-    else snprintf(joined, sizeof joined, "%s", req->path);
+    if (dir[0] && req->path[0] != '/')
+        snprintf(joined, sizeof joined, "%s/%s", dir, req->path);
+    else
+        snprintf(joined, sizeof joined, "%s", req->path);
     if (realpath(joined, resolved) == NULL)
         return tb_error_set(err, errno == ENOENT ? TB_NOT_FOUND : TB_INVALID, "path",
                             "cannot read %.300s: %s", req->path, strerror(errno));
@@ -89,8 +91,10 @@ tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *p, bool *sc
     long long len;
     while ((len = read_line(fp, buf, sizeof buf)) >= 0) {
         tb_tick t;
-        if ((size_t)len > sizeof buf) (void)md_csv_feed_too_long(p, NULL);
-        else (void)md_csv_feed(p, buf, (size_t)len, &t, NULL); /* p counts the outcome */
+        if ((size_t)len > sizeof buf)
+            (void)md_csv_feed_too_long(p, NULL);
+        else
+            (void)md_csv_feed(p, buf, (size_t)len, &t, NULL); /* p counts the outcome */
     }
     bool bad = ferror(fp) != 0;
     fclose(fp);
@@ -145,7 +149,8 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
             bus_counter_add(svc->m_rejected, 1);
             if (f->errors <= LOG_BAD_ROWS)
                 bus_log(BUS_LOG_WARN, "replay %s: row skipped: %s%s", f->source, err.message,
-                        f->errors == LOG_BAD_ROWS ? " (further malformed rows are only counted)" : "");
+                        f->errors == LOG_BAD_ROWS ? " (further malformed rows are only counted)"
+                                                  : "");
             continue;
         }
         if (r != MD_CSV_ROW) continue;

@@ -13,7 +13,7 @@
 
 typedef struct md_rng {
     uint64_t s[4];
-    double spare;     /* second variate of the last polar pair */
+    double spare; /* second variate of the last polar pair */
     bool has_spare;
 } md_rng;
 

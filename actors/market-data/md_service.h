@@ -20,10 +20,10 @@
 #include "md_csv.h"
 #include "md_sim.h"
 
-#define MD_KEY_SEQ "md:seq:"
-#define MD_KEY_QUOTE "md:quote:"
+#define MD_KEY_SEQ     "md:seq:"
+#define MD_KEY_QUOTE   "md:quote:"
 #define MD_KEY_SYMBOLS "md:symbols"
-#define MD_KEY_STATUS "md:status:"
+#define MD_KEY_STATUS  "md:status:"
 /* Ticks handed to Redis and NATS together. */
 #define MD_BATCH 256
 /* A running feed reports its progress this often. */
@@ -33,19 +33,19 @@ typedef enum { MD_MODE_SIM, MD_MODE_REPLAY, MD_MODE_OFF } md_mode;
 
 typedef struct md_settings {
     md_mode mode;
-    char source[TB_TOKEN_CAP];     /* MD_SOURCE */
+    char source[TB_TOKEN_CAP]; /* MD_SOURCE */
     /* simulator */
     md_sim_params sim;
-    md_sim_symbol_spec *symbols;   /* malloc'd, nsymbols entries */
+    md_sim_symbol_spec *symbols; /* malloc'd, nsymbols entries */
     size_t nsymbols;
     uint64_t seed;
-    uint64_t rate;                 /* ticks per second in total, 0 = as fast as possible */
-    uint64_t max_ticks;            /* 0 = unlimited */
+    uint64_t rate;      /* ticks per second in total, 0 = as fast as possible */
+    uint64_t max_ticks; /* 0 = unlimited */
     /* replay */
     char replay_file[TB_TEXT_CAP];
     md_csv_format replay_format;
     uint64_t replay_speed;
-    char replay_dir[TB_TEXT_CAP];  /* "" = api.market.replay may read any regular file */
+    char replay_dir[TB_TEXT_CAP]; /* "" = api.market.replay may read any regular file */
 } md_settings;
 
 /* Loads MD_* from the environment into s (caller frees s->symbols).
@@ -70,7 +70,7 @@ typedef struct md_service {
     /* api.market.replay: one background replay at a time */
     atomic_bool replay_busy;
     atomic_bool replay_cancel;
-    bool replay_thread_started;   /* a thread exists that was not joined yet */
+    bool replay_thread_started; /* a thread exists that was not joined yet */
     pthread_t replay_thread;
 } md_service;
 
@@ -81,12 +81,12 @@ md_service *md_service_of(bus_actor *a);
 typedef struct md_feed {
     md_service *svc;
     char source[TB_TOKEN_CAP];
-    uint64_t ticks;      /* published by this feed */
-    uint64_t errors;     /* input rows rejected */
-    int64_t status_ns;   /* last progress report */
-    const atomic_bool *cancel; /* extra stop flag (background replays), may be NULL */
+    uint64_t ticks;             /* published by this feed */
+    uint64_t errors;            /* input rows rejected */
+    int64_t status_ns;          /* last progress report */
+    const atomic_bool *cancel;  /* extra stop flag (background replays), may be NULL */
     struct md_scratch *scratch; /* batch buffers, owned by the feed */
-    int64_t warn_ns;     /* last store/publish warning, to keep logs quiet */
+    int64_t warn_ns;            /* last store/publish warning, to keep logs quiet */
 } md_feed;
 
 /* Starts a feed: records it as the instance's current feed and reports
@@ -136,7 +136,8 @@ tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *out, bool *
                             tb_error *err) TB_WARN_UNUSED;
 #define MD_PRESCAN_MAX (64L * 1024 * 1024)
 /* Starts req on a background thread; TB_CONFLICT when one is running. */
-tb_status md_replay_start_background(md_service *svc, const md_replay_req *req, tb_error *err) TB_WARN_UNUSED;
+tb_status md_replay_start_background(md_service *svc, const md_replay_req *req,
+                                     tb_error *err) TB_WARN_UNUSED;
 /* Cancels and joins the background replay (shutdown). */
 void md_replay_stop_background(md_service *svc);
 
@@ -148,8 +149,10 @@ tb_status md_api_status(bus_ctx *ctx, const void *ev);
 
 /* ---- shared Redis helpers (md_feed.c) ---- */
 /* Reads the last quote of symbol; TB_NOT_FOUND when there is none. */
-tb_status md_store_quote(redisContext *r, const char *symbol, tb_tick *out, tb_error *err) TB_WARN_UNUSED;
+tb_status md_store_quote(redisContext *r, const char *symbol, tb_tick *out,
+                         tb_error *err) TB_WARN_UNUSED;
 /* Reads the stored status of source; TB_NOT_FOUND when there is none. */
-tb_status md_store_status(redisContext *r, const char *source, tb_md_status *out, tb_error *err) TB_WARN_UNUSED;
+tb_status md_store_status(redisContext *r, const char *source, tb_md_status *out,
+                          tb_error *err) TB_WARN_UNUSED;
 
 #endif

@@ -5,7 +5,8 @@
 
 #include "md_service.h"
 
-static tb_status env_u64(const char *name, int64_t dflt, int64_t max, uint64_t *out, tb_error *err) {
+static tb_status env_u64(const char *name, int64_t dflt, int64_t max, uint64_t *out,
+                         tb_error *err) {
     int64_t v;
     tb_status s = bus_env_int(name, dflt, 0, max, &v, err);
     if (s == TB_OK) *out = (uint64_t)v;
@@ -21,8 +22,10 @@ static tb_status env_ratio(const char *name, double dflt, double lo, double hi, 
         return TB_OK;
     }
     tb_fixed f;
-    if (tb_fixed_parse_cstr(v, &f) != TB_OK || tb_fixed_to_double(f) < lo || tb_fixed_to_double(f) > hi)
-        return tb_error_set(err, TB_INVALID, name, "%s must be a decimal within [%g, %g]", name, lo, hi);
+    if (tb_fixed_parse_cstr(v, &f) != TB_OK || tb_fixed_to_double(f) < lo ||
+        tb_fixed_to_double(f) > hi)
+        return tb_error_set(err, TB_INVALID, name, "%s must be a decimal within [%g, %g]", name, lo,
+                            hi);
     *out = tb_fixed_to_double(f);
     return TB_OK;
 }
@@ -50,10 +53,14 @@ static bool is_token(const char *s) {
 tb_status md_settings_load(md_settings *s, tb_error *err) {
     memset(s, 0, sizeof *s);
     const char *mode = bus_env("MD_MODE", "sim");
-    if (strcmp(mode, "sim") == 0) s->mode = MD_MODE_SIM;
-    else if (strcmp(mode, "replay") == 0) s->mode = MD_MODE_REPLAY;
-    else if (strcmp(mode, "off") == 0) s->mode = MD_MODE_OFF;
-    else return tb_error_set(err, TB_INVALID, "MD_MODE", "MD_MODE must be sim, replay or off");
+    if (strcmp(mode, "sim") == 0)
+        s->mode = MD_MODE_SIM;
+    else if (strcmp(mode, "replay") == 0)
+        s->mode = MD_MODE_REPLAY;
+    else if (strcmp(mode, "off") == 0)
+        s->mode = MD_MODE_OFF;
+    else
+        return tb_error_set(err, TB_INVALID, "MD_MODE", "MD_MODE must be sim, replay or off");
 
     const char *src = bus_env("MD_SOURCE", s->mode == MD_MODE_REPLAY ? "replay" : "sim");
     if (!is_token(src))
@@ -68,14 +75,17 @@ tb_status md_settings_load(md_settings *s, tb_error *err) {
     if ((st = env_u64("MD_RATE", 10, 10000000, &s->rate, err)) != TB_OK) return st;
     if ((st = env_u64("MD_MAX_TICKS", 0, INT64_MAX, &s->max_ticks, err)) != TB_OK) return st;
     if ((st = env_ratio("MD_DRIFT", s->sim.drift, -10, 10, &s->sim.drift, err)) != TB_OK) return st;
-    if ((st = env_ratio("MD_VOLATILITY", s->sim.volatility, 0, 10, &s->sim.volatility, err)) != TB_OK)
+    if ((st = env_ratio("MD_VOLATILITY", s->sim.volatility, 0, 10, &s->sim.volatility, err)) !=
+        TB_OK)
         return st;
     if ((st = env_ratio("MD_STEP_SECONDS", s->sim.step_seconds, 0.001, MD_SIM_YEAR_SECONDS,
                         &s->sim.step_seconds, err)) != TB_OK)
         return st;
-    if ((st = bus_env_int("MD_SPREAD_BPS", s->sim.spread_bps, 1, 10000, &s->sim.spread_bps, err)) != TB_OK)
+    if ((st = bus_env_int("MD_SPREAD_BPS", s->sim.spread_bps, 1, 10000, &s->sim.spread_bps, err)) !=
+        TB_OK)
         return st;
-    if ((st = bus_env_int("MD_MAX_SIZE", s->sim.max_size, 1, 1000000000, &v, err)) != TB_OK) return st;
+    if ((st = bus_env_int("MD_MAX_SIZE", s->sim.max_size, 1, 1000000000, &v, err)) != TB_OK)
+        return st;
     s->sim.max_size = v;
     if ((st = env_fixed("MD_PRICE_STEP", s->sim.price_step, 1, 1000 * TB_FIXED_SCALE,
                         &s->sim.price_step, err)) != TB_OK)
@@ -89,7 +99,8 @@ tb_status md_settings_load(md_settings *s, tb_error *err) {
     if ((st = env_u64("MD_REPLAY_SPEED", 0, INT64_MAX, &s->replay_speed, err)) != TB_OK) return st;
     snprintf(s->replay_dir, sizeof s->replay_dir, "%s", bus_env("MD_REPLAY_DIR", ""));
     if (s->mode == MD_MODE_REPLAY && s->replay_file[0] == '\0')
-        return tb_error_set(err, TB_INVALID, "MD_REPLAY_FILE", "MD_MODE=replay needs MD_REPLAY_FILE");
+        return tb_error_set(err, TB_INVALID, "MD_REPLAY_FILE",
+                            "MD_MODE=replay needs MD_REPLAY_FILE");
 
     /* Parsed last: the only allocation, so earlier failures leak nothing. */
     st = md_sim_parse_symbols(bus_env("MD_SYMBOLS", DEFAULT_SYMBOLS), &s->sim, &s->symbols,
@@ -111,16 +122,20 @@ void md_settings_usage(FILE *f) {
             "  MD_SYMBOLS         sim symbols SYM[:start[:drift[:volatility]]],...\n"
             "                     (default " DEFAULT_SYMBOLS "; start default 100)\n"
             "  MD_SEED            simulator seed, same seed = same ticks (default 42)\n"
-            "  MD_RATE            ticks per second over all symbols, 0 = as fast as possible (default 10)\n"
+            "  MD_RATE            ticks per second over all symbols, 0 = as fast as possible "
+            "(default 10)\n"
             "  MD_MAX_TICKS       stop the simulator after this many ticks, 0 = never (default 0)\n"
             "  MD_DRIFT           annual drift of every symbol without its own (default 0.05)\n"
             "  MD_VOLATILITY      annual volatility of every symbol without its own (default 0.2)\n"
-            "  MD_STEP_SECONDS    simulated trading seconds between two ticks of a symbol (default 60)\n"
+            "  MD_STEP_SECONDS    simulated trading seconds between two ticks of a symbol (default "
+            "60)\n"
             "  MD_SPREAD_BPS      bid/ask spread around last, 1..10000 bps (default 5)\n"
             "  MD_PRICE_STEP      price tick size (default 0.01)\n"
             "  MD_MAX_SIZE        sizes are whole units in [1, MD_MAX_SIZE] (default 100)\n"
             "  MD_REPLAY_FILE     CSV replayed when MD_MODE=replay\n"
             "  MD_REPLAY_FORMAT   ticks | closes (default: from the header)\n"
-            "  MD_REPLAY_SPEED    pacing factor against timestamps, 0 = as fast as possible (default 0)\n"
-            "  MD_REPLAY_DIR      api.market.replay only reads files under this folder (default: any)\n");
+            "  MD_REPLAY_SPEED    pacing factor against timestamps, 0 = as fast as possible "
+            "(default 0)\n"
+            "  MD_REPLAY_DIR      api.market.replay only reads files under this folder (default: "
+            "any)\n");
 }

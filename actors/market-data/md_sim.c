@@ -20,7 +20,7 @@ struct md_sim {
         md_sim_symbol_spec spec;
         tb_fixed price;
         md_rng rng;
-    } *syms;
+    } * syms;
 };
 
 void md_sim_params_default(md_sim_params *p) {
@@ -82,7 +82,8 @@ static tb_status parse_entry(const char *b, const char *e, size_t idx, const md_
         const char *end = c ? c : e;
         if (nparts == 4)
             return tb_error_set(err, TB_INVALID, "symbols",
-                                "entry %zu: too many ':' parts (SYMBOL[:start[:drift[:vol]]])", idx + 1);
+                                "entry %zu: too many ':' parts (SYMBOL[:start[:drift[:vol]]])",
+                                idx + 1);
         part[nparts] = s;
         pend[nparts] = end;
         trim(&part[nparts], &pend[nparts]);
@@ -92,8 +93,9 @@ static tb_status parse_entry(const char *b, const char *e, size_t idx, const md_
     }
     size_t len = (size_t)(pend[0] - part[0]);
     if (len == 0 || len >= TB_TOKEN_CAP)
-        return tb_error_set(err, TB_INVALID, "symbols", "entry %zu: symbol must be 1..%d characters",
-                            idx + 1, TB_TOKEN_CAP - 1);
+        return tb_error_set(err, TB_INVALID, "symbols",
+                            "entry %zu: symbol must be 1..%d characters", idx + 1,
+                            TB_TOKEN_CAP - 1);
     for (size_t i = 0; i < len; i++)
         if (!token_char(part[0][i]))
             return tb_error_set(err, TB_INVALID, "symbols",
@@ -219,7 +221,8 @@ void md_sim_quote(tb_fixed price, int64_t spread_bps, tb_fixed step, tb_fixed *b
     *last = l;
 }
 
-tb_fixed md_sim_gbm_step(tb_fixed price, double drift, double volatility, double dt_years, double z) {
+tb_fixed md_sim_gbm_step(tb_fixed price, double drift, double volatility, double dt_years,
+                         double z) {
     double x = (drift - 0.5 * volatility * volatility) * dt_years + volatility * sqrt(dt_years) * z;
     if (x > MAX_EXPONENT) x = MAX_EXPONENT;
     if (x < -MAX_EXPONENT) x = -MAX_EXPONENT;

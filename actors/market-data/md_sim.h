@@ -22,7 +22,7 @@
 #define MD_SIM_YEAR_SECONDS (252.0 * 6.5 * 3600.0)
 /* Prices are kept within [1e-8, MD_SIM_MAX_PRICE] so fixed-point arithmetic
  * never overflows whatever the volatility. */
-#define MD_SIM_MAX_PRICE (INT64_C(1000000000) * TB_FIXED_SCALE)
+#define MD_SIM_MAX_PRICE   (INT64_C(1000000000) * TB_FIXED_SCALE)
 #define MD_SIM_MAX_SYMBOLS 1024
 
 typedef struct md_sim_params {
@@ -81,6 +81,7 @@ void md_sim_quote(tb_fixed price, int64_t spread_bps, tb_fixed step, tb_fixed *b
 
 /* One GBM step of price with standard normal z over dt years; the result is
  * clamped to [1e-8, MD_SIM_MAX_PRICE]. */
-tb_fixed md_sim_gbm_step(tb_fixed price, double drift, double volatility, double dt_years, double z);
+tb_fixed md_sim_gbm_step(tb_fixed price, double drift, double volatility, double dt_years,
+                         double z);
 
 #endif

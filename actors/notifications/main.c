@@ -21,36 +21,77 @@
 static notif_service service;
 
 static bus_endpoint endpoints[] = {
-    {.name = "fills", .kind = BUS_STREAM, .subject = "fills.>", .event = &tb_fill_desc,
+    {.name = "fills",
+     .kind = BUS_STREAM,
+     .subject = "fills.>",
+     .event = &tb_fill_desc,
      .handler = notif_on_fill,
      /* The durable's first start does not replay the stream's week of
       * fills to the webhooks; afterwards it resumes where it stopped. */
-     .stream = {.stream = BUS_STREAM_FILLS, .durable = "notifications", .batch = 16,
+     .stream = {.stream = BUS_STREAM_FILLS,
+                .durable = "notifications",
+                .batch = 16,
                 .deliver_new = true}},
-    {.name = "risk-decisions", .kind = BUS_EVENT, .subject = "risk.decision.>",
-     .event = &tb_risk_decision_desc, .handler = notif_on_decision},
-    {.name = "ticks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,
+    {.name = "risk-decisions",
+     .kind = BUS_EVENT,
+     .subject = "risk.decision.>",
+     .event = &tb_risk_decision_desc,
+     .handler = notif_on_decision},
+    {.name = "ticks",
+     .kind = BUS_EVENT,
+     .subject = "md.tick.>",
+     .event = &tb_tick_desc,
      .handler = notif_on_tick},
-    {.name = "positions", .kind = BUS_EVENT, .subject = "pos.update.>",
-     .event = &tb_position_update_desc, .handler = notif_on_position},
-    {.name = "alerts", .kind = BUS_EVENT, .subject = "alerts.>", .event = &tb_alert_desc,
+    {.name = "positions",
+     .kind = BUS_EVENT,
+     .subject = "pos.update.>",
+     .event = &tb_position_update_desc,
+     .handler = notif_on_position},
+    {.name = "alerts",
+     .kind = BUS_EVENT,
+     .subject = "alerts.>",
+     .event = &tb_alert_desc,
      .handler = notif_on_alert},
-    {.name = "webhooks-list", .kind = BUS_REQUEST, .subject = "api.webhooks.list",
-     .event = &tb_query_desc, .handler = notif_api_webhooks_list},
-    {.name = "webhooks-create", .kind = BUS_REQUEST, .subject = "api.webhooks.create",
-     .event = &tb_webhook_desc, .handler = notif_api_webhooks_create},
-    {.name = "webhooks-delete", .kind = BUS_REQUEST, .subject = "api.webhooks.delete",
-     .event = &tb_query_desc, .handler = notif_api_webhooks_delete},
-    {.name = "webhooks-deliveries", .kind = BUS_REQUEST, .subject = "api.webhooks.deliveries",
-     .event = &tb_query_desc, .handler = notif_api_webhooks_deliveries},
-    {.name = "alerts-list", .kind = BUS_REQUEST, .subject = "api.alerts.list",
-     .event = &tb_query_desc, .handler = notif_api_alerts_list},
-    {.name = "rules-list", .kind = BUS_REQUEST, .subject = "api.alerts.rules.list",
-     .event = &tb_query_desc, .handler = notif_api_rules_list},
-    {.name = "rules-create", .kind = BUS_REQUEST, .subject = "api.alerts.rules.create",
-     .event = &tb_alert_rule_desc, .handler = notif_api_rules_create},
-    {.name = "rules-delete", .kind = BUS_REQUEST, .subject = "api.alerts.rules.delete",
-     .event = &tb_query_desc, .handler = notif_api_rules_delete},
+    {.name = "webhooks-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.webhooks.list",
+     .event = &tb_query_desc,
+     .handler = notif_api_webhooks_list},
+    {.name = "webhooks-create",
+     .kind = BUS_REQUEST,
+     .subject = "api.webhooks.create",
+     .event = &tb_webhook_desc,
+     .handler = notif_api_webhooks_create},
+    {.name = "webhooks-delete",
+     .kind = BUS_REQUEST,
+     .subject = "api.webhooks.delete",
+     .event = &tb_query_desc,
+     .handler = notif_api_webhooks_delete},
+    {.name = "webhooks-deliveries",
+     .kind = BUS_REQUEST,
+     .subject = "api.webhooks.deliveries",
+     .event = &tb_query_desc,
+     .handler = notif_api_webhooks_deliveries},
+    {.name = "alerts-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.alerts.list",
+     .event = &tb_query_desc,
+     .handler = notif_api_alerts_list},
+    {.name = "rules-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.alerts.rules.list",
+     .event = &tb_query_desc,
+     .handler = notif_api_rules_list},
+    {.name = "rules-create",
+     .kind = BUS_REQUEST,
+     .subject = "api.alerts.rules.create",
+     .event = &tb_alert_rule_desc,
+     .handler = notif_api_rules_create},
+    {.name = "rules-delete",
+     .kind = BUS_REQUEST,
+     .subject = "api.alerts.rules.delete",
+     .event = &tb_query_desc,
+     .handler = notif_api_rules_delete},
 };
 
 static tb_status start(bus_actor *a, tb_error *err) {
@@ -66,11 +107,12 @@ static tb_status start(bus_actor *a, tb_error *err) {
     const char *dh = "Webhook delivery attempts by outcome";
     s->m_delivered =
         bus_metrics_counter(m, "tb_webhook_deliveries_total", dh, "outcome", "delivered", NULL);
-    s->m_retried = bus_metrics_counter(m, "tb_webhook_deliveries_total", dh, "outcome", "retry", NULL);
+    s->m_retried =
+        bus_metrics_counter(m, "tb_webhook_deliveries_total", dh, "outcome", "retry", NULL);
     s->m_dead = bus_metrics_counter(m, "tb_webhook_deliveries_total", dh, "outcome", "dead", NULL);
-    s->m_dead_total = bus_metrics_counter(m, "tb_webhook_dead_total",
-                                          "Webhook deliveries dead-lettered after the last attempt",
-                                          NULL);
+    s->m_dead_total =
+        bus_metrics_counter(m, "tb_webhook_dead_total",
+                            "Webhook deliveries dead-lettered after the last attempt", NULL);
     s->m_eval_errors = bus_metrics_counter(m, "tb_notif_eval_errors_total",
                                            "Rule evaluations that failed (store or valuation "
                                            "unavailable, values out of range)",
@@ -88,28 +130,31 @@ static tb_status start(bus_actor *a, tb_error *err) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "notifications settings:\n"
-            "  NOTIF_DELIVERY_INTERVAL_MS   webhook delivery round every (default 500)\n"
-            "  NOTIF_DELIVERY_BATCH         deliveries claimed per round, sent in parallel (default 32)\n"
-            "  NOTIF_HTTP_TIMEOUT_MS        timeout of one POST (default 5000)\n"
-            "  NOTIF_BACKOFF_BASE_MS        delay after the first failure, doubled per failure\n"
-            "                               (default 1000)\n"
-            "  NOTIF_BACKOFF_MAX_MS         longest delay between attempts (default 300000)\n"
-            "  NOTIF_MAX_ATTEMPTS           attempts before a delivery is dead-lettered (default 10)\n"
-            "  NOTIF_DELIVERED_RETENTION_H  delivered rows kept this long; 0 = forever (default 168)\n"
-            "  NOTIF_RULES_REFRESH_MS       reload of price/position/drawdown rules (default 1000)\n"
-            "  NOTIF_PRICE_INTERVAL_MS      price rules evaluated at most once per symbol per\n"
-            "                               interval, the latest tick last; 0 = every tick (default 250)\n"
-            "  NOTIF_EQUITY_INTERVAL_MS     drawdown evaluated at most once per account per\n"
-            "                               interval; 0 = every position update (default 1000)\n"
-            "  NOTIF_EQUITY_TIMEOUT_MS      timeout of api.accounts.get for equity (default 2000)\n"
-            "  NOTIF_STATE_TTL_S            idle crossing state kept in Redis (default 604800)\n"
-            "  NOTIF_FILLS_SUBJECT          fills consumed (default fills.>)\n"
-            "  NOTIF_FILLS_DURABLE          JetStream durable consumer (default notifications)\n"
-            "  NOTIF_ACK_WAIT_MS            redelivery delay of an unacked fill (default 30000)\n"
-            "  NOTIF_MAX_DELIVER            deliveries before a failing fill is dead-lettered\n"
-            "                               (default 10)\n");
+    fprintf(
+        f,
+        "notifications settings:\n"
+        "  NOTIF_DELIVERY_INTERVAL_MS   webhook delivery round every (default 500)\n"
+        "  NOTIF_DELIVERY_BATCH         deliveries claimed per round, sent in parallel (default "
+        "32)\n"
+        "  NOTIF_HTTP_TIMEOUT_MS        timeout of one POST (default 5000)\n"
+        "  NOTIF_BACKOFF_BASE_MS        delay after the first failure, doubled per failure\n"
+        "                               (default 1000)\n"
+        "  NOTIF_BACKOFF_MAX_MS         longest delay between attempts (default 300000)\n"
+        "  NOTIF_MAX_ATTEMPTS           attempts before a delivery is dead-lettered (default 10)\n"
+        "  NOTIF_DELIVERED_RETENTION_H  delivered rows kept this long; 0 = forever (default 168)\n"
+        "  NOTIF_RULES_REFRESH_MS       reload of price/position/drawdown rules (default 1000)\n"
+        "  NOTIF_PRICE_INTERVAL_MS      price rules evaluated at most once per symbol per\n"
+        "                               interval, the latest tick last; 0 = every tick (default "
+        "250)\n"
+        "  NOTIF_EQUITY_INTERVAL_MS     drawdown evaluated at most once per account per\n"
+        "                               interval; 0 = every position update (default 1000)\n"
+        "  NOTIF_EQUITY_TIMEOUT_MS      timeout of api.accounts.get for equity (default 2000)\n"
+        "  NOTIF_STATE_TTL_S            idle crossing state kept in Redis (default 604800)\n"
+        "  NOTIF_FILLS_SUBJECT          fills consumed (default fills.>)\n"
+        "  NOTIF_FILLS_DURABLE          JetStream durable consumer (default notifications)\n"
+        "  NOTIF_ACK_WAIT_MS            redelivery delay of an unacked fill (default 30000)\n"
+        "  NOTIF_MAX_DELIVER            deliveries before a failing fill is dead-lettered\n"
+        "                               (default 10)\n");
 }
 
 static bus_actor_def def = {

@@ -19,11 +19,10 @@
 
 /* Compare-and-set: writes ARGV[2] (with TTL ARGV[3] s) only if the key still
  * holds ARGV[1] ("" = absent). */
-static const char cas_script[] =
-    "local cur = redis.call('GET', KEYS[1]) or ''\n"
-    "if cur ~= ARGV[1] then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
-    "return 1\n";
+static const char cas_script[] = "local cur = redis.call('GET', KEYS[1]) or ''\n"
+                                 "if cur ~= ARGV[1] then return 0 end\n"
+                                 "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
+                                 "return 1\n";
 
 tb_status notif_state_observe(redisContext *c, const char *key, int64_t ttl_s, int64_t ts,
                               uint64_t seq, int64_t cooldown_s, notif_decide_fn decide, void *arg,
@@ -111,8 +110,12 @@ static tb_status record(PGconn *pg, const tb_alert *alerts, const notif_rule *ru
         if (s != TB_OK || !inserted[i]) continue;
         char subject[32 + 2 * TB_ENUM_CAP + TB_TOKEN_CAP];
         alert_subject(al, subject, sizeof subject);
-        notif_source as = {.type = NOTIF_EVENT_ALERT, .id = al->alert_id, .subject = subject,
-                           .account = al->account, .desc = &tb_alert_desc, .ev = al};
+        notif_source as = {.type = NOTIF_EVENT_ALERT,
+                           .id = al->alert_id,
+                           .subject = subject,
+                           .account = al->account,
+                           .desc = &tb_alert_desc,
+                           .ev = al};
         s = hooks_for(pg, &hs, al->account, err);
         if (s == TB_OK) s = notif_db_enqueue(pg, hs.hooks, hs.n, &as, added, err);
         if (s == TB_OK && rules && notif_kind_is_threshold(rules[i].kind)) {
@@ -211,8 +214,7 @@ static tb_status fired_raise(notif_io *io, fired_set *f, const char *trace, tb_e
     return s;
 }
 
-tb_status notif_eval_price(notif_io *io, const notif_obs *tick, const char *trace,
-                           tb_error *err) {
+tb_status notif_eval_price(notif_io *io, const notif_obs *tick, const char *trace, tb_error *err) {
     notif_service *svc = notif_of(io->a);
     notif_rule *above = NULL, *below = NULL;
     size_t na = notif_cache_match(&svc->cache, NOTIF_KIND_PRICE_ABOVE, "", tick->key, &above);
@@ -247,8 +249,8 @@ tb_status notif_eval_position(notif_io *io, const tb_position_update *u, const c
                               tb_error *err) {
     notif_service *svc = notif_of(io->a);
     notif_rule *rules = NULL;
-    size_t n = notif_cache_match(&svc->cache, NOTIF_KIND_POSITION_LIMIT, u->account, u->symbol,
-                                 &rules);
+    size_t n =
+        notif_cache_match(&svc->cache, NOTIF_KIND_POSITION_LIMIT, u->account, u->symbol, &rules);
     if (n == 0) return TB_OK;
     fired_set fired = {0};
     tb_status s = TB_OK;
@@ -302,8 +304,7 @@ static void decide_drawdown(const notif_cross *prev, void *arg, bool *cond, bool
     *cond = notif_drawdown_condition(d->rule, f);
 }
 
-tb_status notif_eval_drawdown(notif_io *io, const char *account, const char *trace,
-                              tb_error *err) {
+tb_status notif_eval_drawdown(notif_io *io, const char *account, const char *trace, tb_error *err) {
     notif_service *svc = notif_of(io->a);
     notif_rule *rules = NULL;
     size_t n = notif_cache_match(&svc->cache, NOTIF_KIND_DRAWDOWN, account, "", &rules);

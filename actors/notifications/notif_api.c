@@ -51,8 +51,8 @@ static PGconn *pg_of(bus_ctx *ctx, tb_status *s) {
 
 /* ---- webhooks ---- */
 
-#define WEBHOOK_COLS                                                                              \
-    "id, url, array_to_string(events, ','), coalesce(account, ''), active, " NOTIF_SQL_NS(       \
+#define WEBHOOK_COLS                                                                               \
+    "id, url, array_to_string(events, ','), coalesce(account, ''), active, " NOTIF_SQL_NS(         \
         "created_at")
 
 static void row_to_webhook(const PGresult *r, int i, tb_webhook *w) {
@@ -75,11 +75,13 @@ tb_status notif_api_webhooks_list(bus_ctx *ctx, const void *event) {
     const char *p[5] = {q->id, q->account, q->accounts, pg.lim, pg.off};
     PGresult *r = NULL;
     tb_error err = {0};
-    if (bus_pg_exec(c,
-                    "SELECT " WEBHOOK_COLS " FROM webhooks WHERE ($1 = '' OR id = $1) "
-                    "AND ($2 = '' OR account = $2) AND " SCOPE("account", "$3")
-                    " ORDER BY created_at, id COLLATE \"C\" LIMIT $4::bigint OFFSET $5::bigint",
-                    5, p, &r, &err) != TB_OK)
+    if (bus_pg_exec(
+            c,
+            "SELECT " WEBHOOK_COLS " FROM webhooks WHERE ($1 = '' OR id = $1) "
+            "AND ($2 = '' OR account = $2) AND " SCOPE(
+                "account",
+                "$3") " ORDER BY created_at, id COLLATE \"C\" LIMIT $4::bigint OFFSET $5::bigint",
+            5, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     int rows = PQntuples(r);
     int n = rows > pg.limit ? (int)pg.limit : rows;
@@ -122,10 +124,11 @@ tb_status notif_api_webhooks_create(bus_ctx *ctx, const void *event) {
     if (c == NULL) return s;
     const char *p[5] = {w.id, w.url, w.secret, w.events, w.account};
     PGresult *r = NULL;
-    if (bus_pg_exec(c,
-                    "INSERT INTO webhooks (id, url, secret, events, account) VALUES ($1, $2, $3, "
-                    "string_to_array($4, ','), NULLIF($5, '')) RETURNING " NOTIF_SQL_NS("created_at"),
-                    5, p, &r, &err) != TB_OK)
+    if (bus_pg_exec(
+            c,
+            "INSERT INTO webhooks (id, url, secret, events, account) VALUES ($1, $2, $3, "
+            "string_to_array($4, ','), NULLIF($5, '')) RETURNING " NOTIF_SQL_NS("created_at"),
+            5, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     w.created_at = notif_db_i64(r, 0, 0);
     PQclear(r);
@@ -144,8 +147,8 @@ tb_status notif_api_webhooks_delete(bus_ctx *ctx, const void *event) {
     PGresult *r = NULL;
     tb_error err = {0};
     if (bus_pg_exec(c,
-                    "DELETE FROM webhooks WHERE id = $1 AND " SCOPE("account", "$2")
-                    " RETURNING " WEBHOOK_COLS,
+                    "DELETE FROM webhooks WHERE id = $1 AND " SCOPE(
+                        "account", "$2") " RETURNING " WEBHOOK_COLS,
                     2, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     if (PQntuples(r) == 0) {
@@ -186,12 +189,248 @@ tb_status notif_api_webhooks_deliveries(bus_ctx *ctx, const void *event) {
             "     WHEN dead_at IS NOT NULL THEN 'dead' ELSE 'pending' END AS state, "
             "attempts, coalesce(last_status, 0), coalesce(last_error, ''), " NOTIF_SQL_NS(
                 "created_at") ", " NOTIF_SQL_NS("next_attempt_at") ", "
-                                  "coalesce(" NOTIF_SQL_NS("delivered_at") ", 0), "
-                                  "coalesce(" NOTIF_SQL_NS("dead_at") ", 0) "
-            "FROM webhook_outbox WHERE webhook_id = $1 AND ($2 = '' OR "
-            "  CASE WHEN delivered_at IS NOT NULL THEN 'delivered' "
-            "       WHEN dead_at IS NOT NULL THEN 'dead' ELSE 'pending' END = $2) "
-            "ORDER BY id DESC LIMIT $3::bigint OFFSET $4::bigint",
+                                                                   "coalesce(" NOTIF_SQL_NS(
+                                                                       "delivered_at") ", 0), "
+                                                                                       "coalesce"
+                                                                                       "(" NOTIF_SQL_NS(
+                                                                                           "dead_"
+                                                                                           "at") ","
+                                                                                                 " "
+                                                                                                 "0"
+                                                                                                 ")"
+                                                                                                 " "
+                                                                                                 "F"
+                                                                                                 "R"
+                                                                                                 "O"
+                                                                                                 "M"
+                                                                                                 " "
+                                                                                                 "w"
+                                                                                                 "e"
+                                                                                                 "b"
+                                                                                                 "h"
+                                                                                                 "o"
+                                                                                                 "o"
+                                                                                                 "k"
+                                                                                                 "_"
+                                                                                                 "o"
+                                                                                                 "u"
+                                                                                                 "t"
+                                                                                                 "b"
+                                                                                                 "o"
+                                                                                                 "x"
+                                                                                                 " "
+                                                                                                 "W"
+                                                                                                 "H"
+                                                                                                 "E"
+                                                                                                 "R"
+                                                                                                 "E"
+                                                                                                 " "
+                                                                                                 "w"
+                                                                                                 "e"
+                                                                                                 "b"
+                                                                                                 "h"
+                                                                                                 "o"
+                                                                                                 "o"
+                                                                                                 "k"
+                                                                                                 "_"
+                                                                                                 "i"
+                                                                                                 "d"
+                                                                                                 " "
+                                                                                                 "="
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "1"
+                                                                                                 " "
+                                                                                                 "A"
+                                                                                                 "N"
+                                                                                                 "D"
+                                                                                                 " "
+                                                                                                 "("
+                                                                                                 "$"
+                                                                                                 "2"
+                                                                                                 " "
+                                                                                                 "="
+                                                                                                 " "
+                                                                                                 "'"
+                                                                                                 "'"
+                                                                                                 " "
+                                                                                                 "O"
+                                                                                                 "R"
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 "C"
+                                                                                                 "A"
+                                                                                                 "S"
+                                                                                                 "E"
+                                                                                                 " "
+                                                                                                 "W"
+                                                                                                 "H"
+                                                                                                 "E"
+                                                                                                 "N"
+                                                                                                 " "
+                                                                                                 "d"
+                                                                                                 "e"
+                                                                                                 "l"
+                                                                                                 "i"
+                                                                                                 "v"
+                                                                                                 "e"
+                                                                                                 "r"
+                                                                                                 "e"
+                                                                                                 "d"
+                                                                                                 "_"
+                                                                                                 "a"
+                                                                                                 "t"
+                                                                                                 " "
+                                                                                                 "I"
+                                                                                                 "S"
+                                                                                                 " "
+                                                                                                 "N"
+                                                                                                 "O"
+                                                                                                 "T"
+                                                                                                 " "
+                                                                                                 "N"
+                                                                                                 "U"
+                                                                                                 "L"
+                                                                                                 "L"
+                                                                                                 " "
+                                                                                                 "T"
+                                                                                                 "H"
+                                                                                                 "E"
+                                                                                                 "N"
+                                                                                                 " "
+                                                                                                 "'"
+                                                                                                 "d"
+                                                                                                 "e"
+                                                                                                 "l"
+                                                                                                 "i"
+                                                                                                 "v"
+                                                                                                 "e"
+                                                                                                 "r"
+                                                                                                 "e"
+                                                                                                 "d"
+                                                                                                 "'"
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 " "
+                                                                                                 "W"
+                                                                                                 "H"
+                                                                                                 "E"
+                                                                                                 "N"
+                                                                                                 " "
+                                                                                                 "d"
+                                                                                                 "e"
+                                                                                                 "a"
+                                                                                                 "d"
+                                                                                                 "_"
+                                                                                                 "a"
+                                                                                                 "t"
+                                                                                                 " "
+                                                                                                 "I"
+                                                                                                 "S"
+                                                                                                 " "
+                                                                                                 "N"
+                                                                                                 "O"
+                                                                                                 "T"
+                                                                                                 " "
+                                                                                                 "N"
+                                                                                                 "U"
+                                                                                                 "L"
+                                                                                                 "L"
+                                                                                                 " "
+                                                                                                 "T"
+                                                                                                 "H"
+                                                                                                 "E"
+                                                                                                 "N"
+                                                                                                 " "
+                                                                                                 "'"
+                                                                                                 "d"
+                                                                                                 "e"
+                                                                                                 "a"
+                                                                                                 "d"
+                                                                                                 "'"
+                                                                                                 " "
+                                                                                                 "E"
+                                                                                                 "L"
+                                                                                                 "S"
+                                                                                                 "E"
+                                                                                                 " "
+                                                                                                 "'"
+                                                                                                 "p"
+                                                                                                 "e"
+                                                                                                 "n"
+                                                                                                 "d"
+                                                                                                 "i"
+                                                                                                 "n"
+                                                                                                 "g"
+                                                                                                 "'"
+                                                                                                 " "
+                                                                                                 "E"
+                                                                                                 "N"
+                                                                                                 "D"
+                                                                                                 " "
+                                                                                                 "="
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "2"
+                                                                                                 ")"
+                                                                                                 " "
+                                                                                                 "O"
+                                                                                                 "R"
+                                                                                                 "D"
+                                                                                                 "E"
+                                                                                                 "R"
+                                                                                                 " "
+                                                                                                 "B"
+                                                                                                 "Y"
+                                                                                                 " "
+                                                                                                 "i"
+                                                                                                 "d"
+                                                                                                 " "
+                                                                                                 "D"
+                                                                                                 "E"
+                                                                                                 "S"
+                                                                                                 "C"
+                                                                                                 " "
+                                                                                                 "L"
+                                                                                                 "I"
+                                                                                                 "M"
+                                                                                                 "I"
+                                                                                                 "T"
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "3"
+                                                                                                 ":"
+                                                                                                 ":"
+                                                                                                 "b"
+                                                                                                 "i"
+                                                                                                 "g"
+                                                                                                 "i"
+                                                                                                 "n"
+                                                                                                 "t"
+                                                                                                 " "
+                                                                                                 "O"
+                                                                                                 "F"
+                                                                                                 "F"
+                                                                                                 "S"
+                                                                                                 "E"
+                                                                                                 "T"
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "4"
+                                                                                                 ":"
+                                                                                                 ":"
+                                                                                                 "b"
+                                                                                                 "i"
+                                                                                                 "g"
+                                                                                                 "i"
+                                                                                                 "n"
+                                                                                                 "t",
             4, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     int rows = PQntuples(r);
@@ -240,12 +479,20 @@ tb_status notif_api_alerts_list(bus_ctx *ctx, const void *event) {
     tb_error err = {0};
     if (bus_pg_exec(c,
                     "SELECT alert_id, severity, kind, coalesce(account, ''), coalesce(symbol, ''), "
-                    "message, " NOTIF_SQL_NS("ts") " FROM alerts "
-                    "WHERE ($1 = '' OR account = $1) AND ($2 = '' OR symbol = $2) AND " SCOPE(
-                        "account", "$3") " AND ($4::bigint = 0 OR ts >= " NOTIF_SQL_TS("$4") ") "
-                                         "AND ($5::bigint = 0 OR ts < " NOTIF_SQL_TS("$5") ") "
-                    "ORDER BY ts DESC, alert_id COLLATE \"C\" DESC "
-                    "LIMIT $6::bigint OFFSET $7::bigint",
+                    "message, " NOTIF_SQL_NS(
+                        "ts") " FROM alerts "
+                              "WHERE ($1 = '' OR account = $1) AND ($2 = '' OR symbol = $2) "
+                              "AND " SCOPE("account", "$3") " AND ($4::bigint = 0 OR ts "
+                                                            ">= " NOTIF_SQL_TS(
+                                                                "$4") ") "
+                                                                      "AND ($5::bigint = 0 OR ts "
+                                                                      "< " NOTIF_SQL_TS(
+                                                                          "$5") ") "
+                                                                                "ORDER BY ts DESC, "
+                                                                                "alert_id COLLATE "
+                                                                                "\"C\" DESC "
+                                                                                "LIMIT $6::bigint "
+                                                                                "OFFSET $7::bigint",
                     7, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     int rows = PQntuples(r);
@@ -275,7 +522,8 @@ tb_status notif_api_alerts_list(bus_ctx *ctx, const void *event) {
 /* ---- rules ---- */
 
 #define RULE_COLS                                                                                  \
-    "rule_id, kind, severity, coalesce(account, ''), coalesce(symbol, ''), coalesce(threshold, 0), " \
+    "rule_id, kind, severity, coalesce(account, ''), coalesce(symbol, ''), coalesce(threshold, "   \
+    "0), "                                                                                         \
     "enabled"
 
 static tb_status row_to_rule(const PGresult *r, int i, tb_alert_rule *out, tb_error *err) {
@@ -306,7 +554,8 @@ tb_status notif_api_rules_list(bus_ctx *ctx, const void *event) {
                     "AND ($2 = '' OR account = $2) AND ($3 = '' OR symbol = $3) AND " SCOPE(
                         "account", "$4") " AND kind IN ('fill', 'risk_reject', 'drawdown', "
                                          "'price_above', 'price_below', 'position_limit') "
-                    "ORDER BY created_at, rule_id COLLATE \"C\" LIMIT $5::bigint OFFSET $6::bigint",
+                                         "ORDER BY created_at, rule_id COLLATE \"C\" LIMIT "
+                                         "$5::bigint OFFSET $6::bigint",
                     6, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     int rows = PQntuples(r);
@@ -363,8 +612,8 @@ tb_status notif_api_rules_delete(bus_ctx *ctx, const void *event) {
     PGresult *r = NULL;
     tb_error err = {0};
     if (bus_pg_exec(c,
-                    "DELETE FROM alert_rules WHERE rule_id = $1 AND " SCOPE("account", "$2")
-                    " RETURNING " RULE_COLS,
+                    "DELETE FROM alert_rules WHERE rule_id = $1 AND " SCOPE(
+                        "account", "$2") " RETURNING " RULE_COLS,
                     2, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     if (PQntuples(r) == 0) {

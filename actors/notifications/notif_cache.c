@@ -39,8 +39,8 @@ tb_status notif_cache_refresh(notif_cache *c, PGconn *pg, tb_error *err) {
     return TB_OK;
 }
 
-size_t notif_cache_match(notif_cache *c, notif_kind kind, const char *account,
-                         const char *symbol, notif_rule **out) {
+size_t notif_cache_match(notif_cache *c, notif_kind kind, const char *account, const char *symbol,
+                         notif_rule **out) {
     *out = NULL;
     size_t k = 0;
     pthread_rwlock_rdlock(&c->lock);
@@ -61,8 +61,7 @@ size_t notif_cache_match(notif_cache *c, notif_kind kind, const char *account,
     return j;
 }
 
-size_t notif_cache_count(notif_cache *c, notif_kind kind, const char *account,
-                         const char *symbol) {
+size_t notif_cache_count(notif_cache *c, notif_kind kind, const char *account, const char *symbol) {
     size_t k = 0;
     pthread_rwlock_rdlock(&c->lock);
     for (size_t i = 0; i < c->n; i++)
@@ -89,5 +88,6 @@ tb_status notif_cache_start(bus_actor *a, tb_error *err) {
     tb_status s = notif_cache_refresh(&svc->cache, pg, err);
     bus_pg_release(bus_actor_pg(a), pg);
     if (s != TB_OK) return s;
-    return bus_actor_add_timer(a, "rules", svc->set.rules_refresh_ms, refresh_tick, NULL, NULL, err);
+    return bus_actor_add_timer(a, "rules", svc->set.rules_refresh_ms, refresh_tick, NULL, NULL,
+                               err);
 }

@@ -79,7 +79,8 @@ static tb_status claim(PGconn *pg, const notif_settings *set, job **out, int *n,
         "WITH due AS (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id "
         "  WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() "
         "  AND w.active ORDER BY o.next_attempt_at LIMIT $1::int FOR UPDATE OF o SKIP LOCKED) "
-        "UPDATE webhook_outbox o SET next_attempt_at = now() + $2::bigint * interval '1 millisecond' "
+        "UPDATE webhook_outbox o SET next_attempt_at = now() + $2::bigint * interval '1 "
+        "millisecond' "
         "FROM due, webhooks w WHERE o.id = due.id AND w.id = o.webhook_id "
         "RETURNING o.id, o.event_type, o.idempotency_key, o.payload::text, o.attempts, w.url, "
         "w.secret",
@@ -225,7 +226,8 @@ static void record(bus_actor *a, PGconn *pg, job *j) {
     notif_outcome o = notif_delivery_outcome(status, attempts, set->max_attempts);
     char err_text[CURL_ERROR_SIZE + 64] = "";
     if (j->rc != CURLE_OK)
-        snprintf(err_text, sizeof err_text, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(j->rc));
+        snprintf(err_text, sizeof err_text, "%s",
+                 j->errbuf[0] ? j->errbuf : curl_easy_strerror(j->rc));
     else if (o != NOTIF_DELIVERED)
         snprintf(err_text, sizeof err_text, "HTTP %ld", status);
     char st[16], att[24], delay[24];

@@ -53,8 +53,12 @@ tb_status notif_on_fill(bus_ctx *ctx, const void *event) {
     char subject[16 + 2 * TB_TOKEN_CAP], msg[TB_TEXT_CAP];
     snprintf(subject, sizeof subject, "fills.%s.%s", f->account, f->symbol);
     notif_msg_fill(f, msg, sizeof msg);
-    notif_source src = {.type = NOTIF_EVENT_FILL, .id = f->fill_id, .subject = subject,
-                        .account = f->account, .desc = &tb_fill_desc, .ev = f};
+    notif_source src = {.type = NOTIF_EVENT_FILL,
+                        .id = f->fill_id,
+                        .subject = subject,
+                        .account = f->account,
+                        .desc = &tb_fill_desc,
+                        .ev = f};
     return raise_per_rule(ctx, NOTIF_KIND_FILL, f->account, f->symbol, f->fill_id, f->ts, msg,
                           &src);
 }
@@ -63,8 +67,12 @@ tb_status notif_on_decision(bus_ctx *ctx, const void *event) {
     const tb_risk_decision *d = event;
     char subject[16 + TB_TOKEN_CAP], msg[TB_TEXT_CAP];
     snprintf(subject, sizeof subject, "risk.decision.%s", d->account);
-    notif_source src = {.type = NOTIF_EVENT_DECISION, .id = d->decision_id, .subject = subject,
-                        .account = d->account, .desc = &tb_risk_decision_desc, .ev = d};
+    notif_source src = {.type = NOTIF_EVENT_DECISION,
+                        .id = d->decision_id,
+                        .subject = subject,
+                        .account = d->account,
+                        .desc = &tb_risk_decision_desc,
+                        .ev = d};
     if (d->approved) {
         /* No alert; the decision still goes to the webhooks that want it. */
         tb_error err = {0};
@@ -73,8 +81,8 @@ tb_status notif_on_decision(bus_ctx *ctx, const void *event) {
         return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
     }
     notif_msg_reject(d, msg, sizeof msg);
-    return raise_per_rule(ctx, NOTIF_KIND_RISK_REJECT, d->account, d->symbol, d->decision_id,
-                          d->ts, msg, &src);
+    return raise_per_rule(ctx, NOTIF_KIND_RISK_REJECT, d->account, d->symbol, d->decision_id, d->ts,
+                          msg, &src);
 }
 
 static void count_error(bus_actor *a, const char *what, const tb_error *err) {

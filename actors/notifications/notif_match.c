@@ -15,7 +15,7 @@ bool notif_subject_match(const char *pattern, const char *subject) {
     if (*p == '\0' || *s == '\0') return false;
     for (;;) {
         size_t pl = token_len(p), sl = token_len(s);
-        if (sl == 0) return false; /* empty subject token */
+        if (sl == 0) return false;                       /* empty subject token */
         if (pl == 1 && p[0] == '>') return p[1] == '\0'; /* rest of the subject, >= 1 token */
         if (pl == 0) return false;
         if (!(pl == 1 && p[0] == '*') && (pl != sl || memcmp(p, s, pl) != 0)) return false;
@@ -32,7 +32,8 @@ bool notif_subject_match(const char *pattern, const char *subject) {
 static const char *expand(const char *entry, size_t len, char *buf, size_t cap) {
     static const struct {
         const char *kind, *pattern;
-    } aliases[] = {{"fill", "fills.>"}, {"risk_decision", "risk.decision.>"}, {"alert", "alerts.>"}};
+    } aliases[] = {
+        {"fill", "fills.>"}, {"risk_decision", "risk.decision.>"}, {"alert", "alerts.>"}};
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
         if (strlen(aliases[i].kind) == len && memcmp(aliases[i].kind, entry, len) == 0)
             return aliases[i].pattern;
@@ -130,7 +131,8 @@ tb_status notif_url_validate(const char *url, size_t cap_len, tb_error *err) {
     else if (strncmp(url, "https://", 8) == 0)
         skip = 8;
     else
-        return tb_error_set(err, TB_INVALID, "url", "url: only http:// and https:// URLs are accepted");
+        return tb_error_set(err, TB_INVALID, "url",
+                            "url: only http:// and https:// URLs are accepted");
     const char *auth = url + skip;
     size_t alen = strcspn(auth, "/?#");
     /* Host: what follows any userinfo and precedes any port. */

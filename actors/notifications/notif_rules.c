@@ -111,7 +111,8 @@ bool notif_price_condition(const notif_rule *r, tb_fixed price) {
 }
 
 bool notif_position_condition(const notif_rule *r, tb_fixed qty) {
-    return r->kind == NOTIF_KIND_POSITION_LIMIT && tb_fixed_cmp(tb_fixed_abs(qty), r->threshold) > 0;
+    return r->kind == NOTIF_KIND_POSITION_LIMIT &&
+           tb_fixed_cmp(tb_fixed_abs(qty), r->threshold) > 0;
 }
 
 tb_status notif_drawdown(bool has_peak, tb_fixed peak, tb_fixed initial_cash, tb_fixed equity,
@@ -149,7 +150,8 @@ notif_step notif_cross_step(const notif_cross *prev, int64_t ts, uint64_t seq, b
     next->seq = seq;
     next->cond = cond;
     if (!cond || (prev->known && prev->cond)) return NOTIF_STEP_NONE;
-    if (cooldown_s > 0 && prev->fired_ns > 0 && now_ns - prev->fired_ns < cooldown_s * INT64_C(1000000000))
+    if (cooldown_s > 0 && prev->fired_ns > 0 &&
+        now_ns - prev->fired_ns < cooldown_s * INT64_C(1000000000))
         return NOTIF_STEP_COOLDOWN;
     next->fired_ns = now_ns;
     return NOTIF_STEP_FIRE;
@@ -278,8 +280,8 @@ void notif_msg_price(const notif_rule *r, const char *symbol, tb_fixed price, ch
              fmt(r->threshold, t));
 }
 
-void notif_msg_position(const notif_rule *r, const char *account, const char *symbol,
-                        tb_fixed qty, char *out, size_t cap) {
+void notif_msg_position(const notif_rule *r, const char *account, const char *symbol, tb_fixed qty,
+                        char *out, size_t cap) {
     char q[TB_FIXED_STRLEN], t[TB_FIXED_STRLEN];
     snprintf(out, cap, "%s: position in %s is %s, beyond the limit of %s", account, symbol,
              fmt(qty, q), fmt(r->threshold, t));
@@ -295,6 +297,6 @@ static const char *percent(tb_fixed fraction, char buf[TB_FIXED_STRLEN]) {
 void notif_msg_drawdown(const notif_rule *r, const char *account, tb_fixed fraction,
                         tb_fixed equity, tb_fixed peak, char *out, size_t cap) {
     char f[TB_FIXED_STRLEN], e[TB_FIXED_STRLEN], p[TB_FIXED_STRLEN], t[TB_FIXED_STRLEN];
-    snprintf(out, cap, "%s: drawdown %s%% (equity %s, peak %s) reached the %s%% threshold",
-             account, percent(fraction, f), fmt(equity, e), fmt(peak, p), percent(r->threshold, t));
+    snprintf(out, cap, "%s: drawdown %s%% (equity %s, peak %s) reached the %s%% threshold", account,
+             percent(fraction, f), fmt(equity, e), fmt(peak, p), percent(r->threshold, t));
 }

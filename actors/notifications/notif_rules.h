@@ -137,8 +137,8 @@ void notif_msg_fill(const tb_fill *f, char *out, size_t cap);
 void notif_msg_reject(const tb_risk_decision *d, char *out, size_t cap);
 void notif_msg_price(const notif_rule *r, const char *symbol, tb_fixed price, char *out,
                      size_t cap);
-void notif_msg_position(const notif_rule *r, const char *account, const char *symbol,
-                        tb_fixed qty, char *out, size_t cap);
+void notif_msg_position(const notif_rule *r, const char *account, const char *symbol, tb_fixed qty,
+                        char *out, size_t cap);
 void notif_msg_drawdown(const notif_rule *r, const char *account, tb_fixed fraction,
                         tb_fixed equity, tb_fixed peak, char *out, size_t cap);
 

@@ -80,12 +80,11 @@ void notif_cache_close(notif_cache *c);
 tb_status notif_cache_refresh(notif_cache *c, PGconn *pg, tb_error *err) TB_WARN_UNUSED;
 /* Copies the cached rules of kind that apply to account / symbol into a
  * malloc'd array (*out, caller frees; NULL when none); returns the count. */
-size_t notif_cache_match(notif_cache *c, notif_kind kind, const char *account,
-                         const char *symbol, notif_rule **out);
+size_t notif_cache_match(notif_cache *c, notif_kind kind, const char *account, const char *symbol,
+                         notif_rule **out);
 /* How many cached rules of kind apply to account / symbol (no copy: the
  * tick path asks this for every tick). */
-size_t notif_cache_count(notif_cache *c, notif_kind kind, const char *account,
-                         const char *symbol);
+size_t notif_cache_count(notif_cache *c, notif_kind kind, const char *account, const char *symbol);
 /* Starts the refresh timer. */
 tb_status notif_cache_start(bus_actor *a, tb_error *err) TB_WARN_UNUSED;
 

@@ -48,15 +48,15 @@ tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, cons
     *n = 0;
     const char *p[3] = {kinds, account, symbol};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        c,
-        "SELECT rule_id, kind, severity, coalesce(account, ''), coalesce(symbol, ''), "
-        "coalesce(threshold, 0), cooldown_s FROM alert_rules "
-        "WHERE enabled AND kind = ANY(string_to_array($1, ',')) "
-        "AND ($2::text IS NULL OR account IS NULL OR account = $2) "
-        "AND ($3::text IS NULL OR symbol IS NULL OR symbol = $3) "
-        "ORDER BY rule_id COLLATE \"C\"",
-        3, p, &r, err);
+    tb_status s =
+        bus_pg_exec(c,
+                    "SELECT rule_id, kind, severity, coalesce(account, ''), coalesce(symbol, ''), "
+                    "coalesce(threshold, 0), cooldown_s FROM alert_rules "
+                    "WHERE enabled AND kind = ANY(string_to_array($1, ',')) "
+                    "AND ($2::text IS NULL OR account IS NULL OR account = $2) "
+                    "AND ($3::text IS NULL OR symbol IS NULL OR symbol = $3) "
+                    "ORDER BY rule_id COLLATE \"C\"",
+                    3, p, &r, err);
     if (s != TB_OK) return s;
     int rows = PQntuples(r);
     notif_rule *v = rows ? calloc((size_t)rows, sizeof *v) : NULL;
@@ -162,8 +162,14 @@ tb_status notif_db_insert_alert(PGconn *c, const tb_alert *al, const char *rule_
                                 const char *trace, bool *inserted, tb_error *err) {
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)al->ts);
-    const char *p[9] = {al->alert_id, rule_id ? rule_id : "", al->severity, al->kind,
-                        al->account,  al->symbol,          al->message,  trace ? trace : "",
+    const char *p[9] = {al->alert_id,
+                        rule_id ? rule_id : "",
+                        al->severity,
+                        al->kind,
+                        al->account,
+                        al->symbol,
+                        al->message,
+                        trace ? trace : "",
                         ts};
     PGresult *r = NULL;
     tb_status s = bus_pg_exec(

@@ -9,7 +9,7 @@
 #include "exec_store.h"
 
 #define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_MAX     1000
 
 static const char *const open_statuses[] = {"new", "accepted", "partially_filled", NULL};
 static const char *const closed_statuses[] = {"filled", "canceled", "rejected", "expired", NULL};
@@ -30,10 +30,14 @@ tb_status exec_api_list(bus_ctx *ctx, const void *ev) {
     const char *single[2] = {q->status, NULL};
     const char *const *statuses = NULL;
     exec_status st;
-    if (q->status[0] == '\0') statuses = NULL;
-    else if (strcmp(q->status, "open") == 0) statuses = open_statuses;
-    else if (strcmp(q->status, "closed") == 0) statuses = closed_statuses;
-    else if (exec_status_parse(q->status, &st)) statuses = single;
+    if (q->status[0] == '\0')
+        statuses = NULL;
+    else if (strcmp(q->status, "open") == 0)
+        statuses = open_statuses;
+    else if (strcmp(q->status, "closed") == 0)
+        statuses = closed_statuses;
+    else if (exec_status_parse(q->status, &st))
+        statuses = single;
     else
         return bus_fail(ctx, TB_INVALID, "status",
                         "status must be open, closed or an order status, not %s", q->status);
@@ -43,7 +47,9 @@ tb_status exec_api_list(bus_ctx *ctx, const void *ev) {
         .statuses = statuses,
         .accounts = q->accounts,
         .cursor = q->cursor,
-        .limit = q->limit == 0 ? LIST_DEFAULT : q->limit > LIST_MAX ? LIST_MAX : (int64_t)q->limit,
+        .limit = q->limit == 0         ? LIST_DEFAULT
+                 : q->limit > LIST_MAX ? LIST_MAX
+                                       : (int64_t)q->limit,
     };
     tb_error err = {0};
     PGconn *c = bus_ctx_pg(ctx, &err);

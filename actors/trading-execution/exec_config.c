@@ -20,15 +20,18 @@ tb_status exec_service_load(exec_service *s, tb_error *err) {
     if (!exec_trigger_parse(trig, &s->params.trigger))
         return tb_error_set(err, TB_INVALID, "EXEC_STOP_TRIGGER",
                             "EXEC_STOP_TRIGGER must be last or touch, not %s", trig);
-    if ((st = bus_env_int("EXEC_QUOTE_TIMEOUT_MS", 250, 1, 60000, &s->quote_timeout_ms, err)) != TB_OK)
+    if ((st = bus_env_int("EXEC_QUOTE_TIMEOUT_MS", 250, 1, 60000, &s->quote_timeout_ms, err)) !=
+        TB_OK)
         return st;
     if ((st = bus_env_int("EXEC_MATCH_BATCH", 2000, 1, 100000, &s->match_batch, err)) != TB_OK)
         return st;
     if ((st = bus_env_int("EXEC_SEQ_RESET_GAP", 1000, 1, INT64_MAX, &v, err)) != TB_OK) return st;
     s->seq_reset_gap = (uint64_t)v;
-    if ((st = bus_env_int("EXEC_REORDER_WAIT_MS", 500, 0, 10000, &s->reorder_wait_ms, err)) != TB_OK)
+    if ((st = bus_env_int("EXEC_REORDER_WAIT_MS", 500, 0, 10000, &s->reorder_wait_ms, err)) !=
+        TB_OK)
         return st;
-    if ((st = bus_env_int("EXEC_RELAY_INTERVAL_MS", 1000, 10, 600000, &s->relay_interval_ms, err)) != TB_OK)
+    if ((st = bus_env_int("EXEC_RELAY_INTERVAL_MS", 1000, 10, 600000, &s->relay_interval_ms,
+                          err)) != TB_OK)
         return st;
     return bus_env_int("EXEC_EXPIRY_INTERVAL_MS", 1000, 10, 3600000, &s->expiry_interval_ms, err);
 }
@@ -42,7 +45,8 @@ void exec_service_usage(FILE *f) {
           "  EXEC_FEE_MIN             minimum fee per fill, decimal (default 0)\n"
           "  EXEC_STOP_TRIGGER        last | touch: what stop prices compare with (default last)\n"
           "  EXEC_QUOTE_TIMEOUT_MS    wait for api.market.quote on order arrival (default 250)\n"
-          "  EXEC_MATCH_BATCH         open orders of a symbol matched per tick, oldest first (default 2000)\n"
+          "  EXEC_MATCH_BATCH         open orders of a symbol matched per tick, oldest first "
+          "(default 2000)\n"
           "  EXEC_SEQ_RESET_GAP       a tick this far behind the last one means a feed restart "
           "(default 1000)\n"
           "  EXEC_REORDER_WAIT_MS     how long a tick after a gap waits for the missing one "
@@ -63,19 +67,21 @@ void exec_service_metrics(exec_service *s, bus_actor *a) {
     s->m_duplicates = bus_metrics_counter(m, "tb_exec_duplicates_total",
                                           "ORDERS messages already applied (redeliveries)", NULL);
     s->m_fills = bus_metrics_counter(m, "tb_exec_fills_total", "Fills recorded", NULL);
-    s->m_fill_errors = bus_metrics_counter(m, "tb_exec_fill_relay_errors_total",
-                                           "Fast-path fill publications deferred to the relay", NULL);
+    s->m_fill_errors =
+        bus_metrics_counter(m, "tb_exec_fill_relay_errors_total",
+                            "Fast-path fill publications deferred to the relay", NULL);
     const char *ticks = "tb_exec_ticks_total", *ticks_help = "Ticks by outcome";
     s->m_ticks_matched = bus_metrics_counter(m, ticks, ticks_help, "outcome", "matched", NULL);
     s->m_ticks_idle = bus_metrics_counter(m, ticks, ticks_help, "outcome", "idle", NULL);
     s->m_ticks_stale = bus_metrics_counter(m, ticks, ticks_help, "outcome", "stale", NULL);
     s->m_ticks_reset = bus_metrics_counter(m, ticks, ticks_help, "outcome", "feed_reset", NULL);
     s->m_ticks_invalid = bus_metrics_counter(m, ticks, ticks_help, "outcome", "invalid", NULL);
-    s->m_ticks_gap = bus_metrics_counter(m, "tb_exec_tick_gaps_total",
-                                         "Ticks matched although their predecessor never came", NULL);
+    s->m_ticks_gap = bus_metrics_counter(
+        m, "tb_exec_tick_gaps_total", "Ticks matched although their predecessor never came", NULL);
     const char *quotes = "tb_exec_arrival_quotes_total", *quotes_help = "Quotes on order arrival";
     s->m_quote_missing = bus_metrics_counter(m, quotes, quotes_help, "outcome", "missing", NULL);
     s->m_quote_stale = bus_metrics_counter(m, quotes, quotes_help, "outcome", "stale", NULL);
-    s->m_status_publish_errors = bus_metrics_counter(
-        m, "tb_exec_status_publish_errors_total", "orders.status events that failed to publish", NULL);
+    s->m_status_publish_errors =
+        bus_metrics_counter(m, "tb_exec_status_publish_errors_total",
+                            "orders.status events that failed to publish", NULL);
 }

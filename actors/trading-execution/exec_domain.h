@@ -75,12 +75,12 @@ typedef struct exec_order {
     tb_fixed limit_price; /* limit, stop_limit */
     tb_fixed stop_price;  /* stop, stop_limit */
     tb_fixed filled_qty;
-    tb_fixed avg_price;   /* 0 while nothing is filled */
+    tb_fixed avg_price; /* 0 while nothing is filled */
     exec_status status;
-    bool triggered;       /* a stop's trigger price was reached */
-    int64_t created_ns;   /* creation time, ns since the epoch (day expiry) */
-    int64_t version;      /* transition number: 1 when created, +1 per transition */
-    int64_t fills;        /* fills so far: the next fill is number fills + 1 */
+    bool triggered;     /* a stop's trigger price was reached */
+    int64_t created_ns; /* creation time, ns since the epoch (day expiry) */
+    int64_t version;    /* transition number: 1 when created, +1 per transition */
+    int64_t fills;      /* fills so far: the next fill is number fills + 1 */
 } exec_order;
 
 /* Checks that an order's fields fit its type (prices present and positive
@@ -122,9 +122,9 @@ typedef struct exec_fill_calc {
  * step is one transition (version + 1) with its reason code (NULL for
  * fills). */
 typedef struct exec_outcome {
-    tb_status status;     /* TB_OK, or why this order was skipped (overflow) */
-    bool triggered_now;   /* the stop triggered on this snapshot */
-    bool filled;          /* fill holds an execution */
+    tb_status status;   /* TB_OK, or why this order was skipped (overflow) */
+    bool triggered_now; /* the stop triggered on this snapshot */
+    bool filled;        /* fill holds an execution */
     exec_fill_calc fill;
     int nsteps;
     exec_status steps[EXEC_MAX_STEPS];
@@ -133,9 +133,9 @@ typedef struct exec_outcome {
 
 /* Reason codes written to orders.reason and orders.status events. */
 #define EXEC_REASON_DAY_END "day_end"
-#define EXEC_REASON_IOC "ioc_remainder"
-#define EXEC_REASON_FOK "fok_unfillable"
-#define EXEC_REASON_USER "user"
+#define EXEC_REASON_IOC     "ioc_remainder"
+#define EXEC_REASON_FOK     "fok_unfillable"
+#define EXEC_REASON_USER    "user"
 
 /* Checks a snapshot: no negative price or size, bid <= ask when both are
  * present. TB_INVALID with the field otherwise. */
@@ -150,7 +150,8 @@ bool exec_day_expired(const exec_order *o, int64_t now_ns);
 bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger);
 
 /* Fee of one fill (see the rounding above). */
-tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p, tb_fixed *out) TB_WARN_UNUSED;
+tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p,
+                   tb_fixed *out) TB_WARN_UNUSED;
 /* Price a taking order pays (buy) or gets (sell) for touch with slippage. */
 tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bps,
                              tb_fixed *out) TB_WARN_UNUSED;

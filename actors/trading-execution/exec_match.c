@@ -5,7 +5,7 @@
 #include "exec_domain.h"
 
 #define NS_PER_DAY INT64_C(86400000000000)
-#define BPS_DEN 10000
+#define BPS_DEN    10000
 
 tb_status exec_quote_validate(const exec_quote *q, tb_error *err) {
     const struct {
@@ -56,9 +56,10 @@ tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p, tb_fixed 
 
 tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bps, tb_fixed *out) {
     tb_fixed px;
-    tb_status s = side == EXEC_BUY
-                      ? tb_fixed_muldiv(touch, BPS_DEN + slippage_bps, BPS_DEN, TB_ROUND_CEIL, &px)
-                      : tb_fixed_muldiv(touch, BPS_DEN - slippage_bps, BPS_DEN, TB_ROUND_FLOOR, &px);
+    tb_status s =
+        side == EXEC_BUY
+            ? tb_fixed_muldiv(touch, BPS_DEN + slippage_bps, BPS_DEN, TB_ROUND_CEIL, &px)
+            : tb_fixed_muldiv(touch, BPS_DEN - slippage_bps, BPS_DEN, TB_ROUND_FLOOR, &px);
     if (s != TB_OK) return s;
     *out = px > 0 ? px : 1; /* a price is positive: the smallest unit at worst */
     return TB_OK;
@@ -173,13 +174,15 @@ exec_pending_action exec_pending_decide(uint64_t last_seq, const char *last_sour
                                         const char *source, uint64_t reset_gap, int64_t age_ms,
                                         int64_t wait_ms) {
     switch (exec_tick_classify(true, last_seq, last_source, seq, source, reset_gap)) {
-    case EXEC_TICK_STALE: return EXEC_PENDING_DROP;
+    case EXEC_TICK_STALE:
+        return EXEC_PENDING_DROP;
     case EXEC_TICK_RESET:
         /* A new sequence (a fresh symbol, another or a restarted feed): it
          * starts at once with seq 1; otherwise its first tick may not be the
          * first to arrive, so it waits like a tick after a gap. */
         return seq <= 1 || age_ms >= wait_ms ? EXEC_PENDING_MATCH : EXEC_PENDING_WAIT;
-    case EXEC_TICK_NEW: break;
+    case EXEC_TICK_NEW:
+        break;
     }
     if (seq == last_seq + 1 || age_ms >= wait_ms) return EXEC_PENDING_MATCH;
     return EXEC_PENDING_WAIT;

@@ -13,7 +13,7 @@
 #include "exec_store.h"
 #include "outbox.h"
 
-#define NS_PER_DAY INT64_C(86400000000000)
+#define NS_PER_DAY   INT64_C(86400000000000)
 #define EXPIRY_BATCH 200
 
 static exec_service *service_of(bus_ctx *ctx) {
@@ -21,8 +21,12 @@ static exec_service *service_of(bus_ctx *ctx) {
 }
 
 exec_quote exec_quote_of(const tb_tick *t) {
-    return (exec_quote){.bid = t->bid, .ask = t->ask, .last = t->last, .bid_size = t->bid_size,
-                        .ask_size = t->ask_size, .last_size = t->last_size};
+    return (exec_quote){.bid = t->bid,
+                        .ask = t->ask,
+                        .last = t->last,
+                        .bid_size = t->bid_size,
+                        .ask_size = t->ask_size,
+                        .last_size = t->last_size};
 }
 
 /* Publishes the committed transitions (core NATS, at most once) and counts
@@ -39,11 +43,16 @@ void exec_publish_events(bus_actor *a, exec_service *svc, const exec_events *ev,
             bus_log(BUS_LOG_WARN, "orders.status for %s v%llu not published", e->order_id,
                     (unsigned long long)e->version);
         }
-        if (strcmp(e->status, "canceled") == 0) bus_counter_add(svc->m_canceled, 1);
-        else if (strcmp(e->status, "expired") == 0) bus_counter_add(svc->m_expired, 1);
-        else if (strcmp(e->status, "rejected") == 0) bus_counter_add(svc->m_rejected, 1);
-        else if (strcmp(e->status, "accepted") == 0) bus_counter_add(svc->m_accepted, 1);
-        else if (strcmp(e->status, "filled") == 0) bus_counter_add(svc->m_filled, 1);
+        if (strcmp(e->status, "canceled") == 0)
+            bus_counter_add(svc->m_canceled, 1);
+        else if (strcmp(e->status, "expired") == 0)
+            bus_counter_add(svc->m_expired, 1);
+        else if (strcmp(e->status, "rejected") == 0)
+            bus_counter_add(svc->m_rejected, 1);
+        else if (strcmp(e->status, "accepted") == 0)
+            bus_counter_add(svc->m_accepted, 1);
+        else if (strcmp(e->status, "filled") == 0)
+            bus_counter_add(svc->m_filled, 1);
     }
 }
 
@@ -68,16 +77,16 @@ static bool fetch_quote(bus_ctx *ctx, exec_service *svc, const char *symbol, tb_
     memset(&q, 0, sizeof q);
     snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
     tb_error err = {0};
-    tb_status s = bus_request(bus_actor_conn(bus_ctx_actor(ctx)), "api.market.quote",
-                              &tb_query_desc, &q, &tb_tick_desc, out, svc->quote_timeout_ms,
-                              bus_ctx_trace(ctx), &err);
+    tb_status s =
+        bus_request(bus_actor_conn(bus_ctx_actor(ctx)), "api.market.quote", &tb_query_desc, &q,
+                    &tb_tick_desc, out, svc->quote_timeout_ms, bus_ctx_trace(ctx), &err);
     if (s == TB_OK && strcmp(out->symbol, symbol) != 0) s = TB_INVALID;
     exec_quote eq = exec_quote_of(out);
     if (s == TB_OK) s = exec_quote_validate(&eq, &err);
     if (s != TB_OK) {
         bus_counter_add(svc->m_quote_missing, 1);
-        bus_log(BUS_LOG_DEBUG, "no usable quote for %s (%s): the order rests until a tick",
-                symbol, tb_status_code(s));
+        bus_log(BUS_LOG_DEBUG, "no usable quote for %s (%s): the order rests until a tick", symbol,
+                tb_status_code(s));
         return false;
     }
     return true;
@@ -120,8 +129,8 @@ static tb_status on_new(bus_ctx *ctx, exec_service *svc, const tb_order *m) {
     }
     if (s == TB_OK) s = exec_store_lock_order(c, m->order_id, &row, &err);
     if (s == TB_OK && strcmp(row.rec.account, m->account) != 0)
-        s = tb_error_set(&err, TB_INVALID, "account", "order %s belongs to %s, not %s",
-                         m->order_id, row.rec.account, m->account);
+        s = tb_error_set(&err, TB_INVALID, "account", "order %s belongs to %s, not %s", m->order_id,
+                         row.rec.account, m->account);
     if (s == TB_OK && row.ord.status != EXEC_NEW) {
         exec_tx_rollback(c);
         bus_counter_add(svc->m_duplicates, 1);

@@ -21,10 +21,14 @@ static const char *const status_names[EXEC_STATUS_COUNT] = {
 /* allowed[from][to] */
 static const bool allowed[EXEC_STATUS_COUNT][EXEC_STATUS_COUNT] = {
     [EXEC_NEW] = {[EXEC_ACCEPTED] = true, [EXEC_REJECTED] = true, [EXEC_CANCELED] = true},
-    [EXEC_ACCEPTED] = {[EXEC_PARTIALLY_FILLED] = true, [EXEC_FILLED] = true,
-                       [EXEC_CANCELED] = true, [EXEC_EXPIRED] = true},
-    [EXEC_PARTIALLY_FILLED] = {[EXEC_PARTIALLY_FILLED] = true, [EXEC_FILLED] = true,
-                               [EXEC_CANCELED] = true, [EXEC_EXPIRED] = true},
+    [EXEC_ACCEPTED] = {[EXEC_PARTIALLY_FILLED] = true,
+                       [EXEC_FILLED] = true,
+                       [EXEC_CANCELED] = true,
+                       [EXEC_EXPIRED] = true},
+    [EXEC_PARTIALLY_FILLED] = {[EXEC_PARTIALLY_FILLED] = true,
+                               [EXEC_FILLED] = true,
+                               [EXEC_CANCELED] = true,
+                               [EXEC_EXPIRED] = true},
 };
 
 static bool parse_name(const char *s, const char *const *names, int n, int *out) {
@@ -126,10 +130,17 @@ tb_status exec_order_transition(exec_order *o, exec_status to, tb_error *err) {
                             exec_status_name(o->status), exec_status_name(to));
     bool ok = true;
     switch (to) {
-    case EXEC_ACCEPTED: ok = o->filled_qty == 0; break;
-    case EXEC_PARTIALLY_FILLED: ok = o->filled_qty > 0 && o->filled_qty < o->qty; break;
-    case EXEC_FILLED: ok = o->filled_qty == o->qty; break;
-    default: break;
+    case EXEC_ACCEPTED:
+        ok = o->filled_qty == 0;
+        break;
+    case EXEC_PARTIALLY_FILLED:
+        ok = o->filled_qty > 0 && o->filled_qty < o->qty;
+        break;
+    case EXEC_FILLED:
+        ok = o->filled_qty == o->qty;
+        break;
+    default:
+        break;
     }
     if (!ok)
         return tb_error_set(err, TB_CONFLICT, "filled_qty",

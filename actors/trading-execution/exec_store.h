@@ -83,7 +83,8 @@ tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out
                                      tb_error *err) TB_WARN_UNUSED;
 
 /* True when the symbol has accepted or partially filled orders (no lock). */
-tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out, tb_error *err) TB_WARN_UNUSED;
+tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out,
+                              tb_error *err) TB_WARN_UNUSED;
 
 /* Loads one order FOR UPDATE. TB_NOT_FOUND when absent. */
 tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out,
@@ -102,11 +103,11 @@ tb_status exec_store_lock_day_due(PGconn *c, int64_t cutoff_ns, int64_t limit, e
                                   size_t *n, tb_error *err) TB_WARN_UNUSED;
 
 typedef struct exec_list_filter {
-    const char *account;   /* NULL or "": any */
-    const char *symbol;    /* NULL or "": any */
+    const char *account;         /* NULL or "": any */
+    const char *symbol;          /* NULL or "": any */
     const char *const *statuses; /* NULL-terminated; NULL: any */
-    const char *accounts;  /* comma list the caller may see; "" or NULL: all */
-    const char *cursor;    /* order id of the last item of the previous page */
+    const char *accounts;        /* comma list the caller may see; "" or NULL: all */
+    const char *cursor;          /* order id of the last item of the previous page */
     int64_t limit;
 } exec_list_filter;
 /* Newest first. *rows malloc'd (caller frees). */

@@ -20,7 +20,7 @@
 #include "exec_service.h"
 #include "exec_store.h"
 
-#define PENDING_BATCH 500
+#define PENDING_BATCH       500
 #define DRAIN_SYMBOLS_BATCH 100
 
 typedef struct drain_result {
@@ -75,9 +75,9 @@ static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, 
     if (s == TB_OK) s = exec_store_pending(c, symbol, PENDING_BATCH, &pend, &np, err);
     for (size_t i = 0; s == TB_OK && i < np; i++) {
         const tb_tick *t = &pend[i].tick;
-        exec_pending_action act = exec_pending_decide(last_seq, last_source, t->seq, t->source,
-                                                      svc->seq_reset_gap, pend[i].age_ms,
-                                                      svc->reorder_wait_ms);
+        exec_pending_action act =
+            exec_pending_decide(last_seq, last_source, t->seq, t->source, svc->seq_reset_gap,
+                                pend[i].age_ms, svc->reorder_wait_ms);
         if (act == EXEC_PENDING_WAIT) {
             res->waiting = true;
             break;
@@ -90,8 +90,8 @@ static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, 
                     (unsigned long long)t->seq, symbol, (unsigned long long)last_seq);
             continue;
         }
-        exec_tick_order k = exec_tick_classify(true, last_seq, last_source, t->seq, t->source,
-                                               svc->seq_reset_gap);
+        exec_tick_order k =
+            exec_tick_classify(true, last_seq, last_source, t->seq, t->source, svc->seq_reset_gap);
         if (last_source[0] == '\0') {
             /* the first tick of a fresh symbol state starts its sequence */
         } else if (k == EXEC_TICK_RESET) {
@@ -110,12 +110,14 @@ static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, 
             if (s == TB_OK && n > 0) {
                 orders = calloc(n, sizeof *orders);
                 outs = calloc(n, sizeof *outs);
-                if (orders == NULL || outs == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+                if (orders == NULL || outs == NULL)
+                    s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
                 for (size_t j = 0; s == TB_OK && j < n; j++) orders[j] = rows[j].ord;
             }
             loaded = true;
         }
-        if (s == TB_OK && n > 0) s = match_tick(c, svc, &pend[i], rows, orders, outs, n, evs, res, err);
+        if (s == TB_OK && n > 0)
+            s = match_tick(c, svc, &pend[i], rows, orders, outs, n, evs, res, err);
         last_seq = t->seq;
         snprintf(last_source, sizeof last_source, "%s", t->source);
         last_ts = t->ts;

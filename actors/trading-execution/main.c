@@ -17,17 +17,32 @@
 static exec_service service;
 
 static const bus_endpoint endpoints[] = {
-    {.name = "orders", .kind = BUS_STREAM, .subject = "orders.>", .event = NULL,
+    {.name = "orders",
+     .kind = BUS_STREAM,
+     .subject = "orders.>",
+     .event = NULL,
      .handler = exec_on_order_stream,
      .stream = {.stream = BUS_STREAM_ORDERS, .durable = EXEC_SERVICE_NAME}},
-    {.name = "ticks", .kind = BUS_EVENT, .subject = "md.tick.>", .event = &tb_tick_desc,
+    {.name = "ticks",
+     .kind = BUS_EVENT,
+     .subject = "md.tick.>",
+     .event = &tb_tick_desc,
      .handler = exec_on_tick},
-    {.name = "get", .kind = BUS_REQUEST, .subject = "api.orders.get", .event = &tb_query_desc,
+    {.name = "get",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.get",
+     .event = &tb_query_desc,
      .handler = exec_api_get},
-    {.name = "list", .kind = BUS_REQUEST, .subject = "api.orders.list", .event = &tb_query_desc,
+    {.name = "list",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.list",
+     .event = &tb_query_desc,
      .handler = exec_api_list},
-    {.name = "cancel", .kind = BUS_REQUEST, .subject = "api.orders.cancel",
-     .event = &tb_query_desc, .handler = exec_api_cancel},
+    {.name = "cancel",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.cancel",
+     .event = &tb_query_desc,
+     .handler = exec_api_cancel},
 };
 
 /* Opens the connections the hot paths use before the first message: a new
@@ -56,8 +71,8 @@ static tb_status start(bus_actor *a, tb_error *err) {
         s = bus_actor_add_timer(a, "tick-drain", EXEC_DRAIN_INTERVAL_MS, exec_drain_ticks, &service,
                                 NULL, err);
     if (s == TB_OK)
-        s = bus_actor_add_timer(a, "day-expiry", service.expiry_interval_ms,
-                                exec_expire_day_orders, &service, NULL, err);
+        s = bus_actor_add_timer(a, "day-expiry", service.expiry_interval_ms, exec_expire_day_orders,
+                                &service, NULL, err);
     return s;
 }
 

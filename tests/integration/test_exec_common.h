@@ -47,7 +47,8 @@ static void xt_open(const char *name) {
     tb_test_config(&xt_cfg, name);
     xt_conn = tb_test_conn(&xt_cfg);
     tb_error err = {0};
-    ck_assert_msg(bus_pg_pool_create(xt_cfg.database_url, &xt_pg, &err) == TB_OK, "%s", err.message);
+    ck_assert_msg(bus_pg_pool_create(xt_cfg.database_url, &xt_pg, &err) == TB_OK, "%s",
+                  err.message);
     ck_assert_msg(bus_js_ensure_streams(xt_conn, &err) == TB_OK, "%s", err.message);
     const char *dir = getenv("TB_BINARY_DIR");
     snprintf(xt_log, sizeof xt_log, "%s/%s-%d.log", dir ? dir : "/tmp", name, (int)getpid());
@@ -82,7 +83,8 @@ static void xt_exec(const char *sql, int n, const char *const *params) {
 static void xt_account(const char *acct) {
     const char *p[1] = {acct};
     xt_exec("INSERT INTO accounts (id, initial_cash, cash) VALUES ($1, 1000000, 1000000) "
-            "ON CONFLICT (id) DO NOTHING", 1, p);
+            "ON CONFLICT (id) DO NOTHING",
+            1, p);
 }
 
 /* ------------------------------------------------------------ orders -- */
@@ -95,8 +97,16 @@ typedef struct xt_order {
 /* Records the order as risk-management does (row + event, committed) and
  * publishes it on the ORDERS stream with Nats-Msg-Id = id. */
 static void xt_insert(const char *acct, const char *sym, const char *id, const xt_order *o) {
-    const char *p[10] = {id, acct, sym, o->side, o->type, o->qty, o->limit ? o->limit : "",
-                         o->stop ? o->stop : "", o->tif, o->created_at ? o->created_at : ""};
+    const char *p[10] = {id,
+                         acct,
+                         sym,
+                         o->side,
+                         o->type,
+                         o->qty,
+                         o->limit ? o->limit : "",
+                         o->stop ? o->stop : "",
+                         o->tif,
+                         o->created_at ? o->created_at : ""};
     xt_exec("WITH o AS (INSERT INTO orders (order_id, account, symbol, side, type, qty, "
             "limit_price, stop_price, tif, source, status, version, created_at) VALUES ($1, $2, "
             "$3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, 'api', 'new', 1, "
@@ -145,7 +155,8 @@ static void xt_publish_cancel(const char *acct, const char *id, const char *reas
     snprintf(msg_id, sizeof msg_id, "cancel-%s", id);
     bus_msg_meta meta = {.msg_id = msg_id};
     tb_error err = {0};
-    ck_assert_msg(bus_js_publish(xt_conn, subject, &tb_order_cancel_desc, &m, &meta, NULL, &err) == TB_OK,
+    ck_assert_msg(bus_js_publish(xt_conn, subject, &tb_order_cancel_desc, &m, &meta, NULL, &err) ==
+                      TB_OK,
                   "%s", err.message);
 }
 
@@ -214,12 +225,16 @@ static tb_status xt_on_quote(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_tick_desc, &found);
 }
 
-static bus_endpoint xt_quote_eps[] = {{.name = "quote", .kind = BUS_REQUEST,
-                                       .subject = "api.market.quote", .event = &tb_query_desc,
+static bus_endpoint xt_quote_eps[] = {{.name = "quote",
+                                       .kind = BUS_REQUEST,
+                                       .subject = "api.market.quote",
+                                       .event = &tb_query_desc,
                                        .handler = xt_on_quote}};
 static char xt_quote_name[64];
-static bus_actor_def xt_quote_def = {.version = "0.0.1", .description = "fake market-data quotes",
-                                     .endpoints = xt_quote_eps, .nendpoints = 1};
+static bus_actor_def xt_quote_def = {.version = "0.0.1",
+                                     .description = "fake market-data quotes",
+                                     .endpoints = xt_quote_eps,
+                                     .nendpoints = 1};
 static bus_actor *xt_quote_actor;
 
 static void xt_quotes_start(void) {
@@ -262,7 +277,8 @@ static void xt_wait_ready(int instances) {
         ck_assert_int_eq(natsInbox_Create(&inbox), NATS_OK);
         ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, (const char *)inbox), NATS_OK);
         ck_assert_int_eq(natsConnection_PublishRequestString(nc, "$SRV.PING.trading-execution",
-                                                             (const char *)inbox, ""), NATS_OK);
+                                                             (const char *)inbox, ""),
+                         NATS_OK);
         int seen = 0;
         natsMsg *m = NULL;
         while (seen < instances && natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
@@ -281,7 +297,8 @@ static void xt_wait_ready(int instances) {
 static char *xt_status_of(const char *id) {
     const char *p[1] = {id};
     return xt_sql("SELECT status || ' ' || filled_qty::text || ' v' || version FROM orders "
-                  "WHERE order_id = $1", 1, p);
+                  "WHERE order_id = $1",
+                  1, p);
 }
 
 typedef struct xt_want {
@@ -302,7 +319,8 @@ static void xt_wait_state(const char *id, const char *state) {
     xt_want w = {id, state};
     if (!tb_test_wait(xt_state_reached, &w, 15000)) {
         char *s = xt_status_of(id);
-        ck_abort_msg("order %s is \"%s\", want \"%s\" (log %s)", id, s ? s : "(none)", state, xt_log);
+        ck_abort_msg("order %s is \"%s\", want \"%s\" (log %s)", id, s ? s : "(none)", state,
+                     xt_log);
     }
 }
 
@@ -321,7 +339,8 @@ static char *xt_fill(const char *id, int n) {
     snprintf(fid, sizeof fid, "%s-%d", id, n);
     const char *p[1] = {fid};
     return xt_sql("SELECT qty::text || ' ' || price::text || ' ' || fee::text || ' ' || "
-                  "COALESCE(liquidity, '-') FROM fills WHERE fill_id = $1", 1, p);
+                  "COALESCE(liquidity, '-') FROM fills WHERE fill_id = $1",
+                  1, p);
 }
 
 static void xt_fill_is(const char *id, int n, const char *want) {
@@ -346,7 +365,8 @@ static bool xt_next(natsSubscription *sub, const tb_event_desc *desc, void *ev, 
     natsMsg *m = NULL;
     if (natsSubscription_NextMsg(&m, sub, timeout_ms) != NATS_OK) return false;
     tb_error err = {0};
-    ck_assert_msg(tb_decode(desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), ev, &err) == TB_OK,
+    ck_assert_msg(tb_decode(desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), ev, &err) ==
+                      TB_OK,
                   "%s", err.message);
     if (msg_id) {
         const char *v = NULL;

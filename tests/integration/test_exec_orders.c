@@ -11,8 +11,9 @@
 #include "test_exec_common.h"
 
 static pid_t worker;
-static char *worker_env[] = {"EXEC_SLIPPAGE_BPS=10", "EXEC_FEE_BPS=10", "EXEC_FEE_MIN=0.01",
-                             "EXEC_EXPIRY_INTERVAL_MS=200", "EXEC_RELAY_INTERVAL_MS=200", NULL};
+static char *worker_env[] = {"EXEC_SLIPPAGE_BPS=10",       "EXEC_FEE_BPS=10",
+                             "EXEC_FEE_MIN=0.01",          "EXEC_EXPIRY_INTERVAL_MS=200",
+                             "EXEC_RELAY_INTERVAL_MS=200", NULL};
 
 static void suite_up(void) {
     xt_open("test_exec_orders");
@@ -168,10 +169,12 @@ START_TEST(limit_partial_fill_then_api_cancel) {
     tb_order_record rec;
     tb_error err = {0};
     ck_assert_int_eq(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
-                                 &tb_order_record_desc, &rec, 5000, NULL, &err), TB_NOT_FOUND);
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err),
+                     TB_NOT_FOUND);
     snprintf(q.accounts, sizeof q.accounts, "someone-else,%s", xacct);
     ck_assert_msg(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
-                              &tb_order_record_desc, &rec, 5000, NULL, &err) == TB_OK, "%s", err.message);
+                              &tb_order_record_desc, &rec, 5000, NULL, &err) == TB_OK,
+                  "%s", err.message);
     ck_assert_str_eq(rec.order_id, id);
     ck_assert_str_eq(rec.status, "canceled");
     ck_assert_int_eq(rec.filled_qty, F("4"));
@@ -180,11 +183,13 @@ START_TEST(limit_partial_fill_then_api_cancel) {
     xt_wait_state(id, "canceled 4.00000000 v4");
     /* a second cancel: already terminal */
     ck_assert_int_eq(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
-                                 &tb_order_record_desc, &rec, 5000, NULL, &err), TB_CONFLICT);
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err),
+                     TB_CONFLICT);
     memset(&q, 0, sizeof q);
     snprintf(q.id, sizeof q.id, "%.50s-nope", id);
     ck_assert_int_eq(bus_request(xt_conn, "api.orders.cancel", &tb_query_desc, &q,
-                                 &tb_order_record_desc, &rec, 5000, NULL, &err), TB_NOT_FOUND);
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err),
+                     TB_NOT_FOUND);
     /* the market crossing again fills nothing more */
     char other[64];
     order_id(other, sizeof other, "l2");
@@ -345,7 +350,8 @@ START_TEST(hostile_input_is_refused) {
     t.seq = 3;
     t.ts = tb_now_ns();
     t.ask = F("90");
-    ck_assert_int_eq(bus_publish(xt_conn, "md.tick.SOMETHING_ELSE", &tb_tick_desc, &t, NULL), TB_OK);
+    ck_assert_int_eq(bus_publish(xt_conn, "md.tick.SOMETHING_ELSE", &tb_tick_desc, &t, NULL),
+                     TB_OK);
     /* bytes that are no tick at all */
     snprintf(subj, sizeof subj, "md.tick.%s", xsym);
     ck_assert_int_eq(natsConnection_Publish(bus_conn_nats(xt_conn), subj, "\xc1\x00", 2), NATS_OK);
@@ -355,17 +361,20 @@ START_TEST(hostile_input_is_refused) {
 
     /* an order message that does not decode, and one for an order that was
      * never recorded: both dead-lettered, the stream goes on */
-    natsSubscription *dlq = xt_capture(BUS_DLQ_PREFIX "ORDERS." "trading-execution");
+    natsSubscription *dlq = xt_capture(BUS_DLQ_PREFIX "ORDERS."
+                                                      "trading-execution");
     snprintf(subj, sizeof subj, "orders.new.%s", xacct);
     tb_error err = {0};
     bus_msg_meta meta = {.msg_id = "garbage"};
     char garbage_id[80];
     snprintf(garbage_id, sizeof garbage_id, "%s-garbage", xacct);
     meta.msg_id = garbage_id;
-    ck_assert_int_eq(bus_js_publish_bytes(xt_conn, subj, "\x81\xa1x\x01", 4, NULL, &meta, NULL, &err), TB_OK);
+    ck_assert_int_eq(
+        bus_js_publish_bytes(xt_conn, subj, "\x81\xa1x\x01", 4, NULL, &meta, NULL, &err), TB_OK);
     char ghost[64];
     order_id(ghost, sizeof ghost, "ghost");
-    xt_publish_order(xacct, xsym, ghost, &(xt_order){"buy", "market", "gtc", "1", NULL, NULL, NULL}, ghost);
+    xt_publish_order(xacct, xsym, ghost, &(xt_order){"buy", "market", "gtc", "1", NULL, NULL, NULL},
+                     ghost);
     int seen = 0;
     natsMsg *m = NULL;
     while (seen < 2 && natsSubscription_NextMsg(&m, dlq, 10000) == NATS_OK) {
@@ -410,15 +419,15 @@ START_TEST(day_orders_expire) {
     order_id(late, sizeof late, "d1");
     order_id(rest, sizeof rest, "d2");
     /* created yesterday (UTC) and only now delivered: accepted, then expired */
-    xt_submit(xacct, xsym, late, &(xt_order){"buy", "limit", "day", "1", "10", NULL,
-                                           YESTERDAY});
+    xt_submit(xacct, xsym, late, &(xt_order){"buy", "limit", "day", "1", "10", NULL, YESTERDAY});
     xt_wait_state(late, "expired 0.00000000 v3");
     /* accepted yesterday and still resting: the expiry timer ends it */
     xt_insert(xacct, xsym, rest, &(xt_order){"buy", "limit", "day", "1", "10", NULL, YESTERDAY});
     const char *p[1] = {rest};
     xt_exec("WITH u AS (UPDATE orders SET status = 'accepted', version = 2 WHERE order_id = $1 "
             "RETURNING order_id) INSERT INTO order_events (order_id, version, status) "
-            "SELECT order_id, 2, 'accepted' FROM u", 1, p);
+            "SELECT order_id, 2, 'accepted' FROM u",
+            1, p);
     xt_wait_state(rest, "expired 0.00000000 v3");
     char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);
     ck_assert_str_eq(reason, "day_end");
@@ -453,7 +462,8 @@ START_TEST(api_get_and_list) {
     tb_order_record rec;
     tb_error err = {0};
     ck_assert_msg(bus_request(xt_conn, "api.orders.get", &tb_query_desc, &q, &tb_order_record_desc,
-                              &rec, 5000, NULL, &err) == TB_OK, "%s", err.message);
+                              &rec, 5000, NULL, &err) == TB_OK,
+                  "%s", err.message);
     ck_assert_str_eq(rec.type, "stop_limit");
     ck_assert_int_eq(rec.limit_price, F("4"));
     ck_assert_int_eq(rec.stop_price, F("4.5"));
@@ -461,8 +471,9 @@ START_TEST(api_get_and_list) {
     ck_assert_str_eq(rec.account, xacct);
     ck_assert_int_gt(rec.created_at, 0);
     snprintf(q.accounts, sizeof q.accounts, "nobody");
-    ck_assert_int_eq(bus_request(xt_conn, "api.orders.get", &tb_query_desc, &q, &tb_order_record_desc,
-                                 &rec, 5000, NULL, &err), TB_NOT_FOUND);
+    ck_assert_int_eq(bus_request(xt_conn, "api.orders.get", &tb_query_desc, &q,
+                                 &tb_order_record_desc, &rec, 5000, NULL, &err),
+                     TB_NOT_FOUND);
 
     /* list: open / closed / pages of one, newest first */
     const struct {
@@ -478,13 +489,15 @@ START_TEST(api_get_and_list) {
         msgpack_sbuffer_init(&sb);
         ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &sb, &err), TB_OK);
         ck_assert_msg(bus_request_bytes(xt_conn, "api.orders.list", sb.data, sb.size, "query", 5000,
-                                        NULL, &reply, &err) == TB_OK, "%s", err.message);
+                                        NULL, &reply, &err) == TB_OK,
+                      "%s", err.message);
         msgpack_sbuffer_destroy(&sb);
         void *items = NULL;
         size_t n = 0;
         char next[TB_ID_CAP];
-        ck_assert_int_eq(tb_decode_list(&tb_order_record_desc, reply.data, reply.len, &items, &n,
-                                        next, &err), TB_OK);
+        ck_assert_int_eq(
+            tb_decode_list(&tb_order_record_desc, reply.data, reply.len, &items, &n, next, &err),
+            TB_OK);
         ck_assert_msg(n == cases[k].n, "status %s: %zu orders", cases[k].status, n);
         free(items);
         bus_bytes_free(&reply);
@@ -501,12 +514,14 @@ START_TEST(api_get_and_list) {
         ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &sb, &err), TB_OK);
         bus_bytes reply = {0};
         ck_assert_int_eq(bus_request_bytes(xt_conn, "api.orders.list", sb.data, sb.size, "query",
-                                           5000, NULL, &reply, &err), TB_OK);
+                                           5000, NULL, &reply, &err),
+                         TB_OK);
         msgpack_sbuffer_destroy(&sb);
         tb_order_record *items = NULL;
         size_t n = 0;
         ck_assert_int_eq(tb_decode_list(&tb_order_record_desc, reply.data, reply.len,
-                                        (void **)&items, &n, cursor, &err), TB_OK);
+                                        (void **)&items, &n, cursor, &err),
+                         TB_OK);
         bus_bytes_free(&reply);
         if (page < 3) {
             ck_assert_int_eq(n, 1);
@@ -525,7 +540,8 @@ START_TEST(api_get_and_list) {
     msgpack_sbuffer_init(&sb);
     ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &sb, &err), TB_OK);
     ck_assert_int_eq(bus_request_bytes(xt_conn, "api.orders.list", sb.data, sb.size, "query", 5000,
-                                       NULL, &reply, &err), TB_INVALID);
+                                       NULL, &reply, &err),
+                     TB_INVALID);
     ck_assert_str_eq(err.field, "status");
     msgpack_sbuffer_destroy(&sb);
     bus_bytes_free(&reply);

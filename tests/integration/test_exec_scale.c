@@ -5,7 +5,7 @@
  * fill partially over many ticks, in time priority. */
 #include "test_exec_common.h"
 
-#define N_TICKS 60
+#define N_TICKS     60
 #define TICK_GAP_US 5000
 
 static const xt_order book[] = {
@@ -29,7 +29,8 @@ static const xt_order book[] = {
 
 /* A deterministic walk around 100 with a 0.1 spread and sizes 1..4. */
 static void tick_at(int i, char bid[32], char ask[32], char last[32], char bsz[8], char asz[8]) {
-    static const int steps[] = {0, 1, 2, 1, -1, -2, -3, -2, 0, 2, 4, 6, 5, 3, 1, -1, -3, -5, -6, -4};
+    static const int steps[] = {0, 1, 2, 1, -1, -2, -3, -2, 0,  2,
+                                4, 6, 5, 3, 1,  -1, -3, -5, -6, -4};
     int cents = steps[i % 20] * 10 + ((i / 20) % 2 ? 5 : 0); /* hundredths above 100 */
     tb_fixed mid = F("100") + (tb_fixed)cents * 1000000;
     tb_fixed_format(mid - 5000000, bid);
@@ -121,8 +122,8 @@ START_TEST(three_workers_fill_like_one) {
     run(3, three, &f3);
     for (size_t i = 0; i < N_ORDERS; i++) {
         printf("order %02zu: %s\n", i, one[i].text);
-        ck_assert_msg(strcmp(one[i].text, three[i].text) == 0, "order %zu:\n 1 worker:  %s\n 3 workers: %s",
-                      i, one[i].text, three[i].text);
+        ck_assert_msg(strcmp(one[i].text, three[i].text) == 0,
+                      "order %zu:\n 1 worker:  %s\n 3 workers: %s", i, one[i].text, three[i].text);
     }
     ck_assert_int_eq(f1, f3);
     ck_assert_int_gt(f1, 10); /* the scenario really trades */

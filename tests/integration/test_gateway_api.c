@@ -17,7 +17,8 @@ static void setup(void) {
     tb_test_unique(fake_name, sizeof fake_name, "gwfake");
     tb_test_unique(my_acct, sizeof my_acct, "GA");
     svc = fake_start(fake_name, true);
-    static const char *const env[] = {"GATEWAY_BUS_TIMEOUT_MS=800", "GATEWAY_RATE_LIMIT=100000", NULL};
+    static const char *const env[] = {"GATEWAY_BUS_TIMEOUT_MS=800", "GATEWAY_RATE_LIMIT=100000",
+                                      NULL};
     gw_start(&gw, "api", env);
     gw_admin_key(admin, sizeof admin);
     gw_new_key(&gw, admin, "trader", my_acct, trader, trader_id);
@@ -44,7 +45,8 @@ static void post_order(http_resp *r, const char *key, const char *account, const
     snprintf(body, sizeof body,
              "{\"account\":\"%s\",\"symbol\":\"%s\",\"side\":\"buy\",\"type\":\"limit\",\"qty\":%s,"
              "\"limit_price\":18000.5%s%s%s}",
-             account, symbol, qty, coid ? ",\"client_order_id\":\"" : "", coid ? coid : "", coid ? "\"" : "");
+             account, symbol, qty, coid ? ",\"client_order_id\":\"" : "", coid ? coid : "",
+             coid ? "\"" : "");
     gw_http(r, &gw, "POST", "/v1/orders", key, body);
 }
 
@@ -53,8 +55,10 @@ START_TEST(orders) {
     const char *const rid[] = {"X-Request-Id: req-orders-1", NULL};
     char body[512];
     snprintf(body, sizeof body,
-             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"limit\",\"qty\":\"1.5\","
-             "\"limit_price\":18000.5,\"client_order_id\":\"c-1\",\"unknown_key\":1}", my_acct);
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"limit\",\"qty\":"
+             "\"1.5\","
+             "\"limit_price\":18000.5,\"client_order_id\":\"c-1\",\"unknown_key\":1}",
+             my_acct);
     http_do(&r, gw.base, "POST", "/v1/orders", trader, body, -1, rid);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     char id[64], hdr[80], trace[64];
@@ -116,8 +120,9 @@ START_TEST(orders) {
     ck_assert_int_eq(r.status, 404);
     ck_assert_str_eq(http_error_code(&r), "not_found");
     ck_assert_str_eq(http_error_field(&r), "id");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
-                     "no order no-such-order");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+        "no order no-such-order");
     http_free(&r);
 
     /* rejected by risk: 422 with the service's reason */
@@ -160,7 +165,8 @@ START_TEST(reads) {
     ck_assert_str_eq(value, my_acct);
     gw_http(&r, &gw, "GET", "/v1/signals?strategy_id=s-1", viewer, NULL);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "signal_id"), "s-1:DAX:42");
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "signal_id"),
+                     "s-1:DAX:42");
     http_free(&r);
 
     gw_http(&r, &gw, "GET", "/v1/market/symbols", viewer, NULL);
@@ -180,7 +186,8 @@ START_TEST(reads) {
     ck_assert_str_eq(http_error_field(&r), "symbol");
     http_free(&r);
 
-    gw_http(&r, &gw, "GET", "/v1/bars?symbol=DAX&interval=5m&from=2026-01-02T00:00:00Z&limit=10", viewer, NULL);
+    gw_http(&r, &gw, "GET", "/v1/bars?symbol=DAX&interval=5m&from=2026-01-02T00:00:00Z&limit=10",
+            viewer, NULL);
     ck_assert_int_eq(r.status, 200);
     json_t *bar = json_array_get(json_object_get(r.json, "items"), 0);
     ck_assert_str_eq(str(bar, "interval"), "5m");
@@ -210,7 +217,8 @@ START_TEST(writes) {
     char path[256], body[512], value[TB_TEXT_CAP], accounts[TB_TEXT_CAP];
     char newacct[48];
     tb_test_unique(newacct, sizeof newacct, "GN");
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"name\":\"Paper\",\"initial_cash\":\"100000\"}", newacct);
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"name\":\"Paper\",\"initial_cash\":\"100000\"}", newacct);
     gw_http(&r, &gw, "POST", "/v1/accounts", admin, body);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(str(r.json, "initial_cash"), "100000");
@@ -231,7 +239,8 @@ START_TEST(writes) {
     ck_assert_str_eq(str(r.json, "max_order_qty"), "1000");
     http_free(&r);
 
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"engaged\":true,\"reason\":\"test\"}", my_acct);
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"engaged\":true,\"reason\":\"test\"}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/risk/kill-switch", trader, body);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "canceled")), 2);
@@ -240,7 +249,9 @@ START_TEST(writes) {
     ck_assert_int_eq(r.status, 200);
     http_free(&r);
 
-    snprintf(body, sizeof body, "{\"url\":\"https://example.test/h\",\"events\":\"fills.>\",\"account\":\"%s\"}", my_acct);
+    snprintf(body, sizeof body,
+             "{\"url\":\"https://example.test/h\",\"events\":\"fills.>\",\"account\":\"%s\"}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/webhooks", trader, body);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(str(r.json, "events"), "fills.>");
@@ -251,7 +262,8 @@ START_TEST(writes) {
     gw_http(&r, &gw, "GET", "/v1/webhooks/wh-1/deliveries?status=dead&limit=5", viewer, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "state"), "dead");
-    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "webhook_id"), "wh-1");
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "webhook_id"),
+                     "wh-1");
     http_free(&r);
     fake_last(NULL, NULL, accounts);
     ck_assert_str_eq(accounts, my_acct);
@@ -263,13 +275,15 @@ START_TEST(writes) {
     ck_assert_str_eq(value, "wh-1");
     gw_http(&r, &gw, "GET", "/v1/alerts", viewer, NULL);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "message"), "drawdown 3.1% > 3%");
+    ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "message"),
+                     "drawdown 3.1% > 3%");
     http_free(&r);
     gw_http(&r, &gw, "GET", "/v1/alerts/rules", viewer, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(str(json_array_get(json_object_get(r.json, "items"), 0), "threshold"), "0.03");
     http_free(&r);
-    snprintf(body, sizeof body, "{\"kind\":\"drawdown\",\"account\":\"%s\",\"threshold\":0.05}", my_acct);
+    snprintf(body, sizeof body, "{\"kind\":\"drawdown\",\"account\":\"%s\",\"threshold\":0.05}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/alerts/rules", trader, body);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(str(r.json, "threshold"), "0.05");
@@ -291,9 +305,11 @@ START_TEST(strategies) {
     gw_http(&r, &gw, "GET", "/v1/strategies", viewer, NULL);
     ck_assert_int_eq(r.status, 200);
     http_free(&r);
-    snprintf(body, sizeof body,
-             "{\"strategy_id\":\"s-9\",\"kind\":\"rsi\",\"symbol\":\"DAX\",\"account\":\"%s\","
-             "\"sizing\":\"fixed\",\"qty\":\"2\",\"params\":\"{\\\"period\\\":14}\",\"enabled\":true}", my_acct);
+    snprintf(
+        body, sizeof body,
+        "{\"strategy_id\":\"s-9\",\"kind\":\"rsi\",\"symbol\":\"DAX\",\"account\":\"%s\","
+        "\"sizing\":\"fixed\",\"qty\":\"2\",\"params\":\"{\\\"period\\\":14}\",\"enabled\":true}",
+        my_acct);
     gw_http(&r, &gw, "POST", "/v1/strategies", trader, body);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(str(r.json, "params"), "{\"period\":14}");
@@ -306,7 +322,9 @@ START_TEST(strategies) {
     ck_assert_str_eq(value, "s-9");
     /* the body may leave strategy_id to the path */
     snprintf(body, sizeof body,
-             "{\"kind\":\"rsi\",\"symbol\":\"DAX\",\"account\":\"%s\",\"sizing\":\"target\",\"qty\":\"4\"}", my_acct);
+             "{\"kind\":\"rsi\",\"symbol\":\"DAX\",\"account\":\"%s\",\"sizing\":\"target\","
+             "\"qty\":\"4\"}",
+             my_acct);
     gw_http(&r, &gw, "PUT", "/v1/strategies/s-9", trader, body);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     ck_assert_str_eq(str(r.json, "strategy_id"), "s-9");

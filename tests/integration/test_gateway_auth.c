@@ -20,7 +20,8 @@ static void setup(void) {
     tb_test_unique(my_acct, sizeof my_acct, "GA");
     tb_test_unique(other, sizeof other, "GB");
     svc = fake_start(fake_name, true);
-    static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", "GATEWAY_AUTH_CACHE_MS=400", NULL};
+    static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", "GATEWAY_AUTH_CACHE_MS=400",
+                                      NULL};
     gw_start(&gw, "auth", env);
     static const char *const env2[] = {"GATEWAY_RATE_LIMIT=5", "GATEWAY_AUTH_CACHE_MS=400",
                                        "GATEWAY_AUTH_FAIL_LIMIT=3", NULL};
@@ -50,7 +51,8 @@ START_TEST(bad_credentials) {
     http_resp r;
     char hdr[128];
     gw_http(&r, &gw, "GET", "/v1/fills", NULL, NULL);
-    ck_assert_str_eq(http_header(&r, "WWW-Authenticate", hdr, sizeof hdr), "Bearer realm=\"tradebus\"");
+    ck_assert_str_eq(http_header(&r, "WWW-Authenticate", hdr, sizeof hdr),
+                     "Bearer realm=\"tradebus\"");
     ck_assert_ptr_null(http_header(&r, "X-RateLimit-Limit", hdr, sizeof hdr));
     expect(&r, 401, "unauthorized", NULL);
     const char *const basic[] = {"Authorization: Basic dXNlcjpwdw==", NULL};
@@ -77,7 +79,10 @@ END_TEST
 START_TEST(roles) {
     http_resp r;
     char body[512];
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"sell\",\"type\":\"market\",\"qty\":\"1\"}", my_acct);
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"sell\",\"type\":\"market\",\"qty\":"
+             "\"1\"}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/orders", viewer, body);
     expect(&r, 403, "forbidden", NULL);
     gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
@@ -110,7 +115,10 @@ END_TEST
 START_TEST(other_accounts) {
     http_resp r;
     char body[512], path[160], accounts[TB_TEXT_CAP];
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"qty\":\"1\"}", other);
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"qty\":"
+             "\"1\"}",
+             other);
     gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
     expect(&r, 403, "forbidden", "account");
     gw_http(&r, &gw, "POST", "/v1/orders", admin, body); /* the other account's order */
@@ -125,8 +133,8 @@ START_TEST(other_accounts) {
     expect(&r, 404, "not_found", NULL);
     gw_http(&r, &gw, "GET", path, admin, NULL);
     expect(&r, 200, NULL, NULL);
-    const char *fmts[] = {"/v1/orders?account=%s", "/v1/risk/limits/%s", "/v1/analytics/%s",
-                          "/v1/analytics/%s/equity", "/v1/accounts/%s", "/v1/fills?account=%s",
+    const char *fmts[] = {"/v1/orders?account=%s",   "/v1/risk/limits/%s", "/v1/analytics/%s",
+                          "/v1/analytics/%s/equity", "/v1/accounts/%s",    "/v1/fills?account=%s",
                           "/v1/positions?account=%s"};
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         snprintf(path, sizeof path, fmts[i], other);
@@ -151,7 +159,9 @@ START_TEST(other_accounts) {
     gw_http(&r, &gw, "POST", "/v1/webhooks", trader, "{\"url\":\"https://example.test/x\"}");
     expect(&r, 403, "forbidden", "account"); /* would see every account */
     snprintf(body, sizeof body,
-             "{\"strategy_id\":\"s-x\",\"kind\":\"rsi\",\"symbol\":\"DAX\",\"account\":\"%s\",\"sizing\":\"fixed\"}", other);
+             "{\"strategy_id\":\"s-x\",\"kind\":\"rsi\",\"symbol\":\"DAX\",\"account\":\"%s\","
+             "\"sizing\":\"fixed\"}",
+             other);
     gw_http(&r, &gw, "POST", "/v1/strategies", trader, body);
     expect(&r, 403, "forbidden", "account");
 }
@@ -168,7 +178,9 @@ START_TEST(keys) {
     gw_http(&r, &gw, "POST", "/v1/api-keys", admin, "{\"role\":\"viewer\",\"accounts\":\"A;B\"}");
     expect(&r, 400, "invalid", "accounts");
     char body[256];
-    snprintf(body, sizeof body, "{\"role\":\"trader\",\"accounts\":\"%s\",\"key\":\"%s\",\"id\":\"mine\"}", my_acct, trader);
+    snprintf(body, sizeof body,
+             "{\"role\":\"trader\",\"accounts\":\"%s\",\"key\":\"%s\",\"id\":\"mine\"}", my_acct,
+             trader);
     gw_http(&r, &gw, "POST", "/v1/api-keys", admin, body);
     ck_assert_int_eq(r.status, 201);
     char key[64], id[64];
@@ -215,7 +227,8 @@ START_TEST(malformed_bodies) {
     ck_assert_int_eq(json_integer_value(json_object_get(e, "line")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "column")), 10);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "position")), 27);
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(e, "message")), "line 2, column 10"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(e, "message")), "line 2, column 10"));
     http_free(&r);
     gw_http(&r, &gw, "POST", "/v1/orders", trader, "[1,2]");
     expect(&r, 400, "malformed", NULL);
@@ -283,8 +296,10 @@ END_TEST
 
 static void order_qty(http_resp *r, const char *qty, const char *extra) {
     char body[512];
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"limit\",\"qty\":%s%s}",
-             my_acct, qty, extra);
+    snprintf(
+        body, sizeof body,
+        "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"limit\",\"qty\":%s%s}",
+        my_acct, qty, extra);
     gw_http(r, &gw, "POST", "/v1/orders", trader, body);
 }
 
@@ -301,8 +316,9 @@ START_TEST(decimals) {
     order_qty(&r, "0.000000001", "");
     expect(&r, 400, "precision", "qty");
     order_qty(&r, "\"-1\"", "");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
-                     "qty: must not be negative");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+        "qty: must not be negative");
     expect(&r, 400, "invalid", "qty");
     order_qty(&r, "\"0\"", "");
     expect(&r, 400, "invalid", "qty");

@@ -16,8 +16,8 @@
 #define TEST_GATEWAY_FIXTURE_H
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -281,7 +281,7 @@ static struct {
     char last_trace[TB_ID_CAP];
     char last_accounts[TB_TEXT_CAP];
     char last_body[TB_TEXT_CAP]; /* bars import: the CSV received */
-    json_t *last_request;         /* the decoded request as JSON */
+    json_t *last_request;        /* the decoded request as JSON */
     int requests_seen;
 } fake = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -305,7 +305,8 @@ static void note(bus_ctx *ctx, const tb_event_desc *desc, const void *ev) {
     json_decref(fake.last_request);
     fake.last_request = NULL;
     if (desc == &tb_query_desc)
-        snprintf(fake.last_accounts, sizeof fake.last_accounts, "%s", ((const tb_query *)ev)->accounts);
+        snprintf(fake.last_accounts, sizeof fake.last_accounts, "%s",
+                 ((const tb_query *)ev)->accounts);
     if (desc && tb_to_json(desc, ev, &fake.last_request) != TB_OK) fake.last_request = NULL;
     fake.requests_seen++;
     pthread_mutex_unlock(&fake.lock);
@@ -323,10 +324,14 @@ static void fake_last(char *subject, char *trace, char *accounts) {
 static void fake_last_field(const char *name, char *out, size_t cap) {
     pthread_mutex_lock(&fake.lock);
     json_t *v = json_object_get(fake.last_request, name);
-    if (json_is_string(v)) snprintf(out, cap, "%s", json_string_value(v));
-    else if (json_is_integer(v)) snprintf(out, cap, "%lld", (long long)json_integer_value(v));
-    else if (json_is_boolean(v)) snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
-    else snprintf(out, cap, "%s", "");
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
+    else
+        snprintf(out, cap, "%s", "");
     pthread_mutex_unlock(&fake.lock);
 }
 
@@ -338,12 +343,15 @@ static tb_status fk_submit(bus_ctx *ctx, const void *ev) {
         return bus_fail(ctx, TB_REJECTED, "qty", "qty %s over max_order_qty", "1000");
     pthread_mutex_lock(&fake.lock);
     for (int i = 0; o->client_order_id[0] && i < fake.norders; i++) {
-        if (strcmp(fake.orders[i].account, o->account) || strcmp(fake.orders[i].client_order_id, o->client_order_id))
+        if (strcmp(fake.orders[i].account, o->account) ||
+            strcmp(fake.orders[i].client_order_id, o->client_order_id))
             continue;
         bool same = memcmp(&fake.requests[i], o, sizeof *o) == 0;
         tb_order_record rec = fake.orders[i];
         pthread_mutex_unlock(&fake.lock);
-        if (!same) return bus_fail(ctx, TB_CONFLICT, "client_order_id", "client_order_id reused with other parameters");
+        if (!same)
+            return bus_fail(ctx, TB_CONFLICT, "client_order_id",
+                            "client_order_id reused with other parameters");
         return bus_reply(ctx, &tb_order_record_desc, &rec);
     }
     ck_assert_int_lt(fake.norders, FAKE_ORDERS);
@@ -373,7 +381,8 @@ static bool find_order(const tb_query *q, tb_order_record *out) {
     bool found = false;
     pthread_mutex_lock(&fake.lock);
     for (int i = 0; i < fake.norders && !found; i++) {
-        if (strcmp(fake.orders[i].order_id, q->id) == 0 && allowed(q->accounts, fake.orders[i].account)) {
+        if (strcmp(fake.orders[i].order_id, q->id) == 0 &&
+            allowed(q->accounts, fake.orders[i].account)) {
             *out = fake.orders[i];
             found = true;
         }
@@ -410,7 +419,8 @@ static tb_status fk_order_list(bus_ctx *ctx, const void *ev) {
     pthread_mutex_lock(&fake.lock);
     for (int i = 0; i < fake.norders; i++) {
         const tb_order_record *o = &fake.orders[i];
-        if (!allowed(q->accounts, o->account) || (q->account[0] && strcmp(q->account, o->account))) continue;
+        if (!allowed(q->accounts, o->account) || (q->account[0] && strcmp(q->account, o->account)))
+            continue;
         if (n == limit) {
             more = true;
             break;
@@ -418,7 +428,8 @@ static tb_status fk_order_list(bus_ctx *ctx, const void *ev) {
         items[n++] = *o;
     }
     pthread_mutex_unlock(&fake.lock);
-    tb_status s = bus_reply_list(ctx, &tb_order_record_desc, items, n, more ? items[n - 1].order_id : NULL);
+    tb_status s =
+        bus_reply_list(ctx, &tb_order_record_desc, items, n, more ? items[n - 1].order_id : NULL);
     free(items);
     return s;
 }
@@ -465,7 +476,8 @@ static tb_status fk_accounts_list(bus_ctx *ctx, const void *ev) {
 static tb_status fk_account_get(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     note(ctx, &tb_query_desc, ev);
-    if (!allowed(q->accounts, q->account)) return bus_fail(ctx, TB_NOT_FOUND, "account", "no account %s", q->account);
+    if (!allowed(q->accounts, q->account))
+        return bus_fail(ctx, TB_NOT_FOUND, "account", "no account %s", q->account);
     tb_account a = {.cash = 5000000000000, .equity = 5000012345678, .realized_pnl = -100000000};
     snprintf(a.account, sizeof a.account, "%s", q->account);
     return bus_reply(ctx, &tb_account_desc, &a);
@@ -488,9 +500,9 @@ static tb_status fk_killswitch(bus_ctx *ctx, const void *ev) {
 
 /* Create / update / set endpoints answer with what they were sent. */
 #define FK_ECHO(fn, type)                                                                          \
-    static tb_status fn(bus_ctx *ctx, const void *ev) {                                           \
-        note(ctx, &tb_##type##_desc, ev);                                                         \
-        return bus_reply(ctx, &tb_##type##_desc, ev);                                            \
+    static tb_status fn(bus_ctx *ctx, const void *ev) {                                            \
+        note(ctx, &tb_##type##_desc, ev);                                                          \
+        return bus_reply(ctx, &tb_##type##_desc, ev);                                              \
     }
 FK_ECHO(fk_account_create, account)
 FK_ECHO(fk_limits_set, risk_limits)
@@ -558,7 +570,8 @@ static tb_status fk_symbols(bus_ctx *ctx, const void *ev) {
 static tb_status fk_quote(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     note(ctx, &tb_query_desc, ev);
-    if (strcmp(q->symbol, "NOPE") == 0) return bus_fail(ctx, TB_NOT_FOUND, "symbol", "no quote for %s", q->symbol);
+    if (strcmp(q->symbol, "NOPE") == 0)
+        return bus_fail(ctx, TB_NOT_FOUND, "symbol", "no quote for %s", q->symbol);
     tb_tick t = canned_tick(q->symbol);
     return bus_reply(ctx, &tb_tick_desc, &t);
 }
@@ -566,8 +579,13 @@ static tb_status fk_quote(bus_ctx *ctx, const void *ev) {
 static tb_status fk_bars(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     note(ctx, &tb_query_desc, ev);
-    tb_bar b = {.start = q->from ? q->from : INT64_C(1700000000000000000), .open = 100, .high = 300,
-                .low = 50, .close = 200, .volume = 1000000000, .ticks = 3};
+    tb_bar b = {.start = q->from ? q->from : INT64_C(1700000000000000000),
+                .open = 100,
+                .high = 300,
+                .low = 50,
+                .close = 200,
+                .volume = 1000000000,
+                .ticks = 3};
     snprintf(b.symbol, sizeof b.symbol, "%s", q->symbol[0] ? q->symbol : "DAX");
     snprintf(b.interval, sizeof b.interval, "%s", q->interval[0] ? q->interval : "1m");
     return bus_reply_list(ctx, &tb_bar_desc, &b, 1, NULL);
@@ -588,7 +606,10 @@ static tb_status fk_bars_import(bus_ctx *ctx, const void *ev) {
 static tb_status fk_analytics(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     note(ctx, &tb_query_desc, ev);
-    tb_performance p = {.equity = 10500000000000, .pnl = 500000000000, .sharpe = 1.25, .trades = 12,
+    tb_performance p = {.equity = 10500000000000,
+                        .pnl = 500000000000,
+                        .sharpe = 1.25,
+                        .trades = 12,
                         .max_drawdown = 0.031};
     snprintf(p.account, sizeof p.account, "%s", q->account);
     return bus_reply(ctx, &tb_performance_desc, &p);
@@ -647,7 +668,8 @@ static tb_status fk_rules(bus_ctx *ctx, const void *ev) {
     return bus_reply_list(ctx, &tb_alert_rule_desc, &r, 1, NULL);
 }
 
-#define EP(n, subj, type, fn) {.name = n, .kind = BUS_REQUEST, .subject = subj, .event = type, .handler = fn}
+#define EP(n, subj, type, fn)                                                                      \
+    { .name = n, .kind = BUS_REQUEST, .subject = subj, .event = type, .handler = fn }
 static const bus_endpoint fake_endpoints[] = {
     EP("submit", "api.orders.submit", &tb_order_request_desc, fk_submit),
     EP("order-get", "api.orders.get", &tb_query_desc, fk_order_get),
@@ -691,10 +713,12 @@ static bus_actor *fake_start(const char *name, bool with_endpoints) {
     static int ndefs;
     ck_assert_int_lt(ndefs, 4);
     bus_actor_def *d = &defs[ndefs++];
-    *d = (bus_actor_def){.name = name, .version = "0.0.1-fake",
+    *d = (bus_actor_def){.name = name,
+                         .version = "0.0.1-fake",
                          .description = "api.* fixture of the gateway tests",
                          .endpoints = with_endpoints ? fake_endpoints : NULL,
-                         .nendpoints = with_endpoints ? sizeof fake_endpoints / sizeof fake_endpoints[0] : 0};
+                         .nendpoints =
+                             with_endpoints ? sizeof fake_endpoints / sizeof fake_endpoints[0] : 0};
     bus_config cfg;
     tb_test_config(&cfg, name);
     bus_actor *a = NULL;

@@ -71,10 +71,10 @@ START_TEST(health_all) {
     ck_assert_msg(r.status == 503, "%ld %s", r.status, r.body); /* no market-data */
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "down");
     for (size_t i = 0; i < 9; i++) {
-        static const char *const names[] = {"market-data", "historical-data", "signal-processing",
-                                            "risk-management", "trading-execution",
-                                            "position-management", "analytics", "notifications",
-                                            "api-gateway"};
+        static const char *const names[] = {
+            "market-data",     "historical-data",   "signal-processing",
+            "risk-management", "trading-execution", "position-management",
+            "analytics",       "notifications",     "api-gateway"};
         ck_assert_msg(service_named(r.json, names[i]) != NULL, "%s not listed", names[i]);
     }
     json_t *md = service_named(r.json, "market-data");
@@ -88,7 +88,8 @@ START_TEST(health_all) {
     ck_assert(json_is_false(json_object_get(fk, "required")));
     json_t *d = json_array_get(json_object_get(fk, "details"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(d, "id")), bus_actor_instance(svc));
-    ck_assert(json_is_true(json_object_get(json_object_get(json_object_get(d, "checks"), "nats"), "ok")));
+    ck_assert(
+        json_is_true(json_object_get(json_object_get(json_object_get(d, "checks"), "nats"), "ok")));
     http_free(&r);
 
     /* two market-data instances come up: healthy */
@@ -150,17 +151,21 @@ START_TEST(metrics) {
     gw_http(&r, &gw, "GET", "/metrics", NULL, NULL);
     ck_assert_int_eq(r.status, 200);
     char hdr[128];
-    ck_assert(strncmp(http_header(&r, "Content-Type", hdr, sizeof hdr), "text/plain; version=0.0.4", 25) == 0);
+    ck_assert(strncmp(http_header(&r, "Content-Type", hdr, sizeof hdr), "text/plain; version=0.0.4",
+                      25) == 0);
     const char *problem = tb_prom_check(r.body);
     ck_assert_msg(problem == NULL, "%s", problem);
     ck_assert_ptr_nonnull(strstr(r.body, "route=\"/v1/fills\",method=\"GET\",status=\"200\"}"));
     ck_assert_ptr_nonnull(strstr(r.body, "route=\"/v1/fills\",method=\"GET\",status=\"401\"}"));
-    ck_assert_ptr_nonnull(strstr(r.body, "tb_http_request_duration_seconds_bucket{service=\"api-gateway\""));
-    ck_assert_ptr_nonnull(strstr(r.body, "tb_gateway_bus_request_duration_seconds_count{service=\"api-gateway\""));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "tb_http_request_duration_seconds_bucket{service=\"api-gateway\""));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "tb_gateway_bus_request_duration_seconds_count{service=\"api-gateway\""));
     ck_assert_ptr_nonnull(strstr(r.body, "subject=\"api.fills.list\""));
     /* the fake's own series, with its service and instance labels */
     char want[256];
-    snprintf(want, sizeof want, "tb_messages_total{service=\"%s\",instance=\"%s\",endpoint=\"fills\",outcome=\"ok\"}",
+    snprintf(want, sizeof want,
+             "tb_messages_total{service=\"%s\",instance=\"%s\",endpoint=\"fills\",outcome=\"ok\"}",
              fake_name, bus_actor_instance(svc));
     ck_assert_msg(strstr(r.body, want) != NULL, "missing %s", want);
     /* every family declared once */
@@ -217,11 +222,13 @@ START_TEST(openapi_matches_what_is_served) {
             for (; method[k]; k++) upper[k] = (char)(method[k] & ~0x20);
             upper[k] = '\0';
             http_do(&r, gw.base, upper, concrete, NULL, NULL, -1, NULL);
-            const char *msg = json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
             ck_assert_msg(r.status != 405 && !(msg && strncmp(msg, "no route", 8) == 0),
                           "documented but not served: %s %s -> %ld", upper, path, r.status);
             bool open = json_is_array(json_object_get(op, "security"));
-            if (!open) ck_assert_msg(r.status == 401, "%s %s without a key: %ld", upper, path, r.status);
+            if (!open)
+                ck_assert_msg(r.status == 401, "%s %s without a key: %ld", upper, path, r.status);
             http_free(&r);
             ops++;
         }

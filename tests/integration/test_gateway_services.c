@@ -8,9 +8,9 @@
  * alert rules; /health/all and /metrics over every instance. */
 #include "test_gateway_fixture.h"
 
-static const char *const services[] = {"market-data",         "historical-data",   "signal-processing",
-                                       "risk-management",     "trading-execution", "position-management",
-                                       "analytics",           "notifications"};
+static const char *const services[] = {
+    "market-data",       "historical-data",     "signal-processing", "risk-management",
+    "trading-execution", "position-management", "analytics",         "notifications"};
 #define NSERVICES (sizeof services / sizeof services[0])
 
 static gw_proc gw;
@@ -46,8 +46,8 @@ static void setup(void) {
     /* GATEWAY_REQUIRED_SERVICES: the default, all eight */
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "services", env);
-    ck_assert_msg(tb_test_wait(all_healthy, NULL, 30000), "the services did not all come up (logs in %s)",
-                  getenv("TB_BINARY_DIR"));
+    ck_assert_msg(tb_test_wait(all_healthy, NULL, 30000),
+                  "the services did not all come up (logs in %s)", getenv("TB_BINARY_DIR"));
     gw_admin_key(admin, sizeof admin);
 }
 
@@ -104,7 +104,8 @@ static bool has_items(json_t *j) {
 START_TEST(accounts_orders_fills_positions) {
     http_resp r;
     char body[512], path[256];
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"name\":\"gateway e2e\",\"initial_cash\":\"100000\"}", my_acct);
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"name\":\"gateway e2e\",\"initial_cash\":\"100000\"}", my_acct);
     gw_http(&r, &gw, "POST", "/v1/accounts", admin, body);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     http_free(&r);
@@ -136,9 +137,11 @@ START_TEST(accounts_orders_fills_positions) {
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     http_free(&r);
 
-    snprintf(body, sizeof body,
-             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"qty\":\"1\","
-             "\"client_order_id\":\"e2e-1\"}", my_acct);
+    snprintf(
+        body, sizeof body,
+        "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"qty\":\"1\","
+        "\"client_order_id\":\"e2e-1\"}",
+        my_acct);
     gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     char id[64];
@@ -166,11 +169,15 @@ START_TEST(accounts_orders_fills_positions) {
     http_free(&r);
 
     /* the kill switch blocks the next order until an admin releases it */
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"engaged\":true,\"reason\":\"e2e\"}", my_acct);
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"engaged\":true,\"reason\":\"e2e\"}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/risk/kill-switch", trader, body);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     http_free(&r);
-    snprintf(body, sizeof body, "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"sell\",\"type\":\"market\",\"qty\":\"1\"}", my_acct);
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"sell\",\"type\":\"market\",\"qty\":"
+             "\"1\"}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/orders", trader, body);
     ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
     ck_assert_str_eq(http_error_code(&r), "rejected");
@@ -189,7 +196,8 @@ START_TEST(strategies_bars_analytics) {
     tb_test_unique(sid, sizeof sid, "st");
     snprintf(body, sizeof body,
              "{\"strategy_id\":\"%s\",\"kind\":\"sma_cross\",\"symbol\":\"SMI\",\"account\":\"%s\","
-             "\"sizing\":\"fixed\",\"qty\":\"1\",\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\",\"enabled\":false}",
+             "\"sizing\":\"fixed\",\"qty\":\"1\",\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\","
+             "\"enabled\":false}",
              sid, my_acct);
     gw_http(&r, &gw, "POST", "/v1/strategies", trader, body);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
@@ -200,8 +208,10 @@ START_TEST(strategies_bars_analytics) {
     ck_assert_str_eq(str(r.json, "kind"), "sma_cross");
     http_free(&r);
     snprintf(body, sizeof body,
-             "{\"kind\":\"sma_cross\",\"symbol\":\"SMI\",\"account\":\"%s\",\"sizing\":\"fixed\",\"qty\":\"2\","
-             "\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\",\"enabled\":false}", my_acct);
+             "{\"kind\":\"sma_cross\",\"symbol\":\"SMI\",\"account\":\"%s\",\"sizing\":\"fixed\","
+             "\"qty\":\"2\","
+             "\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\",\"enabled\":false}",
+             my_acct);
     gw_http(&r, &gw, "PUT", path, trader, body);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     ck_assert_str_eq(str(r.json, "qty"), "2");
@@ -221,7 +231,8 @@ START_TEST(strategies_bars_analytics) {
 
     tb_test_unique(sym, sizeof sym, "SYM");
     char csv[256];
-    snprintf(csv, sizeof csv, "date,symbol,close\n2024-01-02,%s,100.5\n2024-01-03,%s,101\n", sym, sym);
+    snprintf(csv, sizeof csv, "date,symbol,close\n2024-01-02,%s,100.5\n2024-01-03,%s,101\n", sym,
+             sym);
     const char *const ctype[] = {"Content-Type: text/csv", NULL};
     http_do(&r, gw.base, "POST", "/v1/bars/import", trader, csv, -1, ctype);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
@@ -258,7 +269,8 @@ START_TEST(webhooks_and_alerts) {
     http_resp r;
     char body[512], path[256], id[64], rule[64];
     snprintf(body, sizeof body,
-             "{\"url\":\"https://example.test/hook\",\"events\":\"alerts.>\",\"account\":\"%s\"}", my_acct);
+             "{\"url\":\"https://example.test/hook\",\"events\":\"alerts.>\",\"account\":\"%s\"}",
+             my_acct);
     gw_http(&r, &gw, "POST", "/v1/webhooks", trader, body);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     snprintf(id, sizeof id, "%s", str(r.json, "id"));
@@ -286,7 +298,8 @@ START_TEST(webhooks_and_alerts) {
     ck_assert_msg(r.status == 204, "%ld %s", r.status, r.body);
     http_free(&r);
 
-    snprintf(body, sizeof body, "{\"kind\":\"position_limit\",\"account\":\"%s\",\"threshold\":\"1000\"}", my_acct);
+    snprintf(body, sizeof body,
+             "{\"kind\":\"position_limit\",\"account\":\"%s\",\"threshold\":\"1000\"}", my_acct);
     gw_http(&r, &gw, "POST", "/v1/alerts/rules", trader, body);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     snprintf(rule, sizeof rule, "%s", str(r.json, "rule_id"));
@@ -323,7 +336,8 @@ START_TEST(health_and_metrics_of_everything) {
     http_free(&r);
     gw_http(&r, &gw, "GET", "/services", admin, NULL);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_int_ge(json_integer_value(json_object_get(r.json, "count")), (json_int_t)NSERVICES + 1);
+    ck_assert_int_ge(json_integer_value(json_object_get(r.json, "count")),
+                     (json_int_t)NSERVICES + 1);
     http_free(&r);
 }
 END_TEST

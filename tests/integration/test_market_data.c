@@ -44,8 +44,8 @@ static char prefix[48], log_path[512];
 static void on_tick(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg) {
     (void)nc, (void)sub, (void)arg;
     rec_tick r = {0};
-    tb_status s = tb_decode(&tb_tick_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-                            &r.t, NULL);
+    tb_status s =
+        tb_decode(&tb_tick_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &r.t, NULL);
     const char *trace = NULL;
     if (natsMsgHeader_Get(m, BUS_HDR_TRACE, &trace) == NATS_OK && trace)
         snprintf(r.trace, sizeof r.trace, "%s", trace);
@@ -69,7 +69,8 @@ static void on_status(natsConnection *nc, natsSubscription *sub, natsMsg *m, voi
     tb_status s = tb_decode(&tb_md_status_desc, natsMsg_GetData(m),
                             (size_t)natsMsg_GetDataLength(m), &st, NULL);
     pthread_mutex_lock(&rec.mu);
-    if (s != TB_OK) rec.bad_messages++;
+    if (s != TB_OK)
+        rec.bad_messages++;
     else if (strcmp(st.source, rec.source) == 0 && strcmp(st.state, "running") != 0) {
         rec.final = st;
         rec.ended = true;
@@ -133,9 +134,11 @@ static void setup(void) {
              getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", prefix);
     natsConnection *nc = bus_conn_nats(conn);
     ck_assert_int_eq(natsConnection_Subscribe(&tick_sub, nc, "md.tick.>", on_tick, NULL), NATS_OK);
-    ck_assert_int_eq(natsConnection_Subscribe(&status_sub, nc, "md.status.>", on_status, NULL), NATS_OK);
+    ck_assert_int_eq(natsConnection_Subscribe(&status_sub, nc, "md.status.>", on_status, NULL),
+                     NATS_OK);
     /* EuStock at full speed arrives faster than the default pending limits. */
-    ck_assert_int_eq(natsSubscription_SetPendingLimits(tick_sub, 1000000, 1024 * 1024 * 1024), NATS_OK);
+    ck_assert_int_eq(natsSubscription_SetPendingLimits(tick_sub, 1000000, 1024 * 1024 * 1024),
+                     NATS_OK);
     ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
 }
 
@@ -202,7 +205,8 @@ static char sym_a[64], sym_b[64], sym_c[64], sim_source[64];
 
 static rec_tick *run_sim(const char *max_ticks, size_t want, size_t *n) {
     static char e_symbols[256], e_source[96], e_max[64];
-    snprintf(e_symbols, sizeof e_symbols, "MD_SYMBOLS=%s:1628.75,%s:50:0.1:0.5,%s", sym_a, sym_b, sym_c);
+    snprintf(e_symbols, sizeof e_symbols, "MD_SYMBOLS=%s:1628.75,%s:50:0.1:0.5,%s", sym_a, sym_b,
+             sym_c);
     snprintf(e_source, sizeof e_source, "MD_SOURCE=%s", sim_source);
     snprintf(e_max, sizeof e_max, "MD_MAX_TICKS=%s", max_ticks);
     char *env[] = {"MD_MODE=sim", "MD_SEED=1234", "MD_RATE=0", e_symbols, e_source, e_max, NULL};
@@ -244,13 +248,14 @@ static rec_tick *run_sim(const char *max_ticks, size_t want, size_t *n) {
     ck_assert_int_eq(tb_encode(&tb_query_desc, &q, &b, &err), TB_OK);
     bus_bytes rb = {0};
     ck_assert_msg(bus_request_bytes(conn, "api.market.symbols", b.data, b.size, "query", 5000, NULL,
-                                    &rb, &err) == TB_OK, "%s", err.message);
+                                    &rb, &err) == TB_OK,
+                  "%s", err.message);
     msgpack_sbuffer_destroy(&b);
     tb_tick *items = NULL;
     size_t count = 0;
     char next[TB_ID_CAP];
-    ck_assert_int_eq(tb_decode_list(&tb_tick_desc, rb.data, rb.len, (void **)&items, &count, next, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        tb_decode_list(&tb_tick_desc, rb.data, rb.len, (void **)&items, &count, next, &err), TB_OK);
     bus_bytes_free(&rb);
     ck_assert_uint_eq(count, 3);
     ck_assert_str_eq(next, "");
@@ -345,7 +350,8 @@ START_TEST(replay_eustock_full_speed) {
     int64_t t0 = bus_mono_ns();
     pid_t pid = spawn_md(env);
     size_t want = 7440;
-    ck_assert_msg(tb_test_wait(feed_ended, &want, 60000), "replay did not finish (see %s)", log_path);
+    ck_assert_msg(tb_test_wait(feed_ended, &want, 60000), "replay did not finish (see %s)",
+                  log_path);
     double secs = (double)(bus_mono_ns() - t0) / 1e9;
     usleep(200000);
     size_t n;
@@ -382,8 +388,9 @@ START_TEST(replay_eustock_full_speed) {
     ck_assert_ptr_nonnull(strstr(st.message, "7440 rows replayed"));
     /* metrics: the counter and a valid exposition */
     bus_bytes rb = {0};
-    ck_assert_int_eq(bus_request_bytes(conn, "svc.market-data.metrics", "", 0, NULL, 5000, NULL, &rb,
-                                       &err), TB_OK);
+    ck_assert_int_eq(
+        bus_request_bytes(conn, "svc.market-data.metrics", "", 0, NULL, 5000, NULL, &rb, &err),
+        TB_OK);
     const char *bad = tb_prom_check(rb.data);
     ck_assert_msg(bad == NULL, "%s", bad);
     ck_assert_ptr_nonnull(strstr(rb.data, "tb_ticks_published_total{"));
@@ -407,14 +414,14 @@ static void write_file(const char *name, const char *text) {
     fclose(f);
 }
 
-static tb_status replay_req(const char *path, const char *format, uint64_t speed, const char *source,
-                            tb_md_status *st, tb_error *err) {
+static tb_status replay_req(const char *path, const char *format, uint64_t speed,
+                            const char *source, tb_md_status *st, tb_error *err) {
     tb_market_replay m = {.speed = speed};
     snprintf(m.path, sizeof m.path, "%s", path);
     snprintf(m.format, sizeof m.format, "%s", format);
     snprintf(m.source, sizeof m.source, "%s", source);
-    return bus_request(conn, "api.market.replay", &tb_market_replay_desc, &m, &tb_md_status_desc, st,
-                       5000, NULL, err);
+    return bus_request(conn, "api.market.replay", &tb_market_replay_desc, &m, &tb_md_status_desc,
+                       st, 5000, NULL, err);
 }
 
 START_TEST(replay_api_bad_rows_and_refusals) {
@@ -427,12 +434,12 @@ START_TEST(replay_api_bad_rows_and_refusals) {
     char text[2048];
     snprintf(text, sizeof text,
              "ts,symbol,bid,ask,last,size\n"
-             "2024-03-01T09:00:00Z,%s,10,10.5,10.25,1\n"       /* 2 ok */
-             "2024-03-01T09:00:01Z,%s,10,abc,10.25,1\n"        /* 3 bad ask */
-             "2024-03-01T09:00:02Z,%s,10.1,10.6,10.3,2\n"      /* 4 ok */
-             "2024-03-01T09:00:03Z,%s,11,10,10.5\n"            /* 5 five fields */
-             "not-a-time,%s,1,2,1.5,1\n"                        /* 6 bad ts */
-             "2024-03-01T09:00:04Z,%s,10.2,10.7,10.4,3\n",     /* 7 ok */
+             "2024-03-01T09:00:00Z,%s,10,10.5,10.25,1\n"   /* 2 ok */
+             "2024-03-01T09:00:01Z,%s,10,abc,10.25,1\n"    /* 3 bad ask */
+             "2024-03-01T09:00:02Z,%s,10.1,10.6,10.3,2\n"  /* 4 ok */
+             "2024-03-01T09:00:03Z,%s,11,10,10.5\n"        /* 5 five fields */
+             "not-a-time,%s,1,2,1.5,1\n"                   /* 6 bad ts */
+             "2024-03-01T09:00:04Z,%s,10.2,10.7,10.4,3\n", /* 7 ok */
              good, bad, good, bad, bad, good);
     write_file("bad.csv", text);
     write_file("none.csv", "ts,symbol,bid,ask,last,size\nx,Y,1,2,3,4\n");
@@ -455,8 +462,9 @@ START_TEST(replay_api_bad_rows_and_refusals) {
     ck_assert_msg(replay_req("bad.csv", "", 0, source, &st, &err) == TB_OK, "%s", err.message);
     ck_assert_str_eq(st.state, "running");
     ck_assert_uint_eq(st.errors, 3);
-    ck_assert_msg(strstr(st.message, "3 rows to replay; 3 malformed rows skipped: line 3: ask 'abc'"),
-                  "%s", st.message);
+    ck_assert_msg(
+        strstr(st.message, "3 rows to replay; 3 malformed rows skipped: line 3: ask 'abc'"), "%s",
+        st.message);
     ck_assert_ptr_nonnull(strstr(st.message, "; line 5: expected 6 fields"));
     ck_assert_ptr_nonnull(strstr(st.message, "; line 6: bad ts 'not-a-time'"));
     size_t want = 3;
@@ -545,7 +553,8 @@ START_TEST(two_copies_unique_seqs) {
     record(source);
     pid_t a = spawn_md(env), b = spawn_md(env);
     size_t want = 4000;
-    ck_assert_msg(tb_test_wait(feed_ended, &want, 60000), "copies did not finish (see %s)", log_path);
+    ck_assert_msg(tb_test_wait(feed_ended, &want, 60000), "copies did not finish (see %s)",
+                  log_path);
     stop_md(a);
     stop_md(b);
     size_t n;
@@ -617,9 +626,9 @@ START_TEST(sim_rate_is_paced_and_reported) {
 END_TEST
 
 START_TEST(bad_settings_exit_2) {
-    char *bad[][2] = {{"MD_MODE=live", NULL},       {"MD_SYMBOLS=DAX,DAX", NULL},
-                      {"MD_SPREAD_BPS=0", NULL},    {"MD_VOLATILITY=abc", NULL},
-                      {"MD_SOURCE=a.b", NULL},      {"MD_REPLAY_FORMAT=bars", NULL}};
+    char *bad[][2] = {{"MD_MODE=live", NULL},    {"MD_SYMBOLS=DAX,DAX", NULL},
+                      {"MD_SPREAD_BPS=0", NULL}, {"MD_VOLATILITY=abc", NULL},
+                      {"MD_SOURCE=a.b", NULL},   {"MD_REPLAY_FORMAT=bars", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(tb_test_wait_exit(spawn_md(bad[i]), 20000) == 2, "%s accepted", bad[i][0]);
     char *missing[] = {"MD_MODE=replay", "MD_REPLAY_FILE=/nonexistent/x.csv", NULL};

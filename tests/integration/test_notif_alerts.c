@@ -39,8 +39,8 @@ static void teardown(void) {
     const char *accounts[] = {account, other};
     nt_cleanup(&cfg, accounts, 2);
     const char *p[1] = {symbol};
-    PQclear(PQexecParams(pg, "DELETE FROM alert_rules WHERE symbol = $1", 1, NULL, p, NULL, NULL,
-                         0));
+    PQclear(
+        PQexecParams(pg, "DELETE FROM alert_rules WHERE symbol = $1", 1, NULL, p, NULL, NULL, 0));
     PQfinish(pg);
     nt_rx_stop(&rx);
     bus_conn_close(conn);
@@ -204,9 +204,9 @@ START_TEST(position_limit_crossings_cooldown_and_stale_updates) {
     expect_alerts(account, "DAX", "position_limit", 1);
     set_cooldown(r.rule_id, 0);
     position("DAX", "50", 5);
-    position("DAX", "130", 6); /* fires */
-    position("DAX", "10", 5);  /* older than the last: ignored */
-    position("DAX", "140", 7); /* still beyond: silent */
+    position("DAX", "130", 6);  /* fires */
+    position("DAX", "10", 5);   /* older than the last: ignored */
+    position("DAX", "140", 7);  /* still beyond: silent */
     position("ESX", "-200", 8); /* another symbol, its own state: fires */
     expect_alerts(account, "DAX", "position_limit", 2);
     expect_alerts(account, "ESX", "position_limit", 1);
@@ -214,7 +214,8 @@ START_TEST(position_limit_crossings_cooldown_and_stale_updates) {
     tb_alert *alerts = nt_alerts(conn, account, &n);
     ck_assert_uint_eq(n, 3);
     ck_assert_str_eq(alerts[0].symbol, "ESX"); /* newest first */
-    ck_assert_ptr_nonnull(strstr(alerts[0].message, "position in ESX is -200, beyond the limit of 100"));
+    ck_assert_ptr_nonnull(
+        strstr(alerts[0].message, "position in ESX is -200, beyond the limit of 100"));
     free(alerts);
 }
 END_TEST
@@ -250,12 +251,16 @@ static void equity(const char *units, int64_t ts) {
 
 START_TEST(drawdown_from_the_equity_peak) {
     static bus_endpoint eps[1];
-    static bus_actor_def def = {.version = "0.0.1", .description = "fake position-management",
-                                .endpoints = eps, .nendpoints = 1};
+    static bus_actor_def def = {.version = "0.0.1",
+                                .description = "fake position-management",
+                                .endpoints = eps,
+                                .nendpoints = 1};
     char name[64];
     tb_test_unique(name, sizeof name, "fakepos");
-    eps[0] = (bus_endpoint){.name = "accounts-get", .kind = BUS_REQUEST,
-                            .subject = "api.accounts.get", .event = &tb_query_desc,
+    eps[0] = (bus_endpoint){.name = "accounts-get",
+                            .kind = BUS_REQUEST,
+                            .subject = "api.accounts.get",
+                            .event = &tb_query_desc,
                             .handler = fake_accounts_get};
     def.name = name;
     bus_config fcfg;
@@ -470,9 +475,8 @@ START_TEST(api_checks_and_scopes) {
     memset(&q, 0, sizeof q);
     snprintf(q.account, sizeof q.account, "%s", account);
     void *items = NULL;
-    ck_assert_int_eq(nt_list(conn, "api.alerts.rules.list", &q, &tb_alert_rule_desc, &items, &n,
-                             &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        nt_list(conn, "api.alerts.rules.list", &q, &tb_alert_rule_desc, &items, &n, &err), TB_OK);
     ck_assert_uint_eq(n, 1);
     tb_alert_rule *rl = items;
     ck_assert_str_eq(rl[0].rule_id, r.rule_id);
@@ -499,14 +503,14 @@ START_TEST(api_checks_and_scopes) {
     memset(&q, 0, sizeof q);
     snprintf(q.id, sizeof q.id, "%s", b.id);
     snprintf(q.status, sizeof q.status, "bogus");
-    ck_assert_int_eq(nt_list(conn, "api.webhooks.deliveries", &q, &tb_webhook_delivery_desc,
-                             &items, &n, &err),
-                     TB_INVALID);
+    ck_assert_int_eq(
+        nt_list(conn, "api.webhooks.deliveries", &q, &tb_webhook_delivery_desc, &items, &n, &err),
+        TB_INVALID);
     q.status[0] = '\0';
     snprintf(q.accounts, sizeof q.accounts, "%s", account);
-    ck_assert_int_eq(nt_list(conn, "api.webhooks.deliveries", &q, &tb_webhook_delivery_desc,
-                             &items, &n, &err),
-                     TB_NOT_FOUND);
+    ck_assert_int_eq(
+        nt_list(conn, "api.webhooks.deliveries", &q, &tb_webhook_delivery_desc, &items, &n, &err),
+        TB_NOT_FOUND);
 }
 END_TEST
 

@@ -131,13 +131,15 @@ static inline void nt_serve(nt_rx *rx, int c) {
             rx->cap = nc;
         }
     }
-    if (rx->n < rx->cap) rx->reqs[rx->n++] = q;
-    else free(q.body);
+    if (rx->n < rx->cap)
+        rx->reqs[rx->n++] = q;
+    else
+        free(q.body);
     pthread_mutex_unlock(&rx->lock);
     char resp[128];
-    int rl = snprintf(resp, sizeof resp,
-                      "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                      q.status);
+    int rl =
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", q.status);
     ssize_t w = send(c, resp, (size_t)rl, MSG_NOSIGNAL);
     (void)w; /* the client may have given up; its retry is what is tested */
     free(buf);
@@ -321,8 +323,8 @@ static inline void nt_cleanup(const bus_config *cfg, const char *const *accounts
     ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "postgres: %s", PQerrorMessage(pg));
     for (size_t i = 0; i < n; i++) {
         const char *p[1] = {accounts[i]};
-        PQclear(PQexecParams(pg, "DELETE FROM webhooks WHERE account = $1", 1, NULL, p, NULL,
-                             NULL, 0));
+        PQclear(
+            PQexecParams(pg, "DELETE FROM webhooks WHERE account = $1", 1, NULL, p, NULL, NULL, 0));
         PQclear(PQexecParams(pg, "DELETE FROM alert_rules WHERE account = $1", 1, NULL, p, NULL,
                              NULL, 0));
     }
@@ -331,8 +333,8 @@ static inline void nt_cleanup(const bus_config *cfg, const char *const *accounts
 
 /* ---- requests ---- */
 
-static inline void nt_webhook(bus_conn *c, const char *url, const char *events,
-                              const char *account, tb_webhook *out) {
+static inline void nt_webhook(bus_conn *c, const char *url, const char *events, const char *account,
+                              tb_webhook *out) {
     tb_webhook w;
     memset(&w, 0, sizeof w);
     snprintf(w.url, sizeof w.url, "%s", url);
@@ -360,13 +362,13 @@ static inline void nt_rule(bus_conn *c, const char *kind, const char *account, c
 
 /* A list request; *items malloc'd (caller frees). */
 static inline tb_status nt_list(bus_conn *c, const char *subject, const tb_query *q,
-                                const tb_event_desc *item, void **items, size_t *n,
-                                tb_error *err) {
+                                const tb_event_desc *item, void **items, size_t *n, tb_error *err) {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     tb_status s = tb_encode(&tb_query_desc, q, &sb, err);
     bus_bytes b = {0};
-    if (s == TB_OK) s = bus_request_bytes(c, subject, sb.data, sb.size, "query", 5000, NULL, &b, err);
+    if (s == TB_OK)
+        s = bus_request_bytes(c, subject, sb.data, sb.size, "query", 5000, NULL, &b, err);
     msgpack_sbuffer_destroy(&sb);
     if (s != TB_OK) return s;
     s = tb_decode_list(item, b.data, b.len, items, n, NULL, err);

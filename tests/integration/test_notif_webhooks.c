@@ -161,9 +161,8 @@ START_TEST(fill_raises_alert_and_signed_webhooks) {
      * webhook without an account filter left by another suite would add
      * to them, hence >=. The receiver's counts above are the exact ones. */
     ck_assert_int_eq(nt_metric(conn, w1.instance, "tb_alerts_total", "kind=\"fill\""), 1);
-    ck_assert_int_ge(nt_metric(conn, w1.instance, "tb_webhook_deliveries_total",
-                               "outcome=\"delivered\""),
-                     2);
+    ck_assert_int_ge(
+        nt_metric(conn, w1.instance, "tb_webhook_deliveries_total", "outcome=\"delivered\""), 2);
 }
 END_TEST
 
@@ -260,12 +259,10 @@ START_TEST(always_failing_is_dead_after_max_attempts) {
     ck_assert_int_ge(reqs[2].at_ns - reqs[1].at_ns, 290000000);
     free(reqs);
     ck_assert_int_ge(nt_metric(conn, w1.instance, "tb_webhook_dead_total", NULL), 1);
-    ck_assert_int_ge(nt_metric(conn, w1.instance, "tb_webhook_deliveries_total",
-                               "outcome=\"retry\""),
-                     2);
-    ck_assert_int_ge(nt_metric(conn, w1.instance, "tb_webhook_deliveries_total",
-                               "outcome=\"dead\""),
-                     1);
+    ck_assert_int_ge(
+        nt_metric(conn, w1.instance, "tb_webhook_deliveries_total", "outcome=\"retry\""), 2);
+    ck_assert_int_ge(
+        nt_metric(conn, w1.instance, "tb_webhook_deliveries_total", "outcome=\"dead\""), 1);
 
     /* A deleted webhook takes its deliveries with it. */
     tb_query q;
@@ -342,7 +339,8 @@ START_TEST(two_workers_deliver_each_event_once) {
     usleep(1500000); /* let any duplicate arrive */
     size_t total;
     ck_assert_uint_eq(distinct_keys(p, &total), 2 * N_FILLS);
-    ck_assert_uint_eq(total, 2 * N_FILLS); /* every key exactly once: the receiver always said 200 */
+    ck_assert_uint_eq(total,
+                      2 * N_FILLS); /* every key exactly once: the receiver always said 200 */
     size_t na;
     tb_alert *alerts = nt_alerts(conn, account, &na);
     ck_assert_uint_eq(na, N_FILLS);
@@ -352,8 +350,10 @@ START_TEST(two_workers_deliver_each_event_once) {
     long long a1 = nt_metric(conn, w1.instance, "tb_alerts_total", "kind=\"fill\"");
     long long a2 = nt_metric(conn, w2.instance, "tb_alerts_total", "kind=\"fill\"");
     ck_assert_int_eq(a1 + a2, N_FILLS);
-    long long d1 = nt_metric(conn, w1.instance, "tb_webhook_deliveries_total", "outcome=\"delivered\"");
-    long long d2 = nt_metric(conn, w2.instance, "tb_webhook_deliveries_total", "outcome=\"delivered\"");
+    long long d1 =
+        nt_metric(conn, w1.instance, "tb_webhook_deliveries_total", "outcome=\"delivered\"");
+    long long d2 =
+        nt_metric(conn, w2.instance, "tb_webhook_deliveries_total", "outcome=\"delivered\"");
     ck_assert_int_ge(d1 + d2, 2 * N_FILLS);
     printf("two workers: alerts %lld + %lld, deliveries %lld + %lld\n", a1, a2, d1, d2);
 }

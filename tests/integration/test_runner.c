@@ -124,7 +124,8 @@ static void demo_value(const char *name, char *out, size_t cap) {
     out[0] = '\0';
     size_t nl = strlen(name);
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, name, nl) == 0 && line[nl] == '=') snprintf(out, cap, "%s", line + nl + 1);
+        if (strncmp(line, name, nl) == 0 && line[nl] == '=')
+            snprintf(out, cap, "%s", line + nl + 1);
     }
     free(text);
 }
@@ -305,8 +306,8 @@ START_TEST(kill9_is_restarted) {
     ck_assert_int_eq(kill(old, SIGKILL), 0);
     restart_wait w = {pidpath, old};
     ck_assert_msg(tb_test_wait(restarted, &w, 15000), "%s was not restarted", victim);
-    ck_assert_msg(tb_test_wait(service_healthy, (void *)victim, 20000),
-                  "%s not healthy again", victim);
+    ck_assert_msg(tb_test_wait(service_healthy, (void *)victim, 20000), "%s not healthy again",
+                  victim);
     double secs = (double)(bus_mono_ns() - t0) / 1e9;
     char *c1 = slurp(counter);
     ck_assert_ptr_nonnull(c1);
@@ -398,8 +399,9 @@ static int collect_pids(proc_id *out, int cap) {
     int n = 0;
     snprintf(dirpath, sizeof dirpath, "%s/run/services", datadir);
     static const char *const services[] = {
-        "market-data", "historical-data", "signal-processing", "risk-management",
-        "trading-execution", "position-management", "analytics", "notifications", "gateway"};
+        "market-data",     "historical-data",   "signal-processing",
+        "risk-management", "trading-execution", "position-management",
+        "analytics",       "notifications",     "gateway"};
     for (size_t i = 0; i < sizeof services / sizeof services[0] && n < cap; i++) {
         snprintf(path, sizeof path, "%s/%s-1.pid", dirpath, services[i]);
         out[n].pid = pidfile(path);

@@ -12,7 +12,7 @@
 
 #define SEC INT64_C(1000000000)
 /* 2024-03-10T15:00:00Z; its UTC day ends at 2024-03-11T00:00:00Z = 1710115200 s. */
-#define NOW0 (INT64_C(1710082800) * SEC)
+#define NOW0    (INT64_C(1710082800) * SEC)
 #define DAY_END (INT64_C(1710115200) * SEC)
 
 static tb_fixed F(const char *s) {
@@ -25,16 +25,25 @@ static const exec_params P0 = {.trigger = EXEC_TRIGGER_LAST};
 
 static exec_order mk(exec_side side, exec_type type, exec_tif tif, const char *qty,
                      const char *limit, const char *stop) {
-    return (exec_order){.side = side, .type = type, .tif = tif, .qty = F(qty),
-                        .limit_price = limit ? F(limit) : 0, .stop_price = stop ? F(stop) : 0,
-                        .status = EXEC_ACCEPTED, .created_ns = NOW0, .version = 2};
+    return (exec_order){.side = side,
+                        .type = type,
+                        .tif = tif,
+                        .qty = F(qty),
+                        .limit_price = limit ? F(limit) : 0,
+                        .stop_price = stop ? F(stop) : 0,
+                        .status = EXEC_ACCEPTED,
+                        .created_ns = NOW0,
+                        .version = 2};
 }
 
 /* bid, ask, last, bid_size, ask_size, last_size; NULL = absent */
 static exec_quote qt(const char *bid, const char *ask, const char *last, const char *bs,
                      const char *as, const char *ls) {
-    return (exec_quote){.bid = bid ? F(bid) : 0, .ask = ask ? F(ask) : 0, .last = last ? F(last) : 0,
-                        .bid_size = bs ? F(bs) : 0, .ask_size = as ? F(as) : 0,
+    return (exec_quote){.bid = bid ? F(bid) : 0,
+                        .ask = ask ? F(ask) : 0,
+                        .last = last ? F(last) : 0,
+                        .bid_size = bs ? F(bs) : 0,
+                        .ask_size = as ? F(as) : 0,
                         .last_size = ls ? F(ls) : 0};
 }
 
@@ -61,7 +70,8 @@ static void feed(exec_order *o, const exec_quote *ticks, int n, const exec_param
     }
 }
 
-static void fill_is(const exec_fill_calc *f, const char *qty, const char *price, exec_liquidity liq) {
+static void fill_is(const exec_fill_calc *f, const char *qty, const char *price,
+                    exec_liquidity liq) {
     ck_assert_int_eq(f->qty, F(qty));
     ck_assert_int_eq(f->price, F(price));
     ck_assert_int_eq(f->liquidity, liq);
@@ -98,8 +108,9 @@ END_TEST
 
 START_TEST(market_partial_fills_over_ticks) {
     /* 4 @ 101, 3 @ 102, 3 @ 100: avg (404 + 306 + 300) / 10 = 101 */
-    exec_quote t[] = {qt("100", "101", NULL, NULL, "4", NULL), qt("101", "102", NULL, NULL, "3", NULL),
-                      qt("99", "100", NULL, NULL, NULL, NULL), qt("99", "100", NULL, NULL, NULL, NULL)};
+    exec_quote t[] = {
+        qt("100", "101", NULL, NULL, "4", NULL), qt("101", "102", NULL, NULL, "3", NULL),
+        qt("99", "100", NULL, NULL, NULL, NULL), qt("99", "100", NULL, NULL, NULL, NULL)};
     for (exec_tif tif = EXEC_DAY; tif <= EXEC_GTC; tif++) {
         exec_order o = mk(EXEC_BUY, EXEC_MARKET, tif, "10", NULL, NULL);
         run r;
@@ -120,7 +131,8 @@ START_TEST(market_partial_fills_over_ticks) {
 END_TEST
 
 START_TEST(market_ioc_cancels_the_remainder) {
-    exec_quote t[] = {qt("100", "101", NULL, NULL, "4", NULL), qt("100", "101", NULL, NULL, NULL, NULL)};
+    exec_quote t[] = {qt("100", "101", NULL, NULL, "4", NULL),
+                      qt("100", "101", NULL, NULL, NULL, NULL)};
     exec_order o = mk(EXEC_BUY, EXEC_MARKET, EXEC_IOC, "10", NULL, NULL);
     run r;
     feed(&o, t, 2, &P0, &r);
@@ -140,7 +152,8 @@ START_TEST(market_ioc_cancels_the_remainder) {
     ck_assert_int_eq(f.status, EXEC_FILLED);
     /* no price on its side yet: no chance, it waits (sell needs a bid or last) */
     exec_order w = mk(EXEC_SELL, EXEC_MARKET, EXEC_IOC, "10", NULL, NULL);
-    exec_quote ask_only[] = {qt(NULL, "101", NULL, NULL, NULL, NULL), qt("100", "101", NULL, NULL, NULL, NULL)};
+    exec_quote ask_only[] = {qt(NULL, "101", NULL, NULL, NULL, NULL),
+                             qt("100", "101", NULL, NULL, NULL, NULL)};
     feed(&w, ask_only, 1, &P0, &r);
     ck_assert_int_eq(r.nsteps, 0);
     ck_assert_int_eq(w.status, EXEC_ACCEPTED);
@@ -172,8 +185,9 @@ END_TEST
 
 START_TEST(limit_rests_until_crossed_and_fills_at_touch) {
     /* buy 100: asks 101, 100.5 do not cross; 99.5 does, fill at 99.5 (better) */
-    exec_quote t[] = {qt("100", "101", NULL, NULL, NULL, NULL), qt("100", "100.5", NULL, NULL, NULL, NULL),
-                      qt("99", "99.5", NULL, NULL, "3", NULL), qt("99", "100", NULL, NULL, NULL, NULL)};
+    exec_quote t[] = {
+        qt("100", "101", NULL, NULL, NULL, NULL), qt("100", "100.5", NULL, NULL, NULL, NULL),
+        qt("99", "99.5", NULL, NULL, "3", NULL), qt("99", "100", NULL, NULL, NULL, NULL)};
     for (exec_tif tif = EXEC_DAY; tif <= EXEC_GTC; tif++) {
         exec_order o = mk(EXEC_BUY, EXEC_LIMIT, tif, "5", "100", NULL);
         run r;
@@ -186,7 +200,8 @@ START_TEST(limit_rests_until_crossed_and_fills_at_touch) {
         ck_assert_int_eq(o.avg_price, F("99.7"));
     }
     exec_order s = mk(EXEC_SELL, EXEC_LIMIT, EXEC_GTC, "5", "100", NULL);
-    exec_quote st[] = {qt("99.99999999", "101", NULL, NULL, NULL, NULL), qt("100.25", "101", NULL, NULL, NULL, NULL)};
+    exec_quote st[] = {qt("99.99999999", "101", NULL, NULL, NULL, NULL),
+                       qt("100.25", "101", NULL, NULL, NULL, NULL)};
     run r;
     feed(&s, st, 1, &P0, &r);
     ck_assert_int_eq(r.nfills, 0);
@@ -245,8 +260,8 @@ START_TEST(day_orders_expire_at_utc_midnight) {
     ck_assert_int_eq(exec_day_end(NOW0), DAY_END);
     ck_assert_int_eq(exec_day_end(DAY_END), DAY_END + 86400 * SEC); /* midnight starts a day */
     ck_assert_int_eq(exec_day_end(DAY_END - 1), DAY_END);
-    ck_assert_int_eq(exec_day_end(-1), 0);                 /* 1969-12-31T23:59:59.999999999Z */
-    ck_assert_int_eq(exec_day_end(-86400 * SEC), 0);       /* 1969-12-31T00:00Z */
+    ck_assert_int_eq(exec_day_end(-1), 0);           /* 1969-12-31T23:59:59.999999999Z */
+    ck_assert_int_eq(exec_day_end(-86400 * SEC), 0); /* 1969-12-31T00:00Z */
     exec_order o = mk(EXEC_BUY, EXEC_LIMIT, EXEC_DAY, "5", "100", NULL);
     ck_assert(!exec_day_expired(&o, DAY_END - 1));
     ck_assert(exec_day_expired(&o, DAY_END));
@@ -278,7 +293,8 @@ END_TEST
 
 START_TEST(stop_triggers_on_last_then_trades_as_market) {
     /* buy stop 105: last 104 no; last 105 triggers, buys at the ask 105.5 */
-    exec_quote t[] = {qt("104", "104.5", "104", NULL, NULL, NULL), qt("105", "105.5", "105", NULL, NULL, NULL)};
+    exec_quote t[] = {qt("104", "104.5", "104", NULL, NULL, NULL),
+                      qt("105", "105.5", "105", NULL, NULL, NULL)};
     exec_tif tifs[] = {EXEC_DAY, EXEC_GTC, EXEC_IOC, EXEC_FOK};
     for (int k = 0; k < 4; k++) {
         exec_order o = mk(EXEC_BUY, EXEC_STOP, tifs[k], "2", NULL, "105");
@@ -294,7 +310,8 @@ START_TEST(stop_triggers_on_last_then_trades_as_market) {
         ck_assert_int_eq(o.status, EXEC_FILLED);
     }
     /* sell stop 95 with a 1-lot bid: triggered, 1 filled; gtc rests triggered */
-    exec_quote s[] = {qt("95.4", "95.6", "95.5", NULL, NULL, NULL), qt("94.9", "95.1", "95", "1", NULL, NULL),
+    exec_quote s[] = {qt("95.4", "95.6", "95.5", NULL, NULL, NULL),
+                      qt("94.9", "95.1", "95", "1", NULL, NULL),
                       qt("94", "94.2", "94.1", NULL, NULL, NULL)};
     exec_order o = mk(EXEC_SELL, EXEC_STOP, EXEC_GTC, "2", NULL, "95");
     run r;
@@ -347,7 +364,8 @@ END_TEST
 START_TEST(stop_limit_triggers_then_rests_as_limit) {
     /* buy stop 105 limit 105.2: tick 2 triggers but ask 105.5 > 105.2; tick 3
      * ask 105.1 crosses: fill at 105.1 as a resting (maker) order */
-    exec_quote t[] = {qt("104", "104.5", "104", NULL, NULL, NULL), qt("105", "105.5", "105", NULL, NULL, NULL),
+    exec_quote t[] = {qt("104", "104.5", "104", NULL, NULL, NULL),
+                      qt("105", "105.5", "105", NULL, NULL, NULL),
                       qt("104", "105.1", "104", NULL, NULL, NULL)};
     exec_order o = mk(EXEC_BUY, EXEC_STOP_LIMIT, EXEC_GTC, "3", "105.2", "105");
     exec_outcome oc;
@@ -471,7 +489,8 @@ END_TEST
 START_TEST(average_price_rounds_half_even) {
     /* 1 @ 1.00000001 then 2 @ 1.00000002: 3.00000005 / 3 = 1.0000000166.. -> 1.00000002 */
     exec_order o = mk(EXEC_BUY, EXEC_MARKET, EXEC_GTC, "3", NULL, NULL);
-    exec_quote t[] = {qt(NULL, "1.00000001", NULL, NULL, "1", NULL), qt(NULL, "1.00000002", NULL, NULL, NULL, NULL)};
+    exec_quote t[] = {qt(NULL, "1.00000001", NULL, NULL, "1", NULL),
+                      qt(NULL, "1.00000002", NULL, NULL, NULL, NULL)};
     run r;
     feed(&o, t, 2, &P0, &r);
     ck_assert_int_eq(o.avg_price, F("1.00000002"));
@@ -517,7 +536,8 @@ START_TEST(tick_order_classification) {
     ck_assert_int_eq(exec_tick_classify(true, 10, "sim", 7, "sim", 1000), EXEC_TICK_STALE);
     ck_assert_int_eq(exec_tick_classify(true, 5000, "sim", 4001, "sim", 1000), EXEC_TICK_STALE);
     ck_assert_int_eq(exec_tick_classify(true, 5000, "sim", 4000, "sim", 1000), EXEC_TICK_RESET);
-    ck_assert_int_eq(exec_tick_classify(true, 5000, "sim", 1, "replay:a.csv", 1000), EXEC_TICK_RESET);
+    ck_assert_int_eq(exec_tick_classify(true, 5000, "sim", 1, "replay:a.csv", 1000),
+                     EXEC_TICK_RESET);
     ck_assert_int_eq(exec_tick_classify(true, 10, "", 3, NULL, 1000), EXEC_TICK_STALE);
     ck_assert_int_eq(exec_tick_classify(true, 10, "sim", 3, "si", 1000), EXEC_TICK_RESET);
     ck_assert_int_eq(exec_tick_classify(true, 10, "sim", 30, "replay:b", 1000), EXEC_TICK_RESET);
@@ -536,13 +556,15 @@ START_TEST(pending_ticks_in_sequence) {
     ck_assert_int_eq(exec_pending_decide(10, "sim", 9, "sim", 1000, 5000, 100), EXEC_PENDING_DROP);
     /* a new sequence (fresh symbol, other or restarted feed) starts at once
      * with seq 1, else after the window (an earlier tick may be on its way) */
-    ck_assert_int_eq(exec_pending_decide(10, "sim", 1, "replay:x", 1000, 0, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(10, "sim", 1, "replay:x", 1000, 0, 100),
+                     EXEC_PENDING_MATCH);
     ck_assert_int_eq(exec_pending_decide(0, "", 1, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
     ck_assert_int_eq(exec_pending_decide(0, "", 7, "sim", 1000, 0, 100), EXEC_PENDING_WAIT);
     ck_assert_int_eq(exec_pending_decide(0, "", 7, "sim", 1000, 100, 100), EXEC_PENDING_MATCH);
     ck_assert_int_eq(exec_pending_decide(5000, "sim", 1, "sim", 1000, 0, 100), EXEC_PENDING_MATCH);
     ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 0, 100), EXEC_PENDING_WAIT);
-    ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 100, 100), EXEC_PENDING_MATCH);
+    ck_assert_int_eq(exec_pending_decide(5000, "sim", 3, "sim", 1000, 100, 100),
+                     EXEC_PENDING_MATCH);
 }
 END_TEST
 

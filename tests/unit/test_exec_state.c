@@ -13,9 +13,16 @@ enum { NEW, ACC, PART, FILL, CANC, REJ, EXP };
 
 /* The legal steps, one line per source state. */
 static const char *const legal[] = {
-    "new->accepted", "new->rejected", "new->canceled",
-    "accepted->partially_filled", "accepted->filled", "accepted->canceled", "accepted->expired",
-    "partially_filled->partially_filled", "partially_filled->filled", "partially_filled->canceled",
+    "new->accepted",
+    "new->rejected",
+    "new->canceled",
+    "accepted->partially_filled",
+    "accepted->filled",
+    "accepted->canceled",
+    "accepted->expired",
+    "partially_filled->partially_filled",
+    "partially_filled->filled",
+    "partially_filled->canceled",
     "partially_filled->expired",
 };
 
@@ -28,8 +35,13 @@ static bool is_legal(exec_status a, exec_status b) {
 }
 
 static exec_order order_in(exec_status st, tb_fixed qty, tb_fixed filled) {
-    return (exec_order){.side = EXEC_BUY, .type = EXEC_MARKET, .tif = EXEC_GTC, .qty = qty,
-                        .filled_qty = filled, .avg_price = filled ? 100 : 0, .status = st,
+    return (exec_order){.side = EXEC_BUY,
+                        .type = EXEC_MARKET,
+                        .tif = EXEC_GTC,
+                        .qty = qty,
+                        .filled_qty = filled,
+                        .avg_price = filled ? 100 : 0,
+                        .status = st,
                         .version = 3};
 }
 
@@ -39,7 +51,8 @@ START_TEST(table_matches_every_pair) {
         for (int b = 0; b < N; b++) {
             bool want = is_legal((exec_status)a, (exec_status)b);
             ck_assert_msg(exec_transition_allowed((exec_status)a, (exec_status)b) == want,
-                          "%s -> %s", exec_status_name((exec_status)a), exec_status_name((exec_status)b));
+                          "%s -> %s", exec_status_name((exec_status)a),
+                          exec_status_name((exec_status)b));
             n_legal += want;
         }
     ck_assert_int_eq(n_legal, 11);
@@ -103,7 +116,8 @@ START_TEST(quantities_must_fit_the_target) {
 END_TEST
 
 START_TEST(names_round_trip) {
-    const char *st[] = {"new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired"};
+    const char *st[] = {"new",      "accepted", "partially_filled", "filled",
+                        "canceled", "rejected", "expired"};
     for (int i = 0; i < N; i++) {
         exec_status s;
         ck_assert_str_eq(exec_status_name((exec_status)i), st[i]);

@@ -21,7 +21,8 @@ static size_t feed_text(md_csv_parser *p, const char *text, tb_tick *out, size_t
         tb_error err = {0};
         md_csv_result r = md_csv_feed(p, s, len, &t, &err);
         if (r == MD_CSV_ROW && n < cap) out[n++] = t;
-        if (r == MD_CSV_BAD && errs && p->line < 32) snprintf(errs[p->line], 256, "%s", err.message);
+        if (r == MD_CSV_BAD && errs && p->line < 32)
+            snprintf(errs[p->line], 256, "%s", err.message);
         s += len;
     }
     return n;
@@ -65,18 +66,18 @@ END_TEST
 START_TEST(ticks_malformed_rows_have_line_numbers) {
     md_csv_parser p;
     md_csv_init(&p, MD_CSV_TICKS);
-    const char *text = "2024-03-01T09:00:00Z,DAX,1,2,1.5,1\n"      /* 1 ok */
-                       "2024-13-01T09:00:00Z,DAX,1,2,1.5,1\n"      /* 2 bad month */
-                       "2024-03-01T09:00:00Z,D@X,1,2,1.5,1\n"      /* 3 bad symbol */
-                       "2024-03-01T09:00:00Z,DAX,abc,2,1.5,1\n"    /* 4 bad bid */
-                       "2024-03-01T09:00:00Z,DAX,3,2,2.5,1\n"      /* 5 crossed */
-                       "2024-03-01T09:00:00Z,DAX,1,2,1.5\n"        /* 6 five fields */
-                       "2024-03-01T09:00:00Z,DAX,,,,1\n"           /* 7 no price */
-                       "2024-03-01T09:00:00Z,DAX,1,2,-1.5,1\n"     /* 8 negative last */
-                       "2024-03-01T09:00:00Z,DAX,1,2,1.5,-1\n"     /* 9 negative size */
-                       "99999999999999999999,DAX,1,2,1.5,1\n"      /* 10 ts overflow */
+    const char *text = "2024-03-01T09:00:00Z,DAX,1,2,1.5,1\n"         /* 1 ok */
+                       "2024-13-01T09:00:00Z,DAX,1,2,1.5,1\n"         /* 2 bad month */
+                       "2024-03-01T09:00:00Z,D@X,1,2,1.5,1\n"         /* 3 bad symbol */
+                       "2024-03-01T09:00:00Z,DAX,abc,2,1.5,1\n"       /* 4 bad bid */
+                       "2024-03-01T09:00:00Z,DAX,3,2,2.5,1\n"         /* 5 crossed */
+                       "2024-03-01T09:00:00Z,DAX,1,2,1.5\n"           /* 6 five fields */
+                       "2024-03-01T09:00:00Z,DAX,,,,1\n"              /* 7 no price */
+                       "2024-03-01T09:00:00Z,DAX,1,2,-1.5,1\n"        /* 8 negative last */
+                       "2024-03-01T09:00:00Z,DAX,1,2,1.5,-1\n"        /* 9 negative size */
+                       "99999999999999999999,DAX,1,2,1.5,1\n"         /* 10 ts overflow */
                        "2024-03-01T09:00:00Z,DAX,1,2,1.123456789,1\n" /* 11 9 decimals */
-                       "2024-03-01T09:00:01Z,DAX,1,2,1.25,2\n";    /* 12 ok */
+                       "2024-03-01T09:00:01Z,DAX,1,2,1.25,2\n";       /* 12 ok */
     tb_tick t[4];
     char errs[32][256] = {{0}};
     ck_assert_uint_eq(feed_text(&p, text, t, 4, errs), 2);
@@ -107,11 +108,11 @@ START_TEST(closes_rows_and_errors) {
     md_csv_init(&p, MD_CSV_AUTO);
     const char *text = "date,symbol,close\n"
                        "1991-07-01,DAX,1628.75\n"
-                       "1991-07-01,SMI,\n"            /* 3 empty close */
-                       "1991-02-30,DAX,1600\n"        /* 4 no such date */
-                       "1991-07-02,DAX,0\n"           /* 5 zero */
+                       "1991-07-01,SMI,\n"     /* 3 empty close */
+                       "1991-02-30,DAX,1600\n" /* 4 no such date */
+                       "1991-07-02,DAX,0\n"    /* 5 zero */
                        "1991-07-02T12:30:00Z,CAC,1750.5\n"
-                       "1991-07-03,FTSE,2448.2,9\n";  /* 7 extra field */
+                       "1991-07-03,FTSE,2448.2,9\n"; /* 7 extra field */
     tb_tick t[4];
     char errs[32][256] = {{0}};
     ck_assert_uint_eq(feed_text(&p, text, t, 4, errs), 2);
@@ -173,7 +174,8 @@ START_TEST(hostile_lines) {
     /* bytes that are not printable ASCII never reach the message */
     static const char bin[] = "1,DAX,\xff\xfe,2,1.5,1\n";
     ck_assert_int_eq(md_csv_feed(&p, bin, sizeof bin - 1, &t, &err), MD_CSV_BAD);
-    for (const char *c = err.message; *c; c++) ck_assert((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f);
+    for (const char *c = err.message; *c; c++)
+        ck_assert((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f);
     ck_assert_uint_eq(p.errors, 4);
     ck_assert_uint_eq(p.rows, 0);
 }

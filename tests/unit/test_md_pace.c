@@ -12,7 +12,7 @@ START_TEST(rate_offsets) {
     ck_assert_int_eq(md_pace_rate_offset_ns(1, 10), SEC / 10);
     ck_assert_int_eq(md_pace_rate_offset_ns(25, 10), 2 * SEC + SEC / 2);
     ck_assert_int_eq(md_pace_rate_offset_ns(1, 3), 333333333); /* floor */
-    ck_assert_int_eq(md_pace_rate_offset_ns(12345, 0), 0);      /* as fast as possible */
+    ck_assert_int_eq(md_pace_rate_offset_ns(12345, 0), 0);     /* as fast as possible */
     /* no overflow for long runs: 1e12 ticks at 1/s */
     ck_assert_int_eq(md_pace_rate_offset_ns(UINT64_C(1000000000000), 1), INT64_MAX);
     ck_assert_int_eq(md_pace_rate_offset_ns(UINT64_C(1000000000), 1000), INT64_C(1000000) * SEC);
@@ -21,7 +21,8 @@ END_TEST
 
 START_TEST(rate_due_matches_offsets) {
     static const uint64_t rates[] = {1, 3, 7, 10, 1000, 999999};
-    static const int64_t elapsed[] = {0, 1, 99999999, 100000000, 333333333, 333333334, SEC, 7 * SEC + 5};
+    static const int64_t elapsed[] = {0,         1,         99999999, 100000000,
+                                      333333333, 333333334, SEC,      7 * SEC + 5};
     for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++)
         for (size_t e = 0; e < sizeof elapsed / sizeof elapsed[0]; e++) {
             uint64_t due = md_pace_rate_due(elapsed[e], rates[r]);
@@ -39,11 +40,11 @@ END_TEST
 START_TEST(replay_offsets) {
     int64_t day = 86400 * SEC, t0 = INT64_C(678326400) * SEC;
     ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0, 1), 0);
-    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + day, 1), day);       /* real time */
-    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + day, 86400), SEC);   /* a day a second */
+    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + day, 1), day);     /* real time */
+    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + day, 86400), SEC); /* a day a second */
     ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + 3 * day, 172800), SEC + SEC / 2);
-    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + day, 0), 0);         /* full speed */
-    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 - day, 10), 0);        /* out of order */
+    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 + day, 0), 0);  /* full speed */
+    ck_assert_int_eq(md_pace_replay_offset_ns(t0, t0 - day, 10), 0); /* out of order */
     /* opposite signs do not overflow */
     ck_assert_int_eq(md_pace_replay_offset_ns(INT64_MIN + 1, INT64_MAX, 1), INT64_MAX);
     ck_assert_int_eq(md_pace_replay_offset_ns(-SEC, SEC, 2), SEC);

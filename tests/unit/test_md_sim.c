@@ -9,7 +9,7 @@
 #include "md_rng.h"
 #include "md_sim.h"
 
-#define FX(units) ((tb_fixed)(units) * TB_FIXED_SCALE)
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
 
 START_TEST(splitmix64_reference) {
     /* Reference outputs of Vigna's splitmix64.c for state 0. */
@@ -199,8 +199,8 @@ START_TEST(quote_reference) {
     tb_fixed b, a, l, step = TB_FIXED_SCALE / 100;
     md_sim_quote(FX(100), 5, step, &b, &a, &l);
     ck_assert_int_eq(l, FX(100));
-    ck_assert_int_eq(b, 9997000000); /* 100 - 0.025 = 99.975 -> 99.97 */
-    ck_assert_int_eq(a, 10003000000); /* 100.025 -> 100.03 */
+    ck_assert_int_eq(b, 9997000000);           /* 100 - 0.025 = 99.975 -> 99.97 */
+    ck_assert_int_eq(a, 10003000000);          /* 100.025 -> 100.03 */
     md_sim_quote(100000, 5, step, &b, &a, &l); /* 0.001: below one step */
     ck_assert_int_eq(l, step);
     ck_assert_int_eq(b, step);
@@ -218,8 +218,9 @@ START_TEST(parse_symbols_good) {
     md_sim_symbol_spec *v = NULL;
     size_t n = 0;
     tb_error err = {0};
-    ck_assert_int_eq(md_sim_parse_symbols(" DAX:1628.75 , SMI:1678.1:0.1:0.3,XYZ,A_b-1::0.5", &p, &v,
-                                          &n, &err), TB_OK);
+    ck_assert_int_eq(
+        md_sim_parse_symbols(" DAX:1628.75 , SMI:1678.1:0.1:0.3,XYZ,A_b-1::0.5", &p, &v, &n, &err),
+        TB_OK);
     ck_assert_uint_eq(n, 4);
     ck_assert_str_eq(v[0].symbol, "DAX");
     ck_assert_int_eq(v[0].start, 162875000000);
@@ -240,9 +241,9 @@ END_TEST
 START_TEST(parse_symbols_bad) {
     md_sim_params p;
     md_sim_params_default(&p);
-    static const char *const bad[] = {"",          "DAX,",      "DAX,DAX",   "D.X",
-                                      "DAX:0",     "DAX:-5",    "DAX:abc",   "DAX:1e3",
-                                      "DAX:1:11",  "DAX:1:0:-1", "DAX:1:0:1:9", "DAX:10000000000"};
+    static const char *const bad[] = {"",         "DAX,",       "DAX,DAX",     "D.X",
+                                      "DAX:0",    "DAX:-5",     "DAX:abc",     "DAX:1e3",
+                                      "DAX:1:11", "DAX:1:0:-1", "DAX:1:0:1:9", "DAX:10000000000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         md_sim_symbol_spec *v = NULL;
         size_t n = 0;

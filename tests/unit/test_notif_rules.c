@@ -10,7 +10,7 @@
 #include "notif_rules.h"
 #include "notif_throttle.h"
 
-#define FX(units) ((tb_fixed)(units) * TB_FIXED_SCALE)
+#define FX(units) ((tb_fixed)(units)*TB_FIXED_SCALE)
 #define SEC       INT64_C(1000000000)
 
 static notif_rule rule(notif_kind k, const char *account, const char *symbol, tb_fixed threshold) {
@@ -220,9 +220,9 @@ START_TEST(crossing_over_a_price_series) {
     const bool fires[] = {false, true, false, false, true, false, true};
     notif_cross st = {0}, next;
     for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++) {
-        notif_step s = notif_cross_step(&st, (int64_t)i + 1, i + 1,
-                                        notif_price_condition(&r, FX(prices[i])), 1000 * SEC, 0,
-                                        &next);
+        notif_step s =
+            notif_cross_step(&st, (int64_t)i + 1, i + 1, notif_price_condition(&r, FX(prices[i])),
+                             1000 * SEC, 0, &next);
         ck_assert_msg((s == NOTIF_STEP_FIRE) == fires[i], "tick %zu", i);
         st = next;
     }
@@ -253,8 +253,12 @@ START_TEST(cooldown_silences_quick_repeats) {
 END_TEST
 
 START_TEST(state_round_trip) {
-    notif_cross c = {.known = true, .ts = 1700000000123456789, .seq = 18446744073709551615ull,
-                     .cond = true, .fired_ns = 1700000000000000000, .has_peak = true,
+    notif_cross c = {.known = true,
+                     .ts = 1700000000123456789,
+                     .seq = 18446744073709551615ull,
+                     .cond = true,
+                     .fired_ns = 1700000000000000000,
+                     .has_peak = true,
                      .peak = 12345678901234};
     char buf[NOTIF_CROSS_STRLEN];
     notif_cross_format(&c, buf);
@@ -271,8 +275,13 @@ START_TEST(state_round_trip) {
     ck_assert_int_eq(notif_cross_parse("", &back), TB_OK);
     ck_assert(!back.known);
     ck_assert_int_eq(notif_cross_parse(NULL, &back), TB_OK);
-    const char *bad[] = {"2 1 1 1 1 -", "1 1 1 2 1 -", "1 x 1 1 1 -", "1 1 1 1 1",
-                         "1 1 1 1 1 abc", "1 1 -1 1 1 -", "1 99999999999999999999 1 1 1 -",
+    const char *bad[] = {"2 1 1 1 1 -",
+                         "1 1 1 2 1 -",
+                         "1 x 1 1 1 -",
+                         "1 1 1 1 1",
+                         "1 1 1 1 1 abc",
+                         "1 1 -1 1 1 -",
+                         "1 99999999999999999999 1 1 1 -",
                          "garbage"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(notif_cross_parse(bad[i], &back) == TB_INVALID, "%s", bad[i]);
@@ -328,7 +337,8 @@ START_TEST(alerts_and_texts) {
 
     notif_rule dd = rule(NOTIF_KIND_DRAWDOWN, "A1", "", 10000000);
     notif_msg_drawdown(&dd, "A1", 12500000, FX(87500), FX(100000), msg, sizeof msg);
-    ck_assert_str_eq(msg, "A1: drawdown 12.5% (equity 87500, peak 100000) reached the 10% threshold");
+    ck_assert_str_eq(msg,
+                     "A1: drawdown 12.5% (equity 87500, peak 100000) reached the 10% threshold");
 
     notif_rule pl = rule(NOTIF_KIND_POSITION_LIMIT, "A1", "", FX(100));
     notif_msg_position(&pl, "A1", "DAX", -FX(150), msg, sizeof msg);
@@ -360,10 +370,10 @@ START_TEST(throttle_keeps_the_latest_for_later) {
     ck_assert_ptr_nonnull(t);
     notif_obs a = obs("DAX", 1, 1, 10), b = obs("DAX", 2, 2, 11), c = obs("DAX", 3, 3, 12);
     notif_obs out[4];
-    ck_assert(notif_throttle_offer(t, &a, 1000));   /* first: at once */
-    ck_assert(!notif_throttle_offer(t, &b, 1010));  /* inside the window: pending */
-    ck_assert(!notif_throttle_offer(t, &c, 1020));  /* replaces b */
-    ck_assert(!notif_throttle_offer(t, &a, 1030));  /* older than c: dropped */
+    ck_assert(notif_throttle_offer(t, &a, 1000));  /* first: at once */
+    ck_assert(!notif_throttle_offer(t, &b, 1010)); /* inside the window: pending */
+    ck_assert(!notif_throttle_offer(t, &c, 1020)); /* replaces b */
+    ck_assert(!notif_throttle_offer(t, &a, 1030)); /* older than c: dropped */
     ck_assert(notif_throttle_offer(t, &(notif_obs){.key = "ESX", .ts = 1}, 1030)); /* own window */
     ck_assert_uint_eq(notif_throttle_take_due(t, 1099, out, 4), 0);
     ck_assert_uint_eq(notif_throttle_take_due(t, 1100, out, 4), 1);

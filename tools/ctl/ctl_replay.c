@@ -40,9 +40,12 @@ int ctl_replay(ctl *c, int argc, char **argv) {
     const char *format = NULL, *speed = NULL, *source = NULL, *wait_timeout = NULL, *pos[1];
     bool wait = false;
     const ctl_opt opts[] = {
-        {"format", &format, NULL}, {"speed", &speed, NULL},
-        {"source", &source, NULL}, {"wait", NULL, &wait},
-        {"wait-timeout", &wait_timeout, NULL}, {NULL, NULL, NULL},
+        {"format", &format, NULL},
+        {"speed", &speed, NULL},
+        {"source", &source, NULL},
+        {"wait", NULL, &wait},
+        {"wait-timeout", &wait_timeout, NULL},
+        {NULL, NULL, NULL},
     };
     int npos = 0;
     if (!ctl_parse(argc, argv, opts, pos, 1, &npos)) return TOOL_EXIT_USAGE;
@@ -104,7 +107,8 @@ int ctl_replay(ctl *c, int argc, char **argv) {
             if (tb_to_json(&tb_md_status_desc, &st, &j) != TB_OK || !tool_print_line(stdout, j))
                 rc = TOOL_EXIT_FAILED;
             if (strcmp(st.state, "done") != 0) {
-                tool_errorf("replay %s: %s", st.state, st.message[0] ? st.message : "no reason given");
+                tool_errorf("replay %s: %s", st.state,
+                            st.message[0] ? st.message : "no reason given");
                 rc = TOOL_EXIT_FAILED;
             } else {
                 fprintf(stderr, "tb-ctl: replay %s done: %llu ticks, %llu rows rejected\n",

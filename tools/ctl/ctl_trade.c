@@ -9,7 +9,8 @@
 
 int ctl_killswitch(ctl *c, int argc, char **argv) {
     const char *account = NULL, *reason = NULL, *pos[1];
-    const ctl_opt opts[] = {{"account", &account, NULL}, {"reason", &reason, NULL}, {NULL, NULL, NULL}};
+    const ctl_opt opts[] = {
+        {"account", &account, NULL}, {"reason", &reason, NULL}, {NULL, NULL, NULL}};
     int npos = 0;
     if (!ctl_parse(argc, argv, opts, pos, 1, &npos)) return TOOL_EXIT_USAGE;
     if (npos != 1 || (strcmp(pos[0], "engage") != 0 && strcmp(pos[0], "release") != 0)) {
@@ -34,18 +35,25 @@ static int order_submit(ctl *c, int argc, char **argv) {
     const char *limit = NULL, *stop = NULL, *tif = NULL, *coid = NULL, *pos[1];
     bool reduce_only = false;
     const ctl_opt opts[] = {
-        {"account", &account, NULL},        {"symbol", &symbol, NULL},
-        {"side", &side, NULL},              {"qty", &qty, NULL},
-        {"type", &type, NULL},              {"limit-price", &limit, NULL},
-        {"stop-price", &stop, NULL},        {"tif", &tif, NULL},
-        {"client-order-id", &coid, NULL},   {"reduce-only", NULL, &reduce_only},
+        {"account", &account, NULL},
+        {"symbol", &symbol, NULL},
+        {"side", &side, NULL},
+        {"qty", &qty, NULL},
+        {"type", &type, NULL},
+        {"limit-price", &limit, NULL},
+        {"stop-price", &stop, NULL},
+        {"tif", &tif, NULL},
+        {"client-order-id", &coid, NULL},
+        {"reduce-only", NULL, &reduce_only},
         {NULL, NULL, NULL},
     };
     int npos = 0;
     if (!ctl_parse(argc, argv, opts, pos, 0, &npos)) return TOOL_EXIT_USAGE;
-    const char *missing = !account ? "--account" : !symbol ? "--symbol" : !side ? "--side"
-                        : !qty     ? "--qty"
-                                   : NULL;
+    const char *missing = !account  ? "--account"
+                          : !symbol ? "--symbol"
+                          : !side   ? "--side"
+                          : !qty    ? "--qty"
+                                    : NULL;
     if (missing) {
         tool_errorf("order submit needs %s (see --help)", missing);
         return TOOL_EXIT_USAGE;

@@ -18,40 +18,39 @@
 #include "wire.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "Usage: tb-ctl [--timeout S] [--json] COMMAND [ARGS]\n"
-            "\n"
-            "Commands (each talks to the services over NATS, request-reply):\n"
-            "  services [SERVICE]            every instance answering $SRV.INFO: name, id,\n"
-            "                                version, endpoints (micro protocol)\n"
-            "  health [SERVICE [--id ID]]    svc.<name>.<id>.health of every instance found\n"
-            "                                by $SRV.PING (or of instance ID only); exit 1\n"
-            "                                unless all are ok\n"
-            "  killswitch engage|release [--account A] [--reason R]\n"
-            "                                api.risk.killswitch; without --account the\n"
-            "                                global switch\n"
-            "  order submit --account A --symbol S --side buy|sell --qty Q\n"
-            "               [--type market|limit|stop|stop_limit] [--limit-price P]\n"
-            "               [--stop-price P] [--tif day|gtc|ioc|fok]\n"
-            "               [--client-order-id X] [--reduce-only]\n"
-            "                                api.orders.submit (checked by risk-management)\n"
-            "  order cancel ORDER_ID [--account A]\n"
-            "                                api.orders.cancel\n"
-            "  replay FILE [--format ticks|closes] [--speed N] [--source NAME]\n"
-            "              [--wait [--wait-timeout S]]\n"
-            "                                api.market.replay of a CSV file readable by\n"
-            "                                market-data (speed 0: as fast as possible);\n"
-            "                                --wait waits (default up to 600 s) for\n"
-            "                                md.status.<source> to say done or failed and\n"
-            "                                prints its counts\n"
-            "\n"
-            "Options:\n"
-            "  --timeout S   request timeout in seconds (default 5)\n"
-            "  --json        services/health: one JSON object per instance, as received\n"
-            "  -h, --help    this text\n"
-            "\n"
-            "Replies are printed as one JSON line (money as decimal strings).\n"
-            "\n");
+    fprintf(f, "Usage: tb-ctl [--timeout S] [--json] COMMAND [ARGS]\n"
+               "\n"
+               "Commands (each talks to the services over NATS, request-reply):\n"
+               "  services [SERVICE]            every instance answering $SRV.INFO: name, id,\n"
+               "                                version, endpoints (micro protocol)\n"
+               "  health [SERVICE [--id ID]]    svc.<name>.<id>.health of every instance found\n"
+               "                                by $SRV.PING (or of instance ID only); exit 1\n"
+               "                                unless all are ok\n"
+               "  killswitch engage|release [--account A] [--reason R]\n"
+               "                                api.risk.killswitch; without --account the\n"
+               "                                global switch\n"
+               "  order submit --account A --symbol S --side buy|sell --qty Q\n"
+               "               [--type market|limit|stop|stop_limit] [--limit-price P]\n"
+               "               [--stop-price P] [--tif day|gtc|ioc|fok]\n"
+               "               [--client-order-id X] [--reduce-only]\n"
+               "                                api.orders.submit (checked by risk-management)\n"
+               "  order cancel ORDER_ID [--account A]\n"
+               "                                api.orders.cancel\n"
+               "  replay FILE [--format ticks|closes] [--speed N] [--source NAME]\n"
+               "              [--wait [--wait-timeout S]]\n"
+               "                                api.market.replay of a CSV file readable by\n"
+               "                                market-data (speed 0: as fast as possible);\n"
+               "                                --wait waits (default up to 600 s) for\n"
+               "                                md.status.<source> to say done or failed and\n"
+               "                                prints its counts\n"
+               "\n"
+               "Options:\n"
+               "  --timeout S   request timeout in seconds (default 5)\n"
+               "  --json        services/health: one JSON object per instance, as received\n"
+               "  -h, --help    this text\n"
+               "\n"
+               "Replies are printed as one JSON line (money as decimal strings).\n"
+               "\n");
     bus_config_usage(f);
 }
 
@@ -136,8 +135,8 @@ int ctl_request(ctl *c, const char *subject, const tb_event_desc *d, const void 
         return TOOL_EXIT_FAILED;
     }
     tb_error note = {0};
-    json_t *body = tool_payload_json(reply.content_type, reply.schema, reply.data, reply.len,
-                                     false, &note);
+    json_t *body =
+        tool_payload_json(reply.content_type, reply.schema, reply.data, reply.len, false, &note);
     bus_bytes_free(&reply);
     if (note.message[0]) tool_errorf("reply: %s", note.message);
     return tool_print_line(stdout, body) ? TOOL_EXIT_OK : TOOL_EXIT_FAILED;

@@ -61,10 +61,10 @@ static void on_message(const bus_msg *m, void *arg) {
     tb_error note = {0};
     json_t *data = tool_payload_json(bus_msg_header(m, BUS_HDR_CONTENT_TYPE), schema,
                                      bus_msg_data(m), bus_msg_len(m), t->raw, &note);
-    json_t *line = json_pack("{s:s, s:o, s:o, s:o}", "subject", bus_msg_subject(m), "schema",
-                             nullable(t->raw ? NULL : schema), "trace_id",
-                             nullable(bus_msg_header(m, BUS_HDR_TRACE)), "data",
-                             data ? data : json_null());
+    json_t *line =
+        json_pack("{s:s, s:o, s:o, s:o}", "subject", bus_msg_subject(m), "schema",
+                  nullable(t->raw ? NULL : schema), "trace_id",
+                  nullable(bus_msg_header(m, BUS_HDR_TRACE)), "data", data ? data : json_null());
     if (line && note.message[0]) json_object_set_new(line, "error", json_string(note.message));
     pthread_mutex_lock(&t->lock);
     /* Messages already queued when the limit was reached are dropped, so
@@ -84,29 +84,28 @@ static void on_message(const bus_msg *m, void *arg) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "Usage: tb-tap [--raw] [--count N] [--timeout S] SUBJECT...\n"
-            "\n"
-            "Subscribes to each SUBJECT pattern (NATS wildcards: '*' one token, '>' the\n"
-            "rest) and prints every message as one JSON line on stdout:\n"
-            "  {\"subject\":...,\"schema\":...,\"trace_id\":...,\"data\":...}\n"
-            "data is the payload decoded with the event catalogue by its Tb-Schema\n"
-            "header (money as decimal strings, times as RFC 3339); payloads of unknown\n"
-            "schema are converted without one, JSON and text payloads shown as they are.\n"
-            "On exit (Ctrl-C, SIGTERM, --count reached or --timeout) it prints the\n"
-            "number of messages on stderr.\n"
-            "\n"
-            "  --raw        schema-less conversion for every message (the msgpack map as\n"
-            "               it is on the wire: fixed-point numbers as integers x 1e8)\n"
-            "  --count N    exit after N messages (exit status 1 if --timeout ends first)\n"
-            "  --timeout S  exit after S seconds\n"
-            "  -h, --help   this text\n"
-            "\n"
-            "Examples:\n"
-            "  tb-tap 'fills.>'                every fill\n"
-            "  tb-tap --count 5 'md.tick.DAX'  five DAX ticks\n"
-            "  tb-tap 'orders.>' 'risk.>'      the order path\n"
-            "\n");
+    fprintf(f, "Usage: tb-tap [--raw] [--count N] [--timeout S] SUBJECT...\n"
+               "\n"
+               "Subscribes to each SUBJECT pattern (NATS wildcards: '*' one token, '>' the\n"
+               "rest) and prints every message as one JSON line on stdout:\n"
+               "  {\"subject\":...,\"schema\":...,\"trace_id\":...,\"data\":...}\n"
+               "data is the payload decoded with the event catalogue by its Tb-Schema\n"
+               "header (money as decimal strings, times as RFC 3339); payloads of unknown\n"
+               "schema are converted without one, JSON and text payloads shown as they are.\n"
+               "On exit (Ctrl-C, SIGTERM, --count reached or --timeout) it prints the\n"
+               "number of messages on stderr.\n"
+               "\n"
+               "  --raw        schema-less conversion for every message (the msgpack map as\n"
+               "               it is on the wire: fixed-point numbers as integers x 1e8)\n"
+               "  --count N    exit after N messages (exit status 1 if --timeout ends first)\n"
+               "  --timeout S  exit after S seconds\n"
+               "  -h, --help   this text\n"
+               "\n"
+               "Examples:\n"
+               "  tb-tap 'fills.>'                every fill\n"
+               "  tb-tap --count 5 'md.tick.DAX'  five DAX ticks\n"
+               "  tb-tap 'orders.>' 'risk.>'      the order path\n"
+               "\n");
     bus_config_usage(f);
 }
 
@@ -197,7 +196,8 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&t.lock);
     if (rc == TOOL_EXIT_OK) {
         fprintf(stderr, "tb-tap: %lld message%s\n", printed, printed == 1 ? "" : "s");
-        if (closed) rc = TOOL_EXIT_FAILED;
+        if (closed)
+            rc = TOOL_EXIT_FAILED;
         else if (t.limit > 0 && printed < t.limit) {
             tool_errorf("timed out after %lld s with %lld of %lld messages", timeout_s, printed,
                         t.limit);
