@@ -201,10 +201,14 @@ tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
     if (s != TB_OK) return s;
     const char *id[] = {in->strategy_id};
     PGresult *r = NULL;
-    s = bus_pg_exec(pg, "SELECT symbol FROM strategies WHERE strategy_id = $1 FOR UPDATE", 1, id,
-                    &r, err);
-    if (s == TB_OK && PQntuples(r) == 0)
-        s = tb_error_set(err, TB_NOT_FOUND, "strategy_id", "no strategy %s", in->strategy_id);
+    s = bus_pg_exec(pg, "SELECT symbol, account FROM strategies WHERE strategy_id = $1 FOR UPDATE",
+                    1, id, &r, err);
+    /* A strategy keeps its account (move one by deleting and re-creating it).
+     * The gateway checks that the caller may touch the body's account, so a
+     * mismatch here is someone else's strategy: it does not exist for them. */
+    if (s == TB_OK && (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 1), in->account) != 0))
+        s = tb_error_set(err, TB_NOT_FOUND, "strategy_id", "no strategy %s for account %s",
+                         in->strategy_id, in->account);
     if (s == TB_OK) bus_pg_col_str(r, 0, 0, old_symbol, TB_TOKEN_CAP);
     PQclear(r);
     if (s == TB_OK) s = check_account(pg, in->account, err);

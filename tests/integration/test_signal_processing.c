@@ -618,6 +618,17 @@ START_TEST(strategies_api) {
              "strategy_id");
     ck_assert_int_eq(
         sql_count("SELECT count(*) FROM strategies WHERE strategy_id LIKE 'bad-%'", NULL), 0);
+    /* a strategy keeps its account: an update naming another (existing)
+     * account finds nothing, so no caller can take over another's strategy */
+    char other[48];
+    snprintf(other, sizeof other, "spother%s", tag);
+    const char *other_params[] = {other};
+    PQclear(sql("INSERT INTO accounts (id, name) VALUES ($1, 'other') ON CONFLICT DO NOTHING", 1,
+                other_params));
+    upd = s;
+    snprintf(upd.account, sizeof upd.account, "%s", other);
+    rejected("update moving the strategy to another account", "api.strategies.update", &upd,
+             TB_NOT_FOUND, "strategy_id");
 
     /* a good update changes kind and parameters */
     upd = s;
