@@ -286,7 +286,9 @@ static void on_signal(int sig) {
 }
 
 static void usage(const bus_actor_def *d, FILE *f) {
-    fprintf(f, "Usage: tb-%s [--help] [--version]\n\n%s\n\n", d->name, d->description);
+    /* The program's own name: tb-gateway serves the actor api-gateway. */
+    fprintf(f, "Usage: %s [--help] [--version]\n\n%s\n\n", program_invocation_short_name,
+            d->description);
     fprintf(f, "Endpoints:\n");
     for (size_t i = 0; i < d->nendpoints; i++) {
         const bus_endpoint *e = &d->endpoints[i];
