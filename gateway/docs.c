@@ -6,6 +6,7 @@
 
 #include "openapi.h"
 #include "strbuf.h"
+#include "stream_proto.h"
 
 static const char *type_name(const tb_field_desc *f) {
     switch (f->type) {
@@ -54,6 +55,12 @@ static void types_section(gw_buf *b) {
             if (!dup && nseen < sizeof seen / sizeof seen[0]) seen[nseen++] = ds[k];
         }
     }
+    for (int t = 0; t < GW_TOPIC_COUNT; t++) { /* the stream's events */
+        const tb_event_desc *d = gw_topic_get((gw_topic)t)->event;
+        bool dup = false;
+        for (size_t j = 0; !dup && j < nseen; j++) dup = seen[j] == d;
+        if (!dup && nseen < sizeof seen / sizeof seen[0]) seen[nseen++] = d;
+    }
     gw_buf_printf(b, "<h2>Types</h2>\n");
     for (size_t i = 0; i < nseen; i++) {
         const tb_event_desc *d = seen[i];
@@ -75,6 +82,26 @@ static void types_section(gw_buf *b) {
         }
         gw_buf_printf(b, "</table>\n");
     }
+}
+
+/* The /v1/stream protocol and its topics (stream_proto.c). */
+static void stream_section(gw_buf *b) {
+    gw_buf_printf(b, "<h2 id=\"stream\">Live stream: <code>GET /v1/stream</code></h2>\n<p>"
+                     "A WebSocket; authenticate the upgrade request with the Authorization "
+                     "header, or with <code>?api_key=</code> where headers cannot be set. ");
+    gw_buf_escape(b, gw_stream_protocol_text);
+    gw_buf_printf(b, "</p>\n<table>\n<tr><th>topic</th><th>key</th><th>bus subject</th>"
+                     "<th>event</th></tr>\n");
+    for (int t = 0; t < GW_TOPIC_COUNT; t++) {
+        const gw_topic_info *ti = gw_topic_get((gw_topic)t);
+        gw_buf_printf(b, "<tr><td><code>%s</code></td><td><code>%s</code></td><td><code>", ti->name,
+                      ti->by_symbol ? "symbols" : "account");
+        gw_buf_escape(b, ti->event->subject);
+        gw_buf_printf(b, "</code>%s</td><td>", ti->filter_account ? " (by the event's account)" : "");
+        type_link(b, ti->event, false);
+        gw_buf_printf(b, "</td></tr>\n");
+    }
+    gw_buf_printf(b, "</table>\n");
 }
 
 char *gw_docs_html(const char *version) {
@@ -127,11 +154,14 @@ char *gw_docs_html(const char *version) {
             gw_buf_printf(&b, "Prometheus text");
         else if (r->action == GW_DOCS)
             gw_buf_printf(&b, "this page");
+        else if (r->action == GW_STREAM)
+            gw_buf_printf(&b, "WebSocket (<a href=\"#stream\">protocol</a>)");
         else if (r->success != 204)
             gw_buf_printf(&b, "JSON");
         gw_buf_printf(&b, "</td></tr>\n");
     }
     gw_buf_printf(&b, "</table>\n");
+    stream_section(&b);
     types_section(&b);
     gw_buf_printf(&b, "</body></html>\n");
     return gw_buf_finish(&b, NULL);

@@ -1,6 +1,6 @@
 /* Private interface of the tb-gateway executable: its settings, its state
  * and one HTTP request in flight, shared by the I/O files (http.c, proxy.c,
- * ops.c, auth.c, ratelimit.c, keystore.c, main.c). The pure parts (routes,
+ * ops.c, auth.c, ratelimit.c, keystore.c, stream.c, main.c). The pure parts (routes,
  * request building, OpenAPI, charts, metrics merging, key format) live in
  * the tb_gateway_core library and have their own headers. */
 #ifndef GW_GATEWAY_H
@@ -26,6 +26,11 @@ typedef struct gw_settings {
     int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS (civetweb), default 30000 */
     int64_t keep_alive_ms;      /* GATEWAY_KEEP_ALIVE_MS, default 5000 */
     char required[512];         /* GATEWAY_REQUIRED_SERVICES, comma-separated */
+    int64_t stream_max;         /* GATEWAY_STREAM_MAX connections, default threads / 2 */
+    int64_t stream_max_per_key; /* GATEWAY_STREAM_MAX_PER_KEY, default 5 */
+    int64_t stream_queue;       /* GATEWAY_STREAM_QUEUE frames per connection, default 1000 */
+    int64_t stream_max_subs;    /* GATEWAY_STREAM_MAX_SUBS per connection, default 100 */
+    int64_t stream_close_ms;    /* GATEWAY_STREAM_CLOSE_MS, default 5000 */
 } gw_settings;
 
 tb_status gw_settings_load(gw_settings *s, tb_error *err) TB_WARN_UNUSED;
@@ -36,12 +41,14 @@ extern const char *const gw_known_services[];
 extern const size_t gw_known_services_count;
 
 typedef struct gw_auth_cache gw_auth_cache;
+typedef struct gw_stream gw_stream;
 
 typedef struct gw {
     bus_actor *actor;
     gw_settings set;
     struct mg_context *mg;
     gw_auth_cache *auth;
+    gw_stream *stream; /* /v1/stream connections and their bus subscriptions */
     char *openapi; /* rendered once at start */
     size_t openapi_len;
     char *docs;
@@ -95,6 +102,19 @@ void gw_observe_bus(gw *g, const char *subject, int64_t ns);
 
 /* ---- proxy.c: GW_BUS routes ---- */
 void gw_handle_bus(gw_req *r);
+
+/* ---- stream.c: GET /v1/stream (WebSocket) ---- */
+/* Creates the stream's state (before civetweb starts) and registers its
+ * WebSocket handlers (after). */
+tb_status gw_stream_create(gw *g, tb_error *err) TB_WARN_UNUSED;
+void gw_stream_attach(gw *g);
+/* After civetweb stopped; NULL-safe. */
+void gw_stream_destroy(gw *g);
+/* civetweb's connection_closed callback: frees the state of an upgrade
+ * that was admitted but never completed. */
+void gw_stream_connection_closed(const struct mg_connection *conn);
+/* /v1/stream without an upgrade: 426. */
+void gw_handle_stream(gw_req *r);
 
 /* ---- ops.c: health, discovery, metrics ---- */
 void gw_handle_health(gw_req *r);

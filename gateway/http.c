@@ -282,6 +282,9 @@ static void dispatch(gw_req *r) {
     case GW_KEY_REVOKE:
         gw_handle_key_revoke(r);
         break;
+    case GW_STREAM:
+        gw_handle_stream(r);
+        break;
     }
 }
 
@@ -357,10 +360,17 @@ tb_status gw_http_start(gw *g, tb_error *err) {
                              "no",
                              "access_control_allow_origin",
                              "",
+                             /* /v1/stream: idle WebSockets are pinged every
+                              * request_timeout_ms; unanswered ones close. */
+                             "enable_websocket_ping_pong",
+                             "yes",
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
+    cb.connection_closed = gw_stream_connection_closed;
+    tb_status s = gw_stream_create(g, err);
+    if (s != TB_OK) return s;
     mg_init_library(0);
     char ebuf[256] = "";
     struct mg_init_data init = {.callbacks = &cb, .user_data = g, .configuration_options = options};
@@ -368,18 +378,22 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     g->mg = mg_start2(&init, &ed);
     if (g->mg == NULL) {
         mg_exit_library();
+        gw_stream_destroy(g);
         return tb_error_set(err, TB_UNAVAILABLE, "GATEWAY_PORT", "cannot serve HTTP on %s: %s",
                             ports, ebuf[0] ? ebuf : "civetweb failed to start");
     }
     /* "/" is a prefix of every URI: one handler, the route table decides. */
     mg_set_request_handler(g->mg, "/", on_request, g);
+    /* WebSocket upgrades of /v1/stream go to stream.c instead. */
+    gw_stream_attach(g);
     bus_log(BUS_LOG_INFO, "serving HTTP on %s with %s threads", ports, threads);
     return TB_OK;
 }
 
 void gw_http_stop(gw *g) {
     if (g->mg == NULL) return;
-    mg_stop(g->mg); /* waits for the requests in flight */
+    mg_stop(g->mg); /* waits for the requests in flight and closes the streams */
     g->mg = NULL;
     mg_exit_library();
+    gw_stream_destroy(g);
 }

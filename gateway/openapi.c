@@ -8,6 +8,8 @@
  * document cannot describe a route that is not served or miss one that is. */
 #include "openapi.h"
 
+#include "stream_proto.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -157,6 +159,10 @@ static json_t *json_content(json_t *schema) {
 }
 
 static json_t *success_response(const gw_route *r) {
+    if (r->action == GW_STREAM)
+        return json_pack("{s:s}", "description",
+                         "Switching Protocols: the WebSocket is open (the protocol is in the "
+                         "operation's description).");
     json_t *resp = json_object();
     json_t *content = NULL;
     switch (r->action) {
@@ -227,6 +233,13 @@ static json_t *parameters(const gw_route *r) {
         }
         p += n + (p[n] == ',');
     }
+    if (r->action == GW_STREAM)
+        json_array_append_new(
+            ps, json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}}", "name", "api_key", "in", "query",
+                          "required", 0, "description",
+                          "The API key, for clients that cannot send an Authorization header on "
+                          "a WebSocket (browsers). Give the key one way only.",
+                          "schema", "type", "string", "pattern", "^tb_[0-9a-f]{40}$"));
     if (r->flags & GW_F_SVG)
         json_array_append_new(
             ps, json_pack(
@@ -255,7 +268,7 @@ static json_t *request_body(const gw_route *r) {
 }
 
 static json_t *operation(const gw_route *r) {
-    char opid[128], tag[32], desc[1024];
+    char opid[128], tag[32], desc[4096];
     gw_openapi_operation_id(r, opid, sizeof opid);
     tag_of(r, tag, sizeof tag);
     int n = snprintf(desc, sizeof desc, "%s\n\n%s", r->summary,
@@ -269,6 +282,8 @@ static json_t *operation(const gw_route *r) {
     if (r->action == GW_BUS)
         snprintf(desc + n, sizeof desc - (size_t)n, "\n\nServed by the bus request `%s`.",
                  r->subject);
+    if (r->action == GW_STREAM)
+        snprintf(desc + n, sizeof desc - (size_t)n, "\n\n%s", gw_stream_protocol_text);
     json_t *op = json_pack("{s:s, s:s, s:s, s:[s]}", "operationId", opid, "summary", r->summary,
                            "description", desc, "tags", tag);
     if (r->role == GW_ROLE_PUBLIC) json_object_set_new(op, "security", json_array());
@@ -282,8 +297,10 @@ static json_t *operation(const gw_route *r) {
     bool has_body = r->input == GW_IN_JSON || r->input == GW_IN_CSV;
     bool reads = has_body || r->input == GW_IN_QUERY || r->params;
     bool bus = r->action == GW_BUS;
-    if (reads || r->action == GW_KEY_REVOKE || r->action == GW_HEALTH_SERVICE)
+    bool stream = r->action == GW_STREAM;
+    if (reads || stream || r->action == GW_KEY_REVOKE || r->action == GW_HEALTH_SERVICE)
         add_error(resp, 400, "BadRequest");
+    if (stream) add_error(resp, 426, "UpgradeRequired");
     if (r->role != GW_ROLE_PUBLIC) {
         add_error(resp, 401, "Unauthorized");
         add_error(resp, 403, "Forbidden");
@@ -293,7 +310,7 @@ static json_t *operation(const gw_route *r) {
     if (bus && strcmp(r->method, "GET") != 0) add_error(resp, 409, "Conflict");
     if (has_body) add_error(resp, 413, "TooLarge");
     if (bus && strcmp(r->method, "GET") != 0) add_error(resp, 422, "Rejected");
-    if (bus || r->action == GW_HEALTH || r->action == GW_HEALTH_SERVICE ||
+    if (bus || stream || r->action == GW_HEALTH || r->action == GW_HEALTH_SERVICE ||
         r->action == GW_HEALTH_ALL || r->action == GW_KEY_CREATE || r->action == GW_KEY_REVOKE)
         add_error(resp, 503, "Unavailable");
     if (bus || r->action == GW_HEALTH_SERVICE) add_error(resp, 504, "Timeout");
@@ -340,7 +357,9 @@ static json_t *components(void) {
     }
 
     json_t *responses = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "BadRequest",
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "UpgradeRequired",
+        error_response("Not a WebSocket upgrade request (Upgrade: websocket).", false),
+        "BadRequest",
         error_response("Malformed request: bad JSON (with line, column and position), an invalid "
                        "field or parameter.",
                        false),

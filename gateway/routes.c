@@ -185,6 +185,11 @@ static const gw_route routes[] = {
      GW_IN_QUERY, Q, "", "id", .flags = GW_F_SCOPED, .success = 204,
      .summary = "Delete an alert rule."},
 
+    /* ---- live stream ---- */
+    {"GET", "/v1/stream", GW_ROLE_VIEWER, GW_STREAM, .flags = GW_F_SCOPED, .success = 101,
+     .summary = "WebSocket stream of live events (quotes, orders, fills, positions, alerts) for "
+                "the key's accounts; the key may also be given as ?api_key= (browsers)."},
+
     /* ---- admin ---- */
     {"POST", "/v1/api-keys", GW_ROLE_ADMIN, GW_KEY_CREATE, NULL, GW_IN_JSON, &tb_api_key_desc,
      .server_set = "id,key,created_at", .reply = &tb_api_key_desc, .success = 201,

@@ -33,6 +33,7 @@ typedef enum {
     GW_DOCS,
     GW_KEY_CREATE, /* api_keys in PostgreSQL, handled by the gateway */
     GW_KEY_REVOKE,
+    GW_STREAM, /* the WebSocket stream (stream.c); without an upgrade a 426 */
 } gw_action;
 
 typedef enum {

@@ -46,6 +46,24 @@ tb_status gw_settings_load(gw_settings *s, tb_error *err) {
         st = bus_env_int(ints[i].name, ints[i].dflt, ints[i].min, ints[i].max, ints[i].out, err);
         if (st != TB_OK) return st;
     }
+    /* Each stream connection holds a civetweb thread for its lifetime:
+     * by default half of them stay for the REST API. */
+    struct {
+        const char *name;
+        int64_t dflt, min, max;
+        int64_t *out;
+    } stream[] = {
+        {"GATEWAY_STREAM_MAX", s->threads / 2, 1, s->threads - 1, &s->stream_max},
+        {"GATEWAY_STREAM_MAX_PER_KEY", 5, 1, 100000, &s->stream_max_per_key},
+        {"GATEWAY_STREAM_QUEUE", 1000, 10, 1000000, &s->stream_queue},
+        {"GATEWAY_STREAM_MAX_SUBS", 100, 1, 10000, &s->stream_max_subs},
+        {"GATEWAY_STREAM_CLOSE_MS", 5000, 10, 600000, &s->stream_close_ms},
+    };
+    for (size_t i = 0; i < sizeof stream / sizeof stream[0]; i++) {
+        st = bus_env_int(stream[i].name, stream[i].dflt, stream[i].min, stream[i].max,
+                         stream[i].out, err);
+        if (st != TB_OK) return st;
+    }
     const char *req = bus_env("GATEWAY_REQUIRED_SERVICES", DEFAULT_REQUIRED);
     if (strlen(req) >= sizeof s->required || !gw_account_list_valid(req))
         return tb_error_set(err, TB_INVALID, "GATEWAY_REQUIRED_SERVICES",
@@ -72,6 +90,18 @@ void gw_settings_usage(FILE *f) {
             "  GATEWAY_KEEP_ALIVE_MS       civetweb keep_alive_timeout_ms (default 5000)\n"
             "  GATEWAY_REQUIRED_SERVICES   services /health/all requires (default: the eight "
             "services; 'none')\n"
+            "  GATEWAY_STREAM_MAX          /v1/stream connections per gateway, each holding a "
+            "thread\n"
+            "                              (default GATEWAY_THREADS / 2, below GATEWAY_THREADS)\n"
+            "  GATEWAY_STREAM_MAX_PER_KEY  /v1/stream connections per API key and gateway "
+            "(default 5)\n"
+            "  GATEWAY_STREAM_QUEUE        frames queued per stream connection; a client past "
+            "it is\n"
+            "                              disconnected as a slow consumer (default 1000)\n"
+            "  GATEWAY_STREAM_MAX_SUBS     subscriptions per stream connection (default 100)\n"
+            "  GATEWAY_STREAM_CLOSE_MS     how long a client the gateway closes may take to go "
+            "before\n"
+            "                              its socket is shut down (default 5000)\n"
             "\nCommands:\n"
             "  tb-gateway --create-admin-key [--name NAME]\n"
             "                              creates an admin API key in PostgreSQL (DATABASE_URL)\n"
