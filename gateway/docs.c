@@ -97,7 +97,8 @@ static void stream_section(gw_buf *b) {
         gw_buf_printf(b, "<tr><td><code>%s</code></td><td><code>%s</code></td><td><code>", ti->name,
                       ti->by_symbol ? "symbols" : "account");
         gw_buf_escape(b, ti->event->subject);
-        gw_buf_printf(b, "</code>%s</td><td>", ti->filter_account ? " (by the event's account)" : "");
+        gw_buf_printf(b, "</code>%s</td><td>",
+                      ti->filter_account ? " (by the event's account)" : "");
         type_link(b, ti->event, false);
         gw_buf_printf(b, "</td></tr>\n");
     }

@@ -49,7 +49,7 @@ typedef struct gw {
     struct mg_context *mg;
     gw_auth_cache *auth;
     gw_stream *stream; /* /v1/stream connections and their bus subscriptions */
-    char *openapi; /* rendered once at start */
+    char *openapi;     /* rendered once at start */
     size_t openapi_len;
     char *docs;
     size_t docs_len;

@@ -344,6 +344,9 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     snprintf(threads, sizeof threads, "%lld", (long long)g->set.threads);
     snprintf(keep, sizeof keep, "%lld", (long long)g->set.keep_alive_ms);
     snprintf(reqto, sizeof reqto, "%lld", (long long)g->set.request_timeout_ms);
+    /* enable_websocket_ping_pong: a /v1/stream client that sends nothing
+     * for request_timeout_ms is pinged; after six unanswered pings in a row
+     * civetweb closes the connection (dead peers free their thread). */
     const char *options[] = {"listening_ports",
                              ports,
                              "num_threads",
@@ -360,8 +363,6 @@ tb_status gw_http_start(gw *g, tb_error *err) {
                              "no",
                              "access_control_allow_origin",
                              "",
-                             /* /v1/stream: idle WebSockets are pinged every
-                              * request_timeout_ms; unanswered ones close. */
                              "enable_websocket_ping_pong",
                              "yes",
                              NULL};

@@ -102,7 +102,8 @@ static int64_t now_ns(void) {
 /* ------------------------------------------------------- metrics -- */
 
 static void count(gw *g, const char *name, const char *help, const char *label, const char *v) {
-    bus_counter_add(bus_metrics_counter(bus_actor_metrics(g->actor), name, help, label, v, NULL), 1);
+    bus_counter_add(bus_metrics_counter(bus_actor_metrics(g->actor), name, help, label, v, NULL),
+                    1);
 }
 
 /* The upgrade is an HTTP request like the others: counted by route. */
@@ -145,7 +146,8 @@ static int refuse(const struct mg_connection *cconn, gw *g, const char *rid, int
     json_object_set_new(body, "error", e);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    const char *b = text ? text : "{\"error\":{\"code\":\"internal\",\"message\":\"error\",\"field\":null}}";
+    const char *b =
+        text ? text : "{\"error\":{\"code\":\"internal\",\"message\":\"error\",\"field\":null}}";
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
               "X-Request-Id: %s\r\nCache-Control: no-store\r\nConnection: close\r\n%s\r\n%s",
@@ -255,7 +257,8 @@ static int on_connect(const struct mg_connection *conn, void *cbdata) {
         bus_new_id(rid, sizeof rid);
     tb_error err = {0};
     if (ri->local_uri == NULL || strcmp(ri->local_uri, STREAM_PATH) != 0) {
-        tb_error_set(&err, TB_NOT_FOUND, NULL, "no route for %s", ri->local_uri ? ri->local_uri : "");
+        tb_error_set(&err, TB_NOT_FOUND, NULL, "no route for %s",
+                     ri->local_uri ? ri->local_uri : "");
         return refuse(conn, g, rid, t0, &err, NULL);
     }
     char bearer[GW_KEY_LEN + 32];
@@ -263,8 +266,9 @@ static int on_connect(const struct mg_connection *conn, void *cbdata) {
     if (key_from_request(ri, mg_get_header(conn, "Authorization"), bearer, sizeof bearer, &err) !=
         TB_OK)
         return refuse(conn, g, rid, t0, &err,
-                      err.status == TB_UNAUTHORIZED ? "WWW-Authenticate: Bearer realm=\"tradebus\"\r\n"
-                                                    : NULL);
+                      err.status == TB_UNAUTHORIZED
+                          ? "WWW-Authenticate: Bearer realm=\"tradebus\"\r\n"
+                          : NULL);
     tb_status s = gw_authenticate(g, bearer[0] ? bearer : NULL, ri->remote_addr, &caller, &err);
     memset(bearer, 0, sizeof bearer);
     if (s != TB_OK) {
@@ -279,11 +283,10 @@ static int on_connect(const struct mg_connection *conn, void *cbdata) {
     bool limited = false;
     if (gw_ratelimit_take(g, caller.key_id, &rate, &limited, &err) != TB_OK) {
         /* Fail open, as for every route. */
-        bus_counter_add(bus_metrics_counter(bus_actor_metrics(g->actor),
-                                            "tb_gateway_rate_limit_errors_total",
-                                            "Rate-limit checks that failed (requests let through)",
-                                            NULL),
-                        1);
+        bus_counter_add(
+            bus_metrics_counter(bus_actor_metrics(g->actor), "tb_gateway_rate_limit_errors_total",
+                                "Rate-limit checks that failed (requests let through)", NULL),
+            1);
         bus_log(BUS_LOG_WARN, "rate limit not applied: %s", err.message);
     } else if (limited) {
         bus_counter_add(bus_metrics_counter(bus_actor_metrics(g->actor),
@@ -311,7 +314,8 @@ static int on_connect(const struct mg_connection *conn, void *cbdata) {
     pthread_cond_init(&sc->cond, NULL);
     if (admit_conn(st, sc, &err) != TB_OK) {
         sconn_free(sc);
-        return refuse(conn, g, rid, t0, &err, err.status == TB_RATE_LIMITED ? "Retry-After: 1\r\n" : NULL);
+        return refuse(conn, g, rid, t0, &err,
+                      err.status == TB_RATE_LIMITED ? "Retry-After: 1\r\n" : NULL);
     }
     mg_set_user_connection_data(conn, sc);
     sc->upgrade_ns = t0;
@@ -352,9 +356,8 @@ static int find_socket(const struct mg_request_info *ri) {
         if (getpeername((int)fd, (struct sockaddr *)&peer, &pl) != 0 ||
             getsockname((int)fd, (struct sockaddr *)&local, &ll) != 0)
             continue;
-        int lport = local.ss_family == AF_INET
-                        ? ntohs(((struct sockaddr_in *)&local)->sin_port)
-                        : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+        int lport = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
+                                               : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
         if (lport == ri->server_port && addr_is(&peer, ri->remote_addr, ri->remote_port))
             found = (int)fd;
     }
@@ -390,8 +393,10 @@ static void close_locked(gw_sconn *sc, uint16_t code, const char *reason, bool d
     char payload[125];
     size_t n = gw_stream_close_payload(code, reason, payload);
     gw_frame *f = gw_frame_new(MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, -1, payload, n);
-    if (f != NULL && sc->len <= sc->qmax) append_locked(sc, f);
-    else gw_frame_unref(f);
+    if (f != NULL && sc->len <= sc->qmax)
+        append_locked(sc, f);
+    else
+        gw_frame_unref(f);
     sc->deadline_ns = now_ns() + sc->g->set.stream_close_ms * INT64_C(1000000);
     pthread_cond_signal(&sc->cond);
 }
@@ -451,8 +456,8 @@ static void *writer_main(void *arg) {
         if (r > 0 && f->topic >= 0) bus_counter_add(st->messages[f->topic], 1);
         if (r > 0 && f->opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE)
             bus_log(BUS_LOG_INFO, "stream %s: close frame sent (%u %.*s)", sc->id,
-                    ((unsigned char)f->data[0] << 8) | (unsigned char)f->data[1],
-                    (int)(f->len - 2), f->data + 2);
+                    ((unsigned char)f->data[0] << 8) | (unsigned char)f->data[1], (int)(f->len - 2),
+                    f->data + 2);
         if (r <= 0) {
             /* The socket is broken: cut it now, send nothing more. */
             pthread_mutex_lock(&sc->lock);
@@ -512,7 +517,8 @@ static tb_status subscribe(gw_sconn *sc, const gw_stream_cmd *cmd, tb_error *err
                           : tb_error_set(err, TB_INVALID, NULL, "no subject for this topic");
         if (s != TB_OK) {
             /* All of the frame or none of it. */
-            for (size_t k = first; k < sc->nsubs; k++) hub_drop(sc, sc->subs[k].topic, sc->subs[k].key);
+            for (size_t k = first; k < sc->nsubs; k++)
+                hub_drop(sc, sc->subs[k].topic, sc->subs[k].key);
             sc->nsubs = first;
             return s;
         }
@@ -528,7 +534,8 @@ static tb_status unsubscribe(gw_sconn *sc, const gw_stream_cmd *cmd, tb_error *e
     size_t n = cmd_keys(cmd, keys);
     for (size_t i = 0; i < n; i++)
         if (find_sub(sc, cmd->topic, keys[i]) == NULL)
-            return tb_error_set(err, TB_NOT_FOUND, gw_topic_get(cmd->topic)->by_symbol ? "symbols" : "account",
+            return tb_error_set(err, TB_NOT_FOUND,
+                                gw_topic_get(cmd->topic)->by_symbol ? "symbols" : "account",
                                 "not subscribed to %s %s", gw_topic_get(cmd->topic)->name,
                                 keys[i][0] ? keys[i] : "(every account)");
     for (size_t i = 0; i < n; i++) {
@@ -594,7 +601,8 @@ static int on_data(struct mg_connection *conn, int bits, char *data, size_t len,
             sc->deadline_ns = now_ns() + sc->g->set.stream_close_ms * INT64_C(1000000);
         }
         pthread_mutex_unlock(&sc->lock);
-        if (echo) mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, data, len >= 2 ? 2 : 0);
+        if (echo)
+            mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, data, len >= 2 ? 2 : 0);
         return 0;
     }
     if (opcode == MG_WEBSOCKET_OPCODE_PING) {
@@ -626,8 +634,10 @@ static void on_ready(struct mg_connection *conn, void *cbdata) {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     int fd = find_socket(ri);
     if (fd < 0)
-        bus_log(BUS_LOG_WARN, "stream %s: socket not found; a client that stops reading is "
-                "cut off only when civetweb's timeouts end it", sc->id);
+        bus_log(BUS_LOG_WARN,
+                "stream %s: socket not found; a client that stops reading is "
+                "cut off only when civetweb's timeouts end it",
+                sc->id);
     pthread_mutex_lock(&sc->lock);
     sc->conn = conn;
     sc->fd = fd;
@@ -700,7 +710,8 @@ static void *reaper_main(void *arg) {
                  * loop (which then calls on_close). */
                 shutdown(sc->fd, SHUT_RDWR);
                 sc->shut = true;
-                bus_log(BUS_LOG_INFO, "stream %s: closing deadline passed; socket shut down", sc->id);
+                bus_log(BUS_LOG_INFO, "stream %s: closing deadline passed; socket shut down",
+                        sc->id);
             }
             pthread_mutex_unlock(&sc->lock);
         }

@@ -14,10 +14,10 @@
  * is converted to JSON once, whatever the number of subscribers). */
 typedef struct gw_frame {
     atomic_int refs;
-    int opcode;   /* MG_WEBSOCKET_OPCODE_TEXT or _CONNECTION_CLOSE */
-    int topic;    /* gw_topic of an event frame, -1 for replies and close frames */
+    int opcode; /* MG_WEBSOCKET_OPCODE_TEXT or _CONNECTION_CLOSE */
+    int topic;  /* gw_topic of an event frame, -1 for replies and close frames */
     size_t len;
-    char data[];  /* len bytes (+ NUL) */
+    char data[]; /* len bytes (+ NUL) */
 } gw_frame;
 
 /* New frame holding one reference; NULL on out-of-memory. */

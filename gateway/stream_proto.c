@@ -149,8 +149,8 @@ static tb_status parse_object(json_t *j, const gw_caller *caller, gw_stream_cmd 
     return parse_account(account, caller, out, err);
 }
 
-tb_status gw_stream_parse(const char *text, size_t len, const gw_caller *caller,
-                          gw_stream_cmd *out, tb_error *err) {
+tb_status gw_stream_parse(const char *text, size_t len, const gw_caller *caller, gw_stream_cmd *out,
+                          tb_error *err) {
     memset(out, 0, sizeof *out);
     if (len > GW_STREAM_MAX_FRAME)
         return tb_error_set(err, TB_TOO_LARGE, NULL, "frame of %zu bytes is over the limit of %d",
@@ -158,8 +158,9 @@ tb_status gw_stream_parse(const char *text, size_t len, const gw_caller *caller,
     json_error_t je;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL)
-        return tb_error_set(err, TB_DECODE, NULL, "malformed JSON at line %d, column %d (byte %d): %s",
-                            je.line, je.column, je.position, je.text);
+        return tb_error_set(err, TB_DECODE, NULL,
+                            "malformed JSON at line %d, column %d (byte %d): %s", je.line,
+                            je.column, je.position, je.text);
     tb_status s = json_is_object(j) ? parse_object(j, caller, out, err)
                                     : tb_error_set(err, TB_DECODE, NULL, "expected a JSON object");
     json_decref(j);
@@ -223,8 +224,8 @@ char *gw_stream_error(const char *id, const tb_error *err) {
         return NULL;
     }
     json_object_set_new(e, "code", json_string(tb_status_code(s)));
-    json_object_set_new(e, "message",
-                        text_or(err->message[0] ? err->message : tb_status_text(s), "invalid frame"));
+    json_object_set_new(
+        e, "message", text_or(err->message[0] ? err->message : tb_status_text(s), "invalid frame"));
     json_object_set_new(e, "field", err->field[0] ? text_or(err->field, "") : json_null());
     json_object_set_new(j, "type", json_string("error"));
     json_object_set_new(j, "error", e);

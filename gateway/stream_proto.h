@@ -81,8 +81,8 @@ typedef struct gw_stream_cmd {
  * key's accounts. Unknown keys are ignored, as everywhere. out->id is set
  * as soon as the frame's id is readable, also when the frame is refused, so
  * the error can echo it. */
-tb_status gw_stream_parse(const char *text, size_t len, const gw_caller *caller,
-                          gw_stream_cmd *out, tb_error *err) TB_WARN_UNUSED;
+tb_status gw_stream_parse(const char *text, size_t len, const gw_caller *caller, gw_stream_cmd *out,
+                          tb_error *err) TB_WARN_UNUSED;
 
 /* The bus subject for one key of a topic (a symbol for quotes, an account
  * or "" for every account otherwise) into out; false when it does not fit

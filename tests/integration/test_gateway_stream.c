@@ -30,7 +30,7 @@ static void setup(void) {
     tb_test_unique(acct2, sizeof acct2, "WB");
     tb_test_unique(other_acct, sizeof other_acct, "WC");
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", "GATEWAY_STREAM_MAX_PER_KEY=3",
-                                      "GATEWAY_STREAM_QUEUE=200", "GATEWAY_STREAM_CLOSE_MS=15000",
+                                      "GATEWAY_STREAM_QUEUE=200",  "GATEWAY_STREAM_CLOSE_MS=15000",
                                       "GATEWAY_STREAM_MAX_SUBS=8", NULL};
     gw_start(&gw, "stream", env);
     gw_admin_key(admin, sizeof admin);
@@ -162,15 +162,17 @@ START_TEST(unauthenticated_upgrade_refused) {
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
                      "unauthorized");
     json_decref(j);
-    ck_assert_int_eq(ws_upgrade_status(gw.port, "/v1/stream?api_key=not-a-key", NULL, NULL, 0), 401);
-    ck_assert_int_eq(ws_upgrade_status(gw.port,
-                                       "/v1/stream?api_key=tb_0000000000000000000000000000000000000000",
-                                       NULL, NULL, 0),
+    ck_assert_int_eq(ws_upgrade_status(gw.port, "/v1/stream?api_key=not-a-key", NULL, NULL, 0),
                      401);
-    ck_assert_int_eq(ws_upgrade_status(gw.port, "/v1/stream",
-                                       "Authorization: Bearer tb_1111111111111111111111111111111111111111\r\n",
-                                       NULL, 0),
-                     401);
+    ck_assert_int_eq(
+        ws_upgrade_status(gw.port, "/v1/stream?api_key=tb_0000000000000000000000000000000000000000",
+                          NULL, NULL, 0),
+        401);
+    ck_assert_int_eq(
+        ws_upgrade_status(gw.port, "/v1/stream",
+                          "Authorization: Bearer tb_1111111111111111111111111111111111111111\r\n",
+                          NULL, 0),
+        401);
     char err[256];
     ck_assert_ptr_null(ws_open(gw.port, "/v1/stream", true, err, sizeof err));
     /* A valid key in the header upgrades; an unknown parameter or the key
@@ -194,8 +196,8 @@ START_TEST(unauthenticated_upgrade_refused) {
     ck_assert_str_eq(http_error_code(&r), "upgrade_required");
     ck_assert_str_eq(http_header(&r, "Upgrade", hdr, sizeof hdr), "websocket");
     http_free(&r);
-    ck_assert(metric("tb_http_requests_total", "route=\"/v1/stream\",method=\"GET\",status=\"401\"") >=
-              4);
+    ck_assert(metric("tb_http_requests_total",
+                     "route=\"/v1/stream\",method=\"GET\",status=\"401\"") >= 4);
 }
 END_TEST
 
@@ -233,8 +235,8 @@ START_TEST(fills_of_own_account) {
     /* Orders and positions of the account too; a second account of the key. */
     subscribe_account(c, "orders", acct1);
     subscribe_account(c, "positions", acct2);
-    tb_order_status os = {.version = 2, .filled_qty = 150000000, .avg_price = 1812345678901,
-                          .ts = tb_now_ns()};
+    tb_order_status os = {
+        .version = 2, .filled_qty = 150000000, .avg_price = 1812345678901, .ts = tb_now_ns()};
     snprintf(os.order_id, sizeof os.order_id, "o-%s", id_mine);
     snprintf(os.account, sizeof os.account, "%s", acct1);
     snprintf(os.symbol, sizeof os.symbol, "DAX");
@@ -254,7 +256,8 @@ START_TEST(fills_of_own_account) {
     ev = wait_event(c, "account", acct2, 5000);
     ck_assert_ptr_nonnull(ev);
     ck_assert_str_eq(json_string_value(json_object_get(ev, "topic")), "positions");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "qty")), "-2.5");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "qty")),
+                     "-2.5");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "avg_cost")),
                      "100.00000001");
     /* Nothing of the other account arrived in between. */
@@ -266,6 +269,10 @@ START_TEST(fills_of_own_account) {
         ck_assert(a == NULL || strcmp(a, other_acct) != 0);
     }
     pthread_mutex_unlock(&c->lock);
+    /* A ping is answered with its payload. */
+    ck_assert_int_gt(mg_websocket_client_write(c->conn, MG_WEBSOCKET_OPCODE_PING, "hi", 2), 0);
+    for (int k = 0; k < 500 && c->pongs == 0; k++) usleep(10 * 1000);
+    ck_assert_uint_eq(c->pongs, 1);
     ws_close(c);
     ck_assert(metric("tb_stream_messages_total", "topic=\"fills\"") >= 1);
 }
@@ -286,7 +293,8 @@ START_TEST(other_account_refused) {
         ck_assert_str_eq(json_string_value(json_object_get(r, "id")), id);
     }
     /* "every account" is only for keys without accounts */
-    expect_error(command(c, "{\"op\":\"subscribe\",\"topic\":\"fills\"}"), "missing_field", "account");
+    expect_error(command(c, "{\"op\":\"subscribe\",\"topic\":\"fills\"}"), "missing_field",
+                 "account");
     char fid[64];
     tb_test_unique(fid, sizeof fid, "fx");
     publish_fill(fid, other_acct, "DAX");
@@ -297,7 +305,8 @@ START_TEST(other_account_refused) {
     publish_fill(mine, acct1, "SMI");
     json_t *ev = ws_next_type(c, "event", 5000);
     ck_assert_ptr_nonnull(ev);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "fill_id")), mine);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "fill_id")),
+                     mine);
     /* The admin key (no accounts) may follow any account, or all of them. */
     ws_client *a = open_as(admin, true);
     json_t *r = command(a, "{\"op\":\"subscribe\",\"topic\":\"fills\"}");
@@ -316,8 +325,8 @@ START_TEST(quotes_and_unsubscribe) {
     char s1[48], s2[48], text[256];
     tb_test_unique(s1, sizeof s1, "QA");
     tb_test_unique(s2, sizeof s2, "QB");
-    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\",\"%s\"]}",
-             s1, s2);
+    snprintf(text, sizeof text,
+             "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\",\"%s\"]}", s1, s2);
     json_t *r = command(c, text);
     expect_type(r, "subscribed");
     ck_assert_uint_eq(json_array_size(json_object_get(r, "symbols")), 2);
@@ -331,9 +340,11 @@ START_TEST(quotes_and_unsubscribe) {
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "bid")),
                      "17999.5");
     /* Subscribing again is accepted and changes nothing. */
-    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}", s1);
+    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}",
+             s1);
     expect_type(command(c, text), "subscribed");
-    snprintf(text, sizeof text, "{\"op\":\"unsubscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}", s1);
+    snprintf(text, sizeof text,
+             "{\"op\":\"unsubscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}", s1);
     r = command(c, text);
     expect_type(r, "unsubscribed");
     expect_error(command(c, text), "not_found", "symbols"); /* not any more */
@@ -348,8 +359,8 @@ START_TEST(quotes_and_unsubscribe) {
     usleep(300 * 1000); /* a late s1 tick would be here by now */
     pthread_mutex_lock(&c->lock);
     for (size_t i = before; i < json_array_size(c->frames); i++) {
-        const char *sym =
-            json_string_value(json_object_get(json_object_get(json_array_get(c->frames, i), "data"), "symbol"));
+        const char *sym = json_string_value(
+            json_object_get(json_object_get(json_array_get(c->frames, i), "data"), "symbol"));
         ck_assert_msg(sym == NULL || strcmp(sym, s1) != 0, "tick of %s after unsubscribe", s1);
     }
     pthread_mutex_unlock(&c->lock);
@@ -370,7 +381,8 @@ START_TEST(quotes_and_unsubscribe) {
     ev = ws_next_type(c, "event", 5000);
     ck_assert_ptr_nonnull(ev);
     ck_assert_str_eq(json_string_value(json_object_get(ev, "topic")), "alerts");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "alert_id")), mine);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "alert_id")),
+                     mine);
     /* The subscription limit of a connection (GATEWAY_STREAM_MAX_SUBS=8). */
     expect_error(command(c, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"L1\",\"L2\","
                             "\"L3\",\"L4\",\"L5\",\"L6\",\"L7\",\"L8\"]}"),
@@ -385,17 +397,18 @@ START_TEST(malformed_frames) {
     expect_error(command(c, "[1]"), "malformed", NULL);
     expect_error(command(c, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"a.>\"]}"),
                  "invalid", "symbols");
-    expect_error(command(c, "{\"op\":\"publish\",\"topic\":\"quotes\",\"symbols\":[\"A\"]}"), "invalid",
-                 "op");
-    expect_error(command(c, "{\"op\":\"subscribe\",\"topic\":\"news\",\"account\":\"A\"}"), "invalid",
-                 "topic");
+    expect_error(command(c, "{\"op\":\"publish\",\"topic\":\"quotes\",\"symbols\":[\"A\"]}"),
+                 "invalid", "op");
+    expect_error(command(c, "{\"op\":\"subscribe\",\"topic\":\"news\",\"account\":\"A\"}"),
+                 "invalid", "topic");
     char big[GW_STREAM_MAX_FRAME + 100];
     memset(big, ' ', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     big[0] = '{';
     big[sizeof big - 2] = '}';
     expect_error(command(c, big), "too_large", NULL);
-    ck_assert_int_gt(mg_websocket_client_write(c->conn, MG_WEBSOCKET_OPCODE_BINARY, "\x01\x02", 2), 0);
+    ck_assert_int_gt(mg_websocket_client_write(c->conn, MG_WEBSOCKET_OPCODE_BINARY, "\x01\x02", 2),
+                     0);
     expect_error(ws_next(c, 5000), "malformed", NULL);
     /* A valid command in between is still served. */
     subscribe_account(c, "fills", acct1);
@@ -469,7 +482,8 @@ START_TEST(slow_consumer) {
     ws_client *normal = open_as(trader, false), *slow = open_as(trader, false);
     char sym[48], text[256];
     tb_test_unique(sym, sizeof sym, "SLOW");
-    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}", sym);
+    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}",
+             sym);
     ws_send(normal, text);
     ws_send(slow, text);
     /* the replies (counted, not kept) */
@@ -512,10 +526,12 @@ START_TEST(stuck_client_cut_off) {
     ws_client *normal = open_as(other_key, false), *stuck = open_as(other_key, false);
     char sym[48], text[256], path[128], err[256];
     tb_test_unique(sym, sizeof sym, "STUCK");
-    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}", sym);
+    snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}",
+             sym);
     ws_send(normal, text);
     ws_send(stuck, text);
-    for (int i = 0; i < 500 && (ws_count(normal) < 1 || ws_count(stuck) < 1); i++) usleep(10 * 1000);
+    for (int i = 0; i < 500 && (ws_count(normal) < 1 || ws_count(stuck) < 1); i++)
+        usleep(10 * 1000);
     ws_block(stuck, true);
     flood(normal, sym, 1);
     int64_t t0 = bus_mono_ns();

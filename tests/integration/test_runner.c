@@ -6,7 +6,8 @@
  *   - kill -9 of a service: the supervisor restarts it (counted) and it is
  *     healthy again within seconds;
  *   - an order placed through REST with the trader key from demo.env shows
- *     up as a fill on tb-tap;
+ *     up as a fill on tb-tap and on a WebSocket client of GET /v1/stream
+ *     (subscribed to the account's fills before the order);
  *   - ./scripts/down leaves no process of the pid files running.
  * Uses the binaries of the build folder ctest runs from (TB_BUILD_DIR, up
  * --no-build), fresh ports, and a data folder under /var/tmp (PostgreSQL
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "tb_test.h"
+#include "ws_client.h"
 
 #define UP_TIMEOUT_MS (360 * 1000)
 
@@ -356,6 +358,17 @@ START_TEST(order_fill_on_tap) {
     }
     watch w = {err, "listening on"};
     ck_assert_msg(tb_test_wait(file_has, &w, 15000), "tb-tap did not start");
+    /* The live stream, subscribed before the order: the trader key in
+     * ?api_key= as a browser would send it. */
+    char wspath[256], wserr[256], cmd[256];
+    snprintf(wspath, sizeof wspath, "/v1/stream?api_key=%s", trader_key);
+    ws_client *ws = ws_open(port_gw, wspath, true, wserr, sizeof wserr);
+    ck_assert_msg(ws != NULL, "GET /v1/stream: %s", wserr);
+    snprintf(cmd, sizeof cmd, "{\"op\":\"subscribe\",\"topic\":\"fills\",\"account\":\"%s\"}",
+             account);
+    ws_send(ws, cmd);
+    json_t *sub = ws_next(ws, 10000);
+    ck_assert_msg(sub && ws_type_is(sub, "subscribed"), "no subscribed reply on the stream");
 
     char coid[64], body[512];
     tb_test_unique(coid, sizeof coid, "runner");
@@ -381,6 +394,28 @@ START_TEST(order_fill_on_tap) {
     ck_assert_str_eq(json_string_value(json_object_get(data, "side")), "buy");
     ck_assert_str_eq(json_string_value(json_object_get(data, "qty")), "1");
     ck_assert_msg(strstr(e, "1 message") != NULL, "tb-tap stderr: %s", e);
+    /* The same fill on the WebSocket (the demo strategy's DAX fills of the
+     * account may come first). */
+    json_t *ev = NULL;
+    for (json_t *f; ev == NULL && (f = ws_next_type(ws, "event", 60000)) != NULL;) {
+        const char *oid =
+            json_string_value(json_object_get(json_object_get(f, "data"), "order_id"));
+        if (oid && strcmp(oid, order_id) == 0) ev = f;
+    }
+    ck_assert_msg(ev != NULL, "the fill of %s never came on /v1/stream", order_id);
+    json_t *wdata = json_object_get(ev, "data");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "topic")), "fills");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "schema")), "fill");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "subject")), subject);
+    ck_assert_str_eq(json_string_value(json_object_get(wdata, "account")), account);
+    ck_assert_str_eq(json_string_value(json_object_get(wdata, "side")), "buy");
+    ck_assert_str_eq(json_string_value(json_object_get(wdata, "qty")), "1");
+    /* tb-tap and the stream saw the same fill */
+    ck_assert_str_eq(json_string_value(json_object_get(wdata, "fill_id")),
+                     json_string_value(json_object_get(data, "fill_id")));
+    ck_assert_str_eq(json_string_value(json_object_get(wdata, "price")),
+                     json_string_value(json_object_get(data, "price")));
+    ws_close(ws);
     json_decref(line);
     json_decref(order);
     free(o);
@@ -453,6 +488,7 @@ int main(void) {
     }
     snprintf(nats_url, sizeof nats_url, "nats://tradebus:tradebus-local@127.0.0.1:%d", port_nats);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    mg_init_library(0);
     /* A run that crashed may have left servers of this data folder running
      * on other ports: stop them first. */
     if (run_script("down", NULL, 180000) != 0)
@@ -479,6 +515,7 @@ int main(void) {
     }
     fprintf(stderr, "test_runner: data %s, logs %s, script output %s/test_runner.log\n", datadir,
             logdir, bindir);
+    mg_exit_library();
     curl_global_cleanup();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

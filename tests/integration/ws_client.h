@@ -35,21 +35,21 @@ typedef struct ws_client {
     struct mg_connection *conn;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool keep;            /* keep parsed text frames (false: count them only) */
-    json_t *frames;       /* parsed text frames, in arrival order */
-    size_t next;          /* first frame ws_wait_for has not consumed */
-    size_t text_frames;   /* every text frame */
-    size_t bad_frames;    /* text frames that were not JSON */
-    bool block;           /* the handler waits while set: a client that stops reading */
-    bool blocking;        /* the handler is waiting now */
-    bool close_frame;     /* a close frame arrived */
+    bool keep;          /* keep parsed text frames (false: count them only) */
+    json_t *frames;     /* parsed text frames, in arrival order */
+    size_t next;        /* first frame ws_wait_for has not consumed */
+    size_t text_frames; /* every text frame */
+    size_t bad_frames;  /* text frames that were not JSON */
+    bool block;         /* the handler waits while set: a client that stops reading */
+    bool blocking;      /* the handler is waiting now */
+    size_t pongs;       /* pong frames */
+    bool close_frame;   /* a close frame arrived */
     int close_code;
     char close_reason[128];
-    bool closed;          /* civetweb ended the connection */
+    bool closed; /* civetweb ended the connection */
 } ws_client;
 
 static int ws_on_frame(struct mg_connection *conn, int bits, char *data, size_t len, void *arg) {
-    (void)conn;
     ws_client *c = arg;
     pthread_mutex_lock(&c->lock);
     while (c->block) {
@@ -59,6 +59,9 @@ static int ws_on_frame(struct mg_connection *conn, int bits, char *data, size_t 
     }
     c->blocking = false;
     int opcode = bits & 0x0f;
+    if (opcode == MG_WEBSOCKET_OPCODE_PING) /* civetweb's client does not answer by itself */
+        mg_websocket_client_write(conn, MG_WEBSOCKET_OPCODE_PONG, data, len);
+    if (opcode == MG_WEBSOCKET_OPCODE_PONG) c->pongs++;
     if (opcode == MG_WEBSOCKET_OPCODE_TEXT) {
         c->text_frames++;
         if (c->keep) {
@@ -116,8 +119,8 @@ static void ws_path(char *out, size_t cap, const char *key) {
 }
 
 static void ws_send(ws_client *c, const char *text) {
-    ck_assert_int_gt(mg_websocket_client_write(c->conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text)),
-                     0);
+    ck_assert_int_gt(
+        mg_websocket_client_write(c->conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text)), 0);
 }
 
 static void ws_deadline(struct timespec *ts, int timeout_ms) {
@@ -212,7 +215,8 @@ static int ws_upgrade_status(int port, const char *path, const char *extra, char
                              size_t cap) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     struct timeval tv = {.tv_sec = 10};

@@ -20,10 +20,11 @@ static tb_status parse(const char *text, const gw_caller *c, gw_stream_cmd *cmd,
 START_TEST(valid_commands) {
     gw_stream_cmd cmd;
     tb_error err = {0};
-    ck_assert_int_eq(parse("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"DAX\",\"ESTX\","
-                           "\"DAX\",\"a_b-1\"],\"id\":\"req-1\"}",
-                           &viewer, &cmd, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        parse("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"DAX\",\"ESTX\","
+              "\"DAX\",\"a_b-1\"],\"id\":\"req-1\"}",
+              &viewer, &cmd, &err),
+        TB_OK);
     ck_assert_int_eq(cmd.op, GW_OP_SUBSCRIBE);
     ck_assert_int_eq(cmd.topic, GW_TOPIC_QUOTES);
     ck_assert_uint_eq(cmd.nsymbols, 3); /* the repeated DAX once */
@@ -46,11 +47,12 @@ START_TEST(valid_commands) {
         ck_assert_str_eq(cmd.id, "");
     }
     /* An admin key without accounts may name any account, or none (all). */
-    ck_assert_int_eq(parse("{\"op\":\"subscribe\",\"topic\":\"fills\",\"account\":\"ZZ\"}", &admin,
-                           &cmd, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        parse("{\"op\":\"subscribe\",\"topic\":\"fills\",\"account\":\"ZZ\"}", &admin, &cmd, &err),
+        TB_OK);
     ck_assert_str_eq(cmd.account, "ZZ");
-    ck_assert_int_eq(parse("{\"op\":\"subscribe\",\"topic\":\"fills\"}", &admin, &cmd, &err), TB_OK);
+    ck_assert_int_eq(parse("{\"op\":\"subscribe\",\"topic\":\"fills\"}", &admin, &cmd, &err),
+                     TB_OK);
     ck_assert_str_eq(cmd.account, "");
 }
 END_TEST
@@ -62,7 +64,8 @@ static void refused(const char *text, const gw_caller *c, tb_status want, const 
     tb_status s = parse(text, c, &cmd, &err);
     ck_assert_msg(s == want, "%s: %s (%s), want %s", text, tb_status_code(s), err.message,
                   tb_status_code(want));
-    ck_assert_msg(strcmp(err.field, field) == 0, "%s: field '%s', want '%s'", text, err.field, field);
+    ck_assert_msg(strcmp(err.field, field) == 0, "%s: field '%s', want '%s'", text, err.field,
+                  field);
     ck_assert(err.message[0] != '\0');
 }
 
@@ -74,22 +77,23 @@ START_TEST(invalid_commands) {
     refused("{\"op\":\"subscribe\",\"op\":\"unsubscribe\",\"topic\":\"fills\",\"account\":\"A\"}",
             &trader, TB_DECODE, "");
     refused("{\"topic\":\"fills\",\"account\":\"A\"}", &trader, TB_MISSING_FIELD, "op");
-    refused("{\"op\":\"publish\",\"topic\":\"fills\",\"account\":\"A\"}", &trader, TB_INVALID, "op");
+    refused("{\"op\":\"publish\",\"topic\":\"fills\",\"account\":\"A\"}", &trader, TB_INVALID,
+            "op");
     refused("{\"op\":7,\"topic\":\"fills\",\"account\":\"A\"}", &trader, TB_MISSING_FIELD, "op");
     refused("{\"op\":\"subscribe\",\"account\":\"A\"}", &trader, TB_MISSING_FIELD, "topic");
     refused("{\"op\":\"subscribe\",\"topic\":\"trades\",\"account\":\"A\"}", &trader, TB_INVALID,
             "topic");
     refused("{\"op\":\"subscribe\",\"topic\":\"quotes\"}", &trader, TB_MISSING_FIELD, "symbols");
-    refused("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":\"DAX\"}", &trader, TB_WRONG_TYPE,
-            "symbols");
+    refused("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":\"DAX\"}", &trader,
+            TB_WRONG_TYPE, "symbols");
     refused("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[]}", &trader, TB_INVALID,
             "symbols");
     /* Subject wildcards, separators and spaces never reach a subject. */
     const char *bad[] = {"DAX.>", ">", "*", "a b", "D\\u00e4X", "x.y", "1,2", "tab\\t"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];
-        snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}",
-                 bad[i]);
+        snprintf(text, sizeof text,
+                 "{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"%s\"]}", bad[i]);
         refused(text, &trader, TB_INVALID, "symbols");
         snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"topic\":\"fills\",\"account\":\"%s\"}",
                  bad[i]);
@@ -211,10 +215,11 @@ static json_t *load(char *text) {
 START_TEST(reply_frames) {
     gw_stream_cmd cmd;
     tb_error err = {0};
-    ck_assert_int_eq(parse("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"DAX\",\"SMI\"],"
-                           "\"id\":\"7\"}",
-                           &trader, &cmd, &err),
-                     TB_OK);
+    ck_assert_int_eq(
+        parse("{\"op\":\"subscribe\",\"topic\":\"quotes\",\"symbols\":[\"DAX\",\"SMI\"],"
+              "\"id\":\"7\"}",
+              &trader, &cmd, &err),
+        TB_OK);
     json_t *j = load(gw_stream_reply(&cmd, "subscribed"));
     ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "subscribed");
     ck_assert_str_eq(json_string_value(json_object_get(j, "topic")), "quotes");
