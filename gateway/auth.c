@@ -189,6 +189,7 @@ void gw_handle_key_revoke(gw_req *r) {
         return;
     }
     gw_auth_forget(r->g, r->match.param);
+    gw_stream_revoke(r->g, r->match.param);
     bus_log(BUS_LOG_INFO, "API key %s revoked by %s", r->match.param, r->caller.key_id);
     gw_send(r, r->match.route->success, NULL, NULL, 0, NULL);
 }

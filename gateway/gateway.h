@@ -115,6 +115,8 @@ void gw_stream_destroy(gw *g);
 void gw_stream_connection_closed(const struct mg_connection *conn);
 /* /v1/stream without an upgrade: 426. */
 void gw_handle_stream(gw_req *r);
+/* Closes this instance's stream connections of a key just revoked. */
+void gw_stream_revoke(gw *g, const char *key_id);
 
 /* ---- ops.c: health, discovery, metrics ---- */
 void gw_handle_health(gw_req *r);
@@ -163,5 +165,8 @@ tb_status gw_keystore_create(PGconn *c, gw_role role, const char *accounts, cons
                              tb_api_key *out, tb_error *err) TB_WARN_UNUSED;
 /* Revokes a key: TB_NOT_FOUND when there is no live key with that id. */
 tb_status gw_keystore_revoke(PGconn *c, const char *id, tb_error *err) TB_WARN_UNUSED;
+/* live[i] tells whether ids[i] is a key that exists and is not revoked. */
+tb_status gw_keystore_live(PGconn *c, const char *const *ids, size_t n, bool *live,
+                           tb_error *err) TB_WARN_UNUSED;
 
 #endif

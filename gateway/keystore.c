@@ -100,3 +100,38 @@ tb_status gw_keystore_revoke(PGconn *c, const char *id, tb_error *err) {
     PQclear(res);
     return hit ? TB_OK : tb_error_set(err, TB_NOT_FOUND, "id", "no live API key %s", id);
 }
+
+tb_status gw_keystore_live(PGconn *c, const char *const *ids, size_t n, bool *live, tb_error *err) {
+    /* One query for every id: a text[] literal, each element quoted. */
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++) cap += 2 * strlen(ids[i]) + 3;
+    char *arr = malloc(cap), *p = arr;
+    if (arr == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const char *q = ids[i]; *q; q++) {
+            if (*q == '"' || *q == '\\') *p++ = '\\';
+            *p++ = *q;
+        }
+        *p++ = '"';
+        live[i] = false;
+    }
+    *p++ = '}';
+    *p = '\0';
+    const char *params[] = {arr};
+    PGresult *res = NULL;
+    tb_status s =
+        bus_pg_exec(c, "SELECT id FROM api_keys WHERE id = ANY($1::text[]) AND revoked_at IS NULL",
+                    1, params, &res, err);
+    free(arr);
+    if (s != TB_OK) return s;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *id = PQgetvalue(res, r, 0);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(ids[i], id) == 0) live[i] = true;
+    }
+    PQclear(res);
+    return TB_OK;
+}

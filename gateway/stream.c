@@ -17,8 +17,11 @@
  * GATEWAY_STREAM_CLOSE_MS later. A client that reads gets the close frame
  * and disconnects; for one that does not, the reaper thread shuts the
  * socket down at the deadline, which ends both a writer blocked in a send
- * and civetweb's read loop. civetweb gives no handle on the socket, so
- * on_ready finds its descriptor by the connection's addresses.
+ * and civetweb's read loop (stream_watch.c). civetweb gives no handle on
+ * the socket, so on_ready finds its descriptor by the connection's
+ * addresses. A revoked key's connections are closed with 1008 "API key
+ * revoked": at once on the instance that revoked it (gw_stream_revoke),
+ * within GATEWAY_AUTH_CACHE_MS on the others (stream_watch.c).
  *
  * Limits: GATEWAY_STREAM_MAX connections per gateway (each holds a civetweb
  * thread, so the REST API keeps the rest), GATEWAY_STREAM_MAX_PER_KEY per
@@ -42,62 +45,6 @@
 #define STREAM_PATH         "/v1/stream"
 #define STREAM_MAX_INVALID  10
 #define STREAM_CMDS_PER_SEC 20
-#define REAPER_PERIOD_MS    50
-
-typedef enum { SC_PENDING, SC_OPEN, SC_CLOSING, SC_DONE } sc_state;
-
-typedef struct sub_rec {
-    gw_topic topic;
-    char key[TB_TOKEN_CAP]; /* symbol, account, or "" for every account */
-} sub_rec;
-
-struct gw_sconn {
-    gw *g;
-    struct mg_connection *conn; /* set by on_ready */
-    char id[64];                /* request id of the upgrade, in logs */
-    char client[48];
-    gw_caller caller;
-    int fd; /* -1 until found */
-
-    /* Guarded by lock: the queue, the state and the deadline. */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    sc_state state;
-    bool stop; /* on_close: the writer ends */
-    bool shut; /* the reaper shut the socket down */
-    int64_t deadline_ns;
-    gw_frame **q; /* ring of qmax + 1 slots: room for the close frame */
-    size_t qmax, head, len;
-    pthread_t writer;
-    bool writer_started;
-
-    /* Only the connection's civetweb thread touches these. */
-    sub_rec *subs;
-    size_t nsubs;
-    int invalid;
-    int64_t upgrade_ns; /* when the upgrade request arrived */
-    int64_t window_start_ns;
-    int window_count;
-
-    gw_sconn *next; /* gw_stream.conns, guarded by gw_stream.lock */
-};
-
-struct gw_stream {
-    gw *g;
-    gw_hub *hub;
-    pthread_mutex_t lock; /* the connection list */
-    pthread_cond_t wake;
-    gw_sconn *conns;
-    bool stopping;
-    pthread_t reaper;
-    bus_series *connections;
-    bus_series *slow;
-    bus_series *messages[GW_TOPIC_COUNT];
-};
-
-static int64_t now_ns(void) {
-    return bus_mono_ns();
-}
 
 /* ------------------------------------------------------- metrics -- */
 
@@ -118,7 +65,7 @@ static void observe_upgrade(gw *g, int status, int64_t t0) {
     bus_histogram_observe_ns(bus_metrics_histogram(m, "tb_http_request_duration_seconds",
                                                    "HTTP request latency by route pattern", "route",
                                                    STREAM_PATH, "method", "GET", NULL),
-                             now_ns() - t0);
+                             bus_mono_ns() - t0);
 }
 
 static void count_client_error(gw *g, tb_status s) {
@@ -247,7 +194,7 @@ static tb_status admit_conn(gw_stream *st, gw_sconn *sc, tb_error *err) {
 static int on_connect(const struct mg_connection *conn, void *cbdata) {
     gw *g = cbdata;
     gw_stream *st = g->stream;
-    int64_t t0 = now_ns();
+    int64_t t0 = bus_mono_ns();
     const struct mg_request_info *ri = mg_get_request_info(conn);
     char rid[64];
     const char *hdr_id = mg_get_header(conn, "X-Request-Id");
@@ -383,9 +330,7 @@ static void append_locked(gw_sconn *sc, gw_frame *f) {
     sc->len++;
 }
 
-/* The gateway closes the connection (lock held): the close frame goes out
- * after what is queued (or instead of it: drop), and the reaper cuts the
- * socket if the client has not gone by the deadline. */
+/* gw_sconn_close with sc->lock held. */
 static void close_locked(gw_sconn *sc, uint16_t code, const char *reason, bool drop) {
     if (sc->state != SC_OPEN) return;
     sc->state = SC_CLOSING;
@@ -397,8 +342,16 @@ static void close_locked(gw_sconn *sc, uint16_t code, const char *reason, bool d
         append_locked(sc, f);
     else
         gw_frame_unref(f);
-    sc->deadline_ns = now_ns() + sc->g->set.stream_close_ms * INT64_C(1000000);
+    sc->deadline_ns = bus_mono_ns() + sc->g->set.stream_close_ms * INT64_C(1000000);
     pthread_cond_signal(&sc->cond);
+}
+
+bool gw_sconn_close(gw_sconn *sc, uint16_t code, const char *reason, bool drop) {
+    pthread_mutex_lock(&sc->lock);
+    bool was_open = sc->state == SC_OPEN;
+    close_locked(sc, code, reason, drop);
+    pthread_mutex_unlock(&sc->lock);
+    return was_open;
 }
 
 void gw_sconn_push(gw_sconn *sc, gw_frame *f) {
@@ -463,7 +416,8 @@ static void *writer_main(void *arg) {
             pthread_mutex_lock(&sc->lock);
             if (sc->state == SC_OPEN) sc->state = SC_CLOSING;
             drop_queue_locked(sc);
-            if (sc->deadline_ns == 0 || sc->deadline_ns > now_ns()) sc->deadline_ns = now_ns();
+            if (sc->deadline_ns == 0 || sc->deadline_ns > bus_mono_ns())
+                sc->deadline_ns = bus_mono_ns();
             pthread_mutex_unlock(&sc->lock);
         }
         gw_frame_unref(f);
@@ -562,7 +516,7 @@ static void refuse_frame(gw_sconn *sc, const char *id, const tb_error *err) {
 
 static void on_text(gw_sconn *sc, const char *data, size_t len) {
     tb_error err = {0};
-    int64_t t = now_ns();
+    int64_t t = bus_mono_ns();
     if (t - sc->window_start_ns >= INT64_C(1000000000)) {
         sc->window_start_ns = t;
         sc->window_count = 0;
@@ -598,7 +552,7 @@ static int on_data(struct mg_connection *conn, int bits, char *data, size_t len,
         if (echo) {
             sc->state = SC_CLOSING;
             drop_queue_locked(sc);
-            sc->deadline_ns = now_ns() + sc->g->set.stream_close_ms * INT64_C(1000000);
+            sc->deadline_ns = bus_mono_ns() + sc->g->set.stream_close_ms * INT64_C(1000000);
         }
         pthread_mutex_unlock(&sc->lock);
         if (echo)
@@ -650,7 +604,7 @@ static void on_ready(struct mg_connection *conn, void *cbdata) {
         size_t n = gw_stream_close_payload(GW_WS_CLOSE_INTERNAL, "server overloaded", payload);
         pthread_mutex_lock(&sc->lock);
         sc->state = SC_CLOSING;
-        sc->deadline_ns = now_ns();
+        sc->deadline_ns = bus_mono_ns();
         pthread_mutex_unlock(&sc->lock);
         mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, payload, n);
         observe_upgrade(g, 101, sc->upgrade_ns);
@@ -671,7 +625,7 @@ static void on_close(const struct mg_connection *conn, void *cbdata) {
     sc->stop = true;
     /* A writer blocked on a client that does not read is cut off by the
      * reaper when this passes. */
-    int64_t dl = now_ns() + g->set.stream_close_ms * INT64_C(1000000);
+    int64_t dl = bus_mono_ns() + g->set.stream_close_ms * INT64_C(1000000);
     if (sc->deadline_ns == 0 || sc->deadline_ns > dl) sc->deadline_ns = dl;
     pthread_cond_signal(&sc->cond);
     pthread_mutex_unlock(&sc->lock);
@@ -696,38 +650,6 @@ void gw_stream_connection_closed(const struct mg_connection *conn) {
     sconn_free(sc);
 }
 
-/* ----------------------------------------------------- the reaper -- */
-
-static void *reaper_main(void *arg) {
-    gw_stream *st = arg;
-    pthread_mutex_lock(&st->lock);
-    while (!st->stopping) {
-        int64_t t = now_ns();
-        for (gw_sconn *sc = st->conns; sc; sc = sc->next) {
-            pthread_mutex_lock(&sc->lock);
-            if (sc->deadline_ns != 0 && t >= sc->deadline_ns && sc->fd >= 0 && !sc->shut) {
-                /* Ends a send blocked on this client and civetweb's read
-                 * loop (which then calls on_close). */
-                shutdown(sc->fd, SHUT_RDWR);
-                sc->shut = true;
-                bus_log(BUS_LOG_INFO, "stream %s: closing deadline passed; socket shut down",
-                        sc->id);
-            }
-            pthread_mutex_unlock(&sc->lock);
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += REAPER_PERIOD_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&st->wake, &st->lock, &ts);
-    }
-    pthread_mutex_unlock(&st->lock);
-    return NULL;
-}
-
 /* ----------------------------------------------- start and stop -- */
 
 tb_status gw_stream_create(gw *g, tb_error *err) {
@@ -750,15 +672,19 @@ tb_status gw_stream_create(gw *g, tb_error *err) {
         st->messages[t] = bus_metrics_counter(m, "tb_stream_messages_total",
                                               "Events sent to stream clients, by topic", "topic",
                                               gw_topic_get((gw_topic)t)->name, NULL);
-    int rc = pthread_create(&st->reaper, NULL, reaper_main, st);
-    if (rc != 0) {
+    int rc = pthread_create(&st->reaper, NULL, gw_stream_reaper_main, st);
+    if (rc == 0) {
+        rc = pthread_create(&st->keys, NULL, gw_stream_keys_main, st);
+        st->keys_started = rc == 0;
+        g->stream = st;
+        if (rc != 0) gw_stream_destroy(g); /* stops the reaper */
+    } else {
         gw_hub_destroy(st->hub);
         pthread_mutex_destroy(&st->lock);
         pthread_cond_destroy(&st->wake);
         free(st);
-        return tb_error_set(err, TB_ERR, NULL, "cannot start a thread: %s", strerror(rc));
     }
-    g->stream = st;
+    if (rc != 0) return tb_error_set(err, TB_ERR, NULL, "cannot start a thread: %s", strerror(rc));
     return TB_OK;
 }
 
@@ -771,9 +697,10 @@ void gw_stream_destroy(gw *g) {
     if (st == NULL) return;
     pthread_mutex_lock(&st->lock);
     st->stopping = true;
-    pthread_cond_signal(&st->wake);
+    pthread_cond_broadcast(&st->wake);
     pthread_mutex_unlock(&st->lock);
     pthread_join(st->reaper, NULL);
+    if (st->keys_started) pthread_join(st->keys, NULL);
     /* civetweb has stopped: every connection went through on_close or
      * gw_stream_connection_closed. */
     for (gw_sconn *sc = st->conns, *next; sc; sc = next) {

@@ -4,16 +4,17 @@
  * with exact decimals and nothing of other accounts (error frames), quotes
  * arrive per symbol until unsubscribed, malformed frames get error frames
  * and repeated ones close the connection, the per-key connection limit
- * holds (429), and a client that stops reading is disconnected with 1008
+ * holds (429), a client that stops reading is disconnected with 1008
  * "slow consumer: queue full" while a second client on the same gateway
- * keeps receiving every event. The gateway then stops cleanly with a
+ * keeps receiving every event, and revoking a key closes its streams, on
+ * this instance and on another. The gateway then stops cleanly with a
  * stream still open. Events are published on the bus by the test, as the
  * services would. */
 #include "stream_proto.h"
 #include "test_gateway_fixture.h"
 #include "ws_client.h"
 
-static gw_proc gw;
+static gw_proc gw, gw2; /* gw2: another instance, for revocation */
 static bus_config cfg;
 static bus_conn *conn;
 static char admin[64], trader[64], trader_id[64], other_key[64], other_id[64];
@@ -33,6 +34,7 @@ static void setup(void) {
                                       "GATEWAY_STREAM_QUEUE=200",  "GATEWAY_STREAM_CLOSE_MS=15000",
                                       "GATEWAY_STREAM_MAX_SUBS=8", NULL};
     gw_start(&gw, "stream", env);
+    gw_start(&gw2, "stream2", NULL);
     gw_admin_key(admin, sizeof admin);
     char accounts[128];
     snprintf(accounts, sizeof accounts, "%s,%s", acct1, acct2);
@@ -41,7 +43,8 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    gw_stop(&gw);
+    int rc1 = gw_stop_rc(&gw), rc2 = gw_stop_rc(&gw2);
+    ck_assert_msg(rc1 == 0 && rc2 == 0, "tb-gateway exit status %d and %d", rc1, rc2);
     bus_conn_close(conn);
     mg_exit_library();
     curl_global_cleanup();
@@ -556,6 +559,43 @@ START_TEST(stuck_client_cut_off) {
 }
 END_TEST
 
+/* A revoked key's streams close with 1008 "API key revoked": at once when
+ * revoked on the same instance, within GATEWAY_AUTH_CACHE_MS (2 s by
+ * default) when revoked on another. */
+START_TEST(revoked_key) {
+    char key[64], id[64], path[160], url[128];
+    gw_new_key(&gw, admin, "viewer", acct1, key, id);
+    ws_client *c = open_as(key, true);
+    subscribe_account(c, "fills", acct1);
+    snprintf(url, sizeof url, "/v1/api-keys/%s", id);
+    http_resp r;
+    gw_http(&r, &gw, "DELETE", url, admin, NULL);
+    ck_assert_int_eq(r.status, 204);
+    http_free(&r);
+    ck_assert_msg(ws_wait_closed(c, 5000), "the stream of the revoked key is still open");
+    ck_assert(c->close_frame);
+    ck_assert_int_eq(c->close_code, 1008);
+    ck_assert_str_eq(c->close_reason, "API key revoked");
+    ws_close(c);
+    ws_path(path, sizeof path, key);
+    ck_assert_int_eq(ws_upgrade_status(gw.port, path, NULL, NULL, 0), 401);
+
+    gw_new_key(&gw, admin, "viewer", acct1, key, id);
+    c = open_as(key, true);
+    subscribe_account(c, "fills", acct1);
+    int64_t t0 = bus_mono_ns();
+    snprintf(url, sizeof url, "/v1/api-keys/%s", id);
+    gw_http(&r, &gw2, "DELETE", url, admin, NULL);
+    ck_assert_int_eq(r.status, 204);
+    http_free(&r);
+    ck_assert_msg(ws_wait_closed(c, 10000), "the stream of a key revoked elsewhere is still open");
+    double secs = (double)(bus_mono_ns() - t0) / 1e9;
+    ck_assert_str_eq(c->close_reason, "API key revoked");
+    ck_assert_msg(secs < 5, "closed %.1f s after the revocation", secs);
+    ws_close(c);
+}
+END_TEST
+
 /* Last: a stream left open while the gateway stops (teardown checks exit 0). */
 START_TEST(open_at_shutdown) {
     ws_client *c = open_as(trader, true);
@@ -579,6 +619,7 @@ int main(void) {
     tcase_add_test(tc, connections_per_key);
     tcase_add_test(tc, slow_consumer);
     tcase_add_test(tc, stuck_client_cut_off);
+    tcase_add_test(tc, revoked_key);
     tcase_add_test(tc, open_at_shutdown);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
