@@ -57,10 +57,10 @@ static PGconn *pg_of(bus_ctx *ctx, tb_status *s) {
 
 static void row_to_webhook(const PGresult *r, int i, tb_webhook *w) {
     memset(w, 0, sizeof *w);
-    notif_db_text(r, i, 0, w->id, sizeof w->id);
-    notif_db_text(r, i, 1, w->url, sizeof w->url);
-    notif_db_text(r, i, 2, w->events, sizeof w->events);
-    notif_db_text(r, i, 3, w->account, sizeof w->account);
+    bus_pg_col_str(r, i, 0, w->id, sizeof w->id);
+    bus_pg_col_str(r, i, 1, w->url, sizeof w->url);
+    bus_pg_col_str(r, i, 2, w->events, sizeof w->events);
+    bus_pg_col_str(r, i, 3, w->account, sizeof w->account);
     w->active = strcmp(PQgetvalue(r, i, 4), "t") == 0;
     w->created_at = notif_db_i64(r, i, 5);
 }
@@ -209,14 +209,14 @@ tb_status notif_api_webhooks_deliveries(bus_ctx *ctx, const void *event) {
     }
     for (int i = 0; i < n; i++) {
         tb_webhook_delivery *d = &items[i];
-        notif_db_text(r, i, 0, d->webhook_id, sizeof d->webhook_id);
-        notif_db_text(r, i, 1, d->event_id, sizeof d->event_id);
-        notif_db_text(r, i, 2, d->event_type, sizeof d->event_type);
-        notif_db_text(r, i, 3, d->idempotency_key, sizeof d->idempotency_key);
-        notif_db_text(r, i, 4, d->state, sizeof d->state);
+        bus_pg_col_str(r, i, 0, d->webhook_id, sizeof d->webhook_id);
+        bus_pg_col_str(r, i, 1, d->event_id, sizeof d->event_id);
+        bus_pg_col_str(r, i, 2, d->event_type, sizeof d->event_type);
+        bus_pg_col_str(r, i, 3, d->idempotency_key, sizeof d->idempotency_key);
+        bus_pg_col_str(r, i, 4, d->state, sizeof d->state);
         d->attempts = (uint64_t)notif_db_i64(r, i, 5);
         d->last_status = (uint64_t)notif_db_i64(r, i, 6);
-        notif_db_text(r, i, 7, d->last_error, sizeof d->last_error);
+        bus_pg_col_str(r, i, 7, d->last_error, sizeof d->last_error);
         d->created_at = notif_db_i64(r, i, 8);
         if (strcmp(d->state, "pending") == 0) d->next_attempt_at = notif_db_i64(r, i, 9);
         d->delivered_at = notif_db_i64(r, i, 10);
@@ -271,12 +271,12 @@ tb_status notif_api_alerts_list(bus_ctx *ctx, const void *event) {
     }
     for (int i = 0; i < n; i++) {
         tb_alert *a = &items[i];
-        notif_db_text(r, i, 0, a->alert_id, sizeof a->alert_id);
-        notif_db_text(r, i, 1, a->severity, sizeof a->severity);
-        notif_db_text(r, i, 2, a->kind, sizeof a->kind);
-        notif_db_text(r, i, 3, a->account, sizeof a->account);
-        notif_db_text(r, i, 4, a->symbol, sizeof a->symbol);
-        notif_db_text(r, i, 5, a->message, sizeof a->message);
+        bus_pg_col_str(r, i, 0, a->alert_id, sizeof a->alert_id);
+        bus_pg_col_str(r, i, 1, a->severity, sizeof a->severity);
+        bus_pg_col_str(r, i, 2, a->kind, sizeof a->kind);
+        bus_pg_col_str(r, i, 3, a->account, sizeof a->account);
+        bus_pg_col_str(r, i, 4, a->symbol, sizeof a->symbol);
+        bus_pg_col_str(r, i, 5, a->message, sizeof a->message);
         a->ts = notif_db_i64(r, i, 6);
     }
     PQclear(r);
@@ -295,13 +295,13 @@ tb_status notif_api_alerts_list(bus_ctx *ctx, const void *event) {
 
 static tb_status row_to_rule(const PGresult *r, int i, tb_alert_rule *out, tb_error *err) {
     memset(out, 0, sizeof *out);
-    notif_db_text(r, i, 0, out->rule_id, sizeof out->rule_id);
-    notif_db_text(r, i, 1, out->kind, sizeof out->kind);
-    notif_db_text(r, i, 2, out->severity, sizeof out->severity);
-    notif_db_text(r, i, 3, out->account, sizeof out->account);
-    notif_db_text(r, i, 4, out->symbol, sizeof out->symbol);
+    bus_pg_col_str(r, i, 0, out->rule_id, sizeof out->rule_id);
+    bus_pg_col_str(r, i, 1, out->kind, sizeof out->kind);
+    bus_pg_col_str(r, i, 2, out->severity, sizeof out->severity);
+    bus_pg_col_str(r, i, 3, out->account, sizeof out->account);
+    bus_pg_col_str(r, i, 4, out->symbol, sizeof out->symbol);
     out->enabled = strcmp(PQgetvalue(r, i, 6), "t") == 0;
-    return notif_db_fixed(r, i, 5, &out->threshold, err);
+    return bus_pg_col_fixed(r, i, 5, &out->threshold, err);
 }
 
 tb_status notif_api_rules_list(bus_ctx *ctx, const void *event) {

@@ -93,8 +93,8 @@ static tb_status claim(PGconn *pg, const notif_settings *set, job **out, int *n,
         return tb_error_set(err, TB_NOMEM, NULL, "out of memory claiming deliveries");
     }
     for (int i = 0; i < rows; i++) {
-        notif_db_text(r, i, 0, v[i].id, sizeof v[i].id);
-        notif_db_text(r, i, 1, v[i].event_type, sizeof v[i].event_type);
+        bus_pg_col_str(r, i, 0, v[i].id, sizeof v[i].id);
+        bus_pg_col_str(r, i, 1, v[i].event_type, sizeof v[i].event_type);
         v[i].key = dup_cell(r, i, 2);
         v[i].body = dup_cell(r, i, 3);
         v[i].attempts = notif_db_i64(r, i, 4);

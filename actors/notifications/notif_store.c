@@ -22,24 +22,8 @@ void notif_db_rollback(PGconn *c) {
         bus_log(BUS_LOG_WARN, "rollback failed: %s", err.message);
 }
 
-void notif_db_text(const PGresult *r, int row, int col, char *out, size_t cap) {
-    snprintf(out, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
 int64_t notif_db_i64(const PGresult *r, int row, int col) {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-tb_status notif_db_fixed(const PGresult *r, int row, int col, tb_fixed *out, tb_error *err) {
-    if (PQgetisnull(r, row, col)) {
-        *out = 0;
-        return TB_OK;
-    }
-    const char *v = PQgetvalue(r, row, col);
-    if (tb_fixed_parse_cstr(v, out) != TB_OK)
-        return tb_error_set(err, TB_INVALID, PQfname(r, col),
-                            "stored value %s is not a fixed-point amount", v);
-    return TB_OK;
 }
 
 tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, const char *symbol,
@@ -68,14 +52,14 @@ tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, cons
     for (int i = 0; i < rows; i++) {
         notif_rule *rule = &v[k];
         char kind[TB_TOKEN_CAP];
-        notif_db_text(r, i, 1, kind, sizeof kind);
+        bus_pg_col_str(r, i, 1, kind, sizeof kind);
         if (!notif_kind_parse(kind, &rule->kind)) continue; /* written by someone else */
-        notif_db_text(r, i, 0, rule->rule_id, sizeof rule->rule_id);
-        notif_db_text(r, i, 2, rule->severity, sizeof rule->severity);
-        notif_db_text(r, i, 3, rule->account, sizeof rule->account);
-        notif_db_text(r, i, 4, rule->symbol, sizeof rule->symbol);
+        bus_pg_col_str(r, i, 0, rule->rule_id, sizeof rule->rule_id);
+        bus_pg_col_str(r, i, 2, rule->severity, sizeof rule->severity);
+        bus_pg_col_str(r, i, 3, rule->account, sizeof rule->account);
+        bus_pg_col_str(r, i, 4, rule->symbol, sizeof rule->symbol);
         tb_error e = {0};
-        if (notif_db_fixed(r, i, 5, &rule->threshold, &e) != TB_OK) {
+        if (bus_pg_col_fixed(r, i, 5, &rule->threshold, &e) != TB_OK) {
             bus_log(BUS_LOG_WARN, "rule %s skipped: %s", rule->rule_id, e.message);
             continue;
         }
@@ -111,9 +95,9 @@ tb_status notif_db_hooks(PGconn *c, const char *account, notif_hook **out, size_
         return tb_error_set(err, TB_NOMEM, NULL, "out of memory loading webhooks");
     }
     for (int i = 0; i < rows; i++) {
-        notif_db_text(r, i, 0, v[i].id, sizeof v[i].id);
-        notif_db_text(r, i, 1, v[i].account, sizeof v[i].account);
-        notif_db_text(r, i, 2, v[i].events, sizeof v[i].events);
+        bus_pg_col_str(r, i, 0, v[i].id, sizeof v[i].id);
+        bus_pg_col_str(r, i, 1, v[i].account, sizeof v[i].account);
+        bus_pg_col_str(r, i, 2, v[i].events, sizeof v[i].events);
     }
     PQclear(r);
     *out = v;

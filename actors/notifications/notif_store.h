@@ -25,10 +25,7 @@ void notif_db_rollback(PGconn *c);
 #define NOTIF_SQL_TS(p)   "('epoch'::timestamptz + (" p "::bigint / 1000) * interval '1 microsecond')"
 
 /* Cell helpers: NULL reads as "" / 0. */
-void notif_db_text(const PGresult *r, int row, int col, char *out, size_t cap);
 int64_t notif_db_i64(const PGresult *r, int row, int col);
-tb_status notif_db_fixed(const PGresult *r, int row, int col, tb_fixed *out,
-                         tb_error *err) TB_WARN_UNUSED;
 
 /* Enabled rules whose kind is in kinds (comma-separated names), ordered by
  * rule_id; when account / symbol are not NULL only the rules whose scope
