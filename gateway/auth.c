@@ -137,8 +137,9 @@ void gw_handle_key_create(gw_req *r) {
     json_t *j = gw_read_json(r);
     if (j == NULL) return;
     gw_drop_server_set(rt, j);
-    /* The id is required by the type but chosen by the store: a
-     * placeholder lets the catalogue validate the caller's fields. */
+    /* The id is required by the type but chosen by the store: a temporary
+     * value lets the catalogue validate the caller's fields; the store
+     * replaces it. */
     json_object_set_new(j, "id", json_string("new"));
     tb_api_key req;
     tb_error err = {0};
