@@ -36,7 +36,7 @@ void bus_redis_release(bus_redis_pool *p, redisContext *c);
 
 /* Maps a libpq result to a status: OK for COMMAND_OK/TUPLES_OK, TB_CONFLICT
  * for unique violations (23505), TB_INVALID for check/foreign-key/data
- * errors (23xxx, 22xxx), TB_UNAVAILABLE when the connection is gone, TB_ERR
+ * errors (SQLSTATE classes 23 and 22), TB_UNAVAILABLE when the connection is gone, TB_ERR
  * otherwise; err gets the server's message. Does not clear res. */
 tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) TB_WARN_UNUSED;
 /* Runs a parameterised statement; *res_out (may be NULL) receives the result
