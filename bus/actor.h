@@ -50,6 +50,40 @@ typedef struct bus_raw {
 
 typedef enum { BUS_REQUEST, BUS_EVENT, BUS_STREAM } bus_kind;
 
+/* A batch of messages handed to a batched endpoint's handler: every message
+ * that had already arrived when the batch was cut (up to the endpoint's
+ * batch_max), in arrival order. Only messages that decoded and validated are
+ * in it; the runtime settles the others (counted, logged, dead-lettered on a
+ * stream). Borrowed for the handler call. */
+typedef struct bus_batch bus_batch;
+
+/* A batched endpoint's handler. It returns TB_OK when the whole batch is
+ * applied; any other status fails every message of the batch not already
+ * failed with bus_batch_fail (redelivered or dead-lettered on a stream,
+ * counted on a core subscription). */
+typedef tb_status (*bus_batch_handler)(bus_ctx *ctx, const bus_batch *b);
+
+size_t bus_batch_len(const bus_batch *b);
+/* Message i's decoded event (or bus_raw when the endpoint has no type). */
+const void *bus_batch_event(const bus_batch *b, size_t i);
+const char *bus_batch_subject(const bus_batch *b, size_t i);
+/* Message i's trace id: never NULL; generated when the message had none. */
+const char *bus_batch_trace(const bus_batch *b, size_t i);
+/* Message i's header key, NULL when absent. */
+const char *bus_batch_header(const bus_batch *b, size_t i, const char *key);
+/* JetStream: message i's delivery attempt (1 on first delivery); 0 for core. */
+uint64_t bus_batch_delivery(const bus_batch *b, size_t i);
+/* Fails message i alone with s (permanent statuses dead-letter it, transient
+ * ones redeliver it, as for a single message); the rest of the batch is
+ * settled by the handler's return status. */
+void bus_batch_fail(const bus_batch *b, size_t i, tb_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Default and ceiling of bus_endpoint.batch_max (BUS_BATCH_MAX overrides the
+ * default for every batched endpoint of a process). */
+#define BUS_BATCH_MAX_DEFAULT 1024
+#define BUS_BATCH_MAX_LIMIT   65536
+
 typedef struct bus_stream_opts {
     const char *stream;  /* BUS_STREAM_ORDERS, ... */
     const char *durable; /* consumer name shared by every instance */
@@ -68,6 +102,12 @@ typedef struct bus_endpoint {
     const char *subject;        /* may hold wildcards for BUS_EVENT / BUS_STREAM */
     const tb_event_desc *event; /* request/event type; NULL: handler gets a bus_raw */
     bus_handler handler;
+    /* Batched endpoint (BUS_EVENT, BUS_STREAM): set instead of handler. A
+     * core subscription hands over what is queued in the client when a
+     * message is taken (nats.c's pending count), so an idle system sees
+     * batches of one and no added latency; a stream hands over each fetch. */
+    bus_batch_handler batch_handler;
+    int batch_max;          /* 0: BUS_BATCH_MAX, default BUS_BATCH_MAX_DEFAULT */
     bus_stream_opts stream; /* BUS_STREAM only */
     bool every_instance;    /* BUS_EVENT: no queue group, every copy gets it */
 } bus_endpoint;
@@ -122,7 +162,10 @@ bus_pg_pool *bus_actor_pg(bus_actor *a);
 bus_redis_pool *bus_actor_redis(bus_actor *a);
 const char *bus_actor_instance(const bus_actor *a);
 
-/* Context of one message, valid during the handler call. */
+/* Context of one message (or of one batch), valid during the handler call.
+ * In a batch handler, subject, trace and header are those of the batch's
+ * first message; store connections are acquired once for the batch, and
+ * bus_fail records why the batch failed. */
 bus_actor *bus_ctx_actor(bus_ctx *ctx);
 const char *bus_ctx_subject(const bus_ctx *ctx);
 const char *bus_ctx_trace(const bus_ctx *ctx); /* never NULL; generated when absent */
