@@ -167,7 +167,7 @@ tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t n
                   "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
                   "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
                   "AND o.status IN ('accepted', 'partially_filled') "
-                  "ORDER BY o.symbol, o.created_at, o.order_id FOR UPDATE OF o",
+                  "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
                   2, p, rows, n, err);
     free(list);
     return s;

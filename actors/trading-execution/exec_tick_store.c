@@ -137,7 +137,7 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
             "  ask_size, last_size, ts_ns, trace_id) SELECT t.symbol, t.source, t.seq, t.bid, "
             "  t.ask, t.last, t.bid_size, t.ask_size, t.last_size, t.ts_ns, "
             "  NULLIF(t.trace_id, '') FROM t JOIN open USING (symbol) ON CONFLICT DO NOTHING) "
-            "SELECT open.symbol FROM open, sc ORDER BY open.symbol",
+            "SELECT open.symbol FROM open, sc ORDER BY open.symbol COLLATE \"C\"",
             NA, p, &r, err);
     if (s == TB_OK) s = symbols_out(r, 0, open, nopen, err);
     PQclear(r);
@@ -182,7 +182,7 @@ tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsy
             "  * 1000)::bigint "
             "FROM l LEFT JOIN LATERAL (SELECT * FROM exec_tick_journal x WHERE x.symbol = "
             "  l.symbol ORDER BY x.seq, x.source LIMIT $2::bigint) j ON true "
-            "ORDER BY l.symbol, j.seq, j.source",
+            "ORDER BY l.symbol COLLATE \"C\", j.seq, j.source",
             2, p, &r, err);
     free(a.s);
     if (s != TB_OK) return s;

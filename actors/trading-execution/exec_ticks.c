@@ -198,6 +198,10 @@ static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c,
     return s;
 }
 
+static int symbol_cmp(const void *key, const void *elem) {
+    return strcmp(key, *(const exec_symbol *)elem);
+}
+
 /* Checks a tick against its subject and the venue's rules. */
 static tb_status tick_valid(const bus_batch *b, size_t i, tb_error *err) {
     const tb_tick *t = bus_batch_event(b, i);
@@ -243,9 +247,7 @@ tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b) {
         /* ticks of the other symbols were not recorded: nothing rests there */
         size_t idle = 0;
         for (size_t i = 0; i < nv; i++)
-            if (bsearch(ticks[i]->symbol, open, nopen, sizeof *open,
-                        (int (*)(const void *, const void *))strcmp) == NULL)
-                idle++;
+            if (bsearch(ticks[i]->symbol, open, nopen, sizeof *open, symbol_cmp) == NULL) idle++;
         bus_counter_add(svc->m_ticks_idle, idle);
         s = drain_and_publish(bus_ctx_actor(ctx), svc, c, open, nopen, traces[0], &err);
     } else if (s == TB_OK) {
