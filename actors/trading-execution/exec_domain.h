@@ -204,4 +204,56 @@ exec_pending_action exec_pending_decide(uint64_t last_seq, const char *last_sour
                                         const char *source, uint64_t reset_gap, int64_t age_ms,
                                         int64_t wait_ms);
 
+/* ---- tick runs (exec_run.c) ---- */
+
+/* A tick of one symbol waiting to be matched: from the batch just received
+ * or recorded earlier (by this or another worker). */
+typedef struct exec_run_tick {
+    exec_quote quote;
+    uint64_t seq;
+    const char *source; /* "" when the feed did not say */
+    int64_t ts_ns;      /* event time: fills carry it */
+    int64_t age_ms;     /* since it was first recorded (0: just received) */
+    size_t origin;      /* caller's index, untouched */
+} exec_run_tick;
+
+/* Sorts ticks by (seq, source): the order a symbol's ticks are matched in. */
+void exec_run_sort(exec_run_tick *ticks, size_t n);
+
+/* What one tick did to one order: the order after the tick, and how. */
+typedef struct exec_run_event {
+    size_t order; /* index into the orders of the run */
+    size_t tick;  /* index into the ticks of the run */
+    exec_order after;
+    exec_outcome outcome;
+} exec_run_event;
+
+typedef struct exec_run {
+    /* ticks[0..consumed) are settled (matched or dropped); the rest wait
+     * behind a gap that is still young. */
+    size_t consumed;
+    size_t matched, dropped, gaps, resets;
+    bool advanced;          /* last_seq/last_source/last_ts below are new */
+    uint64_t last_seq;      /* the symbol's last matched tick after the run */
+    char last_source[64];   /* its source */
+    int64_t last_ts_ns;     /* its event time */
+    exec_run_event *events; /* malloc'd, in the order they happened */
+    size_t nevents, cap;
+} exec_run;
+
+/* Matches a symbol's ticks, sorted with exec_run_sort, in order against its
+ * open orders (time priority), starting after the symbol's last matched
+ * tick (last_seq of last_source; seq 0 and "" for a fresh symbol). Each
+ * tick is decided with exec_pending_decide (reset_gap, wait_ms): a stale
+ * tick (already matched, redelivered, overtaken) is dropped and moves
+ * nothing; a WAIT stops the run there. Each order is updated in place;
+ * every tick that changed an order adds an event. now_ns is the wall clock
+ * for day expiry. TB_NOMEM when the events cannot grow (out is then
+ * freed). */
+tb_status exec_run_match(const exec_run_tick *ticks, size_t nticks, uint64_t last_seq,
+                         const char *last_source, uint64_t reset_gap, int64_t wait_ms,
+                         const exec_params *p, int64_t now_ns, exec_order *orders, size_t norders,
+                         exec_run *out) TB_WARN_UNUSED;
+void exec_run_free(exec_run *r);
+
 #endif

@@ -14,7 +14,7 @@
 typedef struct exec_service {
     exec_params params;
     int64_t quote_timeout_ms;   /* EXEC_QUOTE_TIMEOUT_MS */
-    int64_t match_batch;        /* EXEC_MATCH_BATCH: open orders locked per tick */
+    int64_t match_batch;        /* EXEC_MATCH_BATCH: open orders of a symbol matched */
     uint64_t seq_reset_gap;     /* EXEC_SEQ_RESET_GAP */
     int64_t reorder_wait_ms;    /* EXEC_REORDER_WAIT_MS: how long a gap may stay open */
     int64_t relay_interval_ms;  /* EXEC_RELAY_INTERVAL_MS */
@@ -52,9 +52,9 @@ tb_status exec_on_order_stream(bus_ctx *ctx, const void *raw);
 /* Timer body: expires day orders whose UTC day is over. */
 void exec_expire_day_orders(bus_actor *a, void *arg);
 
-/* md.tick.* (exec_ticks.c): records the tick and matches the symbol's
- * recorded ticks in sequence. */
-tb_status exec_on_tick(bus_ctx *ctx, const void *tick);
+/* md.tick.* (exec_ticks.c), a batched endpoint: records the batch's ticks
+ * and matches the symbols' recorded ticks in sequence. */
+tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b);
 /* Timer body, every EXEC_DRAIN_INTERVAL_MS: matches recorded ticks left
  * waiting (behind a gap, or recorded while another worker held the
  * symbol). */

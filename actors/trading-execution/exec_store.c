@@ -140,16 +140,37 @@ tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, 
                     2, p, order_id, out, err);
 }
 
-tb_status exec_store_lock_open(PGconn *c, const char *symbol, int64_t limit, exec_row **rows,
-                               size_t *n, tb_error *err) {
+tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
+                                    exec_row **rows, size_t *n, tb_error *err) {
+    /* symbols are tokens ([A-Za-z0-9_-]): the literal needs no quoting */
+    char *list = malloc(nsyms * (sizeof *syms + 1) + 2);
+    if (list == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    size_t off = 0;
+    list[off++] = '{';
+    for (size_t i = 0; i < nsyms; i++) {
+        if (i) list[off++] = ',';
+        size_t len = strnlen(syms[i], sizeof *syms);
+        memcpy(list + off, syms[i], len);
+        off += len;
+    }
+    list[off++] = '}';
+    list[off] = '\0';
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *p[2] = {symbol, lim};
-    return load_many(c,
-                     "SELECT " ORDER_COLS " FROM orders o WHERE o.symbol = $1 AND o.status IN "
-                     "('accepted', 'partially_filled') ORDER BY o.created_at, o.order_id "
-                     "LIMIT $2::bigint FOR UPDATE OF o",
-                     2, p, rows, n, err);
+    const char *p[2] = {list, lim};
+    tb_status s =
+        /* the oldest `limit` open orders of each symbol (a row lock cannot be
+         * taken in a query with a window function, hence the IN) */
+        load_many(c,
+                  "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN (SELECT order_id "
+                  "FROM (SELECT order_id, row_number() OVER (PARTITION BY symbol ORDER BY "
+                  "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
+                  "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
+                  "AND o.status IN ('accepted', 'partially_filled') "
+                  "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
+                  2, p, rows, n, err);
+    free(list);
+    return s;
 }
 
 tb_status exec_store_lock_day_due(PGconn *c, int64_t cutoff_ns, int64_t limit, exec_row **rows,
@@ -219,149 +240,6 @@ tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_s
     }
     PQclear(r);
     return s;
-}
-
-tb_status exec_store_try_lock_symbol(PGconn *c, const char *symbol, bool *locked,
-                                     uint64_t *last_seq, char source[TB_ID_CAP], tb_error *err) {
-    const char *p[1] = {symbol};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "INSERT INTO exec_symbol_state (symbol, last_seq) VALUES ($1, 0) "
-                              "ON CONFLICT (symbol) DO NOTHING",
-                              1, p, NULL, err);
-    if (s == TB_OK)
-        s = bus_pg_exec(c,
-                        "SELECT last_seq, source FROM exec_symbol_state WHERE symbol = $1 "
-                        "FOR UPDATE SKIP LOCKED",
-                        1, p, &r, err);
-    if (s == TB_OK) {
-        *locked = PQntuples(r) > 0;
-        *last_seq = *locked ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-        snprintf(source, TB_ID_CAP, "%s", *locked ? PQgetvalue(r, 0, 1) : "");
-    }
-    PQclear(r);
-    return s;
-}
-
-tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
-                                int64_t ts_ns, tb_error *err) {
-    char seqs[24], ts[40];
-    snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
-    tb_ts_format(ts_ns, ts);
-    const char *p[4] = {symbol, seqs, source ? source : "", ts};
-    return bus_pg_exec(c,
-                       "UPDATE exec_symbol_state SET last_seq = $2::bigint, source = $3, "
-                       "last_ts = $4::timestamptz, updated_at = now() WHERE symbol = $1",
-                       4, p, NULL, err);
-}
-
-tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out, tb_error *err) {
-    const char *p[1] = {symbol};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "SELECT EXISTS (SELECT 1 FROM orders WHERE symbol = $1 AND status "
-                              "IN ('accepted', 'partially_filled'))",
-                              1, p, &r, err);
-    if (s == TB_OK) *out = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return s;
-}
-
-/* ---- tick journal ---- */
-
-tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace, tb_error *err) {
-    char seq[24], ts[24], px[6][TB_FIXED_STRLEN];
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)t->seq);
-    snprintf(ts, sizeof ts, "%lld", (long long)t->ts);
-    const tb_fixed v[6] = {t->bid, t->ask, t->last, t->bid_size, t->ask_size, t->last_size};
-    for (int i = 0; i < 6; i++) tb_fixed_format(v[i], px[i]);
-    const char *p[11] = {t->symbol, t->source, seq,   px[0], px[1], px[2],
-                         px[3],     px[4],     px[5], ts,    trace};
-    tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
-    if (s == TB_OK) s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
-    if (s == TB_OK)
-        s = bus_pg_exec(
-            c,
-            "INSERT INTO exec_tick_journal (symbol, source, seq, bid, ask, last, "
-            "bid_size, ask_size, last_size, ts_ns, trace_id) VALUES ($1, $2, $3::bigint, "
-            "$4::numeric, $5::numeric, $6::numeric, $7::numeric, $8::numeric, "
-            "$9::numeric, $10::bigint, $11) ON CONFLICT DO NOTHING",
-            11, p, NULL, err);
-    if (s == TB_OK) return bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
-    exec_tx_rollback(c);
-    return s;
-}
-
-tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_pending **out,
-                             size_t *n, tb_error *err) {
-    char lim[24];
-    snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *p[2] = {symbol, lim};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        c,
-        "SELECT source, seq, bid, ask, last, bid_size, ask_size, last_size, ts_ns, "
-        "COALESCE(trace_id, ''), (extract(epoch FROM clock_timestamp() - received_at) * "
-        "1000)::bigint "
-        "FROM exec_tick_journal WHERE symbol = $1 ORDER BY seq, source LIMIT $2::bigint",
-        2, p, &r, err);
-    if (s != TB_OK) return s;
-    int nt = PQntuples(r);
-    exec_pending *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
-    if (v == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    for (int i = 0; s == TB_OK && i < nt; i++) {
-        tb_tick *t = &v[i].tick;
-        snprintf(t->symbol, sizeof t->symbol, "%s", symbol);
-        snprintf(t->source, sizeof t->source, "%s", PQgetvalue(r, i, 0));
-        t->seq = strtoull(PQgetvalue(r, i, 1), NULL, 10);
-        tb_fixed *f[6] = {&t->bid, &t->ask, &t->last, &t->bid_size, &t->ask_size, &t->last_size};
-        for (int k = 0; s == TB_OK && k < 6; k++) s = bus_pg_col_fixed(r, i, 2 + k, f[k], err);
-        t->ts = strtoll(PQgetvalue(r, i, 8), NULL, 10);
-        snprintf(v[i].trace, sizeof v[i].trace, "%s", PQgetvalue(r, i, 9));
-        v[i].age_ms = strtoll(PQgetvalue(r, i, 10), NULL, 10);
-    }
-    PQclear(r);
-    if (s != TB_OK) {
-        free(v);
-        return s;
-    }
-    *out = v;
-    *n = (size_t)nt;
-    return TB_OK;
-}
-
-tb_status exec_store_drop_tick(PGconn *c, const tb_tick *t, tb_error *err) {
-    char seq[24];
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)t->seq);
-    const char *p[3] = {t->symbol, t->source, seq};
-    return bus_pg_exec(c,
-                       "DELETE FROM exec_tick_journal WHERE symbol = $1 AND source = $2 AND "
-                       "seq = $3::bigint",
-                       3, p, NULL, err);
-}
-
-tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out, size_t *n,
-                                     tb_error *err) {
-    char lim[24];
-    snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *p[1] = {lim};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c, "SELECT DISTINCT symbol FROM exec_tick_journal LIMIT $1::bigint",
-                              1, p, &r, err);
-    if (s != TB_OK) return s;
-    int nt = PQntuples(r);
-    exec_symbol *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
-    if (v == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    for (int i = 0; s == TB_OK && i < nt; i++)
-        snprintf(v[i], sizeof v[i], "%s", PQgetvalue(r, i, 0));
-    PQclear(r);
-    if (s != TB_OK) {
-        free(v);
-        return s;
-    }
-    *out = v;
-    *n = (size_t)nt;
-    return TB_OK;
 }
 
 /* ---- saving ---- */

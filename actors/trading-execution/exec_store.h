@@ -51,14 +51,10 @@ void exec_tx_rollback(PGconn *c);
  * transaction; serialises tick matching and order arrival per symbol. */
 tb_status exec_store_lock_symbol(PGconn *c, const char *symbol, uint64_t *last_seq,
                                  char source[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
-/* Like exec_store_lock_symbol, but does not wait: *locked is false when
- * another transaction holds the symbol (the caller then leaves the work to
- * it). */
-tb_status exec_store_try_lock_symbol(PGconn *c, const char *symbol, bool *locked,
-                                     uint64_t *last_seq, char source[TB_ID_CAP],
-                                     tb_error *err) TB_WARN_UNUSED;
-tb_status exec_store_set_symbol(PGconn *c, const char *symbol, uint64_t seq, const char *source,
-                                int64_t ts_ns, tb_error *err) TB_WARN_UNUSED;
+/* ---- ticks in batches (exec_tick_store.c) ---- */
+
+typedef char exec_symbol[TB_TOKEN_CAP];
+
 /* A recorded tick waiting to be matched (exec_tick_journal). */
 typedef struct exec_pending {
     tb_tick tick;
@@ -66,25 +62,59 @@ typedef struct exec_pending {
     int64_t age_ms; /* since it was recorded */
 } exec_pending;
 
-/* Records a tick in its own transaction, committed without waiting for the
- * WAL flush: the journal is a reorder buffer for at-most-once ticks, and a
- * tick lost in a database crash is a gap like a tick lost on the wire. A
- * duplicate delivery is a no-op. */
-tb_status exec_store_journal_tick(PGconn *c, const tb_tick *t, const char *trace,
+/* Records a batch of ticks (traces[i] may be NULL) in the journal, in one
+ * statement that is its own transaction, and only for symbols with open
+ * orders: *open (malloc'd, caller frees, sorted) receives those symbols, so
+ * the caller matches them. A tick recorded before is a no-op. */
+tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
+                                  size_t n, exec_symbol **open, size_t *nopen,
                                   tb_error *err) TB_WARN_UNUSED;
-/* The symbol's recorded ticks in seq order, at most limit; *out malloc'd. */
-tb_status exec_store_pending(PGconn *c, const char *symbol, int64_t limit, exec_pending **out,
-                             size_t *n, tb_error *err) TB_WARN_UNUSED;
-/* Deletes one recorded tick (matched or dropped). */
-tb_status exec_store_drop_tick(PGconn *c, const tb_tick *t, tb_error *err) TB_WARN_UNUSED;
+
+/* A symbol locked for matching: its last matched tick and its recorded
+ * ticks, ticks[first .. first + n) of the set, in (seq, source) order. */
+typedef struct exec_pending_sym {
+    exec_symbol symbol;
+    uint64_t last_seq;
+    char last_source[TB_ID_CAP];
+    size_t first, n;
+} exec_pending_sym;
+
+typedef struct exec_pending_set {
+    exec_pending_sym *syms;
+    size_t nsyms;
+    exec_pending *ticks;
+    size_t nticks;
+} exec_pending_set;
+void exec_pending_set_free(exec_pending_set *ps);
+
+/* In the caller's transaction: locks the tick state of those of syms no
+ * other transaction holds (without waiting) and loads their recorded
+ * ticks, at most limit a symbol. Symbols held elsewhere are not in *out. */
+tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
+                                  exec_pending_set *out, tb_error *err) TB_WARN_UNUSED;
+
+/* A symbol's new last matched tick. */
+typedef struct exec_symbol_pos {
+    const char *symbol, *source;
+    uint64_t seq;
+    int64_t ts_ns;
+} exec_symbol_pos;
+
+/* What a round settled: recorded ticks to delete (matched or dropped) and
+ * the symbols' new positions. */
+typedef struct exec_settle {
+    const tb_tick *const *done;
+    size_t ndone;
+    const exec_symbol_pos *states;
+    size_t nstates;
+} exec_settle;
+
+/* In the caller's transaction, one statement. */
+tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *err) TB_WARN_UNUSED;
+
 /* Symbols with recorded ticks, at most limit; *out malloc'd (caller frees). */
-typedef char exec_symbol[TB_TOKEN_CAP];
 tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out, size_t *n,
                                      tb_error *err) TB_WARN_UNUSED;
-
-/* True when the symbol has accepted or partially filled orders (no lock). */
-tb_status exec_store_has_open(PGconn *c, const char *symbol, bool *out,
-                              tb_error *err) TB_WARN_UNUSED;
 
 /* Loads one order FOR UPDATE. TB_NOT_FOUND when absent. */
 tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out,
@@ -93,11 +123,11 @@ tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out,
  * an order of another account is TB_NOT_FOUND. */
 tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, exec_row *out,
                          tb_error *err) TB_WARN_UNUSED;
-/* Loads and locks the accepted/partially filled orders of symbol in time
- * priority (created_at, order_id), at most limit. *rows is malloc'd (caller
- * frees), also when *n is 0. */
-tb_status exec_store_lock_open(PGconn *c, const char *symbol, int64_t limit, exec_row **rows,
-                               size_t *n, tb_error *err) TB_WARN_UNUSED;
+/* Loads and locks the accepted/partially filled orders of syms, at most limit a symbol (the
+ * oldest), in (symbol, created_at, order_id) order: time priority within a symbol. *rows is
+ * malloc'd (caller frees), also when *n is 0. */
+tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
+                                    exec_row **rows, size_t *n, tb_error *err) TB_WARN_UNUSED;
 /* Loads and locks (SKIP LOCKED) open day orders created before cutoff_ns. */
 tb_status exec_store_lock_day_due(PGconn *c, int64_t cutoff_ns, int64_t limit, exec_row **rows,
                                   size_t *n, tb_error *err) TB_WARN_UNUSED;

@@ -1,150 +1,185 @@
 /* md.tick.<symbol>: the resting book of a symbol matched against its ticks,
- * in sequence order, whichever worker receives them.
+ * in sequence order, whichever worker receives them, a batch at a time.
  *
- * Ticks travel on core NATS to the workers of the queue group, so they may
- * be handled out of order (one worker is slower than another). A worker
- * records each tick in exec_tick_journal at once (a quick commit, so a
- * tick reaches the journal even while other workers match), then tries to
- * take the symbol's exec_symbol_state row lock without waiting. The holder
- * matches the recorded ticks from last_seq + 1 on, in one transaction per
- * round: fills (with their outbox events), order updates and order_events
- * are written, matched ticks deleted, last_seq advanced; it repeats until a
- * round finds nothing ready. A gap stops a run until the tick after it is
+ * Ticks travel on core NATS to the workers of the queue group, so one
+ * worker may hold tick 5 of a symbol while another holds tick 4. A batch is
+ * handled in a fixed number of store round trips, whatever its size:
+ *
+ *   1. one statement records the batch's ticks of symbols with open orders
+ *      in exec_tick_journal (its own quick commit, so another worker
+ *      matching the symbol sees them) and returns those symbols;
+ *   2. one transaction a round, for all of them: lock the symbols' state
+ *      rows no other worker holds (without waiting) and load their
+ *      recorded ticks; lock their open orders; match each symbol's ticks in
+ *      seq order in memory (exec_run_match); write the fills (with their
+ *      outbox events), order updates and order_events; delete the settled
+ *      ticks and advance last_seq, all in one commit;
+ *   3. rounds repeat until one settles nothing, so ticks another worker
+ *      recorded while this one held the symbol are matched too.
+ *
+ * A gap stops a symbol's run until the tick after it is
  * EXEC_REORDER_WAIT_MS old (the missing tick is lost, not late); a timer
- * drains whatever waits. Ticks already matched (redelivered,
- * overtaken) are dropped. Ticks of a symbol without open orders are not
- * recorded at all: most of the feed costs one indexed read. */
+ * drains whatever waits. Ticks already matched (redelivered, overtaken)
+ * are dropped. Ticks of a symbol without open orders are not recorded. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "exec_service.h"
 #include "exec_store.h"
 
-#define PENDING_BATCH       500
+#define PENDING_BATCH       2000
 #define DRAIN_SYMBOLS_BATCH 100
+#define MAX_ROUNDS          8
 
 typedef struct drain_result {
-    int matched, dropped, gaps, resets, fills;
-    bool waiting; /* stopped at a gap that is still young */
-    bool busy;    /* another worker holds the symbol */
+    size_t matched, dropped, gaps, resets, settled;
+    int fills;
+    size_t locked; /* symbols this worker held */
 } drain_result;
 
-/* Matches one recorded tick against the loaded book and saves the changes. */
-static tb_status match_tick(PGconn *c, exec_service *svc, const exec_pending *p, exec_row *rows,
-                            exec_order *orders, exec_outcome *outs, size_t n, exec_events *evs,
-                            drain_result *res, tb_error *err) {
-    exec_quote q = exec_quote_of(&p->tick);
-    exec_match(&q, &svc->params, tb_now_ns(), false, orders, n, outs);
+/* Saves what a symbol's run did, event by event (an order may fill on
+ * several ticks of one run: each fill is numbered after the one before). */
+static tb_status save_run(PGconn *c, const exec_run *run, const exec_run_tick *ticks,
+                          const exec_pending *pend, exec_row *rows, exec_events *evs,
+                          drain_result *res, tb_error *err) {
     tb_status s = TB_OK;
-    for (size_t k = 0; s == TB_OK && k < n; k++) {
-        if (outs[k].status != TB_OK)
-            bus_log(BUS_LOG_WARN, "order %s not matched on tick %llu: %s", rows[k].rec.order_id,
-                    (unsigned long long)p->tick.seq, tb_status_code(outs[k].status));
-        exec_change ch = {0};
-        exec_change_add_outcome(&ch, &orders[k], &outs[k], p->tick.ts);
-        rows[k].ord = orders[k];
-        res->fills += ch.filled ? 1 : 0;
-        s = exec_store_save(c, &rows[k], &ch, p->trace[0] ? p->trace : NULL, evs, err);
-    }
-    return s;
-}
-
-/* One transaction: matches the symbol's recorded ticks in sequence, unless
- * another worker holds the symbol (res->busy): that one is draining, and it
- * looks again after its commit, so it also matches what this worker just
- * recorded. */
-static tb_status drain_symbol(exec_service *svc, PGconn *c, const char *symbol, exec_events *evs,
-                              drain_result *res, tb_error *err) {
-    uint64_t last_seq = 0;
-    char last_source[TB_ID_CAP];
-    int64_t last_ts = 0;
-    exec_pending *pend = NULL;
-    exec_row *rows = NULL;
-    exec_order *orders = NULL;
-    exec_outcome *outs = NULL;
-    size_t np = 0, n = 0;
-    bool loaded = false;
-    bool locked = false;
-    tb_status s = exec_tx_begin(c, err);
-    if (s == TB_OK) s = exec_store_try_lock_symbol(c, symbol, &locked, &last_seq, last_source, err);
-    if (s == TB_OK && !locked) {
-        exec_tx_rollback(c);
-        res->busy = true;
-        return TB_OK;
-    }
-    if (s == TB_OK) s = exec_store_pending(c, symbol, PENDING_BATCH, &pend, &np, err);
-    for (size_t i = 0; s == TB_OK && i < np; i++) {
-        const tb_tick *t = &pend[i].tick;
-        exec_pending_action act =
-            exec_pending_decide(last_seq, last_source, t->seq, t->source, svc->seq_reset_gap,
-                                pend[i].age_ms, svc->reorder_wait_ms);
-        if (act == EXEC_PENDING_WAIT) {
-            res->waiting = true;
-            break;
-        }
-        s = exec_store_drop_tick(c, t, err);
-        if (s != TB_OK) break;
-        if (act == EXEC_PENDING_DROP) {
-            res->dropped++;
-            bus_log(BUS_LOG_DEBUG, "tick %llu of %s dropped: %llu was matched already",
-                    (unsigned long long)t->seq, symbol, (unsigned long long)last_seq);
+    for (size_t e = 0; s == TB_OK && e < run->nevents; e++) {
+        const exec_run_event *ev = &run->events[e];
+        exec_row *row = &rows[ev->order];
+        const exec_pending *pd = &pend[ticks[ev->tick].origin];
+        if (ev->outcome.status != TB_OK) {
+            bus_log(BUS_LOG_WARN, "order %s not matched on tick %llu: %s", row->rec.order_id,
+                    (unsigned long long)pd->tick.seq, tb_status_code(ev->outcome.status));
             continue;
         }
-        exec_tick_order k =
-            exec_tick_classify(true, last_seq, last_source, t->seq, t->source, svc->seq_reset_gap);
-        if (last_source[0] == '\0') {
-            /* the first tick of a fresh symbol state starts its sequence */
-        } else if (k == EXEC_TICK_RESET) {
-            res->resets++;
-            bus_log(BUS_LOG_INFO, "feed of %s restarted: seq %llu (%s) after %llu (%s)", symbol,
-                    (unsigned long long)t->seq, t->source, (unsigned long long)last_seq,
-                    last_source);
-        } else if (t->seq != last_seq + 1) {
-            res->gaps++;
-            bus_log(BUS_LOG_DEBUG, "tick %llu of %s matched without %llu..%llu",
-                    (unsigned long long)t->seq, symbol, (unsigned long long)last_seq + 1,
-                    (unsigned long long)t->seq - 1);
-        }
-        if (!loaded) {
-            s = exec_store_lock_open(c, symbol, svc->match_batch, &rows, &n, err);
-            if (s == TB_OK && n > 0) {
-                orders = calloc(n, sizeof *orders);
-                outs = calloc(n, sizeof *outs);
-                if (orders == NULL || outs == NULL)
-                    s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-                for (size_t j = 0; s == TB_OK && j < n; j++) orders[j] = rows[j].ord;
-            }
-            loaded = true;
-        }
-        if (s == TB_OK && n > 0)
-            s = match_tick(c, svc, &pend[i], rows, orders, outs, n, evs, res, err);
-        last_seq = t->seq;
-        snprintf(last_source, sizeof last_source, "%s", t->source);
-        last_ts = t->ts;
-        res->matched++;
+        exec_change ch = {0};
+        exec_change_add_outcome(&ch, &ev->after, &ev->outcome, pd->tick.ts);
+        row->ord = ev->after;
+        res->fills += ch.filled ? 1 : 0;
+        s = exec_store_save(c, row, &ch, pd->trace[0] ? pd->trace : NULL, evs, err);
     }
-    if (s == TB_OK && res->matched > 0)
-        s = exec_store_set_symbol(c, symbol, last_seq, last_source, last_ts, err);
-    free(pend);
-    free(rows);
-    free(orders);
-    free(outs);
-    if (s == TB_OK) s = exec_tx_commit(c, err);
-    if (s != TB_OK) exec_tx_rollback(c);
     return s;
 }
 
-/* Drains a symbol round after round, publishing after each commit, until a
- * round finds nothing ready: that last look closes the window in which a
- * tick recorded during a round would otherwise wait for the timer. */
-static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c, const char *symbol,
-                                   const char *trace, tb_error *err) {
+/* Matches one locked symbol's recorded ticks against its open orders
+ * rows[0..nrows); appends the settled ticks and the new position. */
+static tb_status match_symbol(exec_service *svc, PGconn *c, const exec_pending_sym *g,
+                              const exec_pending *pend, exec_row *rows, size_t nrows,
+                              exec_events *evs, const tb_tick **done, size_t *ndone,
+                              exec_symbol_pos *pos, size_t *npos, drain_result *res,
+                              tb_error *err) {
+    if (g->n == 0) return TB_OK;
+    exec_run_tick *ticks = calloc(g->n, sizeof *ticks);
+    exec_order *orders = calloc(nrows ? nrows : 1, sizeof *orders);
+    tb_status s = ticks && orders ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    exec_run run = {0};
+    for (size_t i = 0; s == TB_OK && i < g->n; i++) {
+        const exec_pending *pd = &pend[g->first + i];
+        ticks[i] = (exec_run_tick){.quote = exec_quote_of(&pd->tick),
+                                   .seq = pd->tick.seq,
+                                   .source = pd->tick.source,
+                                   .ts_ns = pd->tick.ts,
+                                   .age_ms = pd->age_ms,
+                                   .origin = g->first + i};
+    }
+    for (size_t k = 0; s == TB_OK && k < nrows; k++) orders[k] = rows[k].ord;
+    if (s == TB_OK) {
+        /* recorded ticks come in (seq, source) order already */
+        s = exec_run_match(ticks, g->n, g->last_seq, g->last_source, svc->seq_reset_gap,
+                           svc->reorder_wait_ms, &svc->params, tb_now_ns(), orders, nrows, &run);
+        if (s != TB_OK) s = tb_error_set(err, s, NULL, "out of memory matching %s", g->symbol);
+    }
+    if (s == TB_OK) s = save_run(c, &run, ticks, pend, rows, evs, res, err);
+    if (s == TB_OK) {
+        for (size_t i = 0; i < run.consumed; i++) done[(*ndone)++] = &pend[ticks[i].origin].tick;
+        if (run.advanced) {
+            const tb_tick *last = NULL;
+            for (size_t i = run.consumed; i-- > 0 && last == NULL;)
+                if (ticks[i].seq == run.last_seq && strcmp(ticks[i].source, run.last_source) == 0)
+                    last = &pend[ticks[i].origin].tick;
+            pos[(*npos)++] = (exec_symbol_pos){.symbol = g->symbol,
+                                               .source = last ? last->source : "",
+                                               .seq = run.last_seq,
+                                               .ts_ns = run.last_ts_ns};
+        }
+        if (run.gaps) bus_log(BUS_LOG_DEBUG, "%zu gaps in the ticks of %s", run.gaps, g->symbol);
+        if (run.resets)
+            bus_log(BUS_LOG_INFO, "feed of %s restarted (%zu times in one round)", g->symbol,
+                    run.resets);
+        res->matched += run.matched;
+        res->dropped += run.dropped;
+        res->gaps += run.gaps;
+        res->resets += run.resets;
+        res->settled += run.consumed;
+    }
+    exec_run_free(&run);
+    free(ticks);
+    free(orders);
+    return s;
+}
+
+/* One transaction over the symbols this worker can lock now. */
+static tb_status drain_round(exec_service *svc, PGconn *c, const exec_symbol *syms, size_t nsyms,
+                             exec_events *evs, drain_result *res, tb_error *err) {
+    exec_pending_set ps = {0};
+    exec_row *rows = NULL;
+    size_t nrows = 0;
+    const tb_tick **done = NULL;
+    exec_symbol_pos *pos = NULL;
+    exec_symbol *ready = NULL;
+    size_t ndone = 0, npos = 0, nready = 0;
+    tb_status s = exec_tx_begin(c, err);
+    if (s == TB_OK) s = exec_store_lock_pending(c, syms, nsyms, PENDING_BATCH, &ps, err);
+    if (s == TB_OK) {
+        res->locked = ps.nsyms;
+        ready = calloc(ps.nsyms ? ps.nsyms : 1, sizeof *ready);
+        done = calloc(ps.nticks ? ps.nticks : 1, sizeof *done);
+        pos = calloc(ps.nsyms ? ps.nsyms : 1, sizeof *pos);
+        if (ready == NULL || done == NULL || pos == NULL)
+            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    }
+    for (size_t i = 0; s == TB_OK && i < ps.nsyms; i++)
+        if (ps.syms[i].n > 0) memcpy(ready[nready++], ps.syms[i].symbol, sizeof *ready);
+    if (s == TB_OK && nready > 0)
+        s = exec_store_lock_open_many(c, ready, nready, svc->match_batch, &rows, &nrows, err);
+    size_t r0 = 0;
+    for (size_t i = 0; s == TB_OK && i < ps.nsyms; i++) {
+        const exec_pending_sym *g = &ps.syms[i];
+        if (g->n == 0) continue;
+        /* rows come by symbol; the orders of g are a contiguous slice */
+        while (r0 < nrows && strcmp(rows[r0].rec.symbol, g->symbol) < 0) r0++;
+        size_t r1 = r0;
+        while (r1 < nrows && strcmp(rows[r1].rec.symbol, g->symbol) == 0) r1++;
+        s = match_symbol(svc, c, g, ps.ticks, rows + r0, r1 - r0, evs, done, &ndone, pos, &npos,
+                         res, err);
+        r0 = r1;
+    }
+    if (s == TB_OK && ndone > 0)
+        s = exec_store_settle_ticks(
+            c, &(exec_settle){.done = done, .ndone = ndone, .states = pos, .nstates = npos}, err);
+    if (s == TB_OK) s = exec_tx_commit(c, err);
+    if (s != TB_OK) exec_tx_rollback(c);
+    exec_pending_set_free(&ps);
+    free(rows);
+    free(done);
+    free(pos);
+    free(ready);
+    return s;
+}
+
+/* Drains the symbols round after round, publishing after each commit,
+ * until a round settles nothing: that last look closes the window in which
+ * a tick recorded by another worker during a round would otherwise wait
+ * for the timer. */
+static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c,
+                                   const exec_symbol *syms, size_t nsyms, const char *trace,
+                                   tb_error *err) {
     drain_result total = {0};
-    tb_status s;
-    for (;;) {
+    tb_status s = TB_OK;
+    for (int round = 0; round < MAX_ROUNDS; round++) {
         exec_events evs = {0};
         drain_result r = {0};
-        s = drain_symbol(svc, c, symbol, &evs, &r, err);
+        s = drain_round(svc, c, syms, nsyms, &evs, &r, err);
         if (s == TB_OK) {
             exec_relay_now(a, svc, r.fills);
             exec_publish_events(a, svc, &evs, trace);
@@ -154,7 +189,7 @@ static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c, c
         total.dropped += r.dropped;
         total.gaps += r.gaps;
         total.resets += r.resets;
-        if (s != TB_OK || r.busy || r.matched + r.dropped == 0) break;
+        if (s != TB_OK || r.locked == 0 || r.settled == 0) break;
     }
     bus_counter_add(svc->m_ticks_matched, (uint64_t)total.matched);
     bus_counter_add(svc->m_ticks_stale, (uint64_t)total.dropped);
@@ -163,33 +198,65 @@ static tb_status drain_and_publish(bus_actor *a, exec_service *svc, PGconn *c, c
     return s;
 }
 
-tb_status exec_on_tick(bus_ctx *ctx, const void *ev) {
-    const tb_tick *t = ev;
-    exec_service *svc = bus_actor_user(bus_ctx_actor(ctx));
-    const char *subject = bus_ctx_subject(ctx);
+static int symbol_cmp(const void *key, const void *elem) {
+    return strcmp(key, *(const exec_symbol *)elem);
+}
+
+/* Checks a tick against its subject and the venue's rules. */
+static tb_status tick_valid(const bus_batch *b, size_t i, tb_error *err) {
+    const tb_tick *t = bus_batch_event(b, i);
+    const char *subject = bus_batch_subject(b, i);
     const char *sym = strlen(subject) > 8 ? subject + 8 : ""; /* md.tick.<symbol> */
+    if (strcmp(sym, t->symbol) != 0)
+        return tb_error_set(err, TB_INVALID, "symbol", "tick of %s published on %s", t->symbol,
+                            subject);
     exec_quote q = exec_quote_of(t);
+    return exec_quote_validate(&q, err);
+}
+
+tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b) {
+    exec_service *svc = bus_actor_user(bus_ctx_actor(ctx));
+    size_t n = bus_batch_len(b);
+    const tb_tick **ticks = calloc(n ? n : 1, sizeof *ticks);
+    const char **traces = calloc(n ? n : 1, sizeof *traces);
+    if (ticks == NULL || traces == NULL) {
+        free(ticks);
+        free(traces);
+        return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for a batch of %zu ticks", n);
+    }
+    size_t nv = 0;
+    for (size_t i = 0; i < n; i++) {
+        tb_error verr = {0};
+        if (tick_valid(b, i, &verr) != TB_OK) {
+            bus_counter_add(svc->m_ticks_invalid, 1);
+            bus_batch_fail(b, i, verr.status, "%s", verr.message);
+            continue;
+        }
+        ticks[nv] = bus_batch_event(b, i);
+        traces[nv++] = bus_batch_trace(b, i);
+    }
     tb_error err = {0};
-    tb_status s = strcmp(sym, t->symbol) == 0
-                      ? exec_quote_validate(&q, &err)
-                      : tb_error_set(&err, TB_INVALID, "symbol", "tick of %s published on %s",
-                                     t->symbol, subject);
-    if (s != TB_OK) {
-        bus_counter_add(svc->m_ticks_invalid, 1);
-        return bus_fail_err(ctx, &err);
+    tb_status s = TB_OK;
+    exec_symbol *open = NULL;
+    size_t nopen = 0;
+    PGconn *c = nv > 0 ? bus_ctx_pg(ctx, &err) : NULL;
+    if (nv > 0 && c == NULL) s = err.status;
+    if (s == TB_OK && nv > 0)
+        s = exec_store_record_ticks(c, ticks, traces, nv, &open, &nopen, &err);
+    if (s == TB_OK && nopen > 0) {
+        /* ticks of the other symbols were not recorded: nothing rests there */
+        size_t idle = 0;
+        for (size_t i = 0; i < nv; i++)
+            if (bsearch(ticks[i]->symbol, open, nopen, sizeof *open, symbol_cmp) == NULL) idle++;
+        bus_counter_add(svc->m_ticks_idle, idle);
+        s = drain_and_publish(bus_ctx_actor(ctx), svc, c, open, nopen, traces[0], &err);
+    } else if (s == TB_OK) {
+        bus_counter_add(svc->m_ticks_idle, nv);
     }
-    PGconn *c = bus_ctx_pg(ctx, &err);
-    if (c == NULL) return bus_fail_err(ctx, &err);
-    bool open = false;
-    if (exec_store_has_open(c, t->symbol, &open, &err) != TB_OK) return bus_fail_err(ctx, &err);
-    if (!open) {
-        bus_counter_add(svc->m_ticks_idle, 1);
-        return TB_OK;
-    }
-    if (exec_store_journal_tick(c, t, bus_ctx_trace(ctx), &err) != TB_OK ||
-        drain_and_publish(bus_ctx_actor(ctx), svc, c, t->symbol, bus_ctx_trace(ctx), &err) != TB_OK)
-        return bus_fail_err(ctx, &err);
-    return TB_OK;
+    free(open);
+    free(ticks);
+    free(traces);
+    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
 }
 
 void exec_drain_ticks(bus_actor *a, void *arg) {
@@ -206,9 +273,9 @@ void exec_drain_ticks(bus_actor *a, void *arg) {
         bus_log(BUS_LOG_WARN, "tick drain: %s", err.message);
     char trace[TB_ID_CAP];
     bus_new_id(trace, sizeof trace);
-    for (size_t i = 0; i < n && !bus_actor_stopping(a); i++)
-        if (drain_and_publish(a, svc, c, syms[i], trace, &err) != TB_OK)
-            bus_log(BUS_LOG_WARN, "tick drain of %s: %s", syms[i], err.message);
+    if (n > 0 && !bus_actor_stopping(a) &&
+        drain_and_publish(a, svc, c, syms, n, trace, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "tick drain: %s", err.message);
     free(syms);
     bus_pg_release(bus_actor_pg(a), c);
 }
