@@ -111,32 +111,41 @@ void md_flow_begin(md_flow *f, int64_t now_ns) {
     }
 }
 
-uint64_t md_flow_room(md_flow *f, uint64_t published, int64_t now_ns) {
+/* Ticks published but not yet finished by s, as far as pacing goes. */
+static uint64_t lag_of(const md_flow_service *s, uint64_t published) {
+    uint64_t done = s->progress + s->forgiven;
+    return published > done ? published - done : 0;
+}
+
+uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns) {
     if (f->window == 0) return UINT64_MAX;
-    uint64_t room = UINT64_MAX;
+    /* First the stalls: a service that keeps the next batch back and has not
+     * moved for stall_ns, all of it while keeping the batch back. */
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
         if (s->dropped) continue;
-        uint64_t done = s->progress + s->forgiven;
-        uint64_t lag = published > done ? published - done : 0;
-        if (lag < f->window) {
+        uint64_t lag = lag_of(s, published);
+        if (lag + want <= f->window) {
             s->full = false;
-            if (f->window - lag < room) room = f->window - lag;
             continue;
         }
         if (!s->full) {
             s->full = true;
             s->full_ns = now_ns;
         }
-        /* Stalled: no progress for stall_ns, all of it with the window full. */
         int64_t since = s->full_ns > s->moved_ns ? s->full_ns : s->moved_ns;
         if (now_ns - since >= f->stall_ns) {
             s->dropped = s->just_dropped = true;
             s->backlog = lag;
             s->full = false;
-            continue;
         }
-        room = 0;
+    }
+    uint64_t room = UINT64_MAX;
+    for (size_t i = 0; i < f->nsvc; i++) {
+        if (f->svc[i].dropped) continue;
+        uint64_t lag = lag_of(&f->svc[i], published);
+        uint64_t left = lag < f->window ? f->window - lag : 0;
+        if (left < room) room = left;
     }
     return room;
 }

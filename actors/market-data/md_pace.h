@@ -58,8 +58,8 @@ typedef struct md_flow_service {
     uint64_t forgiven; /* backlogs forgiven at drops, added to progress for pacing */
     uint64_t backlog;  /* published - paced progress when dropped */
     int64_t moved_ns;  /* last time progress grew (or the replay began) */
-    int64_t full_ns;   /* since when the window is full for it, when full */
-    bool full;
+    int64_t full_ns;   /* since when it blocks the next batch, when full */
+    bool full;         /* it leaves less room than the next batch needs */
     bool dropped;      /* stalled: left out of the minimum */
     bool just_dropped; /* dropped by the last md_flow_room, not yet announced */
 } md_flow_service;
@@ -93,9 +93,11 @@ md_flow_result md_flow_report(md_flow *f, const char *service, const char *insta
  * every service's progress 0, nothing dropped. */
 void md_flow_begin(md_flow *f, int64_t now_ns);
 /* How many more ticks may be published after `published` of this replay:
- * UINT64_MAX when nothing paces (window 0, or no service left). Drops
- * services stalled for stall_ns (marking them just_dropped). */
-uint64_t md_flow_room(md_flow *f, uint64_t published, int64_t now_ns);
+ * UINT64_MAX when nothing paces (window 0, or no service left). `want` is
+ * the next batch: a service leaving less room than that blocks the replay,
+ * and one that blocks it for stall_ns without progress is dropped (marked
+ * just_dropped). */
+uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns);
 /* Services taking part in pacing (known and not dropped). */
 size_t md_flow_paced(const md_flow *f);
 
