@@ -13,13 +13,15 @@
  *            bare nats.c publisher to a bare nats.c subscriber (core NATS, no
  *            catalogue, no store): the bus speed the chain is compared with.
  *
- *   $ tb-bench-chain replay FILE N SOURCE     (NATS_URL from scripts/env)
+ *   $ tb-bench-chain replay FILE N SOURCE MAX_S   (NATS_URL from scripts/env)
  *   $ tb-bench-chain anchor N
  *
  * Output: `key value` lines (scripts/bench turns them into the report).
  * A consumer that stops short of N (ticks lost: a slow consumer's core NATS
  * buffer overflowed) is reported with what it finished once nothing moved for
- * 20 s. Exit 0 when the run completed (even short), 1 on errors, 2 on usage. */
+ * 20 s, and one still working after MAX_S seconds with what it finished by
+ * then (its rate is then that of the MAX_S seconds). Exit 0 when the run completed (even short), 1
+ * on errors, 2 on usage. */
 #include <jansson.h>
 #include <nats/nats.h>
 #include <stdatomic.h>
@@ -147,7 +149,8 @@ static void on_status(const bus_msg *m, void *arg) {
     atomic_store(&md_done_ns, bus_mono_ns());
 }
 
-static int run_replay(bus_conn *conn, const char *file, uint64_t goal, const char *source) {
+static int run_replay(bus_conn *conn, const char *file, uint64_t goal, const char *source,
+                      uint64_t max_s) {
     natsConnection *nc = bus_conn_nats(conn);
     snprintf(want_source, sizeof want_source, "%s", source);
     bus_sub *status_sub = NULL;
@@ -184,6 +187,7 @@ static int run_replay(bus_conn *conn, const char *file, uint64_t goal, const cha
     uint64_t last_sum = 0;
     int64_t moved_ns = t0, all_done_ns = 0;
     bool short_stop = false;
+    int64_t stop_ns = 0;
     /* Phase 1: every tick consumer finishes the goal (or nothing moves). */
     for (;;) {
         usleep((useconds_t)(POLL_NS / 1000));
@@ -214,14 +218,16 @@ static int run_replay(bus_conn *conn, const char *file, uint64_t goal, const cha
             all_done_ns = t;
             break;
         }
-        if (t - moved_ns > GIVE_UP_NS) {
+        if (t - moved_ns > GIVE_UP_NS || t - t0 > (int64_t)max_s * 1000000000) {
             short_stop = true;
+            stop_ns = t;
             break;
         }
     }
     /* Phase 2: the rest of the chain (signals, orders, fills, positions) goes quiet. */
     uint64_t last_all = 0;
     int64_t last_change = bus_mono_ns();
+    bool quiet = true;
     for (;;) {
         usleep((useconds_t)(POLL_NS / 1000));
         if (!take_census(nc, &now)) break;
@@ -236,6 +242,10 @@ static int run_replay(bus_conn *conn, const char *file, uint64_t goal, const cha
         }
         /* Our own $SRV.STATS requests count on no endpoint, so quiet is real. */
         if (t - last_change >= QUIET_NS) break;
+        if (t - t0 > ((int64_t)max_s + 30) * 1000000000) {
+            quiet = false;
+            break;
+        }
     }
     bus_unsubscribe(status_sub);
     int64_t md_end = atomic_load(&md_done_ns);
@@ -245,11 +255,13 @@ static int run_replay(bus_conn *conn, const char *file, uint64_t goal, const cha
     printf("complete %s\n", short_stop ? "no" : "yes");
     printf("all_consumers_s %.3f\n", all_done_ns ? (double)(all_done_ns - t0) / 1e9 : -1.0);
     printf("booked_s %.3f\n", (double)(last_change - t0) / 1e9);
+    printf("quiet %s\n", quiet ? "yes" : "no");
     for (size_t i = 0; i < np; i++) {
         if (!consumes_ticks(&now, p[i].name)) continue;
-        double secs = p[i].done_ns ? (double)(p[i].done_ns - t0) / 1e9 : -1.0;
-        printf("consumer %s instances %d finished %llu seconds %.3f\n", p[i].name, p[i].instances,
-               (unsigned long long)p[i].ticks, secs);
+        int64_t end = p[i].done_ns ? p[i].done_ns : stop_ns;
+        printf("consumer %s instances %d finished %llu seconds %.3f all %s\n", p[i].name,
+               p[i].instances, (unsigned long long)p[i].ticks, (double)(end - t0) / 1e9,
+               p[i].done_ns ? "yes" : "no");
     }
     return 0;
 }
@@ -313,11 +325,12 @@ static bool parse_count(const char *s, uint64_t *out) {
 }
 
 int main(int argc, char **argv) {
-    uint64_t n = 0;
-    bool replay = argc == 5 && strcmp(argv[1], "replay") == 0 && parse_count(argv[3], &n);
+    uint64_t n = 0, max_s = 0;
+    bool replay = argc == 6 && strcmp(argv[1], "replay") == 0 && parse_count(argv[3], &n) &&
+                  parse_count(argv[5], &max_s);
     bool anchor = argc == 3 && strcmp(argv[1], "anchor") == 0 && parse_count(argv[2], &n);
     if (!replay && !anchor) {
-        fprintf(stderr, "Usage: tb-bench-chain replay FILE TICKS SOURCE | anchor MESSAGES\n"
+        fprintf(stderr, "Usage: tb-bench-chain replay FILE TICKS SOURCE MAX_S | anchor MESSAGES\n"
                         "(run by scripts/bench chain; see docs/benchmarks.md)\n");
         return 2;
     }
@@ -339,7 +352,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "tb-bench-chain: NATS: %s\n", err.message);
             return 1;
         }
-        rc = run_replay(conn, argv[2], n, argv[4]);
+        rc = run_replay(conn, argv[2], n, argv[4], max_s);
         bus_conn_close(conn);
     }
     bus_library_close(5000);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench chain [--quick]   (this file is run by scripts/bench)
+# Usage: scripts/bench chain [--quick] [--max-s S]   (run by scripts/bench)
 #
 # The end-to-end tick chain benchmark: a replay of 1,000,000 ticks (--quick:
 # 100,000) over 4 symbols, one enabled sma_cross strategy per symbol, through
@@ -11,7 +11,9 @@
 #      symbols, account and strategies new to this run, so earlier runs'
 #      state (indicator windows, positions) does not take part;
 #   4. build-bench/bench/tb-bench-chain replays it at speed 0 and times it
-#      until every tick consumer finished every tick and the chain is quiet;
+#      until every tick consumer finished every tick and the chain is quiet
+#      (a consumer still working after --max-s seconds, default 600, --quick
+#      90, is reported with its rate so far);
 #   5. reads each service's RSS (VmRSS of every instance, summed);
 #   6. measures the anchor: the same number of tick-sized messages from a bare
 #      nats.c publisher to a bare subscriber, in the same run.
@@ -22,13 +24,20 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../scripts" && pwd -P)/lib.sh"
 
 ticks=1000000
+max_s=''
 while (($#)); do
     case "$1" in
     --quick) ticks=100000 ;;
+    --max-s)
+        [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || tb_die "--max-s needs a number of seconds"
+        max_s=$2
+        shift
+        ;;
     *) tb_die "chain: unknown argument '$1'" ;;
     esac
     shift
 done
+[[ -n $max_s ]] || max_s=$((ticks >= 1000000 ? 600 : 90))
 CONSUMERS=(signal-processing historical-data trading-execution notifications position-management)
 WORKER_SETS=(1 3)
 cd "$TB_ROOT"
@@ -119,7 +128,7 @@ for w in "${WORKER_SETS[@]}"; do
     # Every signal-processing worker learns of the strategies (cfg.strategy.*).
     sleep 2
     tb_info "chain: replaying at speed 0"
-    out=$("$BENCH_BIN" replay "$csv" "$ticks" "chain-$prefix") || tb_die "tb-bench-chain failed"
+    out=$("$BENCH_BIN" replay "$csv" "$ticks" "chain-$prefix" "$max_s") || tb_die "tb-bench-chain failed"
     printf '%s\n' "$out" >"$work/chain-$prefix.out"
     rss=''
     for s in "${TB_SERVICES[@]}" gateway; do
@@ -171,11 +180,12 @@ for w in "${WORKER_SETS[@]}"; do
     printf '  ratio:        %s of the anchor\n' \
         "$(awk -v a="$e2e" -v b="$anchor_rate" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }')"
     printf '  publish:      %s s for %s ticks (market-data)\n' "$(val publish_s "$r")" "$(val published "$r")"
-    printf '  chain quiet:  %s s (signals, orders, fills, positions booked); %s fills, %s positions\n' \
-        "$(val booked_s "$r")" "$(val fills "$r")" "$(val positions "$r")"
+    printf '  chain quiet:  %s s (signals, orders, fills, positions booked; quiet: %s); %s fills, %s positions\n' \
+        "$(val booked_s "$r")" "$(val quiet "$r")" "$(val fills "$r")" "$(val positions "$r")"
     awk '$1 == "consumer" {
-        rate = ($9 > 0) ? sprintf("%d", $7 / $9) : "unfinished"
-        printf "  %-20s %d instance(s)  %9d ticks  %8s s  %10s ticks/s\n", $2, $4, $7, $9, rate
+        rate = ($9 > 0) ? sprintf("%d", $7 / $9) : "?"
+        printf "  %-20s %d instance(s)  %9d ticks  %8s s  %10s ticks/s%s\n", $2, $4, $7, $9, rate,
+            ($11 == "yes") ? "" : "  (unfinished)"
     }' <<<"$r"
     printf '  RSS at the end (kB, all instances):\n'
     awk 'f && NF == 3 && $2 > 0 { printf "    %-20s %2d x  %8d kB\n", $1, $2, $3 } /^rss<</ { f = 1 }' <<<"$r"
