@@ -6,8 +6,9 @@
  * (MD_MODE=sim) or a CSV replay (MD_MODE=replay), published on the buffered
  * bulk connection. Keeps the last quote per symbol in Redis and answers
  * api.market.symbols, api.market.quote, api.market.replay (CSV replay on a
- * background thread) and api.market.status. Settings: md_settings.c and
- * README.md. */
+ * background thread) and api.market.status. Listens on every instance to
+ * bus.flow.> (tb_flow): the tick consumers' progress paces replays at speed 0
+ * (md_flowctl.c). Settings: md_settings.c and README.md. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,11 +35,19 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.market.status",
      .event = &tb_query_desc,
      .handler = md_api_status},
+    /* Every instance: whichever runs a replay needs every report. */
+    {.name = "flow",
+     .kind = BUS_EVENT,
+     .subject = "bus.flow.>",
+     .event = &tb_flow_desc,
+     .handler = md_flowctl_on_report,
+     .every_instance = true},
 };
 
 static void destroy_service(md_service *svc) {
     if (svc == NULL) return;
     free(svc->cfg.symbols);
+    if (svc->flow_ready) md_flowctl_destroy(svc);
     pthread_mutex_destroy(&svc->lock);
     free(svc);
 }
@@ -56,6 +65,11 @@ static tb_status start(bus_actor *a, tb_error *err) {
         s = md_replay_check_path(svc, false, &req, err);
         if (s != TB_OK) s = TB_INVALID;
     }
+    if (s == TB_OK) {
+        s = md_flowctl_init(svc);
+        if (s != TB_OK) tb_error_set(err, s, NULL, "cannot set up replay flow control");
+        svc->flow_ready = s == TB_OK;
+    }
     if (s != TB_OK) {
         destroy_service(svc);
         return s;
@@ -70,6 +84,14 @@ static tb_status start(bus_actor *a, tb_error *err) {
                                                 "Ticks or statuses NATS refused", NULL);
     svc->m_store_errors = bus_metrics_counter(
         m, "tb_md_store_errors_total", "Failed Redis writes of seqs, quotes or status", NULL);
+    svc->m_flow_stalls = bus_metrics_counter(
+        m, "tb_replay_consumer_stalls_total",
+        "Tick consumers a full-speed replay stopped waiting for (no progress for "
+        "MD_REPLAY_STALL_MS)",
+        NULL);
+    svc->m_flow_wait =
+        bus_metrics_counter(m, "tb_replay_flow_waits_total",
+                            "Times a full-speed replay waited for its slowest tick consumer", NULL);
     bus_actor_set_user(a, svc);
     return TB_OK;
 }

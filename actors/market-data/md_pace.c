@@ -2,6 +2,9 @@
  * int64 after 9.2e9 ticks, which a long-running fast feed reaches. */
 #include "md_pace.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #define NS INT64_C(1000000000)
 
 int64_t md_pace_rate_offset_ns(uint64_t index, uint64_t rate_per_s) {
@@ -33,4 +36,122 @@ int64_t md_pace_rate_per_s(uint64_t count_before, uint64_t count_now, int64_t el
     unsigned __int128 v =
         (unsigned __int128)(count_now - count_before) * (uint64_t)NS / (uint64_t)elapsed_ns;
     return v > (unsigned __int128)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* ---- Replay flow control; see md_pace.h ---- */
+
+#define TICK_PREFIX "md.tick."
+
+void md_flow_init(md_flow *f, uint64_t window, int64_t stall_ns) {
+    memset(f, 0, sizeof *f);
+    f->window = window;
+    f->stall_ns = stall_ns;
+}
+
+bool md_flow_is_tick_subject(const char *subject) {
+    return strncmp(subject, TICK_PREFIX, sizeof TICK_PREFIX - 1) == 0 &&
+           subject[sizeof TICK_PREFIX - 1] != '\0';
+}
+
+static md_flow_service *find_service(md_flow *f, const char *name, int64_t now_ns) {
+    for (size_t i = 0; i < f->nsvc; i++)
+        if (strcmp(f->svc[i].name, name) == 0) return &f->svc[i];
+    if (f->nsvc == MD_FLOW_MAX_SERVICES) return NULL;
+    md_flow_service *s = &f->svc[f->nsvc++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->moved_ns = now_ns;
+    return s;
+}
+
+md_flow_result md_flow_report(md_flow *f, const char *service, const char *instance,
+                              const char *endpoint, const char *subject, uint64_t handled,
+                              int64_t now_ns, size_t *service_index) {
+    if (!md_flow_is_tick_subject(subject)) return MD_FLOW_IGNORED;
+    md_flow_instance *in = NULL;
+    for (size_t i = 0; i < f->ninst && in == NULL; i++)
+        if (strcmp(f->inst[i].instance, instance) == 0 &&
+            strcmp(f->inst[i].service, service) == 0 && strcmp(f->inst[i].endpoint, endpoint) == 0)
+            in = &f->inst[i];
+    if (in == NULL && f->ninst == MD_FLOW_MAX_INSTANCES) return MD_FLOW_FULL;
+    md_flow_service *s = find_service(f, service, now_ns);
+    if (s == NULL) return MD_FLOW_FULL;
+    if (in == NULL) {
+        /* First seen: what it finished before this report is not known to
+         * belong to this replay, so it counts from here. */
+        in = &f->inst[f->ninst++];
+        memset(in, 0, sizeof *in);
+        snprintf(in->service, sizeof in->service, "%s", service);
+        snprintf(in->instance, sizeof in->instance, "%s", instance);
+        snprintf(in->endpoint, sizeof in->endpoint, "%s", endpoint);
+        in->handled = in->base = handled;
+    }
+    if (handled < in->handled) return MD_FLOW_BACKWARDS;
+    uint64_t moved = handled - in->handled;
+    in->handled = handled;
+    if (service_index) *service_index = (size_t)(s - f->svc);
+    if (moved == 0) return MD_FLOW_COUNTED;
+    s->progress += moved;
+    s->moved_ns = now_ns;
+    if (!s->dropped) return MD_FLOW_COUNTED;
+    s->dropped = s->just_dropped = false;
+    s->forgiven += s->backlog;
+    s->backlog = 0;
+    s->full = false;
+    return MD_FLOW_RESUMED;
+}
+
+void md_flow_begin(md_flow *f, int64_t now_ns) {
+    for (size_t i = 0; i < f->ninst; i++) f->inst[i].base = f->inst[i].handled;
+    for (size_t i = 0; i < f->nsvc; i++) {
+        md_flow_service *s = &f->svc[i];
+        s->progress = s->forgiven = s->backlog = 0;
+        s->moved_ns = now_ns;
+        s->full = s->dropped = s->just_dropped = false;
+    }
+}
+
+/* Ticks published but not yet finished by s, as far as pacing goes. */
+static uint64_t lag_of(const md_flow_service *s, uint64_t published) {
+    uint64_t done = s->progress + s->forgiven;
+    return published > done ? published - done : 0;
+}
+
+uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns) {
+    if (f->window == 0) return UINT64_MAX;
+    /* First the stalls: a service that keeps the next batch back and has not
+     * moved for stall_ns, all of it while keeping the batch back. */
+    for (size_t i = 0; i < f->nsvc; i++) {
+        md_flow_service *s = &f->svc[i];
+        if (s->dropped) continue;
+        uint64_t lag = lag_of(s, published);
+        if (lag + want <= f->window) {
+            s->full = false;
+            continue;
+        }
+        if (!s->full) {
+            s->full = true;
+            s->full_ns = now_ns;
+        }
+        int64_t since = s->full_ns > s->moved_ns ? s->full_ns : s->moved_ns;
+        if (now_ns - since >= f->stall_ns) {
+            s->dropped = s->just_dropped = true;
+            s->backlog = lag;
+            s->full = false;
+        }
+    }
+    uint64_t room = UINT64_MAX;
+    for (size_t i = 0; i < f->nsvc; i++) {
+        if (f->svc[i].dropped) continue;
+        uint64_t lag = lag_of(&f->svc[i], published);
+        uint64_t left = lag < f->window ? f->window - lag : 0;
+        if (left < room) room = left;
+    }
+    return room;
+}
+
+size_t md_flow_paced(const md_flow *f) {
+    size_t n = 0;
+    for (size_t i = 0; i < f->nsvc; i++) n += !f->svc[i].dropped;
+    return n;
 }

@@ -10,7 +10,11 @@
 #ifndef MD_PACE_H
 #define MD_PACE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "catalogue.h"
 
 int64_t md_pace_rate_offset_ns(uint64_t index, uint64_t rate_per_s);
 int64_t md_pace_replay_offset_ns(int64_t first_ts, int64_t ts, uint64_t speed);
@@ -19,5 +23,82 @@ int64_t md_pace_replay_offset_ns(int64_t first_ts, int64_t ts, uint64_t speed);
 uint64_t md_pace_rate_due(int64_t elapsed_ns, uint64_t rate_per_s);
 /* Ticks per second between two samples of a counter; 0 when no time passed. */
 int64_t md_pace_rate_per_s(uint64_t count_before, uint64_t count_now, int64_t elapsed_ns);
+
+/* ---- Replay flow control (speed 0) ----
+ *
+ * A replay at full speed must not outrun the services that consume its
+ * ticks. Every batched consumer instance reports, on bus.flow.<service>, how
+ * many messages it has finished since it started (tb_flow). md_flow keeps,
+ * for every service with an endpoint on md.tick.*, the progress since the
+ * replay began: the sum over its instances of (latest handled - baseline),
+ * the baseline being an instance's count when the replay began, or its first
+ * report when it appears later. The replay may publish while
+ * published - min over services (progress) stays within the window.
+ *
+ * A service whose progress has not moved for stall_ns while the window was
+ * full for it (killed, hung) is dropped from the minimum, so a backtest never
+ * hangs on it; when it moves again it is readmitted, its backlog at the drop
+ * forgiven (those ticks were most likely lost with the worker; its raw
+ * progress still shows them missing). No service known: no pacing.
+ * Not thread-safe: the caller locks. */
+#define MD_FLOW_MAX_SERVICES  32
+#define MD_FLOW_MAX_INSTANCES 256
+
+typedef struct md_flow_instance {
+    char service[TB_TOKEN_CAP];
+    char instance[TB_TOKEN_CAP];
+    char endpoint[TB_TOKEN_CAP];
+    uint64_t handled; /* latest report */
+    uint64_t base;    /* handled when the replay began, or at its first report */
+} md_flow_instance;
+
+typedef struct md_flow_service {
+    char name[TB_TOKEN_CAP];
+    uint64_t progress; /* sum over instances of handled - base */
+    uint64_t forgiven; /* backlogs forgiven at drops, added to progress for pacing */
+    uint64_t backlog;  /* published - paced progress when dropped */
+    int64_t moved_ns;  /* last time progress grew (or the replay began) */
+    int64_t full_ns;   /* since when it blocks the next batch, when full */
+    bool full;         /* it leaves less room than the next batch needs */
+    bool dropped;      /* stalled: left out of the minimum */
+    bool just_dropped; /* dropped by the last md_flow_room, not yet announced */
+} md_flow_service;
+
+typedef struct md_flow {
+    uint64_t window; /* most ticks published ahead of the slowest service; 0 = off */
+    int64_t stall_ns;
+    md_flow_instance inst[MD_FLOW_MAX_INSTANCES];
+    size_t ninst;
+    md_flow_service svc[MD_FLOW_MAX_SERVICES];
+    size_t nsvc;
+} md_flow;
+
+typedef enum {
+    MD_FLOW_COUNTED,   /* the report updated a tick consumer */
+    MD_FLOW_IGNORED,   /* not a tick consumer (another subject) */
+    MD_FLOW_RESUMED,   /* a dropped service moved again and is paced again */
+    MD_FLOW_BACKWARDS, /* handled went down for the same instance: ignored */
+    MD_FLOW_FULL,      /* too many services or instances: ignored */
+} md_flow_result;
+
+void md_flow_init(md_flow *f, uint64_t window, int64_t stall_ns);
+/* True when subject is a tick subscription (md.tick.<anything>). */
+bool md_flow_is_tick_subject(const char *subject);
+/* Takes one report. service_index (may be NULL) is set to the service's
+ * index in f->svc for COUNTED and RESUMED. */
+md_flow_result md_flow_report(md_flow *f, const char *service, const char *instance,
+                              const char *endpoint, const char *subject, uint64_t handled,
+                              int64_t now_ns, size_t *service_index);
+/* The replay begins: every known instance's baseline is its latest count,
+ * every service's progress 0, nothing dropped. */
+void md_flow_begin(md_flow *f, int64_t now_ns);
+/* How many more ticks may be published after `published` of this replay:
+ * UINT64_MAX when nothing paces (window 0, or no service left). `want` is
+ * the next batch: a service leaving less room than that blocks the replay,
+ * and one that blocks it for stall_ns without progress is dropped (marked
+ * just_dropped). */
+uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns);
+/* Services taking part in pacing (known and not dropped). */
+size_t md_flow_paced(const md_flow *f);
 
 #endif

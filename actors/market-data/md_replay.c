@@ -2,7 +2,9 @@
  * one background thread per instance.
  *
  * Rows are parsed by md_csv (pure); this file reads the file, paces rows by
- * their timestamps (speed factor, 0 = as fast as possible), publishes them
+ * their timestamps (speed factor), or at speed 0 by its slowest tick
+ * consumer (md_flowctl.c: never more than MD_REPLAY_WINDOW ticks ahead of
+ * any consumer's reported progress), publishes them
  * through md_feed in batches of rows that are due, skips and counts
  * malformed rows, and ends the feed with `done` when the input is exhausted
  * (or `failed` when it was stopped early or could not be read), so a
@@ -111,10 +113,13 @@ static void nap_until(int64_t deadline) {
     nanosleep(&ts, NULL);
 }
 
-/* Publishes batch[0..*n) and empties it; false when the feed was stopped. */
-static bool flush_batch(md_feed *f, tb_tick *batch, size_t *n) {
+/* Publishes batch[0..*n) once it fits in the flow window, and empties it;
+ * false when the feed was stopped. */
+static bool flush_batch(md_feed *f, md_flowctl_gate *g, tb_tick *batch, size_t *n) {
     if (*n == 0) return true;
+    if (!md_flowctl_wait(g, f, *n)) return false;
     tb_status s = md_feed_publish(f, batch, *n);
+    md_flowctl_published(g, *n);
     *n = 0;
     md_feed_progress(f);
     return s != TB_UNAVAILABLE;
@@ -134,6 +139,8 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
             md_csv_format_name(req->format), (unsigned long long)req->speed);
     md_csv_parser p;
     md_csv_init(&p, req->format);
+    md_flowctl_gate gate = {0};
+    if (req->speed == 0) md_flowctl_begin(svc, &gate, f->source);
     char buf[MD_CSV_MAX_LINE + 1];
     size_t n = 0;
     bool have_first = false, stopped = false;
@@ -162,7 +169,7 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
         int64_t due = start + md_pace_replay_offset_ns(first_ts, t.ts, req->speed);
         if (due > bus_mono_ns()) {
             /* Rows already due go out before waiting for this one. */
-            stopped = !flush_batch(f, batch, &n);
+            stopped = !flush_batch(f, &gate, batch, &n);
             while (!stopped && bus_mono_ns() < due) {
                 nap_until(due);
                 stopped = md_feed_stopped(f);
@@ -170,12 +177,17 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
             if (stopped) break;
         }
         batch[n++] = t;
-        if (n == MD_BATCH) stopped = !flush_batch(f, batch, &n);
+        if (n == MD_BATCH) stopped = !flush_batch(f, &gate, batch, &n);
         if (!stopped) stopped = md_feed_stopped(f);
     }
     /* Rows already due go out even when stopping; only a stop while waiting
      * for Redis (flush_batch false) leaves them unpublished. */
-    if (!flush_batch(f, batch, &n)) stopped = true;
+    if (!flush_batch(f, &gate, batch, &n)) stopped = true;
+    if (gate.waits > 0) {
+        bus_counter_add(svc->m_flow_wait, gate.waits);
+        bus_log(BUS_LOG_INFO, "replay %s: waited %llu times, %.3f s in all, for tick consumers",
+                f->source, (unsigned long long)gate.waits, (double)gate.waited_ns / 1e9);
+    }
     bool read_error = ferror(fp) != 0;
     fclose(fp);
     char summary[TB_TEXT_CAP - 64], msg[TB_TEXT_CAP];

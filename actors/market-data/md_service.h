@@ -18,6 +18,7 @@
 
 #include "actor.h"
 #include "md_csv.h"
+#include "md_pace.h"
 #include "md_sim.h"
 
 #define MD_KEY_SEQ     "md:seq:"
@@ -26,6 +27,9 @@
 #define MD_KEY_STATUS  "md:status:"
 /* Ticks handed to Redis and NATS together. */
 #define MD_BATCH 256
+/* Replay flow control (MD_REPLAY_WINDOW): default and ceiling of the window. */
+#define MD_REPLAY_WINDOW_DEFAULT 20000
+#define MD_REPLAY_WINDOW_MAX     100000000
 /* A running feed reports its progress this often. */
 #define MD_STATUS_EVERY_NS INT64_C(1000000000)
 
@@ -46,6 +50,8 @@ typedef struct md_settings {
     md_csv_format replay_format;
     uint64_t replay_speed;
     char replay_dir[TB_TEXT_CAP]; /* "" = api.market.replay may read any regular file */
+    uint64_t replay_window;       /* speed 0: most ticks ahead of the slowest consumer, 0 = off */
+    uint64_t replay_stall_ms;     /* a consumer this long without progress is not waited for */
 } md_settings;
 
 /* Loads MD_* from the environment into s (caller frees s->symbols).
@@ -62,9 +68,16 @@ typedef struct md_service {
     bus_series *m_rejected;       /* tb_replay_rows_rejected_total */
     bus_series *m_publish_errors; /* tb_md_publish_errors_total */
     bus_series *m_store_errors;   /* tb_md_store_errors_total */
-    pthread_mutex_t lock;         /* guards the fields below */
-    uint64_t rate_count;          /* m_ticks at the last rate sample */
-    int64_t rate_ns;              /* time of the last rate sample */
+    bus_series *m_flow_stalls;    /* tb_replay_consumer_stalls_total */
+    bus_series *m_flow_wait;      /* tb_replay_flow_waits_total */
+    /* replay flow control: every tick consumer's progress (md_flowctl.c) */
+    pthread_mutex_t flow_lock; /* guards flow */
+    pthread_cond_t flow_cond;  /* signalled on every flow report */
+    md_flow flow;
+    bool flow_ready;      /* flow_lock and flow_cond were initialised */
+    pthread_mutex_t lock; /* guards the fields below */
+    uint64_t rate_count;  /* m_ticks at the last rate sample */
+    int64_t rate_ns;      /* time of the last rate sample */
     int running_feeds;
     char last_source[TB_TOKEN_CAP]; /* feed this instance ran last (api.market.status) */
     /* api.market.replay: one background replay at a time */
@@ -140,6 +153,32 @@ tb_status md_replay_start_background(md_service *svc, const md_replay_req *req,
                                      tb_error *err) TB_WARN_UNUSED;
 /* Cancels and joins the background replay (shutdown). */
 void md_replay_stop_background(md_service *svc);
+
+/* ---- md_flowctl.c: replay flow control ---- */
+
+/* One replay's view of the flow window. */
+typedef struct md_flowctl_gate {
+    md_service *svc;
+    char source[TB_TOKEN_CAP];
+    bool on;            /* paced by consumers (speed 0, window > 0) */
+    uint64_t published; /* ticks of this replay published so far */
+    uint64_t waits;     /* times the replay had to wait for room */
+    int64_t waited_ns;  /* total time spent waiting */
+} md_flowctl_gate;
+
+/* Sets up svc's flow state from its settings; TB_NOMEM on failure. */
+tb_status md_flowctl_init(md_service *svc) TB_WARN_UNUSED;
+void md_flowctl_destroy(md_service *svc);
+/* bus.flow.> endpoint (every instance): takes a consumer's progress report. */
+tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev);
+/* A full-speed replay begins: takes the consumers' baselines and logs
+ * whether anything paces it. */
+void md_flowctl_begin(md_service *svc, md_flowctl_gate *g, const char *source);
+/* Blocks until n more ticks fit in the window (or nothing paces the
+ * replay); false when the feed was stopped while waiting. */
+bool md_flowctl_wait(md_flowctl_gate *g, const md_feed *f, size_t n);
+/* n more ticks were published. */
+void md_flowctl_published(md_flowctl_gate *g, size_t n);
 
 /* ---- md_api.c: request handlers ---- */
 tb_status md_api_symbols(bus_ctx *ctx, const void *ev);

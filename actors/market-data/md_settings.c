@@ -98,6 +98,20 @@ tb_status md_settings_load(md_settings *s, tb_error *err) {
                             "MD_REPLAY_FORMAT must be ticks or closes (or unset: from the header)");
     if ((st = env_u64("MD_REPLAY_SPEED", 0, INT64_MAX, &s->replay_speed, err)) != TB_OK) return st;
     snprintf(s->replay_dir, sizeof s->replay_dir, "%s", bus_env("MD_REPLAY_DIR", ""));
+    int64_t window;
+    if ((st = bus_env_int("MD_REPLAY_WINDOW", MD_REPLAY_WINDOW_DEFAULT, 0, MD_REPLAY_WINDOW_MAX,
+                          &window, err)) != TB_OK)
+        return st;
+    /* A window smaller than one publish batch could never let a batch out. */
+    if (window != 0 && window < MD_BATCH)
+        return tb_error_set(err, TB_INVALID, "MD_REPLAY_WINDOW",
+                            "MD_REPLAY_WINDOW must be 0 (off) or at least %d", MD_BATCH);
+    s->replay_window = (uint64_t)window;
+    if ((st = env_u64("MD_REPLAY_STALL_MS", 5000, 3600000, &s->replay_stall_ms, err)) != TB_OK)
+        return st;
+    if (s->replay_stall_ms == 0)
+        return tb_error_set(err, TB_INVALID, "MD_REPLAY_STALL_MS",
+                            "MD_REPLAY_STALL_MS must be within [1, 3600000]");
     if (s->mode == MD_MODE_REPLAY && s->replay_file[0] == '\0')
         return tb_error_set(err, TB_INVALID, "MD_REPLAY_FILE",
                             "MD_MODE=replay needs MD_REPLAY_FILE");
@@ -115,27 +129,31 @@ tb_status md_settings_load(md_settings *s, tb_error *err) {
 }
 
 void md_settings_usage(FILE *f) {
-    fprintf(f,
-            "  MD_MODE            sim | replay | off (default sim)\n"
-            "  MD_SOURCE          feed name in md.status.<source> and tick.source\n"
-            "                     (default sim, or replay with MD_MODE=replay)\n"
-            "  MD_SYMBOLS         sim symbols SYM[:start[:drift[:volatility]]],...\n"
-            "                     (default " DEFAULT_SYMBOLS "; start default 100)\n"
-            "  MD_SEED            simulator seed, same seed = same ticks (default 42)\n"
-            "  MD_RATE            ticks per second over all symbols, 0 = as fast as possible "
-            "(default 10)\n"
-            "  MD_MAX_TICKS       stop the simulator after this many ticks, 0 = never (default 0)\n"
-            "  MD_DRIFT           annual drift of every symbol without its own (default 0.05)\n"
-            "  MD_VOLATILITY      annual volatility of every symbol without its own (default 0.2)\n"
-            "  MD_STEP_SECONDS    simulated trading seconds between two ticks of a symbol (default "
-            "60)\n"
-            "  MD_SPREAD_BPS      bid/ask spread around last, 1..10000 bps (default 5)\n"
-            "  MD_PRICE_STEP      price tick size (default 0.01)\n"
-            "  MD_MAX_SIZE        sizes are whole units in [1, MD_MAX_SIZE] (default 100)\n"
-            "  MD_REPLAY_FILE     CSV replayed when MD_MODE=replay\n"
-            "  MD_REPLAY_FORMAT   ticks | closes (default: from the header)\n"
-            "  MD_REPLAY_SPEED    pacing factor against timestamps, 0 = as fast as possible "
-            "(default 0)\n"
-            "  MD_REPLAY_DIR      api.market.replay only reads files under this folder (default: "
-            "any)\n");
+    fprintf(
+        f, "  MD_MODE            sim | replay | off (default sim)\n"
+           "  MD_SOURCE          feed name in md.status.<source> and tick.source\n"
+           "                     (default sim, or replay with MD_MODE=replay)\n"
+           "  MD_SYMBOLS         sim symbols SYM[:start[:drift[:volatility]]],...\n"
+           "                     (default " DEFAULT_SYMBOLS "; start default 100)\n"
+           "  MD_SEED            simulator seed, same seed = same ticks (default 42)\n"
+           "  MD_RATE            ticks per second over all symbols, 0 = as fast as possible "
+           "(default 10)\n"
+           "  MD_MAX_TICKS       stop the simulator after this many ticks, 0 = never (default 0)\n"
+           "  MD_DRIFT           annual drift of every symbol without its own (default 0.05)\n"
+           "  MD_VOLATILITY      annual volatility of every symbol without its own (default 0.2)\n"
+           "  MD_STEP_SECONDS    simulated trading seconds between two ticks of a symbol (default "
+           "60)\n"
+           "  MD_SPREAD_BPS      bid/ask spread around last, 1..10000 bps (default 5)\n"
+           "  MD_PRICE_STEP      price tick size (default 0.01)\n"
+           "  MD_MAX_SIZE        sizes are whole units in [1, MD_MAX_SIZE] (default 100)\n"
+           "  MD_REPLAY_FILE     CSV replayed when MD_MODE=replay\n"
+           "  MD_REPLAY_FORMAT   ticks | closes (default: from the header)\n"
+           "  MD_REPLAY_SPEED    pacing factor against timestamps, 0 = as fast as possible "
+           "(default 0)\n"
+           "  MD_REPLAY_DIR      api.market.replay only reads files under this folder (default: "
+           "any)\n"
+           "  MD_REPLAY_WINDOW   speed 0: most ticks published ahead of the slowest tick consumer\n"
+           "                     (bus.flow reports), 0 = unpaced, else >= 256 (default 20000)\n"
+           "  MD_REPLAY_STALL_MS a consumer without progress this long while the window is full\n"
+           "                     is no longer waited for (default 5000)\n");
 }
