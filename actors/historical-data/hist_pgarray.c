@@ -77,12 +77,15 @@ void hist_pgarray_fixed(hist_pgarray *a, tb_fixed v) {
 
 void hist_pgarray_hex(hist_pgarray *a, const uint8_t *bytes, size_t n) {
     static const char digits[] = "0123456789abcdef";
-    if (!room(a, 2 * n + 1)) return;
+    if (!room(a, 2 * n + 3)) return;
     open_element(a);
+    /* Quoted, so that no bytes is "" (an empty element), not a syntax error. */
+    a->p[a->len++] = '"';
     for (size_t i = 0; i < n; i++) {
         a->p[a->len++] = digits[bytes[i] >> 4];
         a->p[a->len++] = digits[bytes[i] & 15];
     }
+    a->p[a->len++] = '"';
 }
 
 const char *hist_pgarray_finish(hist_pgarray *a) {

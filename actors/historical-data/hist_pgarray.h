@@ -31,7 +31,7 @@ void hist_pgarray_str(hist_pgarray *a, const char *s);
 void hist_pgarray_i64(hist_pgarray *a, int64_t v);
 /* A tb_fixed as an exact decimal (for numeric[]). */
 void hist_pgarray_fixed(hist_pgarray *a, tb_fixed v);
-/* bytes as lowercase hex (for decode(x, 'hex')). */
+/* bytes as lowercase hex, quoted (for decode(x, 'hex')). */
 void hist_pgarray_hex(hist_pgarray *a, const uint8_t *bytes, size_t n);
 
 /* Closes the literal and returns it (borrowed until the next call on a), or
