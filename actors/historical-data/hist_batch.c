@@ -130,12 +130,30 @@ hist_seen_block *hist_batch_find_block(hist_batch *b, const char *symbol, const 
     return NULL;
 }
 
-static int cmp_bar(const void *a, const void *b) {
+/* Bars of one symbol: interval, then start (the caller keeps symbols apart,
+ * so the hot sort compares no strings). */
+static int cmp_bar_in_symbol(const void *a, const void *b) {
     const hist_bar_row *x = a, *y = b;
-    int c = strcmp(x->symbol, y->symbol);
-    if (c == 0) c = CMP(x->iv, y->iv);
+    int c = CMP(x->iv, y->iv);
     if (c == 0) c = CMP(x->bar.start, y->bar.start);
     return c;
+}
+
+/* Sorts rows[from, to) (one symbol's) and folds runs of one key into their
+ * first row, moving the result to rows[out, ...); returns the new end. */
+static tb_status fold_symbol(hist_bar_row *rows, size_t from, size_t to, size_t *out) {
+    qsort(rows + from, to - from, sizeof *rows, cmp_bar_in_symbol);
+    size_t o = *out;
+    for (size_t i = from; i < to; i++) {
+        if (i > from && cmp_bar_in_symbol(&rows[o - 1], &rows[i]) == 0) {
+            tb_status s = hist_bar_merge(&rows[o - 1].bar, &rows[i].bar);
+            if (s != TB_OK) return s;
+        } else {
+            rows[o++] = rows[i];
+        }
+    }
+    *out = o;
+    return TB_OK;
 }
 
 tb_status hist_batch_merge(hist_batch *b) {
@@ -170,18 +188,15 @@ tb_status hist_batch_merge(hist_batch *b) {
                                t->size, t->seq);
         }
     }
-    if (b->nbars == 0) return TB_OK;
-    qsort(b->bars, b->nbars, sizeof *b->bars, cmp_bar);
-    /* Fold runs of one key into their first row. */
-    size_t out = 0;
-    for (size_t i = 1; i < b->nbars; i++) {
-        if (cmp_bar(&b->bars[out], &b->bars[i]) == 0) {
-            tb_status s = hist_bar_merge(&b->bars[out].bar, &b->bars[i].bar);
-            if (s != TB_OK) return s;
-        } else {
-            b->bars[++out] = b->bars[i];
-        }
+    /* Ticks are grouped by symbol, so each symbol's rows are contiguous and
+     * the symbols already in order: sort and fold each symbol's rows alone. */
+    size_t out = 0, from = 0;
+    for (size_t i = 1; i <= b->nbars; i++) {
+        if (i < b->nbars && strcmp(b->bars[i].symbol, b->bars[from].symbol) == 0) continue;
+        tb_status s = fold_symbol(b->bars, from, i, &out);
+        if (s != TB_OK) return s;
+        from = i;
     }
-    b->nbars = out + 1;
+    b->nbars = out;
     return TB_OK;
 }

@@ -14,6 +14,8 @@
  * Endpoints: api.bars.query (tb_query -> list of tb_bar) and api.bars.import
  * (CSV text -> tb_bars_import_result, all rows or none). See README.md. */
 #include <inttypes.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@
 /* How long Redis remembers a symbol's current bucket per interval. A symbol
  * silent for longer gets no close event for the bar it last traded in. */
 #define CLOSE_KEY_TTL_MS (8LL * 86400 * 1000)
+/* How often freed heap goes back to the system (trim_heap). */
+#define HEAP_TRIM_MS 1000
 
 typedef struct hist_state {
     int64_t dedupe_retention_s;
@@ -38,6 +42,8 @@ typedef struct hist_state {
     bus_series *ticks_applied, *ticks_duplicate, *ticks_invalid;
     bus_series *bars_closed, *close_errors;
     bus_series *import_rows, *import_rejected, *pruned;
+    atomic_bool busy; /* a batch of ticks ran since the last trim_heap */
+    bool trimmed;     /* trim_heap's own: trimmed since the last busy interval */
 } hist_state;
 
 static hist_state state;
@@ -213,6 +219,7 @@ done:
  * announces the bars the batch closed. */
 static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
     size_t n = bus_batch_len(bb);
+    atomic_store(&state.busy, true);
     hist_batch b;
     hist_batch_init(&b);
     tb_error err = {0};
@@ -342,6 +349,25 @@ static void prune(bus_actor *a, void *arg) {
     bus_pg_release(bus_actor_pg(a), pg);
 }
 
+/* Gives the heap that a backlog of ticks left behind back to the system.
+ * When ticks arrive faster than they are stored, the NATS client queues them
+ * in this process (up to the runtime's pending limits); once the queue has
+ * drained, glibc keeps most of those freed pages in its per-thread arenas,
+ * so without this the resident size stays at the backlog's peak. Only after
+ * a quiet interval: trimming under load would hand back pages the next
+ * batches fault in again. */
+static void trim_heap(bus_actor *a, void *arg) {
+    (void)a;
+    (void)arg;
+    if (atomic_exchange(&state.busy, false)) {
+        state.trimmed = false;
+        return;
+    }
+    if (state.trimmed) return;
+    (void)malloc_trim(0); /* returns whether memory was released: nothing to act on */
+    state.trimmed = true;
+}
+
 static tb_status start(bus_actor *a, tb_error *err) {
     bus_metrics *m = bus_actor_metrics(a);
     const char *th = "Ticks received by outcome";
@@ -362,7 +388,10 @@ static tb_status start(bus_actor *a, tb_error *err) {
     state.pruned =
         bus_metrics_counter(m, "tb_hist_seen_pruned_total", "Seen-set blocks deleted by age", NULL);
     bus_actor_set_user(a, &state);
-    return bus_actor_add_timer(a, "seen-prune", state.prune_interval_ms, prune, &state, NULL, err);
+    tb_status s =
+        bus_actor_add_timer(a, "seen-prune", state.prune_interval_ms, prune, &state, NULL, err);
+    if (s != TB_OK) return s;
+    return bus_actor_add_timer(a, "heap-trim", HEAP_TRIM_MS, trim_heap, NULL, NULL, err);
 }
 
 static void usage(FILE *f) {
