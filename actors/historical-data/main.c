@@ -227,13 +227,19 @@ static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         const tb_tick *t = bus_batch_event(bb, i);
         tb_fixed price, size;
+        /* Refused alone: the runtime counts it per endpoint, this service
+         * counts and logs it, and the rest of the batch goes on. */
         if (t->seq > (uint64_t)INT64_MAX) {
             bus_counter_add(state.ticks_invalid, 1);
+            bus_log(BUS_LOG_WARN, "refused tick %s: seq %" PRIu64 " out of range (trace %s)",
+                    t->symbol, t->seq, bus_batch_trace(bb, i));
             bus_batch_fail(bb, i, TB_INVALID, "seq %" PRIu64 " out of range", t->seq);
             continue;
         }
         if (hist_tick_price(t, &price, &size, &err) != TB_OK) {
             bus_counter_add(state.ticks_invalid, 1);
+            bus_log(BUS_LOG_WARN, "refused tick: %s (trace %s)", err.message,
+                    bus_batch_trace(bb, i));
             bus_batch_fail(bb, i, err.status, "%s", err.message);
             continue;
         }
