@@ -1,8 +1,7 @@
-/* PostgreSQL access of historical-data (see hist_store.h): the tick merge
- * upsert, bar reads, queries, the all-or-nothing import and the prune of the
- * seen-tick guard. Times cross the boundary as microseconds since the epoch
- * (timestamptz's resolution); bar starts are whole seconds, so nothing is
- * lost. */
+/* PostgreSQL access of historical-data (see hist_store.h): bar reads,
+ * queries, the all-or-nothing import and the prune of the tick seen-sets
+ * (the batch of ticks itself is hist_store_ticks.c). Times cross the boundary as microseconds since
+ * the epoch (timestamptz's resolution); bar starts are whole seconds, so nothing is lost. */
 #include "hist_store.h"
 
 #include <inttypes.h>
@@ -11,39 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hist_pgarray.h"
 #include "store.h"
 
 #define NS_PER_US 1000
-
-/* One statement: the seen-tick insert feeds the bar upserts, which see no
- * row (and change nothing) when the tick was already recorded. The SET list
- * is hist_bar_merge: every expression reads the row's old values. Bars are
- * upserted in the fixed order 1s..1d, so two workers never lock one
- * symbol's bars in opposite orders. */
-static const char SQL_APPLY_TICK[] =
-    "WITH seen AS ("
-    "  INSERT INTO hist_seen_ticks (symbol, seq, ts_ns) VALUES ($1, $2, $3)"
-    "  ON CONFLICT DO NOTHING RETURNING 1)"
-    " INSERT INTO bars AS b (symbol, interval, start, open, high, low, close, volume, ticks,"
-    "                        first_seq, last_seq)"
-    " SELECT $1, v.iv, 'epoch'::timestamptz + v.us * interval '1 microsecond',"
-    "        $4::numeric, $4::numeric, $4::numeric, $4::numeric, $5::numeric, 1, $2, $2"
-    "   FROM seen, (VALUES (1, '1s', $6::bigint), (2, '1m', $7::bigint), (3, '5m', $8::bigint),"
-    "                      (4, '1h', $9::bigint), (5, '1d', $10::bigint)) AS v(n, iv, us)"
-    "  ORDER BY v.n"
-    " ON CONFLICT (symbol, interval, start) DO UPDATE SET"
-    "  open = CASE WHEN EXCLUDED.first_seq < b.first_seq OR"
-    "                   (EXCLUDED.first_seq = b.first_seq AND EXCLUDED.open < b.open)"
-    "              THEN EXCLUDED.open ELSE b.open END,"
-    "  first_seq = LEAST(b.first_seq, EXCLUDED.first_seq),"
-    "  close = CASE WHEN EXCLUDED.last_seq > b.last_seq OR"
-    "                    (EXCLUDED.last_seq = b.last_seq AND EXCLUDED.close > b.close)"
-    "               THEN EXCLUDED.close ELSE b.close END,"
-    "  last_seq = GREATEST(b.last_seq, EXCLUDED.last_seq),"
-    "  high = GREATEST(b.high, EXCLUDED.high),"
-    "  low = LEAST(b.low, EXCLUDED.low),"
-    "  volume = b.volume + EXCLUDED.volume,"
-    "  ticks = b.ticks + EXCLUDED.ticks";
 
 #define BAR_COLUMNS                                                                                \
     "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "           \
@@ -71,28 +41,6 @@ static tb_status row_to_bar(const PGresult *r, int row, tb_bar *b, tb_error *err
     return TB_OK;
 }
 
-tb_status hist_store_apply_tick(PGconn *c, const char *symbol, uint64_t seq, int64_t ts_ns,
-                                const hist_bar bars[HIST_NINTERVALS], bool *applied,
-                                tb_error *err) {
-    char seq_s[24], ts_s[24], price_s[TB_FIXED_STRLEN], size_s[TB_FIXED_STRLEN];
-    char start_s[HIST_NINTERVALS][24];
-    snprintf(seq_s, sizeof seq_s, "%" PRIu64, seq);
-    snprintf(ts_s, sizeof ts_s, "%" PRId64, ts_ns);
-    tb_fixed_format(bars[0].open, price_s);
-    tb_fixed_format(bars[0].volume, size_s);
-    const char *params[5 + HIST_NINTERVALS] = {symbol, seq_s, ts_s, price_s, size_s};
-    for (int i = 0; i < HIST_NINTERVALS; i++) {
-        snprintf(start_s[i], sizeof start_s[i], "%" PRId64, bars[i].start / NS_PER_US);
-        params[5 + i] = start_s[i];
-    }
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c, SQL_APPLY_TICK, 5 + HIST_NINTERVALS, params, &r, err);
-    if (s != TB_OK) return s;
-    *applied = atoi(PQcmdTuples(r)) > 0;
-    PQclear(r);
-    return TB_OK;
-}
-
 tb_status hist_store_get_bar(PGconn *c, const char *symbol, hist_interval iv, int64_t start_ns,
                              tb_bar *out, bool *found, tb_error *err) {
     char us[24];
@@ -109,6 +57,46 @@ tb_status hist_store_get_bar(PGconn *c, const char *symbol, hist_interval iv, in
     if (*found) s = row_to_bar(r, 0, out, err);
     PQclear(r);
     return s;
+}
+
+tb_status hist_store_get_bars(PGconn *c, const hist_bar_row *keys, size_t n, tb_bar **out,
+                              size_t *nout, tb_error *err) {
+    *out = NULL;
+    *nout = 0;
+    if (n == 0) return TB_OK;
+    hist_pgarray col[3];
+    for (int k = 0; k < 3; k++) hist_pgarray_init(&col[k]);
+    for (size_t i = 0; i < n; i++) {
+        hist_pgarray_str(&col[0], keys[i].symbol);
+        hist_pgarray_str(&col[1], hist_interval_name(keys[i].iv));
+        hist_pgarray_i64(&col[2], keys[i].bar.start / NS_PER_US);
+    }
+    const char *params[3];
+    bool oom = false;
+    for (int k = 0; k < 3; k++) oom |= (params[k] = hist_pgarray_finish(&col[k])) == NULL;
+    PGresult *r = NULL;
+    tb_status s =
+        oom ? tb_error_set(err, TB_NOMEM, NULL, "out of memory asking for %zu bars", n)
+            : bus_pg_exec(c,
+                          "SELECT " BAR_COLUMNS " FROM bars"
+                          "  JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(sy, iv, us)"
+                          "    ON symbol = u.sy AND interval = u.iv"
+                          "   AND start = 'epoch'::timestamptz + u.us * interval '1 microsecond'",
+                          3, params, &r, err);
+    for (int k = 0; k < 3; k++) hist_pgarray_close(&col[k]);
+    if (s != TB_OK) return s;
+    size_t rows = (size_t)PQntuples(r);
+    tb_bar *bars = rows ? calloc(rows, sizeof *bars) : NULL;
+    if (rows && bars == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory for bars");
+    for (size_t i = 0; i < rows && s == TB_OK; i++) s = row_to_bar(r, (int)i, &bars[i], err);
+    PQclear(r);
+    if (s != TB_OK) {
+        free(bars);
+        return s;
+    }
+    *out = bars;
+    *nout = rows;
+    return TB_OK;
 }
 
 /* ceil(ns / 1000): start_us >= ceil(x/1000) <=> start_us * 1000 >= x. */
@@ -300,9 +288,10 @@ tb_status hist_store_prune(PGconn *c, int64_t retention_s, int64_t *deleted, tb_
         PGresult *r = NULL;
         tb_status s =
             bus_pg_exec(c,
-                        "DELETE FROM hist_seen_ticks WHERE ctid = ANY(ARRAY("
-                        "  SELECT ctid FROM hist_seen_ticks"
-                        "   WHERE seen_at < now() - $1::bigint * interval '1 second' LIMIT 10000))",
+                        "DELETE FROM hist_seen_blocks WHERE ctid = ANY(ARRAY("
+                        "  SELECT ctid FROM hist_seen_blocks"
+                        "   WHERE seen_at < now() - $1::bigint * interval '1 second' LIMIT 10000"
+                        "     FOR UPDATE SKIP LOCKED))",
                         1, params, &r, err);
         if (s != TB_OK) return s;
         int n = atoi(PQcmdTuples(r));

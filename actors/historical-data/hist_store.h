@@ -1,5 +1,6 @@
-/* PostgreSQL access of historical-data: the bars table and the seen-tick
- * guard (schemas/migrations/0001_init.sql, 0700_historical_data.sql).
+/* PostgreSQL access of historical-data: the bars table and the tick
+ * seen-sets (schemas/migrations/0001_init.sql, 0700_historical_data.sql,
+ * 0702_hist_seen_blocks.sql).
  *
  * Every function takes a borrowed connection and leaves it outside any
  * transaction. Errors are tb_status values with err filled (bus_pg_exec's
@@ -12,17 +13,27 @@
 
 #include "catalogue.h"
 #include "hist_bar.h"
+#include "hist_batch.h"
 #include "hist_csv.h"
 
-/* Merges one tick into its five bars in one statement: the tick's row in
- * hist_seen_ticks and the five upserts commit together, so a tick seen before
- * (same symbol, seq, ts) changes nothing and *applied is false. The upsert is
- * hist_bar_merge written in SQL (open from the lowest seq, close from the
- * highest, extremes, sums), so concurrent workers and any delivery order give
- * the same bars. bars[i] is the one-tick bar for interval i. */
-tb_status hist_store_apply_tick(PGconn *c, const char *symbol, uint64_t seq, int64_t ts_ns,
-                                const hist_bar bars[HIST_NINTERVALS], bool *applied,
-                                tb_error *err) TB_WARN_UNUSED;
+/* Stores a grouped batch (hist_batch_group done) in one transaction of a
+ * constant number of round trips: locks and loads the seen-set blocks the
+ * batch touches (creating missing ones), runs hist_batch_merge on them, then
+ * writes the changed bitmaps and upserts the batch's bars in one statement.
+ * The bitmaps and the bars commit together, so a crash can never mark a tick
+ * seen without counting it, and a tick seen before changes nothing. The bar
+ * upsert is hist_bar_merge in SQL (open from the lowest seq, close from the
+ * highest, extremes, sums), so any number of workers and any delivery order
+ * give the same bars. Blocks, then bars, are locked in the batch's sorted
+ * order, the same in every worker, so concurrent batches cannot deadlock.
+ * On return b holds the outcome of every tick (b->nnew counted). */
+tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_error *err) TB_WARN_UNUSED;
+
+/* The stored bars of keys[0..n) (symbol, interval, start) that exist, in
+ * any order. *out is malloc'd (caller frees; NULL when *nout is 0). One
+ * round trip. */
+tb_status hist_store_get_bars(PGconn *c, const hist_bar_row *keys, size_t n, tb_bar **out,
+                              size_t *nout, tb_error *err) TB_WARN_UNUSED;
 
 /* Reads one bar; *found is false when there is none. */
 tb_status hist_store_get_bar(PGconn *c, const char *symbol, hist_interval iv, int64_t start_ns,
@@ -41,7 +52,9 @@ tb_status hist_store_query(PGconn *c, const char *symbol, hist_interval iv, int6
  * symbol, interval and start is replaced), or none of them. */
 tb_status hist_store_import(PGconn *c, const hist_import *imp, tb_error *err) TB_WARN_UNUSED;
 
-/* Deletes seen-tick rows older than retention_s; *deleted gets the count. */
+/* Deletes seen-set blocks not written for retention_s; *deleted gets the
+ * count. Blocks a batch holds locked are skipped (the next prune takes
+ * them), so a prune never waits on or deadlocks with a batch. */
 tb_status hist_store_prune(PGconn *c, int64_t retention_s, int64_t *deleted,
                            tb_error *err) TB_WARN_UNUSED;
 

@@ -1,22 +1,28 @@
 /* tb-historical-data: OHLCV bars from ticks, stored, served and imported.
  *
- * Consumes md.tick.> (core NATS, queue group "historical-data") and merges
- * every tick into its 1s, 1m, 5m, 1h and 1d bars in PostgreSQL with one
- * atomic, order-independent upsert (hist_store.c); a tick seen twice changes
- * nothing. When a symbol's first tick of a later bucket arrives, the bar
- * before it has closed: a Redis script moves the symbol's current bucket
- * forward atomically, so exactly one worker learns of each close and
- * publishes md.bar.<interval>.<SYM> (tb_bar).
+ * Consumes md.tick.> (core NATS, queue group "historical-data") in batches:
+ * every tick already queued is merged in memory into its 1s, 1m, 5m, 1h and
+ * 1d bars (hist_batch.c), and the batch is stored in one transaction that
+ * checks and sets the ticks' bits in the seen-sets and upserts the bars with
+ * an order-independent merge (hist_store_ticks.c); a tick seen twice changes
+ * nothing. When a batch holds a symbol's first tick of a later bucket, the
+ * bar before it has closed: one Redis script call per batch moves each
+ * symbol's current buckets forward atomically, so exactly one worker learns
+ * of each close and publishes md.bar.<interval>.<SYM> (tb_bar), after the
+ * commit.
  *
  * Endpoints: api.bars.query (tb_query -> list of tb_bar) and api.bars.import
  * (CSV text -> tb_bars_import_result, all rows or none). See README.md. */
 #include <inttypes.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actor.h"
 #include "hist_bar.h"
+#include "hist_batch.h"
 #include "hist_csv.h"
 #include "hist_store.h"
 #include "timer.h"
@@ -26,6 +32,8 @@
 /* How long Redis remembers a symbol's current bucket per interval. A symbol
  * silent for longer gets no close event for the bar it last traded in. */
 #define CLOSE_KEY_TTL_MS (8LL * 86400 * 1000)
+/* How often freed heap goes back to the system (trim_heap). */
+#define HEAP_TRIM_MS 1000
 
 typedef struct hist_state {
     int64_t dedupe_retention_s;
@@ -34,101 +42,160 @@ typedef struct hist_state {
     bus_series *ticks_applied, *ticks_duplicate, *ticks_invalid;
     bus_series *bars_closed, *close_errors;
     bus_series *import_rows, *import_rejected, *pruned;
+    atomic_bool busy; /* a batch of ticks ran since the last trim_heap */
+    bool trimmed;     /* trim_heap's own: trimmed since the last busy interval */
 } hist_state;
 
 static hist_state state;
 
-/* Moves each (symbol, interval) to the tick's bucket if it is later than the
- * one recorded and returns, per interval, the bucket it replaced ('' when
- * none or when the tick is not in a later bucket). Buckets are whole seconds
- * since the epoch: exact in Lua's doubles, unlike nanoseconds. */
-static const char CLOSE_SCRIPT[] = "local out = {}\n"
-                                   "local ttl = ARGV[#KEYS + 1]\n"
+/* For each key (a symbol's interval) walks the batch's buckets, ascending:
+ * a bucket later than the current one moves it forward, and the bucket it
+ * replaced has closed. Returns, per key, the closed buckets (none when no
+ * bucket was current: a first tick closes nothing; none for buckets older
+ * than the current one: late ticks reopen nothing). ARGV: the keys' TTL in
+ * ms, then per key its bucket count and buckets. Buckets are whole seconds
+ * since the epoch, kept as the strings given: exact, unlike nanoseconds in
+ * Lua's doubles. */
+static const char CLOSE_SCRIPT[] = "local ttl = ARGV[1]\n"
+                                   "local at = 2\n"
+                                   "local out = {}\n"
                                    "for i, k in ipairs(KEYS) do\n"
+                                   "  local n = tonumber(ARGV[at])\n"
                                    "  local cur = redis.call('GET', k)\n"
-                                   "  out[i] = ''\n"
-                                   "  if not cur then\n"
-                                   "    redis.call('SET', k, ARGV[i], 'PX', ttl)\n"
-                                   "  elseif tonumber(ARGV[i]) > tonumber(cur) then\n"
-                                   "    redis.call('SET', k, ARGV[i], 'PX', ttl)\n"
-                                   "    out[i] = cur\n"
+                                   "  local moved = false\n"
+                                   "  local closed = {}\n"
+                                   "  for j = at + 1, at + n do\n"
+                                   "    local s = ARGV[j]\n"
+                                   "    if not cur then\n"
+                                   "      cur = s\n"
+                                   "      moved = true\n"
+                                   "    elseif tonumber(s) > tonumber(cur) then\n"
+                                   "      closed[#closed + 1] = cur\n"
+                                   "      cur = s\n"
+                                   "      moved = true\n"
+                                   "    end\n"
                                    "  end\n"
+                                   "  if moved then redis.call('SET', k, cur, 'PX', ttl) end\n"
+                                   "  out[i] = closed\n"
+                                   "  at = at + n + 1\n"
                                    "end\n"
                                    "return out\n";
 
-/* Publishes the bars that the tick's buckets closed. A failure here does not
- * undo the stored tick: the next tick of the symbol retries the close. */
-static void publish_closed(bus_ctx *ctx, const tb_tick *t, const hist_bar bars[HIST_NINTERVALS]) {
-    tb_error err = {0};
-    redisContext *r = bus_ctx_redis(ctx, &err);
-    if (r == NULL) {
-        bus_counter_add(state.close_errors, 1);
-        bus_log(BUS_LOG_WARN, "bar close check skipped for %s: %s", t->symbol, err.message);
-        return;
-    }
-    enum { NARGS = 3 + 2 * HIST_NINTERVALS + 1 };
-    char keys[HIST_NINTERVALS][160], secs[HIST_NINTERVALS][24], nkeys[8], ttl[24];
-    const char *argv[NARGS];
-    size_t lens[NARGS];
-    int n = 0;
-    argv[n++] = "EVAL";
-    argv[n++] = CLOSE_SCRIPT;
-    snprintf(nkeys, sizeof nkeys, "%d", HIST_NINTERVALS);
-    argv[n++] = nkeys;
-    for (int i = 0; i < HIST_NINTERVALS; i++) {
-        snprintf(keys[i], sizeof keys[i], "tb:hist:bucket:%s:%s", hist_interval_name(i), t->symbol);
-        argv[n++] = keys[i];
-    }
-    for (int i = 0; i < HIST_NINTERVALS; i++) {
-        snprintf(secs[i], sizeof secs[i], "%" PRId64, bars[i].start / HIST_NS_PER_SEC);
-        argv[n++] = secs[i];
-    }
-    snprintf(ttl, sizeof ttl, "%lld", CLOSE_KEY_TTL_MS);
-    argv[n++] = ttl;
-    for (int i = 0; i < n; i++) lens[i] = strlen(argv[i]);
-    redisReply *rep = NULL;
-    if (bus_redis_cmd_argv(r, n, argv, lens, &rep, &err) != TB_OK) {
-        bus_counter_add(state.close_errors, 1);
-        bus_log(BUS_LOG_WARN, "bar close check failed for %s: %s", t->symbol, err.message);
-        return;
-    }
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != HIST_NINTERVALS) {
-        bus_counter_add(state.close_errors, 1);
-        bus_log(BUS_LOG_WARN, "bar close check for %s: unexpected reply", t->symbol);
-        freeReplyObject(rep);
-        return;
-    }
-    int64_t closed[HIST_NINTERVALS];
-    for (int i = 0; i < HIST_NINTERVALS; i++) {
-        const redisReply *e = rep->element[i];
-        closed[i] = -1;
-        if (e->type == REDIS_REPLY_STRING && e->len > 0) {
+/* The trace id of the batch's first counted tick of symbol (bars carry the
+ * trace of a tick that made them). */
+static const char *symbol_trace(const bus_batch *bb, const hist_batch *b, const char *symbol) {
+    for (size_t i = 0; i < b->nticks; i++)
+        if (b->ticks[i].outcome == HIST_TICK_NEW && strcmp(b->ticks[i].symbol, symbol) == 0)
+            return bus_batch_trace(bb, b->ticks[i].index);
+    return bus_batch_trace(bb, 0);
+}
+
+/* Parses the script's reply into closed[] (symbol, interval, start): the
+ * groups are b's bars in order, one per (symbol, interval). */
+static size_t parse_closed(const redisReply *rep, const hist_batch *b, const size_t *group_first,
+                           size_t ngroups, hist_bar_row *closed) {
+    size_t n = 0;
+    for (size_t g = 0; g < ngroups; g++) {
+        const redisReply *list = rep->element[g];
+        if (list->type != REDIS_REPLY_ARRAY) continue;
+        for (size_t j = 0; j < list->elements; j++) {
+            const redisReply *e = list->element[j];
+            if (e->type != REDIS_REPLY_STRING || e->len == 0) continue;
             char *end = NULL;
             long long sec = strtoll(e->str, &end, 10);
-            if (end != e->str && *end == '\0' && sec >= 0 && sec < INT64_MAX / HIST_NS_PER_SEC)
-                closed[i] = sec * HIST_NS_PER_SEC;
+            if (end == e->str || *end != '\0' || sec < 0 || sec >= INT64_MAX / HIST_NS_PER_SEC)
+                continue;
+            /* At most one close per bucket of the batch, so this fits. */
+            if (n >= b->nbars) break;
+            closed[n] = b->bars[group_first[g]];
+            closed[n].bar.start = sec * HIST_NS_PER_SEC;
+            n++;
         }
     }
-    freeReplyObject(rep);
+    return n;
+}
 
-    PGconn *pg = NULL;
-    for (int i = 0; i < HIST_NINTERVALS; i++) {
-        if (closed[i] < 0) continue;
-        if (pg == NULL && (pg = bus_ctx_pg(ctx, &err)) == NULL) break;
-        tb_bar bar;
-        bool found = false;
-        if (hist_store_get_bar(pg, t->symbol, (hist_interval)i, closed[i], &bar, &found, &err) !=
-            TB_OK) {
-            bus_counter_add(state.close_errors, 1);
-            bus_log(BUS_LOG_WARN, "closed %s bar of %s not read: %s", hist_interval_name(i),
-                    t->symbol, err.message);
-            continue;
+/* Moves every (symbol, interval) of the batch's bars forward in Redis (one
+ * script call) and publishes the bars that closed, read in one query. A
+ * failure here does not undo the stored ticks: the symbol's next tick of a
+ * later bucket retries the close. */
+static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *b) {
+    if (b->nbars == 0) return;
+    tb_error err = {0};
+    size_t ngroups = 0;
+    size_t *group_first = malloc(b->nbars * sizeof *group_first);
+    /* EVAL, script, numkeys, ttl; per group a key and a count; per bar a
+     * bucket. */
+    size_t cap = 4 + 2 * b->nbars + b->nbars;
+    const char **argv = malloc(cap * sizeof *argv);
+    size_t *lens = malloc(cap * sizeof *lens);
+    char *keys = malloc(b->nbars * 160);
+    char *nums = malloc(b->nbars * 2 * 24);
+    hist_bar_row *closed = malloc(b->nbars * sizeof *closed);
+    tb_bar *bars = NULL;
+    size_t nfound = 0;
+    redisReply *rep = NULL;
+    if (!group_first || !argv || !lens || !keys || !nums || !closed) {
+        bus_counter_add(state.close_errors, 1);
+        bus_log(BUS_LOG_WARN, "bar close check skipped: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < b->nbars; i++)
+        if (i == 0 || b->bars[i].iv != b->bars[i - 1].iv ||
+            strcmp(b->bars[i].symbol, b->bars[i - 1].symbol) != 0)
+            group_first[ngroups++] = i;
+    char nkeys[24], ttl[24];
+    snprintf(nkeys, sizeof nkeys, "%zu", ngroups);
+    snprintf(ttl, sizeof ttl, "%lld", CLOSE_KEY_TTL_MS);
+    size_t argc = 0, nnum = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = CLOSE_SCRIPT;
+    argv[argc++] = nkeys;
+    for (size_t g = 0; g < ngroups; g++) {
+        const hist_bar_row *r = &b->bars[group_first[g]];
+        char *k = keys + g * 160;
+        snprintf(k, 160, "tb:hist:bucket:%s:%s", hist_interval_name(r->iv), r->symbol);
+        argv[argc++] = k;
+    }
+    argv[argc++] = ttl;
+    for (size_t g = 0; g < ngroups; g++) {
+        size_t end = g + 1 < ngroups ? group_first[g + 1] : b->nbars;
+        char *cnt = nums + (nnum++) * 24;
+        snprintf(cnt, 24, "%zu", end - group_first[g]);
+        argv[argc++] = cnt;
+        for (size_t i = group_first[g]; i < end; i++) {
+            char *sec = nums + (nnum++) * 24;
+            snprintf(sec, 24, "%" PRId64, b->bars[i].bar.start / HIST_NS_PER_SEC);
+            argv[argc++] = sec;
         }
-        if (!found) continue; /* pruned or never stored: nothing to announce */
+    }
+    for (size_t i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    redisContext *r = bus_ctx_redis(ctx, &err);
+    if (r == NULL || bus_redis_cmd_argv(r, (int)argc, argv, lens, &rep, &err) != TB_OK) {
+        bus_counter_add(state.close_errors, 1);
+        bus_log(BUS_LOG_WARN, "bar close check failed: %s", err.message);
+        goto done;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ngroups) {
+        bus_counter_add(state.close_errors, 1);
+        bus_log(BUS_LOG_WARN, "bar close check: unexpected reply");
+        goto done;
+    }
+    size_t nclosed = parse_closed(rep, b, group_first, ngroups, closed);
+    if (nclosed == 0) goto done;
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL || hist_store_get_bars(pg, closed, nclosed, &bars, &nfound, &err) != TB_OK) {
+        bus_counter_add(state.close_errors, 1);
+        bus_log(BUS_LOG_WARN, "%zu closed bars not read: %s", nclosed, err.message);
+        goto done;
+    }
+    /* A closed bar not found was pruned or never stored: nothing to announce. */
+    for (size_t i = 0; i < nfound; i++) {
+        const tb_bar *bar = &bars[i];
         char subject[128];
-        snprintf(subject, sizeof subject, "md.bar.%s.%s", bar.interval, bar.symbol);
-        bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
-        if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_bar_desc, &bar, &meta) !=
+        snprintf(subject, sizeof subject, "md.bar.%s.%s", bar->interval, bar->symbol);
+        bus_msg_meta meta = {.trace_id = symbol_trace(bb, b, bar->symbol)};
+        if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_bar_desc, bar, &meta) !=
             TB_OK) {
             bus_counter_add(state.close_errors, 1);
             bus_log(BUS_LOG_WARN, "publishing %s failed", subject);
@@ -136,39 +203,66 @@ static void publish_closed(bus_ctx *ctx, const tb_tick *t, const hist_bar bars[H
         }
         bus_counter_add(state.bars_closed, 1);
     }
-    if (pg == NULL && err.message[0]) {
-        bus_counter_add(state.close_errors, 1);
-        bus_log(BUS_LOG_WARN, "closed bars of %s not published: %s", t->symbol, err.message);
-    }
+done:
+    if (rep) freeReplyObject(rep);
+    free(bars);
+    free(closed);
+    free(nums);
+    free(keys);
+    free(lens);
+    free(argv);
+    free(group_first);
 }
 
-static tb_status on_tick(bus_ctx *ctx, const void *ev) {
-    const tb_tick *t = ev;
+/* A batch of ticks: refuses the invalid ones alone, merges the rest in
+ * memory and stores them in one transaction (hist_store_apply_batch), then
+ * announces the bars the batch closed. */
+static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
+    size_t n = bus_batch_len(bb);
+    atomic_store(&state.busy, true);
+    hist_batch b;
+    hist_batch_init(&b);
     tb_error err = {0};
-    tb_fixed price, size;
-    if (t->seq > (uint64_t)INT64_MAX) {
-        bus_counter_add(state.ticks_invalid, 1);
-        return bus_fail(ctx, TB_INVALID, "seq", "seq %" PRIu64 " out of range", t->seq);
+    tb_status s = TB_OK;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        const tb_tick *t = bus_batch_event(bb, i);
+        tb_fixed price, size;
+        /* Refused alone: the runtime counts it per endpoint, this service
+         * counts and logs it, and the rest of the batch goes on. */
+        if (t->seq > (uint64_t)INT64_MAX) {
+            bus_counter_add(state.ticks_invalid, 1);
+            bus_log(BUS_LOG_WARN, "refused tick %s: seq %" PRIu64 " out of range (trace %s)",
+                    t->symbol, t->seq, bus_batch_trace(bb, i));
+            bus_batch_fail(bb, i, TB_INVALID, "seq %" PRIu64 " out of range", t->seq);
+            continue;
+        }
+        if (hist_tick_price(t, &price, &size, &err) != TB_OK) {
+            bus_counter_add(state.ticks_invalid, 1);
+            bus_log(BUS_LOG_WARN, "refused tick: %s (trace %s)", err.message,
+                    bus_batch_trace(bb, i));
+            bus_batch_fail(bb, i, err.status, "%s", err.message);
+            continue;
+        }
+        s = hist_batch_add(&b, t->symbol, t->source, t->seq, t->ts, price, size, i);
     }
-    if (hist_tick_price(t, &price, &size, &err) != TB_OK) {
-        bus_counter_add(state.ticks_invalid, 1);
-        return bus_fail_err(ctx, &err);
+    if (s == TB_OK) s = hist_batch_group(&b);
+    if (s != TB_OK) {
+        hist_batch_close(&b);
+        return bus_fail(ctx, s, NULL, "out of memory grouping %zu ticks", n);
     }
-    hist_bar bars[HIST_NINTERVALS];
-    for (int i = 0; i < HIST_NINTERVALS; i++)
-        hist_bar_from_tick(&bars[i], hist_bucket_start(t->ts, (hist_interval)i), price, size,
-                           t->seq);
-    PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL) return bus_fail_err(ctx, &err);
-    bool applied = false;
-    if (hist_store_apply_tick(pg, t->symbol, t->seq, t->ts, bars, &applied, &err) != TB_OK)
-        return bus_fail_err(ctx, &err);
-    if (!applied) {
-        bus_counter_add(state.ticks_duplicate, 1);
+    if (b.nticks == 0) {
+        hist_batch_close(&b);
         return TB_OK;
     }
-    bus_counter_add(state.ticks_applied, 1);
-    publish_closed(ctx, t, bars);
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL || hist_store_apply_batch(pg, &b, &err) != TB_OK) {
+        hist_batch_close(&b);
+        return bus_fail_err(ctx, &err);
+    }
+    bus_counter_add(state.ticks_applied, b.nnew);
+    bus_counter_add(state.ticks_duplicate, b.ndup);
+    publish_closed(ctx, bb, &b);
+    hist_batch_close(&b);
     return TB_OK;
 }
 
@@ -251,14 +345,33 @@ static void prune(bus_actor *a, void *arg) {
     tb_error err = {0};
     PGconn *pg = bus_pg_acquire(bus_actor_pg(a), &err);
     if (pg == NULL) {
-        bus_log(BUS_LOG_WARN, "seen-tick prune skipped: %s", err.message);
+        bus_log(BUS_LOG_WARN, "seen-set prune skipped: %s", err.message);
         return;
     }
     int64_t deleted = 0;
     if (hist_store_prune(pg, st->dedupe_retention_s, &deleted, &err) != TB_OK)
-        bus_log(BUS_LOG_WARN, "seen-tick prune failed: %s", err.message);
+        bus_log(BUS_LOG_WARN, "seen-set prune failed: %s", err.message);
     bus_counter_add(st->pruned, (uint64_t)deleted);
     bus_pg_release(bus_actor_pg(a), pg);
+}
+
+/* Gives the heap that a backlog of ticks left behind back to the system.
+ * When ticks arrive faster than they are stored, the NATS client queues them
+ * in this process (up to the runtime's pending limits); once the queue has
+ * drained, glibc keeps most of those freed pages in its per-thread arenas,
+ * so without this the resident size stays at the backlog's peak. Only after
+ * a quiet interval: trimming under load would hand back pages the next
+ * batches fault in again. */
+static void trim_heap(bus_actor *a, void *arg) {
+    (void)a;
+    (void)arg;
+    if (atomic_exchange(&state.busy, false)) {
+        state.trimmed = false;
+        return;
+    }
+    if (state.trimmed) return;
+    (void)malloc_trim(0); /* returns whether memory was released: nothing to act on */
+    state.trimmed = true;
 }
 
 static tb_status start(bus_actor *a, tb_error *err) {
@@ -278,10 +391,13 @@ static tb_status start(bus_actor *a, tb_error *err) {
         bus_metrics_counter(m, "tb_hist_import_rows_total", "Bars stored by api.bars.import", NULL);
     state.import_rejected = bus_metrics_counter(m, "tb_hist_imports_rejected_total",
                                                 "Imports refused (nothing stored)", NULL);
-    state.pruned = bus_metrics_counter(m, "tb_hist_seen_pruned_total",
-                                       "Seen-tick guard rows deleted by age", NULL);
+    state.pruned =
+        bus_metrics_counter(m, "tb_hist_seen_pruned_total", "Seen-set blocks deleted by age", NULL);
     bus_actor_set_user(a, &state);
-    return bus_actor_add_timer(a, "seen-prune", state.prune_interval_ms, prune, &state, NULL, err);
+    tb_status s =
+        bus_actor_add_timer(a, "seen-prune", state.prune_interval_ms, prune, &state, NULL, err);
+    if (s != TB_OK) return s;
+    return bus_actor_add_timer(a, "heap-trim", HEAP_TRIM_MS, trim_heap, NULL, NULL, err);
 }
 
 static void usage(FILE *f) {
@@ -289,7 +405,7 @@ static void usage(FILE *f) {
         f,
         "  HIST_DEDUPE_RETENTION_S  how long a tick is remembered to ignore its duplicates\n"
         "                           (default 3600 = 1 hour)\n"
-        "  HIST_PRUNE_INTERVAL_MS   how often old seen-tick rows are deleted (default 60000)\n"
+        "  HIST_PRUNE_INTERVAL_MS   how often old seen-set blocks are deleted (default 60000)\n"
         "  HIST_IMPORT_MAX_ROWS     most data rows one api.bars.import accepts (default 100000)\n");
 }
 
@@ -298,7 +414,7 @@ static const bus_endpoint endpoints[] = {
      .kind = BUS_EVENT,
      .subject = "md.tick.>",
      .event = &tb_tick_desc,
-     .handler = on_tick},
+     .batch_handler = on_ticks},
     {.name = "bars-query",
      .kind = BUS_REQUEST,
      .subject = "api.bars.query",

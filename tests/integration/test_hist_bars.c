@@ -12,6 +12,11 @@
 /* 2024-03-04T09:58:30Z: the ticks cross minute, 5-minute and hour bounds. */
 #define BASE (INT64_C(1709546310) * SEC)
 
+/* Ticks a symbol's seen-sets hold, and its seen-set rows. */
+#define SEEN_BITS_SQL                                                                              \
+    "SELECT coalesce(sum(bit_count(bits)), 0) FROM hist_seen_blocks WHERE symbol = $1"
+#define SEEN_BLOCKS_SQL "SELECT count(*) FROM hist_seen_blocks WHERE symbol = $1"
+
 static bus_config cfg;
 static bus_conn *conn;
 static PGconn *pg;
@@ -91,16 +96,17 @@ static size_t run_script(const char *symbol, th_bar **bars) {
     return th_load_bars(pg, symbol, bars);
 }
 
-/* The oracle: the pure merge of the distinct ticks, per interval, in script
- * order (the merge's order independence is unit-tested). */
-static size_t expected_bars(th_bar *out, size_t cap) {
+/* The oracle: the pure merge of the distinct ticks sc[0..nt) (ascending
+ * ts), per interval, in script order (the merge's order independence is
+ * unit-tested). */
+static size_t expected_bars_of(const script_tick *sc, int nt, th_bar *out, size_t cap) {
     size_t n = 0;
     for (int iv = 0; iv < HIST_NINTERVALS; iv++) {
         size_t first = n;
-        for (int i = 0; i < NTICKS; i++) {
+        for (int i = 0; i < nt; i++) {
             hist_bar t;
-            hist_bar_from_tick(&t, hist_bucket_start(script[i].ts, (hist_interval)iv),
-                               script[i].price, script[i].size, script[i].seq);
+            hist_bar_from_tick(&t, hist_bucket_start(sc[i].ts, (hist_interval)iv), sc[i].price,
+                               sc[i].size, sc[i].seq);
             if (n > first && out[n - 1].b.start == t.start) {
                 ck_assert_int_eq(hist_bar_merge(&out[n - 1].b, &t), TB_OK);
             } else {
@@ -110,6 +116,10 @@ static size_t expected_bars(th_bar *out, size_t cap) {
         }
     }
     return n;
+}
+
+static size_t expected_bars(th_bar *out, size_t cap) {
+    return expected_bars_of(script, NTICKS, out, cap);
 }
 
 static void assert_same_bars(const th_bar *got, size_t ngot, const th_bar *want, size_t nwant,
@@ -171,9 +181,8 @@ START_TEST(one_and_three_workers_same_bars) {
 
     assert_same_bars(one, n1, want, nwant, "1 worker");
     assert_same_bars(three, n3, want, nwant, "3 workers");
-    /* Every distinct tick recorded once in the guard, duplicates not at all. */
-    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym3),
-                     NTICKS);
+    /* Every distinct tick recorded once in the seen-sets, duplicates not at all. */
+    ck_assert_int_eq(th_scalar(pg, SEEN_BITS_SQL, sym3), NTICKS);
     free(one);
     free(three);
 }
@@ -295,8 +304,7 @@ START_TEST(bad_ticks_are_refused_not_stored) {
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_for_ticks(sym, 1);
     usleep(200000);
-    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym),
-                     1);
+    ck_assert_int_eq(th_scalar(pg, SEEN_BITS_SQL, sym), 1);
     ck_assert_int_eq(th_count_instances(conn, "historical-data"), 1); /* still alive */
     th_stop(pids, 1);
 }
@@ -305,8 +313,7 @@ END_TEST
 static const char *prune_symbol;
 static bool guard_empty(void *arg) {
     (void)arg;
-    return th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", prune_symbol) ==
-           0;
+    return th_scalar(pg, SEEN_BLOCKS_SQL, prune_symbol) == 0;
 }
 
 START_TEST(seen_guard_pruned_by_age) {
@@ -322,24 +329,86 @@ START_TEST(seen_guard_pruned_by_age) {
     }
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_for_ticks(sym, 3);
-    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym),
-                     3);
+    /* Three seqs of one hour: one block with three bits. */
+    ck_assert_int_eq(th_scalar(pg, SEEN_BITS_SQL, sym), 3);
+    ck_assert_int_eq(th_scalar(pg, SEEN_BLOCKS_SQL, sym), 1);
     usleep(500000); /* young rows survive a few prunes */
-    ck_assert_int_eq(th_scalar(pg, "SELECT count(*) FROM hist_seen_ticks WHERE symbol = $1", sym),
-                     3);
+    ck_assert_int_eq(th_scalar(pg, SEEN_BLOCKS_SQL, sym), 1);
     /* Aged past the retention, they go; the bars stay. */
     const char *params[] = {sym};
     PGresult *r = PQexecParams(pg,
-                               "UPDATE hist_seen_ticks SET seen_at = now() - interval '61 seconds'"
+                               "UPDATE hist_seen_blocks SET seen_at = now() - interval '61 seconds'"
                                " WHERE symbol = $1",
                                1, NULL, params, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
     PQclear(r);
     prune_symbol = sym;
-    ck_assert_msg(tb_test_wait(guard_empty, NULL, 10000), "old seen-tick rows were not pruned");
+    ck_assert_msg(tb_test_wait(guard_empty, NULL, 10000), "old seen-set blocks were not pruned");
     ck_assert_int_eq(
         th_scalar(pg, "SELECT sum(ticks) FROM bars WHERE symbol = $1 AND interval = '1d'", sym), 3);
     th_stop(pids, 1);
+}
+END_TEST
+
+/* A burst big enough to form batches: 4 symbols x BURST ticks, each sent
+ * twice, shuffled, in three waves (so copies meet inside one batch, in other
+ * batches and at other workers), with 3 workers. Every bar is exact. */
+#define BURST  1500
+#define NBURST 4
+
+START_TEST(copies_in_and_across_batches_count_once) {
+    static script_tick sc[NBURST][BURST];
+    static int sends[2 * NBURST * BURST]; /* symbol * BURST + tick index */
+    char syms[NBURST][48];
+    lcg_state = 4242;
+    for (int s = 0; s < NBURST; s++) {
+        char prefix[8];
+        snprintf(prefix, sizeof prefix, "HBD%d", s);
+        tb_test_unique(syms[s], sizeof syms[s], prefix);
+        tb_fixed price = (50 + 10 * s) * TB_FIXED_SCALE;
+        for (int i = 0; i < BURST; i++) {
+            price += ((tb_fixed)(lcg() % 101) - 50) * 1000000;
+            sc[s][i] = (script_tick){.seq = (uint64_t)i + 1,
+                                     .ts = BASE + (int64_t)i * 250000000LL,
+                                     .price = price,
+                                     .size = (tb_fixed)(1 + lcg() % 10) * TB_FIXED_SCALE};
+        }
+    }
+    int n = 0;
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < NBURST; s++)
+            for (int i = 0; i < BURST; i++) sends[n++] = s * BURST + i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(lcg() % (uint32_t)(i + 1));
+        int t = sends[i];
+        sends[i] = sends[j];
+        sends[j] = t;
+    }
+    pid_t pids[TH_MAX_WORKERS];
+    th_start(conn, "actors/historical-data/tb-historical-data", "historical-data", 3, pids, NULL,
+             log_path);
+    for (int wave = 0; wave < 3; wave++) {
+        for (int i = n * wave / 3; i < n * (wave + 1) / 3; i++) {
+            int s = sends[i] / BURST, t = sends[i] % BURST;
+            publish_tick(syms[s], &sc[s][t]);
+            /* Some copies right behind their tick: the same batch. */
+            if (i % 97 == 0) publish_tick(syms[s], &sc[s][t]);
+        }
+        ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+        usleep(100000);
+    }
+    static th_bar want[2 * BURST + 64];
+    for (int s = 0; s < NBURST; s++) wait_for_ticks(syms[s], BURST);
+    usleep(500000); /* late copies, if any, must change nothing */
+    for (int s = 0; s < NBURST; s++) {
+        size_t nwant = expected_bars_of(sc[s], BURST, want, sizeof want / sizeof want[0]);
+        th_bar *got = NULL;
+        size_t ngot = th_load_bars(pg, syms[s], &got);
+        assert_same_bars(got, ngot, want, nwant, syms[s]);
+        free(got);
+        ck_assert_int_eq(th_scalar(pg, SEEN_BITS_SQL, syms[s]), BURST);
+    }
+    th_stop(pids, 3);
 }
 END_TEST
 
@@ -352,6 +421,7 @@ int main(void) {
     tcase_add_test(tc, closed_bar_announced_once);
     tcase_add_test(tc, bad_ticks_are_refused_not_stored);
     tcase_add_test(tc, seen_guard_pruned_by_age);
+    tcase_add_test(tc, copies_in_and_across_batches_count_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
