@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "actor_internal.h"
+#include "timer.h"
 #include "wire.h"
 
 void bus_actor_set_user(bus_actor *a, void *user) {
@@ -68,6 +69,10 @@ static void init_endpoint_metrics(bus_actor *a, ep_state *e) {
     e->m_decode_errors =
         bus_metrics_counter(a->metrics, "tb_decode_errors_total",
                             "Messages rejected by the catalogue's validation", "endpoint", n, NULL);
+    if (e->ep->batch_handler)
+        e->m_batch_size = bus_metrics_size_histogram(
+            a->metrics, "tb_batch_size", "Messages per batch handed to a batched endpoint",
+            "endpoint", n, NULL);
     if (e->ep->kind == BUS_STREAM) {
         e->m_dead_letters =
             bus_metrics_counter(a->metrics, "tb_dead_letters_total",
@@ -107,6 +112,22 @@ tb_status bus_actor_create(const bus_actor_def *def, const bus_config *cfg, bus_
             (e->ep->stream.stream == NULL || e->ep->stream.durable == NULL)) {
             bus_actor_destroy(a);
             return tb_error_set(err, TB_INVALID, NULL, "endpoint %s: stream and durable required",
+                                def->endpoints[i].name);
+        }
+        pthread_mutex_init(&e->batch_lock, NULL);
+        const bus_endpoint *ep = e->ep;
+        bool batched = ep->batch_handler != NULL;
+        if ((batched && (ep->kind == BUS_REQUEST || ep->handler != NULL)) ||
+            (!batched && ep->handler == NULL)) {
+            bus_actor_destroy(a);
+            return tb_error_set(err, TB_INVALID, NULL,
+                                "endpoint %s: one handler, and batch_handler only on events "
+                                "and streams",
+                                def->endpoints[i].name);
+        }
+        if (batched && (e->batch = bus_batch_create(e)) == NULL) {
+            bus_actor_destroy(a);
+            return tb_error_set(err, TB_NOMEM, NULL, "cannot allocate the batch of %s",
                                 def->endpoints[i].name);
         }
         init_endpoint_metrics(a, e);
@@ -172,10 +193,11 @@ static tb_status subscribe_stream(bus_actor *a, ep_state *e, tb_error *err) {
 static tb_status subscribe_endpoint(bus_actor *a, ep_state *e, tb_error *err) {
     if (e->ep->kind == BUS_STREAM) return subscribe_stream(a, e, err);
     natsConnection *nc = bus_conn_nats(a->conn);
-    natsStatus s = (e->ep->kind == BUS_EVENT && e->ep->every_instance)
-                       ? natsConnection_Subscribe(&e->sub, nc, e->ep->subject, bus_dispatch_core, e)
-                       : natsConnection_QueueSubscribe(&e->sub, nc, e->ep->subject, a->def->name,
-                                                       bus_dispatch_core, e);
+    natsMsgHandler cb = e->ep->batch_handler ? bus_dispatch_core_batch : bus_dispatch_core;
+    natsStatus s =
+        (e->ep->kind == BUS_EVENT && e->ep->every_instance)
+            ? natsConnection_Subscribe(&e->sub, nc, e->ep->subject, cb, e)
+            : natsConnection_QueueSubscribe(&e->sub, nc, e->ep->subject, a->def->name, cb, e);
     /* Ticks arrive in bursts: allow a deep queue before the client drops. */
     if (s == NATS_OK) s = natsSubscription_SetPendingLimits(e->sub, 1000000, 512 * 1024 * 1024);
     if (s != NATS_OK)
@@ -206,6 +228,11 @@ tb_status bus_actor_start(bus_actor *a, tb_error *err) {
     if (s != TB_OK) return s;
     atomic_store(&a->started, true);
     a->started_wall_ns = tb_now_ns();
+    bool batched = false;
+    for (size_t i = 0; i < a->neps; i++) batched |= a->eps[i].ep->batch_handler != NULL;
+    /* A quiet batched endpoint's last count reaches flow-controlled replays. */
+    if (s == TB_OK && batched)
+        s = bus_actor_add_timer(a, "flow-report", 50, bus_batch_flow_tick, NULL, NULL, err);
     for (size_t i = 0; s == TB_OK && i < a->neps; i++) s = subscribe_endpoint(a, &a->eps[i], err);
     if (s == TB_OK) s = bus_micro_subscribe(a, err);
     if (s == TB_OK) s = bus_health_subscribe(a, err);
@@ -240,6 +267,9 @@ void bus_actor_stop(bus_actor *a) {
         if (a->eps[i].fetcher_started) pthread_join(a->eps[i].fetcher, NULL);
     for (size_t i = 0; i < a->neps; i++)
         if (a->eps[i].ep->kind != BUS_STREAM) drain_wait(a->eps[i].sub, t);
+    for (size_t i = 0; i < a->neps; i++)
+        if (a->eps[i].ep->kind != BUS_STREAM) bus_batch_flush(&a->eps[i]);
+    bus_batch_flow_tick(a, NULL); /* the final counts */
     /* 3. background work ends before the connections it uses */
     bus_timers_stop(a);
     /* 4. then stop answering $SRV and health */
@@ -261,6 +291,8 @@ void bus_actor_destroy(bus_actor *a) {
     for (size_t i = 0; i < a->neps; i++) {
         natsSubscription_Destroy(a->eps[i].sub);
         pthread_mutex_destroy(&a->eps[i].last_error_lock);
+        pthread_mutex_destroy(&a->eps[i].batch_lock);
+        bus_batch_destroy(a->eps[i].batch);
     }
     for (int i = 0; i < a->nsys; i++) natsSubscription_Destroy(a->sys_subs[i]);
     bus_conn_close(a->bulk);

@@ -79,10 +79,9 @@ uint64_t bus_batch_delivery(const bus_batch *b, size_t i);
 void bus_batch_fail(const bus_batch *b, size_t i, tb_status s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Default and ceiling of bus_endpoint.batch_max (BUS_BATCH_MAX overrides the
- * default for every batched endpoint of a process). */
-#define BUS_BATCH_MAX_DEFAULT 1024
-#define BUS_BATCH_MAX_LIMIT   65536
+/* Default and ceiling of bus_endpoint.batch_max: BUS_BATCH_MAX_DEFAULT and
+ * BUS_BATCH_MAX_LIMIT in config.h (BUS_BATCH_MAX overrides the default for
+ * every batched endpoint of a process). */
 
 typedef struct bus_stream_opts {
     const char *stream;  /* BUS_STREAM_ORDERS, ... */

@@ -28,6 +28,13 @@ typedef struct ep_state {
     bus_series *m_dead_letters;
     bus_series *m_redeliveries;
     bus_series *m_pending; /* JetStream consumer lag */
+    /* batched endpoints (batch.c) */
+    struct bus_batch *batch;    /* the accumulator */
+    pthread_mutex_t batch_lock; /* core: delivery thread vs the final flush */
+    bus_series *m_batch_size;
+    _Atomic uint64_t flow_handled;  /* messages finished since start */
+    _Atomic uint64_t flow_reported; /* value of the last flow report */
+    _Atomic int64_t flow_reported_ns;
 } ep_state;
 
 #define BUS_MAX_SYS_SUBS 16
@@ -90,6 +97,26 @@ void bus_send_error(natsConnection *nc, natsMsg *msg, tb_status s, const char *f
                     const char *text);
 /* Sends a JSON body as reply (micro and health responses). */
 void bus_send_json(natsConnection *nc, natsMsg *msg, json_t *body);
+
+/* Settles a JetStream message: ack on TB_OK (waiting for the server when
+ * sync_ack), else redelivery with backoff or the dead-letter stream. */
+void bus_dispatch_settle(ep_state *e, natsMsg *msg, uint64_t delivery, tb_status s,
+                         const char *message, bool sync_ack);
+void bus_dispatch_record_error(ep_state *e, const tb_error *err);
+
+/* batch.c */
+int bus_batch_max(const bus_endpoint *ep);
+struct bus_batch *bus_batch_create(ep_state *e); /* NULL on out-of-memory */
+void bus_batch_destroy(struct bus_batch *b);
+bool bus_batch_full(const struct bus_batch *b);
+bool bus_batch_empty(const struct bus_batch *b);
+bool bus_batch_add(struct bus_batch *b, natsMsg *msg, bool from_stream);
+void bus_batch_run(struct bus_batch *b, bool from_stream);
+void bus_batch_abandon(struct bus_batch *b, bool from_stream);
+void bus_batch_flush(ep_state *e);
+void bus_batch_flow_tick(bus_actor *a, void *arg);
+void bus_dispatch_core_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                             void *closure);
 
 /* timer.c: wakes and joins every timer (called by bus_actor_stop). */
 void bus_timers_stop(bus_actor *a);

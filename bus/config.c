@@ -101,7 +101,13 @@ tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) {
     if ((s = bus_env_int("BUS_REQUEST_TIMEOUT_MS", 2000, 1, 600000, &cfg->request_timeout_ms,
                          err)) != TB_OK)
         return s;
-    return bus_env_int("BUS_SHUTDOWN_TIMEOUT_MS", 30000, 100, 3600000, &cfg->shutdown_timeout_ms,
+    if ((s = bus_env_int("BUS_SHUTDOWN_TIMEOUT_MS", 30000, 100, 3600000, &cfg->shutdown_timeout_ms,
+                         err)) != TB_OK)
+        return s;
+    /* Read again by each batched endpoint (batch.c); checked here so a bad
+     * value stops the service at start instead of being ignored. */
+    int64_t batch_max = 0;
+    return bus_env_int("BUS_BATCH_MAX", BUS_BATCH_MAX_DEFAULT, 1, BUS_BATCH_MAX_LIMIT, &batch_max,
                        err);
 }
 
@@ -114,7 +120,9 @@ void bus_config_usage(FILE *f) {
             "  LOG_LEVEL                debug|info|warn|error|off (default info)\n"
             "  INSTANCE_ID              instance id in $SRV and logs (default random)\n"
             "  BUS_REQUEST_TIMEOUT_MS   default bus request timeout (default 2000)\n"
-            "  BUS_SHUTDOWN_TIMEOUT_MS  longest graceful drain on SIGTERM (default 30000)\n",
+            "  BUS_SHUTDOWN_TIMEOUT_MS  longest graceful drain on SIGTERM (default 30000)\n"
+            "  BUS_BATCH_MAX            most messages a batched endpoint takes at once\n"
+            "                           (default 1024, at most 65536)\n",
             "nats://tradebus:***@127.0.0.1:14222",
             "postgresql://tradebus:***@127.0.0.1:15432/tradebus", BUS_DEFAULT_REDIS_URL);
 }

@@ -18,6 +18,10 @@
 #define BUS_DEFAULT_DATABASE_URL "postgresql://tradebus:tradebus-local@127.0.0.1:15432/tradebus"
 #define BUS_DEFAULT_REDIS_URL    "redis://127.0.0.1:16379/0"
 
+/* Messages a batched endpoint takes at once (BUS_BATCH_MAX): default, ceiling. */
+#define BUS_BATCH_MAX_DEFAULT 1024
+#define BUS_BATCH_MAX_LIMIT   65536
+
 typedef struct bus_config {
     char service[64];
     char instance[64]; /* unique per process: INSTANCE_ID or random */

@@ -195,7 +195,7 @@ void bus_send_json(natsConnection *nc, natsMsg *msg, json_t *body) {
 
 /* ---- the dispatcher ---- */
 
-static void record_error(ep_state *e, const tb_error *err) {
+void bus_dispatch_record_error(ep_state *e, const tb_error *err) {
     pthread_mutex_lock(&e->last_error_lock);
     snprintf(e->last_error, sizeof e->last_error, "%s: %s", tb_status_code(err->status),
              err->message);
@@ -203,26 +203,26 @@ static void record_error(ep_state *e, const tb_error *err) {
 }
 
 /* Publishes msg to the dead-letter stream with the reason, then terminates it. */
-static void dead_letter(bus_ctx *ctx, const char *reason) {
-    ep_state *e = ctx->ep;
+static void dead_letter(ep_state *e, natsMsg *msg, uint64_t delivery, const char *reason) {
     char subject[256], deliveries[24];
     snprintf(subject, sizeof subject, BUS_DLQ_PREFIX "%s.%s", e->ep->stream.stream,
              e->ep->stream.durable);
-    snprintf(deliveries, sizeof deliveries, "%llu", (unsigned long long)ctx->delivery);
+    snprintf(deliveries, sizeof deliveries, "%llu", (unsigned long long)delivery);
     natsMsg *m = NULL;
-    natsStatus s = natsMsg_Create(&m, subject, NULL, natsMsg_GetData(ctx->msg),
-                                  natsMsg_GetDataLength(ctx->msg));
+    natsStatus s =
+        natsMsg_Create(&m, subject, NULL, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
     const char *keys[] = {BUS_HDR_CONTENT_TYPE, BUS_HDR_SCHEMA, BUS_HDR_TRACE, BUS_HDR_MSG_ID};
     for (size_t i = 0; s == NATS_OK && i < sizeof keys / sizeof keys[0]; i++) {
-        const char *v = bus_ctx_header(ctx, keys[i]);
-        if (v) s = natsMsgHeader_Set(m, keys[i], v);
+        const char *v = NULL;
+        if (natsMsgHeader_Get(msg, keys[i], &v) == NATS_OK && v)
+            s = natsMsgHeader_Set(m, keys[i], v);
     }
     if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_DLQ_REASON, reason);
-    if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_DLQ_SUBJECT, natsMsg_GetSubject(ctx->msg));
+    if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_DLQ_SUBJECT, natsMsg_GetSubject(msg));
     if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_DLQ_CONSUMER, e->ep->stream.durable);
     if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_DLQ_DELIVERIES, deliveries);
     jsPubAck *pa = NULL;
-    if (s == NATS_OK) s = js_PublishMsg(&pa, bus_conn_js(ctx->actor->conn), m, NULL, NULL);
+    if (s == NATS_OK) s = js_PublishMsg(&pa, bus_conn_js(e->actor->conn), m, NULL, NULL);
     jsPubAck_Destroy(pa);
     natsMsg_Destroy(m);
     if (s != NATS_OK) {
@@ -230,23 +230,25 @@ static void dead_letter(bus_ctx *ctx, const char *reason) {
          * redelivery instead of terminating it. */
         bus_log(BUS_LOG_ERROR, "dead letter not stored (%s); message left for redelivery",
                 natsStatus_GetText(s));
-        (void)natsMsg_NakWithDelay(ctx->msg, 5000, NULL);
+        (void)natsMsg_NakWithDelay(msg, 5000, NULL);
         return;
     }
     bus_counter_add(e->m_dead_letters, 1);
     bus_logf(BUS_LOG_ERROR,
              json_pack("{s:s, s:s, s:I}", "endpoint", e->ep->name, "subject",
-                       natsMsg_GetSubject(ctx->msg), "deliveries", (json_int_t)ctx->delivery),
+                       natsMsg_GetSubject(msg), "deliveries", (json_int_t)delivery),
              "message dead-lettered: %s", reason);
-    (void)natsMsg_Term(ctx->msg, NULL); /* the DLQ holds it now; a lost term only redelivers */
+    (void)natsMsg_Term(msg, NULL); /* the DLQ holds it now; a lost term only redelivers */
 }
 
-/* Settles a JetStream message after its handler ran. */
-static void settle_stream(bus_ctx *ctx, tb_status s) {
-    const bus_stream_opts *o = &ctx->ep->ep->stream;
+void bus_dispatch_settle(ep_state *e, natsMsg *msg, uint64_t delivery, tb_status s,
+                         const char *message, bool sync_ack) {
+    const bus_stream_opts *o = &e->ep->stream;
     int max_deliver = o->max_deliver > 0 ? o->max_deliver : 10;
     if (s == TB_OK) {
-        natsStatus ns = natsMsg_AckSync(ctx->msg, NULL, NULL);
+        /* A batch acks without waiting: a lost ack only redelivers, and
+         * handlers are idempotent on the message id. */
+        natsStatus ns = sync_ack ? natsMsg_AckSync(msg, NULL, NULL) : natsMsg_Ack(msg, NULL);
         if (ns != NATS_OK)
             bus_log(BUS_LOG_WARN,
                     "ack failed (%s): the message will be redelivered and "
@@ -255,18 +257,18 @@ static void settle_stream(bus_ctx *ctx, tb_status s) {
         return;
     }
     char reason[320];
-    snprintf(reason, sizeof reason, "%s: %s", tb_status_code(s), ctx->err.message);
-    if (!bus_status_is_transient(s) || ctx->delivery >= (uint64_t)max_deliver) {
-        dead_letter(ctx, reason);
+    snprintf(reason, sizeof reason, "%s: %s", tb_status_code(s), message ? message : "");
+    if (!bus_status_is_transient(s) || delivery >= (uint64_t)max_deliver) {
+        dead_letter(e, msg, delivery, reason);
         return;
     }
     int64_t delay = 100;
-    for (uint64_t i = 1; i < ctx->delivery && delay < 10000; i++) delay *= 2;
+    for (uint64_t i = 1; i < delivery && delay < 10000; i++) delay *= 2;
     if (delay > 10000) delay = 10000;
-    bus_counter_add(ctx->ep->m_redeliveries, 1);
+    bus_counter_add(e->m_redeliveries, 1);
     bus_log(BUS_LOG_WARN, "handler failed transiently (%s), redelivery in %lld ms", reason,
             (long long)delay);
-    (void)natsMsg_NakWithDelay(ctx->msg, delay, NULL); /* if lost, ack_wait redelivers */
+    (void)natsMsg_NakWithDelay(msg, delay, NULL); /* if lost, ack_wait redelivers */
 }
 
 /* Runs one message through decode, handler and reply/ack. */
@@ -324,7 +326,7 @@ static void handle(ep_state *e, natsMsg *msg, bool from_stream) {
         else if (!ctx.replied)
             (void)respond(&ctx, "\x80", 1, BUS_CONTENT_MSGPACK, NULL); /* {} */
     } else if (from_stream) {
-        settle_stream(&ctx, s);
+        bus_dispatch_settle(e, msg, ctx.delivery, s, ctx.err.message, true);
     } else if (s != TB_OK && ep->event == NULL) {
         bus_log(BUS_LOG_WARN, "handler %s failed: %s", ep->name, ctx.err.message);
     } else if (s != TB_OK && ctx.err.status != TB_DECODE) {
@@ -340,7 +342,7 @@ static void handle(ep_state *e, natsMsg *msg, bool from_stream) {
     } else {
         atomic_fetch_add(&e->num_errors, 1);
         bus_counter_add(e->m_handled_err, 1);
-        record_error(e, &ctx.err);
+        bus_dispatch_record_error(e, &ctx.err);
     }
     free(ev);
     bus_log_set_trace(NULL);
@@ -358,7 +360,8 @@ void bus_dispatch_core(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
 void *bus_dispatch_fetch_loop(void *arg) {
     ep_state *e = arg;
     bus_actor *a = e->actor;
-    int batch = e->ep->stream.batch > 0 ? e->ep->stream.batch : 16;
+    bool batched = e->ep->batch_handler != NULL;
+    int batch = e->ep->stream.batch > 0 ? e->ep->stream.batch : batched ? bus_batch_max(e->ep) : 16;
     int64_t backoff_ms = 0;
     while (!atomic_load(&a->stopping)) {
         natsMsgList list = {0};
@@ -375,6 +378,25 @@ void *bus_dispatch_fetch_loop(void *arg) {
             continue;
         }
         backoff_ms = 0;
+        if (batched) {
+            /* The batch takes the messages: the list must not destroy them. */
+            for (int i = 0; i < list.Count; i++) {
+                natsMsg *m = list.Msgs[i];
+                list.Msgs[i] = NULL;
+                if (atomic_load(&a->stopping)) {
+                    (void)natsMsg_Nak(m, NULL);
+                    natsMsg_Destroy(m);
+                } else {
+                    (void)bus_batch_add(e->batch, m, true);
+                }
+            }
+            if (atomic_load(&a->stopping))
+                bus_batch_abandon(e->batch, true);
+            else
+                bus_batch_run(e->batch, true);
+            natsMsgList_Destroy(&list);
+            continue;
+        }
         for (int i = 0; i < list.Count; i++) {
             if (atomic_load(&a->stopping))
                 (void)natsMsg_Nak(list.Msgs[i], NULL);

@@ -14,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } metric_kind;
+typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_SIZES } metric_kind;
 
 static const double bucket_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
+/* Sizes (messages per batch): powers of two, as many bounds as durations. */
+static const uint64_t size_bounds[NBUCKETS] = {1,   2,   4,    8,    16,   32,   64,    128,
+                                               256, 512, 1024, 2048, 4096, 8192, 16384, 65536};
 
 struct bus_series {
     struct bus_series *next;
@@ -211,6 +214,7 @@ static bus_series *get_series(bus_metrics *m, metric_kind kind, const char *name
 SERIES_GETTER(bus_metrics_counter, KIND_COUNTER)
 SERIES_GETTER(bus_metrics_gauge, KIND_GAUGE)
 SERIES_GETTER(bus_metrics_histogram, KIND_HISTOGRAM)
+SERIES_GETTER(bus_metrics_size_histogram, KIND_SIZES)
 
 void bus_counter_add(bus_series *s, uint64_t n) {
     if (s) atomic_fetch_add_explicit(&s->value, (int64_t)n, memory_order_relaxed);
@@ -235,9 +239,18 @@ void bus_histogram_observe_ns(bus_series *s, int64_t ns) {
     atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
 }
 
+void bus_histogram_observe_size(bus_series *s, uint64_t n) {
+    if (s == NULL) return;
+    size_t i = 0;
+    while (i < NBUCKETS && n > size_bounds[i]) i++;
+    atomic_fetch_add_explicit(&s->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_ns, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+}
+
 int64_t bus_series_value(const bus_series *s) {
     if (s == NULL) return 0;
-    if (s->kind == KIND_HISTOGRAM) return (int64_t)atomic_load(&s->count);
+    if (s->kind == KIND_HISTOGRAM || s->kind == KIND_SIZES) return (int64_t)atomic_load(&s->count);
     return atomic_load(&s->value);
 }
 
@@ -298,7 +311,7 @@ static void render_help(outbuf *o, const family *f) {
         else
             out_printf(o, "%c", *p);
     }
-    static const char *const kinds[] = {"counter", "gauge", "histogram"};
+    static const char *const kinds[] = {"counter", "gauge", "histogram", "histogram"};
     out_printf(o, "\n# TYPE %s %s\n", f->name, kinds[f->kind]);
 }
 
@@ -307,7 +320,9 @@ static void render_histogram(outbuf *o, const char *c, const family *f, const bu
     char le[64];
     for (size_t i = 0; i <= NBUCKETS; i++) {
         cum += atomic_load(&s->buckets[i]);
-        if (i < NBUCKETS)
+        if (i < NBUCKETS && f->kind == KIND_SIZES)
+            snprintf(le, sizeof le, "le=\"%llu\"", (unsigned long long)size_bounds[i]);
+        else if (i < NBUCKETS)
             snprintf(le, sizeof le, "le=\"%g\"", bucket_bounds[i]);
         else
             snprintf(le, sizeof le, "le=\"+Inf\"");
@@ -317,7 +332,10 @@ static void render_histogram(outbuf *o, const char *c, const family *f, const bu
     }
     out_printf(o, "%s_sum", f->name);
     out_labels(o, c, s->labels, NULL);
-    out_printf(o, " %.9f\n", (double)atomic_load(&s->sum_ns) / 1e9);
+    if (f->kind == KIND_SIZES)
+        out_printf(o, " %llu\n", (unsigned long long)atomic_load(&s->sum_ns));
+    else
+        out_printf(o, " %.9f\n", (double)atomic_load(&s->sum_ns) / 1e9);
     out_printf(o, "%s_count", f->name);
     out_labels(o, c, s->labels, NULL);
     /* count equals the +Inf bucket by construction: read it from there so the
@@ -334,7 +352,7 @@ int bus_metrics_render(bus_metrics *m, char **out, size_t *len) {
         if (f->series == NULL) continue;
         render_help(&o, f);
         for (bus_series *s = f->series; s; s = s->next) {
-            if (f->kind == KIND_HISTOGRAM) {
+            if (f->kind == KIND_HISTOGRAM || f->kind == KIND_SIZES) {
                 render_histogram(&o, m->const_labels, f, s);
                 continue;
             }

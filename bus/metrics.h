@@ -31,10 +31,15 @@ bus_series *bus_metrics_gauge(bus_metrics *m, const char *name, const char *help
 bus_series *bus_metrics_histogram(bus_metrics *m, const char *name, const char *help, ...)
     __attribute__((sentinel));
 
+/* Sizes (e.g. messages per batch), buckets 1, 2, 4 .. 16384, 65536. */
+bus_series *bus_metrics_size_histogram(bus_metrics *m, const char *name, const char *help, ...)
+    __attribute__((sentinel));
+
 void bus_counter_add(bus_series *s, uint64_t n);
 void bus_gauge_set(bus_series *s, int64_t v);
 void bus_gauge_add(bus_series *s, int64_t delta);
 void bus_histogram_observe_ns(bus_series *s, int64_t ns);
+void bus_histogram_observe_size(bus_series *s, uint64_t n);
 
 /* Value of a counter or gauge (for tests and health). */
 int64_t bus_series_value(const bus_series *s);

@@ -24,6 +24,7 @@
 #define BUS_STREAM_ORDERS "ORDERS"
 #define BUS_STREAM_FILLS  "FILLS"
 #define BUS_STREAM_DLQ    "DLQ"
-#define BUS_DLQ_PREFIX    "dlq." /* dlq.<stream>.<consumer> */
+#define BUS_DLQ_PREFIX    "dlq."      /* dlq.<stream>.<consumer> */
+#define BUS_FLOW_PREFIX   "bus.flow." /* bus.flow.<service>: tb_flow reports */
 
 #endif

@@ -237,40 +237,94 @@ tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out, tb_erro
                         params, id, out, err);
 }
 
-tb_status sp_db_insert_signal(PGconn *pg, const tb_signal *sig, bool *inserted, tb_error *err) {
-    char qty[TB_FIXED_STRLEN] = "", target[TB_FIXED_STRLEN] = "", price[TB_FIXED_STRLEN];
+/* Rows per INSERT: 12 parameters a row stays well below PostgreSQL's limit
+ * of 65535 parameters a statement. */
+#define SIGNAL_ROWS_PER_INSERT 2048
+#define SIGNAL_PARAMS          12
+
+/* Text parameters of one signal row. */
+typedef struct signal_text {
+    char qty[TB_FIXED_STRLEN], target[TB_FIXED_STRLEN], price[TB_FIXED_STRLEN];
     char seq[24], ts[24];
+} signal_text;
+
+static void signal_params(const tb_signal *sig, signal_text *t, const char **params) {
+    t->qty[0] = t->target[0] = '\0';
     if (strcmp(sig->sizing, "target") == 0)
-        tb_fixed_format(sig->target, target);
+        tb_fixed_format(sig->target, t->target);
     else
-        tb_fixed_format(sig->qty, qty);
-    tb_fixed_format(sig->ref_price, price);
-    snprintf(seq, sizeof seq, "%" PRIu64, sig->tick_seq);
-    snprintf(ts, sizeof ts, "%" PRId64, sig->ts);
-    const char *params[] = {sig->signal_id,
-                            sig->strategy_id,
-                            sig->account,
-                            sig->symbol,
-                            sig->side,
-                            sig->sizing,
-                            qty,
-                            target,
-                            price,
-                            seq,
-                            sig->reason,
-                            ts};
+        tb_fixed_format(sig->qty, t->qty);
+    tb_fixed_format(sig->ref_price, t->price);
+    snprintf(t->seq, sizeof t->seq, "%" PRIu64, sig->tick_seq);
+    snprintf(t->ts, sizeof t->ts, "%" PRId64, sig->ts);
+    const char *v[SIGNAL_PARAMS] = {sig->signal_id, sig->strategy_id, sig->account, sig->symbol,
+                                    sig->side,      sig->sizing,      t->qty,       t->target,
+                                    t->price,       t->seq,           sig->reason,  t->ts};
+    memcpy(params, v, sizeof v);
+}
+
+/* Appends "($k, ..., $k+11)" for the row whose first parameter is number k. */
+static size_t append_row(char *sql, size_t len, int k) {
+    return len + (size_t)sprintf(sql + len,
+                                 "%s($%d, $%d, $%d, $%d, $%d, $%d, nullif($%d, '')::numeric, "
+                                 "nullif($%d, '')::numeric, $%d::numeric, $%d::bigint, "
+                                 "nullif($%d, ''), " TS_FROM_NS("$%d") ")",
+                                 k == 1 ? "" : ", ", k, k + 1, k + 2, k + 3, k + 4, k + 5, k + 6,
+                                 k + 7, k + 8, k + 9, k + 10, k + 11);
+}
+
+/* One INSERT of sigs[0..n), n <= SIGNAL_ROWS_PER_INSERT. */
+static tb_status insert_chunk(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
+                              tb_error *err) {
+    static const char head[] =
+        "INSERT INTO signals (signal_id, strategy_id, account, symbol, "
+        "side, sizing, qty, target, ref_price, tick_seq, reason, ts) VALUES ";
+    static const char tail[] = " ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id";
+    const size_t row_cap = 320; /* one row's text with 5-digit numbers */
+    char *sql = malloc(sizeof head + n * row_cap + sizeof tail);
+    const char **params = malloc(n * SIGNAL_PARAMS * sizeof *params);
+    signal_text *text = malloc(n * sizeof *text);
+    if (sql == NULL || params == NULL || text == NULL) {
+        free(sql);
+        free(params);
+        free(text);
+        return tb_error_set(err, TB_NOMEM, NULL, "signal insert of %zu rows", n);
+    }
+    size_t len = sizeof head - 1;
+    memcpy(sql, head, len);
+    for (size_t i = 0; i < n; i++) {
+        signal_params(&sigs[i], &text[i], params + i * SIGNAL_PARAMS);
+        len = append_row(sql, len, (int)(i * SIGNAL_PARAMS + 1));
+    }
+    memcpy(sql + len, tail, sizeof tail);
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        pg,
-        "INSERT INTO signals (signal_id, strategy_id, account, symbol, side, "
-        "sizing, qty, target, ref_price, tick_seq, reason, ts) VALUES "
-        "($1, $2, $3, $4, $5, $6, nullif($7, '')::numeric, "
-        "nullif($8, '')::numeric, $9::numeric, $10::bigint, nullif($11, ''), " TS_FROM_NS(
-            "$12") ") ON CONFLICT (signal_id) DO NOTHING",
-        12, params, &r, err);
+    tb_status s = bus_pg_exec(pg, sql, (int)(n * SIGNAL_PARAMS), params, &r, err);
+    free(sql);
+    free(params);
+    free(text);
     if (s != TB_OK) return s;
-    *inserted = strcmp(PQcmdTuples(r), "1") == 0;
+    for (size_t i = 0; i < n; i++) inserted[i] = false;
+    /* Signals are few per batch (a crossing, not every tick): a plain scan
+     * matches the returned ids. */
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, 0);
+        for (size_t i = 0; i < n; i++)
+            if (!inserted[i] && strcmp(sigs[i].signal_id, id) == 0) {
+                inserted[i] = true;
+                break;
+            }
+    }
     PQclear(r);
+    return TB_OK;
+}
+
+tb_status sp_db_insert_signals(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
+                               tb_error *err) {
+    for (size_t at = 0; at < n; at += SIGNAL_ROWS_PER_INSERT) {
+        size_t k = n - at < SIGNAL_ROWS_PER_INSERT ? n - at : SIGNAL_ROWS_PER_INSERT;
+        tb_status s = insert_chunk(pg, sigs + at, k, inserted + at, err);
+        if (s != TB_OK) return s;
+    }
     return TB_OK;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sp.h"
+#include "timer.h"
 
 static struct {
     int64_t order_wait_ms, config_ttl_ms, state_ttl_s, list_max, cache_symbols;
@@ -24,7 +25,7 @@ static bus_endpoint endpoints[] = {
      .kind = BUS_EVENT,
      .subject = "md.tick.>",
      .event = &tb_tick_desc,
-     .handler = sp_on_tick},
+     .batch_handler = sp_on_ticks},
     {.name = "strategy-changed",
      .kind = BUS_EVENT,
      .subject = "cfg.strategy.*",
@@ -74,10 +75,12 @@ static tb_status start(bus_actor *a, tb_error *err) {
         free(svc);
         return tb_error_set(err, TB_NOMEM, NULL, NULL);
     }
+    pthread_mutex_init(&svc->revisit_mu, NULL);
     redisContext *r = bus_redis_acquire(bus_actor_redis(a), err);
     tb_status s = r ? sp_ticks_load_script(r, svc, err) : TB_UNAVAILABLE;
     bus_redis_release(bus_actor_redis(a), r);
     if (s != TB_OK) {
+        pthread_mutex_destroy(&svc->revisit_mu);
         sp_cache_destroy(svc->cache);
         free(svc);
         return s;
@@ -103,7 +106,21 @@ static tb_status start(bus_actor *a, tb_error *err) {
                                                "Signals not recorded or not published", NULL);
     svc->m_cfg_events = bus_metrics_counter(m, "tb_sp_config_events_total",
                                             "Strategy change events received", NULL);
+    svc->m_bad_parked = bus_metrics_counter(m, "tb_sp_parked_unreadable_total",
+                                            "Parked ticks in Redis that could not be read", NULL);
     bus_actor_set_user(a, svc);
+    /* Parked ticks whose predecessor was lost are applied once their wait
+     * expires: look a few times per wait. */
+    int64_t every_ms = settings.order_wait_ms / 4;
+    every_ms = every_ms < 5 ? 5 : every_ms > 50 ? 50 : every_ms;
+    s = bus_actor_add_timer(a, "parked-ticks", every_ms, sp_revisit_timer, NULL, NULL, err);
+    if (s != TB_OK) {
+        bus_actor_set_user(a, NULL);
+        pthread_mutex_destroy(&svc->revisit_mu);
+        sp_cache_destroy(svc->cache);
+        free(svc);
+        return s;
+    }
     bus_log(BUS_LOG_INFO, "signal-processing ready (order wait %lld ms, config ttl %lld ms)",
             (long long)settings.order_wait_ms, (long long)settings.config_ttl_ms);
     return TB_OK;
@@ -113,6 +130,8 @@ static void stop(bus_actor *a) {
     sp_service *svc = bus_actor_user(a);
     if (svc == NULL) return;
     bus_actor_set_user(a, NULL);
+    sp_revisit_free(svc);
+    pthread_mutex_destroy(&svc->revisit_mu);
     sp_cache_destroy(svc->cache);
     free(svc);
 }

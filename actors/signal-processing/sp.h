@@ -5,6 +5,7 @@
 #ifndef SP_SP_H
 #define SP_SP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +17,9 @@
 /* Redis key of the indicator state of (strategy, symbol): a hash with fields
  * seq (last applied tick sequence) and state (strategy_state.c JSON). */
 #define SP_STATE_KEY_FMT "tb:sp:state:%s:%s"
+/* Redis key of the ticks of (strategy, symbol) waiting for their
+ * predecessor: a sorted set scored by seq (tick_store.c). */
+#define SP_PARK_KEY_FMT "tb:sp:park:%s:%s"
 
 /* ---- cache.c: in-memory copy of the enabled strategies per symbol ----
  * Only a copy of PostgreSQL: entries expire after a TTL, a strategy change
@@ -58,9 +62,10 @@ tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
                        char old_symbol[TB_TOKEN_CAP], tb_error *err) TB_WARN_UNUSED;
 tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out,
                        tb_error *err) TB_WARN_UNUSED;
-/* Records a signal; *inserted is false when its id was already recorded. */
-tb_status sp_db_insert_signal(PGconn *pg, const tb_signal *sig, bool *inserted,
-                              tb_error *err) TB_WARN_UNUSED;
+/* Records sigs[0..n) with one multi-row INSERT (per 2048 rows), ON CONFLICT
+ * DO NOTHING; inserted[i] is false when sigs[i]'s id was already recorded. */
+tb_status sp_db_insert_signals(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
+                               tb_error *err) TB_WARN_UNUSED;
 /* Signals filtered by q (account, accounts, strategy_id, symbol, from, to),
  * newest first, at most limit. */
 tb_status sp_db_list_signals(PGconn *pg, const tb_query *q, size_t limit, tb_signal **items,
@@ -72,10 +77,15 @@ typedef struct sp_service {
     int64_t state_ttl_s;   /* expiry of idle indicator state in Redis */
     int64_t list_max;      /* cap of list limits */
     sp_cache *cache;
-    char cas_sha[48]; /* SHA1 of the compare-and-set script */
+    char cas_sha[48]; /* SHA1 of the advance script (tick_store.c) */
     bus_series *m_signals_buy, *m_signals_sell, *m_gaps, *m_stale, *m_cas_retries, *m_waits,
         *m_resets;
-    bus_series *m_signal_errors, *m_cfg_events;
+    bus_series *m_signal_errors, *m_cfg_events, *m_bad_parked;
+    /* Symbols with parked ticks to look at again once their wait expires
+     * (revisit.c); guarded by revisit_mu (handler threads and the timer). */
+    pthread_mutex_t revisit_mu;
+    struct sp_revisit_entry *revisit;
+    size_t nrevisit, revisit_cap;
 } sp_service;
 
 sp_service *sp_service_of(bus_ctx *ctx);
@@ -89,9 +99,44 @@ tb_status sp_on_strategies_delete(bus_ctx *ctx, const void *ev);
 tb_status sp_on_signals_list(bus_ctx *ctx, const void *ev);
 tb_status sp_on_strategy_changed(bus_ctx *ctx, const void *ev);
 
-/* ---- ticks.c ---- */
-/* Loads the compare-and-set script into Redis (start, and after NOSCRIPT). */
+/* ---- tick_store.c: Redis round trips of the tick path ---- */
+/* Loads the advance script into Redis at start (svc->cas_sha). */
 tb_status sp_ticks_load_script(redisContext *r, sp_service *svc, tb_error *err) TB_WARN_UNUSED;
-tb_status sp_on_tick(bus_ctx *ctx, const void *ev);
+typedef struct sp_redis_cmd {
+    int argc;
+    const char **argv;
+    size_t *lens;
+} sp_redis_cmd;
+/* Writes cmds[0..n) at once, then reads every reply into reps (caller frees
+ * each). An error reply is a reply; a broken connection fails them all. */
+tb_status sp_redis_pipeline(redisContext *r, const sp_redis_cmd *cmds, size_t n, redisReply **reps,
+                            tb_error *err) TB_WARN_UNUSED;
+/* Runs the advance script for each cmds[i]: argv[0] and argv[1] are filled
+ * here (EVALSHA and the SHA), argv[2..] are "2", state key, park key,
+ * expected seq, new seq, state, ttl s, wait ms, most ticks to return, then
+ * (seq, parked text) pairs to park. See tick_store.c for the reply. */
+tb_status sp_advance_pipeline(redisContext *r, sp_service *svc, sp_redis_cmd *cmds, size_t n,
+                              redisReply **reps, tb_error *err) TB_WARN_UNUSED;
+
+/* ---- ticks.c: md.tick.> in batches ---- */
+tb_status sp_on_ticks(bus_ctx *ctx, const bus_batch *b);
+/* Looks again at the parked ticks of symbols[0..n) (timer thread): applies
+ * those whose predecessor came or whose wait expired. */
+tb_status sp_ticks_revisit(bus_actor *a, const char (*symbols)[TB_TOKEN_CAP], size_t n,
+                           tb_error *err) TB_WARN_UNUSED;
+
+/* ---- revisit.c: when to look at parked ticks again ---- */
+typedef struct sp_revisit_entry {
+    char symbol[TB_TOKEN_CAP];
+    int64_t due_ns; /* bus_mono_ns time */
+} sp_revisit_entry;
+/* Asks for a look at symbol's parked ticks at due_ns (the earlier of two
+ * requests wins). */
+void sp_revisit_add(sp_service *svc, const char *symbol, int64_t due_ns);
+/* Moves up to cap symbols that are due at now_ns into out; returns how many. */
+size_t sp_revisit_take(sp_service *svc, int64_t now_ns, char (*out)[TB_TOKEN_CAP], size_t cap);
+void sp_revisit_free(sp_service *svc);
+/* bus_actor_add_timer callback (arg unused). */
+void sp_revisit_timer(bus_actor *a, void *arg);
 
 #endif

@@ -10,7 +10,11 @@
  *  - every strategy kind run by 3 workers gives the signals of the pure
  *    strategy code (tb_signal-processing_domain) applied to the same prices;
  *  - ordering: a lost tick is skipped after the bounded wait and counted, a
- *    duplicate tick changes nothing, a disabled strategy stops at once. */
+ *    duplicate tick changes nothing, a disabled strategy stops at once;
+ *  - a burst of tens of thousands of ticks over four symbols (batches of
+ *    many ticks, consecutive ticks on different workers) gives the signals
+ *    of the pure strategy code, exactly once, with 1 and with 3 workers,
+ *    and prints the rate (SP_BURST_TICKS sets the size). */
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -539,6 +543,181 @@ START_TEST(every_kind_matches_the_pure_strategy) {
 }
 END_TEST
 
+/* ---- a burst big enough to form batches ---- */
+
+/* One symbol's burst: a deterministic random walk and the signals the pure
+ * strategy code gives on it. */
+typedef struct burst_symbol {
+    char id[TB_TOKEN_CAP], symbol[TB_TOKEN_CAP];
+    tb_fixed *price;
+    size_t nwant;
+    uint64_t *want_seq; /* ascending */
+    char *want_side;    /* 'b' or 's' */
+} burst_symbol;
+
+#define BURST_SYMBOLS 4
+#define BURST_PARAMS  "{\"fast\":5,\"slow\":20}"
+
+static void burst_prices(burst_symbol *b, size_t n, uint32_t seed) {
+    b->price = malloc(n * sizeof *b->price);
+    b->want_seq = malloc(n * sizeof *b->want_seq);
+    b->want_side = malloc(n);
+    ck_assert(b->price && b->want_seq && b->want_side);
+    tb_fixed p = 100 * TB_FIXED_SCALE;
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p += ((tb_fixed)((seed >> 16) % 201) - 100) * (TB_FIXED_SCALE / 100);
+        if (p < TB_FIXED_SCALE) p = TB_FIXED_SCALE;
+        b->price[i] = p;
+    }
+    sp_params params;
+    tb_error err = {0};
+    ck_assert_int_eq(sp_params_parse("sma_cross", BURST_PARAMS, &params, &err), TB_OK);
+    sp_state *st = malloc(sizeof *st);
+    sp_state_init(st, &params, 1);
+    b->nwant = 0;
+    for (size_t i = 0; i < n; i++) {
+        sp_decision d;
+        ck_assert_int_eq(sp_step(&params, st, b->price[i], &d), TB_OK);
+        if (d.side == SP_SIDE_NONE) continue;
+        b->want_seq[b->nwant] = i + 1;
+        b->want_side[b->nwant++] = d.side == SP_SIDE_BUY ? 'b' : 's';
+    }
+    free(st);
+}
+
+typedef struct burst_run {
+    burst_symbol *sym;
+    uint64_t upto; /* ticks published per symbol so far */
+} burst_run;
+
+static bool burst_caught_up(void *arg) {
+    burst_run *run = arg;
+    for (int k = 0; k < BURST_SYMBOLS; k++)
+        if (state_seq(run->sym[k].id, run->sym[k].symbol) < run->upto) return false;
+    return true;
+}
+
+static long long burst_recorded(const burst_symbol *b) {
+    return sql_count("SELECT count(*) FROM signals WHERE strategy_id = $1", b->id);
+}
+
+static bool burst_signals_recorded(void *arg) {
+    burst_run *run = arg;
+    for (int k = 0; k < BURST_SYMBOLS; k++)
+        if (burst_recorded(&run->sym[k]) < (long long)run->sym[k].nwant) return false;
+    return true;
+}
+
+/* Publishes n ticks per symbol through nworkers workers, at most `window`
+ * ticks per symbol ahead of the slowest strategy state; checks the signals
+ * in PostgreSQL and on NATS against the pure code; returns ticks/s. */
+static double burst(int nworkers, burst_symbol *sym, size_t n, size_t window) {
+    char tag[16];
+    short_tag(tag, sizeof tag);
+    pid_t pids[8];
+    start_workers(pids, nworkers, "5000");
+    for (int k = 0; k < BURST_SYMBOLS; k++) {
+        snprintf(sym[k].id, sizeof sym[k].id, "burst-%s-%d", tag, k);
+        snprintf(sym[k].symbol, sizeof sym[k].symbol, "B%d%s", k, tag);
+        tb_strategy s = strategy(sym[k].id, "sma_cross", sym[k].symbol, BURST_PARAMS);
+        create_ok(&s);
+    }
+    natsSubscription *sub = NULL;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "sig.burst-%s-", tag);
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, bus_conn_nats(conn), "sig.>"), NATS_OK);
+    ck_assert_int_eq(natsSubscription_SetPendingLimits(sub, -1, -1), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(bus_conn_nats(conn)), NATS_OK);
+
+    burst_run run = {.sym = sym};
+    const int64_t ts0 = 1700000000000000000;
+    int64_t t0 = bus_mono_ns();
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < BURST_SYMBOLS; k++)
+            publish_tick(sym[k].symbol, i + 1, ts0 + (int64_t)i * 1000, sym[k].price[i]);
+        if ((i + 1) % window == 0 && i + 1 > window) {
+            /* Flow control: core NATS drops what a consumer cannot take. */
+            run.upto = i + 1 - window;
+            ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+            ck_assert_msg(tb_test_wait(burst_caught_up, &run, 120000),
+                          "%d worker(s) stalled below tick %llu (see %s)", nworkers,
+                          (unsigned long long)run.upto, log_path);
+        }
+    }
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    run.upto = n;
+    ck_assert_msg(tb_test_wait(burst_caught_up, &run, 120000),
+                  "burst with %d worker(s) did not finish (see %s)", nworkers, log_path);
+    double rate = (double)(n * BURST_SYMBOLS) / ((double)(bus_mono_ns() - t0) / 1e9);
+    printf("burst: %d worker(s), %zu ticks over %d symbols at %.0f ticks/s\n", nworkers,
+           n * BURST_SYMBOLS, BURST_SYMBOLS, rate);
+    (void)tb_test_wait(burst_signals_recorded, &run, 20000); /* compared below */
+
+    for (int k = 0; k < BURST_SYMBOLS; k++) {
+        const char *params[] = {sym[k].id};
+        PGresult *r = sql("SELECT tick_seq, side, ref_price::text FROM signals "
+                          "WHERE strategy_id = $1 ORDER BY tick_seq",
+                          1, params);
+        ck_assert_msg((size_t)PQntuples(r) == sym[k].nwant,
+                      "%s, %d worker(s): %d signals, want %zu", sym[k].symbol, nworkers,
+                      PQntuples(r), sym[k].nwant);
+        for (size_t i = 0; i < sym[k].nwant; i++) {
+            uint64_t seq = strtoull(PQgetvalue(r, (int)i, 0), NULL, 10);
+            ck_assert_msg(seq == sym[k].want_seq[i], "%s signal %zu at #%llu, want #%llu",
+                          sym[k].symbol, i, (unsigned long long)seq,
+                          (unsigned long long)sym[k].want_seq[i]);
+            ck_assert_int_eq(PQgetvalue(r, (int)i, 1)[0], sym[k].want_side[i]);
+            tb_fixed price;
+            ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, (int)i, 2), &price), TB_OK);
+            ck_assert_int_eq(price, sym[k].price[seq - 1]);
+        }
+        PQclear(r);
+    }
+    /* Exactly once on the wire too. */
+    size_t want_total = 0;
+    for (int k = 0; k < BURST_SYMBOLS; k++) want_total += sym[k].nwant;
+    size_t got = 0;
+    natsMsg *m = NULL;
+    while (got < want_total + 1 && natsSubscription_NextMsg(&m, sub, 1500) == NATS_OK) {
+        got += strncmp(natsMsg_GetSubject(m), prefix, strlen(prefix)) == 0;
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Destroy(sub);
+    ck_assert_msg(got == want_total, "%d worker(s): %zu signals published, want %zu", nworkers, got,
+                  want_total);
+    int busy = 0;
+    ck_assert_int_eq(ask_instances("STATS", &busy), nworkers);
+    ck_assert_int_eq(busy, nworkers); /* the queue group really split the ticks */
+    stop_workers(pids, nworkers);
+    printf("burst: %d worker(s): %zu signals, as the pure code gives\n", nworkers, want_total);
+    return rate;
+}
+
+START_TEST(burst_1_and_3_workers_agree) {
+    /* SP_BURST_TICKS (total over the symbols) scales it up for measuring. */
+    const char *env = getenv("SP_BURST_TICKS");
+    size_t n = (env ? strtoull(env, NULL, 10) : 40000) / BURST_SYMBOLS;
+    ck_assert_uint_ge(n, 100);
+    size_t window = n < 10000 ? n : 10000;
+    burst_symbol sym[BURST_SYMBOLS];
+    memset(sym, 0, sizeof sym);
+    for (int k = 0; k < BURST_SYMBOLS; k++) {
+        burst_prices(&sym[k], n, 7919u * (uint32_t)(k + 1));
+        ck_assert_uint_gt(sym[k].nwant, 10);
+    }
+    /* burst() compares each run with the pure code, so the two agree. */
+    double one = burst(1, sym, n, window);
+    double three = burst(3, sym, n, window);
+    printf("burst: 3 workers / 1 worker = %.2f\n", three / one);
+    for (int k = 0; k < BURST_SYMBOLS; k++) {
+        free(sym[k].price);
+        free(sym[k].want_seq);
+        free(sym[k].want_side);
+    }
+}
+END_TEST
+
 /* ---- strategies API ---- */
 
 static long long table_fingerprint(void) {
@@ -727,6 +906,13 @@ static void expect_signals(const char *id, long long n) {
     ck_assert_int_eq(signals_of(id), n);
 }
 
+typedef struct {
+    int64_t want;
+} stale_arg;
+static bool stale_reached(void *arg) {
+    return metric("tb_sp_ticks_stale_total") >= ((stale_arg *)arg)->want;
+}
+
 START_TEST(gaps_duplicates_and_reconfiguration) {
     pid_t pid;
     start_workers(&pid, 1, "300");
@@ -737,6 +923,7 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     tb_strategy s = strategy(id, "donchian", sym, "{\"period\":3}");
     create_ok(&s);
     int64_t gaps0 = metric("tb_tick_gaps_total");
+    int64_t stale0 = metric("tb_sp_ticks_stale_total");
     const int64_t ts = 1700000000000000000;
     /* 1..4 flat, tick 5 lost, 6 breaks out above the 3-tick high */
     for (uint64_t i = 1; i <= 4; i++) publish_tick(sym, i, ts + (int64_t)i, 100 * TB_FIXED_SCALE);
@@ -761,7 +948,13 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     a.seq = 7;
     ck_assert(tb_test_wait(seq_reached, &a, 10000));
     expect_signals(id, 2);
-    ck_assert_int_ge(metric("tb_sp_ticks_stale_total"), 2);
+    /* 5 and the second 6 wait (a restarted feed would need them), then are
+     * dropped as stale once their wait expired */
+    stale_arg st = {stale0 + 2};
+    ck_assert_msg(tb_test_wait(stale_reached, &st, 10000), "stale ticks: %lld, want %lld",
+                  (long long)metric("tb_sp_ticks_stale_total"), (long long)st.want);
+    ck_assert_int_eq(state_seq(id, sym), 7);
+    ck_assert_int_eq(signals_of(id), 2);
 
     /* disabled: takes effect without restart, ticks no longer apply */
     s.enabled = false;
@@ -839,6 +1032,12 @@ int main(void) {
     tcase_add_test(tc, eustock_replay_1_and_3_workers_agree);
     tcase_add_test(tc, every_kind_matches_the_pure_strategy);
     suite_add_tcase(s, tc);
+    /* A case of its own so CK_RUN_CASE=burst runs just it (measuring). */
+    TCase *burst_tc = tcase_create("burst");
+    tcase_add_checked_fixture(burst_tc, setup, teardown);
+    tcase_set_timeout(burst_tc, 600);
+    tcase_add_test(burst_tc, burst_1_and_3_workers_agree);
+    suite_add_tcase(s, burst_tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -62,6 +62,36 @@ START_TEST(histogram_shape) {
 }
 END_TEST
 
+START_TEST(size_histogram_shape) {
+    bus_metrics *m = bus_metrics_create("svc", NULL);
+    bus_series *h = bus_metrics_size_histogram(m, "tb_batch_size", "Batch sizes", "ep", "a", NULL);
+    bus_histogram_observe_size(h, 1);
+    bus_histogram_observe_size(h, 3);      /* le=4 */
+    bus_histogram_observe_size(h, 1024);   /* le=1024 */
+    bus_histogram_observe_size(h, 100000); /* only +Inf */
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(bus_metrics_render(m, &text, &len), 0);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE tb_batch_size histogram\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_batch_size_bucket{service=\"svc\",ep=\"a\",le=\"1\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_batch_size_bucket{service=\"svc\",ep=\"a\",le=\"2\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_batch_size_bucket{service=\"svc\",ep=\"a\",le=\"4\"} 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_batch_size_bucket{service=\"svc\",ep=\"a\",le=\"1024\"} 3\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "tb_batch_size_bucket{service=\"svc\",ep=\"a\",le=\"+Inf\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(text, "tb_batch_size_sum{service=\"svc\",ep=\"a\"} 101028\n"));
+    ck_assert_int_eq(bus_series_value(h), 4);
+    const char *e = tb_prom_check(text);
+    ck_assert_msg(e == NULL, "%s\n%s", e, text);
+    free(text);
+    bus_metrics_destroy(m);
+}
+END_TEST
+
 START_TEST(checker_rejects_broken_expositions) {
     ck_assert_ptr_null(tb_prom_check("# HELP a A\n# TYPE a counter\na 1\n"));
     ck_assert_ptr_nonnull(tb_prom_check("a 1\n")); /* no TYPE */
@@ -86,6 +116,7 @@ int main(void) {
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, counters_gauges_render);
     tcase_add_test(tc, histogram_shape);
+    tcase_add_test(tc, size_histogram_shape);
     tcase_add_test(tc, checker_rejects_broken_expositions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
