@@ -96,15 +96,20 @@ static bool has_rules(notif_service *svc, notif_kind kind, const char *account,
     return notif_cache_count(&svc->cache, kind, account, symbol) > 0;
 }
 
+#define TICKS_ON_STACK 64
+
 tb_status notif_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     bus_actor *a = bus_ctx_actor(ctx);
     notif_service *svc = notif_of(a);
     size_t n = bus_batch_len(b), k = 0;
-    notif_obs *obs = malloc((n ? n : 1) * sizeof *obs);
-    const char **traces = malloc((n ? n : 1) * sizeof *traces);
+    /* Batches of an unhurried feed are small: those live on the stack. */
+    notif_obs obs_small[TICKS_ON_STACK];
+    const char *traces_small[TICKS_ON_STACK];
+    notif_obs *obs = n <= TICKS_ON_STACK ? obs_small : malloc(n * sizeof *obs);
+    const char **traces = n <= TICKS_ON_STACK ? traces_small : malloc(n * sizeof *traces);
     if (obs == NULL || traces == NULL) {
-        free(obs);
-        free(traces);
+        if (obs != obs_small) free(obs);
+        if (traces != traces_small) free(traces);
         return bus_fail(ctx, TB_NOMEM, NULL, "out of memory");
     }
     /* Whether the previous tick's symbol has rules: batches come in runs of
@@ -133,8 +138,8 @@ tb_status notif_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     notif_io io = notif_io_of_ctx(ctx);
     if (k > 0 && notif_eval_prices(&io, obs, traces, k, &err) != TB_OK)
         count_error(a, "price rules", &err);
-    free(obs);
-    free(traces);
+    if (obs != obs_small) free(obs);
+    if (traces != traces_small) free(traces);
     return TB_OK; /* core NATS: nothing to redeliver; counted and logged above */
 }
 

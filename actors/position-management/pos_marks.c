@@ -207,10 +207,15 @@ static size_t throttle(pos_marks *m, pos_mark *marks, size_t k) {
     return due;
 }
 
+#define TICKS_ON_STACK 64
+
 tb_status pos_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     size_t n = bus_batch_len(b);
-    const tb_tick **ticks = malloc((n ? n : 1) * sizeof *ticks);
-    pos_mark *marks = malloc((n ? n : 1) * sizeof *marks);
+    /* Batches of an unhurried feed are small: those live on the stack. */
+    const tb_tick *ticks_small[TICKS_ON_STACK];
+    pos_mark marks_small[TICKS_ON_STACK];
+    const tb_tick **ticks = n <= TICKS_ON_STACK ? ticks_small : malloc(n * sizeof *ticks);
+    pos_mark *marks = n <= TICKS_ON_STACK ? marks_small : malloc(n * sizeof *marks);
     tb_status s = TB_OK;
     if (ticks == NULL || marks == NULL) {
         s = bus_fail(ctx, TB_NOMEM, NULL, "out of memory");
@@ -226,8 +231,8 @@ tb_status pos_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     if (c == NULL || write_marks(bus_ctx_actor(ctx), c, marks, k, &err) != TB_OK)
         s = bus_fail_err(ctx, &err);
 out:
-    free(ticks);
-    free(marks);
+    if (ticks != ticks_small) free(ticks);
+    if (marks != marks_small) free(marks);
     return s;
 }
 
