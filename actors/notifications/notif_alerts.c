@@ -14,8 +14,7 @@
 
 #include "notif_webhook.h"
 
-#define STATE_PREFIX "tb:notif:x:"
-#define CAS_TRIES    16
+#define CAS_TRIES 16
 
 /* Compare-and-set: writes ARGV[2] (with TTL ARGV[3] s) only if the key still
  * holds ARGV[1] ("" = absent). */
@@ -177,7 +176,7 @@ tb_status notif_raise(notif_io *io, const tb_alert *alerts, const notif_rule *ru
 /* ---- threshold rules ---- */
 
 static void state_key(const notif_rule *r, const char *sub, char *out, size_t cap) {
-    snprintf(out, cap, STATE_PREFIX "%s:%s", r->rule_id, sub);
+    snprintf(out, cap, NOTIF_STATE_PREFIX "%s:%s", r->rule_id, sub);
 }
 
 static void decide_fixed(const notif_cross *prev, void *arg, bool *cond, bool *has_peak,
@@ -212,37 +211,6 @@ static tb_status fired_raise(notif_io *io, fired_set *f, const char *trace, tb_e
     free(f->alerts);
     free(f->rules);
     return s;
-}
-
-tb_status notif_eval_price(notif_io *io, const notif_obs *tick, const char *trace, tb_error *err) {
-    notif_service *svc = notif_of(io->a);
-    notif_rule *above = NULL, *below = NULL;
-    size_t na = notif_cache_match(&svc->cache, NOTIF_KIND_PRICE_ABOVE, "", tick->key, &above);
-    size_t nb = notif_cache_match(&svc->cache, NOTIF_KIND_PRICE_BELOW, "", tick->key, &below);
-    fired_set fired = {0};
-    tb_status s = TB_OK;
-    redisContext *rc = (na + nb) ? notif_io_redis(io, err) : NULL;
-    if ((na + nb) && rc == NULL) s = err->status;
-    for (size_t i = 0; s == TB_OK && i < na + nb; i++) {
-        const notif_rule *r = i < na ? &above[i] : &below[i - na];
-        bool cond = notif_price_condition(r, tick->value);
-        char key[256];
-        state_key(r, tick->key, key, sizeof key);
-        notif_step step = NOTIF_STEP_NONE; /* set by the crossing update on success */
-        s = notif_state_observe(rc, key, svc->set.state_ttl_s, tick->ts, tick->seq, r->cooldown_s,
-                                decide_fixed, &cond, &step, err);
-        if (s != TB_OK || step != NOTIF_STEP_FIRE) continue;
-        char ev_key[TB_TOKEN_CAP + 64], msg[TB_TEXT_CAP];
-        snprintf(ev_key, sizeof ev_key, "%s.%" PRId64 ".%" PRIu64, tick->key, tick->ts, tick->seq);
-        notif_msg_price(r, tick->key, tick->value, msg, sizeof msg);
-        tb_alert al;
-        notif_alert_make(r, ev_key, "", tick->key, tick->ts, msg, &al);
-        s = fired_add(&fired, r, &al, err);
-    }
-    free(above);
-    free(below);
-    tb_status s2 = fired_raise(io, &fired, trace, s == TB_OK ? err : &(tb_error){0});
-    return s != TB_OK ? s : s2;
 }
 
 tb_status notif_eval_position(notif_io *io, const tb_position_update *u, const char *trace,

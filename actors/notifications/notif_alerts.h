@@ -7,6 +7,9 @@
 #include "notif_service.h"
 #include "notif_store.h"
 
+/* Crossing state of rule r at key k lives at NOTIF_STATE_PREFIX "<r>:<k>". */
+#define NOTIF_STATE_PREFIX "tb:notif:x:"
+
 /* Decides an observation's condition from the previous state: sets *cond,
  * and for drawdown *peak (with *has_peak) to store. */
 typedef void (*notif_decide_fn)(const notif_cross *prev, void *arg, bool *cond, bool *has_peak,
@@ -32,9 +35,7 @@ tb_status notif_raise(notif_io *io, const tb_alert *alerts, const notif_rule *ru
                       const notif_source *src, bool publish, const char *trace,
                       tb_error *err) TB_WARN_UNUSED;
 
-/* Threshold rules. */
-tb_status notif_eval_price(notif_io *io, const notif_obs *tick, const char *trace,
-                           tb_error *err) TB_WARN_UNUSED;
+/* Threshold rules. Price rules over a batch of ticks: notif_prices.h. */
 tb_status notif_eval_position(notif_io *io, const tb_position_update *u, const char *trace,
                               tb_error *err) TB_WARN_UNUSED;
 /* Asks position-management for the account's equity (api.accounts.get) and

@@ -2,7 +2,7 @@
  *
  *   fills.<acct>.<sym>       fill rules (one alert per fill) + webhook fan-out of the fill
  *   risk.decision.<acct>     risk_reject rules (approved = false) + fan-out of the decision
- *   md.tick.<sym>            price_above / price_below, throttled per symbol
+ *   md.tick.<sym>            price_above / price_below, in batches, throttled per symbol
  *   pos.update.<acct>.<sym>  position_limit; drawdown (throttled per account)
  *   alerts.>                 alerts raised elsewhere: recorded and fanned out once
  *
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "notif_alerts.h"
+#include "notif_prices.h"
 #include "notif_webhook.h"
 #include "timer.h"
 
@@ -95,21 +96,50 @@ static bool has_rules(notif_service *svc, notif_kind kind, const char *account,
     return notif_cache_count(&svc->cache, kind, account, symbol) > 0;
 }
 
-tb_status notif_on_tick(bus_ctx *ctx, const void *event) {
-    const tb_tick *t = event;
-    notif_service *svc = notif_of(bus_ctx_actor(ctx));
-    tb_fixed price;
-    if (!notif_tick_price(t, &price)) return TB_OK;
-    if (!has_rules(svc, NOTIF_KIND_PRICE_ABOVE, "", t->symbol) &&
-        !has_rules(svc, NOTIF_KIND_PRICE_BELOW, "", t->symbol))
-        return TB_OK;
-    notif_obs o = {.ts = t->ts, .seq = t->seq, .value = price};
-    snprintf(o.key, sizeof o.key, "%s", t->symbol);
-    if (!notif_throttle_offer(svc->prices, &o, bus_mono_ns())) return TB_OK;
+#define TICKS_ON_STACK 64
+
+tb_status notif_on_ticks(bus_ctx *ctx, const bus_batch *b) {
+    bus_actor *a = bus_ctx_actor(ctx);
+    notif_service *svc = notif_of(a);
+    size_t n = bus_batch_len(b), k = 0;
+    /* Batches of an unhurried feed are small: those live on the stack. */
+    notif_obs obs_small[TICKS_ON_STACK];
+    const char *traces_small[TICKS_ON_STACK];
+    notif_obs *obs = n <= TICKS_ON_STACK ? obs_small : malloc(n * sizeof *obs);
+    const char **traces = n <= TICKS_ON_STACK ? traces_small : malloc(n * sizeof *traces);
+    if (obs == NULL || traces == NULL) {
+        if (obs != obs_small) free(obs);
+        if (traces != traces_small) free(traces);
+        return bus_fail(ctx, TB_NOMEM, NULL, "out of memory");
+    }
+    /* Whether the previous tick's symbol has rules: batches come in runs of
+     * a few symbols, and the cache is asked under a lock. */
+    char last_sym[TB_TOKEN_CAP] = "";
+    bool last_has = false;
+    int64_t now = bus_mono_ns();
+    for (size_t i = 0; i < n; i++) {
+        const tb_tick *t = bus_batch_event(b, i);
+        tb_fixed price;
+        if (!notif_tick_price(t, &price)) continue;
+        if (strcmp(last_sym, t->symbol) != 0) {
+            snprintf(last_sym, sizeof last_sym, "%s", t->symbol);
+            last_has = has_rules(svc, NOTIF_KIND_PRICE_ABOVE, "", t->symbol) ||
+                       has_rules(svc, NOTIF_KIND_PRICE_BELOW, "", t->symbol);
+        }
+        if (!last_has) continue;
+        notif_obs *o = &obs[k];
+        *o = (notif_obs){.ts = t->ts, .seq = t->seq, .value = price};
+        snprintf(o->key, sizeof o->key, "%s", t->symbol);
+        /* The throttle sees the ticks in arrival order, as one at a time. */
+        if (!notif_throttle_offer(svc->prices, o, now)) continue;
+        traces[k++] = bus_batch_trace(b, i);
+    }
     tb_error err = {0};
     notif_io io = notif_io_of_ctx(ctx);
-    if (notif_eval_price(&io, &o, bus_ctx_trace(ctx), &err) != TB_OK)
-        count_error(bus_ctx_actor(ctx), "price rules", &err);
+    if (k > 0 && notif_eval_prices(&io, obs, traces, k, &err) != TB_OK)
+        count_error(a, "price rules", &err);
+    if (obs != obs_small) free(obs);
+    if (traces != traces_small) free(traces);
     return TB_OK; /* core NATS: nothing to redeliver; counted and logged above */
 }
 
@@ -152,11 +182,9 @@ static void flush_prices(bus_actor *a, void *arg) {
     notif_obs due[DUE_BATCH];
     size_t n = notif_throttle_take_due(svc->prices, bus_mono_ns(), due, DUE_BATCH);
     notif_io io = notif_io_of_actor(a);
-    for (size_t i = 0; i < n; i++) {
-        tb_error err = {0};
-        if (notif_eval_price(&io, &due[i], NULL, &err) != TB_OK)
-            count_error(a, "price rules", &err);
-    }
+    tb_error err = {0};
+    if (n > 0 && notif_eval_prices(&io, due, NULL, n, &err) != TB_OK)
+        count_error(a, "price rules", &err);
     notif_io_release(&io);
 }
 

@@ -7,7 +7,8 @@
 
 tb_status notif_on_fill(bus_ctx *ctx, const void *event);
 tb_status notif_on_decision(bus_ctx *ctx, const void *event);
-tb_status notif_on_tick(bus_ctx *ctx, const void *event);
+/* Batch handler of md.tick.> (price rules). */
+tb_status notif_on_ticks(bus_ctx *ctx, const bus_batch *b);
 tb_status notif_on_position(bus_ctx *ctx, const void *event);
 tb_status notif_on_alert(bus_ctx *ctx, const void *event);
 

@@ -61,7 +61,7 @@ static bus_endpoint endpoints[] = {
      .kind = BUS_EVENT,
      .subject = "md.tick.>",
      .event = &tb_tick_desc,
-     .handler = pos_on_tick},
+     .batch_handler = pos_on_ticks},
 };
 
 static tb_status start(bus_actor *a, tb_error *err) {

@@ -1,6 +1,7 @@
 /* Alert rules of tb-notifications end to end, against the real binary:
  * price rules fire on crossings only (two workers sharing the ticks, the
- * crossing state in Redis; throttled, the latest tick of a burst counts),
+ * crossing state in Redis; throttled, the latest tick of a burst counts; a
+ * crossing inside a burst of thousands of ticks fires once),
  * position_limit with its cooldown and stale
  * updates, drawdown against the equity from api.accounts.get (answered by
  * an in-process fake of position-management) with a moving peak, risk
@@ -174,6 +175,68 @@ START_TEST(throttled_price_rules_evaluate_the_latest_tick) {
     tick(5, 101);
     tick(6, 102);
     expect_alerts("", symbol, "price_above", 1);
+}
+END_TEST
+
+/* One tick of sym at seq (time from seq, as tick()). */
+static void burst_tick(const char *sym, uint64_t seq, int price) {
+    tb_tick t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.symbol, sizeof t.symbol, "%s", sym);
+    t.seq = seq;
+    t.ts = INT64_C(1700000000000000000) + (int64_t)seq * 1000000;
+    t.last = (tb_fixed)price * TB_FIXED_SCALE;
+    char subject[96];
+    snprintf(subject, sizeof subject, "md.tick.%s", sym);
+    ck_assert_int_eq(bus_publish(conn, subject, &tb_tick_desc, &t, NULL), TB_OK);
+}
+
+START_TEST(price_rule_crossed_inside_a_burst_fires_once) {
+    start_one();
+    char sym_b[64], sym_c[64], sym_d[64];
+    snprintf(sym_b, sizeof sym_b, "%sB", symbol);
+    snprintf(sym_c, sizeof sym_c, "%sC", symbol);
+    snprintf(sym_d, sizeof sym_d, "%sD", symbol);
+    tb_alert_rule above, below, above_b;
+    nt_rule(conn, "price_above", "", symbol, "100", &above);
+    nt_rule(conn, "price_below", "", symbol, "90", &below);
+    nt_rule(conn, "price_above", "", sym_b, "104", &above_b);
+    set_cooldown(above.rule_id, 0);
+    set_cooldown(above_b.rule_id, 0);
+    /* 4 x 1500 ticks, interleaved, published without pause: the worker takes
+     * them in batches. symbol is at 99 but for seq 700..702 (101, 102, 101):
+     * one crossing above 100 that reverts inside the burst; it never reaches
+     * 90. sym_b turns 105 at seq 1000 and stays: one crossing above 104. */
+    enum { PER_SYMBOL = 1500 };
+    for (uint64_t seq = 1; seq <= PER_SYMBOL; seq++) {
+        int p = seq == 701 ? 102 : seq == 700 || seq == 702 ? 101 : 99;
+        burst_tick(symbol, seq, p);
+        burst_tick(sym_b, seq, seq >= 1000 ? 105 : 100);
+        burst_tick(sym_c, seq, 50 + (int)(seq % 7));
+        burst_tick(sym_d, seq, 200 - (int)(seq % 5));
+    }
+    expect_alerts("", symbol, "price_above", 1);
+    expect_alerts("", sym_b, "price_above", 1);
+    ck_assert_uint_eq(count_alerts("", symbol, "price_below"), 0);
+    /* The alerts belong to the crossing ticks (ids name the tick). */
+    size_t n;
+    tb_alert *alerts = nt_alerts(conn, "", &n);
+    char want_a[TB_ID_CAP], want_b[TB_ID_CAP];
+    snprintf(want_a, sizeof want_a, "%s-%s.%lld.700", above.rule_id, symbol,
+             (long long)(INT64_C(1700000000000000000) + 700 * INT64_C(1000000)));
+    snprintf(want_b, sizeof want_b, "%s-%s.%lld.1000", above_b.rule_id, sym_b,
+             (long long)(INT64_C(1700000000000000000) + 1000 * INT64_C(1000000)));
+    bool found_a = false, found_b = false;
+    for (size_t i = 0; i < n; i++) {
+        found_a |= strcmp(alerts[i].alert_id, want_a) == 0;
+        found_b |= strcmp(alerts[i].alert_id, want_b) == 0;
+    }
+    free(alerts);
+    ck_assert_msg(found_a, "no alert %s", want_a);
+    ck_assert_msg(found_b, "no alert %s", want_b);
+    const char *p[1] = {sym_b};
+    PQclear(
+        PQexecParams(pg, "DELETE FROM alert_rules WHERE symbol = $1", 1, NULL, p, NULL, NULL, 0));
 }
 END_TEST
 
@@ -521,6 +584,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, price_rules_fire_on_crossings_with_two_workers);
     tcase_add_test(tc, throttled_price_rules_evaluate_the_latest_tick);
+    tcase_add_test(tc, price_rule_crossed_inside_a_burst_fires_once);
     tcase_add_test(tc, position_limit_crossings_cooldown_and_stale_updates);
     tcase_add_test(tc, drawdown_from_the_equity_peak);
     tcase_add_test(tc, risk_rejections_and_foreign_alerts);

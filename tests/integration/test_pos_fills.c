@@ -7,7 +7,9 @@
  * id, is applied once; a conflicting copy, an unknown account and a subject
  * that disagrees with the body are dead-lettered; fills arriving out of
  * order are booked in their canonical order; bursts of ticks are throttled
- * to a few mark writes that end at the newest price; api.positions.list|get,
+ * to a few mark writes that end at the newest price, and a burst of
+ * thousands of ticks over four symbols (with late copies) ends at each
+ * symbol's newest mark and exact unrealized P&L; api.positions.list|get,
  * api.accounts.get|list|create and api.fills.list answer, with paging and
  * account scopes; the exactness invariants hold (tb_check_exactness), and
  * the checker reports each kind of mismatch in a hand-written book. */
@@ -481,6 +483,73 @@ START_TEST(marks_are_throttled_and_end_at_the_latest_tick) {
 }
 END_TEST
 
+START_TEST(burst_of_ticks_over_four_symbols_ends_at_the_newest_marks) {
+    /* 4 x 1500 ticks interleaved, with late copies of old ticks mixed in,
+     * published without pause: the worker takes them in batches and each
+     * position ends marked at its symbol's newest tick. Long 2 @ 10 of each
+     * symbol, cash 1000 - 4 * 20 = 920. */
+    char acct[40], id[64], sym[4][48];
+    snprintf(acct, sizeof acct, "%sG", prefix);
+    make_account(acct, "1000");
+    for (int k = 0; k < 4; k++) {
+        snprintf(sym[k], sizeof sym[k], "B%d%s", k, prefix);
+        tb_fill f;
+        snprintf(id, sizeof id, "%s-%d", acct, k);
+        pt_fill(&f, id, acct, sym[k], "buy", "2", "10", "0", ts0 + k * 1000);
+        send_fill(&f);
+    }
+    ck_assert(pt_wait_applied(pg, acct, 4, 60000));
+    long before = pt_metric(conn, instance, "tb_pos_marks_written_total");
+    enum { PER_SYMBOL = 1500 };
+    int64_t t_ns = tb_now_ns();
+    for (int i = 1; i <= PER_SYMBOL; i++) {
+        for (int k = 0; k < 4; k++) {
+            char subject[80];
+            snprintf(subject, sizeof subject, "md.tick.%s", sym[k]);
+            tb_tick t = {0};
+            snprintf(t.symbol, sizeof t.symbol, "%s", sym[k]);
+            /* one tick in ten is a late copy of an older one, at price 1 */
+            bool late = i % 10 == 5;
+            t.seq = (uint64_t)(late ? i - 5 : i);
+            t.ts = t_ns + (int64_t)t.seq * 1000;
+            /* symbol k ends at 10 + k + 0.00000001 * 1500 */
+            t.last = late ? pt_fx("1") : pt_fx("10") + k * TB_FIXED_SCALE + i;
+            ck_assert_int_eq(bus_publish(conn, subject, &tb_tick_desc, &t, NULL), TB_OK);
+        }
+    }
+    const char *want_px[4] = {"10.00001500", "11.00001500", "12.00001500", "13.00001500"};
+    /* unrealized = 2 * last - 20 */
+    const char *want_u[4] = {"0.00003", "2.00003", "4.00003", "6.00003"};
+    int64_t end = bus_mono_ns() + INT64_C(15000000000);
+    tb_position_update p[4];
+    bool all;
+    do {
+        all = true;
+        for (int k = 0; k < 4; k++) {
+            p[k] = get_position(acct, sym[k], NULL, TB_OK);
+            all = all && p[k].last_price == pt_fx(want_px[k]);
+        }
+        if (!all) usleep(50000);
+    } while (!all && bus_mono_ns() < end);
+    for (int k = 0; k < 4; k++) {
+        ck_fx(p[k].last_price, want_px[k]);
+        ck_fx(p[k].unrealized_pnl, want_u[k]);
+        ck_fx(p[k].qty, "2");
+    }
+    tb_account a = get_account(acct);
+    ck_fx(a.cash, "920");
+    ck_fx(a.unrealized_pnl, "12.00012");
+    ck_fx(a.equity, "1012.00012");
+    /* Batches and the 200 ms throttle: a handful of writes per symbol, not
+     * one per tick. */
+    long writes =
+        pt_metric(conn, instance, "tb_pos_marks_written_total") - (before > 0 ? before : 0);
+    ck_assert_msg(writes >= 4 && writes <= 200, "%ld mark writes for %d ticks", writes,
+                  4 * PER_SYMBOL);
+    assert_exact();
+}
+END_TEST
+
 /* The shared checker itself: it accepts a consistent book written by hand
  * and names each kind of mismatch, down to one unit of 1e-8. */
 static void set_and_expect(const char *acct, const char *sql, const char *want) {
@@ -551,6 +620,7 @@ int main(void) {
     tcase_add_test(tc, same_fill_twice_is_applied_once);
     tcase_add_test(tc, late_fill_is_booked_in_order);
     tcase_add_test(tc, marks_are_throttled_and_end_at_the_latest_tick);
+    tcase_add_test(tc, burst_of_ticks_over_four_symbols_ends_at_the_newest_marks);
     tcase_add_test(tc, exactness_check_detects_mismatches);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
