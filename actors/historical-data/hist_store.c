@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hist_pgarray.h"
+#include "pgarray.h"
 #include "store.h"
 
 #define NS_PER_US 1000
@@ -64,16 +64,16 @@ tb_status hist_store_get_bars(PGconn *c, const hist_bar_row *keys, size_t n, tb_
     *out = NULL;
     *nout = 0;
     if (n == 0) return TB_OK;
-    hist_pgarray col[3];
-    for (int k = 0; k < 3; k++) hist_pgarray_init(&col[k]);
+    bus_pgarray col[3];
+    for (int k = 0; k < 3; k++) bus_pgarray_init(&col[k]);
     for (size_t i = 0; i < n; i++) {
-        hist_pgarray_str(&col[0], keys[i].symbol);
-        hist_pgarray_str(&col[1], hist_interval_name(keys[i].iv));
-        hist_pgarray_i64(&col[2], keys[i].bar.start / NS_PER_US);
+        bus_pgarray_str(&col[0], keys[i].symbol);
+        bus_pgarray_str(&col[1], hist_interval_name(keys[i].iv));
+        bus_pgarray_i64(&col[2], keys[i].bar.start / NS_PER_US);
     }
     const char *params[3];
     bool oom = false;
-    for (int k = 0; k < 3; k++) oom |= (params[k] = hist_pgarray_finish(&col[k])) == NULL;
+    for (int k = 0; k < 3; k++) oom |= (params[k] = bus_pgarray_finish(&col[k])) == NULL;
     PGresult *r = NULL;
     tb_status s =
         oom ? tb_error_set(err, TB_NOMEM, NULL, "out of memory asking for %zu bars", n)
@@ -83,7 +83,7 @@ tb_status hist_store_get_bars(PGconn *c, const hist_bar_row *keys, size_t n, tb_
                           "    ON symbol = u.sy AND interval = u.iv"
                           "   AND start = 'epoch'::timestamptz + u.us * interval '1 microsecond'",
                           3, params, &r, err);
-    for (int k = 0; k < 3; k++) hist_pgarray_close(&col[k]);
+    for (int k = 0; k < 3; k++) bus_pgarray_close(&col[k]);
     if (s != TB_OK) return s;
     size_t rows = (size_t)PQntuples(r);
     tb_bar *bars = rows ? calloc(rows, sizeof *bars) : NULL;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hist_pgarray.h"
 #include "hist_store.h"
+#include "pgarray.h"
 #include "store.h"
 
 #define NS_PER_US 1000
@@ -94,22 +94,22 @@ static tb_status parse_bits(const char *hex, uint8_t bits[HIST_SEEN_BLOCK_BYTES]
 }
 
 static tb_status lock_blocks(PGconn *c, hist_batch *b, tb_error *err) {
-    hist_pgarray col[BLK_BITS];
-    for (int k = 0; k < BLK_BITS; k++) hist_pgarray_init(&col[k]);
+    bus_pgarray col[BLK_BITS];
+    for (int k = 0; k < BLK_BITS; k++) bus_pgarray_init(&col[k]);
     for (size_t i = 0; i < b->nblocks; i++) {
         const hist_seen_block *k = &b->blocks[i];
-        hist_pgarray_str(&col[BLK_SYMBOL], k->symbol);
-        hist_pgarray_str(&col[BLK_SOURCE], k->source);
-        hist_pgarray_i64(&col[BLK_HOUR], k->window);
-        hist_pgarray_i64(&col[BLK_BLOCK], k->block);
+        bus_pgarray_str(&col[BLK_SYMBOL], k->symbol);
+        bus_pgarray_str(&col[BLK_SOURCE], k->source);
+        bus_pgarray_i64(&col[BLK_HOUR], k->window);
+        bus_pgarray_i64(&col[BLK_BLOCK], k->block);
     }
     const char *params[BLK_BITS];
     bool oom = false;
-    for (int k = 0; k < BLK_BITS; k++) oom |= (params[k] = hist_pgarray_finish(&col[k])) == NULL;
+    for (int k = 0; k < BLK_BITS; k++) oom |= (params[k] = bus_pgarray_finish(&col[k])) == NULL;
     PGresult *r = NULL;
     tb_status s = oom ? tb_error_set(err, TB_NOMEM, NULL, "out of memory building a batch")
                       : bus_pg_exec(c, SQL_LOCK_BLOCKS, BLK_BITS, params, &r, err);
-    for (int k = 0; k < BLK_BITS; k++) hist_pgarray_close(&col[k]);
+    for (int k = 0; k < BLK_BITS; k++) bus_pgarray_close(&col[k]);
     if (s != TB_OK) return s;
     int rows = PQntuples(r);
     if ((size_t)rows != b->nblocks)
@@ -133,39 +133,39 @@ static tb_status lock_blocks(PGconn *c, hist_batch *b, tb_error *err) {
 }
 
 static tb_status write_batch(PGconn *c, const hist_batch *b, tb_error *err) {
-    hist_pgarray col[BLK_NCOLS + BAR_NCOLS];
-    for (int k = 0; k < BLK_NCOLS + BAR_NCOLS; k++) hist_pgarray_init(&col[k]);
+    bus_pgarray col[BLK_NCOLS + BAR_NCOLS];
+    for (int k = 0; k < BLK_NCOLS + BAR_NCOLS; k++) bus_pgarray_init(&col[k]);
     for (size_t i = 0; i < b->nblocks; i++) {
         const hist_seen_block *k = &b->blocks[i];
         if (!k->dirty) continue;
-        hist_pgarray_str(&col[BLK_SYMBOL], k->symbol);
-        hist_pgarray_str(&col[BLK_SOURCE], k->source);
-        hist_pgarray_i64(&col[BLK_HOUR], k->window);
-        hist_pgarray_i64(&col[BLK_BLOCK], k->block);
-        hist_pgarray_hex(&col[BLK_BITS], k->bits, sizeof k->bits);
+        bus_pgarray_str(&col[BLK_SYMBOL], k->symbol);
+        bus_pgarray_str(&col[BLK_SOURCE], k->source);
+        bus_pgarray_i64(&col[BLK_HOUR], k->window);
+        bus_pgarray_i64(&col[BLK_BLOCK], k->block);
+        bus_pgarray_hex(&col[BLK_BITS], k->bits, sizeof k->bits);
     }
-    hist_pgarray *bar = &col[BLK_NCOLS];
+    bus_pgarray *bar = &col[BLK_NCOLS];
     for (size_t i = 0; i < b->nbars; i++) {
         const hist_bar_row *r = &b->bars[i];
-        hist_pgarray_str(&bar[BAR_SYMBOL], r->symbol);
-        hist_pgarray_str(&bar[BAR_INTERVAL], hist_interval_name(r->iv));
-        hist_pgarray_i64(&bar[BAR_START], r->bar.start / NS_PER_US);
-        hist_pgarray_fixed(&bar[BAR_OPEN], r->bar.open);
-        hist_pgarray_fixed(&bar[BAR_HIGH], r->bar.high);
-        hist_pgarray_fixed(&bar[BAR_LOW], r->bar.low);
-        hist_pgarray_fixed(&bar[BAR_CLOSE], r->bar.close);
-        hist_pgarray_fixed(&bar[BAR_VOLUME], r->bar.volume);
-        hist_pgarray_i64(&bar[BAR_TICKS], (int64_t)r->bar.ticks);
-        hist_pgarray_i64(&bar[BAR_FIRST], (int64_t)r->bar.first_seq);
-        hist_pgarray_i64(&bar[BAR_LAST], (int64_t)r->bar.last_seq);
+        bus_pgarray_str(&bar[BAR_SYMBOL], r->symbol);
+        bus_pgarray_str(&bar[BAR_INTERVAL], hist_interval_name(r->iv));
+        bus_pgarray_i64(&bar[BAR_START], r->bar.start / NS_PER_US);
+        bus_pgarray_fixed(&bar[BAR_OPEN], r->bar.open);
+        bus_pgarray_fixed(&bar[BAR_HIGH], r->bar.high);
+        bus_pgarray_fixed(&bar[BAR_LOW], r->bar.low);
+        bus_pgarray_fixed(&bar[BAR_CLOSE], r->bar.close);
+        bus_pgarray_fixed(&bar[BAR_VOLUME], r->bar.volume);
+        bus_pgarray_i64(&bar[BAR_TICKS], (int64_t)r->bar.ticks);
+        bus_pgarray_i64(&bar[BAR_FIRST], (int64_t)r->bar.first_seq);
+        bus_pgarray_i64(&bar[BAR_LAST], (int64_t)r->bar.last_seq);
     }
     const char *params[BLK_NCOLS + BAR_NCOLS];
     bool oom = false;
     for (int k = 0; k < BLK_NCOLS + BAR_NCOLS; k++)
-        oom |= (params[k] = hist_pgarray_finish(&col[k])) == NULL;
+        oom |= (params[k] = bus_pgarray_finish(&col[k])) == NULL;
     tb_status s = oom ? tb_error_set(err, TB_NOMEM, NULL, "out of memory building a batch")
                       : bus_pg_exec(c, SQL_WRITE, BLK_NCOLS + BAR_NCOLS, params, NULL, err);
-    for (int k = 0; k < BLK_NCOLS + BAR_NCOLS; k++) hist_pgarray_close(&col[k]);
+    for (int k = 0; k < BLK_NCOLS + BAR_NCOLS; k++) bus_pgarray_close(&col[k]);
     return s;
 }
 

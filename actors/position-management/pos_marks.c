@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgarray.h"
 #include "pos_db.h"
 #include "pos_mark_batch.h"
 #include "pos_pnl.h"
@@ -73,17 +74,6 @@ static mark_slot *slot_for(pos_marks *m, const char *symbol) {
 
 /* Appends s to b as a PostgreSQL array element (quoted; symbols are tokens,
  * but a quote or backslash would still be escaped). */
-static void append_elem(char *b, size_t *o, const char *s, bool quote) {
-    if (b[*o - 1] != '{') b[(*o)++] = ',';
-    if (quote) b[(*o)++] = '"';
-    for (; *s; s++) {
-        if (quote && (*s == '"' || *s == '\\')) b[(*o)++] = '\\';
-        b[(*o)++] = *s;
-    }
-    if (quote) b[(*o)++] = '"';
-    b[*o] = '\0';
-}
-
 /* One statement for every mark: rows are locked in (symbol, account) order
  * so two workers writing overlapping symbols cannot deadlock, and a row is
  * written only when the mark is not older than the one it holds. Returns
@@ -130,30 +120,19 @@ static void publish_row(bus_actor *a, const PGresult *r, int i, const pos_mark *
 static tb_status write_marks(bus_actor *a, PGconn *c, const pos_mark *marks, size_t k,
                              tb_error *err) {
     if (k == 0) return TB_OK;
-    size_t cap = k * (2 * TB_TOKEN_CAP + 4) + 8;
-    char *syms = malloc(cap), *prices = malloc(k * (TB_FIXED_STRLEN + 1) + 8),
-         *times = malloc(k * 24 + 8);
+    bus_pgarray syms = {0}, prices = {0}, times = {0};
+    for (size_t i = 0; i < k; i++) {
+        bus_pgarray_str(&syms, marks[i].symbol);
+        bus_pgarray_fixed(&prices, marks[i].price);
+        bus_pgarray_i64(&times, marks[i].ts / 1000);
+    }
+    const char *p[3] = {bus_pgarray_finish(&syms), bus_pgarray_finish(&prices),
+                        bus_pgarray_finish(&times)};
     tb_status s = TB_OK;
-    if (syms == NULL || prices == NULL || times == NULL) {
+    if (p[0] == NULL || p[1] == NULL || p[2] == NULL) {
         s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
         goto out;
     }
-    size_t os = 1, op = 1, ot = 1;
-    strcpy(syms, "{");
-    strcpy(prices, "{");
-    strcpy(times, "{");
-    for (size_t i = 0; i < k; i++) {
-        char px[TB_FIXED_STRLEN], us[24];
-        (void)tb_fixed_format(marks[i].price, px); /* NUL-terminated; length unused */
-        snprintf(us, sizeof us, "%lld", (long long)(marks[i].ts / 1000));
-        append_elem(syms, &os, marks[i].symbol, true);
-        append_elem(prices, &op, px, false);
-        append_elem(times, &ot, us, false);
-    }
-    strcpy(syms + os, "}");
-    strcpy(prices + op, "}");
-    strcpy(times + ot, "}");
-    const char *p[3] = {syms, prices, times};
     PGresult *r = NULL;
     s = bus_pg_exec(c, write_sql, 3, p, &r, err);
     if (s != TB_OK) goto out;
@@ -172,9 +151,9 @@ static tb_status write_marks(bus_actor *a, PGconn *c, const pos_mark *marks, siz
     }
     PQclear(r);
 out:
-    free(syms);
-    free(prices);
-    free(times);
+    bus_pgarray_close(&syms);
+    bus_pgarray_close(&prices);
+    bus_pgarray_close(&times);
     return s;
 }
 

@@ -6,80 +6,20 @@
 #include <string.h>
 
 #include "exec_store.h"
+#include "pgarray.h"
 #include "store.h"
 
 /* ---- array literals ---- */
 
-typedef struct arr {
-    char *s;
-    size_t len, cap;
-    bool nomem;
-    size_t n; /* elements */
-} arr;
-
-static void arr_put(arr *a, const char *p, size_t n) {
-    if (a->nomem) return;
-    if (a->len + n + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (a->len + n + 1 > cap) cap *= 2;
-        char *s = realloc(a->s, cap);
-        if (s == NULL) {
-            a->nomem = true;
-            return;
-        }
-        a->s = s;
-        a->cap = cap;
-    }
-    memcpy(a->s + a->len, p, n);
-    a->len += n;
-    a->s[a->len] = '\0';
-}
-
-/* Appends one element, double-quoted (sources and trace ids are any
- * printable ASCII, so quotes and backslashes are escaped). */
-static void arr_add(arr *a, const char *v) {
-    arr_put(a, a->n++ ? ",\"" : "{\"", 2);
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\') arr_put(a, "\\", 1);
-        arr_put(a, p, 1);
-    }
-    arr_put(a, "\"", 1);
-}
-
-static void arr_add_u64(arr *a, uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    arr_add(a, b);
-}
-
-static void arr_add_i64(arr *a, int64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "%lld", (long long)v);
-    arr_add(a, b);
-}
-
-static void arr_add_fixed(arr *a, tb_fixed v) {
-    char b[TB_FIXED_STRLEN];
-    tb_fixed_format(v, b);
-    arr_add(a, b);
-}
-
-/* The finished literal ("{}" when empty); NULL when memory ran out. */
-static const char *arr_done(arr *a) {
-    if (a->n == 0) arr_put(a, "{", 1);
-    arr_put(a, "}", 1);
-    return a->nomem ? NULL : a->s;
-}
-
-static tb_status arrs_done(arr *v, size_t n, const char **out, tb_error *err) {
+static tb_status arrs_done(bus_pgarray *v, size_t n, const char **out, tb_error *err) {
     for (size_t i = 0; i < n; i++)
-        if ((out[i] = arr_done(&v[i])) == NULL)
+        if ((out[i] = bus_pgarray_finish(&v[i])) == NULL)
             return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     return TB_OK;
 }
 
-static void arrs_free(arr *v, size_t n) {
-    for (size_t i = 0; i < n; i++) free(v[i].s);
+static void arrs_free(bus_pgarray *v, size_t n) {
+    for (size_t i = 0; i < n; i++) bus_pgarray_close(&v[i]);
 }
 
 static tb_status symbols_out(PGresult *r, int col, exec_symbol **out, size_t *n, tb_error *err) {
@@ -97,20 +37,20 @@ static tb_status symbols_out(PGresult *r, int col, exec_symbol **out, size_t *n,
 tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
                                   size_t n, exec_symbol **open, size_t *nopen, tb_error *err) {
     enum { NA = 11 };
-    arr a[NA] = {{0}};
+    bus_pgarray a[NA] = {{0}};
     for (size_t i = 0; i < n; i++) {
         const tb_tick *t = ticks[i];
-        arr_add(&a[0], t->symbol);
-        arr_add(&a[1], t->source);
-        arr_add_u64(&a[2], t->seq);
-        arr_add_fixed(&a[3], t->bid);
-        arr_add_fixed(&a[4], t->ask);
-        arr_add_fixed(&a[5], t->last);
-        arr_add_fixed(&a[6], t->bid_size);
-        arr_add_fixed(&a[7], t->ask_size);
-        arr_add_fixed(&a[8], t->last_size);
-        arr_add_i64(&a[9], t->ts);
-        arr_add(&a[10], traces[i] ? traces[i] : "");
+        bus_pgarray_str(&a[0], t->symbol);
+        bus_pgarray_str(&a[1], t->source);
+        bus_pgarray_u64(&a[2], t->seq);
+        bus_pgarray_fixed(&a[3], t->bid);
+        bus_pgarray_fixed(&a[4], t->ask);
+        bus_pgarray_fixed(&a[5], t->last);
+        bus_pgarray_fixed(&a[6], t->bid_size);
+        bus_pgarray_fixed(&a[7], t->ask_size);
+        bus_pgarray_fixed(&a[8], t->last_size);
+        bus_pgarray_i64(&a[9], t->ts);
+        bus_pgarray_str(&a[10], traces[i] ? traces[i] : "");
     }
     const char *p[NA];
     PGresult *r = NULL;
@@ -153,16 +93,16 @@ void exec_pending_set_free(exec_pending_set *ps) {
     *ps = (exec_pending_set){0};
 }
 
-static tb_status symbols_literal(const exec_symbol *syms, size_t n, arr *a, const char **out,
-                                 tb_error *err) {
-    for (size_t i = 0; i < n; i++) arr_add(a, syms[i]);
+static tb_status symbols_literal(const exec_symbol *syms, size_t n, bus_pgarray *a,
+                                 const char **out, tb_error *err) {
+    for (size_t i = 0; i < n; i++) bus_pgarray_str(a, syms[i]);
     return arrs_done(a, 1, out, err);
 }
 
 tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
                                   exec_pending_set *out, tb_error *err) {
     *out = (exec_pending_set){0};
-    arr a = {0};
+    bus_pgarray a = {0};
     const char *p[2];
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", (long long)limit);
@@ -184,7 +124,7 @@ tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsy
             "  l.symbol ORDER BY x.seq, x.source LIMIT $2::bigint) j ON true "
             "ORDER BY l.symbol COLLATE \"C\", j.seq, j.source",
             2, p, &r, err);
-    free(a.s);
+    bus_pgarray_close(&a);
     if (s != TB_OK) return s;
     int nt = PQntuples(r);
     out->syms = calloc(nt > 0 ? (size_t)nt : 1, sizeof *out->syms);
@@ -224,20 +164,20 @@ tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsy
 
 tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *err) {
     enum { NA = 7 };
-    arr a[NA] = {{0}};
+    bus_pgarray a[NA] = {{0}};
     for (size_t i = 0; i < st->ndone; i++) {
-        arr_add(&a[0], st->done[i]->symbol);
-        arr_add(&a[1], st->done[i]->source);
-        arr_add_u64(&a[2], st->done[i]->seq);
+        bus_pgarray_str(&a[0], st->done[i]->symbol);
+        bus_pgarray_str(&a[1], st->done[i]->source);
+        bus_pgarray_u64(&a[2], st->done[i]->seq);
     }
     for (size_t i = 0; i < st->nstates; i++) {
         const exec_symbol_pos *pos = &st->states[i];
         char ts[40];
         tb_ts_format(pos->ts_ns, ts);
-        arr_add(&a[3], pos->symbol);
-        arr_add_u64(&a[4], pos->seq);
-        arr_add(&a[5], pos->source);
-        arr_add(&a[6], ts);
+        bus_pgarray_str(&a[3], pos->symbol);
+        bus_pgarray_u64(&a[4], pos->seq);
+        bus_pgarray_str(&a[5], pos->source);
+        bus_pgarray_str(&a[6], ts);
     }
     const char *p[NA];
     tb_status s = arrs_done(a, NA, p, err);

@@ -1,28 +1,28 @@
-/* PostgreSQL array literals (see hist_pgarray.h). */
-#include "hist_pgarray.h"
+/* PostgreSQL array literals (see bus_pgarray.h). */
+#include "pgarray.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void hist_pgarray_init(hist_pgarray *a) {
+void bus_pgarray_init(bus_pgarray *a) {
     memset(a, 0, sizeof *a);
 }
 
-void hist_pgarray_close(hist_pgarray *a) {
+void bus_pgarray_close(bus_pgarray *a) {
     free(a->p);
-    hist_pgarray_init(a);
+    bus_pgarray_init(a);
 }
 
-void hist_pgarray_reset(hist_pgarray *a) {
+void bus_pgarray_reset(bus_pgarray *a) {
     a->len = 0;
     a->n = 0;
     a->oom = false;
 }
 
 /* Room for extra more bytes plus the closing "}" and NUL. */
-static bool room(hist_pgarray *a, size_t extra) {
+static bool room(bus_pgarray *a, size_t extra) {
     if (a->oom) return false;
     size_t want = a->len + extra + 3;
     if (want <= a->cap) return true;
@@ -39,18 +39,18 @@ static bool room(hist_pgarray *a, size_t extra) {
 }
 
 /* The separator before an element ("{" before the first). */
-static void open_element(hist_pgarray *a) {
+static void open_element(bus_pgarray *a) {
     a->p[a->len++] = a->n++ ? ',' : '{';
 }
 
-static void append_plain(hist_pgarray *a, const char *s, size_t n) {
+static void append_plain(bus_pgarray *a, const char *s, size_t n) {
     if (!room(a, n + 1)) return;
     open_element(a);
     memcpy(a->p + a->len, s, n);
     a->len += n;
 }
 
-void hist_pgarray_str(hist_pgarray *a, const char *s) {
+void bus_pgarray_str(bus_pgarray *a, const char *s) {
     size_t n = strlen(s);
     /* Worst case every byte escaped, plus the quotes. */
     if (!room(a, 2 * n + 3)) return;
@@ -63,19 +63,25 @@ void hist_pgarray_str(hist_pgarray *a, const char *s) {
     a->p[a->len++] = '"';
 }
 
-void hist_pgarray_i64(hist_pgarray *a, int64_t v) {
+void bus_pgarray_i64(bus_pgarray *a, int64_t v) {
     char buf[24];
     int n = snprintf(buf, sizeof buf, "%" PRId64, v);
     append_plain(a, buf, (size_t)n);
 }
 
-void hist_pgarray_fixed(hist_pgarray *a, tb_fixed v) {
+void bus_pgarray_u64(bus_pgarray *a, uint64_t v) {
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%" PRIu64, v);
+    append_plain(a, buf, (size_t)n);
+}
+
+void bus_pgarray_fixed(bus_pgarray *a, tb_fixed v) {
     char buf[TB_FIXED_STRLEN];
     tb_fixed_format(v, buf);
     append_plain(a, buf, strlen(buf));
 }
 
-void hist_pgarray_hex(hist_pgarray *a, const uint8_t *bytes, size_t n) {
+void bus_pgarray_hex(bus_pgarray *a, const uint8_t *bytes, size_t n) {
     static const char digits[] = "0123456789abcdef";
     if (!room(a, 2 * n + 3)) return;
     open_element(a);
@@ -88,7 +94,7 @@ void hist_pgarray_hex(hist_pgarray *a, const uint8_t *bytes, size_t n) {
     a->p[a->len++] = '"';
 }
 
-const char *hist_pgarray_finish(hist_pgarray *a) {
+const char *bus_pgarray_finish(bus_pgarray *a) {
     if (!room(a, 0)) return NULL;
     if (a->n == 0) a->p[a->len++] = '{';
     a->p[a->len++] = '}';
