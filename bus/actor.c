@@ -69,6 +69,15 @@ static void init_endpoint_metrics(bus_actor *a, ep_state *e) {
     e->m_decode_errors =
         bus_metrics_counter(a->metrics, "tb_decode_errors_total",
                             "Messages rejected by the catalogue's validation", "endpoint", n, NULL);
+    if (e->ep->partition_token > 0) {
+        e->m_partitions = bus_metrics_gauge(a->metrics, "tb_partitions_owned",
+                                            "Partitions of a partitioned endpoint this instance "
+                                            "handles",
+                                            "endpoint", n, NULL);
+        e->m_part_skipped = bus_metrics_counter(
+            a->metrics, "tb_partition_skipped_total",
+            "Messages left to the instances owning their partition", "endpoint", n, NULL);
+    }
     if (e->ep->batch_handler)
         e->m_batch_size = bus_metrics_size_histogram(
             a->metrics, "tb_batch_size", "Messages per batch handed to a batched endpoint",
@@ -123,6 +132,14 @@ tb_status bus_actor_create(const bus_actor_def *def, const bus_config *cfg, bus_
             return tb_error_set(err, TB_INVALID, NULL,
                                 "endpoint %s: one handler, and batch_handler only on events "
                                 "and streams",
+                                def->endpoints[i].name);
+        }
+        if (ep->partition_token > 0 && (!batched || ep->kind != BUS_EVENT || ep->every_instance ||
+                                        !(def->needs & BUS_NEEDS_REDIS))) {
+            bus_actor_destroy(a);
+            return tb_error_set(err, TB_INVALID, NULL,
+                                "endpoint %s: partitioning needs a batched event endpoint in a "
+                                "queue group and Redis",
                                 def->endpoints[i].name);
         }
         if (batched && (e->batch = bus_batch_create(e)) == NULL) {
@@ -194,8 +211,9 @@ static tb_status subscribe_endpoint(bus_actor *a, ep_state *e, tb_error *err) {
     if (e->ep->kind == BUS_STREAM) return subscribe_stream(a, e, err);
     natsConnection *nc = bus_conn_nats(a->conn);
     natsMsgHandler cb = e->ep->batch_handler ? bus_dispatch_core_batch : bus_dispatch_core;
+    /* A partitioned endpoint hears every message and keeps its partitions. */
     natsStatus s =
-        (e->ep->kind == BUS_EVENT && e->ep->every_instance)
+        (e->ep->kind == BUS_EVENT && (e->ep->every_instance || e->ep->partition_token > 0))
             ? natsConnection_Subscribe(&e->sub, nc, e->ep->subject, cb, e)
             : natsConnection_QueueSubscribe(&e->sub, nc, e->ep->subject, a->def->name, cb, e);
     /* Ticks arrive in bursts: allow a deep queue before the client drops. */
@@ -233,6 +251,7 @@ tb_status bus_actor_start(bus_actor *a, tb_error *err) {
     /* A quiet batched endpoint's last count reaches flow-controlled replays. */
     if (s == TB_OK && batched)
         s = bus_actor_add_timer(a, "flow-report", 50, bus_batch_flow_tick, NULL, NULL, err);
+    if (s == TB_OK) s = bus_partition_start(a, err);
     for (size_t i = 0; s == TB_OK && i < a->neps; i++) s = subscribe_endpoint(a, &a->eps[i], err);
     if (s == TB_OK) s = bus_micro_subscribe(a, err);
     if (s == TB_OK) s = bus_health_subscribe(a, err);
@@ -258,6 +277,9 @@ void bus_actor_stop(bus_actor *a) {
     }
     int64_t t = a->cfg.shutdown_timeout_ms;
     bus_log(BUS_LOG_INFO, "stopping: draining %zu endpoints", a->neps);
+    /* 0. partitioned endpoints hand their partitions over while still
+     * handling them, so no partition is left without an owner */
+    bus_partition_leave(a);
     /* 1. stop taking work; queued messages still reach their handlers */
     for (size_t i = 0; i < a->neps; i++)
         if (a->eps[i].sub && a->eps[i].ep->kind != BUS_STREAM)

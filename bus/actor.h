@@ -106,7 +106,14 @@ typedef struct bus_endpoint {
      * message is taken (nats.c's pending count), so an idle system sees
      * batches of one and no added latency; a stream hands over each fetch. */
     bus_batch_handler batch_handler;
-    int batch_max;          /* 0: BUS_BATCH_MAX, default BUS_BATCH_MAX_DEFAULT */
+    int batch_max; /* 0: BUS_BATCH_MAX, default BUS_BATCH_MAX_DEFAULT */
+    /* Partitioned batched event endpoint: > 0 names the subject token (from
+     * 1) holding the key, e.g. 3 for the symbol of md.tick.<SYM>. The
+     * service's instances share the keys' BUS_PARTITIONS partitions (Redis
+     * membership, rendezvous hashing; partition.c), so one instance sees all
+     * of a key's messages in order; during a hand-over two may briefly both
+     * see a key, so handlers stay idempotent. Needs BUS_NEEDS_REDIS. */
+    int partition_token;
     bus_stream_opts stream; /* BUS_STREAM only */
     bool every_instance;    /* BUS_EVENT: no queue group, every copy gets it */
 } bus_endpoint;

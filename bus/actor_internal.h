@@ -35,6 +35,11 @@ typedef struct ep_state {
     _Atomic uint64_t flow_handled;  /* messages finished since start */
     _Atomic uint64_t flow_reported; /* value of the last flow report */
     _Atomic int64_t flow_reported_ns;
+    /* partitioned endpoints (partition.c) */
+    _Atomic uint64_t part_mask; /* partitions handled now */
+    uint64_t part_view;         /* partitions of the last view (timer thread) */
+    int nparts;
+    bus_series *m_partitions, *m_part_skipped;
 } ep_state;
 
 #define BUS_MAX_SYS_SUBS 16
@@ -117,6 +122,14 @@ void bus_batch_flush(ep_state *e);
 void bus_batch_flow_tick(bus_actor *a, void *arg);
 void bus_dispatch_core_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                              void *closure);
+
+/* partition.c */
+int bus_partitions(void);
+int bus_partition_of(const char *subject, int token, int nparts);
+uint64_t bus_partition_mask(const char *const *members, size_t n, const char *self, int nparts);
+tb_status bus_partition_start(bus_actor *a, tb_error *err);
+void bus_partition_leave(bus_actor *a);
+bool bus_partition_owns(ep_state *e, const char *subject);
 
 /* timer.c: wakes and joins every timer (called by bus_actor_stop). */
 void bus_timers_stop(bus_actor *a);

@@ -299,7 +299,12 @@ void bus_dispatch_core_batch(natsConnection *nc, natsSubscription *sub, natsMsg 
     (void)nc;
     ep_state *e = closure;
     pthread_mutex_lock(&e->batch_lock);
-    (void)bus_batch_add(e->batch, msg, false);
+    if (e->ep->partition_token > 0 && !bus_partition_owns(e, natsMsg_GetSubject(msg))) {
+        bus_counter_add(e->m_part_skipped, 1);
+        natsMsg_Destroy(msg);
+    } else {
+        (void)bus_batch_add(e->batch, msg, false);
+    }
     int pending = 0;
     if (natsSubscription_GetPending(sub, &pending, NULL) != NATS_OK) pending = 0;
     if (pending <= 0 || bus_batch_full(e->batch)) bus_batch_run(e->batch, false);

@@ -106,9 +106,12 @@ tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) {
         return s;
     /* Read again by each batched endpoint (batch.c); checked here so a bad
      * value stops the service at start instead of being ignored. */
-    int64_t batch_max = 0;
-    return bus_env_int("BUS_BATCH_MAX", BUS_BATCH_MAX_DEFAULT, 1, BUS_BATCH_MAX_LIMIT, &batch_max,
-                       err);
+    int64_t batch_max = 0, partitions = 0;
+    if ((s = bus_env_int("BUS_BATCH_MAX", BUS_BATCH_MAX_DEFAULT, 1, BUS_BATCH_MAX_LIMIT, &batch_max,
+                         err)) != TB_OK)
+        return s;
+    return bus_env_int("BUS_PARTITIONS", BUS_PARTITIONS_DEFAULT, 1, BUS_PARTITIONS_LIMIT,
+                       &partitions, err);
 }
 
 void bus_config_usage(FILE *f) {
@@ -122,7 +125,9 @@ void bus_config_usage(FILE *f) {
             "  BUS_REQUEST_TIMEOUT_MS   default bus request timeout (default 2000)\n"
             "  BUS_SHUTDOWN_TIMEOUT_MS  longest graceful drain on SIGTERM (default 30000)\n"
             "  BUS_BATCH_MAX            most messages a batched endpoint takes at once\n"
-            "                           (default 1024, at most 65536)\n",
+            "                           (default 1024, at most 65536)\n"
+            "  BUS_PARTITIONS           partitions a partitioned endpoint's keys are spread\n"
+            "                           over between instances (default 64, at most 64)\n",
             "nats://tradebus:***@127.0.0.1:14222",
             "postgresql://tradebus:***@127.0.0.1:15432/tradebus", BUS_DEFAULT_REDIS_URL);
 }

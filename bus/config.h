@@ -22,6 +22,11 @@
 #define BUS_BATCH_MAX_DEFAULT 1024
 #define BUS_BATCH_MAX_LIMIT   65536
 
+/* Partitions of a partitioned endpoint's keys (BUS_PARTITIONS): default,
+ * ceiling (ownership is a 64-bit mask). */
+#define BUS_PARTITIONS_DEFAULT 64
+#define BUS_PARTITIONS_LIMIT   64
+
 typedef struct bus_config {
     char service[64];
     char instance[64]; /* unique per process: INSTANCE_ID or random */

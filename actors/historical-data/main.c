@@ -414,7 +414,9 @@ static const bus_endpoint endpoints[] = {
      .kind = BUS_EVENT,
      .subject = "md.tick.>",
      .event = &tb_tick_desc,
-     .batch_handler = on_ticks},
+     .batch_handler = on_ticks,
+     /* one instance sees all of a symbol's ticks, in order (bus/partition.c) */
+     .partition_token = 3},
     {.name = "bars-query",
      .kind = BUS_REQUEST,
      .subject = "api.bars.query",

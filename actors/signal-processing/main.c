@@ -25,7 +25,9 @@ static bus_endpoint endpoints[] = {
      .kind = BUS_EVENT,
      .subject = "md.tick.>",
      .event = &tb_tick_desc,
-     .batch_handler = sp_on_ticks},
+     .batch_handler = sp_on_ticks,
+     /* one instance sees all of a symbol's ticks, in order (bus/partition.c) */
+     .partition_token = 3},
     {.name = "strategy-changed",
      .kind = BUS_EVENT,
      .subject = "cfg.strategy.*",
