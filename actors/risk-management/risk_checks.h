@@ -78,6 +78,8 @@ typedef struct risk_intent {
     char source[TB_ENUM_CAP]; /* api|signal */
     char strategy_id[TB_TOKEN_CAP];
     char signal_id[TB_ID_CAP];
+    tb_fixed ref_price; /* signal: price and time of its tick (event time); 0 = none */
+    int64_t ref_ts;
 } risk_intent;
 
 /* Trading rules of the instrument (symbols table). */

@@ -32,6 +32,8 @@ risk_signal_result risk_intent_from_signal(const tb_signal *s, tb_fixed position
     COPY(out->source, "signal");
     COPY(out->strategy_id, s->strategy_id);
     COPY(out->signal_id, s->signal_id);
+    out->ref_price = s->ref_price;
+    out->ref_ts = s->ts;
     if (strcmp(s->sizing, "fixed") == 0) {
         COPY(out->side, s->side);
         out->qty = s->qty; /* a non-positive qty fails qty_not_positive, visibly */
@@ -72,6 +74,8 @@ void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns
     COPY(out->strategy_id, in->strategy_id);
     out->reduce_only = in->reduce_only;
     out->ts = ts_ns;
+    out->ref_price = in->ref_price;
+    out->ref_ts = in->ref_ts;
 }
 
 void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_ns,

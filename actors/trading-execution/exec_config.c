@@ -81,6 +81,7 @@ void exec_service_metrics(exec_service *s, bus_actor *a) {
     const char *quotes = "tb_exec_arrival_quotes_total", *quotes_help = "Quotes on order arrival";
     s->m_quote_missing = bus_metrics_counter(m, quotes, quotes_help, "outcome", "missing", NULL);
     s->m_quote_stale = bus_metrics_counter(m, quotes, quotes_help, "outcome", "stale", NULL);
+    s->m_event_time = bus_metrics_counter(m, quotes, quotes_help, "outcome", "signal_tick", NULL);
     s->m_status_publish_errors =
         bus_metrics_counter(m, "tb_exec_status_publish_errors_total",
                             "orders.status events that failed to publish", NULL);

@@ -105,7 +105,20 @@ static tb_status on_new(bus_ctx *ctx, exec_service *svc, const tb_order *m) {
                         m->account, acct);
     tb_tick tick;
     memset(&tick, 0, sizeof tick);
-    bool have_quote = fetch_quote(ctx, svc, m->symbol, &tick); /* before any lock is held */
+    /* A signal's market order trades at the price of the tick the strategy
+     * saw, at that tick's time (event time): the fill does not depend on how
+     * far the feed has run ahead meanwhile, which in a full-speed replay is
+     * thousands of ticks. Other orders trade at the current quote. */
+    bool event_time =
+        strcmp(m->source, "signal") == 0 && strcmp(m->type, "market") == 0 && m->ref_price > 0;
+    bool have_quote = true;
+    if (event_time) {
+        tick.last = m->ref_price;
+        tick.ts = m->ref_ts;
+        bus_counter_add(svc->m_event_time, 1);
+    } else {
+        have_quote = fetch_quote(ctx, svc, m->symbol, &tick); /* before any lock is held */
+    }
 
     tb_error err = {0};
     PGconn *c = bus_ctx_pg(ctx, &err);
@@ -114,7 +127,7 @@ static tb_status on_new(bus_ctx *ctx, exec_service *svc, const tb_order *m) {
     exec_events ev = {0};
     exec_change ch = {0};
     tb_status s = exec_tx_begin(c, &err);
-    if (s == TB_OK && have_quote) {
+    if (s == TB_OK && have_quote && !event_time) {
         /* Serialises with tick matching of the symbol; a quote older than the
          * last tick matched would fill at a price the book already left. */
         uint64_t last_seq = 0;

@@ -36,6 +36,7 @@ typedef struct exec_service {
     bus_series *m_ticks_gap;
     bus_series *m_quote_missing;
     bus_series *m_quote_stale;
+    bus_series *m_event_time; /* signals' market orders priced at their tick */
     bus_series *m_status_publish_errors;
 } exec_service;
 
