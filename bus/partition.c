@@ -35,8 +35,7 @@
 static const char MEMBERS_SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
-    "if ARGV[3] == '1' then redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
-    "else redis.call('ZREM', KEYS[1], ARGV[1]) end\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))\n"
     "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)\n"
     "return redis.call('ZRANGE', KEYS[1], 0, -1)\n";
@@ -99,18 +98,17 @@ int bus_partitions(void) {
     return (int)v;
 }
 
-/* One round for endpoint e: heartbeat (or leave), read the members, take the
+/* One round for endpoint e: heartbeat, read the members, take the
  * partitions of this view plus those of the previous one. */
 static tb_status part_round(bus_actor *a, ep_state *e, tb_error *err) {
-    const bool join = true;
     redisContext *r = bus_redis_acquire(a->redis, err);
     if (r == NULL) return err->status;
     char key[256], ttl[16];
     snprintf(key, sizeof key, "tb:bus:members:%s:%s", a->def->name, e->ep->name);
     snprintf(ttl, sizeof ttl, "%d", PART_TTL_MS);
     redisReply *rep = NULL;
-    tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s %s %s", MEMBERS_SCRIPT, key,
-                                a->cfg.instance, ttl, join ? "1" : "0");
+    tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s %s", MEMBERS_SCRIPT, key,
+                                a->cfg.instance, ttl);
     bus_redis_release(a->redis, r);
     if (s != TB_OK) return s;
     if (rep->type != REDIS_REPLY_ARRAY) {
@@ -125,7 +123,7 @@ static tb_status part_round(bus_actor *a, ep_state *e, tb_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < rep->elements; i++)
         if (rep->element[i]->type == REDIS_REPLY_STRING) names[n++] = rep->element[i]->str;
-    uint64_t view = join ? bus_partition_mask(names, n, a->cfg.instance, e->nparts) : 0;
+    uint64_t view = bus_partition_mask(names, n, a->cfg.instance, e->nparts);
     free(names);
     freeReplyObject(rep);
     uint64_t prev = e->part_view;

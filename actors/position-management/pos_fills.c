@@ -166,6 +166,14 @@ static tb_status book(PGconn *c, const tb_fill *f, const pos_fill_in *in, tb_fix
                               "INSERT INTO positions (account, symbol) VALUES ($1, $2) "
                               "ON CONFLICT (account, symbol) DO NOTHING",
                               2, pk, NULL, err);
+    /* The symbol's newest mark, when newer than the position's own: a
+     * position opened after the symbol's last tick still ends marked. */
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        "UPDATE positions p SET last_price = m.price, mark_ts = m.mark_ts "
+                        "FROM pos_symbol_marks m WHERE p.account = $1 AND p.symbol = $2 AND "
+                        "m.symbol = p.symbol AND (p.mark_ts IS NULL OR p.mark_ts < m.mark_ts)",
+                        2, pk, NULL, err);
     PGresult *r = NULL;
     if (s == TB_OK)
         s = bus_pg_exec(c,

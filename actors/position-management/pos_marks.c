@@ -81,6 +81,11 @@ static mark_slot *slot_for(pos_marks *m, const char *symbol) {
 static const char write_sql[] =
     "WITH m AS (SELECT * FROM unnest($1::text[], $2::numeric[], $3::bigint[]) AS m(symbol, price, "
     "us)), "
+    /* symbols in order: two workers upserting the same ones cannot deadlock */
+    "sm AS (INSERT INTO pos_symbol_marks (symbol, price, mark_ts) SELECT symbol, price, "
+    "'epoch'::timestamptz + us * interval '1 microsecond' FROM m ORDER BY symbol "
+    "ON CONFLICT (symbol) DO UPDATE SET price = EXCLUDED.price, mark_ts = EXCLUDED.mark_ts "
+    "WHERE pos_symbol_marks.mark_ts <= EXCLUDED.mark_ts), "
     "l AS MATERIALIZED (SELECT p.account, p.symbol FROM positions p JOIN m ON p.symbol = m.symbol "
     "ORDER BY p.symbol, p.account FOR UPDATE OF p), "
     "u AS (UPDATE positions p SET last_price = m.price, "
