@@ -109,6 +109,14 @@ static void assert_exact(void) {
 
 START_TEST(fills_book_positions_cash_and_pnl) {
     char acct[40], other[40], sub_subject[128];
+    /* Symbols of this run only: a symbol's newest mark from other tests would
+     * value the new positions (pos_symbol_marks), and this test counts on
+     * none. D... sorts before S..., as DAX before SAP. */
+    char dax_sym[TB_TOKEN_CAP], sap_sym[TB_TOKEN_CAP], dax_tick[96], sap_tick[96];
+    snprintf(dax_sym, sizeof dax_sym, "D%s", prefix);
+    snprintf(sap_sym, sizeof sap_sym, "S%s", prefix);
+    snprintf(dax_tick, sizeof dax_tick, "md.tick.%s", dax_sym);
+    snprintf(sap_tick, sizeof sap_tick, "md.tick.%s", sap_sym);
     snprintf(acct, sizeof acct, "%sA", prefix);
     snprintf(other, sizeof other, "%sB", prefix);
     make_account(acct, "100000");
@@ -150,24 +158,24 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     char id[64];
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "%s-dax-%d", acct, i);
-        pt_fill(&f, id, acct, "DAX", dax[i][0], dax[i][1], dax[i][2], dax[i][3], ts0 + i * 1000);
+        pt_fill(&f, id, acct, dax_sym, dax[i][0], dax[i][1], dax[i][2], dax[i][3], ts0 + i * 1000);
         send_fill(&f);
     }
     snprintf(id, sizeof id, "%s-sap-0", acct);
-    pt_fill(&f, id, acct, "SAP", "sell", "3", "33.33333333", "0.00000001", ts0 + 10000);
+    pt_fill(&f, id, acct, sap_sym, "sell", "3", "33.33333333", "0.00000001", ts0 + 10000);
     send_fill(&f);
     ck_assert_msg(pt_wait_applied(pg, like, 6, 60000), "fills not applied");
 
-    tb_position_update p = get_position(acct, "DAX", NULL, TB_OK);
+    tb_position_update p = get_position(acct, dax_sym, NULL, TB_OK);
     ck_fx(p.qty, "2");
     ck_fx(p.avg_cost, "80");
     ck_fx(p.realized_pnl, "-60");
-    p = get_position(acct, "SAP", NULL, TB_OK);
+    p = get_position(acct, sap_sym, NULL, TB_OK);
     ck_fx(p.qty, "-3");
     ck_fx(p.avg_cost, "33.33333333");
     p = get_position(acct, "NEVER", NULL, TB_OK); /* never traded: flat, not an error */
     ck_fx(p.qty, "0");
-    (void)get_position(acct, "DAX", other, TB_NOT_FOUND); /* outside the caller's scope */
+    (void)get_position(acct, dax_sym, other, TB_NOT_FOUND); /* outside the caller's scope */
     (void)get_position(acct, "", NULL, TB_MISSING_FIELD);
 
     tb_account a = get_account(acct);
@@ -195,7 +203,7 @@ START_TEST(fills_book_positions_cash_and_pnl) {
             ck_fx(u.avg_cost, "80");
             ck_fx(u.realized_pnl, "-60");
             ck_fx(u.cash, "99776.25");
-            ck_assert_str_eq(natsMsg_GetSubject(m) + strlen(sub_subject) - 1, "DAX");
+            ck_assert_str_eq(natsMsg_GetSubject(m) + strlen(sub_subject) - 1, dax_sym);
             saw_last_dax = true;
         }
         natsMsg_Destroy(m);
@@ -206,18 +214,18 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     /* Marks: DAX last 85 -> 2 * 85 - 160 = 10; SAP mid (30 + 31) / 2 = 30.5 ->
      * -91.5 + 99.99999999 = 8.49999999; equity = cash + 170 - 91.5. */
     tb_tick t = {0};
-    snprintf(t.symbol, sizeof t.symbol, "DAX");
+    snprintf(t.symbol, sizeof t.symbol, "%s", dax_sym);
     t.seq = 1;
     t.ts = tb_now_ns();
     t.last = pt_fx("85");
-    ck_assert_int_eq(bus_publish(conn, "md.tick.DAX", &tb_tick_desc, &t, NULL), TB_OK);
+    ck_assert_int_eq(bus_publish(conn, dax_tick, &tb_tick_desc, &t, NULL), TB_OK);
     memset(&t, 0, sizeof t);
-    snprintf(t.symbol, sizeof t.symbol, "SAP");
+    snprintf(t.symbol, sizeof t.symbol, "%s", sap_sym);
     t.seq = 1;
     t.ts = tb_now_ns();
     t.bid = pt_fx("30");
     t.ask = pt_fx("31");
-    ck_assert_int_eq(bus_publish(conn, "md.tick.SAP", &tb_tick_desc, &t, NULL), TB_OK);
+    ck_assert_int_eq(bus_publish(conn, sap_tick, &tb_tick_desc, &t, NULL), TB_OK);
     int64_t end = bus_mono_ns() + INT64_C(10000000000);
     do {
         a = get_account(acct);
@@ -228,13 +236,13 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     ck_fx(a.equity, "99954.74999998");
     /* an older tick does not move the mark back */
     memset(&t, 0, sizeof t);
-    snprintf(t.symbol, sizeof t.symbol, "DAX");
+    snprintf(t.symbol, sizeof t.symbol, "%s", dax_sym);
     t.seq = 2;
     t.ts = ts0;
     t.last = pt_fx("1");
-    ck_assert_int_eq(bus_publish(conn, "md.tick.DAX", &tb_tick_desc, &t, NULL), TB_OK);
+    ck_assert_int_eq(bus_publish(conn, dax_tick, &tb_tick_desc, &t, NULL), TB_OK);
     usleep(600000); /* past the throttle interval: a held-back tick was written by now */
-    p = get_position(acct, "DAX", NULL, TB_OK);
+    p = get_position(acct, dax_sym, NULL, TB_OK);
     ck_fx(p.last_price, "85");
     ck_fx(p.unrealized_pnl, "10");
 
@@ -248,8 +256,8 @@ START_TEST(fills_book_positions_cash_and_pnl) {
         pt_list(conn, "api.positions.list", &q, &tb_position_update_desc, &items, &n, next, &err),
         TB_OK);
     ck_assert_uint_eq(n, 2);
-    ck_assert_str_eq(((tb_position_update *)items)[0].symbol, "DAX");
-    ck_assert_str_eq(((tb_position_update *)items)[1].symbol, "SAP");
+    ck_assert_str_eq(((tb_position_update *)items)[0].symbol, dax_sym);
+    ck_assert_str_eq(((tb_position_update *)items)[1].symbol, sap_sym);
     free(items);
     snprintf(q.accounts, sizeof q.accounts, "%s", other); /* scope without acct: nothing */
     ck_assert_int_eq(
@@ -284,7 +292,7 @@ START_TEST(fills_book_positions_cash_and_pnl) {
     free(items);
     memset(&q, 0, sizeof q);
     snprintf(q.account, sizeof q.account, "%s", acct);
-    snprintf(q.symbol, sizeof q.symbol, "SAP");
+    snprintf(q.symbol, sizeof q.symbol, "%s", sap_sym);
     ck_assert_int_eq(pt_list(conn, "api.fills.list", &q, &tb_fill_desc, &items, &n, next, &err),
                      TB_OK);
     ck_assert_uint_eq(n, 1);
