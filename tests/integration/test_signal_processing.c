@@ -429,7 +429,9 @@ static void replay(int nworkers, sig_set *from_nats, sig_set *from_pg) {
     natsSubscription_Destroy(sub);
     int busy = 0;
     ck_assert_int_eq(ask_instances("STATS", &busy), nworkers);
-    ck_assert_int_eq(busy, nworkers); /* the queue group really split the ticks */
+    /* Instances split the symbols by hash (bus/partition.c, tested in
+     * test_partition): with 4 symbols one instance may well hold them all. */
+    ck_assert_int_ge(busy, 1);
     stop_workers(pids, nworkers);
     printf("replay: %d worker(s), %zu ticks in %.2f s, %zu signals\n", nworkers, rows * N_INDEX,
            secs, from_nats->n);
@@ -688,7 +690,9 @@ static double burst(int nworkers, burst_symbol *sym, size_t n, size_t window) {
                   want_total);
     int busy = 0;
     ck_assert_int_eq(ask_instances("STATS", &busy), nworkers);
-    ck_assert_int_eq(busy, nworkers); /* the queue group really split the ticks */
+    /* Instances split the symbols by hash (bus/partition.c, tested in
+     * test_partition): with 4 symbols one instance may well hold them all. */
+    ck_assert_int_ge(busy, 1);
     stop_workers(pids, nworkers);
     printf("burst: %d worker(s): %zu signals, as the pure code gives\n", nworkers, want_total);
     return rate;
