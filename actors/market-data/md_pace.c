@@ -107,7 +107,25 @@ void md_flow_begin(md_flow *f, int64_t now_ns) {
         md_flow_service *s = &f->svc[i];
         s->progress = s->forgiven = s->backlog = 0;
         s->moved_ns = now_ns;
-        s->full = s->dropped = s->just_dropped = false;
+        s->full = s->dropped = s->just_dropped = s->just_stalled = false;
+    }
+    md_resend_budget_init(&f->resend, 0);
+    f->ring = NULL;
+}
+
+void md_flow_resend_arm(md_flow *f, const md_resend_ring *ring, uint32_t rounds) {
+    md_resend_budget_init(&f->resend, ring ? rounds : 0);
+    f->ring = ring;
+}
+
+void md_flow_resent(md_flow *f, int64_t now_ns) {
+    for (size_t i = 0; i < f->nsvc; i++) {
+        md_flow_service *s = &f->svc[i];
+        if (s->dropped) continue;
+        /* The resent ticks take time to arrive and be finished: a service
+         * is judged again from now, not from before the resend. */
+        s->full = false;
+        s->moved_ns = now_ns;
     }
 }
 
@@ -135,6 +153,19 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
         }
         int64_t since = s->full_ns > s->moved_ns ? s->full_ns : s->moved_ns;
         if (now_ns - since >= f->stall_ns) {
+            if (f->ring && md_resend_request(&f->resend, f->ring)) {
+                /* Nothing moved for stall_ns: what it has not finished was
+                 * lost, not in flight. The resend brings those ticks back
+                 * among the ring's, which count as published on top; so the
+                 * lag is forgiven now, or it would outlive the healing.
+                 * Judged again after the resend (md_flow_resent). */
+                s->forgiven += lag;
+                s->backlog = lag;
+                s->just_stalled = true;
+                s->full = false;
+                s->moved_ns = now_ns;
+                continue;
+            }
             s->dropped = s->just_dropped = true;
             s->backlog = lag;
             s->full = false;
