@@ -135,6 +135,19 @@ static uint64_t lag_of(const md_flow_service *s, uint64_t published) {
     return published > done ? published - done : 0;
 }
 
+/* s stalled and a resend round is coming. Nothing moved for a while: what
+ * it has not finished was lost, not in flight. The resend brings those
+ * ticks back among the ring's, which count as published on top; so the lag
+ * is forgiven now, or it would outlive the healing. Judged again after the
+ * resend (md_flow_resent). */
+static void forgive(md_flow_service *s, uint64_t lag, int64_t now_ns) {
+    s->forgiven += lag;
+    s->backlog = lag;
+    s->just_stalled = true;
+    s->full = false;
+    s->moved_ns = now_ns;
+}
+
 uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns) {
     if (f->window == 0) return UINT64_MAX;
     /* First the stalls: a service that keeps the next batch back and has not
@@ -154,16 +167,7 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
         int64_t since = s->full_ns > s->moved_ns ? s->full_ns : s->moved_ns;
         if (now_ns - since >= f->stall_ns) {
             if (f->ring && md_resend_request(&f->resend, f->ring)) {
-                /* Nothing moved for stall_ns: what it has not finished was
-                 * lost, not in flight. The resend brings those ticks back
-                 * among the ring's, which count as published on top; so the
-                 * lag is forgiven now, or it would outlive the healing.
-                 * Judged again after the resend (md_flow_resent). */
-                s->forgiven += lag;
-                s->backlog = lag;
-                s->just_stalled = true;
-                s->full = false;
-                s->moved_ns = now_ns;
+                forgive(s, lag, now_ns);
                 continue;
             }
             s->dropped = s->just_dropped = true;
@@ -171,6 +175,17 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
             s->full = false;
         }
     }
+    /* A round heals every service that lost ticks, not only the one that
+     * stalled first: another that is short and idle for half the stall time
+     * (nothing in flight) is forgiven too, or it would stall on its healed
+     * loss later and spend a round of its own. */
+    if (f->resend.requested)
+        for (size_t i = 0; i < f->nsvc; i++) {
+            md_flow_service *s = &f->svc[i];
+            uint64_t lag = lag_of(s, published);
+            if (s->dropped || s->just_stalled || lag == 0) continue;
+            if (now_ns - s->moved_ns >= f->stall_ns / 2) forgive(s, lag, now_ns);
+        }
     uint64_t room = UINT64_MAX;
     for (size_t i = 0; i < f->nsvc; i++) {
         if (f->svc[i].dropped) continue;

@@ -154,6 +154,7 @@ START_TEST(end_waits_for_every_tick) {
     ck_assert(f->svc[1].just_stalled);
     ck_assert(!f->svc[0].just_stalled);
     ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
+    f->svc[1].just_stalled = false; /* announced */
     md_flow_resent(f, 121 * MS);
     /* Both finish the 10 resent ticks; hist's 3 lost ones were among them. */
     ck_assert_uint_lt(md_flow_room(f, 20, 1000, 125 * MS), 1000);
@@ -161,10 +162,28 @@ START_TEST(end_waits_for_every_tick) {
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 17, 130 * MS, NULL);
     ck_assert_uint_eq(md_flow_room(f, 20, 1000, 140 * MS), 1000);
     ck_assert_uint_eq(f->resend.done, 1);
+    /* Both short at the end, sp idle too when hist stalls: one round
+     * heals both. */
+    md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 28, 150 * MS, NULL);
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 26, 160 * MS, NULL);
+    ck_assert_uint_lt(md_flow_room(f, 30, 1000, 170 * MS), 1000);
+    md_flow_room(f, 30, 1000, 265 * MS); /* neither stalled yet */
+    ck_assert(!f->svc[0].just_stalled && !f->svc[1].just_stalled);
+    md_flow_room(f, 30, 1000, 275 * MS); /* hist full since 170: stalled; sp idle 125 ms */
+    ck_assert(f->svc[1].just_stalled);
+    ck_assert(f->svc[0].just_stalled);
+    ck_assert_uint_eq(f->svc[0].backlog, 2);
+    ck_assert_uint_eq(f->svc[1].backlog, 1); /* 3 forgiven at the first round */
+    ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
+    md_flow_resent(f, 280 * MS);
+    md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 38, 290 * MS, NULL);
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 36, 290 * MS, NULL);
+    ck_assert_uint_eq(md_flow_room(f, 40, 1000, 300 * MS), 1000);
+    ck_assert_uint_eq(f->resend.done, 2);
     /* Disarmed (the replay ended): a stall drops at once again. */
     md_flow_resend_arm(f, NULL, 0);
-    md_flow_room(f, 30, 1000, 150 * MS);
-    md_flow_room(f, 30, 1000, 400 * MS);
+    md_flow_room(f, 50, 1000, 310 * MS);
+    md_flow_room(f, 50, 1000, 420 * MS);
     ck_assert(f->svc[0].dropped && f->svc[1].dropped);
     md_resend_free(&r);
     free(f);
