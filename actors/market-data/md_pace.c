@@ -105,7 +105,7 @@ void md_flow_begin(md_flow *f, int64_t now_ns) {
     for (size_t i = 0; i < f->ninst; i++) f->inst[i].base = f->inst[i].handled;
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
-        s->progress = s->forgiven = s->backlog = 0;
+        s->progress = s->forgiven = s->backlog = s->round_progress = 0;
         s->moved_ns = now_ns;
         s->full = s->dropped = s->just_dropped = s->just_stalled = false;
     }
@@ -141,6 +141,7 @@ static uint64_t lag_of(const md_flow_service *s, uint64_t published) {
  * is forgiven now, or it would outlive the healing. Judged again after the
  * resend (md_flow_resent). */
 static void forgive(md_flow_service *s, uint64_t lag, int64_t now_ns) {
+    s->round_progress = s->progress;
     s->forgiven += lag;
     s->backlog = lag;
     s->just_stalled = true;
@@ -166,7 +167,11 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
         }
         int64_t since = s->full_ns > s->moved_ns ? s->full_ns : s->moved_ns;
         if (now_ns - since >= f->stall_ns) {
-            if (f->ring && md_resend_request(&f->resend, f->ring)) {
+            /* A service that finished nothing since the replay began or
+             * since the last round has no live worker left: resending
+             * cannot help it, so it is dropped as before. */
+            if (f->ring && s->progress > s->round_progress &&
+                md_resend_request(&f->resend, f->ring)) {
                 forgive(s, lag, now_ns);
                 continue;
             }
@@ -183,7 +188,8 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
         for (size_t i = 0; i < f->nsvc; i++) {
             md_flow_service *s = &f->svc[i];
             uint64_t lag = lag_of(s, published);
-            if (s->dropped || s->just_stalled || lag == 0) continue;
+            if (s->dropped || s->just_stalled || lag == 0 || s->progress == s->round_progress)
+                continue;
             if (now_ns - s->moved_ns >= f->stall_ns / 2) forgive(s, lag, now_ns);
         }
     uint64_t room = UINT64_MAX;

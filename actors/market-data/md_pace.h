@@ -47,8 +47,9 @@ int64_t md_pace_rate_per_s(uint64_t count_before, uint64_t count_now, int64_t el
  * which brings back what the dead worker lost. The stalled service's backlog
  * is forgiven at once (the resend heals it; the resent ticks count as
  * published and are reported as finished), and every service's stall timer
- * starts again. Only when the rounds are used up is a stalled service
- * dropped.
+ * starts again. A stalled service is dropped when the rounds are used up,
+ * or when it finished nothing since the replay began or since its last
+ * round (no live worker left: resending cannot help).
  * Not thread-safe: the caller locks. */
 #define MD_FLOW_MAX_SERVICES  32
 #define MD_FLOW_MAX_INSTANCES 256
@@ -63,15 +64,16 @@ typedef struct md_flow_instance {
 
 typedef struct md_flow_service {
     char name[TB_TOKEN_CAP];
-    uint64_t progress; /* sum over instances of handled - base */
-    uint64_t forgiven; /* backlogs forgiven at drops, added to progress for pacing */
-    uint64_t backlog;  /* published - paced progress at the last drop or resend */
-    int64_t moved_ns;  /* last time progress grew (or the replay began) */
-    int64_t full_ns;   /* since when it blocks the next batch, when full */
-    bool full;         /* it leaves less room than the next batch needs */
-    bool dropped;      /* stalled: left out of the minimum */
-    bool just_dropped; /* dropped by the last md_flow_room, not yet announced */
-    bool just_stalled; /* asked for a resend round, not yet announced */
+    uint64_t progress;       /* sum over instances of handled - base */
+    uint64_t forgiven;       /* backlogs forgiven at drops, added to progress for pacing */
+    uint64_t backlog;        /* published - paced progress at the last drop or resend */
+    uint64_t round_progress; /* progress when its last resend round was asked for */
+    int64_t moved_ns;        /* last time progress grew (or the replay began) */
+    int64_t full_ns;         /* since when it blocks the next batch, when full */
+    bool full;               /* it leaves less room than the next batch needs */
+    bool dropped;            /* stalled: left out of the minimum */
+    bool just_dropped;       /* dropped by the last md_flow_room, not yet announced */
+    bool just_stalled;       /* asked for a resend round, not yet announced */
 } md_flow_service;
 
 typedef struct md_flow {

@@ -132,6 +132,40 @@ START_TEST(stall_resends_before_dropping) {
 }
 END_TEST
 
+/* A service without a live worker (nothing finished since the replay
+ * began, or since its last round) is dropped without spending a round. */
+START_TEST(gone_service_is_not_resent) {
+    md_flow *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    md_flow_init(f, 1000, 100 * MS);
+    md_resend_ring r;
+    ck_assert(md_resend_init(&r, 2000));
+    tb_tick t[10];
+    ticks_from(t, 10, 1);
+    md_resend_push(&r, t, 10);
+    md_flow_report(f, "gone", "g1", "ticks", "md.tick.>", 50, 0, NULL);
+    md_flow_report(f, "live", "l1", "ticks", "md.tick.>", 0, 0, NULL);
+    md_flow_begin(f, 0);
+    md_flow_resend_arm(f, &r, 3);
+    md_flow_report(f, "live", "l1", "ticks", "md.tick.>", 100, 10 * MS, NULL);
+    md_flow_room(f, 1000, 256, 20 * MS);
+    md_flow_room(f, 1000, 256, 130 * MS);
+    ck_assert(f->svc[0].dropped);      /* gone: finished nothing in this replay */
+    ck_assert(f->svc[1].just_stalled); /* live: lost ticks, gets a round */
+    ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
+    f->svc[1].just_stalled = false;
+    md_flow_resent(f, 140 * MS);
+    /* It finishes none of the resent ticks: its worker is gone too. */
+    md_flow_room(f, 1010 + 900, 256, 150 * MS);
+    md_flow_room(f, 1010 + 900, 256, 260 * MS);
+    ck_assert(f->svc[1].dropped);
+    ck_assert_uint_eq(f->resend.done, 1);
+    ck_assert_uint_eq(f->resend.left, 2);
+    md_resend_free(&r);
+    free(f);
+}
+END_TEST
+
 /* At the end of the input a service short of everything published stalls
  * with a want of a whole window (lag 0 is needed), and gets a round. */
 START_TEST(end_waits_for_every_tick) {
@@ -197,6 +231,7 @@ int main(void) {
     tcase_add_test(tc, ring_keeps_the_last_in_order);
     tcase_add_test(tc, budget_is_bounded_and_shared);
     tcase_add_test(tc, stall_resends_before_dropping);
+    tcase_add_test(tc, gone_service_is_not_resent);
     tcase_add_test(tc, end_waits_for_every_tick);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
