@@ -5,7 +5,7 @@
 #include <string.h>
 
 size_t md_resend_capacity(uint64_t window) {
-    if (window > SIZE_MAX / 2) return SIZE_MAX / 2;
+    if (window > MD_RESEND_MAX_TICKS / 2) return MD_RESEND_MAX_TICKS;
     return (size_t)(2 * window);
 }
 

@@ -35,7 +35,12 @@ typedef struct md_resend_ring {
     size_t count; /* ticks held, <= cap */
 } md_resend_ring;
 
-/* Capacity a replay with this flow window needs: 2 x window (see above). */
+/* Most ticks a ring keeps (about 190 MB): a window above half of it gets a
+ * ring shorter than two windows rather than one that may not fit in memory. */
+#define MD_RESEND_MAX_TICKS 1000000
+
+/* Capacity a replay with this flow window needs: 2 x window (see above),
+ * at most MD_RESEND_MAX_TICKS. */
 size_t md_resend_capacity(uint64_t window);
 /* Allocates cap slots; false when out of memory (the ring stays empty and
  * unusable, and every other call is a no-op). */

@@ -22,6 +22,7 @@ START_TEST(capacity_is_two_windows) {
     ck_assert_uint_eq(md_resend_capacity(20000), 40000);
     ck_assert_uint_eq(md_resend_capacity(256), 512);
     ck_assert_uint_eq(md_resend_capacity(0), 0);
+    ck_assert_uint_eq(md_resend_capacity(100000000), MD_RESEND_MAX_TICKS); /* bounded */
     md_resend_ring r;
     ck_assert(!md_resend_init(&r, 0)); /* no ring: no resends */
     ck_assert_uint_eq(r.count, 0);
