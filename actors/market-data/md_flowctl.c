@@ -193,6 +193,9 @@ void md_flowctl_end(md_flowctl_gate *g, md_feed *f) {
      * (md_flow_room): a service short of the end (ticks lost with a killed
      * worker) stalls there, gets the resends and at last is dropped, so
      * this wait ends after a bounded number of MD_REPLAY_STALL_MS. */
+    pthread_mutex_lock(&svc->flow_lock);
+    md_flow_end(&svc->flow);
+    pthread_mutex_unlock(&svc->flow_lock);
     if (!md_feed_stopped(f)) (void)md_flowctl_wait(g, f, (size_t)svc->cfg.replay_window);
     pthread_mutex_lock(&svc->flow_lock);
     md_resend_budget spent = svc->flow.resend;

@@ -85,6 +85,7 @@ md_flow_result md_flow_report(md_flow *f, const char *service, const char *insta
         snprintf(in->instance, sizeof in->instance, "%s", instance);
         snprintf(in->endpoint, sizeof in->endpoint, "%s", endpoint);
         in->handled = in->base = handled;
+        if (f->begun) s->unsure += handled;
     }
     if (handled < in->handled) return MD_FLOW_BACKWARDS;
     uint64_t moved = handled - in->handled;
@@ -105,12 +106,18 @@ void md_flow_begin(md_flow *f, int64_t now_ns) {
     for (size_t i = 0; i < f->ninst; i++) f->inst[i].base = f->inst[i].handled;
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
-        s->progress = s->forgiven = s->backlog = s->round_progress = 0;
+        s->progress = s->forgiven = s->backlog = s->round_progress = s->unsure = 0;
         s->moved_ns = now_ns;
         s->full = s->dropped = s->just_dropped = s->just_stalled = false;
     }
     md_resend_budget_init(&f->resend, 0);
     f->ring = NULL;
+    f->begun = true;
+    f->at_end = false;
+}
+
+void md_flow_end(md_flow *f) {
+    f->at_end = true;
 }
 
 void md_flow_resend_arm(md_flow *f, const md_resend_ring *ring, uint32_t rounds) {
@@ -130,8 +137,13 @@ void md_flow_resent(md_flow *f, int64_t now_ns) {
 }
 
 /* Ticks published but not yet finished by s, as far as pacing goes. */
-static uint64_t lag_of(const md_flow_service *s, uint64_t published) {
+static uint64_t lag_of(const md_flow *f, const md_flow_service *s, uint64_t published) {
     uint64_t done = s->progress + s->forgiven;
+    /* At the end, what instances first seen during the replay had finished
+     * before their first report counts as done: a worker started for the
+     * replay finished its first batch of it, and a service must not look
+     * short of the end (and get a resend) for that. */
+    if (f->at_end) done += s->unsure;
     return published > done ? published - done : 0;
 }
 
@@ -156,7 +168,7 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
         if (s->dropped) continue;
-        uint64_t lag = lag_of(s, published);
+        uint64_t lag = lag_of(f, s, published);
         if (lag + want <= f->window) {
             s->full = false;
             continue;
@@ -187,7 +199,7 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
     if (f->resend.requested)
         for (size_t i = 0; i < f->nsvc; i++) {
             md_flow_service *s = &f->svc[i];
-            uint64_t lag = lag_of(s, published);
+            uint64_t lag = lag_of(f, s, published);
             if (s->dropped || s->just_stalled || lag == 0 || s->progress == s->round_progress)
                 continue;
             if (now_ns - s->moved_ns >= f->stall_ns / 2) forgive(s, lag, now_ns);
@@ -195,7 +207,7 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
     uint64_t room = UINT64_MAX;
     for (size_t i = 0; i < f->nsvc; i++) {
         if (f->svc[i].dropped) continue;
-        uint64_t lag = lag_of(&f->svc[i], published);
+        uint64_t lag = lag_of(f, &f->svc[i], published);
         uint64_t left = lag < f->window ? f->window - lag : 0;
         if (left < room) room = left;
     }

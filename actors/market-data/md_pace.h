@@ -68,6 +68,7 @@ typedef struct md_flow_service {
     uint64_t forgiven;       /* backlogs forgiven at drops, added to progress for pacing */
     uint64_t backlog;        /* published - paced progress at the last drop or resend */
     uint64_t round_progress; /* progress when its last resend round was asked for */
+    uint64_t unsure;         /* first reports of instances first seen during the replay */
     int64_t moved_ns;        /* last time progress grew (or the replay began) */
     int64_t full_ns;         /* since when it blocks the next batch, when full */
     bool full;               /* it leaves less room than the next batch needs */
@@ -86,6 +87,8 @@ typedef struct md_flow {
     /* this replay's resend rounds and ring (NULL: stalls drop at once) */
     md_resend_budget resend;
     const md_resend_ring *ring;
+    bool begun;  /* a replay began (md_flow_begin) */
+    bool at_end; /* its input is exhausted (md_flow_end) */
 } md_flow;
 
 typedef enum {
@@ -113,6 +116,11 @@ void md_flow_begin(md_flow *f, int64_t now_ns);
  * and one that blocks it for stall_ns without progress is dropped (marked
  * just_dropped). */
 uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns);
+/* The replay's input is exhausted: from now on a service is short when it
+ * has not finished everything published, counting the first reports of
+ * instances first seen during the replay as this replay's ticks (they are
+ * not known to be while ticks still flow, so pacing leaves them out). */
+void md_flow_end(md_flow *f);
 /* Lets stalls of the current replay ask for up to `rounds` resends of
  * ring's ticks (after md_flow_begin); ring NULL or rounds 0: none. */
 void md_flow_resend_arm(md_flow *f, const md_resend_ring *ring, uint32_t rounds);

@@ -167,6 +167,26 @@ START_TEST(gone_service_is_not_resent) {
 }
 END_TEST
 
+/* At the end, the first report of an instance first seen during the
+ * replay counts as done: a fresh worker is not short by its first batch. */
+START_TEST(end_counts_first_reports) {
+    md_flow *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    md_flow_init(f, 1000, 100 * MS);
+    md_flow_begin(f, 0);
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 256, 5 * MS, NULL); /* first seen */
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 600, 6 * MS, NULL);
+    ck_assert_uint_eq(md_flow_room(f, 600, 256, 10 * MS), 1000 - 256); /* pacing leaves it out */
+    md_flow_end(f);
+    ck_assert_uint_eq(md_flow_room(f, 600, 1000, 10 * MS), 1000);
+    md_flow_begin(f, 20 * MS); /* the next replay: known from the start */
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 700, 25 * MS, NULL);
+    md_flow_end(f);
+    ck_assert_uint_lt(md_flow_room(f, 200, 1000, 30 * MS), 1000);
+    free(f);
+}
+END_TEST
+
 /* At the end of the input a service short of everything published stalls
  * with a want of a whole window (lag 0 is needed), and gets a round. */
 START_TEST(end_waits_for_every_tick) {
@@ -182,6 +202,7 @@ START_TEST(end_waits_for_every_tick) {
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 0, 0, NULL);
     md_flow_begin(f, 0);
     md_flow_resend_arm(f, &r, 3);
+    md_flow_end(f);
     md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 10, 5 * MS, NULL);
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 7, 5 * MS, NULL);
     ck_assert_uint_lt(md_flow_room(f, 10, 1000, 10 * MS), 1000); /* hist is 3 short */
@@ -234,6 +255,7 @@ int main(void) {
     tcase_add_test(tc, stall_resends_before_dropping);
     tcase_add_test(tc, gone_service_is_not_resent);
     tcase_add_test(tc, end_waits_for_every_tick);
+    tcase_add_test(tc, end_counts_first_reports);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
