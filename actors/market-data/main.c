@@ -89,6 +89,9 @@ static tb_status start(bus_actor *a, tb_error *err) {
         "Tick consumers a full-speed replay stopped waiting for (no progress for "
         "MD_REPLAY_STALL_MS)",
         NULL);
+    svc->m_resent = bus_metrics_counter(
+        m, "tb_replay_resent_ticks_total",
+        "Ticks a full-speed replay published again after a consumer stalled or fell short", NULL);
     svc->m_flow_wait =
         bus_metrics_counter(m, "tb_replay_flow_waits_total",
                             "Times a full-speed replay waited for its slowest tick consumer", NULL);

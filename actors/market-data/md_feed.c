@@ -212,6 +212,20 @@ static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t
     return TB_OK;
 }
 
+bool md_feed_republish(md_feed *f, const tb_tick *t) {
+    md_service *svc = f->svc;
+    char subject[sizeof "md.tick." + TB_TOKEN_CAP];
+    char trace[2 * TB_TOKEN_CAP + 24];
+    snprintf(subject, sizeof subject, "md.tick.%s", t->symbol);
+    snprintf(trace, sizeof trace, "%s-%s-%llu", f->source, t->symbol, (unsigned long long)t->seq);
+    bus_msg_meta meta = {.trace_id = trace};
+    if (bus_publish(bus_actor_bulk_conn(svc->actor), subject, &tb_tick_desc, t, &meta) == TB_OK)
+        return true;
+    bus_counter_add(svc->m_publish_errors, 1);
+    if (may_warn(f)) bus_log(BUS_LOG_WARN, "feed %s: cannot publish %s", f->source, subject);
+    return false;
+}
+
 tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
     md_service *svc = f->svc;
     bus_redis_pool *pool = bus_actor_redis(svc->actor);
@@ -238,23 +252,8 @@ tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
         if (md_feed_stopped(f)) return TB_UNAVAILABLE;
         if (backoff < 2 * INT64_C(1000000000)) backoff *= 2;
     }
-    bus_conn *bulk = bus_actor_bulk_conn(svc->actor);
     uint64_t published = 0;
-    for (size_t i = 0; i < n; i++) {
-        char subject[sizeof "md.tick." + TB_TOKEN_CAP];
-        char trace[2 * TB_TOKEN_CAP + 24];
-        snprintf(subject, sizeof subject, "md.tick.%s", ticks[i].symbol);
-        snprintf(trace, sizeof trace, "%s-%s-%llu", f->source, ticks[i].symbol,
-                 (unsigned long long)ticks[i].seq);
-        bus_msg_meta meta = {.trace_id = trace};
-        if (bus_publish(bulk, subject, &tb_tick_desc, &ticks[i], &meta) == TB_OK) {
-            published++;
-        } else {
-            bus_counter_add(svc->m_publish_errors, 1);
-            if (may_warn(f))
-                bus_log(BUS_LOG_WARN, "feed %s: cannot publish %s", f->source, subject);
-        }
-    }
+    for (size_t i = 0; i < n; i++) published += md_feed_republish(f, &ticks[i]);
     f->ticks += published;
     bus_counter_add(svc->m_ticks, published);
     return TB_OK;

@@ -1,9 +1,11 @@
 /* Replay flow control, I/O side: the bus.flow.> endpoint that feeds every
- * consumer's progress report into the instance's md_flow, and the wait of a
- * full-speed replay for room in the window. The arithmetic (baselines,
- * window, stalls) is md_flow in md_pace.c; this file adds the lock, the
- * clock, logs and metrics. Timed replays (speed > 0) are paced by their
- * timestamps and do not wait here. */
+ * consumer's progress report into the instance's md_flow, the wait of a
+ * full-speed replay for room in the window, the resends of its last ticks
+ * when a consumer stalls, and the wait at its end for every consumer to
+ * finish. The arithmetic (baselines, window, stalls, resend rounds) is
+ * md_flow in md_pace.c and md_resend.c; this file adds the lock, the clock,
+ * logs and metrics. Timed replays (speed > 0) are paced by their timestamps
+ * and do not wait here. */
 #include <string.h>
 #include <time.h>
 
@@ -73,8 +75,17 @@ void md_flowctl_begin(md_service *svc, md_flowctl_gate *g, const char *source) {
         return;
     }
     g->on = true;
+    uint32_t rounds = (uint32_t)svc->cfg.replay_resend_rounds;
+    if (rounds > 0 && !md_resend_init(&g->ring, md_resend_capacity(svc->cfg.replay_window))) {
+        bus_log(BUS_LOG_WARN,
+                "replay %s: no memory for the last %zu ticks; a stalled consumer is not resent "
+                "its lost ticks",
+                source, md_resend_capacity(svc->cfg.replay_window));
+        rounds = 0;
+    }
     pthread_mutex_lock(&svc->flow_lock);
     md_flow_begin(&svc->flow, bus_mono_ns());
+    md_flow_resend_arm(&svc->flow, rounds ? &g->ring : NULL, rounds);
     size_t paced = md_flow_paced(&svc->flow);
     pthread_mutex_unlock(&svc->flow_lock);
     if (paced == 0)
@@ -102,7 +113,32 @@ static void announce_drops(md_flowctl_gate *g) {
     }
 }
 
-bool md_flowctl_wait(md_flowctl_gate *g, const md_feed *f, size_t n) {
+/* Logs the services whose stall asked for the resend about to go out. Locked. */
+static void announce_stalls(md_flowctl_gate *g, size_t resend) {
+    md_flow *fl = &g->svc->flow;
+    for (size_t i = 0; i < fl->nsvc; i++) {
+        md_flow_service *s = &fl->svc[i];
+        if (!s->just_stalled) continue;
+        s->just_stalled = false;
+        bus_log(BUS_LOG_WARN,
+                "replay %s: %s made no progress for %llu ms with %llu of %llu ticks unfinished; "
+                "resending the last %zu ticks (round %u, %u left)",
+                g->source, s->name, (unsigned long long)g->svc->cfg.replay_stall_ms,
+                (unsigned long long)s->backlog, (unsigned long long)g->published, resend,
+                fl->resend.done, fl->resend.left);
+    }
+}
+
+/* Publishes the ring's oldest n ticks again. Not locked: flow reports keep
+ * coming in meanwhile. */
+static void resend(md_flowctl_gate *g, md_feed *f, size_t n) {
+    uint64_t sent = 0;
+    for (size_t i = 0; i < n && !md_feed_stopped(f); i++)
+        sent += md_feed_republish(f, md_resend_at(&g->ring, i));
+    bus_counter_add(g->svc->m_resent, (int64_t)sent);
+}
+
+bool md_flowctl_wait(md_flowctl_gate *g, md_feed *f, size_t n) {
     if (!g->on) return true;
     md_service *svc = g->svc;
     bool waited = false;
@@ -112,6 +148,18 @@ bool md_flowctl_wait(md_flowctl_gate *g, const md_feed *f, size_t n) {
         int64_t now = bus_mono_ns();
         uint64_t room = md_flow_room(&svc->flow, g->published, n, now);
         announce_drops(g);
+        size_t again = md_resend_take(&svc->flow.resend, &g->ring);
+        if (again > 0) {
+            announce_stalls(g, again);
+            pthread_mutex_unlock(&svc->flow_lock);
+            resend(g, f, again);
+            pthread_mutex_lock(&svc->flow_lock);
+            /* Consumers report the duplicates as finished messages too, so
+             * they count as published for pacing (not in the feed's ticks). */
+            g->published += again;
+            md_flow_resent(&svc->flow, bus_mono_ns());
+            continue;
+        }
         if (room >= n) break;
         if (md_feed_stopped(f)) {
             pthread_mutex_unlock(&svc->flow_lock);
@@ -133,6 +181,29 @@ bool md_flowctl_wait(md_flowctl_gate *g, const md_feed *f, size_t n) {
     return true;
 }
 
-void md_flowctl_published(md_flowctl_gate *g, size_t n) {
+void md_flowctl_published(md_flowctl_gate *g, const tb_tick *ticks, size_t n, bool stored) {
     g->published += n;
+    if (stored) md_resend_push(&g->ring, ticks, n);
+}
+
+void md_flowctl_end(md_flowctl_gate *g, md_feed *f) {
+    if (!g->on) return;
+    md_service *svc = g->svc;
+    /* Room for a whole window means no paced service has anything left
+     * (md_flow_room): a service short of the end (ticks lost with a killed
+     * worker) stalls there, gets the resends and at last is dropped, so
+     * this wait ends after a bounded number of MD_REPLAY_STALL_MS. */
+    pthread_mutex_lock(&svc->flow_lock);
+    md_flow_end(&svc->flow);
+    pthread_mutex_unlock(&svc->flow_lock);
+    if (!md_feed_stopped(f)) (void)md_flowctl_wait(g, f, (size_t)svc->cfg.replay_window);
+    pthread_mutex_lock(&svc->flow_lock);
+    md_resend_budget spent = svc->flow.resend;
+    /* The ring goes away with the replay: md_flow must not point at it. */
+    md_flow_resend_arm(&svc->flow, NULL, 0);
+    pthread_mutex_unlock(&svc->flow_lock);
+    md_resend_free(&g->ring);
+    if (spent.done > 0)
+        bus_log(BUS_LOG_INFO, "replay %s: %u resend round(s), %llu ticks published again",
+                g->source, spent.done, (unsigned long long)spent.resent);
 }

@@ -85,6 +85,7 @@ md_flow_result md_flow_report(md_flow *f, const char *service, const char *insta
         snprintf(in->instance, sizeof in->instance, "%s", instance);
         snprintf(in->endpoint, sizeof in->endpoint, "%s", endpoint);
         in->handled = in->base = handled;
+        if (f->begun) s->unsure += handled;
     }
     if (handled < in->handled) return MD_FLOW_BACKWARDS;
     uint64_t moved = handled - in->handled;
@@ -105,16 +106,59 @@ void md_flow_begin(md_flow *f, int64_t now_ns) {
     for (size_t i = 0; i < f->ninst; i++) f->inst[i].base = f->inst[i].handled;
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
-        s->progress = s->forgiven = s->backlog = 0;
+        s->progress = s->forgiven = s->backlog = s->round_progress = s->unsure = 0;
         s->moved_ns = now_ns;
-        s->full = s->dropped = s->just_dropped = false;
+        s->full = s->dropped = s->just_dropped = s->just_stalled = false;
+    }
+    md_resend_budget_init(&f->resend, 0);
+    f->ring = NULL;
+    f->begun = true;
+    f->at_end = false;
+}
+
+void md_flow_end(md_flow *f) {
+    f->at_end = true;
+}
+
+void md_flow_resend_arm(md_flow *f, const md_resend_ring *ring, uint32_t rounds) {
+    md_resend_budget_init(&f->resend, ring ? rounds : 0);
+    f->ring = ring;
+}
+
+void md_flow_resent(md_flow *f, int64_t now_ns) {
+    for (size_t i = 0; i < f->nsvc; i++) {
+        md_flow_service *s = &f->svc[i];
+        if (s->dropped) continue;
+        /* The resent ticks take time to arrive and be finished: a service
+         * is judged again from now, not from before the resend. */
+        s->full = false;
+        s->moved_ns = now_ns;
     }
 }
 
 /* Ticks published but not yet finished by s, as far as pacing goes. */
-static uint64_t lag_of(const md_flow_service *s, uint64_t published) {
+static uint64_t lag_of(const md_flow *f, const md_flow_service *s, uint64_t published) {
     uint64_t done = s->progress + s->forgiven;
+    /* At the end, what instances first seen during the replay had finished
+     * before their first report counts as done: a worker started for the
+     * replay finished its first batch of it, and a service must not look
+     * short of the end (and get a resend) for that. */
+    if (f->at_end) done += s->unsure;
     return published > done ? published - done : 0;
+}
+
+/* s stalled and a resend round is coming. Nothing moved for a while: what
+ * it has not finished was lost, not in flight. The resend brings those
+ * ticks back among the ring's, which count as published on top; so the lag
+ * is forgiven now, or it would outlive the healing. Judged again after the
+ * resend (md_flow_resent). */
+static void forgive(md_flow_service *s, uint64_t lag, int64_t now_ns) {
+    s->round_progress = s->progress;
+    s->forgiven += lag;
+    s->backlog = lag;
+    s->just_stalled = true;
+    s->full = false;
+    s->moved_ns = now_ns;
 }
 
 uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns) {
@@ -124,7 +168,7 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
         if (s->dropped) continue;
-        uint64_t lag = lag_of(s, published);
+        uint64_t lag = lag_of(f, s, published);
         if (lag + want <= f->window) {
             s->full = false;
             continue;
@@ -135,15 +179,35 @@ uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now
         }
         int64_t since = s->full_ns > s->moved_ns ? s->full_ns : s->moved_ns;
         if (now_ns - since >= f->stall_ns) {
+            /* A service that finished nothing since the replay began or
+             * since the last round has no live worker left: resending
+             * cannot help it, so it is dropped as before. */
+            if (f->ring && s->progress > s->round_progress &&
+                md_resend_request(&f->resend, f->ring)) {
+                forgive(s, lag, now_ns);
+                continue;
+            }
             s->dropped = s->just_dropped = true;
             s->backlog = lag;
             s->full = false;
         }
     }
+    /* A round heals every service that lost ticks, not only the one that
+     * stalled first: another that is short and idle for half the stall time
+     * (nothing in flight) is forgiven too, or it would stall on its healed
+     * loss later and spend a round of its own. */
+    if (f->resend.requested)
+        for (size_t i = 0; i < f->nsvc; i++) {
+            md_flow_service *s = &f->svc[i];
+            uint64_t lag = lag_of(f, s, published);
+            if (s->dropped || s->just_stalled || lag == 0 || s->progress == s->round_progress)
+                continue;
+            if (now_ns - s->moved_ns >= f->stall_ns / 2) forgive(s, lag, now_ns);
+        }
     uint64_t room = UINT64_MAX;
     for (size_t i = 0; i < f->nsvc; i++) {
         if (f->svc[i].dropped) continue;
-        uint64_t lag = lag_of(&f->svc[i], published);
+        uint64_t lag = lag_of(f, &f->svc[i], published);
         uint64_t left = lag < f->window ? f->window - lag : 0;
         if (left < room) room = left;
     }

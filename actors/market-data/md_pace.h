@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "catalogue.h"
+#include "md_resend.h"
 
 int64_t md_pace_rate_offset_ns(uint64_t index, uint64_t rate_per_s);
 int64_t md_pace_replay_offset_ns(int64_t first_ts, int64_t ts, uint64_t speed);
@@ -40,6 +41,15 @@ int64_t md_pace_rate_per_s(uint64_t count_before, uint64_t count_now, int64_t el
  * hangs on it; when it moves again it is readmitted, its backlog at the drop
  * forgiven (those ticks were most likely lost with the worker; its raw
  * progress still shows them missing). No service known: no pacing.
+ *
+ * With a resend ring armed (md_flow_resend_arm), a stall first asks for a
+ * resend round instead (md_resend.h): the replay re-publishes its last ticks,
+ * which brings back what the dead worker lost. The stalled service's backlog
+ * is forgiven at once (the resend heals it; the resent ticks count as
+ * published and are reported as finished), and every service's stall timer
+ * starts again. A stalled service is dropped when the rounds are used up,
+ * or when it finished nothing since the replay began or since its last
+ * round (no live worker left: resending cannot help).
  * Not thread-safe: the caller locks. */
 #define MD_FLOW_MAX_SERVICES  32
 #define MD_FLOW_MAX_INSTANCES 256
@@ -54,14 +64,17 @@ typedef struct md_flow_instance {
 
 typedef struct md_flow_service {
     char name[TB_TOKEN_CAP];
-    uint64_t progress; /* sum over instances of handled - base */
-    uint64_t forgiven; /* backlogs forgiven at drops, added to progress for pacing */
-    uint64_t backlog;  /* published - paced progress when dropped */
-    int64_t moved_ns;  /* last time progress grew (or the replay began) */
-    int64_t full_ns;   /* since when it blocks the next batch, when full */
-    bool full;         /* it leaves less room than the next batch needs */
-    bool dropped;      /* stalled: left out of the minimum */
-    bool just_dropped; /* dropped by the last md_flow_room, not yet announced */
+    uint64_t progress;       /* sum over instances of handled - base */
+    uint64_t forgiven;       /* backlogs forgiven at drops, added to progress for pacing */
+    uint64_t backlog;        /* published - paced progress at the last drop or resend */
+    uint64_t round_progress; /* progress when its last resend round was asked for */
+    uint64_t unsure;         /* first reports of instances first seen during the replay */
+    int64_t moved_ns;        /* last time progress grew (or the replay began) */
+    int64_t full_ns;         /* since when it blocks the next batch, when full */
+    bool full;               /* it leaves less room than the next batch needs */
+    bool dropped;            /* stalled: left out of the minimum */
+    bool just_dropped;       /* dropped by the last md_flow_room, not yet announced */
+    bool just_stalled;       /* asked for a resend round, not yet announced */
 } md_flow_service;
 
 typedef struct md_flow {
@@ -71,6 +84,11 @@ typedef struct md_flow {
     size_t ninst;
     md_flow_service svc[MD_FLOW_MAX_SERVICES];
     size_t nsvc;
+    /* this replay's resend rounds and ring (NULL: stalls drop at once) */
+    md_resend_budget resend;
+    const md_resend_ring *ring;
+    bool begun;  /* a replay began (md_flow_begin) */
+    bool at_end; /* its input is exhausted (md_flow_end) */
 } md_flow;
 
 typedef enum {
@@ -98,6 +116,17 @@ void md_flow_begin(md_flow *f, int64_t now_ns);
  * and one that blocks it for stall_ns without progress is dropped (marked
  * just_dropped). */
 uint64_t md_flow_room(md_flow *f, uint64_t published, uint64_t want, int64_t now_ns);
+/* The replay's input is exhausted: from now on a service is short when it
+ * has not finished everything published, counting the first reports of
+ * instances first seen during the replay as this replay's ticks (they are
+ * not known to be while ticks still flow, so pacing leaves them out). */
+void md_flow_end(md_flow *f);
+/* Lets stalls of the current replay ask for up to `rounds` resends of
+ * ring's ticks (after md_flow_begin); ring NULL or rounds 0: none. */
+void md_flow_resend_arm(md_flow *f, const md_resend_ring *ring, uint32_t rounds);
+/* A resend round went out: every paced service's stall timer starts again
+ * (the caller counts the resent ticks as published). */
+void md_flow_resent(md_flow *f, int64_t now_ns);
 /* Services taking part in pacing (known and not dropped). */
 size_t md_flow_paced(const md_flow *f);
 

@@ -7,8 +7,10 @@
  * any consumer's reported progress), publishes them
  * through md_feed in batches of rows that are due, skips and counts
  * malformed rows, and ends the feed with `done` when the input is exhausted
- * (or `failed` when it was stopped early or could not be read), so a
- * backtest driven by the replay knows when it is over. */
+ * and every paced consumer finished it (or `failed` when it was stopped
+ * early or could not be read), so a backtest driven by the replay knows
+ * when it is over. At speed 0 the last ticks are kept for resends
+ * (md_resend.h) that heal ticks a killed consumer worker lost. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -119,7 +121,7 @@ static bool flush_batch(md_feed *f, md_flowctl_gate *g, tb_tick *batch, size_t *
     if (*n == 0) return true;
     if (!md_flowctl_wait(g, f, *n)) return false;
     tb_status s = md_feed_publish(f, batch, *n);
-    md_flowctl_published(g, *n);
+    md_flowctl_published(g, batch, *n, s == TB_OK);
     *n = 0;
     md_feed_progress(f);
     return s != TB_UNAVAILABLE;
@@ -183,6 +185,9 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     /* Rows already due go out even when stopping; only a stop while waiting
      * for Redis (flush_batch false) leaves them unpublished. */
     if (!flush_batch(f, &gate, batch, &n)) stopped = true;
+    /* `done` only once every consumer finished what it was sent (or was
+     * given up on), so a caller waiting for it sees a complete backtest. */
+    md_flowctl_end(&gate, f);
     if (gate.waits > 0) {
         bus_counter_add(svc->m_flow_wait, gate.waits);
         bus_log(BUS_LOG_INFO, "replay %s: waited %llu times, %.3f s in all, for tick consumers",

@@ -19,6 +19,7 @@
 #include "actor.h"
 #include "md_csv.h"
 #include "md_pace.h"
+#include "md_resend.h"
 #include "md_sim.h"
 
 #define MD_KEY_SEQ     "md:seq:"
@@ -49,9 +50,10 @@ typedef struct md_settings {
     char replay_file[TB_TEXT_CAP];
     md_csv_format replay_format;
     uint64_t replay_speed;
-    char replay_dir[TB_TEXT_CAP]; /* "" = api.market.replay may read any regular file */
-    uint64_t replay_window;       /* speed 0: most ticks ahead of the slowest consumer, 0 = off */
-    uint64_t replay_stall_ms;     /* a consumer this long without progress is not waited for */
+    char replay_dir[TB_TEXT_CAP];  /* "" = api.market.replay may read any regular file */
+    uint64_t replay_window;        /* speed 0: most ticks ahead of the slowest consumer, 0 = off */
+    uint64_t replay_stall_ms;      /* a consumer this long without progress is not waited for */
+    uint64_t replay_resend_rounds; /* resends of the last ticks per replay before dropping */
 } md_settings;
 
 /* Loads MD_* from the environment into s (caller frees s->symbols).
@@ -70,6 +72,7 @@ typedef struct md_service {
     bus_series *m_store_errors;   /* tb_md_store_errors_total */
     bus_series *m_flow_stalls;    /* tb_replay_consumer_stalls_total */
     bus_series *m_flow_wait;      /* tb_replay_flow_waits_total */
+    bus_series *m_resent;         /* tb_replay_resent_ticks_total */
     /* replay flow control: every tick consumer's progress (md_flowctl.c) */
     pthread_mutex_t flow_lock; /* guards flow */
     pthread_cond_t flow_cond;  /* signalled on every flow report */
@@ -120,6 +123,9 @@ void md_feed_progress(md_feed *f);
 /* Ends the feed with state "done" or "failed": flushes the ticks, stores and
  * publishes the final status (after the ticks, on the same connection). */
 void md_feed_end(md_feed *f, const char *state, const char *message);
+/* Publishes a tick that md_feed_publish published before, unchanged (same
+ * subject, payload and trace id): a resend. false when NATS refused it. */
+bool md_feed_republish(md_feed *f, const tb_tick *t);
 /* Builds the status record of f now. */
 void md_feed_status(const md_feed *f, const char *state, const char *message, tb_md_status *out);
 
@@ -160,10 +166,11 @@ void md_replay_stop_background(md_service *svc);
 typedef struct md_flowctl_gate {
     md_service *svc;
     char source[TB_TOKEN_CAP];
-    bool on;            /* paced by consumers (speed 0, window > 0) */
-    uint64_t published; /* ticks of this replay published so far */
-    uint64_t waits;     /* times the replay had to wait for room */
-    int64_t waited_ns;  /* total time spent waiting */
+    bool on;             /* paced by consumers (speed 0, window > 0) */
+    uint64_t published;  /* ticks of this replay published so far, resends included */
+    uint64_t waits;      /* times the replay had to wait for room */
+    int64_t waited_ns;   /* total time spent waiting */
+    md_resend_ring ring; /* the last ticks published, for resends (md_resend.h) */
 } md_flowctl_gate;
 
 /* Sets up svc's flow state from its settings; TB_NOMEM on failure. */
@@ -175,10 +182,15 @@ tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev);
  * whether anything paces it. */
 void md_flowctl_begin(md_service *svc, md_flowctl_gate *g, const char *source);
 /* Blocks until n more ticks fit in the window (or nothing paces the
- * replay); false when the feed was stopped while waiting. */
-bool md_flowctl_wait(md_flowctl_gate *g, const md_feed *f, size_t n);
-/* n more ticks were published. */
-void md_flowctl_published(md_flowctl_gate *g, size_t n);
+ * replay); false when the feed was stopped while waiting. A stall meanwhile
+ * may resend the ring's ticks (then counted as published). */
+bool md_flowctl_wait(md_flowctl_gate *g, md_feed *f, size_t n);
+/* ticks[0..n) were published (kept in the ring when stored is true: false
+ * when Redis refused the batch and the ticks have no seq). */
+void md_flowctl_published(md_flowctl_gate *g, const tb_tick *ticks, size_t n, bool stored);
+/* The input is exhausted: waits until every paced service finished all it
+ * was sent, resending as for a stall, or dropped it. Then frees the ring. */
+void md_flowctl_end(md_flowctl_gate *g, md_feed *f);
 
 /* ---- md_api.c: request handlers ---- */
 tb_status md_api_symbols(bus_ctx *ctx, const void *ev);

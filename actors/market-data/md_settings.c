@@ -112,6 +112,9 @@ tb_status md_settings_load(md_settings *s, tb_error *err) {
     if (s->replay_stall_ms == 0)
         return tb_error_set(err, TB_INVALID, "MD_REPLAY_STALL_MS",
                             "MD_REPLAY_STALL_MS must be within [1, 3600000]");
+    if ((st = env_u64("MD_REPLAY_RESEND_ROUNDS", MD_RESEND_ROUNDS_DEFAULT, 100,
+                      &s->replay_resend_rounds, err)) != TB_OK)
+        return st;
     if (s->mode == MD_MODE_REPLAY && s->replay_file[0] == '\0')
         return tb_error_set(err, TB_INVALID, "MD_REPLAY_FILE",
                             "MD_MODE=replay needs MD_REPLAY_FILE");
@@ -155,5 +158,9 @@ void md_settings_usage(FILE *f) {
            "  MD_REPLAY_WINDOW   speed 0: most ticks published ahead of the slowest tick consumer\n"
            "                     (bus.flow reports), 0 = unpaced, else >= 256 (default 20000)\n"
            "  MD_REPLAY_STALL_MS a consumer without progress this long while the window is full\n"
-           "                     is no longer waited for (default 5000)\n");
+           "                     is no longer waited for (default 5000)\n"
+           "  MD_REPLAY_RESEND_ROUNDS  speed 0: times a replay re-publishes its last\n"
+           "                     2 x MD_REPLAY_WINDOW ticks when a consumer stalls or falls\n"
+           "                     short at the end, before no longer waiting for it;\n"
+           "                     0 = never, at most 100 (default 3)\n");
 }

@@ -4,9 +4,12 @@
  *   - a replay at speed 0 never runs more than MD_REPLAY_WINDOW ticks ahead
  *     of the slowest reporting tick consumer, and goes on as it reports
  *     progress; reports of other subjects do not pace it;
- *   - a consumer that stops reporting while the window is full is dropped
- *     after MD_REPLAY_STALL_MS (logged, counted in the metrics) and the
- *     replay finishes;
+ *   - a consumer that stops reporting while the window is full makes the
+ *     replay publish its last 2 x MD_REPLAY_WINDOW ticks again after
+ *     MD_REPLAY_STALL_MS (logged, counted); when it finishes none of them
+ *     either, it has no worker left: it is dropped after another
+ *     MD_REPLAY_STALL_MS (logged, counted in the metrics), the other round
+ *     unused, and the replay finishes;
  *   - with no consumer reporting at all the replay is not paced;
  *   - a bad MD_REPLAY_WINDOW stops the service with exit code 2. */
 #include <signal.h>
@@ -21,6 +24,7 @@
 #define WINDOW   1000
 #define STALL_MS 1500
 #define ROWS     3000
+#define ROUNDS   3 /* MD_REPLAY_RESEND_ROUNDS */
 
 static bus_config cfg;
 static bus_conn *conn;
@@ -211,10 +215,11 @@ static bool log_has(const char *needle) {
 }
 
 START_TEST(window_follows_consumer_and_stall_is_dropped) {
-    static char e_window[64], e_stall[64];
+    static char e_window[64], e_stall[64], e_rounds[64];
     snprintf(e_window, sizeof e_window, "MD_REPLAY_WINDOW=%d", WINDOW);
     snprintf(e_stall, sizeof e_stall, "MD_REPLAY_STALL_MS=%d", STALL_MS);
-    char *env[] = {"MD_MODE=off", e_window, e_stall, NULL};
+    snprintf(e_rounds, sizeof e_rounds, "MD_REPLAY_RESEND_ROUNDS=%d", ROUNDS);
+    char *env[] = {"MD_MODE=off", e_window, e_stall, e_rounds, NULL};
     pid_t pid = md_pid = spawn_md(env);
     ck_assert_msg(tb_test_wait(answering, NULL, 20000), "service not answering (see %s)", log_path);
     char cons[80], other[80], source[80];
@@ -245,16 +250,20 @@ START_TEST(window_follows_consumer_and_stall_is_dropped) {
     ck_assert_msg(n <= 1500 + WINDOW && n > 1500 + WINDOW - 256, "%zu ticks out", n);
     ck_assert(!atomic_load(&ended));
 
-    /* The consumer goes silent: after MD_REPLAY_STALL_MS the replay stops
-     * waiting for it and finishes. */
+    /* The consumer goes silent: after MD_REPLAY_STALL_MS the replay
+     * publishes its last 2 x WINDOW ticks again (the ring is full by then);
+     * the consumer finishes none of them, so after another
+     * MD_REPLAY_STALL_MS it stops waiting for it and finishes. */
     ck_assert_msg(tb_test_wait(feed_ended, NULL, 20000), "replay did not finish (see %s)",
                   log_path);
-    ck_assert_int_ge(bus_mono_ns() - last_report, (int64_t)STALL_MS * 1000000);
+    ck_assert_int_ge(bus_mono_ns() - last_report, 2 * (int64_t)STALL_MS * 1000000);
     ck_assert_str_eq(final_state, "done");
-    ck_assert_uint_eq(atomic_load(&final_ticks), ROWS);
-    size_t all = ROWS;
-    ck_assert(tb_test_wait(ticks_at_least, &all, 10000));
+    ck_assert_uint_eq(atomic_load(&final_ticks), ROWS); /* unique ticks, resends apart */
+    size_t all = ROWS + 2 * WINDOW;
+    ck_assert_msg(tb_test_wait(ticks_at_least, &all, 10000), "%zu ticks received, %zu expected",
+                  atomic_load(&ticks), all);
     char *text = metrics();
+    ck_assert_int_eq(sample(text, "tb_replay_resent_ticks_total{"), 2 * WINDOW);
     ck_assert_int_eq(sample(text, "tb_replay_consumer_stalls_total{"), 1);
     ck_assert_int_ge(sample(text, "tb_replay_flow_waits_total{"), 2);
     const char *bad = tb_prom_check(text);
@@ -264,6 +273,9 @@ START_TEST(window_follows_consumer_and_stall_is_dropped) {
     char needle[128];
     snprintf(needle, sizeof needle, "%s made no progress for %d ms", cons, STALL_MS);
     ck_assert_msg(log_has(needle), "no stall line for %s in %s", cons, log_path);
+    snprintf(needle, sizeof needle, "resending the last %d ticks (round 1, %d left)", 2 * WINDOW,
+             ROUNDS - 1);
+    ck_assert_msg(log_has(needle), "no last resend line in %s", log_path);
     ck_assert_msg(log_has("paced by 1 tick consumer services"), "see %s", log_path);
 }
 END_TEST
@@ -299,7 +311,8 @@ START_TEST(bad_window_exit_2) {
     char *bad[][2] = {{"MD_REPLAY_WINDOW=100", NULL},
                       {"MD_REPLAY_WINDOW=-1", NULL},
                       {"MD_REPLAY_WINDOW=lots", NULL},
-                      {"MD_REPLAY_STALL_MS=0", NULL}};
+                      {"MD_REPLAY_STALL_MS=0", NULL},
+                      {"MD_REPLAY_RESEND_ROUNDS=101", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(tb_test_wait_exit(spawn_md(bad[i]), 20000) == 2, "%s accepted", bad[i][0]);
 }
