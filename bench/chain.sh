@@ -93,6 +93,17 @@ api() { # api METHOD PATH BODY: TB_HTTP_STATUS / TB_HTTP_BODY, with the admin ke
     tb_http "$1" "$GATEWAY_URL$2" "${3:-}" "$admin"
 }
 
+# count_items KEY: how many items the last api reply (TB_HTTP_BODY) holds,
+# as a list or under KEY; "?" when it is not JSON.
+count_items() {
+    python3 -c 'import json,sys
+try:
+    v = json.load(sys.stdin); v = v.get(sys.argv[1], v) if isinstance(v, dict) else v
+    print(len(v))
+except Exception:
+    print("?")' "$1" <<<"$TB_HTTP_BODY"
+}
+
 # rss_of SERVICE: the VmRSS (kB) of its instances, summed, and their count.
 rss_of() {
     local f pid kb total=0 count=0
@@ -136,19 +147,9 @@ for w in "${WORKER_SETS[@]}"; do
         rss+="$s $count $kb"$'\n'
     done
     api GET "/v1/positions?account=$account"
-    positions=$(python3 -c 'import json,sys
-try:
-    v = json.load(sys.stdin); v = v.get("positions", v) if isinstance(v, dict) else v
-    print(len(v))
-except Exception:
-    print("?")' <<<"$TB_HTTP_BODY")
+    positions=$(count_items positions)
     api GET "/v1/fills?account=$account&limit=1000"
-    fills=$(python3 -c 'import json,sys
-try:
-    v = json.load(sys.stdin); v = v.get("fills", v) if isinstance(v, dict) else v
-    print(len(v))
-except Exception:
-    print("?")' <<<"$TB_HTTP_BODY")
+    fills=$(count_items fills)
     result[$w]="$out"$'\n'"positions $positions"$'\n'"fills $fills"$'\n'"rss<<"$'\n'"$rss"
     rm -f "$csv"
 done
