@@ -93,15 +93,16 @@ api() { # api METHOD PATH BODY: TB_HTTP_STATUS / TB_HTTP_BODY, with the admin ke
     tb_http "$1" "$GATEWAY_URL$2" "${3:-}" "$admin"
 }
 
-# count_items KEY: how many items the last api reply (TB_HTTP_BODY) holds,
-# as a list or under KEY; "?" when it is not JSON.
+# count_items: how many items the last api reply (TB_HTTP_BODY, a list page
+# {"items": [...], "next": ...}) holds; "N+" when there are more pages, "?"
+# when it is not such a page.
 count_items() {
     python3 -c 'import json,sys
 try:
-    v = json.load(sys.stdin); v = v.get(sys.argv[1], v) if isinstance(v, dict) else v
-    print(len(v))
+    v = json.load(sys.stdin)
+    print(str(len(v["items"])) + ("+" if v.get("next") else ""))
 except Exception:
-    print("?")' "$1" <<<"$TB_HTTP_BODY"
+    print("?")' <<<"$TB_HTTP_BODY"
 }
 
 # rss_of SERVICE: the VmRSS (kB) of its instances, summed, and their count.
@@ -147,9 +148,9 @@ for w in "${WORKER_SETS[@]}"; do
         rss+="$s $count $kb"$'\n'
     done
     api GET "/v1/positions?account=$account"
-    positions=$(count_items positions)
+    positions=$(count_items)
     api GET "/v1/fills?account=$account&limit=1000"
-    fills=$(count_items fills)
+    fills=$(count_items)
     result[$w]="$out"$'\n'"positions $positions"$'\n'"fills $fills"$'\n'"rss<<"$'\n'"$rss"
     rm -f "$csv"
 done
