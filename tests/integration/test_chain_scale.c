@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tb_flow.h"
 #include "tb_invariants.h"
 #include "tb_test.h"
 
@@ -28,7 +29,6 @@
 #define QUIET_MS     1000
 #define SETTLE_MS    40000 /* per run: the replay and everything it causes */
 #define MAX_CHILDREN 32
-#define MAX_INST     16
 
 static const char *const consumers[] = {"signal-processing", "historical-data", "trading-execution",
                                         "notifications", "position-management"};
@@ -181,16 +181,10 @@ static void create_account(const char *acct) {
 
 /* ---- progress ---- */
 
-typedef struct flow_inst {
-    char service[TB_TOKEN_CAP], instance[TB_TOKEN_CAP];
-    uint64_t handled;
-} flow_inst;
-
 /* What the run's subscriptions saw; only the main thread touches it. */
 typedef struct progress {
     natsSubscription *flow, *status, *decisions;
-    flow_inst inst[MAX_INST];
-    int ninst;
+    tb_flow_tally tally;
     bool feed_done;
     uint64_t feed_ticks;
     long long decided;
@@ -199,20 +193,7 @@ typedef struct progress {
 static void pump(progress *p, const char *tag) {
     natsMsg *m = NULL;
     while (natsSubscription_NextMsg(&m, p->flow, 1) == NATS_OK) {
-        tb_flow f;
-        if (tb_decode(&tb_flow_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &f,
-                      NULL) == TB_OK &&
-            strncmp(f.subject, "md.tick.", 8) == 0 && strncmp(f.instance, tag, strlen(tag)) == 0) {
-            int i = 0;
-            while (i < p->ninst && strcmp(p->inst[i].instance, f.instance) != 0) i++;
-            if (i == p->ninst && p->ninst < MAX_INST) {
-                p->ninst++;
-                snprintf(p->inst[i].service, sizeof p->inst[i].service, "%s", f.service);
-                snprintf(p->inst[i].instance, sizeof p->inst[i].instance, "%s", f.instance);
-            }
-            /* Reports may overtake each other; counts only grow. */
-            if (i < MAX_INST && f.handled > p->inst[i].handled) p->inst[i].handled = f.handled;
-        }
+        tb_flow_tally_add(&p->tally, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), tag);
         natsMsg_Destroy(m);
     }
     while (natsSubscription_NextMsg(&m, p->status, 1) == NATS_OK) {
@@ -234,11 +215,7 @@ static void pump(progress *p, const char *tag) {
 }
 
 static uint64_t finished(const progress *p, const char *service, int *instances) {
-    uint64_t n = 0;
-    *instances = 0;
-    for (int i = 0; i < p->ninst; i++)
-        if (strcmp(p->inst[i].service, service) == 0) n += p->inst[i].handled, (*instances)++;
-    return n;
+    return tb_flow_finished(&p->tally, service, instances);
 }
 
 static PGresult *query(const char *sql, const char *tag) {
@@ -432,8 +409,8 @@ static void run(int workers, const char *tag, snapshot *out) {
                   (unsigned long long)p.feed_ticks, p.decided, last.text, per, log_path);
     ck_assert_int_eq(p.feed_ticks, N_TICKS);
     /* Every instance took part, so the queue groups really split the ticks. */
-    for (int i = 0; i < p.ninst; i++)
-        ck_assert_msg(p.inst[i].handled > 0, "%s finished no tick", p.inst[i].instance);
+    for (int i = 0; i < p.tally.ninst; i++)
+        ck_assert_msg(p.tally.inst[i].handled > 0, "%s finished no tick", p.tally.inst[i].instance);
 
     for (int k = 0; k < N_PARTS; k++) out->part[k] = query(part_sql[k], tag);
     char msg[512];

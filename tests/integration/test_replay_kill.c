@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tb_flow.h"
 #include "tb_test.h"
 
 #define N_TICKS      60000
@@ -31,7 +32,6 @@
 #define DONE_MS      60000 /* the replay's end, kills and resends included */
 #define SETTLE_MS    15000 /* after it: bars and strategy states complete */
 #define MAX_CHILDREN 8
-#define MAX_INST     16
 #define ACCOUNT      "replay-kill-test"
 
 static const char *const sym_suffix[N_SYM] = {"A", "B", "C", "D"};
@@ -176,15 +176,9 @@ static void create_strategies(void) {
 
 /* ---- what the subscriptions saw; only the main thread touches it ---- */
 
-typedef struct flow_inst {
-    char service[TB_TOKEN_CAP], instance[TB_TOKEN_CAP];
-    uint64_t handled;
-} flow_inst;
-
 typedef struct progress {
     natsSubscription *flow, *status;
-    flow_inst inst[MAX_INST];
-    int ninst;
+    tb_flow_tally tally;
     bool done;
     char state[TB_TOKEN_CAP], message[TB_TEXT_CAP];
     uint64_t ticks;
@@ -193,19 +187,7 @@ typedef struct progress {
 static void pump(progress *p) {
     natsMsg *m = NULL;
     while (natsSubscription_NextMsg(&m, p->flow, 1) == NATS_OK) {
-        tb_flow f;
-        if (tb_decode(&tb_flow_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &f,
-                      NULL) == TB_OK &&
-            strncmp(f.subject, "md.tick.", 8) == 0 && strncmp(f.instance, tag, strlen(tag)) == 0) {
-            int i = 0;
-            while (i < p->ninst && strcmp(p->inst[i].instance, f.instance) != 0) i++;
-            if (i == p->ninst && p->ninst < MAX_INST) {
-                p->ninst++;
-                snprintf(p->inst[i].service, sizeof p->inst[i].service, "%s", f.service);
-                snprintf(p->inst[i].instance, sizeof p->inst[i].instance, "%s", f.instance);
-            }
-            if (i < MAX_INST && f.handled > p->inst[i].handled) p->inst[i].handled = f.handled;
-        }
+        tb_flow_tally_add(&p->tally, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), tag);
         natsMsg_Destroy(m);
     }
     while (natsSubscription_NextMsg(&m, p->status, 1) == NATS_OK) {
@@ -228,20 +210,18 @@ static void pump(progress *p) {
 static int busiest(const progress *p, const char *service, uint64_t *handled) {
     int best = -1;
     *handled = 0;
-    for (int i = 0; i < p->ninst; i++) {
-        if (strcmp(p->inst[i].service, service) != 0 || p->inst[i].handled <= *handled) continue;
+    for (int i = 0; i < p->tally.ninst; i++) {
+        if (strcmp(p->tally.inst[i].service, service) != 0 || p->tally.inst[i].handled <= *handled)
+            continue;
         for (int c = 0; c < nchildren; c++)
-            if (strcmp(child_inst[c], p->inst[i].instance) == 0) best = c;
-        *handled = p->inst[i].handled;
+            if (strcmp(child_inst[c], p->tally.inst[i].instance) == 0) best = c;
+        *handled = p->tally.inst[i].handled;
     }
     return best;
 }
 
 static uint64_t finished(const progress *p, const char *service) {
-    uint64_t n = 0;
-    for (int i = 0; i < p->ninst; i++)
-        if (strcmp(p->inst[i].service, service) == 0) n += p->inst[i].handled;
-    return n;
+    return tb_flow_finished(&p->tally, service, NULL);
 }
 
 /* ---- the checks ---- */
