@@ -32,8 +32,11 @@ risk_signal_result risk_intent_from_signal(const tb_signal *s, tb_fixed position
     COPY(out->source, "signal");
     COPY(out->strategy_id, s->strategy_id);
     COPY(out->signal_id, s->signal_id);
-    out->ref_price = s->ref_price;
-    out->ref_ts = s->ts;
+    /* The order fills at the symbol's next tick after the signal's, which
+     * signal-processing attaches; a signal without one (published by hand)
+     * fills at its own tick. */
+    out->ref_price = s->fill_price > 0 ? s->fill_price : s->ref_price;
+    out->ref_ts = s->fill_price > 0 ? s->fill_ts : s->ts;
     if (strcmp(s->sizing, "fixed") == 0) {
         COPY(out->side, s->side);
         out->qty = s->qty; /* a non-positive qty fails qty_not_positive, visibly */

@@ -17,7 +17,8 @@
 #define SIGNAL_COLS                                                                                \
     "signal_id, strategy_id, account, symbol, side, sizing, qty::text, "                           \
     "target::text, ref_price::text, tick_seq, coalesce(reason, ''), "                              \
-    "(extract(epoch from ts) * 1000000)::bigint"
+    "(extract(epoch from ts) * 1000000)::bigint, fill_price::text, "                               \
+    "coalesce((extract(epoch from fill_ts) * 1000000)::bigint, 0), coalesce(fill_seq, 0)"
 
 /* to_timestamp(0) + microseconds: exact to the microsecond, which is
  * PostgreSQL's resolution, for any int64 nanosecond time. */
@@ -237,15 +238,16 @@ tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out, tb_erro
                         params, id, out, err);
 }
 
-/* Rows per INSERT: 12 parameters a row stays well below PostgreSQL's limit
+/* Rows per INSERT: 15 parameters a row stays well below PostgreSQL's limit
  * of 65535 parameters a statement. */
 #define SIGNAL_ROWS_PER_INSERT 2048
-#define SIGNAL_PARAMS          12
+#define SIGNAL_PARAMS          15
 
 /* Text parameters of one signal row. */
 typedef struct signal_text {
     char qty[TB_FIXED_STRLEN], target[TB_FIXED_STRLEN], price[TB_FIXED_STRLEN];
     char seq[24], ts[24];
+    char fill_price[TB_FIXED_STRLEN], fill_ts[24], fill_seq[24];
 } signal_text;
 
 static void signal_params(const tb_signal *sig, signal_text *t, const char **params) {
@@ -257,20 +259,31 @@ static void signal_params(const tb_signal *sig, signal_text *t, const char **par
     tb_fixed_format(sig->ref_price, t->price);
     snprintf(t->seq, sizeof t->seq, "%" PRIu64, sig->tick_seq);
     snprintf(t->ts, sizeof t->ts, "%" PRId64, sig->ts);
+    t->fill_price[0] = t->fill_ts[0] = t->fill_seq[0] = '\0';
+    if (sig->fill_price > 0) { /* a signal of the next tick (0704) */
+        tb_fixed_format(sig->fill_price, t->fill_price);
+        snprintf(t->fill_ts, sizeof t->fill_ts, "%" PRId64, sig->fill_ts);
+        snprintf(t->fill_seq, sizeof t->fill_seq, "%" PRIu64, sig->fill_seq);
+    }
     const char *v[SIGNAL_PARAMS] = {sig->signal_id, sig->strategy_id, sig->account, sig->symbol,
                                     sig->side,      sig->sizing,      t->qty,       t->target,
-                                    t->price,       t->seq,           sig->reason,  t->ts};
+                                    t->price,       t->seq,           sig->reason,  t->ts,
+                                    t->fill_price,  t->fill_ts,       t->fill_seq};
     memcpy(params, v, sizeof v);
 }
 
-/* Appends "($k, ..., $k+11)" for the row whose first parameter is number k. */
+/* Appends "($k, ..., $k+14)" for the row whose first parameter is number k. */
 static size_t append_row(char *sql, size_t len, int k) {
-    return len + (size_t)sprintf(sql + len,
-                                 "%s($%d, $%d, $%d, $%d, $%d, $%d, nullif($%d, '')::numeric, "
-                                 "nullif($%d, '')::numeric, $%d::numeric, $%d::bigint, "
-                                 "nullif($%d, ''), " TS_FROM_NS("$%d") ")",
-                                 k == 1 ? "" : ", ", k, k + 1, k + 2, k + 3, k + 4, k + 5, k + 6,
-                                 k + 7, k + 8, k + 9, k + 10, k + 11);
+    return len +
+           (size_t)sprintf(
+               sql + len,
+               "%s($%d, $%d, $%d, $%d, $%d, $%d, nullif($%d, '')::numeric, "
+               "nullif($%d, '')::numeric, $%d::numeric, $%d::bigint, "
+               "nullif($%d, ''), " TS_FROM_NS("$%d") ", nullif($%d, '')::numeric, " TS_FROM_NS(
+                   "nullif($%d, '')") ", "
+                                      "nullif($%d, '')::bigint)",
+               k == 1 ? "" : ", ", k, k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7, k + 8, k + 9,
+               k + 10, k + 11, k + 12, k + 13, k + 14);
 }
 
 /* One INSERT of sigs[0..n), n <= SIGNAL_ROWS_PER_INSERT. */
@@ -278,9 +291,10 @@ static tb_status insert_chunk(PGconn *pg, const tb_signal *sigs, size_t n, bool 
                               tb_error *err) {
     static const char head[] =
         "INSERT INTO signals (signal_id, strategy_id, account, symbol, "
-        "side, sizing, qty, target, ref_price, tick_seq, reason, ts) VALUES ";
+        "side, sizing, qty, target, ref_price, tick_seq, reason, ts, fill_price, fill_ts, "
+        "fill_seq) VALUES ";
     static const char tail[] = " ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id";
-    const size_t row_cap = 320; /* one row's text with 5-digit numbers */
+    const size_t row_cap = 560; /* one row's text with 5-digit numbers */
     char *sql = malloc(sizeof head + n * row_cap + sizeof tail);
     const char **params = malloc(n * SIGNAL_PARAMS * sizeof *params);
     signal_text *text = malloc(n * sizeof *text);
@@ -368,6 +382,10 @@ tb_status sp_db_list_signals(PGconn *pg, const tb_query *q, size_t limit, tb_sig
         g->tick_seq = strtoull(PQgetvalue(r, i, 9), NULL, 10);
         bus_pg_col_str(r, i, 10, g->reason, sizeof g->reason);
         g->ts = strtoll(PQgetvalue(r, i, 11), NULL, 10) * 1000;
+        if (s == TB_OK && !PQgetisnull(r, i, 12))
+            s = bus_pg_col_fixed(r, i, 12, &g->fill_price, err);
+        g->fill_ts = strtoll(PQgetvalue(r, i, 13), NULL, 10) * 1000;
+        g->fill_seq = strtoull(PQgetvalue(r, i, 14), NULL, 10);
     }
     PQclear(r);
     if (s != TB_OK) {

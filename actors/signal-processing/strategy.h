@@ -60,12 +60,27 @@ size_t sp_params_format(const sp_params *p, char *buf, size_t cap);
 
 typedef enum { SP_SIDE_NONE = 0, SP_SIDE_BUY = 1, SP_SIDE_SELL = -1 } sp_side;
 
+/* A decision taken on one tick and not yet published: a signal goes out when
+ * the symbol's next tick arrives, carrying that tick as the price and time a
+ * market order from it fills at (event time, no look-ahead: the decision saw
+ * only its own tick, the fill is at the first price after it). Kept in the
+ * state so that whoever applies the next tick publishes it, exactly once. */
+typedef struct sp_pending {
+    sp_side side; /* SP_SIDE_NONE: nothing pending */
+    uint64_t seq; /* the deciding tick */
+    int64_t ts;
+    tb_fixed price;
+    char reason[200];
+    char trace[128]; /* the deciding tick's trace id, which the signal carries */
+} sp_pending;
+
 /* Indicator state of one strategy on one symbol. Plain data: copy by value. */
 typedef struct sp_state {
     sp_kind kind;
     int64_t cfg_version; /* strategy version the state was built for */
     int8_t relation;     /* crosses: last non-zero sign(fast - slow); rsi/bollinger: zone */
     int8_t last_side;    /* donchian: side of the last signal */
+    sp_pending pending;  /* a decision waiting for the next tick */
     union {
         struct {
             sp_sma fast, slow;

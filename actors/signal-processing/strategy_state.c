@@ -5,6 +5,8 @@
  *   ema_cross  "fast":{"seen":n,"seed":"<i128>","value":p}, "slow":{...}
  *   rsi        "rsi":{"n":changes,"prev":p|null,"sg":"<i128>","sl":"<i128>","ag":p,"al":p}
  *   bollinger, donchian  "w":[p...]
+ * and, while a decision waits for the next tick (strategy.h, sp_pending),
+ *   "pend":{"side":-1|1,"seq":n,"ts":ns,"price":p,"why":"...","tr":"..."}
  * Prices are integers in 1e-8 units (tb_fixed raw values). */
 #include <jansson.h>
 #include <stdio.h>
@@ -102,6 +104,14 @@ char *sp_state_encode(const sp_state *s, size_t *len) {
         rc = -1;
         break;
     }
+    if (rc == 0 && s->pending.side != SP_SIDE_NONE) {
+        const sp_pending *pd = &s->pending;
+        rc |= json_object_set_new(o, "pend",
+                                  json_pack("{s:i, s:I, s:I, s:I, s:s, s:s}", "side", (int)pd->side,
+                                            "seq", (json_int_t)pd->seq, "ts", (json_int_t)pd->ts,
+                                            "price", (json_int_t)pd->price, "why", pd->reason, "tr",
+                                            pd->trace));
+    }
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (text && len) *len = strlen(text);
@@ -171,6 +181,27 @@ static bool load_rsi(const json_t *o, sp_rsi *r) {
     return true;
 }
 
+/* The optional "pend" member; absent is nothing pending. */
+static bool load_pending(const json_t *o, sp_pending *pd) {
+    *pd = (sp_pending){.side = SP_SIDE_NONE};
+    if (o == NULL) return true;
+    json_int_t side, seq, ts, price;
+    const char *why = json_string_value(json_object_get(o, "why"));
+    const char *tr = json_string_value(json_object_get(o, "tr"));
+    if (!json_is_object(o) || !get_int(o, "side", -1, 1, &side) || side == 0 ||
+        !get_int(o, "seq", 1, INT64_MAX, &seq) || !get_int(o, "ts", 0, INT64_MAX, &ts) ||
+        !get_int(o, "price", 1, TB_FIXED_MAX, &price) || why == NULL ||
+        strlen(why) >= sizeof pd->reason || tr == NULL || strlen(tr) >= sizeof pd->trace)
+        return false;
+    pd->side = side > 0 ? SP_SIDE_BUY : SP_SIDE_SELL;
+    pd->seq = (uint64_t)seq;
+    pd->ts = (int64_t)ts;
+    pd->price = (tb_fixed)price;
+    snprintf(pd->reason, sizeof pd->reason, "%s", why);
+    snprintf(pd->trace, sizeof pd->trace, "%s", tr);
+    return true;
+}
+
 tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_state *out,
                           tb_error *err) {
     json_error_t je;
@@ -225,7 +256,10 @@ tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_st
             ok = false;
             break;
         }
-        if (!ok) s = bad(err, "indicator data does not match the strategy's parameters");
+        if (!ok)
+            s = bad(err, "indicator data does not match the strategy's parameters");
+        else if (!load_pending(json_object_get(o, "pend"), &st->pending))
+            s = bad(err, "malformed pending decision");
     }
     if (s == TB_OK) memcpy(out, st, sizeof *st);
     free(st);

@@ -327,7 +327,11 @@ static tb_status load_state(engine *e, group *g, bool *gone, tb_error *err) {
     }
 }
 
-static tb_status add_signal(engine *e, const group *g, const sp_parked *t, const sp_decision *d) {
+/* Publishes g's pending decision now that next, the symbol's next tick,
+ * was applied: the signal keeps the deciding tick's id, price, time and
+ * trace id and carries next as the fill reference. */
+static tb_status add_signal(engine *e, const group *g, const sp_parked *next) {
+    const sp_pending *pd = &g->st->pending;
     if (e->nsig == e->sig_cap) {
         size_t cap = e->sig_cap ? e->sig_cap * 2 : 16;
         pending_signal *v = realloc(e->sigs, cap * sizeof *v);
@@ -339,15 +343,20 @@ static tb_status add_signal(engine *e, const group *g, const sp_parked *t, const
     tb_tick tick;
     memset(&tick, 0, sizeof tick);
     snprintf(tick.symbol, sizeof tick.symbol, "%s", g->cfg.row.symbol);
-    tick.seq = t->seq;
-    tick.ts = t->ts;
-    if (sp_signal_build(&g->cfg, &tick, t->price, d, &p->sig) != TB_OK) {
+    tick.seq = pd->seq;
+    tick.ts = pd->ts;
+    sp_decision d = {.side = pd->side, .ready = true};
+    snprintf(d.reason, sizeof d.reason, "%s", pd->reason);
+    if (sp_signal_build(&g->cfg, &tick, pd->price, &d, &p->sig) != TB_OK) {
         bus_counter_add(e->svc->m_signal_errors, 1);
         bus_log(BUS_LOG_ERROR, "signal of %s on %s #%" PRIu64 " cannot be built",
-                g->cfg.row.strategy_id, tick.symbol, t->seq);
+                g->cfg.row.strategy_id, tick.symbol, pd->seq);
         return TB_OK;
     }
-    memcpy(p->trace, t->trace, sizeof p->trace);
+    p->sig.fill_price = next->price;
+    p->sig.fill_ts = next->ts;
+    p->sig.fill_seq = next->seq;
+    snprintf(p->trace, sizeof p->trace, "%s", pd->trace);
     p->live = true;
     e->nsig++;
     return TB_OK;
@@ -404,7 +413,16 @@ static tb_status prepare(engine *e, group *g, sp_redis_cmd *cmd, bool *skip, tb_
         }
         if (act == SP_SEQ_RESTART) {
             bus_counter_add(svc->m_resets, 1);
+            if (g->st->pending.side != SP_SIDE_NONE)
+                bus_log(BUS_LOG_WARN,
+                        "%s on %s: sequence restarted; the decision of #%" PRIu64
+                        " is dropped unpublished",
+                        g->cfg.row.strategy_id, g->cfg.row.symbol, g->st->pending.seq);
             sp_state_init(g->st, &g->cfg.params, g->cfg.version);
+        }
+        if (g->st->pending.side != SP_SIDE_NONE) {
+            if (add_signal(e, g, t) != TB_OK) return tb_error_set(err, TB_NOMEM, NULL, "signals");
+            g->st->pending.side = SP_SIDE_NONE;
         }
         sp_decision d = {.side = SP_SIDE_NONE};
         if (sp_step(&g->cfg.params, g->st, t->price, &d) != TB_OK) {
@@ -414,8 +432,12 @@ static tb_status prepare(engine *e, group *g, sp_redis_cmd *cmd, bool *skip, tb_
                     g->cfg.row.symbol, t->seq, t->price, g->cfg.row.strategy_id);
             d.side = SP_SIDE_NONE;
         }
-        if (d.side != SP_SIDE_NONE && add_signal(e, g, t, &d) != TB_OK)
-            return tb_error_set(err, TB_NOMEM, NULL, "signals");
+        if (d.side != SP_SIDE_NONE) { /* published with the next tick */
+            sp_pending *pd = &g->st->pending;
+            *pd = (sp_pending){.side = d.side, .seq = t->seq, .ts = t->ts, .price = t->price};
+            snprintf(pd->reason, sizeof pd->reason, "%s", d.reason);
+            snprintf(pd->trace, sizeof pd->trace, "%s", t->trace);
+        }
     }
     g->n = kept;
     g->sig_to = e->nsig;

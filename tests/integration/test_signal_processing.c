@@ -303,7 +303,8 @@ static void reference_signals(int fast, int slow, sig_set *out) {
             __int128 l = f * slow, r = sl * fast;
             int rel = (l > r) - (l < r);
             if (rel == 0) continue;
-            if (last != 0 && rel != last)
+            /* A decision goes out with the next tick: none after the last. */
+            if (last != 0 && rel != last && i + 1 < s->n)
                 sigset_add(out, indices[k], i + 1, rel > 0 ? "buy" : "sell", s->close[i]);
             last = rel;
         }
@@ -369,6 +370,11 @@ static void collect(natsSubscription *sub, const replay_run *run, sig_set *from_
         ck_assert_str_eq(sig.sizing, "fixed");
         ck_assert_int_eq(sig.qty, 10 * TB_FIXED_SCALE);
         ck_assert_int_eq(sig.ts, data[k].ts[sig.tick_seq - 1]);
+        /* It fills at the next tick: the next close, at its time. */
+        ck_assert_uint_lt(sig.tick_seq, data[k].n);
+        ck_assert_uint_eq(sig.fill_seq, sig.tick_seq + 1);
+        ck_assert_int_eq(sig.fill_price, data[k].close[sig.tick_seq]);
+        ck_assert_int_eq(sig.fill_ts, data[k].ts[sig.tick_seq]);
         sigset_add(from_nats, indices[k], sig.tick_seq, sig.side, sig.ref_price);
         natsMsg_Destroy(m);
     }
@@ -508,7 +514,7 @@ START_TEST(every_kind_matches_the_pure_strategy) {
         for (size_t i = 0; i < dax->n; i++) {
             sp_decision d;
             ck_assert_int_eq(sp_step(&p, st, dax->close[i], &d), TB_OK);
-            if (d.side != SP_SIDE_NONE)
+            if (d.side != SP_SIDE_NONE && i + 1 < dax->n) /* the last has no next tick */
                 sigset_add(&want, kinds[k][0], i + 1, d.side == SP_SIDE_BUY ? "buy" : "sell",
                            dax->close[i]);
         }
@@ -581,7 +587,7 @@ static void burst_prices(burst_symbol *b, size_t n, uint32_t seed) {
     for (size_t i = 0; i < n; i++) {
         sp_decision d;
         ck_assert_int_eq(sp_step(&params, st, b->price[i], &d), TB_OK);
-        if (d.side == SP_SIDE_NONE) continue;
+        if (d.side == SP_SIDE_NONE || i + 1 == n) continue; /* the last has no next tick */
         b->want_seq[b->nwant] = i + 1;
         b->want_side[b->nwant++] = d.side == SP_SIDE_BUY ? 'b' : 's';
     }
@@ -929,61 +935,72 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     int64_t gaps0 = metric("tb_tick_gaps_total");
     int64_t stale0 = metric("tb_sp_ticks_stale_total");
     const int64_t ts = 1700000000000000000;
-    /* 1..4 flat, tick 5 lost, 6 breaks out above the 3-tick high */
+    /* 1..4 flat, tick 5 lost, 6 breaks out above the 3-tick high: the
+     * decision waits for the next tick */
     for (uint64_t i = 1; i <= 4; i++) publish_tick(sym, i, ts + (int64_t)i, 100 * TB_FIXED_SCALE);
     publish_tick(sym, 6, ts + 6, 105 * TB_FIXED_SCALE);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     seq_arg a = {id, sym, 6};
     ck_assert_msg(tb_test_wait(seq_reached, &a, 10000), "gap was not skipped");
     ck_assert_int_eq(metric("tb_tick_gaps_total"), gaps0 + 1);
+    expect_signals(id, 0);
+
+    /* the lost tick arriving late, and a duplicate, change nothing; 7 is
+     * the next tick: the buy of 6 goes out filling at 7, and 7 breaks
+     * below the 3-tick low (a sell, waiting for 8) */
+    publish_tick(sym, 5, ts + 5, 1 * TB_FIXED_SCALE);
+    publish_tick(sym, 6, ts + 6, 1 * TB_FIXED_SCALE);
+    publish_tick(sym, 7, ts + 7, 90 * TB_FIXED_SCALE);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    a.seq = 7;
+    ck_assert(tb_test_wait(seq_reached, &a, 10000));
     expect_signals(id, 1);
     char sig_id[128];
     snprintf(sig_id, sizeof sig_id, "%s-%s-6", id, sym);
     ck_assert_int_eq(sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = 'buy' "
-                               "AND ref_price = 105",
+                               "AND ref_price = 105 AND fill_price = 90 AND fill_seq = 7",
                                sig_id),
                      1);
-
-    /* the lost tick arriving late, and a duplicate, change nothing */
-    publish_tick(sym, 5, ts + 5, 1 * TB_FIXED_SCALE);
-    publish_tick(sym, 6, ts + 6, 1 * TB_FIXED_SCALE);
-    publish_tick(sym, 7, ts + 7, 90 * TB_FIXED_SCALE); /* breaks below: sell */
-    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
-    a.seq = 7;
-    ck_assert(tb_test_wait(seq_reached, &a, 10000));
-    expect_signals(id, 2);
     /* 5 and the second 6 wait (a restarted feed would need them), then are
      * dropped as stale once their wait expired */
     stale_arg st = {stale0 + 2};
     ck_assert_msg(tb_test_wait(stale_reached, &st, 10000), "stale ticks: %lld, want %lld",
                   (long long)metric("tb_sp_ticks_stale_total"), (long long)st.want);
     ck_assert_int_eq(state_seq(id, sym), 7);
-    ck_assert_int_eq(signals_of(id), 2);
+    ck_assert_int_eq(signals_of(id), 1);
+    publish_tick(sym, 8, ts + 8, 95 * TB_FIXED_SCALE); /* inside the range: no decision */
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    a.seq = 8;
+    ck_assert(tb_test_wait(seq_reached, &a, 10000));
+    expect_signals(id, 2);
 
     /* disabled: takes effect without restart, ticks no longer apply */
     s.enabled = false;
     tb_error err = {0};
     ck_assert_int_eq(call("api.strategies.update", &tb_strategy_desc, &s, NULL, &err), TB_OK);
-    publish_tick(sym, 8, ts + 8, 200 * TB_FIXED_SCALE);
+    publish_tick(sym, 9, ts + 9, 200 * TB_FIXED_SCALE);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     usleep(500000);
-    ck_assert_int_eq(state_seq(id, sym), 7);
+    ck_assert_int_eq(state_seq(id, sym), 8);
     ck_assert_int_eq(signals_of(id), 2);
 
     /* re-enabled with new parameters: the state restarts (warm-up again) */
     s.enabled = true;
     snprintf(s.params, sizeof s.params, "{\"period\":2}");
     ck_assert_int_eq(call("api.strategies.update", &tb_strategy_desc, &s, NULL, &err), TB_OK);
-    publish_tick(sym, 9, ts + 9, 50 * TB_FIXED_SCALE); /* warm-up (fresh state) */
-    publish_tick(sym, 10, ts + 10, 50 * TB_FIXED_SCALE);
-    publish_tick(sym, 11, ts + 11, 60 * TB_FIXED_SCALE); /* above the 2-tick high: buy */
+    publish_tick(sym, 10, ts + 10, 50 * TB_FIXED_SCALE); /* warm-up (fresh state) */
+    publish_tick(sym, 11, ts + 11, 50 * TB_FIXED_SCALE);
+    publish_tick(sym, 12, ts + 12, 60 * TB_FIXED_SCALE); /* above the 2-tick high: buy */
+    publish_tick(sym, 13, ts + 13, 61 * TB_FIXED_SCALE); /* ...which fills here */
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
-    a.seq = 11;
+    a.seq = 13;
     ck_assert(tb_test_wait(seq_reached, &a, 10000));
     expect_signals(id, 3);
-    snprintf(sig_id, sizeof sig_id, "%s-%s-11", id, sym);
-    ck_assert_int_eq(
-        sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = 'buy'", sig_id), 1);
+    snprintf(sig_id, sizeof sig_id, "%s-%s-12", id, sym);
+    ck_assert_int_eq(sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND side = "
+                               "'buy' AND fill_price = 61 AND fill_seq = 13",
+                               sig_id),
+                     1);
 
     /* a corrupted state in Redis is restarted, not fatal */
     int64_t resets0 = metric("tb_sp_state_resets_total");
@@ -992,9 +1009,9 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     ck_assert_int_eq(
         bus_redis_cmd(rc, NULL, &err, "HSET tb:sp:state:%s:%s state {garbage", id, sym), TB_OK);
     bus_redis_release(redis, rc);
-    publish_tick(sym, 12, ts + 12, 60 * TB_FIXED_SCALE);
+    publish_tick(sym, 14, ts + 14, 60 * TB_FIXED_SCALE);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
-    a.seq = 12;
+    a.seq = 14;
     ck_assert(tb_test_wait(seq_reached, &a, 10000));
     ck_assert_int_eq(metric("tb_sp_state_resets_total"), resets0 + 1);
 
@@ -1015,10 +1032,14 @@ START_TEST(gaps_duplicates_and_reconfiguration) {
     ck_assert_int_eq(
         tb_decode_list(&tb_signal_desc, rep.data, rep.len, (void **)&items, &n, NULL, &err), TB_OK);
     ck_assert_uint_eq(n, 2);
-    ck_assert_uint_eq(items[0].tick_seq, 11);
+    ck_assert_uint_eq(items[0].tick_seq, 12);
+    ck_assert_uint_eq(items[0].fill_seq, 13);
+    ck_assert_int_eq(items[0].fill_price, 61 * TB_FIXED_SCALE);
+    ck_assert_int_eq(items[0].fill_ts, ts + 13 - (ts + 13) % 1000); /* microseconds stored */
     ck_assert_uint_eq(items[1].tick_seq, 7);
     ck_assert_str_eq(items[1].side, "sell");
     ck_assert_int_eq(items[1].ref_price, 90 * TB_FIXED_SCALE);
+    ck_assert_int_eq(items[1].fill_price, 95 * TB_FIXED_SCALE);
     free(items);
     bus_bytes_free(&rep);
     msgpack_sbuffer_destroy(&req);

@@ -50,6 +50,24 @@ START_TEST(request_defaults_tif) {
 }
 END_TEST
 
+/* A market order from a signal fills at the next tick the signal carries;
+ * a signal without one fills at its own tick. */
+START_TEST(signal_fill_reference) {
+    tb_signal s = signal_of("fixed", "buy", FX(1), 0);
+    risk_intent in;
+    tb_error err = {0};
+    ck_assert_int_eq(risk_intent_from_signal(&s, 0, &in, &err), RISK_SIGNAL_ORDER);
+    ck_assert_int_eq(in.ref_price, FX(100));
+    ck_assert_int_eq(in.ref_ts, 1);
+    s.fill_price = FX(103);
+    s.fill_ts = 7;
+    s.fill_seq = 43;
+    ck_assert_int_eq(risk_intent_from_signal(&s, 0, &in, &err), RISK_SIGNAL_ORDER);
+    ck_assert_int_eq(in.ref_price, FX(103));
+    ck_assert_int_eq(in.ref_ts, 7);
+}
+END_TEST
+
 START_TEST(signal_fixed) {
     tb_signal s = signal_of("fixed", "sell", FX(3), 0);
     risk_intent in;
@@ -165,6 +183,7 @@ int main(void) {
     Suite *s = suite_create("risk_intent");
     TCase *tc = tcase_create("intent");
     tcase_add_test(tc, request_defaults_tif);
+    tcase_add_test(tc, signal_fill_reference);
     tcase_add_test(tc, signal_fixed);
     tcase_add_test(tc, signal_target);
     tcase_add_test(tc, same_order);
