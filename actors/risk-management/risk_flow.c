@@ -65,7 +65,8 @@ static void resolve_retry(const risk_intent *in, const tb_order_record *existing
 
 /* Fetches positions and P&L when the limits need them. */
 static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_risk_limits *l,
-                                  risk_facts *f, risk_position **owned, tb_error *err) {
+                                  int64_t event_ns, risk_facts *f, risk_position **owned,
+                                  tb_error *err) {
     risk_service *svc = service_of(ctx);
     bus_conn *c = bus_actor_conn(bus_ctx_actor(ctx));
     const char *trace = bus_ctx_trace(ctx);
@@ -79,7 +80,8 @@ static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_
     if (!f->pnl_ok) return TB_OK;
     redisContext *r = bus_ctx_redis(ctx, err);
     if (r == NULL) return err->status;
-    tb_status s = risk_day_baseline(r, in->account, tb_now_ns(), pnl, &baseline, err);
+    tb_status s =
+        risk_day_baseline(r, in->account, event_ns ? event_ns : tb_now_ns(), pnl, &baseline, err);
     if (s != TB_OK) return s;
     if (tb_fixed_sub(pnl, baseline, &f->day_pnl) != TB_OK) f->day_pnl = TB_FIXED_MIN;
     return TB_OK;
@@ -141,17 +143,28 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                     .kill_global = pf.kill_global,
                     .symbol = &pf.symbol,
                     .open_orders = pf.open_orders};
-    risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
-                     &f.quote);
+    /* A signal's market order lives in its data's event time: it is valued
+     * at the tick it fills at (not at whatever the feed shows now, which in
+     * a replay is far ahead), its order rate counts per second of event time
+     * and its day's P&L is the event day's. Other orders use the current
+     * quote and the clock. */
+    int64_t event_ns = 0;
+    if (strcmp(in->source, "signal") == 0 && in->ref_price > 0 && in->ref_ts > 0) {
+        event_ns = in->ref_ts;
+        f.quote = (risk_quote){.state = RISK_QUOTE_OK, .last = in->ref_price};
+    } else {
+        risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
+                         &f.quote);
+    }
     risk_position *positions = NULL;
-    if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, &f, &positions, err);
+    if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, event_ns, &f, &positions, err);
     if (s == TB_OK) risk_evaluate(in, &f, &out->verdict);
 
     char order_id[TB_ID_CAP];
     bus_new_id(order_id, sizeof order_id);
     if (s == TB_OK && out->verdict.n == 0 && pf.limits.max_orders_per_sec > 0) {
         redisContext *r = bus_ctx_redis(ctx, err);
-        s = r ? risk_rate_take(r, in->account, pf.limits.max_orders_per_sec, order_id,
+        s = r ? risk_rate_take(r, in->account, pf.limits.max_orders_per_sec, order_id, event_ns,
                                &f.orders_in_window, err)
               : err->status;
         if (s == TB_OK) risk_check_order_rate(in, &f, &out->verdict);

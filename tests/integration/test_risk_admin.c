@@ -296,6 +296,62 @@ START_TEST(signals_become_orders_once) {
 }
 END_TEST
 
+/* A signal's order is checked in its event time: its rate counts per second
+ * of the data (daily closes published in a burst are one per day, not many
+ * per second) and it is valued at its fill reference, without a quote. */
+START_TEST(signal_orders_count_event_time) {
+    char acct[48], sym[48], subj[128];
+    new_account(acct, sizeof acct);
+    new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    /* no quote at all: a signal's market order needs none */
+    tb_risk_limits l = limits_for(acct);
+    l.max_orders_per_sec = 2;
+    ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    snprintf(subj, sizeof subj, "risk.decision.%s", acct);
+    natsSubscription *decisions = subscribe(subj);
+    const int64_t day = INT64_C(86400000000000), t0 = INT64_C(902966400000000000); /* 1998-08-13 */
+    tb_signal s;
+    for (int i = 0; i < 6; i++) { /* six days' closes, in one burst */
+        s = make_signal(acct, sym, "fixed", FX(1), 0);
+        s.ts = t0 + i * day;
+        s.fill_price = FX(101);
+        s.fill_ts = t0 + (i + 1) * day;
+        s.fill_seq = 8;
+        publish_signal(&s);
+    }
+    int approved = 0, rejected = 0;
+    tb_risk_decision d;
+    while (approved + rejected < 6 &&
+           next_event(decisions, &tb_risk_decision_desc, &d, 5000, NULL, 0))
+        d.approved ? approved++ : rejected++;
+    ck_assert_int_eq(approved, 6);
+    /* four orders within one second of event time: two pass */
+    for (int i = 0; i < 4; i++) {
+        s = make_signal(acct, sym, "fixed", FX(1), 0);
+        s.ts = t0 + 10 * day + i * 1000;
+        s.fill_price = FX(101);
+        s.fill_ts = t0 + 10 * day + i * 1000 + 1;
+        s.fill_seq = 9;
+        publish_signal(&s);
+    }
+    approved = rejected = 0;
+    char reasons[160] = "";
+    while (approved + rejected < 4 &&
+           next_event(decisions, &tb_risk_decision_desc, &d, 5000, NULL, 0)) {
+        if (d.approved)
+            approved++;
+        else
+            rejected++, snprintf(reasons, sizeof reasons, "%s", d.reasons);
+    }
+    ck_assert_int_eq(approved, 2);
+    ck_assert_int_eq(rejected, 2);
+    ck_assert_str_eq(reasons, "order_rate");
+    const char *pa[1] = {acct};
+    ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, pa), 8);
+    natsSubscription_Destroy(decisions);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("risk_admin");
     TCase *tc = tcase_create("admin");
@@ -305,6 +361,7 @@ int main(void) {
     tcase_add_test(tc, kill_switch_account);
     tcase_add_test(tc, kill_switch_global);
     tcase_add_test(tc, signals_become_orders_once);
+    tcase_add_test(tc, signal_orders_count_event_time);
     tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);
