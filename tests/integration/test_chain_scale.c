@@ -12,7 +12,6 @@
  * end of the feed, every tick consumer reported (bus.flow) every tick as
  * finished, every signal was decided, every order is terminal, every fill is
  * booked and nothing changed for QUIET_MS. */
-#include <jansson.h>
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 
 #include "tb_flow.h"
 #include "tb_invariants.h"
+#include "tb_services.h"
 #include "tb_test.h"
 
 #define N_TICKS      20000
@@ -74,47 +74,16 @@ static void teardown(void) {
 /* One child; INSTANCE_ID carries the run's tag so that $SRV replies and flow
  * reports of this run's instances are told apart from any other's. */
 static void spawn(const char *service, const char *tag, int k, const char *extra) {
-    char bin[512], rel[128], inst[96];
-    snprintf(rel, sizeof rel, "actors/%s/tb-%s", service, service);
-    tb_test_bin(bin, sizeof bin, rel);
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
-    snprintf(inst, sizeof inst, "INSTANCE_ID=%s-%.6s-%d", tag, service, k);
-    char *argv[] = {bin, NULL};
-    char *env[] = {inst, "LOG_LEVEL=warn", (char *)extra, NULL};
+    char inst[96];
+    snprintf(inst, sizeof inst, "%s-%.6s-%d", tag, service, k);
     ck_assert_int_lt(nchildren, MAX_CHILDREN);
-    children[nchildren++] = tb_test_spawn(argv, env, log_path);
-}
-
-/* Replies to $SRV.PING.<service> from instances of this run. */
-static int count_instances(const char *service, const char *tag) {
-    natsConnection *nc = bus_conn_nats(conn);
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    char subject[96];
-    snprintf(subject, sizeof subject, "$SRV.PING.%s", service);
-    ck_assert_int_eq(natsInbox_Create(&inbox), NATS_OK);
-    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, inbox), NATS_OK);
-    ck_assert_int_eq(natsConnection_PublishRequestString(nc, subject, inbox, ""), NATS_OK);
-    int n = 0;
-    natsMsg *m = NULL;
-    while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
-        json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
-        const char *id = json_string_value(json_object_get(j, "id"));
-        if (id && strncmp(id, tag, strlen(tag)) == 0) n++;
-        json_decref(j);
-        natsMsg_Destroy(m);
-    }
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
-    return n;
+    children[nchildren++] = tb_service_spawn(service, inst, extra, log_path);
 }
 
 static void wait_instances(const char *service, const char *tag, int want) {
-    int64_t end = bus_mono_ns() + INT64_C(30000) * 1000000;
-    int seen;
-    while ((seen = count_instances(service, tag)) != want)
-        ck_assert_msg(bus_mono_ns() < end, "%s: %d of %d instances up (see %s)", service, seen,
-                      want, log_path);
+    ck_assert_msg(tb_service_wait(conn, service, tag, want, 30000),
+                  "%s: %d of %d instances up (see %s)", service,
+                  tb_service_count(conn, service, tag), want, log_path);
 }
 
 /* ---- the tick file ---- */

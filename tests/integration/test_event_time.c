@@ -1,0 +1,359 @@
+/* A backtest's fills follow the data, not the machine (event time).
+ *
+ * The EuStock DAX closes are replayed through market-data, signal-processing,
+ * risk-management, trading-execution and position-management with an
+ * sma_cross 5/20 strategy (fixed qty 1, no fees, no slippage), once at full
+ * speed and once paced at about 1,000 ticks/s, each run with its own account,
+ * symbol and strategy. The test computes what must happen on its own, from
+ * the file: the crossings of the two moving averages (exact integer sums),
+ * each decided on a close and filled at the next close at that close's time;
+ * the position after every fill; the realized P&L, the cash and the mark at
+ * the end. Every fill of both runs must be exactly that, so both runs are
+ * also equal to each other. The order rate limit stays at 50/s: counted in
+ * event time, daily closes never reach it, however fast they are replayed. */
+#include <libpq-fe.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb_invariants.h"
+#include "tb_services.h"
+#include "tb_test.h"
+
+#define MAX_CLOSES  4096
+#define MAX_FILLS   1024
+#define FAST        5
+#define SLOW        20
+#define SETTLE_MS   60000
+#define QUIET_MS    1000
+#define N_SERVICES  5
+#define INITIAL_CCY 1000000 /* initial cash, whole units */
+
+static const char *const services[N_SERVICES] = {"market-data", "signal-processing",
+                                                 "risk-management", "trading-execution",
+                                                 "position-management"};
+
+static bus_config cfg;
+static bus_conn *conn;
+static PGconn *pg;
+static char log_path[512], tag[40];
+static pid_t children[N_SERVICES];
+
+/* The DAX closes of data/eustock_daily.csv, in file order. */
+static tb_fixed closes[MAX_CLOSES];
+static int64_t times[MAX_CLOSES];
+static char dates[MAX_CLOSES][11];
+static size_t nclose;
+
+/* One fill as the test expects it, or as it was booked. */
+typedef struct fill {
+    uint64_t signal_seq; /* tick the decision was taken on (1-based) */
+    int side;            /* +1 buy, -1 sell */
+    tb_fixed price;
+    int64_t ts_us;
+} fill;
+
+static fill want[MAX_FILLS];
+static size_t nwant;
+
+static void load_dax(void) {
+    char path[512];
+    const char *src = getenv("TB_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/data/eustock_daily.csv", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s not found", path);
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+    nclose = 0;
+    while (fgets(line, sizeof line, f)) {
+        char date[32], sym[16], close[32];
+        ck_assert_int_eq(sscanf(line, "%31[^,],%15[^,],%31s", date, sym, close), 3);
+        if (strcmp(sym, "DAX") != 0) continue;
+        ck_assert_uint_lt(nclose, MAX_CLOSES);
+        ck_assert_uint_eq(strlen(date), 10);
+        char iso[48];
+        snprintf(iso, sizeof iso, "%sT00:00:00Z", date); /* market-data's time of a date */
+        ck_assert_int_eq(tb_ts_parse(iso, &times[nclose]), TB_OK);
+        ck_assert_int_eq(tb_fixed_parse_cstr(close, &closes[nclose]), TB_OK);
+        memcpy(dates[nclose], date, 11);
+        nclose++;
+    }
+    fclose(f);
+    ck_assert_uint_gt(nclose, 1000);
+}
+
+/* The strategy, independently: sign(mean(fast) - mean(slow)) compared as
+ * fast_sum * SLOW against slow_sum * FAST in 128 bits; a change of a
+ * non-zero sign is a decision, filled at the next close (a decision on the
+ * last close has none and makes no order). */
+static void expected_fills(void) {
+    nwant = 0;
+    int last = 0;
+    for (size_t i = SLOW - 1; i < nclose; i++) {
+        __int128 f = 0, s = 0;
+        for (size_t j = i + 1 - FAST; j <= i; j++) f += closes[j];
+        for (size_t j = i + 1 - SLOW; j <= i; j++) s += closes[j];
+        __int128 l = f * SLOW, r = s * FAST;
+        int rel = (l > r) - (l < r);
+        if (rel == 0) continue;
+        if (last != 0 && rel != last && i + 1 < nclose) {
+            ck_assert_uint_lt(nwant, MAX_FILLS);
+            want[nwant++] = (fill){.signal_seq = i + 1,
+                                   .side = rel,
+                                   .price = closes[i + 1],
+                                   .ts_us = times[i + 1] / 1000};
+        }
+        last = rel;
+    }
+    ck_assert_uint_gt(nwant, 20);
+}
+
+static void setup(void) {
+    tb_test_config(&cfg, "event-time-test");
+    conn = tb_test_conn(&cfg);
+    pg = PQconnectdb(cfg.database_url);
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    const char *bd = getenv("TB_BINARY_DIR");
+    snprintf(log_path, sizeof log_path, "%s/test_event_time.log", bd ? bd : "/tmp");
+    tb_test_unique(tag, sizeof tag, "ET");
+    for (int i = 0; i < N_SERVICES; i++) {
+        char inst[96];
+        snprintf(inst, sizeof inst, "%s-%.6s", tag, services[i]);
+        children[i] = tb_service_spawn(services[i], inst,
+                                       i == 0 ? "MD_MODE=off" : "EXEC_SLIPPAGE_BPS=0", log_path);
+    }
+    for (int i = 0; i < N_SERVICES; i++)
+        ck_assert_msg(tb_service_wait(conn, services[i], tag, 1, 30000), "%s is not up (see %s)",
+                      services[i], log_path);
+    load_dax();
+    expected_fills();
+}
+
+static void teardown(void) {
+    for (int i = 0; i < N_SERVICES; i++)
+        if (children[i] > 0) kill(children[i], SIGTERM);
+    for (int i = 0; i < N_SERVICES; i++)
+        if (children[i] > 0) (void)tb_test_wait_exit(children[i], 20000);
+    PQfinish(pg);
+    bus_conn_close(conn);
+}
+
+static PGresult *query(const char *sql, const char *acct) {
+    const char *params[] = {acct};
+    PGresult *r = PQexecParams(pg, sql, 1, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(pg));
+    return r;
+}
+
+/* The run's account with risk limits that do not bind, except the order rate
+ * at its default of 50/s; its strategy on its own symbol. */
+static void create_run(const char *acct) {
+    tb_account a = {0}, aout;
+    snprintf(a.account, sizeof a.account, "%s", acct);
+    snprintf(a.name, sizeof a.name, "event time test");
+    a.initial_cash = ((int64_t)INITIAL_CCY) * TB_FIXED_SCALE;
+    tb_error err = {0};
+    ck_assert_msg(bus_request(conn, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc,
+                              &aout, 5000, NULL, &err) == TB_OK,
+                  "create account: %s", err.message);
+    tb_risk_limits l = {0}, lout;
+    snprintf(l.account, sizeof l.account, "%s", acct);
+    l.max_orders_per_sec = 50;
+    l.max_open_orders = 1000;
+    l.max_position_qty = 1000 * TB_FIXED_SCALE;
+    l.max_gross_exposure = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.daily_loss_limit = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.max_order_notional = INT64_C(1000000000) * TB_FIXED_SCALE;
+    ck_assert_msg(bus_request(conn, "api.risk.limits.set", &tb_risk_limits_desc, &l,
+                              &tb_risk_limits_desc, &lout, 5000, NULL, &err) == TB_OK,
+                  "set limits: %s", err.message);
+    tb_strategy st = {0}, sout;
+    snprintf(st.strategy_id, sizeof st.strategy_id, "%s-sma", acct);
+    snprintf(st.kind, sizeof st.kind, "sma_cross");
+    snprintf(st.symbol, sizeof st.symbol, "%sDAX", acct);
+    snprintf(st.account, sizeof st.account, "%s", acct);
+    snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d}", FAST, SLOW);
+    snprintf(st.sizing, sizeof st.sizing, "fixed");
+    st.qty = TB_FIXED_SCALE;
+    st.enabled = true;
+    ck_assert_msg(bus_request(conn, "api.strategies.create", &tb_strategy_desc, &st,
+                              &tb_strategy_desc, &sout, 5000, NULL, &err) == TB_OK,
+                  "create strategy: %s", err.message);
+}
+
+/* Fills of acct, booked (applied by position-management), in time order. */
+static size_t booked_fills(const char *acct, fill *out, size_t cap) {
+    PGresult *r = query("SELECT o.signal_id, f.side, f.price::text, "
+                        "(extract(epoch FROM f.ts) * 1000000)::bigint, f.qty::text, f.fee::text "
+                        "FROM fills f JOIN orders o USING (order_id) "
+                        "JOIN applied_fills a USING (fill_id) WHERE f.account = $1 "
+                        "ORDER BY f.ts, f.fill_id",
+                        acct);
+    size_t n = (size_t)PQntuples(r);
+    ck_assert_uint_le(n, cap);
+    for (size_t i = 0; i < n; i++) {
+        const char *sid = PQgetvalue(r, (int)i, 0), *dash = strrchr(sid, '-');
+        ck_assert_ptr_nonnull(dash);
+        out[i].signal_seq = strtoull(dash + 1, NULL, 10);
+        out[i].side = strcmp(PQgetvalue(r, (int)i, 1), "buy") == 0 ? 1 : -1;
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, (int)i, 2), &out[i].price), TB_OK);
+        out[i].ts_us = strtoll(PQgetvalue(r, (int)i, 3), NULL, 10);
+        tb_fixed qty, fee;
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, (int)i, 4), &qty), TB_OK);
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, (int)i, 5), &fee), TB_OK);
+        ck_assert_int_eq(qty, TB_FIXED_SCALE);
+        ck_assert_int_eq(fee, 0);
+    }
+    PQclear(r);
+    return n;
+}
+
+static long long count(const char *sql, const char *acct) {
+    PGresult *r = query(sql, acct);
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* Replays the DAX closes at speed (0 = full) for a fresh account, waits
+ * until every expected fill is booked and nothing moved for QUIET_MS. */
+static void run(const char *acct, uint64_t speed, fill *got, size_t *ngot) {
+    create_run(acct);
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s.%s.csv", log_path, acct);
+    FILE *f = fopen(csv, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "date,symbol,close\n");
+    for (size_t i = 0; i < nclose; i++) {
+        char px[TB_FIXED_STRLEN];
+        tb_fixed_format(closes[i], px);
+        fprintf(f, "%s,%sDAX,%s\n", dates[i], acct, px);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+
+    tb_market_replay rp = {.speed = speed};
+    tb_md_status ms;
+    snprintf(rp.path, sizeof rp.path, "%s", csv);
+    snprintf(rp.format, sizeof rp.format, "closes");
+    snprintf(rp.source, sizeof rp.source, "%s", acct);
+    tb_error err = {0};
+    int64_t t0 = bus_mono_ns();
+    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
+                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
+                  "replay: %s", err.message);
+    int64_t end = t0 + (int64_t)SETTLE_MS * 1000000, quiet_since = bus_mono_ns();
+    long long last = -1, open = 0;
+    for (;;) {
+        long long n = count("SELECT count(*) FROM applied_fills a JOIN fills f USING (fill_id) "
+                            "WHERE f.account = $1",
+                            acct);
+        open = count("SELECT count(*) FROM orders WHERE account = $1 AND status NOT IN "
+                     "('filled','canceled','rejected','expired')",
+                     acct);
+        if (n != last) quiet_since = bus_mono_ns();
+        last = n;
+        if (n >= (long long)nwant && open == 0 &&
+            bus_mono_ns() - quiet_since >= (int64_t)QUIET_MS * 1000000)
+            break;
+        ck_assert_msg(bus_mono_ns() < end,
+                      "speed %llu: %lld of %zu fills booked, %lld orders open after %d ms (see %s)",
+                      (unsigned long long)speed, n, nwant, open, SETTLE_MS, log_path);
+        usleep(100000);
+    }
+    printf("event time: speed %llu: %zu ticks, %lld fills booked in %.1f s\n",
+           (unsigned long long)speed, nclose, last, (double)(bus_mono_ns() - t0) / 1e9);
+    *ngot = booked_fills(acct, got, MAX_FILLS);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM orders WHERE account = $1 AND status <> 'filled'", acct), 0);
+    unlink(csv);
+}
+
+/* Every fill equals the independent one; the position path, the realized
+ * P&L, the cash and the mark at the end follow from them. */
+static void check_run(const char *acct, const fill *got, size_t ngot) {
+    ck_assert_msg(ngot == nwant, "%s: %zu fills, want %zu", acct, ngot, nwant);
+    long long qty = 0;
+    __int128 cash = (__int128)INITIAL_CCY * TB_FIXED_SCALE, realized = 0;
+    tb_fixed entry = 0;
+    for (size_t i = 0; i < nwant; i++) {
+        const fill *g = &got[i], *w = &want[i];
+        ck_assert_msg(g->signal_seq == w->signal_seq && g->side == w->side &&
+                          g->price == w->price && g->ts_us == w->ts_us,
+                      "%s fill %zu: decided on #%llu, side %d, at %lld (%lld us); want #%llu "
+                      "(%s), side %d, at the next close %lld (%s)",
+                      acct, i, (unsigned long long)g->signal_seq, g->side, (long long)g->price,
+                      (long long)g->ts_us, (unsigned long long)w->signal_seq,
+                      dates[w->signal_seq - 1], w->side, (long long)w->price, dates[w->signal_seq]);
+        /* Crossings alternate: the position goes 0, +-1, 0, +-1, ... */
+        long long before = qty;
+        qty += w->side;
+        ck_assert_msg(qty >= -1 && qty <= 1, "position path leaves [-1, 1] at fill %zu", i);
+        cash -= (__int128)w->side * w->price;
+        if (before == 0)
+            entry = w->price;
+        else
+            realized += (__int128)before * (w->price - entry); /* closes the one unit */
+    }
+    PGresult *r = query("SELECT qty::text, realized_pnl::text, last_price::text, avg_cost::text "
+                        "FROM positions WHERE account = $1",
+                        acct);
+    ck_assert_int_eq(PQntuples(r), 1);
+    tb_fixed pq, prl, plast, pavg;
+    ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, 0, 0), &pq), TB_OK);
+    ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, 0, 1), &prl), TB_OK);
+    ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, 0, 2), &plast), TB_OK);
+    ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, 0, 3), &pavg), TB_OK);
+    PQclear(r);
+    ck_assert_int_eq(pq, qty * TB_FIXED_SCALE);
+    ck_assert_msg((__int128)prl == realized, "%s: realized %lld, want %lld", acct, (long long)prl,
+                  (long long)realized);
+    ck_assert_int_eq(plast, closes[nclose - 1]); /* marked at the file's last close */
+    if (qty != 0) ck_assert_int_eq(pavg, entry);
+    r = query("SELECT cash::text FROM accounts WHERE id = $1", acct);
+    tb_fixed c;
+    ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(r, 0, 0), &c), TB_OK);
+    PQclear(r);
+    ck_assert_msg((__int128)c == cash, "%s: cash %lld, want %lld", acct, (long long)c,
+                  (long long)cash);
+    char msg[512];
+    ck_assert_msg(tb_check_exactness(pg, acct, msg, sizeof msg), "%s: %s", acct, msg);
+    printf("event time: %s: %zu fills at the next close, position %lld, realized %.2f, final "
+           "mark %.2f\n",
+           acct, ngot, qty, (double)prl / TB_FIXED_SCALE, (double)plast / TB_FIXED_SCALE);
+}
+
+START_TEST(fills_at_the_next_close_whatever_the_speed) {
+    static fill fast[MAX_FILLS], paced[MAX_FILLS];
+    size_t nfast = 0, npaced = 0;
+    char a0[64], a1[64];
+    snprintf(a0, sizeof a0, "%sF", tag);
+    snprintf(a1, sizeof a1, "%sP", tag);
+    run(a0, 0, fast, &nfast);
+    check_run(a0, fast, nfast);
+    /* One trading day per millisecond: about 1,000 ticks/s. */
+    run(a1, UINT64_C(86400000), paced, &npaced);
+    check_run(a1, paced, npaced);
+    ck_assert_uint_eq(nfast, npaced);
+    for (size_t i = 0; i < nfast; i++) /* implied by the checks above; said plainly */
+        ck_assert(fast[i].signal_seq == paced[i].signal_seq && fast[i].side == paced[i].side &&
+                  fast[i].price == paced[i].price && fast[i].ts_us == paced[i].ts_us);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("event-time");
+    TCase *tc = tcase_create("event-time");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, fills_at_the_next_close_whatever_the_speed);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nats_CloseAndWait(2000);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

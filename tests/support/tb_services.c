@@ -1,0 +1,51 @@
+/* Test services as child processes (tb_services.h). */
+#include "tb_services.h"
+
+#include <jansson.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+pid_t tb_service_spawn(const char *service, const char *instance_id, const char *extra_env,
+                       const char *log_path) {
+    char bin[512], rel[128], inst[160];
+    snprintf(rel, sizeof rel, "actors/%s/tb-%s", service, service);
+    tb_test_bin(bin, sizeof bin, rel);
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+    snprintf(inst, sizeof inst, "INSTANCE_ID=%s", instance_id);
+    char *argv[] = {bin, NULL};
+    char *env[] = {inst, "LOG_LEVEL=warn", (char *)extra_env, NULL};
+    return tb_test_spawn(argv, env, log_path);
+}
+
+int tb_service_count(bus_conn *conn, const char *service, const char *id_prefix) {
+    natsConnection *nc = bus_conn_nats(conn);
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    char subject[96];
+    snprintf(subject, sizeof subject, "$SRV.PING.%s", service);
+    ck_assert_int_eq(natsInbox_Create(&inbox), NATS_OK);
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, inbox), NATS_OK);
+    ck_assert_int_eq(natsConnection_PublishRequestString(nc, subject, inbox, ""), NATS_OK);
+    int n = 0;
+    natsMsg *m = NULL;
+    while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
+        json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        if (id && strncmp(id, id_prefix, strlen(id_prefix)) == 0) n++;
+        json_decref(j);
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    return n;
+}
+
+bool tb_service_wait(bus_conn *conn, const char *service, const char *id_prefix, int want,
+                     int64_t timeout_ms) {
+    int64_t end = bus_mono_ns() + timeout_ms * 1000000;
+    while (tb_service_count(conn, service, id_prefix) != want)
+        if (bus_mono_ns() >= end) return false;
+    return true;
+}

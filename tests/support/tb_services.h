@@ -1,0 +1,26 @@
+/* Services of the platform started by a test as child processes, and their
+ * instances counted through the NATS micro protocol ($SRV.PING), so that a
+ * test knows when the workers it started are up. */
+#ifndef TB_SERVICES_H
+#define TB_SERVICES_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tb_test.h"
+
+/* Starts build/actors/<service>/tb-<service> with INSTANCE_ID=instance_id
+ * and extra_env (one NAME=value, may be NULL) added to the environment,
+ * output appended to log_path. */
+pid_t tb_service_spawn(const char *service, const char *instance_id, const char *extra_env,
+                       const char *log_path);
+
+/* Instances of service that answer $SRV.PING within 300 ms and whose id
+ * starts with id_prefix. Main thread only (it asserts). */
+int tb_service_count(bus_conn *conn, const char *service, const char *id_prefix);
+
+/* Waits until exactly want such instances answer; false after timeout_ms. */
+bool tb_service_wait(bus_conn *conn, const char *service, const char *id_prefix, int want,
+                     int64_t timeout_ms);
+
+#endif
