@@ -194,3 +194,34 @@ tb_status sp_step(const sp_params *p, sp_state *s, tb_fixed price, sp_decision *
     *out = d;
     return TB_OK;
 }
+
+int64_t sp_bar_start(int64_t ts, int64_t bar_ns) {
+    int64_t r = ts % bar_ns;
+    if (r < 0) r += bar_ns; /* % truncates toward zero; a bar starts at or before ts */
+    return ts - r;
+}
+
+tb_status sp_bar_feed(const sp_params *p, sp_state *s, uint64_t seq, int64_t ts, tb_fixed price,
+                      const char *trace, sp_decision *out, sp_bar *closed) {
+    *out = (sp_decision){.side = SP_SIDE_NONE};
+    if (p->bar_ns <= 0) return TB_INVALID;
+    int64_t start = sp_bar_start(ts, p->bar_ns);
+    sp_bar *b = &s->bar;
+    tb_status st = TB_OK;
+    if (b->open && start > b->start) {
+        sp_decision d;
+        st = sp_step(p, s, b->close, &d);
+        if (st == TB_OK) *out = d;
+        *closed = *b;
+        b->open = false;
+    }
+    if (!b->open) {
+        b->open = true;
+        b->start = start;
+    }
+    b->close = price;
+    b->seq = seq;
+    b->ts = ts;
+    snprintf(b->trace, sizeof b->trace, "%s", trace ? trace : "");
+    return st;
+}

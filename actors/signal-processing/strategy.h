@@ -46,6 +46,7 @@ typedef struct sp_params {
     uint32_t period;       /* rsi, bollinger: 2..; donchian: 1.. (<= SP_MAX_PERIOD) */
     tb_fixed lower, upper; /* rsi: 0 < lower < upper < 100 */
     tb_fixed k;            /* bollinger: 0 < k <= 10 standard deviations */
+    int64_t bar_ns;        /* "bars": 0 = periods count ticks; else bars of this length */
 } sp_params;
 
 /* Validates the JSON object text for kind. Errors (TB_INVALID, or the
@@ -74,6 +75,18 @@ typedef struct sp_pending {
     char trace[128]; /* the deciding tick's trace id, which the signal carries */
 } sp_pending;
 
+/* The bar being built for a strategy that counts in bars (sp_params.bar_ns):
+ * buckets of bar_ns from the epoch, UTC (days start at 00:00 UTC), as
+ * historical-data builds its bars; the close is the last tick's price. */
+typedef struct sp_bar {
+    bool open;
+    int64_t start; /* bucket start, ns */
+    tb_fixed close;
+    uint64_t seq; /* the bar's last tick so far */
+    int64_t ts;
+    char trace[128];
+} sp_bar;
+
 /* Indicator state of one strategy on one symbol. Plain data: copy by value. */
 typedef struct sp_state {
     sp_kind kind;
@@ -81,6 +94,7 @@ typedef struct sp_state {
     int8_t relation;     /* crosses: last non-zero sign(fast - slow); rsi/bollinger: zone */
     int8_t last_side;    /* donchian: side of the last signal */
     sp_pending pending;  /* a decision waiting for the next tick */
+    sp_bar bar;          /* strategies counting in bars: the bar being built */
     union {
         struct {
             sp_sma fast, slow;
@@ -106,5 +120,21 @@ typedef struct sp_decision {
 /* Feeds price into s and decides. On error (TB_OVERFLOW for absurd prices,
  * TB_INVALID for a state that does not match p) s is left unchanged. */
 tb_status sp_step(const sp_params *p, sp_state *s, tb_fixed price, sp_decision *out) TB_WARN_UNUSED;
+
+/* Start of the bar of length bar_ns (> 0) holding ts: the largest multiple
+ * of bar_ns <= ts (floor, also before the epoch). */
+int64_t sp_bar_start(int64_t ts, int64_t bar_ns);
+
+/* Feeds one tick to a strategy that counts in bars (p->bar_ns > 0). A tick
+ * of the bar being built only moves its close. A tick of a later bar
+ * finishes it: the finished bar's close is stepped through the strategy
+ * (sp_step) and *out is the decision, taken on the finished bar's last tick
+ * (*closed, a copy), then the tick opens the new bar. A tick older than the
+ * bar being built (time going back within one feed) counts in that bar.
+ * When sp_step refuses the finished bar's close (an absurd price), that bar
+ * is skipped (indicators unchanged, no decision), the tick still opens the
+ * new bar, and sp_step's error is returned. TB_INVALID without bars. */
+tb_status sp_bar_feed(const sp_params *p, sp_state *s, uint64_t seq, int64_t ts, tb_fixed price,
+                      const char *trace, sp_decision *out, sp_bar *closed) TB_WARN_UNUSED;
 
 #endif

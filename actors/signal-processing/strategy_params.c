@@ -47,7 +47,8 @@ static tb_status get_period(const json_t *obj, const char *key, uint32_t min, ui
     const json_t *v = json_object_get(obj, key);
     if (v == NULL) return tb_error_set(err, TB_INVALID, field, "required");
     if (!json_is_integer(v))
-        return tb_error_set(err, TB_INVALID, field, "must be an integer number of ticks");
+        return tb_error_set(err, TB_INVALID, field,
+                            "must be an integer number of periods (ticks, or bars)");
     json_int_t n = json_integer_value(v);
     if (n < (json_int_t)min || n > SP_MAX_PERIOD)
         return tb_error_set(err, TB_INVALID, field, "must be between %u and %d, got %lld", min,
@@ -89,11 +90,44 @@ static tb_status get_fixed(const json_t *obj, const char *key, tb_fixed *out, tb
     return TB_OK;
 }
 
+/* Bar lengths a strategy may count its periods in: historical-data's. */
+static const struct {
+    const char *name;
+    int64_t ns;
+} bar_lengths[] = {{"1s", INT64_C(1000000000)},
+                   {"1m", INT64_C(60000000000)},
+                   {"5m", INT64_C(300000000000)},
+                   {"1h", INT64_C(3600000000000)},
+                   {"1d", INT64_C(86400000000000)}};
+#define N_BAR_LENGTHS (sizeof bar_lengths / sizeof bar_lengths[0])
+
+/* The optional "bars" parameter of every kind: absent counts ticks. */
+static tb_status get_bars(const json_t *obj, int64_t *out, tb_error *err) {
+    const json_t *v = json_object_get(obj, "bars");
+    *out = 0;
+    if (v == NULL) return TB_OK;
+    const char *name = json_string_value(v);
+    for (size_t i = 0; name && i < N_BAR_LENGTHS; i++)
+        if (strcmp(name, bar_lengths[i].name) == 0) {
+            *out = bar_lengths[i].ns;
+            return TB_OK;
+        }
+    return tb_error_set(err, TB_INVALID, "params.bars",
+                        "must be one of \"1s\", \"1m\", \"5m\", \"1h\", \"1d\" (periods "
+                        "counted in bars of that length; leave it out to count ticks)");
+}
+
+static const char *bars_name(int64_t ns) {
+    for (size_t i = 0; i < N_BAR_LENGTHS; i++)
+        if (bar_lengths[i].ns == ns) return bar_lengths[i].name;
+    return NULL;
+}
+
 static tb_status check_keys(const json_t *obj, sp_kind kind, tb_error *err) {
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
-        bool known = false;
+        bool known = strcmp(key, "bars") == 0;
         for (int i = 0; kind_keys[kind][i]; i++) known |= strcmp(key, kind_keys[kind][i]) == 0;
         if (!known) {
             char expected[64] = "";
@@ -102,7 +136,8 @@ static tb_status check_keys(const json_t *obj, sp_kind kind, tb_error *err) {
                          i ? ", " : "", kind_keys[kind][i]);
             char field[48];
             snprintf(field, sizeof field, "params.%.30s", key);
-            return tb_error_set(err, TB_INVALID, field, "unknown parameter for %s (expected %s)",
+            return tb_error_set(err, TB_INVALID, field,
+                                "unknown parameter for %s (expected %s, optionally bars)",
                                 kind_names[kind], expected);
         }
     }
@@ -112,6 +147,7 @@ static tb_status check_keys(const json_t *obj, sp_kind kind, tb_error *err) {
 static tb_status parse_obj(const json_t *obj, sp_params *p, tb_error *err) {
     const tb_fixed hundred = 100 * TB_FIXED_SCALE;
     tb_status s = check_keys(obj, p->kind, err);
+    if (s == TB_OK) s = get_bars(obj, &p->bar_ns, err);
     if (s != TB_OK) return s;
     switch (p->kind) {
     case SP_KIND_SMA_CROSS:
@@ -195,5 +231,8 @@ size_t sp_params_format(const sp_params *p, char *buf, size_t cap) {
         break;
     }
     if (n < 0) n = 0;
+    const char *bars = bars_name(p->bar_ns);
+    if (bars && n >= 1 && (size_t)n < cap) /* before the closing brace */
+        n = n - 1 + snprintf(buf + n - 1, cap - (size_t)(n - 1), ",\"bars\":\"%s\"}", bars);
     return (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;
 }

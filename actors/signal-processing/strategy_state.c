@@ -7,6 +7,8 @@
  *   bollinger, donchian  "w":[p...]
  * and, while a decision waits for the next tick (strategy.h, sp_pending),
  *   "pend":{"side":-1|1,"seq":n,"ts":ns,"price":p,"why":"...","tr":"..."}
+ * and, for a strategy counting in bars, the bar being built,
+ *   "bar":{"b":start_ns,"c":close,"s":seq,"t":ts_ns,"tr":"..."}
  * Prices are integers in 1e-8 units (tb_fixed raw values). */
 #include <jansson.h>
 #include <stdio.h>
@@ -112,6 +114,13 @@ char *sp_state_encode(const sp_state *s, size_t *len) {
                                             "price", (json_int_t)pd->price, "why", pd->reason, "tr",
                                             pd->trace));
     }
+    if (rc == 0 && s->bar.open) {
+        const sp_bar *b = &s->bar;
+        rc |= json_object_set_new(o, "bar",
+                                  json_pack("{s:I, s:I, s:I, s:I, s:s}", "b", (json_int_t)b->start,
+                                            "c", (json_int_t)b->close, "s", (json_int_t)b->seq, "t",
+                                            (json_int_t)b->ts, "tr", b->trace));
+    }
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (text && len) *len = strlen(text);
@@ -202,6 +211,25 @@ static bool load_pending(const json_t *o, sp_pending *pd) {
     return true;
 }
 
+/* The optional "bar" member; absent is no bar being built. */
+static bool load_bar(const json_t *o, sp_bar *b) {
+    *b = (sp_bar){.open = false};
+    if (o == NULL) return true;
+    json_int_t start, close, seq, ts;
+    const char *tr = json_string_value(json_object_get(o, "tr"));
+    if (!json_is_object(o) || !get_int(o, "b", INT64_MIN, INT64_MAX, &start) ||
+        !get_int(o, "c", 1, TB_FIXED_MAX, &close) || !get_int(o, "s", 1, INT64_MAX, &seq) ||
+        !get_int(o, "t", INT64_MIN, INT64_MAX, &ts) || tr == NULL || strlen(tr) >= sizeof b->trace)
+        return false;
+    *b = (sp_bar){.open = true,
+                  .start = (int64_t)start,
+                  .close = (tb_fixed)close,
+                  .seq = (uint64_t)seq,
+                  .ts = (int64_t)ts};
+    snprintf(b->trace, sizeof b->trace, "%s", tr);
+    return true;
+}
+
 tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_state *out,
                           tb_error *err) {
     json_error_t je;
@@ -260,6 +288,10 @@ tb_status sp_state_decode(const char *buf, size_t len, const sp_params *p, sp_st
             s = bad(err, "indicator data does not match the strategy's parameters");
         else if (!load_pending(json_object_get(o, "pend"), &st->pending))
             s = bad(err, "malformed pending decision");
+        else if (!load_bar(json_object_get(o, "bar"), &st->bar))
+            s = bad(err, "malformed bar");
+        else if (st->bar.open && p->bar_ns == 0)
+            s = bad(err, "a bar for a strategy that counts ticks");
     }
     if (s == TB_OK) memcpy(out, st, sizeof *st);
     free(st);

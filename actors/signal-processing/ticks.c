@@ -362,6 +362,40 @@ static tb_status add_signal(engine *e, const group *g, const sp_parked *next) {
     return TB_OK;
 }
 
+/* Keeps d, decided on the tick (seq, ts, price, trace), for the next tick. */
+static void hold(group *g, const sp_decision *d, uint64_t seq, int64_t ts, tb_fixed price,
+                 const char *trace) {
+    if (d->side == SP_SIDE_NONE) return;
+    sp_pending *pd = &g->st->pending;
+    *pd = (sp_pending){.side = d->side, .seq = seq, .ts = ts, .price = price};
+    snprintf(pd->reason, sizeof pd->reason, "%s", d->reason);
+    snprintf(pd->trace, sizeof pd->trace, "%s", trace);
+}
+
+static void step_tick(group *g, const sp_parked *t) {
+    sp_decision d = {.side = SP_SIDE_NONE};
+    if (sp_step(&g->cfg.params, g->st, t->price, &d) != TB_OK) {
+        /* A price the arithmetic cannot take: skip it but advance seq, so
+         * the next tick does not wait for this one. */
+        bus_log(BUS_LOG_WARN, "tick %s #%" PRIu64 " price %" PRId64 " not usable by %s",
+                g->cfg.row.symbol, t->seq, t->price, g->cfg.row.strategy_id);
+        return;
+    }
+    hold(g, &d, t->seq, t->ts, t->price, t->trace);
+}
+
+static void step_bar(group *g, const sp_parked *t) {
+    sp_decision d = {.side = SP_SIDE_NONE};
+    sp_bar closed;
+    if (sp_bar_feed(&g->cfg.params, g->st, t->seq, t->ts, t->price, t->trace, &d, &closed) !=
+        TB_OK) {
+        bus_log(BUS_LOG_WARN, "the bar of %s closed by #%" PRIu64 " is not usable by %s",
+                g->cfg.row.symbol, t->seq, g->cfg.row.strategy_id);
+        return;
+    }
+    hold(g, &d, closed.seq, closed.ts, closed.close, closed.trace);
+}
+
 /* Step 3 for one group: plans its ticks, applies those that follow the
  * state and builds its advance command. *skip: the group has nothing more
  * to do (its strategy went away). */
@@ -420,24 +454,17 @@ static tb_status prepare(engine *e, group *g, sp_redis_cmd *cmd, bool *skip, tb_
                         g->cfg.row.strategy_id, g->cfg.row.symbol, g->st->pending.seq);
             sp_state_init(g->st, &g->cfg.params, g->cfg.version);
         }
+        /* A strategy counting in bars decides when a tick starts a new bar,
+         * on the finished bar's close: its last tick decided, and this tick,
+         * the next one, fills. One counting ticks decides on this tick, and
+         * the next tick fills. */
+        bool bars = g->cfg.params.bar_ns > 0;
+        if (bars) step_bar(g, t);
         if (g->st->pending.side != SP_SIDE_NONE) {
             if (add_signal(e, g, t) != TB_OK) return tb_error_set(err, TB_NOMEM, NULL, "signals");
             g->st->pending.side = SP_SIDE_NONE;
         }
-        sp_decision d = {.side = SP_SIDE_NONE};
-        if (sp_step(&g->cfg.params, g->st, t->price, &d) != TB_OK) {
-            /* A price the arithmetic cannot take: skip it but advance seq,
-             * so the next tick does not wait for this one. */
-            bus_log(BUS_LOG_WARN, "tick %s #%" PRIu64 " price %" PRId64 " not usable by %s",
-                    g->cfg.row.symbol, t->seq, t->price, g->cfg.row.strategy_id);
-            d.side = SP_SIDE_NONE;
-        }
-        if (d.side != SP_SIDE_NONE) { /* published with the next tick */
-            sp_pending *pd = &g->st->pending;
-            *pd = (sp_pending){.side = d.side, .seq = t->seq, .ts = t->ts, .price = t->price};
-            snprintf(pd->reason, sizeof pd->reason, "%s", d.reason);
-            snprintf(pd->trace, sizeof pd->trace, "%s", t->trace);
-        }
+        if (!bars) step_tick(g, t);
     }
     g->n = kept;
     g->sig_to = e->nsig;

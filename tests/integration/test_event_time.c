@@ -9,7 +9,8 @@
  * each decided on a close and filled at the next close at that close's time;
  * the position after every fill; the realized P&L, the cash and the mark at
  * the end. Every fill of both runs must be exactly that, so both runs are
- * also equal to each other. The order rate limit stays at 50/s: counted in
+ * also equal to each other; a third run counts the strategy's periods in
+ * daily bars and must give the same fills. The order rate limit stays at 50/s: counted in
  * event time, daily closes never reach it, however fast they are replayed. */
 #include <libpq-fe.h>
 #include <nats/nats.h>
@@ -149,7 +150,7 @@ static PGresult *query(const char *sql, const char *acct) {
 
 /* The run's account with risk limits that do not bind, except the order rate
  * at its default of 50/s; its strategy on its own symbol. */
-static void create_run(const char *acct) {
+static void create_run(const char *acct, const char *bars) {
     tb_account a = {0}, aout;
     snprintf(a.account, sizeof a.account, "%s", acct);
     snprintf(a.name, sizeof a.name, "event time test");
@@ -174,7 +175,11 @@ static void create_run(const char *acct) {
     snprintf(st.kind, sizeof st.kind, "sma_cross");
     snprintf(st.symbol, sizeof st.symbol, "%sDAX", acct);
     snprintf(st.account, sizeof st.account, "%s", acct);
-    snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d}", FAST, SLOW);
+    if (bars)
+        snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d,\"bars\":\"%s\"}", FAST,
+                 SLOW, bars);
+    else
+        snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d}", FAST, SLOW);
     snprintf(st.sizing, sizeof st.sizing, "fixed");
     st.qty = TB_FIXED_SCALE;
     st.enabled = true;
@@ -219,8 +224,8 @@ static long long count(const char *sql, const char *acct) {
 
 /* Replays the DAX closes at speed (0 = full) for a fresh account, waits
  * until every expected fill is booked and nothing moved for QUIET_MS. */
-static void run(const char *acct, uint64_t speed, fill *got, size_t *ngot) {
-    create_run(acct);
+static void run(const char *acct, const char *bars, uint64_t speed, fill *got, size_t *ngot) {
+    create_run(acct, bars);
     char csv[600];
     snprintf(csv, sizeof csv, "%s.%s.csv", log_path, acct);
     FILE *f = fopen(csv, "w");
@@ -330,11 +335,20 @@ START_TEST(fills_at_the_next_close_whatever_the_speed) {
     char a0[64], a1[64];
     snprintf(a0, sizeof a0, "%sF", tag);
     snprintf(a1, sizeof a1, "%sP", tag);
-    run(a0, 0, fast, &nfast);
+    run(a0, NULL, 0, fast, &nfast);
     check_run(a0, fast, nfast);
     /* One trading day per millisecond: about 1,000 ticks/s. */
-    run(a1, UINT64_C(86400000), paced, &npaced);
+    run(a1, NULL, UINT64_C(86400000), paced, &npaced);
     check_run(a1, paced, npaced);
+    /* Periods in daily bars: one tick a day, so a bar's close is its tick;
+     * the decision on a day's bar is taken when the next day's tick starts
+     * the next bar, and fills at it: the same fills again. */
+    static fill daily[MAX_FILLS];
+    size_t ndaily = 0;
+    char a2[64];
+    snprintf(a2, sizeof a2, "%sB", tag);
+    run(a2, "1d", 0, daily, &ndaily);
+    check_run(a2, daily, ndaily);
     ck_assert_uint_eq(nfast, npaced);
     for (size_t i = 0; i < nfast; i++) /* implied by the checks above; said plainly */
         ck_assert(fast[i].signal_seq == paced[i].signal_seq && fast[i].side == paced[i].side &&
