@@ -119,6 +119,14 @@ static void setup(void) {
     const char *bd = getenv("TB_BINARY_DIR");
     snprintf(log_path, sizeof log_path, "%s/test_event_time.log", bd ? bd : "/tmp");
     tb_test_unique(tag, sizeof tag, "ET");
+    memset(children, 0, sizeof children);
+    load_dax();
+    expected_fills();
+}
+
+/* From the test body, not the fixture: a failure here still runs the
+ * teardown, which stops whatever was started. */
+static void start_services(void) {
     for (int i = 0; i < N_SERVICES; i++) {
         char inst[96];
         snprintf(inst, sizeof inst, "%s-%.6s", tag, services[i]);
@@ -128,8 +136,6 @@ static void setup(void) {
     for (int i = 0; i < N_SERVICES; i++)
         ck_assert_msg(tb_service_wait(conn, services[i], tag, 1, 30000), "%s is not up (see %s)",
                       services[i], log_path);
-    load_dax();
-    expected_fills();
 }
 
 static void teardown(void) {
@@ -335,6 +341,7 @@ START_TEST(fills_at_the_next_close_whatever_the_speed) {
     char a0[64], a1[64];
     snprintf(a0, sizeof a0, "%sF", tag);
     snprintf(a1, sizeof a1, "%sP", tag);
+    start_services();
     run(a0, NULL, 0, fast, &nfast);
     check_run(a0, fast, nfast);
     /* One trading day per millisecond: about 1,000 ticks/s. */
