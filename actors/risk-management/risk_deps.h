@@ -30,12 +30,13 @@ bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, i
 bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
                     tb_fixed *pnl);
 
-/* Order-rate sliding window of one second per account, atomic in Redis (Lua,
- * server clock so every worker shares one time line): counts the orders of
- * the last second plus this one into *count, and records this one (member
- * must be unique, e.g. the order id) only when *count <= limit. */
-tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, const char *member,
-                         uint64_t *count, tb_error *err) TB_WARN_UNUSED;
+/* Order-rate sliding window of window_ms (one second, max_orders_per_sec;
+ * tests lengthen it) per account, atomic in Redis (Lua, server clock so every
+ * worker shares one time line): counts the orders of the window plus this
+ * one into *count, and records this one (member must be unique, e.g. the
+ * order id) only when *count <= limit. */
+tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, int64_t window_ms,
+                         const char *member, uint64_t *count, tb_error *err) TB_WARN_UNUSED;
 
 /* The account's P&L at its first check of the UTC day of now_ns (pnl when
  * this is the first), kept in Redis for two days. */
