@@ -122,7 +122,11 @@ static bool parse_date(const char *s, int64_t *ns) {
     static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m < 1 || m > 12 || d < 1) return false;
     if (d > mdays[m - 1] + (m == 2 && is_leap(y) ? 1u : 0u)) return false;
-    *ns = hist_days_from_civil(y, m, d) * 86400 * HIST_NS_PER_SEC;
+    /* Nanoseconds since 1970 fit an int64 only from 1677 to 2262 (found by
+     * tests/fuzz/fuzz_hist_csv: year 3982 overflowed). */
+    int64_t days = hist_days_from_civil(y, m, d), per_day = 86400 * HIST_NS_PER_SEC;
+    if (days > INT64_MAX / per_day || days < INT64_MIN / per_day) return false;
+    *ns = days * per_day;
     return true;
 }
 

@@ -156,7 +156,10 @@ static void usage(FILE *f) {
         "  NOTIF_FILLS_DURABLE          JetStream durable consumer (default notifications)\n"
         "  NOTIF_ACK_WAIT_MS            redelivery delay of an unacked fill (default 30000)\n"
         "  NOTIF_MAX_DELIVER            deliveries before a failing fill is dead-lettered\n"
-        "                               (default 10)\n");
+        "                               (default 10)\n"
+        "  NOTIF_WEBHOOK_ALLOW          webhook hosts or address blocks exempt from the\n"
+        "                               loopback/private/link-local refusal, comma-separated\n"
+        "                               (e.g. hooks.internal,10.1.0.0/16; default none)\n");
 }
 
 static bus_actor_def def = {
@@ -203,6 +206,10 @@ static int settings(void) {
     }
     if (s->backoff_max_ms < s->backoff_base_ms) {
         fprintf(stderr, "tb-notifications: NOTIF_BACKOFF_MAX_MS is below NOTIF_BACKOFF_BASE_MS\n");
+        return 2;
+    }
+    if (notif_allow_parse(bus_env("NOTIF_WEBHOOK_ALLOW", ""), &s->allow, &err) != TB_OK) {
+        fprintf(stderr, "tb-notifications: %s\n", err.message);
         return 2;
     }
     endpoints[0].subject = bus_env("NOTIF_FILLS_SUBJECT", "fills.>");

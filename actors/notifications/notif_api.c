@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notif_guard.h"
 #include "notif_match.h"
 #include "notif_service.h"
 #include "notif_store.h"
@@ -109,6 +110,9 @@ tb_status notif_api_webhooks_create(bus_ctx *ctx, const void *event) {
     tb_webhook w = *(const tb_webhook *)event;
     tb_error err = {0};
     if (notif_url_validate(w.url, sizeof w.url, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    /* Refused now with a reason; checked again at every delivery. */
+    if (notif_guard_url(&notif_of(bus_ctx_actor(ctx))->set.allow, w.url, &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
     char events[NOTIF_EVENTS_CAP];
     if (notif_patterns_normalize(w.events, events, sizeof events, &err) != TB_OK)
         return bus_fail_err(ctx, &err);

@@ -11,6 +11,9 @@
  * timeout; the body is the stored payload, byte for byte the same on every
  * attempt, signed with the webhook's secret. Redirects are not followed and
  * only http/https are allowed, even if a URL changed after validation.
+ * Every address a POST would connect to is vetted first (notif_guard.h):
+ * a webhook that now resolves to a loopback, private or metadata address
+ * fails like an unreachable one, with the reason as its last error.
  *
  * Record: 2xx sets delivered_at; anything else counts the attempt and either
  * schedules the next one (notif_backoff_ms) or, at NOTIF_MAX_ATTEMPTS, sets
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notif_guard.h"
 #include "notif_service.h"
 #include "notif_store.h"
 #include "notif_webhook.h"
@@ -42,6 +46,7 @@ typedef struct job {
     CURL *h;
     struct curl_slist *headers;
     char errbuf[CURL_ERROR_SIZE];
+    notif_guard guard; /* the address check of this transfer */
     long status;
     bool done;
     CURLcode rc;
@@ -155,6 +160,7 @@ static bool job_setup(job *j, const notif_settings *set) {
     if (c == CURLE_OK) c = curl_easy_setopt(j->h, CURLOPT_WRITEFUNCTION, discard);
     if (c == CURLE_OK) c = curl_easy_setopt(j->h, CURLOPT_ERRORBUFFER, j->errbuf);
     if (c == CURLE_OK) c = curl_easy_setopt(j->h, CURLOPT_PRIVATE, (void *)j);
+    if (c == CURLE_OK) c = notif_guard_arm(j->h, &j->guard, &set->allow, j->url);
     if (c != CURLE_OK) {
         snprintf(j->errbuf, sizeof j->errbuf, "%s", curl_easy_strerror(c));
         j->rc = c;
@@ -224,8 +230,10 @@ static void record(bus_actor *a, PGconn *pg, job *j) {
     int64_t attempts = j->attempts + 1;
     long status = j->rc == CURLE_OK ? j->status : 0;
     notif_outcome o = notif_delivery_outcome(status, attempts, set->max_attempts);
-    char err_text[CURL_ERROR_SIZE + 64] = "";
-    if (j->rc != CURLE_OK)
+    char err_text[CURL_ERROR_SIZE + 600] = "";
+    if (j->rc != CURLE_OK && j->guard.refused[0])
+        snprintf(err_text, sizeof err_text, "%s", j->guard.refused);
+    else if (j->rc != CURLE_OK)
         snprintf(err_text, sizeof err_text, "%s",
                  j->errbuf[0] ? j->errbuf : curl_easy_strerror(j->rc));
     else if (o != NOTIF_DELIVERED)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "notif_addr.h"
 #include "notif_rules.h"
 #include "notif_throttle.h"
 
@@ -26,6 +27,7 @@ typedef struct notif_settings {
     int64_t equity_interval_ms;   /* NOTIF_EQUITY_INTERVAL_MS */
     int64_t equity_timeout_ms;    /* NOTIF_EQUITY_TIMEOUT_MS */
     int64_t state_ttl_s;          /* NOTIF_STATE_TTL_S */
+    notif_allow allow;            /* NOTIF_WEBHOOK_ALLOW */
 } notif_settings;
 
 /* Enabled threshold rules (price, position, drawdown), reloaded every

@@ -59,7 +59,10 @@ static tb_status start(bus_actor *a, tb_error *err) {
 static void usage(FILE *f) {
     fprintf(f, "  RISK_DEPENDENCY_TIMEOUT_MS  wait for market-data and position-management "
                "answers (default 1000)\n"
-               "  RISK_OUTBOX_INTERVAL_MS     background outbox relay period (default 1000)\n");
+               "  RISK_OUTBOX_INTERVAL_MS     background outbox relay period (default 1000)\n"
+               "  RISK_RATE_WINDOW_MS         order-rate window; max_orders_per_sec counts\n"
+               "                              the orders of one window (default 1000; only\n"
+               "                              tests lengthen it)\n");
 }
 
 static const bus_actor_def def = {
@@ -78,6 +81,8 @@ int main(int argc, char **argv) {
     if (bus_env_int("RISK_DEPENDENCY_TIMEOUT_MS", 1000, 10, 60000, &service.dep_timeout_ms, &err) !=
             TB_OK ||
         bus_env_int("RISK_OUTBOX_INTERVAL_MS", 1000, 10, 600000, &relay_interval_ms, &err) !=
+            TB_OK ||
+        bus_env_int("RISK_RATE_WINDOW_MS", 1000, 100, 3600000, &service.rate_window_ms, &err) !=
             TB_OK) {
         fprintf(stderr, "tb-risk-management: %s\n", err.message);
         return 2;

@@ -131,35 +131,39 @@ bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const 
     return true;
 }
 
-/* KEYS[1] window, ARGV[1] limit, ARGV[2] member. Window: (now - 1 s, now]. */
-/* ARGV[3]: event time in microseconds, or "" for the server's clock. */
+/* KEYS[1] window, ARGV[1] limit, ARGV[2] member, ARGV[3] window length in
+ * ms, ARGV[4] event time in microseconds or "" for the server's clock.
+ * Window: (now - length, now], and in event time also entries more than one
+ * length after now are dropped (a replay started over); the key outlives
+ * the window by one length of wall time. */
 static const char rate_script[] =
+    "local len = tonumber(ARGV[3])\n"
     "local now\n"
-    "if ARGV[3] ~= '' then\n"
-    "  now = tonumber(ARGV[3])\n"
-    "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + 1000000),"
-    " '+inf')\n"
+    "if ARGV[4] ~= '' then\n"
+    "  now = tonumber(ARGV[4])\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + len * 1000), '+inf')\n"
     "else\n"
     "  local t = redis.call('TIME')\n"
     "  now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - len * 1000)\n"
     "local n = redis.call('ZCARD', KEYS[1]) + 1\n"
     "if n <= tonumber(ARGV[1]) then\n"
     "  redis.call('ZADD', KEYS[1], now, ARGV[2])\n"
-    "  redis.call('PEXPIRE', KEYS[1], 2000)\n"
+    "  redis.call('PEXPIRE', KEYS[1], 2 * len)\n"
     "end\n"
     "return n\n";
 
-tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, const char *member,
-                         int64_t event_ns, uint64_t *count, tb_error *err) {
-    char key[128], lim[24], ev[24] = "";
+tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, int64_t window_ms,
+                         const char *member, int64_t event_ns, uint64_t *count, tb_error *err) {
+    char key[128], lim[24], len[24], ev[24] = "";
     snprintf(key, sizeof key, "tb:risk:%s:%s", event_ns > 0 ? "erate" : "rate", account);
     snprintf(lim, sizeof lim, "%" PRIu64, limit);
+    snprintf(len, sizeof len, "%" PRId64, window_ms);
     if (event_ns > 0) snprintf(ev, sizeof ev, "%" PRId64, event_ns / 1000);
     redisReply *rep = NULL;
-    tb_status s =
-        bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s %s %s", rate_script, key, lim, member, ev);
+    tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s %s %s %s", rate_script, key, lim,
+                                member, len, ev);
     if (s != TB_OK) return s;
     if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
         s = tb_error_set(err, TB_ERR, NULL, "order-rate script returned an unexpected reply");

@@ -30,16 +30,18 @@ bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, i
 bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
                     tb_fixed *pnl);
 
-/* Order-rate sliding window of one second per account, atomic in Redis (Lua,
- * server clock so every worker shares one time line): counts the orders of
- * the last second plus this one into *count, and records this one (member
- * must be unique, e.g. the order id) only when *count <= limit.
+/* Order-rate sliding window of window_ms (one second, max_orders_per_sec;
+ * tests lengthen it) per account, atomic in Redis (Lua, server clock so every
+ * worker shares one time line): counts the orders of the window plus this
+ * one into *count, and records this one (member must be unique, e.g. the
+ * order id) only when *count <= limit.
  * event_ns > 0 counts in event time instead (a signal's order, at its tick's
- * time): a window of its own per account, from event_ns - 1 s to event_ns +
- * 1 s (later entries are a replay started over), so a replay's orders are
- * counted per second of the data, not of the machine. */
-tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, const char *member,
-                         int64_t event_ns, uint64_t *count, tb_error *err) TB_WARN_UNUSED;
+ * time): a window of its own per account, from event_ns - window to
+ * event_ns + window (later entries are a replay started over), so a replay's
+ * orders are counted per second of the data, not of the machine. */
+tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, int64_t window_ms,
+                         const char *member, int64_t event_ns, uint64_t *count,
+                         tb_error *err) TB_WARN_UNUSED;
 
 /* The account's P&L at its first check of the UTC day of now_ns (pnl when
  * this is the first), kept in Redis for two days. */

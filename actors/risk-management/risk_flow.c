@@ -164,8 +164,8 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
     bus_new_id(order_id, sizeof order_id);
     if (s == TB_OK && out->verdict.n == 0 && pf.limits.max_orders_per_sec > 0) {
         redisContext *r = bus_ctx_redis(ctx, err);
-        s = r ? risk_rate_take(r, in->account, pf.limits.max_orders_per_sec, order_id, event_ns,
-                               &f.orders_in_window, err)
+        s = r ? risk_rate_take(r, in->account, pf.limits.max_orders_per_sec, svc->rate_window_ms,
+                               order_id, event_ns, &f.orders_in_window, err)
               : err->status;
         if (s == TB_OK) risk_check_order_rate(in, &f, &out->verdict);
     }

@@ -11,6 +11,7 @@
 /* Settings and metrics of the service (bus_actor_user). */
 typedef struct risk_service {
     int64_t dep_timeout_ms; /* RISK_DEPENDENCY_TIMEOUT_MS */
+    int64_t rate_window_ms; /* RISK_RATE_WINDOW_MS: 1000 but in tests */
     bus_series *m_duplicate_signals;
 } risk_service;
 

@@ -134,10 +134,22 @@ static void suite_up(void) {
     xt_wait_ready(1);
 }
 
+/* Stops what the last test did not (it failed early). */
 static void suite_down(void) {
-    xt_stop(worker);
+    if (tb_test_stop(worker, 30000) != 0)
+        fprintf(stderr, "tb-trading-execution did not exit cleanly\n");
     xt_close();
 }
+
+/* Last: the service drains and exits 0 (under ASan: without leaks or memory
+ * errors). A test, not the teardown: a failure in an unchecked teardown is
+ * not recorded. */
+START_TEST(execution_stops_cleanly) {
+    int rc = tb_test_stop(worker, 30000);
+    worker = 0;
+    ck_assert_msg(rc == 0, "tb-trading-execution exited with %d (see %s)", rc, xt_log);
+}
+END_TEST
 
 int main(void) {
     Suite *s = suite_create("exec_burst");
@@ -145,6 +157,7 @@ int main(void) {
     tcase_add_unchecked_fixture(tc, suite_up, suite_down);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, burst_fills_every_crossing_order_at_its_tick);
+    tcase_add_test(tc, execution_stops_cleanly);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -595,10 +595,13 @@ START_TEST(sim_rate_is_paced_and_reported) {
     pid_t pid = spawn_md(env);
     size_t mid = 120;
     ck_assert(tb_test_wait(first_tick, NULL, 20000));
+    int64_t end = bus_mono_ns() + INT64_C(30) * 1000000000;
     while (!feed_ended(&mid)) {
         size_t n;
         free(recorded(&n));
         if (n >= mid) break;
+        ck_assert_msg(bus_mono_ns() < end, "only %zu of %zu ticks after 30 s (see %s)", n, mid,
+                      log_path);
         usleep(20000);
     }
     char subject[160];

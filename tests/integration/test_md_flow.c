@@ -194,12 +194,14 @@ static bool feed_ended(void *arg) {
     return atomic_load(&ended);
 }
 
-/* No new tick for a while: the replay is waiting. */
+/* No new tick for a while: the replay is waiting (within 60 s). */
 static size_t settle(void) {
+    int64_t end = bus_mono_ns() + INT64_C(60) * 1000000000;
     size_t before;
     do {
         before = atomic_load(&ticks);
         usleep(300000);
+        ck_assert_msg(bus_mono_ns() < end, "ticks still flowing after 60 s (%zu)", before);
     } while (atomic_load(&ticks) != before);
     return before;
 }

@@ -249,6 +249,9 @@ static inline void nt_env_init(nt_env *e, const char *account, const char *insta
     snprintf(e->v[k++], 192, "NOTIF_PRICE_INTERVAL_MS=0");
     snprintf(e->v[k++], 192, "NOTIF_EQUITY_INTERVAL_MS=0");
     snprintf(e->v[k++], 192, "NOTIF_ACK_WAIT_MS=2000");
+    /* The receivers listen on loopback, which webhooks may not call unless
+     * listed (test_notif_ssrf.c overrides this to check the refusal). */
+    snprintf(e->v[k++], 192, "NOTIF_WEBHOOK_ALLOW=127.0.0.1");
     for (int i = 0; i < k; i++) e->ptrs[i] = e->v[i];
     e->ptrs[k] = NULL;
 }

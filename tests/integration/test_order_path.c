@@ -237,18 +237,32 @@ START_TEST(kill9_mid_stream_loses_and_doubles_nothing) {
                              .progress = &progress};
         ck_assert_int_eq(pthread_create(&th[k], NULL, submit_loop, &sbs[k]), 0);
     }
-    /* kill -9 one execution worker at 30 %, one position worker at 60 % */
-    while (progress < total * 3 / 10) usleep(2000);
-    kill(ps[2].pid, SIGKILL);
-    ck_assert_int_eq(tb_test_wait_exit(ps[2].pid, 5000), 128 + SIGKILL);
-    ps[2].pid = spawn_service("trading-execution", no_env);
-    while (progress < total * 6 / 10) usleep(2000);
-    kill(ps[4].pid, SIGKILL);
-    ck_assert_int_eq(tb_test_wait_exit(ps[4].pid, 5000), 128 + SIGKILL);
-    ps[4].pid = spawn_service("position-management", no_env);
+    /* kill -9 one execution worker at 30 %, one position worker at 60 %.
+     * The waits have a deadline; the submitters (which use this frame) are
+     * joined before anything is asserted. */
+    int64_t end = bus_mono_ns() + INT64_C(450) * 1000000000; /* ctest stops the test at 600 s */
+    while (progress < total * 3 / 10 && bus_mono_ns() < end) usleep(2000);
+    bool at30 = progress >= total * 3 / 10, at60 = false;
+    int kill1 = 0, kill2 = 0;
+    if (at30) {
+        kill(ps[2].pid, SIGKILL);
+        kill1 = tb_test_wait_exit(ps[2].pid, 5000);
+        ps[2].pid = spawn_service("trading-execution", no_env);
+        while (progress < total * 6 / 10 && bus_mono_ns() < end) usleep(2000);
+        at60 = progress >= total * 6 / 10;
+    }
+    if (at60) {
+        kill(ps[4].pid, SIGKILL);
+        kill2 = tb_test_wait_exit(ps[4].pid, 5000);
+        ps[4].pid = spawn_service("position-management", no_env);
+    }
     int accepted = 0, rejected = 0;
+    for (int k = 0; k < SUBMITTERS; k++) pthread_join(th[k], NULL);
+    ck_assert_msg(at30 && at60, "30 %% and 60 %% of %d orders not both submitted within 450 s",
+                  total);
+    ck_assert_int_eq(kill1, 128 + SIGKILL);
+    ck_assert_int_eq(kill2, 128 + SIGKILL);
     for (int k = 0; k < SUBMITTERS; k++) {
-        pthread_join(th[k], NULL);
         ck_assert_msg(sbs[k].error[0] == '\0', "%s", sbs[k].error);
         accepted += sbs[k].accepted;
         rejected += sbs[k].rejected;

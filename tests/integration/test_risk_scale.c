@@ -83,16 +83,15 @@ START_TEST(open_orders_and_rate_are_exact) {
     const char *p[1] = {acct};
     ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, p), 5);
 
-    /* order rate: 4 per second across all copies */
+    /* order rate: 4 per window across all copies (the fixture's window, a
+     * minute, holds the whole burst however slow the machine) */
     char fast[48];
     new_account(fast, sizeof fast);
     l = limits_for(fast);
     l.max_orders_per_sec = 4;
     ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
     for (int i = 0; i < THREADS; i++) jobs[i].req = order_req(fast, sym, "buy", "market", FX(1));
-    int64_t t0 = bus_mono_ns();
     run_jobs(jobs, THREADS);
-    int64_t took = bus_mono_ns() - t0;
     ok = 0;
     for (int i = 0; i < THREADS; i++) {
         if (jobs[i].status == TB_OK)
@@ -101,8 +100,7 @@ START_TEST(open_orders_and_rate_are_exact) {
             ck_assert_msg(strncmp(jobs[i].err.message, "order_rate:", 11) == 0, "%s",
                           jobs[i].err.message);
     }
-    if (took < 900000000) ck_assert_int_eq(ok, 4); /* all inside one window */
-    ck_assert_int_ge(ok, 4);
+    ck_assert_int_eq(ok, 4);
 }
 END_TEST
 

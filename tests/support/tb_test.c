@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +85,38 @@ int tb_test_wait_exit(pid_t pid, int64_t timeout_ms) {
         }
         usleep(10000);
     }
+}
+
+int tb_test_stop(pid_t pid, int64_t timeout_ms) {
+    if (pid <= 0) return 0;
+    kill(pid, SIGTERM);
+    return tb_test_wait_exit(pid, timeout_ms);
+}
+
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static char bg_first[512];
+static int bg_count;
+
+void tb_test_bg_fail(const char *file, int line, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* Also on stderr at once: the main thread may only look much later. */
+    fprintf(stderr, "%s:%d: background failure: %s\n", file, line, msg);
+    pthread_mutex_lock(&bg_lock);
+    if (bg_count++ == 0) snprintf(bg_first, sizeof bg_first, "%s:%d: %s", file, line, msg);
+    pthread_mutex_unlock(&bg_lock);
+}
+
+void tb_test_bg_assert(void) {
+    pthread_mutex_lock(&bg_lock);
+    int n = bg_count;
+    char first[sizeof bg_first];
+    snprintf(first, sizeof first, "%s", bg_first);
+    bg_count = 0;
+    bg_first[0] = '\0';
+    pthread_mutex_unlock(&bg_lock);
+    ck_assert_msg(n == 0, "%d failure(s) off the main thread, the first: %s", n, first);
 }

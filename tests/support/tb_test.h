@@ -30,6 +30,22 @@ pid_t tb_test_spawn(char *const argv[], char *const env_extra[], const char *log
 /* Waits for pid up to timeout_ms; returns the exit status (0..255), 128+sig
  * when killed by a signal, or -1 on timeout (the child is then killed). */
 int tb_test_wait_exit(pid_t pid, int64_t timeout_ms);
+/* SIGTERM, then tb_test_wait_exit(pid, timeout_ms); 0 when pid <= 0 (already
+ * stopped), so a suite's last test can stop its children and assert and its
+ * teardown can stop, without asserting, whatever is still running. */
+int tb_test_stop(pid_t pid, int64_t timeout_ms);
+
+/* Failures seen off the main thread (fake services' handlers, receiver and
+ * submitter threads). A ck_assert there would longjmp from another thread
+ * into the main thread's stack (CK_NOFORK), so such code records the failure
+ * here (TB_BG_CHECK) and a test on the main thread asserts that none was
+ * recorded (tb_test_bg_assert). */
+void tb_test_bg_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define TB_BG_CHECK(cond, ...) ((cond) ? (void)0 : tb_test_bg_fail(__FILE__, __LINE__, __VA_ARGS__))
+/* Main thread only: fails the calling test with the first recorded
+ * background failure (and how many there were), then forgets them. */
+void tb_test_bg_assert(void);
 
 /* Checks text against the Prometheus text exposition format 0.0.4: HELP and
  * TYPE lines before samples, valid metric and label names, escaped label
