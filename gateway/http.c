@@ -4,8 +4,12 @@
  * metrics.
  *
  * Each request runs on a civetweb worker thread from start to end (bus
- * requests block that thread); GATEWAY_THREADS bounds the concurrency
- * (DESIGN §10: civetweb is one thread per connection). */
+ * requests block that thread). civetweb holds a thread per open connection
+ * (DESIGN §10), idle keep-alive ones included, so GATEWAY_THREADS is the
+ * number of open connections served at once: it is sized for many idle
+ * clients (an idle thread costs a few pages of stack), the deadlines below
+ * bound how long one can hold a thread without sending a request, and
+ * connlimit.c keeps one address from holding all of them. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,8 +339,22 @@ static int on_log(const struct mg_connection *conn, const char *message) {
     return 1;
 }
 
+static void on_closed(const struct mg_connection *conn) {
+    gw_stream_connection_closed(conn);
+    gw_connlimit_close(conn);
+}
+
+static void free_state(gw *g) {
+    gw_connlimit_destroy(g->conns);
+    gw_health_cache_destroy(g->health);
+    gw_ratelimit_destroy(g->rate);
+    g->conns = NULL;
+    g->health = NULL;
+    g->rate = NULL;
+}
+
 tb_status gw_http_start(gw *g, tb_error *err) {
-    char ports[96], threads[16], keep[16], reqto[16];
+    char ports[96], threads[16], keep[16], reqto[16], backlog[16];
     /* civetweb wants IPv6 addresses in brackets: "[::1]:8000" */
     bool v6 = strchr(g->set.bind, ':') != NULL;
     snprintf(ports, sizeof ports, "%s%s%s:%s", v6 ? "[" : "", g->set.bind, v6 ? "]" : "",
@@ -344,7 +362,14 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     snprintf(threads, sizeof threads, "%lld", (long long)g->set.threads);
     snprintf(keep, sizeof keep, "%lld", (long long)g->set.keep_alive_ms);
     snprintf(reqto, sizeof reqto, "%lld", (long long)g->set.request_timeout_ms);
-    /* enable_websocket_ping_pong: a /v1/stream client that sends nothing
+    snprintf(backlog, sizeof backlog, "%lld", (long long)g->set.listen_backlog);
+    /* civetweb 1.15 (read_message): request_timeout_ms is the deadline for
+     * a new connection's whole header, counted from the accept (a client
+     * sending a byte a second is cut off at it too), and for each body read
+     * and response write; keep_alive_timeout_ms replaces it for the next
+     * request on a kept-alive connection. Either way the connection is
+     * closed and its thread freed.
+     * enable_websocket_ping_pong: a /v1/stream client that sends nothing
      * for request_timeout_ms is pinged; after six unanswered pings in a row
      * civetweb closes the connection (dead peers free their thread). */
     const char *options[] = {"listening_ports",
@@ -359,6 +384,8 @@ tb_status gw_http_start(gw *g, tb_error *err) {
                              "1",
                              "request_timeout_ms",
                              reqto,
+                             "listen_backlog",
+                             backlog,
                              "enable_directory_listing",
                              "no",
                              "access_control_allow_origin",
@@ -369,9 +396,20 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
-    cb.connection_closed = gw_stream_connection_closed;
+    cb.init_connection = gw_connlimit_open;
+    cb.connection_closed = on_closed;
+    g->conns = gw_connlimit_create(g, (size_t)g->set.threads);
+    g->health = gw_health_cache_create();
+    g->rate = gw_ratelimit_create();
+    if (g->conns == NULL || g->health == NULL || g->rate == NULL) {
+        free_state(g);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    }
     tb_status s = gw_stream_create(g, err);
-    if (s != TB_OK) return s;
+    if (s != TB_OK) {
+        free_state(g);
+        return s;
+    }
     mg_init_library(0);
     char ebuf[256] = "";
     struct mg_init_data init = {.callbacks = &cb, .user_data = g, .configuration_options = options};
@@ -380,6 +418,7 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     if (g->mg == NULL) {
         mg_exit_library();
         gw_stream_destroy(g);
+        free_state(g);
         return tb_error_set(err, TB_UNAVAILABLE, "GATEWAY_PORT", "cannot serve HTTP on %s: %s",
                             ports, ebuf[0] ? ebuf : "civetweb failed to start");
     }
@@ -397,4 +436,5 @@ void gw_http_stop(gw *g) {
     g->mg = NULL;
     mg_exit_library();
     gw_stream_destroy(g);
+    free_state(g);
 }
