@@ -81,6 +81,7 @@ typedef struct gw_req {
     gw_caller caller;
     gw_rate rate;
     int status; /* sent status, 0 until a response went out */
+    bool close; /* the connection must close after the response */
 } gw_req;
 
 /* ---- http.c: responses and the request entry point ---- */

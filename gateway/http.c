@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gateway.h"
 #include "request.h"
@@ -22,34 +23,102 @@ const char *gw_header(gw_req *r, const char *name) {
     return mg_get_header(r->conn, name);
 }
 
+/* Whether civetweb keeps the connection open after this response: its
+ * should_keep_alive (1.15), for the gateway's configuration. */
+static bool keep_alive(gw_req *r) {
+    if (r->close || r->g->set.keep_alive_ms <= 0) return false;
+    const char *c = mg_get_header(r->conn, "Connection");
+    if (c) return strcasestr(c, "keep-alive") != NULL;
+    return r->ri->http_version && strcmp(r->ri->http_version, "1.1") == 0;
+}
+
+/* The Date header's value, formatted once a second per thread. */
+static const char *http_date(void) {
+    static _Thread_local char date[40];
+    static _Thread_local time_t at = -1;
+    time_t now = time(NULL);
+    if (now != at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        at = now;
+    }
+    return date;
+}
+
+/* Appends to b (cap bytes, *n used); false when it does not fit. */
+static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...) {
+    if (*n >= cap) return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= cap - *n) {
+        *n = cap;
+        return false;
+    }
+    *n += (size_t)k;
+    return true;
+}
+
+/* civetweb's mg_response_header_send writes each header line with its own
+ * send() (so with tcp_nodelay, its own packet): the gateway writes the
+ * status line, headers and a small body in one mg_write instead. */
+#define RESPONSE_BUF 16384
+
 void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
              const char *const *extra) {
-    char n[32];
     if (r->status != 0) return; /* one response per request */
     r->status = status;
-    mg_response_header_start(r->conn, status);
-    if (ctype) mg_response_header_add(r->conn, "Content-Type", ctype, -1);
-    snprintf(n, sizeof n, "%zu", len);
-    if (status != 204) /* RFC 9110: a 204 has no Content-Length */
-        mg_response_header_add(r->conn, "Content-Length", n, -1);
-    mg_response_header_add(r->conn, "X-Request-Id", r->id, -1);
-    mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
-    if (r->rate.known) {
-        snprintf(n, sizeof n, "%lld", (long long)r->rate.limit);
-        mg_response_header_add(r->conn, "X-RateLimit-Limit", n, -1);
-        snprintf(n, sizeof n, "%lld", (long long)r->rate.remaining);
-        mg_response_header_add(r->conn, "X-RateLimit-Remaining", n, -1);
-        snprintf(n, sizeof n, "%lld", (long long)r->rate.reset_s);
-        mg_response_header_add(r->conn, "X-RateLimit-Reset", n, -1);
-    }
+    char buf[RESPONSE_BUF];
+    size_t n = 0;
+    bool keep = keep_alive(r), own_connection = false;
+    if (!keep) mg_disable_keep_alive(r->conn);
     for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-        mg_response_header_add(r->conn, extra[i], extra[i + 1], -1);
-    mg_response_header_send(r->conn);
-    if (len > 0 && strcmp(r->ri->request_method, "HEAD") != 0) mg_write(r->conn, body, len);
+        own_connection |= strcasecmp(extra[i], "Connection") == 0; /* 426 Upgrade */
+    bool ok = put(buf, sizeof buf, &n, "HTTP/1.1 %d %s\r\n", status,
+                  mg_get_response_code_text(r->conn, status));
+    if (ctype) ok = ok && put(buf, sizeof buf, &n, "Content-Type: %s\r\n", ctype);
+    if (status != 204) /* RFC 9110: a 204 has no Content-Length */
+        ok = ok && put(buf, sizeof buf, &n, "Content-Length: %zu\r\n", len);
+    ok = ok &&
+         put(buf, sizeof buf, &n, "X-Request-Id: %s\r\nCache-Control: no-store\r\nDate: %s\r\n",
+             r->id, http_date());
+    if (!own_connection)
+        ok = ok && put(buf, sizeof buf, &n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
+    if (r->rate.known)
+        ok = ok && put(buf, sizeof buf, &n,
+                       "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: %lld\r\n"
+                       "X-RateLimit-Reset: %lld\r\n",
+                       (long long)r->rate.limit, (long long)r->rate.remaining,
+                       (long long)r->rate.reset_s);
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+        ok = ok && put(buf, sizeof buf, &n, "%s: %s\r\n", extra[i], extra[i + 1]);
+    ok = ok && put(buf, sizeof buf, &n, "\r\n");
+    if (!ok) { /* headers of a hostile size cannot come from here; be safe */
+        static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        mg_disable_keep_alive(r->conn);
+        mg_write(r->conn, fallback, sizeof fallback - 1);
+        return;
+    }
+    if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
+    if (len > 0 && len <= sizeof buf - n) {
+        memcpy(buf + n, body, len);
+        n += len;
+        len = 0;
+    }
+    mg_write(r->conn, buf, n);
+    if (len > 0) mg_write(r->conn, body, len);
 }
 
 void gw_send_json(gw_req *r, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    /* Most replies fit on the stack: no allocation for the text. */
+    char small[8192];
+    size_t n = body ? json_dumpb(body, small, sizeof small, JSON_COMPACT) : 0;
+    char *text = n > 0 && n <= sizeof small ? small : body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
         static const char oom[] =
@@ -57,8 +126,8 @@ void gw_send_json(gw_req *r, int status, json_t *body) {
         gw_send(r, 500, "application/json", oom, sizeof oom - 1, NULL);
         return;
     }
-    gw_send(r, status, "application/json", text, strlen(text), NULL);
-    free(text);
+    gw_send(r, status, "application/json", text, text == small ? n : strlen(text), NULL);
+    if (text != small) free(text);
 }
 
 static void count_error(gw *g, const char *code) {
@@ -113,7 +182,7 @@ tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
     size_t max = (size_t)r->g->set.max_body;
     long long cl = r->ri->content_length;
     if (cl > (long long)max) {
-        mg_disable_keep_alive(r->conn); /* the unread rest must not be parsed as a request */
+        r->close = true; /* the unread rest must not be parsed as a request */
         return tb_error_set(err, TB_TOO_LARGE, "", "body of %lld bytes is over the limit of %zu",
                             cl, max);
     }
@@ -143,7 +212,7 @@ tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
     if (b == NULL) return tb_error_set(err, TB_NOMEM, "", "out of memory reading the body");
     if (n > max) {
         free(b);
-        mg_disable_keep_alive(r->conn);
+        r->close = true;
         return tb_error_set(err, TB_TOO_LARGE, "", "body is over the limit of %zu bytes", max);
     }
     b[n] = '\0';
