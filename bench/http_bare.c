@@ -4,12 +4,21 @@
  * a fixed JSON body of the size of the gateway's /health. The gateway's
  * rows are printed as ratios to its requests/s in the same run.
  *
- * Usage: tb-bench-civetweb PORT [THREADS]; serves until SIGTERM/SIGINT. */
+ * Two variants, so the table shows what civetweb's own response API costs:
+ * by default the handler uses mg_response_header_start/add/send (which
+ * writes each header line with its own send()) and mg_write for the body,
+ * as a civetweb user would; with --one-write it formats the same response
+ * into one buffer and writes it once, as the gateway's gw_send does.
+ *
+ * Usage: tb-bench-civetweb [--one-write] PORT [THREADS]; serves until
+ * SIGTERM/SIGINT. */
 #include <civetweb.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
@@ -22,6 +31,23 @@ static void on_signal(int sig) {
 static const char body[] = "{\"service\":\"api-gateway\",\"id\":\"bench00000000000\","
                            "\"version\":\"0.0.0\",\"status\":\"ok\","
                            "\"checks\":{\"nats\":{\"ok\":true}}}";
+
+/* The same status, headers and body in one write. */
+static int on_request_one_write(struct mg_connection *conn, void *cbdata) {
+    (void)cbdata;
+    char buf[1024];
+    time_t now = time(NULL);
+    struct tm tm;
+    char date[40];
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int n = snprintf(buf, sizeof buf,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Date: %s\r\nConnection: keep-alive\r\n\r\n%s",
+                     sizeof body - 1, date, body);
+    mg_write(conn, buf, (size_t)n);
+    return 200;
+}
 
 static int on_request(struct mg_connection *conn, void *cbdata) {
     (void)cbdata;
@@ -36,8 +62,13 @@ static int on_request(struct mg_connection *conn, void *cbdata) {
 }
 
 int main(int argc, char **argv) {
+    bool one_write = argc > 1 && strcmp(argv[1], "--one-write") == 0;
+    if (one_write) {
+        argv++;
+        argc--;
+    }
     if (argc < 2 || atoi(argv[1]) <= 0) {
-        fprintf(stderr, "usage: %s PORT [THREADS]\n", argv[0]);
+        fprintf(stderr, "usage: tb-bench-civetweb [--one-write] PORT [THREADS]\n");
         return 2;
     }
     char ports[64];
@@ -65,7 +96,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot serve on %s\n", ports);
         return 1;
     }
-    mg_set_request_handler(ctx, "/", on_request, NULL);
+    mg_set_request_handler(ctx, "/", one_write ? on_request_one_write : on_request, NULL);
     while (!stop) pause();
     mg_stop(ctx);
     mg_exit_library();
