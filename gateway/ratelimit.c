@@ -1,7 +1,7 @@
 /* Per-key rate limiting: a fixed one-second window on Redis's clock, shared
  * by every gateway instance, with no Redis round trip on most requests.
  *
- * An instance leases tokens for a key from the window in Redis,
+ * An instance leases tokens for a key from the window in Redis, at most
  * GATEWAY_RATE_BATCH at a time: one Lua script adds the lease to the
  * window's count (tb:gw:rl:<key id>:<unix second>, expiring after two
  * seconds) and grants only what is left below the limit, so the instances
@@ -13,6 +13,11 @@
  * this instance refuses the key's requests locally until the window ends.
  * The script also returns how long the window has left on Redis's clock, so
  * skewed instance clocks still share windows.
+ *
+ * Leases start small in each window (1, 1, 2, 4... tokens, doubling up to
+ * GATEWAY_RATE_BATCH), so a key making a few requests a second takes about
+ * what it uses and leaves little unused; a busy key reaches full batches
+ * after a few round trips.
  *
  * Failed key lookups are counted per client address in Redis directly
  * (tb:gw:af:<address>:<second>): they are rare and must be exact. */
@@ -42,13 +47,14 @@ typedef struct rl_slot {
     int64_t window_end_ns; /* monotonic; 0: no window */
     int64_t tokens;        /* leased and unused in this window */
     int64_t counted;       /* the window's count in Redis at the last lease */
+    int64_t leased;        /* tokens this instance leased in this window */
     bool exhausted;        /* Redis granted nothing: refuse until window_end */
     bool leasing;          /* a thread is asking Redis; others wait */
 } rl_slot;
 
 struct gw_ratelimit {
     pthread_mutex_t lock;
-    pthread_cond_t leased;
+    pthread_cond_t lease_done;
     rl_slot slots[SLOTS];
 };
 
@@ -56,13 +62,13 @@ gw_ratelimit *gw_ratelimit_create(void) {
     gw_ratelimit *rl = calloc(1, sizeof *rl);
     if (rl == NULL) return NULL;
     pthread_mutex_init(&rl->lock, NULL);
-    pthread_cond_init(&rl->leased, NULL);
+    pthread_cond_init(&rl->lease_done, NULL);
     return rl;
 }
 
 void gw_ratelimit_destroy(gw_ratelimit *rl) {
     if (rl == NULL) return;
-    pthread_cond_destroy(&rl->leased);
+    pthread_cond_destroy(&rl->lease_done);
     pthread_mutex_destroy(&rl->lock);
     free(rl);
 }
@@ -128,16 +134,20 @@ tb_status gw_ratelimit_take(gw *g, const char *key_id, gw_rate *out, bool *limit
             return TB_OK;
         }
         if (!s->leasing) break;
-        pthread_cond_wait(&rl->leased, &rl->lock); /* bounded by the Redis timeout */
+        pthread_cond_wait(&rl->lease_done, &rl->lock); /* bounded by the Redis timeout */
     }
     s->leasing = true;
+    bool same = strcmp(s->key_id, key_id) == 0 && bus_mono_ns() < s->window_end_ns;
+    int64_t want = same && s->leased > 0 ? s->leased : 1; /* doubles what was leased */
+    if (want > g->set.rate_batch) want = g->set.rate_batch;
+    int64_t before = same ? s->leased : 0, old_end = same ? s->window_end_ns : 0;
     pthread_mutex_unlock(&rl->lock);
     int64_t got = 0, counted = 0, left_us = 0;
     int64_t t0 = bus_mono_ns();
-    tb_status st = lease(g, key_id, g->set.rate_batch, &got, &counted, &left_us, err);
+    tb_status st = lease(g, key_id, want, &got, &counted, &left_us, err);
     pthread_mutex_lock(&rl->lock);
     s->leasing = false;
-    pthread_cond_broadcast(&rl->leased);
+    pthread_cond_broadcast(&rl->lease_done);
     if (st == TB_OK) {
         snprintf(s->key_id, sizeof s->key_id, "%s", key_id);
         /* The window ends left_us after Redis read its clock, which was
@@ -145,6 +155,11 @@ tb_status gw_ratelimit_take(gw *g, const char *key_id, gw_rate *out, bool *limit
         s->window_end_ns = t0 + left_us * 1000;
         s->tokens = got;
         s->counted = counted;
+        /* A lease that landed in the next window (ours ends a little
+         * early) starts that window's count afresh. */
+        int64_t drift = s->window_end_ns - old_end;
+        bool same_window = same && drift < 500000000 && drift > -500000000;
+        s->leased = (same_window ? before : 0) + got;
         s->exhausted = got == 0;
         *limited = !take_locked(g, s, bus_mono_ns(), out);
     }
