@@ -249,7 +249,8 @@ static void *call_health_all(void *arg) {
 }
 
 START_TEST(health_all_single_flight) {
-    static const char *const env[] = {"GATEWAY_HEALTH_CACHE_MS=1000", NULL};
+    static const char *const env[] = {"GATEWAY_HEALTH_CACHE_MS=1000", "GATEWAY_THREADS=128",
+                                      "GATEWAY_MAX_CONN_PER_ADDR=64", NULL};
     gw_proc g;
     gw_start(&g, "hall", env);
     long long before = own_counter(&g, "tb_gateway_health_collections_total");
