@@ -16,15 +16,19 @@
 typedef struct gw_settings {
     char port[16];              /* GATEWAY_PORT, default 8000 */
     char bind[64];              /* GATEWAY_BIND, default 127.0.0.1 */
-    int64_t threads;            /* GATEWAY_THREADS, default 32 */
+    int64_t threads;            /* GATEWAY_THREADS = open connections served, default 512 */
+    int64_t max_per_addr;       /* GATEWAY_MAX_CONN_PER_ADDR, default threads / 4 */
+    int64_t listen_backlog;     /* GATEWAY_LISTEN_BACKLOG, default 1024 */
     int64_t max_body;           /* GATEWAY_MAX_BODY bytes, default 1 MiB */
     int64_t rate_limit;         /* GATEWAY_RATE_LIMIT requests/s per key, default 50 */
     int64_t bus_timeout_ms;     /* GATEWAY_BUS_TIMEOUT_MS, default 5000 */
     int64_t auth_cache_ms;      /* GATEWAY_AUTH_CACHE_MS, default 2000 */
     int64_t auth_fail_limit;    /* GATEWAY_AUTH_FAIL_LIMIT per second and address, default 20 */
     int64_t discovery_ms;       /* GATEWAY_DISCOVERY_MS, default 300 */
-    int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS (civetweb), default 30000 */
+    int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS (civetweb), default 10000 */
     int64_t keep_alive_ms;      /* GATEWAY_KEEP_ALIVE_MS, default 5000 */
+    int64_t health_cache_ms;    /* GATEWAY_HEALTH_CACHE_MS (/health/all), default 1000 */
+    int64_t rate_batch;         /* GATEWAY_RATE_BATCH tokens leased at once, default limit / 10 */
     char required[512];         /* GATEWAY_REQUIRED_SERVICES, comma-separated */
     int64_t stream_max;         /* GATEWAY_STREAM_MAX connections, default threads / 2 */
     int64_t stream_max_per_key; /* GATEWAY_STREAM_MAX_PER_KEY, default 5 */
@@ -42,14 +46,20 @@ extern const size_t gw_known_services_count;
 
 typedef struct gw_auth_cache gw_auth_cache;
 typedef struct gw_stream gw_stream;
+typedef struct gw_connlimit gw_connlimit;
+typedef struct gw_health_cache gw_health_cache;
+typedef struct gw_ratelimit gw_ratelimit;
 
 typedef struct gw {
     bus_actor *actor;
     gw_settings set;
     struct mg_context *mg;
     gw_auth_cache *auth;
-    gw_stream *stream; /* /v1/stream connections and their bus subscriptions */
-    char *openapi;     /* rendered once at start */
+    gw_stream *stream;       /* /v1/stream connections and their bus subscriptions */
+    gw_connlimit *conns;     /* open connections per client address */
+    gw_health_cache *health; /* the last /health/all answer */
+    gw_ratelimit *rate;      /* per-key tokens leased from Redis */
+    char *openapi;           /* rendered once at start */
     size_t openapi_len;
     char *docs;
     size_t docs_len;
@@ -71,6 +81,7 @@ typedef struct gw_req {
     gw_caller caller;
     gw_rate rate;
     int status; /* sent status, 0 until a response went out */
+    bool close; /* the connection must close after the response */
 } gw_req;
 
 /* ---- http.c: responses and the request entry point ---- */
@@ -118,7 +129,24 @@ void gw_handle_stream(gw_req *r);
 /* Closes this instance's stream connections of a key just revoked. */
 void gw_stream_revoke(gw *g, const char *key_id);
 
+/* ---- connlimit.c: open connections per client address ---- */
+/* slots: one per worker thread. Starts the checker thread. */
+gw_connlimit *gw_connlimit_create(gw *g, size_t slots);
+void gw_connlimit_destroy(gw_connlimit *c);
+/* civetweb's init_connection / connection_closed callbacks: count the
+ * connection of its address; one over GATEWAY_MAX_CONN_PER_ADDR is sent a
+ * 429 and shut down, before or during civetweb's first read. */
+int gw_connlimit_open(const struct mg_connection *conn, void **conn_data);
+void gw_connlimit_close(const struct mg_connection *conn);
+
+/* ---- sock.c ---- */
+/* The descriptor of a civetweb connection, found by its two addresses
+ * (civetweb does not expose it); -1 when not found. */
+int gw_find_socket(const struct mg_request_info *ri);
+
 /* ---- ops.c: health, discovery, metrics ---- */
+gw_health_cache *gw_health_cache_create(void);
+void gw_health_cache_destroy(gw_health_cache *h);
 void gw_handle_health(gw_req *r);
 void gw_handle_health_service(gw_req *r);
 void gw_handle_health_all(gw_req *r);
@@ -141,9 +169,13 @@ void gw_handle_key_create(gw_req *r);
 void gw_handle_key_revoke(gw_req *r);
 
 /* ---- ratelimit.c ---- */
-/* Counts one request of key_id in the current one-second window (Redis,
- * shared by every gateway instance). *limited tells whether it is over
- * GATEWAY_RATE_LIMIT. Store failures are TB_UNAVAILABLE; the caller lets the
+gw_ratelimit *gw_ratelimit_create(void);
+void gw_ratelimit_destroy(gw_ratelimit *rl);
+/* Takes one request of key_id from the current one-second window, shared
+ * by every gateway instance through Redis: from tokens this instance leased
+ * (GATEWAY_RATE_BATCH at a time, never past GATEWAY_RATE_LIMIT in total),
+ * so most requests make no Redis round trip. *limited tells whether the
+ * window is used up. Store failures are TB_UNAVAILABLE; the caller lets the
  * request through (fail open) and counts it. */
 tb_status gw_ratelimit_take(gw *g, const char *key_id, gw_rate *out, bool *limited,
                             tb_error *err) TB_WARN_UNUSED;

@@ -4,12 +4,17 @@
  * metrics.
  *
  * Each request runs on a civetweb worker thread from start to end (bus
- * requests block that thread); GATEWAY_THREADS bounds the concurrency
- * (DESIGN §10: civetweb is one thread per connection). */
+ * requests block that thread). civetweb holds a thread per open connection
+ * (DESIGN §10), idle keep-alive ones included, so GATEWAY_THREADS is the
+ * number of open connections served at once: it is sized for many idle
+ * clients (an idle thread costs a few pages of stack), the deadlines below
+ * bound how long one can hold a thread without sending a request, and
+ * connlimit.c keeps one address from holding all of them. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gateway.h"
 #include "request.h"
@@ -18,34 +23,102 @@ const char *gw_header(gw_req *r, const char *name) {
     return mg_get_header(r->conn, name);
 }
 
+/* Whether civetweb keeps the connection open after this response: its
+ * should_keep_alive (1.15), for the gateway's configuration. */
+static bool keep_alive(gw_req *r) {
+    if (r->close || r->g->set.keep_alive_ms <= 0) return false;
+    const char *c = mg_get_header(r->conn, "Connection");
+    if (c) return strcasestr(c, "keep-alive") != NULL;
+    return r->ri->http_version && strcmp(r->ri->http_version, "1.1") == 0;
+}
+
+/* The Date header's value, formatted once a second per thread. */
+static const char *http_date(void) {
+    static _Thread_local char date[40];
+    static _Thread_local time_t at = -1;
+    time_t now = time(NULL);
+    if (now != at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        at = now;
+    }
+    return date;
+}
+
+/* Appends to b (cap bytes, *n used); false when it does not fit. */
+static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...) {
+    if (*n >= cap) return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= cap - *n) {
+        *n = cap;
+        return false;
+    }
+    *n += (size_t)k;
+    return true;
+}
+
+/* civetweb's mg_response_header_send writes each header line with its own
+ * send() (so with tcp_nodelay, its own packet): the gateway writes the
+ * status line, headers and a small body in one mg_write instead. */
+#define RESPONSE_BUF 16384
+
 void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
              const char *const *extra) {
-    char n[32];
     if (r->status != 0) return; /* one response per request */
     r->status = status;
-    mg_response_header_start(r->conn, status);
-    if (ctype) mg_response_header_add(r->conn, "Content-Type", ctype, -1);
-    snprintf(n, sizeof n, "%zu", len);
-    if (status != 204) /* RFC 9110: a 204 has no Content-Length */
-        mg_response_header_add(r->conn, "Content-Length", n, -1);
-    mg_response_header_add(r->conn, "X-Request-Id", r->id, -1);
-    mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
-    if (r->rate.known) {
-        snprintf(n, sizeof n, "%lld", (long long)r->rate.limit);
-        mg_response_header_add(r->conn, "X-RateLimit-Limit", n, -1);
-        snprintf(n, sizeof n, "%lld", (long long)r->rate.remaining);
-        mg_response_header_add(r->conn, "X-RateLimit-Remaining", n, -1);
-        snprintf(n, sizeof n, "%lld", (long long)r->rate.reset_s);
-        mg_response_header_add(r->conn, "X-RateLimit-Reset", n, -1);
-    }
+    char buf[RESPONSE_BUF];
+    size_t n = 0;
+    bool keep = keep_alive(r), own_connection = false;
+    if (!keep) mg_disable_keep_alive(r->conn);
     for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-        mg_response_header_add(r->conn, extra[i], extra[i + 1], -1);
-    mg_response_header_send(r->conn);
-    if (len > 0 && strcmp(r->ri->request_method, "HEAD") != 0) mg_write(r->conn, body, len);
+        own_connection |= strcasecmp(extra[i], "Connection") == 0; /* 426 Upgrade */
+    bool ok = put(buf, sizeof buf, &n, "HTTP/1.1 %d %s\r\n", status,
+                  mg_get_response_code_text(r->conn, status));
+    if (ctype) ok = ok && put(buf, sizeof buf, &n, "Content-Type: %s\r\n", ctype);
+    if (status != 204) /* RFC 9110: a 204 has no Content-Length */
+        ok = ok && put(buf, sizeof buf, &n, "Content-Length: %zu\r\n", len);
+    ok = ok &&
+         put(buf, sizeof buf, &n, "X-Request-Id: %s\r\nCache-Control: no-store\r\nDate: %s\r\n",
+             r->id, http_date());
+    if (!own_connection)
+        ok = ok && put(buf, sizeof buf, &n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
+    if (r->rate.known)
+        ok = ok && put(buf, sizeof buf, &n,
+                       "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: %lld\r\n"
+                       "X-RateLimit-Reset: %lld\r\n",
+                       (long long)r->rate.limit, (long long)r->rate.remaining,
+                       (long long)r->rate.reset_s);
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+        ok = ok && put(buf, sizeof buf, &n, "%s: %s\r\n", extra[i], extra[i + 1]);
+    ok = ok && put(buf, sizeof buf, &n, "\r\n");
+    if (!ok) { /* headers of a hostile size cannot come from here; be safe */
+        static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        mg_disable_keep_alive(r->conn);
+        mg_write(r->conn, fallback, sizeof fallback - 1);
+        return;
+    }
+    if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
+    if (len > 0 && len <= sizeof buf - n) {
+        memcpy(buf + n, body, len);
+        n += len;
+        len = 0;
+    }
+    mg_write(r->conn, buf, n);
+    if (len > 0) mg_write(r->conn, body, len);
 }
 
 void gw_send_json(gw_req *r, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    /* Most replies fit on the stack: no allocation for the text. */
+    char small[8192];
+    size_t n = body ? json_dumpb(body, small, sizeof small, JSON_COMPACT) : 0;
+    char *text = n > 0 && n <= sizeof small ? small : body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
         static const char oom[] =
@@ -53,8 +126,8 @@ void gw_send_json(gw_req *r, int status, json_t *body) {
         gw_send(r, 500, "application/json", oom, sizeof oom - 1, NULL);
         return;
     }
-    gw_send(r, status, "application/json", text, strlen(text), NULL);
-    free(text);
+    gw_send(r, status, "application/json", text, text == small ? n : strlen(text), NULL);
+    if (text != small) free(text);
 }
 
 static void count_error(gw *g, const char *code) {
@@ -109,7 +182,7 @@ tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
     size_t max = (size_t)r->g->set.max_body;
     long long cl = r->ri->content_length;
     if (cl > (long long)max) {
-        mg_disable_keep_alive(r->conn); /* the unread rest must not be parsed as a request */
+        r->close = true; /* the unread rest must not be parsed as a request */
         return tb_error_set(err, TB_TOO_LARGE, "", "body of %lld bytes is over the limit of %zu",
                             cl, max);
     }
@@ -139,7 +212,7 @@ tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
     if (b == NULL) return tb_error_set(err, TB_NOMEM, "", "out of memory reading the body");
     if (n > max) {
         free(b);
-        mg_disable_keep_alive(r->conn);
+        r->close = true;
         return tb_error_set(err, TB_TOO_LARGE, "", "body is over the limit of %zu bytes", max);
     }
     b[n] = '\0';
@@ -335,8 +408,22 @@ static int on_log(const struct mg_connection *conn, const char *message) {
     return 1;
 }
 
+static void on_closed(const struct mg_connection *conn) {
+    gw_stream_connection_closed(conn);
+    gw_connlimit_close(conn);
+}
+
+static void free_state(gw *g) {
+    gw_connlimit_destroy(g->conns);
+    gw_health_cache_destroy(g->health);
+    gw_ratelimit_destroy(g->rate);
+    g->conns = NULL;
+    g->health = NULL;
+    g->rate = NULL;
+}
+
 tb_status gw_http_start(gw *g, tb_error *err) {
-    char ports[96], threads[16], keep[16], reqto[16];
+    char ports[96], threads[16], keep[16], reqto[16], backlog[16];
     /* civetweb wants IPv6 addresses in brackets: "[::1]:8000" */
     bool v6 = strchr(g->set.bind, ':') != NULL;
     snprintf(ports, sizeof ports, "%s%s%s:%s", v6 ? "[" : "", g->set.bind, v6 ? "]" : "",
@@ -344,7 +431,14 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     snprintf(threads, sizeof threads, "%lld", (long long)g->set.threads);
     snprintf(keep, sizeof keep, "%lld", (long long)g->set.keep_alive_ms);
     snprintf(reqto, sizeof reqto, "%lld", (long long)g->set.request_timeout_ms);
-    /* enable_websocket_ping_pong: a /v1/stream client that sends nothing
+    snprintf(backlog, sizeof backlog, "%lld", (long long)g->set.listen_backlog);
+    /* civetweb 1.15 (read_message): request_timeout_ms is the deadline for
+     * a new connection's whole header, counted from the accept (a client
+     * sending a byte a second is cut off at it too), and for each body read
+     * and response write; keep_alive_timeout_ms replaces it for the next
+     * request on a kept-alive connection. Either way the connection is
+     * closed and its thread freed.
+     * enable_websocket_ping_pong: a /v1/stream client that sends nothing
      * for request_timeout_ms is pinged; after six unanswered pings in a row
      * civetweb closes the connection (dead peers free their thread). */
     const char *options[] = {"listening_ports",
@@ -359,6 +453,8 @@ tb_status gw_http_start(gw *g, tb_error *err) {
                              "1",
                              "request_timeout_ms",
                              reqto,
+                             "listen_backlog",
+                             backlog,
                              "enable_directory_listing",
                              "no",
                              "access_control_allow_origin",
@@ -369,9 +465,20 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
-    cb.connection_closed = gw_stream_connection_closed;
+    cb.init_connection = gw_connlimit_open;
+    cb.connection_closed = on_closed;
+    g->conns = gw_connlimit_create(g, (size_t)g->set.threads);
+    g->health = gw_health_cache_create();
+    g->rate = gw_ratelimit_create();
+    if (g->conns == NULL || g->health == NULL || g->rate == NULL) {
+        free_state(g);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    }
     tb_status s = gw_stream_create(g, err);
-    if (s != TB_OK) return s;
+    if (s != TB_OK) {
+        free_state(g);
+        return s;
+    }
     mg_init_library(0);
     char ebuf[256] = "";
     struct mg_init_data init = {.callbacks = &cb, .user_data = g, .configuration_options = options};
@@ -380,6 +487,7 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     if (g->mg == NULL) {
         mg_exit_library();
         gw_stream_destroy(g);
+        free_state(g);
         return tb_error_set(err, TB_UNAVAILABLE, "GATEWAY_PORT", "cannot serve HTTP on %s: %s",
                             ports, ebuf[0] ? ebuf : "civetweb failed to start");
     }
@@ -397,4 +505,5 @@ void gw_http_stop(gw *g) {
     g->mg = NULL;
     mg_exit_library();
     gw_stream_destroy(g);
+    free_state(g);
 }

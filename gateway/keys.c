@@ -3,6 +3,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,9 +42,21 @@ bool gw_key_well_formed(const char *s) {
     return true;
 }
 
+/* OpenSSL 3's SHA256() looks the algorithm up in the provider store
+ * (under a read-write lock) on every call; every authenticated request
+ * hashes its key, so the algorithm is fetched once. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void) {
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void gw_key_hash(const char *key, size_t len, char hex[GW_KEY_HASH_HEX]) {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, len, md);
+    pthread_once(&sha256_once, fetch_sha256);
+    if (sha256 == NULL || EVP_Digest(key, len, md, NULL, sha256, NULL) != 1)
+        SHA256((const unsigned char *)key, len, md); /* same digest, slower */
     to_hex(md, sizeof md, hex);
 }
 

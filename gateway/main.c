@@ -11,6 +11,7 @@
  *   tb-gateway --create-admin-key [--name NAME]
  *                                   create an admin key, print it once, exit
  */
+#include <nats/nats.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,5 +127,11 @@ int main(int argc, char **argv) {
         }
         return create_admin_key(name);
     }
+    /* Hundreds of worker threads share one NATS connection. nats.c spins
+     * on a busy lock (trylock in a loop) before it sleeps; with more
+     * threads than cores the spinners take the CPU the lock's holder needs
+     * (perf: natsMutex_Lock was the gateway's top symbol on the bus
+     * routes). Before the first connection, or it has no effect. */
+    nats_Open(0);
     return bus_actor_main(&def, argc, argv);
 }

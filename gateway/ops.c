@@ -5,7 +5,17 @@
  * private inbox collects every instance's identity for GATEWAY_DISCOVERY_MS;
  * then one scatter-gather asks each instance directly (svc.<name>.<id>.health
  * or .metrics, $SRV.INFO/STATS.<name>.<id>) and returns as soon as all
- * answered. Nothing is cached: each call sees the platform as it is now. */
+ * answered.
+ *
+ * /health is answered from this process alone (a load balancer probes it
+ * often). /health/all is the expensive one: its answer is kept for
+ * GATEWAY_HEALTH_CACHE_MS and callers that arrive while it is collected
+ * wait for that collection, so a flood of calls makes at most one round of
+ * $SRV pings per period (counted in tb_gateway_health_collections_total).
+ * /services and /metrics are not cached: each call sees the platform as it
+ * is now. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,29 +98,24 @@ static tb_status gather(gw_req *r, const instance *in, size_t n, const char *con
     return s;
 }
 
-static json_t *check(int64_t ns, const tb_error *err) {
-    if (ns < 0)
-        return json_pack("{s:b, s:s}", "ok", 0, "error",
-                         err->message[0] ? err->message : "unreachable");
-    return json_pack("{s:b, s:f}", "ok", 1, "latency_ms", (double)ns / 1e6);
-}
-
+/* No round trip at all: the NATS client's own connection state. The
+ * gateway's PostgreSQL and Redis checks are in its bus health
+ * (/health/api-gateway), which needs a round trip to each. */
 void gw_handle_health(gw_req *r) {
     bus_actor *a = r->g->actor;
-    tb_error e1 = {0}, e2 = {0}, e3 = {0};
-    int64_t nats = bus_conn_rtt_ns(bus_actor_conn(a));
-    int64_t pg = bus_pg_ping_ns(bus_actor_pg(a), &e2);
-    int64_t redis = bus_redis_ping_ns(bus_actor_redis(a), &e3);
-    if (nats < 0) tb_error_set(&e1, TB_UNAVAILABLE, NULL, "not connected to NATS");
-    bool ok = nats >= 0 && pg >= 0 && redis >= 0;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o}}", "service", "api-gateway",
-                             "id", bus_actor_instance(a), "version", TB_VERSION, "status",
-                             bus_actor_stopping(a) ? "stopping"
-                             : ok                  ? "ok"
-                                                   : "degraded",
-                             "checks", "nats", check(nats, &e1), "postgres", check(pg, &e2),
-                             "redis", check(redis, &e3));
-    gw_send_json(r, ok && !bus_actor_stopping(a) ? 200 : 503, body);
+    bool nats = bus_conn_connected(bus_actor_conn(a));
+    bool stopping = bus_actor_stopping(a);
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"service\":\"api-gateway\",\"id\":\"%s\",\"version\":\"%s\","
+                     "\"status\":\"%s\",\"checks\":{\"nats\":{\"ok\":%s}}}",
+                     bus_actor_instance(a), TB_VERSION,
+                     stopping ? "stopping"
+                     : nats   ? "ok"
+                              : "degraded",
+                     nats ? "true" : "false");
+    gw_send(r, nats && !stopping ? 200 : 503, "application/json", body,
+            n > 0 && (size_t)n < sizeof body ? (size_t)n : 0, NULL);
 }
 
 void gw_handle_health_service(gw_req *r) {
@@ -186,14 +191,68 @@ static json_t *service_entry(gw_req *r, const char *name, const instance *in, si
                      status, "instances", count, "healthy", healthy, "details", details);
 }
 
-void gw_handle_health_all(gw_req *r) {
+/* One collected answer, shared by the callers that send it. */
+typedef struct health_answer {
+    atomic_int refs;
+    int status;
+    size_t len;
+    char text[];
+} health_answer;
+
+struct gw_health_cache {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    health_answer *last; /* NULL before the first collection */
+    int64_t fresh_until_ns;
+    bool collecting;
+};
+
+static void answer_unref(health_answer *a) {
+    if (a && atomic_fetch_sub(&a->refs, 1) == 1) free(a);
+}
+
+gw_health_cache *gw_health_cache_create(void) {
+    gw_health_cache *h = calloc(1, sizeof *h);
+    if (h == NULL) return NULL;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->done, &ca);
+    pthread_condattr_destroy(&ca);
+    return h;
+}
+
+void gw_health_cache_destroy(gw_health_cache *h) {
+    if (h == NULL) return;
+    answer_unref(h->last);
+    pthread_cond_destroy(&h->done);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+static health_answer *answer_new(int status, const char *text, size_t len) {
+    health_answer *a = malloc(sizeof *a + len);
+    if (a == NULL) return NULL;
+    atomic_init(&a->refs, 1);
+    a->status = status;
+    a->len = len;
+    memcpy(a->text, text, len);
+    return a;
+}
+
+static health_answer *error_answer(const tb_error *err);
+
+/* Collects every instance's health: the answer (NULL on out of memory). */
+static health_answer *collect_health_all(gw_req *r) {
     instance *in = NULL;
     size_t n = 0;
     tb_error err = {0};
-    if (discover(r, &in, &n, &err) != TB_OK) {
-        gw_send_error(r, &err);
-        return;
-    }
+    bus_counter_add(
+        bus_metrics_counter(bus_actor_metrics(r->g->actor), "tb_gateway_health_collections_total",
+                            "Rounds of $SRV.PING and health requests for /health/all", NULL),
+        1);
+    if (discover(r, &in, &n, &err) != TB_OK) return error_answer(&err);
     static const char *const fmt[] = {"svc.%s.%s.health"};
     bus_bytes *rep = NULL;
     size_t nrep = 0;
@@ -201,8 +260,7 @@ void gw_handle_health_all(gw_req *r) {
     if (n > 0 && gather(r, in, n, fmt, 1, &rep, &nrep, &err) != TB_OK) {
         free(in);
         json_decref(by_id);
-        gw_send_error(r, &err);
-        return;
+        return error_answer(&err);
     }
     for (size_t i = 0; i < nrep; i++) {
         json_t *j = json_loadb(rep[i].data, rep[i].len, 0, NULL);
@@ -244,9 +302,82 @@ void gw_handle_health_all(gw_req *r) {
     json_decref(by_id);
     free(in);
     const char *status = required_down ? "down" : degraded ? "degraded" : "ok";
-    gw_send_json(r, required_down ? 503 : 200,
-                 json_pack("{s:s, s:I, s:o}", "status", status, "instances", (json_int_t)n,
-                           "services", services));
+    json_t *body = json_pack("{s:s, s:I, s:o}", "status", status, "instances", (json_int_t)n,
+                             "services", services);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    health_answer *a = text ? answer_new(required_down ? 503 : 200, text, strlen(text)) : NULL;
+    free(text);
+    return a;
+}
+
+/* A failed collection is an answer too: it is shared and kept like one, so
+ * a bus outage does not turn a flood of calls into a flood of pings. */
+static health_answer *error_answer(const tb_error *err) {
+    tb_status s = err->status == TB_OK ? TB_ERR : err->status;
+    json_t *body = json_pack("{s:{s:s, s:s, s:n}}", "error", "code", tb_status_code(s), "message",
+                             err->message[0] ? err->message : tb_status_text(s), "field");
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    health_answer *a = text ? answer_new(tb_status_http(s), text, strlen(text)) : NULL;
+    free(text);
+    return a;
+}
+
+/* Longest wait for another caller's collection: discovery plus the
+ * gather, with a margin. */
+static int64_t wait_cap_ns(const gw *g) {
+    return (g->set.discovery_ms + GATHER_MAX_MS + 1000) * INT64_C(1000000);
+}
+
+void gw_handle_health_all(gw_req *r) {
+    gw_health_cache *h = r->g->health;
+    health_answer *a = NULL;
+    int64_t deadline = bus_mono_ns() + wait_cap_ns(r->g);
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        if (h->last && bus_mono_ns() < h->fresh_until_ns) {
+            a = h->last;
+            atomic_fetch_add(&a->refs, 1);
+            break;
+        }
+        if (!h->collecting) break;
+        int64_t now = bus_mono_ns();
+        if (now >= deadline) break; /* collect ourselves rather than wait on */
+        struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
+        pthread_cond_timedwait(&h->done, &h->lock, &ts);
+        /* A collection that just ended is shared even with a zero period. */
+        if (h->last && !h->collecting && h->fresh_until_ns >= now) {
+            a = h->last;
+            atomic_fetch_add(&a->refs, 1);
+            break;
+        }
+    }
+    bool mine = a == NULL;
+    if (mine) h->collecting = true;
+    pthread_mutex_unlock(&h->lock);
+    if (mine) {
+        int64_t start = bus_mono_ns();
+        a = collect_health_all(r);
+        pthread_mutex_lock(&h->lock);
+        if (a) {
+            answer_unref(h->last);
+            h->last = a;
+            atomic_fetch_add(&a->refs, 1);
+            /* From the start: collections begin at least a period apart. */
+            h->fresh_until_ns = start + r->g->set.health_cache_ms * INT64_C(1000000);
+            if (h->fresh_until_ns < bus_mono_ns()) h->fresh_until_ns = bus_mono_ns();
+        }
+        h->collecting = false;
+        pthread_cond_broadcast(&h->done);
+        pthread_mutex_unlock(&h->lock);
+    }
+    if (a == NULL) {
+        gw_send_fail(r, TB_NOMEM, NULL, "out of memory collecting health");
+        return;
+    }
+    gw_send(r, a->status, "application/json", a->text, a->len, NULL);
+    answer_unref(a);
 }
 
 static const char *str_or(const char *s, const char *dflt) {

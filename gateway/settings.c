@@ -32,15 +32,17 @@ tb_status gw_settings_load(gw_settings *s, tb_error *err) {
         int64_t dflt, min, max;
         int64_t *out;
     } ints[] = {
-        {"GATEWAY_THREADS", 32, 2, 1024, &s->threads},
+        {"GATEWAY_THREADS", 512, 2, 8192, &s->threads},
+        {"GATEWAY_LISTEN_BACKLOG", 1024, 1, 65535, &s->listen_backlog},
         {"GATEWAY_MAX_BODY", 1024 * 1024, 1024, TB_MAX_MSG_BYTES, &s->max_body},
         {"GATEWAY_RATE_LIMIT", 50, 1, 1000000, &s->rate_limit},
         {"GATEWAY_BUS_TIMEOUT_MS", 5000, 10, 600000, &s->bus_timeout_ms},
         {"GATEWAY_AUTH_CACHE_MS", 2000, 0, 60000, &s->auth_cache_ms},
         {"GATEWAY_AUTH_FAIL_LIMIT", 20, 1, 1000000, &s->auth_fail_limit},
         {"GATEWAY_DISCOVERY_MS", 300, 20, 10000, &s->discovery_ms},
-        {"GATEWAY_REQUEST_TIMEOUT_MS", 30000, 100, 600000, &s->request_timeout_ms},
+        {"GATEWAY_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &s->request_timeout_ms},
         {"GATEWAY_KEEP_ALIVE_MS", 5000, 0, 600000, &s->keep_alive_ms},
+        {"GATEWAY_HEALTH_CACHE_MS", 1000, 0, 600000, &s->health_cache_ms},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         st = bus_env_int(ints[i].name, ints[i].dflt, ints[i].min, ints[i].max, ints[i].out, err);
@@ -58,6 +60,12 @@ tb_status gw_settings_load(gw_settings *s, tb_error *err) {
         {"GATEWAY_STREAM_QUEUE", 1000, 10, 1000000, &s->stream_queue},
         {"GATEWAY_STREAM_MAX_SUBS", 100, 1, 10000, &s->stream_max_subs},
         {"GATEWAY_STREAM_CLOSE_MS", 5000, 10, 600000, &s->stream_close_ms},
+        /* One address may not hold every thread: a quarter by default. */
+        {"GATEWAY_MAX_CONN_PER_ADDR", s->threads / 4 > 0 ? s->threads / 4 : 1, 1, s->threads,
+         &s->max_per_addr},
+        /* A tenth of the limit per Redis round trip: at most ten a second
+         * per key and instance, and little left unused at a window's end. */
+        {"GATEWAY_RATE_BATCH", (s->rate_limit + 9) / 10, 1, s->rate_limit, &s->rate_batch},
     };
     for (size_t i = 0; i < sizeof stream / sizeof stream[0]; i++) {
         st = bus_env_int(stream[i].name, stream[i].dflt, stream[i].min, stream[i].max,
@@ -73,37 +81,54 @@ tb_status gw_settings_load(gw_settings *s, tb_error *err) {
 }
 
 void gw_settings_usage(FILE *f) {
-    fprintf(f,
-            "  GATEWAY_PORT                HTTP port (default 8000)\n"
-            "  GATEWAY_BIND                listening address (default 127.0.0.1; 0.0.0.0 for all)\n"
-            "  GATEWAY_THREADS             civetweb worker threads = concurrent connections "
-            "(default 32)\n"
-            "  GATEWAY_MAX_BODY            largest request body in bytes (default 1048576)\n"
-            "  GATEWAY_RATE_LIMIT          requests per second per API key (default 50)\n"
-            "  GATEWAY_BUS_TIMEOUT_MS      bus request timeout before 504 (default 5000)\n"
-            "  GATEWAY_AUTH_CACHE_MS       how long a key lookup is cached; bounds revocation "
-            "delay (default 2000)\n"
-            "  GATEWAY_AUTH_FAIL_LIMIT     failed key lookups per second per client address "
-            "(default 20)\n"
-            "  GATEWAY_DISCOVERY_MS        how long $SRV.PING replies are collected (default 300)\n"
-            "  GATEWAY_REQUEST_TIMEOUT_MS  civetweb request_timeout_ms (default 30000)\n"
-            "  GATEWAY_KEEP_ALIVE_MS       civetweb keep_alive_timeout_ms (default 5000)\n"
-            "  GATEWAY_REQUIRED_SERVICES   services /health/all requires (default: the eight "
-            "services; 'none')\n"
-            "  GATEWAY_STREAM_MAX          /v1/stream connections per gateway, each holding a "
-            "thread\n"
-            "                              (default GATEWAY_THREADS / 2, below GATEWAY_THREADS)\n"
-            "  GATEWAY_STREAM_MAX_PER_KEY  /v1/stream connections per API key and gateway "
-            "(default 5)\n"
-            "  GATEWAY_STREAM_QUEUE        frames queued per stream connection; a client past "
-            "it is\n"
-            "                              disconnected as a slow consumer (default 1000)\n"
-            "  GATEWAY_STREAM_MAX_SUBS     subscriptions per stream connection (default 100)\n"
-            "  GATEWAY_STREAM_CLOSE_MS     how long a client the gateway closes may take to go "
-            "before\n"
-            "                              its socket is shut down (default 5000)\n"
-            "\nCommands:\n"
-            "  tb-gateway --create-admin-key [--name NAME]\n"
-            "                              creates an admin API key in PostgreSQL (DATABASE_URL)\n"
-            "                              and prints it once on stdout\n");
+    fprintf(
+        f,
+        "  GATEWAY_PORT                HTTP port (default 8000)\n"
+        "  GATEWAY_BIND                listening address (default 127.0.0.1; 0.0.0.0 for all)\n"
+        "  GATEWAY_THREADS             civetweb worker threads = open connections served at "
+        "once,\n"
+        "                              idle keep-alive ones included (default 512)\n"
+        "  GATEWAY_MAX_CONN_PER_ADDR   open connections per client address; more get a 429 "
+        "and\n"
+        "                              are closed at once (default GATEWAY_THREADS / 4)\n"
+        "  GATEWAY_LISTEN_BACKLOG      listen() backlog: connections waiting for accept "
+        "(default 1024)\n"
+        "  GATEWAY_MAX_BODY            largest request body in bytes (default 1048576)\n"
+        "  GATEWAY_RATE_LIMIT          requests per second per API key (default 50)\n"
+        "  GATEWAY_RATE_BATCH          most rate-limit tokens an instance leases from Redis at "
+        "once;\n"
+        "                              leases start at 1 and double (default GATEWAY_RATE_LIMIT / "
+        "10,\n"
+        "                              rounded up)\n"
+        "  GATEWAY_BUS_TIMEOUT_MS      bus request timeout before 504 (default 5000)\n"
+        "  GATEWAY_AUTH_CACHE_MS       how long a key lookup is cached; bounds revocation "
+        "delay (default 2000)\n"
+        "  GATEWAY_AUTH_FAIL_LIMIT     failed key lookups per second per client address "
+        "(default 20)\n"
+        "  GATEWAY_DISCOVERY_MS        how long $SRV.PING replies are collected (default 300)\n"
+        "  GATEWAY_REQUEST_TIMEOUT_MS  deadline for a new connection's first request headers, "
+        "and for\n"
+        "                              each body read and response write (default 10000)\n"
+        "  GATEWAY_KEEP_ALIVE_MS       deadline for the next request's headers on a keep-alive "
+        "connection\n"
+        "                              (default 5000; 0 closes after each response)\n"
+        "  GATEWAY_HEALTH_CACHE_MS     how long a /health/all answer is reused (default 1000)\n"
+        "  GATEWAY_REQUIRED_SERVICES   services /health/all requires (default: the eight "
+        "services; 'none')\n"
+        "  GATEWAY_STREAM_MAX          /v1/stream connections per gateway, each holding a "
+        "thread\n"
+        "                              (default GATEWAY_THREADS / 2, below GATEWAY_THREADS)\n"
+        "  GATEWAY_STREAM_MAX_PER_KEY  /v1/stream connections per API key and gateway "
+        "(default 5)\n"
+        "  GATEWAY_STREAM_QUEUE        frames queued per stream connection; a client past "
+        "it is\n"
+        "                              disconnected as a slow consumer (default 1000)\n"
+        "  GATEWAY_STREAM_MAX_SUBS     subscriptions per stream connection (default 100)\n"
+        "  GATEWAY_STREAM_CLOSE_MS     how long a client the gateway closes may take to go "
+        "before\n"
+        "                              its socket is shut down (default 5000)\n"
+        "\nCommands:\n"
+        "  tb-gateway --create-admin-key [--name NAME]\n"
+        "                              creates an admin API key in PostgreSQL (DATABASE_URL)\n"
+        "                              and prints it once on stdout\n");
 }

@@ -29,7 +29,6 @@
  * connection, STREAM_CMDS_PER_SEC client frames per second, and after
  * STREAM_MAX_INVALID refused frames the connection is closed. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -267,49 +266,6 @@ static int on_connect(const struct mg_connection *conn, void *cbdata) {
     mg_set_user_connection_data(conn, sc);
     sc->upgrade_ns = t0;
     return 0;
-}
-
-/* The connection's socket, found by its two addresses (civetweb does not
- * expose it): needed to cut off a client that stopped reading. */
-static bool addr_is(const struct sockaddr_storage *ss, const char *addr, int port) {
-    char buf[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        return ntohs(a->sin_port) == port && inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf) &&
-               strcmp(buf, addr) == 0;
-    }
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (ntohs(a->sin6_port) != port || !inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf))
-            return false;
-        /* an IPv4 client of a dual-stack socket: ::ffff:127.0.0.1 */
-        return strcmp(buf, addr) == 0 ||
-               (strncmp(buf, "::ffff:", 7) == 0 && strcmp(buf + 7, addr) == 0);
-    }
-    return false;
-}
-
-static int find_socket(const struct mg_request_info *ri) {
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL) return -1;
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || e->d_name[0] == '\0' || fd == dirfd(d)) continue;
-        struct sockaddr_storage peer, local;
-        socklen_t pl = sizeof peer, ll = sizeof local;
-        if (getpeername((int)fd, (struct sockaddr *)&peer, &pl) != 0 ||
-            getsockname((int)fd, (struct sockaddr *)&local, &ll) != 0)
-            continue;
-        int lport = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
-                                               : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
-        if (lport == ri->server_port && addr_is(&peer, ri->remote_addr, ri->remote_port))
-            found = (int)fd;
-    }
-    closedir(d);
-    return found;
 }
 
 /* ------------------------------------------------ outbound queue -- */
@@ -586,7 +542,7 @@ static void on_ready(struct mg_connection *conn, void *cbdata) {
     gw_sconn *sc = mg_get_user_connection_data(conn);
     if (sc == NULL) return;
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    int fd = find_socket(ri);
+    int fd = gw_find_socket(ri);
     if (fd < 0)
         bus_log(BUS_LOG_WARN,
                 "stream %s: socket not found; a client that stops reading is "

@@ -20,8 +20,11 @@ static void setup(void) {
     tb_test_unique(my_acct, sizeof my_acct, "GA");
     tb_test_unique(other, sizeof other, "GB");
     svc = fake_start(fake_name, true);
-    static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", "GATEWAY_AUTH_CACHE_MS=400",
-                                      NULL};
+    /* The two instances share keys with different limits: gw leases one
+     * token at a time, so its leases never use up gw2's small windows (a
+     * lease of 10,000 would, correctly: those tokens are taken). */
+    static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", "GATEWAY_RATE_BATCH=1",
+                                      "GATEWAY_AUTH_CACHE_MS=400", NULL};
     gw_start(&gw, "auth", env);
     static const char *const env2[] = {"GATEWAY_RATE_LIMIT=5", "GATEWAY_AUTH_CACHE_MS=400",
                                        "GATEWAY_AUTH_FAIL_LIMIT=3", NULL};
