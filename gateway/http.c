@@ -44,8 +44,13 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
     if (len > 0 && strcmp(r->ri->request_method, "HEAD") != 0) mg_write(r->conn, body, len);
 }
 
+/* Reals with 15 significant digits: every double that was rounded to fewer
+ * (statistics are, see actors/analytics) prints as that short decimal, where
+ * jansson's default of 17 would print 0.297809 as 0.29780900000000002. */
+#define GW_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 void gw_send_json(gw_req *r, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, GW_JSON_FLAGS) : NULL;
     json_decref(body);
     if (text == NULL) {
         static const char oom[] =

@@ -295,7 +295,7 @@ START_TEST(scripted_curve_points_and_statistics) {
     ck_assert_double_eq_tol(p.max_drawdown, 0.1, 1e-12);
     ck_assert_int_eq(p.from, JAN2 + 10 * SEC);
     ck_assert_int_eq(p.to, JAN2 + 4 * DAY + 10 * SEC);
-    ck_assert_uint_eq(p.trades, 0);
+    ck_assert_uint_eq(p.fills, 0);
 
     /* Hourly periods: the same returns, 252 * 24 = 6048 a year. */
     snprintf(q.interval, sizeof q.interval, "1h");
@@ -380,20 +380,20 @@ START_TEST(trades_and_win_rate_from_fills) {
     tb_performance p;
     tb_error err = {0};
     ck_assert_msg(get_perf(&q, &p, &err) == TB_OK, "%s", err.message);
-    ck_assert_uint_eq(p.trades, 6);
+    ck_assert_uint_eq(p.fills, 6);
     ck_assert_double_eq_tol(p.win_rate, 1.0 / 3, 1e-12);
     ck_assert_int_eq(p.equity, 0); /* no equity points yet */
 
     snprintf(q.strategy_id, sizeof q.strategy_id, "s1");
     ck_assert_int_eq(get_perf(&q, &p, &err), TB_OK);
     ck_assert_str_eq(p.strategy_id, "s1");
-    ck_assert_uint_eq(p.trades, 3);
+    ck_assert_uint_eq(p.fills, 3);
     ck_assert_double_eq_tol(p.win_rate, 0.5, 1e-12);
     ck_assert_int_eq(p.pnl, FX(7)); /* 40 - 30 - 3 fees */
 
     snprintf(q.strategy_id, sizeof q.strategy_id, "s2");
     ck_assert_int_eq(get_perf(&q, &p, &err), TB_OK);
-    ck_assert_uint_eq(p.trades, 2);
+    ck_assert_uint_eq(p.fills, 2);
     ck_assert_double_eq(p.win_rate, 0);
     ck_assert_int_eq(p.pnl, -FX(52));
 
@@ -401,7 +401,7 @@ START_TEST(trades_and_win_rate_from_fills) {
     q = query_for(acct);
     q.from = t0 + 200;
     ck_assert_int_eq(get_perf(&q, &p, &err), TB_OK);
-    ck_assert_uint_eq(p.trades, 4);
+    ck_assert_uint_eq(p.fills, 4);
     ck_assert_double_eq_tol(p.win_rate, 1.0 / 3, 1e-12);
 }
 END_TEST
@@ -422,7 +422,7 @@ START_TEST(endpoint_errors) {
     ck_assert_int_eq(get_perf(&q, &p, &err), TB_NOT_FOUND);
     snprintf(q.accounts, sizeof q.accounts, "other,%s", acct);
     ck_assert_int_eq(get_perf(&q, &p, &err), TB_OK);
-    ck_assert_uint_eq(p.trades, 0);
+    ck_assert_uint_eq(p.fills, 0);
     q = query_for(acct);
     q.from = JAN2 + DAY;
     q.to = JAN2;

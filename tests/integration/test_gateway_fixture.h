@@ -609,7 +609,9 @@ static tb_status fk_analytics(bus_ctx *ctx, const void *ev) {
     tb_performance p = {.equity = 10500000000000,
                         .pnl = 500000000000,
                         .sharpe = 1.25,
-                        .trades = 12,
+                        .fills = 12,
+                        .cagr = -0.297809,
+                        .calmar = TB_NULL_F64,
                         .max_drawdown = 0.031};
     snprintf(p.account, sizeof p.account, "%s", q->account);
     return bus_reply(ctx, &tb_performance_desc, &p);
