@@ -120,6 +120,8 @@ void an_report_drawdowns(tb_equity_point *pts, size_t n, double prior_peak) {
 
 /* A statistic into its field, or null with the reason noted. */
 static void stat(double *dst, an_value v, const char *name, an_nulls *z) {
+    /* The wire carries no infinities: an overflowing ratio is no value. */
+    if (!v.why && !isfinite(v.v)) v.why = "not finite";
     if (v.why) {
         *dst = TB_NULL_F64;
         an_nulls_add(z, name, v.why);

@@ -218,12 +218,12 @@ static tb_status list_trip(void *arg, const an_trip *t, tb_error *err) {
     const tb_query *q = l->q;
     if (q->strategy_id[0] && strcmp(q->strategy_id, t->strategy_id) != 0) return TB_OK;
     if (t->entry_ts < q->from) return TB_OK; /* the scan already stops at to */
+    if (l->n >= TRIPS_MAX)
+        return tb_error_set(err, TB_TOO_LARGE, "from",
+                            "more than %d round trips: narrow with from, to or symbol", TRIPS_MAX);
     if (l->n == l->cap) {
-        if (l->cap >= TRIPS_MAX)
-            return tb_error_set(err, TB_TOO_LARGE, "from",
-                                "more than %d round trips: narrow with from, to or symbol",
-                                TRIPS_MAX);
         size_t cap = l->cap ? l->cap * 2 : 64;
+        if (cap > TRIPS_MAX) cap = TRIPS_MAX;
         tb_round_trip *p = realloc(l->items, cap * sizeof *p);
         if (p == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory for round trips");
         l->items = p;

@@ -304,6 +304,32 @@ START_TEST(curve_statistics_rounded) {
 }
 END_TEST
 
+START_TEST(non_finite_is_null) {
+    /* A summary whose ratio overflowed: the reply says null, "not finite",
+     * and stays valid for the wire (no infinities). */
+    an_summary m = {.points = 2, .from = 0, .to = DAY};
+    an_value ok = {1, NULL};
+    m.total_return = m.cagr = m.volatility = m.sortino = m.calmar = m.max_drawdown = ok;
+    m.var_95 = ok;
+    m.sharpe = (an_value){INFINITY, NULL};
+    m.dd_peak_ts = 1;
+    m.dd_trough_ts = 2;
+    m.why_recovery = "not recovered";
+    an_trip_stats s;
+    an_trip_stats_init(&s, NULL, 0);
+    an_trades tr;
+    an_trades_init(&tr, NULL, 0);
+    tb_performance p = {.account = "ACC"};
+    tb_error err = {0};
+    ck_assert_int_eq(an_report_fill(&p, &m, FX(1), FX(2), &tr, &s, &err), TB_OK);
+    ck_assert(isnan(p.sharpe));
+    ck_assert_ptr_nonnull(strstr(p.null_reasons, "sharpe: not finite"));
+    ck_assert_double_eq(p.sortino, 1);
+    ck_assert_int_eq(p.drawdown_recovery, TB_NULL_INT);
+    ck_assert_int_eq(tb_validate(&tb_performance_desc, &p, NULL), TB_OK);
+}
+END_TEST
+
 START_TEST(exposure_union_of_spans) {
     /* Spans [1, 4], [2, 3] (inside the first), [6, 7], [9, open) in days
      * over [0, 10]: 3 + 1 + 1 = 5 of 10 days = 0.5. Over [2, 8]: [2, 4] and
@@ -372,6 +398,7 @@ int main(void) {
     tcase_add_test(tc, trip_statistics_per_account);
     tcase_add_test(tc, trip_statistics_per_strategy);
     tcase_add_test(tc, curve_statistics_rounded);
+    tcase_add_test(tc, non_finite_is_null);
     tcase_add_test(tc, exposure_union_of_spans);
     tcase_add_test(tc, rounding_and_reasons_text);
     tcase_add_test(tc, drawdown_series);
