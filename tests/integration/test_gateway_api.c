@@ -351,6 +351,15 @@ START_TEST(analytics_and_import) {
     ck_assert(json_is_null(json_object_get(r.json, "calmar")));
     ck_assert_ptr_nonnull(strstr(r.body, "\"cagr\":-0.297809,"));
     http_free(&r);
+    snprintf(path, sizeof path, "/v1/analytics/%s/trades?symbol=DAX&limit=5", my_acct);
+    gw_http(&r, &gw, "GET", path, viewer, NULL);
+    ck_assert_int_eq(r.status, 200);
+    json_t *trip = json_array_get(json_object_get(r.json, "items"), 0);
+    ck_assert_str_eq(str(trip, "entry_price"), "100.5");
+    ck_assert_str_eq(str(trip, "net_pnl"), "-1");
+    ck_assert(json_is_null(json_object_get(trip, "exit_ts")));
+    ck_assert(json_is_null(json_object_get(trip, "exit_price")));
+    http_free(&r);
     snprintf(path, sizeof path, "/v1/analytics/%s/equity?limit=3", my_acct);
     gw_http(&r, &gw, "GET", path, viewer, NULL);
     ck_assert_int_eq(r.status, 200);
