@@ -66,6 +66,16 @@ an_value an_exposure(an_span *spans, size_t n, int64_t start, int64_t end) {
     return (an_value){covered / (double)(end - start), NULL};
 }
 
+an_value an_buy_hold(const tb_fixed *first, const tb_fixed *last, size_t n) {
+    if (n == 0) return (an_value){NAN, "no traded symbol"};
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] <= 0) return (an_value){NAN, "a symbol's first price is not positive"};
+        sum += tb_fixed_to_double(last[i]) / tb_fixed_to_double(first[i]) - 1.0;
+    }
+    return (an_value){sum / (double)n, NULL};
+}
+
 double an_round_sig(double x) {
     if (!isfinite(x) || x == 0) return x;
     char buf[40];
@@ -188,7 +198,8 @@ static void no_curve(tb_performance *p, an_nulls *z) {
 }
 
 tb_status an_report_fill(tb_performance *p, const an_summary *m, tb_fixed first, tb_fixed last,
-                         const an_trades *trades, an_trip_stats *trips, tb_error *err) {
+                         const an_trades *trades, an_trip_stats *trips, an_value buy_hold,
+                         tb_error *err) {
     an_nulls z = {0};
     p->fills = trades->fills;
     p->fees = trades->fees;
@@ -235,6 +246,7 @@ tb_status an_report_fill(tb_performance *p, const an_summary *m, tb_fixed first,
         mean_money(&p->avg_loss, trips->loss_sum, trips->losses, "avg_loss",
                    "no losing round trips", &z) != TB_OK)
         return tb_error_set(err, TB_OVERFLOW, "expectancy", "round trip means out of range");
+    stat(&p->buy_hold_return, buy_hold, "buy_hold_return", &z);
     an_nulls_format(&z, p->null_reasons, sizeof p->null_reasons);
     return TB_OK;
 }

@@ -57,6 +57,11 @@ tb_status an_trip_stats_add(void *stats, const an_trip *t, tb_error *err) TB_WAR
  * place); undefined when end <= start. */
 an_value an_exposure(an_span *spans, size_t n, int64_t start, int64_t end);
 
+/* Buy and hold of n symbols, equal weights: the mean of last[i] / first[i]
+ * - 1 (first the price bought at, last the price held to); undefined for no
+ * symbol or a first price that is not positive. */
+an_value an_buy_hold(const tb_fixed *first, const tb_fixed *last, size_t n);
+
 /* x rounded to AN_SIG_DIGITS significant digits (decimal, half-even as
  * printf rounds); NaN and 0 unchanged. */
 double an_round_sig(double x);
@@ -84,10 +89,11 @@ void an_report_drawdowns(tb_equity_point *pts, size_t n, double prior_peak);
 /* Fills the statistics of p (account and strategy_id already set). m is the
  * account's curve summary, or NULL per strategy (the curve is the account's:
  * its statistics are null). first / last: exact equity of the first and last
- * point. trades: the fills replay; trips: its round trips. TB_OVERFLOW when a
+ * point. trades: the fills replay; trips: its round trips; buy_hold: the
+ * traded symbols' buy and hold return (an_buy_hold). TB_OVERFLOW when a
  * money figure leaves the fixed-point range. */
 tb_status an_report_fill(tb_performance *p, const an_summary *m, tb_fixed first, tb_fixed last,
-                         const an_trades *trades, an_trip_stats *trips,
+                         const an_trades *trades, an_trip_stats *trips, an_value buy_hold,
                          tb_error *err) TB_WARN_UNUSED;
 
 #endif

@@ -28,6 +28,8 @@
 #define EQUITY_MAX_LIMIT     10000
 #define TRIPS_DEFAULT_LIMIT  100
 #define TRIPS_MAX_LIMIT      1000
+/* Traded symbols the buy and hold return asks historical-data about. */
+#define BH_MAX_SYMBOLS 64
 /* Round trips one trades request may hold in memory to sort them. */
 #define TRIPS_MAX 200000
 
@@ -37,6 +39,7 @@ typedef struct an_state {
     int64_t trading_days;
     double risk_free; /* annual rate, a fraction */
     int64_t accounts_timeout_ms;
+    int64_t bars_timeout_ms;
     bus_series *samples_written, *samples_stale, *valuation_errors;
     bus_series *fills_recorded, *fills_duplicate;
 } an_state;
@@ -150,10 +153,21 @@ static tb_status check_account(bus_ctx *ctx, const tb_query *q, PGconn **pg) {
 typedef struct replay {
     an_trades trades;
     an_trips trips;
+    /* the symbols traded from `from` on, for the buy and hold return */
+    char syms[BH_MAX_SYMBOLS][TB_TOKEN_CAP];
+    size_t nsyms;
+    bool too_many;
 } replay;
 
 static tb_status replay_fill(void *arg, const an_fill *f, tb_error *err) {
     replay *r = arg;
+    /* Fills come by symbol: a new symbol differs from the last one kept. */
+    if (f->ts >= r->trades.from && (r->nsyms == 0 || strcmp(r->syms[r->nsyms - 1], f->symbol))) {
+        if (r->nsyms == BH_MAX_SYMBOLS)
+            r->too_many = true;
+        else
+            snprintf(r->syms[r->nsyms++], TB_TOKEN_CAP, "%s", f->symbol);
+    }
     tb_status s = an_trades_add(&r->trades, f, err);
     return s == TB_OK ? an_trips_add(&r->trips, f, err) : s;
 }
@@ -163,8 +177,65 @@ static tb_status replay_fills(PGconn *pg, const tb_query *q, replay *r, an_trip_
                               tb_error *err) {
     an_trades_init(&r->trades, q->strategy_id, q->from);
     an_trips_init(&r->trips, fn, arg);
+    r->nsyms = 0;
+    r->too_many = false;
     tb_status s = an_store_scan_fills(pg, q->account, q->symbol, q->to, replay_fill, r, err);
     return s == TB_OK ? an_trips_finish(&r->trips, err) : s;
+}
+
+/* One bar of symbol from historical-data: the first starting in [from, to)
+ * (first) or the newest starting before to. *found is false when there is
+ * none; an error when historical-data cannot answer. */
+static tb_status one_bar(bus_ctx *ctx, const char *symbol, const char *interval, int64_t from,
+                         int64_t to, bool first, tb_bar *out, bool *found, tb_error *err) {
+    tb_query q = {.limit = 1, .to = to, .from = first ? from : 0};
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    snprintf(q.interval, sizeof q.interval, "%s", interval);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_status s = tb_encode(&tb_query_desc, &q, &sb, err);
+    bus_bytes rep = {0};
+    if (s == TB_OK)
+        s = bus_request_bytes(bus_actor_conn(bus_ctx_actor(ctx)), "api.bars.query", sb.data,
+                              sb.size, tb_query_desc.name, state.bars_timeout_ms,
+                              bus_ctx_trace(ctx), &rep, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s != TB_OK) return s;
+    void *items = NULL;
+    size_t n = 0;
+    s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, &items, &n, NULL, err);
+    bus_bytes_free(&rep);
+    *found = s == TB_OK && n > 0;
+    if (*found) *out = *(tb_bar *)items;
+    free(items);
+    return s;
+}
+
+/* Buy and hold of the traded symbols over the curve's span [t0, t1]: bought
+ * at the open of each one's first bar (of the return period) starting in
+ * the span, held to the close of its newest bar starting by t1. */
+static an_value buy_hold(bus_ctx *ctx, const replay *r, const char *interval, const an_summary *m) {
+    if (m->points == 0) return (an_value){NAN, "no equity points"};
+    if (r->too_many) return (an_value){NAN, "more than 64 traded symbols"};
+    tb_fixed first[BH_MAX_SYMBOLS], last[BH_MAX_SYMBOLS];
+    for (size_t i = 0; i < r->nsyms; i++) {
+        tb_bar b;
+        bool found = false;
+        tb_error err = {0};
+        if (one_bar(ctx, r->syms[i], interval, m->from, m->to + 1, true, &b, &found, &err) !=
+            TB_OK) {
+            bus_log(BUS_LOG_WARN, "buy and hold: bars of %s unavailable: %s", r->syms[i],
+                    err.message);
+            return (an_value){NAN, "historical-data unavailable"};
+        }
+        if (!found) return (an_value){NAN, "no bars of a traded symbol in the span"};
+        first[i] = b.open;
+        if (one_bar(ctx, r->syms[i], interval, 0, m->to + 1, false, &b, &found, &err) != TB_OK ||
+            !found)
+            return (an_value){NAN, "historical-data unavailable"};
+        last[i] = b.close;
+    }
+    return an_buy_hold(first, last, r->nsyms);
 }
 
 static tb_status on_get(bus_ctx *ctx, const void *ev) {
@@ -198,8 +269,10 @@ static tb_status on_get(bus_ctx *ctx, const void *ev) {
         s = an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err);
     if (s == TB_OK && per_account && an_series_finish(&ser, ppy, &m) != TB_OK)
         s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory for the daily returns");
+    an_value bh = {NAN, "equity is per account"};
+    if (s == TB_OK && per_account) bh = buy_hold(ctx, &r, interval, &m);
     if (s == TB_OK)
-        s = an_report_fill(&p, per_account ? &m : NULL, first, last, &r.trades, &trips, &err);
+        s = an_report_fill(&p, per_account ? &m : NULL, first, last, &r.trades, &trips, bh, &err);
     an_series_free(&ser);
     an_trip_stats_free(&trips);
     if (s != TB_OK) return bus_fail_err(ctx, &err);
@@ -348,7 +421,8 @@ static void usage(FILE *f) {
         "  ANALYTICS_TRADING_DAYS       days per year for annualising (default 252)\n"
         "  ANALYTICS_RISK_FREE_RATE     annual risk-free rate of Sharpe and Sortino, a fraction\n"
         "                               between -1 and 1 (default 0)\n"
-        "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n");
+        "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n"
+        "  ANALYTICS_BARS_TIMEOUT_MS    api.bars.query timeout, buy and hold (default 2000)\n");
 }
 
 static const bus_endpoint endpoints[] = {
@@ -409,7 +483,9 @@ int main(int argc, char **argv) {
     if (bus_env_int("ANALYTICS_SAMPLE_MS", 1000, 1, 86400000, &sample_ms, &err) != TB_OK ||
         bus_env_int("ANALYTICS_TRADING_DAYS", 252, 1, 366, &state.trading_days, &err) != TB_OK ||
         bus_env_int("ANALYTICS_ACCOUNTS_TIMEOUT_MS", 2000, 10, 60000, &state.accounts_timeout_ms,
-                    &err) != TB_OK) {
+                    &err) != TB_OK ||
+        bus_env_int("ANALYTICS_BARS_TIMEOUT_MS", 2000, 10, 60000, &state.bars_timeout_ms, &err) !=
+            TB_OK) {
         fprintf(stderr, "tb-analytics: %s\n", err.message);
         return 2;
     }

@@ -68,19 +68,51 @@ static tb_status on_accounts_get(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_account_desc, &found.value);
 }
 
+/* historical-data's api.bars.query for the buy and hold return: each G*
+ * symbol has one bar in its history, opening at 100, 50, 80 and closing at
+ * 110, 40, 96 (+10 %, -20 %, +20 %). The first request of a symbol (with
+ * from) must cover the curve's span exactly. */
+static atomic_int bars_asked, bars_bad_range;
+static int64_t bars_from, bars_to;
+
+static tb_status on_bars_query(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    atomic_fetch_add(&bars_asked, 1);
+    if (q->from && (q->from != bars_from || q->to != bars_to)) atomic_fetch_add(&bars_bad_range, 1);
+    static const char *const syms[] = {"GA", "GB", "GC"};
+    static const int open[] = {100, 50, 80}, close[] = {110, 40, 96};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(q->symbol, syms[i]) != 0) continue;
+        tb_bar b = {.start = bars_from + DAY,
+                    .open = FX(open[i]),
+                    .high = FX(200),
+                    .low = FX(1),
+                    .close = FX(close[i])};
+        snprintf(b.symbol, sizeof b.symbol, "%s", q->symbol);
+        snprintf(b.interval, sizeof b.interval, "%s", q->interval);
+        return bus_reply_list(ctx, &tb_bar_desc, &b, 1, NULL);
+    }
+    return bus_reply_list(ctx, &tb_bar_desc, NULL, 0, NULL);
+}
+
 static const bus_endpoint fake_endpoints[] = {
     {.name = "accounts-get",
      .kind = BUS_REQUEST,
      .subject = "api.accounts.get",
      .event = &tb_query_desc,
      .handler = on_accounts_get},
+    {.name = "bars-query",
+     .kind = BUS_REQUEST,
+     .subject = "api.bars.query",
+     .event = &tb_query_desc,
+     .handler = on_bars_query},
 };
 static const bus_actor_def fake_def = {
     .name = "fake-position-management",
     .version = "0.0.1",
-    .description = "scripted api.accounts.get for the analytics test",
+    .description = "scripted api.accounts.get and api.bars.query for the analytics test",
     .endpoints = fake_endpoints,
-    .nendpoints = 1,
+    .nendpoints = 2,
 };
 
 /* --------------------------------------------------------- fixture --- */
@@ -359,6 +391,7 @@ START_TEST(scripted_curve_points_and_statistics) {
     ck_assert_int_eq(p.avg_win, TB_NULL_INT);
     has_reason(&p, "win_rate", "no closed round trips");
     has_reason(&p, "avg_loss", "no losing round trips");
+    has_reason(&p, "buy_hold_return", "no traded symbol");
 
     /* Hourly periods: the same returns, 252 * 24 = 6048 a year. */
     snprintf(q.interval, sizeof q.interval, "1h");
@@ -792,7 +825,26 @@ START_TEST(generated_fills_against_reference) {
     for (int i = 0; i < 60; i++) publish_rfill(acct, &f[i]);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_fills(acct, 60);
+    bars_from = JAN2;
+    bars_to = JAN2 + 12 * DAY + 1; /* bars starting by the last point */
+    int asked = atomic_load(&bars_asked);
     check_against_reference(acct, f, 60, true, JAN2, JAN2 + 12 * DAY);
+    /* Buy and hold of GA, GB, GC: (0.1 - 0.2 + 0.2) / 3, two bars each. */
+    tb_query q = query_for(acct);
+    tb_performance p;
+    tb_error err = {0};
+    ck_assert_int_eq(get_perf(&q, &p, &err), TB_OK);
+    near6(p.buy_hold_return, 0.1 / 3, "buy_hold_return");
+    ck_assert_int_ge(atomic_load(&bars_asked) - asked, 6);
+    ck_assert_int_eq(atomic_load(&bars_bad_range), 0);
+    /* A symbol historical-data has no bars of: null, with the reason. */
+    rfill extra = make_fill(acct, "h1", "GZ", "", 1, 1, 10, JAN2 + 11 * DAY);
+    publish_rfill(acct, &extra);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    wait_fills(acct, 61);
+    ck_assert_int_eq(get_perf(&q, &p, &err), TB_OK);
+    ck_assert(isnan(p.buy_hold_return));
+    has_reason(&p, "buy_hold_return", "no bars of a traded symbol in the span");
 }
 END_TEST
 

@@ -13,6 +13,8 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
+#define BH_NONE ((an_value){NAN, "no traded symbol"})
+
 #define MAX_TRIPS 16
 typedef struct collected {
     an_trip t[MAX_TRIPS];
@@ -205,7 +207,8 @@ START_TEST(trip_statistics_per_account) {
     an_summary m;
     ck_assert_int_eq(an_series_finish(&ser, 252, &m), TB_OK);
     tb_error err = {0};
-    ck_assert_int_eq(an_report_fill(&p, &m, 0, 0, &tr, &s, &err), TB_OK);
+    an_value bh = {NAN, "no equity points"}; /* as the service says without points */
+    ck_assert_int_eq(an_report_fill(&p, &m, 0, 0, &tr, &s, bh, &err), TB_OK);
     ck_assert_uint_eq(p.fills, 6);
     ck_assert_uint_eq(p.round_trips, 2);
     ck_assert_double_eq(p.win_rate, 0.5);
@@ -221,7 +224,7 @@ START_TEST(trip_statistics_per_account) {
     ck_assert_str_eq(p.null_reasons,
                      "equity, pnl, total_return, cagr, volatility, sharpe, sortino, calmar, "
                      "max_drawdown, drawdown_peak, drawdown_trough, drawdown_recovery, var_95, "
-                     "exposure: no equity points");
+                     "exposure, buy_hold_return: no equity points");
     ck_assert_int_eq(tb_validate(&tb_performance_desc, &p, NULL), TB_OK);
     an_trip_stats_free(&s);
 }
@@ -236,7 +239,7 @@ START_TEST(trip_statistics_per_strategy) {
     fixture_stats(&s, &tr, "s1", 0);
     tb_performance p = {.account = "ACC"};
     tb_error err = {0};
-    ck_assert_int_eq(an_report_fill(&p, NULL, 0, 0, &tr, &s, &err), TB_OK);
+    ck_assert_int_eq(an_report_fill(&p, NULL, 0, 0, &tr, &s, BH_NONE, &err), TB_OK);
     ck_assert_uint_eq(p.round_trips, 1);
     ck_assert_double_eq(p.win_rate, 1);
     ck_assert_int_eq(p.avg_win, FX(7));
@@ -252,7 +255,7 @@ START_TEST(trip_statistics_per_strategy) {
 
     fixture_stats(&s, &tr, "s2", 0);
     memset(&p, 0, sizeof p);
-    ck_assert_int_eq(an_report_fill(&p, NULL, 0, 0, &tr, &s, &err), TB_OK);
+    ck_assert_int_eq(an_report_fill(&p, NULL, 0, 0, &tr, &s, BH_NONE, &err), TB_OK);
     ck_assert_double_eq(p.win_rate, 0);
     ck_assert_double_eq(p.profit_factor, 0);
     ck_assert_int_eq(p.avg_loss, -FX(52));
@@ -287,7 +290,7 @@ START_TEST(curve_statistics_rounded) {
     an_trades_init(&tr, NULL, 0);
     tb_performance p = {0};
     tb_error err = {0};
-    ck_assert_int_eq(an_report_fill(&p, &m, FX(100), 11979000000, &tr, &s, &err), TB_OK);
+    ck_assert_int_eq(an_report_fill(&p, &m, FX(100), 11979000000, &tr, &s, BH_NONE, &err), TB_OK);
     ck_assert_double_eq(p.sharpe, 7.93725);
     ck_assert_double_eq(p.sortino, 15.8745);
     ck_assert_double_eq(p.max_drawdown, 0.1);
@@ -321,12 +324,34 @@ START_TEST(non_finite_is_null) {
     an_trades_init(&tr, NULL, 0);
     tb_performance p = {.account = "ACC"};
     tb_error err = {0};
-    ck_assert_int_eq(an_report_fill(&p, &m, FX(1), FX(2), &tr, &s, &err), TB_OK);
+    ck_assert_int_eq(an_report_fill(&p, &m, FX(1), FX(2), &tr, &s, BH_NONE, &err), TB_OK);
     ck_assert(isnan(p.sharpe));
     ck_assert_ptr_nonnull(strstr(p.null_reasons, "sharpe: not finite"));
     ck_assert_double_eq(p.sortino, 1);
     ck_assert_int_eq(p.drawdown_recovery, TB_NULL_INT);
     ck_assert_int_eq(tb_validate(&tb_performance_desc, &p, NULL), TB_OK);
+}
+END_TEST
+
+START_TEST(buy_and_hold) {
+    /* 100 -> 110 (+10 %) and 50 -> 60 (+20 %), equal weights: 15 %. */
+    tb_fixed first[2] = {FX(100), FX(50)}, last[2] = {FX(110), FX(60)};
+    an_value v = an_buy_hold(first, last, 2);
+    ck_assert_ptr_null(v.why);
+    ck_assert_double_eq_tol(v.v, 0.15, 1e-15);
+    ck_assert_str_eq(an_buy_hold(first, last, 0).why, "no traded symbol");
+    first[1] = 0;
+    ck_assert_ptr_nonnull(an_buy_hold(first, last, 2).why);
+    /* Into the reply, rounded. */
+    an_trip_stats s;
+    an_trip_stats_init(&s, NULL, 0);
+    an_trades tr;
+    an_trades_init(&tr, NULL, 0);
+    an_summary m = {.points = 0};
+    tb_performance p = {.account = "ACC"};
+    tb_error err = {0};
+    ck_assert_int_eq(an_report_fill(&p, &m, 0, 0, &tr, &s, (an_value){2.0 / 3, NULL}, &err), TB_OK);
+    ck_assert_double_eq(p.buy_hold_return, 0.666667);
 }
 END_TEST
 
@@ -399,6 +424,7 @@ int main(void) {
     tcase_add_test(tc, trip_statistics_per_strategy);
     tcase_add_test(tc, curve_statistics_rounded);
     tcase_add_test(tc, non_finite_is_null);
+    tcase_add_test(tc, buy_and_hold);
     tcase_add_test(tc, exposure_union_of_spans);
     tcase_add_test(tc, rounding_and_reasons_text);
     tcase_add_test(tc, drawdown_series);
