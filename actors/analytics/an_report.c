@@ -50,7 +50,7 @@ static int cmp_span(const void *x, const void *y) {
 
 an_value an_exposure(an_span *spans, size_t n, int64_t start, int64_t end) {
     if (end <= start) return (an_value){NAN, "no time elapsed"};
-    qsort(spans, n, sizeof *spans, cmp_span);
+    if (n > 1) qsort(spans, n, sizeof *spans, cmp_span); /* spans is NULL when n is 0 */
     /* Sweep the spans by start, clipped to [start, end]: covered time only
      * counts past the furthest end seen so far, so overlaps count once. */
     double covered = 0;

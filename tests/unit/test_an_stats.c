@@ -41,6 +41,7 @@ START_TEST(daily_curve_all_statistics) {
     ck_assert_int_eq(m.to, 4 * DAY);
     ck_assert_double_eq(m.first, 100);
     ck_assert_double_eq(m.last, 119.79);
+    an_series_free(&s);
 }
 END_TEST
 
@@ -64,6 +65,7 @@ START_TEST(resampling_uses_last_value_per_period) {
     ck_assert_str_eq(m.sortino.why, "no return below the risk-free rate");
     ck_assert_double_eq_tol(m.max_drawdown.v, 0.1, EPS);
     ck_assert_double_eq_tol(m.total_return.v, 0.2, EPS);
+    an_series_free(&s);
 }
 END_TEST
 
@@ -84,6 +86,7 @@ START_TEST(empty_periods_are_skipped) {
     ck_assert_double_eq_tol(m.volatility.v, sqrt(0.02), EPS);
     ck_assert_double_eq_tol(m.sharpe.v, 0, EPS);
     ck_assert_double_eq_tol(m.sortino.v, 0, EPS);
+    an_series_free(&s);
 }
 END_TEST
 
@@ -107,6 +110,7 @@ START_TEST(finish_is_repeatable_and_streaming_continues) {
      * downside deviation sqrt(0.25 / 2) = 0.35355339... */
     ck_assert_double_eq_tol(a.stdev, sqrt(1.125), EPS);
     ck_assert_double_eq_tol(a.sortino.v, 0.25 / sqrt(0.125) * sqrt(252.0), 1e-9);
+    an_series_free(&s);
 }
 END_TEST
 
@@ -120,6 +124,7 @@ START_TEST(bad_points_rejected_unchanged) {
     ck_assert_int_eq(an_series_add(&s, 11, INFINITY), TB_INVALID);
     ck_assert_mem_eq(&s, &before, sizeof s);
     ck_assert_int_eq(an_series_add(&s, 10, 101), TB_OK); /* equal times are fine */
+    an_series_free(&s);
 }
 END_TEST
 
@@ -137,6 +142,7 @@ START_TEST(non_positive_values) {
     ck_assert_double_eq_tol(m.mean_return, -1, EPS);
     ck_assert_double_eq_tol(m.max_drawdown.v, 1, EPS);
     /* A curve starting at 0 has no total return. */
+    an_series_free(&s);
     an_series_init(&s, DAY, 0);
     ck_assert_int_eq(an_series_add(&s, 0, 0), TB_OK);
     ck_assert_int_eq(an_series_add(&s, DAY, 10), TB_OK);
@@ -145,6 +151,7 @@ START_TEST(non_positive_values) {
     ck_assert_str_eq(m.total_return.why, "first equity not positive");
     ck_assert_uint_eq(m.returns, 0);
     /* Nothing fed: every statistic null. */
+    an_series_free(&s);
     an_series_init(&s, DAY, 0);
     ck_assert_int_eq(an_series_finish(&s, 252, &m), TB_OK);
     ck_assert_uint_eq(m.points, 0);
@@ -152,6 +159,7 @@ START_TEST(non_positive_values) {
     ck_assert_str_eq(m.sharpe.why, "no equity points");
     ck_assert_str_eq(m.max_drawdown.why, "no equity points");
     ck_assert_str_eq(m.var_95.why, "no equity points");
+    an_series_free(&s);
 }
 END_TEST
 
@@ -165,6 +173,7 @@ START_TEST(periods_before_epoch_floor) {
     ck_assert_int_eq(an_series_finish(&s, 1, &m), TB_OK);
     ck_assert_uint_eq(m.returns, 1);
     ck_assert_double_eq_tol(m.mean_return, 0.1, EPS);
+    an_series_free(&s);
 }
 END_TEST
 
