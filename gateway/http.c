@@ -114,11 +114,16 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
     if (len > 0) mg_write(r->conn, body, len);
 }
 
+/* Reals with 15 significant digits: every double that was rounded to fewer
+ * (statistics are, see actors/analytics) prints as that short decimal, where
+ * jansson's default of 17 would print 0.297809 as 0.29780900000000002. */
+#define GW_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 void gw_send_json(gw_req *r, int status, json_t *body) {
     /* Most replies fit on the stack: no allocation for the text. */
     char small[8192];
-    size_t n = body ? json_dumpb(body, small, sizeof small, JSON_COMPACT) : 0;
-    char *text = n > 0 && n <= sizeof small ? small : body ? json_dumps(body, JSON_COMPACT) : NULL;
+    size_t n = body ? json_dumpb(body, small, sizeof small, GW_JSON_FLAGS) : 0;
+    char *text = n > 0 && n <= sizeof small ? small : body ? json_dumps(body, GW_JSON_FLAGS) : NULL;
     json_decref(body);
     if (text == NULL) {
         static const char oom[] =

@@ -69,6 +69,9 @@ json_t *gw_openapi_field_schema(const tb_field_desc *f) {
         json_object_set_new(s, "maxLength", json_integer(TB_TEXT_CAP - 1));
         break;
     }
+    /* A NUL field is present but may be null: a statistic that cannot be
+     * computed (OpenAPI 3.0 spelling). */
+    if (f->nullable) json_object_set_new(s, "nullable", json_true());
     char doc[640];
     snprintf(doc, sizeof doc, "%s%s", f->doc,
              f->type == TB_FT_FIXED

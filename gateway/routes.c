@@ -152,11 +152,19 @@ static const gw_route routes[] = {
     /* ---- analytics ---- */
     {"GET", "/v1/analytics/{account}", GW_ROLE_VIEWER, GW_BUS, "api.analytics.get", GW_IN_QUERY, Q,
      "strategy_id,from,to,interval", "account", .reply = &tb_performance_desc, .flags = GW_F_SCOPED,
-     .success = 200, .summary = "Performance statistics of an account."},
+     .success = 200,
+     .summary = "Performance statistics of an account (or of a strategy's fills); a statistic "
+                "that cannot be computed is null and null_reasons says why."},
+    {"GET", "/v1/analytics/{account}/trades", GW_ROLE_VIEWER, GW_BUS, "api.analytics.trades",
+     GW_IN_QUERY, Q, "symbol,strategy_id,from,to,limit,cursor", "account",
+     .reply = &tb_round_trip_desc, .flags = LIST_SCOPED, .success = 200,
+     .summary = "Round trips (flat to flat) by entry time, with entry and exit time and price, "
+                "qty, P&L and fees; the open one has a null exit."},
     {"GET", "/v1/analytics/{account}/equity", GW_ROLE_VIEWER, GW_BUS, "api.analytics.equity",
      GW_IN_QUERY, Q, "from,to,limit,cursor", "account", .reply = &tb_equity_point_desc,
      .flags = LIST_SCOPED | GW_F_SVG, .success = 200,
-     .summary = "Equity curve as JSON, or an SVG chart with ?format=svg or Accept: image/svg+xml."},
+     .summary = "Equity curve with each point's drawdown as JSON, or an SVG chart with "
+                "?format=svg or Accept: image/svg+xml."},
 
     /* ---- notifications ---- */
     {"GET", "/v1/webhooks", GW_ROLE_VIEWER, GW_BUS, "api.webhooks.list", GW_IN_QUERY, Q, "account",

@@ -14,7 +14,7 @@
 #define TB_MAX_FIELDS 64
 
 #define TB_FIELD_DESC(E, n, t, r, x, d)                                                            \
-    {#n, TB_FT_##t, TB_##r, offsetof(tb_##E, n), sizeof(((tb_##E *)0)->n), x, d},
+    {#n, TB_FT_##t, TB_##r, offsetof(tb_##E, n), sizeof(((tb_##E *)0)->n), x, d, TB_NULLABLE_##r},
 #define TB_FIELD_TABLE(ident, v, s, d)                                                             \
     static const tb_field_desc ident##_fields[] = {TB_FIELDS_##ident(TB_FIELD_DESC, ident)};       \
     _Static_assert(sizeof ident##_fields / sizeof ident##_fields[0] <= TB_MAX_FIELDS,              \
@@ -55,6 +55,22 @@ const tb_field_desc *tb_field_find(const tb_event_desc *d, const char *name, siz
         if (strlen(fname) == len && memcmp(fname, name, len) == 0) return &d->fields[i];
     }
     return NULL;
+}
+
+bool tb_field_is_null(const tb_field_desc *f, const void *ev) {
+    if (!f->nullable) return false;
+    const char *p = (const char *)ev + f->offset;
+    if (f->type == TB_FT_F64) {
+        double x;
+        memcpy(&x, p, sizeof x);
+        return isnan(x);
+    }
+    if (f->type == TB_FT_FIXED || f->type == TB_FT_TS || f->type == TB_FT_I64) {
+        int64_t i;
+        memcpy(&i, p, sizeof i);
+        return i == TB_NULL_INT;
+    }
+    return false;
 }
 
 bool tb__utf8_valid(const char *s, size_t len) {
@@ -162,6 +178,7 @@ tb_status tb_validate(const tb_event_desc *d, const void *ev, tb_error *err) {
     for (size_t i = 0; i < d->nfields; i++) {
         const tb_field_desc *f = &d->fields[i];
         const char *p = (const char *)ev + f->offset;
+        if (tb_field_is_null(f, ev)) continue;
         if (is_string_type(f->type)) {
             tb_status s = validate_string(f, p, err);
             if (s != TB_OK) return s;
@@ -230,7 +247,9 @@ static void write_event(FILE *f, const tb_event_desc *d) {
     for (size_t i = 0; i < d->nfields; i++) {
         const tb_field_desc *fd = &d->fields[i];
         fprintf(f, "| `%s` | %s | %s | ", fd->name, type_name(fd->type),
-                fd->required ? "yes" : "no");
+                fd->nullable   ? "yes, may be null"
+                : fd->required ? "yes"
+                               : "no");
         put_enum_values(f, fd->enum_values);
         fputs(" | ", f);
         put_text(f, fd->doc);
@@ -259,7 +278,10 @@ int tb_catalogue_write_markdown(FILE *f) {
           "- **ENUM** is one of the listed values.\n"
           "- **TEXT** is UTF-8, at most 511 bytes.\n"
           "- **BOOL**, **I64**, **U64** and **F64** (statistics only) are plain msgpack\n"
-          "  booleans, integers and floats.\n\n"
+          "  booleans, integers and floats.\n"
+          "- A field that is required \"yes, may be null\" is always present and holds\n"
+          "  either a value or msgpack nil (JSON `null`): a statistic that cannot be\n"
+          "  computed is null, never a made-up 0.\n\n"
           "A list reply is `{\"items\": [event, ...], \"count\": n, \"next\": cursor}` with\n"
           "`next` present only when there are more items.\n\n",
           f);

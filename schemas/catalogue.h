@@ -7,6 +7,7 @@
 #define TB_CATALOGUE_H
 
 #include <jansson.h>
+#include <math.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,8 +48,19 @@ typedef enum {
 #define TB_CTYPE_ENUM(n)  char n[TB_ENUM_CAP]
 #define TB_CTYPE_TEXT(n)  char n[TB_TEXT_CAP]
 
-#define TB_REQ true
-#define TB_OPT false
+/* REQ: always present. OPT: may be absent (zero / empty). NUL: always present,
+ * and a number field (F64, FIXED, TS, I64) may hold "no value": TB_NULL_F64
+ * (NaN) or TB_NULL_INT (INT64_MIN, outside the fixed-point range), nil in
+ * msgpack and null in JSON. Only NUL fields accept nil: a statistic that
+ * cannot be computed says so instead of posing as 0. */
+#define TB_REQ          true
+#define TB_OPT          false
+#define TB_NUL          true
+#define TB_NULLABLE_REQ false
+#define TB_NULLABLE_OPT false
+#define TB_NULLABLE_NUL true
+#define TB_NULL_F64     NAN
+#define TB_NULL_INT     INT64_MIN
 
 typedef struct tb_field_desc {
     const char *name; /* wire key */
@@ -58,6 +70,7 @@ typedef struct tb_field_desc {
     size_t size;             /* sizeof the member (string capacity) */
     const char *enum_values; /* "a|b|c" for TB_FT_ENUM, "" otherwise */
     const char *doc;
+    bool nullable; /* NUL: a number field that may be null (see TB_NUL) */
 } tb_field_desc;
 
 typedef struct tb_event_desc {
@@ -97,6 +110,9 @@ extern const tb_event_desc *const tb_event_descs[TB_EV_COUNT];
 const tb_event_desc *tb_event_find(const char *name);
 /* Field descriptor by wire key, NULL when unknown. */
 const tb_field_desc *tb_field_find(const tb_event_desc *d, const char *name, size_t len);
+
+/* True when field f of ev holds the null value (only NUL fields can). */
+bool tb_field_is_null(const tb_field_desc *f, const void *ev);
 
 /* Largest msgpack input any decoder accepts; longer input is TB_TOO_LARGE. */
 #define TB_MAX_MSG_BYTES (1024 * 1024)

@@ -246,6 +246,16 @@ static tb_status decode_string(const tb_field_desc *f, const msgpack_object *v, 
 static tb_status decode_field(const tb_field_desc *f, const msgpack_object *v, void *ev,
                               tb_error *err) {
     char *dst = (char *)ev + f->offset;
+    if (v->type == MSGPACK_OBJECT_NIL && f->nullable) {
+        if (f->type == TB_FT_F64) {
+            double x = TB_NULL_F64;
+            memcpy(dst, &x, sizeof x);
+        } else {
+            int64_t x = TB_NULL_INT;
+            memcpy(dst, &x, sizeof x);
+        }
+        return TB_OK;
+    }
     switch (f->type) {
     case TB_FT_BOOL:
         if (v->type != MSGPACK_OBJECT_BOOLEAN) return wrong_type(f, "a boolean", err);
@@ -330,6 +340,7 @@ static int pack_field(msgpack_packer *pk, const tb_field_desc *f, const void *ev
     uint64_t u;
     double x;
     if (pack_cstr(pk, f->name)) return -1;
+    if (tb_field_is_null(f, ev)) return msgpack_pack_nil(pk);
     switch (f->type) {
     case TB_FT_BOOL:
         return *(const bool *)p ? msgpack_pack_true(pk) : msgpack_pack_false(pk);

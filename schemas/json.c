@@ -20,6 +20,7 @@ static json_t *field_to_json(const tb_field_desc *f, const void *ev) {
     int64_t i;
     uint64_t u;
     double x;
+    if (tb_field_is_null(f, ev)) return json_null();
     switch (f->type) {
     case TB_FT_BOOL:
         return json_boolean(*(const bool *)p);
@@ -194,6 +195,16 @@ static tb_status string_from_json(const tb_field_desc *f, const json_t *v, char 
 
 static tb_status field_from_json(const tb_field_desc *f, const json_t *v, void *ev, tb_error *err) {
     char *dst = (char *)ev + f->offset;
+    if (json_is_null(v) && f->nullable) {
+        if (f->type == TB_FT_F64) {
+            double x = TB_NULL_F64;
+            memcpy(dst, &x, sizeof x);
+        } else {
+            int64_t x = TB_NULL_INT;
+            memcpy(dst, &x, sizeof x);
+        }
+        return TB_OK;
+    }
     switch (f->type) {
     case TB_FT_BOOL:
         if (!json_is_boolean(v))

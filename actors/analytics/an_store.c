@@ -4,10 +4,12 @@
 #include "an_store.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "an_report.h"
 #include "store.h"
 
 #define NS_PER_US 1000
@@ -150,8 +152,13 @@ tb_status an_store_scan_equity(PGconn *c, const char *account, int64_t from, int
         3, params, equity_row, &e, err);
 }
 
+typedef struct fill_scan {
+    an_fill_fn fn;
+    void *arg;
+} fill_scan;
+
 static tb_status fill_row(const PGresult *r, void *arg, tb_error *err) {
-    an_trades *t = arg;
+    const fill_scan *scan = arg;
     an_fill f = {0};
     snprintf(f.fill_id, sizeof f.fill_id, "%s", PQgetvalue(r, 0, 0));
     snprintf(f.symbol, sizeof f.symbol, "%s", PQgetvalue(r, 0, 1));
@@ -163,21 +170,45 @@ static tb_status fill_row(const PGresult *r, void *arg, tb_error *err) {
         (s = bus_pg_col_fixed(r, 0, 6, &f.fee, err)) != TB_OK ||
         (s = bus_pg_col_i64(r, 0, 7, &f.ts, err)) != TB_OK)
         return s;
-    return an_trades_add(t, &f, err);
+    return scan->fn(scan->arg, &f, err);
 }
 
-tb_status an_store_scan_fills(PGconn *c, const char *account, int64_t to, an_trades *t,
-                              tb_error *err) {
+tb_status an_store_scan_fills(PGconn *c, const char *account, const char *symbol, int64_t to,
+                              an_fill_fn fn, void *arg, tb_error *err) {
     char to_s[24];
     snprintf(to_s, sizeof to_s, "%" PRId64, to);
-    const char *params[] = {account, to ? to_s : NULL};
+    const char *params[] = {account, to ? to_s : NULL, symbol && symbol[0] ? symbol : NULL};
+    fill_scan scan = {fn, arg};
     /* COLLATE "C" orders byte-wise, the order an_trades_add checks. */
     return stream(c,
                   "SELECT fill_id, symbol, coalesce(strategy_id, ''), side, qty, price, fee, ts_ns"
                   " FROM analytics_fills WHERE account = $1"
                   " AND ($2::bigint IS NULL OR ts_ns < $2)"
+                  " AND ($3::text IS NULL OR symbol = $3)"
                   " ORDER BY symbol COLLATE \"C\", ts_ns, fill_id COLLATE \"C\"",
-                  2, params, fill_row, t, err);
+                  3, params, fill_row, &scan, err);
+}
+
+/* The highest equity of account before ts_us (*peak untouched if none). */
+static tb_status peak_before(PGconn *c, const char *account, int64_t ts_us, double *peak,
+                             tb_error *err) {
+    char us[24];
+    snprintf(us, sizeof us, "%" PRId64, ts_us);
+    const char *params[] = {account, us};
+    PGresult *r = NULL;
+    tb_status s =
+        bus_pg_exec(c,
+                    "SELECT max(equity) FROM equity WHERE account = $1"
+                    " AND ts < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'",
+                    2, params, &r, err);
+    if (s != TB_OK) return s;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        tb_fixed v;
+        s = bus_pg_col_fixed(r, 0, 0, &v, err);
+        if (s == TB_OK) *peak = tb_fixed_to_double(v);
+    }
+    PQclear(r);
+    return s;
 }
 
 tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int64_t to,
@@ -227,6 +258,11 @@ tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int
         if ((s = bus_pg_col_fixed(r, (int)i, 1, &p->equity, err)) != TB_OK ||
             (s = bus_pg_col_fixed(r, (int)i, 2, &p->cash, err)) != TB_OK)
             break;
+    }
+    if (s == TB_OK && keep > 0) {
+        double peak = NAN;
+        s = peak_before(c, account, pts[0].ts / NS_PER_US, &peak, err);
+        if (s == TB_OK) an_report_drawdowns(pts, keep, peak);
     }
     if (s == TB_OK && ascending && rows > limit) {
         int64_t us = 0; /* set by the parser on success */

@@ -35,15 +35,20 @@ tb_status an_store_scan_equity(PGconn *c, const char *account, int64_t from, int
                                an_series *s, tb_fixed *first, tb_fixed *last,
                                tb_error *err) TB_WARN_UNUSED;
 
-/* Replays every recorded fill of account with ts < to (0 = unbounded) into
- * t, in (symbol, ts, fill_id) order. */
-tb_status an_store_scan_fills(PGconn *c, const char *account, int64_t to, an_trades *t,
-                              tb_error *err) TB_WARN_UNUSED;
+/* Called for each fill of a scan; a non-OK status stops it with that error. */
+typedef tb_status (*an_fill_fn)(void *arg, const an_fill *f, tb_error *err);
+
+/* Feeds every recorded fill of account with ts < to (0 = unbounded), of
+ * symbol only when symbol is not NULL or "", to fn in (symbol, ts, fill_id)
+ * order. */
+tb_status an_store_scan_fills(PGconn *c, const char *account, const char *symbol, int64_t to,
+                              an_fill_fn fn, void *arg, tb_error *err) TB_WARN_UNUSED;
 
 /* Points of account with from <= ts < to, oldest first: with from, the first
  * limit from there and next = the start (decimal ns) of the one after them
- * when there is one; without, the newest limit. *out is malloc'd (caller
- * frees). */
+ * when there is one; without, the newest limit. Each point's drawdown is
+ * taken against the account's high-water mark up to it (every earlier
+ * point counts, also before from). *out is malloc'd (caller frees). */
 tb_status an_store_list_equity(PGconn *c, const char *account, int64_t from, int64_t to,
                                size_t limit, tb_equity_point **out, size_t *n, char next[TB_ID_CAP],
                                tb_error *err) TB_WARN_UNUSED;

@@ -8,26 +8,38 @@
  * valuation cannot be had, nothing is stored. Consumes fills.> (core, queue
  * group) and records each fill once, for trade counts and win rates.
  *
- * Endpoints: api.analytics.get (query -> performance) and
- * api.analytics.equity (query -> list of equity_point). See README.md. */
+ * Endpoints: api.analytics.get (query -> performance), api.analytics.trades
+ * (query -> list of round_trip) and api.analytics.equity (query -> list of
+ * equity_point). See README.md. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actor.h"
+#include "an_report.h"
+#include "an_roundtrips.h"
 #include "an_stats.h"
 #include "an_store.h"
 #include "an_trades.h"
 
 #define EQUITY_DEFAULT_LIMIT 1000
 #define EQUITY_MAX_LIMIT     10000
+#define TRIPS_DEFAULT_LIMIT  100
+#define TRIPS_MAX_LIMIT      1000
+/* Traded symbols the buy and hold return asks historical-data about. */
+#define BH_MAX_SYMBOLS 64
+/* Round trips one trades request may hold in memory to sort them. */
+#define TRIPS_MAX 200000
 
 typedef struct an_state {
     int64_t sample_ns;
-    int64_t period_ns; /* default return period */
+    const char *period; /* default return period */
     int64_t trading_days;
+    double risk_free; /* annual rate, a fraction */
     int64_t accounts_timeout_ms;
+    int64_t bars_timeout_ms;
     bus_series *samples_written, *samples_stale, *valuation_errors;
     bus_series *fills_recorded, *fills_duplicate;
 } an_state;
@@ -137,53 +149,219 @@ static tb_status check_account(bus_ctx *ctx, const tb_query *q, PGconn **pg) {
     return TB_OK;
 }
 
+/* One fill of a scan into the trade counts and the round trips. */
+typedef struct replay {
+    an_trades trades;
+    an_trips trips;
+    /* the symbols traded from `from` on, for the buy and hold return */
+    char syms[BH_MAX_SYMBOLS][TB_TOKEN_CAP];
+    size_t nsyms;
+    bool too_many;
+} replay;
+
+static tb_status replay_fill(void *arg, const an_fill *f, tb_error *err) {
+    replay *r = arg;
+    /* Fills come by symbol: a new symbol differs from the last one kept. */
+    if (f->ts >= r->trades.from && (r->nsyms == 0 || strcmp(r->syms[r->nsyms - 1], f->symbol))) {
+        if (r->nsyms == BH_MAX_SYMBOLS)
+            r->too_many = true;
+        else
+            snprintf(r->syms[r->nsyms++], TB_TOKEN_CAP, "%s", f->symbol);
+    }
+    tb_status s = an_trades_add(&r->trades, f, err);
+    return s == TB_OK ? an_trips_add(&r->trips, f, err) : s;
+}
+
+/* Replays the account's fills before q->to into r, counting q's selection. */
+static tb_status replay_fills(PGconn *pg, const tb_query *q, replay *r, an_trip_fn fn, void *arg,
+                              tb_error *err) {
+    an_trades_init(&r->trades, q->strategy_id, q->from);
+    an_trips_init(&r->trips, fn, arg);
+    r->nsyms = 0;
+    r->too_many = false;
+    tb_status s = an_store_scan_fills(pg, q->account, q->symbol, q->to, replay_fill, r, err);
+    return s == TB_OK ? an_trips_finish(&r->trips, err) : s;
+}
+
+/* One bar of symbol from historical-data: the first starting in [from, to)
+ * (first) or the newest starting before to. *found is false when there is
+ * none; an error when historical-data cannot answer. */
+static tb_status one_bar(bus_ctx *ctx, const char *symbol, const char *interval, int64_t from,
+                         int64_t to, bool first, tb_bar *out, bool *found, tb_error *err) {
+    tb_query q = {.limit = 1, .to = to, .from = first ? from : 0};
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    snprintf(q.interval, sizeof q.interval, "%s", interval);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_status s = tb_encode(&tb_query_desc, &q, &sb, err);
+    bus_bytes rep = {0};
+    if (s == TB_OK)
+        s = bus_request_bytes(bus_actor_conn(bus_ctx_actor(ctx)), "api.bars.query", sb.data,
+                              sb.size, tb_query_desc.name, state.bars_timeout_ms,
+                              bus_ctx_trace(ctx), &rep, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s != TB_OK) return s;
+    void *items = NULL;
+    size_t n = 0;
+    s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, &items, &n, NULL, err);
+    bus_bytes_free(&rep);
+    *found = s == TB_OK && n > 0;
+    if (*found) *out = *(tb_bar *)items;
+    free(items);
+    return s;
+}
+
+/* Buy and hold of the traded symbols over the curve's span [t0, t1]: bought
+ * at the open of each one's first bar (of the return period) starting in
+ * the span, held to the close of its newest bar starting by t1. */
+static an_value buy_hold(bus_ctx *ctx, const replay *r, const char *interval, const an_summary *m) {
+    if (m->points == 0) return (an_value){NAN, "no equity points"};
+    if (r->too_many) return (an_value){NAN, "more than 64 traded symbols"};
+    tb_fixed first[BH_MAX_SYMBOLS], last[BH_MAX_SYMBOLS];
+    for (size_t i = 0; i < r->nsyms; i++) {
+        tb_bar b;
+        bool found = false;
+        tb_error err = {0};
+        if (one_bar(ctx, r->syms[i], interval, m->from, m->to + 1, true, &b, &found, &err) !=
+            TB_OK) {
+            bus_log(BUS_LOG_WARN, "buy and hold: bars of %s unavailable: %s", r->syms[i],
+                    err.message);
+            return (an_value){NAN, "historical-data unavailable"};
+        }
+        if (!found) return (an_value){NAN, "no bars of a traded symbol in the span"};
+        first[i] = b.open;
+        if (one_bar(ctx, r->syms[i], interval, 0, m->to + 1, false, &b, &found, &err) != TB_OK ||
+            !found)
+            return (an_value){NAN, "historical-data unavailable"};
+        last[i] = b.close;
+    }
+    return an_buy_hold(first, last, r->nsyms);
+}
+
 static tb_status on_get(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     PGconn *pg = NULL;
     tb_status s = check_account(ctx, q, &pg);
     if (s != TB_OK) return s;
-    int64_t period = q->interval[0] ? period_ns(q->interval) : state.period_ns;
+    const char *interval = q->interval[0] ? q->interval : state.period;
+    int64_t period = period_ns(interval);
     if (period == 0)
         return bus_fail(ctx, TB_INVALID, "interval", "interval must be 1s|1m|5m|1h|1d");
     tb_error err = {0};
     tb_performance p = {0};
     snprintf(p.account, sizeof p.account, "%s", q->account);
     snprintf(p.strategy_id, sizeof p.strategy_id, "%s", q->strategy_id);
+    snprintf(p.interval, sizeof p.interval, "%s", interval);
 
-    an_trades t;
-    an_trades_init(&t, q->strategy_id, q->from);
-    if (an_store_scan_fills(pg, q->account, q->to, &t, &err) != TB_OK)
-        return bus_fail_err(ctx, &err);
-    p.trades = t.fills;
-    p.win_rate = an_win_rate(t.wins, t.closing);
-
-    if (q->strategy_id[0]) {
-        /* A strategy has no equity curve of its own (equity is per
-         * account): its P&L is what its fills realized, net of their fees. */
-        if (tb_fixed_sub(t.realized, t.fees, &p.pnl) != TB_OK)
-            return bus_fail(ctx, TB_OVERFLOW, "pnl", "strategy P&L out of range");
-        return bus_reply(ctx, &tb_performance_desc, &p);
-    }
+    tb_query all = *q;
+    all.symbol[0] = '\0'; /* statistics are the account's (or strategy's), every symbol */
+    an_trip_stats trips;
+    an_trip_stats_init(&trips, q->strategy_id, q->from);
+    replay r;
+    s = replay_fills(pg, &all, &r, an_trip_stats_add, &trips, &err);
     an_series ser;
-    an_series_init(&ser, period);
+    double ppy = an_periods_per_year(period, (double)state.trading_days);
+    an_series_init(&ser, period, an_rf_per_period(state.risk_free, ppy));
     tb_fixed first = 0, last = 0;
-    if (an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err) != TB_OK)
-        return bus_fail_err(ctx, &err);
     an_summary m;
-    an_series_finish(&ser, an_periods_per_year(period, (double)state.trading_days), &m);
-    if (m.points > 0) {
-        p.equity = last;
-        if (tb_fixed_sub(last, first, &p.pnl) != TB_OK)
-            return bus_fail(ctx, TB_OVERFLOW, "pnl", "P&L out of range");
-        p.total_return = m.total_return;
-        p.sharpe = m.sharpe;
-        p.sortino = m.sortino;
-        p.max_drawdown = m.max_drawdown;
-        p.volatility = m.volatility;
-        p.from = m.from;
-        p.to = m.to;
-    }
+    bool per_account = q->strategy_id[0] == '\0';
+    if (s == TB_OK && per_account)
+        s = an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err);
+    if (s == TB_OK && per_account && an_series_finish(&ser, ppy, &m) != TB_OK)
+        s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory for the daily returns");
+    an_value bh = {NAN, "equity is per account"};
+    if (s == TB_OK && per_account) bh = buy_hold(ctx, &r, interval, &m);
+    if (s == TB_OK)
+        s = an_report_fill(&p, per_account ? &m : NULL, first, last, &r.trades, &trips, bh, &err);
+    an_series_free(&ser);
+    an_trip_stats_free(&trips);
+    if (s != TB_OK) return bus_fail_err(ctx, &err);
     return bus_reply(ctx, &tb_performance_desc, &p);
+}
+
+/* The round trips of a trades request: selected, then sorted and paged. */
+typedef struct trip_list {
+    const tb_query *q;
+    tb_round_trip *items;
+    size_t n, cap;
+} trip_list;
+
+static tb_status list_trip(void *arg, const an_trip *t, tb_error *err) {
+    trip_list *l = arg;
+    const tb_query *q = l->q;
+    if (q->strategy_id[0] && strcmp(q->strategy_id, t->strategy_id) != 0) return TB_OK;
+    if (t->entry_ts < q->from) return TB_OK; /* the scan already stops at to */
+    if (l->n >= TRIPS_MAX)
+        return tb_error_set(err, TB_TOO_LARGE, "from",
+                            "more than %d round trips: narrow with from, to or symbol", TRIPS_MAX);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        if (cap > TRIPS_MAX) cap = TRIPS_MAX;
+        tb_round_trip *p = realloc(l->items, cap * sizeof *p);
+        if (p == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory for round trips");
+        l->items = p;
+        l->cap = cap;
+    }
+    tb_round_trip *o = &l->items[l->n];
+    memset(o, 0, sizeof *o);
+    snprintf(o->account, sizeof o->account, "%s", q->account);
+    snprintf(o->symbol, sizeof o->symbol, "%s", t->symbol);
+    snprintf(o->strategy_id, sizeof o->strategy_id, "%s", t->strategy_id);
+    snprintf(o->side, sizeof o->side, "%s", t->side > 0 ? "long" : "short");
+    o->qty = t->opened;
+    o->entry_ts = t->entry_ts;
+    o->pnl = t->pnl;
+    o->fees = t->fees;
+    o->exit_ts = t->closed ? t->exit_ts : TB_NULL_INT;
+    if (an_trip_entry_price(t, &o->entry_price) != TB_OK || an_trip_net(t, &o->net_pnl) != TB_OK)
+        return tb_error_set(err, TB_OVERFLOW, "price", "round trip figures out of range");
+    if (t->closed_qty == 0)
+        o->exit_price = TB_NULL_INT;
+    else if (an_trip_exit_price(t, &o->exit_price) != TB_OK)
+        return tb_error_set(err, TB_OVERFLOW, "price", "round trip figures out of range");
+    l->n++;
+    return TB_OK;
+}
+
+/* Entry time, then symbol: one position per symbol at a time, so no ties. */
+static int trip_order(const void *a, const void *b) {
+    const tb_round_trip *x = a, *y = b;
+    if (x->entry_ts != y->entry_ts) return x->entry_ts < y->entry_ts ? -1 : 1;
+    return strcmp(x->symbol, y->symbol);
+}
+
+static tb_status on_trades(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    size_t offset = 0;
+    if (q->cursor[0]) {
+        char *end = NULL;
+        unsigned long long c = strtoull(q->cursor, &end, 10);
+        if (end == q->cursor || *end != '\0' || q->cursor[0] == '-' || c == 0 || c > TRIPS_MAX)
+            return bus_fail(ctx, TB_INVALID, "cursor", "cursor is not one from a trades reply");
+        offset = (size_t)c;
+    }
+    PGconn *pg = NULL;
+    tb_status s = check_account(ctx, q, &pg);
+    if (s != TB_OK) return s;
+    size_t limit = q->limit == 0                ? TRIPS_DEFAULT_LIMIT
+                   : q->limit > TRIPS_MAX_LIMIT ? TRIPS_MAX_LIMIT
+                                                : (size_t)q->limit;
+    tb_error err = {0};
+    trip_list l = {.q = q};
+    replay r;
+    s = replay_fills(pg, q, &r, list_trip, &l, &err);
+    if (s != TB_OK) {
+        free(l.items);
+        return bus_fail_err(ctx, &err);
+    }
+    if (l.n) qsort(l.items, l.n, sizeof *l.items, trip_order);
+    size_t from = offset < l.n ? offset : l.n;
+    size_t n = l.n - from < limit ? l.n - from : limit;
+    char next[TB_ID_CAP] = "";
+    if (from + n < l.n) snprintf(next, sizeof next, "%zu", from + n);
+    s = bus_reply_list(ctx, &tb_round_trip_desc, l.items + from, n, next[0] ? next : NULL);
+    free(l.items);
+    return s;
 }
 
 static tb_status on_equity(bus_ctx *ctx, const void *ev) {
@@ -241,7 +419,10 @@ static void usage(FILE *f) {
         "  ANALYTICS_SAMPLE_MS          equity sampling bucket per account (default 1000)\n"
         "  ANALYTICS_PERIOD             return period of the ratios: 1s|1m|5m|1h|1d (default 1d)\n"
         "  ANALYTICS_TRADING_DAYS       days per year for annualising (default 252)\n"
-        "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n");
+        "  ANALYTICS_RISK_FREE_RATE     annual risk-free rate of Sharpe and Sortino, a fraction\n"
+        "                               between -1 and 1 (default 0)\n"
+        "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n"
+        "  ANALYTICS_BARS_TIMEOUT_MS    api.bars.query timeout, buy and hold (default 2000)\n");
 }
 
 static const bus_endpoint endpoints[] = {
@@ -264,6 +445,11 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.analytics.get",
      .event = &tb_query_desc,
      .handler = on_get},
+    {.name = "analytics-trades",
+     .kind = BUS_REQUEST,
+     .subject = "api.analytics.trades",
+     .event = &tb_query_desc,
+     .handler = on_trades},
     {.name = "analytics-equity",
      .kind = BUS_REQUEST,
      .subject = "api.analytics.equity",
@@ -282,21 +468,36 @@ static const bus_actor_def def = {
     .usage = usage,
 };
 
+/* A decimal fraction in [-1, 1] ("0.04" for 4% a year). */
+static tb_status parse_rate(const char *text, double *out) {
+    char *end = NULL;
+    double x = strtod(text, &end);
+    if (end == text || *end != '\0' || !isfinite(x) || x < -1 || x > 1) return TB_INVALID;
+    *out = x;
+    return TB_OK;
+}
+
 int main(int argc, char **argv) {
     tb_error err = {0};
     int64_t sample_ms = 0;
     if (bus_env_int("ANALYTICS_SAMPLE_MS", 1000, 1, 86400000, &sample_ms, &err) != TB_OK ||
         bus_env_int("ANALYTICS_TRADING_DAYS", 252, 1, 366, &state.trading_days, &err) != TB_OK ||
         bus_env_int("ANALYTICS_ACCOUNTS_TIMEOUT_MS", 2000, 10, 60000, &state.accounts_timeout_ms,
-                    &err) != TB_OK) {
+                    &err) != TB_OK ||
+        bus_env_int("ANALYTICS_BARS_TIMEOUT_MS", 2000, 10, 60000, &state.bars_timeout_ms, &err) !=
+            TB_OK) {
         fprintf(stderr, "tb-analytics: %s\n", err.message);
         return 2;
     }
     state.sample_ns = sample_ms * 1000000;
-    const char *period = bus_env("ANALYTICS_PERIOD", "1d");
-    if ((state.period_ns = period_ns(period)) == 0) {
+    state.period = bus_env("ANALYTICS_PERIOD", "1d");
+    if (period_ns(state.period) == 0) {
         fprintf(stderr, "tb-analytics: ANALYTICS_PERIOD must be 1s|1m|5m|1h|1d, not \"%s\"\n",
-                period);
+                state.period);
+        return 2;
+    }
+    if (parse_rate(bus_env("ANALYTICS_RISK_FREE_RATE", "0"), &state.risk_free) != TB_OK) {
+        fprintf(stderr, "tb-analytics: ANALYTICS_RISK_FREE_RATE must be a fraction in [-1, 1]\n");
         return 2;
     }
     return bus_actor_main(&def, argc, argv);

@@ -346,6 +346,19 @@ START_TEST(analytics_and_import) {
     ck_assert_int_eq(r.status, 200);
     ck_assert_double_eq_tol(json_real_value(json_object_get(r.json, "sharpe")), 1.25, 1e-12);
     ck_assert_str_eq(str(r.json, "pnl"), "5000");
+    /* A statistic without a value is null, not missing; a rounded one
+     * prints as its short decimal (not -0.29780900000000001). */
+    ck_assert(json_is_null(json_object_get(r.json, "calmar")));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"cagr\":-0.297809,"));
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/analytics/%s/trades?symbol=DAX&limit=5", my_acct);
+    gw_http(&r, &gw, "GET", path, viewer, NULL);
+    ck_assert_int_eq(r.status, 200);
+    json_t *trip = json_array_get(json_object_get(r.json, "items"), 0);
+    ck_assert_str_eq(str(trip, "entry_price"), "100.5");
+    ck_assert_str_eq(str(trip, "net_pnl"), "-1");
+    ck_assert(json_is_null(json_object_get(trip, "exit_ts")));
+    ck_assert(json_is_null(json_object_get(trip, "exit_price")));
     http_free(&r);
     snprintf(path, sizeof path, "/v1/analytics/%s/equity?limit=3", my_acct);
     gw_http(&r, &gw, "GET", path, viewer, NULL);

@@ -136,9 +136,9 @@ START_TEST(other_accounts) {
     expect(&r, 404, "not_found", NULL);
     gw_http(&r, &gw, "GET", path, admin, NULL);
     expect(&r, 200, NULL, NULL);
-    const char *fmts[] = {"/v1/orders?account=%s",   "/v1/risk/limits/%s", "/v1/analytics/%s",
-                          "/v1/analytics/%s/equity", "/v1/accounts/%s",    "/v1/fills?account=%s",
-                          "/v1/positions?account=%s"};
+    const char *fmts[] = {"/v1/orders?account=%s",   "/v1/risk/limits/%s",      "/v1/analytics/%s",
+                          "/v1/analytics/%s/equity", "/v1/analytics/%s/trades", "/v1/accounts/%s",
+                          "/v1/fills?account=%s",    "/v1/positions?account=%s"};
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         snprintf(path, sizeof path, fmts[i], other);
         gw_http(&r, &gw, "GET", path, trader, NULL);

@@ -618,7 +618,9 @@ static tb_status fk_analytics(bus_ctx *ctx, const void *ev) {
     tb_performance p = {.equity = 10500000000000,
                         .pnl = 500000000000,
                         .sharpe = 1.25,
-                        .trades = 12,
+                        .fills = 12,
+                        .cagr = -0.297809,
+                        .calmar = TB_NULL_F64,
                         .max_drawdown = 0.031};
     snprintf(p.account, sizeof p.account, "%s", q->account);
     return bus_reply(ctx, &tb_performance_desc, &p);
@@ -635,6 +637,23 @@ static tb_status fk_equity(bus_ctx *ctx, const void *ev) {
         p[i].equity = 10000000000000 + (i == 1 ? 250000000000 : 0) - (i == 2 ? 100000000000 : 0);
     }
     return bus_reply_list(ctx, &tb_equity_point_desc, p, 3, NULL);
+}
+
+/* One open round trip: no exit yet (null time and price). */
+static tb_status fk_trades(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    note(ctx, &tb_query_desc, ev);
+    tb_round_trip t = {.qty = 200000000,
+                       .entry_ts = INT64_C(1700000000000000000),
+                       .entry_price = 10050000000,
+                       .exit_ts = TB_NULL_INT,
+                       .exit_price = TB_NULL_INT,
+                       .fees = 100000000,
+                       .net_pnl = -100000000};
+    snprintf(t.account, sizeof t.account, "%s", q->account);
+    snprintf(t.symbol, sizeof t.symbol, "DAX");
+    snprintf(t.side, sizeof t.side, "long");
+    return bus_reply_list(ctx, &tb_round_trip_desc, &t, 1, NULL);
 }
 
 static tb_status fk_webhooks(bus_ctx *ctx, const void *ev) {
@@ -704,6 +723,7 @@ static const bus_endpoint fake_endpoints[] = {
     EP("bars-import", "api.bars.import", NULL, fk_bars_import),
     EP("analytics", "api.analytics.get", &tb_query_desc, fk_analytics),
     EP("equity", "api.analytics.equity", &tb_query_desc, fk_equity),
+    EP("trades", "api.analytics.trades", &tb_query_desc, fk_trades),
     EP("webhooks", "api.webhooks.list", &tb_query_desc, fk_webhooks),
     EP("webhook-create", "api.webhooks.create", &tb_webhook_desc, fk_webhook_create),
     EP("webhook-delete", "api.webhooks.delete", &tb_query_desc, fk_query_ok),

@@ -261,6 +261,17 @@ START_TEST(strategies_bars_analytics) {
     gw_http(&r, &gw, "GET", path, trader, NULL);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     ck_assert_str_eq(str(r.json, "account"), my_acct);
+    /* Every statistic is there, as a number or as null with a reason. */
+    ck_assert_ptr_nonnull(json_object_get(r.json, "sharpe"));
+    ck_assert_ptr_nonnull(json_object_get(r.json, "var_95"));
+    ck_assert_ptr_nonnull(json_object_get(r.json, "round_trips"));
+    if (json_is_null(json_object_get(r.json, "var_95")))
+        ck_assert_ptr_nonnull(strstr(str(r.json, "null_reasons"), "var_95"));
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/analytics/%s/trades?limit=5", my_acct);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert(json_is_array(json_object_get(r.json, "items")));
     http_free(&r);
     snprintf(path, sizeof path, "/v1/analytics/%s/equity", my_acct);
     json_t *eq = poll_until(path, trader, has_items, 15000);

@@ -222,7 +222,11 @@ static void wrong_b(msgpack_packer *pk, const tb_field_desc *f) {
         break;
     case TB_FT_BOOL:
     case TB_FT_F64:
-        msgpack_pack_nil(pk);
+        /* nil is a value for a NUL field (test_nil_only_for_nullable). */
+        if (f->nullable)
+            pack_cstr(pk, "x");
+        else
+            msgpack_pack_nil(pk);
         break;
     default:
         msgpack_pack_bin(pk, 1);
@@ -252,6 +256,47 @@ START_TEST(test_wrong_type_each_field) {
             }
         free(ev);
     }
+}
+END_TEST
+
+static void pack_nil(msgpack_packer *pk, const tb_field_desc *f) {
+    (void)f;
+    msgpack_pack_nil(pk);
+}
+
+/* nil decodes to the null value of a NUL field and is a wrong type for
+ * every other field; a null value encodes back to nil. */
+START_TEST(test_nil_only_for_nullable) {
+    size_t nullable = 0;
+    for (size_t e = 0; e < TB_EV_COUNT; e++) {
+        const tb_event_desc *d = tb_event_descs[e];
+        void *ev = new_event(d), *out = new_event(d);
+        sample_event(d, ev, SAMPLE_ALL, 0);
+        for (size_t i = 0; i < d->nfields; i++) {
+            const tb_field_desc *f = &d->fields[i];
+            msgpack_sbuffer sb;
+            build(d, ev, NO_FIELD, i, pack_nil, 0, NULL, &sb);
+            if (!f->nullable) {
+                expect_decode(d, sb.data, sb.size, TB_WRONG_TYPE, f->name);
+                msgpack_sbuffer_destroy(&sb);
+                continue;
+            }
+            nullable++;
+            tb_error err;
+            ck_assert_int_eq(tb_decode(d, sb.data, sb.size, out, &err), TB_OK);
+            ck_assert_msg(tb_field_is_null(f, out), "%s.%s not null", d->name, f->name);
+            msgpack_sbuffer_destroy(&sb);
+            encode_ok(d, out, &sb);
+            void *again = new_event(d);
+            ck_assert_int_eq(tb_decode(d, sb.data, sb.size, again, &err), TB_OK);
+            ck_assert_mem_eq(out, again, d->struct_size);
+            free(again);
+            msgpack_sbuffer_destroy(&sb);
+        }
+        free(ev);
+        free(out);
+    }
+    ck_assert_uint_gt(nullable, 0);
 }
 END_TEST
 
@@ -752,6 +797,7 @@ static Suite *codec_suite(void) {
     tcase_add_test(tc, test_optional_zero_not_written);
     tcase_add_test(tc, test_truncated_prefixes);
     tcase_add_test(tc, test_wrong_type_each_field);
+    tcase_add_test(tc, test_nil_only_for_nullable);
     tcase_add_test(tc, test_missing_each_required);
     tcase_add_test(tc, test_string_rules_each_field);
     tcase_add_test(tc, test_numeric_ranges_each_field);

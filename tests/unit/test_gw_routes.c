@@ -34,6 +34,7 @@ static const char *const design_routes[][2] = {
     {"POST", "/v1/bars/import"},
     {"GET", "/v1/analytics/{account}"},
     {"GET", "/v1/analytics/{account}/equity"},
+    {"GET", "/v1/analytics/{account}/trades"},
     {"GET", "/v1/webhooks"},
     {"POST", "/v1/webhooks"},
     {"DELETE", "/v1/webhooks/{id}"},
