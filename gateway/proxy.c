@@ -30,7 +30,8 @@ static void *build_event(gw_req *r, char *format, size_t format_cap) {
         return NULL;
     }
     gw_drop_server_set(rt, j);
-    tb_status s = r->match.has_param ? gw_inject_path(rt, j, r->match.param, &err) : TB_OK;
+    tb_status s = rt->input == GW_IN_JSON ? gw_params_as_text(j, &err) : TB_OK;
+    if (s == TB_OK && r->match.has_param) s = gw_inject_path(rt, j, r->match.param, &err);
     void *ev = calloc(1, rt->request->struct_size);
     if (ev == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory");
     if (s == TB_OK) s = tb_from_json(rt->request, j, ev, &err);

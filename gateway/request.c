@@ -1,6 +1,7 @@
 /* Request building and the HTTP layer's checks; see request.h. */
 #include "request.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 bool gw_request_id_valid(const char *s) {
@@ -131,6 +132,18 @@ void gw_drop_server_set(const gw_route *route, json_t *obj) {
         json_object_del(obj, name);
         p += n + (p[n] == ',');
     }
+}
+
+tb_status gw_params_as_text(json_t *obj, tb_error *err) {
+    json_t *params = json_object_get(obj, "params");
+    if (!json_is_object(params)) return TB_OK; /* text, absent or wrong: the catalogue judges */
+    char *text = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL || json_object_set_new(obj, "params", json_string(text)) != 0) {
+        free(text);
+        return tb_error_set(err, TB_NOMEM, "params", "out of memory");
+    }
+    free(text);
+    return TB_OK;
 }
 
 tb_status gw_check_nonnegative(const tb_event_desc *d, const void *ev, tb_error *err) {

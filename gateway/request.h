@@ -39,6 +39,11 @@ tb_status gw_inject_path(const gw_route *route, json_t *obj, const char *value,
 /* Removes the fields the server sets (route->server_set) from a body. */
 void gw_drop_server_set(const gw_route *route, json_t *obj);
 
+/* A body's "params" (a strategy's parameters, a JSON object the catalogue
+ * carries as text) may be given as the object itself rather than as its
+ * JSON text: an object is replaced by its compact text. TB_NOMEM only. */
+tb_status gw_params_as_text(json_t *obj, tb_error *err) TB_WARN_UNUSED;
+
 /* No request body carries negative amounts or quantities: every FIXED field
  * of ev must be >= 0. */
 tb_status gw_check_nonnegative(const tb_event_desc *d, const void *ev,

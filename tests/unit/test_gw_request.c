@@ -150,6 +150,30 @@ START_TEST(decimals) {
 }
 END_TEST
 
+/* A strategy's params as an object or as its JSON text reach the catalogue
+ * as the same text; anything else is left for the catalogue to judge. */
+START_TEST(params_object_or_text) {
+    tb_error err = {0};
+    json_t *o = json_loads("{\"kind\":\"sma_cross\",\"params\":{\"fast\":5,\"slow\":20,"
+                           "\"bars\":\"1d\"}}",
+                           0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(gw_params_as_text(o, &err), TB_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "params")),
+                     "{\"fast\":5,\"slow\":20,\"bars\":\"1d\"}");
+    json_decref(o);
+    o = json_loads("{\"params\":\"{\\\"period\\\":3}\"}", 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(gw_params_as_text(o, &err), TB_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "params")), "{\"period\":3}");
+    json_decref(o);
+    o = json_loads("{\"params\":[1,2]}", 0, NULL);
+    ck_assert_int_eq(gw_params_as_text(o, &err), TB_OK);
+    ck_assert(json_is_array(json_object_get(o, "params"))); /* refused later, by type */
+    json_decref(o);
+}
+END_TEST
+
 START_TEST(scoping) {
     gw_caller trader = {.role = GW_ROLE_TRADER, .key_id = "k", .accounts = "A,B"};
     gw_caller admin = {.role = GW_ROLE_ADMIN, .key_id = "a"};
@@ -206,6 +230,7 @@ int main(void) {
     tcase_add_test(tc, query_strings);
     tcase_add_test(tc, path_parameters);
     tcase_add_test(tc, decimals);
+    tcase_add_test(tc, params_object_or_text);
     tcase_add_test(tc, scoping);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
