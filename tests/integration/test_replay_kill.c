@@ -15,7 +15,6 @@
  * before it skips the gap (then a resent tick comes too late and is stale);
  * the test lets it wait longer than a resend takes to come (the membership
  * expiry, MD_REPLAY_STALL_MS, the resend itself). */
-#include <jansson.h>
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "tb_flow.h"
+#include "tb_services.h"
 #include "tb_test.h"
 
 #define N_TICKS      60000
@@ -78,51 +78,17 @@ static void teardown(void) {
 }
 
 static int spawn(const char *service, int k, const char *extra) {
-    char bin[512], rel[128];
-    snprintf(rel, sizeof rel, "actors/%s/tb-%s", service, service);
-    tb_test_bin(bin, sizeof bin, rel);
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
     ck_assert_int_lt(nchildren, MAX_CHILDREN);
     int i = nchildren;
     snprintf(child_inst[i], sizeof child_inst[i], "%s-%.6s-%d", tag, service, k);
-    char inst[128];
-    snprintf(inst, sizeof inst, "INSTANCE_ID=%s", child_inst[i]);
-    char *argv[] = {bin, NULL};
-    char *env[] = {inst, "LOG_LEVEL=warn", (char *)extra, NULL};
-    children[nchildren++] = tb_test_spawn(argv, env, log_path);
+    children[nchildren++] = tb_service_spawn(service, child_inst[i], extra, log_path);
     return i;
 }
 
-/* Replies to $SRV.PING.<service> from this test's instances. */
-static int count_instances(const char *service) {
-    natsConnection *nc = bus_conn_nats(conn);
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    char subject[96];
-    snprintf(subject, sizeof subject, "$SRV.PING.%s", service);
-    ck_assert_int_eq(natsInbox_Create(&inbox), NATS_OK);
-    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, inbox), NATS_OK);
-    ck_assert_int_eq(natsConnection_PublishRequestString(nc, subject, inbox, ""), NATS_OK);
-    int n = 0;
-    natsMsg *m = NULL;
-    while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
-        json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
-        const char *id = json_string_value(json_object_get(j, "id"));
-        if (id && strncmp(id, tag, strlen(tag)) == 0) n++;
-        json_decref(j);
-        natsMsg_Destroy(m);
-    }
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
-    return n;
-}
-
 static void wait_instances(const char *service, int want) {
-    int64_t end = bus_mono_ns() + INT64_C(30000) * 1000000;
-    int seen;
-    while ((seen = count_instances(service)) != want)
-        ck_assert_msg(bus_mono_ns() < end, "%s: %d of %d instances up (see %s)", service, seen,
-                      want, log_path);
+    ck_assert_msg(tb_service_wait(conn, service, tag, want, 30000),
+                  "%s: %d of %d instances up (see %s)", service,
+                  tb_service_count(conn, service, tag), want, log_path);
 }
 
 /* N_SYM symbols round-robin, one tick a second, each on its own walk. */
