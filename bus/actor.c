@@ -251,6 +251,9 @@ tb_status bus_actor_start(bus_actor *a, tb_error *err) {
     /* A quiet batched endpoint's last count reaches flow-controlled replays. */
     if (s == TB_OK && batched)
         s = bus_actor_add_timer(a, "flow-report", 50, bus_batch_flow_tick, NULL, NULL, err);
+    if (s == TB_OK)
+        s = bus_actor_add_timer(a, "memory-trim", BUS_MEMORY_TRIM_MS, bus_memory_trim_tick, NULL,
+                                NULL, err);
     if (s == TB_OK) s = bus_partition_start(a, err);
     for (size_t i = 0; s == TB_OK && i < a->neps; i++) s = subscribe_endpoint(a, &a->eps[i], err);
     if (s == TB_OK) s = bus_micro_subscribe(a, err);
@@ -383,6 +386,7 @@ int bus_actor_main(const bus_actor_def *def, int argc, char **argv) {
         usage(def, stderr);
         return 2;
     }
+    bus_memory_init();
     tb_error err = {0};
     bus_config cfg;
     if (bus_config_load(&cfg, def->name, &err) != TB_OK) {

@@ -120,6 +120,13 @@ void bus_batch_run(struct bus_batch *b, bool from_stream);
 void bus_batch_abandon(struct bus_batch *b, bool from_stream);
 void bus_batch_flush(ep_state *e);
 void bus_batch_flow_tick(bus_actor *a, void *arg);
+
+/* memory.c: bounds glibc's malloc arenas (before any thread starts) and
+ * returns free heap pages to the kernel from a timer, so a service's RSS
+ * does not creep up with the messages it has handled. */
+#define BUS_MEMORY_TRIM_MS 2000
+void bus_memory_init(void);
+void bus_memory_trim_tick(bus_actor *a, void *arg);
 void bus_dispatch_core_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                              void *closure);
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pgstmt.h"
 
 #define POOL_IDLE_MAX  16
 #define BACKOFF_MIN_NS INT64_C(100000000)
@@ -102,6 +103,8 @@ static PGconn *pg_connect(bus_pg_pool *p, tb_error *err) {
         return NULL;
     }
     pool_connected(&p->base, true);
+    if (!bus_pgstmt_attach(c))
+        bus_log(BUS_LOG_WARN, "no statement cache for a PostgreSQL connection (out of memory)");
     return c;
 }
 
@@ -171,7 +174,7 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) {
 
 tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
                       PGresult **res_out, tb_error *err) {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *r = bus_pgstmt_exec(c, sql, nparams, params);
     tb_status s = bus_pg_result_status(c, r, err);
     if (s == TB_OK && res_out) {
         *res_out = r;

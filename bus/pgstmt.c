@@ -1,0 +1,143 @@
+/* Server-side prepared statements behind bus_pg_exec (see pgstmt.h).
+ *
+ * PostgreSQL parses, analyses and plans every statement sent with
+ * PQexecParams, and for the tick path's batch statements (CTEs, unnest of a
+ * dozen arrays, ON CONFLICT ... DO UPDATE) that costs more server CPU than
+ * running them: a profile of the chain benchmark showed most of PostgreSQL's
+ * time in the parser and planner. A statement the connection has already
+ * run is therefore prepared once (PQprepare) and from then on executed by
+ * name, which skips parsing and, after PostgreSQL's first few custom plans,
+ * planning.
+ *
+ * The cache belongs to the connection (libpq instance data of an event
+ * procedure, freed by PQfinish) and a connection is used by one thread at a
+ * time (store.h), so it needs no lock. A statement is prepared on its second
+ * use: texts built for one call (a multi-row VALUES list of one size) would
+ * otherwise fill the server's memory with statements never run again; such
+ * one-use entries are the ones replaced when the table is full, and once it
+ * is full of prepared statements the rest run unnamed as before. */
+#include "pgstmt.h"
+
+#include <libpq-events.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STMT_SLOTS 64
+/* Uses before a statement is prepared. */
+#define STMT_PREPARE_AT 2
+
+typedef struct stmt_slot {
+    uint64_t hash;
+    char *sql; /* NULL: free slot */
+    unsigned uses;
+    bool prepared;
+} stmt_slot;
+
+typedef struct stmt_cache {
+    stmt_slot slot[STMT_SLOTS];
+    unsigned victim; /* round-robin start for replacing one-use entries */
+} stmt_cache;
+
+static void cache_clear(stmt_cache *c) {
+    for (int i = 0; i < STMT_SLOTS; i++) {
+        free(c->slot[i].sql);
+        memset(&c->slot[i], 0, sizeof c->slot[i]);
+    }
+}
+
+static int stmt_event(PGEventId id, void *info, void *pass) {
+    (void)pass;
+    switch (id) {
+    case PGEVT_REGISTER: {
+        PGEventRegister *r = info;
+        stmt_cache *c = calloc(1, sizeof *c);
+        if (c == NULL) return 0; /* registration fails: the connection runs unprepared */
+        return PQsetInstanceData(r->conn, stmt_event, c);
+    }
+    case PGEVT_CONNRESET: {
+        /* A reset opens a new session: its prepared statements are gone. */
+        PGEventConnReset *r = info;
+        stmt_cache *c = PQinstanceData(r->conn, stmt_event);
+        if (c) cache_clear(c);
+        return 1;
+    }
+    case PGEVT_CONNDESTROY: {
+        PGEventConnDestroy *d = info;
+        stmt_cache *c = PQinstanceData(d->conn, stmt_event);
+        if (c) {
+            cache_clear(c);
+            free(c);
+        }
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+bool bus_pgstmt_attach(PGconn *c) {
+    return PQregisterEventProc(c, stmt_event, "tb_pgstmt", NULL) != 0;
+}
+
+/* FNV-1a: statement texts are code constants, not attacker-chosen keys. */
+static uint64_t text_hash(const char *s) {
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * UINT64_C(1099511628211);
+    return h;
+}
+
+/* The slot holding sql, or a slot claimed for it (free, or a one-use entry
+ * taken over), or NULL when every slot holds a statement in use. */
+static stmt_slot *slot_for(stmt_cache *c, const char *sql, uint64_t h) {
+    stmt_slot *free_slot = NULL;
+    for (int i = 0; i < STMT_SLOTS; i++) {
+        stmt_slot *s = &c->slot[i];
+        if (s->sql == NULL) {
+            if (free_slot == NULL) free_slot = s;
+        } else if (s->hash == h && strcmp(s->sql, sql) == 0) {
+            return s;
+        }
+    }
+    if (free_slot == NULL) {
+        for (int k = 0; k < STMT_SLOTS && free_slot == NULL; k++) {
+            stmt_slot *s = &c->slot[(c->victim + (unsigned)k) % STMT_SLOTS];
+            if (!s->prepared && s->uses < STMT_PREPARE_AT) free_slot = s;
+        }
+        c->victim++;
+        if (free_slot == NULL) return NULL;
+        free(free_slot->sql);
+        memset(free_slot, 0, sizeof *free_slot);
+    }
+    free_slot->sql = strdup(sql);
+    if (free_slot->sql == NULL) return NULL;
+    free_slot->hash = h;
+    return free_slot;
+}
+
+static void slot_name(const stmt_cache *c, const stmt_slot *s, char name[16]) {
+    snprintf(name, 16, "tb_s%d", (int)(s - c->slot));
+}
+
+PGresult *bus_pgstmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params) {
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    stmt_slot *s = c ? slot_for(c, sql, text_hash(sql)) : NULL;
+    if (s == NULL) return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char name[16];
+    slot_name(c, s, name);
+    if (!s->prepared) {
+        if (++s->uses < STMT_PREPARE_AT || PQtransactionStatus(conn) == PQTRANS_INERROR)
+            return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        PGresult *p = PQprepare(conn, name, sql, nparams, NULL);
+        /* A text that does not parse or analyse fails unnamed the same way
+         * (and in a transaction, that failure already aborted it): its error
+         * is the caller's result. It is tried again on its next use, since
+         * what it names may exist by then. */
+        if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) return p;
+        PQclear(p);
+        s->prepared = true;
+    }
+    return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+}

@@ -1,0 +1,141 @@
+/* bus_pg_exec prepares a statement on its second use and runs it by name
+ * from then on, with the same results and errors as an unnamed statement:
+ * in and out of transactions, after a failed one, and for texts that do not
+ * parse. One-use texts beyond the cache's size keep working. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "store.h"
+#include "tb_test.h"
+
+static bus_pg_pool *pool;
+
+static void setup(void) {
+    bus_config cfg;
+    tb_test_config(&cfg, "pg-stmt-test");
+    tb_error err = {0};
+    ck_assert_msg(bus_pg_pool_create(cfg.database_url, &pool, &err) == TB_OK, "%s", err.message);
+}
+
+static void teardown(void) {
+    bus_pg_pool_destroy(pool);
+    pool = NULL;
+}
+
+/* How many statements this session holds prepared whose text is sql. */
+static int prepared_count(PGconn *c, const char *sql) {
+    const char *p[] = {sql};
+    PGresult *r =
+        PQexecParams(c, "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", 1, NULL,
+                     p, NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+static const char SUM_SQL[] = "SELECT sum(x)::bigint FROM unnest($1::bigint[]) AS u(x)";
+
+static int64_t sum_of(PGconn *c, const char *arr, tb_status *st) {
+    const char *p[] = {arr};
+    PGresult *r = NULL;
+    tb_error err = {0};
+    *st = bus_pg_exec(c, SUM_SQL, 1, p, &r, &err);
+    if (*st != TB_OK) return -1;
+    int64_t v = 0;
+    ck_assert_int_eq(bus_pg_col_i64(r, 0, 0, &v, &err), TB_OK);
+    PQclear(r);
+    return v;
+}
+
+START_TEST(second_use_runs_prepared) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    tb_status st;
+    ck_assert_int_eq(sum_of(c, "{1,2,3}", &st), 6);
+    ck_assert_int_eq(prepared_count(c, SUM_SQL), 0);
+    ck_assert_int_eq(sum_of(c, "{4,5}", &st), 9);
+    ck_assert_int_eq(prepared_count(c, SUM_SQL), 1);
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(sum_of(c, "{10,-3}", &st), 7);
+    ck_assert_int_eq(prepared_count(c, SUM_SQL), 1);
+    /* A value the statement refuses is a data error, as unnamed. */
+    ck_assert_int_eq(sum_of(c, "{1,x}", &st), -1);
+    ck_assert_int_eq(st, TB_INVALID);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
+START_TEST(transactions_and_errors) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+        tb_status st;
+        ck_assert_int_eq(sum_of(c, "{2,2}", &st), 4);
+        /* A failing statement aborts the transaction; what follows fails
+         * until the rollback, and works again after it. */
+        ck_assert_int_ne(bus_pg_exec(c, "SELECT 1/0", 0, NULL, NULL, &err), TB_OK);
+        ck_assert_int_eq(sum_of(c, "{1}", &st), -1);
+        ck_assert_int_ne(st, TB_OK);
+        ck_assert_int_eq(bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &err), TB_OK);
+        ck_assert_int_eq(sum_of(c, "{1}", &st), 1);
+    }
+    /* A text that does not parse reports its error every time, prepared or not. */
+    for (int i = 0; i < 3; i++) {
+        tb_status s = bus_pg_exec(c, "SELEC nonsense", 0, NULL, NULL, &err);
+        ck_assert_int_eq(s, TB_ERR);
+        ck_assert_msg(strstr(err.message, "syntax") != NULL, "%s", err.message);
+    }
+    /* Inside a transaction too, and the transaction is then aborted. */
+    ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "SELEC nonsense", 0, NULL, NULL, &err), TB_ERR);
+    ck_assert_int_eq(PQtransactionStatus(c), PQTRANS_INERROR);
+    ck_assert_int_eq(bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &err), TB_OK);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
+START_TEST(many_texts) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    /* More distinct texts, each used twice, than the cache holds. */
+    for (int i = 0; i < 200; i++) {
+        char sql[64], want[16];
+        snprintf(sql, sizeof sql, "SELECT %d + $1::int", i);
+        snprintf(want, sizeof want, "%d", i + 1);
+        for (int k = 0; k < 2; k++) {
+            const char *p[] = {"1"};
+            PGresult *r = NULL;
+            ck_assert_msg(bus_pg_exec(c, sql, 1, p, &r, &err) == TB_OK, "%s", err.message);
+            ck_assert_str_eq(PQgetvalue(r, 0, 0), want);
+            PQclear(r);
+        }
+    }
+    PGresult *r = PQexec(c, "SELECT count(*) FROM pg_prepared_statements");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_le(atoi(PQgetvalue(r, 0, 0)), 64);
+    PQclear(r);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("pg_stmt");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, second_use_runs_prepared);
+    tcase_add_test(tc, transactions_and_errors);
+    tcase_add_test(tc, many_texts);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
