@@ -12,7 +12,12 @@
 #include "test_risk_fixture.h"
 
 static char dacct[48], dsym[48];
-static int accepted;
+/* Orders the service confirmed, and those refused by an error other than
+ * "nobody listening": a reply that timed out, or an error while a store
+ * came back, may follow a commit that went through (the request was
+ * handled as the connection returned), so each of these is recorded at
+ * most once. */
+static int accepted, uncertain;
 
 /* scripts/servers VERB SERVER; its exit status. */
 static int servers(const char *verb, const char *server) {
@@ -35,6 +40,7 @@ static tb_status one_order(tb_error *err) {
     tb_order_record rec;
     tb_status s = submit(&r, &rec, err);
     if (s == TB_OK) accepted++;
+    if (s != TB_OK && s != TB_NO_RESPONDERS) uncertain++;
     return s;
 }
 
@@ -102,14 +108,16 @@ static long fresh_count(const char *sql, const char *param) {
     return n;
 }
 
-/* Every accepted order is recorded exactly once, none half-way. */
+/* Every accepted order is recorded exactly once, none half-way (an order
+ * row always with its outbox event); an uncertain one at most once. */
 START_TEST(orders_recorded_once) {
-    ck_assert_int_eq(fresh_count("SELECT count(*) FROM orders WHERE account = $1", dacct),
-                     accepted);
+    long orders = fresh_count("SELECT count(*) FROM orders WHERE account = $1", dacct);
+    ck_assert_msg(orders >= accepted && orders <= accepted + uncertain,
+                  "%ld orders recorded; %d accepted, %d uncertain", orders, accepted, uncertain);
     ck_assert_int_eq(fresh_count("SELECT count(*) FROM outbox o JOIN orders r ON r.order_id = "
                                  "o.msg_id WHERE r.account = $1",
                                  dacct),
-                     accepted);
+                     orders);
 }
 END_TEST
 
