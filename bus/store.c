@@ -336,6 +336,26 @@ tb_status bus_redis_cmd_argv(redisContext *c, int argc, const char **argv, const
     return redis_reply_status(c, r, reply_out, err);
 }
 
+tb_status bus_redis_pipeline(redisContext *c, const bus_redis_argv *cmds, size_t n,
+                             redisReply **reps, tb_error *err) {
+    for (size_t i = 0; i < n; i++) reps[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
+            return tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", c->errstr);
+    for (size_t i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(c, &rep) != REDIS_OK) {
+            for (size_t j = 0; j < i; j++) {
+                freeReplyObject(reps[j]);
+                reps[j] = NULL;
+            }
+            return tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", c->errstr);
+        }
+        reps[i] = rep;
+    }
+    return TB_OK;
+}
+
 int64_t bus_redis_ping_ns(bus_redis_pool *p, tb_error *err) {
     int64_t t0 = bus_mono_ns();
     redisContext *c = bus_redis_acquire(p, err);
