@@ -114,19 +114,34 @@ static tb_status on_pos_update(bus_ctx *ctx, const void *ev) {
     return TB_OK;
 }
 
-static tb_status on_fill(bus_ctx *ctx, const void *ev) {
-    const tb_fill *f = ev;
-    if (f->qty <= 0)
-        return bus_fail(ctx, TB_INVALID, "qty", "fill %s: qty not positive", f->fill_id);
-    if (f->price <= 0)
-        return bus_fail(ctx, TB_INVALID, "price", "fill %s: price not positive", f->fill_id);
-    if (f->ts <= 0) return bus_fail(ctx, TB_INVALID, "ts", "fill %s: no time", f->fill_id);
+/* A batch of fills from the stream: the unusable ones fail alone
+ * (redelivered, then dead-lettered), the rest are recorded in one
+ * statement. */
+static tb_status on_fills(bus_ctx *ctx, const bus_batch *b) {
+    size_t n = bus_batch_len(b), m = 0;
+    const tb_fill **ok = calloc(n ? n : 1, sizeof *ok);
+    if (ok == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for %zu fills", n);
+    for (size_t i = 0; i < n; i++) {
+        const tb_fill *f = bus_batch_event(b, i);
+        if (f->qty <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "fill %s: qty not positive", f->fill_id);
+        else if (f->price <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "fill %s: price not positive", f->fill_id);
+        else if (f->ts <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "fill %s: no time", f->fill_id);
+        else
+            ok[m++] = f;
+    }
     tb_error err = {0};
-    PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL) return bus_fail_err(ctx, &err);
-    bool inserted = false;
-    if (an_store_record_fill(pg, f, &inserted, &err) != TB_OK) return bus_fail_err(ctx, &err);
-    bus_counter_add(inserted ? state.fills_recorded : state.fills_duplicate, 1);
+    size_t inserted = 0;
+    PGconn *pg = m ? bus_ctx_pg(ctx, &err) : NULL;
+    tb_status s = m == 0 ? TB_OK
+                  : pg   ? an_store_record_fills(pg, ok, m, &inserted, &err)
+                         : err.status;
+    free(ok);
+    if (s != TB_OK) return bus_fail_err(ctx, &err);
+    bus_counter_add(state.fills_recorded, inserted);
+    bus_counter_add(state.fills_duplicate, m - inserted);
     return TB_OK;
 }
 
@@ -437,9 +452,12 @@ static const bus_endpoint endpoints[] = {
      .kind = BUS_STREAM,
      .subject = "fills.>",
      .event = &tb_fill_desc,
-     .handler = on_fill,
-     .stream =
-         {.stream = "FILLS", .durable = "analytics", .ack_wait_ms = 30000, .max_deliver = 10}},
+     .batch_handler = on_fills,
+     .stream = {.stream = "FILLS",
+                .durable = "analytics",
+                .ack_wait_ms = 30000,
+                .max_deliver = 10,
+                .batch = 256}},
     {.name = "analytics-get",
      .kind = BUS_REQUEST,
      .subject = "api.analytics.get",
