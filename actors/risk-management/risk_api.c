@@ -1,6 +1,6 @@
-/* Handlers of risk-management's endpoints: api.orders.submit,
- * api.risk.limits.get|set and api.risk.killswitch. Each turns its message
- * into a call of risk_flow / risk_store and the outcome into a reply. */
+/* Handlers of risk-management's endpoints api.risk.limits.get|set and
+ * api.risk.killswitch (orders and signals are in risk_batch.c). Each turns
+ * its message into a call of risk_store and the outcome into a reply. */
 #include "risk_api.h"
 
 #include <string.h>
@@ -10,24 +10,6 @@
 #include "risk_flow.h"
 #include "risk_intent.h"
 #include "risk_store.h"
-
-tb_status risk_on_submit(bus_ctx *ctx, const void *event) {
-    risk_intent in;
-    risk_intent_from_request(event, &in);
-    risk_outcome out;
-    tb_error err = {0};
-    tb_status s = risk_process(ctx, &in, &out, &err);
-    if (s != TB_OK) return bus_fail_err(ctx, &err);
-    if (out.kind == RISK_APPROVED || out.kind == RISK_EXISTING)
-        return bus_reply(ctx, &tb_order_record_desc, &out.record);
-    char text[TB_TEXT_CAP];
-    risk_verdict_text(&out.verdict, text, sizeof text);
-    /* A reused idempotency key is a conflict (HTTP 409), every failed check a
-     * rejection (422). */
-    tb_status code =
-        risk_verdict_has(&out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID) ? TB_CONFLICT : TB_REJECTED;
-    return bus_fail(ctx, code, out.verdict.failures[0].field, "%s", text);
-}
 
 tb_status risk_on_limits_get(bus_ctx *ctx, const void *event) {
     const tb_query *q = event;

@@ -30,8 +30,10 @@ typedef struct item {
     const char *trace;
     risk_intent in;
     bool decide;   /* goes through the checks */
+    bool deferred; /* API: repeats an earlier request's client_order_id */
     bool approved; /* passed every check so far */
-    bool done;     /* decided (approved and recorded, or rejected) */
+    bool done;     /* decided: out holds the outcome */
+    risk_outcome out;
     int64_t event_ns;
     risk_quote quote;
     risk_verdict verdict;
@@ -358,11 +360,11 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
          * alone, as risk_process resolves that race per signal. */
         s = TB_OK;
         for (size_t i = 0; i < n && s == TB_OK; i++) {
-            risk_outcome out;
-            s = risk_process(ctx, &its[i]->in, &out, err);
+            s = risk_process(ctx, &its[i]->in, &its[i]->out, err);
             if (s == TB_OK) {
                 its[i]->done = true;
-                if (out.kind == RISK_DUPLICATE_SIGNAL)
+                its[i]->approved = its[i]->out.kind == RISK_APPROVED;
+                if (its[i]->out.kind == RISK_DUPLICATE_SIGNAL)
                     bus_counter_add(service_of(ctx)->m_duplicate_signals, 1);
             }
         }
@@ -373,9 +375,43 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
         item *x = its[i];
         risk_publish_decision_traced(ctx, x->trace, &x->in, &x->verdict,
                                      x->approved ? x->order_id : NULL);
+        x->out.kind = x->approved ? RISK_APPROVED : RISK_REJECTED;
+        x->out.verdict = x->verdict;
+        if (x->approved) risk_order_record(&x->in, x->order_id, x->ts_ns, &x->out.record);
         x->done = true;
     }
     return TB_OK;
+}
+
+/* Decides every item with decide set, account by account (accounts in order
+ * of first appearance, each account's items in arrival order). A store
+ * failure fails that account's items (and clears their signal markers).
+ * Returns whether an order was recorded. */
+static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContext *r, item *it,
+                       size_t n, item **group, bool *grouped) {
+    bool recorded = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].decide || grouped[i]) continue;
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (it[j].decide && !grouped[j] && strcmp(it[j].in.account, it[i].in.account) == 0) {
+                grouped[j] = true;
+                group[m++] = &it[j];
+            }
+        tb_error aerr = {0};
+        if (decide_account(ctx, pg, r, group, m, &aerr) != TB_OK) {
+            size_t k = 0;
+            for (size_t j = 0; j < m; j++)
+                if (!group[j]->done) {
+                    bus_batch_fail_err(b, group[j]->msg, &aerr);
+                    group[k++] = group[j];
+                }
+            if (group[0]->marker[0]) clear_markers(r, group, k);
+            continue;
+        }
+        for (size_t j = 0; j < m; j++) recorded |= group[j]->approved;
+    }
+    return recorded;
 }
 
 /* Turns the first copies of the signals into intents; sizes target signals
@@ -451,32 +487,7 @@ tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
         clear_markers(r, group, k);
     }
 
-    /* Accounts in order of first appearance; each account's signals in
-     * arrival order. */
-    bool relay = false;
-    for (size_t i = 0; i < n && s == TB_OK; i++) {
-        if (!it[i].decide || grouped[i]) continue;
-        size_t m = 0;
-        for (size_t j = i; j < n; j++)
-            if (it[j].decide && !grouped[j] && strcmp(it[j].in.account, it[i].in.account) == 0) {
-                grouped[j] = true;
-                group[m++] = &it[j];
-            }
-        tb_error aerr = {0};
-        if (decide_account(ctx, pg, r, group, m, &aerr) != TB_OK) {
-            /* A store failed for this account: its undecided signals fail
-             * (and may be decided when a copy comes). */
-            size_t k = 0;
-            for (size_t j = 0; j < m; j++)
-                if (!group[j]->done) {
-                    bus_batch_fail(b, group[j]->msg, aerr.status, "%s", aerr.message);
-                    group[k++] = group[j];
-                }
-            clear_markers(r, group, k);
-            continue;
-        }
-        for (size_t j = 0; j < m; j++) relay |= group[j]->approved;
-    }
+    bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
     if (relay) {
         /* Fast path: publish now; the background relay heals a failure. */
         tb_error rerr = {0};
@@ -488,6 +499,119 @@ tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
     free(grouped);
     free(group);
     free(first);
+    free(it);
+    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
+}
+
+/* ---- API orders ---- */
+
+/* Looks up the client_order_ids of the batch in one query: a retry of a
+ * recorded order is answered from it (or refused when its fields differ);
+ * a request repeating an earlier one of the same batch waits for it
+ * (deferred, decided after the batch as if it came next). */
+static tb_status resolve_retries(bus_ctx *ctx, PGconn *pg, item *it, size_t n, tb_error *err) {
+    const char **accts = calloc(n + 1, sizeof *accts), **keys = calloc(n + 1, sizeof *keys);
+    size_t m = 0;
+    tb_status s = accts && keys ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (!it[i].decide || it[i].in.client_order_id[0] == '\0') continue;
+        for (size_t j = 0; j < i && !it[i].deferred; j++)
+            it[i].deferred = (it[j].decide || it[j].deferred) &&
+                             strcmp(it[j].in.account, it[i].in.account) == 0 &&
+                             strcmp(it[j].in.client_order_id, it[i].in.client_order_id) == 0;
+        if (it[i].deferred) {
+            it[i].decide = false;
+            continue;
+        }
+        accts[m] = it[i].in.account;
+        keys[m++] = it[i].in.client_order_id;
+    }
+    risk_found_order *found = NULL;
+    size_t nfound = 0;
+    if (s == TB_OK && m > 0)
+        s = risk_store_find_client_orders(pg, accts, keys, m, &found, &nfound, err);
+    for (size_t f = 0; f < nfound && s == TB_OK; f++)
+        for (size_t i = 0; i < n; i++) {
+            item *x = &it[i];
+            if (!x->decide || strcmp(x->in.account, found[f].record.account) != 0 ||
+                strcmp(x->in.client_order_id, found[f].record.client_order_id) != 0)
+                continue;
+            risk_resolve_retry(&x->in, &found[f].record, found[f].reduce_only, &x->out);
+            if (x->out.kind == RISK_REJECTED)
+                risk_publish_decision_traced(ctx, x->trace, &x->in, &x->out.verdict, NULL);
+            x->decide = false;
+            x->done = true;
+        }
+    free(found);
+    free(keys);
+    free(accts);
+    return s;
+}
+
+/* Answers request i with its outcome. */
+static void answer(const bus_batch *b, const item *x) {
+    if (x->out.kind == RISK_APPROVED || x->out.kind == RISK_EXISTING) {
+        if (bus_batch_reply(b, x->msg, &tb_order_record_desc, &x->out.record) != TB_OK)
+            bus_log(BUS_LOG_WARN, "order %s recorded, reply not sent", x->out.record.order_id);
+        return;
+    }
+    char text[TB_TEXT_CAP];
+    risk_verdict_text(&x->out.verdict, text, sizeof text);
+    /* A reused idempotency key is a conflict (HTTP 409), every failed check
+     * a rejection (422). */
+    tb_error e = {.status = risk_verdict_has(&x->out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID)
+                                ? TB_CONFLICT
+                                : TB_REJECTED};
+    snprintf(e.field, sizeof e.field, "%s",
+             x->out.verdict.n ? x->out.verdict.failures[0].field : "");
+    snprintf(e.message, sizeof e.message, "%.255s", text);
+    bus_batch_fail_err(b, x->msg, &e);
+}
+
+tb_status risk_on_submits(bus_ctx *ctx, const bus_batch *b) {
+    size_t n = bus_batch_len(b);
+    tb_error err = {0};
+    item *it = calloc(n, sizeof *it);
+    item **group = calloc(n, sizeof *group);
+    bool *grouped = calloc(n, sizeof *grouped);
+    if (it == NULL || group == NULL || grouped == NULL) {
+        free(it);
+        free(group);
+        free(grouped);
+        return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for a batch of %zu orders", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        it[i].msg = i;
+        it[i].trace = bus_batch_trace(b, i);
+        it[i].decide = true;
+        risk_intent_from_request(bus_batch_event(b, i), &it[i].in);
+    }
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    redisContext *r = pg ? bus_ctx_redis(ctx, &err) : NULL;
+    tb_status s = r ? resolve_retries(ctx, pg, it, n, &err) : err.status;
+    bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
+    if (relay) {
+        /* Fast path: publish now; the background relay heals a failure. */
+        tb_error rerr = {0};
+        if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &rerr) !=
+            TB_OK)
+            bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s",
+                    rerr.message);
+    }
+    /* Requests repeating an earlier one's client_order_id, in order, now
+     * that the earlier one is decided. */
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (!it[i].deferred) continue;
+        tb_error derr = {0};
+        if (risk_process(ctx, &it[i].in, &it[i].out, &derr) == TB_OK)
+            it[i].done = true;
+        else
+            bus_batch_fail_err(b, i, &derr);
+    }
+    for (size_t i = 0; i < n && s == TB_OK; i++)
+        if (it[i].done) answer(b, &it[i]);
+    free(grouped);
+    free(group);
     free(it);
     return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
 }

@@ -10,4 +10,10 @@
 
 tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b);
 
+/* The handler of api.orders.submit as a batched request endpoint: each
+ * request is answered as risk_on_submit would answer it alone (the order
+ * record, or rejected / conflict with the failed checks), the orders of one
+ * account recorded in one transaction. */
+tb_status risk_on_submits(bus_ctx *ctx, const bus_batch *b);
+
 #endif

@@ -61,8 +61,8 @@ int64_t risk_event_time(const risk_intent *in, risk_quote *quote) {
 }
 
 /* A client_order_id seen before: the original when identical, else a rejection. */
-static void resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
-                          risk_outcome *out) {
+void risk_resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
+                        risk_outcome *out) {
     if (risk_same_order(existing, reduce_only, in)) {
         out->kind = RISK_EXISTING;
         out->record = *existing;
@@ -112,7 +112,7 @@ static tb_status resolve_conflict(PGconn *pg, const risk_intent *in, risk_outcom
                                                &reduce_only, &found, err);
     if (s != TB_OK) return s;
     if (!found) return tb_error_set(err, TB_CONFLICT, "order_id", "order id collision; retry");
-    resolve_retry(in, &out->record, reduce_only, out);
+    risk_resolve_retry(in, &out->record, reduce_only, out);
     return TB_OK;
 }
 
@@ -130,7 +130,7 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                                                    &reduce_only, &found, err);
         if (s != TB_OK) return s;
         if (found) {
-            resolve_retry(in, &existing, reduce_only, out);
+            risk_resolve_retry(in, &existing, reduce_only, out);
             if (out->kind == RISK_REJECTED) risk_publish_decision(ctx, in, &out->verdict, NULL);
             return TB_OK;
         }

@@ -34,6 +34,12 @@ typedef struct risk_outcome {
 tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out,
                        tb_error *err) TB_WARN_UNUSED;
 
+/* A client_order_id seen before (existing, with its reduce_only): the
+ * original (RISK_EXISTING) when the intent has exactly its fields, else a
+ * duplicate_client_order_id rejection. */
+void risk_resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
+                        risk_outcome *out);
+
 /* Publishes risk.decision.<account> for a decision reached outside
  * risk_process (a signal that could not be sized, a batch of signals), with
  * the handler's trace id or a given one. */

@@ -186,6 +186,45 @@ tb_status risk_store_find_client_order(PGconn *c, const char *account, const cha
     return s;
 }
 
+tb_status risk_store_find_client_orders(PGconn *c, const char *const *accounts,
+                                        const char *const *client_order_ids, size_t n,
+                                        risk_found_order **out, size_t *nfound, tb_error *err) {
+    *out = NULL;
+    *nfound = 0;
+    if (n == 0) return TB_OK;
+    bus_pgarray a, k;
+    bus_pgarray_init(&a);
+    bus_pgarray_init(&k);
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&a, accounts[i]);
+        bus_pgarray_str(&k, client_order_ids[i]);
+    }
+    const char *p[2] = {bus_pgarray_finish(&a), bus_pgarray_finish(&k)};
+    PGresult *r = NULL;
+    tb_status s = p[0] && p[1] ? bus_pg_exec(c,
+                                             "SELECT " ORDER_COLS " FROM orders o "
+                                             "JOIN unnest($1::text[], $2::text[]) AS u(a, k) "
+                                             "ON o.account = u.a AND o.client_order_id = u.k",
+                                             2, p, &r, err)
+                               : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    bus_pgarray_close(&a);
+    bus_pgarray_close(&k);
+    if (s != TB_OK) return s;
+    int rows = PQntuples(r);
+    risk_found_order *f = calloc((size_t)rows + 1, sizeof *f);
+    if (f == NULL) s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (int row = 0; row < rows && s == TB_OK; row++)
+        s = read_order(r, row, &f[row].record, &f[row].reduce_only, err);
+    PQclear(r);
+    if (s != TB_OK) {
+        free(f);
+        return s;
+    }
+    *out = f;
+    *nfound = (size_t)rows;
+    return TB_OK;
+}
+
 tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used, tb_error *err) {
     PGresult *r = NULL;
     tb_status s =

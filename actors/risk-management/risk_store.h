@@ -35,6 +35,16 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
 tb_status risk_store_find_client_order(PGconn *c, const char *account, const char *client_order_id,
                                        tb_order_record *out, bool *reduce_only, bool *found,
                                        tb_error *err) TB_WARN_UNUSED;
+/* The orders of (accounts[i], client_order_ids[i]) pairs that exist, in one
+ * query: *out (caller frees) holds *nfound of them, in no order. */
+typedef struct risk_found_order {
+    tb_order_record record;
+    bool reduce_only;
+} risk_found_order;
+tb_status risk_store_find_client_orders(PGconn *c, const char *const *accounts,
+                                        const char *const *client_order_ids, size_t n,
+                                        risk_found_order **out, size_t *nfound,
+                                        tb_error *err) TB_WARN_UNUSED;
 /* Whether an order was already made from this signal. */
 tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used,
                                  tb_error *err) TB_WARN_UNUSED;

@@ -352,23 +352,6 @@ START_TEST(signal_orders_count_event_time) {
 }
 END_TEST
 
-/* The value of the first sample of metric name whose labels contain label,
- * or -1. */
-static double metric_value(const char *text, const char *name, const char *label) {
-    for (const char *p = text; (p = strstr(p, name)) != NULL; p++) {
-        const char *eol = strchr(p, '\n');
-        if (eol == NULL) break;
-        const char *brace = p + strlen(name);
-        if (*brace != '{') continue;
-        const char *close = memchr(brace, '}', (size_t)(eol - brace));
-        if (close == NULL) continue;
-        char labels[256];
-        snprintf(labels, sizeof labels, "%.*s", (int)(close - brace), brace);
-        if (strstr(labels, label) != NULL) return strtod(close + 1, NULL);
-    }
-    return -1;
-}
-
 /* A burst of signals of one account is decided in batches (fewer batches
  * than signals, one transaction per account and batch), and exactly as one
  * by one: every approved order counts as open for the signals after it, so
@@ -385,14 +368,7 @@ START_TEST(signal_burst_decided_in_batches) {
     ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
     snprintf(subj, sizeof subj, "risk.decision.%s", acct);
     natsSubscription *decisions = subscribe(subj);
-    double batches0 = -1;
-    bus_bytes rb;
-    tb_error err = {0};
-    ck_assert_int_eq(bus_request_bytes(client, "svc.risk-management.metrics", "", 0, NULL, 2000,
-                                       NULL, &rb, &err),
-                     TB_OK);
-    batches0 = metric_value(rb.data, "tb_batch_size_count", "endpoint=\"signals\"");
-    bus_bytes_free(&rb);
+    double batches0 = risk_metric("tb_batch_size_count", "endpoint=\"signals\"");
     const int64_t t0 = INT64_C(902966400000000000);
     for (int i = 0; i < SIGNALS; i++) {
         tb_signal s = make_signal(acct, sym, "fixed", FX(1), 0);
@@ -419,12 +395,8 @@ START_TEST(signal_burst_decided_in_batches) {
     ck_assert(!next_event(decisions, &tb_risk_decision_desc, &d, 300, NULL, 0));
     const char *pa[1] = {acct};
     ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, pa), MAX_OPEN);
-    ck_assert_int_eq(bus_request_bytes(client, "svc.risk-management.metrics", "", 0, NULL, 2000,
-                                       NULL, &rb, &err),
-                     TB_OK);
-    double batches = metric_value(rb.data, "tb_batch_size_count", "endpoint=\"signals\"");
-    double signals = metric_value(rb.data, "tb_batch_size_sum", "endpoint=\"signals\"");
-    bus_bytes_free(&rb);
+    double batches = risk_metric("tb_batch_size_count", "endpoint=\"signals\"");
+    double signals = risk_metric("tb_batch_size_sum", "endpoint=\"signals\"");
     ck_assert_msg(batches > batches0 && batches - batches0 < SIGNALS, "%.0f batches for %d signals",
                   batches - batches0, SIGNALS);
     ck_assert_msg(signals >= SIGNALS, "the batches held %.0f signals", signals);
