@@ -100,10 +100,10 @@ key=$("$B/gateway/tb-gateway" --create-admin-key --name bench-orders 2>/dev/null
     tb_die "cannot create a key"
 account=BO$(printf '%05d' $((RANDOM * 3 % 100000)))
 tb_http POST "$GW/v1/accounts" \
-    "{\"account\":\"$account\",\"name\":\"order bench\",\"initial_cash\":\"1000000000000\"}" "$key"
+    "{\"account\":\"$account\",\"name\":\"order bench\",\"initial_cash\":\"1000000000\"}" "$key"
 [[ $TB_HTTP_STATUS == 20? ]] || tb_die "POST /v1/accounts: HTTP $TB_HTTP_STATUS $TB_HTTP_BODY"
 tb_http PUT "$GW/v1/risk/limits/$account" \
-    "{\"account\":\"$account\",\"max_open_orders\":2000000000,\"max_orders_per_sec\":2000000000,\"max_position_qty\":\"1000000000\",\"max_gross_exposure\":\"1000000000000000\"}" "$key"
+    "{\"account\":\"$account\",\"max_open_orders\":2000000000,\"max_orders_per_sec\":2000000000,\"max_position_qty\":\"1000000000\",\"max_gross_exposure\":\"50000000000\",\"max_order_notional\":\"1000000000\"}" "$key"
 [[ $TB_HTTP_STATUS == 200 ]] || tb_die "PUT /v1/risk/limits: HTTP $TB_HTTP_STATUS $TB_HTTP_BODY"
 body="{\"account\":\"$account\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"tif\":\"ioc\",\"qty\":\"1\"}"
 order_ok() {

@@ -590,14 +590,6 @@ tb_status risk_on_submits(bus_ctx *ctx, const bus_batch *b) {
     redisContext *r = pg ? bus_ctx_redis(ctx, &err) : NULL;
     tb_status s = r ? resolve_retries(ctx, pg, it, n, &err) : err.status;
     bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
-    if (relay) {
-        /* Fast path: publish now; the background relay heals a failure. */
-        tb_error rerr = {0};
-        if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &rerr) !=
-            TB_OK)
-            bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s",
-                    rerr.message);
-    }
     /* Requests repeating an earlier one's client_order_id, in order, now
      * that the earlier one is decided. */
     for (size_t i = 0; i < n && s == TB_OK; i++) {
@@ -608,8 +600,17 @@ tb_status risk_on_submits(bus_ctx *ctx, const bus_batch *b) {
         else
             bus_batch_fail_err(b, i, &derr);
     }
+    /* The orders are committed: callers learn of them first, the stream
+     * right after (the background relay heals a failure here). */
     for (size_t i = 0; i < n && s == TB_OK; i++)
         if (it[i].done) answer(b, &it[i]);
+    if (relay) {
+        tb_error rerr = {0};
+        if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &rerr) !=
+            TB_OK)
+            bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s",
+                    rerr.message);
+    }
     free(grouped);
     free(group);
     free(it);
