@@ -63,33 +63,27 @@ static risk_service *service_of(bus_ctx *ctx) {
 /* Sets every signal's "decided once" marker in one pipeline; *first[i] is
  * false for a signal another copy already took. */
 static tb_status take_markers(redisContext *r, item *it, size_t n, bool *first, tb_error *err) {
-    enum { ARGC = 6 };
-    bus_redis_argv *cmds = calloc(n, sizeof *cmds);
-    const char **argv = calloc(n * ARGC, sizeof *argv);
-    size_t *lens = calloc(n * ARGC, sizeof *lens);
+    bus_redis_cmds c;
     redisReply **reps = calloc(n, sizeof *reps);
-    tb_status s = cmds && argv && lens && reps ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
-    for (size_t i = 0; i < n && s == TB_OK; i++) {
-        const char *a[ARGC] = {"SET", it[i].marker, "1", "NX", "EX", "86400"};
-        for (int k = 0; k < ARGC; k++) {
-            argv[i * ARGC + k] = a[k];
-            lens[i * ARGC + k] = strlen(a[k]);
-        }
-        cmds[i] = (bus_redis_argv){.argc = ARGC, .argv = &argv[i * ARGC], .lens = &lens[i * ARGC]};
+    tb_status s =
+        reps ? bus_redis_cmds_init(&c, n, 6, err) : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    if (s != TB_OK) {
+        free(reps);
+        return s;
     }
-    if (s == TB_OK) s = bus_redis_pipeline(r, cmds, n, reps, err);
+    for (size_t i = 0; i < n; i++)
+        bus_redis_cmds_set(&c, i, (const char *[]){"SET", it[i].marker, "1", "NX", "EX", "86400"});
+    s = bus_redis_pipeline(r, c.cmd, n, reps, err);
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         if (reps[i]->type == REDIS_REPLY_ERROR)
             s = tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", reps[i]->str);
         else
             first[i] = reps[i]->type == REDIS_REPLY_STATUS;
     }
-    for (size_t i = 0; reps && i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (reps[i]) freeReplyObject(reps[i]);
     free(reps);
-    free(lens);
-    free(argv);
-    free(cmds);
+    bus_redis_cmds_free(&c);
     return s;
 }
 
@@ -97,28 +91,19 @@ static tb_status take_markers(redisContext *r, item *it, size_t n, bool *first, 
  * one comes) is decided. One pipeline. */
 static void clear_markers(redisContext *r, item **its, size_t n) {
     if (r == NULL || n == 0) return;
-    bus_redis_argv *cmds = calloc(n, sizeof *cmds);
-    const char **argv = calloc(2 * n, sizeof *argv);
-    size_t *lens = calloc(2 * n, sizeof *lens);
-    redisReply **reps = calloc(n, sizeof *reps);
+    bus_redis_cmds c;
     tb_error err = {0};
-    if (cmds && argv && lens && reps) {
-        for (size_t i = 0; i < n; i++) {
-            argv[2 * i] = "DEL";
-            lens[2 * i] = 3;
-            argv[2 * i + 1] = its[i]->marker;
-            lens[2 * i + 1] = strlen(its[i]->marker);
-            cmds[i] = (bus_redis_argv){.argc = 2, .argv = &argv[2 * i], .lens = &lens[2 * i]};
-        }
-        if (bus_redis_pipeline(r, cmds, n, reps, &err) != TB_OK)
+    redisReply **reps = calloc(n, sizeof *reps);
+    if (reps != NULL && bus_redis_cmds_init(&c, n, 2, &err) == TB_OK) {
+        for (size_t i = 0; i < n; i++)
+            bus_redis_cmds_set(&c, i, (const char *[]){"DEL", its[i]->marker});
+        if (bus_redis_pipeline(r, c.cmd, n, reps, &err) != TB_OK)
             bus_log(BUS_LOG_WARN, "signal markers not cleared: %s", err.message);
+        for (size_t i = 0; i < n; i++)
+            if (reps[i]) freeReplyObject(reps[i]);
+        bus_redis_cmds_free(&c);
     }
-    for (size_t i = 0; reps && i < n; i++)
-        if (reps[i]) freeReplyObject(reps[i]);
     free(reps);
-    free(lens);
-    free(argv);
-    free(cmds);
 }
 
 /* Marks the items whose signal already made an order (one query). */
@@ -383,6 +368,14 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
     return TB_OK;
 }
 
+/* Publishes the orders a batch of n committed, now (the fast path); the
+ * background relay heals a failure here. */
+static void relay_now(bus_ctx *ctx, size_t n) {
+    tb_error err = {0};
+    if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s", err.message);
+}
+
 /* Decides every item with decide set, account by account (accounts in order
  * of first appearance, each account's items in arrival order). A store
  * failure fails that account's items (and clears their signal markers).
@@ -488,14 +481,7 @@ tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
     }
 
     bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
-    if (relay) {
-        /* Fast path: publish now; the background relay heals a failure. */
-        tb_error rerr = {0};
-        if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &rerr) !=
-            TB_OK)
-            bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s",
-                    rerr.message);
-    }
+    if (relay) relay_now(ctx, n);
     free(grouped);
     free(group);
     free(first);
@@ -604,13 +590,7 @@ tb_status risk_on_submits(bus_ctx *ctx, const bus_batch *b) {
      * right after (the background relay heals a failure here). */
     for (size_t i = 0; i < n && s == TB_OK; i++)
         if (it[i].done) answer(b, &it[i]);
-    if (relay) {
-        tb_error rerr = {0};
-        if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &rerr) !=
-            TB_OK)
-            bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s",
-                    rerr.message);
-    }
+    if (relay) relay_now(ctx, n);
     free(grouped);
     free(group);
     free(it);

@@ -161,28 +161,21 @@ tb_status risk_rate_take_many(redisContext *r, const char *account, uint64_t lim
     char lim[24], len[24];
     snprintf(lim, sizeof lim, "%" PRIu64, limit);
     snprintf(len, sizeof len, "%" PRId64, window_ms);
-    enum { ARGC = 8 };
-    const char **argv = calloc(n * ARGC, sizeof *argv);
-    size_t *lens = calloc(n * ARGC, sizeof *lens);
     char(*keys)[128] = calloc(n, sizeof *keys);
     char(*evs)[24] = calloc(n, sizeof *evs);
-    bus_redis_argv *cmds = calloc(n, sizeof *cmds);
     redisReply **reps = calloc(n, sizeof *reps);
-    tb_status s = argv && lens && keys && evs && cmds && reps
-                      ? TB_OK
-                      : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    bus_redis_cmds c = {0};
+    tb_status s = keys && evs && reps ? bus_redis_cmds_init(&c, n, 8, err)
+                                      : tb_error_set(err, TB_NOMEM, NULL, NULL);
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         bool event = event_ns && event_ns[i] > 0;
         snprintf(keys[i], sizeof keys[i], "tb:risk:%s:%s", event ? "erate" : "rate", account);
         if (event) snprintf(evs[i], sizeof evs[i], "%" PRId64, event_ns[i] / 1000);
-        const char *a[ARGC] = {"EVAL", rate_script, "1", keys[i], lim, members[i], len, evs[i]};
-        for (int k = 0; k < ARGC; k++) {
-            argv[i * ARGC + k] = a[k];
-            lens[i * ARGC + k] = strlen(a[k]);
-        }
-        cmds[i] = (bus_redis_argv){.argc = ARGC, .argv = &argv[i * ARGC], .lens = &lens[i * ARGC]};
+        bus_redis_cmds_set(
+            &c, i,
+            (const char *[]){"EVAL", rate_script, "1", keys[i], lim, members[i], len, evs[i]});
     }
-    if (s == TB_OK) s = bus_redis_pipeline(r, cmds, n, reps, err);
+    if (s == TB_OK) s = bus_redis_pipeline(r, c.cmd, n, reps, err);
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         if (reps[i]->type != REDIS_REPLY_INTEGER || reps[i]->integer < 0)
             s = tb_error_set(err, TB_ERR, NULL, "order-rate script returned an unexpected reply");
@@ -192,11 +185,9 @@ tb_status risk_rate_take_many(redisContext *r, const char *account, uint64_t lim
     for (size_t i = 0; reps && i < n; i++)
         if (reps[i]) freeReplyObject(reps[i]);
     free(reps);
-    free(cmds);
+    bus_redis_cmds_free(&c);
     free(evs);
     free(keys);
-    free(lens);
-    free(argv);
     return s;
 }
 
