@@ -17,7 +17,6 @@ static char *worker_env[] = {"EXEC_SLIPPAGE_BPS=10",       "EXEC_FEE_BPS=10",
 
 static void suite_up(void) {
     xt_open("test_exec_orders");
-    xt_quotes_start();
     worker = xt_worker(worker_env);
     xt_wait_ready(1);
 }
@@ -26,7 +25,6 @@ static void suite_up(void) {
 static void suite_down(void) {
     if (tb_test_stop(worker, 30000) != 0)
         fprintf(stderr, "tb-trading-execution did not exit cleanly\n");
-    xt_quotes_stop();
     xt_close();
 }
 
