@@ -35,9 +35,7 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const tb_event_de
     }
     msgpack_sbuffer_destroy(&b);
     const char *p[NA + 1] = {producer};
-    for (size_t i = 0; s == TB_OK && i < NA; i++)
-        if ((p[i + 1] = bus_pgarray_finish(&a[i])) == NULL)
-            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    if (s == TB_OK) s = bus_pgarray_finish_all(a, NA, p + 1, err);
     if (s == TB_OK)
         s = bus_pg_exec(c,
                         "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
@@ -46,6 +44,6 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const tb_event_de
                         "$5::text[]) WITH ORDINALITY AS u(subject, msg_id, payload, headers, i) "
                         "ORDER BY u.i",
                         NA + 1, p, NULL, err);
-    for (size_t i = 0; i < NA; i++) bus_pgarray_close(&a[i]);
+    bus_pgarray_close_all(a, NA);
     return s;
 }

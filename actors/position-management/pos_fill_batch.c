@@ -92,24 +92,21 @@ static void fail_item(batch *bt, size_t i, tb_status s, const char *msg) {
     bus_batch_fail(bt->b, i, s, "%s", msg);
 }
 
-static tb_status finish_arrays(bus_pgarray *a, size_t n, const char **out, tb_error *err) {
-    for (size_t i = 0; i < n; i++)
-        if ((out[i] = bus_pgarray_finish(&a[i])) == NULL)
-            return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    return TB_OK;
-}
-
-static void close_arrays(bus_pgarray *a, size_t n) {
-    for (size_t i = 0; i < n; i++) bus_pgarray_close(&a[i]);
+/* Fails fill i alone as a refused fill (counted), saying why. */
+static void reject_item(batch *bt, size_t i, tb_status s, const char *why) {
+    if (bt->svc) bus_counter_add(bt->svc->m_rejected, 1);
+    char msg[200];
+    snprintf(msg, sizeof msg, "fill %s: %s", bt->items[i].f->fill_id, why);
+    fail_item(bt, i, s, msg);
 }
 
 /* Runs sql with the nargs arrays as its parameters, then frees them. */
 static tb_status exec_arrays(PGconn *c, const char *sql, bus_pgarray *a, size_t nargs, PGresult **r,
                              tb_error *err) {
     const char *p[8];
-    tb_status s = finish_arrays(a, nargs, p, err);
+    tb_status s = bus_pgarray_finish_all(a, nargs, p, err);
     if (s == TB_OK) s = bus_pg_exec(c, sql, (int)nargs, p, r, err);
-    close_arrays(a, nargs);
+    bus_pgarray_close_all(a, nargs);
     return s;
 }
 
@@ -153,11 +150,7 @@ static void check_items(batch *bt) {
             if (same_fill(first->f, it->f)) {
                 it->state = ITEM_DUPLICATE;
             } else {
-                if (bt->svc) bus_counter_add(bt->svc->m_rejected, 1);
-                char msg[160];
-                snprintf(msg, sizeof msg, "fill %s: sent twice with different contents",
-                         it->f->fill_id);
-                fail_item(bt, i, TB_CONFLICT, msg);
+                reject_item(bt, i, TB_CONFLICT, "sent twice with different contents");
             }
             break;
         }
@@ -195,10 +188,7 @@ static tb_status lock_accounts(batch *bt, PGconn *c, tb_error *err) {
         it->acct = find_acct(bt, it->f->account);
         if (!bt->accts[it->acct].found) {
             /* Permanent, as one by one: accounts exist before their orders. */
-            if (bt->svc) bus_counter_add(bt->svc->m_rejected, 1);
-            char msg[160];
-            snprintf(msg, sizeof msg, "fill %s: unknown account", it->f->fill_id);
-            fail_item(bt, i, TB_INVALID, msg);
+            reject_item(bt, i, TB_INVALID, "unknown account");
         }
     }
     return s;
@@ -226,7 +216,7 @@ static tb_status insert_applied(batch *bt, PGconn *c, size_t *nnew, tb_error *er
     }
     *nnew = 0;
     if (pending == 0) {
-        close_arrays(a, NA);
+        bus_pgarray_close_all(a, NA);
         return TB_OK;
     }
     PGresult *r = NULL;
@@ -262,7 +252,7 @@ static tb_status compare_stored(batch *bt, PGconn *c, tb_error *err) {
             pending++;
         }
     if (pending == 0) {
-        close_arrays(a, 1);
+        bus_pgarray_close_all(a, 1);
         return TB_OK;
     }
     PGresult *r = NULL;
@@ -288,13 +278,8 @@ static tb_status compare_stored(batch *bt, PGconn *c, tb_error *err) {
             if (legacy || same_fill(&stored, it->f)) {
                 it->state = ITEM_DUPLICATE;
             } else {
-                if (bt->svc) bus_counter_add(bt->svc->m_rejected, 1);
-                char msg[200];
-                snprintf(msg, sizeof msg,
-                         "fill %s: already applied with different contents; this copy is "
-                         "ignored",
-                         it->f->fill_id);
-                fail_item(bt, i, TB_CONFLICT, msg);
+                reject_item(bt, i, TB_CONFLICT,
+                            "already applied with different contents; this copy is ignored");
             }
         }
     }
@@ -335,30 +320,33 @@ static tb_status lock_positions(batch *bt, PGconn *c, tb_error *err) {
         bus_pgarray_str(&a[1], bt->keys[k].symbol);
     }
     const char *p[2];
-    tb_status s = finish_arrays(a, 2, p, err);
+    tb_status s = bus_pgarray_finish_all(a, 2, p, err);
     if (s == TB_OK)
         s = bus_pg_exec(c,
                         "INSERT INTO positions (account, symbol) SELECT * FROM unnest($1::text[], "
                         "$2::text[]) ON CONFLICT (account, symbol) DO NOTHING",
                         2, p, NULL, err);
-    /* The symbol's newest mark, when newer than the position's own: a
-     * position opened after the symbol's last tick still ends marked. */
-    if (s == TB_OK)
-        s = bus_pg_exec(c,
-                        "UPDATE positions p SET last_price = m.price, mark_ts = m.mark_ts "
-                        "FROM unnest($1::text[], $2::text[]) AS k(account, symbol), "
-                        "pos_symbol_marks m WHERE p.account = k.account AND p.symbol = k.symbol "
-                        "AND m.symbol = p.symbol AND (p.mark_ts IS NULL OR p.mark_ts < m.mark_ts)",
-                        2, p, NULL, err);
+    /* Locked in (symbol, account) order, as mark writes (pos_marks.c) lock
+     * them, so the two never wait on each other in a cycle; then the
+     * symbol's newest mark, when newer than the position's own: a position
+     * opened after the symbol's last tick still ends marked. */
     PGresult *r = NULL;
     if (s == TB_OK)
-        s = bus_pg_exec(c,
-                        "SELECT p.account, p.symbol, p.qty, p.cost_basis, p.realized_pnl, p.fees, "
-                        "p.last_price FROM positions p JOIN unnest($1::text[], $2::text[]) AS "
-                        "k(account, symbol) ON p.account = k.account AND p.symbol = k.symbol "
-                        "ORDER BY p.account COLLATE \"C\", p.symbol COLLATE \"C\" FOR UPDATE OF p",
-                        2, p, &r, err);
-    close_arrays(a, 2);
+        s = bus_pg_exec(
+            c,
+            "WITH l AS (SELECT p.account, p.symbol, p.qty, p.cost_basis, p.realized_pnl, "
+            "  p.fees, p.last_price FROM positions p JOIN unnest($1::text[], $2::text[]) AS "
+            "  k(account, symbol) ON p.account = k.account AND p.symbol = k.symbol "
+            "  ORDER BY p.symbol, p.account FOR UPDATE OF p), "
+            "u AS (UPDATE positions p SET last_price = m.price, mark_ts = m.mark_ts FROM l, "
+            "  pos_symbol_marks m WHERE p.account = l.account AND p.symbol = l.symbol AND "
+            "  m.symbol = p.symbol AND (p.mark_ts IS NULL OR p.mark_ts < m.mark_ts) "
+            "  RETURNING p.account, p.symbol, p.last_price) "
+            "SELECT l.account, l.symbol, l.qty, l.cost_basis, l.realized_pnl, l.fees, "
+            "  COALESCE(u.last_price, l.last_price) FROM l LEFT JOIN u ON u.account = "
+            "  l.account AND u.symbol = l.symbol",
+            2, p, &r, err);
+    bus_pgarray_close_all(a, 2);
     for (int row = 0; s == TB_OK && row < PQntuples(r); row++) {
         size_t k = find_key(bt, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1));
         if (k == SIZE_MAX) continue;
@@ -554,7 +542,7 @@ static tb_status write_back(batch *bt, PGconn *c, tb_error *err) {
                         "$7::numeric[]) AS u(account, symbol, qty, cost, avg, realized, fees) "
                         "WHERE p.account = u.account AND p.symbol = u.symbol",
                         a, 7, NULL, err);
-    close_arrays(a, 7);
+    bus_pgarray_close_all(a, 7);
     for (size_t k = 0; s == TB_OK && k < bt->naccts; k++) {
         if (!bt->accts[k].found || bt->accts[k].cash_after == bt->accts[k].cash) continue;
         bus_pgarray_str(&a[0], bt->accts[k].id);
@@ -565,7 +553,7 @@ static tb_status write_back(batch *bt, PGconn *c, tb_error *err) {
                         "UPDATE accounts a SET cash = u.cash FROM unnest($1::text[], "
                         "$2::numeric[]) AS u(id, cash) WHERE a.id = u.id",
                         a, 2, NULL, err);
-    close_arrays(a, 7);
+    bus_pgarray_close_all(a, 7);
     return s;
 }
 

@@ -11,20 +11,13 @@
 #include "pgarray.h"
 #include "store.h"
 
-static tb_status finish(bus_pgarray *a, size_t n, const char **out, tb_error *err) {
-    for (size_t i = 0; i < n; i++)
-        if ((out[i] = bus_pgarray_finish(&a[i])) == NULL)
-            return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    return TB_OK;
-}
-
 /* Runs sql with the arrays a[0..n) as its parameters, then empties them. */
 static tb_status run(PGconn *c, const char *sql, bus_pgarray *a, size_t n, PGresult **r,
                      tb_error *err) {
     const char *p[16];
-    tb_status s = finish(a, n, p, err);
+    tb_status s = bus_pgarray_finish_all(a, n, p, err);
     if (s == TB_OK) s = bus_pg_exec(c, sql, (int)n, p, r, err);
-    for (size_t i = 0; i < n; i++) bus_pgarray_close(&a[i]);
+    bus_pgarray_close_all(a, n);
     return s;
 }
 
@@ -123,7 +116,7 @@ static tb_status save_fills(PGconn *c, const exec_row *rows, const exec_batch_ch
                 "WITH ORDINALITY AS u(fill_id, order_id, account, symbol, side, qty, price, fee, "
                 "liquidity, strategy_id, ts, trace_id, i) ORDER BY u.i",
                 a, NA, NULL, err);
-    for (size_t i = 0; i < NA; i++) bus_pgarray_close(&a[i]);
+    bus_pgarray_close_all(a, NA);
     if (s == TB_OK) s = bus_outbox_add_many(c, EXEC_PRODUCER, &tb_fill_desc, items, k, err);
     free(fills);
     free(items);
@@ -193,7 +186,7 @@ static tb_status save_steps(PGconn *c, const exec_row *rows, const exec_batch_ch
         }
     }
     if (s != TB_OK) {
-        for (size_t i = 0; i < NA; i++) bus_pgarray_close(&a[i]);
+        bus_pgarray_close_all(a, NA);
         return s;
     }
     return run(c,

@@ -60,7 +60,10 @@ void exec_relay_now(bus_actor *a, exec_service *svc, int fills) {
     if (fills <= 0) return;
     bus_counter_add(svc->m_fills, (uint64_t)fills);
     tb_error err = {0};
-    if (bus_outbox_relay(a, EXEC_PRODUCER, 100, 0, NULL, &err) != TB_OK) {
+    /* At least the fills of this commit (a batch may have many), so none
+     * waits for the timer. */
+    int rows = fills > 100 ? fills : 100;
+    if (bus_outbox_relay(a, EXEC_PRODUCER, rows, 0, NULL, &err) != TB_OK) {
         bus_counter_add(svc->m_fill_errors, 1);
         bus_log(BUS_LOG_WARN, "fill relay deferred to the timer: %s", err.message);
     }

@@ -11,17 +11,6 @@
 
 /* ---- array literals ---- */
 
-static tb_status arrs_done(bus_pgarray *v, size_t n, const char **out, tb_error *err) {
-    for (size_t i = 0; i < n; i++)
-        if ((out[i] = bus_pgarray_finish(&v[i])) == NULL)
-            return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    return TB_OK;
-}
-
-static void arrs_free(bus_pgarray *v, size_t n) {
-    for (size_t i = 0; i < n; i++) bus_pgarray_close(&v[i]);
-}
-
 static tb_status symbols_out(PGresult *r, int col, exec_symbol **out, size_t *n, tb_error *err) {
     int nt = PQntuples(r);
     exec_symbol *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
@@ -58,7 +47,7 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
     snprintf(gap, sizeof gap, "%llu", (unsigned long long)reset_gap);
     p[NA] = gap;
     PGresult *r = NULL;
-    tb_status s = arrs_done(a, NA, p, err);
+    tb_status s = bus_pgarray_finish_all(a, NA, p, err);
     /* One statement, its own transaction, committed without waiting for the
      * WAL flush: the journal is a reorder buffer for at-most-once ticks, and
      * a tick lost in a database crash is a gap like a tick lost on the wire.
@@ -97,7 +86,7 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
             NA + 1, p, &r, err);
     if (s == TB_OK) s = symbols_out(r, 0, open, nopen, err);
     PQclear(r);
-    arrs_free(a, NA);
+    bus_pgarray_close_all(a, NA);
     return s;
 }
 
@@ -112,7 +101,7 @@ void exec_pending_set_free(exec_pending_set *ps) {
 static tb_status symbols_literal(const exec_symbol *syms, size_t n, bus_pgarray *a,
                                  const char **out, tb_error *err) {
     for (size_t i = 0; i < n; i++) bus_pgarray_str(a, syms[i]);
-    return arrs_done(a, 1, out, err);
+    return bus_pgarray_finish_all(a, 1, out, err);
 }
 
 tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
@@ -196,7 +185,7 @@ tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *er
         bus_pgarray_str(&a[6], ts);
     }
     const char *p[NA];
-    tb_status s = arrs_done(a, NA, p, err);
+    tb_status s = bus_pgarray_finish_all(a, NA, p, err);
     if (s == TB_OK)
         s = bus_pg_exec(
             c,
@@ -207,7 +196,7 @@ tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *er
             "  updated_at = now() FROM unnest($4::text[], $5::bigint[], $6::text[], "
             "  $7::timestamptz[]) AS u(symbol, seq, source, ts) WHERE s.symbol = u.symbol",
             NA, p, NULL, err);
-    arrs_free(a, NA);
+    bus_pgarray_close_all(a, NA);
     return s;
 }
 

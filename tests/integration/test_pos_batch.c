@@ -1,6 +1,7 @@
 /* position-management books the FILLS stream a batch at a time: a burst of
  * fills waiting on the stream, published out of their time order, is booked
- * in fewer transactions than fills (tb_pos_fill_batches_total) and ends
+ * in fewer transactions than fills (the applied_fills rows' writers, and
+ * tb_pos_fill_batches_total) and ends
  * exactly where the same fills booked one at a time end (positions, cash,
  * every fill's post-state); a second copy inside the batch is applied once;
  * a conflicting copy and a fill of an unknown account are dead-lettered
@@ -156,9 +157,13 @@ START_TEST(burst_booked_in_few_transactions_as_one_by_one) {
     ck_assert(pt_wait_applied(pg, batched, NFILLS, 60000));
     wait_dead_letters(dl, conflict, ghost_id);
     natsSubscription_Destroy(dl);
-    long one = batches("one_transaction");
-    ck_assert_msg(one >= 1 && one <= (NFILLS + 3) / 4, "%ld transactions for %d fills", one,
-                  NFILLS + 3);
+    /* The transactions that wrote the burst's rows (other work on the
+     * shared durable may add batches of its own to the metric). */
+    long writers = pt_count(
+        pg, "SELECT count(DISTINCT xmin::text) FROM applied_fills WHERE account = $1", batched);
+    ck_assert_msg(writers >= 1 && writers <= (NFILLS + 3) / 4, "%ld transactions for %d fills",
+                  writers, NFILLS + 3);
+    ck_assert_int_ge(batches("one_transaction"), 1);
     ck_assert_int_eq(batches("one_by_one"), 0);
 
     /* The same fills for another account, one at a time in the same order. */
