@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "actor.h"
+#include "an_backtest.h"
 #include "an_report.h"
 #include "an_roundtrips.h"
 #include "an_stats.h"
@@ -238,8 +239,7 @@ static an_value buy_hold(bus_ctx *ctx, const replay *r, const char *interval, co
     return an_buy_hold(first, last, r->nsyms);
 }
 
-static tb_status on_get(bus_ctx *ctx, const void *ev) {
-    const tb_query *q = ev;
+tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, tb_performance *out) {
     PGconn *pg = NULL;
     tb_status s = check_account(ctx, q, &pg);
     if (s != TB_OK) return s;
@@ -276,7 +276,14 @@ static tb_status on_get(bus_ctx *ctx, const void *ev) {
     an_series_free(&ser);
     an_trip_stats_free(&trips);
     if (s != TB_OK) return bus_fail_err(ctx, &err);
-    return bus_reply(ctx, &tb_performance_desc, &p);
+    *out = p;
+    return TB_OK;
+}
+
+static tb_status on_get(bus_ctx *ctx, const void *ev) {
+    tb_performance p;
+    tb_status s = an_performance_of(ctx, ev, &p);
+    return s == TB_OK ? bus_reply(ctx, &tb_performance_desc, &p) : s;
 }
 
 /* The round trips of a trades request: selected, then sorted and paged. */
@@ -328,6 +335,24 @@ static int trip_order(const void *a, const void *b) {
     const tb_round_trip *x = a, *y = b;
     if (x->entry_ts != y->entry_ts) return x->entry_ts < y->entry_ts ? -1 : 1;
     return strcmp(x->symbol, y->symbol);
+}
+
+tb_status an_trips_of(bus_ctx *ctx, const tb_query *q, tb_round_trip **items, size_t *n) {
+    PGconn *pg = NULL;
+    tb_status s = check_account(ctx, q, &pg);
+    if (s != TB_OK) return s;
+    tb_error err = {0};
+    trip_list l = {.q = q};
+    replay r;
+    s = replay_fills(pg, q, &r, list_trip, &l, &err);
+    if (s != TB_OK) {
+        free(l.items);
+        return bus_fail_err(ctx, &err);
+    }
+    if (l.n) qsort(l.items, l.n, sizeof *l.items, trip_order);
+    *items = l.items;
+    *n = l.n;
+    return TB_OK;
 }
 
 static tb_status on_trades(bus_ctx *ctx, const void *ev) {
@@ -394,7 +419,6 @@ static tb_status on_equity(bus_ctx *ctx, const void *ev) {
 }
 
 static tb_status start(bus_actor *a, tb_error *err) {
-    (void)err;
     bus_metrics *m = bus_actor_metrics(a);
     const char *sh = "Equity samples by outcome";
     state.samples_written =
@@ -410,7 +434,7 @@ static tb_status start(bus_actor *a, tb_error *err) {
     state.fills_duplicate =
         bus_metrics_counter(m, "tb_analytics_fills_total", fh, "outcome", "duplicate", NULL);
     bus_actor_set_user(a, &state);
-    return TB_OK;
+    return an_bt_start(a, err);
 }
 
 static void usage(FILE *f) {
@@ -423,6 +447,7 @@ static void usage(FILE *f) {
         "                               between -1 and 1 (default 0)\n"
         "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n"
         "  ANALYTICS_BARS_TIMEOUT_MS    api.bars.query timeout, buy and hold (default 2000)\n");
+    an_bt_usage(f);
 }
 
 static const bus_endpoint endpoints[] = {
@@ -455,6 +480,36 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.analytics.equity",
      .event = &tb_query_desc,
      .handler = on_equity},
+    {.name = "backtests-create",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.create",
+     .event = &tb_backtest_desc,
+     .handler = an_bt_on_create},
+    {.name = "backtests-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.list",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_list},
+    {.name = "backtests-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.get",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_get},
+    {.name = "backtests-cancel",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.cancel",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_cancel},
+    {.name = "backtests-report",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.report",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_report},
+    {.name = "backtests-equity",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.equity",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_equity},
 };
 
 static const bus_actor_def def = {
@@ -486,6 +541,10 @@ int main(int argc, char **argv) {
                     &err) != TB_OK ||
         bus_env_int("ANALYTICS_BARS_TIMEOUT_MS", 2000, 10, 60000, &state.bars_timeout_ms, &err) !=
             TB_OK) {
+        fprintf(stderr, "tb-analytics: %s\n", err.message);
+        return 2;
+    }
+    if (an_bt_settings_load(&err) != TB_OK) {
         fprintf(stderr, "tb-analytics: %s\n", err.message);
         return 2;
     }

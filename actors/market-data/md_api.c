@@ -127,8 +127,18 @@ tb_status md_api_replay(bus_ctx *ctx, const void *ev) {
         return bus_fail(ctx, TB_INVALID, "path", "no valid rows; %s", summary);
     if (scanned && selected == 0)
         return bus_fail(ctx, TB_INVALID, "symbols", "no row of %.200s in the file", req.symbols);
-    if (md_replay_start_background(svc, &req, &err) != TB_OK) return bus_fail_err(ctx, &err);
     tb_md_status st = {0};
+    if (m->check_only) {
+        snprintf(st.source, sizeof st.source, "%s", req.source);
+        snprintf(st.state, sizeof st.state, "done");
+        st.ts = tb_now_ns();
+        st.ticks = selected;
+        st.errors = scan.errors;
+        snprintf(st.message, sizeof st.message, "check only: %llu rows would replay; %s",
+                 (unsigned long long)selected, summary);
+        return bus_reply(ctx, &tb_md_status_desc, &st);
+    }
+    if (md_replay_start_background(svc, &req, &err) != TB_OK) return bus_fail_err(ctx, &err);
     snprintf(st.source, sizeof st.source, "%s", req.source);
     snprintf(st.state, sizeof st.state, "running");
     st.ts = tb_now_ns();
