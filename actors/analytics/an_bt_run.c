@@ -101,34 +101,41 @@ static tb_status count_list(bus_conn *c, const char *subject, tb_query *q, uint6
     return TB_OK;
 }
 
-/* What moves while the chain still works on the run: its signals, its
- * orders (and how many are open) and its booked fills. */
-static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, char *sig, size_t cap,
-                             uint64_t *open, tb_error *err) {
-    uint64_t signals = 0, orders = 0, fills = 0;
+/* Where the chain stands on a run: its signals, its orders (all, open,
+ * filled), the fills analytics recorded and its equity points. */
+typedef struct chain {
+    uint64_t signals, orders, open, filled, fills, points;
+} chain;
+
+static tb_status count_orders(bus_conn *c, const char *account, const char *status, uint64_t *n,
+                              tb_error *err) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", account);
+    snprintf(q.status, sizeof q.status, "%s", status);
+    return count_list(c, "api.orders.list", &q, n, err);
+}
+
+static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain *ch,
+                             tb_error *err) {
+    memset(ch, 0, sizeof *ch);
     tb_query q = {0};
     snprintf(q.account, sizeof q.account, "%s", r->run_account);
-    tb_status s = count_list(c, "api.signals.list", &q, &signals, err);
-    memset(&q, 0, sizeof q);
-    snprintf(q.account, sizeof q.account, "%s", r->run_account);
-    if (s == TB_OK) s = count_list(c, "api.orders.list", &q, &orders, err);
-    memset(&q, 0, sizeof q);
-    snprintf(q.account, sizeof q.account, "%s", r->run_account);
-    snprintf(q.status, sizeof q.status, "open");
-    if (s == TB_OK) s = count_list(c, "api.orders.list", &q, open, err);
-    if (s == TB_OK) {
-        const char *p[] = {r->run_account};
-        PGresult *res = NULL;
-        s = bus_pg_exec(pg, "SELECT count(*) FROM analytics_fills WHERE account = $1", 1, p, &res,
-                        err);
-        if (s == TB_OK) {
-            fills = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-            PQclear(res);
-        }
-    }
-    snprintf(sig, cap, "signals %" PRIu64 ", orders %" PRIu64 ", fills %" PRIu64, signals, orders,
-             fills);
-    return s;
+    tb_status s = count_list(c, "api.signals.list", &q, &ch->signals, err);
+    if (s == TB_OK) s = count_orders(c, r->run_account, "", &ch->orders, err);
+    if (s == TB_OK) s = count_orders(c, r->run_account, "open", &ch->open, err);
+    if (s == TB_OK) s = count_orders(c, r->run_account, "filled", &ch->filled, err);
+    if (s != TB_OK) return s;
+    const char *p[] = {r->run_account};
+    PGresult *res = NULL;
+    s = bus_pg_exec(pg,
+                    "SELECT (SELECT count(*) FROM analytics_fills WHERE account = $1), "
+                    "(SELECT count(*) FROM equity WHERE account = $1)",
+                    1, p, &res, err);
+    if (s != TB_OK) return s;
+    ch->fills = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    ch->points = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return TB_OK;
 }
 
 static void step_start(bus_conn *c, an_bt_row *r) {
@@ -177,24 +184,33 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
     }
 }
 
+/* Done when every signal became an order, none is open, every filled one
+ * is recorded here, and nothing moved for BACKTEST_QUIET_MS; a run whose
+ * signals did not all become orders (refused by risk, a target already
+ * held) is done after ten times as long without a change. */
 static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
-    char sig[TB_TEXT_CAP];
-    uint64_t open = 0;
+    chain ch;
     tb_error err = {0};
-    if (chain_state(c, pg, r, sig, sizeof sig, &open, &err) != TB_OK) return;
+    if (chain_state(c, pg, r, &ch, &err) != TB_OK) return;
+    char sig[TB_TEXT_CAP];
+    snprintf(sig, sizeof sig,
+             "signals %" PRIu64 ", orders %" PRIu64 " (%" PRIu64 " open, %" PRIu64
+             " filled), fills %" PRIu64 ", equity points %" PRIu64,
+             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points);
     int64_t now = tb_now_ns();
     if (strcmp(sig, r->quiet_sig) != 0) {
         snprintf(r->quiet_sig, sizeof r->quiet_sig, "%s", sig);
         r->quiet_since_ns = now;
-    } else if (open == 0 && now - r->quiet_since_ns >= an_bt.quiet_ms * 1000000) {
-        finish(r, "done", sig);
-        bus_log(BUS_LOG_INFO, "backtest %s: done (%s)", r->id, sig);
         return;
     }
-    /* quiet_sig changes reset quiet_since, so this bounds a chain that
-     * keeps moving (or keeps an order open) after the replay. */
-    if (open > 0 && now - r->quiet_since_ns > an_bt.settle_ms * 1000000)
-        finish(r, "failed", "an order stayed open for BACKTEST_SETTLE_MS after the replay");
+    int64_t quiet = now - r->quiet_since_ns, need = an_bt.quiet_ms * 1000000;
+    bool complete = ch.orders == ch.signals && ch.fills >= ch.filled;
+    if (ch.open == 0 && (complete ? quiet >= need : quiet >= 10 * need)) {
+        finish(r, "done", sig);
+        bus_log(BUS_LOG_INFO, "backtest %s: done (%s)", r->id, sig);
+    } else if (quiet > an_bt.settle_ms * 1000000) {
+        finish(r, "failed", "the chain did not settle within BACKTEST_SETTLE_MS");
+    }
 }
 
 static void step_grid(PGconn *pg, an_bt_row *r) {
