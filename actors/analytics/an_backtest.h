@@ -40,12 +40,23 @@ tb_status an_bt_on_equity(bus_ctx *ctx, const void *ev);
 /* From main.c: the statistics and the round trips of q->account, as
  * api.analytics.get / api.analytics.trades compute them (failures recorded
  * with bus_fail, as a handler's). */
-tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, tb_performance *out);
+tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, const tb_equity_point *pts,
+                            size_t npts, tb_performance *out);
+/* The length of a return period ("1d"), 0 for an unknown one. */
+int64_t an_period_ns(const char *name);
+/* The default return period (ANALYTICS_PERIOD). */
+const char *an_default_period(void);
 tb_status an_trips_of(bus_ctx *ctx, const tb_query *q, tb_round_trip **items, size_t *n);
 
 /* ---- the backtests table (an_bt_store.c) ---- */
+typedef struct an_bt_row an_bt_row;
+/* The run's equity curve in the data's time (an_bt_curve.c): one point per
+ * bar of interval (period_ns long) of its symbols, drawdowns set. */
+tb_status an_bt_curve(bus_ctx *ctx, PGconn *pg, const an_bt_row *r, const char *interval,
+                      int64_t period_ns, tb_equity_point **out, size_t *n,
+                      tb_error *err) TB_WARN_UNUSED;
 
-typedef struct an_bt_row {
+struct an_bt_row {
     char id[TB_TOKEN_CAP];
     char parent_id[TB_TOKEN_CAP];
     char owner[TB_TOKEN_CAP];
@@ -58,7 +69,7 @@ typedef struct an_bt_row {
     int64_t events, total_events, runs;
     char quiet_sig[TB_TEXT_CAP];
     int64_t quiet_since_ns, created_ns, started_ns, finished_ns;
-} an_bt_row;
+};
 
 /* bt<N> from the sequence. */
 tb_status an_bt_next_id(PGconn *c, char out[TB_TOKEN_CAP], tb_error *err) TB_WARN_UNUSED;

@@ -15,7 +15,6 @@
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500
-#define EQUITY_MAX   100000
 /* "bt" + a bigint + "-": the longest prefix a run puts before a symbol. */
 #define RUN_PREFIX_MAX 24
 
@@ -251,6 +250,31 @@ static tb_status reply_json(bus_ctx *ctx, json_t *j) {
     return s;
 }
 
+/* A run's statistics over its own curve (an_bt_curve.c); the curve's
+ * points go to *pts when pts is not NULL (caller frees). */
+static tb_status run_performance(bus_ctx *ctx, PGconn *pg, const an_bt_row *r, const char *interval,
+                                 tb_performance *p, tb_equity_point **pts, size_t *npts) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", r->run_account);
+    snprintf(q.interval, sizeof q.interval, "%s", interval[0] ? interval : an_default_period());
+    int64_t period = an_period_ns(q.interval);
+    if (period == 0)
+        return bus_fail(ctx, TB_INVALID, "interval", "interval must be 1s|1m|5m|1h|1d");
+    tb_equity_point *curve = NULL;
+    size_t n = 0;
+    tb_error err = {0};
+    if (an_bt_curve(ctx, pg, r, q.interval, period, &curve, &n, &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
+    tb_status s = an_performance_of(ctx, &q, curve, n, p);
+    if (s == TB_OK && pts) {
+        *pts = curve;
+        *npts = n;
+    } else {
+        free(curve);
+    }
+    return s;
+}
+
 typedef struct ranked {
     json_t *item;
     double score;
@@ -280,13 +304,10 @@ static tb_status children_json(bus_ctx *ctx, PGconn *pg, const an_bt_row *parent
         an_bt_to_event(&rows[i], &b);
         json_t *item = NULL;
         s = tb_to_json(&tb_backtest_desc, &b, &item);
-        tb_query q = {0};
-        snprintf(q.account, sizeof q.account, "%s", rows[i].run_account);
         tb_performance p;
         rk[i].score = NAN;
-        if (s == TB_OK && an_performance_of(ctx, &q, &p) == TB_OK) {
+        if (s == TB_OK && run_performance(ctx, pg, &rows[i], "", &p, NULL, NULL) == TB_OK)
             rk[i].score = an_bt_rank_value(&p, parent->spec.rank_by);
-        }
         rk[i].item = item;
     }
     qsort(rk, n, sizeof *rk, by_score);
@@ -374,23 +395,6 @@ static const char *user_symbol(const an_bt_row *r, const char *sym) {
     return strncmp(sym, r->id, n) == 0 && sym[n] == '-' ? sym + n + 1 : sym;
 }
 
-static json_t *equity_json(PGconn *pg, const an_bt_row *r, tb_error *err) {
-    tb_equity_point *pts = NULL;
-    size_t n = 0;
-    char next[TB_ID_CAP];
-    if (an_store_list_equity(pg, r->run_account, 0, 0, EQUITY_MAX, &pts, &n, next, err) != TB_OK)
-        return NULL;
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        json_t *o = NULL;
-        if (tb_to_json(&tb_equity_point_desc, &pts[i], &o) != TB_OK) continue;
-        json_object_del(o, "account");
-        json_array_append_new(arr, o);
-    }
-    free(pts);
-    return arr;
-}
-
 tb_status an_bt_on_report(bus_ctx *ctx, const void *ev) {
     const tb_query *in = ev;
     PGconn *pg = NULL;
@@ -401,17 +405,22 @@ tb_status an_bt_on_report(bus_ctx *ctx, const void *ev) {
         return bus_fail(ctx, TB_INVALID, "id",
                         "%s is a grid: its children have the reports (GET /v1/backtests/%s)",
                         row.id, row.id);
+    tb_performance p;
+    tb_equity_point *pts = NULL;
+    size_t npts = 0;
+    if ((s = run_performance(ctx, pg, &row, in->interval, &p, &pts, &npts)) != TB_OK) return s;
     tb_query q = {0};
     snprintf(q.account, sizeof q.account, "%s", row.run_account);
-    snprintf(q.interval, sizeof q.interval, "%s", in->interval);
-    tb_performance p;
-    if ((s = an_performance_of(ctx, &q, &p)) != TB_OK) return s;
     tb_round_trip *trips = NULL;
     size_t ntrips = 0;
-    if ((s = an_trips_of(ctx, &q, &trips, &ntrips)) != TB_OK) return s;
+    if ((s = an_trips_of(ctx, &q, &trips, &ntrips)) != TB_OK) {
+        free(pts);
+        return s;
+    }
     json_t *j = NULL;
     if (tb_to_json(&tb_performance_desc, &p, &j) != TB_OK) {
         free(trips);
+        free(pts);
         return bus_fail(ctx, TB_ERR, NULL, "report cannot be shown");
     }
     json_object_set_new(j, "backtest_id", json_string(row.id));
@@ -422,17 +431,21 @@ tb_status an_bt_on_report(bus_ctx *ctx, const void *ev) {
         snprintf(trips[i].symbol, sizeof trips[i].symbol, "%s", user_symbol(&row, trips[i].symbol));
         json_t *o = NULL;
         if (tb_to_json(&tb_round_trip_desc, &trips[i], &o) != TB_OK) continue;
+        /* Run-scoped names stay inside the run: one strategy per symbol. */
         json_object_del(o, "account");
+        json_object_del(o, "strategy_id");
         json_array_append_new(arr, o);
     }
     free(trips);
     json_object_set_new(j, "trades", arr);
-    tb_error err = {0};
-    json_t *eq = equity_json(pg, &row, &err);
-    if (eq == NULL) {
-        json_decref(j);
-        return bus_fail_err(ctx, &err);
+    json_t *eq = json_array();
+    for (size_t i = 0; eq && i < npts; i++) {
+        json_t *o = NULL;
+        if (tb_to_json(&tb_equity_point_desc, &pts[i], &o) != TB_OK) continue;
+        json_object_del(o, "account");
+        json_array_append_new(eq, o);
     }
+    free(pts);
     json_object_set_new(j, "equity", eq);
     return reply_json(ctx, j);
 }
@@ -444,10 +457,8 @@ tb_status an_bt_on_equity(bus_ctx *ctx, const void *ev) {
     if (s != TB_OK) return s;
     tb_equity_point *pts = NULL;
     size_t n = 0;
-    char next[TB_ID_CAP];
-    tb_error err = {0};
-    if (an_store_list_equity(pg, row.run_account, 0, 0, EQUITY_MAX, &pts, &n, next, &err) != TB_OK)
-        return bus_fail_err(ctx, &err);
+    tb_performance p;
+    if ((s = run_performance(ctx, pg, &row, "", &p, &pts, &n)) != TB_OK) return s;
     s = bus_reply_list(ctx, &tb_equity_point_desc, pts, n, NULL);
     free(pts);
     return s;

@@ -56,10 +56,14 @@ static const struct {
                {"1h", INT64_C(3600000000000)},
                {"1d", INT64_C(86400000000000)}};
 
-static int64_t period_ns(const char *name) {
+int64_t an_period_ns(const char *name) {
     for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++)
         if (strcmp(name, periods[i].name) == 0) return periods[i].ns;
     return 0;
+}
+
+const char *an_default_period(void) {
+    return state.period;
 }
 
 /* floor(ts / len) * len, also before the epoch. */
@@ -239,12 +243,25 @@ static an_value buy_hold(bus_ctx *ctx, const replay *r, const char *interval, co
     return an_buy_hold(first, last, r->nsyms);
 }
 
-tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, tb_performance *out) {
+/* Feeds a curve given in memory (a backtest's, an_bt_curve.c) to s. */
+static tb_status feed_points(const tb_equity_point *pts, size_t n, an_series *s, tb_fixed *first,
+                             tb_fixed *last, tb_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        if (an_series_add(s, pts[i].ts, tb_fixed_to_double(pts[i].equity)) != TB_OK)
+            return tb_error_set(err, TB_ERR, "ts", "equity points out of time order");
+        if (i == 0) *first = pts[i].equity;
+        *last = pts[i].equity;
+    }
+    return TB_OK;
+}
+
+tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, const tb_equity_point *pts,
+                            size_t npts, tb_performance *out) {
     PGconn *pg = NULL;
     tb_status s = check_account(ctx, q, &pg);
     if (s != TB_OK) return s;
     const char *interval = q->interval[0] ? q->interval : state.period;
-    int64_t period = period_ns(interval);
+    int64_t period = an_period_ns(interval);
     if (period == 0)
         return bus_fail(ctx, TB_INVALID, "interval", "interval must be 1s|1m|5m|1h|1d");
     tb_error err = {0};
@@ -266,7 +283,8 @@ tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, tb_performance *out
     an_summary m;
     bool per_account = q->strategy_id[0] == '\0';
     if (s == TB_OK && per_account)
-        s = an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err);
+        s = pts ? feed_points(pts, npts, &ser, &first, &last, &err)
+                : an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err);
     if (s == TB_OK && per_account && an_series_finish(&ser, ppy, &m) != TB_OK)
         s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory for the daily returns");
     an_value bh = {NAN, "equity is per account"};
@@ -282,7 +300,7 @@ tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, tb_performance *out
 
 static tb_status on_get(bus_ctx *ctx, const void *ev) {
     tb_performance p;
-    tb_status s = an_performance_of(ctx, ev, &p);
+    tb_status s = an_performance_of(ctx, ev, NULL, 0, &p);
     return s == TB_OK ? bus_reply(ctx, &tb_performance_desc, &p) : s;
 }
 
@@ -550,7 +568,7 @@ int main(int argc, char **argv) {
     }
     state.sample_ns = sample_ms * 1000000;
     state.period = bus_env("ANALYTICS_PERIOD", "1d");
-    if (period_ns(state.period) == 0) {
+    if (an_period_ns(state.period) == 0) {
         fprintf(stderr, "tb-analytics: ANALYTICS_PERIOD must be 1s|1m|5m|1h|1d, not \"%s\"\n",
                 state.period);
         return 2;
