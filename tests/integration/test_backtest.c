@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,40 @@ static void check_trades(const char *id, json_t *rep) {
         }
     }
     ck_assert_int_eq(json_integer_value(json_object_get(rep, "fills")), (json_int_t)nwant);
+    /* The statistics that follow from the fills alone, computed here: the
+     * final equity (exact), the closed trips and the share of winners. */
+    __int128 cash = (__int128)1000000 * TB_FIXED_SCALE;
+    long long pos = 0, wins = 0, closed = 0;
+    for (size_t i = 0; i < nwant; i++) {
+        cash -= (__int128)want[i].side * want[i].price;
+        pos += want[i].side;
+        if (i % 2 == 1) {
+            closed++;
+            wins += (want[i - 1].side > 0 ? want[i].price - want[i - 1].price
+                                          : want[i - 1].price - want[i].price) > 0;
+        }
+    }
+    __int128 final = cash + (__int128)pos * eu.closes[eu.nclose - 1];
+    json_t *eq = json_object_get(rep, "equity");
+    ck_assert_uint_eq(json_array_size(eq), eu.nclose); /* one point a trading day */
+    tb_fixed last = 0;
+    ck_assert_int_eq(
+        tb_fixed_parse_cstr(
+            json_string_value(json_object_get(json_array_get(eq, eu.nclose - 1), "equity")), &last),
+        TB_OK);
+    ck_assert_msg((__int128)last == final, "%s: final equity %lld, want %lld", id, (long long)last,
+                  (long long) final);
+    ck_assert_int_eq(json_integer_value(json_object_get(rep, "round_trips")), closed);
+    double wr = json_number_value(json_object_get(rep, "win_rate"));
+    ck_assert_msg(fabs(wr - (double)wins / (double)closed) < 1e-5, "%s: win_rate %g, want %g", id,
+                  wr, (double)wins / (double)closed);
+    double tr = json_number_value(json_object_get(rep, "total_return"));
+    double want_tr = (double) final / (double)((__int128)1000000 * TB_FIXED_SCALE) - 1;
+    ck_assert_msg(fabs(tr - want_tr) <= 1e-5 * fabs(want_tr) + 1e-12,
+                  "%s: total_return %g, want %g", id, tr, want_tr);
+    printf("backtest %s: %zu fills, %lld trips, win rate %.4f, total return %.6f, sharpe %s\n", id,
+           nwant, closed, wr, tr,
+           json_is_number(json_object_get(rep, "sharpe")) ? "computed" : "null");
 }
 
 /* Fills on symbols of the pattern (LIKE) of account. */
