@@ -61,6 +61,9 @@ tb_status an_bt_parse_symbols(const char *text, size_t prefix_len, an_bt_symbols
         }
         json_decref(a);
     } else {
+        size_t len = strlen(text);
+        if (len > 0 && text[len - 1] == ',')
+            return tb_error_set(err, TB_INVALID, "symbols", "symbols: an empty name at the end");
         for (const char *p = text; s == TB_OK && *p;) {
             size_t n = strcspn(p, ",");
             s = add_symbol(out, p, n, prefix_len, err);
