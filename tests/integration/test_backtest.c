@@ -340,6 +340,22 @@ START_TEST(backtests_beside_live_trading) {
         ck_assert(json_equal(c, base));
         json_decref(c);
     }
+    /* tb-ctl backtest: the same run from the command line, the same report. */
+    char bin[512], cmd[1200];
+    tb_test_bin(bin, sizeof bin, "tools/ctl/tb-ctl");
+    snprintf(cmd, sizeof cmd,
+             "'%s' backtest eustock_daily.csv --kind sma_cross --symbols DAX --params "
+             "'{\"fast\":5,\"slow\":20}' --format closes --cash 1000000 2>>'%s'",
+             bin, log_path);
+    FILE *pipe = popen(cmd, "r");
+    ck_assert_ptr_nonnull(pipe);
+    json_t *line = json_loadf(pipe, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_int_eq(pclose(pipe), 0);
+    ck_assert_msg(line != NULL, "tb-ctl backtest printed no report (see %s)", log_path);
+    json_t *cl = comparable(line);
+    ck_assert(json_equal(cl, base));
+    json_decref(cl);
+    json_decref(line);
     json_decref(base);
     for (int i = 0; i < 4; i++) json_decref(reps[i]);
 
