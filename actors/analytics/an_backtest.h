@@ -42,6 +42,10 @@ tb_status an_bt_on_equity(bus_ctx *ctx, const void *ev);
  * with bus_fail, as a handler's). */
 tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, const tb_equity_point *pts,
                             size_t npts, tb_performance *out);
+/* One page of api.bars.query (list of tb_bar into *items, heap; next may
+ * be NULL). */
+tb_status an_bars_query(bus_ctx *ctx, const tb_query *q, int64_t timeout_ms, void **items,
+                        size_t *n, char next[TB_ID_CAP], tb_error *err) TB_WARN_UNUSED;
 /* The length of a return period ("1d"), 0 for an unknown one. */
 int64_t an_period_ns(const char *name);
 /* The default return period (ANALYTICS_PERIOD). */

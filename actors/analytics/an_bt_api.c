@@ -395,6 +395,20 @@ static const char *user_symbol(const an_bt_row *r, const char *sym) {
     return strncmp(sym, r->id, n) == 0 && sym[n] == '-' ? sym + n + 1 : sym;
 }
 
+/* items[0..n) of type d as a JSON array without their account (and
+ * strategy_id when drop_strategy). */
+static json_t *json_items(const tb_event_desc *d, const void *items, size_t n, bool drop_strategy) {
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = NULL;
+        if (tb_to_json(d, (const char *)items + i * d->struct_size, &o) != TB_OK) continue;
+        json_object_del(o, "account");
+        if (drop_strategy) json_object_del(o, "strategy_id");
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
 tb_status an_bt_on_report(bus_ctx *ctx, const void *ev) {
     const tb_query *in = ev;
     PGconn *pg = NULL;
@@ -426,27 +440,13 @@ tb_status an_bt_on_report(bus_ctx *ctx, const void *ev) {
     json_object_set_new(j, "backtest_id", json_string(row.id));
     json_object_set_new(j, "status", json_string(row.status));
     json_object_set_new(j, "symbols", json_string(row.spec.symbols));
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ntrips; i++) {
+    for (size_t i = 0; i < ntrips; i++)
         snprintf(trips[i].symbol, sizeof trips[i].symbol, "%s", user_symbol(&row, trips[i].symbol));
-        json_t *o = NULL;
-        if (tb_to_json(&tb_round_trip_desc, &trips[i], &o) != TB_OK) continue;
-        /* Run-scoped names stay inside the run: one strategy per symbol. */
-        json_object_del(o, "account");
-        json_object_del(o, "strategy_id");
-        json_array_append_new(arr, o);
-    }
+    /* Run-scoped names stay inside the run: one strategy per symbol. */
+    json_object_set_new(j, "trades", json_items(&tb_round_trip_desc, trips, ntrips, true));
+    json_object_set_new(j, "equity", json_items(&tb_equity_point_desc, pts, npts, false));
     free(trips);
-    json_object_set_new(j, "trades", arr);
-    json_t *eq = json_array();
-    for (size_t i = 0; eq && i < npts; i++) {
-        json_t *o = NULL;
-        if (tb_to_json(&tb_equity_point_desc, &pts[i], &o) != TB_OK) continue;
-        json_object_del(o, "account");
-        json_array_append_new(eq, o);
-    }
     free(pts);
-    json_object_set_new(j, "equity", eq);
     return reply_json(ctx, j);
 }
 

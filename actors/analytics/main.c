@@ -188,6 +188,23 @@ static tb_status replay_fills(PGconn *pg, const tb_query *q, replay *r, an_trip_
     return s == TB_OK ? an_trips_finish(&r->trips, err) : s;
 }
 
+tb_status an_bars_query(bus_ctx *ctx, const tb_query *q, int64_t timeout_ms, void **items,
+                        size_t *n, char next[TB_ID_CAP], tb_error *err) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_status s = tb_encode(&tb_query_desc, q, &sb, err);
+    bus_bytes rep = {0};
+    if (s == TB_OK)
+        s = bus_request_bytes(bus_actor_conn(bus_ctx_actor(ctx)), "api.bars.query", sb.data,
+                              sb.size, tb_query_desc.name, timeout_ms, bus_ctx_trace(ctx), &rep,
+                              err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s != TB_OK) return s;
+    s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, items, n, next, err);
+    bus_bytes_free(&rep);
+    return s;
+}
+
 /* One bar of symbol from historical-data: the first starting in [from, to)
  * (first) or the newest starting before to. *found is false when there is
  * none; an error when historical-data cannot answer. */
@@ -196,20 +213,9 @@ static tb_status one_bar(bus_ctx *ctx, const char *symbol, const char *interval,
     tb_query q = {.limit = 1, .to = to, .from = first ? from : 0};
     snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
     snprintf(q.interval, sizeof q.interval, "%s", interval);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    tb_status s = tb_encode(&tb_query_desc, &q, &sb, err);
-    bus_bytes rep = {0};
-    if (s == TB_OK)
-        s = bus_request_bytes(bus_actor_conn(bus_ctx_actor(ctx)), "api.bars.query", sb.data,
-                              sb.size, tb_query_desc.name, state.bars_timeout_ms,
-                              bus_ctx_trace(ctx), &rep, err);
-    msgpack_sbuffer_destroy(&sb);
-    if (s != TB_OK) return s;
     void *items = NULL;
     size_t n = 0;
-    s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, &items, &n, NULL, err);
-    bus_bytes_free(&rep);
+    tb_status s = an_bars_query(ctx, &q, state.bars_timeout_ms, &items, &n, NULL, err);
     *found = s == TB_OK && n > 0;
     if (*found) *out = *(tb_bar *)items;
     free(items);
@@ -383,21 +389,12 @@ static tb_status on_trades(bus_ctx *ctx, const void *ev) {
             return bus_fail(ctx, TB_INVALID, "cursor", "cursor is not one from a trades reply");
         offset = (size_t)c;
     }
-    PGconn *pg = NULL;
-    tb_status s = check_account(ctx, q, &pg);
-    if (s != TB_OK) return s;
     size_t limit = q->limit == 0                ? TRIPS_DEFAULT_LIMIT
                    : q->limit > TRIPS_MAX_LIMIT ? TRIPS_MAX_LIMIT
                                                 : (size_t)q->limit;
-    tb_error err = {0};
     trip_list l = {.q = q};
-    replay r;
-    s = replay_fills(pg, q, &r, list_trip, &l, &err);
-    if (s != TB_OK) {
-        free(l.items);
-        return bus_fail_err(ctx, &err);
-    }
-    if (l.n) qsort(l.items, l.n, sizeof *l.items, trip_order);
+    tb_status s = an_trips_of(ctx, q, &l.items, &l.n);
+    if (s != TB_OK) return s;
     size_t from = offset < l.n ? offset : l.n;
     size_t n = l.n - from < limit ? l.n - from : limit;
     char next[TB_ID_CAP] = "";

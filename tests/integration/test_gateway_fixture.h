@@ -696,6 +696,18 @@ static tb_status fk_rules(bus_ctx *ctx, const void *ev) {
     return bus_reply_list(ctx, &tb_alert_rule_desc, &r, 1, NULL);
 }
 
+/* Replies with j (stolen) as a schema-less msgpack map. */
+static tb_status reply_raw(bus_ctx *ctx, json_t *j) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_error err = {0};
+    ck_assert_int_eq(tb_json_to_msgpack_raw(j, &sb, &err), TB_OK);
+    json_decref(j);
+    tb_status s = bus_reply_bytes(ctx, sb.data, sb.size, "application/msgpack", NULL);
+    msgpack_sbuffer_destroy(&sb);
+    return s;
+}
+
 static tb_status fk_backtest(bus_ctx *ctx, const void *ev) {
     note(ctx, NULL, NULL);
     tb_backtest b = {.created_at = tb_now_ns()};
@@ -713,27 +725,13 @@ static tb_status fk_backtest(bus_ctx *ctx, const void *ev) {
     json_t *j = NULL;
     ck_assert_int_eq(tb_to_json(&tb_backtest_desc, &b, &j), TB_OK);
     json_object_set_new(j, "children", json_array());
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    tb_error err = {0};
-    ck_assert_int_eq(tb_json_to_msgpack_raw(j, &sb, &err), TB_OK);
-    json_decref(j);
-    tb_status s = bus_reply_bytes(ctx, sb.data, sb.size, "application/msgpack", NULL);
-    msgpack_sbuffer_destroy(&sb);
-    return s;
+    return reply_raw(ctx, j);
 }
 
 static tb_status fk_bt_report(bus_ctx *ctx, const void *ev) {
     note(ctx, &tb_query_desc, ev);
-    json_t *j = json_pack("{s:s, s:f, s:[]}", "backtest_id", "bt1", "sharpe", 1.25, "trades");
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    tb_error err = {0};
-    ck_assert_int_eq(tb_json_to_msgpack_raw(j, &sb, &err), TB_OK);
-    json_decref(j);
-    tb_status s = bus_reply_bytes(ctx, sb.data, sb.size, "application/msgpack", NULL);
-    msgpack_sbuffer_destroy(&sb);
-    return s;
+    return reply_raw(ctx,
+                     json_pack("{s:s, s:f, s:[]}", "backtest_id", "bt1", "sharpe", 1.25, "trades"));
 }
 
 #define EP(n, subj, type, fn)                                                                      \
