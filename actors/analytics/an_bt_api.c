@@ -347,6 +347,17 @@ tb_status an_bt_on_get(bus_ctx *ctx, const void *ev) {
     return reply_json(ctx, j);
 }
 
+/* md.replay.cancel: every market-data instance hears it; the one replaying
+ * feed id stops it. */
+static void stop_replay(bus_ctx *ctx, const char *id) {
+    tb_query c = {0};
+    snprintf(c.id, sizeof c.id, "%s", id);
+    bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
+    if (bus_publish(conn_of(ctx), "md.replay.cancel", &tb_query_desc, &c, &meta) != TB_OK ||
+        bus_conn_flush(conn_of(ctx), 2000) != TB_OK)
+        bus_log(BUS_LOG_WARN, "backtest %s: cancel not sent to market-data", id);
+}
+
 tb_status an_bt_on_cancel(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     PGconn *pg = NULL;
@@ -362,13 +373,8 @@ tb_status an_bt_on_cancel(bus_ctx *ctx, const void *ev) {
     for (size_t i = 0; i <= n; i++) {
         an_bt_row *r = i < n ? &kids[i] : &row;
         if (strcmp(r->status, "running") != 0) continue;
-        /* Every market-data instance hears it; the one replaying stops. */
-        tb_query c = {0};
-        snprintf(c.id, sizeof c.id, "%s", r->id);
-        bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
-        if (bus_publish(conn_of(ctx), "md.replay.cancel", &tb_query_desc, &c, &meta) != TB_OK ||
-            bus_conn_flush(conn_of(ctx), 2000) != TB_OK)
-            bus_log(BUS_LOG_WARN, "backtest %s: cancel not sent to market-data", r->id);
+        /* At once, so the replay stops within a second... */
+        stop_replay(ctx, r->id);
         tb_error e2 = {0};
         an_bt_row cur;
         /* Under the row lock: the timer may be stepping it right now. */
@@ -382,6 +388,9 @@ tb_status an_bt_on_cancel(bus_ctx *ctx, const void *ev) {
         }
         if (in_tx(pg, "COMMIT", &e2) != TB_OK && in_tx(pg, "ROLLBACK", &e2) != TB_OK)
             bus_log(BUS_LOG_WARN, "backtest %s: cancel not recorded: %s", r->id, e2.message);
+        /* ...and again once the row is ours: a step that held the lock may
+         * have started the replay after the first. */
+        stop_replay(ctx, r->id);
     }
     free(kids);
     tb_backtest b;

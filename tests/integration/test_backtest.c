@@ -432,6 +432,34 @@ START_TEST(backtests_beside_live_trading) {
     ck_assert_str_eq(json_string_value(json_object_get(part, "status")), "canceled");
     ck_assert_uint_lt(json_array_size(json_object_get(part, "trades")), (nwant + 1) / 2);
     json_decref(part);
+    /* Scoping: a trader key limited to the live account sees its runs only. */
+    char tkey[64], tkid[64], mine[64], tbody[600];
+    gw_new_key(&gw, admin, "trader", live, tkey, tkid);
+    snprintf(body, sizeof body, DAX_BODY, "0");
+    gw_http(&r, &gw, "POST", "/v1/backtests", tkey, body);
+    ck_assert_msg(r.status == 403, "no account: %ld %s", r.status, r.body);
+    http_free(&r);
+    snprintf(tbody, sizeof tbody, "{\"account\":\"%s\",%s", live, body + 1);
+    gw_http(&r, &gw, "POST", "/v1/backtests", tkey, tbody);
+    ck_assert_msg(r.status == 202, "own account: %ld %s", r.status, r.body);
+    snprintf(mine, sizeof mine, "%s", json_string_value(json_object_get(r.json, "backtest_id")));
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/backtests/%s", a);
+    gw_http(&r, &gw, "GET", path, tkey, NULL);
+    ck_assert_msg(r.status == 404, "another's run: %ld %s", r.status, r.body);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", "/v1/backtests", tkey, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(r.json, "items"), 0), "backtest_id")),
+                     mine);
+    http_free(&r);
+    snprintf(path, sizeof path, "/v1/backtests/%s", mine);
+    gw_http(&r, &gw, "DELETE", path, tkey, NULL);
+    ck_assert_msg(r.status == 200, "cancel own run: %ld %s", r.status, r.body);
+    http_free(&r);
+
     snprintf(path, sizeof path, "/v1/backtests/%s/report.svg", a);
     http(&r, "GET", path, NULL);
     ck_assert_msg(r.status == 200 && r.body && strstr(r.body, "<svg"), "svg: %ld", r.status);
