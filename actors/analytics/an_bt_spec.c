@@ -117,17 +117,18 @@ static tb_status load_grid(const char *grid, json_t **out, tb_error *err) {
     const char *k;
     json_t *v;
     json_object_foreach(g, k, v) {
-        if (!json_is_array(v) || json_array_size(v) == 0) {
-            json_decref(g);
-            return tb_error_set(err, TB_INVALID, "grid", "grid.%s: a non-empty list", k);
-        }
+        tb_status s = TB_OK;
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            s = tb_error_set(err, TB_INVALID, "grid", "grid.%.64s: a non-empty list", k);
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x) {
-            if (!json_is_number(x) && !json_is_string(x)) {
-                json_decref(g);
-                return tb_error_set(err, TB_INVALID, "grid", "grid.%s: numbers or strings only", k);
-            }
+            if (s == TB_OK && !json_is_number(x) && !json_is_string(x))
+                s = tb_error_set(err, TB_INVALID, "grid", "grid.%.64s: numbers or strings only", k);
+        }
+        if (s != TB_OK) { /* k belongs to g: the message is made before g goes */
+            json_decref(g);
+            return s;
         }
     }
     *out = g;
