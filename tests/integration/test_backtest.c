@@ -65,10 +65,7 @@ static void setup(void) {
 
 static void teardown(void) {
     gw_stop(&gw);
-    for (int i = 0; i < N_SERVICES; i++)
-        if (children[i] > 0) kill(children[i], SIGTERM);
-    for (int i = 0; i < N_SERVICES; i++)
-        if (children[i] > 0) (void)tb_test_wait_exit(children[i], 20000);
+    tb_services_stop(children, N_SERVICES);
     PQfinish(pg);
     bus_conn_close(conn);
 }
@@ -79,16 +76,9 @@ static void start_all(void) {
     snprintf(dir, sizeof dir, "%s/data", src ? src : ".");
     setenv("MD_REPLAY_DIR", dir, 1);
     setenv("BACKTEST_QUIET_MS", "1000", 1);
-    for (int i = 0; i < N_SERVICES; i++) {
-        char inst[96];
-        snprintf(inst, sizeof inst, "%s-%.6s", tag, services[i]);
-        /* The live simulator: 4 symbols, 20 ticks/s. */
-        children[i] = tb_service_spawn(services[i], inst,
-                                       i == 0 ? "MD_RATE=20" : "EXEC_SLIPPAGE_BPS=0", log_path);
-    }
-    for (int i = 0; i < N_SERVICES; i++)
-        ck_assert_msg(tb_service_wait(conn, services[i], tag, 1, 30000), "%s is not up (see %s)",
-                      services[i], log_path);
+    /* The live simulator: 4 symbols, 20 ticks/s. */
+    static const char *const env[N_SERVICES] = {"MD_RATE=20", "EXEC_SLIPPAGE_BPS=0"};
+    tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);
     gw_start(&gw, tag, NULL);
     gw_admin_key(admin, sizeof admin);
 }

@@ -71,22 +71,14 @@ static void setup(void) {
 /* From the test body, not the fixture: a failure here still runs the
  * teardown, which stops whatever was started. */
 static void start_services(void) {
-    for (int i = 0; i < N_SERVICES; i++) {
-        char inst[96];
-        snprintf(inst, sizeof inst, "%s-%.6s", tag, services[i]);
-        children[i] = tb_service_spawn(services[i], inst,
-                                       i == 0 ? "MD_MODE=off" : "EXEC_SLIPPAGE_BPS=0", log_path);
-    }
-    for (int i = 0; i < N_SERVICES; i++)
-        ck_assert_msg(tb_service_wait(conn, services[i], tag, 1, 30000), "%s is not up (see %s)",
-                      services[i], log_path);
+    static const char *const env[N_SERVICES] = {"MD_MODE=off", "EXEC_SLIPPAGE_BPS=0",
+                                                "EXEC_SLIPPAGE_BPS=0", "EXEC_SLIPPAGE_BPS=0",
+                                                "EXEC_SLIPPAGE_BPS=0"};
+    tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);
 }
 
 static void teardown(void) {
-    for (int i = 0; i < N_SERVICES; i++)
-        if (children[i] > 0) kill(children[i], SIGTERM);
-    for (int i = 0; i < N_SERVICES; i++)
-        if (children[i] > 0) (void)tb_test_wait_exit(children[i], 20000);
+    tb_services_stop(children, N_SERVICES);
     PQfinish(pg);
     bus_conn_close(conn);
 }
