@@ -72,6 +72,7 @@ tb_ensure_data_dir
 tb_pg_resolve
 work=$TB_DATA/bench
 mkdir -p "$work"
+export MD_REPLAY_DIR=$work # the replay reads the tick file written here
 run=$(printf '%05d' $((RANDOM * 3 % 100000)))
 GATEWAY_URL=http://127.0.0.1:${GATEWAY_PORT:-8000}
 
