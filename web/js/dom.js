@@ -9,7 +9,8 @@ export function h(tag, attrs, ...children) {
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'class') el.className = v;
     else if (k === 'dataset') Object.assign(el.dataset, v);
-    else if (k === 'value') el.value = v;
+    // An input's value attribute is its default: form.reset() returns to it.
+    else if (k === 'value' && tag !== 'input') el.value = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   append(el, children);

@@ -103,7 +103,8 @@ export function account(root, ctx) {
   const cards = h('div', { class: 'cards', 'data-testid': 'account-cards' }, loading());
   const positions = h('div', {}, loading());
   const chart = h('div', { class: 'chart' });
-  clear(root, h('h1', {}, 'Account ', ctx.accountPicker()),
+  const name = h('span', { class: 'muted', 'data-testid': 'account-name' });
+  clear(root, h('h1', {}, 'Account ', ctx.accountPicker(), name),
     cards,
     h('section', { class: 'card' }, h('h2', {}, 'Positions'), positions),
     h('section', { class: 'card' }, h('h2', {}, 'Equity'), chart));
@@ -119,6 +120,7 @@ export function account(root, ctx) {
   async function loadAccount() {
     try {
       const a = await api('GET', `/v1/accounts/${encodeURIComponent(acct)}`);
+      name.textContent = a.name || '';
       const card = (k, label) => h('div', { class: 'stat' }, h('span', { class: 'muted' }, label), h('strong', { 'data-field': k }, dec(a[k])));
       clear(cards, card('cash', 'Cash'), card('equity', 'Equity'), card('realized_pnl', 'Realized P&L'),
         card('unrealized_pnl', 'Unrealized P&L'), card('fees', 'Fees'));
@@ -164,7 +166,7 @@ function ticket(ctx, onPlaced) {
   const type = select('type', TYPES, 'market');
   type.dataset.testid = 'ticket-type';
   const result = h('p', { 'data-testid': 'ticket-result', role: 'status' });
-  const symbol = h('input', { name: 'symbol', required: true, pattern: '[A-Za-z0-9_-]{1,32}', value: ctx.symbol || 'DAX', 'data-testid': 'ticket-symbol' });
+  const symbol = h('input', { name: 'symbol', required: true, pattern: '[A-Za-z0-9_\\-]{1,32}', value: ctx.symbol || 'DAX', 'data-testid': 'ticket-symbol' });
   const form = h('form', { class: 'ticket', 'data-testid': 'ticket' },
     h('fieldset', { disabled: !trader },
       h('legend', {}, trader ? 'Order ticket' : 'Order ticket (this key may not trade)'),
@@ -234,7 +236,7 @@ export function orders(root, ctx) {
     } catch (e) { clear(open, errorBox(e)); }
   }
   const filter = h('form', { class: 'filters' },
-    field('Symbol', h('input', { name: 'symbol', pattern: '[A-Za-z0-9_-]{0,32}' })),
+    field('Symbol', h('input', { name: 'symbol', pattern: '[A-Za-z0-9_\\-]{0,32}' })),
     field('Status', select('status', [['', 'any'], 'open', 'closed', 'filled', 'canceled', 'rejected', 'expired'], '')),
     h('button', { type: 'submit' }, 'Filter'));
   const params = () => ({ account: ctx.account, ...formValues(filter) });
