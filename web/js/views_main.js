@@ -252,10 +252,21 @@ export function orders(root, ctx) {
     h('section', { class: 'card' }, h('h2', {}, 'History'), filter, history),
     h('section', { class: 'card' }, h('h2', {}, 'Fills'), fills));
   loadOpen();
+  // Events only mark what to read again; the reads happen at most once a
+  // second, whatever the event rate.
   let pending = null;
+  let fillsChanged = false;
   const off = ctx.stream.on((topic, d) => {
     if (d.account !== ctx.account || (topic !== 'orders' && topic !== 'fills')) return;
-    if (!pending) pending = setTimeout(() => { pending = null; loadOpen(); if (topic === 'fills') fills.reload(); }, 1000);
+    fillsChanged = fillsChanged || topic === 'fills';
+    if (!pending) {
+      pending = setTimeout(() => {
+        pending = null;
+        loadOpen();
+        if (fillsChanged) fills.reload();
+        fillsChanged = false;
+      }, 1000);
+    }
   });
   return () => { off(); clearTimeout(pending); };
 }
