@@ -19,14 +19,10 @@
 
 #include "test_gateway_fixture.h"
 
-static const char *const services[] = {
-    "market-data",       "historical-data",     "signal-processing", "risk-management",
-    "trading-execution", "position-management", "analytics",         "notifications"};
-#define NSERVICES (sizeof services / sizeof services[0])
-#define XSS_NAME  "<img src=x onerror=window.__xss=1>"
+#define XSS_NAME "<img src=x onerror=window.__xss=1>"
 
 static gw_proc gw;
-static pid_t pids[NSERVICES];
+static pid_t pids[GW_NSERVICES];
 static char admin[64];
 
 /* ------------------------------------------------------------ static -- */
@@ -169,7 +165,7 @@ START_TEST(nothing_outside_the_files) {
                                       "/../../../../../etc/passwd",
                                       "/%2F..%2F..%2Fetc%2Fpasswd",
                                       "/web/index.html",
-                                      
+
                                       "/app.js/",
                                       "/vendor/README.TXT",
                                       "/..%5c..%5cCMakeLists.txt",
@@ -220,40 +216,19 @@ END_TEST
 
 /* ----------------------------------------------------------- browser -- */
 
-static bool all_healthy(void *arg) {
-    (void)arg;
-    http_resp r;
-    gw_http(&r, &gw, "GET", "/health/all", NULL, NULL);
-    bool ok = r.status == 200;
-    http_free(&r);
-    return ok;
-}
-
 static void browser_setup(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    for (size_t i = 0; i < NSERVICES; i++) {
-        char bin[512], rel[128], log[512];
-        snprintf(rel, sizeof rel, "actors/%s/tb-%s", services[i], services[i]);
-        tb_test_bin(bin, sizeof bin, rel);
-        ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
-        snprintf(log, sizeof log, "%s/test_gateway_ui-%s.log",
-                 getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", services[i]);
-        static char *env[] = {"MD_RATE=20", "ANALYTICS_SAMPLE_MS=500", NULL};
-        pids[i] = spawn_clean(bin, env, log);
-    }
+    static char *env_svc[] = {"MD_RATE=20", "ANALYTICS_SAMPLE_MS=500", NULL};
+    gw_services_start(pids, "test_gateway_ui", env_svc);
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "ui-browser", env);
-    ck_assert_msg(tb_test_wait(all_healthy, NULL, 30000), "the services did not all come up");
+    ck_assert_msg(tb_test_wait(gw_all_healthy, &gw, 30000), "the services did not all come up");
     gw_admin_key(admin, sizeof admin);
 }
 
 static void browser_teardown(void) {
     if (gw_stop_rc(&gw) != 0) fprintf(stderr, "tb-gateway did not exit cleanly\n");
-    for (size_t i = 0; i < NSERVICES; i++) {
-        if (pids[i] > 0 && tb_test_stop(pids[i], 30000) != 0)
-            fprintf(stderr, "%s did not exit cleanly\n", services[i]);
-        pids[i] = 0;
-    }
+    if (gw_services_stop(pids) != 0) fprintf(stderr, "services did not exit cleanly\n");
     curl_global_cleanup();
 }
 
