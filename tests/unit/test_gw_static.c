@@ -104,7 +104,7 @@ START_TEST(no_traversal) {
                                       "/../../../../etc/passwd",
                                       "index.html",
                                       "",
-                                     
+
                                       "/vendor/lib.min.js%00",
                                       "/a/b/../../app.js",
                                       "/app.js?x=1"};
