@@ -269,6 +269,26 @@ try {
   check(await page.evaluate(() => window.__xss === undefined && !document.querySelector('#view img')), 'strategies: no script ran');
 
   await shots(page, 'trader');
+
+  // The API explorer (Swagger UI) in the same tab uses the signed-in key:
+  // GET /v1/me tried from the page answers 200 with the trader's role.
+  await page.goto(`${BASE}/explorer.html`, { waitUntil: 'load' });
+  await page.waitForSelector('[data-path="/v1/me"]', { timeout: 30000 });
+  await page.evaluate(() => document.querySelector('[data-path="/v1/me"]').closest('.opblock')
+    .querySelector('.opblock-summary-control').click());
+  await page.waitForSelector('.opblock.is-open .execute');
+  await page.click('.opblock.is-open .execute');
+  await page.waitForFunction(() => {
+    const t = document.querySelector('.opblock.is-open .live-responses-table');
+    return t && [...t.querySelectorAll('.response-col_status')].some((e) => e.textContent.trim() === '200') &&
+      t.textContent.includes('"trader"');
+  }).then(() => check(true, 'explorer: GET /v1/me tried from the page with the key: 200 trader'),
+    () => check(false, 'explorer: GET /v1/me did not answer 200'));
+  const ecsp = await page.evaluate(() => window.__csp);
+  check(ecsp.length === 0, `explorer: no CSP violations ${ecsp.join('; ')}`);
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/trader-explorer-desktop.png` });
+  await page.goto(`${BASE}/#/overview`, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.querySelector('[data-testid=role]').textContent === 'trader');
   const csp = await page.evaluate(() => window.__csp);
   check(csp.length === 0, `no CSP violations ${csp.join('; ')}`);
   // Sign out clears the key.
