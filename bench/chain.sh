@@ -69,6 +69,7 @@ tb_info "build-bench/ (Release, every service)"
 eval "$("$TB_SCRIPTS/env")"
 export NATS_URL DATABASE_URL REDIS_URL
 tb_ensure_data_dir
+tb_pg_resolve
 work=$TB_DATA/bench
 mkdir -p "$work"
 run=$(printf '%05d' $((RANDOM * 3 % 100000)))
@@ -118,6 +119,36 @@ rss_of() {
     printf '%s %s' "$total" "$count"
 }
 
+# cpu_snapshot: "NAME JIFFIES" lines, the CPU time (user + system) so far of
+# every service (all instances), of nats-server, redis-server and PostgreSQL
+# (the postmaster and every backend). Differences over a run divided by the
+# ticks give CPU per tick: unlike rates, nearly independent of what else the
+# machine runs.
+proc_jiffies() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_snapshot() {
+    local s f pid total
+    for s in "${TB_SERVICES[@]}" gateway; do
+        total=0
+        for f in "$TB_RUN"/services/"$s"-*.pid; do
+            [[ -e $f ]] || continue
+            read -r pid _ <"$f" || true
+            [[ -n $pid ]] && total=$((total + $(proc_jiffies "$pid")))
+        done
+        printf '%s %s\n' "$s" "$total"
+    done
+    pid=$(head -n 1 "$TB_DATA/nats/nats-server.pid" 2>/dev/null || true)
+    printf 'nats-server %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
+    pid=$(head -n 1 "$TB_DATA/redis/redis.pid" 2>/dev/null || true)
+    printf 'redis-server %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
+    total=0
+    pid=$(head -n 1 "$TB_PG_DATA/postmaster.pid" 2>/dev/null || true)
+    if [[ -n $pid ]]; then
+        total=$(proc_jiffies "$pid")
+        for f in $(pgrep -P "$pid" || true); do total=$((total + $(proc_jiffies "$f"))); done
+    fi
+    printf 'postgresql %s\n' "$total"
+}
+
 declare -A result=()
 for w in "${WORKER_SETS[@]}"; do
     for c in "${CONSUMERS[@]}"; do export "WORKERS_${c//-/_}=$w"; done
@@ -130,6 +161,11 @@ for w in "${WORKER_SETS[@]}"; do
     account=CHAIN${run}W$w
     api POST /v1/accounts "{\"account\":\"$account\",\"name\":\"chain benchmark\",\"initial_cash\":\"1000000000\"}"
     [[ $TB_HTTP_STATUS == 20? ]] || tb_die "POST /v1/accounts: HTTP $TB_HTTP_STATUS ${TB_HTTP_BODY:0:300}"
+    # Limits that allow the load (as a user measuring throughput would set
+    # them): the open-order count and order rate must not turn the run into
+    # a measurement of how far the order path lags behind the ticks.
+    api PUT "/v1/risk/limits/$account" "{\"account\":\"$account\",\"max_open_orders\":2000000000,\"max_orders_per_sec\":2000000000}"
+    [[ $TB_HTTP_STATUS == 200 ]] || tb_die "PUT /v1/risk/limits: HTTP $TB_HTTP_STATUS ${TB_HTTP_BODY:0:300}"
     for k in A B C D; do
         api POST /v1/strategies "{\"strategy_id\":\"${prefix,,}-$k\",\"kind\":\"sma_cross\",\"symbol\":\"$prefix$k\",\"account\":\"$account\",\"params\":\"{\\\"fast\\\":5,\\\"slow\\\":20}\",\"enabled\":true,\"sizing\":\"fixed\",\"qty\":\"1\"}"
         [[ $TB_HTTP_STATUS == 20? ]] || tb_die "POST /v1/strategies: HTTP $TB_HTTP_STATUS ${TB_HTTP_BODY:0:300}"
@@ -140,7 +176,14 @@ for w in "${WORKER_SETS[@]}"; do
     # Every signal-processing worker learns of the strategies (cfg.strategy.*).
     sleep 2
     tb_info "chain: replaying at speed 0"
+    cpu0=$(cpu_snapshot)
     out=$("$BENCH_BIN" replay "$csv" "$ticks" "chain-$prefix" "$max_s") || tb_die "tb-bench-chain failed"
+    cpu1=$(cpu_snapshot)
+    # CPU ms per 1,000 ticks over the run (until the chain was quiet).
+    cpu=$(awk -v n="$ticks" -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
+        { d = $2 - a[$1]; if (d > 0) printf "cpu %s %.1f\n", $1, d * 1000 / hz / (n / 1000) }' \
+        <(printf '%s\n' "$cpu0") <(printf '%s\n' "$cpu1"))
+    out+=$'\n'"$cpu"
     printf '%s\n' "$out" >"$work/chain-$prefix.out"
     rss=''
     for s in "${TB_SERVICES[@]}" gateway; do
@@ -194,6 +237,8 @@ for w in "${WORKER_SETS[@]}"; do
         printf "  %-20s %d instance(s)  %9d ticks  %8s s  %10s ticks/s%s\n", $2, $4, $6, $8, rate,
             ($10 == "yes") ? "" : "  (unfinished)"
     }' <<<"$r"
+    printf '  CPU per 1,000 ticks (ms, user + system, all instances, until quiet):\n'
+    awk '$1 == "cpu" { printf "    %-20s %8.1f\n", $2, $3; t += $3 } END { printf "    %-20s %8.1f\n", "all", t }' <<<"$r"
     printf '  RSS at the end (kB, all instances):\n'
     awk 'f && NF == 3 && $2 > 0 { printf "    %-20s %2d x  %8d kB\n", $1, $2, $3 } /^rss<</ { f = 1 }' <<<"$r"
     printf '\n'

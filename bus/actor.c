@@ -126,12 +126,9 @@ tb_status bus_actor_create(const bus_actor_def *def, const bus_config *cfg, bus_
         pthread_mutex_init(&e->batch_lock, NULL);
         const bus_endpoint *ep = e->ep;
         bool batched = ep->batch_handler != NULL;
-        if ((batched && (ep->kind == BUS_REQUEST || ep->handler != NULL)) ||
-            (!batched && ep->handler == NULL)) {
+        if ((batched && ep->handler != NULL) || (!batched && ep->handler == NULL)) {
             bus_actor_destroy(a);
-            return tb_error_set(err, TB_INVALID, NULL,
-                                "endpoint %s: one handler, and batch_handler only on events "
-                                "and streams",
+            return tb_error_set(err, TB_INVALID, NULL, "endpoint %s: exactly one handler",
                                 def->endpoints[i].name);
         }
         if (ep->partition_token > 0 && (!batched || ep->kind != BUS_EVENT || ep->every_instance ||

@@ -60,7 +60,9 @@ typedef struct bus_batch bus_batch;
 /* A batched endpoint's handler. It returns TB_OK when the whole batch is
  * applied; any other status fails every message of the batch not already
  * failed with bus_batch_fail (redelivered or dead-lettered on a stream,
- * counted on a core subscription). */
+ * counted on a core subscription, answered with the error on a request
+ * endpoint). A batched request endpoint answers each request with
+ * bus_batch_reply or bus_batch_fail; one left unanswered gets an error. */
 typedef tb_status (*bus_batch_handler)(bus_ctx *ctx, const bus_batch *b);
 
 size_t bus_batch_len(const bus_batch *b);
@@ -78,6 +80,11 @@ uint64_t bus_batch_delivery(const bus_batch *b, size_t i);
  * settled by the handler's return status. */
 void bus_batch_fail(const bus_batch *b, size_t i, tb_status s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* bus_batch_fail with err's status, field and message. */
+void bus_batch_fail_err(const bus_batch *b, size_t i, const tb_error *err);
+/* Request endpoints: answers request i with ev (once; later calls fail). */
+tb_status bus_batch_reply(const bus_batch *b, size_t i, const tb_event_desc *desc,
+                          const void *ev) TB_WARN_UNUSED;
 
 /* Default and ceiling of bus_endpoint.batch_max: BUS_BATCH_MAX_DEFAULT and
  * BUS_BATCH_MAX_LIMIT in config.h (BUS_BATCH_MAX overrides the default for

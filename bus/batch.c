@@ -34,6 +34,8 @@ struct bus_batch {
     uint64_t *deliveries;
     tb_status *failed; /* per message: TB_OK unless bus_batch_fail */
     char **fail_text;  /* malloc'd reason per failed message, may be NULL */
+    char (*fail_field)[64];
+    bool *replied; /* request endpoints: answered by bus_batch_reply */
 };
 
 /* ---- accessors ---- */
@@ -71,6 +73,38 @@ void bus_batch_fail(const bus_batch *cb, size_t i, tb_status s, const char *fmt,
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     b->fail_text[i] = strdup(text);
+    b->fail_field[i][0] = '\0';
+}
+
+void bus_batch_fail_err(const bus_batch *cb, size_t i, const tb_error *err) {
+    bus_batch *b = (bus_batch *)cb;
+    if (i >= b->n) return;
+    bus_batch_fail(cb, i, err->status == TB_OK ? TB_ERR : err->status, "%s", err->message);
+    snprintf(b->fail_field[i], sizeof b->fail_field[i], "%s", err->field);
+}
+
+tb_status bus_batch_reply(const bus_batch *cb, size_t i, const tb_event_desc *desc,
+                          const void *ev) {
+    bus_batch *b = (bus_batch *)cb;
+    if (i >= b->n || b->replied[i]) return TB_INVALID;
+    const char *reply = natsMsg_GetReply(b->msgs[i]);
+    if (reply == NULL || reply[0] == '\0') return TB_INVALID;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    tb_status st = tb_encode(desc, ev, &buf, NULL);
+    if (st == TB_OK) {
+        natsMsg *m = NULL;
+        natsStatus s = natsMsg_Create(&m, reply, NULL, buf.data, (int)buf.size);
+        if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_MSGPACK);
+        if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_SCHEMA, desc->name);
+        if (s == NATS_OK && b->traces[i][0]) s = natsMsgHeader_Set(m, BUS_HDR_TRACE, b->traces[i]);
+        if (s == NATS_OK) s = natsConnection_PublishMsg(bus_conn_nats(b->e->actor->conn), m);
+        natsMsg_Destroy(m);
+        st = bus_status_from_nats(s);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    b->replied[i] = true;
+    return st;
 }
 
 /* ---- lifecycle ---- */
@@ -96,6 +130,8 @@ void bus_batch_destroy(bus_batch *b) {
     free(b->deliveries);
     free(b->failed);
     free(b->fail_text);
+    free(b->fail_field);
+    free(b->replied);
     free(b);
 }
 
@@ -111,7 +147,10 @@ bus_batch *bus_batch_create(ep_state *e) {
     b->deliveries = calloc(b->cap, sizeof *b->deliveries);
     b->failed = calloc(b->cap, sizeof *b->failed);
     b->fail_text = calloc(b->cap, sizeof *b->fail_text);
-    if (!b->msgs || !b->events || !b->traces || !b->deliveries || !b->failed || !b->fail_text) {
+    b->fail_field = calloc(b->cap, sizeof *b->fail_field);
+    b->replied = calloc(b->cap, sizeof *b->replied);
+    if (!b->msgs || !b->events || !b->traces || !b->deliveries || !b->failed || !b->fail_text ||
+        !b->fail_field || !b->replied) {
         bus_batch_destroy(b);
         return NULL;
     }
@@ -210,6 +249,9 @@ bool bus_batch_add(bus_batch *b, natsMsg *msg, bool from_stream) {
                     natsMsg_GetSubject(msg), err.message, err.field[0] ? " field=" : "", err.field);
             if (from_stream)
                 bus_dispatch_settle(e, msg, b->deliveries[i], err.status, err.message, true);
+            if (e->ep->kind == BUS_REQUEST)
+                bus_send_error(bus_conn_nats(e->actor->conn), msg, err.status, err.field,
+                               err.message);
             natsMsg_Destroy(msg);
             flow_after_batch(e, 1); /* finished, though not applied */
             return false;
@@ -253,6 +295,17 @@ void bus_batch_run(bus_batch *b, bool from_stream) {
             }
         }
         if (from_stream) bus_dispatch_settle(e, b->msgs[i], b->deliveries[i], si, why, false);
+        if (e->ep->kind == BUS_REQUEST && !b->replied[i]) {
+            const char *field = b->failed[i] != TB_OK ? b->fail_field[i] : ctx.err.field;
+            if (si == TB_OK) { /* the handler forgot it: the caller must not wait */
+                si = TB_ERR;
+                why = "no reply";
+                nerr++;
+            }
+            bus_send_error(bus_conn_nats(a->conn), b->msgs[i], si, field, why);
+        }
+        b->replied[i] = false;
+        b->fail_field[i][0] = '\0';
         natsMsg_Destroy(b->msgs[i]);
         b->msgs[i] = NULL;
         free(b->fail_text[i]);
@@ -285,6 +338,10 @@ void bus_batch_run(bus_batch *b, bool from_stream) {
 void bus_batch_abandon(bus_batch *b, bool from_stream) {
     for (size_t i = 0; i < b->n; i++) {
         if (from_stream) (void)natsMsg_Nak(b->msgs[i], NULL);
+        if (b->e->ep->kind == BUS_REQUEST && !b->replied[i])
+            bus_send_error(bus_conn_nats(b->e->actor->conn), b->msgs[i], TB_UNAVAILABLE, NULL,
+                           "the service is stopping");
+        b->replied[i] = false;
         natsMsg_Destroy(b->msgs[i]);
         b->msgs[i] = NULL;
     }

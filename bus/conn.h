@@ -50,6 +50,28 @@ tb_status bus_publish(bus_conn *c, const char *subject, const tb_event_desc *des
 tb_status bus_js_publish(bus_conn *c, const char *subject, const tb_event_desc *desc,
                          const void *ev, const bus_msg_meta *meta, bool *duplicate,
                          tb_error *err) TB_WARN_UNUSED;
+/* One message of bus_js_publish_many (inputs borrowed; status is the result). */
+typedef struct bus_js_msg {
+    const char *subject;
+    const void *data;
+    size_t len;
+    const char *schema; /* may be NULL */
+    bus_msg_meta meta;
+    tb_status status; /* TB_OK once the stream acknowledged it (a duplicate too) */
+    char error[128];  /* why not, when status != TB_OK */
+} bus_js_msg;
+
+/* Publishes msgs[0..n) to JetStream without waiting for each
+ * acknowledgement: every message is sent at once with its own reply subject
+ * under a private inbox, then the acknowledgements are collected until
+ * timeout_ms. One round trip for the batch instead of one per message.
+ * Each message's status says whether the stream stored it; a message whose
+ * acknowledgement did not arrive in time is TB_TIMEOUT (it may still be
+ * stored: publish it again, the stream dedupes on Nats-Msg-Id). Returns
+ * TB_OK when every message was acknowledged, else the first failure. */
+tb_status bus_js_publish_many(bus_conn *c, bus_js_msg *msgs, size_t n, int64_t timeout_ms,
+                              tb_error *err) TB_WARN_UNUSED;
+
 /* Same for bytes already encoded (outbox relays). schema may be NULL. */
 tb_status bus_js_publish_bytes(bus_conn *c, const char *subject, const void *data, size_t len,
                                const char *schema, const bus_msg_meta *meta, bool *duplicate,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "actor_internal.h"
+#include "pgarray.h"
 #include "timer.h"
 #include "wire.h"
 
@@ -35,16 +36,107 @@ tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
     return s;
 }
 
-/* Publishes one claimed row; returns its status. */
-static tb_status publish_row(bus_actor *a, PGresult *r, int i, tb_error *err) {
-    size_t len = 0;
-    unsigned char *payload = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 3), &len);
-    if (payload == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
-    bus_msg_meta meta = {.msg_id = PQgetvalue(r, i, 2), .trace_id = PQgetvalue(r, i, 4)};
-    const char *schema = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
-    tb_status s = bus_js_publish_bytes(bus_actor_conn(a), PQgetvalue(r, i, 1), payload, len, schema,
-                                       &meta, NULL, err);
-    PQfreemem(payload);
+/* How long a relay round waits for the stream's acknowledgements. */
+#define RELAY_ACK_TIMEOUT_MS 5000
+
+tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_event *evs,
+                              size_t n, tb_error *err) {
+    if (n == 0) return TB_OK;
+    enum { SUBJECT, MSG_ID, PAYLOAD, HEADERS, NCOLS };
+    bus_pgarray col[NCOLS];
+    for (int k = 0; k < NCOLS; k++) bus_pgarray_init(&col[k]);
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    tb_status s = TB_OK;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        msgpack_sbuffer_clear(&b);
+        if ((s = tb_encode(evs[i].desc, evs[i].ev, &b, err)) != TB_OK) break;
+        json_t *h = json_pack("{s:s, s:s}", BUS_HDR_SCHEMA, evs[i].desc->name, BUS_HDR_TRACE,
+                              evs[i].trace_id ? evs[i].trace_id : "");
+        char *hdrs = h ? json_dumps(h, JSON_COMPACT) : NULL;
+        json_decref(h);
+        if (hdrs == NULL) {
+            s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+            break;
+        }
+        bus_pgarray_str(&col[SUBJECT], evs[i].subject);
+        bus_pgarray_str(&col[MSG_ID], evs[i].msg_id);
+        bus_pgarray_hex(&col[PAYLOAD], (const uint8_t *)b.data, b.size);
+        bus_pgarray_str(&col[HEADERS], hdrs);
+        free(hdrs);
+    }
+    msgpack_sbuffer_destroy(&b);
+    const char *params[1 + NCOLS] = {producer};
+    for (int k = 0; k < NCOLS && s == TB_OK; k++)
+        if ((params[1 + k] = bus_pgarray_finish(&col[k])) == NULL)
+            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory building outbox rows");
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
+                        "SELECT $1, u.s, u.m, decode(u.p, 'hex'), u.h::jsonb "
+                        "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) "
+                        "WITH ORDINALITY AS u(s, m, p, h, n) ORDER BY u.n",
+                        1 + NCOLS, params, NULL, err);
+    for (int k = 0; k < NCOLS; k++) bus_pgarray_close(&col[k]);
+    return s;
+}
+
+/* Marks the rows ids as published (ok) or as failed with error. */
+static tb_status mark_rows(PGconn *c, bus_pgarray *ids, bool ok, const char *error, tb_error *err) {
+    if (ids->n == 0) return TB_OK;
+    const char *p[2] = {bus_pgarray_finish(ids), error};
+    if (p[0] == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    return ok ? bus_pg_exec(c,
+                            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
+                            "WHERE id = ANY($1::bigint[])",
+                            1, p, NULL, err)
+              : bus_pg_exec(c,
+                            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
+                            "WHERE id = ANY($1::bigint[])",
+                            2, p, NULL, err);
+}
+
+/* Publishes the claimed rows of r together and marks them. */
+static tb_status publish_rows(bus_actor *a, PGconn *c, PGresult *r, int *done, tb_error *err) {
+    int n = PQntuples(r);
+    bus_js_msg *msgs = calloc((size_t)n + 1, sizeof *msgs);
+    unsigned char **payloads = calloc((size_t)n + 1, sizeof *payloads);
+    tb_status s = msgs && payloads ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (int i = 0; i < n && s == TB_OK; i++) {
+        size_t len = 0;
+        payloads[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 3), &len);
+        if (payloads[i] == NULL) {
+            s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+            break;
+        }
+        msgs[i] =
+            (bus_js_msg){.subject = PQgetvalue(r, i, 1),
+                         .data = payloads[i],
+                         .len = len,
+                         .schema = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5),
+                         .meta = {.msg_id = PQgetvalue(r, i, 2), .trace_id = PQgetvalue(r, i, 4)}};
+    }
+    tb_error perr = {0};
+    tb_status ps = TB_OK;
+    if (s == TB_OK)
+        ps = bus_js_publish_many(bus_actor_conn(a), msgs, (size_t)n, RELAY_ACK_TIMEOUT_MS, &perr);
+    bus_pgarray ok, failed;
+    bus_pgarray_init(&ok);
+    bus_pgarray_init(&failed);
+    for (int i = 0; i < n && s == TB_OK; i++) {
+        const char *id = PQgetvalue(r, i, 0);
+        bus_pgarray_str(msgs[i].status == TB_OK ? &ok : &failed, id);
+    }
+    if (s == TB_OK) s = mark_rows(c, &ok, true, NULL, err);
+    if (s == TB_OK) s = mark_rows(c, &failed, false, perr.message, err);
+    if (s == TB_OK && ps != TB_OK) s = tb_error_set(err, ps, NULL, "%s", perr.message);
+    *done = (int)ok.n;
+    bus_pgarray_close(&ok);
+    bus_pgarray_close(&failed);
+    for (int i = 0; payloads && i < n; i++)
+        if (payloads[i]) PQfreemem(payloads[i]);
+    free(payloads);
+    free(msgs);
     return s;
 }
 
@@ -56,7 +148,12 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     char limit[24], age[24];
     snprintf(limit, sizeof limit, "%d", max_rows > 0 ? max_rows : 100);
     snprintf(age, sizeof age, "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
-    tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    /* Marking rows published need not wait for the WAL flush: a mark lost
+     * in a crash only makes the relay publish the row again, which the
+     * stream (Nats-Msg-Id) and every consumer (keyed on the id) ignore. */
+    PGresult *begin = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    tb_status s = bus_pg_result_status(c, begin, err);
+    PQclear(begin);
     PGresult *r = NULL;
     const char *p[3] = {producer, age, limit};
     if (s == TB_OK)
@@ -68,28 +165,7 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
                         "ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED",
                         3, p, &r, err);
     int done = 0;
-    for (int i = 0; s == TB_OK && i < PQntuples(r); i++) {
-        tb_error perr = {0};
-        tb_status ps = publish_row(a, r, i, &perr);
-        const char *id = PQgetvalue(r, i, 0);
-        if (ps == TB_OK) {
-            s = bus_pg_exec(c,
-                            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
-                            "WHERE id = $1::bigint",
-                            1, &id, NULL, err);
-            done++;
-        } else {
-            /* Keep the row; the next round retries it. Stop here so later
-             * events of this producer are not published before it. */
-            const char *q[2] = {id, perr.message};
-            s = bus_pg_exec(c,
-                            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
-                            "WHERE id = $1::bigint",
-                            2, q, NULL, err);
-            if (s == TB_OK) s = tb_error_set(err, ps, NULL, "%s", perr.message);
-            break;
-        }
-    }
+    if (s == TB_OK && PQntuples(r) > 0) s = publish_rows(a, c, r, &done, err);
     PQclear(r);
     tb_error cerr = {0};
     tb_status cs = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &cerr);

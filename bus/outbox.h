@@ -19,8 +19,27 @@ tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
                          const tb_event_desc *desc, const void *ev, const char *msg_id,
                          const char *trace_id, tb_error *err) TB_WARN_UNUSED;
 
+/* One event of bus_outbox_add_many. */
+typedef struct bus_outbox_event {
+    const char *subject;
+    const tb_event_desc *desc;
+    const void *ev;
+    const char *msg_id;
+    const char *trace_id; /* may be NULL */
+} bus_outbox_event;
+
+/* bus_outbox_add for n events in one statement (one round trip), recorded
+ * in the order given. TB_CONFLICT if any msg_id exists. */
+tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_event *evs,
+                              size_t n, tb_error *err) TB_WARN_UNUSED;
+
 /* Publishes the pending rows of producer that are at least min_age_ms old,
- * oldest first, at most max_rows, and marks them published. Rows are claimed
+ * oldest first, at most max_rows, and marks them published. The rows are
+ * sent to JetStream together and their acknowledgements collected
+ * afterwards (bus_js_publish_many), so a relay round costs a few round trips
+ * whatever its size; a row the stream did not acknowledge stays pending (and
+ * may then reach the stream after later rows: consumers apply events by id
+ * and tolerate that order, see DESIGN §3). Rows are claimed
  * with FOR UPDATE SKIP LOCKED so relays of several instances never publish
  * the same row at the same time (and if they did, JetStream dedupes on the
  * id). *published (may be NULL) receives the count. Uses its own connection

@@ -101,3 +101,14 @@ const char *bus_pgarray_finish(bus_pgarray *a) {
     a->p[a->len] = '\0';
     return a->p;
 }
+
+tb_status bus_pgarray_finish_all(bus_pgarray *a, size_t n, const char **out, tb_error *err) {
+    for (size_t i = 0; i < n; i++)
+        if ((out[i] = bus_pgarray_finish(&a[i])) == NULL)
+            return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    return TB_OK;
+}
+
+void bus_pgarray_close_all(bus_pgarray *a, size_t n) {
+    for (size_t i = 0; i < n; i++) bus_pgarray_close(&a[i]);
+}

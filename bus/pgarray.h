@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "money.h"
+#include "status.h"
 
 typedef struct bus_pgarray {
     char *p;
@@ -39,5 +40,11 @@ void bus_pgarray_hex(bus_pgarray *a, const uint8_t *bytes, size_t n);
 /* Closes the literal and returns it (borrowed until the next call on a), or
  * NULL when memory ran out at any point. */
 const char *bus_pgarray_finish(bus_pgarray *a);
+
+/* The columns of a statement: finishes a[0..n) into out[0..n) (statement
+ * parameters), TB_NOMEM when memory ran out in any; closes a[0..n). */
+tb_status bus_pgarray_finish_all(bus_pgarray *a, size_t n, const char **out,
+                                 tb_error *err) TB_WARN_UNUSED;
+void bus_pgarray_close_all(bus_pgarray *a, size_t n);
 
 #endif

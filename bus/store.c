@@ -336,6 +336,57 @@ tb_status bus_redis_cmd_argv(redisContext *c, int argc, const char **argv, const
     return redis_reply_status(c, r, reply_out, err);
 }
 
+tb_status bus_redis_pipeline(redisContext *c, const bus_redis_argv *cmds, size_t n,
+                             redisReply **reps, tb_error *err) {
+    for (size_t i = 0; i < n; i++) reps[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
+            return tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", c->errstr);
+    for (size_t i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(c, &rep) != REDIS_OK) {
+            for (size_t j = 0; j < i; j++) {
+                freeReplyObject(reps[j]);
+                reps[j] = NULL;
+            }
+            return tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", c->errstr);
+        }
+        reps[i] = rep;
+    }
+    return TB_OK;
+}
+
+tb_status bus_redis_cmds_init(bus_redis_cmds *c, size_t n, int argc, tb_error *err) {
+    memset(c, 0, sizeof *c);
+    c->cmd = calloc(n + 1, sizeof *c->cmd);
+    c->argv = calloc((n + 1) * (size_t)argc, sizeof *c->argv);
+    c->lens = calloc((n + 1) * (size_t)argc, sizeof *c->lens);
+    c->argc = argc;
+    c->n = n;
+    if (c->cmd == NULL || c->argv == NULL || c->lens == NULL) {
+        bus_redis_cmds_free(c);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory for %zu Redis commands", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        c->cmd[i] = (bus_redis_argv){
+            .argc = argc, .argv = &c->argv[i * (size_t)argc], .lens = &c->lens[i * (size_t)argc]};
+    return TB_OK;
+}
+
+void bus_redis_cmds_set(bus_redis_cmds *c, size_t i, const char *const *args) {
+    for (int k = 0; k < c->argc; k++) {
+        c->argv[i * (size_t)c->argc + (size_t)k] = args[k];
+        c->lens[i * (size_t)c->argc + (size_t)k] = strlen(args[k]);
+    }
+}
+
+void bus_redis_cmds_free(bus_redis_cmds *c) {
+    free(c->cmd);
+    free(c->argv);
+    free(c->lens);
+    memset(c, 0, sizeof *c);
+}
+
 int64_t bus_redis_ping_ns(bus_redis_pool *p, tb_error *err) {
     int64_t t0 = bus_mono_ns();
     redisContext *c = bus_redis_acquire(p, err);

@@ -62,6 +62,33 @@ tb_status bus_redis_cmd(redisContext *c, redisReply **reply_out, tb_error *err, 
 tb_status bus_redis_cmd_argv(redisContext *c, int argc, const char **argv, const size_t *lens,
                              redisReply **reply_out, tb_error *err) TB_WARN_UNUSED;
 
+/* One command of a pipeline (argument vectors are borrowed). */
+typedef struct bus_redis_argv {
+    int argc;
+    const char **argv;
+    size_t *lens;
+} bus_redis_argv;
+
+/* Writes cmds[0..n) at once, then reads every reply into reps (caller frees
+ * each with freeReplyObject): one round trip for n commands. An error reply
+ * is a reply; a broken connection fails them all (reps all NULL). */
+tb_status bus_redis_pipeline(redisContext *c, const bus_redis_argv *cmds, size_t n,
+                             redisReply **reps, tb_error *err) TB_WARN_UNUSED;
+
+/* n commands of argc arguments each for bus_redis_pipeline, in one set of
+ * allocations: set each with bus_redis_cmds_set (argument strings are
+ * borrowed until the run), run, free. */
+typedef struct bus_redis_cmds {
+    bus_redis_argv *cmd;
+    const char **argv;
+    size_t *lens;
+    int argc;
+    size_t n;
+} bus_redis_cmds;
+tb_status bus_redis_cmds_init(bus_redis_cmds *c, size_t n, int argc, tb_error *err) TB_WARN_UNUSED;
+void bus_redis_cmds_set(bus_redis_cmds *c, size_t i, const char *const *args);
+void bus_redis_cmds_free(bus_redis_cmds *c);
+
 /* Latency of a trivial round trip in ns, or -1 when unreachable (health). */
 int64_t bus_pg_ping_ns(bus_pg_pool *p, tb_error *err);
 int64_t bus_redis_ping_ns(bus_redis_pool *p, tb_error *err);

@@ -165,7 +165,11 @@ static void send_error_full(gw_req *r, int http, const char *code, const char *f
         gw_send_json(r, 500, NULL);
         return;
     }
-    gw_send(r, http, "application/json", text, strlen(text), headers);
+    /* A dependency that is down or a service that is missing comes back:
+     * tell clients when to try again (RFC 9110 §10.2.3). */
+    static const char *const retry_soon[] = {"Retry-After", "1", NULL};
+    gw_send(r, http, "application/json", text, strlen(text),
+            headers == NULL && http == 503 ? retry_soon : headers);
     free(text);
 }
 

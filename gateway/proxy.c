@@ -49,6 +49,7 @@ static void *build_event(gw_req *r, char *format, size_t format_cap) {
 
 static bool wants_svg(gw_req *r, const char *format) {
     if (!(r->match.route->flags & GW_F_SVG)) return false;
+    if (r->match.route->flags & GW_F_SVG_ONLY) return true;
     if (format[0]) return strcmp(format, "svg") == 0;
     const char *accept = gw_header(r, "Accept");
     return accept && strcasestr(accept, "image/svg+xml") != NULL;
@@ -115,7 +116,10 @@ static void send_reply(gw_req *r, const bus_bytes *reply, const char *format) {
     }
     json_t *j = NULL;
     tb_error err = {0};
-    if (tb_msgpack_to_json(rt->reply, reply->data, reply->len, &j, &err) != TB_OK) {
+    tb_status s = rt->flags & GW_F_RAW
+                      ? tb_msgpack_to_json_raw(reply->data, reply->len, &j, &err)
+                      : tb_msgpack_to_json(rt->reply, reply->data, reply->len, &j, &err);
+    if (s != TB_OK) {
         bad_reply(r, &err);
         return;
     }

@@ -134,16 +134,29 @@ void gw_drop_server_set(const gw_route *route, json_t *obj) {
     }
 }
 
-tb_status gw_params_as_text(json_t *obj, tb_error *err) {
-    json_t *params = json_object_get(obj, "params");
-    if (!json_is_object(params)) return TB_OK; /* text, absent or wrong: the catalogue judges */
-    char *text = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text == NULL || json_object_set_new(obj, "params", json_string(text)) != 0) {
+/* The object (or array) in field name, when it is one, as its compact JSON
+ * text: the catalogue carries nested values as TEXT. */
+static tb_status nested_as_text(json_t *obj, const char *name, bool arrays, tb_error *err) {
+    json_t *v = json_object_get(obj, name);
+    if (!json_is_object(v) && !(arrays && json_is_array(v)))
+        return TB_OK; /* the catalogue judges */
+    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL || json_object_set_new(obj, name, json_string(text)) != 0) {
         free(text);
-        return tb_error_set(err, TB_NOMEM, "params", "out of memory");
+        return tb_error_set(err, TB_NOMEM, name, "out of memory");
     }
     free(text);
     return TB_OK;
+}
+
+tb_status gw_params_as_text(json_t *obj, tb_error *err) {
+    /* params of strategies and backtests; data, grid and symbols of backtests */
+    static const char *const nested[] = {"params", "data", "grid"};
+    for (size_t i = 0; i < sizeof nested / sizeof nested[0]; i++) {
+        tb_status s = nested_as_text(obj, nested[i], false, err);
+        if (s != TB_OK) return s;
+    }
+    return nested_as_text(obj, "symbols", true, err);
 }
 
 tb_status gw_check_nonnegative(const tb_event_desc *d, const void *ev, tb_error *err) {

@@ -166,6 +166,37 @@ static const gw_route routes[] = {
      .summary = "Equity curve with each point's drawdown as JSON, or an SVG chart with "
                 "?format=svg or Accept: image/svg+xml."},
 
+    /* ---- backtests (analytics runs them; actors/analytics/README.md) ---- */
+    {"POST", "/v1/backtests", GW_ROLE_TRADER, GW_BUS, "api.backtests.create", GW_IN_JSON,
+     &tb_backtest_desc,
+     .server_set = "backtest_id,parent_id,status,progress,events,total_events,runs,run_account,"
+                   "strategy_ids,message,created_at,started_at,finished_at",
+     .reply = &tb_backtest_desc, .flags = GW_F_SCOPED, .success = 202, .timeout_ms = 30000,
+     .summary = "Start a backtest (or a grid of them) on its own account, symbols and clock; "
+                "answers at once with the run's id and status running."},
+    {"GET", "/v1/backtests", GW_ROLE_VIEWER, GW_BUS, "api.backtests.list", GW_IN_QUERY, Q,
+     "account,status,limit,cursor", .reply = &tb_backtest_desc, .flags = LIST_SCOPED,
+     .success = 200, .summary = "Backtests of the caller's accounts, newest first."},
+    {"GET", "/v1/backtests/{id}/report.svg", GW_ROLE_VIEWER, GW_BUS, "api.backtests.equity",
+     GW_IN_QUERY, Q, "", "id", .reply = &tb_equity_point_desc,
+     .flags = LIST_SCOPED | GW_F_SVG | GW_F_SVG_ONLY, .success = 200,
+     .summary = "The run's equity and drawdown as an SVG chart."},
+    {"GET", "/v1/backtests/{id}/report", GW_ROLE_VIEWER, GW_BUS, "api.backtests.report",
+     GW_IN_QUERY, Q, "interval", "id", .reply = &tb_performance_desc,
+     .flags = GW_F_SCOPED | GW_F_RAW, .success = 200, .timeout_ms = 30000,
+     .summary = "The run's report: every statistic of /v1/analytics plus backtest_id, "
+                "symbols (as named in the request), trades (round trips) and equity (with "
+                "drawdown); partial while running or after a cancel."},
+    {"GET", "/v1/backtests/{id}", GW_ROLE_VIEWER, GW_BUS, "api.backtests.get", GW_IN_QUERY, Q, "",
+     "id", .reply = &tb_backtest_desc, .flags = GW_F_SCOPED | GW_F_RAW, .success = 200,
+     .timeout_ms = 30000,
+     .summary = "One backtest: status, progress, events, times; a grid also lists its children "
+                "ranked by rank_by (children, each with rank and score)."},
+    {"DELETE", "/v1/backtests/{id}", GW_ROLE_TRADER, GW_BUS, "api.backtests.cancel", GW_IN_QUERY, Q,
+     "", "id", .reply = &tb_backtest_desc, .flags = GW_F_SCOPED, .success = 200,
+     .summary = "Cancel a running backtest (and a grid's children): its replay stops within a "
+                "second; the partial report stays."},
+
     /* ---- notifications ---- */
     {"GET", "/v1/webhooks", GW_ROLE_VIEWER, GW_BUS, "api.webhooks.list", GW_IN_QUERY, Q, "account",
      .reply = &tb_webhook_desc, .flags = LIST_SCOPED, .success = 200,

@@ -45,9 +45,11 @@ typedef enum {
 } gw_input;
 
 enum {
-    GW_F_LIST = 1u << 0,   /* reply is a list (tb_encode_list) */
-    GW_F_SCOPED = 1u << 1, /* touches account data: the caller's accounts are enforced */
-    GW_F_SVG = 1u << 2,    /* ?format=svg or Accept: image/svg+xml renders an equity chart */
+    GW_F_LIST = 1u << 0,     /* reply is a list (tb_encode_list) */
+    GW_F_SCOPED = 1u << 1,   /* touches account data: the caller's accounts are enforced */
+    GW_F_SVG = 1u << 2,      /* ?format=svg or Accept: image/svg+xml renders an equity chart */
+    GW_F_RAW = 1u << 3,      /* reply is a msgpack map of several catalogue types: shown as is */
+    GW_F_SVG_ONLY = 1u << 4, /* with GW_F_SVG: always the chart (a .svg path) */
 };
 
 /* Who is calling, after authentication. accounts is a comma-separated list;

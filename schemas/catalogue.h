@@ -165,6 +165,12 @@ tb_status tb_msgpack_to_json(const tb_event_desc *d, const void *buf, size_t len
 tb_status tb_msgpack_to_json_raw(const void *buf, size_t len, json_t **out,
                                  tb_error *err) TB_WARN_UNUSED;
 
+/* Schema-less JSON -> msgpack (objects become maps with string keys), for
+ * replies assembled from several catalogue types (a backtest report);
+ * appended to out. Depth is bounded like tb_msgpack_to_json_raw's. */
+tb_status tb_json_to_msgpack_raw(const json_t *in, msgpack_sbuffer *out,
+                                 tb_error *err) TB_WARN_UNUSED;
+
 /* Time helpers for TS fields. buf needs 40 bytes. */
 size_t tb_ts_format(int64_t ns, char buf[40]);
 tb_status tb_ts_parse(const char *s, int64_t *ns_out) TB_WARN_UNUSED;

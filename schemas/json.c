@@ -399,3 +399,58 @@ tb_status tb_msgpack_to_json_raw(const void *buf, size_t len, json_t **out, tb_e
     if (s == TB_OK) *out = v;
     return s;
 }
+
+/* Recursion is bounded by TB_MAX_DEPTH, like the reverse direction. */
+static tb_status pack_json(msgpack_packer *pk, const json_t *v, int depth, tb_error *err) {
+    if (depth > TB_MAX_DEPTH) return tb_error_set(err, TB_TOO_LARGE, "", "nested too deeply");
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        return msgpack_pack_nil(pk) == 0 ? TB_OK : TB_NOMEM;
+    case JSON_TRUE:
+        return msgpack_pack_true(pk) == 0 ? TB_OK : TB_NOMEM;
+    case JSON_FALSE:
+        return msgpack_pack_false(pk) == 0 ? TB_OK : TB_NOMEM;
+    case JSON_INTEGER:
+        return msgpack_pack_int64(pk, json_integer_value(v)) == 0 ? TB_OK : TB_NOMEM;
+    case JSON_REAL:
+        return msgpack_pack_double(pk, json_real_value(v)) == 0 ? TB_OK : TB_NOMEM;
+    case JSON_STRING: {
+        size_t n = json_string_length(v);
+        if (msgpack_pack_str(pk, n) != 0 || msgpack_pack_str_body(pk, json_string_value(v), n))
+            return TB_NOMEM;
+        return TB_OK;
+    }
+    case JSON_ARRAY: {
+        if (msgpack_pack_array(pk, json_array_size(v)) != 0) return TB_NOMEM;
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x) {
+            tb_status s = pack_json(pk, x, depth + 1, err);
+            if (s != TB_OK) return s;
+        }
+        return TB_OK;
+    }
+    case JSON_OBJECT: {
+        if (msgpack_pack_map(pk, json_object_size(v)) != 0) return TB_NOMEM;
+        const char *k;
+        const json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            size_t n = strlen(k);
+            if (msgpack_pack_str(pk, n) != 0 || msgpack_pack_str_body(pk, k, n) != 0)
+                return TB_NOMEM;
+            tb_status s = pack_json(pk, x, depth + 1, err);
+            if (s != TB_OK) return s;
+        }
+        return TB_OK;
+    }
+    }
+    return tb_error_set(err, TB_WRONG_TYPE, "", "unknown JSON value");
+}
+
+tb_status tb_json_to_msgpack_raw(const json_t *in, msgpack_sbuffer *out, tb_error *err) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    tb_status s = pack_json(&pk, in, 1, err);
+    if (s == TB_NOMEM) tb_error_set(err, TB_NOMEM, "", "out of memory");
+    return s;
+}

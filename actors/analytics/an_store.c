@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "an_report.h"
+#include "pgarray.h"
 #include "store.h"
 
 #define NS_PER_US 1000
@@ -49,25 +50,48 @@ static tb_status stream(PGconn *c, const char *sql, int nparams, const char *con
     return s;
 }
 
-tb_status an_store_record_fill(PGconn *c, const tb_fill *f, bool *inserted, tb_error *err) {
-    char qty[TB_FIXED_STRLEN], price[TB_FIXED_STRLEN], fee[TB_FIXED_STRLEN], ts[24];
-    tb_fixed_format(f->qty, qty);
-    tb_fixed_format(f->price, price);
-    tb_fixed_format(f->fee, fee);
-    snprintf(ts, sizeof ts, "%" PRId64, f->ts);
-    const char *params[] = {
-        f->fill_id, f->account, f->symbol, f->side,
-        qty,        price,      fee,       f->strategy_id[0] ? f->strategy_id : NULL,
-        ts};
+tb_status an_store_record_fills(PGconn *c, const tb_fill *const *f, size_t n, size_t *inserted,
+                                tb_error *err) {
+    *inserted = 0;
+    if (n == 0) return TB_OK;
+    enum { ID, ACCOUNT, SYMBOL, SIDE, QTY, PRICE, FEE, STRATEGY, TS, NCOLS };
+    bus_pgarray col[NCOLS];
+    for (int k = 0; k < NCOLS; k++) bus_pgarray_init(&col[k]);
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&col[ID], f[i]->fill_id);
+        bus_pgarray_str(&col[ACCOUNT], f[i]->account);
+        bus_pgarray_str(&col[SYMBOL], f[i]->symbol);
+        bus_pgarray_str(&col[SIDE], f[i]->side);
+        bus_pgarray_fixed(&col[QTY], f[i]->qty);
+        bus_pgarray_fixed(&col[PRICE], f[i]->price);
+        bus_pgarray_fixed(&col[FEE], f[i]->fee);
+        bus_pgarray_str(&col[STRATEGY], f[i]->strategy_id);
+        bus_pgarray_i64(&col[TS], f[i]->ts);
+    }
+    const char *params[NCOLS];
+    tb_status s = TB_OK;
+    for (int k = 0; k < NCOLS && s == TB_OK; k++)
+        if ((params[k] = bus_pgarray_finish(&col[k])) == NULL)
+            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory building fills");
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "INSERT INTO analytics_fills (fill_id, account, symbol, side, qty,"
-                              " price, fee, strategy_id, ts_ns)"
-                              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                              " ON CONFLICT (fill_id) DO NOTHING",
-                              9, params, &r, err);
+    /* One statement for the batch; a fill seen before (a redelivery) is
+     * skipped by its id, also when the batch holds it twice. */
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        "INSERT INTO analytics_fills (fill_id, account, symbol, side, qty,"
+                        " price, fee, strategy_id, ts_ns)"
+                        " SELECT u.id, u.acct, u.sym, u.side, u.qty, u.price, u.fee,"
+                        "        NULLIF(u.strat, ''), u.ts"
+                        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+                        "             $5::numeric[], $6::numeric[], $7::numeric[], $8::text[],"
+                        "             $9::bigint[]) WITH ORDINALITY"
+                        "      AS u(id, acct, sym, side, qty, price, fee, strat, ts, n)"
+                        " ORDER BY u.n"
+                        " ON CONFLICT (fill_id) DO NOTHING",
+                        NCOLS, params, &r, err);
+    for (int k = 0; k < NCOLS; k++) bus_pgarray_close(&col[k]);
     if (s != TB_OK) return s;
-    *inserted = atoi(PQcmdTuples(r)) > 0;
+    *inserted = (size_t)atoll(PQcmdTuples(r));
     PQclear(r);
     return TB_OK;
 }
@@ -83,10 +107,18 @@ tb_status an_store_sample(PGconn *c, const char *account, int64_t bucket_ns, con
     tb_fixed_format(v->unrealized_pnl, up);
     snprintf(valued, sizeof valued, "%" PRId64, valued_ns);
     const char *params[] = {account, us, eq, cash, rp, up, valued};
+    /* A sample comes from a position update, which core NATS delivers at
+     * most once: its commit need not wait for the WAL flush (a crash may
+     * lose the last instants' samples, as the transport may), and the
+     * valuation stream no longer pays a disk sync per update. */
+    PGresult *b = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    tb_status s = bus_pg_result_status(c, b, err);
+    PQclear(b);
+    if (s != TB_OK) return s;
     PGresult *r = NULL;
     /* The WHERE keeps the freshest valuation of the bucket whatever order
      * workers write in; equal times rewrite the same figures. */
-    tb_status s = bus_pg_exec(
+    s = bus_pg_exec(
         c,
         "INSERT INTO equity AS e (account, ts, equity, cash, realized_pnl, unrealized_pnl, "
         "valued_ns)"
@@ -97,10 +129,18 @@ tb_status an_store_sample(PGconn *c, const char *account, int64_t bucket_ns, con
         "  valued_ns = EXCLUDED.valued_ns"
         " WHERE e.valued_ns <= EXCLUDED.valued_ns",
         7, params, &r, err);
-    if (s != TB_OK) return s;
-    *written = atoi(PQcmdTuples(r)) > 0;
-    PQclear(r);
-    return TB_OK;
+    if (s == TB_OK) {
+        *written = atoi(PQcmdTuples(r)) > 0;
+        PQclear(r);
+        s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    }
+    if (s != TB_OK) {
+        tb_error ignored = {0};
+        if (bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
+            /* the connection is gone; the server rolled back */
+        }
+    }
+    return s;
 }
 
 tb_status an_store_account_exists(PGconn *c, const char *account, bool *exists, tb_error *err) {

@@ -15,9 +15,11 @@
 #include "an_trades.h"
 #include "catalogue.h"
 
-/* Records a fill once: *inserted is false when its fill_id was there. */
-tb_status an_store_record_fill(PGconn *c, const tb_fill *f, bool *inserted,
-                               tb_error *err) TB_WARN_UNUSED;
+/* Records fills f[0..n) for the trade statistics in one statement; a fill
+ * already recorded (a redelivery) is skipped. *inserted receives how many
+ * were new. */
+tb_status an_store_record_fills(PGconn *c, const tb_fill *const *f, size_t n, size_t *inserted,
+                                tb_error *err) TB_WARN_UNUSED;
 
 /* Upserts the point of account at bucket (ns) with the valuation v taken at
  * valued_ns; an existing point of that bucket is replaced only by a

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "actor.h"
+#include "an_backtest.h"
 #include "an_report.h"
 #include "an_roundtrips.h"
 #include "an_stats.h"
@@ -55,10 +56,14 @@ static const struct {
                {"1h", INT64_C(3600000000000)},
                {"1d", INT64_C(86400000000000)}};
 
-static int64_t period_ns(const char *name) {
+int64_t an_period_ns(const char *name) {
     for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++)
         if (strcmp(name, periods[i].name) == 0) return periods[i].ns;
     return 0;
+}
+
+const char *an_default_period(void) {
+    return state.period;
 }
 
 /* floor(ts / len) * len, also before the epoch. */
@@ -114,19 +119,34 @@ static tb_status on_pos_update(bus_ctx *ctx, const void *ev) {
     return TB_OK;
 }
 
-static tb_status on_fill(bus_ctx *ctx, const void *ev) {
-    const tb_fill *f = ev;
-    if (f->qty <= 0)
-        return bus_fail(ctx, TB_INVALID, "qty", "fill %s: qty not positive", f->fill_id);
-    if (f->price <= 0)
-        return bus_fail(ctx, TB_INVALID, "price", "fill %s: price not positive", f->fill_id);
-    if (f->ts <= 0) return bus_fail(ctx, TB_INVALID, "ts", "fill %s: no time", f->fill_id);
+/* A batch of fills from the stream: the unusable ones fail alone
+ * (redelivered, then dead-lettered), the rest are recorded in one
+ * statement. */
+static tb_status on_fills(bus_ctx *ctx, const bus_batch *b) {
+    size_t n = bus_batch_len(b), m = 0;
+    const tb_fill **ok = calloc(n ? n : 1, sizeof *ok);
+    if (ok == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for %zu fills", n);
+    for (size_t i = 0; i < n; i++) {
+        const tb_fill *f = bus_batch_event(b, i);
+        if (f->qty <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "fill %s: qty not positive", f->fill_id);
+        else if (f->price <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "fill %s: price not positive", f->fill_id);
+        else if (f->ts <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "fill %s: no time", f->fill_id);
+        else
+            ok[m++] = f;
+    }
     tb_error err = {0};
-    PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL) return bus_fail_err(ctx, &err);
-    bool inserted = false;
-    if (an_store_record_fill(pg, f, &inserted, &err) != TB_OK) return bus_fail_err(ctx, &err);
-    bus_counter_add(inserted ? state.fills_recorded : state.fills_duplicate, 1);
+    size_t inserted = 0;
+    PGconn *pg = m ? bus_ctx_pg(ctx, &err) : NULL;
+    tb_status s = m == 0 ? TB_OK
+                  : pg   ? an_store_record_fills(pg, ok, m, &inserted, &err)
+                         : err.status;
+    free(ok);
+    if (s != TB_OK) return bus_fail_err(ctx, &err);
+    bus_counter_add(state.fills_recorded, inserted);
+    bus_counter_add(state.fills_duplicate, m - inserted);
     return TB_OK;
 }
 
@@ -183,6 +203,23 @@ static tb_status replay_fills(PGconn *pg, const tb_query *q, replay *r, an_trip_
     return s == TB_OK ? an_trips_finish(&r->trips, err) : s;
 }
 
+tb_status an_bars_query(bus_ctx *ctx, const tb_query *q, int64_t timeout_ms, void **items,
+                        size_t *n, char next[TB_ID_CAP], tb_error *err) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_status s = tb_encode(&tb_query_desc, q, &sb, err);
+    bus_bytes rep = {0};
+    if (s == TB_OK)
+        s = bus_request_bytes(bus_actor_conn(bus_ctx_actor(ctx)), "api.bars.query", sb.data,
+                              sb.size, tb_query_desc.name, timeout_ms, bus_ctx_trace(ctx), &rep,
+                              err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s != TB_OK) return s;
+    s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, items, n, next, err);
+    bus_bytes_free(&rep);
+    return s;
+}
+
 /* One bar of symbol from historical-data: the first starting in [from, to)
  * (first) or the newest starting before to. *found is false when there is
  * none; an error when historical-data cannot answer. */
@@ -191,20 +228,9 @@ static tb_status one_bar(bus_ctx *ctx, const char *symbol, const char *interval,
     tb_query q = {.limit = 1, .to = to, .from = first ? from : 0};
     snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
     snprintf(q.interval, sizeof q.interval, "%s", interval);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    tb_status s = tb_encode(&tb_query_desc, &q, &sb, err);
-    bus_bytes rep = {0};
-    if (s == TB_OK)
-        s = bus_request_bytes(bus_actor_conn(bus_ctx_actor(ctx)), "api.bars.query", sb.data,
-                              sb.size, tb_query_desc.name, state.bars_timeout_ms,
-                              bus_ctx_trace(ctx), &rep, err);
-    msgpack_sbuffer_destroy(&sb);
-    if (s != TB_OK) return s;
     void *items = NULL;
     size_t n = 0;
-    s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, &items, &n, NULL, err);
-    bus_bytes_free(&rep);
+    tb_status s = an_bars_query(ctx, &q, state.bars_timeout_ms, &items, &n, NULL, err);
     *found = s == TB_OK && n > 0;
     if (*found) *out = *(tb_bar *)items;
     free(items);
@@ -238,13 +264,25 @@ static an_value buy_hold(bus_ctx *ctx, const replay *r, const char *interval, co
     return an_buy_hold(first, last, r->nsyms);
 }
 
-static tb_status on_get(bus_ctx *ctx, const void *ev) {
-    const tb_query *q = ev;
+/* Feeds a curve given in memory (a backtest's, an_bt_curve.c) to s. */
+static tb_status feed_points(const tb_equity_point *pts, size_t n, an_series *s, tb_fixed *first,
+                             tb_fixed *last, tb_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        if (an_series_add(s, pts[i].ts, tb_fixed_to_double(pts[i].equity)) != TB_OK)
+            return tb_error_set(err, TB_ERR, "ts", "equity points out of time order");
+        if (i == 0) *first = pts[i].equity;
+        *last = pts[i].equity;
+    }
+    return TB_OK;
+}
+
+tb_status an_performance_of(bus_ctx *ctx, const tb_query *q, const tb_equity_point *pts,
+                            size_t npts, tb_performance *out) {
     PGconn *pg = NULL;
     tb_status s = check_account(ctx, q, &pg);
     if (s != TB_OK) return s;
     const char *interval = q->interval[0] ? q->interval : state.period;
-    int64_t period = period_ns(interval);
+    int64_t period = an_period_ns(interval);
     if (period == 0)
         return bus_fail(ctx, TB_INVALID, "interval", "interval must be 1s|1m|5m|1h|1d");
     tb_error err = {0};
@@ -266,7 +304,8 @@ static tb_status on_get(bus_ctx *ctx, const void *ev) {
     an_summary m;
     bool per_account = q->strategy_id[0] == '\0';
     if (s == TB_OK && per_account)
-        s = an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err);
+        s = pts ? feed_points(pts, npts, &ser, &first, &last, &err)
+                : an_store_scan_equity(pg, q->account, q->from, q->to, &ser, &first, &last, &err);
     if (s == TB_OK && per_account && an_series_finish(&ser, ppy, &m) != TB_OK)
         s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory for the daily returns");
     an_value bh = {NAN, "equity is per account"};
@@ -276,7 +315,14 @@ static tb_status on_get(bus_ctx *ctx, const void *ev) {
     an_series_free(&ser);
     an_trip_stats_free(&trips);
     if (s != TB_OK) return bus_fail_err(ctx, &err);
-    return bus_reply(ctx, &tb_performance_desc, &p);
+    *out = p;
+    return TB_OK;
+}
+
+static tb_status on_get(bus_ctx *ctx, const void *ev) {
+    tb_performance p;
+    tb_status s = an_performance_of(ctx, ev, NULL, 0, &p);
+    return s == TB_OK ? bus_reply(ctx, &tb_performance_desc, &p) : s;
 }
 
 /* The round trips of a trades request: selected, then sorted and paged. */
@@ -330,6 +376,24 @@ static int trip_order(const void *a, const void *b) {
     return strcmp(x->symbol, y->symbol);
 }
 
+tb_status an_trips_of(bus_ctx *ctx, const tb_query *q, tb_round_trip **items, size_t *n) {
+    PGconn *pg = NULL;
+    tb_status s = check_account(ctx, q, &pg);
+    if (s != TB_OK) return s;
+    tb_error err = {0};
+    trip_list l = {.q = q};
+    replay r;
+    s = replay_fills(pg, q, &r, list_trip, &l, &err);
+    if (s != TB_OK) {
+        free(l.items);
+        return bus_fail_err(ctx, &err);
+    }
+    if (l.n) qsort(l.items, l.n, sizeof *l.items, trip_order);
+    *items = l.items;
+    *n = l.n;
+    return TB_OK;
+}
+
 static tb_status on_trades(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     size_t offset = 0;
@@ -340,21 +404,12 @@ static tb_status on_trades(bus_ctx *ctx, const void *ev) {
             return bus_fail(ctx, TB_INVALID, "cursor", "cursor is not one from a trades reply");
         offset = (size_t)c;
     }
-    PGconn *pg = NULL;
-    tb_status s = check_account(ctx, q, &pg);
-    if (s != TB_OK) return s;
     size_t limit = q->limit == 0                ? TRIPS_DEFAULT_LIMIT
                    : q->limit > TRIPS_MAX_LIMIT ? TRIPS_MAX_LIMIT
                                                 : (size_t)q->limit;
-    tb_error err = {0};
     trip_list l = {.q = q};
-    replay r;
-    s = replay_fills(pg, q, &r, list_trip, &l, &err);
-    if (s != TB_OK) {
-        free(l.items);
-        return bus_fail_err(ctx, &err);
-    }
-    if (l.n) qsort(l.items, l.n, sizeof *l.items, trip_order);
+    tb_status s = an_trips_of(ctx, q, &l.items, &l.n);
+    if (s != TB_OK) return s;
     size_t from = offset < l.n ? offset : l.n;
     size_t n = l.n - from < limit ? l.n - from : limit;
     char next[TB_ID_CAP] = "";
@@ -394,7 +449,6 @@ static tb_status on_equity(bus_ctx *ctx, const void *ev) {
 }
 
 static tb_status start(bus_actor *a, tb_error *err) {
-    (void)err;
     bus_metrics *m = bus_actor_metrics(a);
     const char *sh = "Equity samples by outcome";
     state.samples_written =
@@ -410,7 +464,7 @@ static tb_status start(bus_actor *a, tb_error *err) {
     state.fills_duplicate =
         bus_metrics_counter(m, "tb_analytics_fills_total", fh, "outcome", "duplicate", NULL);
     bus_actor_set_user(a, &state);
-    return TB_OK;
+    return an_bt_start(a, err);
 }
 
 static void usage(FILE *f) {
@@ -423,6 +477,7 @@ static void usage(FILE *f) {
         "                               between -1 and 1 (default 0)\n"
         "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n"
         "  ANALYTICS_BARS_TIMEOUT_MS    api.bars.query timeout, buy and hold (default 2000)\n");
+    an_bt_usage(f);
 }
 
 static const bus_endpoint endpoints[] = {
@@ -437,9 +492,12 @@ static const bus_endpoint endpoints[] = {
      .kind = BUS_STREAM,
      .subject = "fills.>",
      .event = &tb_fill_desc,
-     .handler = on_fill,
-     .stream =
-         {.stream = "FILLS", .durable = "analytics", .ack_wait_ms = 30000, .max_deliver = 10}},
+     .batch_handler = on_fills,
+     .stream = {.stream = "FILLS",
+                .durable = "analytics",
+                .ack_wait_ms = 30000,
+                .max_deliver = 10,
+                .batch = 256}},
     {.name = "analytics-get",
      .kind = BUS_REQUEST,
      .subject = "api.analytics.get",
@@ -455,6 +513,36 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.analytics.equity",
      .event = &tb_query_desc,
      .handler = on_equity},
+    {.name = "backtests-create",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.create",
+     .event = &tb_backtest_desc,
+     .handler = an_bt_on_create},
+    {.name = "backtests-list",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.list",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_list},
+    {.name = "backtests-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.get",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_get},
+    {.name = "backtests-cancel",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.cancel",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_cancel},
+    {.name = "backtests-report",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.report",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_report},
+    {.name = "backtests-equity",
+     .kind = BUS_REQUEST,
+     .subject = "api.backtests.equity",
+     .event = &tb_query_desc,
+     .handler = an_bt_on_equity},
 };
 
 static const bus_actor_def def = {
@@ -489,9 +577,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tb-analytics: %s\n", err.message);
         return 2;
     }
+    if (an_bt_settings_load(&err) != TB_OK) {
+        fprintf(stderr, "tb-analytics: %s\n", err.message);
+        return 2;
+    }
     state.sample_ns = sample_ms * 1000000;
     state.period = bus_env("ANALYTICS_PERIOD", "1d");
-    if (period_ns(state.period) == 0) {
+    if (an_period_ns(state.period) == 0) {
         fprintf(stderr, "tb-analytics: ANALYTICS_PERIOD must be 1s|1m|5m|1h|1d, not \"%s\"\n",
                 state.period);
         return 2;

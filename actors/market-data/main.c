@@ -35,6 +35,13 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.market.status",
      .event = &tb_query_desc,
      .handler = md_api_status},
+    /* Every instance: only the one running the feed can stop it. */
+    {.name = "replay-cancel",
+     .kind = BUS_EVENT,
+     .subject = "md.replay.cancel",
+     .event = &tb_query_desc,
+     .handler = md_api_cancel,
+     .every_instance = true},
     /* Every instance: whichever runs a replay needs every report. */
     {.name = "flow",
      .kind = BUS_EVENT,

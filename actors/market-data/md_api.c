@@ -72,6 +72,20 @@ out:
     return s;
 }
 
+/* "A,B,C" of tokens, no empty item. */
+static bool is_token_list(const char *s) {
+    for (const char *p = s;;) {
+        size_t n = strcspn(p, ",");
+        char one[TB_TOKEN_CAP];
+        if (n == 0 || n >= sizeof one) return false;
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (!is_token(one)) return false;
+        if (p[n] == '\0') return true;
+        p += n + 1;
+    }
+}
+
 /* query.symbol -> tb_tick, TB_NOT_FOUND when the symbol has no quote. */
 tb_status md_api_quote(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
@@ -92,28 +106,46 @@ tb_status md_api_replay(bus_ctx *ctx, const void *ev) {
     md_replay_req req = {.speed = m->speed};
     snprintf(req.path, sizeof req.path, "%s", m->path);
     snprintf(req.source, sizeof req.source, "%s", m->source[0] ? m->source : "replay");
+    snprintf(req.symbols, sizeof req.symbols, "%s", m->symbols);
+    snprintf(req.prefix, sizeof req.prefix, "%s", m->symbol_prefix);
     if (md_csv_format_parse(m->format, &req.format) != TB_OK)
         return bus_fail(ctx, TB_INVALID, "format", "format must be ticks or closes");
-    if (atomic_load(&svc->replay_busy))
-        return bus_fail(ctx, TB_CONFLICT, NULL, "a replay is already running on this instance");
+    if (m->symbols[0] && !is_token_list(m->symbols))
+        return bus_fail(ctx, TB_INVALID, "symbols", "symbols: comma-separated A-Z a-z 0-9 _ -");
+    if (m->symbol_prefix[0] && !is_token(m->symbol_prefix))
+        return bus_fail(ctx, TB_INVALID, "symbol_prefix", "symbol_prefix: A-Z a-z 0-9 _ - only");
     tb_error err = {0};
     if (md_replay_check_path(svc, true, &req, &err) != TB_OK) return bus_fail_err(ctx, &err);
     md_csv_parser scan;
     bool scanned = false;
-    if (md_replay_prescan(&req, &scan, &scanned, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    uint64_t selected = 0;
+    if (md_replay_prescan(&req, &scan, &scanned, &selected, &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
     char summary[TB_TEXT_CAP - 64];
     md_csv_summary(&scan, summary, sizeof summary);
     if (scanned && scan.rows == 0)
         return bus_fail(ctx, TB_INVALID, "path", "no valid rows; %s", summary);
-    if (md_replay_start_background(svc, &req, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    if (scanned && selected == 0)
+        return bus_fail(ctx, TB_INVALID, "symbols", "no row of %.200s in the file", req.symbols);
     tb_md_status st = {0};
+    if (m->check_only) {
+        snprintf(st.source, sizeof st.source, "%s", req.source);
+        snprintf(st.state, sizeof st.state, "done");
+        st.ts = tb_now_ns();
+        st.ticks = selected;
+        st.errors = scan.errors;
+        snprintf(st.message, sizeof st.message, "check only: %llu rows would replay; %s",
+                 (unsigned long long)selected, summary);
+        return bus_reply(ctx, &tb_md_status_desc, &st);
+    }
+    if (md_replay_start_background(svc, &req, &err) != TB_OK) return bus_fail_err(ctx, &err);
     snprintf(st.source, sizeof st.source, "%s", req.source);
     snprintf(st.state, sizeof st.state, "running");
     st.ts = tb_now_ns();
     if (scanned) {
         st.errors = scan.errors;
         snprintf(st.message, sizeof st.message, "%llu rows to replay; %s",
-                 (unsigned long long)scan.rows, summary);
+                 (unsigned long long)selected, summary);
     } else {
         snprintf(st.message, sizeof st.message,
                  "file over %ld bytes: rows are checked as they play", MD_PRESCAN_MAX);
@@ -145,4 +177,16 @@ tb_status md_api_status(bus_ctx *ctx, const void *ev) {
     tb_md_status st;
     if (md_store_status(r, source, &st, &err) != TB_OK) return bus_fail_err(ctx, &err);
     return bus_reply(ctx, &tb_md_status_desc, &st);
+}
+
+/* md.replay.cancel (every instance, event): query.id names the feed. Only
+ * the instance running it acts; the replay ends `canceled` within one batch
+ * or one flow-control wait step. */
+tb_status md_api_cancel(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    if (!is_token(q->id))
+        return bus_fail(ctx, TB_INVALID, "id", "a feed name holds only A-Z a-z 0-9 _ -");
+    if (md_replay_cancel(md_service_of(bus_ctx_actor(ctx)), q->id))
+        bus_log(BUS_LOG_INFO, "replay %s: canceled on request", q->id);
+    return TB_OK;
 }

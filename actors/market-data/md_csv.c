@@ -243,3 +243,23 @@ void md_csv_summary(const md_csv_parser *p, char *buf, size_t cap) {
         if (w > 0) used += (size_t)w;
     }
 }
+
+md_select_result md_csv_select(tb_tick *t, const char *symbols, const char *prefix) {
+    if (symbols[0]) {
+        size_t n = strlen(t->symbol);
+        bool found = false;
+        for (const char *p = symbols; *p && !found;) {
+            size_t len = strcspn(p, ",");
+            found = len == n && strncmp(p, t->symbol, n) == 0;
+            p += len + (p[len] == ',');
+        }
+        if (!found) return MD_SELECT_SKIP;
+    }
+    if (prefix[0]) {
+        char renamed[TB_TOKEN_CAP];
+        int len = snprintf(renamed, sizeof renamed, "%s%s", prefix, t->symbol);
+        if (len < 0 || (size_t)len >= sizeof renamed) return MD_SELECT_TOO_LONG;
+        memcpy(t->symbol, renamed, (size_t)len + 1);
+    }
+    return MD_SELECT_KEEP;
+}

@@ -67,4 +67,12 @@ void md_csv_summary(const md_csv_parser *p, char *buf, size_t cap);
  * RFC 3339; with date_only_ok also YYYY-MM-DD at 00:00Z. */
 tb_status md_csv_parse_ts(const char *s, bool date_only_ok, int64_t *ns) TB_WARN_UNUSED;
 
+/* A replay's selection and renaming (backtests): with symbols (a comma-
+ * separated list, "" = all) a row of another symbol is skipped; with prefix
+ * the symbol becomes prefix + symbol, so a run's ticks reach only the run's
+ * subjects and state. MD_SELECT_TOO_LONG when the new name does not fit a
+ * token. */
+typedef enum { MD_SELECT_KEEP, MD_SELECT_SKIP, MD_SELECT_TOO_LONG } md_select_result;
+md_select_result md_csv_select(tb_tick *t, const char *symbols, const char *prefix);
+
 #endif

@@ -6,6 +6,7 @@
  * md_flow in md_pace.c and md_resend.c; this file adds the lock, the clock,
  * logs and metrics. Timed replays (speed > 0) are paced by their timestamps
  * and do not wait here. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,9 +40,20 @@ tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev) {
     md_service *svc = md_service_of(bus_ctx_actor(ctx));
     size_t idx = 0;
     pthread_mutex_lock(&svc->flow_lock);
+    int64_t now = bus_mono_ns();
     md_flow_result res = md_flow_report(&svc->flow, r->service, r->instance, r->endpoint,
-                                        r->subject, r->handled, bus_mono_ns(), &idx);
-    uint64_t progress = res == MD_FLOW_RESUMED ? svc->flow.svc[idx].progress : 0;
+                                        r->subject, r->handled, now, &idx);
+    uint64_t progress = 0;
+    for (size_t i = 0; i < sizeof svc->gates / sizeof svc->gates[0]; i++) {
+        md_flowctl_gate *g = svc->gates[i];
+        if (g == NULL) continue;
+        size_t gi = 0;
+        if (md_flow_report(g->flow, r->service, r->instance, r->endpoint, r->subject, r->handled,
+                           now, &gi) == MD_FLOW_RESUMED) {
+            res = MD_FLOW_RESUMED;
+            progress = g->flow->svc[gi].progress;
+        }
+    }
     pthread_cond_broadcast(&svc->flow_cond);
     pthread_mutex_unlock(&svc->flow_lock);
     switch (res) {
@@ -83,10 +95,23 @@ void md_flowctl_begin(md_service *svc, md_flowctl_gate *g, const char *source) {
                 source, md_resend_capacity(svc->cfg.replay_window));
         rounds = 0;
     }
+    g->flow = malloc(sizeof *g->flow);
+    if (g->flow == NULL) {
+        bus_log(BUS_LOG_WARN, "replay %s: no memory for flow control; not paced", source);
+        md_resend_free(&g->ring);
+        g->on = false;
+        return;
+    }
     pthread_mutex_lock(&svc->flow_lock);
-    md_flow_begin(&svc->flow, bus_mono_ns());
-    md_flow_resend_arm(&svc->flow, rounds ? &g->ring : NULL, rounds);
-    size_t paced = md_flow_paced(&svc->flow);
+    *g->flow = svc->flow;
+    md_flow_begin(g->flow, bus_mono_ns());
+    md_flow_resend_arm(g->flow, rounds ? &g->ring : NULL, rounds);
+    size_t paced = md_flow_paced(g->flow);
+    for (size_t i = 0; i < sizeof svc->gates / sizeof svc->gates[0]; i++)
+        if (svc->gates[i] == NULL) {
+            svc->gates[i] = g;
+            break;
+        }
     pthread_mutex_unlock(&svc->flow_lock);
     if (paced == 0)
         bus_log(BUS_LOG_INFO,
@@ -99,7 +124,7 @@ void md_flowctl_begin(md_service *svc, md_flowctl_gate *g, const char *source) {
 
 /* Logs and counts the services md_flow_room just dropped. Locked. */
 static void announce_drops(md_flowctl_gate *g) {
-    md_flow *fl = &g->svc->flow;
+    md_flow *fl = g->flow;
     for (size_t i = 0; i < fl->nsvc; i++) {
         md_flow_service *s = &fl->svc[i];
         if (!s->just_dropped) continue;
@@ -115,7 +140,7 @@ static void announce_drops(md_flowctl_gate *g) {
 
 /* Logs the services whose stall asked for the resend about to go out. Locked. */
 static void announce_stalls(md_flowctl_gate *g, size_t resend) {
-    md_flow *fl = &g->svc->flow;
+    md_flow *fl = g->flow;
     for (size_t i = 0; i < fl->nsvc; i++) {
         md_flow_service *s = &fl->svc[i];
         if (!s->just_stalled) continue;
@@ -146,9 +171,9 @@ bool md_flowctl_wait(md_flowctl_gate *g, md_feed *f, size_t n) {
     pthread_mutex_lock(&svc->flow_lock);
     for (;;) {
         int64_t now = bus_mono_ns();
-        uint64_t room = md_flow_room(&svc->flow, g->published, n, now);
+        uint64_t room = md_flow_room(g->flow, g->published, n, now);
         announce_drops(g);
-        size_t again = md_resend_take(&svc->flow.resend, &g->ring);
+        size_t again = md_resend_take(&g->flow->resend, &g->ring);
         if (again > 0) {
             announce_stalls(g, again);
             pthread_mutex_unlock(&svc->flow_lock);
@@ -157,7 +182,7 @@ bool md_flowctl_wait(md_flowctl_gate *g, md_feed *f, size_t n) {
             /* Consumers report the duplicates as finished messages too, so
              * they count as published for pacing (not in the feed's ticks). */
             g->published += again;
-            md_flow_resent(&svc->flow, bus_mono_ns());
+            md_flow_resent(g->flow, bus_mono_ns());
             continue;
         }
         if (room >= n) break;
@@ -194,14 +219,17 @@ void md_flowctl_end(md_flowctl_gate *g, md_feed *f) {
      * worker) stalls there, gets the resends and at last is dropped, so
      * this wait ends after a bounded number of MD_REPLAY_STALL_MS. */
     pthread_mutex_lock(&svc->flow_lock);
-    md_flow_end(&svc->flow);
+    md_flow_end(g->flow);
     pthread_mutex_unlock(&svc->flow_lock);
     if (!md_feed_stopped(f)) (void)md_flowctl_wait(g, f, (size_t)svc->cfg.replay_window);
     pthread_mutex_lock(&svc->flow_lock);
-    md_resend_budget spent = svc->flow.resend;
-    /* The ring goes away with the replay: md_flow must not point at it. */
-    md_flow_resend_arm(&svc->flow, NULL, 0);
+    md_resend_budget spent = g->flow->resend;
+    /* The copy and its ring go away with the replay: no report may reach it. */
+    for (size_t i = 0; i < sizeof svc->gates / sizeof svc->gates[0]; i++)
+        if (svc->gates[i] == g) svc->gates[i] = NULL;
     pthread_mutex_unlock(&svc->flow_lock);
+    free(g->flow);
+    g->flow = NULL;
     md_resend_free(&g->ring);
     if (spent.done > 0)
         bus_log(BUS_LOG_INFO, "replay %s: %u resend round(s), %llu ticks published again",

@@ -78,16 +78,23 @@ tb_status md_replay_check_path(const md_service *svc, bool confine, md_replay_re
     return TB_OK;
 }
 
+/* The request's input: its file, or the CSV text it holds. */
+static FILE *open_input(const md_replay_req *req) {
+    if (req->text != NULL) return fmemopen((void *)req->text, req->text_len, "r");
+    return fopen(req->path, "r");
+}
+
 tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *p, bool *scanned,
-                            tb_error *err) {
+                            uint64_t *selected, tb_error *err) {
     md_csv_init(p, req->format);
     *scanned = false;
-    FILE *fp = fopen(req->path, "r");
+    *selected = 0;
+    FILE *fp = open_input(req);
     if (fp == NULL)
         return tb_error_set(err, TB_INVALID, "path", "cannot read %.300s: %s", req->path,
                             strerror(errno));
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || st.st_size > MD_PRESCAN_MAX) {
+    if (req->text == NULL && (fstat(fileno(fp), &st) != 0 || st.st_size > MD_PRESCAN_MAX)) {
         fclose(fp);
         return TB_OK;
     }
@@ -97,8 +104,9 @@ tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *p, bool *sc
         tb_tick t;
         if ((size_t)len > sizeof buf)
             (void)md_csv_feed_too_long(p, NULL);
-        else
-            (void)md_csv_feed(p, buf, (size_t)len, &t, NULL); /* p counts the outcome */
+        else if (md_csv_feed(p, buf, (size_t)len, &t, NULL) == MD_CSV_ROW &&
+                 md_csv_select(&t, req->symbols, req->prefix) != MD_SELECT_SKIP)
+            (*selected)++; /* p counts every outcome */
     }
     bool bad = ferror(fp) != 0;
     fclose(fp);
@@ -130,7 +138,7 @@ static bool flush_batch(md_feed *f, md_flowctl_gate *g, tb_tick *batch, size_t *
 /* The replay proper, on a begun feed; ends it. */
 static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     md_service *svc = f->svc;
-    FILE *fp = fopen(req->path, "r");
+    FILE *fp = open_input(req);
     if (fp == NULL) {
         char msg[TB_TEXT_CAP];
         snprintf(msg, sizeof msg, "cannot read %.300s: %s", req->path, strerror(errno));
@@ -163,6 +171,16 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
             continue;
         }
         if (r != MD_CSV_ROW) continue;
+        md_select_result sel = md_csv_select(&t, req->symbols, req->prefix);
+        if (sel == MD_SELECT_SKIP) continue;
+        if (sel == MD_SELECT_TOO_LONG) {
+            f->errors++;
+            bus_counter_add(svc->m_rejected, 1);
+            if (f->errors <= LOG_BAD_ROWS)
+                bus_log(BUS_LOG_WARN, "replay %s: line %llu: symbol %s%s is too long", f->source,
+                        (unsigned long long)p.line, req->prefix, t.symbol);
+            continue;
+        }
         if (!have_first) {
             have_first = true;
             first_ts = t.ts;
@@ -197,7 +215,10 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     fclose(fp);
     char summary[TB_TEXT_CAP - 64], msg[TB_TEXT_CAP];
     md_csv_summary(&p, summary, sizeof summary);
-    if (stopped) {
+    if (stopped && f->cancel && atomic_load(f->cancel) && !bus_actor_stopping(svc->actor)) {
+        snprintf(msg, sizeof msg, "canceled at line %llu; %s", (unsigned long long)p.line, summary);
+        md_feed_end(f, "canceled", msg);
+    } else if (stopped) {
         snprintf(msg, sizeof msg, "stopped at line %llu before the end of the input; %s",
                  (unsigned long long)p.line, summary);
         md_feed_end(f, "failed", msg);
@@ -215,8 +236,9 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
 }
 
 void md_replay_run(md_service *svc, const md_replay_req *req) {
+    md_replay_slot *slot = &svc->replays[0];
     bool expected = false;
-    atomic_compare_exchange_strong(&svc->replay_busy, &expected, true);
+    atomic_compare_exchange_strong(&slot->busy, &expected, true);
     md_feed f;
     tb_tick *batch = calloc(MD_BATCH, sizeof *batch);
     if (batch == NULL || md_feed_begin(&f, svc, req->source, NULL) != TB_OK) {
@@ -225,70 +247,124 @@ void md_replay_run(md_service *svc, const md_replay_req *req) {
         replay(&f, req, batch);
     }
     free(batch);
-    atomic_store(&svc->replay_busy, false);
+    atomic_store(&slot->busy, false);
 }
 
 typedef struct replay_job {
     md_service *svc;
+    md_replay_slot *slot;
     md_replay_req req;
+    char *text; /* owned copy of req.text */
 } replay_job;
 
 static void *replay_main(void *arg) {
     replay_job *job = arg;
     md_service *svc = job->svc;
+    md_replay_slot *slot = job->slot;
     md_feed f;
     tb_tick *batch = calloc(MD_BATCH, sizeof *batch);
-    if (batch == NULL || md_feed_begin(&f, svc, job->req.source, &svc->replay_cancel) != TB_OK)
+    if (batch == NULL || md_feed_begin(&f, svc, job->req.source, &slot->cancel) != TB_OK)
         bus_log(BUS_LOG_ERROR, "replay %s: out of memory", job->req.source);
     else
         replay(&f, &job->req, batch);
     free(batch);
+    free(job->text);
     free(job);
-    /* Last: a new replay may start (and join this thread) from here on. */
-    atomic_store(&svc->replay_busy, false);
+    /* Last: the slot may be taken (and this thread joined) from here on. */
+    atomic_store(&slot->busy, false);
     return NULL;
 }
 
+/* Takes a free slot for source under svc->lock, joining the thread that used
+ * it last; NULL with err when all are busy or source already runs here. */
+static md_replay_slot *take_slot(md_service *svc, const char *source, tb_error *err) {
+    size_t n = svc->cfg.replay_concurrent ? svc->cfg.replay_concurrent : 1;
+    if (n > MD_REPLAY_SLOTS_MAX) n = MD_REPLAY_SLOTS_MAX;
+    md_replay_slot *free_slot = NULL;
+    for (size_t i = 0; i < n; i++) {
+        md_replay_slot *s = &svc->replays[i];
+        if (atomic_load(&s->busy)) {
+            if (strcmp(s->source, source) == 0) {
+                tb_error_set(err, TB_CONFLICT, "source", "feed %s is already replaying", source);
+                return NULL;
+            }
+        } else if (free_slot == NULL) {
+            free_slot = s;
+        }
+    }
+    if (free_slot == NULL) {
+        tb_error_set(err, TB_CONFLICT, NULL,
+                     "%zu replays already run on this instance (MD_REPLAY_CONCURRENT)", n);
+        return NULL;
+    }
+    atomic_store(&free_slot->busy, true);
+    if (free_slot->started) {
+        /* The previous replay of the slot cleared busy as its very last step. */
+        pthread_join(free_slot->thread, NULL);
+        free_slot->started = false;
+    }
+    snprintf(free_slot->source, sizeof free_slot->source, "%s", source);
+    atomic_store(&free_slot->cancel, false);
+    return free_slot;
+}
+
 tb_status md_replay_start_background(md_service *svc, const md_replay_req *req, tb_error *err) {
-    bool expected = false;
-    if (!atomic_compare_exchange_strong(&svc->replay_busy, &expected, true)) {
-        char running[TB_TOKEN_CAP];
-        pthread_mutex_lock(&svc->lock);
-        snprintf(running, sizeof running, "%s", svc->last_source);
-        pthread_mutex_unlock(&svc->lock);
-        return tb_error_set(err, TB_CONFLICT, NULL,
-                            "a replay is already running on this instance (feed %s)", running);
-    }
-    replay_job *job = malloc(sizeof *job);
-    if (job == NULL) {
-        atomic_store(&svc->replay_busy, false);
-        return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    }
+    replay_job *job = calloc(1, sizeof *job);
+    if (job == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     job->svc = svc;
     job->req = *req;
-    pthread_mutex_lock(&svc->lock);
-    if (svc->replay_thread_started) {
-        /* The previous replay cleared replay_busy as its very last step. */
-        pthread_join(svc->replay_thread, NULL);
-        svc->replay_thread_started = false;
+    if (req->text != NULL) {
+        job->text = malloc(req->text_len ? req->text_len : 1);
+        if (job->text == NULL) {
+            free(job);
+            return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+        }
+        memcpy(job->text, req->text, req->text_len);
+        job->req.text = job->text;
     }
-    atomic_store(&svc->replay_cancel, false);
-    int rc = pthread_create(&svc->replay_thread, NULL, replay_main, job);
-    if (rc == 0) svc->replay_thread_started = true;
+    pthread_mutex_lock(&svc->lock);
+    md_replay_slot *slot = take_slot(svc, req->source, err);
+    int rc = 0;
+    if (slot != NULL) {
+        job->slot = slot;
+        rc = pthread_create(&slot->thread, NULL, replay_main, job);
+        if (rc == 0)
+            slot->started = true;
+        else
+            atomic_store(&slot->busy, false);
+    }
     pthread_mutex_unlock(&svc->lock);
-    if (rc != 0) {
+    if (slot == NULL || rc != 0) {
+        free(job->text);
         free(job);
-        atomic_store(&svc->replay_busy, false);
+        if (slot == NULL) return err ? err->status : TB_CONFLICT;
         return tb_error_set(err, TB_ERR, NULL, "cannot start the replay thread: %s", strerror(rc));
     }
     return TB_OK;
 }
 
-void md_replay_stop_background(md_service *svc) {
-    atomic_store(&svc->replay_cancel, true);
+bool md_replay_cancel(md_service *svc, const char *source) {
+    bool found = false;
     pthread_mutex_lock(&svc->lock);
-    bool started = svc->replay_thread_started;
-    svc->replay_thread_started = false;
+    for (size_t i = 0; i < MD_REPLAY_SLOTS_MAX; i++) {
+        md_replay_slot *s = &svc->replays[i];
+        if (atomic_load(&s->busy) && strcmp(s->source, source) == 0) {
+            atomic_store(&s->cancel, true);
+            found = true;
+        }
+    }
     pthread_mutex_unlock(&svc->lock);
-    if (started) pthread_join(svc->replay_thread, NULL);
+    return found;
+}
+
+void md_replay_stop_background(md_service *svc) {
+    for (size_t i = 0; i < MD_REPLAY_SLOTS_MAX; i++) atomic_store(&svc->replays[i].cancel, true);
+    for (size_t i = 0; i < MD_REPLAY_SLOTS_MAX; i++) {
+        md_replay_slot *s = &svc->replays[i];
+        pthread_mutex_lock(&svc->lock);
+        bool started = s->started;
+        s->started = false;
+        pthread_mutex_unlock(&svc->lock);
+        if (started) pthread_join(s->thread, NULL);
+    }
 }

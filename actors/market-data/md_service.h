@@ -54,12 +54,27 @@ typedef struct md_settings {
     uint64_t replay_window;        /* speed 0: most ticks ahead of the slowest consumer, 0 = off */
     uint64_t replay_stall_ms;      /* a consumer this long without progress is not waited for */
     uint64_t replay_resend_rounds; /* resends of the last ticks per replay before dropping */
+    uint64_t replay_concurrent;    /* background replays at once per instance */
 } md_settings;
 
 /* Loads MD_* from the environment into s (caller frees s->symbols).
  * TB_INVALID with err naming the variable. */
 tb_status md_settings_load(md_settings *s, tb_error *err) TB_WARN_UNUSED;
 void md_settings_usage(FILE *f);
+
+/* Background replays an instance runs at once (MD_REPLAY_CONCURRENT). */
+#define MD_REPLAY_SLOTS_MAX 64
+
+/* One background replay thread. busy is set when the slot is taken and
+ * cleared as the thread's very last step; source and started are guarded by
+ * md_service.lock. */
+typedef struct md_replay_slot {
+    atomic_bool busy;
+    atomic_bool cancel;
+    bool started; /* a thread exists that was not joined yet */
+    pthread_t thread;
+    char source[TB_TOKEN_CAP];
+} md_replay_slot;
 
 typedef struct md_service {
     bus_actor *actor;
@@ -76,18 +91,16 @@ typedef struct md_service {
     /* replay flow control: every tick consumer's progress (md_flowctl.c) */
     pthread_mutex_t flow_lock; /* guards flow */
     pthread_cond_t flow_cond;  /* signalled on every flow report */
-    md_flow flow;
+    md_flow flow;              /* every report; a replay paces on its own copy */
+    struct md_flowctl_gate *gates[MD_REPLAY_SLOTS_MAX + 1]; /* replays pacing now */
     bool flow_ready;      /* flow_lock and flow_cond were initialised */
     pthread_mutex_t lock; /* guards the fields below */
     uint64_t rate_count;  /* m_ticks at the last rate sample */
     int64_t rate_ns;      /* time of the last rate sample */
     int running_feeds;
     char last_source[TB_TOKEN_CAP]; /* feed this instance ran last (api.market.status) */
-    /* api.market.replay: one background replay at a time */
-    atomic_bool replay_busy;
-    atomic_bool replay_cancel;
-    bool replay_thread_started; /* a thread exists that was not joined yet */
-    pthread_t replay_thread;
+    /* api.market.replay: up to cfg.replay_concurrent background replays */
+    md_replay_slot replays[MD_REPLAY_SLOTS_MAX];
 } md_service;
 
 md_service *md_service_of(bus_actor *a);
@@ -138,6 +151,10 @@ typedef struct md_replay_req {
     md_csv_format format;
     uint64_t speed;
     char source[TB_TOKEN_CAP];
+    char symbols[TB_TEXT_CAP]; /* "" = every symbol of the file */
+    char prefix[TB_TOKEN_CAP]; /* prepended to each symbol (md_csv_select) */
+    const char *text;          /* CSV held in memory instead of path (not owned) */
+    size_t text_len;
 } md_replay_req;
 
 /* Runs a replay to its end on the calling thread (MD_MODE=replay). */
@@ -149,24 +166,33 @@ void md_replay_run(md_service *svc, const md_replay_req *req);
 tb_status md_replay_check_path(const md_service *svc, bool confine, md_replay_req *req,
                                tb_error *err) TB_WARN_UNUSED;
 /* Parses the file without publishing, so a caller learns about malformed
- * rows before anything is sent. Files over MD_PRESCAN_MAX bytes are not
- * scanned (*scanned = false): their errors show in the feed's status. */
+ * rows before anything is sent; *selected counts the rows the request's
+ * symbols select. Files over MD_PRESCAN_MAX bytes are not scanned (*scanned
+ * = false): their errors show in the feed's status. */
 tb_status md_replay_prescan(const md_replay_req *req, md_csv_parser *out, bool *scanned,
-                            tb_error *err) TB_WARN_UNUSED;
+                            uint64_t *selected, tb_error *err) TB_WARN_UNUSED;
 #define MD_PRESCAN_MAX (64L * 1024 * 1024)
-/* Starts req on a background thread; TB_CONFLICT when one is running. */
+/* Starts req on a background thread; TB_CONFLICT when MD_REPLAY_CONCURRENT
+ * replays run on this instance or one of them has the same source. */
 tb_status md_replay_start_background(md_service *svc, const md_replay_req *req,
                                      tb_error *err) TB_WARN_UNUSED;
-/* Cancels and joins the background replay (shutdown). */
+/* Asks the background replay of source on this instance, if any, to stop
+ * (it ends `canceled`); true when there was one. */
+bool md_replay_cancel(md_service *svc, const char *source);
+/* Cancels and joins every background replay (shutdown). */
 void md_replay_stop_background(md_service *svc);
 
 /* ---- md_flowctl.c: replay flow control ---- */
 
-/* One replay's view of the flow window. */
+/* One replay's view of the flow window. Each replay paces on its own copy
+ * of the consumers' progress (baselines from its own start, its own drops,
+ * resends and end), so replays running at once on an instance do not reset
+ * each other's baselines; every report reaches every copy. */
 typedef struct md_flowctl_gate {
     md_service *svc;
     char source[TB_TOKEN_CAP];
     bool on;             /* paced by consumers (speed 0, window > 0) */
+    md_flow *flow;       /* this replay's copy (heap), guarded by svc->flow_lock */
     uint64_t published;  /* ticks of this replay published so far, resends included */
     uint64_t waits;      /* times the replay had to wait for room */
     int64_t waited_ns;   /* total time spent waiting */
@@ -197,6 +223,8 @@ tb_status md_api_symbols(bus_ctx *ctx, const void *ev);
 tb_status md_api_quote(bus_ctx *ctx, const void *ev);
 tb_status md_api_replay(bus_ctx *ctx, const void *ev);
 tb_status md_api_status(bus_ctx *ctx, const void *ev);
+/* md.replay.cancel (every instance): query.id = the feed to stop. */
+tb_status md_api_cancel(bus_ctx *ctx, const void *ev);
 
 /* ---- shared Redis helpers (md_feed.c) ---- */
 /* Reads the last quote of symbol; TB_NOT_FOUND when there is none. */

@@ -115,6 +115,12 @@ tb_status md_settings_load(md_settings *s, tb_error *err) {
     if ((st = env_u64("MD_REPLAY_RESEND_ROUNDS", MD_RESEND_ROUNDS_DEFAULT, 100,
                       &s->replay_resend_rounds, err)) != TB_OK)
         return st;
+    if ((st = env_u64("MD_REPLAY_CONCURRENT", 4, MD_REPLAY_SLOTS_MAX, &s->replay_concurrent,
+                      err)) != TB_OK)
+        return st;
+    if (s->replay_concurrent == 0)
+        return tb_error_set(err, TB_INVALID, "MD_REPLAY_CONCURRENT",
+                            "MD_REPLAY_CONCURRENT must be within [1, %d]", MD_REPLAY_SLOTS_MAX);
     if (s->mode == MD_MODE_REPLAY && s->replay_file[0] == '\0')
         return tb_error_set(err, TB_INVALID, "MD_REPLAY_FILE",
                             "MD_MODE=replay needs MD_REPLAY_FILE");
@@ -162,5 +168,7 @@ void md_settings_usage(FILE *f) {
            "  MD_REPLAY_RESEND_ROUNDS  speed 0: times a replay re-publishes its last\n"
            "                     2 x MD_REPLAY_WINDOW ticks when a consumer stalls or falls\n"
            "                     short at the end, before no longer waiting for it;\n"
-           "                     0 = never, at most 100 (default 3)\n");
+           "                     0 = never, at most 100 (default 3)\n"
+           "  MD_REPLAY_CONCURRENT  api.market.replay runs at once per instance (1..64, "
+           "default 4)\n");
 }

@@ -2,7 +2,8 @@
  * P&L, cash and equity per account (DESIGN §1).
  *
  * Consumes fills.<account>.<symbol> (JetStream FILLS, durable
- * "position-management"; each fill applied exactly once, pos_fills.c) and
+ * "position-management"; each fill applied exactly once, a fetched batch of
+ * fills in one transaction, pos_fill_batch.c, one by one pos_fills.c) and
  * md.tick.> (marks, pos_marks.c). Produces pos.update.<account>.<symbol>.
  * Answers api.positions.list|get, api.accounts.get|list|create and
  * api.fills.list (pos_api.c). State lives in PostgreSQL only: any number of
@@ -24,8 +25,9 @@ static bus_endpoint endpoints[] = {
      .kind = BUS_STREAM,
      .subject = "fills.>",
      .event = &tb_fill_desc,
-     .handler = pos_on_fill,
-     .stream = {.stream = BUS_STREAM_FILLS, .durable = "position-management", .batch = 16}},
+     .batch_handler = pos_on_fills,
+     .batch_max = 128,
+     .stream = {.stream = BUS_STREAM_FILLS, .durable = "position-management", .batch = 128}},
     {.name = "positions-list",
      .kind = BUS_REQUEST,
      .subject = "api.positions.list",
@@ -75,6 +77,12 @@ static tb_status start(bus_actor *a, tb_error *err) {
     service.m_reordered = bus_metrics_counter(
         m, "tb_pos_fills_reordered_total",
         "Fills that arrived after later fills of their position and were inserted in order", NULL);
+    const char *batches = "tb_pos_fill_batches_total";
+    const char *batches_help = "Fill batches: booked in one transaction, or fill by fill";
+    service.m_batches =
+        bus_metrics_counter(m, batches, batches_help, "outcome", "one_transaction", NULL);
+    service.m_batch_fallbacks =
+        bus_metrics_counter(m, batches, batches_help, "outcome", "one_by_one", NULL);
     service.m_marks_written = bus_metrics_counter(m, "tb_pos_marks_written_total",
                                                   "Mark prices written to positions", NULL);
     service.marks = pos_marks_create(mark_interval_ms);
@@ -91,6 +99,8 @@ static void usage(FILE *f) {
         "  POS_DURABLE           JetStream durable consumer (default position-management)\n"
         "  POS_ACK_WAIT_MS       redelivery delay of an unacked fill (default 30000)\n"
         "  POS_MAX_DELIVER       deliveries before a failing fill is dead-lettered (default 10)\n"
+        "  POS_FILL_BATCH        fills fetched and booked in one transaction (1..1024,\n"
+        "                        default 128)\n"
         "  POS_MARKS             consume md.tick.> for marks (default true)\n"
         "  POS_MARK_INTERVAL_MS  at most one mark write per symbol per interval; 0 = every\n"
         "                        tick (default 1000)\n");
@@ -109,10 +119,11 @@ static bus_actor_def def = {
 
 static int settings(void) {
     tb_error err = {0};
-    int64_t ack_wait, max_deliver;
+    int64_t ack_wait, max_deliver, fill_batch;
     bool marks;
     if (bus_env_int("POS_ACK_WAIT_MS", 30000, 100, 3600000, &ack_wait, &err) != TB_OK ||
         bus_env_int("POS_MAX_DELIVER", 10, 1, 1000, &max_deliver, &err) != TB_OK ||
+        bus_env_int("POS_FILL_BATCH", 128, 1, 1024, &fill_batch, &err) != TB_OK ||
         bus_env_int("POS_MARK_INTERVAL_MS", 1000, 0, 3600000, &mark_interval_ms, &err) != TB_OK ||
         bus_env_bool("POS_MARKS", true, &marks, &err) != TB_OK) {
         fprintf(stderr, "tb-position-management: %s\n", err.message);
@@ -122,6 +133,8 @@ static int settings(void) {
     endpoints[0].stream.durable = bus_env("POS_DURABLE", "position-management");
     endpoints[0].stream.ack_wait_ms = ack_wait;
     endpoints[0].stream.max_deliver = (int)max_deliver;
+    endpoints[0].stream.batch = (int)fill_batch;
+    endpoints[0].batch_max = (int)fill_batch;
     if (!marks) def.nendpoints--;
     return 0;
 }

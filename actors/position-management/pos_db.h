@@ -40,6 +40,7 @@ typedef struct pos_marks pos_marks;
 typedef struct pos_service {
     pos_marks *marks;
     bus_series *m_applied, *m_duplicates, *m_reordered, *m_rejected, *m_marks_written;
+    bus_series *m_batches, *m_batch_fallbacks; /* fill batches: one transaction, or one by one */
 } pos_service;
 
 static inline pos_service *pos_service_of(bus_ctx *ctx) {

@@ -31,16 +31,27 @@ typedef struct chain_fill {
     pos_fill_in in;
 } chain_fill;
 
-static tb_status check_subject(bus_ctx *ctx, const tb_fill *f) {
+tb_status pos_fill_check(pos_service *svc, const char *subject, const tb_fill *f, pos_fill_in *in,
+                         tb_error *err) {
     /* The subject routes the fill (fills.<account>.<symbol>); a body that
      * disagrees with it is not trusted. Only checked for the canonical form. */
-    const char *subj = bus_ctx_subject(ctx);
     char want[16 + 2 * TB_TOKEN_CAP];
     snprintf(want, sizeof want, "fills.%s.%s", f->account, f->symbol);
-    if (strncmp(subj, "fills.", 6) == 0 && strcmp(subj, want) != 0)
-        return bus_fail(ctx, TB_INVALID, "account", "fill %s for %s/%s arrived on subject %s",
-                        f->fill_id, f->account, f->symbol, subj);
-    return TB_OK;
+    tb_status s = TB_OK;
+    *in = (pos_fill_in){.qty = f->qty, .price = f->price, .fee = f->fee};
+    if (strncmp(subject, "fills.", 6) == 0 && strcmp(subject, want) != 0)
+        s = tb_error_set(err, TB_INVALID, "account", "fill %s for %s/%s arrived on subject %s",
+                         f->fill_id, f->account, f->symbol, subject);
+    else if (pos_side_parse(f->side, &in->side) != TB_OK)
+        s = tb_error_set(err, TB_INVALID, "side", "fill %s: side must be buy or sell", f->fill_id);
+    else if (f->qty <= 0)
+        s = tb_error_set(err, TB_INVALID, "qty", "fill %s: quantity must be positive", f->fill_id);
+    else if (f->price <= 0)
+        s = tb_error_set(err, TB_INVALID, "price", "fill %s: price must be positive", f->fill_id);
+    else if (f->ts <= 0)
+        s = tb_error_set(err, TB_INVALID, "ts", "fill %s: time must be positive", f->fill_id);
+    if (s != TB_OK && svc) bus_counter_add(svc->m_rejected, 1);
+    return s;
 }
 
 static void fmt_fixed(tb_fixed v, char buf[TB_FIXED_STRLEN]) {
@@ -248,59 +259,50 @@ static tb_status book(PGconn *c, const tb_fill *f, const pos_fill_in *in, tb_fix
     return s;
 }
 
-static void publish_update(bus_ctx *ctx, const tb_fill *f, const booked *b) {
+void pos_fill_publish(bus_actor *a, const char *trace, const tb_fill *f, const pos_state *st,
+                      tb_fixed last_price, tb_fixed cash) {
     tb_position_update u;
     memset(&u, 0, sizeof u);
     snprintf(u.account, sizeof u.account, "%s", f->account);
     snprintf(u.symbol, sizeof u.symbol, "%s", f->symbol);
     snprintf(u.fill_id, sizeof u.fill_id, "%s", f->fill_id);
-    u.qty = b->state.qty;
-    u.realized_pnl = b->state.realized;
-    u.last_price = b->last_price;
-    u.cash = b->cash;
+    u.qty = st->qty;
+    u.realized_pnl = st->realized;
+    u.last_price = last_price;
+    u.cash = cash;
     u.ts = tb_now_ns();
-    if (pos_avg_cost(&b->state, &u.avg_cost) != TB_OK ||
-        pos_unrealized(&b->state, b->last_price, &u.unrealized_pnl) != TB_OK) {
+    if (pos_avg_cost(st, &u.avg_cost) != TB_OK ||
+        pos_unrealized(st, last_price, &u.unrealized_pnl) != TB_OK) {
         bus_log(BUS_LOG_WARN, "pos.update for %s/%s not sent: value out of range", f->account,
                 f->symbol);
         return;
     }
     char subject[32 + 2 * TB_TOKEN_CAP];
     snprintf(subject, sizeof subject, "pos.update.%s.%s", f->account, f->symbol);
-    bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
+    bus_msg_meta meta = {.trace_id = trace};
     /* Core NATS, at most once: the position itself is committed; readers
      * that missed an update ask api.positions.get. */
-    if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_position_update_desc, &u,
-                    &meta) != TB_OK)
+    if (bus_publish(bus_actor_conn(a), subject, &tb_position_update_desc, &u, &meta) != TB_OK)
         bus_log(BUS_LOG_WARN, "pos.update for %s/%s not published", f->account, f->symbol);
 }
 
-static tb_status reject(bus_ctx *ctx, tb_status s, const char *field, const char *msg,
-                        const tb_fill *f) {
-    pos_service *svc = pos_service_of(ctx);
+static tb_status reject(pos_service *svc, tb_status s, const char *field, const char *msg,
+                        const tb_fill *f, tb_error *err) {
     if (svc) bus_counter_add(svc->m_rejected, 1);
-    return bus_fail(ctx, s, field, "fill %s: %s", f->fill_id, msg);
+    return tb_error_set(err, s, field, "fill %s: %s", f->fill_id, msg);
 }
 
-tb_status pos_on_fill(bus_ctx *ctx, const void *event) {
-    const tb_fill *f = event;
+tb_status pos_fill_apply(bus_ctx *ctx, const char *subject, const char *trace, const tb_fill *f,
+                         tb_error *err_out) {
     pos_service *svc = pos_service_of(ctx);
-    tb_status s = check_subject(ctx, f);
-    if (s != TB_OK) {
-        if (svc) bus_counter_add(svc->m_rejected, 1);
-        return s;
-    }
-    pos_fill_in in = {.qty = f->qty, .price = f->price, .fee = f->fee};
-    if (pos_side_parse(f->side, &in.side) != TB_OK)
-        return reject(ctx, TB_INVALID, "side", "side must be buy or sell", f);
-    if (f->qty <= 0) return reject(ctx, TB_INVALID, "qty", "quantity must be positive", f);
-    if (f->price <= 0) return reject(ctx, TB_INVALID, "price", "price must be positive", f);
-    if (f->ts <= 0) return reject(ctx, TB_INVALID, "ts", "time must be positive", f);
+    pos_fill_in in;
+    tb_status s = pos_fill_check(svc, subject, f, &in, err_out);
+    if (s != TB_OK) return s;
 
+    PGconn *c = bus_ctx_pg(ctx, err_out);
+    if (c == NULL) return err_out->status;
+    if ((s = pos_db_begin(c, err_out)) != TB_OK) return s;
     tb_error err = {0};
-    PGconn *c = bus_ctx_pg(ctx, &err);
-    if (c == NULL) return bus_fail_err(ctx, &err);
-    if ((s = pos_db_begin(c, &err)) != TB_OK) return bus_fail_err(ctx, &err);
 
     PGresult *r = NULL;
     const char *pa[1] = {f->account};
@@ -312,7 +314,7 @@ tb_status pos_on_fill(bus_ctx *ctx, const void *event) {
         pos_db_rollback(c);
         /* Permanent: accounts exist before their orders, so this fill is not
          * ours to book; it goes to the dead-letter stream for people. */
-        return reject(ctx, TB_INVALID, "account", "unknown account", f);
+        return reject(svc, TB_INVALID, "account", "unknown account", f, err_out);
     }
     if (s == TB_OK) s = pos_db_fixed(r, 0, 0, &cash, &err);
     PQclear(r);
@@ -338,10 +340,14 @@ tb_status pos_on_fill(bus_ctx *ctx, const void *event) {
         bool same = true;
         s = same_as_stored(c, f, &same, &err);
         pos_db_rollback(c);
-        if (s != TB_OK) return bus_fail_err(ctx, &err);
+        if (s != TB_OK) {
+            *err_out = err;
+            return s;
+        }
         if (!same)
-            return reject(ctx, TB_CONFLICT, "fill_id",
-                          "already applied with different contents; this copy is ignored", f);
+            return reject(svc, TB_CONFLICT, "fill_id",
+                          "already applied with different contents; this copy is ignored", f,
+                          err_out);
         if (svc) bus_counter_add(svc->m_duplicates, 1);
         bus_log(BUS_LOG_DEBUG, "fill %s already applied", f->fill_id);
         return TB_OK;
@@ -357,12 +363,19 @@ tb_status pos_on_fill(bus_ctx *ctx, const void *event) {
             if (svc) bus_counter_add(svc->m_rejected, 1);
             bus_log(BUS_LOG_ERROR, "fill %s not applied: %s", f->fill_id, err.message);
         }
-        return bus_fail_err(ctx, &err);
+        *err_out = err;
+        return s;
     }
     if (svc) {
         bus_counter_add(svc->m_applied, 1);
         if (b.reordered) bus_counter_add(svc->m_reordered, 1);
     }
-    publish_update(ctx, f, &b);
+    pos_fill_publish(bus_ctx_actor(ctx), trace, f, &b.state, b.last_price, b.cash);
     return TB_OK;
+}
+
+tb_status pos_on_fill(bus_ctx *ctx, const void *event) {
+    tb_error err = {0};
+    tb_status s = pos_fill_apply(ctx, bus_ctx_subject(ctx), bus_ctx_trace(ctx), event, &err);
+    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
 }

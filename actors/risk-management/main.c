@@ -14,6 +14,7 @@
 
 #include "outbox.h"
 #include "risk_api.h"
+#include "risk_batch.h"
 #include "risk_flow.h"
 #include "risk_store.h"
 
@@ -25,12 +26,12 @@ static const bus_endpoint endpoints[] = {
      .kind = BUS_REQUEST,
      .subject = "api.orders.submit",
      .event = &tb_order_request_desc,
-     .handler = risk_on_submit},
+     .batch_handler = risk_on_submits},
     {.name = "signals",
      .kind = BUS_EVENT,
      .subject = "sig.>",
      .event = &tb_signal_desc,
-     .handler = risk_on_signal},
+     .batch_handler = risk_on_signals},
     {.name = "limits-get",
      .kind = BUS_REQUEST,
      .subject = "api.risk.limits.get",

@@ -1,6 +1,6 @@
-/* Handlers of risk-management's endpoints: api.orders.submit, sig.>,
- * api.risk.limits.get|set and api.risk.killswitch. Each turns its message
- * into a call of risk_flow / risk_store and the outcome into a reply. */
+/* Handlers of risk-management's endpoints api.risk.limits.get|set and
+ * api.risk.killswitch (orders and signals are in risk_batch.c). Each turns
+ * its message into a call of risk_store and the outcome into a reply. */
 #include "risk_api.h"
 
 #include <string.h>
@@ -10,76 +10,6 @@
 #include "risk_flow.h"
 #include "risk_intent.h"
 #include "risk_store.h"
-
-tb_status risk_on_submit(bus_ctx *ctx, const void *event) {
-    risk_intent in;
-    risk_intent_from_request(event, &in);
-    risk_outcome out;
-    tb_error err = {0};
-    tb_status s = risk_process(ctx, &in, &out, &err);
-    if (s != TB_OK) return bus_fail_err(ctx, &err);
-    if (out.kind == RISK_APPROVED || out.kind == RISK_EXISTING)
-        return bus_reply(ctx, &tb_order_record_desc, &out.record);
-    char text[TB_TEXT_CAP];
-    risk_verdict_text(&out.verdict, text, sizeof text);
-    /* A reused idempotency key is a conflict (HTTP 409), every failed check a
-     * rejection (422). */
-    tb_status code =
-        risk_verdict_has(&out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID) ? TB_CONFLICT : TB_REJECTED;
-    return bus_fail(ctx, code, out.verdict.failures[0].field, "%s", text);
-}
-
-tb_status risk_on_signal(bus_ctx *ctx, const void *event) {
-    const tb_signal *sig = event;
-    risk_service *svc = bus_actor_user(bus_ctx_actor(ctx));
-    tb_error err = {0};
-    /* Signals are at most once, but N copies of a strategy runner may send
-     * the same one: only the first copy is decided (the orders.signal_id
-     * unique index guarantees one order even if this marker is lost). */
-    redisContext *r = bus_ctx_redis(ctx, &err);
-    if (r == NULL) return bus_fail_err(ctx, &err);
-    redisReply *rep = NULL;
-    char key[128];
-    snprintf(key, sizeof key, "tb:risk:sig:%s", sig->signal_id);
-    tb_status s = bus_redis_cmd(r, &rep, &err, "SET %s 1 NX EX 86400", key);
-    if (s != TB_OK) return bus_fail_err(ctx, &err);
-    bool first = rep->type == REDIS_REPLY_STATUS;
-    freeReplyObject(rep);
-    if (!first) {
-        bus_counter_add(svc->m_duplicate_signals, 1);
-        return TB_OK;
-    }
-
-    tb_fixed position = 0;
-    bool sized = true;
-    if (strcmp(sig->sizing, "target") == 0)
-        sized = risk_fetch_position(bus_actor_conn(bus_ctx_actor(ctx)), sig->account, sig->symbol,
-                                    svc->dep_timeout_ms, bus_ctx_trace(ctx), &position);
-    risk_intent in;
-    risk_signal_result sr = risk_intent_from_signal(sig, position, &in, &err);
-    if (sr == RISK_SIGNAL_INVALID) return bus_fail_err(ctx, &err);
-    if (!sized) {
-        /* Cannot size the order: reject it visibly (fail closed). */
-        risk_verdict v = {0};
-        risk_verdict_add(&v, RISK_POSITIONS_UNAVAILABLE, NULL,
-                         "no position of %s in %s to size signal %s", sig->account, sig->symbol,
-                         sig->signal_id);
-        risk_publish_decision(ctx, &in, &v, NULL);
-        return TB_OK;
-    }
-    if (sr == RISK_SIGNAL_NOTHING) return TB_OK; /* already at target */
-    risk_outcome out;
-    s = risk_process(ctx, &in, &out, &err);
-    if (s != TB_OK) {
-        /* Let a redelivered copy (if any) try again. */
-        tb_error ignored = {0};
-        if (bus_redis_cmd(r, NULL, &ignored, "DEL %s", key) != TB_OK)
-            bus_log(BUS_LOG_WARN, "signal marker %s not cleared", key);
-        return bus_fail_err(ctx, &err);
-    }
-    if (out.kind == RISK_DUPLICATE_SIGNAL) bus_counter_add(svc->m_duplicate_signals, 1);
-    return TB_OK;
-}
 
 tb_status risk_on_limits_get(bus_ctx *ctx, const void *event) {
     const tb_query *q = event;

@@ -6,9 +6,7 @@
 #include "actor.h"
 
 /* api.orders.submit: tb_order_request -> tb_order_record. */
-tb_status risk_on_submit(bus_ctx *ctx, const void *event);
 /* sig.>: tb_signal -> an order (or nothing), risk.decision. */
-tb_status risk_on_signal(bus_ctx *ctx, const void *event);
 /* api.risk.limits.get: tb_query.account -> tb_risk_limits. */
 tb_status risk_on_limits_get(bus_ctx *ctx, const void *event);
 /* api.risk.limits.set: tb_risk_limits -> tb_risk_limits (effective after the change). */

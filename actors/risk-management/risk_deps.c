@@ -154,23 +154,46 @@ static const char rate_script[] =
     "end\n"
     "return n\n";
 
-tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, int64_t window_ms,
-                         const char *member, int64_t event_ns, uint64_t *count, tb_error *err) {
-    char key[128], lim[24], len[24], ev[24] = "";
-    snprintf(key, sizeof key, "tb:risk:%s:%s", event_ns > 0 ? "erate" : "rate", account);
+tb_status risk_rate_take_many(redisContext *r, const char *account, uint64_t limit,
+                              int64_t window_ms, size_t n, const char *const *members,
+                              const int64_t *event_ns, uint64_t *counts, tb_error *err) {
+    if (n == 0) return TB_OK;
+    char lim[24], len[24];
     snprintf(lim, sizeof lim, "%" PRIu64, limit);
     snprintf(len, sizeof len, "%" PRId64, window_ms);
-    if (event_ns > 0) snprintf(ev, sizeof ev, "%" PRId64, event_ns / 1000);
-    redisReply *rep = NULL;
-    tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s %s %s %s", rate_script, key, lim,
-                                member, len, ev);
-    if (s != TB_OK) return s;
-    if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
-        s = tb_error_set(err, TB_ERR, NULL, "order-rate script returned an unexpected reply");
-    else
-        *count = (uint64_t)rep->integer;
-    freeReplyObject(rep);
+    char(*keys)[128] = calloc(n, sizeof *keys);
+    char(*evs)[24] = calloc(n, sizeof *evs);
+    redisReply **reps = calloc(n, sizeof *reps);
+    bus_redis_cmds c = {0};
+    tb_status s = keys && evs && reps ? bus_redis_cmds_init(&c, n, 8, err)
+                                      : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        bool event = event_ns && event_ns[i] > 0;
+        snprintf(keys[i], sizeof keys[i], "tb:risk:%s:%s", event ? "erate" : "rate", account);
+        if (event) snprintf(evs[i], sizeof evs[i], "%" PRId64, event_ns[i] / 1000);
+        bus_redis_cmds_set(
+            &c, i,
+            (const char *[]){"EVAL", rate_script, "1", keys[i], lim, members[i], len, evs[i]});
+    }
+    if (s == TB_OK) s = bus_redis_pipeline(r, c.cmd, n, reps, err);
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (reps[i]->type != REDIS_REPLY_INTEGER || reps[i]->integer < 0)
+            s = tb_error_set(err, TB_ERR, NULL, "order-rate script returned an unexpected reply");
+        else
+            counts[i] = (uint64_t)reps[i]->integer;
+    }
+    for (size_t i = 0; reps && i < n; i++)
+        if (reps[i]) freeReplyObject(reps[i]);
+    free(reps);
+    bus_redis_cmds_free(&c);
+    free(evs);
+    free(keys);
     return s;
+}
+
+tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, int64_t window_ms,
+                         const char *member, int64_t event_ns, uint64_t *count, tb_error *err) {
+    return risk_rate_take_many(r, account, limit, window_ms, 1, &member, &event_ns, count, err);
 }
 
 /* KEYS[1] baseline, ARGV[1] current P&L: keeps the first value of the day. */

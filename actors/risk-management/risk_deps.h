@@ -39,6 +39,13 @@ bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const 
  * time): a window of its own per account, from event_ns - window to
  * event_ns + window (later entries are a replay started over), so a replay's
  * orders are counted per second of the data, not of the machine. */
+/* risk_rate_take for n orders of account in one round trip (a pipeline),
+ * taken in the order given: members[i], event_ns[i] (NULL: all on the
+ * clock), counts[i] receives what risk_rate_take's *count would. */
+tb_status risk_rate_take_many(redisContext *r, const char *account, uint64_t limit,
+                              int64_t window_ms, size_t n, const char *const *members,
+                              const int64_t *event_ns, uint64_t *counts,
+                              tb_error *err) TB_WARN_UNUSED;
 tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, int64_t window_ms,
                          const char *member, int64_t event_ns, uint64_t *count,
                          tb_error *err) TB_WARN_UNUSED;

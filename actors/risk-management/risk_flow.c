@@ -28,13 +28,18 @@ static void count_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdi
 
 void risk_publish_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdict *v,
                            const char *order_id) {
+    risk_publish_decision_traced(ctx, bus_ctx_trace(ctx), in, v, order_id);
+}
+
+void risk_publish_decision_traced(bus_ctx *ctx, const char *trace, const risk_intent *in,
+                                  const risk_verdict *v, const char *order_id) {
     char id[TB_ID_CAP];
     bus_new_id(id, sizeof id);
     tb_risk_decision d;
     risk_decision_event(in, v, id, order_id, tb_now_ns(), &d);
     char subject[128];
     snprintf(subject, sizeof subject, "risk.decision.%s", in->account);
-    bus_msg_meta meta = {.trace_id = bus_ctx_trace(ctx)};
+    bus_msg_meta meta = {.trace_id = trace};
     if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_risk_decision_desc, &d,
                     &meta) != TB_OK)
         bus_log(BUS_LOG_WARN, "risk.decision for %s not published", in->account);
@@ -49,9 +54,15 @@ void risk_publish_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdi
     }
 }
 
+int64_t risk_event_time(const risk_intent *in, risk_quote *quote) {
+    if (strcmp(in->source, "signal") != 0 || in->ref_price <= 0 || in->ref_ts <= 0) return 0;
+    *quote = (risk_quote){.state = RISK_QUOTE_OK, .last = in->ref_price};
+    return in->ref_ts;
+}
+
 /* A client_order_id seen before: the original when identical, else a rejection. */
-static void resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
-                          risk_outcome *out) {
+void risk_resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
+                        risk_outcome *out) {
     if (risk_same_order(existing, reduce_only, in)) {
         out->kind = RISK_EXISTING;
         out->record = *existing;
@@ -101,7 +112,7 @@ static tb_status resolve_conflict(PGconn *pg, const risk_intent *in, risk_outcom
                                                &reduce_only, &found, err);
     if (s != TB_OK) return s;
     if (!found) return tb_error_set(err, TB_CONFLICT, "order_id", "order id collision; retry");
-    resolve_retry(in, &out->record, reduce_only, out);
+    risk_resolve_retry(in, &out->record, reduce_only, out);
     return TB_OK;
 }
 
@@ -119,7 +130,7 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                                                    &reduce_only, &found, err);
         if (s != TB_OK) return s;
         if (found) {
-            resolve_retry(in, &existing, reduce_only, out);
+            risk_resolve_retry(in, &existing, reduce_only, out);
             if (out->kind == RISK_REJECTED) risk_publish_decision(ctx, in, &out->verdict, NULL);
             return TB_OK;
         }
@@ -143,19 +154,10 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                     .kill_global = pf.kill_global,
                     .symbol = &pf.symbol,
                     .open_orders = pf.open_orders};
-    /* A signal's market order lives in its data's event time: it is valued
-     * at the tick it fills at (not at whatever the feed shows now, which in
-     * a replay is far ahead), its order rate counts per second of event time
-     * and its day's P&L is the event day's. Other orders use the current
-     * quote and the clock. */
-    int64_t event_ns = 0;
-    if (strcmp(in->source, "signal") == 0 && in->ref_price > 0 && in->ref_ts > 0) {
-        event_ns = in->ref_ts;
-        f.quote = (risk_quote){.state = RISK_QUOTE_OK, .last = in->ref_price};
-    } else {
+    int64_t event_ns = risk_event_time(in, &f.quote);
+    if (event_ns == 0)
         risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
                          &f.quote);
-    }
     risk_position *positions = NULL;
     if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, event_ns, &f, &positions, err);
     if (s == TB_OK) risk_evaluate(in, &f, &out->verdict);

@@ -34,9 +34,26 @@ typedef struct risk_outcome {
 tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out,
                        tb_error *err) TB_WARN_UNUSED;
 
+/* A client_order_id seen before (existing, with its reduce_only): the
+ * original (RISK_EXISTING) when the intent has exactly its fields, else a
+ * duplicate_client_order_id rejection. */
+void risk_resolve_retry(const risk_intent *in, const tb_order_record *existing, bool reduce_only,
+                        risk_outcome *out);
+
 /* Publishes risk.decision.<account> for a decision reached outside
- * risk_process (a signal that could not be sized). */
+ * risk_process (a signal that could not be sized, a batch of signals), with
+ * the handler's trace id or a given one. */
 void risk_publish_decision(bus_ctx *ctx, const risk_intent *in, const risk_verdict *v,
                            const char *order_id);
+void risk_publish_decision_traced(bus_ctx *ctx, const char *trace, const risk_intent *in,
+                                  const risk_verdict *v, const char *order_id);
+
+/* A signal's market order lives in its data's event time: it is valued at
+ * the tick it fills at (not at whatever the feed shows now, which in a
+ * replay is far ahead), its order rate counts per second of event time and
+ * its day's P&L is the event day's. For such an intent: sets *quote to that
+ * reference and returns its event time; otherwise 0 (use the current quote
+ * and the clock) and *quote is untouched. */
+int64_t risk_event_time(const risk_intent *in, risk_quote *quote);
 
 #endif

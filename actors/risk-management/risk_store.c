@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "outbox.h"
+#include "pgarray.h"
 #include "risk_intent.h"
 #include "store.h"
 
@@ -185,6 +186,45 @@ tb_status risk_store_find_client_order(PGconn *c, const char *account, const cha
     return s;
 }
 
+tb_status risk_store_find_client_orders(PGconn *c, const char *const *accounts,
+                                        const char *const *client_order_ids, size_t n,
+                                        risk_found_order **out, size_t *nfound, tb_error *err) {
+    *out = NULL;
+    *nfound = 0;
+    if (n == 0) return TB_OK;
+    bus_pgarray a, k;
+    bus_pgarray_init(&a);
+    bus_pgarray_init(&k);
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&a, accounts[i]);
+        bus_pgarray_str(&k, client_order_ids[i]);
+    }
+    const char *p[2] = {bus_pgarray_finish(&a), bus_pgarray_finish(&k)};
+    PGresult *r = NULL;
+    tb_status s = p[0] && p[1] ? bus_pg_exec(c,
+                                             "SELECT " ORDER_COLS " FROM orders o "
+                                             "JOIN unnest($1::text[], $2::text[]) AS u(a, k) "
+                                             "ON o.account = u.a AND o.client_order_id = u.k",
+                                             2, p, &r, err)
+                               : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    bus_pgarray_close(&a);
+    bus_pgarray_close(&k);
+    if (s != TB_OK) return s;
+    int rows = PQntuples(r);
+    risk_found_order *f = calloc((size_t)rows + 1, sizeof *f);
+    if (f == NULL) s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (int row = 0; row < rows && s == TB_OK; row++)
+        s = read_order(r, row, &f[row].record, &f[row].reduce_only, err);
+    PQclear(r);
+    if (s != TB_OK) {
+        free(f);
+        return s;
+    }
+    *out = f;
+    *nfound = (size_t)rows;
+    return TB_OK;
+}
+
 tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used, tb_error *err) {
     PGresult *r = NULL;
     tb_status s =
@@ -207,40 +247,150 @@ static void rollback(PGconn *c) {
     }
 }
 
-/* Re-reads what may have changed since risk_store_load and re-runs the checks
- * that depend on it, under the account lock. */
-static tb_status recheck(PGconn *c, const risk_intent *in, const risk_facts *facts, risk_verdict *v,
-                         tb_error *err) {
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c, "SELECT kill_switch FROM risk_global FOR SHARE", 0, NULL, &r, err);
+tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
+    memset(out, 0, sizeof *out);
+    tb_status s = lock_account(c, account, err);
     if (s != TB_OK) return s;
-    bool kill_global = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
+    PGresult *r = NULL;
+    s = bus_pg_exec(c, "SELECT kill_switch FROM risk_global FOR SHARE", 0, NULL, &r, err);
+    if (s != TB_OK) return s;
+    out->kill_global = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    const char *p[1] = {in->account};
+    const char *p[1] = {account};
     s = bus_pg_exec(c,
                     "SELECT l.kill_switch, l.max_open_orders, (SELECT count(*) FROM orders o "
                     "WHERE o.account = $1 AND o.status IN " OPEN_STATUSES ") "
                     "FROM risk_limits_effective l WHERE l.account = $1",
                     1, p, &r, err);
     if (s != TB_OK) return s;
+    if (PQntuples(r) > 0) {
+        reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+        out->account_known = true;
+        out->kill_account = col_bool(&rd, 0);
+        out->max_open_orders = col_u64(&rd, 1);
+        out->open_orders = col_u64(&rd, 2);
+    }
+    PQclear(r);
+    return TB_OK;
+}
+
+void risk_recheck(const risk_intent *in, const risk_facts *facts, const risk_live *live,
+                  uint64_t earlier, risk_verdict *v) {
     tb_risk_limits limits = *facts->limits;
     risk_facts now = *facts;
     now.limits = &limits;
-    now.kill_global = kill_global;
-    if (PQntuples(r) == 0) {
-        now.account_known = false;
-    } else {
-        reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
-        limits.kill_switch = col_bool(&rd, 0);
-        limits.max_open_orders = col_u64(&rd, 1);
-        now.open_orders = col_u64(&rd, 2);
+    now.kill_global = live->kill_global;
+    now.account_known = live->account_known;
+    if (live->account_known) {
+        limits.kill_switch = live->kill_account;
+        limits.max_open_orders = live->max_open_orders;
+        now.open_orders = live->open_orders + earlier;
     }
-    PQclear(r);
     memset(v, 0, sizeof *v);
     risk_check_account(in, &now, v);
     risk_check_kill_switch(in, &now, v);
     risk_check_open_orders(in, &now, v);
-    return TB_OK;
+}
+
+/* Array parameters of risk_store_write_orders, in statement order. */
+enum {
+    W_ID,
+    W_CLIENT_ID,
+    W_ACCOUNT,
+    W_SYMBOL,
+    W_SIDE,
+    W_TYPE,
+    W_QTY,
+    W_LIMIT,
+    W_STOP,
+    W_TIF,
+    W_SOURCE,
+    W_STRATEGY,
+    W_SIGNAL,
+    W_REDUCE_ONLY,
+    W_TRACE,
+    W_AT_US,
+    W_NCOLS
+};
+
+tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, tb_error *err) {
+    if (n == 0) return TB_OK;
+    bus_pgarray col[W_NCOLS];
+    for (int k = 0; k < W_NCOLS; k++) bus_pgarray_init(&col[k]);
+    for (size_t i = 0; i < n; i++) {
+        const risk_intent *in = o[i].in;
+        num qty = N(in->qty, false), lp = N(in->limit_price, true), sp = N(in->stop_price, true);
+        bus_pgarray_str(&col[W_ID], o[i].order_id);
+        bus_pgarray_str(&col[W_CLIENT_ID], in->client_order_id);
+        bus_pgarray_str(&col[W_ACCOUNT], in->account);
+        bus_pgarray_str(&col[W_SYMBOL], in->symbol);
+        bus_pgarray_str(&col[W_SIDE], in->side);
+        bus_pgarray_str(&col[W_TYPE], in->type);
+        bus_pgarray_str(&col[W_QTY], qty.s);
+        bus_pgarray_str(&col[W_LIMIT], lp.s);
+        bus_pgarray_str(&col[W_STOP], sp.s);
+        bus_pgarray_str(&col[W_TIF], in->tif);
+        bus_pgarray_str(&col[W_SOURCE], in->source);
+        bus_pgarray_str(&col[W_STRATEGY], in->strategy_id);
+        bus_pgarray_str(&col[W_SIGNAL], in->signal_id);
+        bus_pgarray_str(&col[W_REDUCE_ONLY], in->reduce_only ? "true" : "false");
+        bus_pgarray_str(&col[W_TRACE], o[i].trace_id ? o[i].trace_id : "");
+        bus_pgarray_i64(&col[W_AT_US], o[i].ts_ns / 1000); /* timestamptz: microseconds */
+    }
+    const char *p[W_NCOLS];
+    tb_status s = TB_OK;
+    for (int k = 0; k < W_NCOLS && s == TB_OK; k++)
+        if ((p[k] = bus_pgarray_finish(&col[k])) == NULL)
+            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory building orders");
+    if (s == TB_OK)
+        s = bus_pg_exec(
+            c,
+            "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, qty, "
+            "limit_price, stop_price, tif, source, strategy_id, signal_id, reduce_only, "
+            "trace_id, created_at, updated_at) "
+            "SELECT u.id, NULLIF(u.coid, ''), u.acct, u.sym, u.side, u.type, u.qty::numeric, "
+            "NULLIF(u.lp, '')::numeric, NULLIF(u.sp, '')::numeric, u.tif, u.src, "
+            "NULLIF(u.strat, ''), NULLIF(u.sig, ''), u.ro::boolean, NULLIF(u.tr, ''), "
+            "'epoch'::timestamptz + u.us * interval '1 microsecond', "
+            "'epoch'::timestamptz + u.us * interval '1 microsecond' "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+            "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+            "$12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) "
+            "WITH ORDINALITY AS u(id, coid, acct, sym, side, type, qty, lp, sp, tif, src, strat, "
+            "sig, ro, tr, us, n) ORDER BY u.n",
+            W_NCOLS, p, NULL, err);
+    if (s == TB_OK) {
+        const char *q[3] = {p[W_ID], p[W_TRACE], p[W_AT_US]};
+        s = bus_pg_exec(c,
+                        "INSERT INTO order_events (order_id, version, status, filled_qty, "
+                        "trace_id, at) "
+                        "SELECT u.id, 1, 'new', 0, NULLIF(u.tr, ''), "
+                        "'epoch'::timestamptz + u.us * interval '1 microsecond' "
+                        "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, tr, us)",
+                        3, q, NULL, err);
+    }
+    for (int k = 0; k < W_NCOLS; k++) bus_pgarray_close(&col[k]);
+    if (s != TB_OK) return s;
+
+    tb_order *evs = calloc(n, sizeof *evs);
+    bus_outbox_event *rows = calloc(n, sizeof *rows);
+    char(*subjects)[128] = calloc(n, sizeof *subjects);
+    if (evs == NULL || rows == NULL || subjects == NULL)
+        s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        risk_order_event(o[i].in, o[i].order_id, o[i].ts_ns, &evs[i]);
+        snprintf(subjects[i], sizeof subjects[i], "orders.new.%s", o[i].in->account);
+        rows[i] = (bus_outbox_event){.subject = subjects[i],
+                                     .desc = &tb_order_desc,
+                                     .ev = &evs[i],
+                                     .msg_id = o[i].order_id,
+                                     .trace_id = o[i].trace_id};
+    }
+    if (s == TB_OK) s = bus_outbox_add_many(c, RISK_PRODUCER, rows, n, err);
+    free(subjects);
+    free(rows);
+    free(evs);
+    return s;
 }
 
 tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_facts *facts,
@@ -249,56 +399,15 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
     memset(v, 0, sizeof *v);
     tb_status s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
     if (s != TB_OK) return s;
-    s = lock_account(c, in->account, err);
-    if (s == TB_OK) s = recheck(c, in, facts, v, err);
+    risk_live live;
+    s = risk_store_lock_live(c, in->account, &live, err);
+    if (s == TB_OK) risk_recheck(in, facts, &live, 0, v);
     if (s != TB_OK || v->n > 0) {
         rollback(c);
         return s;
     }
-    char us[24];
-    snprintf(us, sizeof us, "%lld", (long long)(ts_ns / 1000)); /* timestamptz: microseconds */
-    num qty = N(in->qty, false), lp = N(in->limit_price, true), sp = N(in->stop_price, true);
-    const char *p[16] = {order_id,
-                         in->client_order_id,
-                         in->account,
-                         in->symbol,
-                         in->side,
-                         in->type,
-                         qty.s,
-                         lp.s,
-                         sp.s,
-                         in->tif,
-                         in->source,
-                         in->strategy_id,
-                         in->signal_id,
-                         in->reduce_only ? "true" : "false",
-                         trace_id ? trace_id : "",
-                         us};
-    s = bus_pg_exec(c,
-                    "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, "
-                    "qty, limit_price, stop_price, tif, source, strategy_id, signal_id, "
-                    "reduce_only, trace_id, created_at, updated_at) "
-                    "VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7::numeric, "
-                    "NULLIF($8, '')::numeric, NULLIF($9, '')::numeric, $10, $11, NULLIF($12, ''), "
-                    "NULLIF($13, ''), $14::boolean, NULLIF($15, ''), "
-                    "'epoch'::timestamptz + $16::bigint * interval '1 microsecond', "
-                    "'epoch'::timestamptz + $16::bigint * interval '1 microsecond')",
-                    16, p, NULL, err);
-    if (s == TB_OK) {
-        const char *q[3] = {order_id, trace_id ? trace_id : "", us};
-        s = bus_pg_exec(c,
-                        "INSERT INTO order_events (order_id, version, status, filled_qty, "
-                        "trace_id, at) VALUES ($1, 1, 'new', 0, NULLIF($2, ''), "
-                        "'epoch'::timestamptz + $3::bigint * interval '1 microsecond')",
-                        3, q, NULL, err);
-    }
-    if (s == TB_OK) {
-        tb_order ev;
-        risk_order_event(in, order_id, ts_ns, &ev);
-        char subject[128];
-        snprintf(subject, sizeof subject, "orders.new.%s", in->account);
-        s = bus_outbox_add(c, RISK_PRODUCER, subject, &tb_order_desc, &ev, order_id, trace_id, err);
-    }
+    risk_new_order o = {.in = in, .order_id = order_id, .ts_ns = ts_ns, .trace_id = trace_id};
+    s = risk_store_write_orders(c, &o, 1, err);
     if (s == TB_OK)
         s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
     else

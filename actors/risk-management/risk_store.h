@@ -35,9 +35,50 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
 tb_status risk_store_find_client_order(PGconn *c, const char *account, const char *client_order_id,
                                        tb_order_record *out, bool *reduce_only, bool *found,
                                        tb_error *err) TB_WARN_UNUSED;
+/* The orders of (accounts[i], client_order_ids[i]) pairs that exist, in one
+ * query: *out (caller frees) holds *nfound of them, in no order. */
+typedef struct risk_found_order {
+    tb_order_record record;
+    bool reduce_only;
+} risk_found_order;
+tb_status risk_store_find_client_orders(PGconn *c, const char *const *accounts,
+                                        const char *const *client_order_ids, size_t n,
+                                        risk_found_order **out, size_t *nfound,
+                                        tb_error *err) TB_WARN_UNUSED;
 /* Whether an order was already made from this signal. */
 tb_status risk_store_signal_used(PGconn *c, const char *signal_id, bool *used,
                                  tb_error *err) TB_WARN_UNUSED;
+
+/* What may have changed since risk_store_load, read under the account's
+ * advisory lock (taken here; call inside the transaction that inserts). */
+typedef struct risk_live {
+    bool account_known;
+    bool kill_global; /* read FOR SHARE: an engage waits for this transaction */
+    bool kill_account;
+    uint64_t max_open_orders;
+    uint64_t open_orders;
+} risk_live;
+tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out,
+                               tb_error *err) TB_WARN_UNUSED;
+/* Re-runs the checks that depend on live facts (account, kill switches,
+ * open orders) into v; earlier = orders of the same transaction before this
+ * one, which count as open. Pure. */
+void risk_recheck(const risk_intent *in, const risk_facts *facts, const risk_live *live,
+                  uint64_t earlier, risk_verdict *v);
+
+/* An approved order to record. */
+typedef struct risk_new_order {
+    const risk_intent *in;
+    const char *order_id;
+    int64_t ts_ns; /* created_at, whole microseconds */
+    const char *trace_id;
+} risk_new_order;
+/* Inserts the orders (status new, version 1), their order_events rows and
+ * their outbox rows orders.new.<account> (msg_id = order id), in the order
+ * given, in three statements whatever n: inside the caller's transaction.
+ * TB_CONFLICT when a client_order_id or signal_id already has an order. */
+tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n,
+                                  tb_error *err) TB_WARN_UNUSED;
 
 /* Records an approved intent: in one transaction, under the account lock,
  * re-reads the kill switches and open orders and re-runs those checks (they

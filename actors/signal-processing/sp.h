@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "store.h"
 #include "strategy_config.h"
 
 /* Service name: NATS micro name and queue group. */
@@ -102,15 +103,7 @@ tb_status sp_on_strategy_changed(bus_ctx *ctx, const void *ev);
 /* ---- tick_store.c: Redis round trips of the tick path ---- */
 /* Loads the advance script into Redis at start (svc->cas_sha). */
 tb_status sp_ticks_load_script(redisContext *r, sp_service *svc, tb_error *err) TB_WARN_UNUSED;
-typedef struct sp_redis_cmd {
-    int argc;
-    const char **argv;
-    size_t *lens;
-} sp_redis_cmd;
-/* Writes cmds[0..n) at once, then reads every reply into reps (caller frees
- * each). An error reply is a reply; a broken connection fails them all. */
-tb_status sp_redis_pipeline(redisContext *r, const sp_redis_cmd *cmds, size_t n, redisReply **reps,
-                            tb_error *err) TB_WARN_UNUSED;
+typedef bus_redis_argv sp_redis_cmd;
 /* Runs the advance script for each cmds[i]: argv[0] and argv[1] are filled
  * here (EVALSHA and the SHA), argv[2..] are "2", state key, park key,
  * expected seq, new seq, state, ttl s, wait ms, most ticks to return, then

@@ -106,27 +106,6 @@ tb_status sp_ticks_load_script(redisContext *r, sp_service *svc, tb_error *err) 
     return TB_OK;
 }
 
-tb_status sp_redis_pipeline(redisContext *r, const sp_redis_cmd *cmds, size_t n, redisReply **reps,
-                            tb_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        reps[i] = NULL;
-        if (redisAppendCommandArgv(r, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
-            return tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", r->errstr);
-    }
-    for (size_t i = 0; i < n; i++) {
-        void *rep = NULL;
-        if (redisGetReply(r, &rep) != REDIS_OK) {
-            for (size_t j = 0; j < i; j++) {
-                freeReplyObject(reps[j]);
-                reps[j] = NULL;
-            }
-            return tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", r->errstr);
-        }
-        reps[i] = rep;
-    }
-    return TB_OK;
-}
-
 static bool is_noscript(const redisReply *rep) {
     return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
@@ -139,7 +118,7 @@ tb_status sp_advance_pipeline(redisContext *r, sp_service *svc, sp_redis_cmd *cm
         cmds[i].argv[1] = svc->cas_sha;
         cmds[i].lens[1] = strlen(svc->cas_sha);
     }
-    tb_status s = sp_redis_pipeline(r, cmds, n, reps, err);
+    tb_status s = bus_redis_pipeline(r, cmds, n, reps, err);
     if (s != TB_OK) return s;
     /* Redis restarted and lost its script cache: those commands did nothing;
      * EVAL sends the text and caches it again under the same SHA. Rare, so
@@ -154,7 +133,7 @@ tb_status sp_advance_pipeline(redisContext *r, sp_service *svc, sp_redis_cmd *cm
         cmds[i].lens[0] = 4;
         cmds[i].argv[1] = ADVANCE_SCRIPT;
         cmds[i].lens[1] = sizeof ADVANCE_SCRIPT - 1;
-        s = sp_redis_pipeline(r, &cmds[i], 1, &reps[i], err);
+        s = bus_redis_pipeline(r, &cmds[i], 1, &reps[i], err);
     }
     return s;
 }

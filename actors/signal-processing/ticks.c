@@ -242,7 +242,7 @@ static tb_status read_states(engine *e, tb_error *err) {
     if (s == TB_NOMEM)
         tb_error_set(err, s, NULL, "state reads");
     else
-        s = sp_redis_pipeline(e->r, cmds, e->ng, reps, err);
+        s = bus_redis_pipeline(e->r, cmds, e->ng, reps, err);
     for (size_t i = 0; i < e->ng && s == TB_OK; i++) {
         const redisReply *rep = reps[i];
         if (rep->type == REDIS_REPLY_ERROR) {

@@ -20,8 +20,7 @@ tb_status exec_service_load(exec_service *s, tb_error *err) {
     if (!exec_trigger_parse(trig, &s->params.trigger))
         return tb_error_set(err, TB_INVALID, "EXEC_STOP_TRIGGER",
                             "EXEC_STOP_TRIGGER must be last or touch, not %s", trig);
-    if ((st = bus_env_int("EXEC_QUOTE_TIMEOUT_MS", 250, 1, 60000, &s->quote_timeout_ms, err)) !=
-        TB_OK)
+    if ((st = bus_env_int("EXEC_ORDER_BATCH", 128, 1, 1024, &s->order_batch, err)) != TB_OK)
         return st;
     if ((st = bus_env_int("EXEC_MATCH_BATCH", 2000, 1, 100000, &s->match_batch, err)) != TB_OK)
         return st;
@@ -44,7 +43,8 @@ void exec_service_usage(FILE *f) {
           "default 0)\n"
           "  EXEC_FEE_MIN             minimum fee per fill, decimal (default 0)\n"
           "  EXEC_STOP_TRIGGER        last | touch: what stop prices compare with (default last)\n"
-          "  EXEC_QUOTE_TIMEOUT_MS    wait for api.market.quote on order arrival (default 250)\n"
+          "  EXEC_ORDER_BATCH         ORDERS messages fetched and applied in one transaction "
+          "(1..1024, default 128)\n"
           "  EXEC_MATCH_BATCH         open orders of a symbol matched per tick, oldest first "
           "(default 2000)\n"
           "  EXEC_SEQ_RESET_GAP       a tick this far behind the last one means a feed restart "
@@ -82,6 +82,12 @@ void exec_service_metrics(exec_service *s, bus_actor *a) {
     s->m_quote_missing = bus_metrics_counter(m, quotes, quotes_help, "outcome", "missing", NULL);
     s->m_quote_stale = bus_metrics_counter(m, quotes, quotes_help, "outcome", "stale", NULL);
     s->m_event_time = bus_metrics_counter(m, quotes, quotes_help, "outcome", "signal_tick", NULL);
+    const char *batches = "tb_exec_order_batches_total";
+    const char *batches_help = "ORDERS batches: applied in one transaction, or message by message";
+    s->m_order_batches =
+        bus_metrics_counter(m, batches, batches_help, "outcome", "one_transaction", NULL);
+    s->m_order_batch_fallbacks =
+        bus_metrics_counter(m, batches, batches_help, "outcome", "one_by_one", NULL);
     s->m_status_publish_errors =
         bus_metrics_counter(m, "tb_exec_status_publish_errors_total",
                             "orders.status events that failed to publish", NULL);

@@ -1,11 +1,9 @@
-/* trading-execution's message handlers: orders arriving on the ORDERS stream
- * (new orders are accepted and matched against the current quote; cancels
- * cancel) and the day-expiry timer. Ticks are in exec_ticks.c.
- * Each handler is one PostgreSQL transaction that locks what it changes;
- * fills are recorded with their outbox event in that transaction, relayed
- * right after the commit, and orders.status events go out once committed.
- * Redelivered messages are harmless: an order that is no longer `new` was
- * handled, a terminal order is not canceled again. */
+/* trading-execution's shared glue (publishing transitions, relaying fills),
+ * cancels and the day-expiry timer. The ORDERS stream is in
+ * exec_order_batch.c, ticks in exec_ticks.c. Each change is one PostgreSQL
+ * transaction that locks what it changes; fills are recorded with their
+ * outbox event in that transaction, relayed right after the commit, and
+ * orders.status events go out once committed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,124 +60,13 @@ void exec_relay_now(bus_actor *a, exec_service *svc, int fills) {
     if (fills <= 0) return;
     bus_counter_add(svc->m_fills, (uint64_t)fills);
     tb_error err = {0};
-    if (bus_outbox_relay(a, EXEC_PRODUCER, 100, 0, NULL, &err) != TB_OK) {
+    /* At least the fills of this commit (a batch may have many), so none
+     * waits for the timer. */
+    int rows = fills > 100 ? fills : 100;
+    if (bus_outbox_relay(a, EXEC_PRODUCER, rows, 0, NULL, &err) != TB_OK) {
         bus_counter_add(svc->m_fill_errors, 1);
         bus_log(BUS_LOG_WARN, "fill relay deferred to the timer: %s", err.message);
     }
-}
-
-/* ---- quotes ---- */
-
-/* Asks market-data for the symbol's current quote. false when there is
- * none (no responders, timeout, unknown symbol, unusable reply). */
-static bool fetch_quote(bus_ctx *ctx, exec_service *svc, const char *symbol, tb_tick *out) {
-    tb_query q;
-    memset(&q, 0, sizeof q);
-    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
-    tb_error err = {0};
-    tb_status s =
-        bus_request(bus_actor_conn(bus_ctx_actor(ctx)), "api.market.quote", &tb_query_desc, &q,
-                    &tb_tick_desc, out, svc->quote_timeout_ms, bus_ctx_trace(ctx), &err);
-    if (s == TB_OK && strcmp(out->symbol, symbol) != 0) s = TB_INVALID;
-    exec_quote eq = exec_quote_of(out);
-    if (s == TB_OK) s = exec_quote_validate(&eq, &err);
-    if (s != TB_OK) {
-        bus_counter_add(svc->m_quote_missing, 1);
-        bus_log(BUS_LOG_DEBUG, "no usable quote for %s (%s): the order rests until a tick", symbol,
-                tb_status_code(s));
-        return false;
-    }
-    return true;
-}
-
-/* ---- orders.new ---- */
-
-static const char *subject_token(const char *subject, size_t prefix_len) {
-    return strlen(subject) > prefix_len ? subject + prefix_len : "";
-}
-
-static tb_status on_new(bus_ctx *ctx, exec_service *svc, const tb_order *m) {
-    const char *acct = subject_token(bus_ctx_subject(ctx), strlen("orders.new."));
-    if (strcmp(acct, m->account) != 0)
-        return bus_fail(ctx, TB_INVALID, "account", "order %s of %s published for %s", m->order_id,
-                        m->account, acct);
-    tb_tick tick;
-    memset(&tick, 0, sizeof tick);
-    /* A signal's market order trades at the price of the tick the strategy
-     * saw, at that tick's time (event time): the fill does not depend on how
-     * far the feed has run ahead meanwhile, which in a full-speed replay is
-     * thousands of ticks. Other orders trade at the current quote. */
-    bool event_time =
-        strcmp(m->source, "signal") == 0 && strcmp(m->type, "market") == 0 && m->ref_price > 0;
-    bool have_quote = true;
-    if (event_time) {
-        tick.last = m->ref_price;
-        tick.ts = m->ref_ts;
-        bus_counter_add(svc->m_event_time, 1);
-    } else {
-        have_quote = fetch_quote(ctx, svc, m->symbol, &tick); /* before any lock is held */
-    }
-
-    tb_error err = {0};
-    PGconn *c = bus_ctx_pg(ctx, &err);
-    if (c == NULL) return bus_fail_err(ctx, &err);
-    exec_row row;
-    exec_events ev = {0};
-    exec_change ch = {0};
-    tb_status s = exec_tx_begin(c, &err);
-    if (s == TB_OK && have_quote && !event_time) {
-        /* Serialises with tick matching of the symbol; a quote older than the
-         * last tick matched would fill at a price the book already left. */
-        uint64_t last_seq = 0;
-        char last_source[TB_ID_CAP];
-        s = exec_store_lock_symbol(c, m->symbol, &last_seq, last_source, &err);
-        if (s == TB_OK && tick.seq != last_seq &&
-            exec_tick_classify(true, last_seq, last_source, tick.seq, tick.source,
-                               svc->seq_reset_gap) == EXEC_TICK_STALE) {
-            have_quote = false;
-            bus_counter_add(svc->m_quote_stale, 1);
-        }
-    }
-    if (s == TB_OK) s = exec_store_lock_order(c, m->order_id, &row, &err);
-    if (s == TB_OK && strcmp(row.rec.account, m->account) != 0)
-        s = tb_error_set(&err, TB_INVALID, "account", "order %s belongs to %s, not %s", m->order_id,
-                         row.rec.account, m->account);
-    if (s == TB_OK && row.ord.status != EXEC_NEW) {
-        exec_tx_rollback(c);
-        bus_counter_add(svc->m_duplicates, 1);
-        return TB_OK; /* handled before: a redelivery */
-    }
-    if (s == TB_OK) {
-        tb_error verr = {0};
-        if (exec_order_validate(&row.ord, &verr) != TB_OK) {
-            s = exec_order_transition(&row.ord, EXEC_REJECTED, &err);
-            exec_change_add_step(&ch, &row.ord, EXEC_REJECTED, "invalid_order");
-            bus_log(BUS_LOG_WARN, "order %s rejected: %s", m->order_id, verr.message);
-        } else {
-            s = exec_order_transition(&row.ord, EXEC_ACCEPTED, &err);
-            exec_change_add_step(&ch, &row.ord, EXEC_ACCEPTED, NULL);
-            exec_quote q = have_quote ? exec_quote_of(&tick) : (exec_quote){0};
-            exec_outcome oc;
-            if (s == TB_OK) {
-                exec_match(&q, &svc->params, tb_now_ns(), true, &row.ord, 1, &oc);
-                if (oc.status != TB_OK)
-                    bus_log(BUS_LOG_WARN, "order %s not matched on arrival: %s", m->order_id,
-                            tb_status_code(oc.status));
-                exec_change_add_outcome(&ch, &row.ord, &oc, tick.ts ? tick.ts : tb_now_ns());
-            }
-        }
-    }
-    if (s == TB_OK) s = exec_store_save(c, &row, &ch, bus_ctx_trace(ctx), &ev, &err);
-    if (s == TB_OK) s = exec_tx_commit(c, &err);
-    if (s != TB_OK) {
-        exec_tx_rollback(c);
-        exec_events_free(&ev);
-        return bus_fail_err(ctx, &err);
-    }
-    exec_relay_now(bus_ctx_actor(ctx), svc, ch.filled ? 1 : 0);
-    exec_publish_events(bus_ctx_actor(ctx), svc, &ev, bus_ctx_trace(ctx));
-    exec_events_free(&ev);
-    return TB_OK;
 }
 
 /* ---- cancels ---- */
@@ -227,43 +114,6 @@ tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *acco
     exec_events_free(&ev);
     return TB_OK;
 }
-
-static tb_status on_cancel(bus_ctx *ctx, const tb_order_cancel *m) {
-    const char *acct = subject_token(bus_ctx_subject(ctx), strlen("orders.cancel."));
-    if (strcmp(acct, m->account) != 0)
-        return bus_fail(ctx, TB_INVALID, "account", "cancel of %s for %s published for %s",
-                        m->order_id, m->account, acct);
-    exec_row row;
-    tb_error err = {0};
-    tb_status s = exec_cancel_order(ctx, m->order_id, m->account, NULL,
-                                    m->reason[0] ? m->reason : EXEC_REASON_USER, &row, &err);
-    if (s == TB_CONFLICT) {
-        bus_counter_add(service_of(ctx)->m_duplicates, 1);
-        return TB_OK; /* already terminal (filled, expired, or canceled before) */
-    }
-    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
-}
-
-tb_status exec_on_order_stream(bus_ctx *ctx, const void *ev) {
-    const bus_raw *raw = ev;
-    const char *subject = bus_ctx_subject(ctx);
-    tb_error err = {0};
-    if (strncmp(subject, "orders.new.", 11) == 0) {
-        tb_order m;
-        if (tb_decode(&tb_order_desc, raw->data, raw->len, &m, &err) != TB_OK)
-            return bus_fail_err(ctx, &err);
-        return on_new(ctx, service_of(ctx), &m);
-    }
-    if (strncmp(subject, "orders.cancel.", 14) == 0) {
-        tb_order_cancel m;
-        if (tb_decode(&tb_order_cancel_desc, raw->data, raw->len, &m, &err) != TB_OK)
-            return bus_fail_err(ctx, &err);
-        return on_cancel(ctx, &m);
-    }
-    return bus_fail(ctx, TB_INVALID, NULL, "unexpected subject %s on the ORDERS stream", subject);
-}
-
-/* ---- ticks ---- */
 
 /* ---- day expiry ---- */
 

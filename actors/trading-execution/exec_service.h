@@ -13,7 +13,7 @@
 
 typedef struct exec_service {
     exec_params params;
-    int64_t quote_timeout_ms;   /* EXEC_QUOTE_TIMEOUT_MS */
+    int64_t order_batch;        /* EXEC_ORDER_BATCH: ORDERS messages per transaction */
     int64_t match_batch;        /* EXEC_MATCH_BATCH: open orders of a symbol matched */
     uint64_t seq_reset_gap;     /* EXEC_SEQ_RESET_GAP */
     int64_t reorder_wait_ms;    /* EXEC_REORDER_WAIT_MS: how long a gap may stay open */
@@ -38,6 +38,8 @@ typedef struct exec_service {
     bus_series *m_quote_stale;
     bus_series *m_event_time; /* signals' market orders priced at their tick */
     bus_series *m_status_publish_errors;
+    bus_series *m_order_batches;         /* ORDERS batches applied in one transaction */
+    bus_series *m_order_batch_fallbacks; /* ORDERS batches applied message by message */
 } exec_service;
 
 /* Reads the EXEC_* settings; TB_INVALID with a message when one is bad. */
@@ -47,9 +49,10 @@ void exec_service_metrics(exec_service *s, bus_actor *a);
 /* Writes the EXEC_* settings for --help. */
 void exec_service_usage(FILE *f);
 
-/* Handlers (exec_orders.c): the ORDERS stream (orders.new.* and
- * orders.cancel.*, raw: decoded by subject). */
-tb_status exec_on_order_stream(bus_ctx *ctx, const void *raw);
+/* The ORDERS stream (exec_order_batch.c), a batched endpoint: orders.new.*
+ * and orders.cancel.* (raw, decoded by subject) applied in one transaction
+ * per batch. */
+tb_status exec_on_orders(bus_ctx *ctx, const bus_batch *b);
 /* Timer body: expires day orders whose UTC day is over. */
 void exec_expire_day_orders(bus_actor *a, void *arg);
 

@@ -7,6 +7,7 @@
 
 #include "exec_service.h"
 #include "outbox.h"
+#include "pgarray.h"
 #include "store.h"
 
 #define ORDER_COLS                                                                                 \
@@ -33,6 +34,23 @@ static tb_status events_push(exec_events *e, const tb_order_status *st, tb_error
     }
     e->v[e->n++] = *st;
     return TB_OK;
+}
+
+tb_status exec_events_add_step(exec_events *ev, const exec_row *row, const exec_step *st,
+                               int64_t version, int64_t now_ns, tb_error *err) {
+    tb_order_status e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.order_id, sizeof e.order_id, "%s", row->rec.order_id);
+    snprintf(e.account, sizeof e.account, "%s", row->rec.account);
+    snprintf(e.symbol, sizeof e.symbol, "%s", row->rec.symbol);
+    snprintf(e.status, sizeof e.status, "%s", exec_status_name(st->status));
+    snprintf(e.reason, sizeof e.reason, "%s", st->reason ? st->reason : "");
+    e.filled_qty = st->filled_qty;
+    e.leaves_qty = exec_status_is_open(st->status) ? row->ord.qty - st->filled_qty : 0;
+    e.avg_price = st->avg_price;
+    e.version = (uint64_t)version;
+    e.ts = now_ns;
+    return events_push(ev, &e, err);
 }
 
 tb_status exec_tx_begin(PGconn *c, tb_error *err) {
@@ -129,6 +147,22 @@ tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out, 
     const char *p[1] = {order_id};
     return load_one(c, "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id = $1 FOR UPDATE OF o",
                     1, p, order_id, out, err);
+}
+
+tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, exec_row **rows,
+                                 size_t *nrows, tb_error *err) {
+    bus_pgarray a = {0};
+    for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, ids[i]);
+    const char *p[1] = {bus_pgarray_finish(&a)};
+    tb_status s = p[0] ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    /* In id order: batches of several workers never wait in a cycle. */
+    if (s == TB_OK)
+        s = load_many(c,
+                      "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id = ANY ($1::text[]) "
+                      "ORDER BY o.order_id COLLATE \"C\" FOR UPDATE OF o",
+                      1, p, rows, nrows, err);
+    bus_pgarray_close(&a);
+    return s;
 }
 
 tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, exec_row *out,
@@ -265,26 +299,33 @@ void exec_change_add_outcome(exec_change *ch, const exec_order *after, const exe
     }
 }
 
-static tb_status save_fill(PGconn *c, const exec_row *row, const exec_change *ch, const char *trace,
-                           tb_error *err) {
-    const exec_order *o = &row->ord;
-    tb_fill f;
-    memset(&f, 0, sizeof f);
+tb_status exec_fill_of(const exec_row *row, const exec_change *ch, int64_t fill_no, tb_fill *out,
+                       tb_error *err) {
+    tb_fill *f = out;
+    memset(f, 0, sizeof *f);
     int len =
-        snprintf(f.fill_id, sizeof f.fill_id, "%s-%lld", row->rec.order_id, (long long)o->fills);
-    if (len < 0 || (size_t)len >= sizeof f.fill_id)
+        snprintf(f->fill_id, sizeof f->fill_id, "%s-%lld", row->rec.order_id, (long long)fill_no);
+    if (len < 0 || (size_t)len >= sizeof f->fill_id)
         return tb_error_set(err, TB_INVALID, "order_id", "order id %s too long for fill ids",
                             row->rec.order_id);
-    snprintf(f.order_id, sizeof f.order_id, "%s", row->rec.order_id);
-    snprintf(f.account, sizeof f.account, "%s", row->rec.account);
-    snprintf(f.symbol, sizeof f.symbol, "%s", row->rec.symbol);
-    snprintf(f.side, sizeof f.side, "%s", row->rec.side);
-    snprintf(f.liquidity, sizeof f.liquidity, "%s", exec_liquidity_name(ch->fill.liquidity));
-    snprintf(f.strategy_id, sizeof f.strategy_id, "%s", row->rec.strategy_id);
-    f.qty = ch->fill.qty;
-    f.price = ch->fill.price;
-    f.fee = ch->fill.fee;
-    f.ts = ch->fill_ts_ns;
+    snprintf(f->order_id, sizeof f->order_id, "%s", row->rec.order_id);
+    snprintf(f->account, sizeof f->account, "%s", row->rec.account);
+    snprintf(f->symbol, sizeof f->symbol, "%s", row->rec.symbol);
+    snprintf(f->side, sizeof f->side, "%s", row->rec.side);
+    snprintf(f->liquidity, sizeof f->liquidity, "%s", exec_liquidity_name(ch->fill.liquidity));
+    snprintf(f->strategy_id, sizeof f->strategy_id, "%s", row->rec.strategy_id);
+    f->qty = ch->fill.qty;
+    f->price = ch->fill.price;
+    f->fee = ch->fill.fee;
+    f->ts = ch->fill_ts_ns;
+    return TB_OK;
+}
+
+static tb_status save_fill(PGconn *c, const exec_row *row, const exec_change *ch, const char *trace,
+                           tb_error *err) {
+    tb_fill f;
+    tb_status fs = exec_fill_of(row, ch, row->ord.fills, &f, err);
+    if (fs != TB_OK) return fs;
 
     char qty[TB_FIXED_STRLEN], price[TB_FIXED_STRLEN], fee[TB_FIXED_STRLEN], ts[40];
     tb_fixed_format(f.qty, qty);
@@ -360,19 +401,7 @@ tb_status exec_store_save(PGconn *c, exec_row *row, const exec_change *ch, const
                         "NULLIF($5::numeric, 0), $6, $7)",
                         7, q, NULL, err);
         if (s != TB_OK) break;
-        tb_order_status e;
-        memset(&e, 0, sizeof e);
-        snprintf(e.order_id, sizeof e.order_id, "%s", row->rec.order_id);
-        snprintf(e.account, sizeof e.account, "%s", row->rec.account);
-        snprintf(e.symbol, sizeof e.symbol, "%s", row->rec.symbol);
-        snprintf(e.status, sizeof e.status, "%s", exec_status_name(st->status));
-        snprintf(e.reason, sizeof e.reason, "%s", st->reason ? st->reason : "");
-        e.filled_qty = st->filled_qty;
-        e.leaves_qty = exec_status_is_open(st->status) ? o->qty - st->filled_qty : 0;
-        e.avg_price = st->avg_price;
-        e.version = (uint64_t)(first_version + i);
-        e.ts = now;
-        s = events_push(ev, &e, err);
+        s = exec_events_add_step(ev, row, st, first_version + i, now, err);
     }
     if (s != TB_OK) return s;
     snprintf(row->rec.status, sizeof row->rec.status, "%s", exec_status_name(o->status));

@@ -65,9 +65,11 @@ typedef struct exec_pending {
 /* Records a batch of ticks (traces[i] may be NULL) in the journal, in one
  * statement that is its own transaction, and only for symbols with open
  * orders: *open (malloc'd, caller frees, sorted) receives those symbols, so
- * the caller matches them. A tick recorded before is a no-op. */
+ * the caller matches them. A tick recorded before is a no-op. The newest
+ * tick of each symbol becomes its last quote (exec_last_quote; an older
+ * one replaces it only from another source or reset_gap or more behind). */
 tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
-                                  size_t n, exec_symbol **open, size_t *nopen,
+                                  size_t n, uint64_t reset_gap, exec_symbol **open, size_t *nopen,
                                   tb_error *err) TB_WARN_UNUSED;
 
 /* A symbol locked for matching: its last matched tick and its recorded
@@ -116,6 +118,49 @@ tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *er
 tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out, size_t *n,
                                      tb_error *err) TB_WARN_UNUSED;
 
+/* ---- orders in batches (exec_order_store.c) ---- */
+
+/* A symbol locked for order arrival: its last matched tick and its last
+ * quote (exec_last_quote), when one was received. */
+typedef struct exec_symbol_quote {
+    exec_symbol symbol;
+    uint64_t last_seq;
+    char last_source[TB_ID_CAP];
+    bool have_quote;
+    tb_tick quote;
+} exec_symbol_quote;
+
+/* In the caller's transaction, one statement: locks the tick state rows of
+ * syms[0..n) (sorted, distinct; created at seq 0 when new), which serialises
+ * order arrival with tick matching per symbol, and reads their last quotes
+ * into out[0..n) (same order). */
+tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
+                                  exec_symbol_quote *out, tb_error *err) TB_WARN_UNUSED;
+
+/* In the caller's transaction, one statement: loads and locks the orders
+ * ids[0..n) in id order. *rows malloc'd (caller frees); absent ids are not
+ * in it. */
+tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, exec_row **rows,
+                                 size_t *nrows, tb_error *err) TB_WARN_UNUSED;
+
+/* One exec_change of a batch: for the row rows[row] it changed. The order's
+ * version after the change and its fill count then (the fill is number
+ * fills) are kept, as the row moves on with later changes. */
+typedef struct exec_batch_change {
+    size_t row;
+    exec_change ch;
+    int64_t version;
+    int64_t fills;
+    const char *trace;
+} exec_batch_change;
+
+/* Records changes[0..n) of rows in the caller's transaction with a fixed
+ * number of statements: fills (with their outbox events), each changed
+ * order's final row, every step's order_events row. Appends the steps'
+ * orders.status events to ev in change order. */
+tb_status exec_store_save_many(PGconn *c, const exec_row *rows, const exec_batch_change *changes,
+                               size_t n, exec_events *ev, tb_error *err) TB_WARN_UNUSED;
+
 /* Loads one order FOR UPDATE. TB_NOT_FOUND when absent. */
 tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out,
                                 tb_error *err) TB_WARN_UNUSED;
@@ -150,6 +195,14 @@ tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows,
  * ev and brings row->rec up to date. Call inside a transaction. */
 tb_status exec_store_save(PGconn *c, exec_row *row, const exec_change *ch, const char *trace,
                           exec_events *ev, tb_error *err) TB_WARN_UNUSED;
+
+/* The fill number fill_no of ch for row (fill id "<order_id>-<fill_no>").
+ * TB_INVALID when the order id is too long for a fill id. */
+tb_status exec_fill_of(const exec_row *row, const exec_change *ch, int64_t fill_no, tb_fill *out,
+                       tb_error *err) TB_WARN_UNUSED;
+/* Appends the orders.status event of step st (transition version) of row. */
+tb_status exec_events_add_step(exec_events *ev, const exec_row *row, const exec_step *st,
+                               int64_t version, int64_t now_ns, tb_error *err) TB_WARN_UNUSED;
 
 /* Adds the steps of an outcome (after any steps already in ch). */
 void exec_change_add_outcome(exec_change *ch, const exec_order *after, const exec_outcome *oc,

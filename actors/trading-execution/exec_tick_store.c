@@ -11,17 +11,6 @@
 
 /* ---- array literals ---- */
 
-static tb_status arrs_done(bus_pgarray *v, size_t n, const char **out, tb_error *err) {
-    for (size_t i = 0; i < n; i++)
-        if ((out[i] = bus_pgarray_finish(&v[i])) == NULL)
-            return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    return TB_OK;
-}
-
-static void arrs_free(bus_pgarray *v, size_t n) {
-    for (size_t i = 0; i < n; i++) bus_pgarray_close(&v[i]);
-}
-
 static tb_status symbols_out(PGresult *r, int col, exec_symbol **out, size_t *n, tb_error *err) {
     int nt = PQntuples(r);
     exec_symbol *v = calloc(nt > 0 ? (size_t)nt : 1, sizeof *v);
@@ -35,7 +24,8 @@ static tb_status symbols_out(PGresult *r, int col, exec_symbol **out, size_t *n,
 /* ---- recording ---- */
 
 tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
-                                  size_t n, exec_symbol **open, size_t *nopen, tb_error *err) {
+                                  size_t n, uint64_t reset_gap, exec_symbol **open, size_t *nopen,
+                                  tb_error *err) {
     enum { NA = 11 };
     bus_pgarray a[NA] = {{0}};
     for (size_t i = 0; i < n; i++) {
@@ -52,14 +42,20 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
         bus_pgarray_i64(&a[9], t->ts);
         bus_pgarray_str(&a[10], traces[i] ? traces[i] : "");
     }
-    const char *p[NA];
+    const char *p[NA + 1];
+    char gap[24];
+    snprintf(gap, sizeof gap, "%llu", (unsigned long long)reset_gap);
+    p[NA] = gap;
     PGresult *r = NULL;
-    tb_status s = arrs_done(a, NA, p, err);
+    tb_status s = bus_pgarray_finish_all(a, NA, p, err);
     /* One statement, its own transaction, committed without waiting for the
      * WAL flush: the journal is a reorder buffer for at-most-once ticks, and
      * a tick lost in a database crash is a gap like a tick lost on the wire.
      * Ticks of symbols without open orders are not recorded at all. A tick
-     * recorded before (a redelivery) is a no-op. */
+     * recorded before (a redelivery) is a no-op. The newest tick of every
+     * symbol of the batch becomes its last quote (exec_last_quote), which
+     * prices orders on arrival; symbols in a fixed order, so two workers'
+     * batches never wait on each other in a cycle. */
     if (s == TB_OK)
         s = bus_pg_exec(
             c,
@@ -76,12 +72,21 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
             "j AS (INSERT INTO exec_tick_journal (symbol, source, seq, bid, ask, last, bid_size, "
             "  ask_size, last_size, ts_ns, trace_id) SELECT t.symbol, t.source, t.seq, t.bid, "
             "  t.ask, t.last, t.bid_size, t.ask_size, t.last_size, t.ts_ns, "
-            "  NULLIF(t.trace_id, '') FROM t JOIN open USING (symbol) ON CONFLICT DO NOTHING) "
+            "  NULLIF(t.trace_id, '') FROM t JOIN open USING (symbol) ON CONFLICT DO NOTHING), "
+            "lq AS (INSERT INTO exec_last_quote AS q (symbol, source, seq, bid, ask, last, "
+            "  bid_size, ask_size, last_size, ts_ns) SELECT DISTINCT ON (symbol) symbol, source, "
+            "  seq, bid, ask, last, bid_size, ask_size, last_size, ts_ns FROM t "
+            "  ORDER BY symbol, seq DESC ON CONFLICT (symbol) DO UPDATE SET source = "
+            "  EXCLUDED.source, seq = EXCLUDED.seq, bid = EXCLUDED.bid, ask = EXCLUDED.ask, "
+            "  last = EXCLUDED.last, bid_size = EXCLUDED.bid_size, ask_size = "
+            "  EXCLUDED.ask_size, last_size = EXCLUDED.last_size, ts_ns = EXCLUDED.ts_ns, "
+            "  updated_at = now() WHERE q.source <> EXCLUDED.source OR EXCLUDED.seq > q.seq "
+            "  OR q.seq - EXCLUDED.seq >= $12::bigint) "
             "SELECT open.symbol FROM open, sc ORDER BY open.symbol COLLATE \"C\"",
-            NA, p, &r, err);
+            NA + 1, p, &r, err);
     if (s == TB_OK) s = symbols_out(r, 0, open, nopen, err);
     PQclear(r);
-    arrs_free(a, NA);
+    bus_pgarray_close_all(a, NA);
     return s;
 }
 
@@ -96,7 +101,7 @@ void exec_pending_set_free(exec_pending_set *ps) {
 static tb_status symbols_literal(const exec_symbol *syms, size_t n, bus_pgarray *a,
                                  const char **out, tb_error *err) {
     for (size_t i = 0; i < n; i++) bus_pgarray_str(a, syms[i]);
-    return arrs_done(a, 1, out, err);
+    return bus_pgarray_finish_all(a, 1, out, err);
 }
 
 tb_status exec_store_lock_pending(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
@@ -180,7 +185,7 @@ tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *er
         bus_pgarray_str(&a[6], ts);
     }
     const char *p[NA];
-    tb_status s = arrs_done(a, NA, p, err);
+    tb_status s = bus_pgarray_finish_all(a, NA, p, err);
     if (s == TB_OK)
         s = bus_pg_exec(
             c,
@@ -191,7 +196,7 @@ tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *er
             "  updated_at = now() FROM unnest($4::text[], $5::bigint[], $6::text[], "
             "  $7::timestamptz[]) AS u(symbol, seq, source, ts) WHERE s.symbol = u.symbol",
             NA, p, NULL, err);
-    arrs_free(a, NA);
+    bus_pgarray_close_all(a, NA);
     return s;
 }
 

@@ -242,7 +242,7 @@ tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     PGconn *c = nv > 0 ? bus_ctx_pg(ctx, &err) : NULL;
     if (nv > 0 && c == NULL) s = err.status;
     if (s == TB_OK && nv > 0)
-        s = exec_store_record_ticks(c, ticks, traces, nv, &open, &nopen, &err);
+        s = exec_store_record_ticks(c, ticks, traces, nv, svc->seq_reset_gap, &open, &nopen, &err);
     if (s == TB_OK && nopen > 0) {
         /* ticks of the other symbols were not recorded: nothing rests there */
         size_t idle = 0;

@@ -1,13 +1,16 @@
 /* tb-trading-execution: order lifecycle and the paper venue.
  *
  * Consumes the ORDERS stream (orders.new.<account>, orders.cancel.<account>;
- * durable "trading-execution") and ticks (md.tick.<symbol>, queue group).
+ * durable "trading-execution"; a fetched batch a transaction,
+ * exec_order_batch.c) and ticks (md.tick.<symbol>, queue group).
  * Produces fills on the FILLS stream (fills.<account>.<symbol>, Nats-Msg-Id =
  * fill id, through the transactional outbox) and orders.status.<account>
  * for every transition. Answers api.orders.get|list|cancel. Orders, fills
  * and the per-symbol tick sequence live in PostgreSQL; workers keep no state
  * of their own, so any number of copies behave as one. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "exec_service.h"
 #include "outbox.h"
@@ -16,12 +19,13 @@
 
 static exec_service service;
 
-static const bus_endpoint endpoints[] = {
+static bus_endpoint endpoints[] = {
+    /* Fetch and batch sizes from EXEC_ORDER_BATCH (main). */
     {.name = "orders",
      .kind = BUS_STREAM,
      .subject = "orders.>",
      .event = NULL,
-     .handler = exec_on_order_stream,
+     .batch_handler = exec_on_orders,
      .stream = {.stream = BUS_STREAM_ORDERS, .durable = EXEC_SERVICE_NAME}},
     {.name = "ticks",
      .kind = BUS_EVENT,
@@ -61,9 +65,8 @@ static tb_status warm_pool(bus_actor *a, tb_error *err) {
 }
 
 static tb_status start(bus_actor *a, tb_error *err) {
-    tb_status s = exec_service_load(&service, err);
+    tb_status s = warm_pool(a, err);
     if (s != TB_OK) return s;
-    if ((s = warm_pool(a, err)) != TB_OK) return s;
     exec_service_metrics(&service, a);
     bus_actor_set_user(a, &service);
     s = bus_outbox_start_relay(a, EXEC_PRODUCER, service.relay_interval_ms, err);
@@ -88,5 +91,17 @@ static const bus_actor_def def = {
 };
 
 int main(int argc, char **argv) {
+    /* Settings first: the ORDERS endpoint's batch size is one of them. */
+    tb_error err = {0};
+    bool help = false;
+    for (int i = 1; i < argc; i++)
+        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+                strcmp(argv[i], "--version") == 0;
+    if (!help && exec_service_load(&service, &err) != TB_OK) {
+        fprintf(stderr, "tb-trading-execution: %s\n", err.message);
+        return 2;
+    }
+    endpoints[0].stream.batch = (int)service.order_batch;
+    endpoints[0].batch_max = (int)service.order_batch;
     return bus_actor_main(&def, argc, argv);
 }

@@ -19,12 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tb_eustock.h"
 #include "tb_invariants.h"
 #include "tb_services.h"
 #include "tb_test.h"
 
-#define MAX_CLOSES  4096
-#define MAX_FILLS   1024
+#define MAX_FILLS   TB_EU_MAX_FILLS
 #define FAST        5
 #define SLOW        20
 #define SETTLE_MS   60000
@@ -42,74 +42,17 @@ static PGconn *pg;
 static char log_path[512], tag[40];
 static pid_t children[N_SERVICES];
 
-/* The DAX closes of data/eustock_daily.csv, in file order. */
-static tb_fixed closes[MAX_CLOSES];
-static int64_t times[MAX_CLOSES];
-static char dates[MAX_CLOSES][11];
-static size_t nclose;
+/* The DAX closes of data/eustock_daily.csv, in file order, and the fills
+ * the strategy must make on them (tests/support/tb_eustock.c). */
+static tb_eustock eu;
+#define closes eu.closes
+#define times  eu.times
+#define dates  eu.dates
+#define nclose eu.nclose
+typedef tb_eu_fill fill;
 
-/* One fill as the test expects it, or as it was booked. */
-typedef struct fill {
-    uint64_t signal_seq; /* tick the decision was taken on (1-based) */
-    int side;            /* +1 buy, -1 sell */
-    tb_fixed price;
-    int64_t ts_us;
-} fill;
-
-static fill want[MAX_FILLS];
+static fill want[TB_EU_MAX_FILLS];
 static size_t nwant;
-
-static void load_dax(void) {
-    char path[512];
-    const char *src = getenv("TB_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/data/eustock_daily.csv", src ? src : ".");
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "%s not found", path);
-    char line[256];
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
-    nclose = 0;
-    while (fgets(line, sizeof line, f)) {
-        char date[32], sym[16], close[32];
-        ck_assert_int_eq(sscanf(line, "%31[^,],%15[^,],%31s", date, sym, close), 3);
-        if (strcmp(sym, "DAX") != 0) continue;
-        ck_assert_uint_lt(nclose, MAX_CLOSES);
-        ck_assert_uint_eq(strlen(date), 10);
-        char iso[48];
-        snprintf(iso, sizeof iso, "%sT00:00:00Z", date); /* market-data's time of a date */
-        ck_assert_int_eq(tb_ts_parse(iso, &times[nclose]), TB_OK);
-        ck_assert_int_eq(tb_fixed_parse_cstr(close, &closes[nclose]), TB_OK);
-        memcpy(dates[nclose], date, 11);
-        nclose++;
-    }
-    fclose(f);
-    ck_assert_uint_gt(nclose, 1000);
-}
-
-/* The strategy, independently: sign(mean(fast) - mean(slow)) compared as
- * fast_sum * SLOW against slow_sum * FAST in 128 bits; a change of a
- * non-zero sign is a decision, filled at the next close (a decision on the
- * last close has none and makes no order). */
-static void expected_fills(void) {
-    nwant = 0;
-    int last = 0;
-    for (size_t i = SLOW - 1; i < nclose; i++) {
-        __int128 f = 0, s = 0;
-        for (size_t j = i + 1 - FAST; j <= i; j++) f += closes[j];
-        for (size_t j = i + 1 - SLOW; j <= i; j++) s += closes[j];
-        __int128 l = f * SLOW, r = s * FAST;
-        int rel = (l > r) - (l < r);
-        if (rel == 0) continue;
-        if (last != 0 && rel != last && i + 1 < nclose) {
-            ck_assert_uint_lt(nwant, MAX_FILLS);
-            want[nwant++] = (fill){.signal_seq = i + 1,
-                                   .side = rel,
-                                   .price = closes[i + 1],
-                                   .ts_us = times[i + 1] / 1000};
-        }
-        last = rel;
-    }
-    ck_assert_uint_gt(nwant, 20);
-}
 
 static void setup(void) {
     tb_test_config(&cfg, "event-time-test");
@@ -120,29 +63,22 @@ static void setup(void) {
     snprintf(log_path, sizeof log_path, "%s/test_event_time.log", bd ? bd : "/tmp");
     tb_test_unique(tag, sizeof tag, "ET");
     memset(children, 0, sizeof children);
-    load_dax();
-    expected_fills();
+    tb_eu_load_dax(&eu);
+    nwant = tb_eu_sma_fills(&eu, FAST, SLOW, want);
+    ck_assert_uint_gt(nwant, 20);
 }
 
 /* From the test body, not the fixture: a failure here still runs the
  * teardown, which stops whatever was started. */
 static void start_services(void) {
-    for (int i = 0; i < N_SERVICES; i++) {
-        char inst[96];
-        snprintf(inst, sizeof inst, "%s-%.6s", tag, services[i]);
-        children[i] = tb_service_spawn(services[i], inst,
-                                       i == 0 ? "MD_MODE=off" : "EXEC_SLIPPAGE_BPS=0", log_path);
-    }
-    for (int i = 0; i < N_SERVICES; i++)
-        ck_assert_msg(tb_service_wait(conn, services[i], tag, 1, 30000), "%s is not up (see %s)",
-                      services[i], log_path);
+    static const char *const env[N_SERVICES] = {"MD_MODE=off", "EXEC_SLIPPAGE_BPS=0",
+                                                "EXEC_SLIPPAGE_BPS=0", "EXEC_SLIPPAGE_BPS=0",
+                                                "EXEC_SLIPPAGE_BPS=0"};
+    tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);
 }
 
 static void teardown(void) {
-    for (int i = 0; i < N_SERVICES; i++)
-        if (children[i] > 0) kill(children[i], SIGTERM);
-    for (int i = 0; i < N_SERVICES; i++)
-        if (children[i] > 0) (void)tb_test_wait_exit(children[i], 20000);
+    tb_services_stop(children, N_SERVICES);
     PQfinish(pg);
     bus_conn_close(conn);
 }

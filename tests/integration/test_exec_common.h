@@ -7,9 +7,9 @@
  *     the tb_order published on orders.new.<account> through JetStream with
  *     Nats-Msg-Id = order id (xt_submit);
  *   - ticks are published on md.tick.<symbol> (xt_tick);
- *   - api.market.quote is answered by an in-process fake actor for the
- *     symbols the test gives a quote (xt_set_quote); other symbols get an
- *     error reply, so their orders rest until the next tick;
+ *   - a symbol's quote is its last tick (xt_set_quote publishes one and
+ *     waits until trading-execution stored it); orders of symbols without
+ *     one rest until the next tick;
  *   - fills (fills.<account>.>) and orders.status.<account> are captured
  *     with core subscriptions; rows are read from PostgreSQL.
  *
@@ -185,71 +185,25 @@ static void xt_tick_pub(const char *sym, uint64_t seq, const xt_tick *q) {
     ck_assert_int_eq(bus_conn_flush(xt_conn, 2000), TB_OK);
 }
 
-/* ------------------------------------------------------- fake quotes -- */
+/* ------------------------------------------------------- last quotes -- */
 
-#define XT_MAX_QUOTES 64
-static pthread_mutex_t xt_quote_lock = PTHREAD_MUTEX_INITIALIZER;
-static tb_tick xt_quotes[XT_MAX_QUOTES];
-static int xt_nquotes;
-
+/* Gives sym a quote the way the feed does: a tick on md.tick.<sym>, which
+ * trading-execution keeps as the symbol's last quote (exec_last_quote) and
+ * prices arriving orders with. Returns once the quote is stored. */
 static void xt_set_quote(const char *sym, uint64_t seq, const xt_tick *q) {
-    pthread_mutex_lock(&xt_quote_lock);
-    ck_assert_int_lt(xt_nquotes, XT_MAX_QUOTES);
-    tb_tick *t = &xt_quotes[xt_nquotes++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->symbol, sizeof t->symbol, "%s", sym);
-    snprintf(t->source, sizeof t->source, "test");
-    t->seq = seq;
-    t->ts = tb_now_ns();
-    t->bid = q->bid ? F(q->bid) : 0;
-    t->ask = q->ask ? F(q->ask) : 0;
-    t->last = q->last ? F(q->last) : 0;
-    t->bid_size = q->bid_size ? F(q->bid_size) : 0;
-    t->ask_size = q->ask_size ? F(q->ask_size) : 0;
-    t->last_size = q->last_size ? F(q->last_size) : 0;
-    pthread_mutex_unlock(&xt_quote_lock);
-}
-
-static tb_status xt_on_quote(bus_ctx *ctx, const void *ev) {
-    const tb_query *q = ev;
-    tb_tick found;
-    bool ok = false;
-    pthread_mutex_lock(&xt_quote_lock);
-    for (int i = xt_nquotes - 1; i >= 0 && !ok; i--)
-        if (strcmp(xt_quotes[i].symbol, q->symbol) == 0) {
-            found = xt_quotes[i];
-            ok = true;
-        }
-    pthread_mutex_unlock(&xt_quote_lock);
-    if (!ok) return bus_fail(ctx, TB_NOT_FOUND, "symbol", "no quote for %s", q->symbol);
-    return bus_reply(ctx, &tb_tick_desc, &found);
-}
-
-static bus_endpoint xt_quote_eps[] = {{.name = "quote",
-                                       .kind = BUS_REQUEST,
-                                       .subject = "api.market.quote",
-                                       .event = &tb_query_desc,
-                                       .handler = xt_on_quote}};
-static char xt_quote_name[64];
-static bus_actor_def xt_quote_def = {.version = "0.0.1",
-                                     .description = "fake market-data quotes",
-                                     .endpoints = xt_quote_eps,
-                                     .nendpoints = 1};
-static bus_actor *xt_quote_actor;
-
-static void xt_quotes_start(void) {
-    tb_test_unique(xt_quote_name, sizeof xt_quote_name, "exec-test-quotes");
-    xt_quote_def.name = xt_quote_name;
-    bus_config cfg;
-    tb_test_config(&cfg, xt_quote_name);
-    tb_error err = {0};
-    ck_assert_int_eq(bus_actor_create(&xt_quote_def, &cfg, &xt_quote_actor, &err), TB_OK);
-    ck_assert_msg(bus_actor_start(xt_quote_actor, &err) == TB_OK, "%s", err.message);
-}
-
-static void xt_quotes_stop(void) {
-    bus_actor_destroy(xt_quote_actor);
-    xt_quote_actor = NULL;
+    xt_tick_pub(sym, seq, q);
+    char want[24];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)seq);
+    const char *p[1] = {sym};
+    int64_t deadline = tb_now_ns() + INT64_C(15000000000);
+    for (;;) {
+        char *v = xt_sql("SELECT seq::text FROM exec_last_quote WHERE symbol = $1", 1, p);
+        bool stored = v != NULL && strcmp(v, want) == 0;
+        free(v);
+        if (stored) return;
+        ck_assert_msg(tb_now_ns() < deadline, "quote %s of %s never stored", want, sym);
+        usleep(5000);
+    }
 }
 
 /* ----------------------------------------------------------- workers -- */

@@ -17,7 +17,6 @@ static char *worker_env[] = {"EXEC_SLIPPAGE_BPS=10",       "EXEC_FEE_BPS=10",
 
 static void suite_up(void) {
     xt_open("test_exec_orders");
-    xt_quotes_start();
     worker = xt_worker(worker_env);
     xt_wait_ready(1);
 }
@@ -26,7 +25,6 @@ static void suite_up(void) {
 static void suite_down(void) {
     if (tb_test_stop(worker, 30000) != 0)
         fprintf(stderr, "tb-trading-execution did not exit cleanly\n");
-    xt_quotes_stop();
     xt_close();
 }
 
@@ -249,11 +247,12 @@ END_TEST
 
 START_TEST(ioc_and_fok) {
     fresh();
-    char ioc[64], fok1[64], fok2[64], sym2[48];
+    char ioc[64], fok1[64], fok2[64], sym2[48], sym3[48];
     order_id(ioc, sizeof ioc, "ioc");
     order_id(fok1, sizeof fok1, "fok1");
     order_id(fok2, sizeof fok2, "fok2");
     tb_test_unique(sym2, sizeof sym2, "XF");
+    tb_test_unique(sym3, sizeof sym3, "XG");
     /* IOC market 10 against 3 on the ask: 3 filled, the rest canceled */
     xt_submit(xacct, xsym, ioc, &(xt_order){"buy", "market", "ioc", "10", NULL, NULL, NULL});
     xt_wait_state(ioc, "accepted 0.00000000 v2");
@@ -270,10 +269,11 @@ START_TEST(ioc_and_fok) {
     char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);
     ck_assert_str_eq(reason, "fok_unfillable");
     free(reason);
-    /* FOK with enough size: all of it */
-    xt_submit(xacct, sym2, fok2, &(xt_order){"buy", "limit", "fok", "10", "101", NULL, NULL});
+    /* FOK with enough size: all of it (a symbol without a tick yet, so the
+     * order rests until one instead of meeting sym2's last quote) */
+    xt_submit(xacct, sym3, fok2, &(xt_order){"buy", "limit", "fok", "10", "101", NULL, NULL});
     xt_wait_state(fok2, "accepted 0.00000000 v2");
-    xt_tick_pub(sym2, 2, &(xt_tick){"99.9", "100", NULL, NULL, "10", NULL});
+    xt_tick_pub(sym3, 1, &(xt_tick){"99.9", "100", NULL, NULL, "10", NULL});
     xt_wait_state(fok2, "filled 10.00000000 v3");
     xt_fill_is(fok2, 1, "10.00000000 100.00000000 1.00000000 maker");
 }

@@ -442,14 +442,17 @@ START_TEST(slow_and_absent_services) {
     int64_t t1 = bus_mono_ns();
     long status = 0;
     char code[32] = "";
+    bool retry_after = false;
     while (status != 503 && bus_mono_ns() - t1 < INT64_C(5000000000)) {
         gw_http(&r, &gw, "GET", "/v1/fills", viewer, NULL);
         status = r.status;
         snprintf(code, sizeof code, "%s", http_error_code(&r));
         ck_assert_msg(status == 503 || status == 504, "%ld %s", status, r.body);
+        retry_after = r.headers && strcasestr(r.headers, "\nRetry-After: 1\r") != NULL;
         http_free(&r);
     }
     ck_assert_int_eq(status, 503);
+    ck_assert_msg(retry_after, "a 503 tells when to retry");
     ck_assert_str_eq(code, "no_responders");
     svc = fake_start(fake_name, true);
     gw_http(&r, &gw, "GET", "/v1/fills", viewer, NULL);

@@ -696,6 +696,44 @@ static tb_status fk_rules(bus_ctx *ctx, const void *ev) {
     return bus_reply_list(ctx, &tb_alert_rule_desc, &r, 1, NULL);
 }
 
+/* Replies with j (stolen) as a schema-less msgpack map. */
+static tb_status reply_raw(bus_ctx *ctx, json_t *j) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_error err = {0};
+    ck_assert_int_eq(tb_json_to_msgpack_raw(j, &sb, &err), TB_OK);
+    json_decref(j);
+    tb_status s = bus_reply_bytes(ctx, sb.data, sb.size, "application/msgpack", NULL);
+    msgpack_sbuffer_destroy(&sb);
+    return s;
+}
+
+static tb_status fk_backtest(bus_ctx *ctx, const void *ev) {
+    note(ctx, NULL, NULL);
+    tb_backtest b = {.created_at = tb_now_ns()};
+    if (strcmp(bus_ctx_subject(ctx), "api.backtests.create") == 0) b = *(const tb_backtest *)ev;
+    snprintf(b.backtest_id, sizeof b.backtest_id, "bt1");
+    snprintf(b.kind, sizeof b.kind, "sma_cross");
+    snprintf(b.symbols, sizeof b.symbols, "DAX");
+    snprintf(b.data, sizeof b.data, "{\"file\":\"eu.csv\"}");
+    snprintf(b.status, sizeof b.status, "running");
+    if (strcmp(bus_ctx_subject(ctx), "api.backtests.list") == 0)
+        return bus_reply_list(ctx, &tb_backtest_desc, &b, 1, NULL);
+    if (strcmp(bus_ctx_subject(ctx), "api.backtests.get") != 0)
+        return bus_reply(ctx, &tb_backtest_desc, &b);
+    /* get answers a map of several types, as analytics does */
+    json_t *j = NULL;
+    ck_assert_int_eq(tb_to_json(&tb_backtest_desc, &b, &j), TB_OK);
+    json_object_set_new(j, "children", json_array());
+    return reply_raw(ctx, j);
+}
+
+static tb_status fk_bt_report(bus_ctx *ctx, const void *ev) {
+    note(ctx, &tb_query_desc, ev);
+    return reply_raw(ctx,
+                     json_pack("{s:s, s:f, s:[]}", "backtest_id", "bt1", "sharpe", 1.25, "trades"));
+}
+
 #define EP(n, subj, type, fn)                                                                      \
     { .name = n, .kind = BUS_REQUEST, .subject = subj, .event = type, .handler = fn }
 static const bus_endpoint fake_endpoints[] = {
@@ -732,6 +770,12 @@ static const bus_endpoint fake_endpoints[] = {
     EP("rules", "api.alerts.rules.list", &tb_query_desc, fk_rules),
     EP("rule-create", "api.alerts.rules.create", &tb_alert_rule_desc, fk_rule_create),
     EP("rule-delete", "api.alerts.rules.delete", &tb_query_desc, fk_query_ok),
+    EP("bt-create", "api.backtests.create", &tb_backtest_desc, fk_backtest),
+    EP("bt-list", "api.backtests.list", &tb_query_desc, fk_backtest),
+    EP("bt-get", "api.backtests.get", &tb_query_desc, fk_backtest),
+    EP("bt-cancel", "api.backtests.cancel", &tb_query_desc, fk_backtest),
+    EP("bt-report", "api.backtests.report", &tb_query_desc, fk_bt_report),
+    EP("bt-equity", "api.backtests.equity", &tb_query_desc, fk_equity),
 };
 #undef EP
 

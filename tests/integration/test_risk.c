@@ -125,6 +125,101 @@ START_TEST(client_order_id_retry) {
 }
 END_TEST
 
+/* Orders sent together are decided in batches (fewer batches than
+ * requests) and answered as one by one: every new client_order_id makes one
+ * order, a repeat with the same fields gets that order (also when it comes
+ * in the same batch), a repeat with other fields is a conflict. */
+START_TEST(concurrent_orders_batched) {
+    enum { ORDERS = 100, REPEATS = 10, TOTAL = ORDERS + 2 * REPEATS };
+    char acct[48], sym[48];
+    new_account(acct, sizeof acct);
+    new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    fake_set_quote(sym, FX(99), FX(101), FX(100));
+    tb_risk_limits l = limits_for(acct);
+    l.max_open_orders = 100000;
+    l.max_orders_per_sec = 100000;
+    ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    double batches0 = risk_metric("tb_batch_size_count", "endpoint=\"submit\"");
+
+    natsConnection *nc = bus_conn_nats(client);
+    natsInbox *inbox = NULL;
+    ck_assert_int_eq(natsInbox_Create(&inbox), NATS_OK);
+    char wild[128];
+    snprintf(wild, sizeof wild, "%s.*", (const char *)inbox);
+    natsSubscription *sub = NULL;
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, wild), NATS_OK);
+    /* 0..99: new keys; then each repeat of c-5 (same fields) and of c-7
+     * (qty 2) right behind an original */
+    static tb_order_request req[TOTAL];
+    for (int i = 0; i < TOTAL; i++) {
+        int key = i < ORDERS ? i : (i - ORDERS) % 2 == 0 ? 5 : 7;
+        req[i] = order_req(acct, sym, "buy", "market", FX(1));
+        snprintf(req[i].client_order_id, sizeof req[i].client_order_id, "c-%d", key);
+        if (i >= ORDERS && key == 7) req[i].qty = FX(2);
+    }
+    int order[TOTAL], k = 0;
+    for (int i = 0; i < ORDERS; i++) {
+        order[k++] = i;
+        if (i >= 8 && i < 8 + 2 * REPEATS) order[k++] = ORDERS + (i - 8);
+    }
+    ck_assert_int_eq(k, TOTAL);
+    for (int j = 0; j < TOTAL; j++) {
+        int i = order[j];
+        msgpack_sbuffer b;
+        msgpack_sbuffer_init(&b);
+        ck_assert_int_eq(tb_encode(&tb_order_request_desc, &req[i], &b, NULL), TB_OK);
+        char reply[160];
+        snprintf(reply, sizeof reply, "%s.%d", (const char *)inbox, i);
+        ck_assert_int_eq(
+            natsConnection_PublishRequest(nc, "api.orders.submit", reply, b.data, (int)b.size),
+            NATS_OK);
+        msgpack_sbuffer_destroy(&b);
+    }
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    static char ids[TOTAL][TB_ID_CAP];
+    static char codes[TOTAL][32];
+    int got = 0;
+    while (got < TOTAL) {
+        natsMsg *m = NULL;
+        ck_assert_msg(natsSubscription_NextMsg(&m, sub, 10000) == NATS_OK, "%d of %d answers", got,
+                      TOTAL);
+        int i = atoi(strrchr(natsMsg_GetSubject(m), '.') + 1);
+        ck_assert(i >= 0 && i < TOTAL && codes[i][0] == '\0');
+        const char *code = NULL;
+        if (natsMsgHeader_Get(m, BUS_HDR_ERROR_STATUS, &code) == NATS_OK) {
+            snprintf(codes[i], sizeof codes[i], "%s", code);
+        } else {
+            tb_order_record rec;
+            ck_assert_int_eq(tb_decode(&tb_order_record_desc, natsMsg_GetData(m),
+                                       (size_t)natsMsg_GetDataLength(m), &rec, NULL),
+                             TB_OK);
+            ck_assert_str_eq(rec.client_order_id, req[i].client_order_id);
+            snprintf(ids[i], sizeof ids[i], "%s", rec.order_id);
+            snprintf(codes[i], sizeof codes[i], "ok");
+        }
+        natsMsg_Destroy(m);
+        got++;
+    }
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    for (int i = 0; i < ORDERS; i++)
+        ck_assert_msg(strcmp(codes[i], "ok") == 0, "c-%d: %s", i, codes[i]);
+    for (int i = ORDERS; i < TOTAL; i++) {
+        if ((i - ORDERS) % 2 == 0) {
+            ck_assert_msg(strcmp(codes[i], "ok") == 0, "repeat of c-5: %s", codes[i]);
+            ck_assert_str_eq(ids[i], ids[5]);
+        } else {
+            ck_assert_msg(strcmp(codes[i], "conflict") == 0, "repeat of c-7: %s", codes[i]);
+        }
+    }
+    const char *p[1] = {acct};
+    ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, p), ORDERS);
+    double batches = risk_metric("tb_batch_size_count", "endpoint=\"submit\"");
+    ck_assert_msg(batches > batches0 && batches - batches0 < TOTAL, "%.0f batches for %d orders",
+                  batches - batches0, TOTAL);
+}
+END_TEST
+
 START_TEST(symbol_checks) {
     char acct[48], sym[48], unlisted[48];
     new_account(acct, sizeof acct);
@@ -408,6 +503,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, approved_order_is_recorded_and_published);
     tcase_add_test(tc, client_order_id_retry);
+    tcase_add_test(tc, concurrent_orders_batched);
     tcase_add_test(tc, symbol_checks);
     tcase_add_test(tc, quantity_checks);
     tcase_add_test(tc, price_checks);

@@ -352,6 +352,58 @@ START_TEST(signal_orders_count_event_time) {
 }
 END_TEST
 
+/* A burst of signals of one account is decided in batches (fewer batches
+ * than signals, one transaction per account and batch), and exactly as one
+ * by one: every approved order counts as open for the signals after it, so
+ * max_open_orders admits exactly its number, and every signal gets one
+ * decision. */
+START_TEST(signal_burst_decided_in_batches) {
+    enum { SIGNALS = 150, MAX_OPEN = 40 };
+    char acct[48], sym[48], subj[128];
+    new_account(acct, sizeof acct);
+    new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    tb_risk_limits l = limits_for(acct);
+    l.max_open_orders = MAX_OPEN;
+    l.max_orders_per_sec = 100000;
+    ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    snprintf(subj, sizeof subj, "risk.decision.%s", acct);
+    natsSubscription *decisions = subscribe(subj);
+    double batches0 = risk_metric("tb_batch_size_count", "endpoint=\"signals\"");
+    const int64_t t0 = INT64_C(902966400000000000);
+    for (int i = 0; i < SIGNALS; i++) {
+        tb_signal s = make_signal(acct, sym, "fixed", FX(1), 0);
+        s.ts = t0 + i * INT64_C(1000000000);
+        s.fill_price = FX(101);
+        s.fill_ts = s.ts + 1;
+        s.fill_seq = (uint64_t)i + 1;
+        publish_signal(&s);
+    }
+    int approved = 0, rejected = 0, other = 0;
+    tb_risk_decision d;
+    while (approved + rejected + other < SIGNALS &&
+           next_event(decisions, &tb_risk_decision_desc, &d, 10000, NULL, 0)) {
+        if (d.approved)
+            approved++;
+        else if (strcmp(d.reasons, "max_open_orders") == 0)
+            rejected++;
+        else
+            other++;
+    }
+    ck_assert_int_eq(approved, MAX_OPEN);
+    ck_assert_int_eq(rejected, SIGNALS - MAX_OPEN);
+    ck_assert_int_eq(other, 0);
+    ck_assert(!next_event(decisions, &tb_risk_decision_desc, &d, 300, NULL, 0));
+    const char *pa[1] = {acct};
+    ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, pa), MAX_OPEN);
+    double batches = risk_metric("tb_batch_size_count", "endpoint=\"signals\"");
+    double signals = risk_metric("tb_batch_size_sum", "endpoint=\"signals\"");
+    ck_assert_msg(batches > batches0 && batches - batches0 < SIGNALS, "%.0f batches for %d signals",
+                  batches - batches0, SIGNALS);
+    ck_assert_msg(signals >= SIGNALS, "the batches held %.0f signals", signals);
+    natsSubscription_Destroy(decisions);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("risk_admin");
     TCase *tc = tcase_create("admin");
@@ -362,6 +414,7 @@ int main(void) {
     tcase_add_test(tc, kill_switch_global);
     tcase_add_test(tc, signals_become_orders_once);
     tcase_add_test(tc, signal_orders_count_event_time);
+    tcase_add_test(tc, signal_burst_decided_in_batches);
     tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);

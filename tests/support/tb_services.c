@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <nats/nats.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,4 +49,23 @@ bool tb_service_wait(bus_conn *conn, const char *service, const char *id_prefix,
     while (tb_service_count(conn, service, id_prefix) != want)
         if (bus_mono_ns() >= end) return false;
     return true;
+}
+
+void tb_services_start(bus_conn *conn, const char *const *services, const char *const *env, int n,
+                       const char *tag, const char *log_path, pid_t *pids) {
+    for (int i = 0; i < n; i++) {
+        char inst[96];
+        snprintf(inst, sizeof inst, "%s-%.6s", tag, services[i]);
+        pids[i] = tb_service_spawn(services[i], inst, env ? env[i] : NULL, log_path);
+    }
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(tb_service_wait(conn, services[i], tag, 1, 30000), "%s is not up (see %s)",
+                      services[i], log_path);
+}
+
+void tb_services_stop(pid_t *pids, int n) {
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) kill(pids[i], SIGTERM);
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) (void)tb_test_wait_exit(pids[i], 20000);
 }

@@ -23,4 +23,13 @@ int tb_service_count(bus_conn *conn, const char *service, const char *id_prefix)
 bool tb_service_wait(bus_conn *conn, const char *service, const char *id_prefix, int want,
                      int64_t timeout_ms);
 
+/* Starts one instance of each of services[0..n) (instance "<tag>-<first 6
+ * letters of the service>", env[i] its extra_env, env may be NULL) into
+ * pids, and waits until each answers (asserts, naming log_path). Call from
+ * a test body: a failure there still runs the teardown. */
+void tb_services_start(bus_conn *conn, const char *const *services, const char *const *env, int n,
+                       const char *tag, const char *log_path, pid_t *pids);
+/* SIGTERM to every pid > 0 of pids[0..n), then waits for each (20 s). */
+void tb_services_stop(pid_t *pids, int n);
+
 #endif

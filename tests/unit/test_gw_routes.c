@@ -42,6 +42,12 @@ static const char *const design_routes[][2] = {
     {"GET", "/v1/alerts/rules"},
     {"POST", "/v1/alerts/rules"},
     {"GET", "/v1/stream"},
+    {"POST", "/v1/backtests"},
+    {"GET", "/v1/backtests"},
+    {"GET", "/v1/backtests/{id}"},
+    {"DELETE", "/v1/backtests/{id}"},
+    {"GET", "/v1/backtests/{id}/report"},
+    {"GET", "/v1/backtests/{id}/report.svg"},
     /* beyond DESIGN §6: the rest of the services' api.* endpoints */
     {"DELETE", "/v1/alerts/rules/{id}"},
     {"GET", "/v1/webhooks/{id}/deliveries"},
@@ -90,8 +96,8 @@ START_TEST(entries_are_consistent) {
                           !strcmp(m, "DELETE"),
                       "%s: method %s", r->path, m);
         ck_assert_msg(r->summary && r->summary[0], "%s %s: no summary", m, r->path);
-        ck_assert_msg(r->success == 200 || r->success == 201 || r->success == 204 ||
-                          (r->success == 101 && r->action == GW_STREAM),
+        ck_assert_msg(r->success == 200 || r->success == 201 || r->success == 202 ||
+                          r->success == 204 || (r->success == 101 && r->action == GW_STREAM),
                       "%s %s", m, r->path);
         for (size_t k = 0; k < i; k++)
             ck_assert_msg(strcmp(rs[k].method, m) || strcmp(rs[k].path, r->path), "duplicate %s %s",

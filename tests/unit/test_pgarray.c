@@ -1,5 +1,6 @@
 /* PostgreSQL array literals (bus/pgarray.c): strings always quoted and escaped, numbers and
- * fixed-point values exact, hex bytes, empty arrays, reuse after reset. */
+ * fixed-point values exact, hex bytes, empty arrays, reuse after reset, a
+ * statement's columns finished and closed together. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +53,28 @@ START_TEST(empty_and_large) {
 }
 END_TEST
 
+START_TEST(columns_finished_and_closed_together) {
+    bus_pgarray cols[3] = {{0}};
+    bus_pgarray_str(&cols[0], "a");
+    bus_pgarray_i64(&cols[1], -7);
+    const char *p[3] = {NULL, NULL, NULL};
+    tb_error err = {0};
+    ck_assert_int_eq(bus_pgarray_finish_all(cols, 3, p, &err), TB_OK);
+    ck_assert_str_eq(p[0], "{\"a\"}");
+    ck_assert_str_eq(p[1], "{-7}");
+    ck_assert_str_eq(p[2], "{}");
+    bus_pgarray_close_all(cols, 3);
+    for (int i = 0; i < 3; i++) ck_assert_ptr_null(cols[i].p);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("bus_pgarray");
     TCase *tc = tcase_create("pgarray");
     tcase_add_test(tc, strings_quoted_and_escaped);
     tcase_add_test(tc, numbers_fixed_and_hex);
     tcase_add_test(tc, empty_and_large);
+    tcase_add_test(tc, columns_finished_and_closed_together);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

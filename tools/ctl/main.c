@@ -8,7 +8,7 @@
  *   $ build/tools/ctl/tb-ctl order submit --account DEMO --symbol DAX --side buy --qty 1
  *   {"order_id":"...","status":"accepted",...}
  *
- * Commands: services, health, killswitch, order submit|cancel, replay (see
+ * Commands: services, health, killswitch, order submit|cancel, replay, backtest (see
  * usage() below). Results go to stdout, problems to stderr; exit status 0 on
  * success, 1 when the bus or a service says no, 2 on bad usage. */
 #include <stdlib.h>
@@ -43,6 +43,13 @@ static void usage(FILE *f) {
                "                                --wait waits (default up to 600 s) for\n"
                "                                md.status.<source> to say done or failed and\n"
                "                                prints its counts\n"
+               "  backtest FILE --kind K --symbols S[,S...] [--params JSON] [--grid JSON]\n"
+               "           [--speed N] [--format ticks|closes] [--cash C] [--qty Q]\n"
+               "           [--account A] [--rank-by STAT] [--no-wait]\n"
+               "                                api.backtests.create of FILE (under\n"
+               "                                MD_REPLAY_DIR) on its own account and symbols;\n"
+               "                                waits with a progress bar (on a terminal) and\n"
+               "                                prints the report (a grid: its ranked runs)"
                "\n"
                "Options:\n"
                "  --timeout S   request timeout in seconds (default 5)\n"
@@ -173,7 +180,7 @@ int main(int argc, char **argv) {
         int (*fn)(ctl *, int, char **);
     } commands[] = {
         {"services", ctl_services}, {"health", ctl_health}, {"killswitch", ctl_killswitch},
-        {"order", ctl_order},       {"replay", ctl_replay},
+        {"order", ctl_order},       {"replay", ctl_replay}, {"backtest", ctl_backtest},
     };
     int (*fn)(ctl *, int, char **) = NULL;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

@@ -1,0 +1,277 @@
+/* Carries running backtests on: a timer on every analytics instance claims
+ * the running rows no other instance holds (FOR UPDATE SKIP LOCKED) and
+ * moves each one step:
+ *
+ *   start   asks market-data to replay the data under the run's symbols
+ *           (feed bt<N>, prefix "bt<N>-"); all replay slots busy: retried
+ *   replay  follows the feed's status (events = ticks published); done:
+ *   settle  the chain is quiet when the run's signals, orders and fills have
+ *           not changed for BACKTEST_QUIET_MS and no order of the account is
+ *           open; then the run is done. Longer than BACKTEST_SETTLE_MS: failed
+ *   grid    a grid ends when every child has ended
+ *
+ * Everything a step needs is in the row, so a restarted or another instance
+ * carries the run on where it stopped. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "an_backtest.h"
+#include "conn.h"
+#include "store.h"
+#include "timer.h"
+
+#define CLAIM_MAX 32
+
+an_bt_settings an_bt;
+
+tb_status an_bt_settings_load(tb_error *err) {
+    tb_status s = bus_env_int("BACKTEST_GRID_MAX", 50, 1, 1000, &an_bt.grid_max, err);
+    if (s == TB_OK) s = bus_env_int("BACKTEST_TICK_MS", 200, 10, 60000, &an_bt.tick_ms, err);
+    if (s == TB_OK) s = bus_env_int("BACKTEST_QUIET_MS", 1500, 100, 600000, &an_bt.quiet_ms, err);
+    if (s == TB_OK)
+        s = bus_env_int("BACKTEST_SETTLE_MS", 600000, 1000, 86400000, &an_bt.settle_ms, err);
+    if (s == TB_OK)
+        s = bus_env_int("BACKTEST_REQUEST_TIMEOUT_MS", 5000, 100, 60000, &an_bt.request_ms, err);
+    an_bt.default_cash = INT64_C(100000) * TB_FIXED_SCALE;
+    return s;
+}
+
+void an_bt_usage(FILE *f) {
+    fprintf(f,
+            "  BACKTEST_GRID_MAX            most runs of one grid backtest (default 50)\n"
+            "  BACKTEST_TICK_MS             how often running backtests are stepped (default 200)\n"
+            "  BACKTEST_QUIET_MS            after its replay, a run is done when its signals,\n"
+            "                               orders and fills did not change this long (1500)\n"
+            "  BACKTEST_SETTLE_MS           a run not quiet this long after its replay fails\n"
+            "                               (default 600000)\n"
+            "  BACKTEST_REQUEST_TIMEOUT_MS  timeout of each request to another service (5000)\n");
+}
+
+static void finish(an_bt_row *r, const char *status, const char *msg) {
+    snprintf(r->status, sizeof r->status, "%s", status);
+    snprintf(r->phase, sizeof r->phase, "end");
+    snprintf(r->message, sizeof r->message, "%s", msg);
+    r->finished_ns = tb_now_ns();
+}
+
+/* Items of a list reply (count only), all pages up to 100,000. */
+static tb_status count_list(bus_conn *c, const char *subject, tb_query *q, uint64_t *n,
+                            tb_error *err) {
+    *n = 0;
+    q->limit = 1000;
+    for (int page = 0; page < 100; page++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        tb_status s = tb_encode(&tb_query_desc, q, &sb, err);
+        bus_bytes rep = {0};
+        if (s == TB_OK)
+            s = bus_request_bytes(c, subject, sb.data, sb.size, tb_query_desc.name,
+                                  an_bt.request_ms, NULL, &rep, err);
+        msgpack_sbuffer_destroy(&sb);
+        if (s != TB_OK) return s;
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        size_t off = 0;
+        uint64_t count = 0;
+        char next[TB_ID_CAP] = "";
+        if (msgpack_unpack_next(&up, rep.data, rep.len, &off) == MSGPACK_UNPACK_SUCCESS &&
+            up.data.type == MSGPACK_OBJECT_MAP) {
+            for (uint32_t i = 0; i < up.data.via.map.size; i++) {
+                const msgpack_object_kv *kv = &up.data.via.map.ptr[i];
+                if (kv->key.type != MSGPACK_OBJECT_STR) continue;
+                const char *k = kv->key.via.str.ptr;
+                size_t kl = kv->key.via.str.size;
+                if (kl == 5 && memcmp(k, "items", 5) == 0 && kv->val.type == MSGPACK_OBJECT_ARRAY)
+                    count = kv->val.via.array.size;
+                if (kl == 4 && memcmp(k, "next", 4) == 0 && kv->val.type == MSGPACK_OBJECT_STR &&
+                    kv->val.via.str.size < sizeof next) {
+                    memcpy(next, kv->val.via.str.ptr, kv->val.via.str.size);
+                    next[kv->val.via.str.size] = '\0';
+                }
+            }
+        }
+        msgpack_unpacked_destroy(&up);
+        bus_bytes_free(&rep);
+        *n += count;
+        if (next[0] == '\0') return TB_OK;
+        snprintf(q->cursor, sizeof q->cursor, "%s", next);
+    }
+    return TB_OK;
+}
+
+/* Where the chain stands on a run: its signals, its orders (all, open,
+ * filled), the fills analytics recorded and its equity points. */
+typedef struct chain {
+    uint64_t signals, orders, open, filled, fills, points;
+} chain;
+
+static tb_status count_orders(bus_conn *c, const char *account, const char *status, uint64_t *n,
+                              tb_error *err) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", account);
+    snprintf(q.status, sizeof q.status, "%s", status);
+    return count_list(c, "api.orders.list", &q, n, err);
+}
+
+static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain *ch,
+                             tb_error *err) {
+    memset(ch, 0, sizeof *ch);
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", r->run_account);
+    tb_status s = count_list(c, "api.signals.list", &q, &ch->signals, err);
+    if (s == TB_OK) s = count_orders(c, r->run_account, "", &ch->orders, err);
+    if (s == TB_OK) s = count_orders(c, r->run_account, "open", &ch->open, err);
+    if (s == TB_OK) s = count_orders(c, r->run_account, "filled", &ch->filled, err);
+    if (s != TB_OK) return s;
+    const char *p[] = {r->run_account};
+    PGresult *res = NULL;
+    s = bus_pg_exec(pg,
+                    "SELECT (SELECT count(*) FROM analytics_fills WHERE account = $1), "
+                    "(SELECT count(*) FROM equity WHERE account = $1)",
+                    1, p, &res, err);
+    if (s != TB_OK) return s;
+    ch->fills = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    ch->points = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return TB_OK;
+}
+
+static void step_start(bus_conn *c, an_bt_row *r) {
+    tb_market_replay rp = {.speed = r->spec.speed};
+    char path[TB_TEXT_CAP];
+    tb_error err = {0};
+    if (an_bt_parse_data(r->spec.data, path, sizeof path, &err) != TB_OK) {
+        finish(r, "failed", err.message);
+        return;
+    }
+    snprintf(rp.path, sizeof rp.path, "%s", path);
+    snprintf(rp.format, sizeof rp.format, "%s", r->spec.format);
+    snprintf(rp.source, sizeof rp.source, "%s", r->id);
+    snprintf(rp.symbols, sizeof rp.symbols, "%s", r->spec.symbols);
+    snprintf(rp.symbol_prefix, sizeof rp.symbol_prefix, "%.32s-", r->id);
+    tb_md_status st;
+    tb_status s = bus_request(c, "api.market.replay", &tb_market_replay_desc, &rp,
+                              &tb_md_status_desc, &st, an_bt.request_ms, NULL, &err);
+    if (s == TB_OK) {
+        snprintf(r->phase, sizeof r->phase, "replay");
+        r->started_ns = tb_now_ns();
+        r->message[0] = '\0';
+        bus_log(BUS_LOG_INFO, "backtest %s: replay started", r->id);
+    } else if (s == TB_CONFLICT || bus_status_is_transient(s)) {
+        snprintf(r->message, sizeof r->message, "waiting to start: %s", err.message);
+    } else {
+        finish(r, "failed", err.message);
+    }
+}
+
+static void step_replay(bus_conn *c, an_bt_row *r) {
+    tb_query q = {0};
+    snprintf(q.id, sizeof q.id, "%s", r->id);
+    tb_md_status st;
+    tb_error err = {0};
+    if (bus_request(c, "api.market.status", &tb_query_desc, &q, &tb_md_status_desc, &st,
+                    an_bt.request_ms, NULL, &err) != TB_OK)
+        return; /* not reported yet, or market-data busy: next time */
+    r->events = (int64_t)st.ticks;
+    if (strcmp(st.state, "done") == 0) {
+        snprintf(r->phase, sizeof r->phase, "settle");
+        r->quiet_sig[0] = '\0';
+        r->quiet_since_ns = tb_now_ns();
+    } else if (strcmp(st.state, "failed") == 0) {
+        finish(r, "failed", st.message);
+    }
+}
+
+/* Done when every signal became an order, none is open, every filled one
+ * is recorded here, and nothing moved for BACKTEST_QUIET_MS; a run whose
+ * signals did not all become orders (refused by risk, a target already
+ * held) is done after ten times as long without a change. */
+static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
+    chain ch;
+    tb_error err = {0};
+    if (chain_state(c, pg, r, &ch, &err) != TB_OK) return;
+    char sig[TB_TEXT_CAP];
+    snprintf(sig, sizeof sig,
+             "signals %" PRIu64 ", orders %" PRIu64 " (%" PRIu64 " open, %" PRIu64
+             " filled), fills %" PRIu64 ", equity points %" PRIu64,
+             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points);
+    int64_t now = tb_now_ns();
+    if (strcmp(sig, r->quiet_sig) != 0) {
+        snprintf(r->quiet_sig, sizeof r->quiet_sig, "%s", sig);
+        r->quiet_since_ns = now;
+        return;
+    }
+    int64_t quiet = now - r->quiet_since_ns, need = an_bt.quiet_ms * 1000000;
+    bool complete = ch.orders == ch.signals && ch.fills >= ch.filled;
+    if (ch.open == 0 && (complete ? quiet >= need : quiet >= 10 * need)) {
+        finish(r, "done", sig);
+        bus_log(BUS_LOG_INFO, "backtest %s: done (%s)", r->id, sig);
+    } else if (quiet > an_bt.settle_ms * 1000000) {
+        finish(r, "failed", "the chain did not settle within BACKTEST_SETTLE_MS");
+    }
+}
+
+static void step_grid(PGconn *pg, an_bt_row *r) {
+    an_bt_row *kids = NULL;
+    size_t n = 0;
+    tb_error err = {0};
+    if (an_bt_select(pg, r->id, "", "", 0, (size_t)an_bt.grid_max, &kids, &n, &err) != TB_OK)
+        return;
+    size_t running = 0, failed = 0;
+    int64_t events = 0;
+    for (size_t i = 0; i < n; i++) {
+        running += strcmp(kids[i].status, "running") == 0;
+        failed += strcmp(kids[i].status, "failed") == 0;
+        events += strcmp(kids[i].status, "done") == 0 ? kids[i].total_events : kids[i].events;
+    }
+    free(kids);
+    r->events = events;
+    if (running > 0) return;
+    char msg[96];
+    snprintf(msg, sizeof msg, "%zu of %zu runs failed", failed, n);
+    finish(r, failed == n && n > 0 ? "failed" : "done", failed ? msg : "");
+}
+
+/* One claimed run, one step, saved in the claiming transaction. */
+static void step(bus_conn *c, PGconn *pg, const char *id) {
+    an_bt_row r;
+    tb_error err = {0};
+    if (an_bt_load(pg, id, false, &r, &err) != TB_OK) return;
+    if (strcmp(r.phase, "start") == 0)
+        step_start(c, &r);
+    else if (strcmp(r.phase, "replay") == 0)
+        step_replay(c, &r);
+    else if (strcmp(r.phase, "settle") == 0)
+        step_settle(c, pg, &r);
+    else if (strcmp(r.phase, "grid") == 0)
+        step_grid(pg, &r);
+    if (an_bt_save(pg, &r, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "backtest %s: state not saved: %s", id, err.message);
+}
+
+static void tick(bus_actor *a, void *arg) {
+    (void)arg;
+    tb_error err = {0};
+    PGconn *pg = bus_pg_acquire(bus_actor_pg(a), &err);
+    if (pg == NULL) return;
+    char ids[CLAIM_MAX][TB_TOKEN_CAP];
+    size_t n = 0;
+    if (bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, &err) == TB_OK &&
+        an_bt_claim_running(pg, ids, CLAIM_MAX, &n, &err) == TB_OK) {
+        for (size_t i = 0; i < n && !bus_actor_stopping(a); i++)
+            step(bus_actor_conn(a), pg, ids[i]);
+        if (bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, &err) != TB_OK)
+            bus_log(BUS_LOG_WARN, "backtests: step not committed: %s", err.message);
+    } else {
+        tb_error ignore = {0};
+        if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignore) != TB_OK)
+            bus_log(BUS_LOG_WARN, "backtests: rollback failed: %s", ignore.message);
+    }
+    bus_pg_release(bus_actor_pg(a), pg);
+}
+
+tb_status an_bt_start(bus_actor *a, tb_error *err) {
+    return bus_actor_add_timer(a, "backtests", an_bt.tick_ms, tick, NULL, NULL, err);
+}

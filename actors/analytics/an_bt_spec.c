@@ -1,0 +1,212 @@
+/* Backtest requests, pure (an_bt_spec.h). */
+#include "an_bt_spec.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_token(const char *s, size_t n) {
+    if (n == 0 || n >= TB_TOKEN_CAP) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static tb_status add_symbol(an_bt_symbols *out, const char *s, size_t n, size_t prefix_len,
+                            tb_error *err) {
+    if (!is_token(s, n))
+        return tb_error_set(err, TB_INVALID, "symbols",
+                            "symbols: \"%.*s\" is not a symbol (A-Z a-z 0-9 _ -)",
+                            (int)(n > 64 ? 64 : n), s);
+    if (n + prefix_len >= TB_TOKEN_CAP)
+        return tb_error_set(err, TB_INVALID, "symbols", "symbols: %.*s is too long for a run",
+                            (int)n, s);
+    for (size_t i = 0; i < out->n; i++)
+        if (strlen(out->sym[i]) == n && strncmp(out->sym[i], s, n) == 0)
+            return tb_error_set(err, TB_INVALID, "symbols", "symbols: %.*s is listed twice", (int)n,
+                                s);
+    if (out->n == AN_BT_MAX_SYMBOLS)
+        return tb_error_set(err, TB_INVALID, "symbols", "symbols: at most %d", AN_BT_MAX_SYMBOLS);
+    memcpy(out->sym[out->n], s, n);
+    out->sym[out->n][n] = '\0';
+    out->n++;
+    return TB_OK;
+}
+
+tb_status an_bt_parse_symbols(const char *text, size_t prefix_len, an_bt_symbols *out,
+                              tb_error *err) {
+    memset(out, 0, sizeof *out);
+    tb_status s = TB_OK;
+    if (text[0] == '[') {
+        json_t *a = json_loads(text, 0, NULL);
+        if (!json_is_array(a)) {
+            json_decref(a);
+            return tb_error_set(err, TB_INVALID, "symbols", "symbols: not a JSON array");
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v) {
+            if (!json_is_string(v)) {
+                s = tb_error_set(err, TB_INVALID, "symbols", "symbols: items must be strings");
+                break;
+            }
+            s = add_symbol(out, json_string_value(v), json_string_length(v), prefix_len, err);
+            if (s != TB_OK) break;
+        }
+        json_decref(a);
+    } else {
+        size_t len = strlen(text);
+        if (len > 0 && text[len - 1] == ',')
+            return tb_error_set(err, TB_INVALID, "symbols", "symbols: an empty name at the end");
+        for (const char *p = text; s == TB_OK && *p;) {
+            size_t n = strcspn(p, ",");
+            s = add_symbol(out, p, n, prefix_len, err);
+            p += n + (p[n] == ',');
+        }
+    }
+    if (s == TB_OK && out->n == 0)
+        s = tb_error_set(err, TB_INVALID, "symbols", "symbols: name at least one");
+    return s;
+}
+
+void an_bt_symbols_join(const an_bt_symbols *s, char *out, size_t cap) {
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < s->n && o < cap; i++) {
+        int w = snprintf(out + o, cap - o, "%s%s", i ? "," : "", s->sym[i]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+}
+
+tb_status an_bt_parse_data(const char *text, char *path, size_t cap, tb_error *err) {
+    json_t *d = json_loads(text, 0, NULL);
+    tb_status s = TB_OK;
+    if (!json_is_object(d)) {
+        s = tb_error_set(err, TB_INVALID, "data",
+                         "data: a JSON object such as {\"file\": \"eustock_daily.csv\"}");
+    } else if (json_object_get(d, "file") != NULL) {
+        json_t *f = json_object_get(d, "file");
+        if (!json_is_string(f) || json_string_length(f) == 0 || json_string_length(f) >= cap)
+            s = tb_error_set(err, TB_INVALID, "data", "data.file: a path under MD_REPLAY_DIR");
+        else
+            snprintf(path, cap, "%s", json_string_value(f));
+    } else if (json_object_get(d, "csv") != NULL || json_object_get(d, "bars") != NULL) {
+        s = tb_error_set(err, TB_REJECTED, "data",
+                         "data: csv and bars sources are not supported yet; use {\"file\": ...}");
+    } else {
+        s = tb_error_set(err, TB_INVALID, "data", "data: needs file");
+    }
+    json_decref(d);
+    return s;
+}
+
+static tb_status load_grid(const char *grid, json_t **out, tb_error *err) {
+    json_t *g = json_loads(grid, 0, NULL);
+    if (!json_is_object(g) || json_object_size(g) == 0) {
+        json_decref(g);
+        return tb_error_set(err, TB_INVALID, "grid",
+                            "grid: a JSON object of lists, e.g. {\"fast\": [5, 10]}");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(g, k, v) {
+        tb_status s = TB_OK;
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            s = tb_error_set(err, TB_INVALID, "grid", "grid.%.64s: a non-empty list", k);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            if (s == TB_OK && !json_is_number(x) && !json_is_string(x))
+                s = tb_error_set(err, TB_INVALID, "grid", "grid.%.64s: numbers or strings only", k);
+        }
+        if (s != TB_OK) { /* k belongs to g: the message is made before g goes */
+            json_decref(g);
+            return s;
+        }
+    }
+    *out = g;
+    return TB_OK;
+}
+
+tb_status an_bt_grid_count(const char *grid, size_t max, size_t *n, tb_error *err) {
+    *n = 0;
+    if (grid[0] == '\0') return TB_OK;
+    json_t *g = NULL;
+    tb_status s = load_grid(grid, &g, err);
+    if (s != TB_OK) return s;
+    size_t total = 1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(g, k, v) {
+        size_t m = json_array_size(v);
+        if (total > max / m + 1) {
+            total = max + 1;
+            break;
+        }
+        total *= m;
+    }
+    json_decref(g);
+    if (total > max)
+        return tb_error_set(err, TB_TOO_LARGE, "grid",
+                            "grid: more than %zu runs (BACKTEST_GRID_MAX)", max);
+    *n = total;
+    return TB_OK;
+}
+
+tb_status an_bt_grid_params(const char *params, const char *grid, size_t index, char *out,
+                            size_t cap, tb_error *err) {
+    json_t *g = NULL;
+    tb_status s = load_grid(grid, &g, err);
+    if (s != TB_OK) return s;
+    json_t *p = params[0] ? json_loads(params, 0, NULL) : json_object();
+    if (!json_is_object(p)) {
+        json_decref(p);
+        json_decref(g);
+        return tb_error_set(err, TB_INVALID, "params", "params: a JSON object");
+    }
+    /* Mixed radix, the last key the lowest digit. */
+    size_t nkeys = json_object_size(g), i = nkeys;
+    const char **keys = calloc(nkeys, sizeof *keys);
+    if (keys == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    const char *k;
+    json_t *v;
+    size_t j = 0;
+    if (keys) json_object_foreach(g, k, v) keys[j++] = k;
+    while (s == TB_OK && i-- > 0) {
+        json_t *list = json_object_get(g, keys[i]);
+        size_t m = json_array_size(list);
+        if (json_object_set(p, keys[i], json_array_get(list, index % m)) != 0)
+            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+        index /= m;
+    }
+    free(keys);
+    char *text = s == TB_OK ? json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s == TB_OK && (text == NULL || strlen(text) >= cap))
+        s = tb_error_set(err, TB_TOO_LONG, "params", "params of a grid run are too long");
+    if (s == TB_OK) snprintf(out, cap, "%s", text);
+    free(text);
+    json_decref(p);
+    json_decref(g);
+    return s;
+}
+
+double an_bt_rank_value(const tb_performance *p, const char *rank_by) {
+    if (rank_by[0] == '\0' || strcmp(rank_by, "sharpe") == 0) return p->sharpe;
+    if (strcmp(rank_by, "sortino") == 0) return p->sortino;
+    if (strcmp(rank_by, "calmar") == 0) return p->calmar;
+    if (strcmp(rank_by, "cagr") == 0) return p->cagr;
+    if (strcmp(rank_by, "total_return") == 0) return p->total_return;
+    if (strcmp(rank_by, "profit_factor") == 0) return p->profit_factor;
+    if (strcmp(rank_by, "win_rate") == 0) return p->win_rate;
+    if (strcmp(rank_by, "max_drawdown") == 0) return -p->max_drawdown;
+    if (strcmp(rank_by, "expectancy") == 0)
+        return p->expectancy == TB_NULL_INT ? NAN : (double)p->expectancy / TB_FIXED_SCALE;
+    return NAN;
+}

@@ -1,0 +1,598 @@
+/* Signals in batches (see risk_batch.h): the same decisions as one
+ * risk_process per signal, with a constant number of store round trips per
+ * account of the batch instead of a dozen per signal.
+ *
+ * Per batch: one Redis pipeline for the signals' markers, one query for the
+ * signals that already made an order. Per account of the batch: one facts
+ * query per symbol, positions and P&L once (when the limits need them), the
+ * checks in arrival order in memory, one Redis pipeline for the order-rate
+ * slots, and one transaction (account lock, live re-check, three multi-row
+ * inserts, one commit: one WAL flush for all of the account's orders). Then
+ * one outbox relay round for the whole batch and the decisions.
+ *
+ * Within a batch an approved order counts as open for the ones after it, as
+ * it would once committed; it does not change positions (no fill yet),
+ * exactly as for signals decided one by one. */
+#include "risk_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "outbox.h"
+#include "pgarray.h"
+#include "risk_deps.h"
+#include "risk_intent.h"
+#include "risk_store.h"
+#include "store.h"
+
+typedef struct item {
+    size_t msg; /* index in the batch */
+    const char *trace;
+    risk_intent in;
+    bool decide;   /* goes through the checks */
+    bool deferred; /* API: repeats an earlier request's client_order_id */
+    bool approved; /* passed every check so far */
+    bool done;     /* decided: out holds the outcome */
+    risk_outcome out;
+    int64_t event_ns;
+    risk_quote quote;
+    risk_verdict verdict;
+    char order_id[TB_ID_CAP];
+    int64_t ts_ns;
+    char marker[TB_ID_CAP + 16];
+} item;
+
+/* Facts of one symbol of an account, loaded once per batch. */
+typedef struct symbol_facts {
+    char symbol[TB_TOKEN_CAP];
+    risk_pg_facts pf;
+    bool quoted;
+    risk_quote quote;
+} symbol_facts;
+
+/* The P&L baseline of one event day, asked once per batch. */
+typedef struct day_base {
+    int64_t day;
+    tb_fixed day_pnl;
+} day_base;
+
+static risk_service *service_of(bus_ctx *ctx) {
+    return bus_actor_user(bus_ctx_actor(ctx));
+}
+
+/* Sets every signal's "decided once" marker in one pipeline; *first[i] is
+ * false for a signal another copy already took. */
+static tb_status take_markers(redisContext *r, item *it, size_t n, bool *first, tb_error *err) {
+    bus_redis_cmds c;
+    redisReply **reps = calloc(n, sizeof *reps);
+    tb_status s =
+        reps ? bus_redis_cmds_init(&c, n, 6, err) : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    if (s != TB_OK) {
+        free(reps);
+        return s;
+    }
+    for (size_t i = 0; i < n; i++)
+        bus_redis_cmds_set(&c, i, (const char *[]){"SET", it[i].marker, "1", "NX", "EX", "86400"});
+    s = bus_redis_pipeline(r, c.cmd, n, reps, err);
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (reps[i]->type == REDIS_REPLY_ERROR)
+            s = tb_error_set(err, TB_UNAVAILABLE, NULL, "redis: %s", reps[i]->str);
+        else
+            first[i] = reps[i]->type == REDIS_REPLY_STATUS;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (reps[i]) freeReplyObject(reps[i]);
+    free(reps);
+    bus_redis_cmds_free(&c);
+    return s;
+}
+
+/* Clears the markers of signals that could not be decided, so a copy (if
+ * one comes) is decided. One pipeline. */
+static void clear_markers(redisContext *r, item **its, size_t n) {
+    if (r == NULL || n == 0) return;
+    bus_redis_cmds c;
+    tb_error err = {0};
+    redisReply **reps = calloc(n, sizeof *reps);
+    if (reps != NULL && bus_redis_cmds_init(&c, n, 2, &err) == TB_OK) {
+        for (size_t i = 0; i < n; i++)
+            bus_redis_cmds_set(&c, i, (const char *[]){"DEL", its[i]->marker});
+        if (bus_redis_pipeline(r, c.cmd, n, reps, &err) != TB_OK)
+            bus_log(BUS_LOG_WARN, "signal markers not cleared: %s", err.message);
+        for (size_t i = 0; i < n; i++)
+            if (reps[i]) freeReplyObject(reps[i]);
+        bus_redis_cmds_free(&c);
+    }
+    free(reps);
+}
+
+/* Marks the items whose signal already made an order (one query). */
+static tb_status skip_used(PGconn *pg, item *it, size_t n, size_t *dups, tb_error *err) {
+    bus_pgarray ids;
+    bus_pgarray_init(&ids);
+    for (size_t i = 0; i < n; i++)
+        if (it[i].decide) bus_pgarray_str(&ids, it[i].in.signal_id);
+    if (ids.n == 0) {
+        bus_pgarray_close(&ids);
+        return TB_OK;
+    }
+    const char *p[1] = {bus_pgarray_finish(&ids)};
+    PGresult *r = NULL;
+    tb_status s = p[0] ? bus_pg_exec(pg,
+                                     "SELECT signal_id FROM orders "
+                                     "WHERE signal_id = ANY($1::text[])",
+                                     1, p, &r, err)
+                       : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (int row = 0; s == TB_OK && row < PQntuples(r); row++)
+        for (size_t i = 0; i < n; i++)
+            if (it[i].decide && strcmp(it[i].in.signal_id, PQgetvalue(r, row, 0)) == 0) {
+                it[i].decide = false;
+                (*dups)++;
+            }
+    PQclear(r);
+    bus_pgarray_close(&ids);
+    return s;
+}
+
+/* The account's view for one batch: facts per symbol, positions, P&L. */
+typedef struct account_view {
+    symbol_facts *syms;
+    size_t nsyms;
+    risk_position *positions;
+    size_t npositions;
+    bool positions_ok;
+    bool pnl_ok;
+    tb_fixed pnl;
+    day_base *days;
+    size_t ndays;
+} account_view;
+
+static void view_free(account_view *v) {
+    free(v->syms);
+    free(v->positions);
+    free(v->days);
+}
+
+static symbol_facts *view_symbol(PGconn *pg, account_view *v, const item *x, tb_error *err,
+                                 tb_status *s) {
+    for (size_t k = 0; k < v->nsyms; k++)
+        if (strcmp(v->syms[k].symbol, x->in.symbol) == 0) return &v->syms[k];
+    symbol_facts *grown = realloc(v->syms, (v->nsyms + 1) * sizeof *grown);
+    if (grown == NULL) {
+        *s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+        return NULL;
+    }
+    v->syms = grown;
+    symbol_facts *f = &v->syms[v->nsyms];
+    memset(f, 0, sizeof *f);
+    snprintf(f->symbol, sizeof f->symbol, "%s", x->in.symbol);
+    if ((*s = risk_store_load(pg, x->in.account, x->in.symbol, &f->pf, err)) != TB_OK) return NULL;
+    v->nsyms++;
+    return f;
+}
+
+/* The day's P&L change for event time event_ns (0: today), from one
+ * baseline read per distinct day. */
+static tb_status view_day_pnl(redisContext *r, account_view *v, const char *account,
+                              int64_t event_ns, tb_fixed *out, tb_error *err) {
+    int64_t now = event_ns ? event_ns : tb_now_ns();
+    int64_t day = now / INT64_C(86400000000000);
+    for (size_t k = 0; k < v->ndays; k++)
+        if (v->days[k].day == day) {
+            *out = v->days[k].day_pnl;
+            return TB_OK;
+        }
+    tb_fixed baseline = 0, diff = 0;
+    tb_status s = risk_day_baseline(r, account, now, v->pnl, &baseline, err);
+    if (s != TB_OK) return s;
+    if (tb_fixed_sub(v->pnl, baseline, &diff) != TB_OK) diff = TB_FIXED_MIN;
+    day_base *grown = realloc(v->days, (v->ndays + 1) * sizeof *grown);
+    if (grown == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    v->days = grown;
+    v->days[v->ndays++] = (day_base){.day = day, .day_pnl = diff};
+    *out = diff;
+    return TB_OK;
+}
+
+/* Runs the checks of the account's items in arrival order. */
+static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
+                                  account_view *v, tb_error *err) {
+    risk_service *svc = service_of(ctx);
+    bus_conn *conn = bus_actor_conn(bus_ctx_actor(ctx));
+    const char *account = its[0]->in.account;
+    tb_status s = TB_OK;
+    bool need_positions = false, need_pnl = false;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        symbol_facts *sf = view_symbol(pg, v, its[i], err, &s);
+        if (sf == NULL) break;
+        if (!sf->pf.account_known) continue;
+        need_positions |= risk_needs_positions(&its[i]->in, &sf->pf.limits);
+        need_pnl |= risk_needs_pnl(&sf->pf.limits);
+    }
+    if (s != TB_OK) return s;
+    if (need_positions)
+        v->positions_ok = risk_fetch_positions(conn, account, svc->dep_timeout_ms, its[0]->trace,
+                                               &v->positions, &v->npositions);
+    if (need_pnl)
+        v->pnl_ok = risk_fetch_pnl(conn, account, svc->dep_timeout_ms, its[0]->trace, &v->pnl);
+
+    uint64_t approved = 0;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        item *x = its[i];
+        symbol_facts *sf = view_symbol(pg, v, x, err, &s);
+        if (sf == NULL) break;
+        x->event_ns = risk_event_time(&x->in, &x->quote);
+        if (x->event_ns == 0) {
+            if (!sf->quoted) {
+                risk_fetch_quote(conn, x->in.symbol, svc->dep_timeout_ms, x->trace, &sf->quote);
+                sf->quoted = true;
+            }
+            x->quote = sf->quote;
+        }
+        risk_facts f = {.limits = &sf->pf.limits,
+                        .account_known = sf->pf.account_known,
+                        .kill_global = sf->pf.kill_global,
+                        .symbol = &sf->pf.symbol,
+                        .quote = x->quote,
+                        .open_orders = sf->pf.open_orders + approved};
+        if (sf->pf.account_known) {
+            f.positions_ok = v->positions_ok;
+            f.positions = v->positions;
+            f.npositions = v->npositions;
+            f.pnl_ok = v->pnl_ok;
+            if (risk_needs_pnl(&sf->pf.limits) && v->pnl_ok)
+                s = view_day_pnl(r, v, account, x->event_ns, &f.day_pnl, err);
+        }
+        if (s != TB_OK) break;
+        risk_evaluate(&x->in, &f, &x->verdict);
+        x->approved = x->verdict.n == 0;
+        if (x->approved) approved++;
+    }
+    return s;
+}
+
+/* Order-rate slots of the approved items, in one pipeline. */
+static tb_status take_rate(bus_ctx *ctx, redisContext *r, item **its, size_t n, account_view *v,
+                           tb_error *err) {
+    risk_service *svc = service_of(ctx);
+    const tb_risk_limits *l = &v->syms[0].pf.limits;
+    if (l->max_orders_per_sec == 0) return TB_OK;
+    item **take = calloc(n, sizeof *take);
+    const char **members = calloc(n, sizeof *members);
+    int64_t *ev = calloc(n, sizeof *ev);
+    uint64_t *counts = calloc(n, sizeof *counts);
+    tb_status s = take && members && ev && counts ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    size_t m = 0;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (!its[i]->approved) continue;
+        take[m] = its[i];
+        members[m] = its[i]->order_id;
+        ev[m] = its[i]->event_ns;
+        m++;
+    }
+    if (s == TB_OK)
+        s = risk_rate_take_many(r, take[0] ? take[0]->in.account : "", l->max_orders_per_sec,
+                                svc->rate_window_ms, m, members, ev, counts, err);
+    for (size_t k = 0; k < m && s == TB_OK; k++) {
+        risk_facts f = {.limits = l, .orders_in_window = counts[k]};
+        risk_check_order_rate(&take[k]->in, &f, &take[k]->verdict);
+        take[k]->approved = take[k]->verdict.n == 0;
+    }
+    free(counts);
+    free(ev);
+    free(members);
+    free(take);
+    return s;
+}
+
+/* Records the account's approved orders in one transaction, after the live
+ * re-check under the account lock. TB_CONFLICT: a signal made an order on
+ * another worker meanwhile (nothing written). */
+static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, account_view *v,
+                                tb_error *err) {
+    bool any = false;
+    for (size_t i = 0; i < n; i++) any |= its[i]->approved;
+    if (!any) return TB_OK;
+    risk_new_order *orders = calloc(n + 1, sizeof *orders);
+    if (orders == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    tb_status s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
+    risk_live live;
+    if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
+    size_t m = 0;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        item *x = its[i];
+        if (!x->approved) continue;
+        symbol_facts *sf = view_symbol(pg, v, x, err, &s);
+        if (sf == NULL) break;
+        risk_facts f = {.limits = &sf->pf.limits, .symbol = &sf->pf.symbol};
+        risk_recheck(&x->in, &f, &live, m, &x->verdict);
+        if (x->verdict.n > 0) {
+            x->approved = false;
+            continue;
+        }
+        orders[m++] = (risk_new_order){
+            .in = &x->in, .order_id = x->order_id, .ts_ns = x->ts_ns, .trace_id = x->trace};
+    }
+    (void)ctx;
+    if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
+    if (s != TB_OK) {
+        tb_error ignored = {0};
+        if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
+            /* the connection is gone; the server rolled back */
+        }
+    }
+    free(orders);
+    return s;
+}
+
+/* Decides the items of one account. Returns a store failure (the items are
+ * then undecided); business outcomes are in the items. */
+static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
+                                tb_error *err) {
+    account_view v = {0};
+    int64_t ts = (tb_now_ns() / 1000) * 1000; /* PostgreSQL keeps microseconds */
+    for (size_t i = 0; i < n; i++) {
+        bus_new_id(its[i]->order_id, sizeof its[i]->order_id);
+        its[i]->ts_ns = ts;
+    }
+    tb_status s = evaluate_account(ctx, pg, r, its, n, &v, err);
+    if (s == TB_OK) s = take_rate(ctx, r, its, n, &v, err);
+    if (s == TB_OK) s = record_account(ctx, pg, its, n, &v, err);
+    view_free(&v);
+    if (s == TB_CONFLICT) {
+        /* Another worker recorded one of these signals first: decide each
+         * alone, as risk_process resolves that race per signal. */
+        s = TB_OK;
+        for (size_t i = 0; i < n && s == TB_OK; i++) {
+            s = risk_process(ctx, &its[i]->in, &its[i]->out, err);
+            if (s == TB_OK) {
+                its[i]->done = true;
+                its[i]->approved = its[i]->out.kind == RISK_APPROVED;
+                if (its[i]->out.kind == RISK_DUPLICATE_SIGNAL)
+                    bus_counter_add(service_of(ctx)->m_duplicate_signals, 1);
+            }
+        }
+        return s;
+    }
+    if (s != TB_OK) return s;
+    for (size_t i = 0; i < n; i++) {
+        item *x = its[i];
+        risk_publish_decision_traced(ctx, x->trace, &x->in, &x->verdict,
+                                     x->approved ? x->order_id : NULL);
+        x->out.kind = x->approved ? RISK_APPROVED : RISK_REJECTED;
+        x->out.verdict = x->verdict;
+        if (x->approved) risk_order_record(&x->in, x->order_id, x->ts_ns, &x->out.record);
+        x->done = true;
+    }
+    return TB_OK;
+}
+
+/* Publishes the orders a batch of n committed, now (the fast path); the
+ * background relay heals a failure here. */
+static void relay_now(bus_ctx *ctx, size_t n) {
+    tb_error err = {0};
+    if (bus_outbox_relay(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, 0, NULL, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s", err.message);
+}
+
+/* Decides every item with decide set, account by account (accounts in order
+ * of first appearance, each account's items in arrival order). A store
+ * failure fails that account's items (and clears their signal markers).
+ * Returns whether an order was recorded. */
+static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContext *r, item *it,
+                       size_t n, item **group, bool *grouped) {
+    bool recorded = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].decide || grouped[i]) continue;
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (it[j].decide && !grouped[j] && strcmp(it[j].in.account, it[i].in.account) == 0) {
+                grouped[j] = true;
+                group[m++] = &it[j];
+            }
+        tb_error aerr = {0};
+        if (decide_account(ctx, pg, r, group, m, &aerr) != TB_OK) {
+            size_t k = 0;
+            for (size_t j = 0; j < m; j++)
+                if (!group[j]->done) {
+                    bus_batch_fail_err(b, group[j]->msg, &aerr);
+                    group[k++] = group[j];
+                }
+            if (group[0]->marker[0]) clear_markers(r, group, k);
+            continue;
+        }
+        for (size_t j = 0; j < m; j++) recorded |= group[j]->approved;
+    }
+    return recorded;
+}
+
+/* Turns the first copies of the signals into intents; sizes target signals
+ * (one position request each) and decides what needs no checks. */
+static void make_intents(bus_ctx *ctx, const bus_batch *b, item *it, size_t n, const bool *first) {
+    risk_service *svc = service_of(ctx);
+    for (size_t i = 0; i < n; i++) {
+        item *x = &it[i];
+        if (!first[i]) {
+            bus_counter_add(svc->m_duplicate_signals, 1);
+            continue;
+        }
+        const tb_signal *sig = bus_batch_event(b, x->msg);
+        tb_fixed position = 0;
+        bool sized = true;
+        if (strcmp(sig->sizing, "target") == 0)
+            sized = risk_fetch_position(bus_actor_conn(bus_ctx_actor(ctx)), sig->account,
+                                        sig->symbol, svc->dep_timeout_ms, x->trace, &position);
+        tb_error err = {0};
+        risk_signal_result sr = risk_intent_from_signal(sig, position, &x->in, &err);
+        if (sr == RISK_SIGNAL_INVALID) {
+            bus_batch_fail(b, x->msg, err.status, "%s", err.message);
+        } else if (!sized) {
+            /* Cannot size the order: reject it visibly (fail closed). */
+            risk_verdict v = {0};
+            risk_verdict_add(&v, RISK_POSITIONS_UNAVAILABLE, NULL,
+                             "no position of %s in %s to size signal %s", sig->account, sig->symbol,
+                             sig->signal_id);
+            risk_publish_decision_traced(ctx, x->trace, &x->in, &v, NULL);
+        } else if (sr == RISK_SIGNAL_ORDER) {
+            x->decide = true;
+        }
+    }
+}
+
+tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
+    size_t n = bus_batch_len(b);
+    tb_error err = {0};
+    item *it = calloc(n, sizeof *it);
+    bool *first = calloc(n, sizeof *first);
+    item **group = calloc(n, sizeof *group);
+    bool *grouped = calloc(n, sizeof *grouped);
+    if (it == NULL || first == NULL || group == NULL || grouped == NULL) {
+        free(it);
+        free(first);
+        free(group);
+        free(grouped);
+        return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for a batch of %zu signals", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tb_signal *sig = bus_batch_event(b, i);
+        it[i].msg = i;
+        it[i].trace = bus_batch_trace(b, i);
+        snprintf(it[i].marker, sizeof it[i].marker, "tb:risk:sig:%s", sig->signal_id);
+    }
+    redisContext *r = bus_ctx_redis(ctx, &err);
+    PGconn *pg = r ? bus_ctx_pg(ctx, &err) : NULL;
+    /* Signals are at most once, but N copies of a strategy runner may send
+     * the same one: only the first copy is decided (the orders.signal_id
+     * unique index guarantees one order even if this marker is lost). */
+    tb_status s = pg ? take_markers(r, it, n, first, &err) : err.status;
+    size_t dups = 0;
+    if (s == TB_OK) {
+        make_intents(ctx, b, it, n, first);
+        s = skip_used(pg, it, n, &dups, &err);
+    }
+    if (dups) bus_counter_add(service_of(ctx)->m_duplicate_signals, dups);
+    if (s != TB_OK && pg != NULL) {
+        /* Nothing was decided: let copies of these signals be decided. */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (first[i]) group[k++] = &it[i];
+        clear_markers(r, group, k);
+    }
+
+    bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
+    if (relay) relay_now(ctx, n);
+    free(grouped);
+    free(group);
+    free(first);
+    free(it);
+    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
+}
+
+/* ---- API orders ---- */
+
+/* Looks up the client_order_ids of the batch in one query: a retry of a
+ * recorded order is answered from it (or refused when its fields differ);
+ * a request repeating an earlier one of the same batch waits for it
+ * (deferred, decided after the batch as if it came next). */
+static tb_status resolve_retries(bus_ctx *ctx, PGconn *pg, item *it, size_t n, tb_error *err) {
+    const char **accts = calloc(n + 1, sizeof *accts), **keys = calloc(n + 1, sizeof *keys);
+    size_t m = 0;
+    tb_status s = accts && keys ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (!it[i].decide || it[i].in.client_order_id[0] == '\0') continue;
+        for (size_t j = 0; j < i && !it[i].deferred; j++)
+            it[i].deferred = (it[j].decide || it[j].deferred) &&
+                             strcmp(it[j].in.account, it[i].in.account) == 0 &&
+                             strcmp(it[j].in.client_order_id, it[i].in.client_order_id) == 0;
+        if (it[i].deferred) {
+            it[i].decide = false;
+            continue;
+        }
+        accts[m] = it[i].in.account;
+        keys[m++] = it[i].in.client_order_id;
+    }
+    risk_found_order *found = NULL;
+    size_t nfound = 0;
+    if (s == TB_OK && m > 0)
+        s = risk_store_find_client_orders(pg, accts, keys, m, &found, &nfound, err);
+    for (size_t f = 0; f < nfound && s == TB_OK; f++)
+        for (size_t i = 0; i < n; i++) {
+            item *x = &it[i];
+            if (!x->decide || strcmp(x->in.account, found[f].record.account) != 0 ||
+                strcmp(x->in.client_order_id, found[f].record.client_order_id) != 0)
+                continue;
+            risk_resolve_retry(&x->in, &found[f].record, found[f].reduce_only, &x->out);
+            if (x->out.kind == RISK_REJECTED)
+                risk_publish_decision_traced(ctx, x->trace, &x->in, &x->out.verdict, NULL);
+            x->decide = false;
+            x->done = true;
+        }
+    free(found);
+    free(keys);
+    free(accts);
+    return s;
+}
+
+/* Answers request i with its outcome. */
+static void answer(const bus_batch *b, const item *x) {
+    if (x->out.kind == RISK_APPROVED || x->out.kind == RISK_EXISTING) {
+        if (bus_batch_reply(b, x->msg, &tb_order_record_desc, &x->out.record) != TB_OK)
+            bus_log(BUS_LOG_WARN, "order %s recorded, reply not sent", x->out.record.order_id);
+        return;
+    }
+    char text[TB_TEXT_CAP];
+    risk_verdict_text(&x->out.verdict, text, sizeof text);
+    /* A reused idempotency key is a conflict (HTTP 409), every failed check
+     * a rejection (422). */
+    tb_error e = {.status = risk_verdict_has(&x->out.verdict, RISK_DUPLICATE_CLIENT_ORDER_ID)
+                                ? TB_CONFLICT
+                                : TB_REJECTED};
+    snprintf(e.field, sizeof e.field, "%s",
+             x->out.verdict.n ? x->out.verdict.failures[0].field : "");
+    snprintf(e.message, sizeof e.message, "%.255s", text);
+    bus_batch_fail_err(b, x->msg, &e);
+}
+
+tb_status risk_on_submits(bus_ctx *ctx, const bus_batch *b) {
+    size_t n = bus_batch_len(b);
+    tb_error err = {0};
+    item *it = calloc(n, sizeof *it);
+    item **group = calloc(n, sizeof *group);
+    bool *grouped = calloc(n, sizeof *grouped);
+    if (it == NULL || group == NULL || grouped == NULL) {
+        free(it);
+        free(group);
+        free(grouped);
+        return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for a batch of %zu orders", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        it[i].msg = i;
+        it[i].trace = bus_batch_trace(b, i);
+        it[i].decide = true;
+        risk_intent_from_request(bus_batch_event(b, i), &it[i].in);
+    }
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    redisContext *r = pg ? bus_ctx_redis(ctx, &err) : NULL;
+    tb_status s = r ? resolve_retries(ctx, pg, it, n, &err) : err.status;
+    bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
+    /* Requests repeating an earlier one's client_order_id, in order, now
+     * that the earlier one is decided. */
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (!it[i].deferred) continue;
+        tb_error derr = {0};
+        if (risk_process(ctx, &it[i].in, &it[i].out, &derr) == TB_OK)
+            it[i].done = true;
+        else
+            bus_batch_fail_err(b, i, &derr);
+    }
+    /* The orders are committed: callers learn of them first, the stream
+     * right after (the background relay heals a failure here). */
+    for (size_t i = 0; i < n && s == TB_OK; i++)
+        if (it[i].done) answer(b, &it[i]);
+    if (relay) relay_now(ctx, n);
+    free(grouped);
+    free(group);
+    free(it);
+    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
+}
