@@ -123,7 +123,9 @@ char *gw_docs_html(const char *version) {
             "may make GATEWAY_RATE_LIMIT requests per second (429 with Retry-After beyond; "
             "X-RateLimit-Limit, -Remaining and -Reset on every authenticated response). "
             "<code>X-Request-Id</code> is echoed (or generated) and follows the request on the "
-            "bus. The machine-readable description is <a href=\"/openapi.json\">/openapi.json</a>."
+            "bus. The machine-readable description is <a href=\"/openapi.json\">/openapi.json</a>; "
+            "<a href=\"/explorer.html\">the API explorer</a> sends requests from the browser with "
+            "the key signed in on <a href=\"/\">the web UI</a>."
             "</p>\n<h2>Routes</h2>\n<table>\n<tr><th>method</th><th>path</th><th>key</th>"
             "<th>what</th><th>request</th><th>reply</th></tr>\n");
     size_t n;

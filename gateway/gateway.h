@@ -49,6 +49,7 @@ typedef struct gw_stream gw_stream;
 typedef struct gw_connlimit gw_connlimit;
 typedef struct gw_health_cache gw_health_cache;
 typedef struct gw_ratelimit gw_ratelimit;
+typedef struct gw_static gw_static;
 
 typedef struct gw {
     bus_actor *actor;
@@ -63,6 +64,7 @@ typedef struct gw {
     size_t openapi_len;
     char *docs;
     size_t docs_len;
+    gw_static *ui; /* the web UI's files; NULL: no UI */
 } gw;
 
 /* Rate-limit state of the current request, for the X-RateLimit-* headers. */
@@ -110,6 +112,16 @@ json_t *gw_read_json(gw_req *r);
 const char *gw_header(gw_req *r, const char *name);
 /* Observes one bus request's latency by subject. */
 void gw_observe_bus(gw *g, const char *subject, int64_t ns);
+
+/* ---- ui.c: the web UI's files and GET /v1/me ---- */
+/* Loads the UI's files (GATEWAY_WEB_DIR or next to the executable). */
+tb_status gw_ui_load(gw *g, tb_error *err) TB_WARN_UNUSED;
+void gw_ui_free(gw *g);
+/* Answers a request for one of the UI's files (or a 405 for another
+ * method); false when path is not one of them. */
+bool gw_ui_serve(gw_req *r, const char *path);
+/* GET /v1/me: the caller's key id, role and accounts. */
+void gw_handle_me(gw_req *r);
 
 /* ---- proxy.c: GW_BUS routes ---- */
 void gw_handle_bus(gw_req *r);

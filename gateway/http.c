@@ -74,18 +74,20 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
     r->status = status;
     char buf[RESPONSE_BUF];
     size_t n = 0;
-    bool keep = keep_alive(r), own_connection = false;
+    bool keep = keep_alive(r), own_connection = false, own_cache = false;
     if (!keep) mg_disable_keep_alive(r->conn);
-    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2) {
         own_connection |= strcasecmp(extra[i], "Connection") == 0; /* 426 Upgrade */
+        own_cache |= strcasecmp(extra[i], "Cache-Control") == 0;   /* the UI's files */
+    }
     bool ok = put(buf, sizeof buf, &n, "HTTP/1.1 %d %s\r\n", status,
                   mg_get_response_code_text(r->conn, status));
     if (ctype) ok = ok && put(buf, sizeof buf, &n, "Content-Type: %s\r\n", ctype);
-    if (status != 204) /* RFC 9110: a 204 has no Content-Length */
+    /* RFC 9110: a 204 has no Content-Length; a 304's would be the 200's */
+    if (status != 204 && status != 304)
         ok = ok && put(buf, sizeof buf, &n, "Content-Length: %zu\r\n", len);
-    ok = ok &&
-         put(buf, sizeof buf, &n, "X-Request-Id: %s\r\nCache-Control: no-store\r\nDate: %s\r\n",
-             r->id, http_date());
+    ok = ok && put(buf, sizeof buf, &n, "X-Request-Id: %s\r\n%sDate: %s\r\n", r->id,
+                   own_cache ? "" : "Cache-Control: no-store\r\n", http_date());
     if (!own_connection)
         ok = ok && put(buf, sizeof buf, &n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
     if (r->rate.known)
@@ -367,6 +369,9 @@ static void dispatch(gw_req *r) {
     case GW_STREAM:
         gw_handle_stream(r);
         break;
+    case GW_ME:
+        gw_handle_me(r);
+        break;
     }
 }
 
@@ -381,7 +386,11 @@ static int on_request(struct mg_connection *conn, void *cbdata) {
     bus_log_set_trace(r.id);
     const char *path = r.ri->local_uri ? r.ri->local_uri : "/";
     gw_match_result m = gw_route_match(r.ri->request_method, path, &r.match);
-    if (m == GW_MATCH_NO_ROUTE) {
+    /* The API's routes come first: the UI's files fill only what they leave. */
+    bool ui = m == GW_MATCH_NO_ROUTE && gw_ui_serve(&r, path);
+    if (ui) {
+        /* served */
+    } else if (m == GW_MATCH_NO_ROUTE) {
         gw_send_fail(&r, TB_NOT_FOUND, NULL, "no route for %s", path);
     } else if (m == GW_MATCH_NO_METHOD) {
         const char *const hdr[] = {"Allow", r.match.allow, NULL};
@@ -395,8 +404,10 @@ static int on_request(struct mg_connection *conn, void *cbdata) {
     if (r.status == 0) gw_send_fail(&r, TB_ERR, NULL, "no response was produced");
     char status[8];
     snprintf(status, sizeof status, "%d", r.status);
-    const char *route = m == GW_MATCH_OK ? r.match.route->path : "unmatched";
-    const char *method = m == GW_MATCH_OK ? r.match.route->method : "other";
+    const char *route = ui ? "/ (web ui)" : m == GW_MATCH_OK ? r.match.route->path : "unmatched";
+    const char *method = m == GW_MATCH_OK                                 ? r.match.route->method
+                         : ui && strcmp(r.ri->request_method, "GET") == 0 ? "GET"
+                                                                          : "other";
     bus_metrics *mx = bus_actor_metrics(r.g->actor);
     bus_counter_add(bus_metrics_counter(mx, "tb_http_requests_total",
                                         "HTTP requests by route pattern, method and status",

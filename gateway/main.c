@@ -29,6 +29,7 @@ static void release(gw *g) {
     g->openapi = NULL;
     free(g->docs);
     g->docs = NULL;
+    gw_ui_free(g);
 }
 
 static tb_status on_start(bus_actor *a, tb_error *err) {
@@ -47,6 +48,11 @@ static tb_status on_start(bus_actor *a, tb_error *err) {
     }
     g->openapi_len = strlen(g->openapi);
     g->docs_len = strlen(g->docs);
+    s = gw_ui_load(g, err);
+    if (s != TB_OK) {
+        release(g);
+        return s;
+    }
     bus_actor_set_user(a, g);
     s = gw_http_start(g, err);
     if (s != TB_OK) release(g);

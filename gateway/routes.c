@@ -229,6 +229,11 @@ static const gw_route routes[] = {
      .summary = "WebSocket stream of live events (quotes, orders, fills, positions, alerts) for "
                 "the key's accounts; the key may also be given as ?api_key= (browsers)."},
 
+    /* ---- the caller ---- */
+    {"GET", "/v1/me", GW_ROLE_VIEWER, GW_ME, .reply = &tb_api_key_desc, .success = 200,
+     .summary = "The calling key: its id, role and accounts (empty: every account), without the "
+                "secret; the web UI shows what the key may do from it."},
+
     /* ---- admin ---- */
     {"POST", "/v1/api-keys", GW_ROLE_ADMIN, GW_KEY_CREATE, NULL, GW_IN_JSON, &tb_api_key_desc,
      .server_set = "id,key,created_at", .reply = &tb_api_key_desc, .success = 201,

@@ -34,6 +34,7 @@ typedef enum {
     GW_KEY_CREATE, /* api_keys in PostgreSQL, handled by the gateway */
     GW_KEY_REVOKE,
     GW_STREAM, /* the WebSocket stream (stream.c); without an upgrade a 426 */
+    GW_ME,     /* the caller's key: id, role, accounts (ui.c) */
 } gw_action;
 
 typedef enum {

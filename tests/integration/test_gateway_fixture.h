@@ -814,6 +814,50 @@ static void fake_covers_routes(void) {
     }
 }
 
+/* ------------------------------------------------ the real services -- */
+
+/* The eight services of DESIGN §1, for tests that run them behind the
+ * gateway (test_gateway_services, test_gateway_ui). */
+static const char *const gw_services[] = {
+    "market-data",       "historical-data",     "signal-processing", "risk-management",
+    "trading-execution", "position-management", "analytics",         "notifications"};
+#define GW_NSERVICES (sizeof gw_services / sizeof gw_services[0])
+
+/* Starts every service of the build with env (NULL-terminated "K=V"),
+ * logs in TB_BINARY_DIR/<tag>-<service>.log. */
+static void gw_services_start(pid_t pids[GW_NSERVICES], const char *tag, char **env) {
+    for (size_t i = 0; i < GW_NSERVICES; i++) {
+        char bin[512], rel[128], log[512];
+        snprintf(rel, sizeof rel, "actors/%s/tb-%s", gw_services[i], gw_services[i]);
+        tb_test_bin(bin, sizeof bin, rel);
+        ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+        snprintf(log, sizeof log, "%s/%s-%s.log",
+                 getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", tag, gw_services[i]);
+        pids[i] = spawn_clean(bin, env, log);
+    }
+}
+
+/* Stops the services still running; the number of unclean exits. */
+static int gw_services_stop(pid_t pids[GW_NSERVICES]) {
+    int bad = 0;
+    for (size_t i = 0; i < GW_NSERVICES; i++) {
+        int s = pids[i] > 0 ? tb_test_stop(pids[i], 30000) : 0;
+        if (s != 0) fprintf(stderr, "%s exited with %d\n", gw_services[i], s);
+        bad += s != 0;
+        pids[i] = 0;
+    }
+    return bad;
+}
+
+/* Whether /health/all of the gateway arg (a gw_proc) is 200. */
+static bool gw_all_healthy(void *arg) {
+    http_resp r;
+    http_do(&r, ((gw_proc *)arg)->base, "GET", "/health/all", NULL, NULL, -1, NULL);
+    bool ok = r.status == 200;
+    http_free(&r);
+    return ok;
+}
+
 #pragma GCC diagnostic pop
 
 #endif

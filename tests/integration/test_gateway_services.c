@@ -8,45 +8,21 @@
  * alert rules; /health/all and /metrics over every instance. */
 #include "test_gateway_fixture.h"
 
-static const char *const services[] = {
-    "market-data",       "historical-data",     "signal-processing", "risk-management",
-    "trading-execution", "position-management", "analytics",         "notifications"};
-#define NSERVICES (sizeof services / sizeof services[0])
-
 static gw_proc gw;
-static pid_t pids[NSERVICES];
+static pid_t pids[GW_NSERVICES];
 static char admin[64], trader[64], trader_id[64], viewer[64], viewer_id[64];
 static char my_acct[48], other_acct[48];
-
-static void start_service(size_t i) {
-    char bin[512], rel[128], log[512];
-    snprintf(rel, sizeof rel, "actors/%s/tb-%s", services[i], services[i]);
-    tb_test_bin(bin, sizeof bin, rel);
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
-    snprintf(log, sizeof log, "%s/test_gateway_services-%s.log",
-             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp", services[i]);
-    static char *env[] = {"MD_RATE=40", "ANALYTICS_SAMPLE_MS=200", NULL};
-    pids[i] = spawn_clean(bin, env, log);
-}
-
-static bool all_healthy(void *arg) {
-    (void)arg;
-    http_resp r;
-    gw_http(&r, &gw, "GET", "/health/all", NULL, NULL);
-    bool ok = r.status == 200;
-    http_free(&r);
-    return ok;
-}
 
 static void setup(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     tb_test_unique(my_acct, sizeof my_acct, "GR");
     tb_test_unique(other_acct, sizeof other_acct, "GO");
-    for (size_t i = 0; i < NSERVICES; i++) start_service(i);
+    static char *env_svc[] = {"MD_RATE=40", "ANALYTICS_SAMPLE_MS=200", NULL};
+    gw_services_start(pids, "test_gateway_services", env_svc);
     /* GATEWAY_REQUIRED_SERVICES: the default, all eight */
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "services", env);
-    ck_assert_msg(tb_test_wait(all_healthy, NULL, 30000),
+    ck_assert_msg(tb_test_wait(gw_all_healthy, &gw, 30000),
                   "the services did not all come up (logs in %s)", getenv("TB_BINARY_DIR"));
     gw_admin_key(admin, sizeof admin);
 }
@@ -54,15 +30,8 @@ static void setup(void) {
 /* Stops the gateway and every service still running; the number of unclean
  * exits (the gateway's status in *gw_rc). */
 static int stop_all(int *gw_rc) {
-    int bad = 0;
     *gw_rc = gw_stop_rc(&gw);
-    for (size_t i = 0; i < NSERVICES; i++) {
-        int s = tb_test_stop(pids[i], 30000);
-        if (s != 0) fprintf(stderr, "%s exited with %d\n", services[i], s);
-        bad += s != 0;
-        pids[i] = 0;
-    }
-    return bad;
+    return gw_services_stop(pids);
 }
 
 /* Whatever the last test did not stop (it failed early). */
@@ -347,16 +316,16 @@ START_TEST(health_and_metrics_of_everything) {
     ck_assert_int_eq(r.status, 200);
     const char *problem = tb_prom_check(r.body);
     ck_assert_msg(problem == NULL, "%s", problem);
-    for (size_t i = 0; i < NSERVICES; i++) {
+    for (size_t i = 0; i < GW_NSERVICES; i++) {
         char want[96];
-        snprintf(want, sizeof want, "tb_up{service=\"%s\"", services[i]);
-        ck_assert_msg(strstr(r.body, want) != NULL, "no metrics of %s", services[i]);
+        snprintf(want, sizeof want, "tb_up{service=\"%s\"", gw_services[i]);
+        ck_assert_msg(strstr(r.body, want) != NULL, "no metrics of %s", gw_services[i]);
     }
     http_free(&r);
     gw_http(&r, &gw, "GET", "/services", admin, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_ge(json_integer_value(json_object_get(r.json, "count")),
-                     (json_int_t)NSERVICES + 1);
+                     (json_int_t)GW_NSERVICES + 1);
     http_free(&r);
 }
 END_TEST

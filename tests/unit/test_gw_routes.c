@@ -53,6 +53,7 @@ static const char *const design_routes[][2] = {
     {"GET", "/v1/webhooks/{id}/deliveries"},
     {"POST", "/v1/api-keys"},
     {"DELETE", "/v1/api-keys/{id}"},
+    {"GET", "/v1/me"}, /* the web UI learns the key's role from it */
     {"GET", "/openapi.json"},
     {"GET", "/docs"},
     {"GET", "/health"},
