@@ -43,21 +43,8 @@ cd "$TB_ROOT"
 export TB_BUILD_DIR=$TB_ROOT/build-bench
 B=$TB_BUILD_DIR
 
-started_servers=0
-pids=()
-# shellcheck disable=SC2317 # runs from the EXIT trap
-on_exit() {
-    local rc=$? p
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if ((started_servers)); then
-        "$TB_SCRIPTS/servers" stop >&2 2>&1 || tb_warn "could not stop the servers"
-    fi
-    exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=wrk_lib.sh
+source "$TB_ROOT/bench/wrk_lib.sh"
 
 tb_info "setup (packages, wrk among them)"
 "$TB_SCRIPTS/setup" >&2 || tb_die "scripts/setup failed"
@@ -75,16 +62,6 @@ tb_ensure_data_dir
 work=$TB_DATA/bench-http
 mkdir -p "$work"
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# start NAME COMMAND...: in the background, logging to $work/NAME.log
-start() {
-    local name=$1
-    shift
-    "$@" >"$work/$name.log" 2>&1 &
-    pids+=($!)
-}
 
 bare_port=$(free_port) one_port=$(free_port) gw_port=$(free_port)
 start bare "$B/bench/tb-bench-civetweb" "$bare_port"
@@ -121,11 +98,6 @@ declare -A URL=(
 )
 declare -A RPS P50 P99 ERR
 
-# to_ms 1.23ms|456.00us|1.20s -> milliseconds
-to_ms() {
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0;
-        else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
 
 c0=$(collections)
 for ((r = 1; r <= rounds; r++)); do
@@ -144,8 +116,6 @@ done
 all_s=$((rounds * seconds)) # /health/all is called only during its rows
 c1=$(collections)
 
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # ratio ROW ANCHOR: the median over rounds of ROW's req/s / ANCHOR's
 ratio() {
     paste <(tr ' ' '\n' <<<"${RPS[$1]}" | awk 'NF') <(tr ' ' '\n' <<<"${RPS[$2]}" | awk 'NF') |

@@ -40,21 +40,8 @@ cd "$TB_ROOT"
 export TB_BUILD_DIR=$TB_ROOT/build-bench
 B=$TB_BUILD_DIR
 
-started_servers=0
-pids=()
-# shellcheck disable=SC2317 # runs from the EXIT trap
-on_exit() {
-    local rc=$? p
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if ((started_servers)); then
-        "$TB_SCRIPTS/servers" stop >&2 2>&1 || tb_warn "could not stop the servers"
-    fi
-    exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=wrk_lib.sh
+source "$TB_ROOT/bench/wrk_lib.sh"
 
 tb_info "setup (packages, wrk among them)"
 "$TB_SCRIPTS/setup" >&2 || tb_die "scripts/setup failed"
@@ -77,15 +64,6 @@ tb_ensure_data_dir
 work=$TB_DATA/bench-orders
 mkdir -p "$work"
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-start() { # start NAME COMMAND...: in the background, logging to $work/NAME.log
-    local name=$1
-    shift
-    "$@" >"$work/$name.log" 2>&1 &
-    pids+=($!)
-}
 
 gw_port=$(free_port)
 start market-data env MD_MODE=sim MD_SYMBOLS=DAX:16000 MD_RATE=20 \
@@ -125,11 +103,6 @@ psql "$DATABASE_URL" -qc "CREATE DATABASE $pgdb" >/dev/null || tb_die "cannot cr
 PGURL=${DATABASE_URL%/*}/$pgdb
 "$PGBENCH" -i -q -s 1 "$PGURL" >"$work/pgbench-init.log" 2>&1 || tb_die "pgbench -i failed"
 
-to_ms() { # 1.23ms|456.00us|1.20s -> milliseconds
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0;
-        else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : 0) }'; }
 
 CLIENTS=(1 8)
 declare -A RPS P50 P99 TPS RATIO ERR
