@@ -67,9 +67,7 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_
     }
     msgpack_sbuffer_destroy(&b);
     const char *params[1 + NCOLS] = {producer};
-    for (int k = 0; k < NCOLS && s == TB_OK; k++)
-        if ((params[1 + k] = bus_pgarray_finish(&col[k])) == NULL)
-            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory building outbox rows");
+    if (s == TB_OK) s = bus_pgarray_finish_all(col, NCOLS, params + 1, err);
     if (s == TB_OK)
         s = bus_pg_exec(c,
                         "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
@@ -77,7 +75,7 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_
                         "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) "
                         "WITH ORDINALITY AS u(s, m, p, h, n) ORDER BY u.n",
                         1 + NCOLS, params, NULL, err);
-    for (int k = 0; k < NCOLS; k++) bus_pgarray_close(&col[k]);
+    bus_pgarray_close_all(col, NCOLS);
     return s;
 }
 

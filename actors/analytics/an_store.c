@@ -69,10 +69,7 @@ tb_status an_store_record_fills(PGconn *c, const tb_fill *const *f, size_t n, si
         bus_pgarray_i64(&col[TS], f[i]->ts);
     }
     const char *params[NCOLS];
-    tb_status s = TB_OK;
-    for (int k = 0; k < NCOLS && s == TB_OK; k++)
-        if ((params[k] = bus_pgarray_finish(&col[k])) == NULL)
-            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory building fills");
+    tb_status s = bus_pgarray_finish_all(col, NCOLS, params, err);
     PGresult *r = NULL;
     /* One statement for the batch; a fill seen before (a redelivery) is
      * skipped by its id, also when the batch holds it twice. */
@@ -89,7 +86,7 @@ tb_status an_store_record_fills(PGconn *c, const tb_fill *const *f, size_t n, si
                         " ORDER BY u.n"
                         " ON CONFLICT (fill_id) DO NOTHING",
                         NCOLS, params, &r, err);
-    for (int k = 0; k < NCOLS; k++) bus_pgarray_close(&col[k]);
+    bus_pgarray_close_all(col, NCOLS);
     if (s != TB_OK) return s;
     *inserted = (size_t)atoll(PQcmdTuples(r));
     PQclear(r);

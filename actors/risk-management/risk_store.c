@@ -338,10 +338,7 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
         bus_pgarray_i64(&col[W_AT_US], o[i].ts_ns / 1000); /* timestamptz: microseconds */
     }
     const char *p[W_NCOLS];
-    tb_status s = TB_OK;
-    for (int k = 0; k < W_NCOLS && s == TB_OK; k++)
-        if ((p[k] = bus_pgarray_finish(&col[k])) == NULL)
-            s = tb_error_set(err, TB_NOMEM, NULL, "out of memory building orders");
+    tb_status s = bus_pgarray_finish_all(col, W_NCOLS, p, err);
     if (s == TB_OK)
         s = bus_pg_exec(
             c,
@@ -369,7 +366,7 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
                         "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, tr, us)",
                         3, q, NULL, err);
     }
-    for (int k = 0; k < W_NCOLS; k++) bus_pgarray_close(&col[k]);
+    bus_pgarray_close_all(col, W_NCOLS);
     if (s != TB_OK) return s;
 
     tb_order *evs = calloc(n, sizeof *evs);
