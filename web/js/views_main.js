@@ -293,12 +293,15 @@ export function markets(root, ctx) {
   }
   async function loadQuotes() {
     try {
-      const r = await api('GET', `/v1/market/symbols${qs({ limit: 64 })}`);
+      // Every symbol (market-data's default page holds 1,000); the live
+      // subscription takes at most 64, so the freshest quotes get it.
+      const r = await api('GET', '/v1/market/symbols');
       const items = r.items || [];
+      const live = items.slice().sort((a, b) => (a.ts < b.ts) - (a.ts > b.ts)).slice(0, 64);
       for (const t of items) rows.set(t.symbol, quoteRow(t));
       clear(quotes, table(['symbol', 'bid', 'ask', 'last', 'time', 'seq'], [...rows.values()], { testid: 'quotes', empty: 'No symbols yet.' }));
       clear(symSel, items.map((t) => h('option', { value: t.symbol }, t.symbol)));
-      if (items.length) ctx.stream.subscribe('quotes', { symbols: items.map((t) => t.symbol).slice(0, 64) });
+      if (live.length) ctx.stream.subscribe('quotes', { symbols: live.map((t) => t.symbol) });
       loadChart();
     } catch (e) { clear(quotes, errorBox(e)); }
   }
