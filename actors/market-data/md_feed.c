@@ -256,6 +256,7 @@ tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
     for (size_t i = 0; i < n; i++) published += md_feed_republish(f, &ticks[i]);
     f->ticks += published;
     bus_counter_add(svc->m_ticks, published);
+    md_flowctl_count_others(svc, f, published);
     return TB_OK;
 }
 

@@ -171,7 +171,11 @@ bool md_flowctl_wait(md_flowctl_gate *g, md_feed *f, size_t n) {
     pthread_mutex_lock(&svc->flow_lock);
     for (;;) {
         int64_t now = bus_mono_ns();
-        uint64_t room = md_flow_room(g->flow, g->published, n, now);
+        /* Consumers report every tick they finish: ticks of concurrent
+         * replays and of the live feed count as published here too, or
+         * their progress would pass for this replay's and its end would
+         * come before the consumers finished it. */
+        uint64_t room = md_flow_room(g->flow, g->published + g->others, n, now);
         announce_drops(g);
         size_t again = md_resend_take(&g->flow->resend, &g->ring);
         if (again > 0) {
@@ -211,6 +215,16 @@ void md_flowctl_published(md_flowctl_gate *g, const tb_tick *ticks, size_t n, bo
     if (stored) md_resend_push(&g->ring, ticks, n);
 }
 
+void md_flowctl_count_others(md_service *svc, const md_feed *feed, uint64_t n) {
+    if (n == 0) return;
+    pthread_mutex_lock(&svc->flow_lock);
+    for (size_t i = 0; i < sizeof svc->gates / sizeof svc->gates[0]; i++) {
+        md_flowctl_gate *g = svc->gates[i];
+        if (g != NULL && !g->ending && strcmp(g->source, feed->source) != 0) g->others += n;
+    }
+    pthread_mutex_unlock(&svc->flow_lock);
+}
+
 void md_flowctl_end(md_flowctl_gate *g, md_feed *f) {
     if (!g->on) return;
     md_service *svc = g->svc;
@@ -220,6 +234,10 @@ void md_flowctl_end(md_flowctl_gate *g, md_feed *f) {
      * this wait ends after a bounded number of MD_REPLAY_STALL_MS. */
     pthread_mutex_lock(&svc->flow_lock);
     md_flow_end(g->flow);
+    /* The end waits for what was published up to now: ticks of other feeds
+     * published later are not this replay's to wait for (a live feed never
+     * stops, and would keep it from ending). */
+    g->ending = true;
     pthread_mutex_unlock(&svc->flow_lock);
     if (!md_feed_stopped(f)) (void)md_flowctl_wait(g, f, (size_t)svc->cfg.replay_window);
     pthread_mutex_lock(&svc->flow_lock);

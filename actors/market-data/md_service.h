@@ -194,6 +194,8 @@ typedef struct md_flowctl_gate {
     bool on;             /* paced by consumers (speed 0, window > 0) */
     md_flow *flow;       /* this replay's copy (heap), guarded by svc->flow_lock */
     uint64_t published;  /* ticks of this replay published so far, resends included */
+    uint64_t others;     /* ticks other feeds of the instance published meanwhile (locked) */
+    bool ending;         /* input exhausted: others no longer counted (locked) */
     uint64_t waits;      /* times the replay had to wait for room */
     int64_t waited_ns;   /* total time spent waiting */
     md_resend_ring ring; /* the last ticks published, for resends (md_resend.h) */
@@ -214,6 +216,10 @@ bool md_flowctl_wait(md_flowctl_gate *g, md_feed *f, size_t n);
 /* ticks[0..n) were published (kept in the ring when stored is true: false
  * when Redis refused the batch and the ticks have no seq). */
 void md_flowctl_published(md_flowctl_gate *g, const tb_tick *ticks, size_t n, bool stored);
+/* feed published n ticks: every other feed's gate counts them, since the
+ * consumers' progress reports count every tick they finish, whichever feed
+ * it came from. */
+void md_flowctl_count_others(md_service *svc, const md_feed *feed, uint64_t n);
 /* The input is exhausted: waits until every paced service finished all it
  * was sent, resending as for a stall, or dropped it. Then frees the ring. */
 void md_flowctl_end(md_flowctl_gate *g, md_feed *f);
