@@ -1,7 +1,7 @@
 /* Event handlers of the notifications service.
  *
- *   fills.<acct>.<sym>       fill rules (one alert per fill) + webhook fan-out of the fill
- *   risk.decision.<acct>     risk_reject rules (approved = false) + fan-out of the decision
+ *   fills.<acct>.<sym>       fill rules + fan-out, in batches (notif_fanout.c)
+ *   risk.decision.<acct>     risk_reject rules + fan-out, in batches (notif_fanout.c)
  *   md.tick.<sym>            price_above / price_below, in batches, throttled per symbol
  *   pos.update.<acct>.<sym>  position_limit; drawdown (throttled per account)
  *   alerts.>                 alerts raised elsewhere: recorded and fanned out once
@@ -19,72 +19,6 @@
 #include "notif_prices.h"
 #include "notif_webhook.h"
 #include "timer.h"
-
-/* Rules of kind for the event's scope, read per event: fills and decisions
- * are rare enough, and a rule created a moment ago must apply. */
-static tb_status rules_for(PGconn *pg, notif_kind kind, const char *account, const char *symbol,
-                           notif_rule **out, size_t *n, tb_error *err) {
-    return notif_db_rules(pg, notif_kind_name(kind), account, symbol, out, n, err);
-}
-
-/* Raises an alert per rule (the texts are the same for every rule) and fans
- * out src. */
-static tb_status raise_per_rule(bus_ctx *ctx, notif_kind kind, const char *account,
-                                const char *symbol, const char *event_id, int64_t ts,
-                                const char *msg, const notif_source *src) {
-    tb_error err = {0};
-    notif_io io = notif_io_of_ctx(ctx);
-    PGconn *pg = notif_io_pg(&io, &err);
-    if (pg == NULL) return bus_fail_err(ctx, &err);
-    notif_rule *rules = NULL;
-    size_t n = 0;
-    tb_status s = rules_for(pg, kind, account, symbol, &rules, &n, &err);
-    tb_alert *alerts = n ? calloc(n, sizeof *alerts) : NULL;
-    if (s == TB_OK && n && alerts == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory");
-    for (size_t i = 0; s == TB_OK && i < n; i++)
-        notif_alert_make(&rules[i], event_id, account, symbol, ts, msg, &alerts[i]);
-    if (s == TB_OK) s = notif_raise(&io, alerts, rules, n, src, true, bus_ctx_trace(ctx), &err);
-    free(alerts);
-    free(rules);
-    return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
-}
-
-tb_status notif_on_fill(bus_ctx *ctx, const void *event) {
-    const tb_fill *f = event;
-    char subject[16 + 2 * TB_TOKEN_CAP], msg[TB_TEXT_CAP];
-    snprintf(subject, sizeof subject, "fills.%s.%s", f->account, f->symbol);
-    notif_msg_fill(f, msg, sizeof msg);
-    notif_source src = {.type = NOTIF_EVENT_FILL,
-                        .id = f->fill_id,
-                        .subject = subject,
-                        .account = f->account,
-                        .desc = &tb_fill_desc,
-                        .ev = f};
-    return raise_per_rule(ctx, NOTIF_KIND_FILL, f->account, f->symbol, f->fill_id, f->ts, msg,
-                          &src);
-}
-
-tb_status notif_on_decision(bus_ctx *ctx, const void *event) {
-    const tb_risk_decision *d = event;
-    char subject[16 + TB_TOKEN_CAP], msg[TB_TEXT_CAP];
-    snprintf(subject, sizeof subject, "risk.decision.%s", d->account);
-    notif_source src = {.type = NOTIF_EVENT_DECISION,
-                        .id = d->decision_id,
-                        .subject = subject,
-                        .account = d->account,
-                        .desc = &tb_risk_decision_desc,
-                        .ev = d};
-    if (d->approved) {
-        /* No alert; the decision still goes to the webhooks that want it. */
-        tb_error err = {0};
-        notif_io io = notif_io_of_ctx(ctx);
-        tb_status s = notif_raise(&io, NULL, NULL, 0, &src, false, bus_ctx_trace(ctx), &err);
-        return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
-    }
-    notif_msg_reject(d, msg, sizeof msg);
-    return raise_per_rule(ctx, NOTIF_KIND_RISK_REJECT, d->account, d->symbol, d->decision_id, d->ts,
-                          msg, &src);
-}
 
 static void count_error(bus_actor *a, const char *what, const tb_error *err) {
     bus_counter_add(notif_of(a)->m_eval_errors, 1);

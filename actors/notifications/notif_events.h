@@ -5,8 +5,10 @@
 
 #include "actor.h"
 
-tb_status notif_on_fill(bus_ctx *ctx, const void *event);
-tb_status notif_on_decision(bus_ctx *ctx, const void *event);
+/* Batch handlers of fills.> (fill rules) and risk.decision.> (risk_reject
+ * rules), both with the webhook fan-out of the event (notif_fanout.c). */
+tb_status notif_on_fills(bus_ctx *ctx, const bus_batch *b);
+tb_status notif_on_decisions(bus_ctx *ctx, const bus_batch *b);
 /* Batch handler of md.tick.> (price rules). */
 tb_status notif_on_ticks(bus_ctx *ctx, const bus_batch *b);
 tb_status notif_on_position(bus_ctx *ctx, const void *event);

@@ -7,6 +7,7 @@
 
 #include "notif_service.h"
 #include "notif_webhook.h"
+#include "pgarray.h"
 
 tb_status notif_db_begin(PGconn *c, tb_error *err) {
     return bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
@@ -26,22 +27,14 @@ int64_t notif_db_i64(const PGresult *r, int row, int col) {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, const char *symbol,
-                         notif_rule **out, size_t *n, tb_error *err) {
-    *out = NULL;
-    *n = 0;
-    const char *p[3] = {kinds, account, symbol};
-    PGresult *r = NULL;
-    tb_status s =
-        bus_pg_exec(c,
-                    "SELECT rule_id, kind, severity, coalesce(account, ''), coalesce(symbol, ''), "
-                    "coalesce(threshold, 0), cooldown_s FROM alert_rules "
-                    "WHERE enabled AND kind = ANY(string_to_array($1, ',')) "
-                    "AND ($2::text IS NULL OR account IS NULL OR account = $2) "
-                    "AND ($3::text IS NULL OR symbol IS NULL OR symbol = $3) "
-                    "ORDER BY rule_id COLLATE \"C\"",
-                    3, p, &r, err);
-    if (s != TB_OK) return s;
+#define RULE_COLUMNS                                                                               \
+    "SELECT rule_id, kind, severity, coalesce(account, ''), coalesce(symbol, ''), "                \
+    "coalesce(threshold, 0), cooldown_s FROM alert_rules "                                         \
+    "WHERE enabled AND kind = ANY(string_to_array($1, ',')) "
+
+/* The rules of a RULE_COLUMNS result into *out / *n; rows of unknown kinds
+ * and unreadable thresholds are skipped. Clears r. */
+static tb_status rules_of(PGresult *r, notif_rule **out, size_t *n, tb_error *err) {
     int rows = PQntuples(r);
     notif_rule *v = rows ? calloc((size_t)rows, sizeof *v) : NULL;
     if (rows && v == NULL) {
@@ -76,18 +69,53 @@ tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, cons
     return TB_OK;
 }
 
-tb_status notif_db_hooks(PGconn *c, const char *account, notif_hook **out, size_t *n,
-                         tb_error *err) {
+tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, const char *symbol,
+                         notif_rule **out, size_t *n, tb_error *err) {
     *out = NULL;
     *n = 0;
-    const char *p[1] = {account ? account : ""};
+    const char *p[3] = {kinds, account, symbol};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "SELECT id, coalesce(account, ''), array_to_string(events, ',') "
-                              "FROM webhooks WHERE active AND (account IS NULL OR account = $1) "
-                              "ORDER BY id COLLATE \"C\"",
-                              1, p, &r, err);
-    if (s != TB_OK) return s;
+    tb_status s =
+        bus_pg_exec(c,
+                    RULE_COLUMNS "AND ($2::text IS NULL OR account IS NULL OR account = $2) "
+                                 "AND ($3::text IS NULL OR symbol IS NULL OR symbol = $3) "
+                                 "ORDER BY rule_id COLLATE \"C\"",
+                    3, p, &r, err);
+    return s == TB_OK ? rules_of(r, out, n, err) : s;
+}
+
+/* names[0..n) as a PostgreSQL text[] literal in *a (initialised here). */
+static void names_array(bus_pgarray *a, const char *const *names, size_t n) {
+    bus_pgarray_init(a);
+    for (size_t i = 0; i < n; i++) bus_pgarray_str(a, names[i]);
+}
+
+tb_status notif_db_rules_any(PGconn *c, const char *kinds, const char *const *accounts, size_t na,
+                             const char *const *symbols, size_t ns, notif_rule **out, size_t *n,
+                             tb_error *err) {
+    *out = NULL;
+    *n = 0;
+    bus_pgarray col[2];
+    names_array(&col[0], accounts, na);
+    names_array(&col[1], symbols, ns);
+    const char *p[3] = {kinds, NULL, NULL};
+    PGresult *r = NULL;
+    tb_status s = bus_pgarray_finish_all(col, 2, &p[1], err);
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        RULE_COLUMNS "AND (account IS NULL OR account = ANY($2::text[])) "
+                                     "AND (symbol IS NULL OR symbol = ANY($3::text[])) "
+                                     "ORDER BY rule_id COLLATE \"C\"",
+                        3, p, &r, err);
+    bus_pgarray_close_all(col, 2);
+    return s == TB_OK ? rules_of(r, out, n, err) : s;
+}
+
+#define HOOK_COLUMNS                                                                               \
+    "SELECT id, coalesce(account, ''), array_to_string(events, ',') FROM webhooks WHERE active "
+
+/* The webhooks of a HOOK_COLUMNS result into *out / *n. Clears r. */
+static tb_status hooks_of(PGresult *r, notif_hook **out, size_t *n, tb_error *err) {
     int rows = PQntuples(r);
     notif_hook *v = rows ? calloc((size_t)rows, sizeof *v) : NULL;
     if (rows && v == NULL) {
@@ -103,6 +131,37 @@ tb_status notif_db_hooks(PGconn *c, const char *account, notif_hook **out, size_
     *out = v;
     *n = (size_t)rows;
     return TB_OK;
+}
+
+tb_status notif_db_hooks(PGconn *c, const char *account, notif_hook **out, size_t *n,
+                         tb_error *err) {
+    *out = NULL;
+    *n = 0;
+    const char *p[1] = {account ? account : ""};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              HOOK_COLUMNS "AND (account IS NULL OR account = $1) "
+                                           "ORDER BY id COLLATE \"C\"",
+                              1, p, &r, err);
+    return s == TB_OK ? hooks_of(r, out, n, err) : s;
+}
+
+tb_status notif_db_hooks_any(PGconn *c, const char *const *accounts, size_t na, notif_hook **out,
+                             size_t *n, tb_error *err) {
+    *out = NULL;
+    *n = 0;
+    bus_pgarray col[1];
+    names_array(&col[0], accounts, na);
+    const char *p[1] = {NULL};
+    PGresult *r = NULL;
+    tb_status s = bus_pgarray_finish_all(col, 1, p, err);
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        HOOK_COLUMNS "AND (account IS NULL OR account = ANY($1::text[])) "
+                                     "ORDER BY id COLLATE \"C\"",
+                        1, p, &r, err);
+    bus_pgarray_close_all(col, 1);
+    return s == TB_OK ? hooks_of(r, out, n, err) : s;
 }
 
 tb_status notif_db_enqueue(PGconn *c, const notif_hook *hooks, size_t n, const notif_source *src,

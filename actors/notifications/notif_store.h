@@ -34,6 +34,13 @@ int64_t notif_db_i64(const PGresult *r, int row, int col);
 tb_status notif_db_rules(PGconn *c, const char *kinds, const char *account, const char *symbol,
                          notif_rule **out, size_t *n, tb_error *err) TB_WARN_UNUSED;
 
+/* The enabled rules of kinds that may apply to an event of a batch: scoped
+ * to no account or one of accounts[0..na), and to no symbol or one of
+ * symbols[0..ns). notif_rule_applies then picks each event's. */
+tb_status notif_db_rules_any(PGconn *c, const char *kinds, const char *const *accounts, size_t na,
+                             const char *const *symbols, size_t ns, notif_rule **out, size_t *n,
+                             tb_error *err) TB_WARN_UNUSED;
+
 /* An active webhook as the fan-out needs it. */
 typedef struct notif_hook {
     char id[TB_ID_CAP];
@@ -46,6 +53,11 @@ typedef struct notif_hook {
  * malloc'd (caller frees; NULL when none). */
 tb_status notif_db_hooks(PGconn *c, const char *account, notif_hook **out, size_t *n,
                          tb_error *err) TB_WARN_UNUSED;
+
+/* notif_db_hooks for the accounts of a batch: the active webhooks without
+ * an account filter and those of accounts[0..na). */
+tb_status notif_db_hooks_any(PGconn *c, const char *const *accounts, size_t na, notif_hook **out,
+                             size_t *n, tb_error *err) TB_WARN_UNUSED;
 
 /* A consumed or raised event to hand to webhooks. */
 typedef struct notif_source {

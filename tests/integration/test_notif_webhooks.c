@@ -409,12 +409,79 @@ START_TEST(kill_9_of_a_worker_loses_no_delivery) {
 }
 END_TEST
 
+/* A burst of fills, taken in batches: the rule scoped to DAX alerts on the
+ * DAX fills only, the webhook that wants fills.*.FTSE gets the FTSE fills
+ * only, and nothing else is recorded for the others. */
+#define N_BURST 40
+START_TEST(burst_of_fills_matches_each_fill_alone) {
+    nt_start(&w1, conn, account, 1, log_path);
+    tb_alert_rule rule;
+    nt_rule(conn, "fill", account, "DAX", NULL, &rule);
+    tb_webhook wh;
+    char u[256];
+    url(u, sizeof u, "ok");
+    nt_webhook(conn, u, "fills.*.FTSE", account, &wh);
+    for (int i = 0; i < N_BURST; i++) {
+        tb_fill f;
+        memset(&f, 0, sizeof f);
+        snprintf(f.fill_id, sizeof f.fill_id, "%s-B%d", account, i);
+        snprintf(f.order_id, sizeof f.order_id, "O-%s", f.fill_id);
+        snprintf(f.account, sizeof f.account, "%s", account);
+        snprintf(f.symbol, sizeof f.symbol, "%s", i % 2 ? "FTSE" : "DAX");
+        snprintf(f.side, sizeof f.side, "sell");
+        f.qty = TB_FIXED_SCALE;
+        f.price = (7000 + i) * TB_FIXED_SCALE;
+        f.ts = tb_now_ns();
+        char subject[160];
+        snprintf(subject, sizeof subject, "fills.%s.%s", account, f.symbol);
+        bus_msg_meta meta = {.msg_id = f.fill_id};
+        tb_error err = {0};
+        ck_assert_msg(bus_js_publish(conn, subject, &tb_fill_desc, &f, &meta, NULL, &err) == TB_OK,
+                      "%s", err.message);
+    }
+    char p[128];
+    path(p, sizeof p, "ok", account);
+    ck_assert_msg(nt_wait_requests(&rx, p, N_BURST / 2, 15000), "only %zu requests (see %s)",
+                  nt_rx_count(&rx, p), log_path);
+    size_t na = 0;
+    tb_alert *alerts = NULL;
+    int64_t end = bus_mono_ns() + INT64_C(15000000000);
+    for (;;) {
+        free(alerts);
+        alerts = nt_alerts(conn, account, &na);
+        if (na >= N_BURST / 2 || bus_mono_ns() > end) break;
+        usleep(50000);
+    }
+    usleep(500000); /* anything more would arrive by now */
+    free(alerts);
+    alerts = nt_alerts(conn, account, &na);
+    ck_assert_uint_eq(na, N_BURST / 2);
+    for (size_t i = 0; i < na; i++) {
+        ck_assert_str_eq(alerts[i].symbol, "DAX");
+        ck_assert_str_eq(alerts[i].kind, "fill");
+    }
+    free(alerts);
+    size_t n;
+    nt_req *reqs = nt_rx_get(&rx, p, &n);
+    ck_assert_uint_eq(n, N_BURST / 2);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = check_request(&reqs[i], &wh);
+        ck_assert_str_eq(reqs[i].event, "fill");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "symbol")),
+                         "FTSE");
+        json_decref(j);
+    }
+    free(reqs);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("notif_webhooks");
     TCase *tc = tcase_create("webhooks");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fill_raises_alert_and_signed_webhooks);
+    tcase_add_test(tc, burst_of_fills_matches_each_fill_alone);
     tcase_add_test(tc, failing_then_ok_is_retried_and_delivered_once);
     tcase_add_test(tc, always_failing_is_dead_after_max_attempts);
     tcase_add_test(tc, two_workers_deliver_each_event_once);
