@@ -104,7 +104,6 @@ tb_status bus_actor_create(const bus_actor_def *def, const bus_config *cfg, bus_
     a->cfg = *cfg;
     a->wake_pipe[0] = a->wake_pipe[1] = -1;
     pthread_mutex_init(&a->timer_lock, NULL);
-    pthread_cond_init(&a->timer_cond, NULL);
     a->metrics = bus_metrics_create(def->name, cfg->instance);
     a->eps = calloc(def->nendpoints ? def->nendpoints : 1, sizeof *a->eps);
     if (a->metrics == NULL || a->eps == NULL || pipe2(a->wake_pipe, O_CLOEXEC) != 0) {
@@ -323,7 +322,6 @@ void bus_actor_destroy(bus_actor *a) {
     bus_redis_pool_destroy(a->redis);
     bus_metrics_destroy(a->metrics);
     pthread_mutex_destroy(&a->timer_lock);
-    pthread_cond_destroy(&a->timer_cond);
     if (a->wake_pipe[0] >= 0) close(a->wake_pipe[0]);
     if (a->wake_pipe[1] >= 0) close(a->wake_pipe[1]);
     free(a->eps);

@@ -53,6 +53,8 @@ typedef struct bus_timer {
     void *arg;
     void (*free_arg)(void *arg);
     pthread_t thread;
+    pthread_cond_t cond; /* the timer sleeps on it (with timer_lock) */
+    bool kicked;         /* bus_actor_kick_timer: run again without waiting */
 } bus_timer;
 
 struct bus_actor {
@@ -75,9 +77,9 @@ struct bus_actor {
     /* bus_actor_main waits on this for a stop request or a signal */
     int wake_pipe[2];
     bus_series *m_up;
-    /* timers sleep on timer_cond so a stop wakes them at once */
+    /* timers sleep on their own cond under timer_lock, so a stop or a kick
+     * wakes them at once */
     pthread_mutex_t timer_lock;
-    pthread_cond_t timer_cond;
     bus_timer timers[BUS_MAX_TIMERS];
     int ntimers;
 };

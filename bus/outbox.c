@@ -1,6 +1,8 @@
 /* Transactional outbox; see outbox.h for the contract. */
 #include "outbox.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,24 +175,76 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     return s;
 }
 
+/* Rows one relay round takes; a round that took as many goes again at once
+ * (up to RELAY_ROUNDS times). */
+#define RELAY_ROWS   500
+#define RELAY_ROUNDS 8
+
 typedef struct relay {
-    char producer[64];
+    char producer[48];
+    char timer[64]; /* "outbox-relay:<producer>" */
     int64_t interval_ms;
     int rounds;
+    atomic_bool kicked; /* bus_outbox_kick since the last round */
     bus_series *m_published;
     bus_series *m_pending_errors;
 } relay;
 
+/* The relays of the process, for bus_outbox_kick (few: one per producer
+ * an actor relays). */
+#define MAX_RELAYS 8
+static pthread_mutex_t relays_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    bus_actor *a;
+    relay *r;
+} relays[MAX_RELAYS];
+
+static void relay_forget(void *arg) {
+    pthread_mutex_lock(&relays_lock);
+    for (size_t i = 0; i < MAX_RELAYS; i++)
+        if (relays[i].r == arg) relays[i].a = NULL, relays[i].r = NULL;
+    pthread_mutex_unlock(&relays_lock);
+    free(arg);
+}
+
+bool bus_outbox_kick(bus_actor *a, const char *producer) {
+    char timer[sizeof((relay *)0)->timer] = "";
+    pthread_mutex_lock(&relays_lock);
+    for (size_t i = 0; i < MAX_RELAYS && timer[0] == '\0'; i++) {
+        relay *r = relays[i].r;
+        if (relays[i].a != a || strcmp(r->producer, producer) != 0) continue;
+        atomic_store(&r->kicked, true);
+        snprintf(timer, sizeof timer, "%s", r->timer);
+    }
+    pthread_mutex_unlock(&relays_lock);
+    return timer[0] != '\0' && bus_actor_kick_timer(a, timer);
+}
+
+tb_status bus_outbox_publish_soon(bus_actor *a, const char *producer, int max_rows, tb_error *err) {
+    if (bus_outbox_kick(a, producer)) return TB_OK;
+    return bus_outbox_relay(a, producer, max_rows, 0, NULL, err);
+}
+
+/* A kicked round publishes everything pending at once (the fast path: the
+ * handlers that committed rows kick it and go on with their next batch). A
+ * periodic round republishes only rows older than two intervals, which a
+ * kick missed (a crash between commit and kick, a worker that died, NATS
+ * down for a while). */
 static void relay_tick(bus_actor *a, void *arg) {
     relay *r = arg;
-    int n = 0;
+    bool kicked = atomic_exchange(&r->kicked, false);
+    int64_t min_age = kicked ? 0 : 2 * r->interval_ms;
+    int n = 0, total = 0;
     tb_error err = {0};
-    /* Rows younger than two intervals are left to the fast path of the
-     * handler that wrote them. */
-    tb_status s = bus_outbox_relay(a, r->producer, 500, 2 * r->interval_ms, &n, &err);
-    if (n > 0) {
-        bus_counter_add(r->m_published, (uint64_t)n);
-        bus_log(BUS_LOG_INFO, "outbox relay republished %d events of %s", n, r->producer);
+    tb_status s = TB_OK;
+    for (int round = 0; round < RELAY_ROUNDS; round++) {
+        s = bus_outbox_relay(a, r->producer, RELAY_ROWS, min_age, &n, &err);
+        total += n;
+        if (s != TB_OK || n < RELAY_ROWS) break;
+    }
+    if (total > 0 && !kicked) {
+        bus_counter_add(r->m_published, (uint64_t)total);
+        bus_log(BUS_LOG_INFO, "outbox relay republished %d events of %s", total, r->producer);
     }
     if (s != TB_OK) {
         bus_counter_add(r->m_pending_errors, 1);
@@ -216,10 +270,22 @@ tb_status bus_outbox_start_relay(bus_actor *a, const char *producer, int64_t int
     relay *r = calloc(1, sizeof *r);
     if (r == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
     snprintf(r->producer, sizeof r->producer, "%s", producer);
+    snprintf(r->timer, sizeof r->timer, "outbox-relay:%s", r->producer);
     r->interval_ms = interval_ms;
+    atomic_init(&r->kicked, false);
     r->m_published = bus_metrics_counter(bus_actor_metrics(a), "tb_outbox_relayed_total",
                                          "Events republished by the outbox relay", NULL);
     r->m_pending_errors = bus_metrics_counter(bus_actor_metrics(a), "tb_outbox_errors_total",
                                               "Outbox relay rounds that failed", NULL);
-    return bus_actor_add_timer(a, "outbox-relay", interval_ms, relay_tick, r, free, err);
+    pthread_mutex_lock(&relays_lock);
+    size_t slot = MAX_RELAYS;
+    for (size_t i = 0; i < MAX_RELAYS && slot == MAX_RELAYS; i++)
+        if (relays[i].r == NULL) slot = i;
+    if (slot < MAX_RELAYS) relays[slot].a = a, relays[slot].r = r;
+    pthread_mutex_unlock(&relays_lock);
+    if (slot == MAX_RELAYS) {
+        free(r);
+        return tb_error_set(err, TB_ERR, NULL, "more than %d outbox relays", MAX_RELAYS);
+    }
+    return bus_actor_add_timer(a, r->timer, interval_ms, relay_tick, r, relay_forget, err);
 }

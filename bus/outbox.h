@@ -47,10 +47,22 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_
 tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int64_t min_age_ms,
                            int *published, tb_error *err) TB_WARN_UNUSED;
 
-/* Starts the background relay of producer on the actor (every interval_ms,
- * rows older than 2 x interval_ms; published rows are deleted after a day).
+/* Starts the relay of producer on the actor, on a thread of its own: every
+ * interval_ms it republishes rows older than 2 x interval_ms (published
+ * rows are deleted after a day), and on bus_outbox_kick everything pending.
  * Call from def.start. */
 tb_status bus_outbox_start_relay(bus_actor *a, const char *producer, int64_t interval_ms,
                                  tb_error *err) TB_WARN_UNUSED;
+
+/* Has the relay of producer started by bus_outbox_start_relay publish what
+ * is pending now, on its own thread: a handler that committed outbox rows
+ * kicks it and goes on. False when the actor runs no such relay (the caller
+ * then relays itself). */
+bool bus_outbox_kick(bus_actor *a, const char *producer);
+
+/* The fast path after a commit that added outbox rows: kicks the relay, or
+ * relays up to max_rows on the caller's thread when the actor runs none. */
+tb_status bus_outbox_publish_soon(bus_actor *a, const char *producer, int max_rows,
+                                  tb_error *err) TB_WARN_UNUSED;
 
 #endif

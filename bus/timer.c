@@ -18,8 +18,9 @@ static void *timer_main(void *arg) {
         until.tv_nsec = ns % 1000000000;
         pthread_mutex_lock(&a->timer_lock);
         int rc = 0;
-        while (!atomic_load(&a->stopping) && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait(&a->timer_cond, &a->timer_lock, &until);
+        while (!atomic_load(&a->stopping) && !t->kicked && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&t->cond, &a->timer_lock, &until);
+        t->kicked = false;
         pthread_mutex_unlock(&a->timer_lock);
         if (atomic_load(&a->stopping)) break;
         t->fn(a, t->arg);
@@ -48,8 +49,14 @@ tb_status bus_actor_add_timer(bus_actor *a, const char *name, int64_t interval_m
     t->fn = fn;
     t->arg = arg;
     t->free_arg = free_arg;
-    int rc = pthread_create(&t->thread, NULL, timer_main, t);
-    if (rc == 0) a->ntimers++;
+    int rc = pthread_cond_init(&t->cond, NULL); /* CLOCK_REALTIME, as `until` */
+    if (rc == 0) {
+        rc = pthread_create(&t->thread, NULL, timer_main, t);
+        if (rc == 0)
+            a->ntimers++;
+        else
+            pthread_cond_destroy(&t->cond);
+    }
     pthread_mutex_unlock(&a->timer_lock);
     if (rc != 0 && free_arg) free_arg(arg);
     return rc == 0 ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, "cannot start timer %s", name);
@@ -58,14 +65,29 @@ tb_status bus_actor_add_timer(bus_actor *a, const char *name, int64_t interval_m
 void bus_timers_stop(bus_actor *a) {
     pthread_mutex_lock(&a->timer_lock);
     atomic_store(&a->stopping, true);
-    pthread_cond_broadcast(&a->timer_cond);
     int n = a->ntimers;
+    for (int i = 0; i < n; i++) pthread_cond_broadcast(&a->timers[i].cond);
     pthread_mutex_unlock(&a->timer_lock);
     for (int i = 0; i < n; i++) {
         pthread_join(a->timers[i].thread, NULL);
+        pthread_cond_destroy(&a->timers[i].cond);
         if (a->timers[i].free_arg) a->timers[i].free_arg(a->timers[i].arg);
     }
     pthread_mutex_lock(&a->timer_lock);
     a->ntimers = 0;
     pthread_mutex_unlock(&a->timer_lock);
+}
+
+bool bus_actor_kick_timer(bus_actor *a, const char *name) {
+    bool found = false;
+    pthread_mutex_lock(&a->timer_lock);
+    for (int i = 0; i < a->ntimers && !found; i++) {
+        bus_timer *t = &a->timers[i];
+        if (strcmp(t->name, name) != 0) continue;
+        found = true;
+        t->kicked = true;
+        pthread_cond_signal(&t->cond);
+    }
+    pthread_mutex_unlock(&a->timer_lock);
+    return found;
 }

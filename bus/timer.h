@@ -15,4 +15,9 @@ tb_status bus_actor_add_timer(bus_actor *a, const char *name, int64_t interval_m
                               void (*fn)(bus_actor *a, void *arg), void *arg,
                               void (*free_arg)(void *arg), tb_error *err) TB_WARN_UNUSED;
 
+/* Makes the timer called name run now: wakes its thread if it sleeps, or
+ * has it run again as soon as the current run ends (kicks meanwhile
+ * coalesce into that one run). False when the actor has no such timer. */
+bool bus_actor_kick_timer(bus_actor *a, const char *name);
+
 #endif
