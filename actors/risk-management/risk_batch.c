@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "outbox.h"
+#include "parallel.h"
 #include "pgarray.h"
 #include "risk_deps.h"
 #include "risk_intent.h"
@@ -46,6 +48,7 @@ typedef struct item {
 typedef struct symbol_facts {
     char symbol[TB_TOKEN_CAP];
     risk_pg_facts pf;
+    bool want_quote; /* an item of the symbol has no event time */
     bool quoted;
     risk_quote quote;
 } symbol_facts;
@@ -194,27 +197,92 @@ static tb_status view_day_pnl(redisContext *r, account_view *v, const char *acco
     return TB_OK;
 }
 
+/* One request for the account's view (fetch_all). */
+typedef struct fetch_job {
+    enum { FETCH_POSITIONS, FETCH_PNL, FETCH_QUOTE } what;
+    bus_conn *conn;
+    int64_t timeout_ms;
+    const char *trace, *account;
+    account_view *v;
+    symbol_facts *sf; /* FETCH_QUOTE */
+} fetch_job;
+
+/* Each job writes its own fields of the view only. */
+static void run_fetch(void *arg) {
+    fetch_job *j = arg;
+    bus_log_set_trace(j->trace);
+    switch (j->what) {
+    case FETCH_POSITIONS:
+        j->v->positions_ok = risk_fetch_positions(j->conn, j->account, j->timeout_ms, j->trace,
+                                                  &j->v->positions, &j->v->npositions);
+        break;
+    case FETCH_PNL:
+        j->v->pnl_ok = risk_fetch_pnl(j->conn, j->account, j->timeout_ms, j->trace, &j->v->pnl);
+        break;
+    case FETCH_QUOTE:
+        risk_fetch_quote(j->conn, j->sf->symbol, j->timeout_ms, j->trace, &j->sf->quote);
+        j->sf->quoted = true;
+        break;
+    }
+}
+
+/* The positions, the P&L and the quotes the checks need, asked of
+ * position-management and market-data at once: the batch waits for the
+ * slowest answer, not for their sum. */
+static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, const char *trace,
+                           bool positions, bool pnl, tb_error *err) {
+    risk_service *svc = service_of(ctx);
+    size_t n = (size_t)positions + (size_t)pnl;
+    for (size_t k = 0; k < v->nsyms; k++) n += v->syms[k].want_quote && !v->syms[k].quoted;
+    if (n == 0) return TB_OK;
+    fetch_job *jobs = calloc(n, sizeof *jobs);
+    void **args = calloc(n, sizeof *args);
+    if (jobs == NULL || args == NULL) {
+        free(jobs);
+        free(args);
+        return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    }
+    fetch_job base = {.conn = bus_actor_conn(bus_ctx_actor(ctx)),
+                      .timeout_ms = svc->dep_timeout_ms,
+                      .trace = trace,
+                      .account = account,
+                      .v = v};
+    size_t m = 0;
+    if (positions) jobs[m] = base, jobs[m++].what = FETCH_POSITIONS;
+    if (pnl) jobs[m] = base, jobs[m++].what = FETCH_PNL;
+    for (size_t k = 0; k < v->nsyms; k++) {
+        if (!v->syms[k].want_quote || v->syms[k].quoted) continue;
+        jobs[m] = base;
+        jobs[m].what = FETCH_QUOTE;
+        jobs[m++].sf = &v->syms[k];
+    }
+    for (size_t i = 0; i < m; i++) args[i] = &jobs[i];
+    char saved[128]; /* the caller's thread takes jobs too */
+    snprintf(saved, sizeof saved, "%s", bus_log_trace());
+    bus_parallel(run_fetch, args, m);
+    bus_log_set_trace(saved);
+    free(args);
+    free(jobs);
+    return TB_OK;
+}
+
 /* Runs the checks of the account's items in arrival order. */
 static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
                                   account_view *v, tb_error *err) {
-    risk_service *svc = service_of(ctx);
-    bus_conn *conn = bus_actor_conn(bus_ctx_actor(ctx));
     const char *account = its[0]->in.account;
     tb_status s = TB_OK;
     bool need_positions = false, need_pnl = false;
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         symbol_facts *sf = view_symbol(pg, v, its[i], err, &s);
         if (sf == NULL) break;
+        risk_quote ref;
+        if (risk_event_time(&its[i]->in, &ref) == 0) sf->want_quote = true;
         if (!sf->pf.account_known) continue;
         need_positions |= risk_needs_positions(&its[i]->in, &sf->pf.limits);
         need_pnl |= risk_needs_pnl(&sf->pf.limits);
     }
+    if (s == TB_OK) s = fetch_all(ctx, v, account, its[0]->trace, need_positions, need_pnl, err);
     if (s != TB_OK) return s;
-    if (need_positions)
-        v->positions_ok = risk_fetch_positions(conn, account, svc->dep_timeout_ms, its[0]->trace,
-                                               &v->positions, &v->npositions);
-    if (need_pnl)
-        v->pnl_ok = risk_fetch_pnl(conn, account, svc->dep_timeout_ms, its[0]->trace, &v->pnl);
 
     uint64_t approved = 0;
     for (size_t i = 0; i < n && s == TB_OK; i++) {
@@ -222,13 +290,7 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
         symbol_facts *sf = view_symbol(pg, v, x, err, &s);
         if (sf == NULL) break;
         x->event_ns = risk_event_time(&x->in, &x->quote);
-        if (x->event_ns == 0) {
-            if (!sf->quoted) {
-                risk_fetch_quote(conn, x->in.symbol, svc->dep_timeout_ms, x->trace, &sf->quote);
-                sf->quoted = true;
-            }
-            x->quote = sf->quote;
-        }
+        if (x->event_ns == 0) x->quote = sf->quote; /* fetched by fetch_all */
         risk_facts f = {.limits = &sf->pf.limits,
                         .account_known = sf->pf.account_known,
                         .kill_global = sf->pf.kill_global,
