@@ -545,7 +545,8 @@ static long long samples_metric(const char *outcome) {
     for (char *line = b.data; line && *line;) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
-        if (strncmp(line, "tb_analytics_samples_total{", 27) == 0 && strstr(line, label)) {
+        static const char family[] = "tb_analytics_samples_total{";
+        if (strncmp(line, family, sizeof family - 1) == 0 && strstr(line, label)) {
             const char *sp = strrchr(line, ' ');
             if (sp) v = strtoll(sp + 1, NULL, 10);
             break;
