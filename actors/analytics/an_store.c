@@ -93,51 +93,95 @@ tb_status an_store_record_fills(PGconn *c, const tb_fill *const *f, size_t n, si
     return TB_OK;
 }
 
-tb_status an_store_sample(PGconn *c, const char *account, int64_t bucket_ns, const tb_account *v,
-                          int64_t valued_ns, bool *written, tb_error *err) {
-    char us[24], eq[TB_FIXED_STRLEN], cash[TB_FIXED_STRLEN], rp[TB_FIXED_STRLEN],
-        up[TB_FIXED_STRLEN], valued[24];
-    snprintf(us, sizeof us, "%" PRId64, bucket_ns / NS_PER_US);
-    tb_fixed_format(v->equity, eq);
-    tb_fixed_format(v->cash, cash);
-    tb_fixed_format(v->realized_pnl, rp);
-    tb_fixed_format(v->unrealized_pnl, up);
-    snprintf(valued, sizeof valued, "%" PRId64, valued_ns);
-    const char *params[] = {account, us, eq, cash, rp, up, valued};
-    /* A sample comes from a position update, which core NATS delivers at
-     * most once: its commit need not wait for the WAL flush (a crash may
-     * lose the last instants' samples, as the transport may), and the
-     * valuation stream no longer pays a disk sync per update. */
-    PGresult *b = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
-    tb_status s = bus_pg_result_status(c, b, err);
-    PQclear(b);
-    if (s != TB_OK) return s;
+/* s[0..n) strictly increasing by (account byte-wise, bucket). */
+static bool samples_ordered(const an_sample *s, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        int c = strcmp(s[i - 1].account, s[i].account);
+        if (c > 0 || (c == 0 && s[i - 1].bucket_ns >= s[i].bucket_ns)) return false;
+    }
+    return true;
+}
+
+/* The statement's columns, in its parameters' order. */
+enum { S_ACCOUNT, S_US, S_EQUITY, S_CASH, S_RPNL, S_UPNL, S_VALUED, S_NCOLS };
+
+static void sample_columns(const an_sample *s, size_t n, bus_pgarray col[S_NCOLS]) {
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&col[S_ACCOUNT], s[i].account);
+        bus_pgarray_i64(&col[S_US], s[i].bucket_ns / NS_PER_US);
+        bus_pgarray_fixed(&col[S_EQUITY], s[i].v->equity);
+        bus_pgarray_fixed(&col[S_CASH], s[i].v->cash);
+        bus_pgarray_fixed(&col[S_RPNL], s[i].v->realized_pnl);
+        bus_pgarray_fixed(&col[S_UPNL], s[i].v->unrealized_pnl);
+        bus_pgarray_i64(&col[S_VALUED], s[i].valued_ns);
+    }
+}
+
+/* The upsert of the columns; *written gets the rows it changed. */
+static tb_status upsert_samples(PGconn *c, const char *const *params, size_t *written,
+                                tb_error *err) {
     PGresult *r = NULL;
-    /* The WHERE keeps the freshest valuation of the bucket whatever order
-     * workers write in; equal times rewrite the same figures. */
-    s = bus_pg_exec(
+    /* Rows go in in the arrays' order (ORDER BY the ordinality), so every
+     * writer locks points in (account, ts) order. The WHERE keeps the
+     * freshest valuation of a bucket whatever order workers write in; equal
+     * times rewrite the same figures. */
+    tb_status s = bus_pg_exec(
         c,
-        "INSERT INTO equity AS e (account, ts, equity, cash, realized_pnl, unrealized_pnl, "
-        "valued_ns)"
-        " VALUES ($1, 'epoch'::timestamptz + $2::bigint * interval '1 microsecond',"
-        "         $3, $4, $5, $6, $7)"
+        "INSERT INTO equity AS e (account, ts, equity, cash, realized_pnl, unrealized_pnl,"
+        " valued_ns)"
+        " SELECT u.acct, 'epoch'::timestamptz + u.us * interval '1 microsecond',"
+        "        u.eq, u.cash, u.rp, u.up, u.valued"
+        " FROM unnest($1::text[], $2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[],"
+        "             $6::numeric[], $7::bigint[]) WITH ORDINALITY"
+        "      AS u(acct, us, eq, cash, rp, up, valued, n)"
+        " ORDER BY u.n"
         " ON CONFLICT (account, ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash,"
         "  realized_pnl = EXCLUDED.realized_pnl, unrealized_pnl = EXCLUDED.unrealized_pnl,"
         "  valued_ns = EXCLUDED.valued_ns"
         " WHERE e.valued_ns <= EXCLUDED.valued_ns",
-        7, params, &r, err);
-    if (s == TB_OK) {
-        *written = atoi(PQcmdTuples(r)) > 0;
-        PQclear(r);
-        s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
-    }
+        S_NCOLS, params, &r, err);
+    if (s != TB_OK) return s;
+    *written = (size_t)atoll(PQcmdTuples(r));
+    PQclear(r);
+    return TB_OK;
+}
+
+/* The upsert in its own transaction, rolled back on any failure. */
+static tb_status write_samples(PGconn *c, const char *const *params, size_t *written,
+                               tb_error *err) {
+    /* A sample comes from a position update, which core NATS delivers at
+     * most once: its commit need not wait for the WAL flush (a crash may
+     * lose the last instants' samples, as the transport may), and the
+     * valuation stream no longer pays a disk sync per batch. */
+    PGresult *b = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    tb_status s = bus_pg_result_status(c, b, err);
+    PQclear(b);
+    if (s == TB_OK) s = upsert_samples(c, params, written, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
     if (s != TB_OK) {
+        *written = 0;
         tb_error ignored = {0};
         if (bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
             /* the connection is gone; the server rolled back */
         }
     }
     return s;
+}
+
+tb_status an_store_samples(PGconn *c, const an_sample *s, size_t n, size_t *written,
+                           tb_error *err) {
+    *written = 0;
+    if (n == 0) return TB_OK;
+    if (!samples_ordered(s, n))
+        return tb_error_set(err, TB_INVALID, NULL, "equity samples not in (account, ts) order");
+    bus_pgarray col[S_NCOLS];
+    for (int k = 0; k < S_NCOLS; k++) bus_pgarray_init(&col[k]);
+    sample_columns(s, n, col);
+    const char *params[S_NCOLS];
+    tb_status st = bus_pgarray_finish_all(col, S_NCOLS, params, err);
+    if (st == TB_OK) st = write_samples(c, params, written, err);
+    bus_pgarray_close_all(col, S_NCOLS);
+    return st;
 }
 
 tb_status an_store_account_exists(PGconn *c, const char *account, bool *exists, tb_error *err) {

@@ -21,11 +21,24 @@
 tb_status an_store_record_fills(PGconn *c, const tb_fill *const *f, size_t n, size_t *inserted,
                                 tb_error *err) TB_WARN_UNUSED;
 
-/* Upserts the point of account at bucket (ns) with the valuation v taken at
- * valued_ns; an existing point of that bucket is replaced only by a
- * valuation at least as fresh. *written says whether the row changed. */
-tb_status an_store_sample(PGconn *c, const char *account, int64_t bucket_ns, const tb_account *v,
-                          int64_t valued_ns, bool *written, tb_error *err) TB_WARN_UNUSED;
+/* One equity point to upsert: account's valuation v, taken at valued_ns, for
+ * the bucket starting at bucket_ns. v is borrowed. */
+typedef struct an_sample {
+    const char *account;
+    int64_t bucket_ns;
+    const tb_account *v;
+    int64_t valued_ns;
+} an_sample;
+
+/* Upserts the points s[0..n) in one transaction of one statement (three
+ * round trips whatever n is); an existing point of a bucket is replaced only
+ * by a valuation at least as fresh. s must be sorted by (account byte-wise,
+ * bucket_ns) with no pair twice: one statement cannot update a row twice, and
+ * one lock order keeps concurrent writers from deadlocking (TB_INVALID
+ * otherwise, nothing written). *written receives how many rows changed; the
+ * others were stale. */
+tb_status an_store_samples(PGconn *c, const an_sample *s, size_t n, size_t *written,
+                           tb_error *err) TB_WARN_UNUSED;
 
 tb_status an_store_account_exists(PGconn *c, const char *account, bool *exists,
                                   tb_error *err) TB_WARN_UNUSED;

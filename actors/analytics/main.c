@@ -1,12 +1,16 @@
 /* tb-analytics: equity curves and performance statistics per account and
  * strategy.
  *
- * Consumes pos.update.> (core NATS, queue group "analytics"): for each
- * position update it asks position-management for the account's valuation
- * (api.accounts.get: cash + sum(qty * last) over the positions) and upserts
- * one equity point per account and ANALYTICS_SAMPLE_MS bucket; if the
- * valuation cannot be had, nothing is stored. Consumes fills.> (core, queue
- * group) and records each fill once, for trade counts and win rates.
+ * Consumes pos.update.> (core NATS, queue group "analytics") in batches:
+ * for each account of a batch it asks position-management once for the
+ * valuation (api.accounts.get: cash + sum(qty * last) over the positions),
+ * which becomes the equity point of each ANALYTICS_SAMPLE_MS bucket the
+ * account's updates fall in; all points of the batch are upserted with one
+ * statement in one transaction. A batch costs one request per distinct
+ * account plus three PostgreSQL round trips (BEGIN, upsert, COMMIT), however
+ * many updates it holds. If an account's valuation cannot be had, nothing is
+ * stored for it. Consumes fills.> (the FILLS stream, in batches) and records
+ * each fill once, for trade counts and win rates.
  *
  * Endpoints: api.analytics.get (query -> performance), api.analytics.trades
  * (query -> list of round_trip) and api.analytics.equity (query -> list of
@@ -87,36 +91,116 @@ static bool account_visible(const tb_query *q) {
     return false;
 }
 
-static tb_status on_pos_update(bus_ctx *ctx, const void *ev) {
-    const tb_position_update *u = ev;
-    if (u->ts <= 0) return bus_fail(ctx, TB_INVALID, "ts", "position update without a time");
+/* A valid update of a batch: its account, its sample bucket, its index. */
+typedef struct pos_item {
+    const char *account;
+    int64_t bucket;
+    size_t i;
+} pos_item;
+
+/* (account byte-wise, bucket, index): the samples' lock order, see
+ * an_store_samples. */
+static int item_order(const void *a, const void *b) {
+    const pos_item *x = a, *y = b;
+    int c = strcmp(x->account, y->account);
+    if (c != 0) return c;
+    if (x->bucket != y->bucket) return x->bucket < y->bucket ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* The batch's updates with a time into items, sorted; the others fail alone.
+ * Returns how many there are. */
+static size_t collect_updates(const bus_batch *b, pos_item *items) {
+    size_t m = 0;
+    for (size_t i = 0; i < bus_batch_len(b); i++) {
+        const tb_position_update *u = bus_batch_event(b, i);
+        if (u->ts <= 0)
+            bus_batch_fail(b, i, TB_INVALID, "position update of %s without a time", u->account);
+        else
+            items[m++] = (pos_item){u->account, bucket_of(u->ts, state.sample_ns), i};
+    }
+    if (m > 1) qsort(items, m, sizeof *items, item_order);
+    return m;
+}
+
+/* position-management's valuation of account now (api.accounts.get), and
+ * when it was taken. */
+static tb_status value_account(bus_ctx *ctx, const char *account, const char *trace, tb_account *v,
+                               int64_t *valued, tb_error *err) {
     tb_query q = {0};
-    snprintf(q.account, sizeof q.account, "%s", u->account);
-    tb_account v;
-    tb_error err = {0};
+    snprintf(q.account, sizeof q.account, "%s", account);
+    tb_error e = {0};
     tb_status s =
         bus_request(bus_actor_conn(bus_ctx_actor(ctx)), "api.accounts.get", &tb_query_desc, &q,
-                    &tb_account_desc, &v, state.accounts_timeout_ms, bus_ctx_trace(ctx), &err);
-    if (s != TB_OK) {
-        /* No valuation, no point: a guessed equity would be a wrong one. */
-        bus_counter_add(state.valuation_errors, 1);
-        return bus_fail(ctx, s, "account", "valuation of %s unavailable, no sample: %s", u->account,
-                        err.message);
-    }
-    if (strcmp(v.account, u->account) != 0) {
-        bus_counter_add(state.valuation_errors, 1);
-        return bus_fail(ctx, TB_ERR, "account", "api.accounts.get for %s answered for %s",
-                        u->account, v.account);
-    }
-    int64_t valued = v.ts > 0 ? v.ts : tb_now_ns();
-    PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL) return bus_fail_err(ctx, &err);
-    bool written = false;
-    s = an_store_sample(pg, u->account, bucket_of(u->ts, state.sample_ns), &v, valued, &written,
-                        &err);
-    if (s != TB_OK) return bus_fail_err(ctx, &err);
-    bus_counter_add(written ? state.samples_written : state.samples_stale, 1);
+                    &tb_account_desc, v, state.accounts_timeout_ms, trace, &e);
+    if (s != TB_OK)
+        return tb_error_set(err, s, "account", "valuation of %s unavailable, no sample: %s",
+                            account, e.message);
+    if (strcmp(v->account, account) != 0)
+        return tb_error_set(err, TB_ERR, "account", "api.accounts.get for %s answered for %s",
+                            account, v->account);
+    *valued = v->ts > 0 ? v->ts : tb_now_ns();
     return TB_OK;
+}
+
+/* One valuation per account of the sorted items (vals[] holds them), given
+ * to each distinct (account, bucket) pair: the samples, in the items' order.
+ * An account without a valuation gets no sample and its updates fail.
+ * Returns how many samples there are. */
+static size_t value_samples(bus_ctx *ctx, const bus_batch *b, const pos_item *items, size_t m,
+                            tb_account *vals, an_sample *samples) {
+    size_t k = 0, nv = 0;
+    for (size_t g = 0, end; g < m; g = end) {
+        end = g + 1;
+        while (end < m && strcmp(items[end].account, items[g].account) == 0) end++;
+        tb_error err = {0};
+        int64_t valued = 0;
+        if (value_account(ctx, items[g].account, bus_batch_trace(b, items[g].i), &vals[nv], &valued,
+                          &err) != TB_OK) {
+            /* No valuation, no point: a guessed equity would be a wrong one. */
+            bus_counter_add(state.valuation_errors, end - g);
+            for (size_t j = g; j < end; j++) bus_batch_fail_err(b, items[j].i, &err);
+            continue;
+        }
+        for (size_t j = g; j < end; j++)
+            if (j == g || items[j].bucket != items[j - 1].bucket)
+                samples[k++] = (an_sample){items[j].account, items[j].bucket, &vals[nv], valued};
+        nv++;
+    }
+    return k;
+}
+
+/* The samples of a batch in one statement; counts them written or stale. */
+static tb_status store_samples(bus_ctx *ctx, const an_sample *samples, size_t n) {
+    if (n == 0) return TB_OK;
+    tb_error err = {0};
+    size_t written = 0;
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL || an_store_samples(pg, samples, n, &written, &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
+    bus_counter_add(state.samples_written, written);
+    bus_counter_add(state.samples_stale, n - written);
+    return TB_OK;
+}
+
+/* A batch of position updates (core NATS): one api.accounts.get per account
+ * and one upsert statement for the batch, however many updates it holds. */
+static tb_status on_positions(bus_ctx *ctx, const bus_batch *b) {
+    size_t n = bus_batch_len(b), cap = n ? n : 1;
+    pos_item *items = calloc(cap, sizeof *items);
+    tb_account *vals = calloc(cap, sizeof *vals);
+    an_sample *samples = calloc(cap, sizeof *samples);
+    tb_status s = TB_OK;
+    if (items == NULL || vals == NULL || samples == NULL) {
+        s = bus_fail(ctx, TB_NOMEM, NULL, "out of memory for %zu position updates", n);
+    } else {
+        size_t m = collect_updates(b, items);
+        s = store_samples(ctx, samples, value_samples(ctx, b, items, m, vals, samples));
+    }
+    free(items);
+    free(vals);
+    free(samples);
+    return s;
 }
 
 /* A batch of fills from the stream: the unusable ones fail alone
@@ -485,7 +569,7 @@ static const bus_endpoint endpoints[] = {
      .kind = BUS_EVENT,
      .subject = "pos.update.>",
      .event = &tb_position_update_desc,
-     .handler = on_pos_update},
+     .batch_handler = on_positions},
     /* Fills come from the FILLS stream, not core NATS: trade statistics must
      * count fills booked while no analytics instance was running. */
     {.name = "fills",

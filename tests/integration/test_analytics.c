@@ -1,7 +1,8 @@
 /* analytics against real NATS and PostgreSQL: tb-analytics runs as a child
  * process; an in-process fake of position-management answers
  * api.accounts.get with scripted valuations. Checks the equity curve (one
- * point per account and sampling bucket, the freshest valuation winning),
+ * point per account and sampling bucket, the freshest valuation winning; a
+ * burst of updates handled as one batch with one valuation per account),
  * the statistics of a scripted curve against values worked out by hand,
  * trade counts and win rates from fills (per strategy too), that no point is
  * stored when the valuation fails, and the endpoints' errors. */
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tb_test.h"
@@ -50,6 +52,55 @@ static void fake_set(const char *account, tb_fixed equity, tb_fixed cash, bool f
     pthread_mutex_unlock(&fake_mu);
 }
 
+/* A gate on one account's next valuation: the fake holds that request
+ * (with the figures it had when asked) until the test opens the gate or
+ * GATE_MAX_MS passed (below analytics' 2 s request timeout), so that updates
+ * published meanwhile queue up in analytics and reach it as one batch. */
+#define GATE_MAX_MS 1500
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static char gate_account[TB_TOKEN_CAP]; /* armed while not empty */
+static bool gate_held, gate_open;
+
+static void gate_arm(const char *account) {
+    pthread_mutex_lock(&fake_mu);
+    snprintf(gate_account, sizeof gate_account, "%s", account);
+    gate_held = gate_open = false;
+    pthread_mutex_unlock(&fake_mu);
+}
+
+static bool gate_is_held(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&fake_mu);
+    bool held = gate_held;
+    pthread_mutex_unlock(&fake_mu);
+    return held;
+}
+
+static void gate_release(void) {
+    pthread_mutex_lock(&fake_mu);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&fake_mu);
+}
+
+/* Called with fake_mu held: waits at the gate when it is armed for account
+ * (once; the gate disarms itself). */
+static void gate_pass(const char *account) {
+    if (gate_account[0] == '\0' || strcmp(gate_account, account) != 0) return;
+    gate_account[0] = '\0';
+    gate_held = true;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GATE_MAX_MS / 1000;
+    until.tv_nsec += (GATE_MAX_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!gate_open)
+        if (pthread_cond_timedwait(&gate_cv, &fake_mu, &until) != 0) break;
+}
+
 static tb_status on_accounts_get(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     fake_account found = {0};
@@ -60,6 +111,7 @@ static tb_status on_accounts_get(bus_ctx *ctx, const void *ev) {
             found = fakes[i];
             have = true;
         }
+    gate_pass(q->account);
     pthread_mutex_unlock(&fake_mu);
     atomic_fetch_add(&fake_served, 1);
     if (!have) return bus_fail(ctx, TB_NOT_FOUND, "account", "no account %s", q->account);
@@ -213,13 +265,18 @@ static long long point_equity_e8(const char *account, int64_t ts) {
     return scalar(sql, account);
 }
 
-static void publish_update(const char *account, int64_t ts) {
+/* Publishes a position update (flushed by the caller). */
+static void send_update(const char *account, int64_t ts) {
     tb_position_update u = {.qty = FX(1), .ts = ts};
     snprintf(u.account, sizeof u.account, "%s", account);
     snprintf(u.symbol, sizeof u.symbol, "SYM");
     char subject[160];
     snprintf(subject, sizeof subject, "pos.update.%s.SYM", account);
     ck_assert_int_eq(bus_publish(conn, subject, &tb_position_update_desc, &u, NULL), TB_OK);
+}
+
+static void publish_update(const char *account, int64_t ts) {
+    send_update(account, ts);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
 }
 
@@ -443,6 +500,149 @@ START_TEST(no_valuation_no_point) {
     fake_set(bad, FX(101), FX(100), false);
     publish_update(bad, JAN2 + SEC);
     wait_points(bad, 1);
+}
+END_TEST
+
+/* A point written as another worker would have: equity (cash 1 less)
+ * valued at valued_ns, at bucket ts. */
+static void insert_point(const char *account, int64_t ts, tb_fixed equity, int64_t valued_ns) {
+    char us[24], eq[TB_FIXED_STRLEN], cash[TB_FIXED_STRLEN], valued[24];
+    snprintf(us, sizeof us, "%lld", (long long)(ts / 1000));
+    tb_fixed_format(equity, eq);
+    tb_fixed_format(equity - FX(1), cash);
+    snprintf(valued, sizeof valued, "%lld", (long long)valued_ns);
+    const char *params[] = {account, us, eq, cash, valued};
+    PGresult *r = PQexecParams(
+        pg,
+        "INSERT INTO equity (account, ts, equity, cash, valued_ns)"
+        " VALUES ($1, 'epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3, $4, $5)",
+        5, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
+    PQclear(r);
+}
+
+/* valued_ns of account's point at bucket ts (0 when there is none). */
+static long long point_valued(const char *account, int64_t ts) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT valued_ns FROM equity WHERE account = $1"
+             " AND ts = 'epoch'::timestamptz + %lld * interval '1 microsecond'",
+             (long long)(ts / 1000));
+    return scalar(sql, account);
+}
+
+/* tb_analytics_samples_total{outcome} of the (single) analytics instance;
+ * -1 when it cannot be read. */
+static long long samples_metric(const char *outcome) {
+    char label[64];
+    snprintf(label, sizeof label, "outcome=\"%s\"}", outcome);
+    bus_bytes b = {0};
+    tb_error err = {0};
+    long long v = -1;
+    if (bus_request_bytes(conn, "svc.analytics.metrics", "", 0, NULL, 2000, NULL, &b, &err) !=
+        TB_OK)
+        return -1;
+    for (char *line = b.data; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        static const char family[] = "tb_analytics_samples_total{";
+        if (strncmp(line, family, sizeof family - 1) == 0 && strstr(line, label)) {
+            const char *sp = strrchr(line, ' ');
+            if (sp) v = strtoll(sp + 1, NULL, 10);
+            break;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    bus_bytes_free(&b);
+    return v;
+}
+
+typedef struct burst_wait {
+    const char *a, *b;
+    long long written, stale; /* metric values to reach */
+} burst_wait;
+
+/* The burst's batch is stored: a has 3 points of 150 and b 4 of 250 (one
+ * transaction writes both). */
+static bool burst_stored(void *arg) {
+    const burst_wait *w = arg;
+    return scalar("SELECT count(*) FROM equity WHERE account = $1 AND equity = 150", w->a) >= 3 &&
+           scalar("SELECT count(*) FROM equity WHERE account = $1 AND equity = 250", w->b) >= 4;
+}
+
+static bool burst_counted(void *arg) {
+    const burst_wait *w = arg;
+    return samples_metric("written") >= w->written && samples_metric("stale") >= w->stale;
+}
+
+/* A burst of updates of two accounts over four buckets, published at once
+ * while analytics waits for a valuation, reaches it as one batch: one
+ * api.accounts.get per account, one point per (account, bucket), and each
+ * point holds the freshest valuation, be it the batch's or one already
+ * stored. */
+START_TEST(burst_one_point_per_bucket_freshest_wins) {
+    char a[48], b[48];
+    tb_test_unique(a, sizeof a, "ANBA");
+    tb_test_unique(b, sizeof b, "ANBB");
+    create_account(a);
+    create_account(b);
+    const int64_t t0 = JAN2 + 20 * DAY, ms = INT64_C(1000000);
+    /* Stored before: a's bucket 3 from a valuation fresher than any of the
+     * burst (another worker's, later), b's bucket 2 from an older one. */
+    const long long future = INT64_C(4000000000000000000);
+    insert_point(a, t0 + 3 * SEC, FX(777), future);
+    insert_point(b, t0 + 2 * SEC, FX(555), 1);
+    long long written0 = samples_metric("written"), stale0 = samples_metric("stale");
+    ck_assert_msg(written0 >= 0 && stale0 >= 0, "no samples metric from analytics");
+    int served0 = atomic_load(&fake_served);
+
+    /* First update: analytics asks for a's valuation (120 when asked) and
+     * the fake holds the request while the burst is published. */
+    fake_set(a, FX(120), FX(119), false);
+    fake_set(b, FX(250), FX(249), false);
+    gate_arm(a);
+    publish_update(a, t0 + 1 * ms);
+    ck_assert_msg(tb_test_wait(gate_is_held, NULL, 10000), "analytics never asked for %s", a);
+    fake_set(a, FX(150), FX(149), false);
+    /* 3 updates per account and bucket, newest bucket first, accounts
+     * interleaved: 24 updates, 8 (account, bucket) pairs. */
+    for (int rep = 0; rep < 3; rep++)
+        for (int k = 3; k >= 0; k--) {
+            send_update(b, t0 + k * SEC + (900 - rep * 300) * ms);
+            send_update(a, t0 + k * SEC + (2 + rep * 300) * ms);
+        }
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    usleep(300000); /* the burst reaches analytics' client */
+    gate_release();
+
+    burst_wait w = {.a = a, .b = b};
+    ck_assert_msg(tb_test_wait(burst_stored, &w, 20000),
+                  "the burst's points were not stored (see %s)", log_path);
+    /* One point per (account, bucket), nowhere else. */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM equity WHERE account = $1", a), 4);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM equity WHERE account = $1", b), 4);
+    for (int k = 0; k < 4; k++) {
+        int64_t bucket = t0 + k * SEC;
+        /* a's bucket 3 keeps the fresher stored point; a's bucket 0, first
+         * written with the held valuation (120), took the batch's fresher
+         * one; b's bucket 2 replaced its older point. */
+        ck_assert_int_eq(point_equity_e8(a, bucket), k == 3 ? 77700000000LL : 15000000000LL);
+        ck_assert_int_eq(point_equity_e8(b, bucket), 25000000000LL);
+        ck_assert_int_eq(point_valued(a, bucket), k == 3 ? future : point_valued(a, t0));
+        ck_assert_int_eq(point_valued(b, bucket), point_valued(b, t0));
+    }
+    ck_assert_int_gt(point_valued(a, t0), 1);
+    ck_assert_int_gt(point_valued(b, t0), 1);
+    /* The held request, then one per account for the whole burst. */
+    ck_assert_int_eq(atomic_load(&fake_served) - served0, 3);
+    /* Samples: a0 (held), then 8 pairs, of which a3 was stale. */
+    w.written = written0 + 8;
+    w.stale = stale0 + 1;
+    ck_assert_msg(tb_test_wait(burst_counted, &w, 10000),
+                  "samples counted: %lld written, %lld stale", samples_metric("written") - written0,
+                  samples_metric("stale") - stale0);
+    ck_assert_int_eq(samples_metric("written"), written0 + 8);
+    ck_assert_int_eq(samples_metric("stale"), stale0 + 1);
 }
 END_TEST
 
@@ -926,6 +1126,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, scripted_curve_points_and_statistics);
     tcase_add_test(tc, no_valuation_no_point);
+    tcase_add_test(tc, burst_one_point_per_bucket_freshest_wins);
     tcase_add_test(tc, trades_and_win_rate_from_fills);
     tcase_add_test(tc, generated_fills_against_reference);
     tcase_add_test(tc, endpoint_errors);
