@@ -4,7 +4,8 @@
  *
  *   start   asks market-data to replay the data under the run's symbols
  *           (feed bt<N>, prefix "bt<N>-"); all replay slots busy: retried
- *   replay  follows the feed's status (events = ticks published); done:
+ *   replay  follows the feed's status (events = ticks published); done
+ *           with a tick consumer the replay gave up on: failed; done:
  *   settle  the chain is quiet when the run's signals, orders and fills have
  *           not changed for BACKTEST_QUIET_MS and no order of the account is
  *           open; then the run is done. Longer than BACKTEST_SETTLE_MS: failed
@@ -175,7 +176,11 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
                     an_bt.request_ms, NULL, &err) != TB_OK)
         return; /* not reported yet, or market-data busy: next time */
     r->events = (int64_t)st.ticks;
-    if (strcmp(st.state, "done") == 0) {
+    if (strcmp(st.state, "done") == 0 && st.dropped > 0) {
+        /* A consumer the replay gave up on may have missed ticks: the
+         * report would depend on the machine's load, not on the data. */
+        finish(r, "failed", st.message);
+    } else if (strcmp(st.state, "done") == 0) {
         snprintf(r->phase, sizeof r->phase, "settle");
         r->quiet_sig[0] = '\0';
         r->quiet_since_ns = tb_now_ns();

@@ -65,6 +65,7 @@ void md_feed_status(const md_feed *f, const char *state, const char *message, tb
     snprintf(out->state, sizeof out->state, "%s", state);
     out->ticks = f->ticks;
     out->errors = f->errors;
+    out->dropped = f->dropped;
     out->ts = tb_now_ns();
     if (message) snprintf(out->message, sizeof out->message, "%s", message);
 }

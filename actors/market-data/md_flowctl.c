@@ -130,6 +130,10 @@ static void announce_drops(md_flowctl_gate *g) {
         if (!s->just_dropped) continue;
         s->just_dropped = false;
         bus_counter_add(g->svc->m_flow_stalls, 1);
+        g->dropped++;
+        size_t used = strlen(g->dropped_names);
+        snprintf(g->dropped_names + used, sizeof g->dropped_names - used, "%s%s", used ? "," : "",
+                 s->name);
         bus_log(BUS_LOG_WARN,
                 "replay %s: %s made no progress for %llu ms with %llu ticks outstanding; "
                 "no longer waiting for it (ticks it lost are the difference)",

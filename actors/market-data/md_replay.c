@@ -206,6 +206,7 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     /* `done` only once every consumer finished what it was sent (or was
      * given up on), so a caller waiting for it sees a complete backtest. */
     md_flowctl_end(&gate, f);
+    f->dropped = gate.dropped;
     if (gate.waits > 0) {
         bus_counter_add(svc->m_flow_wait, gate.waits);
         bus_log(BUS_LOG_INFO, "replay %s: waited %llu times, %.3f s in all, for tick consumers",
@@ -230,7 +231,15 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
         snprintf(msg, sizeof msg, "no valid rows; %s", summary);
         md_feed_end(f, "failed", msg);
     } else {
-        snprintf(msg, sizeof msg, "%llu rows replayed; %s", (unsigned long long)p.rows, summary);
+        if (gate.dropped > 0)
+            snprintf(msg, sizeof msg,
+                     "%llu rows replayed, but the replay stopped waiting for %.120s (no progress "
+                     "for %llu ms): their results may miss ticks; %.250s",
+                     (unsigned long long)p.rows, gate.dropped_names,
+                     (unsigned long long)svc->cfg.replay_stall_ms, summary);
+        else
+            snprintf(msg, sizeof msg, "%llu rows replayed; %s", (unsigned long long)p.rows,
+                     summary);
         md_feed_end(f, "done", msg);
     }
 }

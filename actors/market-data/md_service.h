@@ -112,6 +112,7 @@ typedef struct md_feed {
     char source[TB_TOKEN_CAP];
     uint64_t ticks;             /* published by this feed */
     uint64_t errors;            /* input rows rejected */
+    uint64_t dropped;           /* consumer services a paced replay gave up on */
     int64_t status_ns;          /* last progress report */
     const atomic_bool *cancel;  /* extra stop flag (background replays), may be NULL */
     struct md_scratch *scratch; /* batch buffers, owned by the feed */
@@ -191,14 +192,16 @@ void md_replay_stop_background(md_service *svc);
 typedef struct md_flowctl_gate {
     md_service *svc;
     char source[TB_TOKEN_CAP];
-    bool on;             /* paced by consumers (speed 0, window > 0) */
-    md_flow *flow;       /* this replay's copy (heap), guarded by svc->flow_lock */
-    uint64_t published;  /* ticks of this replay published so far, resends included */
-    uint64_t others;     /* ticks other feeds of the instance published meanwhile (locked) */
-    bool ending;         /* input exhausted: others no longer counted (locked) */
-    uint64_t waits;      /* times the replay had to wait for room */
-    int64_t waited_ns;   /* total time spent waiting */
-    md_resend_ring ring; /* the last ticks published, for resends (md_resend.h) */
+    bool on;            /* paced by consumers (speed 0, window > 0) */
+    md_flow *flow;      /* this replay's copy (heap), guarded by svc->flow_lock */
+    uint64_t published; /* ticks of this replay published so far, resends included */
+    uint64_t others;    /* ticks other feeds of the instance published meanwhile (locked) */
+    bool ending;        /* input exhausted: others no longer counted (locked) */
+    uint64_t dropped;   /* services given up on (no progress for MD_REPLAY_STALL_MS) */
+    char dropped_names[TB_TEXT_CAP / 2]; /* their names, comma-separated */
+    uint64_t waits;                      /* times the replay had to wait for room */
+    int64_t waited_ns;                   /* total time spent waiting */
+    md_resend_ring ring;                 /* the last ticks published, for resends (md_resend.h) */
 } md_flowctl_gate;
 
 /* Sets up svc's flow state from its settings; TB_NOMEM on failure. */

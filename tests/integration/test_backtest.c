@@ -76,6 +76,9 @@ static void start_all(void) {
     snprintf(dir, sizeof dir, "%s/data", src ? src : ".");
     setenv("MD_REPLAY_DIR", dir, 1);
     setenv("BACKTEST_QUIET_MS", "1000", 1);
+    /* A consumer given up on fails the run; on a loaded machine (sanitizers,
+     * parallel suites) a batch may take seconds, which is not a stall. */
+    setenv("MD_REPLAY_STALL_MS", "30000", 1);
     /* The live simulator: 4 symbols, 20 ticks/s. */
     static const char *const env[N_SERVICES] = {"MD_RATE=20", "EXEC_SLIPPAGE_BPS=0"};
     tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);

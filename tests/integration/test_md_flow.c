@@ -35,7 +35,8 @@ static atomic_size_t ticks;     /* ticks of sym received */
 static atomic_int bad_messages; /* undecodable ticks or statuses */
 static atomic_bool ended;       /* the feed published a final status */
 static char final_state[TB_TOKEN_CAP];
-static atomic_ullong final_ticks; /* ticks in the final status */
+static atomic_ullong final_ticks;   /* ticks in the final status */
+static atomic_ullong final_dropped; /* consumers given up on, in the final status */
 
 static void on_tick(const bus_msg *m, void *arg) {
     (void)arg;
@@ -56,6 +57,7 @@ static void on_status(const bus_msg *m, void *arg) {
     if (strncmp(st.source, prefix, strlen(prefix)) != 0 || strcmp(st.state, "running") == 0) return;
     snprintf(final_state, sizeof final_state, "%s", st.state);
     atomic_store(&final_ticks, st.ticks);
+    atomic_store(&final_dropped, st.dropped);
     atomic_store(&ended, true);
 }
 
@@ -261,6 +263,7 @@ START_TEST(window_follows_consumer_and_stall_is_dropped) {
     ck_assert_int_ge(bus_mono_ns() - last_report, 2 * (int64_t)STALL_MS * 1000000);
     ck_assert_str_eq(final_state, "done");
     ck_assert_uint_eq(atomic_load(&final_ticks), ROWS); /* unique ticks, resends apart */
+    ck_assert_uint_eq(atomic_load(&final_dropped), 1); /* a backtest fails on it */
     size_t all = ROWS + 2 * WINDOW;
     ck_assert_msg(tb_test_wait(ticks_at_least, &all, 10000), "%zu ticks received, %zu expected",
                   atomic_load(&ticks), all);
@@ -299,6 +302,7 @@ START_TEST(no_consumer_no_pacing) {
                   log_path);
     ck_assert_str_eq(final_state, "done");
     ck_assert_uint_eq(atomic_load(&final_ticks), ROWS);
+    ck_assert_uint_eq(atomic_load(&final_dropped), 0);
     /* Far below the stall timeout: nothing was waited for. */
     ck_assert_int_lt(bus_mono_ns() - t0, 5000 * INT64_C(1000000));
     char *text = metrics();
