@@ -220,9 +220,10 @@ bool bus_outbox_kick(bus_actor *a, const char *producer) {
     return timer[0] != '\0' && bus_actor_kick_timer(a, timer);
 }
 
-tb_status bus_outbox_publish_soon(bus_actor *a, const char *producer, int max_rows, tb_error *err) {
-    if (bus_outbox_kick(a, producer)) return TB_OK;
-    return bus_outbox_relay(a, producer, max_rows, 0, NULL, err);
+tb_status bus_outbox_publish_soon(bus_actor *a, const char *producer, int committed,
+                                  tb_error *err) {
+    if (committed <= 1 && bus_outbox_kick(a, producer)) return TB_OK;
+    return bus_outbox_relay(a, producer, committed + 100, 0, NULL, err);
 }
 
 /* A kicked round publishes everything pending at once (the fast path: the

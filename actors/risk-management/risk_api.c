@@ -46,7 +46,8 @@ tb_status risk_on_killswitch(bus_ctx *ctx, const void *event) {
         return bus_fail_err(ctx, &err);
     if (canceled > 0) {
         tb_error rerr = {0};
-        if (bus_outbox_publish_soon(bus_ctx_actor(ctx), RISK_PRODUCER, 1000, &rerr) != TB_OK)
+        if (bus_outbox_publish_soon(bus_ctx_actor(ctx), RISK_PRODUCER, (int)canceled, &rerr) !=
+            TB_OK)
             bus_log(BUS_LOG_WARN, "kill-switch cancels committed, publish deferred: %s",
                     rerr.message);
     }

@@ -434,7 +434,7 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
  * background relay heals a failure here. */
 static void relay_now(bus_ctx *ctx, size_t n) {
     tb_error err = {0};
-    if (bus_outbox_publish_soon(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n + 100, &err) != TB_OK)
+    if (bus_outbox_publish_soon(bus_ctx_actor(ctx), RISK_PRODUCER, (int)n, &err) != TB_OK)
         bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s", err.message);
 }
 

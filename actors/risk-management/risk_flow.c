@@ -195,7 +195,7 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
     risk_order_record(in, order_id, ts, &out->record);
     /* Fast path: publish now; the background relay heals a failure here. */
     tb_error rerr = {0};
-    if (bus_outbox_publish_soon(a, RISK_PRODUCER, 100, &rerr) != TB_OK)
+    if (bus_outbox_publish_soon(a, RISK_PRODUCER, 1, &rerr) != TB_OK)
         bus_log(BUS_LOG_WARN, "order %s committed, publish deferred to the relay: %s", order_id,
                 rerr.message);
     risk_publish_decision(ctx, in, &out->verdict, order_id);

@@ -60,10 +60,7 @@ void exec_relay_now(bus_actor *a, exec_service *svc, int fills) {
     if (fills <= 0) return;
     bus_counter_add(svc->m_fills, (uint64_t)fills);
     tb_error err = {0};
-    /* At least the fills of this commit (a batch may have many), so none
-     * waits for the timer. */
-    int rows = fills > 100 ? fills : 100;
-    if (bus_outbox_publish_soon(a, EXEC_PRODUCER, rows, &err) != TB_OK) {
+    if (bus_outbox_publish_soon(a, EXEC_PRODUCER, fills, &err) != TB_OK) {
         bus_counter_add(svc->m_fill_errors, 1);
         bus_log(BUS_LOG_WARN, "fill relay deferred to the timer: %s", err.message);
     }
