@@ -25,7 +25,8 @@ typedef struct fan_item {
     notif_source src;
 } fan_item;
 
-static void item_of_fill(const tb_fill *f, fan_item *it) {
+static void item_of_fill(const void *ev, fan_item *it) {
+    const tb_fill *f = ev;
     *it = (fan_item){.alerts = true,
                      .kind = NOTIF_KIND_FILL,
                      .account = f->account,
@@ -43,7 +44,8 @@ static void item_of_fill(const tb_fill *f, fan_item *it) {
 }
 
 /* An approved decision raises no alert; it still goes to the webhooks. */
-static void item_of_decision(const tb_risk_decision *d, fan_item *it) {
+static void item_of_decision(const void *ev, fan_item *it) {
+    const tb_risk_decision *d = ev;
     *it = (fan_item){.alerts = !d->approved,
                      .kind = NOTIF_KIND_RISK_REJECT,
                      .account = d->account,
@@ -141,24 +143,23 @@ static void fan_out(bus_ctx *ctx, const bus_batch *b, const fan_item *items, siz
     free(accounts);
 }
 
-tb_status notif_on_fills(bus_ctx *ctx, const bus_batch *b) {
+/* The batch's events as items (make), then fan_out. */
+static tb_status on_batch(bus_ctx *ctx, const bus_batch *b, void (*make)(const void *, fan_item *),
+                          const char *what) {
     size_t n = bus_batch_len(b);
     if (n == 0) return TB_OK;
     fan_item *items = malloc(n * sizeof *items);
-    if (items == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for %zu fills", n);
-    for (size_t i = 0; i < n; i++) item_of_fill(bus_batch_event(b, i), &items[i]);
+    if (items == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for %zu %s", n, what);
+    for (size_t i = 0; i < n; i++) make(bus_batch_event(b, i), &items[i]);
     fan_out(ctx, b, items, n);
     free(items);
     return TB_OK;
 }
 
+tb_status notif_on_fills(bus_ctx *ctx, const bus_batch *b) {
+    return on_batch(ctx, b, item_of_fill, "fills");
+}
+
 tb_status notif_on_decisions(bus_ctx *ctx, const bus_batch *b) {
-    size_t n = bus_batch_len(b);
-    if (n == 0) return TB_OK;
-    fan_item *items = malloc(n * sizeof *items);
-    if (items == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for %zu decisions", n);
-    for (size_t i = 0; i < n; i++) item_of_decision(bus_batch_event(b, i), &items[i]);
-    fan_out(ctx, b, items, n);
-    free(items);
-    return TB_OK;
+    return on_batch(ctx, b, item_of_decision, "decisions");
 }

@@ -438,24 +438,29 @@ static inline long long nt_metric(bus_conn *c, const char *instance, const char 
 }
 
 /* Publishes a fill of account on FILLS under msg_id. */
-static inline void nt_publish_fill(bus_conn *c, const char *account, const char *fill_id,
-                                   const char *msg_id) {
+static inline void nt_publish_fill_in(bus_conn *c, const char *account, const char *symbol,
+                                      const char *fill_id, const char *msg_id) {
     tb_fill f;
     memset(&f, 0, sizeof f);
     snprintf(f.fill_id, sizeof f.fill_id, "%s", fill_id);
     snprintf(f.order_id, sizeof f.order_id, "O-%s", fill_id);
     snprintf(f.account, sizeof f.account, "%s", account);
-    snprintf(f.symbol, sizeof f.symbol, "DAX");
+    snprintf(f.symbol, sizeof f.symbol, "%s", symbol);
     snprintf(f.side, sizeof f.side, "buy");
     f.qty = 2 * TB_FIXED_SCALE;
     f.price = 16000 * TB_FIXED_SCALE;
     f.ts = tb_now_ns();
     char subject[160];
-    snprintf(subject, sizeof subject, "fills.%s.DAX", account);
+    snprintf(subject, sizeof subject, "fills.%s.%s", account, symbol);
     bus_msg_meta meta = {.msg_id = msg_id};
     tb_error err = {0};
     ck_assert_msg(bus_js_publish(c, subject, &tb_fill_desc, &f, &meta, NULL, &err) == TB_OK, "%s",
                   err.message);
+}
+
+static inline void nt_publish_fill(bus_conn *c, const char *account, const char *fill_id,
+                                   const char *msg_id) {
+    nt_publish_fill_in(c, account, "DAX", fill_id, msg_id);
 }
 
 /* Counts messages of a core subscription. */

@@ -422,22 +422,9 @@ START_TEST(burst_of_fills_matches_each_fill_alone) {
     url(u, sizeof u, "ok");
     nt_webhook(conn, u, "fills.*.FTSE", account, &wh);
     for (int i = 0; i < N_BURST; i++) {
-        tb_fill f;
-        memset(&f, 0, sizeof f);
-        snprintf(f.fill_id, sizeof f.fill_id, "%s-B%d", account, i);
-        snprintf(f.order_id, sizeof f.order_id, "O-%s", f.fill_id);
-        snprintf(f.account, sizeof f.account, "%s", account);
-        snprintf(f.symbol, sizeof f.symbol, "%s", i % 2 ? "FTSE" : "DAX");
-        snprintf(f.side, sizeof f.side, "sell");
-        f.qty = TB_FIXED_SCALE;
-        f.price = (7000 + i) * TB_FIXED_SCALE;
-        f.ts = tb_now_ns();
-        char subject[160];
-        snprintf(subject, sizeof subject, "fills.%s.%s", account, f.symbol);
-        bus_msg_meta meta = {.msg_id = f.fill_id};
-        tb_error err = {0};
-        ck_assert_msg(bus_js_publish(conn, subject, &tb_fill_desc, &f, &meta, NULL, &err) == TB_OK,
-                      "%s", err.message);
+        char id[96];
+        snprintf(id, sizeof id, "%s-B%d", account, i);
+        nt_publish_fill_in(conn, account, i % 2 ? "FTSE" : "DAX", id, id);
     }
     char p[128];
     path(p, sizeof p, "ok", account);
