@@ -263,7 +263,7 @@ START_TEST(window_follows_consumer_and_stall_is_dropped) {
     ck_assert_int_ge(bus_mono_ns() - last_report, 2 * (int64_t)STALL_MS * 1000000);
     ck_assert_str_eq(final_state, "done");
     ck_assert_uint_eq(atomic_load(&final_ticks), ROWS); /* unique ticks, resends apart */
-    ck_assert_uint_eq(atomic_load(&final_dropped), 1); /* a backtest fails on it */
+    ck_assert_uint_eq(atomic_load(&final_dropped), 1);  /* a backtest fails on it */
     size_t all = ROWS + 2 * WINDOW;
     ck_assert_msg(tb_test_wait(ticks_at_least, &all, 10000), "%zu ticks received, %zu expected",
                   atomic_load(&ticks), all);
