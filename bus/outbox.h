@@ -65,10 +65,10 @@ bool bus_outbox_kick(bus_actor *a, const char *producer);
  * request does not wait for the publish. More (a handler under load):
  * publishes them on the caller's thread, which lets the next batch grow
  * meanwhile, so more events share one commit (measured with scripts/bench
- * orders: 8 clients made 455 orders/s so and 336/s with a kick per batch; 1
- * client 118/s with the kick and 101/s without). Relays on the caller's
- * thread as well when the actor runs no relay. */
-tb_status bus_outbox_publish_soon(bus_actor *a, const char *producer, int max_rows,
+ * orders: 8 clients made 455 orders/s this way and 336/s with a kick per
+ * batch; 1 client 118/s with the kick and 101/s without). Relays on the
+ * caller's thread as well when the actor runs no relay. */
+tb_status bus_outbox_publish_soon(bus_actor *a, const char *producer, int committed,
                                   tb_error *err) TB_WARN_UNUSED;
 
 #endif
