@@ -152,6 +152,9 @@ tb_status bus_subscribe(bus_conn *c, const char *subject, bus_msg_cb cb, void *a
 /* Drains (waits up to 5 s for messages already received to be handled) and
  * frees; cb is not called after it returns. NULL-safe. */
 void bus_unsubscribe(bus_sub *s);
+/* Messages the subscription has dropped so far because its callbacks fell
+ * behind (nats.c's pending limits): what it delivered is then incomplete. */
+uint64_t bus_sub_dropped(bus_sub *s);
 
 /* Releases the NATS library's global state (threads, pools) at process exit,
  * waiting up to timeout_ms; call after the last bus_conn_close. For tools

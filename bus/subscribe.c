@@ -76,6 +76,12 @@ tb_status bus_subscribe(bus_conn *c, const char *subject, bus_msg_cb cb, void *a
     return TB_OK;
 }
 
+uint64_t bus_sub_dropped(bus_sub *s) {
+    int64_t n = 0;
+    if (natsSubscription_GetDropped(s->sub, &n) != NATS_OK || n < 0) return 0;
+    return (uint64_t)n;
+}
+
 void bus_unsubscribe(bus_sub *s) {
     if (s == NULL) return;
     /* Drain lets callbacks already queued finish; once it completes no

@@ -12,23 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gateway.h"
 #include "keys.h"
 #include "request.h"
 
 #define CACHE_SLOTS 1024
+#define WAIT_NS     (5 * INT64_C(1000000000)) /* longest wait for another's lookup */
 
 typedef struct slot {
-    bool used;
-    bool found; /* false: the key is unknown or revoked */
+    bool used;    /* holds a lookup's answer for hash */
+    bool found;   /* false: the key is unknown or revoked */
+    bool loading; /* a lookup of hash is in flight (first use or refresh) */
     char hash[GW_KEY_HASH_HEX];
     gw_caller caller;
+    int64_t refresh_ns; /* from then on, one request refreshes the answer */
     int64_t expires_ns;
 } slot;
 
 struct gw_auth_cache {
     pthread_mutex_t lock;
+    pthread_cond_t loaded; /* a lookup ended (CLOCK_MONOTONIC) */
     int64_t ttl_ns;
     slot slots[CACHE_SLOTS];
 };
@@ -37,12 +42,18 @@ gw_auth_cache *gw_auth_cache_create(int64_t ttl_ms) {
     gw_auth_cache *c = calloc(1, sizeof *c);
     if (c == NULL) return NULL;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->loaded, &ca);
+    pthread_condattr_destroy(&ca);
     c->ttl_ns = ttl_ms * INT64_C(1000000);
     return c;
 }
 
 void gw_auth_cache_destroy(gw_auth_cache *c) {
     if (c == NULL) return;
+    pthread_cond_destroy(&c->loaded);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -56,32 +67,87 @@ static slot *slot_of(gw_auth_cache *c, const char *hash) {
     return &c->slots[idx % CACHE_SLOTS];
 }
 
-/* 1: cached and valid, 0: cached as unknown, -1: not cached. */
-static int cache_get(gw_auth_cache *c, const char *hash, gw_caller *out) {
-    int r = -1;
-    if (c->ttl_ns <= 0) return r;
+typedef enum {
+    CACHED_FOUND,
+    CACHED_UNKNOWN,
+    LOOKUP_CLAIMED, /* the caller looks the key up and reports with cache_put/cache_abandon */
+    LOOKUP_ALONE,   /* the caller looks the key up without the cache */
+} cache_answer;
+
+/* Concurrent requests of one key make one lookup: the first to miss claims
+ * it, the others wait for its answer. Past half its life an answer is
+ * refreshed by the one request that claims that, while the others are still
+ * answered from it, so a busy key never sees its entry expire (the TTL still
+ * bounds how old an answer may be). */
+static cache_answer cache_get(gw_auth_cache *c, const char *hash, gw_caller *out) {
+    if (c->ttl_ns <= 0) return LOOKUP_ALONE;
     pthread_mutex_lock(&c->lock);
     slot *s = slot_of(c, hash);
-    if (s->used && s->expires_ns > bus_mono_ns() && gw_key_hash_equal(s->hash, hash)) {
-        r = s->found;
-        if (s->found) *out = s->caller;
+    int64_t deadline = bus_mono_ns() + WAIT_NS;
+    cache_answer a;
+    for (;;) {
+        int64_t now = bus_mono_ns();
+        bool mine = (s->used || s->loading) && gw_key_hash_equal(s->hash, hash);
+        if (mine && s->used && s->expires_ns > now) {
+            if (!s->loading && now >= s->refresh_ns) {
+                s->loading = true;
+                a = LOOKUP_CLAIMED;
+            } else {
+                a = s->found ? CACHED_FOUND : CACHED_UNKNOWN;
+                if (s->found) *out = s->caller;
+            }
+            break;
+        }
+        if (mine && s->loading && now < deadline) {
+            struct timespec ts = {.tv_sec = deadline / 1000000000,
+                                  .tv_nsec = deadline % 1000000000};
+            pthread_cond_timedwait(&c->loaded, &c->lock, &ts);
+            continue;
+        }
+        if (s->loading) { /* another key's lookup holds the slot, or it takes too long */
+            a = LOOKUP_ALONE;
+            break;
+        }
+        s->used = false;
+        s->loading = true;
+        memcpy(s->hash, hash, sizeof s->hash);
+        a = LOOKUP_CLAIMED;
+        break;
     }
     pthread_mutex_unlock(&c->lock);
-    return r;
+    return a;
 }
 
-static void cache_put(gw_auth_cache *c, const char *hash, const gw_caller *caller) {
+/* Stores a lookup's answer (caller NULL: unknown or revoked). */
+static void cache_put(gw_auth_cache *c, const char *hash, const gw_caller *caller, bool claimed) {
     if (c->ttl_ns <= 0) return;
     pthread_mutex_lock(&c->lock);
     slot *s = slot_of(c, hash);
-    s->used = true;
-    s->found = caller != NULL;
-    memcpy(s->hash, hash, sizeof s->hash);
-    if (caller)
-        s->caller = *caller;
-    else
-        memset(&s->caller, 0, sizeof s->caller);
-    s->expires_ns = bus_mono_ns() + c->ttl_ns;
+    bool mine = gw_key_hash_equal(s->hash, hash);
+    if (claimed || !s->loading) {
+        if (claimed && mine) s->loading = false;
+        s->used = true;
+        s->found = caller != NULL;
+        memcpy(s->hash, hash, sizeof s->hash);
+        if (caller)
+            s->caller = *caller;
+        else
+            memset(&s->caller, 0, sizeof s->caller);
+        int64_t now = bus_mono_ns();
+        s->refresh_ns = now + c->ttl_ns / 2;
+        s->expires_ns = now + c->ttl_ns;
+    }
+    pthread_cond_broadcast(&c->loaded);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* A claimed lookup failed: waiters look the key up themselves; a refreshed
+ * answer stays until it expires. */
+static void cache_abandon(gw_auth_cache *c, const char *hash) {
+    pthread_mutex_lock(&c->lock);
+    slot *s = slot_of(c, hash);
+    if (s->loading && gw_key_hash_equal(s->hash, hash)) s->loading = false;
+    pthread_cond_broadcast(&c->loaded);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -106,27 +172,39 @@ tb_status gw_authenticate(gw *g, const char *authorization, const char *client, 
         return tb_error_set(err, TB_UNAUTHORIZED, NULL, "not a tradebus API key");
     char hash[GW_KEY_HASH_HEX];
     gw_key_hash(key, strlen(key), hash);
-    int cached = cache_get(g->auth, hash, out);
-    if (cached == 1) return TB_OK;
-    if (cached == 0) return tb_error_set(err, TB_UNAUTHORIZED, NULL, "unknown or revoked API key");
+    cache_answer cached = cache_get(g->auth, hash, out);
+    if (cached == CACHED_FOUND) return TB_OK;
+    if (cached == CACHED_UNKNOWN)
+        return tb_error_set(err, TB_UNAUTHORIZED, NULL, "unknown or revoked API key");
+    bool claimed = cached == LOOKUP_CLAIMED;
     /* Only lookups reach PostgreSQL, so only their failures are limited:
      * guessing keys cannot become a flood of queries. */
     int64_t failures = 0;
     tb_error rl_err = {0};
     if (gw_authfail_count(g, client, false, &failures, &rl_err) == TB_OK &&
-        failures >= g->set.auth_fail_limit)
+        failures >= g->set.auth_fail_limit) {
+        if (claimed) cache_abandon(g->auth, hash);
         return tb_error_set(err, TB_RATE_LIMITED, NULL,
                             "too many failed key lookups from this address; retry in a second");
+    }
+    bus_counter_add(bus_metrics_counter(bus_actor_metrics(g->actor), "tb_gateway_key_lookups_total",
+                                        "API key lookups in PostgreSQL (cache misses)", NULL),
+                    1);
     PGconn *c = bus_pg_acquire(bus_actor_pg(g->actor), err);
-    if (c == NULL) return tb_error_set(err, TB_UNAVAILABLE, NULL, "the key store is unreachable");
+    if (c == NULL) {
+        if (claimed) cache_abandon(g->auth, hash);
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "the key store is unreachable");
+    }
     tb_status s = gw_keystore_find(c, key, out, err);
     bus_pg_release(bus_actor_pg(g->actor), c);
-    if (s == TB_OK)
-        cache_put(g->auth, hash, out);
-    else if (s == TB_UNAUTHORIZED) {
-        cache_put(g->auth, hash, NULL);
+    if (s == TB_OK) {
+        cache_put(g->auth, hash, out, claimed);
+    } else if (s == TB_UNAUTHORIZED) {
+        cache_put(g->auth, hash, NULL, claimed);
         if (gw_authfail_count(g, client, true, &failures, &rl_err) != TB_OK)
             bus_log(BUS_LOG_WARN, "failed key lookup not counted: %s", rl_err.message);
+    } else if (claimed) {
+        cache_abandon(g->auth, hash);
     }
     return s;
 }

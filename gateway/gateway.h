@@ -28,6 +28,9 @@ typedef struct gw_settings {
     int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS (civetweb), default 10000 */
     int64_t keep_alive_ms;      /* GATEWAY_KEEP_ALIVE_MS, default 5000 */
     int64_t health_cache_ms;    /* GATEWAY_HEALTH_CACHE_MS (/health/all), default 1000 */
+    int64_t quote_cache;        /* GATEWAY_QUOTE_CACHE symbols followed, default 1024 (0: off) */
+    int64_t quote_verify_ms;    /* GATEWAY_QUOTE_VERIFY_MS, default 1000 */
+    int64_t quote_idle_ms;      /* GATEWAY_QUOTE_IDLE_MS, default 60000 */
     int64_t rate_batch;         /* GATEWAY_RATE_BATCH tokens leased at once, default limit / 10 */
     char required[512];         /* GATEWAY_REQUIRED_SERVICES, comma-separated */
     int64_t stream_max;         /* GATEWAY_STREAM_MAX connections, default threads / 2 */
@@ -50,6 +53,7 @@ typedef struct gw_connlimit gw_connlimit;
 typedef struct gw_health_cache gw_health_cache;
 typedef struct gw_ratelimit gw_ratelimit;
 typedef struct gw_static gw_static;
+typedef struct gw_quotes gw_quotes;
 
 typedef struct gw {
     bus_actor *actor;
@@ -60,6 +64,7 @@ typedef struct gw {
     gw_connlimit *conns;     /* open connections per client address */
     gw_health_cache *health; /* the last /health/all answer */
     gw_ratelimit *rate;      /* per-key tokens leased from Redis */
+    gw_quotes *quotes;       /* last quotes of the symbols asked for, from their ticks */
     char *openapi;           /* rendered once at start */
     size_t openapi_len;
     char *docs;

@@ -46,10 +46,13 @@ tb_status gw_keystore_find(PGconn *c, const char *key, gw_caller *out, tb_error 
     PQclear(res);
     if (!role_ok) return tb_error_set(err, TB_UNAUTHORIZED, NULL, "API key has an unknown role");
     const char *idp[] = {caller.key_id};
-    /* Best effort: an operator's hint, not worth failing the request. */
+    /* Best effort: an operator's hint, not worth failing the request; to the
+     * minute, so a busy key's lookups do not all write (and wait on) its row. */
     tb_error ignore = {0};
-    if (bus_pg_exec(c, "UPDATE api_keys SET last_used_at = now() WHERE id = $1", 1, idp, NULL,
-                    &ignore) != TB_OK)
+    if (bus_pg_exec(c,
+                    "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND"
+                    " (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+                    1, idp, NULL, &ignore) != TB_OK)
         bus_log(BUS_LOG_DEBUG, "last_used_at not recorded: %s", ignore.message);
     *out = caller;
     return TB_OK;

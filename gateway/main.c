@@ -19,17 +19,26 @@
 #include "gateway.h"
 #include "keys.h"
 #include "openapi.h"
+#include "quotes.h"
+#include "timer.h"
 
 static gw gateway;
 
 static void release(gw *g) {
     gw_auth_cache_destroy(g->auth);
     g->auth = NULL;
+    gw_quotes_destroy(g->quotes); /* timers have stopped; the connection is still open */
+    g->quotes = NULL;
     free(g->openapi);
     g->openapi = NULL;
     free(g->docs);
     g->docs = NULL;
     gw_ui_free(g);
+}
+
+static void sweep_quotes(bus_actor *a, void *arg) {
+    (void)a;
+    gw_quotes_sweep(arg);
 }
 
 static tb_status on_start(bus_actor *a, tb_error *err) {
@@ -42,7 +51,9 @@ static tb_status on_start(bus_actor *a, tb_error *err) {
     json_decref(doc);
     g->docs = gw_docs_html(TB_VERSION);
     g->auth = gw_auth_cache_create(g->set.auth_cache_ms);
-    if (g->openapi == NULL || g->docs == NULL || g->auth == NULL) {
+    g->quotes = gw_quotes_create(bus_actor_conn(a), bus_actor_metrics(a), g->set.quote_cache,
+                                 g->set.quote_verify_ms, g->set.quote_idle_ms);
+    if (g->openapi == NULL || g->docs == NULL || g->auth == NULL || g->quotes == NULL) {
         release(g);
         return tb_error_set(err, TB_NOMEM, NULL, "out of memory preparing the gateway");
     }
@@ -55,7 +66,18 @@ static tb_status on_start(bus_actor *a, tb_error *err) {
     }
     bus_actor_set_user(a, g);
     s = gw_http_start(g, err);
-    if (s != TB_OK) release(g);
+    if (s != TB_OK) {
+        release(g);
+        return s;
+    }
+    /* Added last: nothing after it can fail, so release never frees the
+     * cache under a running sweep (timers stop before on_stop). */
+    int64_t sweep_ms = g->set.quote_idle_ms / 2 < 10000 ? g->set.quote_idle_ms / 2 : 10000;
+    s = bus_actor_add_timer(a, "quote-cache-sweep", sweep_ms, sweep_quotes, g->quotes, NULL, err);
+    if (s != TB_OK) {
+        gw_http_stop(g);
+        release(g);
+    }
     return s;
 }
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "quotes.h"
 #include "request.h"
 #include "svg.h"
 
@@ -126,6 +127,24 @@ static void send_reply(gw_req *r, const bus_bytes *reply, const char *format) {
     gw_send_json(r, rt->success, j);
 }
 
+/* A quote the gateway's cache can give (quotes.h): sent, true. */
+static bool cached_quote(gw_req *r, const void *ev) {
+    const tb_query *q = ev;
+    tb_tick t;
+    if (!gw_quotes_get(r->g->quotes, q->symbol, &t)) return false;
+    json_t *j = NULL;
+    if (tb_to_json(&tb_tick_desc, &t, &j) != TB_OK) return false;
+    gw_send_json(r, r->match.route->success, j);
+    return true;
+}
+
+static void learn_quote(gw *g, const bus_bytes *reply, int64_t sent_ns) {
+    tb_tick t;
+    tb_error err = {0};
+    if (tb_decode(&tb_tick_desc, reply->data, reply->len, &t, &err) == TB_OK)
+        gw_quotes_learn(g->quotes, &t, sent_ns);
+}
+
 void gw_handle_bus(gw_req *r) {
     const gw_route *rt = r->match.route;
     gw *g = r->g;
@@ -151,6 +170,10 @@ void gw_handle_bus(gw_req *r) {
         payload = raw;
     } else if (rt->input != GW_IN_NONE) {
         if ((ev = build_event(r, format, sizeof format)) == NULL) return;
+        if ((rt->flags & GW_F_QUOTE) && cached_quote(r, ev)) {
+            free(ev);
+            return;
+        }
         if (format[0] && strcmp(format, "svg") != 0 && strcmp(format, "json") != 0) {
             free(ev);
             gw_send_fail(r, TB_INVALID, GW_PARAM_FORMAT, "format: expected json or svg");
@@ -182,6 +205,7 @@ void gw_handle_bus(gw_req *r) {
         gw_send_error(r, &err);
         return;
     }
+    if (rt->flags & GW_F_QUOTE) learn_quote(g, &reply, t0);
     send_reply(r, &reply, format);
     bus_bytes_free(&reply);
 }

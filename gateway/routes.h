@@ -50,6 +50,7 @@ enum {
     GW_F_SVG = 1u << 2,      /* ?format=svg or Accept: image/svg+xml renders an equity chart */
     GW_F_RAW = 1u << 3,      /* reply is a msgpack map of several catalogue types: shown as is */
     GW_F_SVG_ONLY = 1u << 4, /* with GW_F_SVG: always the chart (a .svg path) */
+    GW_F_QUOTE = 1u << 5,    /* reply is a tick the gateway's quote cache may give (quotes.h) */
 };
 
 /* Who is calling, after authentication. accounts is a comma-separated list;

@@ -43,6 +43,9 @@ tb_status gw_settings_load(gw_settings *s, tb_error *err) {
         {"GATEWAY_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &s->request_timeout_ms},
         {"GATEWAY_KEEP_ALIVE_MS", 5000, 0, 600000, &s->keep_alive_ms},
         {"GATEWAY_HEALTH_CACHE_MS", 1000, 0, 600000, &s->health_cache_ms},
+        {"GATEWAY_QUOTE_CACHE", 1024, 0, 100000, &s->quote_cache},
+        {"GATEWAY_QUOTE_VERIFY_MS", 1000, 1, 600000, &s->quote_verify_ms},
+        {"GATEWAY_QUOTE_IDLE_MS", 60000, 100, 86400000, &s->quote_idle_ms},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         st = bus_env_int(ints[i].name, ints[i].dflt, ints[i].min, ints[i].max, ints[i].out, err);
@@ -113,6 +116,17 @@ void gw_settings_usage(FILE *f) {
         "connection\n"
         "                              (default 5000; 0 closes after each response)\n"
         "  GATEWAY_HEALTH_CACHE_MS     how long a /health/all answer is reused (default 1000)\n"
+        "  GATEWAY_QUOTE_CACHE         symbols whose quotes the gateway keeps from their ticks "
+        "after\n"
+        "                              market-data answered for them (default 1024; 0: every "
+        "quote\n"
+        "                              is asked of market-data)\n"
+        "  GATEWAY_QUOTE_VERIFY_MS     how long a cached quote is answered before market-data "
+        "confirms\n"
+        "                              it again (default 1000)\n"
+        "  GATEWAY_QUOTE_IDLE_MS       a symbol not asked for this long is no longer followed "
+        "(default\n"
+        "                              60000)\n"
         "  GATEWAY_REQUIRED_SERVICES   services /health/all requires (default: the eight "
         "services; 'none')\n"
         "  GATEWAY_STREAM_MAX          /v1/stream connections per gateway, each holding a "

@@ -18,7 +18,7 @@ static void setup(void) {
     tb_test_unique(my_acct, sizeof my_acct, "GA");
     svc = fake_start(fake_name, true);
     static const char *const env[] = {"GATEWAY_BUS_TIMEOUT_MS=800", "GATEWAY_RATE_LIMIT=100000",
-                                      NULL};
+                                      "GATEWAY_QUOTE_VERIFY_MS=600000", NULL};
     gw_start(&gw, "api", env);
     gw_admin_key(admin, sizeof admin);
     gw_new_key(&gw, admin, "trader", my_acct, trader, trader_id);
@@ -399,6 +399,67 @@ START_TEST(analytics_and_import) {
 }
 END_TEST
 
+static int fake_requests(void) {
+    pthread_mutex_lock(&fake.lock);
+    int n = fake.requests_seen;
+    pthread_mutex_unlock(&fake.lock);
+    return n;
+}
+
+/* Once market-data answered for a symbol, the gateway follows its ticks and
+ * answers from the last one, without asking again. */
+START_TEST(quotes_from_ticks) {
+    char sym[48], path[96];
+    tb_test_unique(sym, sizeof sym, "QT");
+    snprintf(path, sizeof path, "/v1/market/quotes/%s", sym);
+    http_resp r;
+    gw_http(&r, &gw, "GET", path, viewer, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "seq")), 7); /* the service's */
+    json_t *owner = json_deep_copy(r.json);
+    http_free(&r);
+    tb_tick t = {.seq = 8,
+                 .ts = INT64_C(1700000000123456789),
+                 .bid = 10050000000,
+                 .ask = 10100000001}; /* the fields the service's tick has */
+    snprintf(t.symbol, sizeof t.symbol, "%s", sym);
+    char subject[96];
+    snprintf(subject, sizeof subject, "md.tick.%s", sym);
+    int64_t deadline = bus_mono_ns() + INT64_C(10000000000);
+    json_int_t seq = 0;
+    while (seq != 8 && bus_mono_ns() < deadline) { /* the subscription may not be in place yet */
+        ck_assert_int_eq(bus_publish(bus_actor_conn(svc), subject, &tb_tick_desc, &t, NULL), TB_OK);
+        gw_http(&r, &gw, "GET", path, viewer, NULL);
+        ck_assert_int_eq(r.status, 200);
+        seq = json_integer_value(json_object_get(r.json, "seq"));
+        http_free(&r);
+    }
+    ck_assert_int_eq(seq, 8);
+    int before = fake_requests();
+    for (int i = 0; i < 20; i++) {
+        gw_http(&r, &gw, "GET", path, viewer, NULL);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "seq")), 8);
+        ck_assert_str_eq(str(r.json, "symbol"), sym);
+        ck_assert_str_eq(str(r.json, "bid"), "100.5");
+        ck_assert_str_eq(str(r.json, "ask"), "101.00000001");
+        ck_assert_str_eq(str(r.json, "ts"), "2023-11-14T22:13:20.123456789Z");
+        /* the same fields as the service's own answer */
+        const char *k;
+        json_t *v;
+        json_object_foreach(owner, k, v) {
+            ck_assert_msg(json_object_get(r.json, k) != NULL, "cached quote lacks %s", k);
+        }
+        json_object_foreach(r.json, k, v) {
+            ck_assert_msg(json_object_get(owner, k) != NULL, "cached quote adds %s", k);
+        }
+        http_free(&r);
+    }
+    ck_assert_int_eq(fake_requests(), before); /* every one from the cache */
+    json_decref(owner);
+}
+END_TEST
+
 START_TEST(request_ids) {
     http_resp r;
     char hdr[128], trace[64];
@@ -480,6 +541,7 @@ int main(void) {
     tcase_add_test(tc, writes);
     tcase_add_test(tc, strategies);
     tcase_add_test(tc, analytics_and_import);
+    tcase_add_test(tc, quotes_from_ticks);
     tcase_add_test(tc, request_ids);
     tcase_add_test(tc, slow_and_absent_services);
     tcase_add_test(tc, gateway_stops_cleanly);

@@ -19,6 +19,7 @@
  * main thread (Check runs CK_NOFORK). Every wait has a deadline. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 #include <poll.h>
 
 #include "test_gateway_fixture.h"
@@ -42,9 +43,15 @@ static void teardown(void) {
 
 /* ----------------------------------------------------------- sockets -- */
 
-static int connect_to(int port) {
+/* A connection from source (a loopback address, host order; 0: any). */
+static int connect_from(uint32_t source, int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
+    if (source) {
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(source)};
+        ck_assert_msg(bind(fd, (struct sockaddr *)&src, sizeof src) == 0, "bind: %s",
+                      strerror(errno));
+    }
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -52,6 +59,10 @@ static int connect_to(int port) {
                   strerror(errno));
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
+}
+
+static int connect_to(int port) {
+    return connect_from(0, port);
 }
 
 /* 1: the peer closed (EOF or reset), 0: still open. Data the server sent
@@ -173,13 +184,16 @@ START_TEST(per_address_limit) {
     static const char *const env[] = {"GATEWAY_THREADS=64", "GATEWAY_MAX_CONN_PER_ADDR=8", NULL};
     gw_proc g;
     gw_start(&g, "peraddr", env);
+    /* From an address of their own: the fixture's connections (from
+     * 127.0.0.1) may still be counted for a moment after they closed. */
+    const uint32_t from = 0x7f000002; /* 127.0.0.2 */
     int fds[8];
-    for (int i = 0; i < 8; i++) fds[i] = connect_to(g.port);
+    for (int i = 0; i < 8; i++) fds[i] = connect_from(from, g.port);
     usleep(300 * 1000);
     int closed = 0;
     for (int i = 0; i < 8; i++) closed += peer_closed(fds[i], NULL, 0);
     /* one more from the same address: refused at once */
-    int extra = connect_to(g.port);
+    int extra = connect_from(from, g.port);
     char seen[64] = "";
     int64_t t0 = bus_mono_ns();
     bool refused = false;
@@ -213,7 +227,7 @@ static long long own_counter(gw_proc *g, const char *name) {
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
     http_free(&r);
     gw_http(&r, g, "GET", "/metrics", NULL, NULL);
-    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(r.status == 200, "GET /metrics: %ld %s", r.status, r.body);
     char prefix[256];
     snprintf(prefix, sizeof prefix, "%s{service=\"api-gateway\",instance=\"%s\"} ", name, id);
     const char *p = strstr(r.body, prefix);
@@ -297,6 +311,77 @@ static long long redis_usec(redisContext *rc) {
 #define LIMIT 20
 #define BATCH 2 /* the default for LIMIT: a tenth, rounded up */
 
+typedef struct me_caller {
+    const char *url, *auth;
+    pthread_barrier_t *go;
+    long status;
+} me_caller;
+
+static void *call_me_once(void *arg) {
+    me_caller *c = arg;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = curl_slist_append(NULL, c->auth);
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    pthread_barrier_wait(c->go);
+    if (curl_easy_perform(h) != CURLE_OK ||
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status) != CURLE_OK)
+        c->status = -1;
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* Requests of one key that miss the auth cache together make one lookup.
+ * The test holds the key's row locked, so the first lookup (which records
+ * last_used_at) waits until every request has arrived; without the single
+ * flight each would look the key up itself. */
+START_TEST(key_lookup_single_flight) {
+    static const char *const env[] = {"GATEWAY_AUTH_CACHE_MS=60000", "GATEWAY_RATE_LIMIT=100000",
+                                      "GATEWAY_THREADS=128", "GATEWAY_MAX_CONN_PER_ADDR=64", NULL};
+    gw_proc g;
+    gw_start(&g, "lookup", env);
+    char key[64], key_id[64];
+    gw_new_key(&g, admin, "viewer", "GL1", key, key_id);
+    PGconn *pg = PQconnectdb(getenv("DATABASE_URL"));
+    ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+    PGresult *res = PQexec(pg, "BEGIN");
+    PQclear(res);
+    const char *params[] = {key_id};
+    res = PQexecParams(pg, "SELECT 1 FROM api_keys WHERE id = $1 FOR UPDATE", 1, NULL, params, NULL,
+                       NULL, 0);
+    ck_assert_int_eq(PQntuples(res), 1);
+    PQclear(res);
+    long long before = own_counter(&g, "tb_gateway_key_lookups_total");
+    enum { CALLERS = 16 };
+    static me_caller c[CALLERS];
+    static pthread_t th[CALLERS];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, CALLERS);
+    char url[128], auth[128];
+    snprintf(url, sizeof url, "%s/v1/me", g.base);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    for (int i = 0; i < CALLERS; i++) {
+        c[i] = (me_caller){.url = url, .auth = auth, .go = &go};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, call_me_once, &c[i]), 0);
+    }
+    usleep(1500 * 1000); /* every request has arrived and waits for the locked lookup */
+    long long during = own_counter(&g, "tb_gateway_key_lookups_total");
+    res = PQexec(pg, "COMMIT");
+    PQclear(res);
+    PQfinish(pg);
+    for (int i = 0; i < CALLERS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    long long after = own_counter(&g, "tb_gateway_key_lookups_total");
+    gw_stop(&g);
+    for (int i = 0; i < CALLERS; i++) ck_assert_int_eq(c[i].status, 200);
+    ck_assert_int_eq(during - before, 1);
+    ck_assert_int_eq(after - before, 1);
+}
+END_TEST
+
 START_TEST(rate_limit_two_instances) {
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=20", NULL};
     gw_proc g1, g2;
@@ -350,6 +435,7 @@ int main(void) {
     tcase_add_test(tc, idle_and_slow_clients);
     tcase_add_test(tc, per_address_limit);
     tcase_add_test(tc, health_all_single_flight);
+    tcase_add_test(tc, key_lookup_single_flight);
     tcase_add_test(tc, rate_limit_two_instances);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
