@@ -189,11 +189,25 @@ void gw_send_fail(gw_req *r, tb_status s, const char *field, const char *fmt, ..
     gw_send_error(r, &e);
 }
 
+/* Reads and drops up to limit bytes of a refused body. A socket closed with
+ * unread data is reset, and a client still sending would then see the reset
+ * instead of the 413; past the limit that is the client's problem. */
+static void drain_body(gw_req *r, long long limit) {
+    char buf[16384];
+    long long n = 0;
+    while (n < limit) {
+        int got = mg_read(r->conn, buf, sizeof buf);
+        if (got <= 0) break;
+        n += got;
+    }
+}
+
 tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
     size_t max = (size_t)r->g->set.max_body;
     long long cl = r->ri->content_length;
     if (cl > (long long)max) {
         r->close = true; /* the unread rest must not be parsed as a request */
+        if (cl <= 4 * (long long)max) drain_body(r, cl);
         return tb_error_set(err, TB_TOO_LARGE, "", "body of %lld bytes is over the limit of %zu",
                             cl, max);
     }
@@ -224,6 +238,7 @@ tb_status gw_read_body(gw_req *r, char **out, size_t *len, tb_error *err) {
     if (n > max) {
         free(b);
         r->close = true;
+        drain_body(r, 4 * (long long)max);
         return tb_error_set(err, TB_TOO_LARGE, "", "body is over the limit of %zu bytes", max);
     }
     b[n] = '\0';

@@ -159,6 +159,10 @@ START_TEST(idle_and_slow_clients) {
         }
         usleep(50 * 1000);
     }
+    fprintf(stderr,
+            "idle_and_slow_clients: %d of %d answers took 100 ms or more; worst /health %lld ms, "
+            "/v1/positions %lld ms\n",
+            slow_answers, 2 * requests, (long long)worst_health, (long long)worst_auth);
     int open_idle = 0, open_slow = 0;
     for (int i = 0; i < IDLE; i++) open_idle += !peer_closed(idle[i], NULL, 0);
     for (int i = 0; i < SLOW; i++) open_slow += !peer_closed(slow[i], NULL, 0);
