@@ -58,18 +58,18 @@ export function priceChart(el, bars, fills, title) {
   return new window.uPlot(opts, [xs, close, high, low, buys, sells], el);
 }
 
-// A backtest's curve (points: [{ts, equity, cash, drawdown}]): equity and
-// cash in one chart, the drawdown (%, below zero) in another, so each
-// has its own scale.
+// A backtest's curve (points: [{ts, equity, drawdown}]): the equity in one
+// chart, the drawdown (%, below zero) in another, so each has its own
+// scale and both stay readable on a narrow screen.
 export function backtestCharts(equityEl, drawdownEl, points) {
   if (!window.uPlot) return noLib(equityEl);
   const xs = points.map((p) => secs(p.ts));
   const num = (v) => (v === null || v === undefined ? null : Number(v));
   const eq = new window.uPlot({
     width: width(equityEl), height: 260, title: 'Equity',
-    series: [{}, { label: 'equity', stroke: '#2f6fde', width: 2 }, { label: 'cash', stroke: '#7f8c8d', width: 1 }],
+    series: [{}, { label: 'equity', stroke: '#2f6fde', width: 2 }],
     axes: [{}, { label: 'equity', size: 70 }],
-  }, [xs, points.map((p) => num(p.equity)), points.map((p) => num(p.cash))], equityEl);
+  }, [xs, points.map((p) => num(p.equity))], equityEl);
   const dd = new window.uPlot({
     width: width(drawdownEl), height: 180, title: 'Drawdown %',
     series: [{}, { label: 'drawdown %', stroke: '#c0392b', fill: 'rgba(192,57,43,0.15)', width: 1 }],

@@ -30,13 +30,15 @@ const STATS = [
   ['max_drawdown', 'Max drawdown', 'pct'], ['drawdown_peak', 'Drawdown peak', 'time'],
   ['drawdown_trough', 'Drawdown trough', 'time'], ['drawdown_recovery', 'Recovered', 'time'],
   ['var_95', 'VaR 95 % (1 day)', 'pct'], ['exposure', 'Exposure', 'pct'], ['buy_hold_return', 'Buy and hold', 'pct'],
-  ['equity', 'Final equity', 'money'], ['pnl', 'P&L', 'money'], ['fills', 'Fills', 'count'],
+  ['final_equity', 'Final equity', 'money'], ['pnl', 'P&L', 'money'], ['fills', 'Fills', 'count'],
   ['round_trips', 'Round trips', 'count'], ['win_rate', 'Win rate', 'pct'], ['avg_win', 'Average win', 'money'],
   ['avg_loss', 'Average loss', 'money'], ['expectancy', 'Expectancy', 'money'],
   ['profit_factor', 'Profit factor', 'ratio'], ['fees', 'Fees', 'money'], ['returns', 'Returns counted', 'count'],
   ['interval', 'Return period', 'text'], ['from', 'From', 'time'], ['to', 'To', 'time'], ['account', 'Run account', 'text'],
 ];
-// Report fields shown elsewhere than among the statistics.
+// Report fields shown elsewhere than among the statistics (its equity is
+// the curve, not performance's latest equity: that is the curve's last
+// point, shown as final_equity).
 const NOT_STATS = new Set(['backtest_id', 'status', 'symbols', 'trades', 'equity', 'null_reasons']);
 
 function statText(v, how) {
@@ -78,7 +80,7 @@ function jsonObject(text, name) {
 
 // A list held in the page (the report's round trips), shown a page at a time.
 function localPaged(items, headers, row, opts) {
-  const per = opts.per || 50;
+  const per = opts.per || 20;
   const box = h('div', { class: 'paged' });
   let page = 0;
   function draw() {
@@ -168,7 +170,10 @@ function facts(b) {
 }
 
 // Every statistic of the report as cards; nulls say why below them.
-function statistics(r) {
+function statistics(report) {
+  const points = Array.isArray(report.equity) ? report.equity : [];
+  const r = { ...report };
+  if (points.length) r.final_equity = points[points.length - 1].equity;
   const known = new Set(STATS.map(([k]) => k));
   const extra = Object.keys(r).filter((k) => !known.has(k) && !NOT_STATS.has(k)).map((k) => [k, k.replace(/_/g, ' '), 'text']);
   const card = ([k, label, how]) => h('div', { class: 'stat' }, h('span', { class: 'muted' }, label),
@@ -256,7 +261,9 @@ export function backtests(root, ctx) {
         b = await api('GET', `/v1/backtests/${encodeURIComponent(id)}`);
       } catch (e) {
         if (shown !== me) return;
-        // A stopped analytics shows as an error; the read is tried again.
+        // A run that is not there (or not this key's) stays so; a stopped
+        // analytics or gateway shows as an error and is read again.
+        if (e.status >= 400 && e.status < 500 && e.status !== 429) { clear(state, errorBox(e)); return; }
         clear(state, errorBox(e), h('p', { class: 'muted' }, 'Trying again in 5 s.'));
         me.timer = setTimeout(poll, LIST_MS);
         return;
