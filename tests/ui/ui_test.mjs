@@ -357,6 +357,29 @@ try {
       `backtests: the round trips are listed (${trips} on the first page of ${stats.round_trips})`);
     await page.waitForSelector(`[data-testid=backtests] tr[data-backtest="${btId}"][data-status=done]`)
       .then(() => check(true, 'backtests: the list shows it done'), () => check(false, 'backtests: the list does not show it done'));
+
+    // A paced run (a trading day a second) is canceled from the page once
+    // it has begun; what it replayed keeps its report.
+    await setField('[data-testid=bt-speed]', '86400');
+    await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
+    await page.click('[data-testid=bt-launch]');
+    await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+    r = await text(page, '[data-testid=bt-result]');
+    const slow = /Launched (bt\d+)/.exec(r);
+    check(!!slow, `backtests: a paced run launched (${r})`);
+    if (slow) {
+      await page.waitForFunction(() => /^[1-9]/.test((document.querySelector('[data-testid=bt-progress-text]') || {}).textContent || '') ||
+        / [1-9]\d* of /.test((document.querySelector('[data-testid=bt-progress-text]') || {}).textContent || ''), { timeout: 60000 })
+        .then(() => check(true, 'backtests: the paced run progresses'), async () => check(false, `backtests: no progress (${await text(page, '[data-testid=bt-detail]')})`));
+      await page.click('[data-testid=bt-cancel]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm-ok');
+      await page.waitForFunction(() => document.querySelector('[data-testid=bt-status]').textContent === 'canceled', { timeout: 30000 })
+        .then(() => check(true, `backtests: ${slow[1]} canceled from the page`), async () => check(false, `backtests: not canceled (${await text(page, '[data-testid=bt-status]')})`));
+      check(await page.$eval('[data-testid=bt-cancel]', (b) => b.hidden), 'backtests: Cancel is gone once it ended');
+      await page.waitForSelector('[data-testid=bt-stats] [data-field=fills]')
+        .then(() => check(true, 'backtests: the canceled run has its report'), () => check(false, 'backtests: no report of the canceled run'));
+    }
   }
 
   await shots(page, 'trader', btId);
