@@ -4,8 +4,9 @@ import { api, session, can, Stream } from './js/api.js';
 import { h, clear, describe } from './js/dom.js';
 import { overview, account, orders, markets } from './js/views_main.js';
 import { strategies, risk, alerts } from './js/views_more.js';
+import { backtests } from './js/views_backtests.js';
 
-const pages = { overview, account, orders, markets, strategies, risk, alerts };
+const pages = { overview, account, orders, markets, strategies, backtests, risk, alerts };
 const $ = (id) => document.getElementById(id);
 
 const ctx = {

@@ -10,8 +10,9 @@
  *
  * "browser": the eight real services behind the gateway, an account whose
  * name is hostile markup and whose max_order_qty is 100, a trader and a
- * viewer key; then tests/ui/ui_test.mjs drives Debian's chromium with
- * puppeteer-core through the UI (see that file). node, chromium or the npm
+ * viewer key, market-data replaying from data/ for backtests; then
+ * tests/ui/ui_test.mjs drives Debian's chromium with puppeteer-core
+ * through the UI (see that file). node, chromium or the npm
  * dependency missing is a failure, not a skip. */
 #include <errno.h>
 #include <sys/wait.h>
@@ -218,7 +219,17 @@ END_TEST
 
 static void browser_setup(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    static char *env_svc[] = {"MD_RATE=20", "ANALYTICS_SAMPLE_MS=500", NULL};
+    /* Backtests replay the bundled data/; a consumer given up on fails the
+     * run, and under the sanitizers a batch may take seconds. */
+    static char replay_dir[600];
+    const char *src = getenv("TB_SOURCE_DIR");
+    snprintf(replay_dir, sizeof replay_dir, "MD_REPLAY_DIR=%s/data", src ? src : ".");
+    static char *env_svc[] = {"MD_RATE=20",
+                              "ANALYTICS_SAMPLE_MS=500",
+                              replay_dir,
+                              "BACKTEST_QUIET_MS=1000",
+                              "MD_REPLAY_STALL_MS=30000",
+                              NULL};
     gw_services_start(pids, "test_gateway_ui", env_svc);
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "ui-browser", env);
@@ -298,7 +309,7 @@ START_TEST(drives_the_ui_in_chromium) {
     snprintf(e_chromium, sizeof e_chromium, "TB_CHROMIUM=%s", chromium);
     snprintf(script, sizeof script, "%s/tests/ui/ui_test.mjs", src);
     char *env[] = {e_url, e_trader, e_viewer, e_acct, e_shots, e_chromium, NULL};
-    int rc = run_node(script, env, 300);
+    int rc = run_node(script, env, 480);
     ck_assert_msg(rc == 0, "the browser test failed (exit %d; its checks are above)", rc);
 }
 END_TEST
@@ -315,7 +326,7 @@ int main(void) {
     suite_add_tcase(s, st);
     TCase *br = tcase_create("browser");
     tcase_add_unchecked_fixture(br, browser_setup, browser_teardown);
-    tcase_set_timeout(br, 400);
+    tcase_set_timeout(br, 540);
     tcase_add_test(br, drives_the_ui_in_chromium);
     suite_add_tcase(s, br);
     SRunner *sr = srunner_create(s);

@@ -25,7 +25,7 @@ const ACCOUNT = env('TB_UI_ACCOUNT');
 const SHOTS = process.env.TB_UI_SHOTS || '';
 const XSS = '<img src=x onerror=window.__xss=1>';
 
-const deadline = setTimeout(() => { console.error('FAIL: the whole run took over 240 s'); process.exit(1); }, 240000);
+const deadline = setTimeout(() => { console.error('FAIL: the whole run took over 420 s'); process.exit(1); }, 420000);
 const WAIT = 20000;
 
 let failures = 0;
@@ -95,18 +95,25 @@ async function signIn(page, key, role) {
   check(!where.url.includes(key) && where.cookie === '' && where.local === 0, `${role}: the key is only in sessionStorage`);
 }
 
+// name: a page, optionally with its query (backtests?id=bt3).
 async function go(page, name) {
-  await page.evaluate((n) => { location.hash = `#/${n}`; }, name);
-  await page.waitForFunction((n) => document.getElementById('view').dataset.page === n, {}, name);
+  await page.evaluate((n) => {
+    // The same address again draws the page again (at a new width, say).
+    if (location.hash === `#/${n}`) window.dispatchEvent(new HashChangeEvent('hashchange'));
+    else location.hash = `#/${n}`;
+  }, name);
+  await page.waitForFunction((n) => document.getElementById('view').dataset.page === n, {}, name.split('?')[0]);
 }
 
-async function shots(page, role) {
+async function shots(page, role, btId) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
-  for (const name of ['overview', 'account', 'orders', 'markets', 'strategies', 'risk', 'alerts']) {
+  for (const name of ['overview', 'account', 'orders', 'markets', 'strategies', 'backtests', 'risk', 'alerts']) {
     for (const [w, hgt, tag] of [[1280, 900, 'desktop'], [390, 844, 'narrow']]) {
       await page.setViewport({ width: w, height: hgt });
-      await go(page, name);
+      // Backtests with the run launched above open, its report drawn.
+      await go(page, name === 'backtests' && btId ? `${name}?id=${btId}` : name);
+      if (name === 'backtests' && btId) await page.waitForSelector('[data-testid=bt-equity-chart] canvas').catch(() => {});
       await new Promise((r) => setTimeout(r, 800)); // let the page's reads land
       await page.screenshot({ path: `${SHOTS}/${role}-${name}-${tag}.png`, fullPage: true });
     }
@@ -137,6 +144,19 @@ try {
     const enabled = await page.evaluate(() => [...document.querySelectorAll('#view button, #view input, #view select, #view textarea')]
       .filter((e) => !e.matches(':disabled') && !/Previous|Next|Deliveries|Retry/.test(e.textContent) && e.name !== 'account-picker').map((e) => e.outerHTML.slice(0, 80)));
     check(enabled.length === 0, `viewer: nothing on Strategies can be changed ${enabled.join(' ')}`);
+    // Backtests: the launch form is disabled, and the gateway refuses the
+    // viewer's launch anyway.
+    await go(page, 'backtests');
+    await page.waitForSelector('[data-testid=bt-form] fieldset');
+    check(await page.$eval('[data-testid=bt-form] fieldset', (f) => f.disabled), 'viewer: no backtest can be launched from the page');
+    check(await page.$eval('[data-testid=bt-launch]', (b) => b.matches(':disabled')), 'viewer: Launch cannot be clicked');
+    const vres = await fetch(`${BASE}/v1/backtests`, {
+      method: 'POST', headers: { Authorization: `Bearer ${VIEWER}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ account: ACCOUNT, kind: 'sma_cross', symbols: 'DAX', data: { file: 'eustock_daily.csv' } }),
+    });
+    check(vres.status === 403, `viewer: POST /v1/backtests is refused (${vres.status})`);
+    await page.waitForSelector('[data-testid=backtests]');
+    check(/No backtests yet/.test(await text(page, '[data-testid=backtests]')), 'viewer: the empty list says so');
     await page.close();
   }
 
@@ -268,7 +288,101 @@ try {
   check(/400/.test(r), `strategies: a hostile id is refused and the refusal shown (${r})`);
   check(await page.evaluate(() => window.__xss === undefined && !document.querySelector('#view img')), 'strategies: no script ran');
 
-  await shots(page, 'trader');
+  // Backtests: the DAX closes of the bundled data, sma_cross 5/20, launched
+  // from the page; its progress is followed until it ends, then the report
+  // shows its statistics, the equity and drawdown charts and round trips.
+  await go(page, 'backtests');
+  await page.waitForSelector('[data-testid=bt-form] fieldset:not([disabled])');
+  const setField = async (sel, v) => {
+    const tag = await page.$eval(sel, (e) => e.tagName);
+    if (tag === 'SELECT') await page.select(sel, v);
+    else { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); }
+  };
+  // A hostile symbol is refused by the API and the refusal is shown as text.
+  expectStatus = 400;
+  await setField('[data-testid=bt-symbols]', XSS);
+  await page.click('[data-testid=bt-launch]');
+  await page.waitForFunction(() => /Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+  check(/400/.test(await text(page, '[data-testid=bt-result]')), `backtests: a hostile symbol is refused (${await text(page, '[data-testid=bt-result]')})`);
+  check(await page.evaluate(() => window.__xss === undefined && !document.querySelector('#view img')), 'backtests: no script ran');
+  await setField('[data-testid=bt-account]', ACCOUNT);
+  await setField('[data-testid=bt-file]', 'eustock_daily.csv');
+  await setField('[data-testid=bt-format]', 'closes');
+  await setField('[data-testid=bt-symbols]', 'DAX');
+  await setField('[data-testid=bt-kind]', 'sma_cross');
+  await setField('[data-testid=bt-params]', '{"fast":5,"slow":20}');
+  await setField('[data-testid=bt-cash]', '100000');
+  await setField('[data-testid=bt-speed]', '0');
+  // The browser's own timings of the reads of the run on show (from here
+  // on) check that the page reads it no faster than once a second.
+  await page.evaluate(() => { performance.clearResourceTimings(); performance.setResourceTimingBufferSize(1000); });
+  await page.click('[data-testid=bt-launch]');
+  await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+  r = await text(page, '[data-testid=bt-result]');
+  const bm = /Launched (bt\d+)/.exec(r);
+  check(!!bm, `backtests: launched from the page (${r})`);
+  let btId = '';
+  if (bm) {
+    btId = bm[1];
+    await page.waitForSelector(`[data-testid=backtests] tr[data-backtest="${btId}"]`)
+      .then(() => check(true, 'backtests: the run is listed'), () => check(false, 'backtests: the run is not listed'));
+    check((await text(page, '[data-testid=bt-detail] h2')).includes(btId), 'backtests: the run is on show');
+    // Its state is followed (read once a second) until it ends.
+    const ended = await page.waitForFunction(() => {
+      const s = document.querySelector('[data-testid=bt-status]');
+      return s && s.textContent !== '' && s.textContent !== 'running';
+    }, { timeout: 150000 }).then(() => true, () => false);
+    const polls = await page.evaluate(() => performance.getEntriesByType('resource')
+      .filter((e) => /\/v1\/backtests\/bt\d+$/.test(e.name)).map((e) => e.startTime));
+    const gaps = polls.slice(1).map((t, i) => t - polls[i]);
+    check(polls.length >= 2 && Math.min(...gaps) >= 950,
+      `backtests: its state was read ${polls.length} times, never within a second (shortest gap ${Math.round(Math.min(...gaps))} ms)`);
+    const status = await text(page, '[data-testid=bt-status]');
+    check(ended && status === 'done', `backtests: ${btId} ended ${status} (${await text(page, '[data-testid=bt-detail]').then((t) => t.slice(0, 300))})`);
+    check(await page.$eval('[data-testid=bt-progress]', (p) => p.value === 1) &&
+      /^100 %/.test(await text(page, '[data-testid=bt-progress-text]')), `backtests: progress 100 % (${await text(page, '[data-testid=bt-progress-text]')})`);
+    await page.waitForSelector('[data-testid=bt-stats] [data-field=round_trips]')
+      .then(() => check(true, 'backtests: the report is shown'), () => check(false, 'backtests: no report'));
+    const stats = await page.$$eval('[data-testid=bt-stats] [data-field]', (es) => Object.fromEntries(es.map((e) => [e.dataset.field, e.textContent])));
+    check(Number(stats.round_trips) > 5 && Number(stats.fills) > 10, `backtests: round trips ${stats.round_trips}, fills ${stats.fills}`);
+    check(/^-?\d+\.\d+ %$/.test(stats.total_return || '') && /\d/.test(stats.sharpe || '') && /\d/.test(stats.max_drawdown || ''),
+      `backtests: total return ${stats.total_return}, sharpe ${stats.sharpe}, max drawdown ${stats.max_drawdown}`);
+    const missing = ['total_return', 'cagr', 'volatility', 'sharpe', 'sortino', 'calmar', 'max_drawdown', 'var_95', 'exposure',
+      'buy_hold_return', 'fills', 'fees', 'round_trips', 'win_rate', 'avg_win', 'avg_loss', 'expectancy', 'profit_factor'].filter((k) => !(k in stats));
+    check(missing.length === 0, `backtests: every statistic is shown ${missing.join(' ')}`);
+    check(!!(await page.$('[data-testid=bt-equity-chart] canvas')) && !!(await page.$('[data-testid=bt-drawdown-chart] canvas')),
+      'backtests: the equity and drawdown charts are drawn (uPlot canvases)');
+    const trips = await page.$$eval('[data-testid=bt-trades] tbody tr:not(.empty)', (rs) => rs.length);
+    check(trips === Math.min(20, Number(stats.round_trips)) || trips === Math.min(20, Number(stats.round_trips) + 1),
+      `backtests: the round trips are listed (${trips} on the first page of ${stats.round_trips})`);
+    await page.waitForSelector(`[data-testid=backtests] tr[data-backtest="${btId}"][data-status=done]`)
+      .then(() => check(true, 'backtests: the list shows it done'), () => check(false, 'backtests: the list does not show it done'));
+
+    // A paced run (a trading day a second) is canceled from the page once
+    // it has begun; what it replayed keeps its report.
+    await setField('[data-testid=bt-speed]', '86400');
+    await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
+    await page.click('[data-testid=bt-launch]');
+    await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+    r = await text(page, '[data-testid=bt-result]');
+    const slow = /Launched (bt\d+)/.exec(r);
+    check(!!slow, `backtests: a paced run launched (${r})`);
+    if (slow) {
+      await page.waitForFunction(() => /^[1-9]/.test((document.querySelector('[data-testid=bt-progress-text]') || {}).textContent || '') ||
+        / [1-9]\d* of /.test((document.querySelector('[data-testid=bt-progress-text]') || {}).textContent || ''), { timeout: 60000 })
+        .then(() => check(true, 'backtests: the paced run progresses'), async () => check(false, `backtests: no progress (${await text(page, '[data-testid=bt-detail]')})`));
+      await page.click('[data-testid=bt-cancel]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm-ok');
+      await page.waitForFunction(() => document.querySelector('[data-testid=bt-status]').textContent === 'canceled', { timeout: 30000 })
+        .then(() => check(true, `backtests: ${slow[1]} canceled from the page`), async () => check(false, `backtests: not canceled (${await text(page, '[data-testid=bt-status]')})`));
+      check(await page.$eval('[data-testid=bt-cancel]', (b) => b.hidden), 'backtests: Cancel is gone once it ended');
+      await page.waitForSelector('[data-testid=bt-stats] [data-field=fills]')
+        .then(() => check(true, 'backtests: the canceled run has its report'), () => check(false, 'backtests: no report of the canceled run'));
+    }
+  }
+
+  await shots(page, 'trader', btId);
 
   // The API explorer (Swagger UI) in the same tab uses the signed-in key:
   // GET /v1/me tried from the page answers 200 with the trader's role.

@@ -1,5 +1,6 @@
 // Charts with the vendored uPlot (web/vendor, MIT): an equity curve with
-// its drawdown, and a price chart of bars with the account's fills marked.
+// its drawdown, a price chart of bars with the account's fills marked, and
+// a backtest's equity and drawdown as two charts.
 import { h } from './dom.js';
 
 function width(el) {
@@ -55,4 +56,24 @@ export function priceChart(el, bars, fills, title) {
       { label: 'sell fills', stroke: '#c0392b', width: 0, points: point('#c0392b'), paths: () => null }],
   };
   return new window.uPlot(opts, [xs, close, high, low, buys, sells], el);
+}
+
+// A backtest's curve (points: [{ts, equity, drawdown}]): the equity in one
+// chart, the drawdown (%, below zero) in another, so each has its own
+// scale and both stay readable on a narrow screen.
+export function backtestCharts(equityEl, drawdownEl, points) {
+  if (!window.uPlot) return noLib(equityEl);
+  const xs = points.map((p) => secs(p.ts));
+  const num = (v) => (v === null || v === undefined ? null : Number(v));
+  const eq = new window.uPlot({
+    width: width(equityEl), height: 260, title: 'Equity',
+    series: [{}, { label: 'equity', stroke: '#2f6fde', width: 2 }],
+    axes: [{}, { label: 'equity', size: 70 }],
+  }, [xs, points.map((p) => num(p.equity))], equityEl);
+  const dd = new window.uPlot({
+    width: width(drawdownEl), height: 180, title: 'Drawdown %',
+    series: [{}, { label: 'drawdown %', stroke: '#c0392b', fill: 'rgba(192,57,43,0.15)', width: 1 }],
+    axes: [{}, { label: '%', size: 70 }],
+  }, [xs, points.map((p) => (p.drawdown === null || p.drawdown === undefined ? null : -100 * p.drawdown))], drawdownEl);
+  return [eq, dd];
 }
