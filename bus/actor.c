@@ -165,8 +165,11 @@ tb_status bus_actor_sys_subscribe(bus_actor *a, const char *subject, const char 
     return TB_OK;
 }
 
-/* Creates the durable pull consumer when missing and binds to it. */
-static tb_status subscribe_stream(bus_actor *a, ep_state *e, tb_error *err) {
+/* Creates the durable pull consumer when missing and binds e->sub to it.
+ * Also called by the fetch loop when the server no longer knows the
+ * consumer (a JetStream store that lost it): the loop binds again and goes
+ * on instead of failing forever. */
+tb_status bus_stream_bind(bus_actor *a, ep_state *e, tb_error *err) {
     const bus_stream_opts *o = &e->ep->stream;
     jsCtx *js = bus_conn_js(a->conn);
     jsErrCode jerr = 0;
@@ -193,10 +196,19 @@ static tb_status subscribe_stream(bus_actor *a, ep_state *e, tb_error *err) {
     so.Stream = o->stream;
     so.Consumer = o->durable;
     so.ManualAck = true;
-    s = js_PullSubscribe(&e->sub, js, e->ep->subject, o->durable, NULL, &so, &jerr);
+    natsSubscription *sub = NULL;
+    s = js_PullSubscribe(&sub, js, e->ep->subject, o->durable, NULL, &so, &jerr);
     if (s != NATS_OK)
         return tb_error_set(err, TB_UNAVAILABLE, NULL, "bind consumer %s: %s (%d)", o->durable,
                             natsStatus_GetText(s), (int)jerr);
+    natsSubscription_Destroy(e->sub); /* the binding a lost consumer left */
+    e->sub = sub;
+    return TB_OK;
+}
+
+static tb_status subscribe_stream(bus_actor *a, ep_state *e, tb_error *err) {
+    tb_status st = bus_stream_bind(a, e, err);
+    if (st != TB_OK) return st;
     if (pthread_create(&e->fetcher, NULL, bus_dispatch_fetch_loop, e) != 0)
         return tb_error_set(err, TB_NOMEM, NULL, "cannot start the fetch thread");
     e->fetcher_started = true;

@@ -143,6 +143,10 @@ bool bus_partition_owns(ep_state *e, const char *subject);
 /* timer.c: wakes and joins every timer (called by bus_actor_stop). */
 void bus_timers_stop(bus_actor *a);
 
+/* actor.c: creates a stream endpoint's durable consumer when missing and
+ * (re)binds e->sub to it (the fetch loop's thread, or start). */
+tb_status bus_stream_bind(bus_actor *a, ep_state *e, tb_error *err);
+
 /* micro.c: subscribes $SRV.{PING,INFO,STATS}[.<name>[.<id>]]. */
 tb_status bus_micro_subscribe(bus_actor *a, tb_error *err);
 /* health.c: subscribes svc.<name>[.<id>].{health,metrics}. */

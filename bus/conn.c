@@ -230,10 +230,29 @@ tb_status bus_publish(bus_conn *c, const char *subject, const tb_event_desc *des
     return st;
 }
 
+/* The connection is away from the server (reconnecting, or closed): a
+ * request would only wait in the reconnect buffer until it times out. */
+static bool conn_away(bus_conn *c) {
+    natsConnStatus st = natsConnection_Status(c->nc);
+    return st == NATS_CONN_STATUS_RECONNECTING || st == NATS_CONN_STATUS_DISCONNECTED ||
+           st == NATS_CONN_STATUS_CLOSED;
+}
+
+/* A request that failed while the connection was away, or across a
+ * reconnection, failed because NATS went away, not because the service was
+ * slow or broken: it is TB_UNAVAILABLE (503 with Retry-After at the
+ * gateway, transient for every caller), never a timeout or an internal
+ * error. */
+static tb_status request_failure(bus_conn *c, uint64_t reconnects_before, tb_status st) {
+    if (st != TB_TIMEOUT && st != TB_ERR) return st;
+    return conn_away(c) || atomic_load(&c->reconnects) != reconnects_before ? TB_UNAVAILABLE : st;
+}
+
 tb_status bus_js_publish_bytes(bus_conn *c, const char *subject, const void *data, size_t len,
                                const char *schema, const bus_msg_meta *meta, bool *duplicate,
                                tb_error *err) {
     const tb_event_desc *d = schema ? tb_event_find(schema) : NULL;
+    uint64_t reconnects = atomic_load(&c->reconnects);
     natsMsg *m = NULL;
     natsStatus s = make_msg(&m, subject, data, len, schema, d ? d->version : 0, meta);
     jsPubAck *pa = NULL;
@@ -244,6 +263,8 @@ tb_status bus_js_publish_bytes(bus_conn *c, const char *subject, const void *dat
         jsPubAck_Destroy(pa);
         tb_status st = bus_status_from_nats(s);
         if (st == TB_ERR || st == TB_NO_RESPONDERS) st = TB_UNAVAILABLE; /* no stream answering */
+        if (st == TB_TIMEOUT && (conn_away(c) || atomic_load(&c->reconnects) != reconnects))
+            st = TB_UNAVAILABLE; /* NATS went away while the acknowledgement was due */
         return tb_error_set(err, st, NULL, "publish %s to JetStream: %s (js error %d)", subject,
                             natsStatus_GetText(s), (int)jerr);
     }
@@ -406,6 +427,10 @@ tb_status bus_request_bytes(bus_conn *c, const char *subject, const void *data, 
                             bus_bytes *reply, tb_error *err) {
     memset(reply, 0, sizeof *reply);
     if (timeout_ms <= 0) timeout_ms = c->cfg->request_timeout_ms;
+    if (conn_away(c))
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "%s: NATS unreachable (reconnecting)",
+                            subject);
+    uint64_t reconnects = atomic_load(&c->reconnects);
     const tb_event_desc *d = schema ? tb_event_find(schema) : NULL;
     bus_msg_meta meta = {.trace_id = trace_id};
     natsMsg *m = NULL, *r = NULL;
@@ -416,8 +441,10 @@ tb_status bus_request_bytes(bus_conn *c, const char *subject, const void *data, 
     if (s != NATS_OK) {
         natsMsg_Destroy(r);
         tb_status st = bus_status_from_nats(s);
-        return tb_error_set(err, st, NULL, "%s: %s", subject,
-                            st == TB_TIMEOUT         ? "request timed out"
+        tb_status mapped = request_failure(c, reconnects, st);
+        return tb_error_set(err, mapped, NULL, "%s: %s", subject,
+                            mapped != st             ? "NATS connection lost during the request"
+                            : st == TB_TIMEOUT       ? "request timed out"
                             : st == TB_NO_RESPONDERS ? "no service is listening"
                                                      : natsStatus_GetText(s));
     }
@@ -502,6 +529,9 @@ tb_status bus_request_many(bus_conn *c, const char *const *subjects, size_t nsub
     *n_out = 0;
     if (len > (size_t)TB_MAX_MSG_BYTES)
         return tb_error_set(err, TB_TOO_LARGE, NULL, "request too large");
+    if (conn_away(c))
+        return tb_error_set(err, TB_UNAVAILABLE, NULL,
+                            "scatter-gather request: NATS unreachable (reconnecting)");
     natsInbox *inbox = NULL;
     natsSubscription *sub = NULL;
     natsStatus s = natsInbox_Create(&inbox);

@@ -372,9 +372,20 @@ void *bus_dispatch_fetch_loop(void *arg) {
             natsMsgList_Destroy(&list);
             backoff_ms = backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50;
             if (!atomic_load(&a->stopping))
-                bus_log(BUS_LOG_WARN, "fetch on %s failed: %s; retrying in %lld ms", e->ep->name,
-                        natsStatus_GetText(s), (long long)backoff_ms);
+                bus_log(BUS_LOG_WARN, "fetch on %s failed: %s (js error %d); retrying in %lld ms",
+                        e->ep->name, natsStatus_GetText(s), (int)jerr, (long long)backoff_ms);
             usleep((useconds_t)backoff_ms * 1000);
+            /* NATS came back without the consumer (its store was lost or
+             * reset): create it again, or the endpoint would never resume. */
+            if ((s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) &&
+                !atomic_load(&a->stopping)) {
+                tb_error err = {0};
+                if (bus_stream_bind(a, e, &err) == TB_OK)
+                    bus_log(BUS_LOG_INFO, "consumer %s of %s bound again", e->ep->stream.durable,
+                            e->ep->stream.stream);
+                else
+                    bus_log(BUS_LOG_WARN, "%s", err.message);
+            }
             continue;
         }
         backoff_ms = 0;

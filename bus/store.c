@@ -5,6 +5,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,12 +34,30 @@ typedef struct pool {
     int64_t retry_at; /* monotonic ns before which no new connection is tried */
     int64_t backoff_ns;
     void (*close)(void *);
+    int (*fd)(void *); /* the connection's socket, -1 when it has none */
 } pool;
 
-static void pool_init(pool *p, void (*close_fn)(void *)) {
+static void pool_init(pool *p, void (*close_fn)(void *), int (*fd_fn)(void *)) {
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     p->close = close_fn;
+    p->fd = fd_fn;
+}
+
+/* An idle connection has nothing to read: neither protocol sends anything
+ * unasked to a client that is between commands, except the goodbye of a
+ * server that shuts down (PostgreSQL's "terminating connection due to
+ * administrator command", then EOF) or the EOF of one that died. A readable
+ * or closed socket therefore means the server went away (restarted, killed),
+ * and the connection is dropped before a handler's statement fails on it:
+ * after a restart every idle connection of the pool is dead at once. One
+ * poll() without waiting, no round trip. */
+static bool idle_conn_alive(pool *p, void *c) {
+    int fd = p->fd(c);
+    if (fd < 0) return false;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    int n = poll(&pfd, 1, 0);
+    return n == 0 || (n < 0 && errno == EINTR);
 }
 
 static void pool_fini(pool *p) {
@@ -47,13 +66,17 @@ static void pool_fini(pool *p) {
     pthread_mutex_destroy(&p->lock);
 }
 
-/* Pops an idle connection, or says whether a new one may be tried now. */
+/* Pops a live idle connection (dropping the dead ones met on the way), or
+ * says whether a new one may be tried now. */
 static void *pool_take(pool *p, bool *may_connect) {
-    pthread_mutex_lock(&p->lock);
-    void *c = p->nidle > 0 ? p->idle[--p->nidle] : NULL;
-    *may_connect = c == NULL && bus_mono_ns() >= p->retry_at;
-    pthread_mutex_unlock(&p->lock);
-    return c;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        void *c = p->nidle > 0 ? p->idle[--p->nidle] : NULL;
+        *may_connect = c == NULL && bus_mono_ns() >= p->retry_at;
+        pthread_mutex_unlock(&p->lock);
+        if (c == NULL || idle_conn_alive(p, c)) return c;
+        p->close(c);
+    }
 }
 
 static void pool_connected(pool *p, bool ok) {
@@ -90,6 +113,10 @@ static void pg_close(void *c) {
     PQfinish(c);
 }
 
+static int pg_fd(void *c) {
+    return PQstatus(c) == CONNECTION_OK ? PQsocket(c) : -1;
+}
+
 static PGconn *pg_connect(bus_pg_pool *p, tb_error *err) {
     PGconn *c = PQconnectdb(p->url);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -114,7 +141,7 @@ tb_status bus_pg_pool_create(const char *url, bus_pg_pool **out, tb_error *err) 
         free(p);
         return tb_error_set(err, TB_NOMEM, NULL, NULL);
     }
-    pool_init(&p->base, pg_close);
+    pool_init(&p->base, pg_close, pg_fd);
     PGconn *c = pg_connect(p, err);
     if (c == NULL) {
         bus_pg_pool_destroy(p);
@@ -167,7 +194,10 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) {
         s = TB_INVALID;
     else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         s = TB_UNAVAILABLE;
-    else if (state && strncmp(state, "08", 2) == 0)
+    else if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+                       strncmp(state, "53", 2) == 0))
+        /* connection exceptions, the server shutting down or starting up
+         * (57P01..57P03), out of connections or memory: it comes back */
         s = TB_UNAVAILABLE;
     return tb_error_set(err, s, NULL, "%.*s", (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
 }
@@ -241,6 +271,11 @@ static void redis_close(void *c) {
     redisFree(c);
 }
 
+static int redis_fd(void *c) {
+    const redisContext *r = c;
+    return r->err == 0 ? (int)r->fd : -1;
+}
+
 static redisContext *redis_connect(bus_redis_pool *p, tb_error *err) {
     struct timeval tv = {2, 0};
     redisContext *c = redisConnectWithTimeout(p->addr.host, p->addr.port, tv);
@@ -270,7 +305,7 @@ tb_status bus_redis_pool_create(const char *url, bus_redis_pool **out, tb_error 
         free(p);
         return s;
     }
-    pool_init(&p->base, redis_close);
+    pool_init(&p->base, redis_close, redis_fd);
     redisContext *c = redis_connect(p, err);
     if (c == NULL) {
         bus_redis_pool_destroy(p);
@@ -303,6 +338,19 @@ void bus_redis_release(bus_redis_pool *p, redisContext *c) {
     pool_put(&p->base, c, c->err == 0);
 }
 
+tb_status bus_redis_error_status(const redisReply *r, tb_error *err) {
+    /* Errors of a server that is not ready yet or busy: a restarted Redis
+     * answers LOADING until its append-only file is read back. */
+    static const char *const transient[] = {"LOADING",  "BUSY",        "MASTERDOWN",
+                                            "TRYAGAIN", "CLUSTERDOWN", "READONLY"};
+    tb_status s = TB_ERR;
+    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {
+        size_t n = strlen(transient[i]);
+        if (r->len >= n && strncmp(r->str, transient[i], n) == 0) s = TB_UNAVAILABLE;
+    }
+    return tb_error_set(err, s, NULL, "Redis: %.*s", (int)r->len, r->str);
+}
+
 static tb_status redis_reply_status(redisContext *c, redisReply *r, redisReply **reply_out,
                                     tb_error *err) {
     if (r == NULL) {
@@ -310,7 +358,7 @@ static tb_status redis_reply_status(redisContext *c, redisReply *r, redisReply *
                             c->errstr[0] ? c->errstr : "connection lost");
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        tb_status s = tb_error_set(err, TB_ERR, NULL, "Redis: %.*s", (int)r->len, r->str);
+        tb_status s = bus_redis_error_status(r, err);
         freeReplyObject(r);
         return s;
     }

@@ -3,8 +3,12 @@
  * libpq and hiredis connections are not thread-safe, and nats.c runs handlers
  * on several threads, so each handler borrows a connection for its duration
  * (bus_ctx_pg / bus_ctx_redis) and the dispatcher returns it. A connection
- * that broke is dropped on return; creating a new one after a failure backs
- * off exponentially (100 ms .. 5 s) so a database outage is not hammered. */
+ * that broke is dropped on return, and an idle one whose server went away
+ * (restarted or killed: its socket is readable or closed) is dropped when
+ * it is next taken, so the first statement after a restart runs on a new
+ * connection. Creating a new one after a failure backs off exponentially
+ * (100 ms .. 5 s) so a database outage is not hammered; nothing here ever
+ * gives up or exits: every borrow tries again once the backoff passed. */
 #ifndef BUS_STORE_H
 #define BUS_STORE_H
 
@@ -36,7 +40,9 @@ void bus_redis_release(bus_redis_pool *p, redisContext *c);
 
 /* Maps a libpq result to a status: OK for COMMAND_OK/TUPLES_OK, TB_CONFLICT
  * for unique violations (23505), TB_INVALID for check/foreign-key/data
- * errors (SQLSTATE classes 23 and 22), TB_UNAVAILABLE when the connection is gone, TB_ERR
+ * errors (SQLSTATE classes 23 and 22), TB_UNAVAILABLE when the connection is
+ * gone, for serialization failures and deadlocks (40001, 40P01) and for the
+ * classes of a server going away or not ready (08, 53, 57), TB_ERR
  * otherwise; err gets the server's message. Does not clear res. */
 tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) TB_WARN_UNUSED;
 /* Runs a parameterised statement; *res_out (may be NULL) receives the result
@@ -53,6 +59,11 @@ tb_status bus_pg_col_i64(const PGresult *r, int row, int col, int64_t *out,
                          tb_error *err) TB_WARN_UNUSED;
 /* Copies the column, truncated to cap - 1 bytes. */
 void bus_pg_col_str(const PGresult *r, int row, int col, char *dst, size_t cap);
+
+/* The status of an error reply (r->type == REDIS_REPLY_ERROR), with err
+ * set: TB_UNAVAILABLE for a server not ready or busy (LOADING after a
+ * restart, BUSY, MASTERDOWN, TRYAGAIN, ...), TB_ERR otherwise. */
+tb_status bus_redis_error_status(const redisReply *r, tb_error *err) TB_WARN_UNUSED;
 
 /* Runs a command and maps error replies / lost connections to a status.
  * *reply_out (may be NULL) receives the reply on success (caller

@@ -114,8 +114,10 @@ void gw_handle_health(gw_req *r) {
                      : nats   ? "ok"
                               : "degraded",
                      nats ? "true" : "false");
+    static const char *const retry_soon[] = {"Retry-After", "1", NULL};
     gw_send(r, nats && !stopping ? 200 : 503, "application/json", body,
-            n > 0 && (size_t)n < sizeof body ? (size_t)n : 0, NULL);
+            n > 0 && (size_t)n < sizeof body ? (size_t)n : 0,
+            nats && !stopping ? NULL : retry_soon);
 }
 
 void gw_handle_health_service(gw_req *r) {
@@ -167,7 +169,7 @@ static json_t *service_entry(gw_req *r, const char *name, const instance *in, si
                              json_t *health_by_id, bool *required_down, bool *degraded) {
     bool required = in_csv(r->g->set.required, name);
     json_t *details = json_array();
-    int count = 0, healthy = 0;
+    int count = 0, healthy = 0, running = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(in[i].name, name) != 0) continue;
         count++;
@@ -175,6 +177,10 @@ static json_t *service_entry(gw_req *r, const char *name, const instance *in, si
         const char *st = json_string_value(json_object_get(h, "status"));
         bool ok = st && strcmp(st, "ok") == 0;
         healthy += ok;
+        /* A degraded instance runs and answers, with a dependency
+         * (PostgreSQL, Redis) away: it reconnects by itself and answers
+         * "unavailable" meanwhile, so its service is degraded, not down. */
+        running += ok || (st && strcmp(st, "degraded") == 0);
         json_t *d = json_pack("{s:s, s:s, s:s}", "id", in[i].id, "version", in[i].version, "status",
                               st ? st : "no_reply");
         json_t *checks = json_object_get(h, "checks");
@@ -182,10 +188,10 @@ static json_t *service_entry(gw_req *r, const char *name, const instance *in, si
         json_array_append_new(details, d);
     }
     const char *status = count == 0        ? "absent"
-                         : healthy == 0    ? "down"
+                         : running == 0    ? "down"
                          : healthy < count ? "degraded"
                                            : "ok";
-    if (required && healthy == 0) *required_down = true;
+    if (required && running == 0) *required_down = true;
     if (healthy < count) *degraded = true;
     return json_pack("{s:s, s:b, s:s, s:i, s:i, s:o}", "name", name, "required", required, "status",
                      status, "instances", count, "healthy", healthy, "details", details);
@@ -243,6 +249,17 @@ static health_answer *answer_new(int status, const char *text, size_t len) {
 
 static health_answer *error_answer(const tb_error *err);
 
+/* The gateway's own NATS connection is away: no service can be asked, and
+ * none can be reached by a request either. Degraded (the gateway runs and
+ * reconnects), 503 with Retry-After. */
+static health_answer *nats_away_answer(void) {
+    static const char text[] =
+        "{\"status\":\"degraded\",\"instances\":0,\"services\":[],"
+        "\"checks\":{\"nats\":{\"ok\":false,\"error\":\"the gateway is reconnecting to "
+        "NATS\"}}}";
+    return answer_new(503, text, sizeof text - 1);
+}
+
 /* Collects every instance's health: the answer (NULL on out of memory). */
 static health_answer *collect_health_all(gw_req *r) {
     instance *in = NULL;
@@ -252,6 +269,7 @@ static health_answer *collect_health_all(gw_req *r) {
         bus_metrics_counter(bus_actor_metrics(r->g->actor), "tb_gateway_health_collections_total",
                             "Rounds of $SRV.PING and health requests for /health/all", NULL),
         1);
+    if (!bus_conn_connected(bus_actor_conn(r->g->actor))) return nats_away_answer();
     if (discover(r, &in, &n, &err) != TB_OK) return error_answer(&err);
     static const char *const fmt[] = {"svc.%s.%s.health"};
     bus_bytes *rep = NULL;
@@ -376,7 +394,9 @@ void gw_handle_health_all(gw_req *r) {
         gw_send_fail(r, TB_NOMEM, NULL, "out of memory collecting health");
         return;
     }
-    gw_send(r, a->status, "application/json", a->text, a->len, NULL);
+    static const char *const retry_soon[] = {"Retry-After", "1", NULL};
+    gw_send(r, a->status, "application/json", a->text, a->len,
+            a->status == 503 ? retry_soon : NULL);
     answer_unref(a);
 }
 

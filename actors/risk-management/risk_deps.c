@@ -177,7 +177,9 @@ tb_status risk_rate_take_many(redisContext *r, const char *account, uint64_t lim
     }
     if (s == TB_OK) s = bus_redis_pipeline(r, c.cmd, n, reps, err);
     for (size_t i = 0; i < n && s == TB_OK; i++) {
-        if (reps[i]->type != REDIS_REPLY_INTEGER || reps[i]->integer < 0)
+        if (reps[i]->type == REDIS_REPLY_ERROR) /* LOADING after a restart: unavailable */
+            s = bus_redis_error_status(reps[i], err);
+        else if (reps[i]->type != REDIS_REPLY_INTEGER || reps[i]->integer < 0)
             s = tb_error_set(err, TB_ERR, NULL, "order-rate script returned an unexpected reply");
         else
             counts[i] = (uint64_t)reps[i]->integer;
