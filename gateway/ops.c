@@ -151,7 +151,19 @@ void gw_handle_health_service(gw_req *r) {
         return;
     }
     const char *st = json_string_value(json_object_get(j, "status"));
-    gw_send_json(r, st && strcmp(st, "ok") == 0 ? 200 : 503, j);
+    if (st && strcmp(st, "ok") == 0) {
+        gw_send_json(r, 200, j);
+        return;
+    }
+    /* Degraded or stopping: worth asking again, like every 503. */
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    static const char *const retry[] = {"Retry-After", "1", NULL};
+    if (text == NULL)
+        gw_send_fail(r, TB_NOMEM, NULL, "out of memory");
+    else
+        gw_send(r, 503, "application/json", text, strlen(text), retry);
+    free(text);
 }
 
 static bool in_csv(const char *list, const char *name) {
