@@ -300,7 +300,8 @@ static void send_all(bus_influx *s, line_buf *b, bool final, uint64_t *logged, i
         } else {
             bus_counter_add(s->m_errors, 1);
             if (backoff == BACKOFF_START || final)
-                bus_log(BUS_LOG_WARN, "influx: writing %zu points failed (%s); retrying", n, why);
+                bus_log(BUS_LOG_WARN, "influx: writing %zu points failed (%s); %s", n, why,
+                        final ? "stopping, not retried" : "retrying with backoff");
             if (!final && !sleep_unless_stopped(s, backoff)) {
                 backoff = backoff * 2 > s->o.backoff_max_ms ? s->o.backoff_max_ms : backoff * 2;
                 log_drops(s, logged, last_ns);
