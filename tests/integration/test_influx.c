@@ -10,7 +10,9 @@
  *     the file's ticks), its ticks/s after the kill are not far below
  *     those before, and the sink counts dropped points and failed writes
  *     instead of holding the tick path up; historical-data still stops
- *     cleanly and at once. */
+ *     cleanly and at once;
+ *   - analytics writes an equity point per account and sample bucket, the
+ *     valuation's exact decimals as fields, at the bucket's start. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -34,7 +36,8 @@ static bus_config cfg;
 static bus_conn *conn;
 static PGconn *pg;
 static char tag[40], log_path[512], dir[600], csv[700], influx_url[64];
-static pid_t influxd, md, hist;
+static pid_t influxd, md, hist, analytics;
+static bus_actor *fake;
 static const char *const sym_suffix[N_SYM] = {"A", "B"};
 static const char *const intervals[] = {"1s", "1m", "5m", "1h", "1d"};
 #define N_IV 5
@@ -151,8 +154,13 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    pid_t *all[] = {&hist, &md, &influxd};
-    for (size_t i = 0; i < 3; i++) {
+    if (fake) {
+        bus_actor_stop(fake);
+        bus_actor_destroy(fake);
+        fake = NULL;
+    }
+    pid_t *all[] = {&analytics, &hist, &md, &influxd};
+    for (size_t i = 0; i < 4; i++) {
         if (*all[i] > 0) (void)tb_test_stop(*all[i], 20000);
         *all[i] = 0;
     }
@@ -487,6 +495,101 @@ START_TEST(killing_influxd_does_not_stall_ticks) {
 }
 END_TEST
 
+/* position-management's valuation, scripted: every account is worth the
+ * same. */
+static tb_status on_accounts_get(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    tb_account a = {.equity = INT64_C(10001250000000), /* 100012.5 */
+                    .cash = INT64_C(8400025000000),    /* 84000.25 */
+                    .realized_pnl = 150000000,         /* 1.5 */
+                    .unrealized_pnl = -75000000,       /* -0.75 */
+                    .ts = tb_now_ns()};
+    snprintf(a.account, sizeof a.account, "%s", q->account);
+    return bus_reply(ctx, &tb_account_desc, &a);
+}
+
+static const bus_endpoint fake_endpoints[] = {
+    {.name = "accounts-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.accounts.get",
+     .event = &tb_query_desc,
+     .handler = on_accounts_get},
+};
+static const bus_actor_def fake_def = {
+    .name = "fake-position-management",
+    .version = "0.0.1",
+    .description = "scripted api.accounts.get for the InfluxDB test",
+    .endpoints = fake_endpoints,
+    .nendpoints = 1,
+};
+
+START_TEST(equity_points_reach_influxdb) {
+    tb_error err = {0};
+    ck_assert_msg(bus_actor_create(&fake_def, &cfg, &fake, &err) == TB_OK, "%s", err.message);
+    ck_assert_msg(bus_actor_start(fake, &err) == TB_OK, "%s", err.message);
+    char account[64], inst[120], url[128], bin[512];
+    snprintf(account, sizeof account, "%seq", tag);
+    const char *p[] = {account};
+    PGresult *r = PQexecParams(pg,
+                               "INSERT INTO accounts (id, name) VALUES ($1, 'influx test')"
+                               " ON CONFLICT DO NOTHING",
+                               1, NULL, p, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
+    PQclear(r);
+    snprintf(inst, sizeof inst, "INSTANCE_ID=%s-an", tag);
+    snprintf(url, sizeof url, "INFLUX_URL=%s", influx_url);
+    tb_test_bin(bin, sizeof bin, "actors/analytics/tb-analytics");
+    char *argv[] = {bin, NULL};
+    char *env[] = {inst, "LOG_LEVEL=warn", url, "INFLUX_DB=tbtest", "INFLUX_FLUSH_MS=200", NULL};
+    analytics = tb_test_spawn(argv, env, log_path);
+    ck_assert_msg(tb_service_wait(conn, "analytics", tag, 1, 30000), "analytics not up (%s)",
+                  log_path);
+    /* Three updates in three 1 s buckets, two in the last one. */
+    const int64_t s0 = INT64_C(1700000000) * 1000000000;
+    const int64_t ts[] = {s0 + 100, s0 + 1000000000 + 5, s0 + 2000000000 + 7, s0 + 2500000000};
+    for (size_t i = 0; i < 4; i++) {
+        tb_position_update u = {.qty = TB_FIXED_SCALE, .ts = ts[i]};
+        snprintf(u.account, sizeof u.account, "%s", account);
+        snprintf(u.symbol, sizeof u.symbol, "SYM");
+        char subject[160];
+        snprintf(subject, sizeof subject, "pos.update.%s.SYM", account);
+        ck_assert_int_eq(bus_publish(conn, subject, &tb_position_update_desc, &u, NULL), TB_OK);
+    }
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    char q[256], *body = NULL;
+    snprintf(q, sizeof q,
+             "SELECT equity, cash, realized_pnl, unrealized_pnl FROM equity WHERE account = '%s'",
+             account);
+    json_t *values = NULL, *j = NULL;
+    int64_t end = bus_mono_ns() + INT64_C(20000) * 1000000;
+    while (bus_mono_ns() < end) {
+        ck_assert_int_eq(influx_http("/query?epoch=ns", q, &body), 200);
+        json_decref(j);
+        j = json_loads(body, 0, NULL);
+        free(body);
+        json_t *series =
+            json_object_get(json_array_get(json_object_get(j, "results"), 0), "series");
+        values = json_object_get(json_array_get(series, 0), "values");
+        if (json_array_size(values) >= 3) break;
+        usleep(200000);
+    }
+    ck_assert_msg(json_array_size(values) == 3, "%zu equity points in InfluxDB (see %s)",
+                  json_array_size(values), log_path);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *row = json_array_get(values, i);
+        ck_assert_int_eq(json_integer_value(json_array_get(row, 0)), s0 + (int64_t)i * 1000000000);
+        ck_assert(json_number_value(json_array_get(row, 1)) == 100012.5);
+        ck_assert(json_number_value(json_array_get(row, 2)) == 84000.25);
+        ck_assert(json_number_value(json_array_get(row, 3)) == 1.5);
+        ck_assert(json_number_value(json_array_get(row, 4)) == -0.75);
+    }
+    json_decref(j);
+    ck_assert_int_eq(pg_ll("SELECT count(*) FROM equity WHERE account = $1", 1, p), 3);
+    ck_assert_int_eq(tb_test_stop(analytics, 20000), 0);
+    analytics = 0;
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("influx");
     TCase *tc = tcase_create("sink");
@@ -494,6 +597,7 @@ int main(void) {
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, closed_bars_match_postgres);
     tcase_add_test(tc, killing_influxd_does_not_stall_ticks);
+    tcase_add_test(tc, equity_points_reach_influxdb);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
