@@ -43,11 +43,12 @@ typedef struct hist_state {
     bus_series *ticks_applied, *ticks_duplicate, *ticks_invalid;
     bus_series *bars_closed, *close_errors;
     bus_series *import_rows, *import_rejected, *pruned;
+    atomic_bool busy; /* a batch of ticks ran since the last trim_heap */
+    bool trimmed;     /* trim_heap's own: trimmed since the last busy interval */
+
     bus_influx *influx;         /* closed bars (and sampled ticks) to InfluxDB; NULL: off */
     int64_t influx_tick_sample; /* every n-th stored tick to InfluxDB; 0: none */
     uint64_t influx_ticks_seen; /* the batch handler's own (one per instance) */
-    atomic_bool busy;           /* a batch of ticks ran since the last trim_heap */
-    bool trimmed;               /* trim_heap's own: trimmed since the last busy interval */
 } hist_state;
 
 static hist_state state;
