@@ -14,6 +14,12 @@
 #   TB_NATS_MONITOR_PORT NATS HTTP monitoring port    (default 18222)
 #   TB_PG_PORT           PostgreSQL port              (default 15432)
 #   TB_REDIS_PORT        Redis port                   (default 16379)
+#   TB_INFLUX            1: scripts/servers also runs InfluxDB (default); 0: not,
+#                        and scripts/env exports no INFLUX_URL (no sink)
+#   TB_INFLUX_PORT       InfluxDB HTTP port           (default 18086)
+#   TB_INFLUX_RPC_PORT   InfluxDB backup/restore RPC  (default TB_INFLUX_PORT + 2)
+#   TB_INFLUX_DB         InfluxDB database            (default tradebus)
+#   TB_PROMETHEUS_PORT   Prometheus of scripts/monitoring (default 19090)
 #   TB_NATS_USER / TB_NATS_PASSWORD          account TRADEBUS (tradebus / tradebus-local)
 #   TB_NATS_SYS_USER / TB_NATS_SYS_PASSWORD  system account SYS (sys / sys-local)
 #   TB_DB_USER / TB_DB_PASSWORD / TB_DB_NAME (tradebus / tradebus-local / tradebus)
@@ -49,6 +55,11 @@ TB_NATS_PORT=${TB_NATS_PORT:-14222}
 TB_NATS_MONITOR_PORT=${TB_NATS_MONITOR_PORT:-18222}
 TB_PG_PORT=${TB_PG_PORT:-15432}
 TB_REDIS_PORT=${TB_REDIS_PORT:-16379}
+TB_INFLUX=${TB_INFLUX:-1}
+TB_INFLUX_PORT=${TB_INFLUX_PORT:-18086}
+TB_INFLUX_RPC_PORT=${TB_INFLUX_RPC_PORT:-$((TB_INFLUX_PORT + 2))}
+TB_INFLUX_DB=${TB_INFLUX_DB:-tradebus}
+TB_PROMETHEUS_PORT=${TB_PROMETHEUS_PORT:-19090}
 TB_HOST=127.0.0.1
 
 # -------------------------------------------------------------- credentials --
@@ -187,13 +198,21 @@ tb_ensure_data_dir() {
         printf 'tradebus local data; scripts/servers reset deletes this folder\n' >"$TB_DATA/$TB_DATA_MARKER"
 }
 
-# tb_urls: sets NATS_URL, NATS_SYS_URL, DATABASE_URL, REDIS_URL, keeping
-# values already in the environment.
+# tb_influx_on: true unless TB_INFLUX is 0 (or no, off, false).
+tb_influx_on() { [[ ! ${TB_INFLUX,,} =~ ^(0|no|off|false)$ ]]; }
+
+# tb_urls: sets NATS_URL, NATS_SYS_URL, DATABASE_URL, REDIS_URL and, unless
+# TB_INFLUX=0, INFLUX_URL and INFLUX_DB, keeping values already in the
+# environment.
 tb_urls() {
     NATS_URL=${NATS_URL:-nats://$TB_NATS_USER:$TB_NATS_PASSWORD@$TB_HOST:$TB_NATS_PORT}
     NATS_SYS_URL=${NATS_SYS_URL:-nats://$TB_NATS_SYS_USER:$TB_NATS_SYS_PASSWORD@$TB_HOST:$TB_NATS_PORT}
     DATABASE_URL=${DATABASE_URL:-postgresql://$TB_DB_USER:$TB_DB_PASSWORD@$TB_HOST:$TB_PG_PORT/$TB_DB_NAME}
     REDIS_URL=${REDIS_URL:-redis://$TB_HOST:$TB_REDIS_PORT/0}
+    if tb_influx_on; then
+        INFLUX_URL=${INFLUX_URL:-http://$TB_HOST:$TB_INFLUX_PORT}
+        INFLUX_DB=${INFLUX_DB:-$TB_INFLUX_DB}
+    fi
 }
 
 # tb_cmake_build DIR BUILD_TYPE [CMAKE ARGS...]: configures (once) and builds
@@ -500,6 +519,10 @@ tb_leftovers() {
     [[ -n $pid ]] && tb_pid_alive "$pid" nats-server && printf 'nats-server %s\n' "$pid"
     pid=$(tb_pidfile_pid "$TB_DATA/redis/redis.pid")
     [[ -n $pid ]] && tb_pid_alive "$pid" redis-server && printf 'redis-server %s\n' "$pid"
+    pid=$(tb_pidfile_pid "$TB_DATA/influxdb/influxd.pid")
+    [[ -n $pid ]] && tb_pid_alive "$pid" influxd && printf 'influxd %s\n' "$pid"
+    pid=$(tb_pidfile_pid "$TB_DATA/prometheus/prometheus.pid")
+    [[ -n $pid ]] && tb_pid_alive "$pid" prometheus && printf 'prometheus %s\n' "$pid"
     tb_pg_resolve
     if [[ -r $TB_PG_DATA/postmaster.pid ]]; then
         read -r pid <"$TB_PG_DATA/postmaster.pid" || true

@@ -28,6 +28,7 @@
 #include "an_stats.h"
 #include "an_store.h"
 #include "an_trades.h"
+#include "influx.h"
 
 #define EQUITY_DEFAULT_LIMIT 1000
 #define EQUITY_MAX_LIMIT     10000
@@ -47,6 +48,7 @@ typedef struct an_state {
     int64_t bars_timeout_ms;
     bus_series *samples_written, *samples_stale, *valuation_errors;
     bus_series *fills_recorded, *fills_duplicate;
+    bus_influx *influx; /* equity points to InfluxDB; NULL: off */
 } an_state;
 
 static an_state state;
@@ -170,6 +172,25 @@ static size_t value_samples(bus_ctx *ctx, const bus_batch *b, const pos_item *it
     return k;
 }
 
+/* The batch's points to InfluxDB (queued, never waited for):
+ *   equity,account=<id> equity=,cash=,realized_pnl=,unrealized_pnl=<decimal> <bucket, ns>
+ * A stale sample (PostgreSQL kept a fresher one) is sent too; it is at
+ * most one sample interval old. */
+static void influx_samples(const an_sample *samples, size_t n) {
+    for (size_t i = 0; state.influx && i < n; i++) {
+        char buf[512];
+        bus_influx_line l;
+        bus_influx_line_init(&l, buf, sizeof buf, "equity");
+        bus_influx_line_tag(&l, "account", samples[i].account);
+        bus_influx_line_fixed(&l, "equity", samples[i].v->equity);
+        bus_influx_line_fixed(&l, "cash", samples[i].v->cash);
+        bus_influx_line_fixed(&l, "realized_pnl", samples[i].v->realized_pnl);
+        bus_influx_line_fixed(&l, "unrealized_pnl", samples[i].v->unrealized_pnl);
+        size_t len = bus_influx_line_end(&l, samples[i].bucket_ns);
+        (void)bus_influx_write(state.influx, buf, len); /* a drop is counted by the sink */
+    }
+}
+
 /* The samples of a batch in one statement; counts them written or stale. */
 static tb_status store_samples(bus_ctx *ctx, const an_sample *samples, size_t n) {
     if (n == 0) return TB_OK;
@@ -180,6 +201,7 @@ static tb_status store_samples(bus_ctx *ctx, const an_sample *samples, size_t n)
         return bus_fail_err(ctx, &err);
     bus_counter_add(state.samples_written, written);
     bus_counter_add(state.samples_stale, n - written);
+    influx_samples(samples, n);
     return TB_OK;
 }
 
@@ -548,7 +570,17 @@ static tb_status start(bus_actor *a, tb_error *err) {
     state.fills_duplicate =
         bus_metrics_counter(m, "tb_analytics_fills_total", fh, "outcome", "duplicate", NULL);
     bus_actor_set_user(a, &state);
+    bus_influx_opts io;
+    tb_status s = bus_influx_opts_from_env(&io, err);
+    if (s == TB_OK) s = bus_influx_create(&io, m, &state.influx, err);
+    if (s != TB_OK) return s;
     return an_bt_start(a, err);
+}
+
+static void stop(bus_actor *a) {
+    (void)a;
+    bus_influx_destroy(state.influx);
+    state.influx = NULL;
 }
 
 static void usage(FILE *f) {
@@ -560,7 +592,12 @@ static void usage(FILE *f) {
         "  ANALYTICS_RISK_FREE_RATE     annual risk-free rate of Sharpe and Sortino, a fraction\n"
         "                               between -1 and 1 (default 0)\n"
         "  ANALYTICS_ACCOUNTS_TIMEOUT_MS  api.accounts.get timeout (default 2000)\n"
-        "  ANALYTICS_BARS_TIMEOUT_MS    api.bars.query timeout, buy and hold (default 2000)\n");
+        "  ANALYTICS_BARS_TIMEOUT_MS    api.bars.query timeout, buy and hold (default 2000)\n"
+        "  INFLUX_URL                   InfluxDB 1.x to write equity points to, e.g.\n"
+        "                               http://127.0.0.1:8086 (default empty: none); INFLUX_DB,\n"
+        "                               INFLUX_USER, INFLUX_PASSWORD, INFLUX_QUEUE_LINES,\n"
+        "                               INFLUX_BATCH_LINES, INFLUX_FLUSH_MS, INFLUX_TIMEOUT_MS,\n"
+        "                               INFLUX_BACKOFF_MAX_MS (docs/influxdb.md)\n");
     an_bt_usage(f);
 }
 
@@ -637,6 +674,7 @@ static const bus_actor_def def = {
     .nendpoints = sizeof endpoints / sizeof endpoints[0],
     .needs = BUS_NEEDS_PG,
     .start = start,
+    .stop = stop,
     .usage = usage,
 };
 

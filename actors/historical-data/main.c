@@ -24,6 +24,7 @@
 #include "hist_bar.h"
 #include "hist_batch.h"
 #include "hist_csv.h"
+#include "hist_influx.h"
 #include "hist_store.h"
 #include "timer.h"
 
@@ -44,6 +45,10 @@ typedef struct hist_state {
     bus_series *import_rows, *import_rejected, *pruned;
     atomic_bool busy; /* a batch of ticks ran since the last trim_heap */
     bool trimmed;     /* trim_heap's own: trimmed since the last busy interval */
+
+    bus_influx *influx;         /* closed bars (and sampled ticks) to InfluxDB; NULL: off */
+    int64_t influx_tick_sample; /* every n-th stored tick to InfluxDB; 0: none */
+    uint64_t influx_ticks_seen; /* the batch handler's own (one per instance) */
 } hist_state;
 
 static hist_state state;
@@ -203,6 +208,7 @@ static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *
         }
         bus_counter_add(state.bars_closed, 1);
     }
+    for (size_t i = 0; i < nfound; i++) hist_influx_bar(state.influx, &bars[i]);
 done:
     if (rep) freeReplyObject(rep);
     free(bars);
@@ -261,6 +267,7 @@ static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
     }
     bus_counter_add(state.ticks_applied, b.nnew);
     bus_counter_add(state.ticks_duplicate, b.ndup);
+    hist_influx_ticks(state.influx, &b, state.influx_tick_sample, &state.influx_ticks_seen);
     publish_closed(ctx, bb, &b);
     hist_batch_close(&b);
     return TB_OK;
@@ -394,10 +401,19 @@ static tb_status start(bus_actor *a, tb_error *err) {
     state.pruned =
         bus_metrics_counter(m, "tb_hist_seen_pruned_total", "Seen-set blocks deleted by age", NULL);
     bus_actor_set_user(a, &state);
-    tb_status s =
-        bus_actor_add_timer(a, "seen-prune", state.prune_interval_ms, prune, &state, NULL, err);
+    bus_influx_opts io;
+    tb_status s = bus_influx_opts_from_env(&io, err);
+    if (s == TB_OK) s = bus_influx_create(&io, m, &state.influx, err);
+    if (s != TB_OK) return s;
+    s = bus_actor_add_timer(a, "seen-prune", state.prune_interval_ms, prune, &state, NULL, err);
     if (s != TB_OK) return s;
     return bus_actor_add_timer(a, "heap-trim", HEAP_TRIM_MS, trim_heap, NULL, NULL, err);
+}
+
+static void stop(bus_actor *a) {
+    (void)a;
+    bus_influx_destroy(state.influx);
+    state.influx = NULL;
 }
 
 static void usage(FILE *f) {
@@ -406,7 +422,12 @@ static void usage(FILE *f) {
         "  HIST_DEDUPE_RETENTION_S  how long a tick is remembered to ignore its duplicates\n"
         "                           (default 3600 = 1 hour)\n"
         "  HIST_PRUNE_INTERVAL_MS   how often old seen-set blocks are deleted (default 60000)\n"
-        "  HIST_IMPORT_MAX_ROWS     most data rows one api.bars.import accepts (default 100000)\n");
+        "  HIST_IMPORT_MAX_ROWS     most data rows one api.bars.import accepts (default 100000)\n"
+        "  INFLUX_URL               InfluxDB 1.x to write closed bars to, e.g.\n"
+        "                           http://127.0.0.1:8086 (default empty: none)\n"
+        "  INFLUX_DB, INFLUX_USER, INFLUX_PASSWORD, INFLUX_QUEUE_LINES, INFLUX_BATCH_LINES,\n"
+        "  INFLUX_FLUSH_MS, INFLUX_TIMEOUT_MS, INFLUX_BACKOFF_MAX_MS  the sink (docs/influxdb.md)\n"
+        "  INFLUX_TICK_SAMPLE       also write every n-th stored tick (default 0: none)\n");
 }
 
 static const bus_endpoint endpoints[] = {
@@ -437,6 +458,7 @@ static const bus_actor_def def = {
     .nendpoints = sizeof endpoints / sizeof endpoints[0],
     .needs = BUS_NEEDS_PG | BUS_NEEDS_REDIS,
     .start = start,
+    .stop = stop,
     .usage = usage,
 };
 
@@ -447,6 +469,8 @@ int main(int argc, char **argv) {
         bus_env_int("HIST_PRUNE_INTERVAL_MS", 60000, 100, 86400000, &state.prune_interval_ms,
                     &err) != TB_OK ||
         bus_env_int("HIST_IMPORT_MAX_ROWS", 100000, 1, 10000000, &state.import_max_rows, &err) !=
+            TB_OK ||
+        bus_env_int("INFLUX_TICK_SAMPLE", 0, 0, 1000000000, &state.influx_tick_sample, &err) !=
             TB_OK) {
         fprintf(stderr, "tb-historical-data: %s\n", err.message);
         return 2;

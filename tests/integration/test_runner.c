@@ -31,7 +31,7 @@
 
 static char root[1024], bindir[1024], datadir[512], logdir[1100];
 static char nats_url[256];
-static int port_nats, port_mon, port_pg, port_redis, port_gw;
+static int port_nats, port_mon, port_pg, port_redis, port_gw, port_influx, port_influx_rpc;
 static char admin_key[128], trader_key[128], account[64];
 
 /* A TCP port nobody listens on now (the kernel's choice); 0 on failure.
@@ -66,6 +66,9 @@ static int run_script(const char *script, const char *arg, int64_t timeout_ms) {
         unsetenv("NATS_SYS_URL");
         unsetenv("DATABASE_URL");
         unsetenv("REDIS_URL");
+        unsetenv("INFLUX_URL");
+        unsetenv("INFLUX_DB");
+        unsetenv("TB_INFLUX");
         setenv("TB_DATA_DIR", datadir, 1);
         setenv("TB_BUILD_DIR", bindir, 1);
         snprintf(v, sizeof v, "%d", port_nats);
@@ -76,6 +79,10 @@ static int run_script(const char *script, const char *arg, int64_t timeout_ms) {
         setenv("TB_PG_PORT", v, 1);
         snprintf(v, sizeof v, "%d", port_redis);
         setenv("TB_REDIS_PORT", v, 1);
+        snprintf(v, sizeof v, "%d", port_influx);
+        setenv("TB_INFLUX_PORT", v, 1);
+        snprintf(v, sizeof v, "%d", port_influx_rpc);
+        setenv("TB_INFLUX_RPC_PORT", v, 1);
         snprintf(v, sizeof v, "%d", port_gw);
         setenv("GATEWAY_PORT", v, 1);
         setenv("TB_UP_TIMEOUT", "180", 1);
@@ -481,8 +488,11 @@ int main(void) {
     port_mon = free_port();
     port_pg = free_port();
     port_redis = free_port();
+    port_influx = free_port();
+    port_influx_rpc = free_port();
     port_gw = free_port();
-    if (!port_nats || !port_mon || !port_pg || !port_redis || !port_gw) {
+    if (!port_nats || !port_mon || !port_pg || !port_redis || !port_gw || !port_influx ||
+        !port_influx_rpc) {
         fprintf(stderr, "test_runner: no free TCP ports: %s\n", strerror(errno));
         return EXIT_FAILURE;
     }

@@ -37,6 +37,7 @@ SERVERS = {"nats", "postgres", "redis"}
 IMAGE_ENV = {
     "postgres": re.compile(r"^POSTGRES_(USER|PASSWORD|DB|INITDB_ARGS|HOST_AUTH_METHOD)$|^PGDATA$"),
     "grafana/grafana": re.compile(r"^GF_[A-Z0-9_]+$"),
+    "influxdb": re.compile(r"^INFLUXDB_[A-Z0-9_]+$"),
 }
 # Docker Compose's own variables (allowed in .env).
 COMPOSE_OWN = re.compile(r"^COMPOSE_[A-Z_]+$")
