@@ -243,6 +243,9 @@ tb_status bus_actor_start(bus_actor *a, tb_error *err) {
         bus_conn_opts bo = {.name = name, .send_asap = false};
         s = bus_conn_open(&a->cfg, &bo, &a->bulk, err);
     }
+    if (s == TB_OK)
+        s = bus_config_require(&a->cfg, (d->needs & BUS_NEEDS_PG) != 0,
+                               (d->needs & BUS_NEEDS_REDIS) != 0, err);
     if (s == TB_OK && (d->needs & BUS_NEEDS_PG))
         s = bus_pg_pool_create(a->cfg.database_url, &a->pg, err);
     if (s == TB_OK && (d->needs & BUS_NEEDS_REDIS))
@@ -396,7 +399,9 @@ int bus_actor_main(const bus_actor_def *def, int argc, char **argv) {
     bus_memory_init();
     tb_error err = {0};
     bus_config cfg;
-    if (bus_config_load(&cfg, def->name, &err) != TB_OK) {
+    if (bus_config_load(&cfg, def->name, &err) != TB_OK ||
+        bus_config_require(&cfg, (def->needs & BUS_NEEDS_PG) != 0,
+                           (def->needs & BUS_NEEDS_REDIS) != 0, &err) != TB_OK) {
         bus_log_init(def->name, "", BUS_LOG_INFO);
         bus_log(BUS_LOG_ERROR, "bad configuration: %s", err.message);
         return 2;

@@ -64,11 +64,26 @@ static void random_instance(char *out, size_t cap) {
              (unsigned)getpid() & 0xffffu);
 }
 
-static tb_status copy_setting(char *dst, size_t cap, const char *name, const char *dflt,
-                              tb_error *err) {
-    const char *v = bus_env(name, dflt);
+/* An unset server URL stays "": there is no default to fall back on. */
+static tb_status copy_setting(char *dst, size_t cap, const char *name, tb_error *err) {
+    const char *v = bus_env(name, "");
     if (strlen(v) >= cap) return tb_error_set(err, TB_TOO_LONG, name, "%s is too long", name);
     memcpy(dst, v, strlen(v) + 1);
+    return TB_OK;
+}
+
+static tb_status missing(tb_error *err, const char *name, const char *example) {
+    return tb_error_set(err, TB_MISSING_FIELD, name,
+                        "%s is not set: give the server's URL with its credentials, e.g. %s "
+                        "(eval \"$(scripts/env)\" prints it for the local servers)",
+                        name, example);
+}
+
+tb_status bus_config_require(const bus_config *cfg, bool pg, bool redis, tb_error *err) {
+    if (pg && cfg->database_url[0] == '\0')
+        return missing(err, "DATABASE_URL", "postgresql://USER:PASSWORD@HOST:5432/DB");
+    if (redis && cfg->redis_url[0] == '\0')
+        return missing(err, "REDIS_URL", "redis://:PASSWORD@HOST:6379/0");
     return TB_OK;
 }
 
@@ -76,13 +91,12 @@ tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->service, sizeof cfg->service, "%s", service);
     tb_status s;
-    if ((s = copy_setting(cfg->nats_url, sizeof cfg->nats_url, "NATS_URL", BUS_DEFAULT_NATS_URL,
-                          err)) != TB_OK ||
-        (s = copy_setting(cfg->database_url, sizeof cfg->database_url, "DATABASE_URL",
-                          BUS_DEFAULT_DATABASE_URL, err)) != TB_OK ||
-        (s = copy_setting(cfg->redis_url, sizeof cfg->redis_url, "REDIS_URL", BUS_DEFAULT_REDIS_URL,
-                          err)) != TB_OK)
+    if ((s = copy_setting(cfg->nats_url, sizeof cfg->nats_url, "NATS_URL", err)) != TB_OK ||
+        (s = copy_setting(cfg->database_url, sizeof cfg->database_url, "DATABASE_URL", err)) !=
+            TB_OK ||
+        (s = copy_setting(cfg->redis_url, sizeof cfg->redis_url, "REDIS_URL", err)) != TB_OK)
         return s;
+    if (cfg->nats_url[0] == '\0') return missing(err, "NATS_URL", "nats://USER:PASSWORD@HOST:4222");
     const char *inst = bus_env("INSTANCE_ID", NULL);
     if (inst != NULL) {
         /* The id becomes a subject token ($SRV.PING.<name>.<id>). */
@@ -115,21 +129,22 @@ tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) {
 }
 
 void bus_config_usage(FILE *f) {
-    fprintf(f,
-            "Shared settings (environment):\n"
-            "  NATS_URL                 NATS server (default %s)\n"
-            "  DATABASE_URL             PostgreSQL (default %s)\n"
-            "  REDIS_URL                Redis (default %s)\n"
-            "  LOG_LEVEL                debug|info|warn|error|off (default info)\n"
-            "  INSTANCE_ID              instance id in $SRV and logs (default random)\n"
-            "  BUS_REQUEST_TIMEOUT_MS   default bus request timeout (default 2000)\n"
-            "  BUS_SHUTDOWN_TIMEOUT_MS  longest graceful drain on SIGTERM (default 30000)\n"
-            "  BUS_BATCH_MAX            most messages a batched endpoint takes at once\n"
-            "                           (default 1024, at most 65536)\n"
-            "  BUS_PARTITIONS           partitions a partitioned endpoint's keys are spread\n"
-            "                           over between instances (default 64, at most 64)\n",
-            "nats://tradebus:***@127.0.0.1:14222",
-            "postgresql://tradebus:***@127.0.0.1:15432/tradebus", BUS_DEFAULT_REDIS_URL);
+    fprintf(f, "Shared settings (environment):\n"
+               "  NATS_URL                 NATS server, nats://USER:PASSWORD@HOST:PORT (required;\n"
+               "                           eval \"$(scripts/env)\" sets the three URLs for the\n"
+               "                           local servers)\n"
+               "  DATABASE_URL             PostgreSQL, postgresql://USER:PASSWORD@HOST:PORT/DB\n"
+               "                           (required by services that use PostgreSQL)\n"
+               "  REDIS_URL                Redis, redis://[:PASSWORD@]HOST:PORT[/DB] (required by\n"
+               "                           services that use Redis)\n"
+               "  LOG_LEVEL                debug|info|warn|error|off (default info)\n"
+               "  INSTANCE_ID              instance id in $SRV and logs (default random)\n"
+               "  BUS_REQUEST_TIMEOUT_MS   default bus request timeout (default 2000)\n"
+               "  BUS_SHUTDOWN_TIMEOUT_MS  longest graceful drain on SIGTERM (default 30000)\n"
+               "  BUS_BATCH_MAX            most messages a batched endpoint takes at once\n"
+               "                           (default 1024, at most 65536)\n"
+               "  BUS_PARTITIONS           partitions a partitioned endpoint's keys are spread\n"
+               "                           over between instances (default 64, at most 64)\n");
 }
 
 tb_status bus_redis_addr_parse(const char *url, bus_redis_addr *out, tb_error *err) {

@@ -1,9 +1,14 @@
-/* Configuration from environment variables (DESIGN §7), with defaults that
- * point at the local servers started by scripts/servers.
+/* Configuration from environment variables (DESIGN §7).
  *
  * Shared settings: NATS_URL, DATABASE_URL, REDIS_URL, LOG_LEVEL, INSTANCE_ID,
  * BUS_REQUEST_TIMEOUT_MS, BUS_SHUTDOWN_TIMEOUT_MS. Per-service settings are
- * read by the service with bus_env_* and listed in its README and --help. */
+ * read by the service with bus_env_* and listed in its README and --help.
+ *
+ * The three server URLs have no default: they carry passwords, and a
+ * binary with a built-in password would start against whatever server
+ * answers it with a development secret. A process that needs one and
+ * finds it unset says so and stops (scripts/env prints them for the local
+ * servers). */
 #ifndef BUS_CONFIG_H
 #define BUS_CONFIG_H
 
@@ -13,10 +18,6 @@
 
 #include "log.h"
 #include "status.h"
-
-#define BUS_DEFAULT_NATS_URL     "nats://tradebus:tradebus-local@127.0.0.1:14222"
-#define BUS_DEFAULT_DATABASE_URL "postgresql://tradebus:tradebus-local@127.0.0.1:15432/tradebus"
-#define BUS_DEFAULT_REDIS_URL    "redis://127.0.0.1:16379/0"
 
 /* Messages a batched endpoint takes at once (BUS_BATCH_MAX): default, ceiling. */
 #define BUS_BATCH_MAX_DEFAULT 1024
@@ -39,8 +40,16 @@ typedef struct bus_config {
 } bus_config;
 
 /* Fills cfg from the environment. TB_INVALID (with a message in err) when a
- * variable is set but malformed. */
+ * variable is set but malformed, TB_MISSING_FIELD (err->field "NATS_URL")
+ * when NATS_URL is unset: everything that loads a configuration talks to
+ * NATS. DATABASE_URL and REDIS_URL are left empty when unset; whoever
+ * needs them checks with bus_config_require. */
 tb_status bus_config_load(bus_config *cfg, const char *service, tb_error *err) TB_WARN_UNUSED;
+
+/* TB_MISSING_FIELD naming DATABASE_URL (when pg) or REDIS_URL (when redis)
+ * if that URL is unset in cfg; TB_OK otherwise. */
+tb_status bus_config_require(const bus_config *cfg, bool pg, bool redis,
+                             tb_error *err) TB_WARN_UNUSED;
 
 /* The value of name, or dflt when unset or empty. */
 const char *bus_env(const char *name, const char *dflt);

@@ -113,7 +113,8 @@ static const bus_actor_def def = {
 static int create_admin_key(const char *name) {
     bus_config cfg;
     tb_error err = {0};
-    if (bus_config_load(&cfg, def.name, &err) != TB_OK) {
+    if (bus_config_load(&cfg, def.name, &err) != TB_OK ||
+        bus_config_require(&cfg, true, false, &err) != TB_OK) {
         fprintf(stderr, "tb-gateway: bad configuration: %s\n", err.message);
         return 2;
     }

@@ -258,15 +258,14 @@ static json_t *request_body(const gw_route *r) {
         return json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content", "text/csv", "schema",
                          "type", "string");
     if (r->input != GW_IN_JSON || r->request == NULL) return NULL;
-    json_t *schema;
-    if (r->path_field || r->server_set) {
-        char optional[128];
-        snprintf(optional, sizeof optional, "%s,%s", r->path_field ? r->path_field : "",
-                 r->path_alias ? r->path_alias : "");
-        schema = event_schema(r->request, r->server_set, optional);
-    } else {
-        schema = ref("schemas", r->request->name);
-    }
+    /* Inline rather than a $ref: a body is strict (a key that is no field
+     * is 400 unknown_field), which OpenAPI 3.0 cannot add beside a $ref,
+     * and the shared schema also describes replies. */
+    char optional[128];
+    snprintf(optional, sizeof optional, "%s,%s", r->path_field ? r->path_field : "",
+             r->path_alias ? r->path_alias : "");
+    json_t *schema = event_schema(r->request, r->server_set, optional);
+    json_object_set_new(schema, "additionalProperties", json_false());
     return json_pack("{s:b, s:o}", "required", 1, "content", json_content(schema));
 }
 
@@ -364,7 +363,8 @@ static json_t *components(void) {
         error_response("Not a WebSocket upgrade request (Upgrade: websocket).", false),
         "BadRequest",
         error_response("Malformed request: bad JSON (with line, column and position), an invalid "
-                       "field or parameter.",
+                       "field or parameter, or a body key that is no field of the body "
+                       "(unknown_field, with the nearest field name in the message).",
                        false),
         "Unauthorized", error_response("No API key, or an unknown or revoked one.", false),
         "Forbidden", error_response("The key's role or accounts do not allow this.", false),

@@ -18,14 +18,53 @@
 # Every service instance takes the container's host name as its INSTANCE_ID,
 # unless set, so that the health check asks exactly this container and
 # `tb-ctl services` shows which container is which.
+#
+# With TB_ENV=production (infra/docker-compose.prod.yml sets it) nothing
+# starts while NATS_URL, DATABASE_URL or REDIS_URL carries no password or a
+# development default one (tradebus-compose, tradebus-local, sys-compose,
+# sys-local): the message names the variable, the exit status is 2.
 set -euo pipefail
 
 export INSTANCE_ID=${INSTANCE_ID:-$(hostname)}
 
 usage() { sed -n '2,/^[^#]/{/^#/!q;s/^# \{0,1\}//;p}' "$0"; }
 
+# The password of a URL scheme://[user]:password@host..., "" when none.
+url_password() {
+    local re='^[a-z]+://[^:/@]*:([^@]*)@'
+    if [[ $1 =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+}
+
+refuse_dev_secrets() {
+    local name value password bad=0
+    for name in NATS_URL DATABASE_URL REDIS_URL; do
+        value=${!name:-}
+        if [[ -z $value ]]; then
+            echo "tradebus: $name is not set (TB_ENV=production)" >&2
+            bad=1
+            continue
+        fi
+        password=$(url_password "$value")
+        case "$password" in
+        "")
+            echo "tradebus: $name has no password (TB_ENV=production)" >&2
+            bad=1
+            ;;
+        tradebus-compose | tradebus-local | sys-compose | sys-local)
+            echo "tradebus: $name uses the development password '$password'; set your own in .env (TB_ENV=production)" >&2
+            bad=1
+            ;;
+        esac
+    done
+    ((bad == 0)) || exit 2
+}
+
 cmd=${1:-help}
 (($#)) && shift
+case "$cmd" in
+help | -h | --help) ;;
+*) if [[ ${TB_ENV:-} == production ]]; then refuse_dev_secrets; fi ;;
+esac
 case "$cmd" in
 market-data | historical-data | signal-processing | risk-management | \
     trading-execution | position-management | analytics | notifications)

@@ -111,6 +111,19 @@ const tb_event_desc *tb_event_find(const char *name);
 /* Field descriptor by wire key, NULL when unknown. */
 const tb_field_desc *tb_field_find(const tb_event_desc *d, const char *name, size_t len);
 
+/* Damerau-Levenshtein distance (optimal string alignment: insertions,
+ * deletions, substitutions and swaps of two neighbours, each 1) between
+ * a[0..alen) and b[0..blen), computed up to bound: anything farther is
+ * bound + 1. Names longer than TB_NAME_DISTANCE_MAX are bound + 1 too. */
+#define TB_NAME_DISTANCE_MAX 64
+size_t tb_name_distance(const char *a, size_t alen, const char *b, size_t blen, size_t bound);
+/* The field of d whose name is closest to name[0..len), for "did you mean":
+ * at most 1 edit away for names of up to 4 bytes, at most 2 for longer
+ * ones, so a suggestion is a likely typo and not any short name. Of equally
+ * near fields the one closest in length wins, then the first in catalogue
+ * order. NULL when none is that close. */
+const tb_field_desc *tb_field_closest(const tb_event_desc *d, const char *name, size_t len);
+
 /* True when field f of ev holds the null value (only NUL fields can). */
 bool tb_field_is_null(const tb_field_desc *f, const void *ev);
 
@@ -152,7 +165,10 @@ tb_status tb_to_json(const tb_event_desc *d, const void *ev, json_t **out) TB_WA
 /* JSON object -> event struct, validated. FIXED accepts decimal strings, and
  * JSON integers/reals only when exactly representable (reals are rejected if
  * their shortest text has more than 8 decimals); TS accepts RFC 3339 or an
- * integer of nanoseconds. Unknown keys are ignored. */
+ * integer of nanoseconds. A key that is not a field of d is TB_UNKNOWN_FIELD
+ * with the key as err->field and the closest field name, when there is one,
+ * in the message ("unknown field \"qyt\" (did you mean \"qty\"?)"): a
+ * misspelt optional field would otherwise be dropped without a word. */
 tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev,
                        tb_error *err) TB_WARN_UNUSED;
 

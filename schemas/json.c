@@ -236,6 +236,35 @@ static tb_status field_from_json(const tb_field_desc *f, const json_t *v, void *
     }
 }
 
+/* The first key of in (in key order, so the answer does not depend on the
+ * hash table) that is not a field of d, as TB_UNKNOWN_FIELD naming it and
+ * the closest field. Keys are UTF-8 without NUL (jansson's object keys). */
+static tb_status unknown_keys(const tb_event_desc *d, const json_t *in, tb_error *err) {
+    const char *first = NULL;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)in, k, v) {
+        if (tb_field_find(d, k, strlen(k)) == NULL && (first == NULL || strcmp(k, first) < 0))
+            first = k;
+    }
+    if (first == NULL) return TB_OK;
+    const tb_field_desc *near = tb_field_closest(d, first, strlen(first));
+    /* err->field holds 63 bytes: a longer key is shown cut, at a character
+     * boundary so the error stays valid UTF-8. */
+    char name[sizeof err->field];
+    size_t n = strlen(first);
+    if (n >= sizeof name) {
+        n = sizeof name - 1;
+        while (n > 0 && ((unsigned char)first[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(name, first, n);
+    name[n] = '\0';
+    if (near != NULL)
+        return tb_error_set(err, TB_UNKNOWN_FIELD, name,
+                            "unknown field \"%s\" (did you mean \"%s\"?)", name, near->name);
+    return tb_error_set(err, TB_UNKNOWN_FIELD, name, "unknown field \"%s\"", name);
+}
+
 tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev, tb_error *err) {
     if (d == NULL || ev == NULL) return tb_error_set(err, TB_INVALID, "", "no event");
     tb_error_clear(err);
@@ -243,6 +272,8 @@ tb_status tb_from_json(const tb_event_desc *d, const json_t *in, void *ev, tb_er
     tb_status s = TB_OK;
     if (!json_is_object(in))
         s = tb_error_set(err, TB_DECODE, "", "%s: expected an object", d->name);
+    else
+        s = unknown_keys(d, in, err);
     for (size_t i = 0; s == TB_OK && i < d->nfields; i++) {
         const tb_field_desc *f = &d->fields[i];
         const json_t *v = json_object_get(in, f->name);

@@ -17,6 +17,7 @@
     XX(INVALID, "invalid", 400, "invalid input")                                                   \
     XX(DECODE, "malformed", 400, "malformed message")                                              \
     XX(MISSING_FIELD, "missing_field", 400, "required field missing")                              \
+    XX(UNKNOWN_FIELD, "unknown_field", 400, "field not known to the body's type")                  \
     XX(WRONG_TYPE, "wrong_type", 400, "field has the wrong type")                                  \
     XX(TOO_LONG, "too_long", 400, "value too long")                                                \
     XX(OVERFLOW, "overflow", 400, "numeric overflow")                                              \

@@ -88,9 +88,31 @@ void an_bt_symbols_join(const an_bt_symbols *s, char *out, size_t cap) {
 tb_status an_bt_parse_data(const char *text, char *path, size_t cap, tb_error *err) {
     json_t *d = json_loads(text, 0, NULL);
     tb_status s = TB_OK;
+    static const char *const known[] = {"file", "csv", "bars"};
+    const char *key = NULL;
+    json_t *v;
+    if (json_is_object(d)) {
+        /* Strict like the body around it: a misspelt "file" is named. */
+        json_object_foreach(d, key, v) {
+            bool ok = false;
+            for (size_t i = 0; i < 3; i++) ok |= strcmp(key, known[i]) == 0;
+            if (!ok) break;
+        }
+    }
     if (!json_is_object(d)) {
         s = tb_error_set(err, TB_INVALID, "data",
                          "data: a JSON object such as {\"file\": \"eustock_daily.csv\"}");
+    } else if (key != NULL) {
+        const char *near = NULL;
+        for (size_t i = 0; i < 3 && near == NULL; i++)
+            if (tb_name_distance(key, strlen(key), known[i], strlen(known[i]), 1) <= 1)
+                near = known[i];
+        if (near)
+            s = tb_error_set(err, TB_UNKNOWN_FIELD, "data",
+                             "unknown field \"data.%.40s\" (did you mean \"data.%s\"?)", key, near);
+        else
+            s = tb_error_set(err, TB_UNKNOWN_FIELD, "data",
+                             "unknown field \"data.%.40s\" (data takes file)", key);
     } else if (json_object_get(d, "file") != NULL) {
         json_t *f = json_object_get(d, "file");
         if (!json_is_string(f) || json_string_length(f) == 0 || json_string_length(f) >= cap)

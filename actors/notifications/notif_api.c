@@ -362,12 +362,18 @@ tb_status notif_api_rules_create(bus_ctx *ctx, const void *event) {
     char th[TB_FIXED_STRLEN] = "";
     if (rule.threshold != 0) (void)tb_fixed_format(rule.threshold, th); /* NUL-terminated */
     const char *p[6] = {rule.rule_id, rule.kind, rule.severity, rule.account, rule.symbol, th};
+    PGresult *r = NULL;
     if (bus_pg_exec(c,
                     "INSERT INTO alert_rules (rule_id, kind, severity, account, symbol, threshold) "
-                    "VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, '')::numeric)",
-                    6, p, NULL, &err) != TB_OK)
+                    "VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, '')::numeric) "
+                    "RETURNING " RULE_COLS,
+                    6, p, &r, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
+    /* The reply is the row as stored, as the list shows it. */
+    s = row_to_rule(r, 0, &rule, &err);
+    PQclear(r);
     refresh_cache(ctx, c);
+    if (s != TB_OK) return bus_fail_err(ctx, &err);
     bus_logf(BUS_LOG_INFO, json_pack("{s:s, s:s}", "rule_id", rule.rule_id, "kind", rule.kind),
              "alert rule created");
     return bus_reply(ctx, &tb_alert_rule_desc, &rule);

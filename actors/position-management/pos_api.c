@@ -248,13 +248,17 @@ tb_status pos_api_accounts_create(bus_ctx *ctx, const void *event) {
         return bus_fail(ctx, TB_CONFLICT, "account", "account %s exists", in->account);
     if (s != TB_OK) return bus_fail_err(ctx, &err);
     bus_log(BUS_LOG_INFO, "account %s created", in->account);
-    tb_account out;
-    memset(&out, 0, sizeof out);
-    snprintf(out.account, sizeof out.account, "%s", in->account);
-    snprintf(out.name, sizeof out.name, "%s", in->name);
-    out.initial_cash = out.cash = out.equity = in->initial_cash;
-    out.ts = tb_now_ns();
-    return bus_reply(ctx, &tb_account_desc, &out);
+    /* The reply is the account as stored, read back the way
+     * api.accounts.get reads it, so both show the same resource. */
+    tb_account *v = NULL;
+    size_t n = 0;
+    s = load_accounts(ctx, in->account, "", "", 1, &v, &n);
+    if (s != TB_OK) return s;
+    s = n == 1 ? bus_reply(ctx, &tb_account_desc, &v[0])
+               : bus_fail(ctx, TB_ERR, "account", "account %s not found after its insert",
+                          in->account);
+    free(v);
+    return s;
 }
 
 /* A fills row as a tb_fill. */

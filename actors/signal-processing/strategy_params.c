@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalogue.h"
 #include "strategy.h"
 
 static const char *const kind_names[SP_KIND_COUNT] = {
@@ -130,15 +131,27 @@ static tb_status check_keys(const json_t *obj, sp_kind kind, tb_error *err) {
         bool known = strcmp(key, "bars") == 0;
         for (int i = 0; kind_keys[kind][i]; i++) known |= strcmp(key, kind_keys[kind][i]) == 0;
         if (!known) {
+            /* Refused like an unknown body field, with the nearest name. */
             char expected[64] = "";
-            for (int i = 0; kind_keys[kind][i]; i++)
+            const char *near = NULL;
+            size_t near_d = 3;
+            for (int i = 0; kind_keys[kind][i]; i++) {
                 snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
                          i ? ", " : "", kind_keys[kind][i]);
-            char field[48];
+                size_t d = tb_name_distance(key, strlen(key), kind_keys[kind][i],
+                                            strlen(kind_keys[kind][i]), 2);
+                if (d < near_d) {
+                    near = kind_keys[kind][i];
+                    near_d = d;
+                }
+            }
+            if (tb_name_distance(key, strlen(key), "bars", 4, 2) < near_d) near = "bars";
+            char field[48], hint[48] = "";
             snprintf(field, sizeof field, "params.%.30s", key);
-            return tb_error_set(err, TB_INVALID, field,
-                                "unknown parameter for %s (expected %s, optionally bars)",
-                                kind_names[kind], expected);
+            if (near) snprintf(hint, sizeof hint, "did you mean \"%s\"? ", near);
+            return tb_error_set(err, TB_UNKNOWN_FIELD, field,
+                                "unknown parameter %s for %s (%sexpected %s, optionally bars)",
+                                field, kind_names[kind], hint, expected);
         }
     }
     return TB_OK;

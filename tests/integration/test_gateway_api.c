@@ -57,7 +57,7 @@ START_TEST(orders) {
     snprintf(body, sizeof body,
              "{\"account\":\"%s\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"limit\",\"qty\":"
              "\"1.5\","
-             "\"limit_price\":18000.5,\"client_order_id\":\"c-1\",\"unknown_key\":1}",
+             "\"limit_price\":18000.5,\"client_order_id\":\"c-1\"}",
              my_acct);
     http_do(&r, gw.base, "POST", "/v1/orders", trader, body, -1, rid);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);

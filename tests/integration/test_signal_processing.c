@@ -786,7 +786,7 @@ START_TEST(strategies_api) {
     snprintf(bad.params, sizeof bad.params, "{\"slow\":10}");
     rejected("missing fast", "api.strategies.create", &bad, TB_INVALID, "params.fast");
     snprintf(bad.params, sizeof bad.params, "{\"fast\":3,\"slow\":10,\"speed\":1}");
-    rejected("unknown param", "api.strategies.create", &bad, TB_INVALID, "params.speed");
+    rejected("unknown param", "api.strategies.create", &bad, TB_UNKNOWN_FIELD, "params.speed");
     snprintf(bad.params, sizeof bad.params, "{fast: 3}");
     rejected("not JSON", "api.strategies.create", &bad, TB_INVALID, "params");
     snprintf(bad.kind, sizeof bad.kind, "macd");

@@ -42,6 +42,13 @@ START_TEST(data_sources) {
     ck_assert_int_eq(an_bt_parse_data("{\"bars\":{}}", path, sizeof path, &err), TB_REJECTED);
     ck_assert_int_eq(an_bt_parse_data("{\"file\":\"\"}", path, sizeof path, &err), TB_INVALID);
     ck_assert_int_eq(an_bt_parse_data("[1]", path, sizeof path, &err), TB_INVALID);
+    /* Strict like the body: a misspelt key is named, with what it meant. */
+    ck_assert_int_eq(an_bt_parse_data("{\"fiel\":\"eu.csv\"}", path, sizeof path, &err),
+                     TB_UNKNOWN_FIELD);
+    ck_assert_str_eq(err.message, "unknown field \"data.fiel\" (did you mean \"data.file\"?)");
+    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"eu.csv\",\"zone\":1}", path, sizeof path, &err),
+                     TB_UNKNOWN_FIELD);
+    ck_assert_str_eq(err.message, "unknown field \"data.zone\" (data takes file)");
     ck_assert_int_eq(an_bt_parse_data("{}", path, sizeof path, &err), TB_INVALID);
     ck_assert_str_eq(err.field, "data");
 }

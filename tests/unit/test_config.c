@@ -7,13 +7,34 @@
 
 START_TEST(defaults_and_overrides) {
     unsetenv("NATS_URL");
+    unsetenv("DATABASE_URL");
+    unsetenv("REDIS_URL");
     unsetenv("INSTANCE_ID");
     unsetenv("LOG_LEVEL");
     unsetenv("BUS_REQUEST_TIMEOUT_MS");
     bus_config c;
     tb_error err = {0};
+    /* The server URLs carry passwords: no built-in value stands in. */
+    ck_assert_int_eq(bus_config_load(&c, "svc", &err), TB_MISSING_FIELD);
+    ck_assert_str_eq(err.field, "NATS_URL");
+    ck_assert_ptr_nonnull(strstr(err.message, "NATS_URL is not set"));
+    setenv("NATS_URL", "", 1); /* empty is unset */
+    ck_assert_int_eq(bus_config_load(&c, "svc", &err), TB_MISSING_FIELD);
+    setenv("NATS_URL", "nats://u:p@127.0.0.1:4222", 1);
     ck_assert_int_eq(bus_config_load(&c, "svc", &err), TB_OK);
-    ck_assert_str_eq(c.nats_url, BUS_DEFAULT_NATS_URL);
+    ck_assert_str_eq(c.nats_url, "nats://u:p@127.0.0.1:4222");
+    ck_assert_str_eq(c.database_url, "");
+    ck_assert_str_eq(c.redis_url, "");
+    ck_assert_int_eq(bus_config_require(&c, false, false, &err), TB_OK);
+    ck_assert_int_eq(bus_config_require(&c, true, false, &err), TB_MISSING_FIELD);
+    ck_assert_str_eq(err.field, "DATABASE_URL");
+    ck_assert_int_eq(bus_config_require(&c, false, true, &err), TB_MISSING_FIELD);
+    ck_assert_str_eq(err.field, "REDIS_URL");
+    setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:5432/db", 1);
+    setenv("REDIS_URL", "redis://127.0.0.1:6379/0", 1);
+    ck_assert_int_eq(bus_config_load(&c, "svc", &err), TB_OK);
+    ck_assert_int_eq(bus_config_require(&c, true, true, &err), TB_OK);
+    ck_assert_str_eq(c.database_url, "postgresql://u:p@127.0.0.1:5432/db");
     ck_assert_int_eq(c.request_timeout_ms, 2000);
     ck_assert_uint_gt(strlen(c.instance), 8);
     setenv("INSTANCE_ID", "w1", 1);

@@ -50,7 +50,15 @@ START_TEST(routes_and_operations_agree) {
             ck_assert_ptr_null(sec); /* the document's default: bearerAuth */
         if (rs[i].role != GW_ROLE_PUBLIC)
             ck_assert_ptr_nonnull(json_object_get(json_object_get(op, "responses"), "401"));
-        if (rs[i].input == GW_IN_JSON) ck_assert_ptr_nonnull(json_object_get(op, "requestBody"));
+        if (rs[i].input == GW_IN_JSON) {
+            /* Bodies are strict: the schema says no other keys. */
+            json_t *schema = json_object_get(
+                json_object_get(json_object_get(json_object_get(op, "requestBody"), "content"),
+                                "application/json"),
+                "schema");
+            ck_assert_msg(json_is_false(json_object_get(schema, "additionalProperties")),
+                          "%s %s: body schema allows unknown keys", rs[i].method, rs[i].path);
+        }
     }
     /* the other direction: every documented operation is a route */
     const char *path;

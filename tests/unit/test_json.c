@@ -174,10 +174,16 @@ START_TEST(test_other_fields_from_json) {
     ck_assert_int_eq(tick_with("symbol", "\"\"", &t, &err), TB_MISSING_FIELD);
     ck_assert_int_eq(tick_with("symbol", "7", &t, &err), TB_WRONG_TYPE);
     ck_assert_int_eq(tick_with("source", "\"a\\u0000b\"", &t, &err), TB_INVALID);
-    ck_assert_int_eq(tick_with("unknown", "{\"x\":[1,2]}", &t, &err), TB_OK);
+    /* Keys that are not fields are refused, naming the key (and the field
+     * it probably meant, see test_field_closest.c). */
+    ck_assert_int_eq(tick_with("unknown", "{\"x\":[1,2]}", &t, &err), TB_UNKNOWN_FIELD);
+    ck_assert_str_eq(err.field, "unknown");
+    ck_assert_str_eq(err.message, "unknown field \"unknown\"");
+    ck_assert_int_eq(tick_with("symbl", "\"DAX\"", &t, &err), TB_UNKNOWN_FIELD);
+    ck_assert_str_eq(err.field, "symbl");
+    ck_assert_str_eq(err.message, "unknown field \"symbl\" (did you mean \"symbol\"?)");
 
-    json_t *j = json_pack("{s:s, s:s, s:b, s:s}", "code", "invalid", "message", "bad", "field", 1,
-                          "ignored", "x");
+    json_t *j = json_pack("{s:s, s:s, s:b}", "code", "invalid", "message", "bad", "field", 1);
     tb_error_reply r;
     ck_assert_int_eq(tb_from_json(&tb_error_reply_desc, j, &r, &err), TB_WRONG_TYPE);
     json_decref(j);

@@ -285,7 +285,7 @@ START_TEST(params_are_validated_with_field_names) {
     bad_params("sma_cross", "{\"fast\":5,\"slow\":1001}", TB_INVALID, "params.slow");
     bad_params("sma_cross", "{\"fast\":5.5,\"slow\":20}", TB_INVALID, "params.fast");
     bad_params("sma_cross", "{\"fast\":\"5\",\"slow\":20}", TB_INVALID, "params.fast");
-    bad_params("sma_cross", "{\"fast\":5,\"slow\":20,\"fsat\":3}", TB_INVALID, "params.fsat");
+    bad_params("sma_cross", "{\"fast\":5,\"slow\":20,\"fsat\":3}", TB_UNKNOWN_FIELD, "params.fsat");
     bad_params("sma_cross", "{\"fast\":5,", TB_INVALID, "params");
     bad_params("sma_cross", "[5,20]", TB_INVALID, "params");
     bad_params("sma_cross", "{\"fast\":5,\"fast\":6,\"slow\":20}", TB_INVALID, "params");
