@@ -3,8 +3,10 @@
  * management, with two workers of execution and of positions.
  *
  * 1. crash safety: 10,000 orders submitted through api.orders.submit while one
- *    trading-execution worker and, later, one position-management worker are
- *    killed with -9 and restarted; afterwards every order is terminal, every
+ *    trading-execution worker, then one risk-management worker and then one
+ *    position-management worker are killed with -9 and restarted (clients
+ *    retry an unanswered order with its client_order_id, as a REST client
+ *    would); afterwards every order exists once and is terminal, every
  *    fill is applied exactly once and the exactness invariants hold (position
  *    quantity == sum of signed fill quantities, cash == initial cash - signed
  *    notionals - fees, asserted equal).
@@ -149,7 +151,7 @@ static int n_orders(void) {
 typedef struct submitter {
     const char *acct, *sym;
     int first, step, count; /* orders first, first+step, ... */
-    int accepted, rejected;
+    int accepted, rejected, retries;
     char error[300];
     _Atomic int *progress;
 } submitter;
@@ -171,8 +173,19 @@ static void *submit_loop(void *arg) {
         snprintf(o.client_order_id, sizeof o.client_order_id, "c%d", i);
         o.qty = (1 + i % 5) * TB_FIXED_SCALE;
         tb_error err = {0};
-        tb_status s = bus_request(c, "api.orders.submit", &tb_order_request_desc, &o,
-                                  &tb_order_record_desc, &rec, 10000, NULL, &err);
+        tb_status s;
+        /* A risk worker killed while it held the request never answers:
+         * the client asks again with the same client_order_id, which gives
+         * the order committed before the kill, or commits it now. */
+        for (int attempt = 0;; attempt++) {
+            memset(&err, 0, sizeof err);
+            s = bus_request(c, "api.orders.submit", &tb_order_request_desc, &o,
+                            &tb_order_record_desc, &rec, 10000, NULL, &err);
+            if (attempt >= 10 || (s != TB_TIMEOUT && s != TB_NO_RESPONDERS && s != TB_UNAVAILABLE))
+                break;
+            sb->retries++;
+            usleep(100000);
+        }
         if (s == TB_OK) {
             sb->accepted++;
         } else if (s == TB_REJECTED && (strncmp(err.message, "positions_unavailable", 21) == 0 ||
@@ -237,17 +250,25 @@ START_TEST(kill9_mid_stream_loses_and_doubles_nothing) {
                              .progress = &progress};
         ck_assert_int_eq(pthread_create(&th[k], NULL, submit_loop, &sbs[k]), 0);
     }
-    /* kill -9 one execution worker at 30 %, one position worker at 60 %.
+    /* kill -9 one execution worker at 30 %, one risk worker at 45 %, one
+     * position worker at 60 %.
      * The waits have a deadline; the submitters (which use this frame) are
      * joined before anything is asserted. */
     int64_t end = bus_mono_ns() + INT64_C(450) * 1000000000; /* ctest stops the test at 600 s */
     while (progress < total * 3 / 10 && bus_mono_ns() < end) usleep(2000);
-    bool at30 = progress >= total * 3 / 10, at60 = false;
-    int kill1 = 0, kill2 = 0;
+    bool at30 = progress >= total * 3 / 10, at45 = false, at60 = false;
+    int kill1 = 0, kill2 = 0, kill3 = 0;
     if (at30) {
         kill(ps[2].pid, SIGKILL);
         kill1 = tb_test_wait_exit(ps[2].pid, 5000);
         ps[2].pid = spawn_service("trading-execution", no_env);
+        while (progress < total * 45 / 100 && bus_mono_ns() < end) usleep(2000);
+        at45 = progress >= total * 45 / 100;
+    }
+    if (at45) {
+        kill(ps[1].pid, SIGKILL);
+        kill3 = tb_test_wait_exit(ps[1].pid, 5000);
+        ps[1].pid = spawn_service("risk-management", no_env);
         while (progress < total * 6 / 10 && bus_mono_ns() < end) usleep(2000);
         at60 = progress >= total * 6 / 10;
     }
@@ -256,16 +277,18 @@ START_TEST(kill9_mid_stream_loses_and_doubles_nothing) {
         kill2 = tb_test_wait_exit(ps[4].pid, 5000);
         ps[4].pid = spawn_service("position-management", no_env);
     }
-    int accepted = 0, rejected = 0;
+    int accepted = 0, rejected = 0, retries = 0;
     for (int k = 0; k < SUBMITTERS; k++) pthread_join(th[k], NULL);
-    ck_assert_msg(at30 && at60, "30 %% and 60 %% of %d orders not both submitted within 450 s",
-                  total);
+    ck_assert_msg(at30 && at45 && at60,
+                  "30, 45 and 60 %% of %d orders not all submitted within 450 s", total);
     ck_assert_int_eq(kill1, 128 + SIGKILL);
     ck_assert_int_eq(kill2, 128 + SIGKILL);
+    ck_assert_int_eq(kill3, 128 + SIGKILL);
     for (int k = 0; k < SUBMITTERS; k++) {
         ck_assert_msg(sbs[k].error[0] == '\0', "%s", sbs[k].error);
         accepted += sbs[k].accepted;
         rejected += sbs[k].rejected;
+        retries += sbs[k].retries;
     }
     /* limits are open: only fail-closed availability rejections are allowed */
     ck_assert_int_eq(accepted + rejected, total);
@@ -294,9 +317,10 @@ START_TEST(kill9_mid_stream_loses_and_doubles_nothing) {
     bool ok = tb_check_exactness(c, acct, msg, sizeof msg);
     bus_pg_release(pg, c);
     ck_assert_msg(ok, "exactness: %s", msg);
-    printf("order path: %d submitted, %d accepted, %d rejected, %lld fills, each applied once; "
-           "one execution and one position worker killed with -9 and restarted\n",
-           total, accepted, rejected, fills);
+    printf("order path: %d submitted, %d accepted, %d rejected, %d retried, %lld fills, each "
+           "applied once; one execution, one risk and one position worker killed with -9 and "
+           "restarted\n",
+           total, accepted, rejected, retries, fills);
     stop_all(ps, np);
 }
 END_TEST
