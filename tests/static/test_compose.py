@@ -22,7 +22,7 @@ import re
 import sys
 import unittest
 
-import yaml
+from compose_yaml import Reset, load_yaml
 
 ROOT = os.environ.get("TB_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -43,34 +43,6 @@ IMAGE_ENV = {
 COMPOSE_OWN = re.compile(r"^COMPOSE_[A-Z_]+$")
 # Read by test programs only, never by a deployed process.
 TEST_ONLY = re.compile(r"^(TB_T_|TEST_|TB_FUZZ_|CK_)|^(TB_BINARY_DIR|TB_SOURCE_DIR)$")
-
-
-class Reset:
-    """Compose's `!reset` tag: the key is cleared in the merged result."""
-
-    def __init__(self, value):
-        self.value = value
-
-
-class ComposeLoader(yaml.SafeLoader):
-    pass
-
-
-def _reset(loader, node):
-    if isinstance(node, yaml.SequenceNode):
-        return Reset(loader.construct_sequence(node))
-    if isinstance(node, yaml.MappingNode):
-        return Reset(loader.construct_mapping(node))
-    return Reset(loader.construct_scalar(node))
-
-
-ComposeLoader.add_constructor("!reset", _reset)
-ComposeLoader.add_constructor("!override", _reset)
-
-
-def load_yaml(path):
-    with open(path, encoding="utf-8") as f:
-        return yaml.load(f, Loader=ComposeLoader)
 
 
 def read(path):

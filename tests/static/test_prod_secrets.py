@@ -19,7 +19,7 @@ import re
 import subprocess
 import unittest
 
-import yaml
+from compose_yaml import Reset, load_yaml
 
 ROOT = os.environ.get("TB_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -32,32 +32,6 @@ DEV_PASSWORDS = ("tradebus-compose", "tradebus-local", "sys-compose", "sys-local
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN")
 # ${NAME}, ${NAME:-x}, ${NAME-x}, ${NAME:?x}, ${NAME?x}; $$ is compose's escape.
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+])?")
-
-
-class Reset:
-    def __init__(self, value):
-        self.value = value
-
-
-class ComposeLoader(yaml.SafeLoader):
-    pass
-
-
-def _reset(loader, node):
-    if isinstance(node, yaml.SequenceNode):
-        return Reset(loader.construct_sequence(node))
-    if isinstance(node, yaml.MappingNode):
-        return Reset(loader.construct_mapping(node))
-    return Reset(loader.construct_scalar(node))
-
-
-ComposeLoader.add_constructor("!reset", _reset)
-ComposeLoader.add_constructor("!override", _reset)
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return yaml.load(f, Loader=ComposeLoader)
 
 
 def environment(svc):
@@ -107,8 +81,8 @@ def is_tradebus(svc):
 class ProdCompose(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.base = load(BASE)["services"]
-        cls.prod = load(PROD).get("services") or {}
+        cls.base = load_yaml(BASE)["services"]
+        cls.prod = load_yaml(PROD).get("services") or {}
         cls.services = {n: merged(s, cls.prod.get(n)) for n, s in cls.base.items()}
 
     def test_every_password_must_be_given(self):
