@@ -208,7 +208,9 @@ tb_status bus_fail_err(bus_ctx *ctx, const tb_error *err);
 /* Status classes for stream handling. */
 bool bus_status_is_transient(tb_status s);
 
-/* Generates a random 128-bit id as 32 hex digits into out (>= 33 bytes). */
+/* Generates a 128-bit id as 32 hex digits into out (>= 33 bytes): the
+ * creation time in milliseconds (48 bits), then 80 random bits, so ids sort
+ * by creation time and index inserts stay local. */
 void bus_new_id(char *out, size_t cap);
 
 #endif
