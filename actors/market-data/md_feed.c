@@ -1,8 +1,8 @@
 /* Publishing side of every feed: per-symbol sequence numbers and last quotes
  * in Redis, ticks and feed status on NATS, tick metrics.
  *
- * A batch of ticks goes to Redis as one Lua script, which INCRs each
- * symbol's counter and stores the quote with the seq it got. The script runs
+ * A batch of ticks goes to Redis as one Lua script, which advances each
+ * symbol's counter and stores its last quote with the seq it got. The script runs
  * atomically, so N copies of the service (or a restarted one) never hand out
  * a seq twice, and the stored quote always carries the highest seq. Only then
  * are the ticks published, on the buffered bulk connection without a flush
@@ -16,13 +16,33 @@
 #include "md_pace.h"
 #include "md_service.h"
 
+/* One round trip per batch, and Redis work per symbol of the batch rather
+ * than per tick: the counter moves once by the symbol's count (INCRBY), the
+ * quote hash is written once with the symbol's last tick, the symbol set is
+ * added to once. Each tick still gets the seq it would get from one INCR
+ * per tick, in batch order, and the stored quote is the batch's last for
+ * its symbol, with its seq. */
 static const char quote_script[] =
+    "local n = #ARGV / 2\n"
+    "local count, last = {}, {}\n"
+    "for i = 1, n do\n"
+    "  local sym = ARGV[2 * i - 1]\n"
+    "  count[sym] = (count[sym] or 0) + 1\n"
+    "  last[sym] = i\n"
+    "end\n"
+    "local next_seq, syms = {}, {}\n"
+    "for sym, i in pairs(last) do\n"
+    "  local top = redis.call('INCRBY', KEYS[2 * i], count[sym])\n"
+    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', top, 'tick', ARGV[2 * i])\n"
+    "  next_seq[sym] = top - count[sym] + 1\n"
+    "  syms[#syms + 1] = sym\n"
+    "end\n"
+    "redis.call('SADD', KEYS[1], unpack(syms))\n"
     "local seqs = {}\n"
-    "for i = 1, #ARGV / 2 do\n"
-    "  local seq = redis.call('INCR', KEYS[2 * i])\n"
-    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', seq, 'tick', ARGV[2 * i])\n"
-    "  redis.call('SADD', KEYS[1], ARGV[2 * i - 1])\n"
-    "  seqs[i] = seq\n"
+    "for i = 1, n do\n"
+    "  local sym = ARGV[2 * i - 1]\n"
+    "  seqs[i] = next_seq[sym]\n"
+    "  next_seq[sym] = seqs[i] + 1\n"
     "end\n"
     "return seqs\n";
 
