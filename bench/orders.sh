@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench orders [--quick] [--rounds N] [--seconds S]
+# Usage: scripts/bench orders [--quick] [--rounds N] [--seconds S] [--rate R] [--rate-seconds S]
 #
 # One account's order path through REST against PostgreSQL's own speed, in
 # one run (the order-path goal: at least pgbench's tps for one account):
@@ -11,25 +11,31 @@
 #      (GATEWAY_RATE_LIMIT=1000000: the limiter runs but never refuses);
 #   3. creates an admin key and an account whose risk limits allow the load
 #      (max_orders_per_sec and max_open_orders 2000000000);
-#   4. round after round, for 1 and 8 connections: wrk POSTs market IOC
-#      orders of qty 1 to /v1/orders (each answered once recorded in
-#      PostgreSQL), then pgbench -N (its simple-update transactions, without
-#      the branch and teller updates) with as many clients on a scratch
-#      database of the same server;
-#   5. prints the median orders/s and p50/p99 of each row beside pgbench's
-#      median tps, and the ratio (median of per-round ratios).
+#   4. round after round, for 1 and 8 connections on one account and for 8
+#      connections spread over 8 accounts: wrk POSTs market IOC orders of
+#      qty 1 to /v1/orders (each answered once recorded in PostgreSQL), then
+#      pgbench -N (its simple-update transactions, without the branch and
+#      teller updates) with as many clients on a scratch database of the same
+#      server;
+#   5. offers a fixed rate (--rate, default 1,000 orders/s, for --rate-seconds,
+#      default 10) to one account with tb-bench-order-rate: REST latency and
+#      the latency from each POST to the pos.update that books its fill;
+#   6. prints the median orders/s and p50/p99 of each row beside pgbench's
+#      median tps, and the ratio (median of per-round ratios), then the
+#      fixed-rate row.
 # Everything it starts is stopped at exit. Never run by scripts/test.
 set -euo pipefail
 # shellcheck source=../scripts/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../scripts" && pwd -P)/lib.sh"
 
-rounds=3 seconds=5
+rounds=3 seconds=5 rate=1000 rate_seconds=10
 while (($#)); do
     case "$1" in
-    --quick) rounds=2 seconds=3 ;;
-    --rounds | --seconds)
+    --quick) rounds=2 seconds=3 rate_seconds=5 ;;
+    --rounds | --seconds | --rate | --rate-seconds)
         [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || tb_die "$1 needs a positive number"
-        declare "${1#--}=$2"
+        v=${1#--}
+        declare "${v//-/_}=$2"
         shift
         ;;
     *) tb_die "orders: unknown argument '$1'" ;;
@@ -52,7 +58,8 @@ PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 tb_info "build-bench/ (Release: gateway and the order path)"
 { cmake -S "$TB_ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Release >&2 &&
     cmake --build "$B" -j "$(tb_nproc)" --target tb-gateway tb-market-data \
-        tb-risk-management tb-trading-execution tb-position-management >&2; } ||
+        tb-risk-management tb-trading-execution tb-position-management \
+        tb-bench-order-rate >&2; } ||
     tb_die "the Release build failed"
 
 "$TB_SCRIPTS/servers" status --quiet || started_servers=1
@@ -76,13 +83,21 @@ GW=http://127.0.0.1:$gw_port
 tb_wait_for 30 tb_port_open "$gw_port" || tb_die "the gateway did not start ($work/gateway.log)"
 key=$("$B/gateway/tb-gateway" --create-admin-key --name bench-orders 2>/dev/null) ||
     tb_die "cannot create a key"
-account=BO$(printf '%05d' $((RANDOM * 3 % 100000)))
-tb_http POST "$GW/v1/accounts" \
-    "{\"account\":\"$account\",\"name\":\"order bench\",\"initial_cash\":\"1000000000\"}" "$key"
-[[ $TB_HTTP_STATUS == 20? ]] || tb_die "POST /v1/accounts: HTTP $TB_HTTP_STATUS $TB_HTTP_BODY"
-tb_http PUT "$GW/v1/risk/limits/$account" \
-    "{\"account\":\"$account\",\"max_open_orders\":2000000000,\"max_orders_per_sec\":2000000000,\"max_position_qty\":\"1000000000\",\"max_gross_exposure\":\"50000000000\",\"max_order_notional\":\"1000000000\"}" "$key"
-[[ $TB_HTTP_STATUS == 200 ]] || tb_die "PUT /v1/risk/limits: HTTP $TB_HTTP_STATUS $TB_HTTP_BODY"
+run=BO$(printf '%05d' $((RANDOM * 3 % 100000)))
+# make_account NAME: an account funded and with limits that allow the load.
+make_account() {
+    tb_http POST "$GW/v1/accounts" \
+        "{\"account\":\"$1\",\"name\":\"order bench\",\"initial_cash\":\"1000000000\"}" "$key"
+    [[ $TB_HTTP_STATUS == 20? ]] || tb_die "POST /v1/accounts: HTTP $TB_HTTP_STATUS $TB_HTTP_BODY"
+    tb_http PUT "$GW/v1/risk/limits/$1" \
+        "{\"account\":\"$1\",\"max_open_orders\":2000000000,\"max_orders_per_sec\":2000000000,\"max_position_qty\":\"1000000000\",\"max_gross_exposure\":\"50000000000\",\"max_order_notional\":\"1000000000\"}" "$key"
+    [[ $TB_HTTP_STATUS == 200 ]] || tb_die "PUT /v1/risk/limits: HTTP $TB_HTTP_STATUS $TB_HTTP_BODY"
+}
+account=$run
+make_account "$account"
+for i in 1 2 3 4 5 6 7 8; do make_account "$run-$i"; done
+rate_account=$run-rate
+make_account "$rate_account"
 body="{\"account\":\"$account\",\"symbol\":\"DAX\",\"side\":\"buy\",\"type\":\"market\",\"tif\":\"ioc\",\"qty\":\"1\"}"
 order_ok() {
     tb_http POST "$GW/v1/orders" "$body" "$key"
@@ -95,6 +110,14 @@ wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 EOF
+# 8 accounts: each request names the next account, round robin.
+{
+    cat "$work/post.lua"
+    printf 'local bodies = {'
+    for i in 1 2 3 4 5 6 7 8; do printf "'%s'," "${body//\"$account\"/\"$run-$i\"}"; done
+    printf '}\nlocal i = 0\nrequest = function()\n    i = i + 1\n'
+    printf '    return wrk.format(nil, nil, nil, bodies[i %% 8 + 1])\nend\n'
+} >"$work/post8.lua"
 
 # pgbench on a scratch database of the same server.
 pgdb=tb_pgbench
@@ -104,24 +127,33 @@ PGURL=${DATABASE_URL%/*}/$pgdb
 "$PGBENCH" -i -q -s 1 "$PGURL" >"$work/pgbench-init.log" 2>&1 || tb_die "pgbench -i failed"
 
 
-CLIENTS=(1 8)
+# Rows: one account from 1 and 8 clients, 8 accounts from 8 clients.
+ROWS=(1 8 8:8acct)
 declare -A RPS P50 P99 TPS RATIO ERR
 for ((r = 1; r <= rounds; r++)); do
     tb_info "round $r of $rounds"
-    for c in "${CLIENTS[@]}"; do
-        out=$(wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$work/post.lua" "$GW/v1/orders")
+    for row in "${ROWS[@]}"; do
+        c=${row%%:*}
+        script=$work/post.lua
+        [[ $row == *8acct ]] && script=$work/post8.lua
+        out=$(wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$script" "$GW/v1/orders")
         rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-        RPS[$c]+="$rps "
-        P50[$c]+="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")") "
-        P99[$c]+="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")") "
-        ERR[$c]=$((${ERR[$c]:-0} + $(awk '/Non-2xx/ {n += $NF} END {print n + 0}' <<<"$out")))
+        RPS[$row]+="$rps "
+        P50[$row]+="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")") "
+        P99[$row]+="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")") "
+        ERR[$row]=$((${ERR[$row]:-0} + $(awk '/Non-2xx/ {n += $NF} END {print n + 0}' <<<"$out")))
         tps=$("$PGBENCH" -N -n -c "$c" -j "$c" -T "$seconds" "$PGURL" 2>/dev/null |
             awk '/^tps/ {print $3; exit}')
-        TPS[$c]+="$tps "
-        RATIO[$c]+="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.3f", a / b }') "
+        TPS[$row]+="$tps "
+        RATIO[$row]+="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.3f", a / b }') "
     done
 done
 psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $pgdb" >/dev/null 2>&1 || true
+
+tb_info "fixed rate: $rate orders/s for $rate_seconds s"
+fixed=$("$B/bench/tb-bench-order-rate" "$GW" "$key" "$rate_account" DAX "$rate" "$rate_seconds") ||
+    tb_warn "tb-bench-order-rate did not complete"
+val() { awk -v k="$1" '$1 == k {print $2; exit}' <<<"$fixed"; }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 printf 'tradebus order-path benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -131,12 +163,23 @@ printf 'commit:   %s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')
     "$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with local changes)')"
 printf 'load:     wrk POST /v1/orders (market IOC, qty 1, one account), %s s per row, %s rounds\n\n' \
     "$seconds" "$rounds"
-printf '%-8s %10s %9s %9s %14s %9s %7s\n' clients orders/s p50_ms p99_ms pgbench_-N_tps x_pgbench non2xx
-for c in "${CLIENTS[@]}"; do
-    printf '%-8s %10.0f %9.2f %9.2f %14.0f %9.3f %7s\n' "$c" \
-        "$(median <<<"${RPS[$c]}")" "$(median <<<"${P50[$c]}")" "$(median <<<"${P99[$c]}")" \
-        "$(median <<<"${TPS[$c]}")" "$(median <<<"${RATIO[$c]}")" "${ERR[$c]}"
+printf '%-16s %10s %9s %9s %14s %9s %7s\n' clients orders/s p50_ms p99_ms pgbench_-N_tps x_pgbench non2xx
+for row in "${ROWS[@]}"; do
+    label="$row x 1 account"
+    [[ $row == *8acct ]] && label="8 x 8 accounts"
+    printf '%-16s %10.0f %9.2f %9.2f %14.0f %9.3f %7s\n' "$label" \
+        "$(median <<<"${RPS[$row]}")" "$(median <<<"${P50[$row]}")" "$(median <<<"${P99[$row]}")" \
+        "$(median <<<"${TPS[$row]}")" "$(median <<<"${RATIO[$row]}")" "${ERR[$row]}"
 done
+printf '\nfixed rate, one account: offered %s orders/s for %s s (%s orders), achieved %s/s, %s non-2xx, %s sent late (>1 ms)\n' \
+    "$rate" "$rate_seconds" "$(val offered)" "$(val achieved_rate)" "$(val non2xx)" "$(val late_sends)"
+codes=$(awk '$1 ~ /^http_/ {sub(/^http_/, "", $1); printf "%s%s x %s", sep, $2, $1; sep = ", "}' <<<"$fixed")
+[[ -z $codes ]] || printf '  non-2xx answers: %s\n' "$codes"
+printf '  REST (due -> answer):        p50 %s ms  p99 %s ms   (goal: p99 <= 5 ms)\n' \
+    "$(val rest_p50_ms)" "$(val rest_p99_ms)"
+printf '  booked (due -> pos.update):  p50 %s ms  p99 %s ms   (goal: p99 <= 20 ms; %s of %s booked)\n' \
+    "$(val booked_p50_ms)" "$(val booked_p99_ms)" "$(val booked)" "$(val ok)"
 printf '\norders/s: answered POST /v1/orders (the order committed in PostgreSQL, then\n'
 printf 'replied); x_pgbench: median over the rounds of orders/s / pgbench tps of the\n'
-printf 'same round with as many clients.\n'
+printf 'same round with as many clients. Fixed rate: open loop, each order timed from\n'
+printf 'the moment it was due, so a slow answer cannot hide the ones queued behind it.\n'

@@ -389,7 +389,10 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
 }
 
 /* Decides the items of one account. Returns a store failure (the items are
- * then undecided); business outcomes are in the items. */
+ * then undecided), or TB_CONFLICT when a signal made an order on another
+ * worker meanwhile (nothing recorded: decide_conflicted decides them one by
+ * one); business outcomes are in the items. Runs on a thread of its own
+ * (decide_all), with its own PostgreSQL and Redis connections. */
 static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
                                 tb_error *err) {
     account_view v = {0};
@@ -402,21 +405,6 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
     if (s == TB_OK) s = take_rate(ctx, r, its, n, &v, err);
     if (s == TB_OK) s = record_account(ctx, pg, its, n, &v, err);
     view_free(&v);
-    if (s == TB_CONFLICT) {
-        /* Another worker recorded one of these signals first: decide each
-         * alone, as risk_process resolves that race per signal. */
-        s = TB_OK;
-        for (size_t i = 0; i < n && s == TB_OK; i++) {
-            s = risk_process(ctx, &its[i]->in, &its[i]->out, err);
-            if (s == TB_OK) {
-                its[i]->done = true;
-                its[i]->approved = its[i]->out.kind == RISK_APPROVED;
-                if (its[i]->out.kind == RISK_DUPLICATE_SIGNAL)
-                    bus_counter_add(service_of(ctx)->m_duplicate_signals, 1);
-            }
-        }
-        return s;
-    }
     if (s != TB_OK) return s;
     for (size_t i = 0; i < n; i++) {
         item *x = its[i];
@@ -430,6 +418,61 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
     return TB_OK;
 }
 
+/* Another worker recorded one of these signals first: decides each alone,
+ * as risk_process resolves that race per signal (on the batch's own
+ * connections, so on the handler's thread). */
+static tb_status decide_conflicted(bus_ctx *ctx, item **its, size_t n, tb_error *err) {
+    tb_status s = TB_OK;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        s = risk_process(ctx, &its[i]->in, &its[i]->out, err);
+        if (s == TB_OK) {
+            its[i]->done = true;
+            its[i]->approved = its[i]->out.kind == RISK_APPROVED;
+            if (its[i]->out.kind == RISK_DUPLICATE_SIGNAL)
+                bus_counter_add(service_of(ctx)->m_duplicate_signals, 1);
+        }
+    }
+    return s;
+}
+
+/* One account's share of a batch, decided on a thread of its own. */
+typedef struct account_job {
+    bus_ctx *ctx;
+    item **its;
+    size_t n;
+    PGconn *pg;      /* the handler's connections for the first account, else */
+    redisContext *r; /* NULL: borrowed from the actor's pools for the job */
+    tb_status s;
+    tb_error err;
+} account_job;
+
+static void run_account(void *arg) {
+    account_job *j = arg;
+    bus_actor *a = bus_ctx_actor(j->ctx);
+    PGconn *pg = j->pg;
+    redisContext *r = j->r;
+    bool own = pg == NULL;
+    bus_log_set_trace(j->its[0]->trace);
+    if (own) {
+        pg = bus_pg_acquire(bus_actor_pg(a), &j->err);
+        r = pg ? bus_redis_acquire(bus_actor_redis(a), &j->err) : NULL;
+    }
+    j->s = pg && r ? decide_account(j->ctx, pg, r, j->its, j->n, &j->err)
+                   : (j->err.status != TB_OK ? j->err.status : TB_UNAVAILABLE);
+    if (j->s != TB_OK && j->s != TB_CONFLICT && j->its[0]->marker[0]) {
+        /* Undecided signals: let copies of them be decided. */
+        size_t k = 0;
+        for (size_t i = 0; i < j->n; i++)
+            if (!j->its[i]->done) j->its[k++] = j->its[i];
+        clear_markers(r, j->its, k);
+        j->n = k;
+    }
+    if (own) {
+        if (r) bus_redis_release(bus_actor_redis(a), r);
+        if (pg) bus_pg_release(bus_actor_pg(a), pg);
+    }
+}
+
 /* Publishes the orders a batch of n committed, now (the fast path); the
  * background relay heals a failure here. */
 static void relay_now(bus_ctx *ctx, size_t n) {
@@ -438,34 +481,72 @@ static void relay_now(bus_ctx *ctx, size_t n) {
         bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s", err.message);
 }
 
-/* Decides every item with decide set, account by account (accounts in order
- * of first appearance, each account's items in arrival order). A store
- * failure fails that account's items (and clears their signal markers).
- * Returns whether an order was recorded. */
+/* Decides every item with decide set, account by account (each account's
+ * items in arrival order). Accounts share nothing in the checks (each has
+ * its own limits, facts, rate window and advisory lock), so their round
+ * trips run at once, one thread and one pair of connections per account:
+ * a batch spanning eight accounts waits for the slowest account, not for
+ * the sum. A store failure fails that account's items (and clears their
+ * signal markers). Returns whether an order was recorded. */
 static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContext *r, item *it,
                        size_t n, item **group, bool *grouped) {
-    bool recorded = false;
+    account_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    void **args = calloc(n ? n : 1, sizeof *args);
+    if (jobs == NULL || args == NULL) {
+        free(jobs);
+        free(args);
+        tb_error e = {.status = TB_NOMEM};
+        snprintf(e.message, sizeof e.message, "out of memory deciding a batch");
+        for (size_t i = 0; i < n; i++)
+            if (it[i].decide) bus_batch_fail_err(b, it[i].msg, &e);
+        return false;
+    }
+    size_t njobs = 0, used = 0;
     for (size_t i = 0; i < n; i++) {
         if (!it[i].decide || grouped[i]) continue;
-        size_t m = 0;
-        for (size_t j = i; j < n; j++)
-            if (it[j].decide && !grouped[j] && strcmp(it[j].in.account, it[i].in.account) == 0) {
-                grouped[j] = true;
-                group[m++] = &it[j];
+        account_job *j = &jobs[njobs];
+        *j = (account_job){.ctx = ctx, .its = &group[used]};
+        for (size_t k = i; k < n; k++)
+            if (it[k].decide && !grouped[k] && strcmp(it[k].in.account, it[i].in.account) == 0) {
+                grouped[k] = true;
+                j->its[j->n++] = &it[k];
             }
-        tb_error aerr = {0};
-        if (decide_account(ctx, pg, r, group, m, &aerr) != TB_OK) {
-            size_t k = 0;
-            for (size_t j = 0; j < m; j++)
-                if (!group[j]->done) {
-                    bus_batch_fail_err(b, group[j]->msg, &aerr);
-                    group[k++] = group[j];
-                }
-            if (group[0]->marker[0]) clear_markers(r, group, k);
-            continue;
-        }
-        for (size_t j = 0; j < m; j++) recorded |= group[j]->approved;
+        used += j->n;
+        if (njobs == 0) j->pg = pg, j->r = r;
+        args[njobs] = j;
+        njobs++;
     }
+    char saved[128]; /* the handler's thread takes jobs too */
+    snprintf(saved, sizeof saved, "%s", bus_log_trace());
+    if (njobs == 1)
+        run_account(args[0]);
+    else
+        bus_parallel(run_account, args, njobs);
+    bus_log_set_trace(saved);
+    bool recorded = false;
+    for (size_t k = 0; k < njobs; k++) {
+        account_job *j = &jobs[k];
+        if (j->s == TB_CONFLICT) {
+            j->err = (tb_error){0};
+            j->s = decide_conflicted(ctx, j->its, j->n, &j->err);
+            item **undecided =
+                j->s != TB_OK && j->its[0]->marker[0] ? calloc(j->n, sizeof *undecided) : NULL;
+            if (undecided != NULL) {
+                size_t m = 0;
+                for (size_t i = 0; i < j->n; i++)
+                    if (!j->its[i]->done) undecided[m++] = j->its[i];
+                clear_markers(r, undecided, m);
+                free(undecided);
+            }
+        }
+        for (size_t i = 0; i < j->n; i++) {
+            if (j->s != TB_OK && !j->its[i]->done) bus_batch_fail_err(b, j->its[i]->msg, &j->err);
+            /* decided ones of a failed fallback were recorded alone */
+            if (j->s == TB_OK || j->its[i]->done) recorded |= j->its[i]->approved;
+        }
+    }
+    free(args);
+    free(jobs);
     return recorded;
 }
 
