@@ -25,7 +25,7 @@
 
 #include "actor.h"
 
-#define MAX_INFLIGHT   256
+#define MAX_INFLIGHT   128
 #define BOOK_WAIT_NS   (10 * INT64_C(1000000000))
 #define ANSWER_WAIT_NS (30 * INT64_C(1000000000))
 

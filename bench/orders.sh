@@ -8,7 +8,8 @@
 #   2. starts the servers (those started here are stopped at exit), one
 #      market-data (simulated DAX quotes), risk-management,
 #      trading-execution, position-management and a gateway
-#      (GATEWAY_RATE_LIMIT=1000000: the limiter runs but never refuses);
+#      (GATEWAY_RATE_LIMIT=1000000: the limiter runs but never refuses;
+#      GATEWAY_MAX_CONN_PER_ADDR=256: the fixed-rate row is one address);
 #   3. creates an admin key and an account whose risk limits allow the load
 #      (max_orders_per_sec and max_open_orders 2000000000);
 #   4. round after round, for 1 and 8 connections on one account and for 8
@@ -78,7 +79,7 @@ start market-data env MD_MODE=sim MD_SYMBOLS=DAX:16000 MD_RATE=20 \
 start risk-management "$B/actors/risk-management/tb-risk-management"
 start trading-execution "$B/actors/trading-execution/tb-trading-execution"
 start position-management "$B/actors/position-management/tb-position-management"
-start gateway env GATEWAY_PORT="$gw_port" GATEWAY_RATE_LIMIT=1000000 "$B/gateway/tb-gateway"
+start gateway env GATEWAY_PORT="$gw_port" GATEWAY_RATE_LIMIT=1000000 GATEWAY_MAX_CONN_PER_ADDR=256 "$B/gateway/tb-gateway"
 GW=http://127.0.0.1:$gw_port
 tb_wait_for 30 tb_port_open "$gw_port" || tb_die "the gateway did not start ($work/gateway.log)"
 key=$("$B/gateway/tb-gateway" --create-admin-key --name bench-orders 2>/dev/null) ||
