@@ -296,7 +296,8 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
                         .kill_global = sf->pf.kill_global,
                         .symbol = &sf->pf.symbol,
                         .quote = x->quote,
-                        .open_orders = sf->pf.open_orders + approved};
+                        .open_orders = sf->pf.open_orders + approved,
+                        .now_ns = risk_decision_time(x->event_ns, &x->quote)};
         if (sf->pf.account_known) {
             f.positions_ok = v->positions_ok;
             f.positions = v->positions;

@@ -361,6 +361,15 @@ void risk_check_order_rate(const risk_intent *in, const risk_facts *f, risk_verd
         risk_verdict_add(v, RISK_ORDER_RATE, NULL, "%s exceeds max_orders_per_sec %llu",
                          in->account, (unsigned long long)max);
 }
+void risk_check_expiry(const risk_intent *in, const risk_facts *f, risk_verdict *v) {
+    bool gtd = strcmp(in->tif, "gtd") == 0;
+    if (gtd && in->expire_at <= 0)
+        risk_verdict_add(v, RISK_EXPIRE_AT, NULL, "tif gtd needs expire_at");
+    else if (!gtd && in->expire_at != 0)
+        risk_verdict_add(v, RISK_EXPIRE_AT, NULL, "expire_at is only for tif gtd, not %s", in->tif);
+    else if (gtd && f->now_ns > 0 && in->expire_at <= f->now_ns)
+        risk_verdict_add(v, RISK_EXPIRE_AT, NULL, "expire_at is not after the order's time");
+}
 
 static const risk_check_fn checks[] = {
     risk_check_account,
@@ -378,6 +387,7 @@ static const risk_check_fn checks[] = {
     risk_check_gross_exposure,
     risk_check_daily_loss,
     risk_check_open_orders,
+    risk_check_expiry,
 };
 
 void risk_evaluate(const risk_intent *in, const risk_facts *f, risk_verdict *v) {

@@ -49,6 +49,7 @@
     XX(MAX_GROSS_EXPOSURE, "max_gross_exposure", "qty")                                            \
     XX(DAILY_LOSS_LIMIT, "daily_loss_limit", "account")                                            \
     XX(MAX_OPEN_ORDERS, "max_open_orders", "account")                                              \
+    XX(EXPIRE_AT, "expire_at_invalid", "expire_at")                                                \
     XX(ORDER_RATE, "order_rate", "account")                                                        \
     XX(DUPLICATE_CLIENT_ORDER_ID, "duplicate_client_order_id", "client_order_id")
 
@@ -73,6 +74,7 @@ typedef struct risk_intent {
     tb_fixed limit_price; /* 0 = absent */
     tb_fixed stop_price;  /* 0 = absent */
     char tif[TB_ENUM_CAP];
+    int64_t expire_at; /* tif gtd: ns since the epoch, whole microseconds; 0 = absent */
     char client_order_id[TB_ID_CAP];
     bool reduce_only;
     char source[TB_ENUM_CAP]; /* api|signal */
@@ -101,6 +103,7 @@ typedef enum {
 typedef struct risk_quote {
     risk_quote_state state;
     tb_fixed bid, ask, last; /* 0 = absent */
+    int64_t ts;              /* event time of the quote's tick; 0 = unknown */
 } risk_quote;
 
 typedef struct risk_position {
@@ -123,6 +126,7 @@ typedef struct risk_facts {
     tb_fixed day_pnl; /* realized + unrealized since the day's baseline */
     uint64_t open_orders;
     uint64_t orders_in_window; /* order rate: orders in the last second, this one included */
+    int64_t now_ns;            /* the decision's time (event time of a signal), for expire_at */
 } risk_facts;
 
 #define RISK_MAX_FAILURES 24
@@ -162,6 +166,8 @@ void risk_check_gross_exposure(const risk_intent *in, const risk_facts *f, risk_
 void risk_check_daily_loss(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 void risk_check_open_orders(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 void risk_check_order_rate(const risk_intent *in, const risk_facts *f, risk_verdict *v);
+/* tif gtd needs an expire_at after f->now_ns; any other tif refuses one. */
+void risk_check_expiry(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 
 /* Runs every check except the order rate, in the order of RISK_REASONS.
  * The rate check consumes a slot in Redis, so it runs (risk_check_order_rate)

@@ -26,6 +26,7 @@ void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const
         out->bid = t.bid;
         out->ask = t.ask;
         out->last = t.last;
+        out->ts = t.ts;
     } else if (s == TB_NOT_FOUND) {
         out->state = RISK_QUOTE_NONE;
     } else {

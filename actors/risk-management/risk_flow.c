@@ -54,6 +54,12 @@ void risk_publish_decision_traced(bus_ctx *ctx, const char *trace, const risk_in
     }
 }
 
+int64_t risk_decision_time(int64_t event_ns, const risk_quote *quote) {
+    if (event_ns) return event_ns;
+    if (quote->state == RISK_QUOTE_OK && quote->ts > 0) return quote->ts;
+    return tb_now_ns();
+}
+
 int64_t risk_event_time(const risk_intent *in, risk_quote *quote) {
     if (strcmp(in->source, "signal") != 0 || in->ref_price <= 0 || in->ref_ts <= 0) return 0;
     *quote = (risk_quote){.state = RISK_QUOTE_OK, .last = in->ref_price};
@@ -158,6 +164,7 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
     if (event_ns == 0)
         risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
                          &f.quote);
+    f.now_ns = risk_decision_time(event_ns, &f.quote);
     risk_position *positions = NULL;
     if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, event_ns, &f, &positions, err);
     if (s == TB_OK) risk_evaluate(in, &f, &out->verdict);

@@ -56,4 +56,9 @@ void risk_publish_decision_traced(bus_ctx *ctx, const char *trace, const risk_in
  * and the clock) and *quote is untouched. */
 int64_t risk_event_time(const risk_intent *in, risk_quote *quote);
 
+/* The time an intent is decided at, which a gtd order's expire_at must
+ * follow: its event time, else the time of the symbol's last tick (the
+ * data's clock, which in a replay is not the wall clock), else the clock. */
+int64_t risk_decision_time(int64_t event_ns, const risk_quote *quote);
+
 #endif

@@ -17,6 +17,8 @@ void risk_intent_from_request(const tb_order_request *r, risk_intent *out) {
     out->limit_price = r->limit_price;
     out->stop_price = r->stop_price;
     COPY(out->tif, r->tif[0] ? r->tif : "day");
+    /* PostgreSQL keeps microseconds: a retry compares with what it stored. */
+    out->expire_at = r->expire_at / 1000 * 1000;
     COPY(out->client_order_id, r->client_order_id);
     out->reduce_only = r->reduce_only;
     COPY(out->source, "api");
@@ -58,7 +60,8 @@ bool risk_same_order(const tb_order_record *e, bool existing_reduce_only, const 
     return strcmp(e->account, in->account) == 0 && strcmp(e->symbol, in->symbol) == 0 &&
            strcmp(e->side, in->side) == 0 && strcmp(e->type, in->type) == 0 && e->qty == in->qty &&
            e->limit_price == in->limit_price && e->stop_price == in->stop_price &&
-           strcmp(e->tif, in->tif) == 0 && existing_reduce_only == in->reduce_only;
+           strcmp(e->tif, in->tif) == 0 && e->expire_at == in->expire_at &&
+           existing_reduce_only == in->reduce_only;
 }
 
 void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns, tb_order *out) {
@@ -79,6 +82,7 @@ void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns
     out->ts = ts_ns;
     out->ref_price = in->ref_price;
     out->ref_ts = in->ref_ts;
+    out->expire_at = in->expire_at;
 }
 
 void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_ns,
@@ -99,6 +103,7 @@ void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_n
     COPY(out->status, "new");
     out->created_at = ts_ns;
     out->updated_at = ts_ns;
+    out->expire_at = in->expire_at;
 }
 
 void risk_decision_event(const risk_intent *in, const risk_verdict *v, const char *decision_id,

@@ -39,7 +39,7 @@ typedef enum {
 
 typedef enum { EXEC_BUY, EXEC_SELL } exec_side;
 typedef enum { EXEC_MARKET, EXEC_LIMIT, EXEC_STOP, EXEC_STOP_LIMIT } exec_type;
-typedef enum { EXEC_DAY, EXEC_GTC, EXEC_IOC, EXEC_FOK } exec_tif;
+typedef enum { EXEC_DAY, EXEC_GTC, EXEC_IOC, EXEC_FOK, EXEC_GTD } exec_tif;
 /* What a stop compares with its stop price: the last trade, or the touch
  * (ask for buy stops, bid for sell stops). */
 typedef enum { EXEC_TRIGGER_LAST, EXEC_TRIGGER_TOUCH } exec_trigger;
@@ -79,6 +79,7 @@ typedef struct exec_order {
     exec_status status;
     bool triggered;     /* a stop's trigger price was reached */
     int64_t created_ns; /* creation time, ns since the epoch (day expiry) */
+    int64_t expire_ns;  /* tif gtd: expires at the first tick at or after it */
     int64_t version;    /* transition number: 1 when created, +1 per transition */
     int64_t fills;      /* fills so far: the next fill is number fills + 1 */
 } exec_order;
@@ -133,6 +134,7 @@ typedef struct exec_outcome {
 
 /* Reason codes written to orders.reason and orders.status events. */
 #define EXEC_REASON_DAY_END "day_end"
+#define EXEC_REASON_GTD     "expire_at"
 #define EXEC_REASON_IOC     "ioc_remainder"
 #define EXEC_REASON_FOK     "fok_unfillable"
 #define EXEC_REASON_USER    "user"
@@ -145,6 +147,12 @@ tb_status exec_quote_validate(const exec_quote *q, tb_error *err) TB_WARN_UNUSED
 int64_t exec_day_end(int64_t created_ns);
 /* True when o is a day order whose day is over at now_ns. */
 bool exec_day_expired(const exec_order *o, int64_t now_ns);
+/* Whether a gtd order is expired at now_ns (the event time of a tick of its
+ * symbol): at or after its expire_at. Nothing expires gtd orders by the wall
+ * clock, so a replay expires them at the right point of its data; an order
+ * past its expire_at expires at the next tick of its symbol, before any
+ * matching, so it never trades after it. */
+bool exec_gtd_expired(const exec_order *o, int64_t now_ns);
 
 /* Whether a stop order's trigger price is reached by q. */
 bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger);

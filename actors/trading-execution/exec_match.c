@@ -30,6 +30,10 @@ bool exec_day_expired(const exec_order *o, int64_t now_ns) {
     return o->tif == EXEC_DAY && now_ns >= exec_day_end(o->created_ns);
 }
 
+bool exec_gtd_expired(const exec_order *o, int64_t now_ns) {
+    return o->tif == EXEC_GTD && o->expire_ns > 0 && now_ns >= o->expire_ns;
+}
+
 /* The price an order of side trades against: the touch of the opposite
  * side, or the last trade when that side is not quoted. 0 when none. */
 static tb_fixed touch_for(exec_side side, const exec_quote *q) {
@@ -111,6 +115,10 @@ static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns,
                       exec_order *o, pool *pl, exec_outcome *out) {
     if (exec_day_expired(o, now_ns)) {
         step(o, out, EXEC_EXPIRED, EXEC_REASON_DAY_END);
+        return;
+    }
+    if (exec_gtd_expired(o, now_ns)) {
+        step(o, out, EXEC_EXPIRED, EXEC_REASON_GTD);
         return;
     }
     bool is_stop = o->type == EXEC_STOP || o->type == EXEC_STOP_LIMIT;

@@ -54,7 +54,7 @@ bool exec_status_parse(const char *s, exec_status *out) {
 
 static const char *const side_names[] = {"buy", "sell"};
 static const char *const type_names[] = {"market", "limit", "stop", "stop_limit"};
-static const char *const tif_names[] = {"day", "gtc", "ioc", "fok"};
+static const char *const tif_names[] = {"day", "gtc", "ioc", "fok", "gtd"};
 static const char *const trigger_names[] = {"last", "touch"};
 
 const char *exec_side_name(exec_side s) {
@@ -76,11 +76,11 @@ bool exec_type_parse(const char *s, exec_type *out) {
     return true;
 }
 const char *exec_tif_name(exec_tif t) {
-    return (unsigned)t < 4 ? tif_names[t] : "?";
+    return (unsigned)t < 5 ? tif_names[t] : "?";
 }
 bool exec_tif_parse(const char *s, exec_tif *out) {
     int v;
-    if (!parse_name(s, tif_names, 4, &v)) return false;
+    if (!parse_name(s, tif_names, 5, &v)) return false;
     *out = (exec_tif)v;
     return true;
 }

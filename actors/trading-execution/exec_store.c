@@ -16,8 +16,9 @@
     "COALESCE(o.strategy_id, ''), o.status, o.filled_qty, COALESCE(o.avg_price, 0), "              \
     "COALESCE(o.reason, ''), (extract(epoch FROM o.created_at) * 1000000)::bigint, "               \
     "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                            \
-    "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id)"
-#define NCOLS 21
+    "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
+    "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0)"
+#define NCOLS 22
 
 void exec_events_free(exec_events *e) {
     free(e->v);
@@ -104,6 +105,8 @@ static tb_status parse_row(PGresult *r, int i, exec_row *out, tb_error *err) {
     o->version = strtoll(PQgetvalue(r, i, 18), NULL, 10);
     o->triggered = PQgetvalue(r, i, 19)[0] == 't';
     o->fills = strtoll(PQgetvalue(r, i, 20), NULL, 10);
+    rec->expire_at = strtoll(PQgetvalue(r, i, 21), NULL, 10) * 1000;
+    o->expire_ns = rec->expire_at;
     return TB_OK;
 }
 

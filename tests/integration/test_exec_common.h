@@ -94,10 +94,11 @@ typedef struct xt_order {
     const char *created_at; /* NULL: now() */
 } xt_order;
 
-/* Records the order as risk-management does (row + event, committed) and
- * publishes it on the ORDERS stream with Nats-Msg-Id = id. */
-static void xt_insert(const char *acct, const char *sym, const char *id, const xt_order *o) {
-    const char *p[10] = {id,
+/* Records the order as risk-management does (row + event, committed);
+ * expire_at (RFC 3339, tif gtd) may be NULL. */
+static void xt_insert_expiring(const char *acct, const char *sym, const char *id, const xt_order *o,
+                               const char *expire_at) {
+    const char *p[11] = {id,
                          acct,
                          sym,
                          o->side,
@@ -106,13 +107,18 @@ static void xt_insert(const char *acct, const char *sym, const char *id, const x
                          o->limit ? o->limit : "",
                          o->stop ? o->stop : "",
                          o->tif,
-                         o->created_at ? o->created_at : ""};
+                         o->created_at ? o->created_at : "",
+                         expire_at ? expire_at : ""};
     xt_exec("WITH o AS (INSERT INTO orders (order_id, account, symbol, side, type, qty, "
-            "limit_price, stop_price, tif, source, status, version, created_at) VALUES ($1, $2, "
-            "$3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, 'api', 'new', 1, "
-            "COALESCE($10::timestamptz, now())) RETURNING order_id) "
+            "limit_price, stop_price, tif, source, status, version, created_at, expire_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, 'api', 'new', "
+            "1, COALESCE($10::timestamptz, now()), $11::timestamptz) RETURNING order_id) "
             "INSERT INTO order_events (order_id, version, status) SELECT order_id, 1, 'new' FROM o",
-            10, p);
+            11, p);
+}
+
+static void xt_insert(const char *acct, const char *sym, const char *id, const xt_order *o) {
+    xt_insert_expiring(acct, sym, id, o, NULL);
 }
 
 static void xt_publish_order(const char *acct, const char *sym, const char *id, const xt_order *o,

@@ -444,6 +444,42 @@ START_TEST(day_orders_expire) {
 }
 END_TEST
 
+/* A gtd order works until the event time of a tick of its symbol reaches
+ * its expire_at; at that tick it expires instead of trading, even though
+ * the tick crosses it. */
+START_TEST(gtd_orders_expire_on_tick_time) {
+    fresh();
+    char id[64];
+    order_id(id, sizeof id, "g1");
+    /* whole microseconds, as risk-management stores it (PostgreSQL rounds) */
+    int64_t expire = (tb_now_ns() + 1500 * INT64_C(1000000)) / 1000 * 1000;
+    char at[40];
+    tb_ts_format(expire, at);
+    const xt_order o = {"buy", "limit", "gtd", "1", "10", NULL, NULL};
+    xt_insert_expiring(xacct, xsym, id, &o, at);
+    xt_publish_order(xacct, xsym, id, &o, id);
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    const char *p[1] = {id};
+    char *stored = xt_sql("SELECT (extract(epoch FROM expire_at) * 1000000)::bigint FROM orders "
+                          "WHERE order_id = $1",
+                          1, p);
+    ck_assert_int_eq(strtoll(stored, NULL, 10), expire / 1000);
+    free(stored);
+    /* before expire_at: a tick that does not cross leaves it working */
+    xt_tick_pub(xsym, 1, &(xt_tick){"11", "12", "11.5", NULL, NULL, NULL});
+    wait_seq(xsym, "1");
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    /* a tick stamped after expire_at that would fill it: it expires instead */
+    while (tb_now_ns() <= expire) usleep(20000);
+    xt_tick_pub(xsym, 2, &(xt_tick){"9", "9.5", "9.2", NULL, NULL, NULL});
+    xt_wait_state(id, "expired 0.00000000 v3");
+    ck_assert_int_eq(xt_fill_count(id), 0);
+    char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);
+    ck_assert_str_eq(reason, "expire_at");
+    free(reason);
+}
+END_TEST
+
 START_TEST(api_get_and_list) {
     fresh();
     char a[64], b[64], c[64];
@@ -576,6 +612,7 @@ int main(void) {
     tcase_add_test(tc, hostile_input_is_refused);
     tcase_add_test(tc, stop_order_triggers_on_last);
     tcase_add_test(tc, day_orders_expire);
+    tcase_add_test(tc, gtd_orders_expire_on_tick_time);
     tcase_add_test(tc, api_get_and_list);
     tcase_add_test(tc, execution_stops_cleanly);
     suite_add_tcase(s, tc);

@@ -338,6 +338,50 @@ START_TEST(price_checks) {
 }
 END_TEST
 
+/* tif gtd: expire_at required, after the symbol's last tick time (the fake
+ * quote's is now), refused with any other tif; stored and answered to the
+ * microsecond, and part of what a client_order_id retry must repeat. */
+START_TEST(gtd_orders) {
+    char acct[48], sym[48];
+    new_account(acct, sizeof acct);
+    new_symbol(sym, sizeof sym, true, "0.00000001", "0.00000001", "0.00000001", "");
+    fake_set_quote(sym, FX(99), FX(101), FX(100));
+    tb_order_request r = order_req(acct, sym, "buy", "limit", FX(1));
+    r.limit_price = FX(100);
+    snprintf(r.tif, sizeof r.tif, "gtd");
+    expect_reject(&r, "expire_at_invalid", "expire_at", "gtd without expire_at");
+    r.expire_at = tb_now_ns() - INT64_C(1000000000);
+    expect_reject(&r, "expire_at_invalid", "expire_at", "expire_at in the past");
+    r.expire_at = tb_now_ns() + INT64_C(60000000000) + 789; /* ns beyond the microsecond */
+    snprintf(r.client_order_id, sizeof r.client_order_id, "gtd-%s", acct);
+    tb_order_record rec;
+    tb_error err;
+    ck_assert_msg(submit(&r, &rec, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(rec.tif, "gtd");
+    ck_assert_int_eq(rec.expire_at, r.expire_at / 1000 * 1000);
+    const char *p[1] = {rec.order_id};
+    char v[64];
+    pg_value(v, sizeof v,
+             "SELECT (extract(epoch FROM expire_at) * 1000000)::bigint FROM orders "
+             "WHERE order_id = $1",
+             1, p);
+    ck_assert_int_eq(strtoll(v, NULL, 10), r.expire_at / 1000);
+    /* a retry answers the same order; another expire_at is another order */
+    tb_order_record again;
+    ck_assert_msg(submit(&r, &again, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(again.order_id, rec.order_id);
+    ck_assert_int_eq(again.expire_at, rec.expire_at);
+    r.expire_at += INT64_C(1000000000);
+    ck_assert_int_eq(submit(&r, &again, &err), TB_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "duplicate_client_order_id"));
+    /* any other tif refuses an expire_at */
+    r = order_req(acct, sym, "buy", "limit", FX(1));
+    r.limit_price = FX(100);
+    r.expire_at = tb_now_ns() + INT64_C(60000000000);
+    expect_reject(&r, "expire_at_invalid", "expire_at", "day order with expire_at");
+}
+END_TEST
+
 START_TEST(position_checks) {
     char acct[48], sym[48], other[48];
     new_account(acct, sizeof acct);
@@ -515,6 +559,7 @@ int main(void) {
     tcase_add_test(tc, symbol_checks);
     tcase_add_test(tc, quantity_checks);
     tcase_add_test(tc, price_checks);
+    tcase_add_test(tc, gtd_orders);
     tcase_add_test(tc, position_checks);
     tcase_add_test(tc, daily_loss_check);
     tcase_add_test(tc, open_orders_and_rate);

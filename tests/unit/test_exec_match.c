@@ -289,6 +289,34 @@ START_TEST(day_orders_expire_at_utc_midnight) {
 }
 END_TEST
 
+START_TEST(gtd_orders_expire_at_their_time) {
+    exec_order o = mk(EXEC_BUY, EXEC_LIMIT, EXEC_GTD, "5", "100", NULL);
+    o.expire_ns = NOW0 + 10 * SEC;
+    ck_assert(!exec_gtd_expired(&o, NOW0 + 10 * SEC - 1));
+    ck_assert(exec_gtd_expired(&o, NOW0 + 10 * SEC));
+    ck_assert(!exec_day_expired(&o, DAY_END + 86400 * SEC)); /* not a day order */
+    exec_order g = mk(EXEC_BUY, EXEC_LIMIT, EXEC_GTC, "5", "100", NULL);
+    g.expire_ns = NOW0; /* only gtd orders look at it */
+    ck_assert(!exec_gtd_expired(&g, NOW0 + SEC));
+
+    /* a tick before expire_at fills it; one at expire_at expires it instead */
+    exec_quote cross = qt("99", "99", NULL, NULL, NULL, NULL);
+    exec_outcome oc;
+    exec_order early = o;
+    exec_match(&cross, &P0, NOW0 + 10 * SEC - 1, false, &early, 1, &oc);
+    ck_assert_int_eq(early.status, EXEC_FILLED);
+    exec_match(&cross, &P0, NOW0 + 10 * SEC, false, &o, 1, &oc);
+    ck_assert(!oc.filled);
+    ck_assert_int_eq(oc.nsteps, 1);
+    ck_assert_int_eq(oc.steps[0], EXEC_EXPIRED);
+    ck_assert_str_eq(oc.reasons[0], EXEC_REASON_GTD);
+    ck_assert_int_eq(o.status, EXEC_EXPIRED);
+    ck_assert_str_eq(exec_tif_name(EXEC_GTD), "gtd");
+    exec_tif t;
+    ck_assert(exec_tif_parse("gtd", &t) && t == EXEC_GTD);
+}
+END_TEST
+
 /* ---- stops ---- */
 
 START_TEST(stop_triggers_on_last_then_trades_as_market) {
@@ -579,6 +607,7 @@ int main(void) {
     tcase_add_test(tc, limit_crossing_on_arrival_takes);
     tcase_add_test(tc, limit_ioc_and_fok);
     tcase_add_test(tc, day_orders_expire_at_utc_midnight);
+    tcase_add_test(tc, gtd_orders_expire_at_their_time);
     tcase_add_test(tc, stop_triggers_on_last_then_trades_as_market);
     tcase_add_test(tc, stop_trigger_touch_vs_last);
     tcase_add_test(tc, stop_limit_triggers_then_rests_as_limit);

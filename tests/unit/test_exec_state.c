@@ -133,7 +133,8 @@ START_TEST(names_round_trip) {
     ck_assert(!exec_type_parse("stop-limit", &t));
     exec_tif f;
     ck_assert(exec_tif_parse("fok", &f) && f == EXEC_FOK);
-    ck_assert(!exec_tif_parse("gtd", &f));
+    ck_assert(exec_tif_parse("gtd", &f) && f == EXEC_GTD);
+    ck_assert(!exec_tif_parse("gtt", &f));
     exec_side sd;
     ck_assert(exec_side_parse("sell", &sd) && sd == EXEC_SELL);
     exec_trigger tr;

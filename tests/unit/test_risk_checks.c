@@ -436,6 +436,25 @@ START_TEST(open_orders_and_rate) {
 }
 END_TEST
 
+START_TEST(gtd_expire_at) {
+    const int64_t now = INT64_C(1710082800) * 1000000000;
+    w.f.now_ns = now;
+    snprintf(w.in.tif, sizeof w.in.tif, "gtd");
+    expect_only(RISK_EXPIRE_AT, "expire_at"); /* gtd without expire_at */
+    ck_assert_ptr_nonnull(strstr(w.v.failures[0].message, "needs expire_at"));
+    w.in.expire_at = now;
+    expect_only(RISK_EXPIRE_AT, "expire_at"); /* not after the order's time */
+    w.in.expire_at = now + 1000;
+    expect_pass();
+    snprintf(w.in.tif, sizeof w.in.tif, "gtc");
+    expect_only(RISK_EXPIRE_AT, "expire_at"); /* only for gtd */
+    ck_assert_ptr_nonnull(strstr(w.v.failures[0].message, "only for tif gtd"));
+    w.in.expire_at = 0;
+    expect_pass();
+    ck_assert_str_eq(risk_reason_code(RISK_EXPIRE_AT), "expire_at_invalid");
+}
+END_TEST
+
 START_TEST(several_failures_and_text) {
     w.limits.max_order_qty = FX(1);
     w.symbol.tradable = false;
@@ -502,6 +521,7 @@ int main(void) {
     tcase_add_test(tc, gross_exposure);
     tcase_add_test(tc, daily_loss);
     tcase_add_test(tc, open_orders_and_rate);
+    tcase_add_test(tc, gtd_expire_at);
     tcase_add_test(tc, several_failures_and_text);
     tcase_add_test(tc, limits_validation);
     suite_add_tcase(s, tc);

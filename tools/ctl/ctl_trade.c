@@ -32,7 +32,7 @@ static void put(json_t *o, const char *key, const char *value) {
 
 static int order_submit(ctl *c, int argc, char **argv) {
     const char *account = NULL, *symbol = NULL, *side = NULL, *qty = NULL, *type = "market";
-    const char *limit = NULL, *stop = NULL, *tif = NULL, *coid = NULL, *pos[1];
+    const char *limit = NULL, *stop = NULL, *tif = NULL, *expire = NULL, *coid = NULL, *pos[1];
     bool reduce_only = false;
     const ctl_opt opts[] = {
         {"account", &account, NULL},
@@ -43,6 +43,7 @@ static int order_submit(ctl *c, int argc, char **argv) {
         {"limit-price", &limit, NULL},
         {"stop-price", &stop, NULL},
         {"tif", &tif, NULL},
+        {"expire-at", &expire, NULL},
         {"client-order-id", &coid, NULL},
         {"reduce-only", NULL, &reduce_only},
         {NULL, NULL, NULL},
@@ -67,6 +68,7 @@ static int order_submit(ctl *c, int argc, char **argv) {
     put(o, "limit_price", limit);
     put(o, "stop_price", stop);
     put(o, "tif", tif);
+    put(o, "expire_at", expire);
     put(o, "client_order_id", coid);
     if (o && reduce_only) json_object_set_new(o, "reduce_only", json_true());
     tb_order_request req;

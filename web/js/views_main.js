@@ -158,7 +158,7 @@ export function account(root, ctx) {
 // ------------------------------------------------------------------ orders --
 
 const TYPES = ['market', 'limit', 'stop', 'stop_limit'];
-const TIFS = ['day', 'gtc', 'ioc', 'fok'];
+const TIFS = ['day', 'gtc', 'gtd', 'ioc', 'fok'];
 
 function ticket(ctx, onPlaced) {
   const trader = can('trader');
@@ -166,6 +166,9 @@ function ticket(ctx, onPlaced) {
   const stop = h('input', { name: 'stop_price', inputmode: 'decimal', 'data-testid': 'ticket-stop' });
   const type = select('type', TYPES, 'market');
   type.dataset.testid = 'ticket-type';
+  const tif = select('tif', TIFS, 'day');
+  tif.dataset.testid = 'ticket-tif';
+  const expire = h('input', { name: 'expire_at', type: 'datetime-local', step: 1, 'data-testid': 'ticket-expire' });
   const result = h('p', { 'data-testid': 'ticket-result', role: 'status' });
   const symbol = h('input', { name: 'symbol', required: true, pattern: '[A-Za-z0-9_\\-]{1,32}', value: ctx.symbol || 'DAX', 'data-testid': 'ticket-symbol' });
   const form = h('form', { class: 'ticket', 'data-testid': 'ticket' },
@@ -177,7 +180,8 @@ function ticket(ctx, onPlaced) {
       field('Type', type),
       field('Quantity', h('input', { name: 'qty', required: true, inputmode: 'decimal', 'data-testid': 'ticket-qty' })),
       field('Limit price', limit), field('Stop price', stop),
-      field('Time in force', (() => { const s = select('tif', TIFS, 'day'); s.dataset.testid = 'ticket-tif'; return s; })()),
+      field('Time in force', tif),
+      field('Expires at', expire, 'gtd: the order expires at the first tick of the symbol at or after this time'),
       field('Client order id', h('input', { name: 'client_order_id', maxlength: 63 }), 'optional: a retry with the same id is not a second order'),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'reduce_only' }), ' reduce only'),
       h('button', { type: 'submit', 'data-testid': 'ticket-submit' }, 'Place order')),
@@ -185,13 +189,16 @@ function ticket(ctx, onPlaced) {
   const sync = () => {
     limit.disabled = !['limit', 'stop_limit'].includes(type.value);
     stop.disabled = !['stop', 'stop_limit'].includes(type.value);
+    expire.disabled = tif.value !== 'gtd';
   };
   type.addEventListener('change', sync);
+  tif.addEventListener('change', sync);
   sync();
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = formValues(form);
     if (!body.reduce_only) delete body.reduce_only;
+    if (body.expire_at) body.expire_at = new Date(body.expire_at).toISOString(); /* local time in the form */
     clear(result, 'Sending…');
     result.className = '';
     try {
