@@ -138,6 +138,7 @@ tb_status md_feed_begin(md_feed *f, md_service *svc, const char *source,
         svc->rate_ns = bus_mono_ns();
     }
     pthread_mutex_unlock(&svc->lock);
+    md_owner_claim(svc, source);
     tb_md_status st;
     md_feed_status(f, "running", NULL, &st);
     put_status(f, &st);
@@ -178,6 +179,7 @@ void md_feed_end(md_feed *f, const char *state, const char *message) {
     put_status(f, &st);
     if (bus_conn_flush(bulk, 5000) != TB_OK)
         bus_log(BUS_LOG_WARN, "feed %s: flushing its final status failed", f->source);
+    md_owner_release(svc, f->source);
     sample_rate(svc);
     pthread_mutex_lock(&svc->lock);
     if (--svc->running_feeds == 0) bus_gauge_set(svc->m_rate, 0);

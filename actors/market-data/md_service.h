@@ -80,14 +80,16 @@ typedef struct md_service {
     bus_actor *actor;
     md_settings cfg;
     /* metrics */
-    bus_series *m_ticks;          /* tb_ticks_published_total */
-    bus_series *m_rate;           /* tb_tick_rate */
-    bus_series *m_rejected;       /* tb_replay_rows_rejected_total */
-    bus_series *m_publish_errors; /* tb_md_publish_errors_total */
-    bus_series *m_store_errors;   /* tb_md_store_errors_total */
-    bus_series *m_flow_stalls;    /* tb_replay_consumer_stalls_total */
-    bus_series *m_flow_wait;      /* tb_replay_flow_waits_total */
-    bus_series *m_resent;         /* tb_replay_resent_ticks_total */
+    bus_series *m_ticks;                      /* tb_ticks_published_total */
+    bus_series *m_rate;                       /* tb_tick_rate */
+    bus_series *m_rejected;                   /* tb_replay_rows_rejected_total */
+    bus_series *m_publish_errors;             /* tb_md_publish_errors_total */
+    bus_series *m_store_errors;               /* tb_md_store_errors_total */
+    bus_series *m_flow_stalls;                /* tb_replay_consumer_stalls_total */
+    bus_series *m_flow_wait;                  /* tb_replay_flow_waits_total */
+    bus_series *m_resent;                     /* tb_replay_resent_ticks_total */
+    bus_series *m_orphans;                    /* tb_md_feeds_orphaned_total */
+    char owner[TB_TOKEN_CAP + TB_ID_CAP + 2]; /* "<instance>/<id of this start>" (md_owner.c) */
     /* replay flow control: every tick consumer's progress (md_flowctl.c) */
     pthread_mutex_t flow_lock; /* guards flow */
     pthread_cond_t flow_cond;  /* signalled on every flow report */
@@ -142,6 +144,22 @@ void md_feed_end(md_feed *f, const char *state, const char *message);
 bool md_feed_republish(md_feed *f, const tb_tick *t);
 /* Builds the status record of f now. */
 void md_feed_status(const md_feed *f, const char *state, const char *message, tb_md_status *out);
+
+/* ---- md_owner.c: the process running each feed, and feeds left behind ---- */
+
+/* Lease of a process on its feeds, and how often the timer renews it and
+ * sweeps for feeds whose process is gone. */
+#define MD_OWNER_LEASE_MS 5000
+#define MD_OWNER_RENEW_MS 1000
+/* Sets svc->owner (needs svc->actor). */
+void md_owner_init(md_service *svc);
+/* Records this process as the owner of source (md_feed_begin). */
+void md_owner_claim(md_service *svc, const char *source);
+/* Forgets source, if this process owns it (md_feed_end). */
+void md_owner_release(md_service *svc, const char *source);
+/* The timer (every MD_OWNER_RENEW_MS): renews the lease, ends the feeds of
+ * processes whose lease expired as `failed`. */
+void md_owner_tick(bus_actor *a, void *arg);
 
 /* ---- md_simfeed.c ---- */
 void md_sim_run(md_service *svc);
