@@ -106,6 +106,9 @@ static tb_status start(bus_actor *a, tb_error *err) {
     svc->m_orphans = bus_metrics_counter(
         m, "tb_md_feeds_orphaned_total",
         "Feeds ended as failed because the process running them died without ending them", NULL);
+    svc->m_resumed = bus_metrics_counter(
+        m, "tb_replay_resumed_total",
+        "Replays this instance took over and resumed after the process running them died", NULL);
     md_owner_init(svc);
     bus_actor_set_user(a, svc);
     s = bus_actor_add_timer(a, "feed-owners", MD_OWNER_RENEW_MS, md_owner_tick, NULL, NULL, err);

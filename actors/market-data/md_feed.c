@@ -22,32 +22,47 @@
  * added to once. Each tick still gets the seq it would get from one INCR
  * per tick, in batch order, and the stored quote is the batch's last for
  * its symbol, with its seq. */
-static const char quote_script[] =
-    "local n = #ARGV / 2\n"
-    "local count, last = {}, {}\n"
-    "for i = 1, n do\n"
-    "  local sym = ARGV[2 * i - 1]\n"
-    "  count[sym] = (count[sym] or 0) + 1\n"
-    "  last[sym] = i\n"
+#define QUOTE_SCRIPT_BODY(NTICKS)                                                                  \
+    "local n = " NTICKS "\n"                                                                       \
+    "local count, last, first = {}, {}, {}\n"                                                      \
+    "for i = 1, n do\n"                                                                            \
+    "  local sym = ARGV[2 * i - 1]\n"                                                              \
+    "  count[sym] = (count[sym] or 0) + 1\n"                                                       \
+    "  last[sym] = i\n"                                                                            \
+    "end\n"                                                                                        \
+    "local next_seq, syms = {}, {}\n"                                                              \
+    "for sym, i in pairs(last) do\n"                                                               \
+    "  local top = redis.call('INCRBY', KEYS[2 * i], count[sym])\n"                                \
+    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', top, 'tick', ARGV[2 * i])\n"                     \
+    "  next_seq[sym] = top - count[sym] + 1\n"                                                     \
+    "  first[sym] = next_seq[sym]\n"                                                               \
+    "  syms[#syms + 1] = sym\n"                                                                    \
+    "end\n"                                                                                        \
+    "redis.call('SADD', KEYS[1], unpack(syms))\n"                                                  \
+    "local seqs = {}\n"                                                                            \
+    "for i = 1, n do\n"                                                                            \
+    "  local sym = ARGV[2 * i - 1]\n"                                                              \
+    "  seqs[i] = next_seq[sym]\n"                                                                  \
+    "  next_seq[sym] = seqs[i] + 1\n"                                                              \
     "end\n"
-    "local next_seq, syms = {}, {}\n"
-    "for sym, i in pairs(last) do\n"
-    "  local top = redis.call('INCRBY', KEYS[2 * i], count[sym])\n"
-    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', top, 'tick', ARGV[2 * i])\n"
-    "  next_seq[sym] = top - count[sym] + 1\n"
-    "  syms[#syms + 1] = sym\n"
-    "end\n"
-    "redis.call('SADD', KEYS[1], unpack(syms))\n"
-    "local seqs = {}\n"
-    "for i = 1, n do\n"
-    "  local sym = ARGV[2 * i - 1]\n"
-    "  seqs[i] = next_seq[sym]\n"
-    "  next_seq[sym] = seqs[i] + 1\n"
-    "end\n"
-    "return seqs\n";
+
+static const char quote_script[] = QUOTE_SCRIPT_BODY("#ARGV / 2") "return seqs\n";
+
+/* The same for a replay that can be resumed (md_resume.c): the last key is
+ * its state, the last argument "<first line> <last line>" of the batch's
+ * rows, and the batch is appended to the state's `pending` as
+ * "<first line> <last line> <SYM> <first seq> ...;", atomically with the
+ * seqs it got, so a resume can publish the batch again with those seqs. */
+static const char quote_replay_script[] = QUOTE_SCRIPT_BODY(
+    "(#ARGV - 1) / 2") "local rec = ARGV[#ARGV]\n"
+                       "for sym, s in pairs(first) do rec = rec .. ' ' .. sym .. ' ' .. s end\n"
+                       "redis.call('HSET', KEYS[#KEYS], 'pending',\n"
+                       "           (redis.call('HGET', KEYS[#KEYS], 'pending') or '') .. rec .. "
+                       "';')\n"
+                       "return seqs\n";
 
 #define KEY_CAP (sizeof MD_KEY_QUOTE + TB_TOKEN_CAP)
-#define NARGS   (4 + 4 * MD_BATCH)
+#define NARGS   (6 + 4 * MD_BATCH)
 
 struct md_scratch {
     const char *argv[NARGS];
@@ -204,11 +219,17 @@ static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t
         x->len[i] = x->blobs.size - x->off[i];
     }
     int argc = 0;
-    char nk[16];
-    snprintf(nk, sizeof nk, "%zu", 1 + 2 * n);
+    char nk[16], lines[48];
+    bool resumable = f->resume_key[0] != '\0';
+    snprintf(nk, sizeof nk, "%zu", 1 + 2 * n + resumable);
+    snprintf(lines, sizeof lines, "%llu %llu", (unsigned long long)f->batch_from,
+             (unsigned long long)f->batch_to);
 #define PUSH(p, l) (x->argv[argc] = (p), x->lens[argc] = (l), argc++)
     PUSH("EVAL", 4);
-    PUSH(quote_script, sizeof quote_script - 1);
+    if (resumable)
+        PUSH(quote_replay_script, sizeof quote_replay_script - 1);
+    else
+        PUSH(quote_script, sizeof quote_script - 1);
     PUSH(nk, strlen(nk));
     PUSH(MD_KEY_SYMBOLS, sizeof MD_KEY_SYMBOLS - 1);
     for (size_t i = 0; i < n; i++) {
@@ -217,11 +238,13 @@ static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t
         PUSH(x->keys[2 * i], (size_t)a);
         PUSH(x->keys[2 * i + 1], (size_t)b);
     }
+    if (resumable) PUSH(f->resume_key, strlen(f->resume_key));
     /* blobs.data is final now that every tick is encoded */
     for (size_t i = 0; i < n; i++) {
         PUSH(ticks[i].symbol, strlen(ticks[i].symbol));
         PUSH(x->blobs.data + x->off[i], x->len[i]);
     }
+    if (resumable) PUSH(lines, strlen(lines));
 #undef PUSH
     redisReply *rep = NULL;
     tb_status s = bus_redis_cmd_argv(r, argc, x->argv, x->lens, &rep, err);

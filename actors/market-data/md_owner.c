@@ -9,9 +9,11 @@
  * recorded in the hash md:feeds (source -> token) and removed when it ends.
  * The same timer, on every instance, sweeps md:feeds: a feed whose owner's
  * lease expired is removed from the hash (one script, so one sweeper takes
- * it) and its stored status becomes `failed` with a message saying so,
- * published on md.status.<source> for whoever waits for the feed's end.
- * Nothing resumes such a feed: its ticks stop where the process died. */
+ * it). A replay of a file with a resume state (md_resume.c) is taken over
+ * by the sweeping process, which resumes it; any other feed (a simulator,
+ * a replay of CSV text) gets the stored status `failed` with a message
+ * saying so, published on md.status.<source> for whoever waits for the
+ * feed's end. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +22,23 @@
 #define MD_KEY_FEEDS "md:feeds"
 #define MD_KEY_ALIVE "md:alive:"
 
-/* Feeds of md:feeds whose owner has no lease, removed from it; returns
- * source, owner, source, owner, ... */
+/* Feeds of md:feeds whose owner has no lease: a replay with a resume state
+ * (md_resume.c) is taken over by this process (ARGV[3]), any other feed is
+ * removed; returns source, owner, "resume" | "fail", ... */
 static const char sweep_script[] = "local out = {}\n"
                                    "local all = redis.call('HGETALL', KEYS[1])\n"
                                    "for i = 1, #all, 2 do\n"
                                    "  if redis.call('EXISTS', ARGV[1] .. all[i + 1]) == 0 then\n"
-                                   "    redis.call('HDEL', KEYS[1], all[i])\n"
+                                   "    local what = 'fail'\n"
+                                   "    if redis.call('EXISTS', ARGV[2] .. all[i]) == 1 then\n"
+                                   "      redis.call('HSET', KEYS[1], all[i], ARGV[3])\n"
+                                   "      what = 'resume'\n"
+                                   "    else\n"
+                                   "      redis.call('HDEL', KEYS[1], all[i])\n"
+                                   "    end\n"
                                    "    out[#out + 1] = all[i]\n"
                                    "    out[#out + 1] = all[i + 1]\n"
+                                   "    out[#out + 1] = what\n"
                                    "  end\n"
                                    "end\n"
                                    "return out\n";
@@ -109,8 +119,8 @@ static void fail_orphan(md_service *svc, redisContext *r, const char *source, co
     snprintf(st.state, sizeof st.state, "failed");
     snprintf(st.message, sizeof st.message,
              "the market-data process running this feed (%.100s) stopped without ending it "
-             "(killed or crashed); its last report counted %llu ticks; nothing resumes it: "
-             "replay again",
+             "(killed or crashed); its last report counted %llu ticks; it cannot be resumed: "
+             "start it again",
              owner, (unsigned long long)st.ticks);
     st.ts = tb_now_ns();
     msgpack_sbuffer b;
@@ -136,6 +146,33 @@ static void fail_orphan(md_service *svc, redisContext *r, const char *source, co
     bus_log(BUS_LOG_WARN, "feed %s failed: %s", source, st.message);
 }
 
+/* Starts the replay of source again on this process from its resume
+ * state (md_resume.c); false (state deleted, entry removed) when it
+ * cannot, and the feed is then failed like any other. */
+static bool resume_orphan(md_service *svc, const char *source, const char *owner) {
+    md_replay_req req;
+    tb_error err = {0};
+    tb_status s = TB_OK;
+    if (!md_resume_request(svc, source, &req))
+        s = tb_error_set(&err, TB_ERR, NULL, "its resume state cannot be read");
+    if (s == TB_OK) s = md_replay_start_background(svc, &req, &err);
+    if (s == TB_OK) {
+        bus_counter_add(svc->m_resumed, 1);
+        bus_log(BUS_LOG_WARN, "replay %s: its process %s died; resuming it here", source, owner);
+        return true;
+    }
+    bus_log(BUS_LOG_WARN, "replay %s: its process %s died and it cannot be resumed here: %s",
+            source, owner, err.message);
+    redisContext *r = bus_redis_acquire(bus_actor_redis(svc->actor), &err);
+    if (r) {
+        if (bus_redis_cmd(r, NULL, &err, "DEL " MD_KEY_REPLAY "%s", source) != TB_OK ||
+            bus_redis_cmd(r, NULL, &err, "HDEL " MD_KEY_FEEDS " %s", source) != TB_OK)
+            bus_counter_add(svc->m_store_errors, 1);
+    }
+    bus_redis_release(bus_actor_redis(svc->actor), r);
+    return false;
+}
+
 void md_owner_tick(bus_actor *a, void *arg) {
     (void)arg;
     md_service *svc = md_service_of(a);
@@ -145,16 +182,25 @@ void md_owner_tick(bus_actor *a, void *arg) {
     redisContext *r = bus_redis_acquire(pool, &err);
     if (r == NULL) return; /* Redis away: leases and sweeps wait for it */
     redisReply *rep = NULL;
-    const char *argv[] = {"EVAL", sweep_script, "1", MD_KEY_FEEDS, MD_KEY_ALIVE};
-    size_t lens[] = {4, sizeof sweep_script - 1, 1, sizeof MD_KEY_FEEDS - 1,
-                     sizeof MD_KEY_ALIVE - 1};
+    const char *argv[] = {"EVAL",       sweep_script,  "1",       MD_KEY_FEEDS,
+                          MD_KEY_ALIVE, MD_KEY_REPLAY, svc->owner};
+    size_t lens[] = {4,
+                     sizeof sweep_script - 1,
+                     1,
+                     sizeof MD_KEY_FEEDS - 1,
+                     sizeof MD_KEY_ALIVE - 1,
+                     sizeof MD_KEY_REPLAY - 1,
+                     strlen(svc->owner)};
     tb_status s = renew(r, svc, &err);
-    if (s == TB_OK) s = bus_redis_cmd_argv(r, 5, argv, lens, &rep, &err);
+    if (s == TB_OK) s = bus_redis_cmd_argv(r, 7, argv, lens, &rep, &err);
     if (s == TB_OK && rep->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-            const redisReply *src = rep->element[i], *own = rep->element[i + 1];
+        for (size_t i = 0; i + 2 < rep->elements; i += 3) {
+            const redisReply *src = rep->element[i], *own = rep->element[i + 1],
+                             *what = rep->element[i + 2];
             if (src->type != REDIS_REPLY_STRING || own->type != REDIS_REPLY_STRING ||
-                src->len >= TB_TOKEN_CAP)
+                what->type != REDIS_REPLY_STRING || src->len >= TB_TOKEN_CAP)
+                continue;
+            if (strcmp(what->str, "resume") == 0 && resume_orphan(svc, src->str, own->str))
                 continue;
             fail_orphan(svc, r, src->str, own->str);
         }

@@ -1,19 +1,18 @@
 /* market-data killed with -9 and started again (as a supervisor does), with
  * the same INSTANCE_ID:
  *
- * 1. the simulator: the restarted process's ticks continue every symbol's
- *    sequence above every seq published before the kill, strictly
- *    increasing, none reused (md:seq:<SYM> in Redis survives the process);
+ * 1. the simulator: nothing resumes it; a second instance ends the killed
+ *    feed `failed` once its owner lease expired (md_owner.c), and the
+ *    restarted process's ticks continue the symbol's sequence above every
+ *    seq published before the kill, strictly increasing, none reused
+ *    (md:seq:<SYM> in Redis survives the process);
  * 2. a replay at speed 0 to historical-data, killed when a third of the
- *    file was received: nothing resumes it. Consumers saw, per symbol, seqs
- *    1..k without a gap and no tick twice (bars count exactly what was
- *    delivered); within the owner lease (md_owner.c) the feed's status
- *    becomes `failed`, published on md.status.<source> and answered by
- *    api.market.status, and no tick of the feed follows. Replaying the file
- *    again into fresh symbols (symbol_prefix, as backtests do) then
- *    delivers every row once: seqs 1..n per symbol, bars counting each
- *    tick once. (Replaying into the same symbols would give the rows new
- *    seqs, so bars would count the first part twice.) */
+ *    file was received: the restarted process takes it over once the
+ *    lease expired and resumes it (md_resume.c). Consumers get every row
+ *    of the file, per symbol seqs 1..n without a gap; a seq that comes
+ *    twice (a row of a batch the dead process had given seqs, published
+ *    again) carries the same row; the 1 s bars count each row once; the
+ *    feed ends `done` with the file's tick count. */
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -36,7 +35,7 @@ static bus_config cfg;
 static bus_conn *conn;
 static PGconn *pg;
 static char tag[40], log_path[512], csv[600], md_inst[80];
-static pid_t md_pid, hist_pid;
+static pid_t md_pid, hist_pid, idle_pid;
 static const char *const sym_suffix[N_SYM] = {"A", "B", "C", "D"};
 
 static void setup(void) {
@@ -52,8 +51,8 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    pid_t *ps[] = {&md_pid, &hist_pid};
-    for (int i = 0; i < 2; i++)
+    pid_t *ps[] = {&md_pid, &hist_pid, &idle_pid};
+    for (int i = 0; i < 3; i++)
         if (*ps[i] > 0) {
             kill(*ps[i], SIGKILL);
             (void)tb_test_wait_exit(*ps[i], 5000);
@@ -91,6 +90,21 @@ static bool tick_of(natsMsg *m, tb_tick *t) {
                      NULL) == TB_OK;
 }
 
+/* The next final status (not running) on sub within timeout_ms. */
+static bool final_status(natsSubscription *sub, int64_t timeout_ms, tb_md_status *out) {
+    int64_t end = bus_mono_ns() + timeout_ms * 1000000;
+    natsMsg *m = NULL;
+    while (bus_mono_ns() < end) {
+        if (natsSubscription_NextMsg(&m, sub, 100) != NATS_OK) continue;
+        bool fin = tb_decode(&tb_md_status_desc, natsMsg_GetData(m),
+                             (size_t)natsMsg_GetDataLength(m), out, NULL) == TB_OK &&
+                   strcmp(out->state, "running") != 0;
+        natsMsg_Destroy(m);
+        if (fin) return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------ simulator -- */
 
 START_TEST(sim_seqs_continue_after_kill9) {
@@ -105,6 +119,17 @@ START_TEST(sim_seqs_continue_after_kill9) {
     ck_assert_int_eq(natsSubscription_SetPendingLimits(sub, -1, -1), NATS_OK);
     char *env[] = {"MD_MODE=sim", syms, src, "MD_RATE=1000", NULL};
     md_pid = spawn_md(env);
+    /* A second instance without a feed: its sweep ends the killed one's. */
+    char idle_inst[80];
+    snprintf(idle_inst, sizeof idle_inst, "%s-idle", tag);
+    idle_pid = tb_service_spawn("market-data", idle_inst, "MD_MODE=off", log_path);
+    ck_assert_msg(tb_service_wait(conn, "market-data", idle_inst, 1, 30000),
+                  "the idle market-data is not up (see %s)", log_path);
+    natsSubscription *status = NULL;
+    char status_subject[96];
+    snprintf(status_subject, sizeof status_subject, "md.status.%s", tag);
+    ck_assert_int_eq(natsConnection_SubscribeSync(&status, bus_conn_nats(conn), status_subject),
+                     NATS_OK);
 
     /* Before: 500 ticks in order, then the kill; what was already on its
      * way still counts as "before". */
@@ -136,6 +161,18 @@ START_TEST(sim_seqs_continue_after_kill9) {
     }
     ck_assert_msg(ordered, "seqs before the kill were not increasing");
     uint64_t last_before = last;
+    /* Nothing resumes a simulator: once the lease expired, the other
+     * instance ends the feed failed. */
+    tb_md_status st;
+    ck_assert_msg(final_status(status, MD_LEASE_WAIT_MS, &st),
+                  "no final status of the killed simulator within %d ms (see %s)", MD_LEASE_WAIT_MS,
+                  log_path);
+    ck_assert_str_eq(st.state, "failed");
+    ck_assert_msg(strstr(st.message, "stopped without ending it") != NULL, "message: %s",
+                  st.message);
+    natsSubscription_Destroy(status);
+    ck_assert_int_eq(tb_test_stop(idle_pid, 20000), 0);
+    idle_pid = 0;
 
     md_pid = spawn_md(env);
     uint64_t after = 0, first_after = 0;
@@ -185,8 +222,8 @@ static void write_ticks(long long per_symbol[N_SYM]) {
 /* What one subscription saw of N_SYM symbols named <prefix><tag><X>. */
 typedef struct seen {
     natsSubscription *sub[N_SYM];
-    uint8_t *hits[N_SYM]; /* by seq, up to MAX_SEQ */
-    uint64_t count[N_SYM], dup[N_SYM], max[N_SYM], beyond[N_SYM];
+    tb_fixed *last[N_SYM]; /* by seq, up to MAX_SEQ: the tick's last price, 0 = not seen */
+    uint64_t count[N_SYM], dup[N_SYM], differ[N_SYM], max[N_SYM], beyond[N_SYM];
 } seen;
 
 static void seen_open(seen *s, const char *prefix) {
@@ -197,15 +234,15 @@ static void seen_open(seen *s, const char *prefix) {
         ck_assert_int_eq(natsConnection_SubscribeSync(&s->sub[k], bus_conn_nats(conn), subject),
                          NATS_OK);
         ck_assert_int_eq(natsSubscription_SetPendingLimits(s->sub[k], -1, -1), NATS_OK);
-        s->hits[k] = calloc(MAX_SEQ + 1, 1);
-        ck_assert_ptr_nonnull(s->hits[k]);
+        s->last[k] = calloc(MAX_SEQ + 1, sizeof *s->last[k]);
+        ck_assert_ptr_nonnull(s->last[k]);
     }
 }
 
 static void seen_close(seen *s) {
     for (int k = 0; k < N_SYM; k++) {
         natsSubscription_Destroy(s->sub[k]);
-        free(s->hits[k]);
+        free(s->last[k]);
     }
 }
 
@@ -218,11 +255,14 @@ static uint64_t seen_pump(seen *s) {
             tb_tick t;
             if (tick_of(m, &t)) {
                 n++;
-                if (t.seq == 0 || t.seq > MAX_SEQ) {
+                if (t.seq == 0 || t.seq > MAX_SEQ || t.last <= 0) {
                     s->beyond[k]++;
-                } else if (s->hits[k][t.seq]++) {
+                } else if (s->last[k][t.seq] != 0) {
                     s->dup[k]++;
+                    /* a seq seen again must be the same row */
+                    if (s->last[k][t.seq] != t.last) s->differ[k]++;
                 } else {
+                    s->last[k][t.seq] = t.last;
                     s->count[k]++;
                     if (t.seq > s->max[k]) s->max[k] = t.seq;
                 }
@@ -237,18 +277,6 @@ static uint64_t seen_total(const seen *s) {
     uint64_t n = 0;
     for (int k = 0; k < N_SYM; k++) n += s->count[k];
     return n;
-}
-
-/* Every symbol: seqs 1..max all seen, none twice, none out of range. */
-static void seen_check_gapless(const seen *s, const char *what) {
-    for (int k = 0; k < N_SYM; k++) {
-        ck_assert_msg(s->dup[k] == 0 && s->beyond[k] == 0, "%s %s: %llu twice, %llu out of range",
-                      what, sym_suffix[k], (unsigned long long)s->dup[k],
-                      (unsigned long long)s->beyond[k]);
-        ck_assert_msg(s->count[k] == s->max[k], "%s %s: %llu seqs seen up to %llu: a gap", what,
-                      sym_suffix[k], (unsigned long long)s->count[k],
-                      (unsigned long long)s->max[k]);
-    }
 }
 
 static long long bar_ticks(const char *sym) {
@@ -305,30 +333,15 @@ static void start_replay(const char *prefix) {
                   "replay: %s", err.message);
 }
 
-/* The next final status (not running) on sub within timeout_ms. */
-static bool final_status(natsSubscription *sub, int64_t timeout_ms, tb_md_status *out) {
-    int64_t end = bus_mono_ns() + timeout_ms * 1000000;
-    natsMsg *m = NULL;
-    while (bus_mono_ns() < end) {
-        if (natsSubscription_NextMsg(&m, sub, 100) != NATS_OK) continue;
-        bool fin = tb_decode(&tb_md_status_desc, natsMsg_GetData(m),
-                             (size_t)natsMsg_GetDataLength(m), out, NULL) == TB_OK &&
-                   strcmp(out->state, "running") != 0;
-        natsMsg_Destroy(m);
-        if (fin) return true;
-    }
-    return false;
-}
-
-START_TEST(replay_killed_ends_failed_and_replays_again_exactly) {
+START_TEST(replay_killed_resumes_without_gaps) {
     long long rows[N_SYM] = {0};
     write_ticks(rows);
     natsSubscription *status = NULL;
     char subject[96];
     snprintf(subject, sizeof subject, "md.status.%s", tag);
     ck_assert_int_eq(natsConnection_SubscribeSync(&status, bus_conn_nats(conn), subject), NATS_OK);
-    seen first;
-    seen_open(&first, "");
+    seen run;
+    seen_open(&run, "");
 
     char *env[] = {"MD_MODE=off", NULL};
     md_pid = spawn_md(env);
@@ -340,29 +353,46 @@ START_TEST(replay_killed_ends_failed_and_replays_again_exactly) {
 
     start_replay("");
     int64_t end = bus_mono_ns() + 60 * SEC;
-    while (seen_total(&first) < N_TICKS / 3 && bus_mono_ns() < end) {
-        if (seen_pump(&first) == 0) usleep(1000);
+    while (seen_total(&run) < N_TICKS / 3 && bus_mono_ns() < end) {
+        if (seen_pump(&run) == 0) usleep(1000);
     }
-    ck_assert_msg(seen_total(&first) >= N_TICKS / 3, "a third of the file not delivered in 60 s");
-    ck_assert_msg(seen_total(&first) < N_TICKS, "the replay ended before the kill");
+    ck_assert_msg(seen_total(&run) >= N_TICKS / 3, "a third of the file not delivered in 60 s");
+    ck_assert_msg(seen_total(&run) < N_TICKS, "the replay ended before the kill");
     kill9(&md_pid);
+    seen_pump(&run);
+    uint64_t before = seen_total(&run);
     md_pid = spawn_md(env);
 
-    /* Nothing resumes the feed: its status becomes failed within the lease
-     * and the sweep, and no tick of it follows. */
+    /* The restarted process takes the replay over once the dead one's
+     * lease expired and carries it to its end. */
     tb_md_status st;
-    ck_assert_msg(final_status(status, MD_LEASE_WAIT_MS, &st),
-                  "no final status of the killed replay within %d ms (see %s)", MD_LEASE_WAIT_MS,
-                  log_path);
-    ck_assert_str_eq(st.state, "failed");
-    ck_assert_msg(strstr(st.message, "stopped without ending it") != NULL, "message: %s",
-                  st.message);
-    char failed_msg[TB_TEXT_CAP];
-    snprintf(failed_msg, sizeof failed_msg, "%s", st.message);
-    seen_pump(&first);
-    uint64_t delivered_total = seen_total(&first);
-    ck_assert_msg(delivered_total < N_TICKS, "the whole file arrived: the kill came too late");
-    seen_check_gapless(&first, "first run");
+    bool done = false;
+    end = bus_mono_ns() + (60 * SEC) + (int64_t)MD_LEASE_WAIT_MS * 1000000;
+    while (!done && bus_mono_ns() < end) {
+        seen_pump(&run);
+        done = final_status(status, 50, &st);
+    }
+    ck_assert_msg(done, "the killed replay did not end (see %s)", log_path);
+    ck_assert_msg(strcmp(st.state, "done") == 0, "resumed replay: %s: %s", st.state, st.message);
+    ck_assert_int_eq((long long)st.ticks, N_TICKS);
+    end = bus_mono_ns() + 5 * SEC;
+    while (seen_total(&run) < N_TICKS && bus_mono_ns() < end)
+        if (seen_pump(&run) == 0) usleep(1000);
+    /* Every row once by seq, per symbol 1..n without a gap; rows of the
+     * batches the dead process had given seqs come again with those seqs
+     * (duplicates consumers drop), never with new ones. */
+    uint64_t dups = 0;
+    for (int k = 0; k < N_SYM; k++) {
+        ck_assert_msg(run.beyond[k] == 0, "%s: %llu seqs beyond the file's rows", sym_suffix[k],
+                      (unsigned long long)run.beyond[k]);
+        ck_assert_msg(run.differ[k] == 0, "%s: %llu seqs came again with another price",
+                      sym_suffix[k], (unsigned long long)run.differ[k]);
+        ck_assert_msg(run.count[k] == (uint64_t)rows[k] && run.max[k] == (uint64_t)rows[k],
+                      "%s: %llu distinct seqs up to %llu, the file has %lld rows", sym_suffix[k],
+                      (unsigned long long)run.count[k], (unsigned long long)run.max[k], rows[k]);
+        dups += run.dup[k];
+    }
+    check_bars("", run.count);
     tb_query q = {0};
     tb_md_status got;
     snprintf(q.id, sizeof q.id, "%s", tag);
@@ -370,34 +400,12 @@ START_TEST(replay_killed_ends_failed_and_replays_again_exactly) {
     ck_assert_msg(bus_request(conn, "api.market.status", &tb_query_desc, &q, &tb_md_status_desc,
                               &got, 5000, NULL, &err) == TB_OK,
                   "status: %s", err.message);
-    ck_assert_str_eq(got.state, "failed");
-    check_bars("", first.count);
-
-    /* Again, into fresh symbols: every row once. */
-    seen again;
-    seen_open(&again, "R");
-    start_replay("R");
-    bool done = false;
-    end = bus_mono_ns() + 60 * SEC;
-    while (!done && bus_mono_ns() < end) {
-        seen_pump(&again);
-        done = final_status(status, 50, &st);
-    }
-    ck_assert_msg(done, "the second replay did not end in 60 s (see %s)", log_path);
-    ck_assert_msg(strcmp(st.state, "done") == 0, "second replay: %s: %s", st.state, st.message);
-    end = bus_mono_ns() + 5 * SEC;
-    while (seen_total(&again) < N_TICKS && bus_mono_ns() < end)
-        if (seen_pump(&again) == 0) usleep(1000);
-    seen_check_gapless(&again, "second run");
-    for (int k = 0; k < N_SYM; k++) ck_assert_int_eq((long long)again.count[k], rows[k]);
-    check_bars("R", again.count);
-    printf("replay kill: %llu of %d ticks delivered before the kill -9 (gapless, once each), "
-           "nothing resumed, status failed: %s; replayed again into fresh symbols: %llu ticks, "
-           "every row once\n",
-           (unsigned long long)delivered_total, N_TICKS, failed_msg,
-           (unsigned long long)seen_total(&again));
-    seen_close(&first);
-    seen_close(&again);
+    ck_assert_str_eq(got.state, "done");
+    printf("replay kill: %llu of %d ticks delivered before the kill -9, resumed by the restarted "
+           "process: all %d rows delivered, per-symbol seqs gapless, %llu ticks again with their "
+           "seqs, bars exact\n",
+           (unsigned long long)before, N_TICKS, N_TICKS, (unsigned long long)dups);
+    seen_close(&run);
     natsSubscription_Destroy(status);
     ck_assert_int_eq(tb_test_stop(md_pid, 20000), 0);
     md_pid = 0;
@@ -412,7 +420,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, sim_seqs_continue_after_kill9);
-    tcase_add_test(tc, replay_killed_ends_failed_and_replays_again_exactly);
+    tcase_add_test(tc, replay_killed_resumes_without_gaps);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
