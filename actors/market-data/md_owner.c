@@ -19,9 +19,6 @@
 
 #include "md_service.h"
 
-#define MD_KEY_FEEDS "md:feeds"
-#define MD_KEY_ALIVE "md:alive:"
-
 /* Feeds of md:feeds whose owner has no lease: a replay with a resume state
  * (md_resume.c) is taken over by this process (ARGV[3]), any other feed is
  * removed; returns source, owner, "resume" | "fail", ... */
@@ -75,6 +72,20 @@ void md_owner_claim(md_service *svc, const char *source) {
                 "stays running): %s",
                 source, err.message);
     }
+}
+
+bool md_owner_holds(md_service *svc, const char *source) {
+    tb_error err = {0};
+    bus_redis_pool *pool = bus_actor_redis(svc->actor);
+    redisContext *r = bus_redis_acquire(pool, &err);
+    redisReply *rep = NULL;
+    tb_status s =
+        r ? bus_redis_cmd(r, &rep, &err, "HGET " MD_KEY_FEEDS " %s", source) : TB_UNAVAILABLE;
+    bus_redis_release(pool, r);
+    bool holds =
+        s != TB_OK || (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, svc->owner) == 0);
+    if (rep) freeReplyObject(rep);
+    return holds;
 }
 
 void md_owner_release(md_service *svc, const char *source) {

@@ -129,6 +129,7 @@ static bool flush_batch(md_feed *f, md_flowctl_gate *g, tb_tick *batch, size_t *
     if (*n == 0) return true;
     if (!md_flowctl_wait(g, f, *n)) return false;
     tb_status s = md_feed_publish(f, batch, *n);
+    if (s == TB_CONFLICT) return false; /* taken over: its new owner publishes it */
     /* Published, or refused by Redis and lost: a resume goes on after it. */
     f->published_to = f->batch_to;
     md_flowctl_published(g, batch, *n, s == TB_OK);
@@ -283,8 +284,9 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     }
     bool read_error = ferror(fp) != 0;
     fclose(fp);
-    /* Whatever the outcome, nothing resumes this replay any more. */
-    md_resume_clear(f);
+    /* Whatever the outcome, nothing resumes this replay any more (unless
+     * another process took it over: then the state is its). */
+    if (!f->taken_over && md_owner_holds(svc, f->source)) md_resume_clear(f);
     char summary[TB_TEXT_CAP - 64], msg[TB_TEXT_CAP];
     md_csv_summary(&p, summary, sizeof summary);
     if (stopped && f->cancel && atomic_load(f->cancel) && !bus_actor_stopping(svc->actor)) {

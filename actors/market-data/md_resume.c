@@ -19,6 +19,14 @@
 
 #include "md_service.h"
 
+/* Moves the checkpoint, only while this process owns the feed (a process
+ * taken over must not move its successor's). */
+static const char checkpoint_script[] =
+    "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then\n"
+    "  redis.call('HSET', KEYS[2], 'line', ARGV[3], 'ticks', ARGV[4], 'pending', '')\n"
+    "end\n"
+    "return 0\n";
+
 static void key_of(const char *source, char *out, size_t cap) {
     snprintf(out, cap, MD_KEY_REPLAY "%s", source);
 }
@@ -191,9 +199,18 @@ void md_resume_checkpoint(md_feed *f, uint64_t line) {
     char ls[24], ts[24];
     snprintf(ls, sizeof ls, "%llu", (unsigned long long)line);
     snprintf(ts, sizeof ts, "%llu", (unsigned long long)f->ticks);
-    const char *argv[] = {"HSET", f->resume_key, "line", ls, "ticks", ts, "pending", ""};
-    size_t lens[] = {4, strlen(f->resume_key), 4, strlen(ls), 5, strlen(ts), 7, 0};
-    tb_status s = r ? bus_redis_cmd_argv(r, 8, argv, lens, NULL, &err) : TB_UNAVAILABLE;
+    const char *argv[] = {
+        "EVAL", checkpoint_script, "2", MD_KEY_FEEDS, f->resume_key, f->source, svc->owner, ls, ts};
+    size_t lens[] = {4,
+                     sizeof checkpoint_script - 1,
+                     1,
+                     sizeof MD_KEY_FEEDS - 1,
+                     strlen(f->resume_key),
+                     strlen(f->source),
+                     strlen(svc->owner),
+                     strlen(ls),
+                     strlen(ts)};
+    tb_status s = r ? bus_redis_cmd_argv(r, 9, argv, lens, NULL, &err) : TB_UNAVAILABLE;
     bus_redis_release(pool, r);
     if (s != TB_OK) store_error(svc, f->source, "advance", &err);
 }

@@ -26,6 +26,8 @@
 #define MD_KEY_QUOTE   "md:quote:"
 #define MD_KEY_SYMBOLS "md:symbols"
 #define MD_KEY_STATUS  "md:status:"
+#define MD_KEY_FEEDS   "md:feeds"
+#define MD_KEY_ALIVE   "md:alive:"
 /* Ticks handed to Redis and NATS together. */
 #define MD_BATCH 256
 /* Replay flow control (MD_REPLAY_WINDOW): default and ceiling of the window. */
@@ -125,6 +127,7 @@ typedef struct md_feed {
     char resume_key[sizeof "md:replay:" + TB_TOKEN_CAP];
     uint64_t batch_from, batch_to;
     uint64_t published_to; /* last input line of the rows published (replays) */
+    bool taken_over;       /* another process resumed this replay: stop, end nothing */
 } md_feed;
 
 /* Starts a feed: records it as the instance's current feed and reports
@@ -161,6 +164,9 @@ void md_feed_status(const md_feed *f, const char *state, const char *message, tb
 void md_owner_init(md_service *svc);
 /* Records this process as the owner of source (md_feed_begin). */
 void md_owner_claim(md_service *svc, const char *source);
+/* Whether md:feeds still names this process as source's owner (true when
+ * Redis cannot tell: nobody can take a feed over without it either). */
+bool md_owner_holds(md_service *svc, const char *source);
 /* Forgets source, if this process owns it (md_feed_end). */
 void md_owner_release(md_service *svc, const char *source);
 /* The timer (every MD_OWNER_RENEW_MS): renews the lease, ends the feeds of
