@@ -10,7 +10,9 @@
  * and every paced consumer finished it (or `failed` when it was stopped
  * early or could not be read), so a backtest driven by the replay knows
  * when it is over. At speed 0 the last ticks are kept for resends
- * (md_resend.h) that heal ticks a killed consumer worker lost. */
+ * (md_resend.h) that heal ticks a killed consumer worker lost. A
+ * background replay of a file keeps its state in Redis (md_resume.c), so
+ * another process resumes it if this one dies. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
