@@ -12,7 +12,11 @@
  *    of the file, per symbol seqs 1..n without a gap; a seq that comes
  *    twice (a row of a batch the dead process had given seqs, published
  *    again) carries the same row; the 1 s bars count each row once; the
- *    feed ends `done` with the file's tick count. */
+ *    feed ends `done` with the file's tick count;
+ * 3. the same when the owner is not dead but paused (SIGSTOP) past its
+ *    lease: the other instance takes the replay over, and the owner, once
+ *    running again, stops at its next batch without publishing under new
+ *    seqs or ending the feed a second time. */
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -34,6 +38,7 @@
 static bus_config cfg;
 static bus_conn *conn;
 static PGconn *pg;
+static bus_redis_pool *redis;
 static char tag[40], log_path[512], csv[600], md_inst[80];
 static pid_t md_pid, hist_pid, idle_pid;
 static const char *const sym_suffix[N_SYM] = {"A", "B", "C", "D"};
@@ -43,6 +48,8 @@ static void setup(void) {
     conn = tb_test_conn(&cfg);
     pg = PQconnectdb(cfg.database_url);
     ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    tb_error err = {0};
+    ck_assert_msg(bus_redis_pool_create(cfg.redis_url, &redis, &err) == TB_OK, "%s", err.message);
     tb_test_unique(tag, sizeof tag, "MK");
     snprintf(md_inst, sizeof md_inst, "%s-md", tag);
     const char *bd = getenv("TB_BINARY_DIR");
@@ -59,6 +66,7 @@ static void teardown(void) {
             *ps[i] = 0;
         }
     unlink(csv);
+    bus_redis_pool_destroy(redis);
     PQfinish(pg);
     bus_conn_close(conn);
 }
@@ -320,6 +328,26 @@ static void check_bars(const char *prefix, const uint64_t *count) {
     }
 }
 
+/* Every row once by seq, per symbol 1..n without a gap; rows of the
+ * batches a dead (or paused) process had given seqs come again with those
+ * seqs (duplicates consumers drop), never under new ones; the bars count
+ * each row once. Returns the duplicates. */
+static uint64_t check_every_row_once(const seen *run, const long long rows[N_SYM]) {
+    uint64_t dups = 0;
+    for (int k = 0; k < N_SYM; k++) {
+        ck_assert_msg(run->beyond[k] == 0, "%s: %llu seqs beyond the file's rows", sym_suffix[k],
+                      (unsigned long long)run->beyond[k]);
+        ck_assert_msg(run->differ[k] == 0, "%s: %llu seqs came again with another price",
+                      sym_suffix[k], (unsigned long long)run->differ[k]);
+        ck_assert_msg(run->count[k] == (uint64_t)rows[k] && run->max[k] == (uint64_t)rows[k],
+                      "%s: %llu distinct seqs up to %llu, the file has %lld rows", sym_suffix[k],
+                      (unsigned long long)run->count[k], (unsigned long long)run->max[k], rows[k]);
+        dups += run->dup[k];
+    }
+    check_bars("", run->count);
+    return dups;
+}
+
 static void start_replay(const char *prefix) {
     tb_market_replay rp = {.speed = 0};
     tb_md_status ms;
@@ -378,21 +406,7 @@ START_TEST(replay_killed_resumes_without_gaps) {
     end = bus_mono_ns() + 5 * SEC;
     while (seen_total(&run) < N_TICKS && bus_mono_ns() < end)
         if (seen_pump(&run) == 0) usleep(1000);
-    /* Every row once by seq, per symbol 1..n without a gap; rows of the
-     * batches the dead process had given seqs come again with those seqs
-     * (duplicates consumers drop), never with new ones. */
-    uint64_t dups = 0;
-    for (int k = 0; k < N_SYM; k++) {
-        ck_assert_msg(run.beyond[k] == 0, "%s: %llu seqs beyond the file's rows", sym_suffix[k],
-                      (unsigned long long)run.beyond[k]);
-        ck_assert_msg(run.differ[k] == 0, "%s: %llu seqs came again with another price",
-                      sym_suffix[k], (unsigned long long)run.differ[k]);
-        ck_assert_msg(run.count[k] == (uint64_t)rows[k] && run.max[k] == (uint64_t)rows[k],
-                      "%s: %llu distinct seqs up to %llu, the file has %lld rows", sym_suffix[k],
-                      (unsigned long long)run.count[k], (unsigned long long)run.max[k], rows[k]);
-        dups += run.dup[k];
-    }
-    check_bars("", run.count);
+    uint64_t dups = check_every_row_once(&run, rows);
     tb_query q = {0};
     tb_md_status got;
     snprintf(q.id, sizeof q.id, "%s", tag);
@@ -414,6 +428,102 @@ START_TEST(replay_killed_resumes_without_gaps) {
 }
 END_TEST
 
+/* The owner token md:feeds names for source ("" when none). */
+static void feed_owner(const char *source, char *out, size_t cap) {
+    tb_error err = {0};
+    redisContext *r = bus_redis_acquire(redis, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
+    redisReply *rep = NULL;
+    tb_status s = bus_redis_cmd(r, &rep, &err, "HGET md:feeds %s", source);
+    out[0] = '\0';
+    if (s == TB_OK && rep->type == REDIS_REPLY_STRING) snprintf(out, cap, "%s", rep->str);
+    if (s == TB_OK) freeReplyObject(rep);
+    bus_redis_release(redis, r);
+    ck_assert_msg(s == TB_OK, "HGET: %s", err.message);
+}
+
+/* A process that lives on after losing its lease (here: stopped with
+ * SIGSTOP for longer than the lease, like a frozen VM) is taken over by the
+ * other instance, which resumes the replay; when it runs again it finds
+ * the replay taken over at its next batch and stops without publishing
+ * rows under new seqs or ending the feed: consumers still see every row
+ * once by seq, the feed ends `done` once, and the paused process exits
+ * cleanly. */
+START_TEST(replay_of_a_paused_owner_is_taken_over_once) {
+    long long rows[N_SYM] = {0};
+    write_ticks(rows);
+    natsSubscription *status = NULL;
+    char subject[96];
+    snprintf(subject, sizeof subject, "md.status.%s", tag);
+    ck_assert_int_eq(natsConnection_SubscribeSync(&status, bus_conn_nats(conn), subject), NATS_OK);
+    seen run;
+    seen_open(&run, "");
+    char *env[] = {"MD_MODE=off", NULL};
+    md_pid = spawn_md(env);
+    char other_inst[80], hist_inst[80];
+    snprintf(other_inst, sizeof other_inst, "%s-other", tag);
+    idle_pid = tb_service_spawn("market-data", other_inst, "MD_MODE=off", log_path);
+    ck_assert_msg(tb_service_wait(conn, "market-data", other_inst, 1, 30000),
+                  "the second market-data is not up (see %s)", log_path);
+    snprintf(hist_inst, sizeof hist_inst, "%s-hist", tag);
+    hist_pid = tb_service_spawn("historical-data", hist_inst, NULL, log_path);
+    ck_assert_msg(tb_service_wait(conn, "historical-data", hist_inst, 1, 30000),
+                  "historical-data is not up (see %s)", log_path);
+
+    start_replay("");
+    int64_t end = bus_mono_ns() + 60 * SEC;
+    while (seen_total(&run) < N_TICKS / 3 && bus_mono_ns() < end)
+        if (seen_pump(&run) == 0) usleep(1000);
+    ck_assert_msg(seen_total(&run) >= N_TICKS / 3, "a third of the file not delivered in 60 s");
+    /* Whichever instance took the request owns the replay: pause it. */
+    char owner[160];
+    feed_owner(tag, owner, sizeof owner);
+    size_t ml = strlen(md_inst);
+    bool first_owns = strncmp(owner, md_inst, ml) == 0 && owner[ml] == '/';
+    pid_t *paused = first_owns ? &md_pid : &idle_pid;
+    ck_assert_msg(first_owns || strncmp(owner, other_inst, strlen(other_inst)) == 0,
+                  "md:feeds names %s as the owner", owner);
+    ck_assert_int_eq(kill(*paused, SIGSTOP), 0);
+
+    tb_md_status st;
+    bool done = false;
+    end = bus_mono_ns() + (60 * SEC) + (int64_t)MD_LEASE_WAIT_MS * 1000000;
+    while (!done && bus_mono_ns() < end) {
+        seen_pump(&run);
+        done = final_status(status, 50, &st);
+    }
+    ck_assert_int_eq(kill(*paused, SIGCONT), 0);
+    ck_assert_msg(done, "the replay did not end while its owner was paused (see %s)", log_path);
+    ck_assert_msg(strcmp(st.state, "done") == 0, "taken over: %s: %s", st.state, st.message);
+    ck_assert_int_eq((long long)st.ticks, N_TICKS);
+    /* The paused process runs again: it must neither publish rows under
+     * new seqs nor end the feed a second time. */
+    end = bus_mono_ns() + 3 * SEC;
+    bool again = false;
+    while (bus_mono_ns() < end) {
+        seen_pump(&run);
+        tb_md_status late;
+        if (final_status(status, 50, &late)) again = true;
+    }
+    ck_assert_msg(!again, "the paused process ended the feed again");
+    end = bus_mono_ns() + 5 * SEC;
+    while (seen_total(&run) < N_TICKS && bus_mono_ns() < end)
+        if (seen_pump(&run) == 0) usleep(1000);
+    uint64_t dups = check_every_row_once(&run, rows);
+    printf("replay of a paused owner: taken over and done, %d rows once by seq (%llu again with "
+           "their seqs); the resumed owner stopped without a second end\n",
+           N_TICKS, (unsigned long long)dups);
+    seen_close(&run);
+    natsSubscription_Destroy(status);
+    ck_assert_int_eq(tb_test_stop(md_pid, 20000), 0);
+    md_pid = 0;
+    ck_assert_int_eq(tb_test_stop(idle_pid, 20000), 0);
+    idle_pid = 0;
+    ck_assert_int_eq(tb_test_stop(hist_pid, 20000), 0);
+    hist_pid = 0;
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("md-kill");
     TCase *tc = tcase_create("services");
@@ -421,6 +531,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, sim_seqs_continue_after_kill9);
     tcase_add_test(tc, replay_killed_resumes_without_gaps);
+    tcase_add_test(tc, replay_of_a_paused_owner_is_taken_over_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
