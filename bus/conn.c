@@ -44,6 +44,9 @@ tb_status bus_status_from_nats(int s) {
         return TB_TOO_LARGE;
     case NATS_NOT_FOUND:
         return TB_NOT_FOUND;
+    /* The socket failed under a request (the server restarted or was
+     * killed): the connection reconnects, so this is an outage, not a bug. */
+    case NATS_IO_ERROR:
     case NATS_CONNECTION_CLOSED:
     case NATS_CONNECTION_DISCONNECTED:
     case NATS_NO_SERVER:

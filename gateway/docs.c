@@ -151,9 +151,14 @@ char *gw_docs_html(const char *version) {
         else
             gw_buf_printf(&b, "&mdash;");
         gw_buf_printf(&b, "</td><td>%d ", r->success);
-        if (r->reply)
+        if (r->reply) {
             type_link(&b, r->reply, (r->flags & GW_F_LIST) != 0);
-        else if (r->action == GW_METRICS)
+            if (r->embed) {
+                gw_buf_printf(&b, " with <code>%s</code>: ", r->embed->key);
+                type_link(&b, r->embed->reply, false);
+                gw_buf_printf(&b, " (bus: <code>%s</code>)", r->embed->subject);
+            }
+        } else if (r->action == GW_METRICS)
             gw_buf_printf(&b, "Prometheus text");
         else if (r->action == GW_DOCS)
             gw_buf_printf(&b, "this page");

@@ -127,6 +127,22 @@ static json_t *list_schema(const tb_event_desc *d) {
                      "Cursor for the next page (pass as ?cursor=); absent on the last page.");
 }
 
+/* Name of the reply schema of a route with an embedded answer:
+ * "<reply>_with_<key>". */
+static void embed_schema_name(const gw_route *r, char *out, size_t cap) {
+    snprintf(out, cap, "%s_with_%s", r->reply->name, r->embed->key);
+}
+
+/* The reply type plus the embedded answer under its key (nullable). */
+static json_t *embed_schema(const gw_route *r) {
+    json_t *extra = json_pack("{s:s, s:[o], s:b, s:s}", "description", r->embed->description,
+                              "allOf", ref("schemas", r->embed->reply->name), "nullable", 1,
+                              "x-subject", r->embed->subject);
+    return json_pack("{s:[o, {s:s, s:[s], s:{s:o}}]}", "allOf", ref("schemas", r->reply->name),
+                     "type", "object", "required", r->embed->key, "properties", r->embed->key,
+                     extra);
+}
+
 void gw_openapi_operation_id(const gw_route *r, char *out, size_t cap) {
     size_t n = 0;
     for (const char *m = r->method; *m && n + 1 < cap; m++) out[n++] = (char)(*m | 0x20);
@@ -187,6 +203,10 @@ static json_t *success_response(const gw_route *r) {
         if (r->reply && (r->flags & GW_F_LIST)) {
             char name[96];
             snprintf(name, sizeof name, "%s_list", r->reply->name);
+            content = json_content(ref("schemas", name));
+        } else if (r->reply && r->embed) {
+            char name[96];
+            embed_schema_name(r, name, sizeof name);
             content = json_content(ref("schemas", name));
         } else if (r->reply) {
             content = json_content(ref("schemas", r->reply->name));
@@ -355,6 +375,14 @@ static json_t *components(void) {
             char name[96];
             snprintf(name, sizeof name, "%s_list", rs[i].reply->name);
             json_object_set_new(schemas, name, list_schema(rs[i].reply));
+        }
+        if (rs[i].reply && rs[i].embed && !(rs[i].flags & GW_F_LIST)) {
+            char name[96];
+            embed_schema_name(&rs[i], name, sizeof name);
+            json_object_set_new(schemas, name, embed_schema(&rs[i]));
+            if (json_object_get(schemas, rs[i].embed->reply->name) == NULL)
+                json_object_set_new(schemas, rs[i].embed->reply->name,
+                                    event_schema(rs[i].embed->reply, NULL, NULL));
         }
     }
 

@@ -105,6 +105,50 @@ static void send_list(gw_req *r, const bus_bytes *reply, bool svg) {
     gw_send_json(r, rt->success, body);
 }
 
+/* Adds the route's embedded answer to the reply object j (routes.h,
+ * gw_embed): j[key] is the answer of embed->subject for j's account, or
+ * null (logged and counted) when it cannot be had. */
+static void add_embed(gw_req *r, json_t *j) {
+    const gw_embed *em = r->match.route->embed;
+    tb_query q = {0};
+    tb_error err = {0};
+    json_t *value = NULL;
+    const char *acct = json_string_value(json_object_get(j, "account"));
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tb_status s = TB_OK;
+    if (acct == NULL || strlen(acct) >= sizeof q.account)
+        s = tb_error_set(&err, TB_ERR, "account", "the reply names no account");
+    else
+        snprintf(q.account, sizeof q.account, "%s", acct);
+    if (s == TB_OK) s = tb_encode(&tb_query_desc, &q, &sb, &err);
+    bus_bytes reply = {0};
+    bool have_reply = false;
+    if (s == TB_OK) {
+        int64_t t0 = bus_mono_ns();
+        s = bus_request_bytes(bus_actor_conn(r->g->actor), em->subject, sb.data, sb.size,
+                              tb_query_desc.name, r->g->set.bus_timeout_ms, r->id, &reply, &err);
+        gw_observe_bus(r->g, em->subject, bus_mono_ns() - t0);
+        have_reply = s == TB_OK;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (s == TB_OK) s = tb_msgpack_to_json(em->reply, reply.data, reply.len, &value, &err);
+    if (have_reply) bus_bytes_free(&reply);
+    if (s != TB_OK) {
+        bus_counter_add(bus_metrics_counter(bus_actor_metrics(r->g->actor),
+                                            "tb_gateway_embed_errors_total",
+                                            "Replies sent without a part another service owns "
+                                            "(that service did not answer)",
+                                            "subject", em->subject, NULL),
+                        1);
+        bus_log(BUS_LOG_WARN, "%s %s: %s is null in the reply, %s failed: %s (%s)",
+                r->ri->request_method, r->match.route->path, em->key, em->subject,
+                tb_status_code(s), err.message);
+        value = json_null();
+    }
+    json_object_set_new(j, em->key, value);
+}
+
 static void send_reply(gw_req *r, const bus_bytes *reply, const char *format) {
     const gw_route *rt = r->match.route;
     if (rt->reply == NULL) {
@@ -124,6 +168,7 @@ static void send_reply(gw_req *r, const bus_bytes *reply, const char *format) {
         bad_reply(r, &err);
         return;
     }
+    if (rt->embed && json_is_object(j)) add_embed(r, j);
     gw_send_json(r, rt->success, j);
 }
 

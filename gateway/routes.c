@@ -48,6 +48,16 @@ static tb_status guard_kill_switch(const gw_caller *caller, const void *req, tb_
     return TB_OK;
 }
 
+/* The effective limits of an account belong to risk-management; the
+ * account itself to position-management. */
+static const gw_embed embed_limits = {
+    .key = "limits",
+    .subject = "api.risk.limits.get",
+    .reply = &tb_risk_limits_desc,
+    .description = "The account's effective risk limits (risk-management, as GET "
+                   "/v1/risk/limits/{account} gives them); null when risk-management did not "
+                   "answer."};
+
 #define Q           &tb_query_desc
 #define LIST_SCOPED (GW_F_LIST | GW_F_SCOPED)
 
@@ -101,7 +111,9 @@ static const gw_route routes[] = {
      .summary = "One account: cash, equity, realized and unrealized P&L."},
     {"POST", "/v1/accounts", GW_ROLE_ADMIN, GW_BUS, "api.accounts.create", GW_IN_JSON,
      &tb_account_desc, .reply = &tb_account_desc, .flags = GW_F_SCOPED, .success = 201,
-     .summary = "Create an account with its starting cash (initial_cash)."},
+     .embed = &embed_limits,
+     .summary = "Create an account with its starting cash (initial_cash); the reply is the "
+                "stored account with its effective risk limits."},
 
     /* ---- risk ---- */
     {"GET", "/v1/risk/limits/{account}", GW_ROLE_VIEWER, GW_BUS, "api.risk.limits.get", GW_IN_QUERY,

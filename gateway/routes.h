@@ -65,6 +65,18 @@ typedef struct gw_caller {
  * checks; returns TB_OK or an error (TB_FORBIDDEN, TB_INVALID) in err. */
 typedef tb_status (*gw_guard)(const gw_caller *caller, const void *req, tb_error *err);
 
+/* A second bus request whose reply the gateway adds to a route's reply, so
+ * one call answers with data two services own (each keeps its table): the
+ * request is a `query` with `account` = the first reply's `account`, the
+ * answer goes under `key`. When it fails, `key` is null: the first request
+ * already took effect and a retry would not repeat it. */
+typedef struct gw_embed {
+    const char *key;            /* field added to the JSON reply */
+    const char *subject;        /* bus subject asked */
+    const tb_event_desc *reply; /* its reply type */
+    const char *description;    /* for OpenAPI */
+} gw_embed;
+
 typedef struct gw_route {
     const char *method;
     const char *path; /* "/v1/orders/{id}": at most one {field} segment */
@@ -82,6 +94,7 @@ typedef struct gw_route {
     int success;                  /* HTTP status on success */
     int64_t timeout_ms;           /* bus request timeout; 0: GATEWAY_BUS_TIMEOUT_MS */
     gw_guard guard;               /* may be NULL */
+    const gw_embed *embed;        /* added to a single-object reply; may be NULL */
     const char *summary;          /* one line for OpenAPI and /docs */
 } gw_route;
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "md_service.h"
+#include "timer.h"
 
 static const bus_endpoint endpoints[] = {
     {.name = "symbols",
@@ -102,8 +103,20 @@ static tb_status start(bus_actor *a, tb_error *err) {
     svc->m_flow_wait =
         bus_metrics_counter(m, "tb_replay_flow_waits_total",
                             "Times a full-speed replay waited for its slowest tick consumer", NULL);
+    svc->m_orphans = bus_metrics_counter(
+        m, "tb_md_feeds_orphaned_total",
+        "Feeds ended as failed because the process running them died without ending them", NULL);
+    svc->m_resumed = bus_metrics_counter(
+        m, "tb_replay_resumed_total",
+        "Replays this instance took over and resumed after the process running them died", NULL);
+    md_owner_init(svc);
     bus_actor_set_user(a, svc);
-    return TB_OK;
+    s = bus_actor_add_timer(a, "feed-owners", MD_OWNER_RENEW_MS, md_owner_tick, NULL, NULL, err);
+    if (s != TB_OK) {
+        bus_actor_set_user(a, NULL);
+        destroy_service(svc);
+    }
+    return s;
 }
 
 static void run(bus_actor *a) {

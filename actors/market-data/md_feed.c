@@ -22,32 +22,54 @@
  * added to once. Each tick still gets the seq it would get from one INCR
  * per tick, in batch order, and the stored quote is the batch's last for
  * its symbol, with its seq. */
-static const char quote_script[] =
-    "local n = #ARGV / 2\n"
-    "local count, last = {}, {}\n"
-    "for i = 1, n do\n"
-    "  local sym = ARGV[2 * i - 1]\n"
-    "  count[sym] = (count[sym] or 0) + 1\n"
-    "  last[sym] = i\n"
+#define QUOTE_SCRIPT_BODY(NTICKS)                                                                  \
+    "local n = " NTICKS "\n"                                                                       \
+    "local count, last, first = {}, {}, {}\n"                                                      \
+    "for i = 1, n do\n"                                                                            \
+    "  local sym = ARGV[2 * i - 1]\n"                                                              \
+    "  count[sym] = (count[sym] or 0) + 1\n"                                                       \
+    "  last[sym] = i\n"                                                                            \
+    "end\n"                                                                                        \
+    "local next_seq, syms = {}, {}\n"                                                              \
+    "for sym, i in pairs(last) do\n"                                                               \
+    "  local top = redis.call('INCRBY', KEYS[2 * i], count[sym])\n"                                \
+    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', top, 'tick', ARGV[2 * i])\n"                     \
+    "  next_seq[sym] = top - count[sym] + 1\n"                                                     \
+    "  first[sym] = next_seq[sym]\n"                                                               \
+    "  syms[#syms + 1] = sym\n"                                                                    \
+    "end\n"                                                                                        \
+    "redis.call('SADD', KEYS[1], unpack(syms))\n"                                                  \
+    "local seqs = {}\n"                                                                            \
+    "for i = 1, n do\n"                                                                            \
+    "  local sym = ARGV[2 * i - 1]\n"                                                              \
+    "  seqs[i] = next_seq[sym]\n"                                                                  \
+    "  next_seq[sym] = seqs[i] + 1\n"                                                              \
     "end\n"
-    "local next_seq, syms = {}, {}\n"
-    "for sym, i in pairs(last) do\n"
-    "  local top = redis.call('INCRBY', KEYS[2 * i], count[sym])\n"
-    "  redis.call('HSET', KEYS[2 * i + 1], 'seq', top, 'tick', ARGV[2 * i])\n"
-    "  next_seq[sym] = top - count[sym] + 1\n"
-    "  syms[#syms + 1] = sym\n"
+
+static const char quote_script[] = QUOTE_SCRIPT_BODY("#ARGV / 2") "return seqs\n";
+
+/* The same for a replay that can be resumed (md_resume.c). The last two
+ * keys are md:feeds and its state, the last three arguments its source,
+ * this process's owner token and "<first line> <last line>" of the batch's
+ * rows. Only the feed's owner in md:feeds may go on (a process whose lease
+ * expired while it lived was taken over: it stops, see md_feed_publish).
+ * The batch is appended to the state's `pending` as "<first line> <last
+ * line> <SYM> <first seq> ...;", atomically with the seqs it got, so a
+ * resume can publish the batch again with those seqs. */
+#define REPLAY_OWNER_CHECK                                                                         \
+    "if redis.call('HGET', KEYS[#KEYS - 1], ARGV[#ARGV - 2]) ~= ARGV[#ARGV - 1] then\n"            \
+    "  return redis.error_reply('TBOWNER the replay was taken over by another process')\n"         \
     "end\n"
-    "redis.call('SADD', KEYS[1], unpack(syms))\n"
-    "local seqs = {}\n"
-    "for i = 1, n do\n"
-    "  local sym = ARGV[2 * i - 1]\n"
-    "  seqs[i] = next_seq[sym]\n"
-    "  next_seq[sym] = seqs[i] + 1\n"
-    "end\n"
-    "return seqs\n";
+#define REPLAY_PENDING                                                                             \
+    "local rec = ARGV[#ARGV]\n"                                                                    \
+    "for sym, s in pairs(first) do rec = rec .. ' ' .. sym .. ' ' .. s end\n"                      \
+    "redis.call('HSET', KEYS[#KEYS], 'pending',\n"                                                 \
+    "           (redis.call('HGET', KEYS[#KEYS], 'pending') or '') .. rec .. ';')\n"
+static const char quote_replay_script[] =
+    REPLAY_OWNER_CHECK QUOTE_SCRIPT_BODY("(#ARGV - 3) / 2") REPLAY_PENDING "return seqs\n";
 
 #define KEY_CAP (sizeof MD_KEY_QUOTE + TB_TOKEN_CAP)
-#define NARGS   (4 + 4 * MD_BATCH)
+#define NARGS   (10 + 4 * MD_BATCH)
 
 struct md_scratch {
     const char *argv[NARGS];
@@ -138,6 +160,7 @@ tb_status md_feed_begin(md_feed *f, md_service *svc, const char *source,
         svc->rate_ns = bus_mono_ns();
     }
     pthread_mutex_unlock(&svc->lock);
+    md_owner_claim(svc, source);
     tb_md_status st;
     md_feed_status(f, "running", NULL, &st);
     put_status(f, &st);
@@ -173,11 +196,14 @@ void md_feed_end(md_feed *f, const char *state, const char *message) {
     bus_conn *bulk = bus_actor_bulk_conn(svc->actor);
     if (bus_conn_flush(bulk, 5000) != TB_OK)
         bus_log(BUS_LOG_WARN, "feed %s: flushing its last ticks failed", f->source);
+    /* A replay another process took over is that process's to end. */
+    if (!f->taken_over && f->resume_key[0] && !md_owner_holds(svc, f->source)) f->taken_over = true;
     tb_md_status st;
     md_feed_status(f, state, message, &st);
-    put_status(f, &st);
+    if (!f->taken_over) put_status(f, &st);
     if (bus_conn_flush(bulk, 5000) != TB_OK)
         bus_log(BUS_LOG_WARN, "feed %s: flushing its final status failed", f->source);
+    if (!f->taken_over) md_owner_release(svc, f->source);
     sample_rate(svc);
     pthread_mutex_lock(&svc->lock);
     if (--svc->running_feeds == 0) bus_gauge_set(svc->m_rate, 0);
@@ -202,11 +228,17 @@ static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t
         x->len[i] = x->blobs.size - x->off[i];
     }
     int argc = 0;
-    char nk[16];
-    snprintf(nk, sizeof nk, "%zu", 1 + 2 * n);
+    char nk[16], lines[48];
+    bool resumable = f->resume_key[0] != '\0';
+    snprintf(nk, sizeof nk, "%zu", 1 + 2 * n + 2 * resumable);
+    snprintf(lines, sizeof lines, "%llu %llu", (unsigned long long)f->batch_from,
+             (unsigned long long)f->batch_to);
 #define PUSH(p, l) (x->argv[argc] = (p), x->lens[argc] = (l), argc++)
     PUSH("EVAL", 4);
-    PUSH(quote_script, sizeof quote_script - 1);
+    if (resumable)
+        PUSH(quote_replay_script, sizeof quote_replay_script - 1);
+    else
+        PUSH(quote_script, sizeof quote_script - 1);
     PUSH(nk, strlen(nk));
     PUSH(MD_KEY_SYMBOLS, sizeof MD_KEY_SYMBOLS - 1);
     for (size_t i = 0; i < n; i++) {
@@ -215,10 +247,19 @@ static tb_status assign_seqs(md_feed *f, redisContext *r, tb_tick *ticks, size_t
         PUSH(x->keys[2 * i], (size_t)a);
         PUSH(x->keys[2 * i + 1], (size_t)b);
     }
+    if (resumable) {
+        PUSH(MD_KEY_FEEDS, sizeof MD_KEY_FEEDS - 1);
+        PUSH(f->resume_key, strlen(f->resume_key));
+    }
     /* blobs.data is final now that every tick is encoded */
     for (size_t i = 0; i < n; i++) {
         PUSH(ticks[i].symbol, strlen(ticks[i].symbol));
         PUSH(x->blobs.data + x->off[i], x->len[i]);
+    }
+    if (resumable) {
+        PUSH(f->source, strlen(f->source));
+        PUSH(f->svc->owner, strlen(f->svc->owner));
+        PUSH(lines, strlen(lines));
     }
 #undef PUSH
     redisReply *rep = NULL;
@@ -259,6 +300,15 @@ tb_status md_feed_publish(md_feed *f, tb_tick *ticks, size_t n) {
         tb_status s = r ? assign_seqs(f, r, ticks, n, &err) : TB_UNAVAILABLE;
         bus_redis_release(pool, r);
         if (s == TB_OK) break;
+        if (strstr(err.message, "TBOWNER") != NULL) {
+            /* Another process resumes this replay: it publishes from here. */
+            f->taken_over = true;
+            bus_log(BUS_LOG_WARN,
+                    "replay %s: taken over by another process (this one's lease expired); it "
+                    "stops here",
+                    f->source);
+            return TB_CONFLICT;
+        }
         bus_counter_add(svc->m_store_errors, 1);
         if (s != TB_UNAVAILABLE) {
             /* Redis answered with an error (a key of the wrong type, say):

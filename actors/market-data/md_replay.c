@@ -10,7 +10,9 @@
  * and every paced consumer finished it (or `failed` when it was stopped
  * early or could not be read), so a backtest driven by the replay knows
  * when it is over. At speed 0 the last ticks are kept for resends
- * (md_resend.h) that heal ticks a killed consumer worker lost. */
+ * (md_resend.h) that heal ticks a killed consumer worker lost. A
+ * background replay of a file keeps its state in Redis (md_resume.c), so
+ * another process resumes it if this one dies. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -129,19 +131,58 @@ static bool flush_batch(md_feed *f, md_flowctl_gate *g, tb_tick *batch, size_t *
     if (*n == 0) return true;
     if (!md_flowctl_wait(g, f, *n)) return false;
     tb_status s = md_feed_publish(f, batch, *n);
+    if (s == TB_CONFLICT) return false; /* taken over: its new owner publishes it */
+    /* Published, or refused by Redis and lost: a resume goes on after it. */
+    f->published_to = f->batch_to;
     md_flowctl_published(g, batch, *n, s == TB_OK);
     *n = 0;
     md_feed_progress(f);
     return s != TB_UNAVAILABLE;
 }
 
+/* Publishes again redo[0..*n), rows of batches given seqs before the
+ * process that ran the replay died (md_resume.c), with those seqs; false
+ * when the feed was stopped. */
+static bool flush_redo(md_feed *f, md_flowctl_gate *g, tb_tick *redo, size_t *n) {
+    if (*n == 0) return true;
+    if (!md_flowctl_wait(g, f, *n)) return false;
+    uint64_t ok = 0;
+    for (size_t i = 0; i < *n; i++) ok += md_feed_republish(f, &redo[i]);
+    f->ticks += ok;
+    bus_counter_add(f->svc->m_ticks, ok);
+    md_flowctl_count_others(f->svc, f, ok);
+    md_flowctl_published(g, redo, *n, true);
+    *n = 0;
+    md_feed_progress(f);
+    return true;
+}
+
 /* The replay proper, on a begun feed; ends it. */
 static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     md_service *svc = f->svc;
+    md_resume rs = {0};
+    bool resuming = false;
+    if (req->resume) {
+        if (!md_resume_load(f, &rs)) {
+            md_resume_clear(f);
+            md_feed_end(f, "failed", "its process died and its resume state cannot be read");
+            return;
+        }
+        resuming = true;
+        f->ticks = rs.ticks;
+        bus_log(BUS_LOG_WARN,
+                "replay %s: resumed after its process died: rows up to line %llu were delivered, "
+                "%zu batches after it are published again with their seqs",
+                f->source, (unsigned long long)rs.line, rs.nbatches);
+    } else if (req->resumable) {
+        md_resume_save(f, req);
+    }
     FILE *fp = open_input(req);
     if (fp == NULL) {
         char msg[TB_TEXT_CAP];
         snprintf(msg, sizeof msg, "cannot read %.300s: %s", req->path, strerror(errno));
+        md_resume_clear(f);
+        md_resume_free(&rs);
         md_feed_end(f, "failed", msg);
         return;
     }
@@ -156,6 +197,10 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     bool have_first = false, stopped = false;
     int64_t first_ts = 0, start = 0;
     long long len;
+    tb_tick *redo = resuming ? calloc(MD_BATCH, sizeof *redo) : NULL;
+    size_t nredo = 0;
+    int64_t checkpoint_ns = bus_mono_ns();
+    if (resuming && redo == NULL) stopped = true;
     while (!stopped && (len = read_line(fp, buf, sizeof buf)) >= 0) {
         tb_tick t;
         tb_error err = {0};
@@ -181,6 +226,23 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
                         (unsigned long long)p.line, req->prefix, t.symbol);
             continue;
         }
+        if (resuming) {
+            uint64_t seq;
+            if (p.line <= rs.line) continue; /* delivered before the process died */
+            if (md_resume_seq(&rs, p.line, t.symbol, &seq)) {
+                t.seq = seq;
+                snprintf(t.source, sizeof t.source, "%s", f->source);
+                redo[nredo++] = t;
+                f->published_to = p.line; /* once flush_redo has sent them */
+                if (nredo == MD_BATCH) stopped = !flush_redo(f, &gate, redo, &nredo);
+                continue;
+            }
+            if (nredo > 0 && !(stopped = !flush_redo(f, &gate, redo, &nredo))) {
+                md_resume_checkpoint(f, f->published_to);
+                checkpoint_ns = bus_mono_ns();
+            }
+            if (stopped) break;
+        }
         if (!have_first) {
             have_first = true;
             first_ts = t.ts;
@@ -196,13 +258,23 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
             }
             if (stopped) break;
         }
+        if (n == 0) f->batch_from = p.line;
+        f->batch_to = p.line;
         batch[n++] = t;
         if (n == MD_BATCH) stopped = !flush_batch(f, &gate, batch, &n);
+        if (!stopped && f->resume_key[0] &&
+            bus_mono_ns() - checkpoint_ns >= MD_RESUME_CHECKPOINT_NS) {
+            md_resume_checkpoint(f, f->published_to);
+            checkpoint_ns = bus_mono_ns();
+        }
         if (!stopped) stopped = md_feed_stopped(f);
     }
     /* Rows already due go out even when stopping; only a stop while waiting
      * for Redis (flush_batch false) leaves them unpublished. */
+    if (!flush_redo(f, &gate, redo, &nredo)) stopped = true;
     if (!flush_batch(f, &gate, batch, &n)) stopped = true;
+    free(redo);
+    md_resume_free(&rs);
     /* `done` only once every consumer finished what it was sent (or was
      * given up on), so a caller waiting for it sees a complete backtest. */
     md_flowctl_end(&gate, f);
@@ -214,6 +286,9 @@ static void replay(md_feed *f, const md_replay_req *req, tb_tick *batch) {
     }
     bool read_error = ferror(fp) != 0;
     fclose(fp);
+    /* Whatever the outcome, nothing resumes this replay any more (unless
+     * another process took it over: then the state is its). */
+    if (!f->taken_over && md_owner_holds(svc, f->source)) md_resume_clear(f);
     char summary[TB_TEXT_CAP - 64], msg[TB_TEXT_CAP];
     md_csv_summary(&p, summary, sizeof summary);
     if (stopped && f->cancel && atomic_load(f->cancel) && !bus_actor_stopping(svc->actor)) {
@@ -322,6 +397,8 @@ tb_status md_replay_start_background(md_service *svc, const md_replay_req *req, 
     if (job == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     job->svc = svc;
     job->req = *req;
+    /* A file can be read again by another process; CSV text cannot. */
+    job->req.resumable = req->text == NULL;
     if (req->text != NULL) {
         job->text = malloc(req->text_len ? req->text_len : 1);
         if (job->text == NULL) {

@@ -26,6 +26,8 @@
 #define MD_KEY_QUOTE   "md:quote:"
 #define MD_KEY_SYMBOLS "md:symbols"
 #define MD_KEY_STATUS  "md:status:"
+#define MD_KEY_FEEDS   "md:feeds"
+#define MD_KEY_ALIVE   "md:alive:"
 /* Ticks handed to Redis and NATS together. */
 #define MD_BATCH 256
 /* Replay flow control (MD_REPLAY_WINDOW): default and ceiling of the window. */
@@ -80,14 +82,17 @@ typedef struct md_service {
     bus_actor *actor;
     md_settings cfg;
     /* metrics */
-    bus_series *m_ticks;          /* tb_ticks_published_total */
-    bus_series *m_rate;           /* tb_tick_rate */
-    bus_series *m_rejected;       /* tb_replay_rows_rejected_total */
-    bus_series *m_publish_errors; /* tb_md_publish_errors_total */
-    bus_series *m_store_errors;   /* tb_md_store_errors_total */
-    bus_series *m_flow_stalls;    /* tb_replay_consumer_stalls_total */
-    bus_series *m_flow_wait;      /* tb_replay_flow_waits_total */
-    bus_series *m_resent;         /* tb_replay_resent_ticks_total */
+    bus_series *m_ticks;                      /* tb_ticks_published_total */
+    bus_series *m_rate;                       /* tb_tick_rate */
+    bus_series *m_rejected;                   /* tb_replay_rows_rejected_total */
+    bus_series *m_publish_errors;             /* tb_md_publish_errors_total */
+    bus_series *m_store_errors;               /* tb_md_store_errors_total */
+    bus_series *m_flow_stalls;                /* tb_replay_consumer_stalls_total */
+    bus_series *m_flow_wait;                  /* tb_replay_flow_waits_total */
+    bus_series *m_resent;                     /* tb_replay_resent_ticks_total */
+    bus_series *m_orphans;                    /* tb_md_feeds_orphaned_total */
+    bus_series *m_resumed;                    /* tb_replay_resumed_total */
+    char owner[TB_TOKEN_CAP + TB_ID_CAP + 2]; /* "<instance>/<id of this start>" (md_owner.c) */
     /* replay flow control: every tick consumer's progress (md_flowctl.c) */
     pthread_mutex_t flow_lock; /* guards flow */
     pthread_cond_t flow_cond;  /* signalled on every flow report */
@@ -117,6 +122,12 @@ typedef struct md_feed {
     const atomic_bool *cancel;  /* extra stop flag (background replays), may be NULL */
     struct md_scratch *scratch; /* batch buffers, owned by the feed */
     int64_t warn_ns;            /* last store/publish warning, to keep logs quiet */
+    /* A resumable replay (md_resume.c): its state key, and the input lines
+     * of the batch md_feed_publish is given, recorded with its seqs. */
+    char resume_key[sizeof "md:replay:" + TB_TOKEN_CAP];
+    uint64_t batch_from, batch_to;
+    uint64_t published_to; /* last input line of the rows published (replays) */
+    bool taken_over;       /* another process resumed this replay: stop, end nothing */
 } md_feed;
 
 /* Starts a feed: records it as the instance's current feed and reports
@@ -143,6 +154,25 @@ bool md_feed_republish(md_feed *f, const tb_tick *t);
 /* Builds the status record of f now. */
 void md_feed_status(const md_feed *f, const char *state, const char *message, tb_md_status *out);
 
+/* ---- md_owner.c: the process running each feed, and feeds left behind ---- */
+
+/* Lease of a process on its feeds, and how often the timer renews it and
+ * sweeps for feeds whose process is gone. */
+#define MD_OWNER_LEASE_MS 5000
+#define MD_OWNER_RENEW_MS 1000
+/* Sets svc->owner (needs svc->actor). */
+void md_owner_init(md_service *svc);
+/* Records this process as the owner of source (md_feed_begin). */
+void md_owner_claim(md_service *svc, const char *source);
+/* Whether md:feeds still names this process as source's owner (true when
+ * Redis cannot tell: nobody can take a feed over without it either). */
+bool md_owner_holds(md_service *svc, const char *source);
+/* Forgets source, if this process owns it (md_feed_end). */
+void md_owner_release(md_service *svc, const char *source);
+/* The timer (every MD_OWNER_RENEW_MS): renews the lease, ends the feeds of
+ * processes whose lease expired as `failed`. */
+void md_owner_tick(bus_actor *a, void *arg);
+
 /* ---- md_simfeed.c ---- */
 void md_sim_run(md_service *svc);
 
@@ -156,6 +186,8 @@ typedef struct md_replay_req {
     char prefix[TB_TOKEN_CAP]; /* prepended to each symbol (md_csv_select) */
     const char *text;          /* CSV held in memory instead of path (not owned) */
     size_t text_len;
+    bool resumable; /* a background replay of a file: its state is kept (md_resume.c) */
+    bool resume;    /* go on from the state a dead process left (md_resume.c) */
 } md_replay_req;
 
 /* Runs a replay to its end on the calling thread (MD_MODE=replay). */
@@ -182,6 +214,50 @@ tb_status md_replay_start_background(md_service *svc, const md_replay_req *req,
 bool md_replay_cancel(md_service *svc, const char *source);
 /* Cancels and joins every background replay (shutdown). */
 void md_replay_stop_background(md_service *svc);
+
+/* ---- md_resume.c: replays that outlive their process ---- */
+
+/* What a resumed replay needs from the state: where the last checkpoint
+ * was and the batches given seqs since (md_feed.c's replay script). */
+typedef struct md_resume_pair {
+    char symbol[TB_TOKEN_CAP];
+    uint64_t next; /* the seq its next row of the batch gets */
+} md_resume_pair;
+typedef struct md_resume_batch {
+    uint64_t from, to;    /* input lines of its rows */
+    size_t first, npairs; /* its symbols in md_resume.pairs */
+} md_resume_batch;
+typedef struct md_resume {
+    uint64_t line;  /* every row up to this line was delivered */
+    uint64_t ticks; /* ticks the replay had published by then */
+    md_resume_batch *batches;
+    size_t nbatches;
+    md_resume_pair *pairs;
+    size_t npairs;
+} md_resume;
+
+#define MD_KEY_REPLAY "md:replay:"
+/* Checkpoints at most this often (each one flushes NATS: one round trip). */
+#define MD_RESUME_CHECKPOINT_NS (100 * INT64_C(1000000))
+
+/* Records req (a new resumable replay) under md:replay:<source>, starting
+ * from line 0; sets f->resume_key. Logged and not resumable on failure. */
+void md_resume_save(md_feed *f, const md_replay_req *req);
+/* Reads the request of the state of source into req (resume set); false
+ * when there is none (or it cannot be read). */
+bool md_resume_request(md_service *svc, const char *source, md_replay_req *req);
+/* Loads the checkpoint and pending batches of f's replay into out (free
+ * with md_resume_free); sets f->resume_key. false when unreadable. */
+bool md_resume_load(md_feed *f, md_resume *out);
+void md_resume_free(md_resume *r);
+/* The seq the row of symbol at line gets when it is published again: true
+ * when line lies in a pending batch (which then advances). */
+bool md_resume_seq(md_resume *r, uint64_t line, const char *symbol, uint64_t *seq);
+/* Flushes the feed's ticks to NATS and records line and f->ticks as the
+ * checkpoint, clearing the pending batches. */
+void md_resume_checkpoint(md_feed *f, uint64_t line);
+/* Deletes the state: the replay ended. */
+void md_resume_clear(md_feed *f);
 
 /* ---- md_flowctl.c: replay flow control ---- */
 

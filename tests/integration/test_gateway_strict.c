@@ -7,8 +7,12 @@
  *   while the same body spelt right goes through; the bodies are built from
  *   the descriptors and the route table, so a new body or field is covered
  *   without touching this file;
- * - POST /v1/accounts (real position-management) answers the account as
- *   stored: the same representation GET /v1/accounts/{id} gives;
+ * - POST /v1/accounts (real position-management and risk-management)
+ *   answers the account as stored, the same representation GET
+ *   /v1/accounts/{id} gives, with its effective risk limits under "limits"
+ *   as GET /v1/risk/limits/{account} gives them; without risk-management
+ *   the account is still created (201) and "limits" is null, counted in
+ *   tb_gateway_embed_errors_total;
  * - a service or the gateway started without NATS_URL (or DATABASE_URL)
  *   says which is missing and exits 2. */
 #include "test_gateway_fixture.h"
@@ -240,15 +244,62 @@ END_TEST
 
 /* ---------------------------------------- the stored account -- */
 
-static pid_t pm_pid;
+static pid_t pm_pid, risk_pid;
 
-static bool pm_healthy(void *arg) {
-    (void)arg;
+static bool healthy(void *arg) {
+    char path[96];
+    snprintf(path, sizeof path, "/health/%s", (const char *)arg);
     http_resp r;
-    http_do(&r, gw.base, "GET", "/health/position-management", NULL, NULL, -1, NULL);
+    http_do(&r, gw.base, "GET", path, NULL, NULL, -1, NULL);
     bool ok = r.status == 200;
     http_free(&r);
     return ok;
+}
+
+static bool pm_healthy(void *arg) {
+    (void)arg;
+    return healthy("position-management");
+}
+
+static void start_risk(void) {
+    char bin[512], log[512];
+    tb_test_bin(bin, sizeof bin, "actors/risk-management/tb-risk-management");
+    snprintf(log, sizeof log, "%s/test_gateway_strict-risk-management.log",
+             getenv("TB_BINARY_DIR") ? getenv("TB_BINARY_DIR") : "/tmp");
+    static char *env[] = {NULL};
+    risk_pid = spawn_clean(bin, env, log);
+    ck_assert_msg(tb_test_wait(healthy, "risk-management", 30000),
+                  "risk-management is not healthy (%s)", log);
+}
+
+static void stop_risk(void) {
+    if (risk_pid > 0 && tb_test_stop(risk_pid, 30000) != 0)
+        fprintf(stderr, "risk-management: unclean exit\n");
+    risk_pid = 0;
+}
+
+/* Whether no risk-management instance answers its health any more (a
+ * stopped instance's micro registration is gone with its connection). */
+static bool risk_gone(void *arg) {
+    (void)arg;
+    return !healthy("risk-management");
+}
+
+/* The gateway's tb_gateway_embed_errors_total for api.risk.limits.get. */
+static double embed_errors(void) {
+    http_resp r;
+    http_do(&r, gw.base, "GET", "/metrics", NULL, NULL, -1, NULL);
+    ck_assert_msg(r.status == 200, "/metrics: %ld", r.status);
+    double v = 0;
+    const char *want = "tb_gateway_embed_errors_total{";
+    for (const char *p = r.body; p && (p = strstr(p, want)) != NULL; p++) {
+        const char *eol = strchr(p, '\n');
+        const char *subj = strstr(p, "subject=\"api.risk.limits.get\"");
+        const char *sp = eol ? memchr(p, ' ', (size_t)(eol - p)) : NULL;
+        if (subj && eol && subj < eol && sp) v += strtod(sp + 1, NULL);
+    }
+    http_free(&r);
+    return v;
 }
 
 static void pm_setup(void) {
@@ -264,9 +315,11 @@ static void pm_setup(void) {
     gw_admin_key(admin, sizeof admin);
     ck_assert_msg(tb_test_wait(pm_healthy, NULL, 30000), "position-management is not healthy (%s)",
                   log);
+    start_risk();
 }
 
 static void pm_teardown(void) {
+    stop_risk();
     if (gw_stop_rc(&gw) != 0) fprintf(stderr, "tb-gateway did not exit cleanly\n");
     if (tb_test_stop(pm_pid, 30000) != 0) fprintf(stderr, "position-management: unclean exit\n");
     pm_pid = 0;
@@ -288,8 +341,21 @@ START_TEST(create_returns_the_stored_account) {
     ck_assert_str_eq(json_string_value(json_object_get(made.json, "equity")), "2500.125");
     ck_assert_str_eq(json_string_value(json_object_get(made.json, "initial_cash")), "2500.125");
     ck_assert_str_eq(json_string_value(json_object_get(made.json, "name")), "Strict test");
+    /* Its effective risk limits, as risk-management's own route gives them
+     * (a new account has the defaults). */
+    json_t *limits = json_object_get(made.json, "limits");
+    ck_assert_msg(json_is_object(limits), "no limits in %s", made.body);
+    ck_assert_str_eq(json_string_value(json_object_get(limits, "account")), acct);
+    http_resp lim;
+    snprintf(path, sizeof path, "/v1/risk/limits/%s", acct);
+    gw_http(&lim, &gw, "GET", path, admin, NULL);
+    ck_assert_msg(lim.status == 200, "%ld %s", lim.status, lim.body);
+    ck_assert_msg(json_equal(limits, lim.json), "create answered limits %s, risk %s", made.body,
+                  lim.body);
+    http_free(&lim);
     /* The reply is the stored account: field for field what GET reads back
      * (ts is the valuation time of each answer). */
+    json_object_del(made.json, "limits");
     json_object_del(made.json, "ts");
     json_object_del(got.json, "ts");
     ck_assert_msg(json_equal(made.json, got.json), "create answered %s, get %s", made.body,
@@ -300,6 +366,34 @@ START_TEST(create_returns_the_stored_account) {
     gw_http(&made, &gw, "POST", "/v1/accounts", admin, body);
     ck_assert_msg(made.status == 409, "%ld %s", made.status, made.body);
     http_free(&made);
+}
+END_TEST
+
+/* Without risk-management the account is still created (the create took
+ * effect; an error would make a client retry into a conflict) and the
+ * reply says the limits are unknown (null), never invented ones. */
+START_TEST(create_without_risk_management_has_null_limits) {
+    char acct[48], body[256], path[128];
+    tb_test_unique(acct, sizeof acct, "SN");
+    stop_risk();
+    ck_assert_msg(tb_test_wait(risk_gone, NULL, 10000), "risk-management still answers");
+    double before = embed_errors();
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"initial_cash\":\"10\"}", acct);
+    http_resp made, got;
+    gw_http(&made, &gw, "POST", "/v1/accounts", admin, body);
+    start_risk();
+    ck_assert_msg(made.status == 201, "%ld %s", made.status, made.body);
+    json_t *limits = json_object_get(made.json, "limits");
+    ck_assert_msg(limits != NULL && json_is_null(limits), "limits not null in %s", made.body);
+    ck_assert_str_eq(json_string_value(json_object_get(made.json, "cash")), "10");
+    ck_assert_msg(embed_errors() == before + 1, "tb_gateway_embed_errors_total %g, was %g",
+                  embed_errors(), before);
+    /* the account exists: risk-management answers its limits now */
+    snprintf(path, sizeof path, "/v1/risk/limits/%s", acct);
+    gw_http(&got, &gw, "GET", path, admin, NULL);
+    ck_assert_msg(got.status == 200, "%ld %s", got.status, got.body);
+    http_free(&made);
+    http_free(&got);
 }
 END_TEST
 
@@ -376,6 +470,7 @@ int main(void) {
     tcase_add_unchecked_fixture(tc, pm_setup, pm_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, create_returns_the_stored_account);
+    tcase_add_test(tc, create_without_risk_management_has_null_limits);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -117,6 +117,34 @@ START_TEST(refs_resolve) {
 }
 END_TEST
 
+/* POST /v1/accounts answers the account with its risk limits: the 201
+ * schema is the account plus a nullable "limits" of type risk_limits. */
+START_TEST(account_create_reply_has_limits) {
+    json_t *op =
+        json_object_get(json_object_get(json_object_get(doc, "paths"), "/v1/accounts"), "post");
+    ck_assert_ptr_nonnull(op);
+    json_t *schema = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(op, "responses"), "201"), "content"),
+            "application/json"),
+        "schema");
+    ck_assert_str_eq(json_string_value(json_object_get(schema, "$ref")),
+                     "#/components/schemas/account_with_limits");
+    json_t *with = json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"),
+                                   "account_with_limits");
+    json_t *all = json_object_get(with, "allOf");
+    ck_assert_int_eq(json_array_size(all), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(all, 0), "$ref")),
+                     "#/components/schemas/account");
+    json_t *limits =
+        json_object_get(json_object_get(json_array_get(all, 1), "properties"), "limits");
+    ck_assert(json_is_true(json_object_get(limits, "nullable")));
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(limits, "allOf"), 0), "$ref")),
+                     "#/components/schemas/risk_limits");
+}
+END_TEST
+
 START_TEST(schemas_follow_the_catalogue) {
     json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
     json_t *order = json_object_get(schemas, "order_request");
@@ -222,6 +250,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, routes_and_operations_agree);
     tcase_add_test(tc, refs_resolve);
+    tcase_add_test(tc, account_create_reply_has_limits);
     tcase_add_test(tc, schemas_follow_the_catalogue);
     tcase_add_test(tc, fixed_pattern_matches_the_parser);
     tcase_add_test(tc, operation_ids_and_docs);
