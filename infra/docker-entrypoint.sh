@@ -19,7 +19,7 @@
 # unless set, so that the health check asks exactly this container and
 # `tb-ctl services` shows which container is which.
 #
-# With TB_ENV=production (infra/docker-compose.prod.yml sets it) nothing
+# With TB_ENV=production (docker-compose.prod.yml sets it) nothing
 # starts while NATS_URL, DATABASE_URL or REDIS_URL carries no password or a
 # development default one (tradebus-compose, tradebus-local, sys-compose,
 # sys-local): the message names the variable, the exit status is 2.

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Static checks of the container setup (there is no Docker engine to run it).
 
-infra/docker-compose.yml and infra/docker-compose.prod.yml must parse and
-describe the platform of DESIGN §1: every service with its command, health
-check and depends_on conditions, scalable (no container_name, no host ports
-on workers); prod adds restart policies, limits and replicas and publishes
-no port but the gateway's. Every environment variable the compose files set
+docker-compose.yml and docker-compose.prod.yml (at the repository root) must
+parse as plain YAML with neither Compose v2-only syntax (top-level `name`,
+`!reset` / `!override` tags, `include`) nor a version key, so that Compose v2
+and Debian's docker-compose 1.29 both read them, and describe the platform of
+DESIGN §1: every service with its command, health check and depends_on
+conditions, scalable (no container_name, no host ports on workers); prod is
+what scripts/compose-prod makes of docker-compose.yml and
+infra/compose/production.yml, adds restart policies, limits and replicas
+and publishes no port but the gateway's. infra/docker-compose.offline.yml
+(scripts/compose-check) replaces only the servers' images with local builds
+and keeps Grafana out. Every environment variable the compose files set
 or .env.example lists is one something reads: the tradebus code (C sources,
 scripts), the third-party image (postgres POSTGRES_*, grafana GF_*) or a
 file mounted into that container. .env.example lists every setting the C
@@ -20,15 +26,17 @@ import json
 import os
 import re
 import sys
+import subprocess
 import unittest
 
-from compose_yaml import Reset, load_yaml
+import yaml
 
 ROOT = os.environ.get("TB_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 INFRA = os.path.join(ROOT, "infra")
-BASE = os.path.join(INFRA, "docker-compose.yml")
-PROD = os.path.join(INFRA, "docker-compose.prod.yml")
+BASE = os.path.join(ROOT, "docker-compose.yml")
+PROD = os.path.join(ROOT, "docker-compose.prod.yml")
+OFFLINE = os.path.join(INFRA, "docker-compose.offline.yml")
 ENV_EXAMPLE = os.path.join(ROOT, ".env.example")
 
 GATEWAY = "api-gateway"
@@ -43,6 +51,13 @@ IMAGE_ENV = {
 COMPOSE_OWN = re.compile(r"^COMPOSE_[A-Z_]+$")
 # Read by test programs only, never by a deployed process.
 TEST_ONLY = re.compile(r"^(TB_T_|TEST_|TB_FUZZ_|CK_)|^(TB_BINARY_DIR|TB_SOURCE_DIR)$")
+
+
+def load_yaml(path):
+    """Plain YAML, as docker-compose 1.29 reads it (PyYAML's safe loader
+    rejects Compose v2's `!reset` and `!override` tags)."""
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
 
 
 def read(path):
@@ -159,16 +174,6 @@ def environment(svc):
     return env
 
 
-def merged_ports(base_svc, prod_svc):
-    """Ports after applying prod over base (lists are appended; !reset
-    replaces)."""
-    ports = list(base_svc.get("ports") or [])
-    if prod_svc and "ports" in prod_svc:
-        p = prod_svc["ports"]
-        ports = list(p.value) if isinstance(p, Reset) else ports + list(p or [])
-    return ports
-
-
 def mounted_files(svc):
     """Host paths (files, or every file of a folder) bind-mounted into svc."""
     out = []
@@ -176,7 +181,7 @@ def mounted_files(svc):
         src = v.split(":", 1)[0] if isinstance(v, str) else v.get("source", "")
         if not src.startswith("."):
             continue
-        path = os.path.normpath(os.path.join(INFRA, src))
+        path = os.path.normpath(os.path.join(ROOT, src))
         if os.path.isdir(path):
             out.extend(source_files([os.path.relpath(path, ROOT)], None))
         else:
@@ -257,21 +262,55 @@ class Compose(unittest.TestCase):
         for name, svc in self.services.items():
             build = svc.get("build")
             if build:
-                ctx = os.path.normpath(os.path.join(INFRA, build["context"]))
+                ctx = os.path.normpath(os.path.join(ROOT, build["context"]))
                 self.assertTrue(os.path.isfile(os.path.join(ctx, build["dockerfile"])), name)
             for v in svc.get("volumes") or []:
                 src = v.split(":", 1)[0]
                 if src.startswith("."):
-                    self.assertTrue(os.path.exists(os.path.join(INFRA, src)), "%s: %s" % (name, src))
+                    self.assertTrue(os.path.exists(os.path.join(ROOT, src)), "%s: %s" % (name, src))
                 else:
                     self.assertIn(src, self.base.get("volumes") or {}, "%s: volume %s" % (name, src))
 
+    def test_both_compose_versions_read_the_files(self):
+        for path in (BASE, PROD, OFFLINE):
+            with self.subTest(file=os.path.relpath(path, ROOT)):
+                doc = load_yaml(path)  # the safe loader fails on !reset / !override
+                self.assertNotIn("name", doc, "top-level name: docker-compose 1.29 refuses it")
+                self.assertNotIn("include", doc, "include: docker-compose 1.29 refuses it")
+                self.assertNotIn("version", doc, "version: obsolete in Compose v2")
+
+    def test_offline_override(self):
+        offline = load_yaml(OFFLINE)["services"]
+        dockerfile = os.path.join(INFRA, "offline", "Dockerfile")
+        stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", read(dockerfile), re.M | re.I))
+        third_party = {n for n, s in self.services.items()
+                       if not is_tradebus(s) and n != "grafana"}
+        self.assertEqual(set(offline) - {"grafana"}, third_party,
+                         "every server image, and nothing else, is built locally")
+        for name in third_party:
+            with self.subTest(service=name):
+                svc = offline[name]
+                self.assertEqual(set(svc), {"image", "build"}, "only the image changes")
+                build = svc["build"]
+                self.assertTrue(os.path.isfile(os.path.join(ROOT, build["context"], build["dockerfile"])))
+                self.assertIn(build["target"], stages)
+                self.assertNotIn("/", svc["image"].split(":")[0], "a registry name would be pulled")
+        self.assertEqual(offline["grafana"], {"profiles": ["grafana"]},
+                         "Grafana (no Debian package) stays out of the offline run")
+        for path in re.findall(r"^COPY\s+(\S+)", read(dockerfile), re.M):
+            self.assertTrue(os.path.isfile(os.path.join(INFRA, "offline", path)), path)
+
+    def test_prod_is_generated_from_base(self):
+        r = subprocess.run([os.path.join(ROOT, "scripts", "compose-prod"), "--check"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_prod_overrides(self):
-        for name in self.prod_services:
-            self.assertIn(name, self.services, "prod overrides a service the base lacks")
+        self.assertEqual(list(self.prod_services), list(self.services),
+                         "prod runs exactly the base's services")
         for name, svc in self.services.items():
             with self.subTest(service=name):
-                ports = merged_ports(svc, self.prod_services.get(name))
+                ports = self.prod_services[name].get("ports") or []
                 if name == GATEWAY:
                     self.assertTrue(ports, "the gateway must stay published")
                 else:
@@ -299,7 +338,7 @@ class Environment(unittest.TestCase):
         cls.active, cls.documented = env_example()
         cls.base = load_yaml(BASE)
         cls.prod = load_yaml(PROD)
-        cls.interp = interpolated(BASE) | interpolated(PROD)
+        cls.interp = interpolated(BASE) | interpolated(PROD) | interpolated(OFFLINE)
 
     def read_by_code(self, name):
         return (name in self.c_names or name in self.sh_names
@@ -391,7 +430,7 @@ class Monitoring(unittest.TestCase):
         for p in providers:
             src = targets.get(p["options"]["path"])
             self.assertIsNotNone(src, "provider path %s is not mounted" % p["options"]["path"])
-            self.assertTrue(os.listdir(os.path.join(INFRA, src)))
+            self.assertTrue(os.listdir(os.path.join(ROOT, src)))
 
     def test_dashboard(self):
         metrics = exported_metrics()

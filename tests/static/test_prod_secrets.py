@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Static checks that production has no development secrets.
 
-infra/docker-compose.prod.yml over infra/docker-compose.yml must leave no
-password with a default: every password the merged configuration of a
+docker-compose.prod.yml (the complete production file at the repository
+root, which scripts/compose-prod makes) must leave no password with a
+default: every password the merged configuration of a
 service interpolates is `${NAME:?message}` (compose stops before starting
 anything when it is unset or empty), no development password appears
 literally, Redis asks for a password, and every tradebus container runs
@@ -19,13 +20,12 @@ import re
 import subprocess
 import unittest
 
-from compose_yaml import Reset, load_yaml
+import yaml
 
 ROOT = os.environ.get("TB_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 INFRA = os.path.join(ROOT, "infra")
-BASE = os.path.join(INFRA, "docker-compose.yml")
-PROD = os.path.join(INFRA, "docker-compose.prod.yml")
+PROD = os.path.join(ROOT, "docker-compose.prod.yml")
 ENTRYPOINT = os.path.join(INFRA, "docker-entrypoint.sh")
 
 DEV_PASSWORDS = ("tradebus-compose", "tradebus-local", "sys-compose", "sys-local")
@@ -39,27 +39,6 @@ def environment(svc):
     if isinstance(env, list):
         env = dict(e.split("=", 1) if "=" in e else (e, None) for e in env)
     return env
-
-
-def merged(base_svc, prod_svc):
-    """What compose runs for a service: prod's keys over base's; environment
-    maps merge key by key, command and healthcheck test are replaced."""
-    out = dict(base_svc)
-    prod_svc = prod_svc or {}
-    for key, value in prod_svc.items():
-        if isinstance(value, Reset):
-            out[key] = value.value
-        elif key == "environment":
-            env = dict(environment(base_svc))
-            env.update(environment(prod_svc))
-            out[key] = env
-        elif key == "healthcheck":
-            hc = dict(base_svc.get("healthcheck") or {})
-            hc.update(value)
-            out[key] = hc
-        else:
-            out[key] = value
-    return out
 
 
 def strings(value):
@@ -81,9 +60,8 @@ def is_tradebus(svc):
 class ProdCompose(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.base = load_yaml(BASE)["services"]
-        cls.prod = load_yaml(PROD).get("services") or {}
-        cls.services = {n: merged(s, cls.prod.get(n)) for n, s in cls.base.items()}
+        with open(PROD, encoding="utf-8") as f:
+            cls.services = yaml.safe_load(f)["services"]
 
     def test_every_password_must_be_given(self):
         seen = set()
