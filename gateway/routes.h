@@ -83,6 +83,10 @@ typedef struct gw_route {
     int64_t timeout_ms;           /* bus request timeout; 0: GATEWAY_BUS_TIMEOUT_MS */
     gw_guard guard;               /* may be NULL */
     const char *summary;          /* one line for OpenAPI and /docs */
+    /* GW_IN_JSON: "object.key" of a string in the body that may be longer
+     * than a catalogue TEXT (a backtest's data.csv): sent beside the event
+     * under key (bus/attach.h), its length in bytes left in its place. */
+    const char *attach;
 } gw_route;
 
 /* The table, in match order. Borrowed, static. */

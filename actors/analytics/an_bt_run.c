@@ -19,9 +19,11 @@
 #include <string.h>
 
 #include "an_backtest.h"
+#include "attach.h"
 #include "conn.h"
 #include "store.h"
 #include "timer.h"
+#include "wire.h"
 
 #define CLAIM_MAX 32
 
@@ -35,6 +37,10 @@ tb_status an_bt_settings_load(tb_error *err) {
         s = bus_env_int("BACKTEST_SETTLE_MS", 600000, 1000, 86400000, &an_bt.settle_ms, err);
     if (s == TB_OK)
         s = bus_env_int("BACKTEST_REQUEST_TIMEOUT_MS", 5000, 100, 60000, &an_bt.request_ms, err);
+    /* The text travels in one NATS message (max_payload 1 MB) with the
+     * request around it. */
+    if (s == TB_OK)
+        s = bus_env_int("BACKTEST_CSV_MAX", 786432, 1024, 1000000, &an_bt.csv_max, err);
     an_bt.default_cash = INT64_C(100000) * TB_FIXED_SCALE;
     return s;
 }
@@ -47,7 +53,9 @@ void an_bt_usage(FILE *f) {
             "                               orders and fills did not change this long (1500)\n"
             "  BACKTEST_SETTLE_MS           a run not quiet this long after its replay fails\n"
             "                               (default 600000)\n"
-            "  BACKTEST_REQUEST_TIMEOUT_MS  timeout of each request to another service (5000)\n");
+            "  BACKTEST_REQUEST_TIMEOUT_MS  timeout of each request to another service (5000)\n"
+            "  BACKTEST_CSV_MAX             largest CSV of a csv or bars backtest, bytes\n"
+            "                               (1024..1000000, default 786432)\n");
 }
 
 static void finish(an_bt_row *r, const char *status, const char *msg) {
@@ -139,22 +147,55 @@ static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain 
     return TB_OK;
 }
 
-static void step_start(bus_conn *c, an_bt_row *r) {
-    tb_market_replay rp = {.speed = r->spec.speed};
-    char path[TB_TEXT_CAP];
+/* Whether market-data already knows feed r->id: a replay this run started
+ * before an analytics instance died between asking for it and saving the
+ * phase. Starting it again would replay the data twice. */
+static bool replay_known(bus_conn *c, const an_bt_row *r, bool *known) {
+    tb_query q = {0};
+    snprintf(q.id, sizeof q.id, "%s", r->id);
+    tb_md_status st;
     tb_error err = {0};
-    if (an_bt_parse_data(r->spec.data, path, sizeof path, &err) != TB_OK) {
+    tb_status s = bus_request(c, "api.market.status", &tb_query_desc, &q, &tb_md_status_desc, &st,
+                              an_bt.request_ms, NULL, &err);
+    *known = s == TB_OK;
+    return s == TB_OK || s == TB_NOT_FOUND;
+}
+
+static void step_start(bus_conn *c, PGconn *pg, an_bt_row *r) {
+    tb_market_replay rp = {.speed = r->spec.speed};
+    an_bt_data data;
+    tb_error err = {0};
+    if (an_bt_parse_data(r->spec.data, &data, &err) != TB_OK) {
         finish(r, "failed", err.message);
         return;
     }
-    snprintf(rp.path, sizeof rp.path, "%s", path);
-    snprintf(rp.format, sizeof rp.format, "%s", r->spec.format);
+    bool known = false;
+    if (!replay_known(c, r, &known)) return; /* market-data busy or away: next time */
+    if (known) {
+        snprintf(r->phase, sizeof r->phase, "replay");
+        if (r->started_ns == 0) r->started_ns = tb_now_ns();
+        bus_log(BUS_LOG_INFO, "backtest %s: replay found running, followed", r->id);
+        return;
+    }
+    char *csv = NULL;
+    size_t csv_len = 0;
+    if (data.kind == AN_BT_DATA_FILE) {
+        snprintf(rp.path, sizeof rp.path, "%s", data.path);
+    } else {
+        tb_status ds = an_bt_data_get(pg, r, &csv, &csv_len, &err);
+        if (ds == TB_NOT_FOUND) finish(r, "failed", err.message);
+        if (ds != TB_OK) return;
+        snprintf(rp.path, sizeof rp.path, "%s of %s", data.kind == AN_BT_DATA_CSV ? "csv" : "bars",
+                 r->id);
+    }
+    snprintf(rp.format, sizeof rp.format, "%s",
+             data.kind == AN_BT_DATA_BARS ? "closes" : r->spec.format);
     snprintf(rp.source, sizeof rp.source, "%s", r->id);
     snprintf(rp.symbols, sizeof rp.symbols, "%s", r->spec.symbols);
     snprintf(rp.symbol_prefix, sizeof rp.symbol_prefix, "%.32s-", r->id);
     tb_md_status st;
-    tb_status s = bus_request(c, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &st, an_bt.request_ms, NULL, &err);
+    tb_status s = an_bt_ask_replay(c, &rp, csv, csv_len, &st, &err);
+    free(csv);
     if (s == TB_OK) {
         snprintf(r->phase, sizeof r->phase, "replay");
         r->started_ns = tb_now_ns();
@@ -165,6 +206,26 @@ static void step_start(bus_conn *c, an_bt_row *r) {
     } else {
         finish(r, "failed", err.message);
     }
+}
+
+tb_status an_bt_ask_replay(bus_conn *c, const tb_market_replay *rp, const char *csv, size_t len,
+                           tb_md_status *st, tb_error *err) {
+    if (csv == NULL)
+        return bus_request(c, "api.market.replay", &tb_market_replay_desc, rp, &tb_md_status_desc,
+                           st, an_bt.request_ms, NULL, err);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    bus_bytes rep = {0};
+    tb_status s = bus_attach_encode(&tb_market_replay_desc, rp, BUS_ATTACH_CSV, csv, len, &sb, err);
+    if (s == TB_OK)
+        s = bus_request_bytes(c, "api.market.replay", sb.data, sb.size, tb_market_replay_desc.name,
+                              an_bt.request_ms, NULL, &rep, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s == TB_OK) {
+        s = tb_decode(&tb_md_status_desc, rep.data, rep.len, st, err);
+        bus_bytes_free(&rep);
+    }
+    return s;
 }
 
 static void step_replay(bus_conn *c, an_bt_row *r) {
@@ -245,7 +306,7 @@ static void step(bus_conn *c, PGconn *pg, const char *id) {
     tb_error err = {0};
     if (an_bt_load(pg, id, false, &r, &err) != TB_OK) return;
     if (strcmp(r.phase, "start") == 0)
-        step_start(c, &r);
+        step_start(c, pg, &r);
     else if (strcmp(r.phase, "replay") == 0)
         step_replay(c, &r);
     else if (strcmp(r.phase, "settle") == 0)
