@@ -105,20 +105,24 @@ static tb_status in_tx(PGconn *pg, const char *sql, tb_error *err) {
  * combination), checked by signal-processing before anything is created:
  * a refused request leaves no account, limits or strategy behind. */
 static tb_status check_strategies(bus_ctx *ctx, const tb_backtest *in, size_t ngrid,
-                                  const an_bt_symbols *syms, tb_error *err) {
+                                  const an_bt_symbols *syms, const an_bt_row *rows,
+                                  tb_error *err) {
     size_t nruns = ngrid ? ngrid : 1;
     tb_status s = TB_OK;
-    for (size_t i = 0; s == TB_OK && i < nruns; i++) {
+    for (size_t i = 0; s == TB_OK && i < nruns * syms->n; i++) {
+        const an_bt_row *r = &rows[i / syms->n];
+        const char *sym = syms->sym[i % syms->n];
         tb_strategy st = {0}, sout;
-        snprintf(st.strategy_id, sizeof st.strategy_id, "bt0-%.38s", syms->sym[0]);
-        snprintf(st.symbol, sizeof st.symbol, "bt0-%.38s", syms->sym[0]);
+        snprintf(st.strategy_id, sizeof st.strategy_id, "%.24s-%.38s", r->id, sym);
+        snprintf(st.symbol, sizeof st.symbol, "%.24s-%.38s", r->id, sym);
         snprintf(st.kind, sizeof st.kind, "%s", in->kind);
-        snprintf(st.account, sizeof st.account, "bt0");
+        snprintf(st.account, sizeof st.account, "%s", r->id);
         snprintf(st.sizing, sizeof st.sizing, "%s", in->sizing[0] ? in->sizing : "fixed");
         st.qty = in->qty > 0 ? in->qty : TB_FIXED_SCALE;
         st.enabled = true;
         if (ngrid)
-            s = an_bt_grid_params(in->params, in->grid, i, st.params, sizeof st.params, err);
+            s = an_bt_grid_params(in->params, in->grid, i / syms->n, st.params, sizeof st.params,
+                                  err);
         else
             snprintf(st.params, sizeof st.params, "%s", in->params);
         if (s == TB_OK)
@@ -284,16 +288,24 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
         return bus_fail_err(ctx, &err);
     an_bt_symbols_join(&syms, in.symbols, sizeof in.symbols);
     if (data.kind == AN_BT_DATA_BARS) snprintf(in.format, sizeof in.format, "closes");
+    PGconn *pg = bus_ctx_pg(ctx, &err);
+    if (pg == NULL) return bus_fail_err(ctx, &err);
+    /* Ids first (a sequence: a refused request only leaves a gap), so the
+     * strategies are checked under the names they will have. */
+    size_t nruns = ngrid ? ngrid : 1;
+    an_bt_row *rows = calloc(nruns + 1, sizeof *rows);
+    if (rows == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory");
+    an_bt_row *parent = ngrid ? &rows[nruns] : NULL;
+    tb_status s = parent ? an_bt_next_id(pg, parent->id, &err) : TB_OK;
+    for (size_t i = 0; s == TB_OK && i < nruns; i++) s = an_bt_next_id(pg, rows[i].id, &err);
     /* The strategies, then the data, checked before anything is created. */
-    if (check_strategies(ctx, &in, ngrid, &syms, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    if (s == TB_OK) s = check_strategies(ctx, &in, ngrid, &syms, rows, &err);
     char *csv = NULL;
     size_t csv_len = 0;
-    tb_status s = TB_OK;
-    if (data.kind == AN_BT_DATA_CSV)
+    if (s == TB_OK && data.kind == AN_BT_DATA_CSV)
         s = request_csv(ctx, &data, &csv, &csv_len, &err);
-    else if (data.kind == AN_BT_DATA_BARS)
+    else if (s == TB_OK && data.kind == AN_BT_DATA_BARS)
         s = bars_csv(ctx, &data, &syms, &csv, &csv_len, &err);
-    if (s != TB_OK) return bus_fail_err(ctx, &err);
     tb_market_replay rp = {.check_only = true, .speed = in.speed};
     if (csv)
         snprintf(rp.path, sizeof rp.path, "%s of the request",
@@ -302,9 +314,8 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
         snprintf(rp.path, sizeof rp.path, "%s", data.path);
     snprintf(rp.format, sizeof rp.format, "%s", in.format);
     snprintf(rp.symbols, sizeof rp.symbols, "%s", in.symbols);
-    tb_md_status chk;
-    if (an_bt_ask_replay(conn_of(ctx), &rp, csv, csv_len, &chk, &err) != TB_OK) {
-        free(csv);
+    tb_md_status chk = {0};
+    if (s == TB_OK && (s = an_bt_ask_replay(conn_of(ctx), &rp, csv, csv_len, &chk, &err)) != TB_OK) {
         if (strcmp(err.field, "path") == 0 || strcmp(err.field, BUS_ATTACH_CSV) == 0)
             snprintf(err.field, sizeof err.field, "data");
         if (err.status == TB_REJECTED && data.kind == AN_BT_DATA_CSV) {
@@ -313,23 +324,14 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
             snprintf(err.message, sizeof err.message, "data.csv: %.*s",
                      (int)(sizeof err.message - 11), msg);
         }
-        return bus_fail_err(ctx, &err);
     }
-    PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL) {
+    if (s != TB_OK) {
         free(csv);
+        free(rows);
         return bus_fail_err(ctx, &err);
-    }
-    size_t nruns = ngrid ? ngrid : 1;
-    an_bt_row *rows = calloc(nruns + 1, sizeof *rows);
-    if (rows == NULL) {
-        free(csv);
-        return bus_fail(ctx, TB_NOMEM, NULL, "out of memory");
     }
     int64_t now = tb_now_ns();
-    an_bt_row *parent = ngrid ? &rows[nruns] : NULL;
     if (parent) {
-        s = an_bt_next_id(pg, parent->id, &err);
         parent->spec = in;
         snprintf(parent->owner, sizeof parent->owner, "%s", in.account);
         snprintf(parent->status, sizeof parent->status, "running");
@@ -341,8 +343,6 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     size_t made = 0;
     for (size_t i = 0; s == TB_OK && i < nruns; i++) {
         an_bt_row *r = &rows[i];
-        s = an_bt_next_id(pg, r->id, &err);
-        if (s != TB_OK) break;
         r->spec = in;
         r->spec.grid[0] = '\0';
         if (ngrid) {
@@ -361,7 +361,8 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     if (s == TB_OK) s = in_tx(pg, "BEGIN", &err);
     if (s == TB_OK && parent) s = an_bt_insert(pg, parent, &err);
     for (size_t i = 0; s == TB_OK && i < nruns; i++) s = an_bt_insert(pg, &rows[i], &err);
-    if (s == TB_OK && csv) s = an_bt_data_put(pg, parent ? parent->id : rows[0].id, in.format, csv, &err);
+    if (s == TB_OK && csv)
+        s = an_bt_data_put(pg, parent ? parent->id : rows[0].id, in.format, csv, &err);
     if (s == TB_OK) s = in_tx(pg, "COMMIT", &err);
     free(csv);
     if (s != TB_OK) {
