@@ -105,8 +105,7 @@ static tb_status in_tx(PGconn *pg, const char *sql, tb_error *err) {
  * combination), checked by signal-processing before anything is created:
  * a refused request leaves no account, limits or strategy behind. */
 static tb_status check_strategies(bus_ctx *ctx, const tb_backtest *in, size_t ngrid,
-                                  const an_bt_symbols *syms, const an_bt_row *rows,
-                                  tb_error *err) {
+                                  const an_bt_symbols *syms, const an_bt_row *rows, tb_error *err) {
     size_t nruns = ngrid ? ngrid : 1;
     tb_status s = TB_OK;
     for (size_t i = 0; s == TB_OK && i < nruns * syms->n; i++) {
@@ -162,7 +161,8 @@ static tb_status request_csv(bus_ctx *ctx, const an_bt_data *d, char **csv, size
         s = tb_error_set(err, TB_INVALID, "data", "data.csv: the CSV text did not come along");
     }
     if (s != TB_OK) {
-        if (strcmp(err->field, BUS_ATTACH_CSV) == 0) snprintf(err->field, sizeof err->field, "data");
+        if (strcmp(err->field, BUS_ATTACH_CSV) == 0)
+            snprintf(err->field, sizeof err->field, "data");
         return s;
     }
     size_t bad = 0;
@@ -315,7 +315,8 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     snprintf(rp.format, sizeof rp.format, "%s", in.format);
     snprintf(rp.symbols, sizeof rp.symbols, "%s", in.symbols);
     tb_md_status chk = {0};
-    if (s == TB_OK && (s = an_bt_ask_replay(conn_of(ctx), &rp, csv, csv_len, &chk, &err)) != TB_OK) {
+    if (s == TB_OK &&
+        (s = an_bt_ask_replay(conn_of(ctx), &rp, csv, csv_len, &chk, &err)) != TB_OK) {
         if (strcmp(err.field, "path") == 0 || strcmp(err.field, BUS_ATTACH_CSV) == 0)
             snprintf(err.field, sizeof err.field, "data");
         if (err.status == TB_REJECTED && data.kind == AN_BT_DATA_CSV) {

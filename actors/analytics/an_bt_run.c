@@ -39,8 +39,7 @@ tb_status an_bt_settings_load(tb_error *err) {
         s = bus_env_int("BACKTEST_REQUEST_TIMEOUT_MS", 5000, 100, 60000, &an_bt.request_ms, err);
     /* The text travels in one NATS message (max_payload 1 MB) with the
      * request around it. */
-    if (s == TB_OK)
-        s = bus_env_int("BACKTEST_CSV_MAX", 786432, 1024, 1000000, &an_bt.csv_max, err);
+    if (s == TB_OK) s = bus_env_int("BACKTEST_CSV_MAX", 786432, 1024, 1000000, &an_bt.csv_max, err);
     an_bt.default_cash = INT64_C(100000) * TB_FIXED_SCALE;
     return s;
 }
@@ -253,7 +252,8 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
 /* Done when every signal became an order, none is open, every filled one
  * is recorded here, and nothing moved for BACKTEST_QUIET_MS; a run whose
  * signals did not all become orders (refused by risk, a target already
- * held) is done after ten times as long without a change. */
+ * held) is done after ten times as long without a change, but never before
+ * its fills are recorded. */
 static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     chain ch;
     tb_error err = {0};
@@ -270,8 +270,13 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
         return;
     }
     int64_t quiet = now - r->quiet_since_ns, need = an_bt.quiet_ms * 1000000;
-    bool complete = ch.orders == ch.signals && ch.fills >= ch.filled;
-    if (ch.open == 0 && (complete ? quiet >= need : quiet >= 10 * need)) {
+    /* A filled order whose fill is not recorded here yet is never given up
+     * on (until BACKTEST_SETTLE_MS): an analytics worker killed with the
+     * fill in hand leaves it to JetStream's redelivery, which comes after
+     * the consumer's ack wait, and a report without it would be wrong. */
+    bool recorded = ch.fills >= ch.filled;
+    if (ch.open == 0 && recorded &&
+        (ch.orders == ch.signals ? quiet >= need : quiet >= 10 * need)) {
         finish(r, "done", sig);
         bus_log(BUS_LOG_INFO, "backtest %s: done (%s)", r->id, sig);
     } else if (quiet > an_bt.settle_ms * 1000000) {

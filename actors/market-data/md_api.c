@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "attach.h"
-#include "wire.h"
 #include "md_service.h"
+#include "wire.h"
 
 #define SYMBOLS_DEFAULT_LIMIT 1000
 #define SYMBOLS_MAX_LIMIT     10000
@@ -150,8 +150,7 @@ static tb_status replay_checked(bus_ctx *ctx, md_service *svc, const tb_market_r
     md_csv_summary(&scan, summary, sizeof summary);
     /* A file's bad rows are skipped and counted; a CSV sent in the request
      * is checked whole, so its sender fixes it before anything runs. */
-    if (text != NULL && scan.errors > 0)
-        return bus_fail(ctx, TB_REJECTED, "csv", "%s", summary);
+    if (text != NULL && scan.errors > 0) return bus_fail(ctx, TB_REJECTED, "csv", "%s", summary);
     if (scanned && scan.rows == 0)
         return bus_fail(ctx, text ? TB_REJECTED : TB_INVALID, text ? "csv" : "path",
                         "no valid rows; %s", summary);

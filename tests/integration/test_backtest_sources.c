@@ -12,6 +12,7 @@
  *   (tests/support/tb_eustock.c) and the reports are equal field by field.
  * - A paced csv run whose analytics worker is killed with -9 mid-run: the
  *   restarted worker carries it on to the same report.
+ * - tb-ctl backtest --csv sends a local file the same way: the same report.
  * - The DAX closes imported as 1d bars (api.bars.import) and replayed with
  *   data.bars: the fills equal the computation over the same closes, each
  *   at the end of its bar (the next day 00:00Z). */
@@ -149,7 +150,8 @@ static void bad(const char *body, long status, const char *field, const char *sa
     http(&r, "POST", "/v1/backtests", body);
     ck_assert_msg(r.status == status, "%.200s: %ld, want %ld: %s", body, r.status, status, r.body);
     if (field) ck_assert_msg(strcmp(http_error_field(&r), field) == 0, "%.200s: %s", body, r.body);
-    if (says) ck_assert_msg(r.body && strstr(r.body, says), "%.200s: %s lacks %s", body, r.body, says);
+    if (says)
+        ck_assert_msg(r.body && strstr(r.body, says), "%.200s: %s lacks %s", body, r.body, says);
     http_free(&r);
     ck_assert_int_eq(sql_count("SELECT count(*) FROM backtests"), runs);
     ck_assert_int_eq(sql_count("SELECT count(*) FROM accounts WHERE id ~ '^bt[0-9]+$'"), accounts);
@@ -216,8 +218,8 @@ static void check_fills(const char *id, const char *symbol, const tb_eu_fill *w,
             if (ts / 1000 != w[i].ts_us) continue;
             found = true;
             tb_fixed px;
-            ck_assert_int_eq(tb_fixed_parse_cstr(json_string_value(json_object_get(f, "price")), &px),
-                             TB_OK);
+            ck_assert_int_eq(
+                tb_fixed_parse_cstr(json_string_value(json_object_get(f, "price")), &px), TB_OK);
             ck_assert_msg(px == w[i].price, "%s fill %zu: price %lld, want %lld", id, i,
                           (long long)px, (long long)w[i].price);
             ck_assert_str_eq(json_string_value(json_object_get(f, "side")),
@@ -259,7 +261,7 @@ START_TEST(csv_in_the_request) {
     char *broken = strdup(file_text);
     char *l5 = broken;
     for (int i = 0; i < 4; i++) l5 = strchr(l5, '\n') + 1; /* line 5 */
-    memcpy(l5 + 11, "XXX", 3);                               /* "1991-07-02,XXX.." */
+    memcpy(l5 + 11, "XXX", 3);                             /* "1991-07-02,XXX.." */
     char *l5end = strchr(l5, '\n');
     memcpy(l5end - 4, "a.bc", 4); /* its close is no number */
     char *body = body_of("DAX", csv_data(broken, strlen(broken)), PARAMS, "closes", 0);
@@ -337,6 +339,24 @@ START_TEST(csv_in_the_request) {
     check_fills(k, "DAX", want, nwant);
     same_report(rk, rf, "csv run across kill -9 of analytics vs file run");
     json_decref(rk);
+
+    /* tb-ctl backtest --csv: a local file sent with the request. */
+    char bin[512], cmd[1600];
+    tb_test_bin(bin, sizeof bin, "tools/ctl/tb-ctl");
+    const char *src = getenv("TB_SOURCE_DIR");
+    snprintf(cmd, sizeof cmd,
+             "'%s' backtest '%s/data/eustock_daily.csv' --csv --kind sma_cross --symbols DAX "
+             "--params '%s' --format closes --cash 1000000 2>>'%s'",
+             bin, src ? src : ".", PARAMS, log_path);
+    FILE *pipe = popen(cmd, "r");
+    ck_assert_ptr_nonnull(pipe);
+    json_t *line = json_loadf(pipe, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_int_eq(pclose(pipe), 0);
+    ck_assert_msg(line != NULL, "tb-ctl backtest --csv printed no report (see %s)", log_path);
+    json_object_del(line, "backtest_id");
+    json_object_del(line, "account");
+    same_report(line, rf, "tb-ctl --csv run vs file run");
+    json_decref(line);
     json_decref(rf);
 }
 END_TEST

@@ -63,20 +63,21 @@ START_TEST(data_sources) {
                                       &d, &err),
                      TB_OK);
     ck_assert_int_eq(d.interval_ns, INT64_C(60000000000));
-    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"2d\",\"from\":1,\"to\":2}}", &d,
-                                      &err),
-                     TB_INVALID);
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"2d\",\"from\":1,\"to\":2}}", &d, &err),
+        TB_INVALID);
     ck_assert_msg(strstr(err.message, "1s|1m|5m|1h|1d") != NULL, "%s", err.message);
-    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":5,\"to\":5}}", &d,
-                                      &err),
-                     TB_INVALID);
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":5,\"to\":5}}", &d, &err),
+        TB_INVALID);
     ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"to\":5}}", &d, &err),
                      TB_MISSING_FIELD);
-    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":\"soon\",\"to\":5}}",
-                                      &d, &err),
-                     TB_INVALID);
     ck_assert_int_eq(
-        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":1,\"to\":5,\"step\":1}}", &d, &err),
+        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":\"soon\",\"to\":5}}", &d, &err),
+        TB_INVALID);
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":1,\"to\":5,\"step\":1}}", &d,
+                         &err),
         TB_UNKNOWN_FIELD);
     ck_assert_int_eq(an_bt_parse_data("{\"file\":\"\"}", &d, &err), TB_INVALID);
     ck_assert_int_eq(an_bt_parse_data("[1]", &d, &err), TB_INVALID);
@@ -106,7 +107,8 @@ START_TEST(bar_rows_at_the_bar_end) {
                                    INT64_C(86400000000000), TB_FIXED_SCALE, &err),
                      TB_OK);
     size_t before = len;
-    ck_assert_int_eq(an_bt_bar_row(buf, sizeof buf, &len, "SMI", INT64_C(86400000000000), 1, TB_FIXED_SCALE, &err),
+    ck_assert_int_eq(an_bt_bar_row(buf, sizeof buf, &len, "SMI", INT64_C(86400000000000), 1,
+                                   TB_FIXED_SCALE, &err),
                      TB_TOO_LARGE);
     ck_assert_uint_eq(len, before);
     ck_assert_uint_eq(strlen(buf), before);
