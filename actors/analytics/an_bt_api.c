@@ -298,8 +298,7 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     an_bt_row *parent = ngrid ? &rows[nruns] : NULL;
     tb_status s = parent ? an_bt_next_id(pg, parent->id, &err) : TB_OK;
     for (size_t i = 0; s == TB_OK && i < nruns; i++) s = an_bt_next_id(pg, rows[i].id, &err);
-    /* The strategies, then the data, checked before anything is created. */
-    if (s == TB_OK) s = check_strategies(ctx, &in, ngrid, &syms, rows, &err);
+    /* The data, then the strategies, checked before anything is created. */
     char *csv = NULL;
     size_t csv_len = 0;
     if (s == TB_OK && data.kind == AN_BT_DATA_CSV)
@@ -326,6 +325,7 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
                      (int)(sizeof err.message - 11), msg);
         }
     }
+    if (s == TB_OK) s = check_strategies(ctx, &in, ngrid, &syms, rows, &err);
     if (s != TB_OK) {
         free(csv);
         free(rows);
