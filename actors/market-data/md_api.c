@@ -139,6 +139,7 @@ static tb_status replay_checked(bus_ctx *ctx, md_service *svc, const tb_market_r
     tb_error err = {0};
     req.text = text;
     req.text_len = text_len;
+    if (text != NULL && text_len == 0) return bus_fail(ctx, TB_REJECTED, "csv", "the CSV is empty");
     if (text == NULL && md_replay_check_path(svc, true, &req, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     md_csv_parser scan;
@@ -150,7 +151,16 @@ static tb_status replay_checked(bus_ctx *ctx, md_service *svc, const tb_market_r
     md_csv_summary(&scan, summary, sizeof summary);
     /* A file's bad rows are skipped and counted; a CSV sent in the request
      * is checked whole, so its sender fixes it before anything runs. */
-    if (text != NULL && scan.errors > 0) return bus_fail(ctx, TB_REJECTED, "csv", "%s", summary);
+    if (text != NULL && scan.errors > 0) {
+        char bad[TB_TEXT_CAP - 64];
+        size_t used = 0;
+        for (uint64_t i = 0; i < scan.errors && i < MD_CSV_KEEP_ERRORS && used < sizeof bad; i++) {
+            int w = snprintf(bad + used, sizeof bad - used, "%s%s", i ? "; " : "", scan.kept[i]);
+            if (w > 0) used += (size_t)w;
+        }
+        return bus_fail(ctx, TB_REJECTED, "csv", "%llu malformed row%s, nothing replayed: %s",
+                        (unsigned long long)scan.errors, scan.errors == 1 ? "" : "s", bad);
+    }
     if (scanned && scan.rows == 0)
         return bus_fail(ctx, text ? TB_REJECTED : TB_INVALID, text ? "csv" : "path",
                         "no valid rows; %s", summary);

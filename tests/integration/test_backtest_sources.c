@@ -264,8 +264,12 @@ START_TEST(csv_in_the_request) {
     memcpy(l5 + 11, "XXX", 3);                             /* "1991-07-02,XXX.." */
     char *l5end = strchr(l5, '\n');
     memcpy(l5end - 4, "a.bc", 4); /* its close is no number */
+    char *l9 = l5end + 1;
+    for (int i = 0; i < 3; i++) l9 = strchr(l9, '\n') + 1;
+    l9[4] = '/'; /* a date that is none */
     char *body = body_of("DAX", csv_data(broken, strlen(broken)), PARAMS, "closes", 0);
-    bad(body, 422, "data", "line 5");
+    bad(body, 422, "data", "2 malformed rows, nothing replayed: line 5: ");
+    bad(body, 422, "data", "; line 9: ");
     free(body);
     free(broken);
     body = body_of("DAX", csv_data("", 0), PARAMS, "closes", 0);
