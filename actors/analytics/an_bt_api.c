@@ -62,6 +62,18 @@ static void delete_strategies(bus_ctx *ctx, const char *ids) {
     }
 }
 
+/* The account of a run refused after it was made (it has nothing else:
+ * position-management refuses to delete one that has). */
+static void delete_account(bus_ctx *ctx, const char *account) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", account);
+    tb_account out;
+    tb_error err = {0};
+    if (ask(ctx, "api.accounts.delete", &tb_query_desc, &q, &tb_account_desc, &out, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "backtest: account %s of a refused request not deleted: %s", account,
+                err.message);
+}
+
 /* The run's account, limits and one strategy per symbol (bt<N>-<SYM>). */
 static tb_status setup_run(bus_ctx *ctx, an_bt_row *run, const an_bt_symbols *syms, tb_error *err) {
     const tb_backtest *b = &run->spec;
@@ -359,7 +371,7 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
         if (s == TB_OK) s = setup_run(ctx, r, &syms, &err);
         made = i + 1;
     }
-    if (s == TB_OK) s = in_tx(pg, "BEGIN", &err);
+    bool begun = s == TB_OK && (s = in_tx(pg, "BEGIN", &err)) == TB_OK;
     if (s == TB_OK && parent) s = an_bt_insert(pg, parent, &err);
     for (size_t i = 0; s == TB_OK && i < nruns; i++) s = an_bt_insert(pg, &rows[i], &err);
     if (s == TB_OK && csv)
@@ -368,10 +380,15 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     free(csv);
     if (s != TB_OK) {
         tb_error ignore = {0};
-        if (in_tx(pg, "ROLLBACK", &ignore) != TB_OK)
+        if (begun && in_tx(pg, "ROLLBACK", &ignore) != TB_OK)
             bus_log(BUS_LOG_WARN, "backtest: rollback failed: %s", ignore.message);
-        /* Nothing runs: no strategy of a refused request stays behind. */
-        for (size_t i = 0; i < made; i++) delete_strategies(ctx, rows[i].strategy_ids);
+        /* Nothing runs: no strategy and no account of a refused request
+         * stays behind (its risk limits row does: risk-management has no
+         * delete, and limits of an absent account bind nothing). */
+        for (size_t i = 0; i < made; i++) {
+            delete_strategies(ctx, rows[i].strategy_ids);
+            if (rows[i].run_account[0]) delete_account(ctx, rows[i].run_account);
+        }
         free(rows);
         return bus_fail_err(ctx, &err);
     }

@@ -7,8 +7,9 @@
  *   replay  follows the feed's status (events = ticks published); done
  *           with a tick consumer the replay gave up on: failed; done:
  *   settle  the chain is quiet when the run's signals, orders and fills have
- *           not changed for BACKTEST_QUIET_MS and no order of the account is
- *           open; then the run is done. Longer than BACKTEST_SETTLE_MS: failed
+ *           not changed for BACKTEST_QUIET_MS, no order of the account is
+ *           open and historical-data's bars hold every tick replayed; then
+ *           the run is done. Longer than BACKTEST_SETTLE_MS: failed
  *   grid    a grid ends when every child has ended
  *
  * Everything a step needs is in the row, so a restarted or another instance
@@ -113,7 +114,42 @@ static tb_status count_list(bus_conn *c, const char *subject, tb_query *q, uint6
  * filled), the fills analytics recorded and its equity points. */
 typedef struct chain {
     uint64_t signals, orders, open, filled, fills, points;
+    uint64_t bar_ticks; /* ticks of the run's symbols in historical-data's bars */
 } chain;
+
+/* Ticks of symbol that historical-data aggregated: the sum of `ticks` over
+ * its 1d bars (each tick is in exactly one), all pages. Its bars lag the
+ * chain when several replays run at once (a replay ends when its
+ * consumers' total progress covers it, other replays' ticks included), and
+ * the report's curve is made of them: a run is not done before they hold
+ * every tick it replayed. */
+static tb_status bar_ticks(bus_conn *c, const char *symbol, uint64_t *ticks, tb_error *err) {
+    tb_query q = {.limit = 5000, .from = 1, .to = INT64_MAX / 2};
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    snprintf(q.interval, sizeof q.interval, "1d");
+    *ticks = 0;
+    for (int page = 0; page < 1000; page++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        bus_bytes rep = {0};
+        tb_status s = tb_encode(&tb_query_desc, &q, &sb, err);
+        if (s == TB_OK)
+            s = bus_request_bytes(c, "api.bars.query", sb.data, sb.size, tb_query_desc.name,
+                                  an_bt.request_ms, NULL, &rep, err);
+        msgpack_sbuffer_destroy(&sb);
+        void *items = NULL;
+        size_t n = 0;
+        char next[TB_ID_CAP] = "";
+        if (s == TB_OK) s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, &items, &n, next, err);
+        bus_bytes_free(&rep);
+        for (size_t i = 0; s == TB_OK && i < n; i++) *ticks += ((const tb_bar *)items)[i].ticks;
+        free(items);
+        if (s != TB_OK) return s;
+        if (next[0] == '\0' || n == 0) return TB_OK;
+        snprintf(q.cursor, sizeof q.cursor, "%s", next);
+    }
+    return TB_OK;
+}
 
 static tb_status count_orders(bus_conn *c, const char *account, const char *status, uint64_t *n,
                               tb_error *err) {
@@ -143,7 +179,20 @@ static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain 
     ch->fills = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     ch->points = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
-    return TB_OK;
+    /* The bars only matter once the rest is settled: no need to read them
+     * on every step of a busy run. */
+    an_bt_symbols syms;
+    if (ch->open > 0 || ch->fills < ch->filled ||
+        an_bt_parse_symbols(r->spec.symbols, 0, &syms, err) != TB_OK)
+        return TB_OK;
+    for (size_t i = 0; s == TB_OK && i < syms.n; i++) {
+        char sym[TB_TOKEN_CAP];
+        uint64_t n = 0;
+        snprintf(sym, sizeof sym, "%.24s-%.38s", r->id, syms.sym[i]);
+        s = bar_ticks(c, sym, &n, err);
+        ch->bar_ticks += n;
+    }
+    return s;
 }
 
 /* Whether market-data already knows feed r->id: a replay this run started
@@ -261,8 +310,8 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     char sig[TB_TEXT_CAP];
     snprintf(sig, sizeof sig,
              "signals %" PRIu64 ", orders %" PRIu64 " (%" PRIu64 " open, %" PRIu64
-             " filled), fills %" PRIu64 ", equity points %" PRIu64,
-             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points);
+             " filled), fills %" PRIu64 ", equity points %" PRIu64 ", ticks in bars %" PRIu64,
+             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points, ch.bar_ticks);
     int64_t now = tb_now_ns();
     if (strcmp(sig, r->quiet_sig) != 0) {
         snprintf(r->quiet_sig, sizeof r->quiet_sig, "%s", sig);
@@ -270,11 +319,13 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
         return;
     }
     int64_t quiet = now - r->quiet_since_ns, need = an_bt.quiet_ms * 1000000;
-    /* A filled order whose fill is not recorded here yet is never given up
-     * on (until BACKTEST_SETTLE_MS): an analytics worker killed with the
-     * fill in hand leaves it to JetStream's redelivery, which comes after
-     * the consumer's ack wait, and a report without it would be wrong. */
-    bool recorded = ch.fills >= ch.filled;
+    /* A filled order whose fill is not recorded here yet, or a tick that
+     * historical-data's bars do not hold yet, is never given up on (until
+     * BACKTEST_SETTLE_MS): an analytics worker killed with the fill in hand
+     * leaves it to JetStream's redelivery, which comes after the consumer's
+     * ack wait; bars lag behind several replays at once; a report without
+     * them would be wrong. */
+    bool recorded = ch.fills >= ch.filled && ch.bar_ticks >= (uint64_t)r->total_events;
     if (ch.open == 0 && recorded &&
         (ch.orders == ch.signals ? quiet >= need : quiet >= 10 * need)) {
         finish(r, "done", sig);

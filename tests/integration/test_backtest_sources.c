@@ -5,7 +5,8 @@
  * - Bad input: a malformed CSV (422 naming its first bad lines), an empty
  *   one, one over BACKTEST_CSV_MAX and one over GATEWAY_MAX_BODY (413), an
  *   unknown bars interval, bars to before from (400), a bars range without
- *   bars (422), a strategy parameter the kind does not take (400): each
+ *   bars (422), a strategy parameter the kind does not take (400), and
+ *   risk-management down after the run's account was made (503): each
  *   starts nothing, and no account is left behind.
  * - The EuStock CSV sent in the request, twice at once beside the same file
  *   run: every fill equals the independent computation
@@ -30,6 +31,7 @@
 #include "test_gateway_fixture.h"
 
 #define N_SERVICES 7
+#define RISK       2
 #define ANALYTICS  5
 #define FAST       5
 #define SLOW       20
@@ -121,6 +123,14 @@ static char *body_of(const char *symbol, json_t *data, const char *params, const
 
 static json_t *csv_data(const char *text, size_t len) {
     return json_pack("{s:s%}", "csv", text, len);
+}
+
+static int64_t t_start;
+
+/* Where the test is, with the seconds since it started (stdout). */
+static void phase(const char *what) {
+    printf("%6.1f s  %s\n", (double)(bus_mono_ns() - t_start) / 1e9, what);
+    fflush(stdout);
 }
 
 static const char *const PARAMS = "{\"fast\":5,\"slow\":20}";
@@ -255,7 +265,9 @@ static void same_report(json_t *a, json_t *b, const char *what) {
 }
 
 START_TEST(csv_in_the_request) {
+    t_start = bus_mono_ns();
     start_all();
+    phase("services up");
 
     /* ---- bad input: a clear 4xx, nothing started, no account left ---- */
     char *broken = strdup(file_text);
@@ -306,6 +318,21 @@ START_TEST(csv_in_the_request) {
     bad(body, 400, "symbols", NULL);
     free(body);
 
+    phase("bad requests refused");
+    /* risk-management away: the run's account is made, its limits cannot
+     * be: 503, and the account is deleted again. */
+    ck_assert_int_eq(tb_test_stop(children[RISK], 20000), 0);
+    children[RISK] = 0;
+    body = body_of("DAX", csv_data(file_text, file_len), PARAMS, "closes", 0);
+    bad(body, 503, NULL, NULL);
+    free(body);
+    char risk_inst[64];
+    snprintf(risk_inst, sizeof risk_inst, "%s-risk2", tag);
+    children[RISK] = tb_service_spawn("risk-management", risk_inst, NULL, log_path);
+    ck_assert_msg(tb_service_wait(conn, "risk-management", risk_inst, 1, 20000),
+                  "risk-management did not come back (see %s)", log_path);
+
+    phase("refused with risk-management away; it is back");
     /* ---- the same data as a file and twice as csv, all at once ---- */
     char f[64], c1[64], c2[64];
     body = body_of("DAX", json_pack("{s:s}", "file", "eustock_daily.csv"), PARAMS, "closes", 0);
@@ -324,6 +351,7 @@ START_TEST(csv_in_the_request) {
     json_decref(r2);
     free(body);
 
+    phase("file run and two csv runs at once: equal");
     /* ---- kill -9 of analytics during a paced csv run ---- */
     char k[64];
     body = body_of("DAX", csv_data(file_text, file_len), PARAMS, "closes",
@@ -344,6 +372,7 @@ START_TEST(csv_in_the_request) {
     same_report(rk, rf, "csv run across kill -9 of analytics vs file run");
     json_decref(rk);
 
+    phase("csv run across kill -9 of analytics: equal");
     /* tb-ctl backtest --csv: a local file sent with the request. */
     char bin[512], cmd[1600];
     tb_test_bin(bin, sizeof bin, "tools/ctl/tb-ctl");
@@ -362,10 +391,12 @@ START_TEST(csv_in_the_request) {
     same_report(line, rf, "tb-ctl --csv run vs file run");
     json_decref(line);
     json_decref(rf);
+    phase("tb-ctl --csv run: equal");
 }
 END_TEST
 
 START_TEST(bars_of_historical_data) {
+    t_start = bus_mono_ns();
     start_all();
     /* The DAX closes as 1d bars of a symbol of this test only. */
     char sym[16]; /* short: bt<N>-<sym> twice fits a signal id */
@@ -430,7 +461,9 @@ START_TEST(bars_of_historical_data) {
     static tb_eu_fill w[TB_EU_MAX_FILLS];
     size_t nw = tb_eu_sma_fills(&shifted, FAST, SLOW, w);
     ck_assert_uint_eq(nw, nwant);
+    phase("bars imported, bad ranges refused, bars run started");
     json_t *rep_j = report_done(id);
+    phase("bars run done");
     check_fills(id, sym, w, nw);
     ck_assert_int_eq(json_integer_value(json_object_get(rep_j, "fills")), (json_int_t)nw);
     ck_assert_str_eq(json_string_value(json_object_get(rep_j, "symbols")), sym);
