@@ -14,6 +14,8 @@
  * - A paced csv run whose analytics worker is killed with -9 mid-run: the
  *   restarted worker carries it on to the same report.
  * - tb-ctl backtest --csv sends a local file the same way: the same report.
+ * - position-management's api.accounts.delete: an empty account goes, a
+ *   run's account (it has fills) is a conflict, an unknown one not found.
  * - The DAX closes imported as 1d bars (api.bars.import) and replayed with
  *   data.bars: the fills equal the computation over the same closes, each
  *   at the end of its bar (the next day 00:00Z). */
@@ -468,6 +470,31 @@ START_TEST(bars_of_historical_data) {
     ck_assert_int_eq(json_integer_value(json_object_get(rep_j, "fills")), (json_int_t)nw);
     ck_assert_str_eq(json_string_value(json_object_get(rep_j, "symbols")), sym);
     json_decref(rep_j);
+    /* api.accounts.delete only takes an account nothing was recorded for. */
+    tb_query q = {0};
+    tb_account gone;
+    snprintf(q.account, sizeof q.account, "%s", id);
+    ck_assert_int_eq(bus_request(conn, "api.accounts.delete", &tb_query_desc, &q, &tb_account_desc,
+                                 &gone, 5000, NULL, &err),
+                     TB_CONFLICT);
+    snprintf(q.account, sizeof q.account, "%sNONE", tag);
+    ck_assert_int_eq(bus_request(conn, "api.accounts.delete", &tb_query_desc, &q, &tb_account_desc,
+                                 &gone, 5000, NULL, &err),
+                     TB_NOT_FOUND);
+    tb_account fresh = {0}, made;
+    snprintf(fresh.account, sizeof fresh.account, "%sE", tag);
+    snprintf(fresh.name, sizeof fresh.name, "empty");
+    ck_assert_int_eq(bus_request(conn, "api.accounts.create", &tb_account_desc, &fresh,
+                                 &tb_account_desc, &made, 5000, NULL, &err),
+                     TB_OK);
+    snprintf(q.account, sizeof q.account, "%s", fresh.account);
+    ck_assert_int_eq(bus_request(conn, "api.accounts.delete", &tb_query_desc, &q, &tb_account_desc,
+                                 &gone, 5000, NULL, &err),
+                     TB_OK);
+    ck_assert_str_eq(gone.account, fresh.account);
+    char sqlq[160];
+    snprintf(sqlq, sizeof sqlq, "SELECT count(*) FROM accounts WHERE id = '%s'", fresh.account);
+    ck_assert_int_eq(sql_count(sqlq), 0);
 }
 END_TEST
 
