@@ -1,4 +1,4 @@
--- 0730 backtest_data: the events of a backtest whose data came with the
+-- 0732 backtest_data: the events of a backtest whose data came with the
 -- request (data.csv) or from historical-data's bars (data.bars), as the CSV
 -- text market-data replays. Written with the run's rows in one transaction,
 -- so any analytics instance (one started after a kill -9 too) can start or
