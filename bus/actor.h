@@ -184,6 +184,9 @@ const char *bus_ctx_subject(const bus_ctx *ctx);
 const char *bus_ctx_trace(const bus_ctx *ctx); /* never NULL; generated when absent */
 /* A header of the message, NULL when absent. */
 const char *bus_ctx_header(bus_ctx *ctx, const char *key);
+/* The message's payload as it arrived (for a text attached beside the event,
+ * attach.h). Borrowed for the call. */
+bus_raw bus_ctx_payload(const bus_ctx *ctx);
 /* JetStream: delivery attempt (1 on first delivery); 0 for core messages. */
 uint64_t bus_ctx_delivery(const bus_ctx *ctx);
 /* Borrowed store connections, returned by the runtime after the handler;

@@ -84,6 +84,12 @@ const char *bus_ctx_header(bus_ctx *ctx, const char *key) {
     return natsMsgHeader_Get(ctx->msg, key, &v) == NATS_OK ? v : NULL;
 }
 
+bus_raw bus_ctx_payload(const bus_ctx *ctx) {
+    if (ctx->msg == NULL) return (bus_raw){.data = NULL, .len = 0};
+    return (bus_raw){.data = natsMsg_GetData(ctx->msg),
+                     .len = (size_t)natsMsg_GetDataLength(ctx->msg)};
+}
+
 PGconn *bus_ctx_pg(bus_ctx *ctx, tb_error *err) {
     if (ctx->pg == NULL) {
         if (ctx->actor->pg == NULL) {

@@ -27,4 +27,8 @@
 #define BUS_DLQ_PREFIX    "dlq."      /* dlq.<stream>.<consumer> */
 #define BUS_FLOW_PREFIX   "bus.flow." /* bus.flow.<service>: tb_flow reports */
 
+/* Texts attached beside an event (attach.h): the CSV of a backtest request
+ * (api.backtests.create, data.csv) and of a replay (api.market.replay). */
+#define BUS_ATTACH_CSV "csv"
+
 #endif

@@ -273,6 +273,34 @@ static json_t *parameters(const gw_route *r) {
     return ps;
 }
 
+/* A backtest's data as clients send it: an object with one of three keys
+ * (the catalogue carries it as text; actors/analytics/README.md). */
+static json_t *backtest_data_schema(void) {
+    json_t *file =
+        json_pack("{s:s, s:[s], s:b, s:{s:{s:s, s:s}}}", "type", "object", "required", "file",
+                  "additionalProperties", 0, "properties", "file", "type", "string", "description",
+                  "A CSV file under market-data's MD_REPLAY_DIR.");
+    json_t *csv = json_pack(
+        "{s:s, s:[s], s:b, s:{s:{s:s, s:s}}}", "type", "object", "required", "csv",
+        "additionalProperties", 0, "properties", "csv", "type", "string", "description",
+        "The CSV itself, in a format the file replay reads (ticks or closes). At most "
+        "BACKTEST_CSV_MAX bytes (default 786432; 413 above it, and above GATEWAY_MAX_BODY for "
+        "the whole body); a malformed row is 422 naming the first bad lines.");
+    json_t *bars = json_pack(
+        "{s:s, s:[s], s:b, s:{s:{s:s, s:[s,s,s], s:b, s:{s:{s:s, s:[s,s,s,s,s]}, s:{s:s, "
+        "s:s}, s:{s:s, s:s}}, s:s}}}",
+        "type", "object", "required", "bars", "additionalProperties", 0, "properties", "bars",
+        "type", "object", "required", "interval", "from", "to", "additionalProperties", 0,
+        "properties", "interval", "type", "string", "enum", "1s", "1m", "5m", "1h", "1d", "from",
+        "type", "string", "description", "Start of the first bar (RFC 3339 or YYYY-MM-DD).", "to",
+        "type", "string", "description", "Bars starting before this time (exclusive).",
+        "description",
+        "historical-data's bars of every symbol, each replayed as one event: its close at the "
+        "bar's end time (start + interval). No bar of a symbol in the range is 422.");
+    return json_pack("{s:[o,o,o], s:s}", "oneOf", file, csv, bars, "description",
+                     "Where the run's events come from: exactly one of file, csv and bars.");
+}
+
 static json_t *request_body(const gw_route *r) {
     if (r->input == GW_IN_CSV)
         return json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content", "text/csv", "schema",
@@ -286,6 +314,8 @@ static json_t *request_body(const gw_route *r) {
              r->path_alias ? r->path_alias : "");
     json_t *schema = event_schema(r->request, r->server_set, optional);
     json_object_set_new(schema, "additionalProperties", json_false());
+    if (r->request == &tb_backtest_desc)
+        json_object_set_new(json_object_get(schema, "properties"), "data", backtest_data_schema());
     return json_pack("{s:b, s:o}", "required", 1, "content", json_content(schema));
 }
 

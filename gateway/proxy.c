@@ -11,14 +11,42 @@
 #include <string.h>
 #include <strings.h>
 
+#include "attach.h"
 #include "gateway.h"
 #include "quotes.h"
 #include "request.h"
 #include "svg.h"
 
+/* The route's attached string (route->attach, "object.key") taken out of
+ * the body into *text (heap) and *len, its length left in its place; *text
+ * stays NULL when the body has no such string. */
+static tb_status take_attached(const gw_route *rt, json_t *j, char **text, size_t *len,
+                               tb_error *err) {
+    *text = NULL;
+    *len = 0;
+    if (rt->attach == NULL) return TB_OK;
+    const char *dot = strchr(rt->attach, '.');
+    char outer[64];
+    snprintf(outer, sizeof outer, "%.*s", (int)(dot - rt->attach), rt->attach);
+    json_t *o = json_object_get(j, outer);
+    json_t *v = json_is_object(o) ? json_object_get(o, dot + 1) : NULL;
+    if (!json_is_string(v)) return TB_OK; /* the service judges */
+    *len = json_string_length(v);
+    if ((*text = malloc(*len + 1)) == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    memcpy(*text, json_string_value(v), *len + 1);
+    if (json_object_set_new(o, dot + 1, json_integer((json_int_t)*len)) != 0) {
+        free(*text);
+        *text = NULL;
+        return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    }
+    return TB_OK;
+}
+
 /* Builds and checks the request event of a GW_IN_QUERY / GW_IN_JSON route.
- * Returns the event (caller frees) or NULL after sending the error. */
-static void *build_event(gw_req *r, char *format, size_t format_cap) {
+ * Returns the event (caller frees) or NULL after sending the error; the
+ * route's attached string, when the body has one, into *attached. */
+static void *build_event(gw_req *r, char *format, size_t format_cap, char **attached,
+                         size_t *attached_len) {
     const gw_route *rt = r->match.route;
     tb_error err = {0};
     json_t *j = NULL;
@@ -31,7 +59,8 @@ static void *build_event(gw_req *r, char *format, size_t format_cap) {
         return NULL;
     }
     gw_drop_server_set(rt, j);
-    tb_status s = rt->input == GW_IN_JSON ? gw_params_as_text(j, &err) : TB_OK;
+    tb_status s = take_attached(rt, j, attached, attached_len, &err);
+    if (s == TB_OK && rt->input == GW_IN_JSON) s = gw_params_as_text(j, &err);
     if (s == TB_OK && r->match.has_param) s = gw_inject_path(rt, j, r->match.param, &err);
     void *ev = calloc(1, rt->request->struct_size);
     if (ev == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory");
@@ -42,6 +71,8 @@ static void *build_event(gw_req *r, char *format, size_t format_cap) {
     if (s == TB_OK) s = gw_scope(rt, &r->caller, ev, &err);
     if (s != TB_OK) {
         free(ev);
+        free(*attached);
+        *attached = NULL;
         gw_send_error(r, &err);
         return NULL;
     }
@@ -202,6 +233,8 @@ void gw_handle_bus(gw_req *r) {
     const void *payload = "";
     size_t plen = 0;
     const char *schema = NULL;
+    char *attached = NULL;
+    size_t attached_len = 0;
     if (rt->input == GW_IN_CSV) {
         if (gw_read_body(r, &raw, &plen, &err) != TB_OK) {
             gw_send_error(r, &err);
@@ -214,17 +247,23 @@ void gw_handle_bus(gw_req *r) {
         }
         payload = raw;
     } else if (rt->input != GW_IN_NONE) {
-        if ((ev = build_event(r, format, sizeof format)) == NULL) return;
+        if ((ev = build_event(r, format, sizeof format, &attached, &attached_len)) == NULL) return;
         if ((rt->flags & GW_F_QUOTE) && cached_quote(r, ev)) {
             free(ev);
+            free(attached);
             return;
         }
         if (format[0] && strcmp(format, "svg") != 0 && strcmp(format, "json") != 0) {
             free(ev);
+            free(attached);
             gw_send_fail(r, TB_INVALID, GW_PARAM_FORMAT, "format: expected json or svg");
             return;
         }
-        if (tb_encode(rt->request, ev, &sb, &err) != TB_OK) {
+        tb_status es = attached ? bus_attach_encode(rt->request, ev, strchr(rt->attach, '.') + 1,
+                                                    attached, attached_len, &sb, &err)
+                                : tb_encode(rt->request, ev, &sb, &err);
+        free(attached);
+        if (es != TB_OK) {
             free(ev);
             msgpack_sbuffer_destroy(&sb);
             gw_send_error(r, &err);

@@ -185,6 +185,7 @@ static const gw_route routes[] = {
      .server_set = "backtest_id,parent_id,status,progress,events,total_events,runs,run_account,"
                    "strategy_ids,message,created_at,started_at,finished_at",
      .reply = &tb_backtest_desc, .flags = GW_F_SCOPED, .success = 202, .timeout_ms = 30000,
+     .attach = "data.csv", /* bus/wire.h BUS_ATTACH_CSV */
      .summary = "Start a backtest (or a grid of them) on its own account, symbols and clock; "
                 "answers at once with the run's id and status running."},
     {"GET", "/v1/backtests", GW_ROLE_VIEWER, GW_BUS, "api.backtests.list", GW_IN_QUERY, Q,

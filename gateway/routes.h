@@ -96,6 +96,10 @@ typedef struct gw_route {
     gw_guard guard;               /* may be NULL */
     const gw_embed *embed;        /* added to a single-object reply; may be NULL */
     const char *summary;          /* one line for OpenAPI and /docs */
+    /* GW_IN_JSON: "object.key" of a string in the body that may be longer
+     * than a catalogue TEXT (a backtest's data.csv): sent beside the event
+     * under key (bus/attach.h), its length in bytes left in its place. */
+    const char *attach;
 } gw_route;
 
 /* The table, in match order. Borrowed, static. */

@@ -18,6 +18,7 @@ typedef struct an_bt_settings {
     int64_t quiet_ms;      /* BACKTEST_QUIET_MS: chain unchanged this long after the replay */
     int64_t settle_ms;     /* BACKTEST_SETTLE_MS: most time from the replay's end to quiet */
     int64_t request_ms;    /* BACKTEST_REQUEST_TIMEOUT_MS: each request to another service */
+    int64_t csv_max;       /* BACKTEST_CSV_MAX: largest CSV of a csv or bars run, bytes */
     tb_fixed default_cash; /* initial cash when the request names none */
 } an_bt_settings;
 
@@ -28,6 +29,11 @@ tb_status an_bt_settings_load(tb_error *err) TB_WARN_UNUSED;
 void an_bt_usage(FILE *f);
 /* Starts the timer that carries running runs on (def.start). */
 tb_status an_bt_start(bus_actor *a, tb_error *err) TB_WARN_UNUSED;
+
+/* api.market.replay of rp, with csv[0..len) attached when csv is not NULL
+ * (a csv or bars run); the reply into *st. */
+tb_status an_bt_ask_replay(bus_conn *c, const tb_market_replay *rp, const char *csv, size_t len,
+                           tb_md_status *st, tb_error *err) TB_WARN_UNUSED;
 
 /* Endpoints (an_bt_api.c). */
 tb_status an_bt_on_create(bus_ctx *ctx, const void *ev);
@@ -95,6 +101,14 @@ tb_status an_bt_select(PGconn *c, const char *parent, const char *accounts, cons
  * (inside a transaction), oldest first, at most cap. */
 tb_status an_bt_claim_running(PGconn *c, char (*ids)[TB_TOKEN_CAP], size_t cap, size_t *n,
                               tb_error *err) TB_WARN_UNUSED;
+/* The events of a csv or bars run (backtest_data): stored once per request
+ * (under the grid's id for a grid), read by each run when it starts. */
+tb_status an_bt_data_put(PGconn *c, const char *id, const char *format, const char *csv,
+                         tb_error *err) TB_WARN_UNUSED;
+/* The text of r (its own row, else its parent's) into *csv (heap, caller
+ * frees); TB_NOT_FOUND when none is stored. */
+tb_status an_bt_data_get(PGconn *c, const an_bt_row *r, char **csv, size_t *len,
+                         tb_error *err) TB_WARN_UNUSED;
 /* The row as the catalogue's backtest (state included). */
 void an_bt_to_event(const an_bt_row *r, tb_backtest *out);
 /* Whether the owner is in the comma-separated accounts ("" = all). */

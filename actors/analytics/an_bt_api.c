@@ -10,8 +10,10 @@
 
 #include "an_backtest.h"
 #include "an_store.h"
+#include "attach.h"
 #include "conn.h"
 #include "store.h"
+#include "wire.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500
@@ -60,6 +62,18 @@ static void delete_strategies(bus_ctx *ctx, const char *ids) {
     }
 }
 
+/* The account of a run refused after it was made (it has nothing else:
+ * position-management refuses to delete one that has). */
+static void delete_account(bus_ctx *ctx, const char *account) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", account);
+    tb_account out;
+    tb_error err = {0};
+    if (ask(ctx, "api.accounts.delete", &tb_query_desc, &q, &tb_account_desc, &out, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "backtest: account %s of a refused request not deleted: %s", account,
+                err.message);
+}
+
 /* The run's account, limits and one strategy per symbol (bt<N>-<SYM>). */
 static tb_status setup_run(bus_ctx *ctx, an_bt_row *run, const an_bt_symbols *syms, tb_error *err) {
     const tb_backtest *b = &run->spec;
@@ -99,6 +113,177 @@ static tb_status in_tx(PGconn *pg, const char *sql, tb_error *err) {
     return bus_pg_exec(pg, sql, 0, NULL, NULL, err);
 }
 
+/* Kind and params of every run the request makes (a grid: every
+ * combination), checked by signal-processing before anything is created:
+ * a refused request leaves no account, limits or strategy behind. */
+static tb_status check_strategies(bus_ctx *ctx, const tb_backtest *in, size_t ngrid,
+                                  const an_bt_symbols *syms, const an_bt_row *rows, tb_error *err) {
+    size_t nruns = ngrid ? ngrid : 1;
+    tb_status s = TB_OK;
+    for (size_t i = 0; s == TB_OK && i < nruns * syms->n; i++) {
+        const an_bt_row *r = &rows[i / syms->n];
+        const char *sym = syms->sym[i % syms->n];
+        tb_strategy st = {0}, sout;
+        snprintf(st.strategy_id, sizeof st.strategy_id, "%.24s-%.38s", r->id, sym);
+        snprintf(st.symbol, sizeof st.symbol, "%.24s-%.38s", r->id, sym);
+        snprintf(st.kind, sizeof st.kind, "%s", in->kind);
+        snprintf(st.account, sizeof st.account, "%s", r->id);
+        snprintf(st.sizing, sizeof st.sizing, "%s", in->sizing[0] ? in->sizing : "fixed");
+        st.qty = in->qty > 0 ? in->qty : TB_FIXED_SCALE;
+        st.enabled = true;
+        if (ngrid)
+            s = an_bt_grid_params(in->params, in->grid, i / syms->n, st.params, sizeof st.params,
+                                  err);
+        else
+            snprintf(st.params, sizeof st.params, "%s", in->params);
+        if (s == TB_OK)
+            s = ask(ctx, "api.strategies.check", &tb_strategy_desc, &st, &tb_strategy_desc, &sout,
+                    err);
+    }
+    return s;
+}
+
+/* No NUL, valid UTF-8: what PostgreSQL's text and the CSV parser take. */
+static bool csv_text_ok(const unsigned char *p, size_t n, size_t *bad) {
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = c != 0 && k > 0 && i + k <= n;
+        for (size_t j = 1; ok && j < k; j++) ok = (p[i + j] & 0xc0) == 0x80;
+        if (!ok) {
+            *bad = i;
+            return false;
+        }
+        i += k;
+    }
+    return true;
+}
+
+/* The CSV of a csv run: attached beside the event by the gateway (or any
+ * caller), or inline in data.csv when short. */
+static tb_status request_csv(bus_ctx *ctx, const an_bt_data *d, char **csv, size_t *len,
+                             tb_error *err) {
+    bus_raw raw = bus_ctx_payload(ctx);
+    tb_status s = bus_attach_find(raw.data, raw.len, BUS_ATTACH_CSV, csv, len, err);
+    if (s == TB_NOT_FOUND && d->csv_bytes < 0) {
+        *len = strlen(d->csv_inline);
+        *csv = strdup(d->csv_inline);
+        s = *csv ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    } else if (s == TB_NOT_FOUND) {
+        s = tb_error_set(err, TB_INVALID, "data", "data.csv: the CSV text did not come along");
+    }
+    if (s != TB_OK) {
+        if (strcmp(err->field, BUS_ATTACH_CSV) == 0)
+            snprintf(err->field, sizeof err->field, "data");
+        return s;
+    }
+    size_t bad = 0;
+    if (*len == 0)
+        s = tb_error_set(err, TB_REJECTED, "data", "data.csv: empty");
+    else if ((int64_t)*len > an_bt.csv_max)
+        s = tb_error_set(err, TB_TOO_LARGE, "data",
+                         "data.csv: %zu bytes, more than BACKTEST_CSV_MAX (%" PRId64 ")", *len,
+                         an_bt.csv_max);
+    else if (!csv_text_ok((const unsigned char *)*csv, *len, &bad))
+        s = tb_error_set(err, TB_REJECTED, "data",
+                         "data.csv: byte %zu is a NUL or not UTF-8 (a CSV is text)", bad + 1);
+    if (s != TB_OK) {
+        free(*csv);
+        *csv = NULL;
+    }
+    return s;
+}
+
+typedef struct bar_event {
+    int64_t start;
+    size_t sym;
+    tb_fixed close;
+} bar_event;
+
+static int by_time(const void *a, const void *b) {
+    const bar_event *x = a, *y = b;
+    if (x->start != y->start) return (x->start > y->start) - (x->start < y->start);
+    return (x->sym > y->sym) - (x->sym < y->sym);
+}
+
+/* The bars of every symbol in [from, to) from historical-data, one page of
+ * up to 5000 after another, appended to *ev. */
+static tb_status symbol_bars(bus_ctx *ctx, const an_bt_data *d, const char *sym, size_t isym,
+                             size_t max_events, bar_event **ev, size_t *n, size_t *cap,
+                             tb_error *err) {
+    tb_query q = {.from = d->from > 0 ? d->from : 1, .to = d->to, .limit = 5000};
+    snprintf(q.symbol, sizeof q.symbol, "%s", sym);
+    snprintf(q.interval, sizeof q.interval, "%s", d->interval);
+    size_t before = *n;
+    for (;;) {
+        void *items = NULL;
+        size_t got = 0;
+        char next[TB_ID_CAP] = "";
+        tb_status s = an_bars_query(ctx, &q, an_bt.request_ms, &items, &got, next, err);
+        if (s != TB_OK) return s;
+        if (*n + got > max_events) {
+            free(items);
+            return tb_error_set(err, TB_TOO_LARGE, "data",
+                                "data.bars: more bars than BACKTEST_CSV_MAX (%" PRId64
+                                " bytes) holds; narrow from and to",
+                                an_bt.csv_max);
+        }
+        if (*n + got > *cap) {
+            size_t nc = (*n + got) * 2;
+            bar_event *v = realloc(*ev, nc * sizeof *v);
+            if (v == NULL) {
+                free(items);
+                return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+            }
+            *ev = v;
+            *cap = nc;
+        }
+        for (size_t i = 0; i < got; i++) {
+            const tb_bar *b = (const tb_bar *)items + i;
+            (*ev)[(*n)++] = (bar_event){.start = b->start, .sym = isym, .close = b->close};
+        }
+        free(items);
+        if (next[0] == '\0' || got == 0) break;
+        snprintf(q.cursor, sizeof q.cursor, "%s", next);
+    }
+    if (*n == before)
+        return tb_error_set(err, TB_REJECTED, "data",
+                            "data.bars: historical-data has no %s bars of %s in [from, to)",
+                            d->interval, sym);
+    return TB_OK;
+}
+
+/* A bars run's events as a closes CSV: each bar's close at its end time,
+ * in time order (symbols in the request's order at equal times). */
+static tb_status bars_csv(bus_ctx *ctx, const an_bt_data *d, const an_bt_symbols *syms, char **csv,
+                          size_t *len, tb_error *err) {
+    bar_event *ev = NULL;
+    size_t n = 0, cap = 0;
+    /* A row is at least "<19 digits>,<1>,<1>\n": 23 bytes. */
+    size_t max_events = (size_t)an_bt.csv_max / 23 + 1;
+    tb_status s = TB_OK;
+    for (size_t i = 0; s == TB_OK && i < syms->n; i++)
+        s = symbol_bars(ctx, d, syms->sym[i], i, max_events, &ev, &n, &cap, err);
+    size_t bufcap = (size_t)an_bt.csv_max + 1;
+    char *buf = s == TB_OK ? malloc(bufcap) : NULL;
+    if (s == TB_OK && buf == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    if (s == TB_OK) {
+        qsort(ev, n, sizeof *ev, by_time);
+        *len = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; s == TB_OK && i < n; i++)
+            s = an_bt_bar_row(buf, bufcap, len, syms->sym[ev[i].sym], ev[i].start, d->interval_ns,
+                              ev[i].close, err);
+    }
+    free(ev);
+    if (s != TB_OK) {
+        free(buf);
+        return s;
+    }
+    *csv = buf;
+    return TB_OK;
+}
+
 tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     tb_backtest in = *(const tb_backtest *)ev;
     tb_error err = {0};
@@ -106,35 +291,60 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
         return bus_fail(ctx, TB_REJECTED, in.fee_bps ? "fee_bps" : "slippage_bps",
                         "per-run fees and slippage are not supported yet: trading-execution "
                         "applies EXEC_FEE_BPS and EXEC_SLIPPAGE_BPS to every account");
-    char path[TB_TEXT_CAP];
+    an_bt_data data;
     an_bt_symbols syms;
     size_t ngrid = 0;
-    if (an_bt_parse_data(in.data, path, sizeof path, &err) != TB_OK ||
+    if (an_bt_parse_data(in.data, &data, &err) != TB_OK ||
         an_bt_parse_symbols(in.symbols, RUN_PREFIX_MAX, &syms, &err) != TB_OK ||
         an_bt_grid_count(in.grid, (size_t)an_bt.grid_max, &ngrid, &err) != TB_OK)
         return bus_fail_err(ctx, &err);
     an_bt_symbols_join(&syms, in.symbols, sizeof in.symbols);
-    /* The data, checked once by market-data before anything is created. */
-    tb_market_replay rp = {.check_only = true, .speed = in.speed};
-    snprintf(rp.path, sizeof rp.path, "%s", path);
-    snprintf(rp.format, sizeof rp.format, "%s", in.format);
-    snprintf(rp.symbols, sizeof rp.symbols, "%s", in.symbols);
-    tb_md_status chk;
-    if (ask(ctx, "api.market.replay", &tb_market_replay_desc, &rp, &tb_md_status_desc, &chk,
-            &err) != TB_OK) {
-        if (strcmp(err.field, "path") == 0) snprintf(err.field, sizeof err.field, "data");
-        return bus_fail_err(ctx, &err);
-    }
+    if (data.kind == AN_BT_DATA_BARS) snprintf(in.format, sizeof in.format, "closes");
     PGconn *pg = bus_ctx_pg(ctx, &err);
     if (pg == NULL) return bus_fail_err(ctx, &err);
+    /* Ids first (a sequence: a refused request only leaves a gap), so the
+     * strategies are checked under the names they will have. */
     size_t nruns = ngrid ? ngrid : 1;
     an_bt_row *rows = calloc(nruns + 1, sizeof *rows);
     if (rows == NULL) return bus_fail(ctx, TB_NOMEM, NULL, "out of memory");
-    int64_t now = tb_now_ns();
     an_bt_row *parent = ngrid ? &rows[nruns] : NULL;
-    tb_status s = TB_OK;
+    tb_status s = parent ? an_bt_next_id(pg, parent->id, &err) : TB_OK;
+    for (size_t i = 0; s == TB_OK && i < nruns; i++) s = an_bt_next_id(pg, rows[i].id, &err);
+    /* The data, then the strategies, checked before anything is created. */
+    char *csv = NULL;
+    size_t csv_len = 0;
+    if (s == TB_OK && data.kind == AN_BT_DATA_CSV)
+        s = request_csv(ctx, &data, &csv, &csv_len, &err);
+    else if (s == TB_OK && data.kind == AN_BT_DATA_BARS)
+        s = bars_csv(ctx, &data, &syms, &csv, &csv_len, &err);
+    tb_market_replay rp = {.check_only = true, .speed = in.speed};
+    if (csv)
+        snprintf(rp.path, sizeof rp.path, "%s of the request",
+                 data.kind == AN_BT_DATA_CSV ? "csv" : "bars");
+    else
+        snprintf(rp.path, sizeof rp.path, "%s", data.path);
+    snprintf(rp.format, sizeof rp.format, "%s", in.format);
+    snprintf(rp.symbols, sizeof rp.symbols, "%s", in.symbols);
+    tb_md_status chk = {0};
+    if (s == TB_OK &&
+        (s = an_bt_ask_replay(conn_of(ctx), &rp, csv, csv_len, &chk, &err)) != TB_OK) {
+        if (strcmp(err.field, "path") == 0 || strcmp(err.field, BUS_ATTACH_CSV) == 0)
+            snprintf(err.field, sizeof err.field, "data");
+        if (err.status == TB_REJECTED && data.kind == AN_BT_DATA_CSV) {
+            char msg[sizeof err.message];
+            snprintf(msg, sizeof msg, "%s", err.message);
+            snprintf(err.message, sizeof err.message, "data.csv: %.*s",
+                     (int)(sizeof err.message - 11), msg);
+        }
+    }
+    if (s == TB_OK) s = check_strategies(ctx, &in, ngrid, &syms, rows, &err);
+    if (s != TB_OK) {
+        free(csv);
+        free(rows);
+        return bus_fail_err(ctx, &err);
+    }
+    int64_t now = tb_now_ns();
     if (parent) {
-        s = an_bt_next_id(pg, parent->id, &err);
         parent->spec = in;
         snprintf(parent->owner, sizeof parent->owner, "%s", in.account);
         snprintf(parent->status, sizeof parent->status, "running");
@@ -146,8 +356,6 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     size_t made = 0;
     for (size_t i = 0; s == TB_OK && i < nruns; i++) {
         an_bt_row *r = &rows[i];
-        s = an_bt_next_id(pg, r->id, &err);
-        if (s != TB_OK) break;
         r->spec = in;
         r->spec.grid[0] = '\0';
         if (ngrid) {
@@ -163,16 +371,24 @@ tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
         if (s == TB_OK) s = setup_run(ctx, r, &syms, &err);
         made = i + 1;
     }
-    if (s == TB_OK) s = in_tx(pg, "BEGIN", &err);
+    bool begun = s == TB_OK && (s = in_tx(pg, "BEGIN", &err)) == TB_OK;
     if (s == TB_OK && parent) s = an_bt_insert(pg, parent, &err);
     for (size_t i = 0; s == TB_OK && i < nruns; i++) s = an_bt_insert(pg, &rows[i], &err);
+    if (s == TB_OK && csv)
+        s = an_bt_data_put(pg, parent ? parent->id : rows[0].id, in.format, csv, &err);
     if (s == TB_OK) s = in_tx(pg, "COMMIT", &err);
+    free(csv);
     if (s != TB_OK) {
         tb_error ignore = {0};
-        if (in_tx(pg, "ROLLBACK", &ignore) != TB_OK)
+        if (begun && in_tx(pg, "ROLLBACK", &ignore) != TB_OK)
             bus_log(BUS_LOG_WARN, "backtest: rollback failed: %s", ignore.message);
-        /* Nothing runs: no strategy of a refused request stays behind. */
-        for (size_t i = 0; i < made; i++) delete_strategies(ctx, rows[i].strategy_ids);
+        /* Nothing runs: no strategy and no account of a refused request
+         * stays behind (its risk limits row does: risk-management has no
+         * delete, and limits of an absent account bind nothing). */
+        for (size_t i = 0; i < made; i++) {
+            delete_strategies(ctx, rows[i].strategy_ids);
+            if (rows[i].run_account[0]) delete_account(ctx, rows[i].run_account);
+        }
         free(rows);
         return bus_fail_err(ctx, &err);
     }

@@ -7,8 +7,9 @@
  *   replay  follows the feed's status (events = ticks published); done
  *           with a tick consumer the replay gave up on: failed; done:
  *   settle  the chain is quiet when the run's signals, orders and fills have
- *           not changed for BACKTEST_QUIET_MS and no order of the account is
- *           open; then the run is done. Longer than BACKTEST_SETTLE_MS: failed
+ *           not changed for BACKTEST_QUIET_MS, no order of the account is
+ *           open and historical-data's bars hold every tick replayed; then
+ *           the run is done. Longer than BACKTEST_SETTLE_MS: failed
  *   grid    a grid ends when every child has ended
  *
  * Everything a step needs is in the row, so a restarted or another instance
@@ -19,9 +20,11 @@
 #include <string.h>
 
 #include "an_backtest.h"
+#include "attach.h"
 #include "conn.h"
 #include "store.h"
 #include "timer.h"
+#include "wire.h"
 
 #define CLAIM_MAX 32
 
@@ -35,6 +38,9 @@ tb_status an_bt_settings_load(tb_error *err) {
         s = bus_env_int("BACKTEST_SETTLE_MS", 600000, 1000, 86400000, &an_bt.settle_ms, err);
     if (s == TB_OK)
         s = bus_env_int("BACKTEST_REQUEST_TIMEOUT_MS", 5000, 100, 60000, &an_bt.request_ms, err);
+    /* The text travels in one NATS message (max_payload 1 MB) with the
+     * request around it. */
+    if (s == TB_OK) s = bus_env_int("BACKTEST_CSV_MAX", 786432, 1024, 1000000, &an_bt.csv_max, err);
     an_bt.default_cash = INT64_C(100000) * TB_FIXED_SCALE;
     return s;
 }
@@ -47,7 +53,9 @@ void an_bt_usage(FILE *f) {
             "                               orders and fills did not change this long (1500)\n"
             "  BACKTEST_SETTLE_MS           a run not quiet this long after its replay fails\n"
             "                               (default 600000)\n"
-            "  BACKTEST_REQUEST_TIMEOUT_MS  timeout of each request to another service (5000)\n");
+            "  BACKTEST_REQUEST_TIMEOUT_MS  timeout of each request to another service (5000)\n"
+            "  BACKTEST_CSV_MAX             largest CSV of a csv or bars backtest, bytes\n"
+            "                               (1024..1000000, default 786432)\n");
 }
 
 static void finish(an_bt_row *r, const char *status, const char *msg) {
@@ -106,7 +114,42 @@ static tb_status count_list(bus_conn *c, const char *subject, tb_query *q, uint6
  * filled), the fills analytics recorded and its equity points. */
 typedef struct chain {
     uint64_t signals, orders, open, filled, fills, points;
+    uint64_t bar_ticks; /* ticks of the run's symbols in historical-data's bars */
 } chain;
+
+/* Ticks of symbol that historical-data aggregated: the sum of `ticks` over
+ * its 1d bars (each tick is in exactly one), all pages. Its bars lag the
+ * chain when several replays run at once (a replay ends when its
+ * consumers' total progress covers it, other replays' ticks included), and
+ * the report's curve is made of them: a run is not done before they hold
+ * every tick it replayed. */
+static tb_status bar_ticks(bus_conn *c, const char *symbol, uint64_t *ticks, tb_error *err) {
+    tb_query q = {.limit = 5000, .from = 1, .to = INT64_MAX / 2};
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    snprintf(q.interval, sizeof q.interval, "1d");
+    *ticks = 0;
+    for (int page = 0; page < 1000; page++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        bus_bytes rep = {0};
+        tb_status s = tb_encode(&tb_query_desc, &q, &sb, err);
+        if (s == TB_OK)
+            s = bus_request_bytes(c, "api.bars.query", sb.data, sb.size, tb_query_desc.name,
+                                  an_bt.request_ms, NULL, &rep, err);
+        msgpack_sbuffer_destroy(&sb);
+        void *items = NULL;
+        size_t n = 0;
+        char next[TB_ID_CAP] = "";
+        if (s == TB_OK) s = tb_decode_list(&tb_bar_desc, rep.data, rep.len, &items, &n, next, err);
+        bus_bytes_free(&rep);
+        for (size_t i = 0; s == TB_OK && i < n; i++) *ticks += ((const tb_bar *)items)[i].ticks;
+        free(items);
+        if (s != TB_OK) return s;
+        if (next[0] == '\0' || n == 0) return TB_OK;
+        snprintf(q.cursor, sizeof q.cursor, "%s", next);
+    }
+    return TB_OK;
+}
 
 static tb_status count_orders(bus_conn *c, const char *account, const char *status, uint64_t *n,
                               tb_error *err) {
@@ -136,25 +179,71 @@ static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain 
     ch->fills = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     ch->points = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
-    return TB_OK;
+    /* The bars only matter once the rest is settled: no need to read them
+     * on every step of a busy run. */
+    an_bt_symbols syms;
+    if (ch->open > 0 || ch->fills < ch->filled ||
+        an_bt_parse_symbols(r->spec.symbols, 0, &syms, err) != TB_OK)
+        return TB_OK;
+    for (size_t i = 0; s == TB_OK && i < syms.n; i++) {
+        char sym[TB_TOKEN_CAP];
+        uint64_t n = 0;
+        snprintf(sym, sizeof sym, "%.24s-%.38s", r->id, syms.sym[i]);
+        s = bar_ticks(c, sym, &n, err);
+        ch->bar_ticks += n;
+    }
+    return s;
 }
 
-static void step_start(bus_conn *c, an_bt_row *r) {
-    tb_market_replay rp = {.speed = r->spec.speed};
-    char path[TB_TEXT_CAP];
+/* Whether market-data already knows feed r->id: a replay this run started
+ * before an analytics instance died between asking for it and saving the
+ * phase. Starting it again would replay the data twice. */
+static bool replay_known(bus_conn *c, const an_bt_row *r, bool *known) {
+    tb_query q = {0};
+    snprintf(q.id, sizeof q.id, "%s", r->id);
+    tb_md_status st;
     tb_error err = {0};
-    if (an_bt_parse_data(r->spec.data, path, sizeof path, &err) != TB_OK) {
+    tb_status s = bus_request(c, "api.market.status", &tb_query_desc, &q, &tb_md_status_desc, &st,
+                              an_bt.request_ms, NULL, &err);
+    *known = s == TB_OK;
+    return s == TB_OK || s == TB_NOT_FOUND;
+}
+
+static void step_start(bus_conn *c, PGconn *pg, an_bt_row *r) {
+    tb_market_replay rp = {.speed = r->spec.speed};
+    an_bt_data data;
+    tb_error err = {0};
+    if (an_bt_parse_data(r->spec.data, &data, &err) != TB_OK) {
         finish(r, "failed", err.message);
         return;
     }
-    snprintf(rp.path, sizeof rp.path, "%s", path);
-    snprintf(rp.format, sizeof rp.format, "%s", r->spec.format);
+    bool known = false;
+    if (!replay_known(c, r, &known)) return; /* market-data busy or away: next time */
+    if (known) {
+        snprintf(r->phase, sizeof r->phase, "replay");
+        if (r->started_ns == 0) r->started_ns = tb_now_ns();
+        bus_log(BUS_LOG_INFO, "backtest %s: replay found running, followed", r->id);
+        return;
+    }
+    char *csv = NULL;
+    size_t csv_len = 0;
+    if (data.kind == AN_BT_DATA_FILE) {
+        snprintf(rp.path, sizeof rp.path, "%s", data.path);
+    } else {
+        tb_status ds = an_bt_data_get(pg, r, &csv, &csv_len, &err);
+        if (ds == TB_NOT_FOUND) finish(r, "failed", err.message);
+        if (ds != TB_OK) return;
+        snprintf(rp.path, sizeof rp.path, "%s of %s", data.kind == AN_BT_DATA_CSV ? "csv" : "bars",
+                 r->id);
+    }
+    snprintf(rp.format, sizeof rp.format, "%s",
+             data.kind == AN_BT_DATA_BARS ? "closes" : r->spec.format);
     snprintf(rp.source, sizeof rp.source, "%s", r->id);
     snprintf(rp.symbols, sizeof rp.symbols, "%s", r->spec.symbols);
     snprintf(rp.symbol_prefix, sizeof rp.symbol_prefix, "%.32s-", r->id);
     tb_md_status st;
-    tb_status s = bus_request(c, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &st, an_bt.request_ms, NULL, &err);
+    tb_status s = an_bt_ask_replay(c, &rp, csv, csv_len, &st, &err);
+    free(csv);
     if (s == TB_OK) {
         snprintf(r->phase, sizeof r->phase, "replay");
         r->started_ns = tb_now_ns();
@@ -165,6 +254,26 @@ static void step_start(bus_conn *c, an_bt_row *r) {
     } else {
         finish(r, "failed", err.message);
     }
+}
+
+tb_status an_bt_ask_replay(bus_conn *c, const tb_market_replay *rp, const char *csv, size_t len,
+                           tb_md_status *st, tb_error *err) {
+    if (csv == NULL)
+        return bus_request(c, "api.market.replay", &tb_market_replay_desc, rp, &tb_md_status_desc,
+                           st, an_bt.request_ms, NULL, err);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    bus_bytes rep = {0};
+    tb_status s = bus_attach_encode(&tb_market_replay_desc, rp, BUS_ATTACH_CSV, csv, len, &sb, err);
+    if (s == TB_OK)
+        s = bus_request_bytes(c, "api.market.replay", sb.data, sb.size, tb_market_replay_desc.name,
+                              an_bt.request_ms, NULL, &rep, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s == TB_OK) {
+        s = tb_decode(&tb_md_status_desc, rep.data, rep.len, st, err);
+        bus_bytes_free(&rep);
+    }
+    return s;
 }
 
 static void step_replay(bus_conn *c, an_bt_row *r) {
@@ -192,7 +301,8 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
 /* Done when every signal became an order, none is open, every filled one
  * is recorded here, and nothing moved for BACKTEST_QUIET_MS; a run whose
  * signals did not all become orders (refused by risk, a target already
- * held) is done after ten times as long without a change. */
+ * held) is done after ten times as long without a change, but never before
+ * its fills are recorded. */
 static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     chain ch;
     tb_error err = {0};
@@ -200,8 +310,8 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     char sig[TB_TEXT_CAP];
     snprintf(sig, sizeof sig,
              "signals %" PRIu64 ", orders %" PRIu64 " (%" PRIu64 " open, %" PRIu64
-             " filled), fills %" PRIu64 ", equity points %" PRIu64,
-             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points);
+             " filled), fills %" PRIu64 ", equity points %" PRIu64 ", ticks in bars %" PRIu64,
+             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points, ch.bar_ticks);
     int64_t now = tb_now_ns();
     if (strcmp(sig, r->quiet_sig) != 0) {
         snprintf(r->quiet_sig, sizeof r->quiet_sig, "%s", sig);
@@ -209,8 +319,15 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
         return;
     }
     int64_t quiet = now - r->quiet_since_ns, need = an_bt.quiet_ms * 1000000;
-    bool complete = ch.orders == ch.signals && ch.fills >= ch.filled;
-    if (ch.open == 0 && (complete ? quiet >= need : quiet >= 10 * need)) {
+    /* A filled order whose fill is not recorded here yet, or a tick that
+     * historical-data's bars do not hold yet, is never given up on (until
+     * BACKTEST_SETTLE_MS): an analytics worker killed with the fill in hand
+     * leaves it to JetStream's redelivery, which comes after the consumer's
+     * ack wait; bars lag behind several replays at once; a report without
+     * them would be wrong. */
+    bool recorded = ch.fills >= ch.filled && ch.bar_ticks >= (uint64_t)r->total_events;
+    if (ch.open == 0 && recorded &&
+        (ch.orders == ch.signals ? quiet >= need : quiet >= 10 * need)) {
         finish(r, "done", sig);
         bus_log(BUS_LOG_INFO, "backtest %s: done (%s)", r->id, sig);
     } else if (quiet > an_bt.settle_ms * 1000000) {
@@ -245,7 +362,7 @@ static void step(bus_conn *c, PGconn *pg, const char *id) {
     tb_error err = {0};
     if (an_bt_load(pg, id, false, &r, &err) != TB_OK) return;
     if (strcmp(r.phase, "start") == 0)
-        step_start(c, &r);
+        step_start(c, pg, &r);
     else if (strcmp(r.phase, "replay") == 0)
         step_replay(c, &r);
     else if (strcmp(r.phase, "settle") == 0)

@@ -85,7 +85,70 @@ void an_bt_symbols_join(const an_bt_symbols *s, char *out, size_t cap) {
     }
 }
 
-tb_status an_bt_parse_data(const char *text, char *path, size_t cap, tb_error *err) {
+static const struct {
+    const char *name;
+    int64_t ns;
+} intervals[] = {{"1s", INT64_C(1000000000)},
+                 {"1m", INT64_C(60000000000)},
+                 {"5m", INT64_C(300000000000)},
+                 {"1h", INT64_C(3600000000000)},
+                 {"1d", INT64_C(86400000000000)}};
+
+/* A time of bars: RFC 3339 text ("2024-01-02T00:00:00Z"), a date
+ * ("2024-01-02", 00:00Z) or integer nanoseconds. */
+static tb_status bars_time(json_t *v, const char *name, int64_t *out, tb_error *err) {
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return TB_OK;
+    }
+    const char *t = json_string_value(v);
+    char buf[40];
+    if (t && strlen(t) == 10 && t[4] == '-' && t[7] == '-') {
+        snprintf(buf, sizeof buf, "%sT00:00:00Z", t);
+        t = buf;
+    }
+    if (t == NULL || tb_ts_parse(t, out) != TB_OK)
+        return tb_error_set(err, v ? TB_INVALID : TB_MISSING_FIELD, "data",
+                            "data.bars.%s: a time (RFC 3339, YYYY-MM-DD or nanoseconds)", name);
+    return TB_OK;
+}
+
+static tb_status parse_bars(json_t *b, an_bt_data *out, tb_error *err) {
+    static const char *const keys[] = {"interval", "from", "to"};
+    if (!json_is_object(b))
+        return tb_error_set(err, TB_INVALID, "data",
+                            "data.bars: {\"interval\": \"1d\", \"from\": ..., \"to\": ...}");
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v) {
+        bool ok = false;
+        for (size_t i = 0; i < 3; i++) ok |= strcmp(key, keys[i]) == 0;
+        if (!ok)
+            return tb_error_set(err, TB_UNKNOWN_FIELD, "data",
+                                "unknown field \"data.bars.%.40s\" (bars takes interval, from, to)",
+                                key);
+    }
+    const char *iv = json_string_value(json_object_get(b, "interval"));
+    if (iv == NULL)
+        return tb_error_set(err, TB_MISSING_FIELD, "data", "data.bars.interval: required");
+    for (size_t i = 0; i < sizeof intervals / sizeof intervals[0]; i++)
+        if (strcmp(iv, intervals[i].name) == 0) {
+            snprintf(out->interval, sizeof out->interval, "%s", iv);
+            out->interval_ns = intervals[i].ns;
+        }
+    if (out->interval_ns == 0)
+        return tb_error_set(err, TB_INVALID, "data",
+                            "data.bars.interval: \"%.20s\" is not one of 1s|1m|5m|1h|1d", iv);
+    tb_status s = bars_time(json_object_get(b, "from"), "from", &out->from, err);
+    if (s == TB_OK) s = bars_time(json_object_get(b, "to"), "to", &out->to, err);
+    if (s == TB_OK && out->to <= out->from)
+        s = tb_error_set(err, TB_INVALID, "data", "data.bars: to must be after from");
+    return s;
+}
+
+tb_status an_bt_parse_data(const char *text, an_bt_data *out, tb_error *err) {
+    memset(out, 0, sizeof *out);
+    out->csv_bytes = -1;
     json_t *d = json_loads(text, 0, NULL);
     tb_status s = TB_OK;
     static const char *const known[] = {"file", "csv", "bars"};
@@ -112,21 +175,47 @@ tb_status an_bt_parse_data(const char *text, char *path, size_t cap, tb_error *e
                              "unknown field \"data.%.40s\" (did you mean \"data.%s\"?)", key, near);
         else
             s = tb_error_set(err, TB_UNKNOWN_FIELD, "data",
-                             "unknown field \"data.%.40s\" (data takes file)", key);
-    } else if (json_object_get(d, "file") != NULL) {
-        json_t *f = json_object_get(d, "file");
-        if (!json_is_string(f) || json_string_length(f) == 0 || json_string_length(f) >= cap)
+                             "unknown field \"data.%.40s\" (data takes file, csv or bars)", key);
+    } else if (json_object_size(d) != 1) {
+        s = tb_error_set(err, TB_INVALID, "data", "data: one of file, csv or bars");
+    } else if ((v = json_object_get(d, "file")) != NULL) {
+        out->kind = AN_BT_DATA_FILE;
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= sizeof out->path)
             s = tb_error_set(err, TB_INVALID, "data", "data.file: a path under MD_REPLAY_DIR");
         else
-            snprintf(path, cap, "%s", json_string_value(f));
-    } else if (json_object_get(d, "csv") != NULL || json_object_get(d, "bars") != NULL) {
-        s = tb_error_set(err, TB_REJECTED, "data",
-                         "data: csv and bars sources are not supported yet; use {\"file\": ...}");
+            snprintf(out->path, sizeof out->path, "%s", json_string_value(v));
+    } else if ((v = json_object_get(d, "csv")) != NULL) {
+        out->kind = AN_BT_DATA_CSV;
+        if (json_is_integer(v) && json_integer_value(v) >= 0)
+            out->csv_bytes = (int64_t)json_integer_value(v);
+        else if (json_is_string(v) && json_string_length(v) < sizeof out->csv_inline)
+            snprintf(out->csv_inline, sizeof out->csv_inline, "%s", json_string_value(v));
+        else
+            s = tb_error_set(err, TB_INVALID, "data", "data.csv: the CSV text");
     } else {
-        s = tb_error_set(err, TB_INVALID, "data", "data: needs file");
+        out->kind = AN_BT_DATA_BARS;
+        s = parse_bars(json_object_get(d, "bars"), out, err);
     }
     json_decref(d);
     return s;
+}
+
+tb_status an_bt_bar_row(char *out, size_t cap, size_t *len, const char *symbol, int64_t start,
+                        int64_t interval_ns, tb_fixed close, tb_error *err) {
+    char px[TB_FIXED_STRLEN];
+    tb_fixed_format(close, px);
+    int w = snprintf(out + *len, cap - *len, "%lld,%s,%s\n", (long long)(start + interval_ns),
+                     symbol, px);
+    if (w < 0 || (size_t)w >= cap - *len) {
+        out[*len] = '\0';
+        return tb_error_set(err, TB_TOO_LARGE, "data",
+                            "data.bars: the bars do not fit BACKTEST_CSV_MAX (%zu bytes); "
+                            "narrow from and to",
+                            cap - 1);
+    }
+    *len += (size_t)w;
+    return TB_OK;
 }
 
 static tb_status load_grid(const char *grid, json_t **out, tb_error *err) {

@@ -199,3 +199,36 @@ bool an_bt_visible(const an_bt_row *r, const char *accounts) {
     }
     return false;
 }
+
+tb_status an_bt_data_put(PGconn *c, const char *id, const char *format, const char *csv,
+                         tb_error *err) {
+    const char *p[] = {id, format, csv};
+    return bus_pg_exec(c, "INSERT INTO backtest_data (id, format, csv) VALUES ($1, $2, $3)", 3, p,
+                       NULL, err);
+}
+
+tb_status an_bt_data_get(PGconn *c, const an_bt_row *r, char **csv, size_t *len, tb_error *err) {
+    const char *p[] = {r->id, r->parent_id};
+    PGresult *res = NULL;
+    *csv = NULL;
+    *len = 0;
+    tb_status s = bus_pg_exec(c,
+                              "SELECT csv FROM backtest_data WHERE id = $1 OR id = $2 "
+                              "ORDER BY id = $1 DESC LIMIT 1",
+                              2, p, &res, err);
+    if (s != TB_OK) return s;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return tb_error_set(err, TB_NOT_FOUND, "data", "the data of %s is not stored", r->id);
+    }
+    size_t n = (size_t)PQgetlength(res, 0, 0);
+    *csv = malloc(n + 1);
+    if (*csv == NULL) {
+        PQclear(res);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    }
+    memcpy(*csv, PQgetvalue(res, 0, 0), n + 1);
+    *len = n;
+    PQclear(res);
+    return TB_OK;
+}

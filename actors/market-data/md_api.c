@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach.h"
 #include "md_service.h"
+#include "wire.h"
 
 #define SYMBOLS_DEFAULT_LIMIT 1000
 #define SYMBOLS_MAX_LIMIT     10000
@@ -99,6 +101,9 @@ tb_status md_api_quote(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_tick_desc, &t);
 }
 
+static tb_status replay_checked(bus_ctx *ctx, md_service *svc, const tb_market_replay *m,
+                                md_replay_req *rq, const char *text, size_t text_len);
+
 /* tb_market_replay -> tb_md_status (state running, prescan errors). */
 tb_status md_api_replay(bus_ctx *ctx, const void *ev) {
     const tb_market_replay *m = ev;
@@ -115,7 +120,28 @@ tb_status md_api_replay(bus_ctx *ctx, const void *ev) {
     if (m->symbol_prefix[0] && !is_token(m->symbol_prefix))
         return bus_fail(ctx, TB_INVALID, "symbol_prefix", "symbol_prefix: A-Z a-z 0-9 _ - only");
     tb_error err = {0};
-    if (md_replay_check_path(svc, true, &req, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    /* A CSV sent in the request (a backtest's data.csv) instead of a file:
+     * path is then only its name in messages. */
+    bus_raw raw = bus_ctx_payload(ctx);
+    char *text = NULL;
+    size_t text_len = 0;
+    tb_status as = bus_attach_find(raw.data, raw.len, BUS_ATTACH_CSV, &text, &text_len, &err);
+    if (as != TB_OK && as != TB_NOT_FOUND) return bus_fail_err(ctx, &err);
+    tb_status s = replay_checked(ctx, svc, m, &req, text, text_len);
+    free(text);
+    return s;
+}
+
+/* The rest of md_api_replay, with the request's CSV text (NULL: the file). */
+static tb_status replay_checked(bus_ctx *ctx, md_service *svc, const tb_market_replay *m,
+                                md_replay_req *rq, const char *text, size_t text_len) {
+    md_replay_req req = *rq;
+    tb_error err = {0};
+    req.text = text;
+    req.text_len = text_len;
+    if (text != NULL && text_len == 0) return bus_fail(ctx, TB_REJECTED, "csv", "the CSV is empty");
+    if (text == NULL && md_replay_check_path(svc, true, &req, &err) != TB_OK)
+        return bus_fail_err(ctx, &err);
     md_csv_parser scan;
     bool scanned = false;
     uint64_t selected = 0;
@@ -123,10 +149,24 @@ tb_status md_api_replay(bus_ctx *ctx, const void *ev) {
         return bus_fail_err(ctx, &err);
     char summary[TB_TEXT_CAP - 64];
     md_csv_summary(&scan, summary, sizeof summary);
+    /* A file's bad rows are skipped and counted; a CSV sent in the request
+     * is checked whole, so its sender fixes it before anything runs. */
+    if (text != NULL && scan.errors > 0) {
+        char bad[TB_TEXT_CAP - 64];
+        size_t used = 0;
+        for (uint64_t i = 0; i < scan.errors && i < MD_CSV_KEEP_ERRORS && used < sizeof bad; i++) {
+            int w = snprintf(bad + used, sizeof bad - used, "%s%s", i ? "; " : "", scan.kept[i]);
+            if (w > 0) used += (size_t)w;
+        }
+        return bus_fail(ctx, TB_REJECTED, "csv", "%llu malformed row%s, nothing replayed: %s",
+                        (unsigned long long)scan.errors, scan.errors == 1 ? "" : "s", bad);
+    }
     if (scanned && scan.rows == 0)
-        return bus_fail(ctx, TB_INVALID, "path", "no valid rows; %s", summary);
+        return bus_fail(ctx, text ? TB_REJECTED : TB_INVALID, text ? "csv" : "path",
+                        "no valid rows; %s", summary);
     if (scanned && selected == 0)
-        return bus_fail(ctx, TB_INVALID, "symbols", "no row of %.200s in the file", req.symbols);
+        return bus_fail(ctx, TB_INVALID, "symbols", "no row of %.200s in the %s", req.symbols,
+                        text ? "CSV" : "file");
     tb_md_status st = {0};
     if (m->check_only) {
         snprintf(st.source, sizeof st.source, "%s", req.source);

@@ -261,6 +261,49 @@ tb_status pos_api_accounts_create(bus_ctx *ctx, const void *event) {
     return s;
 }
 
+tb_status pos_api_accounts_delete(bus_ctx *ctx, const void *event) {
+    const tb_query *q = event;
+    const char *id = q->account[0] ? q->account : q->id;
+    if (id[0] == '\0') return bus_fail(ctx, TB_MISSING_FIELD, "account", "account required");
+    tb_error err = {0};
+    PGconn *c = bus_ctx_pg(ctx, &err);
+    if (c == NULL) return bus_fail_err(ctx, &err);
+    tb_account *v = NULL;
+    size_t n = 0;
+    tb_status s = load_accounts(ctx, id, "", "", 1, &v, &n);
+    if (s != TB_OK) return s;
+    if (n != 1) {
+        free(v);
+        return bus_fail(ctx, TB_NOT_FOUND, "account", "no account %s", id);
+    }
+    /* Only an account nothing was ever recorded for: the history of one
+     * that traded is the record. (A row made meanwhile trips the foreign
+     * keys: refused as well.) */
+    const char *p[1] = {id};
+    PGresult *r = NULL;
+    s = bus_pg_exec(c,
+                    "DELETE FROM accounts WHERE id = $1 "
+                    "AND NOT EXISTS (SELECT 1 FROM orders WHERE account = $1) "
+                    "AND NOT EXISTS (SELECT 1 FROM fills WHERE account = $1) "
+                    "AND NOT EXISTS (SELECT 1 FROM positions WHERE account = $1) "
+                    "AND NOT EXISTS (SELECT 1 FROM strategies WHERE account = $1) RETURNING id",
+                    1, p, &r, &err);
+    if (s == TB_OK && PQntuples(r) == 0)
+        s = tb_error_set(&err, TB_CONFLICT, "account",
+                         "account %s has orders, fills, positions or strategies", id);
+    else if (s == TB_INVALID)
+        s = tb_error_set(&err, TB_CONFLICT, "account", "account %s is in use", id);
+    PQclear(r);
+    if (s != TB_OK) {
+        free(v);
+        return bus_fail_err(ctx, &err);
+    }
+    bus_log(BUS_LOG_INFO, "account %s deleted", id);
+    s = bus_reply(ctx, &tb_account_desc, &v[0]);
+    free(v);
+    return s;
+}
+
 /* A fills row as a tb_fill. */
 static tb_status row_to_fill(const PGresult *r, int i, tb_fill *f, tb_error *err) {
     memset(f, 0, sizeof *f);

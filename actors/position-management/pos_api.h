@@ -17,6 +17,11 @@ tb_status pos_api_accounts_get(bus_ctx *ctx, const void *event);
 tb_status pos_api_accounts_list(bus_ctx *ctx, const void *event);
 /* api.accounts.create: tb_account (account, name, initial_cash) -> tb_account. */
 tb_status pos_api_accounts_create(bus_ctx *ctx, const void *event);
+/* api.accounts.delete: tb_query (account or id) -> the tb_account as it was;
+ * only an account without orders, fills, positions or strategies (a
+ * backtest's account when its request is refused after it was made):
+ * TB_CONFLICT otherwise, TB_NOT_FOUND when there is none. */
+tb_status pos_api_accounts_delete(bus_ctx *ctx, const void *event);
 /* api.fills.list: tb_query (account, symbol, accounts, from, to, limit,
  * cursor) -> list of tb_fill, newest first. */
 tb_status pos_api_fills_list(bus_ctx *ctx, const void *event);

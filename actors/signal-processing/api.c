@@ -120,6 +120,13 @@ tb_status sp_on_strategies_create(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_strategy_desc, &cfg.row);
 }
 
+tb_status sp_on_strategies_check(bus_ctx *ctx, const void *ev) {
+    tb_strategy in;
+    tb_status s = checked(ctx, ev, &in);
+    if (s != TB_OK) return s;
+    return bus_reply(ctx, &tb_strategy_desc, &in);
+}
+
 tb_status sp_on_strategies_update(bus_ctx *ctx, const void *ev) {
     tb_strategy in;
     tb_status s = checked(ctx, ev, &in);

@@ -95,6 +95,10 @@ sp_service *sp_service_of(bus_ctx *ctx);
 tb_status sp_on_strategies_list(bus_ctx *ctx, const void *ev);
 tb_status sp_on_strategies_get(bus_ctx *ctx, const void *ev);
 tb_status sp_on_strategies_create(bus_ctx *ctx, const void *ev);
+/* api.strategies.check: validates kind and params as create does and
+ * answers the strategy with canonical params; stores nothing (a backtest
+ * checks its runs before it creates their accounts). */
+tb_status sp_on_strategies_check(bus_ctx *ctx, const void *ev);
 tb_status sp_on_strategies_update(bus_ctx *ctx, const void *ev);
 tb_status sp_on_strategies_delete(bus_ctx *ctx, const void *ev);
 tb_status sp_on_signals_list(bus_ctx *ctx, const void *ev);

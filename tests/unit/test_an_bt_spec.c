@@ -34,23 +34,84 @@ START_TEST(symbols_as_list_or_array) {
 END_TEST
 
 START_TEST(data_sources) {
-    char path[64];
+    an_bt_data d;
     tb_error err = {0};
-    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"eu.csv\"}", path, sizeof path, &err), TB_OK);
-    ck_assert_str_eq(path, "eu.csv");
-    ck_assert_int_eq(an_bt_parse_data("{\"csv\":\"a,b\"}", path, sizeof path, &err), TB_REJECTED);
-    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{}}", path, sizeof path, &err), TB_REJECTED);
-    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"\"}", path, sizeof path, &err), TB_INVALID);
-    ck_assert_int_eq(an_bt_parse_data("[1]", path, sizeof path, &err), TB_INVALID);
+    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"eu.csv\"}", &d, &err), TB_OK);
+    ck_assert_int_eq(d.kind, AN_BT_DATA_FILE);
+    ck_assert_str_eq(d.path, "eu.csv");
+    /* csv: inline when short, or the size the gateway left for the text it
+     * attached beside the event. */
+    ck_assert_int_eq(an_bt_parse_data("{\"csv\":\"a,b\"}", &d, &err), TB_OK);
+    ck_assert_int_eq(d.kind, AN_BT_DATA_CSV);
+    ck_assert_str_eq(d.csv_inline, "a,b");
+    ck_assert_int_eq(d.csv_bytes, -1);
+    ck_assert_int_eq(an_bt_parse_data("{\"csv\":123456}", &d, &err), TB_OK);
+    ck_assert_int_eq(d.csv_bytes, 123456);
+    ck_assert_int_eq(an_bt_parse_data("{\"csv\":[1]}", &d, &err), TB_INVALID);
+    /* bars: interval, from and to (RFC 3339, a date or nanoseconds). */
+    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":\"1991-07-01\","
+                                      "\"to\":\"1991-07-03T00:00:00Z\"}}",
+                                      &d, &err),
+                     TB_OK);
+    ck_assert_int_eq(d.kind, AN_BT_DATA_BARS);
+    ck_assert_str_eq(d.interval, "1d");
+    ck_assert_int_eq(d.interval_ns, INT64_C(86400000000000));
+    ck_assert_int_eq(d.from, INT64_C(678326400000000000));
+    ck_assert_int_eq(d.to, INT64_C(678326400000000000) + 2 * INT64_C(86400000000000));
+    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"1m\",\"from\":60000000000,"
+                                      "\"to\":120000000000}}",
+                                      &d, &err),
+                     TB_OK);
+    ck_assert_int_eq(d.interval_ns, INT64_C(60000000000));
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"2d\",\"from\":1,\"to\":2}}", &d, &err),
+        TB_INVALID);
+    ck_assert_msg(strstr(err.message, "1s|1m|5m|1h|1d") != NULL, "%s", err.message);
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":5,\"to\":5}}", &d, &err),
+        TB_INVALID);
+    ck_assert_int_eq(an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"to\":5}}", &d, &err),
+                     TB_MISSING_FIELD);
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":\"soon\",\"to\":5}}", &d, &err),
+        TB_INVALID);
+    ck_assert_int_eq(
+        an_bt_parse_data("{\"bars\":{\"interval\":\"1d\",\"from\":1,\"to\":5,\"step\":1}}", &d,
+                         &err),
+        TB_UNKNOWN_FIELD);
+    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"\"}", &d, &err), TB_INVALID);
+    ck_assert_int_eq(an_bt_parse_data("[1]", &d, &err), TB_INVALID);
+    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"a\",\"csv\":\"b\"}", &d, &err), TB_INVALID);
     /* Strict like the body: a misspelt key is named, with what it meant. */
-    ck_assert_int_eq(an_bt_parse_data("{\"fiel\":\"eu.csv\"}", path, sizeof path, &err),
-                     TB_UNKNOWN_FIELD);
+    ck_assert_int_eq(an_bt_parse_data("{\"fiel\":\"eu.csv\"}", &d, &err), TB_UNKNOWN_FIELD);
     ck_assert_str_eq(err.message, "unknown field \"data.fiel\" (did you mean \"data.file\"?)");
-    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"eu.csv\",\"zone\":1}", path, sizeof path, &err),
+    ck_assert_int_eq(an_bt_parse_data("{\"file\":\"eu.csv\",\"zone\":1}", &d, &err),
                      TB_UNKNOWN_FIELD);
-    ck_assert_str_eq(err.message, "unknown field \"data.zone\" (data takes file)");
-    ck_assert_int_eq(an_bt_parse_data("{}", path, sizeof path, &err), TB_INVALID);
+    ck_assert_str_eq(err.message, "unknown field \"data.zone\" (data takes file, csv or bars)");
+    ck_assert_int_eq(an_bt_parse_data("{}", &d, &err), TB_INVALID);
     ck_assert_str_eq(err.field, "data");
+}
+END_TEST
+
+START_TEST(bar_rows_at_the_bar_end) {
+    char buf[64];
+    size_t len = 0;
+    tb_error err = {0};
+    ck_assert_int_eq(an_bt_bar_row(buf, sizeof buf, &len, "DAX", INT64_C(86400000000000),
+                                   INT64_C(86400000000000), 162810 * TB_FIXED_SCALE / 100, &err),
+                     TB_OK);
+    ck_assert_str_eq(buf, "172800000000000,DAX,1628.1\n");
+    ck_assert_uint_eq(len, strlen(buf));
+    /* A row that does not fit is refused whole: the text keeps its rows. */
+    ck_assert_int_eq(an_bt_bar_row(buf, sizeof buf, &len, "FTSE", INT64_C(86400000000000),
+                                   INT64_C(86400000000000), TB_FIXED_SCALE, &err),
+                     TB_OK);
+    size_t before = len;
+    ck_assert_int_eq(an_bt_bar_row(buf, sizeof buf, &len, "SMI", INT64_C(86400000000000), 1,
+                                   TB_FIXED_SCALE, &err),
+                     TB_TOO_LARGE);
+    ck_assert_uint_eq(len, before);
+    ck_assert_uint_eq(strlen(buf), before);
 }
 END_TEST
 
@@ -100,6 +161,7 @@ int main(void) {
     TCase *tc = tcase_create("spec");
     tcase_add_test(tc, symbols_as_list_or_array);
     tcase_add_test(tc, data_sources);
+    tcase_add_test(tc, bar_rows_at_the_bar_end);
     tcase_add_test(tc, grid_every_combination_last_key_fastest);
     tcase_add_test(tc, rank_values);
     suite_add_tcase(s, tc);

@@ -7,7 +7,51 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "ctl.h"
+#include "wire.h"
+
+/* A local CSV read whole (at most 1 MiB: one bus message). NULL after
+ * printing why. */
+static char *read_csv(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        tool_errorf("cannot read %s", path);
+        return NULL;
+    }
+    size_t cap = (size_t)TB_MAX_MSG_BYTES + 1;
+    char *text = malloc(cap);
+    *len = text ? fread(text, 1, cap, f) : 0;
+    bool bad = text == NULL || ferror(f);
+    fclose(f);
+    if (bad || *len >= cap) {
+        tool_errorf("%s: %s", path, bad ? "read error" : "larger than a bus message (1 MiB)");
+        free(text);
+        return NULL;
+    }
+    text[*len] = '\0';
+    return text;
+}
+
+/* api.backtests.create of req, with csv[0..len) attached when not NULL. */
+static tb_status create(ctl *c, const tb_backtest *req, const char *csv, size_t len,
+                        tb_backtest *out, tb_error *err) {
+    int64_t timeout = c->timeout_ms > 30000 ? c->timeout_ms : 30000;
+    if (csv == NULL)
+        return bus_request(c->conn, "api.backtests.create", &tb_backtest_desc, req,
+                           &tb_backtest_desc, out, timeout, NULL, err);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    bus_bytes rep = {0};
+    tb_status s = bus_attach_encode(&tb_backtest_desc, req, BUS_ATTACH_CSV, csv, len, &sb, err);
+    if (s == TB_OK)
+        s = bus_request_bytes(c->conn, "api.backtests.create", sb.data, sb.size,
+                              tb_backtest_desc.name, timeout, NULL, &rep, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (s == TB_OK) s = tb_decode(&tb_backtest_desc, rep.data, rep.len, out, err);
+    bus_bytes_free(&rep);
+    return s;
+}
 
 /* The reply of subject for query {id}, as JSON (the backtest endpoints
  * answer a msgpack map of several catalogue types). NULL after printing why. */
@@ -42,20 +86,26 @@ static void bar(double progress, const char *status) {
 
 int ctl_backtest(ctl *c, int argc, char **argv) {
     const char *kind = NULL, *symbols = NULL, *params = NULL, *grid = NULL, *speed = NULL,
-               *format = NULL, *cash = NULL, *qty = NULL, *account = NULL, *rank_by = NULL, *pos[1];
-    bool no_wait = false;
+               *format = NULL, *cash = NULL, *qty = NULL, *account = NULL, *rank_by = NULL,
+               *bars = NULL, *from = NULL, *to = NULL, *pos[1];
+    bool no_wait = false, csv = false;
     const ctl_opt opts[] = {
         {"kind", &kind, NULL},       {"symbols", &symbols, NULL}, {"params", &params, NULL},
         {"grid", &grid, NULL},       {"speed", &speed, NULL},     {"format", &format, NULL},
         {"cash", &cash, NULL},       {"qty", &qty, NULL},         {"account", &account, NULL},
-        {"rank-by", &rank_by, NULL}, {"no-wait", NULL, &no_wait}, {NULL, NULL, NULL},
+        {"rank-by", &rank_by, NULL}, {"no-wait", NULL, &no_wait}, {"csv", NULL, &csv},
+        {"bars", &bars, NULL},       {"from", &from, NULL},       {"to", &to, NULL},
+        {NULL, NULL, NULL},
     };
     int npos = 0;
     if (!ctl_parse(argc, argv, opts, pos, 1, &npos)) return TOOL_EXIT_USAGE;
-    if (npos != 1 || kind == NULL || symbols == NULL) {
-        tool_errorf("usage: tb-ctl backtest FILE --kind K --symbols S[,S...] [--params JSON] "
-                    "[--grid JSON] [--speed N] [--format ticks|closes] [--cash C] [--qty Q] "
-                    "[--account A] [--rank-by STAT] [--no-wait]");
+    bool bars_ok = bars && from && to && npos == 0 && !csv;
+    if ((npos != 1 && !bars_ok) || (bars && !bars_ok) || kind == NULL || symbols == NULL) {
+        tool_errorf("usage: tb-ctl backtest FILE [--csv] --kind K --symbols S[,S...] "
+                    "[--params JSON] [--grid JSON] [--speed N] [--format ticks|closes] [--cash C] "
+                    "[--qty Q] [--account A] [--rank-by STAT] [--no-wait]\n"
+                    "       tb-ctl backtest --bars 1s|1m|5m|1h|1d --from T --to T --kind K "
+                    "--symbols S[,S...] [...]");
         return TOOL_EXIT_USAGE;
     }
     long long speed_v = 0;
@@ -63,11 +113,20 @@ int ctl_backtest(ctl *c, int argc, char **argv) {
         tool_errorf("--speed needs a whole number (0 = as fast as the chain goes)");
         return TOOL_EXIT_USAGE;
     }
-    json_t *o =
-        json_pack("{s:s, s:s, s:{s:s}}", "kind", kind, "symbols", symbols, "data", "file", pos[0]);
-    json_t *data = o ? json_object_get(o, "data") : NULL;
+    /* FILE under market-data's MD_REPLAY_DIR; with --csv a local file sent
+     * with the request; with --bars historical-data's bars. */
+    char *text = NULL;
+    size_t text_len = 0;
+    if (csv && (text = read_csv(pos[0], &text_len)) == NULL) return TOOL_EXIT_FAILED;
+    json_t *data =
+        bars  ? json_pack("{s:{s:s, s:s, s:s}}", "bars", "interval", bars, "from", from, "to", to)
+        : csv ? json_pack("{s:I}", "csv", (json_int_t)text_len)
+              : json_pack("{s:s}", "file", pos[0]);
     char *data_text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    if (data_text) json_object_set_new(o, "data", json_string(data_text));
+    json_decref(data);
+    json_t *o = data_text ? json_pack("{s:s, s:s, s:s}", "kind", kind, "symbols", symbols, "data",
+                                      data_text)
+                          : NULL;
     free(data_text);
     if (o && params) json_object_set_new(o, "params", json_string(params));
     if (o && grid) json_object_set_new(o, "grid", json_string(grid));
@@ -78,12 +137,17 @@ int ctl_backtest(ctl *c, int argc, char **argv) {
     if (o && account) json_object_set_new(o, "account", json_string(account));
     if (o && rank_by) json_object_set_new(o, "rank_by", json_string(rank_by));
     tb_backtest req, started;
-    if (!ctl_from_json(&tb_backtest_desc, o, &req)) return TOOL_EXIT_USAGE;
-    if (ctl_connect(c) == NULL) return TOOL_EXIT_FAILED;
+    if (!ctl_from_json(&tb_backtest_desc, o, &req)) {
+        free(text);
+        return TOOL_EXIT_USAGE;
+    }
+    if (ctl_connect(c) == NULL) {
+        free(text);
+        return TOOL_EXIT_FAILED;
+    }
     tb_error err = {0};
-    tb_status s =
-        bus_request(c->conn, "api.backtests.create", &tb_backtest_desc, &req, &tb_backtest_desc,
-                    &started, c->timeout_ms > 30000 ? c->timeout_ms : 30000, NULL, &err);
+    tb_status s = create(c, &req, text, text_len, &started, &err);
+    free(text);
     if (s != TB_OK) {
         tool_errorf("api.backtests.create: %s: %s", tb_status_code(s), err.message);
         return TOOL_EXIT_FAILED;
