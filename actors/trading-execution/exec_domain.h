@@ -102,6 +102,7 @@ tb_status exec_order_transition(exec_order *o, exec_status to, tb_error *err) TB
 typedef struct exec_quote {
     tb_fixed bid, ask, last;
     tb_fixed bid_size, ask_size, last_size;
+    int64_t ts_ns; /* event time of the tick; 0 = unknown (gtd expiry uses the clock) */
 } exec_quote;
 
 typedef struct exec_params {

@@ -117,7 +117,7 @@ static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns,
         step(o, out, EXEC_EXPIRED, EXEC_REASON_DAY_END);
         return;
     }
-    if (exec_gtd_expired(o, now_ns)) {
+    if (exec_gtd_expired(o, q->ts_ns > 0 ? q->ts_ns : now_ns)) { /* event time */
         step(o, out, EXEC_EXPIRED, EXEC_REASON_GTD);
         return;
     }

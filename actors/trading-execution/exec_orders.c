@@ -24,7 +24,8 @@ exec_quote exec_quote_of(const tb_tick *t) {
                         .last = t->last,
                         .bid_size = t->bid_size,
                         .ask_size = t->ask_size,
-                        .last_size = t->last_size};
+                        .last_size = t->last_size,
+                        .ts_ns = t->ts};
 }
 
 /* Publishes the committed transitions (core NATS, at most once) and counts

@@ -172,13 +172,14 @@ typedef struct xt_tick {
     const char *bid, *ask, *last, *bid_size, *ask_size, *last_size;
 } xt_tick;
 
-static void xt_tick_pub(const char *sym, uint64_t seq, const xt_tick *q) {
+/* Publishes a tick stamped ts_ns (its event time; 0: now). */
+static void xt_tick_pub_at(const char *sym, uint64_t seq, const xt_tick *q, int64_t ts_ns) {
     tb_tick t;
     memset(&t, 0, sizeof t);
     snprintf(t.symbol, sizeof t.symbol, "%s", sym);
     snprintf(t.source, sizeof t.source, "test");
     t.seq = seq;
-    t.ts = tb_now_ns();
+    t.ts = ts_ns ? ts_ns : tb_now_ns();
     t.bid = q->bid ? F(q->bid) : 0;
     t.ask = q->ask ? F(q->ask) : 0;
     t.last = q->last ? F(q->last) : 0;
@@ -189,6 +190,10 @@ static void xt_tick_pub(const char *sym, uint64_t seq, const xt_tick *q) {
     snprintf(subject, sizeof subject, "md.tick.%s", sym);
     ck_assert_int_eq(bus_publish(xt_conn, subject, &tb_tick_desc, &t, NULL), TB_OK);
     ck_assert_int_eq(bus_conn_flush(xt_conn, 2000), TB_OK);
+}
+
+static void xt_tick_pub(const char *sym, uint64_t seq, const xt_tick *q) {
+    xt_tick_pub_at(sym, seq, q, 0);
 }
 
 /* ------------------------------------------------------- last quotes -- */

@@ -446,13 +446,15 @@ END_TEST
 
 /* A gtd order works until the event time of a tick of its symbol reaches
  * its expire_at; at that tick it expires instead of trading, even though
- * the tick crosses it. */
+ * the tick crosses it. Event time, not the clock: the ticks here are
+ * stamped an hour ahead of the wall clock and the expiry comes from them. */
 START_TEST(gtd_orders_expire_on_tick_time) {
     fresh();
     char id[64];
     order_id(id, sizeof id, "g1");
     /* whole microseconds, as risk-management stores it (PostgreSQL rounds) */
-    int64_t expire = (tb_now_ns() + 1500 * INT64_C(1000000)) / 1000 * 1000;
+    const int64_t hour = 3600 * INT64_C(1000000000);
+    int64_t expire = (tb_now_ns() + hour) / 1000 * 1000;
     char at[40];
     tb_ts_format(expire, at);
     const xt_order o = {"buy", "limit", "gtd", "1", "10", NULL, NULL};
@@ -465,13 +467,13 @@ START_TEST(gtd_orders_expire_on_tick_time) {
                           1, p);
     ck_assert_int_eq(strtoll(stored, NULL, 10), expire / 1000);
     free(stored);
-    /* before expire_at: a tick that does not cross leaves it working */
-    xt_tick_pub(xsym, 1, &(xt_tick){"11", "12", "11.5", NULL, NULL, NULL});
+    /* one microsecond before expire_at in event time: a tick that does not
+     * cross leaves it working */
+    xt_tick_pub_at(xsym, 1, &(xt_tick){"11", "12", "11.5", NULL, NULL, NULL}, expire - 1000);
     wait_seq(xsym, "1");
     xt_wait_state(id, "accepted 0.00000000 v2");
-    /* a tick stamped after expire_at that would fill it: it expires instead */
-    while (tb_now_ns() <= expire) usleep(20000);
-    xt_tick_pub(xsym, 2, &(xt_tick){"9", "9.5", "9.2", NULL, NULL, NULL});
+    /* a tick stamped at expire_at that would fill it: it expires instead */
+    xt_tick_pub_at(xsym, 2, &(xt_tick){"9", "9.5", "9.2", NULL, NULL, NULL}, expire);
     xt_wait_state(id, "expired 0.00000000 v3");
     ck_assert_int_eq(xt_fill_count(id), 0);
     char *reason = xt_sql("SELECT reason FROM orders WHERE order_id = $1", 1, p);

@@ -311,6 +311,19 @@ START_TEST(gtd_orders_expire_at_their_time) {
     ck_assert_int_eq(oc.steps[0], EXEC_EXPIRED);
     ck_assert_str_eq(oc.reasons[0], EXEC_REASON_GTD);
     ck_assert_int_eq(o.status, EXEC_EXPIRED);
+    /* the tick's event time decides, not the clock the caller passes */
+    exec_order r = mk(EXEC_BUY, EXEC_LIMIT, EXEC_GTD, "5", "100", NULL);
+    r.expire_ns = NOW0 + 10 * SEC;
+    exec_quote before = cross;
+    before.ts_ns = NOW0 + 10 * SEC - 1;
+    exec_match(&before, &P0, NOW0 + 1000 * SEC, false, &r, 1, &oc);
+    ck_assert_int_eq(r.status, EXEC_FILLED);
+    exec_order late = mk(EXEC_BUY, EXEC_LIMIT, EXEC_GTD, "5", "100", NULL);
+    late.expire_ns = NOW0 + 10 * SEC;
+    exec_quote at = cross;
+    at.ts_ns = NOW0 + 10 * SEC;
+    exec_match(&at, &P0, NOW0, false, &late, 1, &oc);
+    ck_assert_int_eq(late.status, EXEC_EXPIRED);
     ck_assert_str_eq(exec_tif_name(EXEC_GTD), "gtd");
     exec_tif t;
     ck_assert(exec_tif_parse("gtd", &t) && t == EXEC_GTD);
