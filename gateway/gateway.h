@@ -7,6 +7,7 @@
 #define GW_GATEWAY_H
 
 #include <civetweb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "actor.h"
@@ -70,6 +71,10 @@ typedef struct gw {
     char *docs;
     size_t docs_len;
     gw_static *ui; /* the web UI's files; NULL: no UI */
+    /* Set once every handler is registered: civetweb listens from
+     * mg_start2 on, before mg_set_request_handler, and would answer the
+     * requests of that instant with its own 404 (on_begin_request). */
+    _Atomic bool ready;
 } gw;
 
 /* Rate-limit state of the current request, for the X-RateLimit-* headers. */

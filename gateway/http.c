@@ -443,6 +443,23 @@ static int on_log(const struct mg_connection *conn, const char *message) {
     return 1;
 }
 
+/* Requests that arrive before the handlers are registered (a restarted
+ * gateway's first instant, when clients are already retrying) get a 503
+ * with Retry-After, which clients retry, instead of civetweb's bare 404,
+ * which they must not. */
+static int on_begin_request(struct mg_connection *conn) {
+    gw *g = mg_get_user_data(mg_get_context(conn));
+    if (g == NULL || atomic_load(&g->ready)) return 0;
+    static const char body[] =
+        "{\"error\":{\"code\":\"unavailable\",\"message\":\"the gateway is starting\","
+        "\"field\":null}}";
+    mg_printf(conn,
+              "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+              "Retry-After: 1\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+              sizeof body - 1, body);
+    return 503;
+}
+
 static void on_closed(const struct mg_connection *conn) {
     gw_stream_connection_closed(conn);
     gw_connlimit_close(conn);
@@ -502,6 +519,8 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     cb.log_message = on_log;
     cb.init_connection = gw_connlimit_open;
     cb.connection_closed = on_closed;
+    cb.begin_request = on_begin_request;
+    atomic_store(&g->ready, false);
     g->conns = gw_connlimit_create(g, (size_t)g->set.threads);
     g->health = gw_health_cache_create();
     g->rate = gw_ratelimit_create();
@@ -530,6 +549,7 @@ tb_status gw_http_start(gw *g, tb_error *err) {
     mg_set_request_handler(g->mg, "/", on_request, g);
     /* WebSocket upgrades of /v1/stream go to stream.c instead. */
     gw_stream_attach(g);
+    atomic_store(&g->ready, true);
     bus_log(BUS_LOG_INFO, "serving HTTP on %s with %s threads", ports, threads);
     return TB_OK;
 }
