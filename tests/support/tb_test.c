@@ -66,6 +66,10 @@ pid_t tb_test_spawn(char *const argv[], char *const env_extra[], const char *log
                 close(fd);
             }
         }
+        /* Nothing of the test process but stdin, stdout and stderr: an
+         * inherited descriptor (Check's message file among them) must not
+         * be written to by a service. */
+        closefrom(3);
         execv(argv[0], argv);
         _exit(127);
     }
