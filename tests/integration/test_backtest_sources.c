@@ -275,7 +275,7 @@ START_TEST(csv_in_the_request) {
     char *broken = strdup(file_text);
     char *l5 = broken;
     for (int i = 0; i < 4; i++) l5 = strchr(l5, '\n') + 1; /* line 5 */
-    memcpy(l5 + 11, "XXX", 3);                             /* "1991-07-02,XXX.." */
+    memcpy(l5 + 11, "bad", 3); /* "1991-07-02,bad..": the price is no number */
     char *l5end = strchr(l5, '\n');
     memcpy(l5end - 4, "a.bc", 4); /* its close is no number */
     char *l9 = l5end + 1;
