@@ -66,6 +66,21 @@ bool exec_status_is_terminal(exec_status s);
 /* The transition table: true when from -> to is a legal step. */
 bool exec_transition_allowed(exec_status from, exec_status to);
 
+/* An account's own costs (a backtest's, api.exec.fees.set), used for its
+ * orders instead of the fee and slippage of exec_params. Limits: bps
+ * 0..EXEC_BPS_MAX, fee_min 0..EXEC_FEE_MIN_MAX. */
+typedef struct exec_fee_model {
+    int64_t slippage_bps;
+    int64_t fee_bps;
+    tb_fixed fee_min;
+} exec_fee_model;
+
+#define EXEC_BPS_MAX     1000
+#define EXEC_FEE_MIN_MAX (INT64_C(1000000) * TB_FIXED_SCALE)
+
+/* Checks a model against the limits: TB_INVALID naming the field. */
+tb_status exec_fee_model_validate(const exec_fee_model *m, tb_error *err) TB_WARN_UNUSED;
+
 /* An order as the venue sees it. The glue fills it from the orders row. */
 typedef struct exec_order {
     exec_side side;
@@ -82,6 +97,8 @@ typedef struct exec_order {
     int64_t expire_ns;  /* tif gtd: expires at the first tick at or after it */
     int64_t version;    /* transition number: 1 when created, +1 per transition */
     int64_t fills;      /* fills so far: the next fill is number fills + 1 */
+    bool own_fees;      /* fees below price it, not exec_params' (its account's model) */
+    exec_fee_model fees;
 } exec_order;
 
 /* Checks that an order's fields fit its type (prices present and positive
@@ -157,6 +174,10 @@ bool exec_gtd_expired(const exec_order *o, int64_t now_ns);
 
 /* Whether a stop order's trigger price is reached by q. */
 bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger);
+
+/* The parameters o is priced with: p, with the fee and slippage of o's
+ * account's own model when it has one. */
+exec_params exec_params_for(const exec_params *p, const exec_order *o);
 
 /* Fee of one fill (see the rounding above). */
 tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p,
