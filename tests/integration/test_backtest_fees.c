@@ -3,6 +3,8 @@
  * trading-execution started with nonzero global settings (EXEC_FEE_BPS=7,
  * EXEC_FEE_MIN=0.05, EXEC_SLIPPAGE_BPS=3):
  *
+ * Three trading-execution workers share the runs' ticks and orders.
+ *
  * - bad costs (negative, not a number, out of range) are a 400 naming the
  *   field, and start nothing;
  * - the EuStock DAX CSV run with fee 25 bp, minimum fee 5 and slippage
@@ -51,6 +53,7 @@ static bus_conn *conn;
 static PGconn *pg;
 static char log_path[512], tag[40], admin[128];
 static pid_t children[N_SERVICES];
+static pid_t more_exec[2]; /* two more trading-execution workers while the runs go */
 static gw_proc gw;
 static tb_eustock eu;
 static tb_eu_fill want[TB_EU_MAX_FILLS];
@@ -67,6 +70,7 @@ static void setup(void) {
     snprintf(log_path, sizeof log_path, "%s/test_backtest_fees.log", bd ? bd : "/tmp");
     tb_test_unique(tag, sizeof tag, "BF");
     memset(children, 0, sizeof children);
+    memset(more_exec, 0, sizeof more_exec);
     memset(&gw, 0, sizeof gw);
     tb_eu_load_dax(&eu);
     nwant = tb_eu_sma_fills(&eu, FAST, SLOW, want);
@@ -87,6 +91,7 @@ static void setup(void) {
 
 static void teardown(void) {
     gw_stop(&gw);
+    tb_services_stop(more_exec, 2);
     tb_services_stop(children, N_SERVICES);
     free(file_text);
     xt_close();
@@ -304,7 +309,15 @@ START_TEST(run_costs_and_live_settings) {
     bad("\"fee_min\":\"abc\"", 400, "fee_min");
     bad("\"fee_min\":\"1000000.00000001\"", 400, "fee_min");
 
-    /* ---- the run with costs and the run without, at once ---- */
+    /* ---- the run with costs and the run without, at once, on three
+     * trading-execution workers ---- */
+    for (int i = 0; i < 2; i++) {
+        char inst[64];
+        snprintf(inst, sizeof inst, "%s-exec-%d", tag, i);
+        more_exec[i] = tb_service_spawn("trading-execution", inst, NULL, log_path);
+    }
+    ck_assert_msg(tb_service_wait(conn, "trading-execution", tag, 3, 20000),
+                  "three trading-execution workers did not answer (see %s)", log_path);
     char costs[128], priced[64], plain[64];
     snprintf(costs, sizeof costs, "\"fee_bps\":%d,\"fee_min\":\"%s\",\"slippage_bps\":%d",
              RUN_FEE_BPS, RUN_FEE_MIN, RUN_SLIPPAGE_BPS);
@@ -355,7 +368,10 @@ START_TEST(run_costs_and_live_settings) {
     json_decref(rp);
     json_decref(rz);
 
-    /* ---- a model survives a kill -9 of trading-execution ---- */
+    /* ---- a model survives a kill -9 of trading-execution (the only
+     * worker left: the model comes from the table, not a cache) ---- */
+    tb_services_stop(more_exec, 2);
+    memset(more_exec, 0, sizeof more_exec);
     char acct2[40], sym2[40], id2[64];
     tb_test_unique(acct2, sizeof acct2, "FM");
     tb_test_unique(sym2, sizeof sym2, "FT");
