@@ -11,7 +11,8 @@
  *   10 bp: every fill's price and fee equal a computation made here from
  *   the data (the next close, slipped against the trader, rounded up for
  *   buys and down for sells; the fee half-up, at least the minimum), and
- *   the report shows the costs and the fees paid;
+ *   the report shows the costs and the fees paid; tb-ctl backtest with
+ *   --fee-bps, --fee-min and --slippage-bps reports the same fees;
  * - the same run without costs beside it: every fill at the close, no fee
  *   (the global settings do not reach a run);
  * - a live account's order at the same time gets the global settings;
@@ -370,6 +371,26 @@ START_TEST(run_costs_and_live_settings) {
     tb_fixed last_z =
         fixed_of(json_object_get(json_array_get(ez, json_array_size(ez) - 1), "equity"), "equity");
     ck_assert_int_lt(last_p, last_z);
+    /* tb-ctl backtest with the same costs: the same fees. */
+    char bin[512], cmd[1600];
+    tb_test_bin(bin, sizeof bin, "tools/ctl/tb-ctl");
+    const char *src = getenv("TB_SOURCE_DIR");
+    snprintf(cmd, sizeof cmd,
+             "'%s' backtest '%s/data/eustock_daily.csv' --csv --kind sma_cross --symbols DAX "
+             "--params '{\"fast\":%d,\"slow\":%d}' --format closes --cash 1000000 "
+             "--fee-bps %d --fee-min %s --slippage-bps %d 2>>'%s'",
+             bin, src ? src : ".", FAST, SLOW, RUN_FEE_BPS, RUN_FEE_MIN, RUN_SLIPPAGE_BPS,
+             log_path);
+    FILE *pipe = popen(cmd, "r");
+    ck_assert_ptr_nonnull(pipe);
+    json_t *line = json_loadf(pipe, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_int_eq(pclose(pipe), 0);
+    ck_assert_msg(line != NULL, "tb-ctl backtest printed no report (see %s)", log_path);
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "fee_bps")), RUN_FEE_BPS);
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "slippage_bps")), RUN_SLIPPAGE_BPS);
+    ck_assert_int_eq(fixed_of(json_object_get(line, "fee_min"), "fee_min"), F(RUN_FEE_MIN));
+    ck_assert_int_eq(fixed_of(json_object_get(line, "fees"), "fees"), paid);
+    json_decref(line);
     json_decref(rp);
     json_decref(rz);
 
