@@ -132,7 +132,7 @@ static void one_fill_published(natsSubscription *fills, const char *id) {
  *   seq 6 last 101   -> 101 <= 101 triggers: a market sell at the bid
  *         100.9 less 10 bp = 100.9 * 9990 / 10000 = 100.7991 (rounded
  *         down); fee 2 * 100.7991 * 10 bp = 0.2015982. */
-static void sell_trailing_amount(const char *tag) {
+static void sell_trailing_amount(const char *tag, bool burst) {
     fresh();
     char id[64], subj[128];
     snprintf(id, sizeof id, "%s-%s", xacct, tag);
@@ -155,10 +155,13 @@ static void sell_trailing_amount(const char *tag) {
         char seq[8];
         snprintf(seq, sizeof seq, "%d", i + 1);
         xt_tick_pub(xsym, (uint64_t)i + 1, &path[i]);
+        if (burst) continue; /* the ticks back to back, spread over the workers */
         wait_seq(seq);
         ck_assert_msg(get_order(id).trail_stop == F(stops[i]), "after seq %d: stop %lld", i + 1,
                       (long long)get_order(id).trail_stop);
     }
+    if (burst) wait_seq("5");
+    ck_assert_int_eq(get_order(id).trail_stop, F("101"));
     ck_assert_int_eq(xt_fill_count(id), 0);
     xt_tick_pub(xsym, 6, &(xt_tick){"100.9", "101.1", "101", NULL, NULL, NULL});
     xt_wait_state(id, "filled 2.00000000 v3");
@@ -172,14 +175,17 @@ static void sell_trailing_amount(const char *tag) {
 }
 
 START_TEST(sell_trailing_amount_one_worker) {
-    sell_trailing_amount("s1");
+    sell_trailing_amount("s1", false);
 }
 END_TEST
 
-/* The same path with three workers sharing the ticks: the same fill. */
+/* The same path with three workers sharing the ticks: the same fill, with
+ * the ticks one at a time and back to back (in any order at the workers,
+ * matched in sequence). */
 START_TEST(sell_trailing_amount_three_workers) {
     start_workers(2);
-    sell_trailing_amount("s3");
+    sell_trailing_amount("s3", false);
+    sell_trailing_amount("s4", true);
     stop_workers();
     start_workers(1);
 }
