@@ -217,8 +217,10 @@ tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bp
  * the last trade's size when that side has no quote).
  *
  * Per order: a day order whose day is over expires; an untriggered stop
- * checks its trigger and, once triggered, trades as a market (stop) or
- * limit (stop_limit) order on the same snapshot; market orders take the
+ * checks its trigger (a trailing stop first moves its stop with the
+ * snapshot, exec_trail_ratchet) and, once triggered, trades as a market
+ * (stop, trailing_stop) or limit (stop_limit, trailing_stop with a limit
+ * offset) order on the same snapshot; market orders take the
  * touch plus slippage, limit orders trade when the touch is at the limit or
  * better, at the touch; a size smaller than the leaves quantity gives a
  * partial fill; IOC cancels what is left after its first chance (a snapshot
