@@ -107,7 +107,7 @@ typedef struct exec_order {
     tb_fixed limit_offset;
     tb_fixed trail_stop;
     bool trail_moved;
-    bool own_fees;      /* fees below price it, not exec_params' (its account's model) */
+    bool own_fees; /* fees below price it, not exec_params' (its account's model) */
     exec_fee_model fees;
 } exec_order;
 

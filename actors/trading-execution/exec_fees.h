@@ -1,4 +1,4 @@
-/* Accounts' own fee models (exec_fee_models, migration 0740): stored by
+/* Accounts' own fee models (exec_fee_models, migration 0741): stored by
  * api.exec.fees.set, looked up for every order trading-execution matches
  * and kept in a per-process cache. A model is only written while its
  * account has no order, and it is only looked up for an account's orders,

@@ -1,4 +1,4 @@
--- 0740 trading-execution: an account's own fees and slippage.
+-- 0741 trading-execution: an account's own fees and slippage.
 --
 -- A backtest prices its fills with the costs asked for in its request, not
 -- with trading-execution's EXEC_FEE_BPS / EXEC_FEE_MIN / EXEC_SLIPPAGE_BPS:
