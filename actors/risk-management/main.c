@@ -63,7 +63,10 @@ static void usage(FILE *f) {
                "  RISK_OUTBOX_INTERVAL_MS     background outbox relay period (default 1000)\n"
                "  RISK_RATE_WINDOW_MS         order-rate window; max_orders_per_sec counts\n"
                "                              the orders of one window (default 1000; only\n"
-               "                              tests lengthen it)\n");
+               "                              tests lengthen it)\n"
+               "  RISK_FEE_BPS                fees reserved with buying power, basis points of\n"
+               "                              the notional (0..1000; default 0; set it to\n"
+               "                              trading-execution's EXEC_FEE_BPS)\n");
 }
 
 static const bus_actor_def def = {
@@ -84,7 +87,8 @@ int main(int argc, char **argv) {
         bus_env_int("RISK_OUTBOX_INTERVAL_MS", 1000, 10, 600000, &relay_interval_ms, &err) !=
             TB_OK ||
         bus_env_int("RISK_RATE_WINDOW_MS", 1000, 100, 3600000, &service.rate_window_ms, &err) !=
-            TB_OK) {
+            TB_OK ||
+        bus_env_int("RISK_FEE_BPS", 0, 0, 1000, &service.fee_bps, &err) != TB_OK) {
         fprintf(stderr, "tb-risk-management: %s\n", err.message);
         return 2;
     }
