@@ -89,8 +89,8 @@ void risk_bp_check(const risk_intent *in, const risk_facts *f, const risk_bp_fac
             risk_verdict_add(v, RISK_INSUFFICIENT_BUYING_POWER, NULL,
                              "needed %s (margin %s = %llu bps of %s, less the proceeds, + fees "
                              "%s), available %s",
-                             F(n.needed).s, F(n.margin).s, (unsigned long long)bps,
-                             F(n.notional).s, F(n.fee).s, F(avail).s);
+                             F(n.needed).s, F(n.margin).s, (unsigned long long)bps, F(n.notional).s,
+                             F(n.fee).s, F(avail).s);
         else
             risk_verdict_add(v, RISK_INSUFFICIENT_BUYING_POWER, NULL,
                              "needed %s (%s x %s + fees %s), available %s", F(n.needed).s,

@@ -117,13 +117,14 @@ typedef struct risk_position {
 /* What buying power is computed from, read with the other facts in one
  * statement (risk_store_load; see risk_bp.h for the definitions). */
 typedef struct risk_bp_facts {
-    tb_fixed cash;      /* accounts.cash: after fills and fees, short proceeds included */
-    tb_fixed reserved;  /* held by short positions and open orders, fees excluded */
-    tb_fixed fee_base;  /* notional of the open orders' opening parts (fees are on it) */
-    uint64_t unpriced;  /* open orders without a price to reserve at */
-    tb_fixed position;  /* signed position in the intent's symbol */
-    tb_fixed open_buy;  /* remaining qty of the symbol's open buys */
-    tb_fixed open_sell; /* remaining qty of the symbol's open sells */
+    tb_fixed cash;        /* accounts.cash: after fills and fees, short proceeds included */
+    tb_fixed reserved;    /* held by short positions and open orders, fees excluded */
+    tb_fixed fee_base;    /* notional of the open orders' opening parts (fees are on it) */
+    tb_fixed margin_used; /* the part of reserved held by short positions */
+    uint64_t unpriced;    /* open orders without a price to reserve at */
+    tb_fixed position;    /* signed position in the intent's symbol */
+    tb_fixed open_buy;    /* remaining qty of the symbol's open buys */
+    tb_fixed open_sell;   /* remaining qty of the symbol's open sells */
 } risk_bp_facts;
 
 /* Everything the checks look at. Pointers are borrowed. */

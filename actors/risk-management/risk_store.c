@@ -94,10 +94,12 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     "(ceil(COALESCE(sum(CASE WHEN x.b > 0 THEN x.nb * greatest(x.b - greatest(-x.q, 0), 0) / x.b " \
     "ELSE 0 END + CASE WHEN x.s > 0 THEN x.ns * greatest(x.s - greatest(x.q, 0), 0) / x.s "        \
     "* (x.m - 10000) / 10000 ELSE 0 END + CASE WHEN x.q < 0 THEN -x.q * x.mark * x.m / 10000 "     \
-    "ELSE 0 END), 0) * 100000000) / 100000000)::numeric(38, 8), "                                                   \
+    "ELSE 0 END), 0) * 100000000) / 100000000)::numeric(38, 8), "                                  \
     "(ceil(COALESCE(sum(CASE WHEN x.b > 0 THEN x.nb * greatest(x.b - greatest(-x.q, 0), 0) / x.b " \
     "ELSE 0 END + CASE WHEN x.s > 0 THEN x.ns * greatest(x.s - greatest(x.q, 0), 0) / x.s "        \
-    "ELSE 0 END), 0) * 100000000) / 100000000)::numeric(38, 8), "                                                   \
+    "ELSE 0 END), 0) * 100000000) / 100000000)::numeric(38, 8), "                                  \
+    "(ceil(COALESCE(sum(CASE WHEN x.q < 0 THEN -x.q * x.mark * x.m / 10000 ELSE 0 END), 0) "       \
+    "* 100000000) / 100000000)::numeric(38, 8), "                                                  \
     "COALESCE(sum(x.unpriced), 0), "                                                               \
     "COALESCE(sum(x.q) FILTER (WHERE x.symbol = " symbol "), 0), "                                 \
     "COALESCE(sum(x.b) FILTER (WHERE x.symbol = " symbol "), 0), "                                 \
@@ -118,16 +120,17 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     " GROUP BY symbol) o "                                                                         \
     "FULL JOIN (SELECT symbol, qty, COALESCE(last_price, avg_cost) AS mark FROM positions "        \
     "WHERE account = $1 AND qty <> 0) p USING (symbol)) x) bp"
-#define NBP_COLS 7
+#define NBP_COLS 8
 
 static void read_bp(reader *rd, int c0, risk_bp_facts *bp) {
     bp->cash = col_fixed(rd, c0 + 0);
     bp->reserved = col_fixed(rd, c0 + 1);
     bp->fee_base = col_fixed(rd, c0 + 2);
-    bp->unpriced = col_u64(rd, c0 + 3);
-    bp->position = col_fixed(rd, c0 + 4);
-    bp->open_buy = col_fixed(rd, c0 + 5);
-    bp->open_sell = col_fixed(rd, c0 + 6);
+    bp->margin_used = col_fixed(rd, c0 + 3);
+    bp->unpriced = col_u64(rd, c0 + 4);
+    bp->position = col_fixed(rd, c0 + 5);
+    bp->open_buy = col_fixed(rd, c0 + 6);
+    bp->open_sell = col_fixed(rd, c0 + 7);
 }
 
 /* tb_fixed as a parameter: "" for 0 when zero means absent (NULLIF in SQL). */
@@ -488,6 +491,26 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
     else
         rollback(c);
     return s;
+}
+
+tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin_bps,
+                                risk_bp_facts *bp, tb_error *err) {
+    memset(bp, 0, sizeof *bp);
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "SELECT l.initial_margin_bps, bp.* FROM risk_limits_effective l "
+                              " " BP_LATERAL("NULL") " WHERE l.account = $1",
+                              1, &account, &r, err);
+    if (s != TB_OK) return s;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return tb_error_set(err, TB_NOT_FOUND, "account", "no account %s", account);
+    }
+    reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+    *margin_bps = col_u64(&rd, 0);
+    read_bp(&rd, 1, bp);
+    PQclear(r);
+    return rd.s;
 }
 
 /* ------------------------------------------------------------ limits -- */

@@ -101,6 +101,12 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
                                   const char *order_id, int64_t ts_ns, const char *trace_id,
                                   risk_verdict *recheck, tb_error *err) TB_WARN_UNUSED;
 
+/* The account's margin rate and account-wide buying-power amounts (cash,
+ * reserved, margin_used, fee_base, unpriced), as the checks read them.
+ * TB_NOT_FOUND for an unknown account. */
+tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin_bps,
+                                risk_bp_facts *bp, tb_error *err) TB_WARN_UNUSED;
+
 /* Effective limits of account (TB_NOT_FOUND when it does not exist), with
  * kill_switch true when the account's or the global switch is engaged; for
  * "_default", the defaults row. */

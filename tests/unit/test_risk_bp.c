@@ -148,8 +148,7 @@ START_TEST(fails_closed_and_skips_what_others_report) {
     ck_assert_uint_eq(v.n, 1);
     ck_assert_int_eq(v.failures[0].reason, RISK_BUYING_POWER_UNKNOWN);
     ck_assert_str_eq(risk_reason_code(RISK_BUYING_POWER_UNKNOWN), "buying_power_unknown");
-    ck_assert_str_eq(risk_reason_code(RISK_INSUFFICIENT_BUYING_POWER),
-                     "insufficient_buying_power");
+    ck_assert_str_eq(risk_reason_code(RISK_INSUFFICIENT_BUYING_POWER), "insufficient_buying_power");
     /* Unknown accounts and market orders without a quote are reported by
      * account_unknown and no_quote. */
     f.bp.unpriced = 0;
