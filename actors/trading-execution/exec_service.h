@@ -88,5 +88,10 @@ tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *acco
 tb_status exec_api_get(bus_ctx *ctx, const void *query);
 tb_status exec_api_list(bus_ctx *ctx, const void *query);
 tb_status exec_api_cancel(bus_ctx *ctx, const void *query);
+/* api.orders.amend.apply (exec_amend_api.c): tb_order_amend -> the order
+ * after the amend, applied under the order's lock and matched against the
+ * last quote; called by risk-management once the amended order passed its
+ * checks. */
+tb_status exec_api_amend(bus_ctx *ctx, const void *amend);
 
 #endif

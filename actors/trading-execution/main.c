@@ -5,7 +5,8 @@
  * exec_order_batch.c) and ticks (md.tick.<symbol>, queue group).
  * Produces fills on the FILLS stream (fills.<account>.<symbol>, Nats-Msg-Id =
  * fill id, through the transactional outbox) and orders.status.<account>
- * for every transition. Answers api.orders.get|list|cancel. Orders, fills
+ * for every transition. Answers api.orders.get|list|cancel and
+ * api.orders.amend.apply (an amend risk-management approved). Orders, fills
  * and the per-symbol tick sequence live in PostgreSQL; workers keep no state
  * of their own, so any number of copies behave as one. */
 #include <stdio.h>
@@ -47,6 +48,11 @@ static bus_endpoint endpoints[] = {
      .subject = "api.orders.cancel",
      .event = &tb_query_desc,
      .handler = exec_api_cancel},
+    {.name = "amend",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.amend.apply",
+     .event = &tb_order_amend_desc,
+     .handler = exec_api_amend},
 };
 
 /* Opens the connections the hot paths use before the first message: a new
