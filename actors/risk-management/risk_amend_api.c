@@ -84,7 +84,8 @@ static tb_status check(bus_ctx *ctx, PGconn *pg, const tb_order_record *rec, con
     if (pf.account_known && risk_needs_positions(in, &pf.limits)) {
         f.positions_ok = risk_fetch_positions(conn, in->account, svc->dep_timeout_ms, trace,
                                               &positions, &f.npositions);
-        if (f.positions_ok) risk_amend_unfill(positions, f.npositions, in->symbol, signed_filled(rec));
+        if (f.positions_ok)
+            risk_amend_unfill(positions, f.npositions, in->symbol, signed_filled(rec));
         f.positions = positions;
     }
     if (pf.account_known && risk_needs_pnl(&pf.limits)) {
@@ -125,8 +126,8 @@ tb_status risk_on_amend(bus_ctx *ctx, const void *event) {
     snprintf(q.id, sizeof q.id, "%s", m->id);
     snprintf(q.accounts, sizeof q.accounts, "%s", m->accounts);
     tb_order_record rec;
-    int64_t timeout = svc->dep_timeout_ms > APPLY_TIMEOUT_MIN_MS ? svc->dep_timeout_ms
-                                                                  : APPLY_TIMEOUT_MIN_MS;
+    int64_t timeout =
+        svc->dep_timeout_ms > APPLY_TIMEOUT_MIN_MS ? svc->dep_timeout_ms : APPLY_TIMEOUT_MIN_MS;
     if (bus_request(conn, "api.orders.get", &tb_query_desc, &q, &tb_order_record_desc, &rec,
                     timeout, trace, &err) != TB_OK)
         return bus_fail_err(ctx, &err);

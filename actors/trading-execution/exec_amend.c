@@ -28,8 +28,10 @@ tb_status exec_order_amend(exec_order *o, const exec_amend *a, bool *changed, ex
         return tb_error_set(err, TB_CONFLICT, "id", "order is %s: it can no longer be amended",
                             exec_status_name(o->status));
     if (a->qty < 0 || a->limit_price < 0 || a->stop_price < 0)
-        return tb_error_set(err, TB_REJECTED, a->qty < 0 ? "qty" : a->limit_price < 0 ? "limit_price"
-                                                                                       : "stop_price",
+        return tb_error_set(err, TB_REJECTED,
+                            a->qty < 0           ? "qty"
+                            : a->limit_price < 0 ? "limit_price"
+                                                 : "stop_price",
                             "amended values must be positive");
     if (a->qty == 0 && a->limit_price == 0 && a->stop_price == 0)
         return tb_error_set(err, TB_REJECTED, "qty",
@@ -41,8 +43,7 @@ tb_status exec_order_amend(exec_order *o, const exec_amend *a, bool *changed, ex
         return tb_error_set(err, TB_REJECTED, "stop_price", "a %s order has no stop price",
                             exec_type_name(o->type));
     if (a->qty != 0 && a->qty < o->filled_qty)
-        return tb_error_set(err, TB_REJECTED, "qty",
-                            "qty is below the quantity already filled");
+        return tb_error_set(err, TB_REJECTED, "qty", "qty is below the quantity already filled");
     exec_order next = *o;
     if (a->qty != 0) next.qty = a->qty;
     if (a->limit_price != 0) next.limit_price = a->limit_price;

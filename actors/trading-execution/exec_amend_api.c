@@ -38,8 +38,8 @@ static bool usable_quote(const exec_service *svc, const exec_symbol_quote *sq, e
     tb_error ignored = {0};
     if (exec_quote_validate(q, &ignored) != TB_OK) return false;
     return sq->quote.seq == sq->last_seq ||
-           exec_tick_classify(true, sq->last_seq, sq->last_source, sq->quote.seq,
-                              sq->quote.source, svc->seq_reset_gap) != EXEC_TICK_STALE;
+           exec_tick_classify(true, sq->last_seq, sq->last_source, sq->quote.seq, sq->quote.source,
+                              svc->seq_reset_gap) != EXEC_TICK_STALE;
 }
 
 /* The order's values and final state in one statement: the table's checks
@@ -47,16 +47,16 @@ static bool usable_quote(const exec_service *svc, const exec_symbol_quote *sq, e
  * new row. exec_store_save then records the events. */
 static tb_status store_values(PGconn *c, const exec_row *row, tb_error *err) {
     const exec_order *o = &row->ord;
-    char qty[TB_FIXED_STRLEN], lim[TB_FIXED_STRLEN], stop[TB_FIXED_STRLEN],
-        filled[TB_FIXED_STRLEN], avg[TB_FIXED_STRLEN], version[24];
+    char qty[TB_FIXED_STRLEN], lim[TB_FIXED_STRLEN], stop[TB_FIXED_STRLEN], filled[TB_FIXED_STRLEN],
+        avg[TB_FIXED_STRLEN], version[24];
     tb_fixed_format(o->qty, qty);
     tb_fixed_format(o->limit_price, lim);
     tb_fixed_format(o->stop_price, stop);
     tb_fixed_format(o->filled_qty, filled);
     tb_fixed_format(o->avg_price, avg);
     snprintf(version, sizeof version, "%lld", (long long)o->version);
-    const char *p[8] = {row->rec.order_id, qty,    lim,    stop, exec_status_name(o->status),
-                        filled,            avg,    version};
+    const char *p[8] = {row->rec.order_id,           qty,    lim, stop,
+                        exec_status_name(o->status), filled, avg, version};
     return bus_pg_exec(c,
                        "UPDATE orders SET qty = $2::numeric, limit_price = NULLIF($3::numeric, 0), "
                        "stop_price = NULLIF($4::numeric, 0), status = $5, filled_qty = "
@@ -75,17 +75,18 @@ static tb_status store_event_values(PGconn *c, const exec_row *row, int64_t vers
     tb_fixed_format(row->rec.stop_price, stop);
     snprintf(v, sizeof v, "%lld", (long long)version);
     const char *p[5] = {row->rec.order_id, v, qty, lim, stop};
-    return bus_pg_exec(c,
-                       "UPDATE order_events SET qty = $3::numeric, limit_price = NULLIF($4::numeric, "
-                       "0), stop_price = NULLIF($5::numeric, 0) WHERE order_id = $1 AND version = "
-                       "$2::int",
-                       5, p, NULL, err);
+    return bus_pg_exec(
+        c,
+        "UPDATE order_events SET qty = $3::numeric, limit_price = NULLIF($4::numeric, "
+        "0), stop_price = NULLIF($5::numeric, 0) WHERE order_id = $1 AND version = "
+        "$2::int",
+        5, p, NULL, err);
 }
 
 /* In the caller's transaction: locks, amends, matches, records. */
-static tb_status amend_locked(bus_ctx *ctx, PGconn *c, const tb_order_amend *m,
-                              const char *symbol, exec_row *row, exec_change *ch,
-                              exec_events *ev, bool *changed, tb_error *err) {
+static tb_status amend_locked(bus_ctx *ctx, PGconn *c, const tb_order_amend *m, const char *symbol,
+                              exec_row *row, exec_change *ch, exec_events *ev, bool *changed,
+                              tb_error *err) {
     exec_service *svc = service_of(ctx);
     exec_symbol sym;
     snprintf(sym, sizeof sym, "%s", symbol);
@@ -149,8 +150,7 @@ tb_status exec_api_amend(bus_ctx *ctx, const void *event) {
     }
     count(ctx, changed ? "amended" : "unchanged");
     if (changed) {
-        bus_log(BUS_LOG_INFO, "order %s amended (version %lld)", m->id,
-                (long long)row.ord.version);
+        bus_log(BUS_LOG_INFO, "order %s amended (version %lld)", m->id, (long long)row.ord.version);
         exec_relay_now(bus_ctx_actor(ctx), svc, ch.filled ? 1 : 0);
         exec_publish_events(bus_ctx_actor(ctx), svc, &ev, bus_ctx_trace(ctx));
     }

@@ -175,8 +175,8 @@ static void setup(void) {
                            "position-management"};
     const char *ids[] = {"am-md", "am-risk", "am-exec", "am-pos"};
     for (int i = 0; i < N_SERVICES; i++)
-        ck_assert_msg(tb_service_wait(xt_conn, names[i], ids[i], 1, 30000),
-                      "%s is not up (see %s)", names[i], xt_log);
+        ck_assert_msg(tb_service_wait(xt_conn, names[i], ids[i], 1, 30000), "%s is not up (see %s)",
+                      names[i], xt_log);
     static const char *const genv[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "amend", genv);
     gw_admin_key(admin, sizeof admin);

@@ -67,8 +67,7 @@ START_TEST(same_values_are_unchanged) {
 }
 END_TEST
 
-static void refused(const tb_order_record *r, tb_order_amend m, tb_status want,
-                    const char *field) {
+static void refused(const tb_order_record *r, tb_order_amend m, tb_status want, const char *field) {
     risk_intent in;
     tb_error err = {0};
     ck_assert_int_eq(risk_amend_intent(r, false, &m, &in, &err), RISK_AMEND_REFUSED);
