@@ -27,8 +27,9 @@ tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
         int fmts[5] = {0, 0, 0, 1, 0}; /* payload goes binary: no escaping */
         PGresult *r =
             PQexecParams(c,
-                         "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
-                         "VALUES ($1, $2, $3, $4, $5::jsonb)",
+                         "WITH o AS (INSERT INTO outbox (producer, subject, msg_id, payload, "
+                         "headers) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING producer, id) "
+                         "INSERT INTO outbox_pending (producer, id) SELECT producer, id FROM o",
                          5, NULL, params, lens, fmts, 0);
         s = bus_pg_result_status(c, r, err);
         PQclear(r);
@@ -72,32 +73,37 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_
     if (s == TB_OK) s = bus_pgarray_finish_all(col, NCOLS, params + 1, err);
     if (s == TB_OK)
         s = bus_pg_exec(c,
-                        "INSERT INTO outbox (producer, subject, msg_id, payload, headers) "
-                        "SELECT $1, u.s, u.m, decode(u.p, 'hex'), u.h::jsonb "
+                        "WITH o AS (INSERT INTO outbox (producer, subject, msg_id, payload, "
+                        "headers) SELECT $1, u.s, u.m, decode(u.p, 'hex'), u.h::jsonb "
                         "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) "
-                        "WITH ORDINALITY AS u(s, m, p, h, n) ORDER BY u.n",
+                        "WITH ORDINALITY AS u(s, m, p, h, n) ORDER BY u.n "
+                        "RETURNING producer, id) "
+                        "INSERT INTO outbox_pending (producer, id) SELECT producer, id FROM o",
                         1 + NCOLS, params, NULL, err);
     bus_pgarray_close_all(col, NCOLS);
     return s;
 }
 
-/* Marks the rows ids as published (ok) or as failed with error. */
-static tb_status mark_rows(PGconn *c, bus_pgarray *ids, bool ok, const char *error, tb_error *err) {
+/* Rows the stream acknowledged (ok) leave the pending set; the others
+ * stay, with one more attempt and the error. */
+static tb_status mark_rows(PGconn *c, const char *producer, bus_pgarray *ids, bool ok,
+                           const char *error, tb_error *err) {
     if (ids->n == 0) return TB_OK;
-    const char *p[2] = {bus_pgarray_finish(ids), error};
-    if (p[0] == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    const char *p[3] = {producer, bus_pgarray_finish(ids), error};
+    if (p[1] == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
     return ok ? bus_pg_exec(c,
-                            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
-                            "WHERE id = ANY($1::bigint[])",
-                            1, p, NULL, err)
+                            "DELETE FROM outbox_pending "
+                            "WHERE producer = $1 AND id = ANY($2::bigint[])",
+                            2, p, NULL, err)
               : bus_pg_exec(c,
-                            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
-                            "WHERE id = ANY($1::bigint[])",
-                            2, p, NULL, err);
+                            "UPDATE outbox_pending SET attempts = attempts + 1, last_error = $3 "
+                            "WHERE producer = $1 AND id = ANY($2::bigint[])",
+                            3, p, NULL, err);
 }
 
 /* Publishes the claimed rows of r together and marks them. */
-static tb_status publish_rows(bus_actor *a, PGconn *c, PGresult *r, int *done, tb_error *err) {
+static tb_status publish_rows(bus_actor *a, PGconn *c, const char *producer, PGresult *r, int *done,
+                              tb_error *err) {
     int n = PQntuples(r);
     bus_js_msg *msgs = calloc((size_t)n + 1, sizeof *msgs);
     unsigned char **payloads = calloc((size_t)n + 1, sizeof *payloads);
@@ -127,8 +133,8 @@ static tb_status publish_rows(bus_actor *a, PGconn *c, PGresult *r, int *done, t
         const char *id = PQgetvalue(r, i, 0);
         bus_pgarray_str(msgs[i].status == TB_OK ? &ok : &failed, id);
     }
-    if (s == TB_OK) s = mark_rows(c, &ok, true, NULL, err);
-    if (s == TB_OK) s = mark_rows(c, &failed, false, perr.message, err);
+    if (s == TB_OK) s = mark_rows(c, producer, &ok, true, NULL, err);
+    if (s == TB_OK) s = mark_rows(c, producer, &failed, false, perr.message, err);
     if (s == TB_OK && ps != TB_OK) s = tb_error_set(err, ps, NULL, "%s", perr.message);
     *done = (int)ok.n;
     bus_pgarray_close(&ok);
@@ -148,9 +154,10 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     char limit[24], age[24];
     snprintf(limit, sizeof limit, "%d", max_rows > 0 ? max_rows : 100);
     snprintf(age, sizeof age, "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
-    /* Marking rows published need not wait for the WAL flush: a mark lost
-     * in a crash only makes the relay publish the row again, which the
-     * stream (Nats-Msg-Id) and every consumer (keyed on the id) ignore. */
+    /* Taking rows out of the pending set need not wait for the WAL flush: a
+     * deletion lost in a crash only makes the relay publish the row again,
+     * which the stream (Nats-Msg-Id) and every consumer (keyed on the id)
+     * ignore. */
     PGresult *begin = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
     tb_status s = bus_pg_result_status(c, begin, err);
     PQclear(begin);
@@ -158,14 +165,15 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     const char *p[3] = {producer, age, limit};
     if (s == TB_OK)
         s = bus_pg_exec(c,
-                        "SELECT id, subject, msg_id, payload, headers->>'" BUS_HDR_TRACE "', "
-                        "headers->>'" BUS_HDR_SCHEMA "' FROM outbox "
-                        "WHERE published_at IS NULL AND producer = $1 "
-                        "AND created_at <= now() - make_interval(secs => $2::bigint / 1000.0) "
-                        "ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED",
+                        "SELECT o.id, o.subject, o.msg_id, o.payload, "
+                        "o.headers->>'" BUS_HDR_TRACE "', o.headers->>'" BUS_HDR_SCHEMA "' "
+                        "FROM outbox_pending p JOIN outbox o ON o.id = p.id "
+                        "WHERE p.producer = $1 "
+                        "AND o.created_at <= now() - make_interval(secs => $2::bigint / 1000.0) "
+                        "ORDER BY p.id LIMIT $3::int FOR UPDATE OF p SKIP LOCKED",
                         3, p, &r, err);
     int done = 0;
-    if (s == TB_OK && PQntuples(r) > 0) s = publish_rows(a, c, r, &done, err);
+    if (s == TB_OK && PQntuples(r) > 0) s = publish_rows(a, c, producer, r, &done, err);
     PQclear(r);
     tb_error cerr = {0};
     tb_status cs = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &cerr);
@@ -256,8 +264,9 @@ static void relay_tick(bus_actor *a, void *arg) {
         if (c == NULL) return;
         const char *p[1] = {r->producer};
         if (bus_pg_exec(c,
-                        "DELETE FROM outbox WHERE producer = $1 AND published_at < now() - "
-                        "interval '1 day'",
+                        "DELETE FROM outbox o WHERE o.producer = $1 "
+                        "AND o.created_at < now() - interval '1 day' AND NOT EXISTS "
+                        "(SELECT 1 FROM outbox_pending p WHERE p.producer = $1 AND p.id = o.id)",
                         1, p, NULL, &err) != TB_OK)
             bus_log(BUS_LOG_WARN, "outbox cleanup: %s", err.message);
         bus_pg_release(bus_actor_pg(a), c);

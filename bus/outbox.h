@@ -5,7 +5,12 @@
  * whatever stayed unpublished (a worker died between commit and publish), so
  * a lost message is healed, not lost. Consumers dedupe on the id.
  *
- * Uses the `outbox` table of schemas/migrations/0001_init.sql. */
+ * Uses the tables `outbox` (every event, written once, kept a day: the record
+ * of what was announced) and `outbox_pending` (the ids the stream has not
+ * acknowledged yet; a relay deletes them once it has), schemas/migrations/
+ * 0001_init.sql and 0733_outbox_pending.sql. Keeping the pending set apart
+ * keeps a relay round's claim on a table as small as the backlog, and an
+ * announced event costs no second version of its outbox row. */
 #ifndef BUS_OUTBOX_H
 #define BUS_OUTBOX_H
 
@@ -34,7 +39,7 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_
                               size_t n, tb_error *err) TB_WARN_UNUSED;
 
 /* Publishes the pending rows of producer that are at least min_age_ms old,
- * oldest first, at most max_rows, and marks them published. The rows are
+ * oldest first, at most max_rows, and takes them out of the pending set. The rows are
  * sent to JetStream together and their acknowledgements collected
  * afterwards (bus_js_publish_many), so a relay round costs a few round trips
  * whatever its size; a row the stream did not acknowledge stays pending (and
@@ -48,8 +53,9 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
                            int *published, tb_error *err) TB_WARN_UNUSED;
 
 /* Starts the relay of producer on the actor, on a thread of its own: every
- * interval_ms it republishes rows older than 2 x interval_ms (published
- * rows are deleted after a day), and on bus_outbox_kick everything pending.
+ * interval_ms it republishes rows older than 2 x interval_ms (outbox rows
+ * are deleted a day after they were written, once published), and on
+ * bus_outbox_kick everything pending.
  * Call from def.start. */
 tb_status bus_outbox_start_relay(bus_actor *a, const char *producer, int64_t interval_ms,
                                  tb_error *err) TB_WARN_UNUSED;

@@ -161,8 +161,9 @@ START_TEST(relay_publishes_rows_together) {
     const char *p[1] = {producer};
     PGresult *r = NULL;
     ck_assert_int_eq(bus_pg_exec(c,
-                                 "SELECT msg_id, attempts, last_error IS NOT NULL FROM outbox "
-                                 "WHERE producer = $1 AND published_at IS NULL",
+                                 "SELECT o.msg_id, p.attempts, p.last_error IS NOT NULL "
+                                 "FROM outbox_pending p JOIN outbox o ON o.id = p.id "
+                                 "WHERE p.producer = $1",
                                  1, p, &r, &err),
                      TB_OK);
     ck_assert_int_eq(PQntuples(r), 1);
