@@ -16,6 +16,7 @@
  *     the order unchanged; a price on an order type without it is 422
  *     naming the field;
  *   - an unknown id is 404, another account's order is 404 to its key;
+ *   - tb-ctl amend does the same from the command line;
  *   - every order of the account: its fills sum to its filled qty, which
  *     never exceeds its qty. */
 #include <check.h>
@@ -394,6 +395,28 @@ START_TEST(unknown_and_foreign_orders_are_not_found) {
 }
 END_TEST
 
+/* tb-ctl amend: the same request from the command line. */
+START_TEST(tb_ctl_amends_an_order) {
+    char sym[64], id[TB_ID_CAP], bin[512], cmd[1024];
+    snprintf(sym, sizeof sym, "%sC", acct_a);
+    tick(sym, "99", "101", "100", NULL);
+    buy(sym, "limit", "10", "95", id);
+    xt_wait_state(id, "accepted 0.00000000 v2");
+    tb_test_bin(bin, sizeof bin, "tools/ctl/tb-ctl");
+    snprintf(cmd, sizeof cmd, "'%s' amend %s --qty 7 --limit-price 96 2>&1", bin, id);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    ck_assert_msg(rc == 0, "tb-ctl amend: %d %s", rc, out);
+    ck_assert_msg(strstr(out, "\"qty\":\"7\"") && strstr(out, "\"limit_price\":\"96\""), "%s", out);
+    order_is(id, "accepted 7 96 - amended");
+    ck_assert_int_eq(amend_events(id), 1);
+}
+END_TEST
+
 START_TEST(fills_never_exceed_the_final_qty) {
     const char *p[1] = {acct_a};
     char *bad = xt_sql("SELECT count(*) FROM orders o WHERE o.account = $1 AND (o.filled_qty > "
@@ -418,6 +441,7 @@ int main(void) {
     tcase_add_test(tc, after_a_partial_fill);
     tcase_add_test(tc, refused_amends_leave_the_order_as_it_was);
     tcase_add_test(tc, unknown_and_foreign_orders_are_not_found);
+    tcase_add_test(tc, tb_ctl_amends_an_order);
     tcase_add_test(tc, fills_never_exceed_the_final_qty);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
