@@ -374,7 +374,11 @@ static void key_arrays(const batch *bt, bus_pgarray *a) {
 }
 
 /* Each position's fills from its earliest new one on, in canonical order
- * (this transaction's inserts included). */
+ * (this transaction's inserts included). The bound is a row comparison, so
+ * it is a range of applied_fills_position_order_idx: spelled as
+ * "ts > x OR (ts = x AND id >= y)" the index only narrowed to the position
+ * and every fill it ever had was read and filtered (72 ms a batch for a
+ * position of 16,000 fills, 0.2 ms as a range). */
 static tb_status load_chains(batch *bt, PGconn *c, tb_error *err) {
     bus_pgarray a[4] = {{0}};
     key_arrays(bt, a);
@@ -384,7 +388,7 @@ static tb_status load_chains(batch *bt, PGconn *c, tb_error *err) {
         "SELECT k.i, a.fill_id, a.side, a.qty, a.price, a.fee FROM unnest($1::text[], "
         "$2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS k(account, symbol, ts_ns, "
         "fill_id, i) JOIN applied_fills a ON a.account = k.account AND a.symbol = k.symbol "
-        "AND (a.ts_ns > k.ts_ns OR (a.ts_ns = k.ts_ns AND a.fill_id COLLATE \"C\" >= k.fill_id)) "
+        "AND (a.ts_ns, a.fill_id COLLATE \"C\") >= (k.ts_ns, k.fill_id COLLATE \"C\") "
         "ORDER BY k.i, a.ts_ns, a.fill_id COLLATE \"C\"",
         a, 4, &r, err);
     if (s != TB_OK) {
@@ -445,7 +449,7 @@ static tb_status load_predecessors(batch *bt, PGconn *c, tb_error *err) {
         "unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS "
         "k(account, symbol, ts_ns, fill_id, i) CROSS JOIN LATERAL (SELECT post_qty, post_cost, "
         "post_realized FROM applied_fills a WHERE a.account = k.account AND a.symbol = k.symbol "
-        "AND (a.ts_ns < k.ts_ns OR (a.ts_ns = k.ts_ns AND a.fill_id COLLATE \"C\" < k.fill_id)) "
+        "AND (a.ts_ns, a.fill_id COLLATE \"C\") < (k.ts_ns, k.fill_id COLLATE \"C\") "
         "ORDER BY a.ts_ns DESC, a.fill_id COLLATE \"C\" DESC LIMIT 1) p",
         a, 4, &r, err);
     for (int row = 0; s == TB_OK && row < PQntuples(r); row++) {

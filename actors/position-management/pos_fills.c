@@ -104,13 +104,12 @@ static tb_status load_successors(PGconn *c, const tb_fill *f, chain_fill **out, 
     snprintf(ts, sizeof ts, "%lld", (long long)f->ts);
     const char *p[4] = {f->account, f->symbol, ts, f->fill_id};
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(
-        c,
-        "SELECT fill_id, side, qty, price, fee FROM applied_fills "
-        "WHERE account = $1 AND symbol = $2 "
-        "AND (ts_ns > $3::bigint OR (ts_ns = $3::bigint AND fill_id COLLATE \"C\" > $4)) "
-        "ORDER BY ts_ns, fill_id COLLATE \"C\"",
-        4, p, &r, err);
+    tb_status s = bus_pg_exec(c,
+                              "SELECT fill_id, side, qty, price, fee FROM applied_fills "
+                              "WHERE account = $1 AND symbol = $2 "
+                              "AND (ts_ns, fill_id COLLATE \"C\") > ($3::bigint, $4 COLLATE \"C\") "
+                              "ORDER BY ts_ns, fill_id COLLATE \"C\"",
+                              4, p, &r, err);
     if (s != TB_OK) return s;
     int rows = PQntuples(r);
     chain_fill *v = rows ? calloc((size_t)rows, sizeof *v) : NULL;

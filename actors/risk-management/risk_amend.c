@@ -47,6 +47,9 @@ risk_amend_result risk_amend_intent(const tb_order_record *rec, bool reduce_only
     snprintf(out->client_order_id, sizeof out->client_order_id, "%s", rec->client_order_id);
     out->reduce_only = reduce_only;
     out->expire_at = rec->expire_at;
+    out->trail_amount = rec->trail_amount; /* a trailing stop's trail is not amended */
+    out->trail_bps = rec->trail_bps;
+    out->limit_offset = rec->limit_offset;
     out->qty = m->qty > 0 ? m->qty : rec->qty;
     out->limit_price = m->limit_price > 0 ? m->limit_price : rec->limit_price;
     out->stop_price = m->stop_price > 0 ? m->stop_price : rec->stop_price;

@@ -17,8 +17,10 @@
     "COALESCE(o.reason, ''), (extract(epoch FROM o.created_at) * 1000000)::bigint, "               \
     "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                            \
     "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
-    "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0)"
-#define NCOLS 22
+    "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0), "                           \
+    "COALESCE(o.trail_amount, 0), COALESCE(o.trail_bps, 0), COALESCE(o.limit_offset, 0), "         \
+    "COALESCE((SELECT t.trail_stop FROM order_trail_stops t WHERE t.order_id = o.order_id), 0)"
+#define NCOLS 26
 
 void exec_events_free(exec_events *e) {
     free(e->v);
@@ -107,6 +109,15 @@ static tb_status parse_row(PGresult *r, int i, exec_row *out, tb_error *err) {
     o->fills = strtoll(PQgetvalue(r, i, 20), NULL, 10);
     rec->expire_at = strtoll(PQgetvalue(r, i, 21), NULL, 10) * 1000;
     o->expire_ns = rec->expire_at;
+    s = bus_pg_col_fixed(r, i, 22, &rec->trail_amount, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 24, &rec->limit_offset, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 25, &rec->trail_stop, err);
+    if (s != TB_OK) return s;
+    rec->trail_bps = strtoll(PQgetvalue(r, i, 23), NULL, 10);
+    o->trail_amount = rec->trail_amount;
+    o->trail_bps = rec->trail_bps;
+    o->limit_offset = rec->limit_offset;
+    o->trail_stop = rec->trail_stop;
     return TB_OK;
 }
 

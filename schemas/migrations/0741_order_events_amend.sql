@@ -1,4 +1,4 @@
--- 0740 order amends (PATCH /v1/orders/{id}): an amend is an order event
+-- 0741 order amends (PATCH /v1/orders/{id}): an amend is an order event
 -- like a fill or a cancel, with reason 'amended' and the status the order
 -- keeps (or 'filled' when the quantity is lowered to the filled quantity).
 -- These columns hold the order's values after the amend; NULL on every
