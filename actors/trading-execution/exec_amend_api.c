@@ -113,6 +113,11 @@ static tb_status amend_locked(bus_ctx *ctx, PGconn *c, const tb_order_amend *m, 
         exec_change_add_outcome(ch, &row->ord, &oc, q.ts_ns ? q.ts_ns : tb_now_ns());
     }
     s = store_values(c, row, err);
+    /* a trailing stop's stop the quote moved, as on arrival */
+    exec_trail_pos trail[1];
+    size_t ntrail = 0;
+    exec_trail_collect(row, 1, trail, &ntrail);
+    if (s == TB_OK && ntrail > 0) s = exec_store_save_trails(c, trail, ntrail, err);
     size_t first_event = ev->n;
     if (s == TB_OK) s = exec_store_save(c, row, ch, bus_ctx_trace(ctx), ev, err);
     if (s == TB_OK) s = store_event_values(c, row, amend_version, err);

@@ -90,6 +90,23 @@ START_TEST(refusals_before_the_checks) {
 }
 END_TEST
 
+START_TEST(a_trailing_stop_keeps_its_trail) {
+    tb_order_record r = record("trailing_stop", "accepted", 10, 0);
+    r.stop_price = 0; /* a trailing stop has no stop price of its own */
+    r.trail_bps = 150;
+    r.limit_offset = 2 * U;
+    tb_order_amend m = amend(6, 0, 0);
+    risk_intent in;
+    tb_error err = {0};
+    ck_assert_int_eq(risk_amend_intent(&r, false, &m, &in, &err), RISK_AMEND_CHECK);
+    ck_assert_int_eq(in.qty, 6 * U);
+    ck_assert_int_eq(in.trail_bps, 150);
+    ck_assert_int_eq(in.limit_offset, 2 * U);
+    refused(&r, amend(0, 90, 0), TB_REJECTED, "limit_price");
+    refused(&r, amend(0, 0, 90), TB_REJECTED, "stop_price");
+}
+END_TEST
+
 START_TEST(positions_before_the_orders_fills) {
     risk_position p[2];
     memset(p, 0, sizeof p);
@@ -114,6 +131,7 @@ int main(void) {
     tcase_add_test(tc, amended_values_make_the_intent);
     tcase_add_test(tc, same_values_are_unchanged);
     tcase_add_test(tc, refusals_before_the_checks);
+    tcase_add_test(tc, a_trailing_stop_keeps_its_trail);
     tcase_add_test(tc, positions_before_the_orders_fills);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
