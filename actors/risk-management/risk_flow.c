@@ -159,7 +159,9 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                     .account_known = pf.account_known,
                     .kill_global = pf.kill_global,
                     .symbol = &pf.symbol,
-                    .open_orders = pf.open_orders};
+                    .open_orders = pf.open_orders,
+                    .bp = pf.bp,
+                    .fee_bps = (uint64_t)svc->fee_bps};
     int64_t event_ns = risk_event_time(in, &f.quote);
     if (event_ns == 0)
         risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
