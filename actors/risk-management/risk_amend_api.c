@@ -77,7 +77,24 @@ static tb_status check(bus_ctx *ctx, PGconn *pg, const tb_order_record *rec, con
                     .kill_global = pf.kill_global,
                     .symbol = &pf.symbol,
                     /* the order is already one of them */
-                    .open_orders = pf.open_orders > 0 ? pf.open_orders - 1 : 0};
+                    .open_orders = pf.open_orders > 0 ? pf.open_orders - 1 : 0,
+                    .bp = pf.bp,
+                    .fee_bps = (uint64_t)svc->fee_bps};
+    /* Buying power: what the order holds back now (its leaves at its price,
+     * a buy's) is released for its own judgment, so the amended order is
+     * not counted twice. Approximate: the whole new qty is judged, its
+     * filled part included. */
+    tb_fixed leaves = rec->qty - rec->filled_qty, held = 0;
+    tb_fixed px = rec->limit_price > 0 ? rec->limit_price : rec->stop_price;
+    if (strcmp(rec->side, "buy") == 0) {
+        f.bp.open_buy = f.bp.open_buy > leaves ? f.bp.open_buy - leaves : 0;
+        if (px > 0 && tb_fixed_mul(leaves, px, TB_ROUND_HALF_EVEN, &held) == TB_OK) {
+            f.bp.reserved = f.bp.reserved > held ? f.bp.reserved - held : 0;
+            f.bp.fee_base = f.bp.fee_base > held ? f.bp.fee_base - held : 0;
+        }
+    } else {
+        f.bp.open_sell = f.bp.open_sell > leaves ? f.bp.open_sell - leaves : 0;
+    }
     risk_fetch_quote(conn, in->symbol, svc->dep_timeout_ms, trace, &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);
     risk_position *positions = NULL;
