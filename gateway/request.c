@@ -195,6 +195,11 @@ tb_status gw_scope(const gw_route *route, const gw_caller *caller, void *ev, tb_
         account = q->account;
         if (account[0] == '\0') return TB_OK; /* the service filters by q->accounts */
     } else {
+        /* A body naming an object by id carries the caller's accounts for
+         * the service to look it up in (like a query's accounts). */
+        const tb_field_desc *scope = tb_field_find(route->request, "accounts", 8);
+        if (scope && scope->type == TB_FT_TEXT)
+            snprintf((char *)ev + scope->offset, scope->size, "%s", caller->accounts);
         const tb_field_desc *f = tb_field_find(route->request, "account", 7);
         if (f == NULL) return TB_OK;
         account = (const char *)ev + f->offset;

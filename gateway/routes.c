@@ -95,6 +95,12 @@ static const gw_route routes[] = {
     {"DELETE", "/v1/orders/{id}", GW_ROLE_TRADER, GW_BUS, "api.orders.cancel", GW_IN_QUERY, Q, "",
      "id", .reply = &tb_order_record_desc, .flags = GW_F_SCOPED, .success = 200,
      .summary = "Cancel a resting order; replies with the order."},
+    {"PATCH", "/v1/orders/{id}", GW_ROLE_TRADER, GW_BUS, "api.orders.amend", GW_IN_JSON,
+     &tb_order_amend_desc, "", "id", .server_set = "accounts", .reply = &tb_order_record_desc,
+     .flags = GW_F_SCOPED, .success = 200,
+     .summary = "Amend a working order's qty, limit_price or stop_price (at least one); checked by "
+                "risk-management like a new order; the order keeps its id. 409 when finished, 422 "
+                "when rejected or when a field does not fit the order."},
 
     /* ---- fills, positions, accounts ---- */
     {"GET", "/v1/fills", GW_ROLE_VIEWER, GW_BUS, "api.fills.list", GW_IN_QUERY, Q,

@@ -59,6 +59,11 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.risk.killswitch",
      .event = &tb_kill_switch_desc,
      .handler = risk_on_killswitch},
+    {.name = "amend",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.amend",
+     .event = &tb_order_amend_desc,
+     .handler = risk_on_amend},
 };
 
 static tb_status start(bus_actor *a, tb_error *err) {

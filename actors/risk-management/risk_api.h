@@ -13,5 +13,8 @@ tb_status risk_on_limits_get(bus_ctx *ctx, const void *event);
 tb_status risk_on_limits_set(bus_ctx *ctx, const void *event);
 /* api.risk.killswitch: tb_kill_switch -> tb_kill_switch with canceled. */
 tb_status risk_on_killswitch(bus_ctx *ctx, const void *event);
+/* api.orders.amend (risk_amend_api.c): tb_order_amend -> tb_order_record
+ * after the amend. */
+tb_status risk_on_amend(bus_ctx *ctx, const void *event);
 
 #endif

@@ -126,6 +126,31 @@ tb_status exec_trail_validate(const exec_order *o, tb_error *err) TB_WARN_UNUSED
  * filled). Increments o->version on success. */
 tb_status exec_order_transition(exec_order *o, exec_status to, tb_error *err) TB_WARN_UNUSED;
 
+/* ---- amends (exec_amend.c) ---- */
+
+/* New values for a working order; 0 = unchanged. */
+typedef struct exec_amend {
+    tb_fixed qty, limit_price, stop_price;
+} exec_amend;
+
+/* Applies an amend to o, as one order event:
+ *   - a terminal order is TB_CONFLICT (field "id");
+ *   - nothing to change (every value 0) is TB_REJECTED (field "qty");
+ *   - a price the order's type does not use (limit_price on market or stop,
+ *     stop_price on market or limit) is TB_REJECTED naming it;
+ *   - qty below the filled quantity is TB_REJECTED naming qty;
+ *   - values equal to the order's change nothing: *changed = false, TB_OK
+ *     (a retried amend records no second event);
+ *   - otherwise o takes the values, and the event is a step of its own
+ *     (version + 1) that keeps the status, except qty == filled_qty of a
+ *     partially filled order, which finishes it: partially_filled -> filled.
+ *     *changed = true; *status is the status of the step.
+ * The status machine is unchanged: an amend of a working order is a
+ * transition to the status it already has, with reason "amended". o is left
+ * untouched on any error. */
+tb_status exec_order_amend(exec_order *o, const exec_amend *a, bool *changed, exec_status *status,
+                           tb_error *err) TB_WARN_UNUSED;
+
 /* ---- venue (exec_match.c) ---- */
 
 /* One market snapshot (a tick or a quote); absent values are 0. A size of 0
@@ -170,6 +195,7 @@ typedef struct exec_outcome {
 #define EXEC_REASON_IOC     "ioc_remainder"
 #define EXEC_REASON_FOK     "fok_unfillable"
 #define EXEC_REASON_USER    "user"
+#define EXEC_REASON_AMENDED "amended"
 
 /* Checks a snapshot: no negative price or size, bid <= ask when both are
  * present. TB_INVALID with the field otherwise. */

@@ -93,5 +93,10 @@ tb_status exec_api_cancel(bus_ctx *ctx, const void *query);
  * TB_CONFLICT once the account has orders. */
 tb_status exec_api_fees_set(bus_ctx *ctx, const void *model);
 tb_status exec_api_fees_get(bus_ctx *ctx, const void *model);
+/* api.orders.amend.apply (exec_amend_api.c): tb_order_amend -> the order
+ * after the amend, applied under the order's lock and matched against the
+ * last quote; called by risk-management once the amended order passed its
+ * checks. */
+tb_status exec_api_amend(bus_ctx *ctx, const void *amend);
 
 #endif

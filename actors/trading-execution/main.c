@@ -6,10 +6,11 @@
  * Produces fills on the FILLS stream (fills.<account>.<symbol>, Nats-Msg-Id =
  * fill id, through the transactional outbox) and orders.status.<account>
  * for every transition. Answers api.orders.get|list|cancel and
- * api.exec.fees.set|get (an account's own fees, a backtest's). Orders, fills,
- * fee models and the per-symbol tick sequence live in PostgreSQL; workers
- * keep no state of their own but a cache of fee models that cannot go stale
- * (exec_fees.h), so any number of copies behave as one. */
+ * api.exec.fees.set|get (an account's own fees, a backtest's) and
+ * api.orders.amend.apply (an amend risk-management approved). Orders,
+ * fills, fee models and the per-symbol tick sequence live in PostgreSQL;
+ * workers keep no state of their own but a cache of fee models that cannot
+ * go stale (exec_fees.h), so any number of copies behave as one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,11 @@ static bus_endpoint endpoints[] = {
      .subject = "api.exec.fees.get",
      .event = &tb_fee_model_desc,
      .handler = exec_api_fees_get},
+    {.name = "amend",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.amend.apply",
+     .event = &tb_order_amend_desc,
+     .handler = exec_api_amend},
 };
 
 /* Opens the connections the hot paths use before the first message: a new

@@ -419,6 +419,21 @@ static tb_status fk_order_cancel(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_order_record_desc, &r);
 }
 
+static tb_status fk_order_amend(bus_ctx *ctx, const void *ev) {
+    const tb_order_amend *m = ev;
+    note(ctx, &tb_order_amend_desc, ev);
+    tb_query q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.id, sizeof q.id, "%s", m->id);
+    snprintf(q.accounts, sizeof q.accounts, "%s", m->accounts);
+    tb_order_record r;
+    if (!find_order(&q, &r)) return bus_fail(ctx, TB_NOT_FOUND, "id", "no order %s", m->id);
+    if (m->qty > 0) r.qty = m->qty;
+    snprintf(r.reason, sizeof r.reason, "amended");
+    r.updated_at = tb_now_ns();
+    return bus_reply(ctx, &tb_order_record_desc, &r);
+}
+
 static tb_status fk_order_list(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
     note(ctx, &tb_query_desc, ev);
@@ -757,6 +772,7 @@ static const bus_endpoint fake_endpoints[] = {
     EP("order-get", "api.orders.get", &tb_query_desc, fk_order_get),
     EP("order-list", "api.orders.list", &tb_query_desc, fk_order_list),
     EP("order-cancel", "api.orders.cancel", &tb_query_desc, fk_order_cancel),
+    EP("order-amend", "api.orders.amend", &tb_order_amend_desc, fk_order_amend),
     EP("fills", "api.fills.list", &tb_query_desc, fk_fills),
     EP("positions", "api.positions.list", &tb_query_desc, fk_positions),
     EP("accounts", "api.accounts.list", &tb_query_desc, fk_accounts_list),

@@ -17,6 +17,7 @@ static const char *const design_routes[][2] = {
     {"GET", "/v1/fills"},
     {"GET", "/v1/positions"},
     {"GET", "/v1/accounts"},
+    {"PATCH", "/v1/orders/{id}"},
     {"GET", "/v1/accounts/{id}"},
     {"POST", "/v1/accounts"},
     {"GET", "/v1/risk/limits/{account}"},
@@ -95,7 +96,7 @@ START_TEST(entries_are_consistent) {
         const gw_route *r = &rs[i];
         const char *m = r->method;
         ck_assert_msg(!strcmp(m, "GET") || !strcmp(m, "POST") || !strcmp(m, "PUT") ||
-                          !strcmp(m, "DELETE"),
+                          !strcmp(m, "PATCH") || !strcmp(m, "DELETE"),
                       "%s: method %s", r->path, m);
         ck_assert_msg(r->summary && r->summary[0], "%s %s: no summary", m, r->path);
         ck_assert_msg(r->success == 200 || r->success == 201 || r->success == 202 ||
@@ -178,6 +179,11 @@ START_TEST(matching) {
     ck_assert_str_eq(m.route->subject, "api.analytics.get");
     ck_assert_int_eq(gw_route_match("PATCH", "/v1/orders", &m), GW_MATCH_NO_METHOD);
     ck_assert_str_eq(m.allow, "POST, GET");
+    ck_assert_int_eq(gw_route_match("PATCH", "/v1/orders/o-1", &m), GW_MATCH_OK);
+    ck_assert_str_eq(m.route->subject, "api.orders.amend");
+    ck_assert_str_eq(m.param, "o-1");
+    ck_assert_int_eq(gw_route_match("PUT", "/v1/orders/o-1", &m), GW_MATCH_NO_METHOD);
+    ck_assert_str_eq(m.allow, "GET, DELETE, PATCH");
     ck_assert_int_eq(gw_route_match("GET", "/v1/orders/", &m), GW_MATCH_NO_ROUTE);
     ck_assert_int_eq(gw_route_match("GET", "/v1/orders/a/b", &m), GW_MATCH_NO_ROUTE);
     ck_assert_int_eq(gw_route_match("GET", "/v1/order", &m), GW_MATCH_NO_ROUTE);

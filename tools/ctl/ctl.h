@@ -51,6 +51,8 @@ int ctl_services(ctl *c, int argc, char **argv);
 int ctl_health(ctl *c, int argc, char **argv);
 int ctl_killswitch(ctl *c, int argc, char **argv);
 int ctl_order(ctl *c, int argc, char **argv);
+/* tb-ctl amend ORDER_ID (also tb-ctl order amend): api.orders.amend. */
+int ctl_amend(ctl *c, int argc, char **argv);
 int ctl_replay(ctl *c, int argc, char **argv);
 int ctl_backtest(ctl *c, int argc, char **argv);
 int ctl_risk(ctl *c, int argc, char **argv);

@@ -1,6 +1,6 @@
 /* tb-ctl killswitch and tb-ctl order: requests to risk-management
- * (api.risk.killswitch, api.orders.submit) and trading-execution
- * (api.orders.cancel). Arguments become a JSON object that the catalogue
+ * (api.risk.killswitch, api.orders.submit, api.orders.amend) and
+ * trading-execution (api.orders.cancel). Arguments become a JSON object that the catalogue
  * validates and converts (tb_from_json), so decimals follow the same rules
  * as the REST API. */
 #include <stdlib.h>
@@ -108,9 +108,32 @@ static int order_cancel(ctl *c, int argc, char **argv) {
     return ctl_request(c, "api.orders.cancel", &tb_query_desc, &q);
 }
 
+int ctl_amend(ctl *c, int argc, char **argv) {
+    const char *qty = NULL, *limit = NULL, *stop = NULL, *pos[1];
+    const ctl_opt opts[] = {{"qty", &qty, NULL},
+                            {"limit-price", &limit, NULL},
+                            {"stop-price", &stop, NULL},
+                            {NULL, NULL, NULL}};
+    int npos = 0;
+    if (!ctl_parse(argc, argv, opts, pos, 1, &npos)) return TOOL_EXIT_USAGE;
+    if (npos != 1 || (!qty && !limit && !stop)) {
+        tool_errorf("usage: tb-ctl amend ORDER_ID [--qty Q] [--limit-price P] [--stop-price P] "
+                    "(at least one)");
+        return TOOL_EXIT_USAGE;
+    }
+    json_t *o = json_pack("{s:s}", "id", pos[0]);
+    put(o, "qty", qty);
+    put(o, "limit_price", limit);
+    put(o, "stop_price", stop);
+    tb_order_amend m;
+    if (!ctl_from_json(&tb_order_amend_desc, o, &m)) return TOOL_EXIT_USAGE;
+    return ctl_request(c, "api.orders.amend", &tb_order_amend_desc, &m);
+}
+
 int ctl_order(ctl *c, int argc, char **argv) {
     if (argc >= 1 && strcmp(argv[0], "submit") == 0) return order_submit(c, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "cancel") == 0) return order_cancel(c, argc - 1, argv + 1);
-    tool_errorf("usage: tb-ctl order submit|cancel ... (see --help)");
+    if (argc >= 1 && strcmp(argv[0], "amend") == 0) return ctl_amend(c, argc - 1, argv + 1);
+    tool_errorf("usage: tb-ctl order submit|cancel|amend ... (see --help)");
     return TOOL_EXIT_USAGE;
 }

@@ -8,7 +8,8 @@
  *   $ build/tools/ctl/tb-ctl order submit --account DEMO --symbol DAX --side buy --qty 1
  *   {"order_id":"...","status":"accepted",...}
  *
- * Commands: services, health, killswitch, order submit|cancel, replay, backtest, risk (see
+ * Commands: services, health, killswitch, order submit|cancel|amend, amend, replay, backtest,
+ * risk (see
  * usage() below). Results go to stdout, problems to stderr; exit status 0 on
  * success, 1 when the bus or a service says no, 2 on bad usage. */
 #include <stdlib.h>
@@ -39,6 +40,10 @@ static void usage(FILE *f) {
                "                                api.orders.submit (checked by risk-management)\n"
                "  order cancel ORDER_ID [--account A]\n"
                "                                api.orders.cancel\n"
+               "  amend ORDER_ID [--qty Q] [--limit-price P] [--stop-price P]\n"
+               "                                api.orders.amend (also: order amend); at\n"
+               "                                least one value; checked by risk-management\n"
+               "                                like a new order\n"
                "  replay FILE [--format ticks|closes] [--speed N] [--source NAME]\n"
                "              [--wait [--wait-timeout S]]\n"
                "                                api.market.replay of a CSV file readable by\n"
@@ -191,7 +196,7 @@ int main(int argc, char **argv) {
     } commands[] = {
         {"services", ctl_services}, {"health", ctl_health}, {"killswitch", ctl_killswitch},
         {"order", ctl_order},       {"replay", ctl_replay}, {"backtest", ctl_backtest},
-        {"risk", ctl_risk},
+        {"amend", ctl_amend},       {"risk", ctl_risk},
     };
     int (*fn)(ctl *, int, char **) = NULL;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

@@ -222,15 +222,44 @@ function ticket(ctx, onPlaced) {
   return form;
 }
 
-function orderRow(o, onCancel) {
+function orderRow(o, onCancel, onAmend) {
   const open = ['new', 'accepted', 'partially_filled'].includes(o.status);
+  const button = (label, testid, fn) => h('button', { type: 'button', class: 'small', disabled: !can('trader'),
+    'data-testid': testid, onclick: () => fn(o) }, label);
   return h('tr', { 'data-order': o.order_id, 'data-status': o.status },
     h('td', {}, fmtTime(o.created_at)), h('td', {}, o.symbol), h('td', {}, o.side), h('td', {}, o.type),
     h('td', { class: 'num' }, dec(o.qty)), h('td', { class: 'num' }, dec(o.limit_price || o.stop_price || o.trail_stop)),
     h('td', {}, o.tif), h('td', {}, h('span', { class: `badge o-${o.status}` }, o.status)),
     h('td', { class: 'num' }, dec(o.filled_qty)), h('td', {}, o.reason || ''),
-    h('td', {}, open && onCancel ? h('button', { type: 'button', class: 'small', disabled: !can('trader'),
-      'data-testid': 'cancel', onclick: () => onCancel(o) }, 'Cancel') : ''));
+    h('td', {}, open && onCancel ? button('Cancel', 'cancel', onCancel) : '',
+      open && onAmend ? [' ', button('Amend', 'amend', onAmend)] : ''));
+}
+
+// PATCH /v1/orders/{id}: the fields the order's type has, prefilled; only
+// what changed is sent. risk-management checks the amended order again.
+function amendForm(o, done) {
+  const input = (name, value) => h('input', { name, value: value || '', inputmode: 'decimal', required: name === 'qty' });
+  const prices = [];
+  if (o.type === 'limit' || o.type === 'stop_limit') prices.push(field('Limit price', input('limit_price', o.limit_price)));
+  if (o.type === 'stop' || o.type === 'stop_limit') prices.push(field('Stop price', input('stop_price', o.stop_price)));
+  const result = h('p', { role: 'status' });
+  const form = h('form', { class: 'filters', 'data-testid': 'amend-form' },
+    h('strong', {}, `Amend ${o.symbol} ${o.side} ${o.type} (filled ${dec(o.filled_qty) || 0})`),
+    field('Qty', input('qty', o.qty)), prices,
+    h('button', { type: 'submit', disabled: !can('trader') }, 'Amend'),
+    h('button', { type: 'button', class: 'small', onclick: () => done(false) }, 'Close'), result);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = formValues(form);
+    for (const k of Object.keys(body)) if (body[k] === o[k]) delete body[k];
+    if (Object.keys(body).length === 0) { clear(result, 'Nothing changed.'); return; }
+    try {
+      const r = await api('PATCH', `/v1/orders/${encodeURIComponent(o.order_id)}`, body);
+      toast(`Order ${r.order_id} amended: ${r.status}`);
+      done(true);
+    } catch (e) { result.className = 'error'; clear(result, `Refused: ${describe(e)}`); }
+  });
+  return form;
 }
 const ORDER_HEADERS = ['created', 'symbol', 'side', 'type', 'qty', 'price', 'tif', 'status', 'filled', 'reason', ''];
 
@@ -245,10 +274,14 @@ export function orders(root, ctx) {
     } catch (e) { toast(`Cancel refused: ${describe(e)}`, true); }
     loadOpen();
   }
+  const amending = h('div', {});
+  function amend(o) {
+    clear(amending, amendForm(o, (changed) => { clear(amending); if (changed) loadOpen(); }));
+  }
   async function loadOpen() {
     try {
       const r = await api('GET', `/v1/orders${qs({ account: ctx.account, status: 'open', limit: 100 })}`);
-      clear(open, table(ORDER_HEADERS, (r.items || []).map((o) => orderRow(o, cancel)), { testid: 'open-orders', empty: 'No open orders.' }));
+      clear(open, table(ORDER_HEADERS, (r.items || []).map((o) => orderRow(o, cancel, amend)), { testid: 'open-orders', empty: 'No open orders.' }));
     } catch (e) { clear(open, errorBox(e)); }
   }
   const filter = h('form', { class: 'filters' },
@@ -264,7 +297,7 @@ export function orders(root, ctx) {
   const refreshAll = () => { loadOpen(); history.reload(); };
   clear(root, h('h1', {}, 'Orders ', ctx.accountPicker()),
     h('div', { class: 'split' }, h('section', { class: 'card' }, ticket(ctx, refreshAll)),
-      h('section', { class: 'card grow' }, h('h2', {}, 'Open orders'), open)),
+      h('section', { class: 'card grow' }, h('h2', {}, 'Open orders'), amending, open)),
     h('section', { class: 'card' }, h('h2', {}, 'History'), filter, history),
     h('section', { class: 'card' }, h('h2', {}, 'Fills'), fills));
   loadOpen();
