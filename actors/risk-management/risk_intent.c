@@ -83,6 +83,8 @@ void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns
     out->ref_price = in->ref_price;
     out->ref_ts = in->ref_ts;
     out->expire_at = in->expire_at;
+    snprintf(out->group_id, sizeof out->group_id, "%s", in->group_id);
+    snprintf(out->group_role, sizeof out->group_role, "%s", in->group_role);
 }
 
 void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_ns,
@@ -104,6 +106,8 @@ void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_n
     out->created_at = ts_ns;
     out->updated_at = ts_ns;
     out->expire_at = in->expire_at;
+    snprintf(out->group_id, sizeof out->group_id, "%s", in->group_id);
+    snprintf(out->group_role, sizeof out->group_role, "%s", in->group_role);
 }
 
 void risk_decision_event(const risk_intent *in, const risk_verdict *v, const char *decision_id,

@@ -17,8 +17,11 @@
     "COALESCE(o.reason, ''), (extract(epoch FROM o.created_at) * 1000000)::bigint, "               \
     "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                            \
     "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
-    "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0)"
-#define NCOLS 22
+    "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0), "                           \
+    "COALESCE(o.group_id, ''), COALESCE(o.group_role, ''), "                                       \
+    "CASE WHEN o.group_role IN ('take_profit', 'stop_loss') THEN COALESCE((SELECT e.filled_qty "    \
+    "FROM orders e WHERE e.group_id = o.group_id AND e.group_role = 'entry'), 0) ELSE 0 END"
+#define NCOLS 25
 
 void exec_events_free(exec_events *e) {
     free(e->v);
@@ -107,7 +110,12 @@ static tb_status parse_row(PGresult *r, int i, exec_row *out, tb_error *err) {
     o->fills = strtoll(PQgetvalue(r, i, 20), NULL, 10);
     rec->expire_at = strtoll(PQgetvalue(r, i, 21), NULL, 10) * 1000;
     o->expire_ns = rec->expire_at;
-    return TB_OK;
+    bus_pg_col_str(r, i, 22, rec->group_id, sizeof rec->group_id);
+    bus_pg_col_str(r, i, 23, rec->group_role, sizeof rec->group_role);
+    if (!exec_role_parse(rec->group_role, &o->role))
+        return tb_error_set(err, TB_ERR, NULL, "order %s has an unknown group role %s",
+                            rec->order_id, rec->group_role);
+    return bus_pg_col_fixed(r, i, 24, &o->entry_filled, err);
 }
 
 static tb_status parse_rows(PGresult *r, exec_row **rows, size_t *n, tb_error *err) {
@@ -162,6 +170,8 @@ tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, ex
     if (s == TB_OK)
         s = load_many(c,
                       "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id = ANY ($1::text[]) "
+                      "OR o.group_id IN (SELECT g.group_id FROM orders g WHERE g.order_id = "
+                      "ANY ($1::text[]) AND g.group_id IS NOT NULL) "
                       "ORDER BY o.order_id COLLATE \"C\" FOR UPDATE OF o",
                       1, p, rows, nrows, err);
     bus_pgarray_close(&a);
@@ -199,11 +209,16 @@ tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t n
         /* the oldest `limit` open orders of each symbol (a row lock cannot be
          * taken in a query with a window function, hence the IN) */
         load_many(c,
-                  "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN (SELECT order_id "
-                  "FROM (SELECT order_id, row_number() OVER (PARTITION BY symbol ORDER BY "
+                  "WITH base AS (SELECT order_id, group_id "
+                  "FROM (SELECT order_id, group_id, row_number() OVER (PARTITION BY symbol ORDER BY "
                   "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
                   "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
-                  "AND o.status IN ('accepted', 'partially_filled') "
+                  "SELECT " ORDER_COLS " FROM orders o WHERE (o.order_id IN (SELECT order_id "
+                  "FROM base) AND o.status IN ('accepted', 'partially_filled')) "
+                  /* the other orders of their groups, also still new: a leg's fill
+                   * cancels its partner in the same transaction */
+                  "OR (o.group_id IN (SELECT group_id FROM base WHERE group_id IS NOT NULL) "
+                  "AND o.status IN ('new', 'accepted', 'partially_filled')) "
                   "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
                   2, p, rows, n, err);
     free(list);
@@ -240,13 +255,14 @@ tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows,
     }
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", (long long)f->limit);
-    const char *p[6] = {
+    const char *p[7] = {
         f->account && f->account[0] ? f->account : NULL,
         f->symbol && f->symbol[0] ? f->symbol : NULL,
         f->statuses ? statuses : NULL,
         f->accounts && f->accounts[0] ? f->accounts : NULL,
         f->cursor && f->cursor[0] ? f->cursor : NULL,
         lim,
+        f->group_id && f->group_id[0] ? f->group_id : NULL,
     };
     return load_many(
         c,
@@ -255,8 +271,9 @@ tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows,
         "AND ($4::text IS NULL OR o.account = ANY (string_to_array($4, ','))) "
         "AND ($5::text IS NULL OR (o.created_at, o.order_id) < "
         "     (SELECT c.created_at, c.order_id FROM orders c WHERE c.order_id = $5)) "
+        "AND ($7::text IS NULL OR o.group_id = $7) "
         "ORDER BY o.created_at DESC, o.order_id DESC LIMIT $6::bigint",
-        6, p, rows, n, err);
+        7, p, rows, n, err);
 }
 
 /* ---- symbol tick state ---- */
