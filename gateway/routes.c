@@ -93,8 +93,8 @@ static const gw_route routes[] = {
                 "every order is checked by risk-management and the group is recorded whole or "
                 "refused. Replies with the group's orders."},
     {"GET", "/v1/orders", GW_ROLE_VIEWER, GW_BUS, "api.orders.list", GW_IN_QUERY, Q,
-     "account,symbol,status,group_id,limit,cursor", .reply = &tb_order_record_desc, .flags = LIST_SCOPED,
-     .success = 200, .summary = "List orders of the caller's accounts."},
+     "account,symbol,status,group_id,limit,cursor", .reply = &tb_order_record_desc,
+     .flags = LIST_SCOPED, .success = 200, .summary = "List orders of the caller's accounts."},
     {"GET", "/v1/orders/{id}", GW_ROLE_VIEWER, GW_BUS, "api.orders.get", GW_IN_QUERY, Q, "", "id",
      .reply = &tb_order_record_desc, .flags = GW_F_SCOPED, .success = 200,
      .summary = "One order; 404 when it does not exist or is not the caller's."},

@@ -213,8 +213,8 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
  * after re-running the live checks on each (an earlier order of the group
  * counts as open). */
 static tb_status insert_group(PGconn *pg, const risk_group *g, const risk_facts *f,
-                              char ids[][TB_ID_CAP], int64_t ts, const char *trace,
-                              risk_verdict *v, tb_error *err) {
+                              char ids[][TB_ID_CAP], int64_t ts, const char *trace, risk_verdict *v,
+                              tb_error *err) {
     tb_status s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
     if (s != TB_OK) return s;
     risk_live live;
@@ -223,8 +223,8 @@ static tb_status insert_group(PGconn *pg, const risk_group *g, const risk_facts 
         risk_recheck(&g->legs[i], f, &live, i, v);
     risk_new_order o[RISK_GROUP_MAX];
     for (size_t i = 0; i < g->n; i++)
-        o[i] = (risk_new_order){
-            .in = &g->legs[i], .order_id = ids[i], .ts_ns = ts, .trace_id = trace};
+        o[i] =
+            (risk_new_order){.in = &g->legs[i], .order_id = ids[i], .ts_ns = ts, .trace_id = trace};
     if (s == TB_OK && v->n == 0) s = risk_store_write_orders(pg, o, g->n, err);
     if (s == TB_OK && v->n == 0) return bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
     tb_error ignored = {0};
@@ -234,8 +234,8 @@ static tb_status insert_group(PGconn *pg, const risk_group *g, const risk_facts 
     return s;
 }
 
-tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *records,
-                             risk_verdict *v, tb_error *err) {
+tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *records, risk_verdict *v,
+                             tb_error *err) {
     memset(v, 0, sizeof *v);
     risk_service *svc = service_of(ctx);
     bus_actor *a = bus_ctx_actor(ctx);

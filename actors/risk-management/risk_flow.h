@@ -40,8 +40,8 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out,
  * group_id = the first order's id) or none: v receives the first refused
  * order's failures. records[0..g->n) receive the new orders. Fails like
  * risk_process. */
-tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *records,
-                             risk_verdict *v, tb_error *err) TB_WARN_UNUSED;
+tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *records, risk_verdict *v,
+                             tb_error *err) TB_WARN_UNUSED;
 
 /* A client_order_id seen before (existing, with its reduce_only): the
  * original (RISK_EXISTING) when the intent has exactly its fields, else a

@@ -29,9 +29,8 @@ static tb_status check_sides(bool exits_sell, tb_fixed tp, tb_fixed sl, tb_fixed
                                 "take_profit_price must be %s %s", exits_sell ? "above" : "below",
                                 ref_name);
         if (exits_sell ? sl >= ref : sl <= ref)
-            return tb_error_set(err, TB_INVALID, "stop_loss_price",
-                                "stop_loss_price must be %s %s", exits_sell ? "below" : "above",
-                                ref_name);
+            return tb_error_set(err, TB_INVALID, "stop_loss_price", "stop_loss_price must be %s %s",
+                                exits_sell ? "below" : "above", ref_name);
         return TB_OK;
     }
     if (exits_sell ? tp <= sl : tp >= sl)

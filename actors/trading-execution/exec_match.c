@@ -202,7 +202,8 @@ void exec_group_link(exec_order *orders, const char *const *group_ids, size_t n)
         for (size_t j = i + 1; j < n; j++) {
             if (group_ids[j] == NULL || strcmp(group_ids[i], group_ids[j]) != 0) continue;
             exec_order *a = &orders[i], *b = &orders[j];
-            if ((a->role == EXEC_ROLE_OCO && b->role == EXEC_ROLE_OCO) || (is_exit(a) && is_exit(b))) {
+            if ((a->role == EXEC_ROLE_OCO && b->role == EXEC_ROLE_OCO) ||
+                (is_exit(a) && is_exit(b))) {
                 a->peer = j + 1;
                 b->peer = i + 1;
             } else if (a->role == EXEC_ROLE_ENTRY && is_exit(b)) {

@@ -155,8 +155,7 @@ static tb_status apply_new(group *g, size_t k, exec_row *row, tb_error *err) {
     return s;
 }
 
-static tb_status cancel_row(group *g, size_t k, exec_row *row, const char *reason,
-                            tb_error *err) {
+static tb_status cancel_row(group *g, size_t k, exec_row *row, const char *reason, tb_error *err) {
     exec_batch_change *bc = add_change(g, row, bus_batch_trace(g->b, g->msgs[k]->index));
     tb_status s = exec_order_transition(&row->ord, EXEC_CANCELED, err);
     exec_change_add_step(&bc->ch, &row->ord, EXEC_CANCELED, reason);
@@ -175,8 +174,8 @@ static tb_status apply_cancel(group *g, size_t k, exec_row *row, tb_error *err) 
     /* the group's other orders were locked with it (exec_store_lock_orders) */
     for (size_t i = 0; s == TB_OK && i < g->nrows; i++) {
         exec_row *o = &g->rows[i];
-        bool same = o != row && row->rec.group_id[0] &&
-                    strcmp(o->rec.group_id, row->rec.group_id) == 0;
+        bool same =
+            o != row && row->rec.group_id[0] && strcmp(o->rec.group_id, row->rec.group_id) == 0;
         const char *why = same ? exec_group_cancels(&row->ord, &o->ord) : NULL;
         if (why) s = cancel_row(g, k, o, why, err);
     }

@@ -19,7 +19,7 @@
     "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
     "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0), "                           \
     "COALESCE(o.group_id, ''), COALESCE(o.group_role, ''), "                                       \
-    "CASE WHEN o.group_role IN ('take_profit', 'stop_loss') THEN COALESCE((SELECT e.filled_qty "    \
+    "CASE WHEN o.group_role IN ('take_profit', 'stop_loss') THEN COALESCE((SELECT e.filled_qty "   \
     "FROM orders e WHERE e.group_id = o.group_id AND e.group_role = 'entry'), 0) ELSE 0 END"
 #define NCOLS 25
 
@@ -208,19 +208,20 @@ tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t n
     tb_status s =
         /* the oldest `limit` open orders of each symbol (a row lock cannot be
          * taken in a query with a window function, hence the IN) */
-        load_many(c,
-                  "WITH base AS (SELECT order_id, group_id "
-                  "FROM (SELECT order_id, group_id, row_number() OVER (PARTITION BY symbol ORDER BY "
-                  "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
-                  "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
-                  "SELECT " ORDER_COLS " FROM orders o WHERE (o.order_id IN (SELECT order_id "
-                  "FROM base) AND o.status IN ('accepted', 'partially_filled')) "
-                  /* the other orders of their groups, also still new: a leg's fill
-                   * cancels its partner in the same transaction */
-                  "OR (o.group_id IN (SELECT group_id FROM base WHERE group_id IS NOT NULL) "
-                  "AND o.status IN ('new', 'accepted', 'partially_filled')) "
-                  "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
-                  2, p, rows, n, err);
+        load_many(
+            c,
+            "WITH base AS (SELECT order_id, group_id "
+            "FROM (SELECT order_id, group_id, row_number() OVER (PARTITION BY symbol ORDER BY "
+            "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
+            "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
+            "SELECT " ORDER_COLS " FROM orders o WHERE (o.order_id IN (SELECT order_id "
+            "FROM base) AND o.status IN ('accepted', 'partially_filled')) "
+            /* the other orders of their groups, also still new: a leg's fill
+             * cancels its partner in the same transaction */
+            "OR (o.group_id IN (SELECT group_id FROM base WHERE group_id IS NOT NULL) "
+            "AND o.status IN ('new', 'accepted', 'partially_filled')) "
+            "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
+            2, p, rows, n, err);
     free(list);
     return s;
 }
