@@ -388,6 +388,7 @@ static const risk_check_fn checks[] = {
     risk_check_daily_loss,
     risk_check_open_orders,
     risk_check_expiry,
+    risk_check_trail,
 };
 
 void risk_evaluate(const risk_intent *in, const risk_facts *f, risk_verdict *v) {

@@ -50,6 +50,7 @@
     XX(DAILY_LOSS_LIMIT, "daily_loss_limit", "account")                                            \
     XX(MAX_OPEN_ORDERS, "max_open_orders", "account")                                              \
     XX(EXPIRE_AT, "expire_at_invalid", "expire_at")                                                \
+    XX(TRAIL_INVALID, "trail_invalid", "trail_amount")                                             \
     XX(ORDER_RATE, "order_rate", "account")                                                        \
     XX(DUPLICATE_CLIENT_ORDER_ID, "duplicate_client_order_id", "client_order_id")
 
@@ -69,12 +70,15 @@ typedef struct risk_intent {
     char account[TB_TOKEN_CAP];
     char symbol[TB_TOKEN_CAP];
     char side[TB_ENUM_CAP]; /* buy|sell */
-    char type[TB_ENUM_CAP]; /* market|limit|stop|stop_limit */
+    char type[TB_ENUM_CAP]; /* market|limit|stop|stop_limit|trailing_stop */
     tb_fixed qty;
     tb_fixed limit_price; /* 0 = absent */
     tb_fixed stop_price;  /* 0 = absent */
     char tif[TB_ENUM_CAP];
-    int64_t expire_at; /* tif gtd: ns since the epoch, whole microseconds; 0 = absent */
+    int64_t expire_at;     /* tif gtd: ns since the epoch, whole microseconds; 0 = absent */
+    tb_fixed trail_amount; /* trailing_stop: trail in price units; 0 = absent */
+    int64_t trail_bps;     /* trailing_stop: trail in basis points; 0 = absent */
+    tb_fixed limit_offset; /* trailing_stop: triggered limit's offset; 0 = absent (market) */
     char client_order_id[TB_ID_CAP];
     bool reduce_only;
     char source[TB_ENUM_CAP]; /* api|signal */
@@ -170,6 +174,11 @@ void risk_check_open_orders(const risk_intent *in, const risk_facts *f, risk_ver
 void risk_check_order_rate(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 /* tif gtd needs an expire_at after f->now_ns; any other tif refuses one. */
 void risk_check_expiry(const risk_intent *in, const risk_facts *f, risk_verdict *v);
+/* trailing_stop needs exactly one of a positive trail_amount and trail_bps
+ * in 1..RISK_TRAIL_BPS_MAX, and a limit_offset not negative; any other type
+ * refuses them (risk_trail.c). trail_invalid, naming the field. */
+#define RISK_TRAIL_BPS_MAX 9999
+void risk_check_trail(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 
 /* Runs every check except the order rate, in the order of RISK_REASONS.
  * The rate check consumes a slot in Redis, so it runs (risk_check_order_rate)

@@ -19,6 +19,9 @@ void risk_intent_from_request(const tb_order_request *r, risk_intent *out) {
     COPY(out->tif, r->tif[0] ? r->tif : "day");
     /* PostgreSQL keeps microseconds: a retry compares with what it stored. */
     out->expire_at = r->expire_at / 1000 * 1000;
+    out->trail_amount = r->trail_amount;
+    out->trail_bps = r->trail_bps;
+    out->limit_offset = r->limit_offset;
     COPY(out->client_order_id, r->client_order_id);
     out->reduce_only = r->reduce_only;
     COPY(out->source, "api");
@@ -61,7 +64,8 @@ bool risk_same_order(const tb_order_record *e, bool existing_reduce_only, const 
            strcmp(e->side, in->side) == 0 && strcmp(e->type, in->type) == 0 && e->qty == in->qty &&
            e->limit_price == in->limit_price && e->stop_price == in->stop_price &&
            strcmp(e->tif, in->tif) == 0 && e->expire_at == in->expire_at &&
-           existing_reduce_only == in->reduce_only;
+           e->trail_amount == in->trail_amount && e->trail_bps == in->trail_bps &&
+           e->limit_offset == in->limit_offset && existing_reduce_only == in->reduce_only;
 }
 
 void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns, tb_order *out) {
@@ -83,6 +87,9 @@ void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns
     out->ref_price = in->ref_price;
     out->ref_ts = in->ref_ts;
     out->expire_at = in->expire_at;
+    out->trail_amount = in->trail_amount;
+    out->trail_bps = in->trail_bps;
+    out->limit_offset = in->limit_offset;
     snprintf(out->group_id, sizeof out->group_id, "%s", in->group_id);
     snprintf(out->group_role, sizeof out->group_role, "%s", in->group_role);
 }
@@ -106,6 +113,9 @@ void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_n
     out->created_at = ts_ns;
     out->updated_at = ts_ns;
     out->expire_at = in->expire_at;
+    out->trail_amount = in->trail_amount;
+    out->trail_bps = in->trail_bps;
+    out->limit_offset = in->limit_offset;
     snprintf(out->group_id, sizeof out->group_id, "%s", in->group_id);
     snprintf(out->group_role, sizeof out->group_role, "%s", in->group_role);
 }

@@ -140,7 +140,8 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
     "source, strategy_id, status, filled_qty, avg_price, reason, "                                 \
     "(extract(epoch FROM created_at) * 1000000)::bigint, "                                         \
     "(extract(epoch FROM updated_at) * 1000000)::bigint, reduce_only, "                            \
-    "COALESCE((extract(epoch FROM expire_at) * 1000000)::bigint, 0)"
+    "COALESCE((extract(epoch FROM expire_at) * 1000000)::bigint, 0), "                             \
+    "COALESCE(trail_amount, 0), COALESCE(trail_bps, 0), COALESCE(limit_offset, 0)"
 
 static tb_status read_order(PGresult *r, int row, tb_order_record *o, bool *reduce_only,
                             tb_error *err) {
@@ -166,6 +167,9 @@ static tb_status read_order(PGresult *r, int row, tb_order_record *o, bool *redu
     o->updated_at = col_i64(&rd, 17) * 1000;
     *reduce_only = col_bool(&rd, 18);
     o->expire_at = col_i64(&rd, 19) * 1000;
+    o->trail_amount = col_fixed(&rd, 20);
+    o->trail_bps = col_i64(&rd, 21);
+    o->limit_offset = col_fixed(&rd, 22);
     return rd.s;
 }
 
@@ -313,6 +317,9 @@ enum {
     W_TRACE,
     W_AT_US,
     W_EXPIRE_US,
+    W_TRAIL_AMOUNT,
+    W_TRAIL_BPS,
+    W_LIMIT_OFFSET,
     W_GROUP,
     W_ROLE,
     W_NCOLS
@@ -342,6 +349,10 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
         bus_pgarray_str(&col[W_TRACE], o[i].trace_id ? o[i].trace_id : "");
         bus_pgarray_i64(&col[W_AT_US], o[i].ts_ns / 1000);        /* timestamptz: microseconds */
         bus_pgarray_i64(&col[W_EXPIRE_US], in->expire_at / 1000); /* 0: none */
+        num ta = N(in->trail_amount, true), lo = N(in->limit_offset, true);
+        bus_pgarray_str(&col[W_TRAIL_AMOUNT], ta.s);
+        bus_pgarray_i64(&col[W_TRAIL_BPS], in->trail_bps); /* 0: none */
+        bus_pgarray_str(&col[W_LIMIT_OFFSET], lo.s);
         bus_pgarray_str(&col[W_GROUP], in->group_id);
         bus_pgarray_str(&col[W_ROLE], in->group_role);
     }
@@ -352,7 +363,8 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
             c,
             "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, qty, "
             "limit_price, stop_price, tif, source, strategy_id, signal_id, reduce_only, "
-            "trace_id, created_at, updated_at, expire_at, group_id, group_role) "
+            "trace_id, created_at, updated_at, expire_at, trail_amount, trail_bps, limit_offset, "
+            "group_id, group_role) "
             "SELECT u.id, NULLIF(u.coid, ''), u.acct, u.sym, u.side, u.type, u.qty::numeric, "
             "NULLIF(u.lp, '')::numeric, NULLIF(u.sp, '')::numeric, u.tif, u.src, "
             "NULLIF(u.strat, ''), NULLIF(u.sig, ''), u.ro::boolean, NULLIF(u.tr, ''), "
@@ -360,13 +372,14 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
             "'epoch'::timestamptz + u.us * interval '1 microsecond', "
             "CASE WHEN u.ex = 0 THEN NULL "
             "ELSE 'epoch'::timestamptz + u.ex * interval '1 microsecond' END, "
+            "NULLIF(u.ta, '')::numeric, NULLIF(u.tb, 0)::int, NULLIF(u.lo, '')::numeric, "
             "NULLIF(u.grp, ''), NULLIF(u.role, '') "
             "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
             "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
             "$12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], "
-            "$18::text[], $19::text[]) "
+            "$18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[]) "
             "WITH ORDINALITY AS u(id, coid, acct, sym, side, type, qty, lp, sp, tif, src, strat, "
-            "sig, ro, tr, us, ex, grp, role, n) ORDER BY u.n",
+            "sig, ro, tr, us, ex, ta, tb, lo, grp, role, n) ORDER BY u.n",
             W_NCOLS, p, NULL, err);
     if (s == TB_OK) {
         const char *q[3] = {p[W_ID], p[W_TRACE], p[W_AT_US]};

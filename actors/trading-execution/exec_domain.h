@@ -38,7 +38,7 @@ typedef enum {
 } exec_status;
 
 typedef enum { EXEC_BUY, EXEC_SELL } exec_side;
-typedef enum { EXEC_MARKET, EXEC_LIMIT, EXEC_STOP, EXEC_STOP_LIMIT } exec_type;
+typedef enum { EXEC_MARKET, EXEC_LIMIT, EXEC_STOP, EXEC_STOP_LIMIT, EXEC_TRAILING_STOP } exec_type;
 typedef enum { EXEC_DAY, EXEC_GTC, EXEC_IOC, EXEC_FOK, EXEC_GTD } exec_tif;
 /* What a stop compares with its stop price: the last trade, or the touch
  * (ask for buy stops, bid for sell stops). */
@@ -92,6 +92,16 @@ typedef struct exec_order {
     int64_t expire_ns;  /* tif gtd: expires at the first tick at or after it */
     int64_t version;    /* transition number: 1 when created, +1 per transition */
     int64_t fills;      /* fills so far: the next fill is number fills + 1 */
+    /* trailing_stop (exec_trail.c): the trail, exactly one of an amount and
+     * basis points; a positive limit_offset makes the triggered order a
+     * limit at trail_stop -/+ limit_offset, 0 a market order. trail_stop is
+     * the current stop, 0 until the order saw a price; trail_moved says it
+     * changed since the glue loaded the order (the glue persists it). */
+    tb_fixed trail_amount;
+    int64_t trail_bps;
+    tb_fixed limit_offset;
+    tb_fixed trail_stop;
+    bool trail_moved;
     /* Order groups (exec_group_link sets the links within one array):
      * peer is 1 + the index of the OCO partner (the other leg, or the other
      * exit of a bracket), 0 for none; entry is 1 + the index of a bracket
@@ -107,6 +117,10 @@ typedef struct exec_order {
  * where required, qty positive, filled within qty). TB_INVALID with the
  * field otherwise. */
 tb_status exec_order_validate(const exec_order *o, tb_error *err) TB_WARN_UNUSED;
+/* The trail fields: a trailing stop has exactly one of a positive
+ * trail_amount and trail_bps in 1..EXEC_TRAIL_BPS_MAX, a limit_offset not
+ * negative; any other order none of them (exec_trail.c). */
+tb_status exec_trail_validate(const exec_order *o, tb_error *err) TB_WARN_UNUSED;
 
 /* Moves o to `to`: TB_CONFLICT (o untouched) when the table forbids it or
  * when the quantities contradict the target (filled needs filled_qty == qty,
@@ -176,8 +190,37 @@ bool exec_day_expired(const exec_order *o, int64_t now_ns);
  * matching, so it never trades after it. */
 bool exec_gtd_expired(const exec_order *o, int64_t now_ns);
 
-/* Whether a stop order's trigger price is reached by q. */
+/* Whether a stop order's trigger price (a trailing stop's current stop) is
+ * reached by q. */
 bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger);
+
+/* ---- trailing stops (exec_trail.c) ---- */
+
+/* Bounds of trail_bps (a sell's stop stays above 0). */
+#define EXEC_TRAIL_BPS_MAX 9999
+
+/* The price stops trigger on, which a trailing stop also follows: the last
+ * trade (EXEC_TRIGGER_LAST), or the touch (bid for sells, ask for buys,
+ * the last trade when that side is not quoted). 0 when q has none. */
+tb_fixed exec_trigger_price(exec_side side, const exec_quote *q, exec_trigger trigger);
+/* The stop of a trailing stop whose best price is px: sells px - trail
+ * (basis points: px * (10000 - bps) / 10000 rounded down, never below
+ * 0.00000001), buys px + trail (px * (10000 + bps) / 10000 rounded up):
+ * rounding keeps the stop at least the trail away. */
+tb_status exec_trail_stop_for(const exec_order *o, tb_fixed px, tb_fixed *out) TB_WARN_UNUSED;
+/* Moves an untriggered trailing stop's stop with q's trigger price: a sell's
+ * only up, a buy's only down; the first price sets it. True (and
+ * o->trail_moved) when it moved. Other orders, triggered ones and quotes
+ * without the price are left alone, as is a stop whose arithmetic
+ * overflows. */
+bool exec_trail_ratchet(exec_order *o, const exec_quote *q, exec_trigger trigger);
+/* Whether a triggered order trades as a market order: market, stop, and a
+ * trailing stop without a limit offset. */
+bool exec_trades_as_market(const exec_order *o);
+/* The limit a limit-trading order trades at: limit_price, or for a
+ * trailing stop trail_stop - limit_offset (sell, at least 0.00000001) or
+ * trail_stop + limit_offset (buy). */
+tb_fixed exec_limit_of(const exec_order *o);
 
 /* Fee of one fill (see the rounding above). */
 tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p,
@@ -195,8 +238,10 @@ tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bp
  * the last trade's size when that side has no quote).
  *
  * Per order: a day order whose day is over expires; an untriggered stop
- * checks its trigger and, once triggered, trades as a market (stop) or
- * limit (stop_limit) order on the same snapshot; market orders take the
+ * checks its trigger (a trailing stop first moves its stop with the
+ * snapshot, exec_trail_ratchet) and, once triggered, trades as a market
+ * (stop, trailing_stop) or limit (stop_limit, trailing_stop with a limit
+ * offset) order on the same snapshot; market orders take the
  * touch plus slippage, limit orders trade when the touch is at the limit or
  * better, at the touch; a size smaller than the leaves quantity gives a
  * partial fill; IOC cancels what is left after its first chance (a snapshot

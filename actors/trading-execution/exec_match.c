@@ -43,10 +43,16 @@ static tb_fixed touch_for(exec_side side, const exec_quote *q) {
     return t > 0 ? t : q->last;
 }
 
+tb_fixed exec_trigger_price(exec_side side, const exec_quote *q, exec_trigger trigger) {
+    tb_fixed px = trigger == EXEC_TRIGGER_LAST ? q->last : touch_for(side, q);
+    return px > 0 ? px : 0;
+}
+
 bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger) {
-    tb_fixed px = trigger == EXEC_TRIGGER_LAST ? q->last : touch_for(o->side, q);
-    if (px <= 0) return false;
-    return o->side == EXEC_BUY ? px >= o->stop_price : px <= o->stop_price;
+    tb_fixed px = exec_trigger_price(o->side, q, trigger);
+    tb_fixed stop = o->type == EXEC_TRAILING_STOP ? o->trail_stop : o->stop_price;
+    if (px <= 0 || stop <= 0) return false;
+    return o->side == EXEC_BUY ? px >= stop : px <= stop;
 }
 
 tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p, tb_fixed *out) {
@@ -124,8 +130,10 @@ static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns,
         return;
     }
     if (workable <= 0) return; /* a bracket exit whose entry has not filled yet: dormant */
-    bool is_stop = o->type == EXEC_STOP || o->type == EXEC_STOP_LIMIT;
+    bool is_stop =
+        o->type == EXEC_STOP || o->type == EXEC_STOP_LIMIT || o->type == EXEC_TRAILING_STOP;
     if (is_stop && !o->triggered) {
+        exec_trail_ratchet(o, q, p->trigger); /* the new best price moves it first */
         if (!exec_stop_hit(o, q, p->trigger)) return;
         o->triggered = true;
         out->triggered_now = true;
@@ -133,7 +141,7 @@ static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns,
     tb_fixed touch = touch_for(o->side, q);
     if (touch <= 0) return; /* nothing to trade against on this side: not a chance */
 
-    bool as_market = o->type == EXEC_MARKET || o->type == EXEC_STOP;
+    bool as_market = exec_trades_as_market(o);
     tb_fixed price = touch;
     exec_liquidity liq = EXEC_TAKER;
     bool crosses = true;
@@ -143,7 +151,8 @@ static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns,
             return;
         }
     } else {
-        crosses = o->side == EXEC_BUY ? touch <= o->limit_price : touch >= o->limit_price;
+        tb_fixed limit = exec_limit_of(o);
+        crosses = o->side == EXEC_BUY ? touch <= limit : touch >= limit;
         /* A limit order that rested in the book is the maker when the market
          * comes to it; one that crosses on arrival or on its trigger takes. */
         if (!arrival && !out->triggered_now) liq = EXEC_MAKER;

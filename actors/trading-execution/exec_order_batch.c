@@ -12,7 +12,8 @@
  *      change nothing; a message that cannot apply (unknown order, another
  *      account's) fails alone;
  *   4. write fills with their outbox events, the orders and their
- *      order_events; commit; relay the fills once; publish orders.status.
+ *      order_events, the stops the arrival quotes set on trailing stops;
+ *      commit; relay the fills once; publish orders.status.
  *
  * A signal's market order trades at the price of the tick the strategy
  * saw, at that tick's time (event time): the fill does not depend on how
@@ -237,6 +238,17 @@ static void group_free(group *g) {
     free(g->fail_msg);
 }
 
+/* The stops the arrival quotes set on trailing stops, in one statement. */
+static tb_status save_trails(group *g, PGconn *c, tb_error *err) {
+    exec_trail_pos *v = g->nrows ? calloc(g->nrows, sizeof *v) : NULL;
+    if (g->nrows && v == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    size_t n = 0;
+    exec_trail_collect(g->rows, g->nrows, v, &n);
+    tb_status s = exec_store_save_trails(c, v, n, err);
+    free(v);
+    return s;
+}
+
 static tb_status run_group(group *g, PGconn *c, exec_events *ev, tb_error *err) {
     const char **ids = calloc(g->n, sizeof *ids);
     if (ids == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
@@ -247,6 +259,7 @@ static tb_status run_group(group *g, PGconn *c, exec_events *ev, tb_error *err) 
     free(ids);
     if (s == TB_OK) s = apply_all(g, err);
     if (s == TB_OK) s = exec_store_save_many(c, g->rows, g->changes, g->nchanges, ev, err);
+    if (s == TB_OK) s = save_trails(g, c, err);
     if (s == TB_OK) s = exec_tx_commit(c, err);
     if (s != TB_OK) exec_tx_rollback(c);
     return s;

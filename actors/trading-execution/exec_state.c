@@ -53,7 +53,7 @@ bool exec_status_parse(const char *s, exec_status *out) {
 }
 
 static const char *const side_names[] = {"buy", "sell"};
-static const char *const type_names[] = {"market", "limit", "stop", "stop_limit"};
+static const char *const type_names[] = {"market", "limit", "stop", "stop_limit", "trailing_stop"};
 static const char *const tif_names[] = {"day", "gtc", "ioc", "fok", "gtd"};
 static const char *const trigger_names[] = {"last", "touch"};
 
@@ -67,11 +67,11 @@ bool exec_side_parse(const char *s, exec_side *out) {
     return true;
 }
 const char *exec_type_name(exec_type t) {
-    return (unsigned)t < 4 ? type_names[t] : "?";
+    return (unsigned)t < 5 ? type_names[t] : "?";
 }
 bool exec_type_parse(const char *s, exec_type *out) {
     int v;
-    if (!parse_name(s, type_names, 4, &v)) return false;
+    if (!parse_name(s, type_names, 5, &v)) return false;
     *out = (exec_type)v;
     return true;
 }
@@ -117,6 +117,8 @@ tb_status exec_order_validate(const exec_order *o, tb_error *err) {
     if (needs_stop ? o->stop_price <= 0 : o->stop_price != 0)
         return tb_error_set(err, TB_INVALID, "stop_price", "%s order %s a positive stop price",
                             exec_type_name(o->type), needs_stop ? "needs" : "must not have");
+    tb_status s = exec_trail_validate(o, err);
+    if (s != TB_OK) return s;
     if (o->filled_qty < 0 || o->filled_qty > o->qty)
         return tb_error_set(err, TB_INVALID, "filled_qty", "filled quantity outside 0..qty");
     if ((o->filled_qty > 0) != (o->avg_price > 0))

@@ -18,10 +18,12 @@
     "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                            \
     "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
     "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0), "                           \
+    "COALESCE(o.trail_amount, 0), COALESCE(o.trail_bps, 0), COALESCE(o.limit_offset, 0), "         \
+    "COALESCE((SELECT t.trail_stop FROM order_trail_stops t WHERE t.order_id = o.order_id), 0), "  \
     "COALESCE(o.group_id, ''), COALESCE(o.group_role, ''), "                                       \
     "CASE WHEN o.group_role IN ('take_profit', 'stop_loss') THEN COALESCE((SELECT e.filled_qty "   \
     "FROM orders e WHERE e.group_id = o.group_id AND e.group_role = 'entry'), 0) ELSE 0 END"
-#define NCOLS 25
+#define NCOLS 29
 
 void exec_events_free(exec_events *e) {
     free(e->v);
@@ -110,12 +112,21 @@ static tb_status parse_row(PGresult *r, int i, exec_row *out, tb_error *err) {
     o->fills = strtoll(PQgetvalue(r, i, 20), NULL, 10);
     rec->expire_at = strtoll(PQgetvalue(r, i, 21), NULL, 10) * 1000;
     o->expire_ns = rec->expire_at;
-    bus_pg_col_str(r, i, 22, rec->group_id, sizeof rec->group_id);
-    bus_pg_col_str(r, i, 23, rec->group_role, sizeof rec->group_role);
+    s = bus_pg_col_fixed(r, i, 22, &rec->trail_amount, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 24, &rec->limit_offset, err);
+    if (s == TB_OK) s = bus_pg_col_fixed(r, i, 25, &rec->trail_stop, err);
+    if (s != TB_OK) return s;
+    rec->trail_bps = strtoll(PQgetvalue(r, i, 23), NULL, 10);
+    o->trail_amount = rec->trail_amount;
+    o->trail_bps = rec->trail_bps;
+    o->limit_offset = rec->limit_offset;
+    o->trail_stop = rec->trail_stop;
+    bus_pg_col_str(r, i, 26, rec->group_id, sizeof rec->group_id);
+    bus_pg_col_str(r, i, 27, rec->group_role, sizeof rec->group_role);
     if (!exec_role_parse(rec->group_role, &o->role))
         return tb_error_set(err, TB_ERR, NULL, "order %s has an unknown group role %s",
                             rec->order_id, rec->group_role);
-    return bus_pg_col_fixed(r, i, 24, &o->entry_filled, err);
+    return bus_pg_col_fixed(r, i, 28, &o->entry_filled, err);
 }
 
 static tb_status parse_rows(PGresult *r, exec_row **rows, size_t *n, tb_error *err) {

@@ -118,6 +118,22 @@ tb_status exec_store_settle_ticks(PGconn *c, const exec_settle *st, tb_error *er
 tb_status exec_store_pending_symbols(PGconn *c, int64_t limit, exec_symbol **out, size_t *n,
                                      tb_error *err) TB_WARN_UNUSED;
 
+/* ---- trailing stops (exec_trail_store.c) ---- */
+
+/* A trailing stop's current stop, to persist. */
+typedef struct exec_trail_pos {
+    const char *order_id;
+    tb_fixed stop;
+} exec_trail_pos;
+
+/* Appends the rows whose trail_stop moved (ord.trail_moved) to out, which
+ * has room for n more. */
+void exec_trail_collect(const exec_row *rows, size_t n, exec_trail_pos *out, size_t *nout);
+/* In the caller's transaction, one statement whatever n: records the stops
+ * (order_trail_stops, migration 0740). Nothing to do when n is 0. */
+tb_status exec_store_save_trails(PGconn *c, const exec_trail_pos *v, size_t n,
+                                 tb_error *err) TB_WARN_UNUSED;
+
 /* ---- orders in batches (exec_order_store.c) ---- */
 
 /* A symbol locked for order arrival: its last matched tick and its last

@@ -12,8 +12,9 @@
  *      rows no other worker holds (without waiting) and load their
  *      recorded ticks; lock their open orders; match each symbol's ticks in
  *      seq order in memory (exec_run_match); write the fills (with their
- *      outbox events), order updates and order_events; delete the settled
- *      ticks and advance last_seq, all in one commit;
+ *      outbox events), order updates and order_events; record the stops
+ *      of the trailing stops the ticks moved (one statement); delete the
+ *      settled ticks and advance last_seq, all in one commit;
  *   3. rounds repeat until one settles nothing, so ticks another worker
  *      recorded while this one held the symbol are matched too.
  *
@@ -98,6 +99,11 @@ static tb_status match_symbol(exec_service *svc, PGconn *c, const exec_pending_s
         if (s != TB_OK) s = tb_error_set(err, s, NULL, "out of memory matching %s", g->symbol);
     }
     if (s == TB_OK) s = save_run(c, &run, ticks, pend, rows, evs, res, err);
+    for (size_t k = 0; s == TB_OK && k < nrows; k++)
+        if (orders[k].trail_moved) { /* saved with the round's other stops */
+            rows[k].ord.trail_stop = orders[k].trail_stop;
+            rows[k].ord.trail_moved = true;
+        }
     if (s == TB_OK) {
         for (size_t i = 0; i < run.consumed; i++) done[(*ndone)++] = &pend[ticks[i].origin].tick;
         if (run.advanced) {
@@ -162,6 +168,13 @@ static tb_status drain_round(exec_service *svc, PGconn *c, const exec_symbol *sy
                          res, err);
         r0 = r1;
     }
+    exec_trail_pos *trails = s == TB_OK && nrows > 0 ? calloc(nrows, sizeof *trails) : NULL;
+    size_t ntrails = 0;
+    if (nrows > 0 && trails == NULL && s == TB_OK)
+        s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    if (s == TB_OK) exec_trail_collect(rows, nrows, trails, &ntrails);
+    if (s == TB_OK) s = exec_store_save_trails(c, trails, ntrails, err);
+    free(trails);
     if (s == TB_OK && ndone > 0)
         s = exec_store_settle_ticks(
             c, &(exec_settle){.done = done, .ndone = ndone, .states = pos, .nstates = npos}, err);

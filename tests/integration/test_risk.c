@@ -382,6 +382,72 @@ START_TEST(gtd_orders) {
 }
 END_TEST
 
+/* trailing_stop: exactly one of trail_amount and trail_bps, positive, a
+ * limit_offset not negative, no trail field on another type; each refusal
+ * names its field. An accepted one is stored with its trail and answered
+ * with it, and a client_order_id retry must repeat it. */
+START_TEST(trailing_stop_orders) {
+    char acct[48], sym[48];
+    new_account(acct, sizeof acct);
+    new_symbol(sym, sizeof sym, true, "0.00000001", "0.00000001", "0.00000001", "");
+    fake_set_quote(sym, FX(99), FX(101), FX(100));
+    tb_order_request r = order_req(acct, sym, "sell", "trailing_stop", FX(1));
+    snprintf(r.tif, sizeof r.tif, "gtc");
+    expect_reject(&r, "trail_invalid", "trail_amount", "neither trail_amount nor trail_bps");
+    r.trail_amount = FX(2);
+    r.trail_bps = 50;
+    expect_reject(&r, "trail_invalid", "trail_bps", "both trail_amount and trail_bps");
+    r.trail_bps = 0;
+    r.trail_amount = -FX(2);
+    expect_reject(&r, "trail_invalid", "trail_amount", "negative trail_amount");
+    r.trail_amount = 0;
+    r.trail_bps = -1;
+    expect_reject(&r, "trail_invalid", "trail_bps", "negative trail_bps");
+    r.trail_bps = 10000;
+    expect_reject(&r, "trail_invalid", "trail_bps", "trail_bps of 100%");
+    r.trail_bps = 0;
+    r.trail_amount = FX(2);
+    r.limit_offset = -FX(1) / 2;
+    expect_reject(&r, "trail_invalid", "limit_offset", "negative limit_offset");
+    r.limit_offset = FX(1) / 2;
+    r.stop_price = FX(98);
+    expect_reject(&r, "price_invalid", "stop_price", "trailing_stop with a stop_price");
+    r.stop_price = 0;
+    snprintf(r.client_order_id, sizeof r.client_order_id, "trail-%s", acct);
+    tb_order_record rec;
+    tb_error err;
+    ck_assert_msg(submit(&r, &rec, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(rec.type, "trailing_stop");
+    ck_assert_int_eq(rec.trail_amount, FX(2));
+    ck_assert_int_eq(rec.limit_offset, FX(1) / 2);
+    const char *p[1] = {rec.order_id};
+    char v[64];
+    pg_value(v, sizeof v,
+             "SELECT trail_amount::text || ' ' || COALESCE(trail_bps::text, '-') || ' ' || "
+             "limit_offset::text FROM orders WHERE order_id = $1",
+             1, p);
+    ck_assert_str_eq(v, "2.00000000 - 0.50000000");
+    tb_order_record again;
+    ck_assert_msg(submit(&r, &again, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(again.order_id, rec.order_id);
+    r.limit_offset = 0;
+    ck_assert_int_eq(submit(&r, &again, &err), TB_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "duplicate_client_order_id"));
+    /* in basis points, without an offset */
+    r = order_req(acct, sym, "buy", "trailing_stop", FX(1));
+    r.trail_bps = 150;
+    expect_accept(&r, "buy trailing 150 bp");
+    /* trail fields on another type */
+    r = order_req(acct, sym, "buy", "limit", FX(1));
+    r.limit_price = FX(100);
+    r.trail_amount = FX(1);
+    expect_reject(&r, "trail_invalid", "trail_amount", "limit order with trail_amount");
+    r.trail_amount = 0;
+    r.limit_offset = FX(1);
+    expect_reject(&r, "trail_invalid", "limit_offset", "limit order with limit_offset");
+}
+END_TEST
+
 START_TEST(position_checks) {
     char acct[48], sym[48], other[48];
     new_account(acct, sizeof acct);
@@ -560,6 +626,7 @@ int main(void) {
     tcase_add_test(tc, quantity_checks);
     tcase_add_test(tc, price_checks);
     tcase_add_test(tc, gtd_orders);
+    tcase_add_test(tc, trailing_stop_orders);
     tcase_add_test(tc, position_checks);
     tcase_add_test(tc, daily_loss_check);
     tcase_add_test(tc, open_orders_and_rate);

@@ -223,6 +223,21 @@ try {
       () => check(false, 'orders: the canceled order is still open'));
   }
 
+  // A trailing stop 90% below the price (it never triggers here): placed
+  // with its trail from the ticket, listed among open orders, canceled.
+  r = await place({ '[data-testid=ticket-type]': 'trailing_stop', '[data-testid=ticket-side]': 'sell',
+    '[data-testid=ticket-qty]': '1', '[data-testid=ticket-trail-bps]': '9000', '[data-testid=ticket-tif]': 'gtc' });
+  const tm = /Order (\S+): (\w+)/.exec(r);
+  check(!!tm && ['new', 'accepted'].includes(tm[2]), `orders: the trailing stop was placed (${r})`);
+  if (tm) {
+    const row = `[data-testid=open-orders] tr[data-order="${tm[1]}"]`;
+    await page.waitForSelector(row).then(() => check(true, 'orders: the trailing stop is among open orders'),
+      () => check(false, 'orders: the trailing stop is not listed as open'));
+    await page.click(`${row} [data-testid=cancel]`).catch(() => {});
+    await page.waitForSelector(row, { hidden: true }).then(() => check(true, 'orders: the trailing stop was canceled'),
+      () => check(false, 'orders: the canceled trailing stop is still open'));
+  }
+
   // Risk refuses an order over max_order_qty: the reason is shown.
   expectStatus = 422;
   r = await place({ '[data-testid=ticket-type]': 'market', '[data-testid=ticket-qty]': '1000' });

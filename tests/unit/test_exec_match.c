@@ -435,6 +435,149 @@ START_TEST(stop_limit_triggers_then_rests_as_limit) {
 }
 END_TEST
 
+/* ---- trailing stops ---- */
+
+/* A trailing stop: a sell trails below the best price, a buy above. */
+static exec_order trailing(exec_side side, const char *amount, int64_t bps, const char *offset) {
+    exec_order o = mk(side, EXEC_TRAILING_STOP, EXEC_GTC, "2", NULL, NULL);
+    o.trail_amount = amount ? F(amount) : 0;
+    o.trail_bps = bps;
+    o.limit_offset = offset ? F(offset) : 0;
+    return o;
+}
+
+START_TEST(trailing_sell_amount_ratchets_up_and_fires) {
+    /* sell, trail 2, trigger on the last trade, slippage 10 bps:
+     *   last 100   -> stop 98 (the first price sets it)
+     *   last 101   -> 99
+     *   last 100.5 -> stays 99 (a sell's stop only rises)
+     *   last 103   -> 101
+     *   last 101.5 -> stays 101, 101.5 > 101: no trigger
+     *   last 101   -> 101 <= 101: triggers, sells as a market order at the
+     *                 bid 100.9 less 10 bps = 100.9 * 9990 / 10000 =
+     *                 100.79910000 (rounded down), 2 at once, taker. */
+    exec_params p = {.trigger = EXEC_TRIGGER_LAST, .slippage_bps = 10};
+    const char *lasts[] = {"100", "101", "100.5", "103", "101.5"};
+    const char *stops[] = {"98", "99", "99", "101", "101"};
+    const bool moved[] = {true, true, false, true, false};
+    exec_order o = trailing(EXEC_SELL, "2", 0, NULL);
+    ck_assert_int_eq(exec_order_validate(&o, NULL), TB_OK);
+    exec_outcome oc;
+    for (int i = 0; i < 5; i++) {
+        o.trail_moved = false;
+        exec_quote q = qt("99", "110", lasts[i], NULL, NULL, NULL);
+        exec_match(&q, &p, NOW0, false, &o, 1, &oc);
+        ck_assert_msg(o.trail_stop == F(stops[i]), "tick %d: stop %lld", i,
+                      (long long)o.trail_stop);
+        ck_assert_int_eq(o.trail_moved, moved[i]);
+        ck_assert(!oc.triggered_now && !oc.filled && oc.nsteps == 0);
+    }
+    exec_quote fire = qt("100.9", "101.1", "101", NULL, NULL, NULL);
+    exec_match(&fire, &p, NOW0, false, &o, 1, &oc);
+    ck_assert(oc.triggered_now && oc.filled && o.triggered);
+    fill_is(&oc.fill, "2", "100.7991", EXEC_TAKER);
+    ck_assert_int_eq(o.status, EXEC_FILLED);
+    ck_assert_int_eq(o.trail_stop, F("101"));
+    /* a tick without a last trade neither moves nor triggers it */
+    exec_order n = trailing(EXEC_SELL, "2", 0, NULL);
+    exec_quote nolast = qt("100", "101", NULL, NULL, NULL, NULL);
+    ck_assert(!exec_trail_ratchet(&n, &nolast, EXEC_TRIGGER_LAST));
+    ck_assert_int_eq(n.trail_stop, 0);
+}
+END_TEST
+
+START_TEST(trailing_buy_bps_with_limit_offset) {
+    /* buy, trail 100 bps, limit offset 0.5, trigger on the touch (the ask):
+     *   ask 50   -> stop 50 * 10100 / 10000 = 50.5
+     *   ask 48   -> 48.48
+     *   ask 48.4 -> stays 48.48 (48.4 * 1.01 = 48.884: a buy's stop only
+     *               falls), and 48.4 < 48.48 does not trigger
+     *   ask 47.3 -> 47.3 * 1.01 = 47.773
+     *   ask 47.8 -> 47.8 >= 47.773: triggers; limit 47.773 + 0.5 = 48.273,
+     *               the ask 47.8 is within it: 2 at 47.8, taker (the
+     *               trigger tick crosses). */
+    exec_params p = {.trigger = EXEC_TRIGGER_TOUCH};
+    const char *asks[] = {"50", "48", "48.4", "47.3"};
+    const char *stops[] = {"50.5", "48.48", "48.48", "47.773"};
+    exec_order o = trailing(EXEC_BUY, NULL, 100, "0.5");
+    ck_assert_int_eq(exec_order_validate(&o, NULL), TB_OK);
+    exec_outcome oc;
+    for (int i = 0; i < 4; i++) {
+        exec_quote q = qt("1", asks[i], "1", NULL, NULL, NULL);
+        exec_match(&q, &p, NOW0, false, &o, 1, &oc);
+        ck_assert_msg(o.trail_stop == F(stops[i]), "tick %d: stop %lld", i,
+                      (long long)o.trail_stop);
+        ck_assert(!oc.triggered_now && !oc.filled);
+    }
+    ck_assert_int_eq(exec_limit_of(&o), F("48.273"));
+    exec_quote fire = qt("47.7", "47.8", "47.7", NULL, NULL, NULL);
+    exec_match(&fire, &p, NOW0, false, &o, 1, &oc);
+    ck_assert(oc.triggered_now && oc.filled);
+    fill_is(&oc.fill, "2", "47.8", EXEC_TAKER);
+    /* basis points round away from the price: ask 33.33333333 * 1.01 =
+     * 33.6666666633 -> 33.66666667 (up, for a buy); a sell's 99% of it,
+     * 32.9999999967, -> 32.99999999 (down) */
+    exec_order b = trailing(EXEC_BUY, NULL, 100, NULL), s = trailing(EXEC_SELL, NULL, 100, NULL);
+    tb_fixed stop;
+    ck_assert_int_eq(exec_trail_stop_for(&b, F("33.33333333"), &stop), TB_OK);
+    ck_assert_int_eq(stop, F("33.66666667"));
+    ck_assert_int_eq(exec_trail_stop_for(&s, F("33.33333333"), &stop), TB_OK);
+    ck_assert_int_eq(stop, F("32.99999999"));
+}
+END_TEST
+
+START_TEST(trailing_limit_rests_once_triggered) {
+    /* sell, trail 1, offset 1, last trigger: last 100 -> stop 99; bid 97.5
+     * last 99 triggers, limit 99 - 1 = 98 is above the bid: nothing; the
+     * stop no longer moves (last 120); bid 98.2 crosses: the resting order
+     * fills at 98.2 as a maker. */
+    exec_order o = trailing(EXEC_SELL, "1", 0, "1");
+    exec_outcome oc;
+    exec_quote t[] = {
+        qt("99.9", "100.1", "100", NULL, NULL, NULL), qt("97.5", "99.5", "99", NULL, NULL, NULL),
+        qt("97", "121", "120", NULL, NULL, NULL), qt("98.2", "121", "120", NULL, NULL, NULL)};
+    exec_match(&t[0], &P0, NOW0, false, &o, 1, &oc);
+    ck_assert_int_eq(o.trail_stop, F("99"));
+    exec_match(&t[1], &P0, NOW0, false, &o, 1, &oc);
+    ck_assert(oc.triggered_now && !oc.filled);
+    exec_match(&t[2], &P0, NOW0, false, &o, 1, &oc);
+    ck_assert(!oc.filled);
+    ck_assert_int_eq(o.trail_stop, F("99"));
+    ck_assert(!exec_trail_ratchet(&o, &t[2], EXEC_TRIGGER_LAST));
+    exec_match(&t[3], &P0, NOW0, false, &o, 1, &oc);
+    fill_is(&oc.fill, "2", "98.2", EXEC_MAKER);
+    /* a sell trail wider than the price waits at the smallest price */
+    exec_order w = trailing(EXEC_SELL, "5", 0, NULL);
+    exec_quote low = qt(NULL, NULL, "3", NULL, NULL, NULL);
+    ck_assert(exec_trail_ratchet(&w, &low, EXEC_TRIGGER_LAST));
+    ck_assert_int_eq(w.trail_stop, 1);
+    ck_assert(!exec_stop_hit(&w, &low, EXEC_TRIGGER_LAST));
+}
+END_TEST
+
+START_TEST(trailing_fields_are_validated) {
+    exec_order both = trailing(EXEC_SELL, "1", 10, NULL), none = trailing(EXEC_SELL, NULL, 0, NULL);
+    exec_order neg = trailing(EXEC_SELL, "-1", 0, NULL),
+               wide = trailing(EXEC_BUY, NULL, 10000, NULL);
+    exec_order off = trailing(EXEC_BUY, "1", 0, "-0.1");
+    exec_order stray = mk(EXEC_SELL, EXEC_LIMIT, EXEC_GTC, "1", "10", NULL);
+    stray.trail_bps = 5;
+    const struct {
+        exec_order *o;
+        const char *field;
+    } bad[] = {{&both, "trail_amount"}, {&none, "trail_amount"}, {&neg, "trail_amount"},
+               {&wide, "trail_bps"},    {&off, "limit_offset"},  {&stray, "trail_bps"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tb_error err = {0};
+        ck_assert_int_eq(exec_order_validate(bad[i].o, &err), TB_INVALID);
+        ck_assert_str_eq(err.field, bad[i].field);
+    }
+    ck_assert_str_eq(exec_type_name(EXEC_TRAILING_STOP), "trailing_stop");
+    exec_type t;
+    ck_assert(exec_type_parse("trailing_stop", &t) && t == EXEC_TRAILING_STOP);
+}
+END_TEST
+
 /* ---- shared sizes ---- */
 
 START_TEST(tick_size_is_shared_in_priority) {
@@ -624,6 +767,10 @@ int main(void) {
     tcase_add_test(tc, stop_triggers_on_last_then_trades_as_market);
     tcase_add_test(tc, stop_trigger_touch_vs_last);
     tcase_add_test(tc, stop_limit_triggers_then_rests_as_limit);
+    tcase_add_test(tc, trailing_sell_amount_ratchets_up_and_fires);
+    tcase_add_test(tc, trailing_buy_bps_with_limit_offset);
+    tcase_add_test(tc, trailing_limit_rests_once_triggered);
+    tcase_add_test(tc, trailing_fields_are_validated);
     tcase_add_test(tc, tick_size_is_shared_in_priority);
     tcase_add_test(tc, slippage_rounds_against_the_trader);
     tcase_add_test(tc, fees_round_half_up_with_minimum);

@@ -455,6 +455,40 @@ START_TEST(gtd_expire_at) {
 }
 END_TEST
 
+START_TEST(trailing_stop_trail) {
+    snprintf(w.in.type, sizeof w.in.type, "trailing_stop");
+    snprintf(w.in.side, sizeof w.in.side, "sell");
+    expect_only(RISK_TRAIL_INVALID, "trail_amount"); /* neither */
+    ck_assert_ptr_nonnull(strstr(w.v.failures[0].message, "needs trail_amount or trail_bps"));
+    w.in.trail_amount = FX(2);
+    expect_pass();
+    w.in.trail_bps = 50;
+    expect_only(RISK_TRAIL_INVALID, "trail_bps"); /* both */
+    w.in.trail_amount = 0;
+    expect_pass();
+    w.in.trail_bps = 10000;
+    expect_only(RISK_TRAIL_INVALID, "trail_bps");
+    w.in.trail_bps = -5;
+    expect_only(RISK_TRAIL_INVALID, "trail_bps");
+    w.in.trail_bps = 0;
+    w.in.trail_amount = -FX(1);
+    expect_only(RISK_TRAIL_INVALID, "trail_amount");
+    w.in.trail_amount = FX(1);
+    w.in.limit_offset = -E8;
+    expect_only(RISK_TRAIL_INVALID, "limit_offset");
+    w.in.limit_offset = FX(1) / 2;
+    expect_pass();
+    /* another type refuses every trail field */
+    snprintf(w.in.type, sizeof w.in.type, "market");
+    w.in.trail_amount = 0;
+    expect_only(RISK_TRAIL_INVALID, "limit_offset");
+    ck_assert_ptr_nonnull(strstr(w.v.failures[0].message, "only for trailing_stop"));
+    w.in.limit_offset = 0;
+    expect_pass();
+    ck_assert_str_eq(risk_reason_code(RISK_TRAIL_INVALID), "trail_invalid");
+}
+END_TEST
+
 START_TEST(several_failures_and_text) {
     w.limits.max_order_qty = FX(1);
     w.symbol.tradable = false;
@@ -522,6 +556,7 @@ int main(void) {
     tcase_add_test(tc, daily_loss);
     tcase_add_test(tc, open_orders_and_rate);
     tcase_add_test(tc, gtd_expire_at);
+    tcase_add_test(tc, trailing_stop_trail);
     tcase_add_test(tc, several_failures_and_text);
     tcase_add_test(tc, limits_validation);
     suite_add_tcase(s, tc);

@@ -3,6 +3,7 @@
  * (api.orders.cancel). Arguments become a JSON object that the catalogue
  * validates and converts (tb_from_json), so decimals follow the same rules
  * as the REST API. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -33,6 +34,7 @@ static void put(json_t *o, const char *key, const char *value) {
 static int order_submit(ctl *c, int argc, char **argv) {
     const char *account = NULL, *symbol = NULL, *side = NULL, *qty = NULL, *type = "market";
     const char *limit = NULL, *stop = NULL, *tif = NULL, *expire = NULL, *coid = NULL, *pos[1];
+    const char *trail_amount = NULL, *trail_bps = NULL, *limit_offset = NULL;
     bool reduce_only = false;
     const ctl_opt opts[] = {
         {"account", &account, NULL},
@@ -44,6 +46,9 @@ static int order_submit(ctl *c, int argc, char **argv) {
         {"stop-price", &stop, NULL},
         {"tif", &tif, NULL},
         {"expire-at", &expire, NULL},
+        {"trail-amount", &trail_amount, NULL},
+        {"trail-bps", &trail_bps, NULL},
+        {"limit-offset", &limit_offset, NULL},
         {"client-order-id", &coid, NULL},
         {"reduce-only", NULL, &reduce_only},
         {NULL, NULL, NULL},
@@ -70,6 +75,17 @@ static int order_submit(ctl *c, int argc, char **argv) {
     put(o, "tif", tif);
     put(o, "expire_at", expire);
     put(o, "client_order_id", coid);
+    put(o, "trail_amount", trail_amount);
+    put(o, "limit_offset", limit_offset);
+    if (o && trail_bps) {
+        /* an integer field: a number in JSON; anything else goes as given,
+         * for the catalogue to refuse naming the field */
+        char *end = NULL;
+        long long bps = strtoll(trail_bps, &end, 10);
+        json_object_set_new(o, "trail_bps",
+                            *trail_bps && end && *end == '\0' ? json_integer(bps)
+                                                              : json_string(trail_bps));
+    }
     if (o && reduce_only) json_object_set_new(o, "reduce_only", json_true());
     tb_order_request req;
     if (!ctl_from_json(&tb_order_request_desc, o, &req)) return TOOL_EXIT_USAGE;

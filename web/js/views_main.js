@@ -157,7 +157,7 @@ export function account(root, ctx) {
 
 // ------------------------------------------------------------------ orders --
 
-const TYPES = ['market', 'limit', 'stop', 'stop_limit'];
+const TYPES = ['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'];
 const TIFS = ['day', 'gtc', 'gtd', 'ioc', 'fok'];
 
 function ticket(ctx, onPlaced) {
@@ -169,6 +169,9 @@ function ticket(ctx, onPlaced) {
   const tif = select('tif', TIFS, 'day');
   tif.dataset.testid = 'ticket-tif';
   const expire = h('input', { name: 'expire_at', type: 'datetime-local', step: 1, 'data-testid': 'ticket-expire' });
+  const trailAmount = h('input', { name: 'trail_amount', inputmode: 'decimal', 'data-testid': 'ticket-trail-amount' });
+  const trailBps = h('input', { name: 'trail_bps', inputmode: 'numeric', pattern: '[0-9]{1,4}', 'data-testid': 'ticket-trail-bps' });
+  const offset = h('input', { name: 'limit_offset', inputmode: 'decimal', 'data-testid': 'ticket-limit-offset' });
   const result = h('p', { 'data-testid': 'ticket-result', role: 'status' });
   const symbol = h('input', { name: 'symbol', required: true, pattern: '[A-Za-z0-9_\\-]{1,32}', value: ctx.symbol || 'DAX', 'data-testid': 'ticket-symbol' });
   const form = h('form', { class: 'ticket', 'data-testid': 'ticket' },
@@ -180,6 +183,9 @@ function ticket(ctx, onPlaced) {
       field('Type', type),
       field('Quantity', h('input', { name: 'qty', required: true, inputmode: 'decimal', 'data-testid': 'ticket-qty' })),
       field('Limit price', limit), field('Stop price', stop),
+      field('Trail amount', trailAmount, 'trailing_stop: the stop follows the best price at this distance (or give basis points)'),
+      field('Trail (bps)', trailBps, 'trailing_stop: the distance in basis points of the best price, 1–9999'),
+      field('Limit offset', offset, 'trailing_stop, optional: once triggered, a limit this far beyond the stop instead of a market order'),
       field('Time in force', tif),
       field('Expires at', expire, 'gtd: the order expires at the first tick of the symbol at or after this time'),
       field('Client order id', h('input', { name: 'client_order_id', maxlength: 63 }), 'optional: a retry with the same id is not a second order'),
@@ -190,6 +196,7 @@ function ticket(ctx, onPlaced) {
     limit.disabled = !['limit', 'stop_limit'].includes(type.value);
     stop.disabled = !['stop', 'stop_limit'].includes(type.value);
     expire.disabled = tif.value !== 'gtd';
+    for (const el of [trailAmount, trailBps, offset]) el.disabled = type.value !== 'trailing_stop';
   };
   type.addEventListener('change', sync);
   tif.addEventListener('change', sync);
@@ -199,6 +206,7 @@ function ticket(ctx, onPlaced) {
     const body = formValues(form);
     if (!body.reduce_only) delete body.reduce_only;
     if (body.expire_at) body.expire_at = new Date(body.expire_at).toISOString(); /* local time in the form */
+    if (body.trail_bps && /^[0-9]+$/.test(body.trail_bps)) body.trail_bps = Number(body.trail_bps); /* an integer field */
     clear(result, 'Sending…');
     result.className = '';
     try {
@@ -218,7 +226,7 @@ function orderRow(o, onCancel) {
   const open = ['new', 'accepted', 'partially_filled'].includes(o.status);
   return h('tr', { 'data-order': o.order_id, 'data-status': o.status },
     h('td', {}, fmtTime(o.created_at)), h('td', {}, o.symbol), h('td', {}, o.side), h('td', {}, o.type),
-    h('td', { class: 'num' }, dec(o.qty)), h('td', { class: 'num' }, dec(o.limit_price || o.stop_price)),
+    h('td', { class: 'num' }, dec(o.qty)), h('td', { class: 'num' }, dec(o.limit_price || o.stop_price || o.trail_stop)),
     h('td', {}, o.tif), h('td', {}, h('span', { class: `badge o-${o.status}` }, o.status)),
     h('td', { class: 'num' }, dec(o.filled_qty)), h('td', {}, o.reason || ''),
     h('td', {}, open && onCancel ? h('button', { type: 'button', class: 'small', disabled: !can('trader'),
