@@ -180,8 +180,11 @@ tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, ex
     /* In id order: batches of several workers never wait in a cycle. */
     if (s == TB_OK)
         s = load_many(c,
-                      "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id = ANY ($1::text[]) "
-                      "OR o.group_id IN (SELECT g.group_id FROM orders g WHERE g.order_id = "
+                      /* with the other orders of their groups (a cancel cancels them);
+                       * a UNION of index lookups, not an OR over the table */
+                      "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN "
+                      "(SELECT unnest($1::text[]) UNION SELECT s.order_id FROM orders g "
+                      "JOIN orders s ON s.group_id = g.group_id WHERE g.order_id = "
                       "ANY ($1::text[]) AND g.group_id IS NOT NULL) "
                       "ORDER BY o.order_id COLLATE \"C\" FOR UPDATE OF o",
                       1, p, rows, nrows, err);
@@ -225,12 +228,12 @@ tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t n
             "FROM (SELECT order_id, group_id, row_number() OVER (PARTITION BY symbol ORDER BY "
             "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
             "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
-            "SELECT " ORDER_COLS " FROM orders o WHERE (o.order_id IN (SELECT order_id "
-            "FROM base) AND o.status IN ('accepted', 'partially_filled')) "
-            /* the other orders of their groups, also still new: a leg's fill
-             * cancels its partner in the same transaction */
-            "OR (o.group_id IN (SELECT group_id FROM base WHERE group_id IS NOT NULL) "
-            "AND o.status IN ('new', 'accepted', 'partially_filled')) "
+            /* with the other open orders of their groups, also still new: a
+             * leg's fill cancels its partner in the same transaction */
+            "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN (SELECT order_id "
+            "FROM base UNION SELECT s.order_id FROM orders s JOIN base b ON "
+            "s.group_id = b.group_id WHERE s.status IN ('new', 'accepted', 'partially_filled')) "
+            "AND o.status IN ('new', 'accepted', 'partially_filled') "
             "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
             2, p, rows, n, err);
     free(list);
