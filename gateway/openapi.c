@@ -245,6 +245,17 @@ static json_t *parameters(const gw_route *r) {
         json_array_append_new(ps, json_pack("{s:s, s:s, s:b, s:o}", "name", pname, "in", "path",
                                             "required", 1, "schema", schema));
     }
+    /* A second {parameter}: the request field path_field2. */
+    const char *b2 = strchr(r->path, '}') ? strchr(strchr(r->path, '}'), '{') : NULL;
+    const char *e2 = b2 ? strchr(b2, '}') : NULL;
+    if (e2 && r->request && r->path_field2) {
+        const tb_field_desc *f = tb_field_find(r->request, r->path_field2, strlen(r->path_field2));
+        json_t *schema = f ? gw_openapi_field_schema(f)
+                           : json_pack("{s:s, s:s}", "type", "string", "pattern", "^[!-~]{1,63}$");
+        json_array_append_new(ps, json_pack("{s:s%, s:s, s:b, s:o}", "name", b2 + 1,
+                                            (size_t)(e2 - b2 - 1), "in", "path", "required", 1,
+                                            "schema", schema));
+    }
     for (const char *p = r->params; p && *p;) {
         size_t n = strcspn(p, ",");
         const tb_field_desc *f = tb_field_find(r->request, p, n);

@@ -62,6 +62,8 @@ static void *build_event(gw_req *r, char *format, size_t format_cap, char **atta
     tb_status s = take_attached(rt, j, attached, attached_len, &err);
     if (s == TB_OK && rt->input == GW_IN_JSON) s = gw_params_as_text(j, &err);
     if (s == TB_OK && r->match.has_param) s = gw_inject_path(rt, j, r->match.param, &err);
+    if (s == TB_OK && r->match.has_param2 && rt->path_field2)
+        s = gw_inject_path_field(j, rt->path_field2, r->match.param2, &err);
     void *ev = calloc(1, rt->request->struct_size);
     if (ev == NULL) s = tb_error_set(&err, TB_NOMEM, NULL, "out of memory");
     if (s == TB_OK) s = tb_from_json(rt->request, j, ev, &err);

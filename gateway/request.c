@@ -117,6 +117,10 @@ static tb_status put_path(json_t *obj, const char *field, const char *value, tb_
     return TB_OK;
 }
 
+tb_status gw_inject_path_field(json_t *obj, const char *field, const char *value, tb_error *err) {
+    return put_path(obj, field, value, err);
+}
+
 tb_status gw_inject_path(const gw_route *route, json_t *obj, const char *value, tb_error *err) {
     tb_status s = TB_OK;
     if (route->path_field) s = put_path(obj, route->path_field, value, err);

@@ -30,6 +30,10 @@ bool gw_url_decode(const char *s, size_t len, char *out, size_t cap);
 tb_status gw_query_parse(const gw_route *route, const char *qs, json_t **out, char *format,
                          size_t format_cap, tb_error *err) TB_WARN_UNUSED;
 
+/* Sets field of obj to a path parameter's value (the second one of a
+ * route: gw_route.path_field2); as gw_inject_path. */
+tb_status gw_inject_path_field(json_t *obj, const char *field, const char *value,
+                               tb_error *err) TB_WARN_UNUSED;
 /* Puts the path parameter's value into obj under route->path_field (and
  * path_alias). A body that already holds a different value there is
  * TB_INVALID: the path names the object, the body cannot contradict it. */

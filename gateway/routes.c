@@ -128,6 +128,17 @@ static const gw_route routes[] = {
     {"PUT", "/v1/risk/limits/{account}", GW_ROLE_ADMIN, GW_BUS, "api.risk.limits.set", GW_IN_JSON,
      &tb_risk_limits_desc, "", "account", .reply = &tb_risk_limits_desc, .flags = GW_F_SCOPED,
      .success = 200, .summary = "Replace the pre-trade limits of an account."},
+    {"GET", "/v1/risk/accounts/{account}", GW_ROLE_VIEWER, GW_BUS, "api.risk.accounts.get",
+     GW_IN_QUERY, Q, "", "account", .reply = &tb_account_risk_desc, .flags = GW_F_SCOPED | GW_F_RAW,
+     .success = 200,
+     .summary = "Portfolio risk of an account: gross and net exposure, leverage, margin used and "
+                "available, buying power, one-day historical VaR (95 %, 99 %), and positions: "
+                "each position's exposure, concentration, margin and VaR (position_risk)."},
+    {"GET", "/v1/risk/accounts/{account}/positions/{symbol}", GW_ROLE_VIEWER, GW_BUS,
+     "api.risk.positions.get", GW_IN_QUERY, Q, "", "account", .path_field2 = "symbol",
+     .reply = &tb_position_risk_desc, .flags = GW_F_SCOPED, .success = 200,
+     .summary = "Risk of one position: exposure, concentration, margin and one-day historical "
+                "VaR; 404 when the account holds none of the symbol."},
     {"POST", "/v1/risk/kill-switch", GW_ROLE_TRADER, GW_BUS, "api.risk.killswitch", GW_IN_JSON,
      &tb_kill_switch_desc, .reply = &tb_kill_switch_desc, .flags = GW_F_SCOPED, .success = 200,
      .guard = guard_kill_switch,
@@ -278,16 +289,20 @@ bool gw_route_param(const gw_route *r, char *out, size_t cap) {
 /* Matches path against pattern; a {x} segment takes one non-empty segment. */
 static bool match_pattern(const char *pattern, const char *path, gw_match *m) {
     const char *p = pattern, *s = path;
-    m->has_param = false;
-    m->param[0] = '\0';
+    m->has_param = m->has_param2 = false;
+    m->param[0] = m->param2[0] = '\0';
     while (*p && *s) {
         if (*p == '{') {
             const char *pe = strchr(p, '}');
             size_t n = strcspn(s, "/");
-            if (pe == NULL || n == 0 || n >= sizeof m->param) return false;
-            memcpy(m->param, s, n);
-            m->param[n] = '\0';
-            m->has_param = true;
+            char *into = m->has_param ? m->param2 : m->param;
+            if (pe == NULL || n == 0 || n >= sizeof m->param || m->has_param2) return false;
+            memcpy(into, s, n);
+            into[n] = '\0';
+            if (m->has_param)
+                m->has_param2 = true;
+            else
+                m->has_param = true;
             p = pe + 1;
             s += n;
             continue;

@@ -79,7 +79,7 @@ typedef struct gw_embed {
 
 typedef struct gw_route {
     const char *method;
-    const char *path; /* "/v1/orders/{id}": at most one {field} segment */
+    const char *path; /* "/v1/orders/{id}": at most two {field} segments */
     gw_role role;     /* least role needed; GW_ROLE_PUBLIC: no key */
     gw_action action;
     const char *subject; /* GW_BUS: the bus subject */
@@ -100,6 +100,7 @@ typedef struct gw_route {
      * than a catalogue TEXT (a backtest's data.csv): sent beside the event
      * under key (bus/attach.h), its length in bytes left in its place. */
     const char *attach;
+    const char *path_field2; /* request field that gets a second path parameter's value */
 } gw_route;
 
 /* The table, in match order. Borrowed, static. */
@@ -114,7 +115,9 @@ typedef struct gw_match {
     const gw_route *route;
     bool has_param;  /* the pattern has a {parameter} segment */
     char param[256]; /* its value from the path */
-    char allow[64];  /* GW_MATCH_NO_METHOD: "GET, POST" for the Allow header */
+    bool has_param2; /* a second {parameter} segment (route->path_field2) */
+    char param2[256];
+    char allow[64]; /* GW_MATCH_NO_METHOD: "GET, POST" for the Allow header */
 } gw_match;
 
 /* Finds the route for method and an already URL-decoded path. The first

@@ -1,12 +1,13 @@
 /* tb-risk-management: pre-trade risk checks and the birth of every order.
  *
- * Consumes: api.orders.submit and api.orders.submit_group (requests), sig.> (signals, queue group),
- * api.risk.limits.get|set and api.risk.killswitch (requests).
+ * Consumes: api.orders.submit and api.orders.submit_group (requests), sig.>
+ * (signals, queue group), api.risk.limits.get|set, api.risk.killswitch,
+ * api.risk.accounts.get and api.risk.positions.get (requests).
  * Produces: orders.new.<account> and orders.cancel.<account> on the ORDERS
  * stream (through the PostgreSQL outbox, Nats-Msg-Id = order id /
  * "cancel-<order id>"), risk.decision.<account> (core).
  * Asks: api.market.quote (market-data), api.positions.list|get and
- * api.accounts.get (position-management).
+ * api.accounts.get (position-management), api.bars.query (historical-data).
  *
  * Run: NATS_URL=... DATABASE_URL=... REDIS_URL=... tb-risk-management
  * (--help lists the settings). */
@@ -16,6 +17,7 @@
 #include "risk_api.h"
 #include "risk_batch.h"
 #include "risk_flow.h"
+#include "risk_portfolio_api.h"
 #include "risk_store.h"
 
 static risk_service service;
@@ -47,6 +49,16 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.risk.limits.set",
      .event = &tb_risk_limits_desc,
      .handler = risk_on_limits_set},
+    {.name = "account-risk",
+     .kind = BUS_REQUEST,
+     .subject = "api.risk.accounts.get",
+     .event = &tb_query_desc,
+     .handler = risk_on_account_risk},
+    {.name = "position-risk",
+     .kind = BUS_REQUEST,
+     .subject = "api.risk.positions.get",
+     .event = &tb_query_desc,
+     .handler = risk_on_position_risk},
     {.name = "killswitch",
      .kind = BUS_REQUEST,
      .subject = "api.risk.killswitch",
@@ -68,7 +80,12 @@ static void usage(FILE *f) {
                "  RISK_OUTBOX_INTERVAL_MS     background outbox relay period (default 1000)\n"
                "  RISK_RATE_WINDOW_MS         order-rate window; max_orders_per_sec counts\n"
                "                              the orders of one window (default 1000; only\n"
-               "                              tests lengthen it)\n");
+               "                              tests lengthen it)\n"
+               "  RISK_FEE_BPS                fees reserved with buying power, basis points of\n"
+               "                              the notional (0..1000; default 0; set it to\n"
+               "                              trading-execution's EXEC_FEE_BPS)\n"
+               "  RISK_VAR_DAYS               daily returns the historical VaR uses per symbol\n"
+               "                              (1..4999; default 250)\n");
 }
 
 static const bus_actor_def def = {
@@ -89,7 +106,9 @@ int main(int argc, char **argv) {
         bus_env_int("RISK_OUTBOX_INTERVAL_MS", 1000, 10, 600000, &relay_interval_ms, &err) !=
             TB_OK ||
         bus_env_int("RISK_RATE_WINDOW_MS", 1000, 100, 3600000, &service.rate_window_ms, &err) !=
-            TB_OK) {
+            TB_OK ||
+        bus_env_int("RISK_FEE_BPS", 0, 0, 1000, &service.fee_bps, &err) != TB_OK ||
+        bus_env_int("RISK_VAR_DAYS", 250, 1, 4999, &service.var_days, &err) != TB_OK) {
         fprintf(stderr, "tb-risk-management: %s\n", err.message);
         return 2;
     }

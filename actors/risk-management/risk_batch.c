@@ -22,6 +22,7 @@
 #include "outbox.h"
 #include "parallel.h"
 #include "pgarray.h"
+#include "risk_bp.h"
 #include "risk_deps.h"
 #include "risk_intent.h"
 #include "risk_store.h"
@@ -42,6 +43,7 @@ typedef struct item {
     char order_id[TB_ID_CAP];
     int64_t ts_ns;
     char marker[TB_ID_CAP + 16];
+    tb_fixed bp_batch_buy, bp_batch_sell; /* the symbol's earlier approved qty in the batch */
 } item;
 
 /* Facts of one symbol of an account, loaded once per batch. */
@@ -51,6 +53,7 @@ typedef struct symbol_facts {
     bool want_quote; /* an item of the symbol has no event time */
     bool quoted;
     risk_quote quote;
+    tb_fixed batch_buy, batch_sell; /* qty of the batch's approved orders */
 } symbol_facts;
 
 /* The P&L baseline of one event day, asked once per batch. */
@@ -148,6 +151,7 @@ typedef struct account_view {
     tb_fixed pnl;
     day_base *days;
     size_t ndays;
+    tb_fixed bp_taken; /* buying power needed by the batch's approved orders */
 } account_view;
 
 static void view_free(account_view *v) {
@@ -266,6 +270,16 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
     return TB_OK;
 }
 
+/* An approved item's qty and buying power, held for the items after it. */
+static void take_buying_power(const item *x, const risk_facts *f, symbol_facts *sf,
+                              account_view *v) {
+    tb_fixed need = 0, *side = risk_signed_qty(&x->in) > 0 ? &sf->batch_buy : &sf->batch_sell;
+    risk_verdict scratch = {0};
+    risk_bp_check(&x->in, f, &f->bp, &need, &scratch);
+    if (tb_fixed_add(*side, x->in.qty, side) != TB_OK) *side = TB_FIXED_MAX;
+    if (tb_fixed_add(v->bp_taken, need, &v->bp_taken) != TB_OK) v->bp_taken = TB_FIXED_MAX;
+}
+
 /* Runs the checks of the account's items in arrival order. */
 static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
                                   account_view *v, tb_error *err) {
@@ -297,7 +311,16 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
                         .symbol = &sf->pf.symbol,
                         .quote = x->quote,
                         .open_orders = sf->pf.open_orders + approved,
-                        .now_ns = risk_decision_time(x->event_ns, &x->quote)};
+                        .now_ns = risk_decision_time(x->event_ns, &x->quote),
+                        .bp = sf->pf.bp,
+                        .bp_taken = v->bp_taken,
+                        .fee_bps = (uint64_t)service_of(ctx)->fee_bps};
+        /* The batch's approved orders count as open, as once committed. */
+        x->bp_batch_buy = sf->batch_buy;
+        x->bp_batch_sell = sf->batch_sell;
+        if (tb_fixed_add(f.bp.open_buy, sf->batch_buy, &f.bp.open_buy) != TB_OK ||
+            tb_fixed_add(f.bp.open_sell, sf->batch_sell, &f.bp.open_sell) != TB_OK)
+            f.bp.unpriced++; /* cannot be valued: fail closed */
         if (sf->pf.account_known) {
             f.positions_ok = v->positions_ok;
             f.positions = v->positions;
@@ -309,7 +332,10 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
         if (s != TB_OK) break;
         risk_evaluate(&x->in, &f, &x->verdict);
         x->approved = x->verdict.n == 0;
-        if (x->approved) approved++;
+        if (x->approved) {
+            approved++;
+            take_buying_power(x, &f, sf, v);
+        }
     }
     return s;
 }
@@ -362,21 +388,33 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
     risk_live live;
     if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
     size_t m = 0;
+    tb_fixed taken = 0;
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         item *x = its[i];
         if (!x->approved) continue;
         symbol_facts *sf = view_symbol(pg, v, x, err, &s);
         if (sf == NULL) break;
-        risk_facts f = {.limits = &sf->pf.limits, .symbol = &sf->pf.symbol};
+        risk_facts f = {.limits = &sf->pf.limits,
+                        .symbol = &sf->pf.symbol,
+                        .account_known = sf->pf.account_known,
+                        .quote = x->quote,
+                        .bp = sf->pf.bp,
+                        .fee_bps = (uint64_t)service_of(ctx)->fee_bps};
+        if (tb_fixed_add(f.bp.open_buy, x->bp_batch_buy, &f.bp.open_buy) != TB_OK ||
+            tb_fixed_add(f.bp.open_sell, x->bp_batch_sell, &f.bp.open_sell) != TB_OK)
+            f.bp.unpriced++; /* cannot be valued: fail closed */
         risk_recheck(&x->in, &f, &live, m, &x->verdict);
+        if (x->verdict.n == 0) risk_bp_recheck(&x->in, &f, &live, &taken, &x->verdict);
         if (x->verdict.n > 0) {
             x->approved = false;
             continue;
         }
-        orders[m++] = (risk_new_order){
-            .in = &x->in, .order_id = x->order_id, .ts_ns = x->ts_ns, .trace_id = x->trace};
+        orders[m++] = (risk_new_order){.in = &x->in,
+                                       .order_id = x->order_id,
+                                       .ts_ns = x->ts_ns,
+                                       .trace_id = x->trace,
+                                       .reserve_price = risk_reference_price(&x->in, &x->quote)};
     }
-    (void)ctx;
     if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
     if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
     if (s != TB_OK) {

@@ -386,6 +386,7 @@ static const risk_check_fn checks[] = {
     risk_check_max_position,
     risk_check_gross_exposure,
     risk_check_daily_loss,
+    risk_check_buying_power,
     risk_check_open_orders,
     risk_check_expiry,
     risk_check_trail,
@@ -440,11 +441,17 @@ tb_status risk_limits_validate(const tb_risk_limits *l, tb_error *err) {
         uint64_t v;
     } counts[] = {{"max_orders_per_sec", l->max_orders_per_sec},
                   {"max_open_orders", l->max_open_orders},
-                  {"price_collar_bps", l->price_collar_bps}};
+                  {"price_collar_bps", l->price_collar_bps},
+                  {"initial_margin_bps", l->initial_margin_bps}};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         if (counts[i].v > INT32_MAX)
             return tb_error_set(err, TB_INVALID, counts[i].name, "%s must be at most %d",
                                 counts[i].name, INT32_MAX);
+    if (l->initial_margin_bps != 0 &&
+        (l->initial_margin_bps < 10000 || l->initial_margin_bps > 1000000))
+        return tb_error_set(err, TB_INVALID, "initial_margin_bps",
+                            "initial_margin_bps must be 0 (default) or 10000..1000000 (100 %% to "
+                            "10000 %% of a short's notional)");
     const char *p = l->restricted_symbols;
     while (*p) {
         size_t len = strcspn(p, ",");

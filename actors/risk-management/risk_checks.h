@@ -48,6 +48,8 @@
     XX(MAX_POSITION, "max_position", "qty")                                                        \
     XX(MAX_GROSS_EXPOSURE, "max_gross_exposure", "qty")                                            \
     XX(DAILY_LOSS_LIMIT, "daily_loss_limit", "account")                                            \
+    XX(INSUFFICIENT_BUYING_POWER, "insufficient_buying_power", "qty")                              \
+    XX(BUYING_POWER_UNKNOWN, "buying_power_unknown", "account")                                    \
     XX(MAX_OPEN_ORDERS, "max_open_orders", "account")                                              \
     XX(EXPIRE_AT, "expire_at_invalid", "expire_at")                                                \
     XX(TRAIL_INVALID, "trail_invalid", "trail_amount")                                             \
@@ -118,6 +120,19 @@ typedef struct risk_position {
     tb_fixed mark; /* price used for exposure: last price, else average cost */
 } risk_position;
 
+/* What buying power is computed from, read with the other facts in one
+ * statement (risk_store_load; see risk_bp.h for the definitions). */
+typedef struct risk_bp_facts {
+    tb_fixed cash;        /* accounts.cash: after fills and fees, short proceeds included */
+    tb_fixed reserved;    /* held by short positions and open orders, fees excluded */
+    tb_fixed fee_base;    /* notional of the open orders' opening parts (fees are on it) */
+    tb_fixed margin_used; /* the part of reserved held by short positions */
+    uint64_t unpriced;    /* open orders without a price to reserve at */
+    tb_fixed position;    /* signed position in the intent's symbol */
+    tb_fixed open_buy;    /* remaining qty of the symbol's open buys */
+    tb_fixed open_sell;   /* remaining qty of the symbol's open sells */
+} risk_bp_facts;
+
 /* Everything the checks look at. Pointers are borrowed. */
 typedef struct risk_facts {
     const tb_risk_limits *limits; /* effective limits of the account */
@@ -133,6 +148,9 @@ typedef struct risk_facts {
     uint64_t open_orders;
     uint64_t orders_in_window; /* order rate: orders in the last second, this one included */
     int64_t now_ns;            /* the decision's time (event time of a signal), for expire_at */
+    risk_bp_facts bp;          /* valid when account_known */
+    tb_fixed bp_taken;         /* needed by approved orders not yet in bp.reserved (a batch) */
+    uint64_t fee_bps;          /* RISK_FEE_BPS: fees reserved on top of notional */
 } risk_facts;
 
 #define RISK_MAX_FAILURES 24
@@ -170,6 +188,8 @@ void risk_check_reduce_only(const risk_intent *in, const risk_facts *f, risk_ver
 void risk_check_max_position(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 void risk_check_gross_exposure(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 void risk_check_daily_loss(const risk_intent *in, const risk_facts *f, risk_verdict *v);
+/* Cash for buys, margin for short sales (risk_bp.h). */
+void risk_check_buying_power(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 void risk_check_open_orders(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 void risk_check_order_rate(const risk_intent *in, const risk_facts *f, risk_verdict *v);
 /* tif gtd needs an expire_at after f->now_ns; any other tif refuses one. */

@@ -159,7 +159,9 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                     .account_known = pf.account_known,
                     .kill_global = pf.kill_global,
                     .symbol = &pf.symbol,
-                    .open_orders = pf.open_orders};
+                    .open_orders = pf.open_orders,
+                    .bp = pf.bp,
+                    .fee_bps = (uint64_t)svc->fee_bps};
     int64_t event_ns = risk_event_time(in, &f.quote);
     if (event_ns == 0)
         risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
@@ -219,12 +221,20 @@ static tb_status insert_group(PGconn *pg, const risk_group *g, const risk_facts 
     if (s != TB_OK) return s;
     risk_live live;
     s = risk_store_lock_live(pg, g->legs[0].account, &live, err);
-    for (size_t i = 0; s == TB_OK && i < g->n && v->n == 0; i++)
+    /* buying power as for orders of one batch: each leg counts what the
+     * earlier ones need (conservative: at most one exit of a pair fills) */
+    tb_fixed taken = 0;
+    for (size_t i = 0; s == TB_OK && i < g->n && v->n == 0; i++) {
         risk_recheck(&g->legs[i], f, &live, i, v);
+        if (v->n == 0) risk_bp_recheck(&g->legs[i], f, &live, &taken, v);
+    }
     risk_new_order o[RISK_GROUP_MAX];
     for (size_t i = 0; i < g->n; i++)
-        o[i] =
-            (risk_new_order){.in = &g->legs[i], .order_id = ids[i], .ts_ns = ts, .trace_id = trace};
+        o[i] = (risk_new_order){.in = &g->legs[i],
+                                .order_id = ids[i],
+                                .ts_ns = ts,
+                                .trace_id = trace,
+                                .reserve_price = risk_reference_price(&g->legs[i], &f->quote)};
     if (s == TB_OK && v->n == 0) s = risk_store_write_orders(pg, o, g->n, err);
     if (s == TB_OK && v->n == 0) return bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
     tb_error ignored = {0};
@@ -249,7 +259,9 @@ tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *recor
                     .account_known = pf.account_known,
                     .kill_global = pf.kill_global,
                     .symbol = &pf.symbol,
-                    .open_orders = pf.open_orders};
+                    .open_orders = pf.open_orders,
+                    .bp = pf.bp,
+                    .fee_bps = (uint64_t)svc->fee_bps};
     risk_fetch_quote(bus_actor_conn(a), first->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
                      &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);

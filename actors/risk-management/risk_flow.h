@@ -13,6 +13,8 @@
 typedef struct risk_service {
     int64_t dep_timeout_ms; /* RISK_DEPENDENCY_TIMEOUT_MS */
     int64_t rate_window_ms; /* RISK_RATE_WINDOW_MS: 1000 but in tests */
+    int64_t fee_bps;        /* RISK_FEE_BPS: fees reserved with buying power */
+    int64_t var_days;       /* RISK_VAR_DAYS: daily returns of the historical VaR */
     bus_series *m_duplicate_signals;
 } risk_service;
 

@@ -9,6 +9,7 @@
 
 #include "outbox.h"
 #include "pgarray.h"
+#include "risk_bp.h"
 #include "risk_intent.h"
 #include "store.h"
 
@@ -56,14 +57,14 @@ static void col_str(reader *rd, int col, char *out, size_t cap) {
     snprintf(out, cap, "%s", col_null(rd, col) ? "" : PQgetvalue(rd->r, rd->row, col));
 }
 
-/* The 13 limit columns, in the order read by read_limits. */
+/* The 14 limit columns, in the order read by read_limits. */
 #define LIMIT_COLS(p)                                                                              \
     p "max_order_qty, " p "max_order_notional, " p "max_position_qty, " p "max_gross_exposure, " p \
       "daily_loss_limit, " p "max_orders_per_sec, " p "max_open_orders, " p "price_collar_bps, " p \
       "min_qty, " p "lot_size, COALESCE(" p "reduce_only, false), COALESCE(" p                     \
       "kill_switch, false), "                                                                      \
-      "array_to_string(" p "restricted_symbols, ',')"
-#define NLIMIT_COLS 13
+      "array_to_string(" p "restricted_symbols, ','), " p "initial_margin_bps"
+#define NLIMIT_COLS 14
 
 static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     l->max_order_qty = col_fixed(rd, c0 + 0);
@@ -79,6 +80,57 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     l->reduce_only = col_bool(rd, c0 + 10);
     l->kill_switch = col_bool(rd, c0 + 11);
     col_str(rd, c0 + 12, l->restricted_symbols, sizeof l->restricted_symbols);
+    l->initial_margin_bps = col_u64(rd, c0 + 13);
+}
+
+/* Buying power of account $1 (risk_bp.h), as the lateral subquery bp with
+ * the columns read by read_bp; the symbol's columns are for symbol $2
+ * (NULL: none). m is the margin rate of l.initial_margin_bps, which the
+ * statement joins from risk_limits_effective. One pass over the account's
+ * open orders and positions, grouped by symbol; amounts rounded up to 1e-8. */
+#define BP_LATERAL(symbol)                                                                         \
+    "CROSS JOIN LATERAL (SELECT "                                                                  \
+    "(SELECT cash FROM accounts WHERE id = $1), "                                                  \
+    "(ceil(COALESCE(sum(CASE WHEN x.b > 0 THEN x.nb * greatest(x.b - greatest(-x.q, 0), 0) / x.b " \
+    "ELSE 0 END + CASE WHEN x.s > 0 THEN x.ns * greatest(x.s - greatest(x.q, 0), 0) / x.s "        \
+    "* (x.m - 10000) / 10000 ELSE 0 END + CASE WHEN x.q < 0 THEN -x.q * x.mark * x.m / 10000 "     \
+    "ELSE 0 END), 0) * 100000000) / 100000000)::numeric(38, 8), "                                  \
+    "(ceil(COALESCE(sum(CASE WHEN x.b > 0 THEN x.nb * greatest(x.b - greatest(-x.q, 0), 0) / x.b " \
+    "ELSE 0 END + CASE WHEN x.s > 0 THEN x.ns * greatest(x.s - greatest(x.q, 0), 0) / x.s "        \
+    "ELSE 0 END), 0) * 100000000) / 100000000)::numeric(38, 8), "                                  \
+    "(ceil(COALESCE(sum(CASE WHEN x.q < 0 THEN -x.q * x.mark * x.m / 10000 ELSE 0 END), 0) "       \
+    "* 100000000) / 100000000)::numeric(38, 8), "                                                  \
+    "COALESCE(sum(x.unpriced), 0), "                                                               \
+    "COALESCE(sum(x.q) FILTER (WHERE x.symbol = " symbol "), 0), "                                 \
+    "COALESCE(sum(x.b) FILTER (WHERE x.symbol = " symbol "), 0), "                                 \
+    "COALESCE(sum(x.s) FILTER (WHERE x.symbol = " symbol "), 0) "                                  \
+    "FROM (SELECT symbol, COALESCE(p.qty, 0) AS q, COALESCE(p.mark, 0) AS mark, "                  \
+    "COALESCE(o.b, 0) AS b, COALESCE(o.nb, 0) AS nb, COALESCE(o.s, 0) AS s, "                      \
+    "COALESCE(o.ns, 0) AS ns, COALESCE(o.unpriced, 0) AS unpriced, "                               \
+    "COALESCE(l.initial_margin_bps, 15000) AS m "                                                  \
+    "FROM (SELECT symbol, "                                                                        \
+    "sum(qty - filled_qty) FILTER (WHERE side = 'buy') AS b, "                                     \
+    "sum((qty - filled_qty) * COALESCE(reserve_price, limit_price, stop_price, 0)) "               \
+    "FILTER (WHERE side = 'buy') AS nb, "                                                          \
+    "sum(qty - filled_qty) FILTER (WHERE side = 'sell') AS s, "                                    \
+    "sum((qty - filled_qty) * COALESCE(reserve_price, limit_price, stop_price, 0)) "               \
+    "FILTER (WHERE side = 'sell') AS ns, "                                                         \
+    "count(*) FILTER (WHERE COALESCE(reserve_price, limit_price, stop_price) IS NULL) "            \
+    "AS unpriced FROM orders WHERE account = $1 AND status IN " OPEN_STATUSES                      \
+    " GROUP BY symbol) o "                                                                         \
+    "FULL JOIN (SELECT symbol, qty, COALESCE(last_price, avg_cost) AS mark FROM positions "        \
+    "WHERE account = $1 AND qty <> 0) p USING (symbol)) x) bp"
+#define NBP_COLS 8
+
+static void read_bp(reader *rd, int c0, risk_bp_facts *bp) {
+    bp->cash = col_fixed(rd, c0 + 0);
+    bp->reserved = col_fixed(rd, c0 + 1);
+    bp->fee_base = col_fixed(rd, c0 + 2);
+    bp->margin_used = col_fixed(rd, c0 + 3);
+    bp->unpriced = col_u64(rd, c0 + 4);
+    bp->position = col_fixed(rd, c0 + 5);
+    bp->open_buy = col_fixed(rd, c0 + 6);
+    bp->open_sell = col_fixed(rd, c0 + 7);
 }
 
 /* tb_fixed as a parameter: "" for 0 when zero means absent (NULLIF in SQL). */
@@ -110,10 +162,10 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
                                         "s.symbol IS NOT NULL, s.tradable, s.lot_size, "
                                         "s.tick_size, s.min_qty, s.max_qty, "
                                         "(SELECT count(*) FROM orders o WHERE o.account = $1 AND "
-                                        "o.status IN " OPEN_STATUSES ") "
+                                        "o.status IN " OPEN_STATUSES "), bp.* "
                                         "FROM (SELECT 1) one "
                                         "LEFT JOIN risk_limits_effective l ON l.account = $1 "
-                                        "LEFT JOIN symbols s ON s.symbol = $2",
+                                        "LEFT JOIN symbols s ON s.symbol = $2 " BP_LATERAL("$2"),
                               2, p, &r, err);
     if (s != TB_OK) return s;
     reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
@@ -129,6 +181,7 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
     out->symbol.min_qty = col_fixed(&rd, c0 + 5);
     out->symbol.max_qty = col_fixed(&rd, c0 + 6);
     out->open_orders = col_u64(&rd, c0 + 7);
+    read_bp(&rd, c0 + 8, &out->bp);
     PQclear(r);
     return rd.s;
 }
@@ -265,8 +318,8 @@ tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, t
     const char *p[1] = {account};
     s = bus_pg_exec(c,
                     "SELECT l.kill_switch, l.max_open_orders, (SELECT count(*) FROM orders o "
-                    "WHERE o.account = $1 AND o.status IN " OPEN_STATUSES ") "
-                    "FROM risk_limits_effective l WHERE l.account = $1",
+                    "WHERE o.account = $1 AND o.status IN " OPEN_STATUSES "), bp.* "
+                    "FROM risk_limits_effective l " BP_LATERAL("NULL") " WHERE l.account = $1",
                     1, p, &r, err);
     if (s != TB_OK) return s;
     if (PQntuples(r) > 0) {
@@ -275,9 +328,21 @@ tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, t
         out->kill_account = col_bool(&rd, 0);
         out->max_open_orders = col_u64(&rd, 1);
         out->open_orders = col_u64(&rd, 2);
+        read_bp(&rd, 3, &out->bp);
+        s = rd.s;
     }
     PQclear(r);
-    return TB_OK;
+    return s;
+}
+
+void risk_bp_recheck(const risk_intent *in, const risk_facts *facts, const risk_live *live,
+                     tb_fixed *taken, risk_verdict *v) {
+    if (!live->account_known) return;
+    risk_facts now = *facts;
+    now.bp_taken = taken ? *taken : 0;
+    tb_fixed need = 0;
+    risk_bp_check(in, &now, &live->bp, &need, v);
+    if (taken && tb_fixed_add(*taken, need, taken) != TB_OK) *taken = TB_FIXED_MAX;
 }
 
 void risk_recheck(const risk_intent *in, const risk_facts *facts, const risk_live *live,
@@ -320,6 +385,7 @@ enum {
     W_TRAIL_AMOUNT,
     W_TRAIL_BPS,
     W_LIMIT_OFFSET,
+    W_RESERVE,
     W_GROUP,
     W_ROLE,
     W_NCOLS
@@ -331,7 +397,8 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
     for (int k = 0; k < W_NCOLS; k++) bus_pgarray_init(&col[k]);
     for (size_t i = 0; i < n; i++) {
         const risk_intent *in = o[i].in;
-        num qty = N(in->qty, false), lp = N(in->limit_price, true), sp = N(in->stop_price, true);
+        num qty = N(in->qty, false), lp = N(in->limit_price, true), sp = N(in->stop_price, true),
+            rp = N(o[i].reserve_price, true);
         bus_pgarray_str(&col[W_ID], o[i].order_id);
         bus_pgarray_str(&col[W_CLIENT_ID], in->client_order_id);
         bus_pgarray_str(&col[W_ACCOUNT], in->account);
@@ -353,6 +420,7 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
         bus_pgarray_str(&col[W_TRAIL_AMOUNT], ta.s);
         bus_pgarray_i64(&col[W_TRAIL_BPS], in->trail_bps); /* 0: none */
         bus_pgarray_str(&col[W_LIMIT_OFFSET], lo.s);
+        bus_pgarray_str(&col[W_RESERVE], rp.s);
         bus_pgarray_str(&col[W_GROUP], in->group_id);
         bus_pgarray_str(&col[W_ROLE], in->group_role);
     }
@@ -364,7 +432,7 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
             "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, qty, "
             "limit_price, stop_price, tif, source, strategy_id, signal_id, reduce_only, "
             "trace_id, created_at, updated_at, expire_at, trail_amount, trail_bps, limit_offset, "
-            "group_id, group_role) "
+            "reserve_price, group_id, group_role) "
             "SELECT u.id, NULLIF(u.coid, ''), u.acct, u.sym, u.side, u.type, u.qty::numeric, "
             "NULLIF(u.lp, '')::numeric, NULLIF(u.sp, '')::numeric, u.tif, u.src, "
             "NULLIF(u.strat, ''), NULLIF(u.sig, ''), u.ro::boolean, NULLIF(u.tr, ''), "
@@ -373,13 +441,13 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
             "CASE WHEN u.ex = 0 THEN NULL "
             "ELSE 'epoch'::timestamptz + u.ex * interval '1 microsecond' END, "
             "NULLIF(u.ta, '')::numeric, NULLIF(u.tb, 0)::int, NULLIF(u.lo, '')::numeric, "
-            "NULLIF(u.grp, ''), NULLIF(u.role, '') "
+            "NULLIF(u.rp, '')::numeric, NULLIF(u.grp, ''), NULLIF(u.role, '') "
             "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
             "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
             "$12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], "
-            "$18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[]) "
+            "$18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[]) "
             "WITH ORDINALITY AS u(id, coid, acct, sym, side, type, qty, lp, sp, tif, src, strat, "
-            "sig, ro, tr, us, ex, ta, tb, lo, grp, role, n) ORDER BY u.n",
+            "sig, ro, tr, us, ex, ta, tb, lo, rp, grp, role, n) ORDER BY u.n",
             W_NCOLS, p, NULL, err);
     if (s == TB_OK) {
         const char *q[3] = {p[W_ID], p[W_TRACE], p[W_AT_US]};
@@ -424,17 +492,42 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
     risk_live live;
     s = risk_store_lock_live(c, in->account, &live, err);
     if (s == TB_OK) risk_recheck(in, facts, &live, 0, v);
+    if (s == TB_OK && v->n == 0) risk_bp_recheck(in, facts, &live, NULL, v);
     if (s != TB_OK || v->n > 0) {
         rollback(c);
         return s;
     }
-    risk_new_order o = {.in = in, .order_id = order_id, .ts_ns = ts_ns, .trace_id = trace_id};
+    risk_new_order o = {.in = in,
+                        .order_id = order_id,
+                        .ts_ns = ts_ns,
+                        .trace_id = trace_id,
+                        .reserve_price = risk_reference_price(in, &facts->quote)};
     s = risk_store_write_orders(c, &o, 1, err);
     if (s == TB_OK)
         s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
     else
         rollback(c);
     return s;
+}
+
+tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin_bps,
+                                risk_bp_facts *bp, tb_error *err) {
+    memset(bp, 0, sizeof *bp);
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "SELECT l.initial_margin_bps, bp.* FROM risk_limits_effective l "
+                              " " BP_LATERAL("NULL") " WHERE l.account = $1",
+                              1, &account, &r, err);
+    if (s != TB_OK) return s;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return tb_error_set(err, TB_NOT_FOUND, "account", "no account %s", account);
+    }
+    reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+    *margin_bps = col_u64(&rd, 0);
+    read_bp(&rd, 1, bp);
+    PQclear(r);
+    return rd.s;
 }
 
 /* ------------------------------------------------------------ limits -- */
@@ -482,12 +575,13 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
         tb_status s = account_exists(c, l->account, err);
         if (s != TB_OK) return s;
     }
-    num v[10] = {N(l->max_order_qty, true),    N(l->max_order_notional, true),
+    num v[11] = {N(l->max_order_qty, true),    N(l->max_order_notional, true),
                  N(l->max_position_qty, true), N(l->max_gross_exposure, true),
                  N(l->daily_loss_limit, true), U(l->max_orders_per_sec),
                  U(l->max_open_orders),        U(l->price_collar_bps),
-                 N(l->min_qty, true),          N(l->lot_size, true)};
-    const char *p[13] = {defaults ? "*" : l->account,
+                 N(l->min_qty, true),          N(l->lot_size, true),
+                 U(l->initial_margin_bps)};
+    const char *p[14] = {defaults ? "*" : l->account,
                          v[0].s,
                          v[1].s,
                          v[2].s,
@@ -499,17 +593,20 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
                          v[8].s,
                          v[9].s,
                          l->reduce_only ? "true" : "false",
-                         l->restricted_symbols};
+                         l->restricted_symbols,
+                         v[10].s};
     return bus_pg_exec(
         c,
         "INSERT INTO risk_limits (account, max_order_qty, max_order_notional, max_position_qty, "
         "max_gross_exposure, daily_loss_limit, max_orders_per_sec, max_open_orders, "
-        "price_collar_bps, min_qty, lot_size, reduce_only, restricted_symbols, updated_by) "
+        "price_collar_bps, min_qty, lot_size, reduce_only, restricted_symbols, "
+        "initial_margin_bps, updated_by) "
         "VALUES ($1, NULLIF($2, '')::numeric, NULLIF($3, '')::numeric, NULLIF($4, '')::numeric, "
         "NULLIF($5, '')::numeric, NULLIF($6, '')::numeric, NULLIF($7, '')::integer, "
         "NULLIF($8, '')::integer, NULLIF($9, '')::integer, NULLIF($10, '')::numeric, "
         "NULLIF($11, '')::numeric, $12::boolean, "
-        "CASE WHEN $13 = '' THEN NULL ELSE string_to_array($13, ',') END, 'api') "
+        "CASE WHEN $13 = '' THEN NULL ELSE string_to_array($13, ',') END, "
+        "NULLIF($14, '')::integer, 'api') "
         "ON CONFLICT (account) DO UPDATE SET max_order_qty = EXCLUDED.max_order_qty, "
         "max_order_notional = EXCLUDED.max_order_notional, "
         "max_position_qty = EXCLUDED.max_position_qty, "
@@ -519,9 +616,10 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
         "max_open_orders = EXCLUDED.max_open_orders, "
         "price_collar_bps = EXCLUDED.price_collar_bps, min_qty = EXCLUDED.min_qty, "
         "lot_size = EXCLUDED.lot_size, reduce_only = EXCLUDED.reduce_only, "
-        "restricted_symbols = EXCLUDED.restricted_symbols, updated_by = EXCLUDED.updated_by, "
+        "restricted_symbols = EXCLUDED.restricted_symbols, "
+        "initial_margin_bps = EXCLUDED.initial_margin_bps, updated_by = EXCLUDED.updated_by, "
         "updated_at = now()",
-        13, p, NULL, err);
+        14, p, NULL, err);
 }
 
 /* ------------------------------------------------------- kill switch -- */

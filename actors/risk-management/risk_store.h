@@ -26,6 +26,7 @@ typedef struct risk_pg_facts {
     bool kill_global;
     risk_symbol symbol;
     uint64_t open_orders;
+    risk_bp_facts bp; /* buying power: cash, reservations, the symbol's position */
 } risk_pg_facts;
 
 tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
@@ -57,6 +58,7 @@ typedef struct risk_live {
     bool kill_account;
     uint64_t max_open_orders;
     uint64_t open_orders;
+    risk_bp_facts bp; /* account-wide: cash, reserved, fee_base, unpriced */
 } risk_live;
 tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out,
                                tb_error *err) TB_WARN_UNUSED;
@@ -66,12 +68,20 @@ tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out,
 void risk_recheck(const risk_intent *in, const risk_facts *facts, const risk_live *live,
                   uint64_t earlier, risk_verdict *v);
 
+/* Re-runs the buying-power check with the live cash and reservations
+ * (the symbol's position and open orders stay those of facts). *taken
+ * (NULL: none) holds what the orders of the same transaction before this
+ * one need, and receives this one's need added when it passes. Pure. */
+void risk_bp_recheck(const risk_intent *in, const risk_facts *facts, const risk_live *live,
+                     tb_fixed *taken, risk_verdict *v);
+
 /* An approved order to record. */
 typedef struct risk_new_order {
     const risk_intent *in;
     const char *order_id;
     int64_t ts_ns; /* created_at, whole microseconds */
     const char *trace_id;
+    tb_fixed reserve_price; /* the order's reference price; 0 = none */
 } risk_new_order;
 /* Inserts the orders (status new, version 1), their order_events rows and
  * their outbox rows orders.new.<account> (msg_id = order id), in the order
@@ -90,6 +100,12 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n,
 tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_facts *facts,
                                   const char *order_id, int64_t ts_ns, const char *trace_id,
                                   risk_verdict *recheck, tb_error *err) TB_WARN_UNUSED;
+
+/* The account's margin rate and account-wide buying-power amounts (cash,
+ * reserved, margin_used, fee_base, unpriced), as the checks read them.
+ * TB_NOT_FOUND for an unknown account. */
+tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin_bps,
+                                risk_bp_facts *bp, tb_error *err) TB_WARN_UNUSED;
 
 /* Effective limits of account (TB_NOT_FOUND when it does not exist), with
  * kill_switch true when the account's or the global switch is engaged; for

@@ -758,6 +758,22 @@ static tb_status fk_bt_report(bus_ctx *ctx, const void *ev) {
                      json_pack("{s:s, s:f, s:[]}", "backtest_id", "bt1", "sharpe", 1.25, "trades"));
 }
 
+static tb_status fk_account_risk(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    note(ctx, &tb_query_desc, ev);
+    return reply_raw(ctx, json_pack("{s:s, s:s, s:[]}", "account", q->account, "buying_power",
+                                    "100", "positions"));
+}
+
+static tb_status fk_position_risk(bus_ctx *ctx, const void *ev) {
+    const tb_query *q = ev;
+    note(ctx, &tb_query_desc, ev);
+    tb_position_risk p = {.qty = 100000000, .mark = 10000000000};
+    snprintf(p.account, sizeof p.account, "%s", q->account);
+    snprintf(p.symbol, sizeof p.symbol, "%s", q->symbol);
+    return bus_reply(ctx, &tb_position_risk_desc, &p);
+}
+
 #define EP(n, subj, type, fn)                                                                      \
     { .name = n, .kind = BUS_REQUEST, .subject = subj, .event = type, .handler = fn }
 static const bus_endpoint fake_endpoints[] = {
@@ -774,6 +790,8 @@ static const bus_endpoint fake_endpoints[] = {
     EP("limits-get", "api.risk.limits.get", &tb_query_desc, fk_limits_get),
     EP("limits-set", "api.risk.limits.set", &tb_risk_limits_desc, fk_limits_set),
     EP("killswitch", "api.risk.killswitch", &tb_kill_switch_desc, fk_killswitch),
+    EP("account-risk", "api.risk.accounts.get", &tb_query_desc, fk_account_risk),
+    EP("position-risk", "api.risk.positions.get", &tb_query_desc, fk_position_risk),
     EP("strategies", "api.strategies.list", &tb_query_desc, fk_strategies_list),
     EP("strategy-create", "api.strategies.create", &tb_strategy_desc, fk_strategy_create),
     EP("strategy-get", "api.strategies.get", &tb_query_desc, fk_strategy_get),

@@ -52,6 +52,8 @@ static const char *const design_routes[][2] = {
     /* beyond DESIGN §6: the rest of the services' api.* endpoints */
     {"DELETE", "/v1/alerts/rules/{id}"},
     {"GET", "/v1/webhooks/{id}/deliveries"},
+    {"GET", "/v1/risk/accounts/{account}"},
+    {"GET", "/v1/risk/accounts/{account}/positions/{symbol}"},
     {"POST", "/v1/api-keys"},
     {"DELETE", "/v1/api-keys/{id}"},
     {"GET", "/v1/me"}, /* the web UI learns the key's role from it */
@@ -103,9 +105,14 @@ START_TEST(entries_are_consistent) {
         for (size_t k = 0; k < i; k++)
             ck_assert_msg(strcmp(rs[k].method, m) || strcmp(rs[k].path, r->path), "duplicate %s %s",
                           m, r->path);
-        const char *b = strchr(r->path, '{');
-        ck_assert_msg(b == NULL || strchr(b + 1, '{') == NULL, "%s: more than one parameter",
+        /* A second parameter goes to path_field2; a third has nowhere to go. */
+        const char *b = strchr(r->path, '{'), *b2 = b ? strchr(b + 1, '{') : NULL;
+        ck_assert_msg(b2 == NULL || strchr(b2 + 1, '{') == NULL, "%s: more than two parameters",
                       r->path);
+        ck_assert_msg((b2 != NULL) == (r->path_field2 != NULL), "%s: path_field2", r->path);
+        if (b2)
+            ck_assert_msg(field_in(r->request, r->path_field2, strlen(r->path_field2)),
+                          "%s: second path field", r->path);
         if (r->action == GW_BUS) {
             ck_assert_msg(r->subject && strncmp(r->subject, "api.", 4) == 0, "%s %s: subject", m,
                           r->path);
@@ -178,6 +185,18 @@ START_TEST(matching) {
     ck_assert_int_eq(gw_route_match("GET", "/", &m), GW_MATCH_NO_ROUTE);
     ck_assert_int_eq(gw_route_match("GET", "/v1/alerts/rules", &m), GW_MATCH_OK);
     ck_assert_str_eq(m.route->subject, "api.alerts.rules.list");
+    /* Two parameters: the account and the symbol. */
+    ck_assert_int_eq(gw_route_match("GET", "/v1/risk/accounts/ACC-1/positions/DAX", &m),
+                     GW_MATCH_OK);
+    ck_assert_str_eq(m.route->subject, "api.risk.positions.get");
+    ck_assert(m.has_param && m.has_param2);
+    ck_assert_str_eq(m.param, "ACC-1");
+    ck_assert_str_eq(m.param2, "DAX");
+    ck_assert_int_eq(gw_route_match("GET", "/v1/risk/accounts/ACC-1", &m), GW_MATCH_OK);
+    ck_assert_str_eq(m.route->subject, "api.risk.accounts.get");
+    ck_assert(!m.has_param2);
+    ck_assert_int_eq(gw_route_match("GET", "/v1/risk/accounts/ACC-1/positions/", &m),
+                     GW_MATCH_NO_ROUTE);
     char name[32];
     ck_assert(gw_route_param(find_route("GET", "/v1/market/quotes/{symbol}"), name, sizeof name));
     ck_assert_str_eq(name, "symbol");

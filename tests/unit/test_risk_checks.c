@@ -42,6 +42,7 @@ static void reset(void) {
     w.f.positions_ok = true;
     w.f.positions = w.positions;
     w.f.pnl_ok = true;
+    w.f.bp.cash = FX(1000000000); /* buying power never binds here: test_risk_bp.c */
 }
 
 static void set_position(const char *sym, tb_fixed qty, tb_fixed mark) {
@@ -234,7 +235,11 @@ START_TEST(max_order_notional) {
     /* overflow of qty x price is a rejection, not a wrap */
     w.limits.max_order_notional = FX(1);
     w.in.qty = TB_FIXED_MAX / 2;
-    expect_only(RISK_MAX_ORDER_NOTIONAL, "qty");
+    eval();
+    /* ... and no cash covers it either */
+    ck_assert_uint_eq(w.v.n, 2);
+    ck_assert_int_eq(w.v.failures[0].reason, RISK_MAX_ORDER_NOTIONAL);
+    ck_assert_int_eq(w.v.failures[1].reason, RISK_INSUFFICIENT_BUYING_POWER);
 }
 END_TEST
 

@@ -2,7 +2,8 @@
  * main.c parses the global options and dispatches; ctl_discover.c lists
  * services and their health; ctl_trade.c drives the kill switch and orders;
  * ctl_replay.c starts a market-data replay and waits for its end;
- * ctl_backtest.c starts a backtest, follows it and prints its report. */
+ * ctl_backtest.c starts a backtest, follows it and prints its report;
+ * ctl_risk.c prints the portfolio risk of an account or a position. */
 #ifndef TB_CTL_H
 #define TB_CTL_H
 
@@ -52,5 +53,6 @@ int ctl_killswitch(ctl *c, int argc, char **argv);
 int ctl_order(ctl *c, int argc, char **argv);
 int ctl_replay(ctl *c, int argc, char **argv);
 int ctl_backtest(ctl *c, int argc, char **argv);
+int ctl_risk(ctl *c, int argc, char **argv);
 
 #endif

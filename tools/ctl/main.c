@@ -8,8 +8,8 @@
  *   $ build/tools/ctl/tb-ctl order submit --account DEMO --symbol DAX --side buy --qty 1
  *   {"order_id":"...","status":"accepted",...}
  *
- * Commands: services, health, killswitch, order submit|group|cancel, replay, backtest (see
- * usage() below). Results go to stdout, problems to stderr; exit status 0 on
+ * Commands: services, health, killswitch, order submit|group|cancel, replay, backtest, risk
+ * (see usage() below). Results go to stdout, problems to stderr; exit status 0 on
  * success, 1 when the bus or a service says no, 2 on bad usage. */
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +58,11 @@ static void usage(FILE *f) {
                "                                api.backtests.create of FILE (under\n"
                "                                MD_REPLAY_DIR) on its own account and symbols;\n"
                "                                waits with a progress bar (on a terminal) and\n"
-               "                                prints the report (a grid: its ranked runs)"
+               "                                prints the report (a grid: its ranked runs)\n"
+               "  risk ACCOUNT [--symbol S]     api.risk.accounts.get: exposure, leverage,\n"
+               "                                margin, buying power, historical VaR and each\n"
+               "                                position's; with --symbol that position's\n"
+               "                                (api.risk.positions.get)\n"
                "\n"
                "Options:\n"
                "  --timeout S   request timeout in seconds (default 5)\n"
@@ -190,6 +194,7 @@ int main(int argc, char **argv) {
     } commands[] = {
         {"services", ctl_services}, {"health", ctl_health}, {"killswitch", ctl_killswitch},
         {"order", ctl_order},       {"replay", ctl_replay}, {"backtest", ctl_backtest},
+        {"risk", ctl_risk},
     };
     int (*fn)(ctl *, int, char **) = NULL;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

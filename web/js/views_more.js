@@ -91,8 +91,9 @@ export function strategies(root, ctx) {
 // -------------------------------------------------------------------- risk --
 
 const LIMITS = ['max_order_qty', 'max_order_notional', 'max_position_qty', 'max_gross_exposure', 'daily_loss_limit',
-  'max_orders_per_sec', 'max_open_orders', 'price_collar_bps', 'min_qty', 'lot_size', 'restricted_symbols'];
-const INTEGER = ['max_orders_per_sec', 'max_open_orders', 'price_collar_bps'];
+  'max_orders_per_sec', 'max_open_orders', 'price_collar_bps', 'min_qty', 'lot_size', 'restricted_symbols',
+  'initial_margin_bps'];
+const INTEGER = ['max_orders_per_sec', 'max_open_orders', 'price_collar_bps', 'initial_margin_bps'];
 
 export function risk(root, ctx) {
   const acct = ctx.account;
