@@ -216,8 +216,9 @@ static const gw_route routes[] = {
      GW_IN_QUERY, Q, "interval", "id", .reply = &tb_performance_desc,
      .flags = GW_F_SCOPED | GW_F_RAW, .success = 200, .timeout_ms = 30000,
      .summary = "The run's report: every statistic of /v1/analytics plus backtest_id, "
-                "symbols (as named in the request), trades (round trips) and equity (with "
-                "drawdown); partial while running or after a cancel."},
+                "symbols (as named in the request), the run's costs (fee_bps, fee_min, "
+                "slippage_bps; fees is what its fills paid), trades (round trips) and equity "
+                "(with drawdown); partial while running or after a cancel."},
     {"GET", "/v1/backtests/{id}", GW_ROLE_VIEWER, GW_BUS, "api.backtests.get", GW_IN_QUERY, Q, "",
      "id", .reply = &tb_backtest_desc, .flags = GW_F_SCOPED | GW_F_RAW, .success = 200,
      .timeout_ms = 30000,

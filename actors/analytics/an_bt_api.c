@@ -74,15 +74,25 @@ static void delete_account(bus_ctx *ctx, const char *account) {
                 err.message);
 }
 
-/* The run's account, limits and one strategy per symbol (bt<N>-<SYM>). */
+/* The run's costs, its account, limits and one strategy per symbol
+ * (bt<N>-<SYM>). The costs go first: trading-execution checks them (a bad
+ * value is refused before anything exists) and takes them only while the
+ * account has no order; none asked for is a zero model, so the run is
+ * priced by its request alone, whatever the live EXEC_* settings. */
 static tb_status setup_run(bus_ctx *ctx, an_bt_row *run, const an_bt_symbols *syms, tb_error *err) {
     const tb_backtest *b = &run->spec;
+    tb_fee_model fm = {
+        .fee_bps = b->fee_bps, .fee_min = b->fee_min, .slippage_bps = b->slippage_bps};
+    tb_fee_model fmout;
+    snprintf(fm.account, sizeof fm.account, "%s", run->id);
+    tb_status s =
+        ask(ctx, "api.exec.fees.set", &tb_fee_model_desc, &fm, &tb_fee_model_desc, &fmout, err);
+    if (s != TB_OK) return s;
     tb_account a = {0}, aout;
     snprintf(a.account, sizeof a.account, "%s", run->id);
     snprintf(a.name, sizeof a.name, "backtest %s", run->id);
     a.initial_cash = b->initial_cash > 0 ? b->initial_cash : an_bt.default_cash;
-    tb_status s =
-        ask(ctx, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc, &aout, err);
+    s = ask(ctx, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc, &aout, err);
     if (s != TB_OK) return s;
     snprintf(run->run_account, sizeof run->run_account, "%s", run->id);
     tb_risk_limits l, lout;
@@ -287,10 +297,6 @@ static tb_status bars_csv(bus_ctx *ctx, const an_bt_data *d, const an_bt_symbols
 tb_status an_bt_on_create(bus_ctx *ctx, const void *ev) {
     tb_backtest in = *(const tb_backtest *)ev;
     tb_error err = {0};
-    if (in.fee_bps != 0 || in.slippage_bps != 0)
-        return bus_fail(ctx, TB_REJECTED, in.fee_bps ? "fee_bps" : "slippage_bps",
-                        "per-run fees and slippage are not supported yet: trading-execution "
-                        "applies EXEC_FEE_BPS and EXEC_SLIPPAGE_BPS to every account");
     an_bt_data data;
     an_bt_symbols syms;
     size_t ngrid = 0;
@@ -665,6 +671,12 @@ tb_status an_bt_on_report(bus_ctx *ctx, const void *ev) {
     json_object_set_new(j, "backtest_id", json_string(row.id));
     json_object_set_new(j, "status", json_string(row.status));
     json_object_set_new(j, "symbols", json_string(row.spec.symbols));
+    /* The costs the run was priced with (fees: what its fills paid). */
+    char fee_min[TB_FIXED_STRLEN];
+    tb_fixed_format(row.spec.fee_min, fee_min);
+    json_object_set_new(j, "fee_bps", json_integer((json_int_t)row.spec.fee_bps));
+    json_object_set_new(j, "fee_min", json_string(fee_min));
+    json_object_set_new(j, "slippage_bps", json_integer((json_int_t)row.spec.slippage_bps));
     for (size_t i = 0; i < ntrips; i++)
         snprintf(trips[i].symbol, sizeof trips[i].symbol, "%s", user_symbol(&row, trips[i].symbol));
     /* Run-scoped names stay inside the run: one strategy per symbol. */

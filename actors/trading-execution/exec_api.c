@@ -1,10 +1,13 @@
 /* Request endpoints of trading-execution: api.orders.get, api.orders.list
- * and api.orders.cancel, all taking a tb_query. When the query carries
- * `accounts` (the caller's scope, set by the gateway), orders of other
- * accounts do not exist for the caller (TB_NOT_FOUND / not listed). */
+ * and api.orders.cancel, all taking a tb_query (when the query carries
+ * `accounts`, the caller's scope set by the gateway, orders of other
+ * accounts do not exist for the caller: TB_NOT_FOUND / not listed), and
+ * api.exec.fees.set|get with a tb_fee_model: an account's own fees and
+ * slippage (a backtest's run account, set by analytics). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec_fees.h"
 #include "exec_service.h"
 #include "exec_store.h"
 
@@ -80,4 +83,49 @@ tb_status exec_api_cancel(bus_ctx *ctx, const void *ev) {
     tb_status s = exec_cancel_order(ctx, q->id, NULL, q->accounts, EXEC_REASON_USER, &row, &err);
     if (s != TB_OK) return bus_fail_err(ctx, &err);
     return bus_reply(ctx, &tb_order_record_desc, &row.rec);
+}
+
+/* The wire's unsigned bps as the domain's model; a value past int64 stays
+ * out of range for the validation. */
+static exec_fee_model model_of(const tb_fee_model *in) {
+    return (exec_fee_model){
+        .fee_bps = in->fee_bps > INT64_MAX ? INT64_MAX : (int64_t)in->fee_bps,
+        .slippage_bps = in->slippage_bps > INT64_MAX ? INT64_MAX : (int64_t)in->slippage_bps,
+        .fee_min = in->fee_min,
+    };
+}
+
+tb_status exec_api_fees_set(bus_ctx *ctx, const void *ev) {
+    const tb_fee_model *in = ev;
+    if (in->account[0] == '\0')
+        return bus_fail(ctx, TB_MISSING_FIELD, "account", "account required");
+    exec_fee_model m = model_of(in);
+    tb_error err = {0};
+    if (exec_fee_model_validate(&m, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    PGconn *c = bus_ctx_pg(ctx, &err);
+    if (c == NULL) return bus_fail_err(ctx, &err);
+    if (exec_fees_store(c, in->account, &m, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    bus_log(BUS_LOG_INFO, "fee model of %s: fee %lld bp, min %lld/1e8, slippage %lld bp",
+            in->account, (long long)m.fee_bps, (long long)m.fee_min, (long long)m.slippage_bps);
+    tb_fee_model out = *in;
+    out.found = true;
+    return bus_reply(ctx, &tb_fee_model_desc, &out);
+}
+
+tb_status exec_api_fees_get(bus_ctx *ctx, const void *ev) {
+    const tb_fee_model *in = ev;
+    if (in->account[0] == '\0')
+        return bus_fail(ctx, TB_MISSING_FIELD, "account", "account required");
+    tb_error err = {0};
+    PGconn *c = bus_ctx_pg(ctx, &err);
+    if (c == NULL) return bus_fail_err(ctx, &err);
+    exec_fee_model m;
+    bool found = false;
+    if (exec_fees_load(c, in->account, &m, &found, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    tb_fee_model out = {.fee_bps = (uint64_t)m.fee_bps,
+                        .fee_min = m.fee_min,
+                        .slippage_bps = (uint64_t)m.slippage_bps,
+                        .found = found};
+    snprintf(out.account, sizeof out.account, "%s", in->account);
+    return bus_reply(ctx, &tb_fee_model_desc, &out);
 }

@@ -7,10 +7,10 @@
 tb_status exec_service_load(exec_service *s, tb_error *err) {
     memset(s, 0, sizeof *s);
     int64_t v;
-    tb_status st = bus_env_int("EXEC_SLIPPAGE_BPS", 0, 0, 1000, &v, err);
+    tb_status st = bus_env_int("EXEC_SLIPPAGE_BPS", 0, 0, EXEC_BPS_MAX, &v, err);
     if (st != TB_OK) return st;
     s->params.slippage_bps = v;
-    if ((st = bus_env_int("EXEC_FEE_BPS", 0, 0, 1000, &v, err)) != TB_OK) return st;
+    if ((st = bus_env_int("EXEC_FEE_BPS", 0, 0, EXEC_BPS_MAX, &v, err)) != TB_OK) return st;
     s->params.fee_bps = v;
     const char *fee_min = bus_env("EXEC_FEE_MIN", "0");
     if (tb_fixed_parse_cstr(fee_min, &s->params.fee_min) != TB_OK || s->params.fee_min < 0)
@@ -42,6 +42,8 @@ void exec_service_usage(FILE *f) {
           "  EXEC_FEE_BPS             fee per fill, basis points of the notional (0..1000, "
           "default 0)\n"
           "  EXEC_FEE_MIN             minimum fee per fill, decimal (default 0)\n"
+          "                           (these three price accounts without a fee model of their\n"
+          "                           own; a backtest's run account has one: api.exec.fees.set)\n"
           "  EXEC_STOP_TRIGGER        last | touch: what stop prices compare with (default last)\n"
           "  EXEC_ORDER_BATCH         ORDERS messages fetched and applied in one transaction "
           "(1..1024, default 128)\n"

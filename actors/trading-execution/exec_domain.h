@@ -76,6 +76,21 @@ bool exec_status_is_terminal(exec_status s);
 /* The transition table: true when from -> to is a legal step. */
 bool exec_transition_allowed(exec_status from, exec_status to);
 
+/* An account's own costs (a backtest's, api.exec.fees.set), used for its
+ * orders instead of the fee and slippage of exec_params. Limits: bps
+ * 0..EXEC_BPS_MAX, fee_min 0..EXEC_FEE_MIN_MAX. */
+typedef struct exec_fee_model {
+    int64_t slippage_bps;
+    int64_t fee_bps;
+    tb_fixed fee_min;
+} exec_fee_model;
+
+#define EXEC_BPS_MAX     1000
+#define EXEC_FEE_MIN_MAX (INT64_C(1000000) * TB_FIXED_SCALE)
+
+/* Checks a model against the limits: TB_INVALID naming the field. */
+tb_status exec_fee_model_validate(const exec_fee_model *m, tb_error *err) TB_WARN_UNUSED;
+
 /* An order as the venue sees it. The glue fills it from the orders row. */
 typedef struct exec_order {
     exec_side side;
@@ -102,6 +117,8 @@ typedef struct exec_order {
     tb_fixed limit_offset;
     tb_fixed trail_stop;
     bool trail_moved;
+    bool own_fees; /* fees below price it, not exec_params' (its account's model) */
+    exec_fee_model fees;
     /* Order groups (exec_group_link sets the links within one array):
      * peer is 1 + the index of the OCO partner (the other leg, or the other
      * exit of a bracket), 0 for none; entry is 1 + the index of a bracket
@@ -193,6 +210,10 @@ bool exec_gtd_expired(const exec_order *o, int64_t now_ns);
 /* Whether a stop order's trigger price (a trailing stop's current stop) is
  * reached by q. */
 bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigger);
+
+/* The parameters o is priced with: p, with the fee and slippage of o's
+ * account's own model when it has one. */
+exec_params exec_params_for(const exec_params *p, const exec_order *o);
 
 /* ---- trailing stops (exec_trail.c) ---- */
 

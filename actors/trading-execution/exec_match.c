@@ -55,6 +55,27 @@ bool exec_stop_hit(const exec_order *o, const exec_quote *q, exec_trigger trigge
     return o->side == EXEC_BUY ? px >= stop : px <= stop;
 }
 
+tb_status exec_fee_model_validate(const exec_fee_model *m, tb_error *err) {
+    if (m->fee_bps < 0 || m->fee_bps > EXEC_BPS_MAX)
+        return tb_error_set(err, TB_INVALID, "fee_bps", "fee_bps must be 0..%d", EXEC_BPS_MAX);
+    if (m->slippage_bps < 0 || m->slippage_bps > EXEC_BPS_MAX)
+        return tb_error_set(err, TB_INVALID, "slippage_bps", "slippage_bps must be 0..%d",
+                            EXEC_BPS_MAX);
+    if (m->fee_min < 0 || m->fee_min > EXEC_FEE_MIN_MAX)
+        return tb_error_set(err, TB_INVALID, "fee_min", "fee_min must be 0..1000000");
+    return TB_OK;
+}
+
+exec_params exec_params_for(const exec_params *p, const exec_order *o) {
+    exec_params e = *p;
+    if (o->own_fees) {
+        e.slippage_bps = o->fees.slippage_bps;
+        e.fee_bps = o->fees.fee_bps;
+        e.fee_min = o->fees.fee_min;
+    }
+    return e;
+}
+
 tb_status exec_fee(tb_fixed qty, tb_fixed price, const exec_params *p, tb_fixed *out) {
     tb_fixed notional, fee = 0;
     tb_status s = tb_fixed_mul(qty, price, TB_ROUND_HALF_EVEN, &notional);
@@ -119,8 +140,10 @@ static tb_status book_fill(exec_order *o, tb_fixed qty, tb_fixed price) {
 }
 
 /* Matches one open, accepted order; updates it, its outcome and the pool. */
-static void match_one(const exec_quote *q, const exec_params *p, int64_t now_ns, bool arrival,
+static void match_one(const exec_quote *q, const exec_params *global, int64_t now_ns, bool arrival,
                       exec_order *o, tb_fixed workable, pool *pl, exec_outcome *out) {
+    exec_params own = exec_params_for(global, o);
+    const exec_params *p = &own;
     if (exec_day_expired(o, now_ns)) {
         step(o, out, EXEC_EXPIRED, EXEC_REASON_DAY_END);
         return;

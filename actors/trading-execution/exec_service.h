@@ -88,5 +88,10 @@ tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *acco
 tb_status exec_api_get(bus_ctx *ctx, const void *query);
 tb_status exec_api_list(bus_ctx *ctx, const void *query);
 tb_status exec_api_cancel(bus_ctx *ctx, const void *query);
+/* api.exec.fees.set|get with tb_fee_model: an account's own fees and
+ * slippage (exec_fees.h); set validates (exec_fee_model_validate) and is a
+ * TB_CONFLICT once the account has orders. */
+tb_status exec_api_fees_set(bus_ctx *ctx, const void *model);
+tb_status exec_api_fees_get(bus_ctx *ctx, const void *model);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec_fees.h"
 #include "exec_service.h"
 #include "outbox.h"
 #include "pgarray.h"
@@ -165,6 +166,17 @@ static tb_status load_one(PGconn *c, const char *sql, int np, const char *const 
     return s;
 }
 
+/* Orders about to be matched carry their account's fee model. */
+static tb_status with_fees(PGconn *c, exec_row **rows, size_t *n, tb_error *err) {
+    tb_status s = exec_fees_attach(c, *rows, *n, err);
+    if (s != TB_OK) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out, tb_error *err) {
     const char *p[1] = {order_id};
     return load_one(c, "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id = $1 FOR UPDATE OF o",
@@ -189,7 +201,7 @@ tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, ex
                       "ORDER BY o.order_id COLLATE \"C\" FOR UPDATE OF o",
                       1, p, rows, nrows, err);
     bus_pgarray_close(&a);
-    return s;
+    return s == TB_OK ? with_fees(c, rows, nrows, err) : s;
 }
 
 tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, exec_row *out,
@@ -237,7 +249,7 @@ tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t n
             "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
             2, p, rows, n, err);
     free(list);
-    return s;
+    return s == TB_OK ? with_fees(c, rows, n, err) : s;
 }
 
 tb_status exec_store_lock_day_due(PGconn *c, int64_t cutoff_ns, int64_t limit, exec_row **rows,

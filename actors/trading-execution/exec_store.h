@@ -154,8 +154,9 @@ tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
                                   exec_symbol_quote *out, tb_error *err) TB_WARN_UNUSED;
 
 /* In the caller's transaction, one statement: loads and locks the orders
- * ids[0..n) in id order. *rows malloc'd (caller frees); absent ids are not
- * in it. */
+ * ids[0..n) in id order, each with its account's fee model (exec_fees.h;
+ * a second statement when one is not cached). *rows malloc'd (caller
+ * frees); absent ids are not in it. */
 tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, exec_row **rows,
                                  size_t *nrows, tb_error *err) TB_WARN_UNUSED;
 
@@ -185,8 +186,9 @@ tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out,
 tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, exec_row *out,
                          tb_error *err) TB_WARN_UNUSED;
 /* Loads and locks the accepted/partially filled orders of syms, at most limit a symbol (the
- * oldest), in (symbol, created_at, order_id) order: time priority within a symbol. *rows is
- * malloc'd (caller frees), also when *n is 0. */
+ * oldest), in (symbol, created_at, order_id) order: time priority within a symbol; each with
+ * its account's fee model, like exec_store_lock_orders. *rows is malloc'd (caller frees), also
+ * when *n is 0 (NULL after a failure). */
 tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t nsyms, int64_t limit,
                                     exec_row **rows, size_t *n, tb_error *err) TB_WARN_UNUSED;
 /* Loads and locks (SKIP LOCKED) open day orders created before cutoff_ns. */

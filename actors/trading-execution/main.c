@@ -5,9 +5,11 @@
  * exec_order_batch.c) and ticks (md.tick.<symbol>, queue group).
  * Produces fills on the FILLS stream (fills.<account>.<symbol>, Nats-Msg-Id =
  * fill id, through the transactional outbox) and orders.status.<account>
- * for every transition. Answers api.orders.get|list|cancel. Orders, fills
- * and the per-symbol tick sequence live in PostgreSQL; workers keep no state
- * of their own, so any number of copies behave as one. */
+ * for every transition. Answers api.orders.get|list|cancel and
+ * api.exec.fees.set|get (an account's own fees, a backtest's). Orders, fills,
+ * fee models and the per-symbol tick sequence live in PostgreSQL; workers
+ * keep no state of their own but a cache of fee models that cannot go stale
+ * (exec_fees.h), so any number of copies behave as one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,16 @@ static bus_endpoint endpoints[] = {
      .subject = "api.orders.cancel",
      .event = &tb_query_desc,
      .handler = exec_api_cancel},
+    {.name = "fees-set",
+     .kind = BUS_REQUEST,
+     .subject = "api.exec.fees.set",
+     .event = &tb_fee_model_desc,
+     .handler = exec_api_fees_set},
+    {.name = "fees-get",
+     .kind = BUS_REQUEST,
+     .subject = "api.exec.fees.get",
+     .event = &tb_fee_model_desc,
+     .handler = exec_api_fees_get},
 };
 
 /* Opens the connections the hot paths use before the first message: a new

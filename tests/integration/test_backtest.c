@@ -292,9 +292,9 @@ START_TEST(backtests_beside_live_trading) {
         413, "grid");
     bad("{\"kind\":\"sma_cross\",\"symbols\":\"NOPE\",\"data\":{\"file\":\"eustock_daily.csv\"}}",
         400, "symbols");
-    bad("{\"kind\":\"sma_cross\",\"symbols\":\"DAX\",\"data\":{\"file\":\"eustock_daily.csv\"},"
-        "\"fee_bps\":5}",
-        422, "fee_bps");
+    bad("{\"kind\":\"sma_cross\",\"params\":{\"fast\":5,\"slow\":20},\"symbols\":\"DAX\","
+        "\"data\":{\"file\":\"eustock_daily.csv\"},\"fee_bps\":5000}",
+        400, "fee_bps");
 
     /* Two identical runs at once and a paced one, beside the live trading. */
     char body[512], a[64], b[64], p[64], solo[64];

@@ -23,6 +23,8 @@ const TRADER = env('TB_UI_TRADER_KEY');
 const VIEWER = env('TB_UI_VIEWER_KEY');
 const ACCOUNT = env('TB_UI_ACCOUNT');
 const SHOTS = process.env.TB_UI_SHOTS || '';
+// The bundled EuStock closes, read by the page from a local file.
+const CSV_FILE = new URL('../../data/eustock_daily.csv', import.meta.url).pathname;
 const XSS = '<img src=x onerror=window.__xss=1>';
 
 const deadline = setTimeout(() => { console.error('FAIL: the whole run took over 420 s'); process.exit(1); }, 420000);
@@ -395,6 +397,52 @@ try {
       await page.waitForSelector('[data-testid=bt-stats] [data-field=fills]')
         .then(() => check(true, 'backtests: the canceled run has its report'), () => check(false, 'backtests: no report of the canceled run'));
     }
+  }
+
+  // A csv run from the page: the EuStock file read by the browser from a
+  // local file into the CSV field and sent in the request (data.csv), with
+  // the run's own fee, minimum fee and slippage; its report shows them and
+  // the fees its fills paid.
+  await setField('[data-testid=bt-source]', 'csv');
+  check(await page.$eval('[data-testid=bt-file]', (e) => e.disabled) &&
+    await page.$eval('[data-testid=bt-source-file]', (e) => e.hidden) &&
+    !(await page.$eval('[data-testid=bt-source-csv]', (e) => e.hidden)),
+  'backtests: choosing csv shows its fields and sets the file aside');
+  const csvInput = await page.$('[data-testid=bt-csv-file]');
+  await csvInput.uploadFile(CSV_FILE);
+  await page.waitForFunction(() => /bytes read/.test(document.querySelector('[data-testid=bt-csv-note]').textContent), { timeout: 10000 })
+    .then(() => check(true, 'backtests: the local file is read in the browser'), () => check(false, 'backtests: the local file was not read'));
+  check(await page.$eval('[data-testid=bt-csv]', (e) => e.value.startsWith('date,symbol,close') && e.value.length > 100000),
+    'backtests: the CSV field holds the file');
+  await setField('[data-testid=bt-format]', 'closes');
+  await setField('[data-testid=bt-speed]', '0');
+  await setField('[data-testid=bt-fee-bps]', '25');
+  await setField('[data-testid=bt-fee-min]', '5');
+  await setField('[data-testid=bt-slippage-bps]', '10');
+  await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
+  await page.click('[data-testid=bt-launch]');
+  await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+  r = await text(page, '[data-testid=bt-result]');
+  const cm = /Launched (bt\d+)/.exec(r);
+  check(!!cm, `backtests: a csv run launched from the page (${r})`);
+  if (cm) {
+    await page.waitForFunction((id) => (document.querySelector('[data-testid=bt-detail] h2') || {}).textContent.includes(id), { timeout: WAIT }, cm[1])
+      .then(() => check(true, 'backtests: the csv run is on show'), () => check(false, 'backtests: the csv run is not on show'));
+    const ended = await page.waitForFunction(() => {
+      const s = document.querySelector('[data-testid=bt-status]');
+      return s && s.textContent !== '' && s.textContent !== 'running';
+    }, { timeout: 150000 }).then(() => true, () => false);
+    const status = await text(page, '[data-testid=bt-status]');
+    check(ended && status === 'done', `backtests: the csv run ${cm[1]} ended ${status}`);
+    const facts = await text(page, '[data-testid=bt-facts]');
+    check(/"csv"/.test(facts), `backtests: the csv run's data is the request's csv (${facts.slice(0, 200)})`);
+    await page.waitForSelector('[data-testid=bt-stats] [data-field=fee_bps]')
+      .then(() => check(true, 'backtests: the csv run has its report'), () => check(false, 'backtests: no report of the csv run'));
+    const cs = await page.$$eval('[data-testid=bt-stats] [data-field]', (es) => Object.fromEntries(es.map((e) => [e.dataset.field, e.textContent])));
+    check(cs.fee_bps === '25' && cs.slippage_bps === '10' && Number(cs.fee_min) === 5,
+      `backtests: the report shows the run's costs (fee ${cs.fee_bps} bp, minimum ${cs.fee_min}, slippage ${cs.slippage_bps} bp)`);
+    check(Number(cs.fees) >= 5 * Number(cs.fills) && Number(cs.fills) > 10,
+      `backtests: every fill paid at least the minimum fee (${cs.fees} for ${cs.fills} fills)`);
   }
 
   await shots(page, 'trader', btId);

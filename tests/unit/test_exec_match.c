@@ -670,6 +670,60 @@ START_TEST(fees_round_half_up_with_minimum) {
 }
 END_TEST
 
+START_TEST(an_accounts_fee_model_replaces_the_settings) {
+    /* Settings: 10 bp slippage, 7 bp fee, minimum 0.05. */
+    exec_params g = {
+        .slippage_bps = 10, .fee_bps = 7, .fee_min = F("0.05"), .trigger = EXEC_TRIGGER_LAST};
+    exec_order o[3] = {mk(EXEC_BUY, EXEC_MARKET, EXEC_GTC, "2", NULL, NULL),
+                       mk(EXEC_BUY, EXEC_MARKET, EXEC_GTC, "2", NULL, NULL),
+                       mk(EXEC_SELL, EXEC_MARKET, EXEC_GTC, "2", NULL, NULL)};
+    /* o[1]: 25 bp fee, minimum 1, 4 bp slippage; o[2]: a zero model. */
+    o[1].own_fees = true;
+    o[1].fees = (exec_fee_model){.slippage_bps = 4, .fee_bps = 25, .fee_min = F("1")};
+    o[2].own_fees = true;
+    exec_quote q = qt("99.99", "100", NULL, NULL, NULL, NULL);
+    exec_outcome oc[3];
+    exec_match(&q, &g, NOW0, true, o, 3, oc);
+    /* 100 * 1.001 = 100.1; 200.2 * 7 bp = 0.140140 */
+    fill_is(&oc[0].fill, "2", "100.1", EXEC_TAKER);
+    ck_assert_int_eq(oc[0].fill.fee, F("0.14014"));
+    /* 100 * 1.0004 = 100.04; 200.08 * 25 bp = 0.5002 -> the minimum 1 */
+    fill_is(&oc[1].fill, "2", "100.04", EXEC_TAKER);
+    ck_assert_int_eq(oc[1].fill.fee, F("1"));
+    /* no slippage, no fee at all */
+    fill_is(&oc[2].fill, "2", "99.99", EXEC_TAKER);
+    ck_assert_int_eq(oc[2].fill.fee, 0);
+    /* the trigger stays the settings' */
+    exec_params e = exec_params_for(&g, &o[1]);
+    ck_assert_int_eq(e.trigger, EXEC_TRIGGER_LAST);
+    ck_assert_int_eq(e.fee_bps, 25);
+    e = exec_params_for(&g, &o[0]);
+    ck_assert_int_eq(e.fee_bps, 7);
+    ck_assert_int_eq(e.fee_min, F("0.05"));
+}
+END_TEST
+
+START_TEST(fee_models_are_validated) {
+    tb_error err = {0};
+    exec_fee_model ok = {.slippage_bps = 1000, .fee_bps = 1000, .fee_min = F("1000000")};
+    ck_assert_int_eq(exec_fee_model_validate(&ok, &err), TB_OK);
+    exec_fee_model zero = {0};
+    ck_assert_int_eq(exec_fee_model_validate(&zero, &err), TB_OK);
+    const struct {
+        exec_fee_model m;
+        const char *field;
+    } bad[] = {
+        {{.fee_bps = -1}, "fee_bps"},           {{.fee_bps = 1001}, "fee_bps"},
+        {{.slippage_bps = -1}, "slippage_bps"}, {{.slippage_bps = 1001}, "slippage_bps"},
+        {{.fee_min = -1}, "fee_min"},           {{.fee_min = F("1000000.00000001")}, "fee_min"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err = (tb_error){0};
+        ck_assert_int_eq(exec_fee_model_validate(&bad[i].m, &err), TB_INVALID);
+        ck_assert_str_eq(err.field, bad[i].field);
+    }
+}
+END_TEST
+
 START_TEST(average_price_rounds_half_even) {
     /* 1 @ 1.00000001 then 2 @ 1.00000002: 3.00000005 / 3 = 1.0000000166.. -> 1.00000002 */
     exec_order o = mk(EXEC_BUY, EXEC_MARKET, EXEC_GTC, "3", NULL, NULL);
@@ -776,6 +830,8 @@ int main(void) {
     tcase_add_test(tc, fees_round_half_up_with_minimum);
     tcase_add_test(tc, average_price_rounds_half_even);
     tcase_add_test(tc, overflow_leaves_the_order_alone);
+    tcase_add_test(tc, an_accounts_fee_model_replaces_the_settings);
+    tcase_add_test(tc, fee_models_are_validated);
     tcase_add_test(tc, quotes_are_validated);
     tcase_add_test(tc, tick_order_classification);
     tcase_add_test(tc, pending_ticks_in_sequence);

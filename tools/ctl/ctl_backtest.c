@@ -87,14 +87,19 @@ static void bar(double progress, const char *status) {
 int ctl_backtest(ctl *c, int argc, char **argv) {
     const char *kind = NULL, *symbols = NULL, *params = NULL, *grid = NULL, *speed = NULL,
                *format = NULL, *cash = NULL, *qty = NULL, *account = NULL, *rank_by = NULL,
-               *bars = NULL, *from = NULL, *to = NULL, *pos[1];
+               *bars = NULL, *from = NULL, *to = NULL, *fee_bps = NULL, *fee_min = NULL,
+               *slippage_bps = NULL, *pos[1];
     bool no_wait = false, csv = false;
     const ctl_opt opts[] = {
-        {"kind", &kind, NULL},       {"symbols", &symbols, NULL}, {"params", &params, NULL},
-        {"grid", &grid, NULL},       {"speed", &speed, NULL},     {"format", &format, NULL},
-        {"cash", &cash, NULL},       {"qty", &qty, NULL},         {"account", &account, NULL},
-        {"rank-by", &rank_by, NULL}, {"no-wait", NULL, &no_wait}, {"csv", NULL, &csv},
-        {"bars", &bars, NULL},       {"from", &from, NULL},       {"to", &to, NULL},
+        {"kind", &kind, NULL},       {"symbols", &symbols, NULL},
+        {"params", &params, NULL},   {"grid", &grid, NULL},
+        {"speed", &speed, NULL},     {"format", &format, NULL},
+        {"cash", &cash, NULL},       {"qty", &qty, NULL},
+        {"account", &account, NULL}, {"rank-by", &rank_by, NULL},
+        {"no-wait", NULL, &no_wait}, {"csv", NULL, &csv},
+        {"bars", &bars, NULL},       {"from", &from, NULL},
+        {"to", &to, NULL},           {"fee-bps", &fee_bps, NULL},
+        {"fee-min", &fee_min, NULL}, {"slippage-bps", &slippage_bps, NULL},
         {NULL, NULL, NULL},
     };
     int npos = 0;
@@ -103,7 +108,8 @@ int ctl_backtest(ctl *c, int argc, char **argv) {
     if ((npos != 1 && !bars_ok) || (bars && !bars_ok) || kind == NULL || symbols == NULL) {
         tool_errorf("usage: tb-ctl backtest FILE [--csv] --kind K --symbols S[,S...] "
                     "[--params JSON] [--grid JSON] [--speed N] [--format ticks|closes] [--cash C] "
-                    "[--qty Q] [--account A] [--rank-by STAT] [--no-wait]\n"
+                    "[--qty Q] [--account A] [--rank-by STAT] [--fee-bps N] [--fee-min D] "
+                    "[--slippage-bps N] [--no-wait]\n"
                     "       tb-ctl backtest --bars 1s|1m|5m|1h|1d --from T --to T --kind K "
                     "--symbols S[,S...] [...]");
         return TOOL_EXIT_USAGE;
@@ -111,6 +117,14 @@ int ctl_backtest(ctl *c, int argc, char **argv) {
     long long speed_v = 0;
     if (speed && !tool_parse_int(speed, 0, 1000000000000LL, &speed_v)) {
         tool_errorf("--speed needs a whole number (0 = as fast as the chain goes)");
+        return TOOL_EXIT_USAGE;
+    }
+    /* The run's costs: trading-execution checks their ranges (0..1000 bp,
+     * fee_min 0..1000000); here only that they are whole numbers. */
+    long long fee_bps_v = 0, slippage_bps_v = 0;
+    if ((fee_bps && !tool_parse_int(fee_bps, 0, 1000000000LL, &fee_bps_v)) ||
+        (slippage_bps && !tool_parse_int(slippage_bps, 0, 1000000000LL, &slippage_bps_v))) {
+        tool_errorf("--fee-bps and --slippage-bps need a whole number of basis points (>= 0)");
         return TOOL_EXIT_USAGE;
     }
     /* FILE under market-data's MD_REPLAY_DIR; with --csv a local file sent
@@ -136,6 +150,9 @@ int ctl_backtest(ctl *c, int argc, char **argv) {
     if (o && qty) json_object_set_new(o, "qty", json_string(qty));
     if (o && account) json_object_set_new(o, "account", json_string(account));
     if (o && rank_by) json_object_set_new(o, "rank_by", json_string(rank_by));
+    if (o && fee_bps) json_object_set_new(o, "fee_bps", json_integer(fee_bps_v));
+    if (o && fee_min) json_object_set_new(o, "fee_min", json_string(fee_min));
+    if (o && slippage_bps) json_object_set_new(o, "slippage_bps", json_integer(slippage_bps_v));
     tb_backtest req, started;
     if (!ctl_from_json(&tb_backtest_desc, o, &req)) {
         free(text);

@@ -1,6 +1,8 @@
-// Backtests: launch a run (or a grid of runs) on a replay file, follow its
-// progress, cancel it, and read its report: every statistic, the equity
-// and drawdown charts and the round trips.
+// Backtests: launch a run (or a grid of runs) on a replay file, a CSV
+// pasted or read from a local file in the browser, or historical-data's
+// bars, with the run's own fees and slippage; follow its progress, cancel
+// it, and read its report: every statistic, the costs, the equity and
+// drawdown charts and the round trips.
 //
 // The live stream carries no backtest state, so the run on show is read
 // once a second while it runs (never faster), and the list every 5 s while
@@ -33,7 +35,8 @@ const STATS = [
   ['final_equity', 'Final equity', 'money'], ['pnl', 'P&L', 'money'], ['fills', 'Fills', 'count'],
   ['round_trips', 'Round trips', 'count'], ['win_rate', 'Win rate', 'pct'], ['avg_win', 'Average win', 'money'],
   ['avg_loss', 'Average loss', 'money'], ['expectancy', 'Expectancy', 'money'],
-  ['profit_factor', 'Profit factor', 'ratio'], ['fees', 'Fees', 'money'], ['returns', 'Returns counted', 'count'],
+  ['profit_factor', 'Profit factor', 'ratio'], ['fees', 'Fees', 'money'], ['fee_bps', 'Fee (bp)', 'count'],
+  ['fee_min', 'Minimum fee', 'money'], ['slippage_bps', 'Slippage (bp)', 'count'], ['returns', 'Returns counted', 'count'],
   ['interval', 'Return period', 'text'], ['from', 'From', 'time'], ['to', 'To', 'time'], ['account', 'Run account', 'text'],
 ];
 // Report fields shown elsewhere than among the statistics (its equity is
@@ -94,6 +97,32 @@ function localPaged(items, headers, row, opts) {
   return box;
 }
 
+const SOURCES = [['file', 'a file of market-data'], ['csv', 'CSV text or a local file'], ['bars', 'bars of historical-data']];
+const INTERVALS = ['1s', '1m', '5m', '1h', '1d'];
+// A local file larger than this is not read: the gateway takes at most
+// 1 MiB a request (BACKTEST_CSV_MAX may be smaller; the run says so).
+const CSV_READ_MAX = 1024 * 1024;
+
+// The inputs of one data source; only the chosen source's are sent
+// (formValues skips disabled inputs).
+function sourceGroup(name, ...fields) {
+  return h('div', { class: 'bt-source', 'data-source': name, 'data-testid': `bt-source-${name}` }, fields);
+}
+
+function showSource(groups, chosen) {
+  for (const g of groups) {
+    const on = g.dataset.source === chosen;
+    g.hidden = !on;
+    for (const el of g.querySelectorAll('input, textarea, select')) el.disabled = !on;
+  }
+}
+
+// A whole number of basis points from a form field, or a clear error.
+function bps(text, name) {
+  if (!/^[0-9]+$/.test(text)) throw new Error(`${name}: a whole number of basis points, 0 or more`);
+  return Number(text);
+}
+
 function launchForm(ctx, trader, onLaunched) {
   const out = h('p', { role: 'status', 'data-testid': 'bt-result' });
   const account = ctx.accountSelect('account');
@@ -106,14 +135,49 @@ function launchForm(ctx, trader, onLaunched) {
   format.dataset.testid = 'bt-format';
   const rank = select('rank_by', RANK_BY, 'sharpe');
   const grid = h('textarea', { name: 'grid', rows: 2, spellcheck: 'false', placeholder: '{"fast":[5,10],"slow":[20,50]}', 'data-testid': 'bt-grid' });
+  const source = select('source', SOURCES, 'file');
+  source.dataset.testid = 'bt-source';
+  const csvText = h('textarea', { name: 'data_csv', rows: 4, required: true, spellcheck: 'false', placeholder: 'date,symbol,close\n1991-07-01,DAX,1628.75', 'data-testid': 'bt-csv' });
+  const csvFile = h('input', { type: 'file', accept: '.csv,text/csv,text/plain', 'data-testid': 'bt-csv-file' });
+  const csvNote = h('small', { class: 'muted', role: 'status', 'data-testid': 'bt-csv-note' });
+  // Read here, in the browser: the text goes into the request as data.csv.
+  csvFile.addEventListener('change', () => {
+    const f = csvFile.files && csvFile.files[0];
+    if (!f) return;
+    if (f.size > CSV_READ_MAX) {
+      clear(csvNote, `${f.name}: ${f.size} bytes, more than a request takes (1 MiB)`);
+      return;
+    }
+    const rd = new FileReader();
+    rd.onload = () => { csvText.value = String(rd.result); clear(csvNote, `${f.name}: ${f.size} bytes read`); };
+    rd.onerror = () => clear(csvNote, `${f.name}: cannot be read`);
+    rd.readAsText(f);
+  });
+  const interval = select('bars_interval', INTERVALS, '1d');
+  interval.dataset.testid = 'bt-bars-interval';
+  const groups = [
+    sourceGroup('file',
+      field('Data file', h('input', { name: 'data_file', required: true, list: 'bt-files', value: BUNDLED[0], spellcheck: 'false', 'data-testid': 'bt-file' }),
+        'a CSV in market-data\'s MD_REPLAY_DIR'),
+      h('datalist', { id: 'bt-files' }, BUNDLED.map((f) => h('option', { value: f })))),
+    sourceGroup('csv',
+      field('CSV', csvText, 'pasted, or read from a local file below'),
+      field('Local file', csvFile),
+      csvNote),
+    sourceGroup('bars',
+      field('Bar interval', interval, 'each bar\'s close at its end is one event'),
+      field('From', h('input', { name: 'bars_from', required: true, placeholder: '1991-01-01', spellcheck: 'false', 'data-testid': 'bt-bars-from' }),
+        'YYYY-MM-DD or RFC 3339, inclusive'),
+      field('To', h('input', { name: 'bars_to', required: true, placeholder: '1999-01-01', spellcheck: 'false', 'data-testid': 'bt-bars-to' }),
+        'exclusive')),
+  ];
   const form = h('form', { class: 'grid-form', 'data-testid': 'bt-form' },
     h('fieldset', { disabled: !trader },
       h('legend', {}, trader ? 'Launch a backtest' : 'Launch a backtest (this key may not: trader and admin keys may)'),
       field('Account', account, 'the run belongs to it'),
-      field('Data file', h('input', { name: 'data_file', required: true, list: 'bt-files', value: BUNDLED[0], spellcheck: 'false', 'data-testid': 'bt-file' }),
-        'a CSV in market-data\'s MD_REPLAY_DIR'),
-      h('datalist', { id: 'bt-files' }, BUNDLED.map((f) => h('option', { value: f }))),
-      field('Format', format),
+      field('Data', source),
+      groups,
+      field('Format', format, 'bars are closes'),
       field('Symbols', h('input', { name: 'symbols', required: true, value: 'DAX', spellcheck: 'false', 'data-testid': 'bt-symbols' }),
         '1 to 8, comma-separated: one strategy each'),
       field('Strategy', kind),
@@ -125,19 +189,32 @@ function launchForm(ctx, trader, onLaunched) {
         '0: as fast as the chain goes; N: N times the data\'s time'),
       field('Grid (JSON, optional)', grid, 'one run per combination of these parameter lists'),
       field('Rank a grid by', rank),
+      field('Fee (bp)', h('input', { name: 'fee_bps', type: 'number', min: '0', max: '1000', step: '1', placeholder: '0', 'data-testid': 'bt-fee-bps' }),
+        'per fill, basis points of the notional (0..1000); none: no fee'),
+      field('Minimum fee', h('input', { name: 'fee_min', inputmode: 'decimal', placeholder: '0', 'data-testid': 'bt-fee-min' }),
+        'per fill, decimal (0..1000000)'),
+      field('Slippage (bp)', h('input', { name: 'slippage_bps', type: 'number', min: '0', max: '1000', step: '1', placeholder: '0', 'data-testid': 'bt-slippage-bps' }),
+        'market orders, against the trader (0..1000); none: no slippage'),
       h('button', { type: 'submit', 'data-testid': 'bt-launch' }, 'Launch')),
     out);
   const syncRank = () => { rank.disabled = grid.value.trim() === ''; };
   grid.addEventListener('input', syncRank);
   syncRank();
+  source.addEventListener('change', () => showSource(groups, source.value));
+  showSource(groups, source.value);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     out.className = '';
     clear(out, 'Sending…');
     try {
       const v = formValues(form);
-      const body = { kind: v.kind, symbols: v.symbols, data: { file: v.data_file }, sizing: v.sizing };
-      for (const k of ['account', 'format', 'qty', 'initial_cash', 'rank_by']) if (v[k] !== undefined) body[k] = v[k];
+      let data;
+      if (v.source === 'csv') data = { csv: csvText.value };
+      else if (v.source === 'bars') data = { bars: { interval: v.bars_interval, from: v.bars_from, to: v.bars_to } };
+      else data = { file: v.data_file };
+      const body = { kind: v.kind, symbols: v.symbols, data, sizing: v.sizing };
+      for (const k of ['account', 'format', 'qty', 'initial_cash', 'rank_by', 'fee_min']) if (v[k] !== undefined) body[k] = v[k];
+      for (const k of ['fee_bps', 'slippage_bps']) if (v[k] !== undefined) body[k] = bps(v[k], k);
       if (v.params !== undefined) body.params = jsonObject(v.params, 'parameters');
       if (v.grid !== undefined) body.grid = jsonObject(v.grid, 'grid');
       if (v.speed !== undefined) {
@@ -161,7 +238,8 @@ function facts(b) {
   const rows = [
     ['strategy', b.kind], ['parameters', jsonText(b.params)], ['sizing', b.sizing ? `${b.sizing} ${dec(b.qty)}` : ''],
     ['symbols', jsonText(b.symbols)], ['data', jsonText(b.data)], ['format', b.format], ['speed', b.speed],
-    ['initial cash', b.initial_cash], ['grid', jsonText(b.grid)], ['ranked by', b.rank_by], ['runs', b.runs],
+    ['initial cash', b.initial_cash], ['fee (bp)', b.fee_bps], ['minimum fee', b.fee_min],
+    ['slippage (bp)', b.slippage_bps], ['grid', jsonText(b.grid)], ['ranked by', b.rank_by], ['runs', b.runs],
     ['account', b.account], ['run account', b.run_account], ['strategies', b.strategy_ids], ['grid run', b.parent_id],
     ['created', fmtTime(b.created_at)], ['started', fmtTime(b.started_at)], ['finished', fmtTime(b.finished_at)],
   ].filter(([, v]) => v !== undefined && v !== null && v !== '');
