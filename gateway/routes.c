@@ -86,9 +86,15 @@ static const gw_route routes[] = {
      .guard = guard_order,
      .summary = "Submit an order; checked by risk-management. A retry with the same "
                 "client_order_id returns the first order."},
+    {"POST", "/v1/order-groups", GW_ROLE_TRADER, GW_BUS, "api.orders.submit_group", GW_IN_JSON,
+     &tb_order_group_request_desc, .reply = &tb_order_record_desc, .flags = LIST_SCOPED,
+     .success = 200,
+     .summary = "Submit an OCO pair (contingency oco) or a bracket order (contingency bracket); "
+                "every order is checked by risk-management and the group is recorded whole or "
+                "refused. Replies with the group's orders."},
     {"GET", "/v1/orders", GW_ROLE_VIEWER, GW_BUS, "api.orders.list", GW_IN_QUERY, Q,
-     "account,symbol,status,limit,cursor", .reply = &tb_order_record_desc, .flags = LIST_SCOPED,
-     .success = 200, .summary = "List orders of the caller's accounts."},
+     "account,symbol,status,group_id,limit,cursor", .reply = &tb_order_record_desc,
+     .flags = LIST_SCOPED, .success = 200, .summary = "List orders of the caller's accounts."},
     {"GET", "/v1/orders/{id}", GW_ROLE_VIEWER, GW_BUS, "api.orders.get", GW_IN_QUERY, Q, "", "id",
      .reply = &tb_order_record_desc, .flags = GW_F_SCOPED, .success = 200,
      .summary = "One order; 404 when it does not exist or is not the caller's."},

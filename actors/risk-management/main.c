@@ -1,8 +1,8 @@
 /* tb-risk-management: pre-trade risk checks and the birth of every order.
  *
- * Consumes: api.orders.submit (request), sig.> (signals, queue group),
- * api.risk.limits.get|set, api.risk.killswitch, api.risk.accounts.get and
- * api.risk.positions.get (requests).
+ * Consumes: api.orders.submit and api.orders.submit_group (requests), sig.>
+ * (signals, queue group), api.risk.limits.get|set, api.risk.killswitch,
+ * api.risk.accounts.get and api.risk.positions.get (requests).
  * Produces: orders.new.<account> and orders.cancel.<account> on the ORDERS
  * stream (through the PostgreSQL outbox, Nats-Msg-Id = order id /
  * "cancel-<order id>"), risk.decision.<account> (core).
@@ -29,6 +29,11 @@ static const bus_endpoint endpoints[] = {
      .subject = "api.orders.submit",
      .event = &tb_order_request_desc,
      .batch_handler = risk_on_submits},
+    {.name = "submit-group",
+     .kind = BUS_REQUEST,
+     .subject = "api.orders.submit_group",
+     .event = &tb_order_group_request_desc,
+     .handler = risk_on_submit_group},
     {.name = "signals",
      .kind = BUS_EVENT,
      .subject = "sig.>",

@@ -59,3 +59,29 @@ tb_status risk_on_killswitch(bus_ctx *ctx, const void *event) {
     ks.canceled = canceled;
     return bus_reply(ctx, &tb_kill_switch_desc, &ks);
 }
+
+tb_status risk_on_submit_group(bus_ctx *ctx, const void *event) {
+    const tb_order_group_request *r = event;
+    risk_group g;
+    tb_error err = {0};
+    if (risk_group_intents(r, &g, &err) != TB_OK) {
+        bus_counter_add(bus_metrics_counter(bus_actor_metrics(bus_ctx_actor(ctx)),
+                                            "tb_risk_group_refusals_total",
+                                            "Order groups refused for their shape or prices",
+                                            "field", err.field, NULL),
+                        1);
+        return bus_fail_err(ctx, &err);
+    }
+    tb_order_record records[RISK_GROUP_MAX];
+    risk_verdict v;
+    if (risk_process_group(ctx, &g, records, &v, &err) != TB_OK) return bus_fail_err(ctx, &err);
+    if (v.n > 0) {
+        char text[TB_TEXT_CAP];
+        risk_verdict_text(&v, text, sizeof text);
+        tb_error e = {.status = TB_REJECTED};
+        snprintf(e.field, sizeof e.field, "%s", v.failures[0].field);
+        snprintf(e.message, sizeof e.message, "%.255s", text);
+        return bus_fail_err(ctx, &e);
+    }
+    return bus_reply_list(ctx, &tb_order_record_desc, records, g.n, NULL);
+}

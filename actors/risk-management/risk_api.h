@@ -7,6 +7,9 @@
 
 /* api.orders.submit: tb_order_request -> tb_order_record. */
 /* sig.>: tb_signal -> an order (or nothing), risk.decision. */
+/* api.orders.submit_group: tb_order_group_request -> list of tb_order_record
+ * (the group's orders, all recorded or none). */
+tb_status risk_on_submit_group(bus_ctx *ctx, const void *event);
 /* api.risk.limits.get: tb_query.account -> tb_risk_limits. */
 tb_status risk_on_limits_get(bus_ctx *ctx, const void *event);
 /* api.risk.limits.set: tb_risk_limits -> tb_risk_limits (effective after the change). */

@@ -88,6 +88,8 @@ typedef struct risk_intent {
     char signal_id[TB_ID_CAP];
     tb_fixed ref_price; /* signal: price and time of its tick (event time); 0 = none */
     int64_t ref_ts;
+    char group_id[TB_ID_CAP];     /* OCO pair or bracket: the group; "" = none */
+    char group_role[TB_ENUM_CAP]; /* oco|entry|take_profit|stop_loss; "" = none */
 } risk_intent;
 
 /* Trading rules of the instrument (symbols table). */

@@ -210,3 +210,88 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
     risk_publish_decision(ctx, in, &out->verdict, order_id);
     return TB_OK;
 }
+
+/* Records the group's orders in one transaction, under the account lock,
+ * after re-running the live checks on each (an earlier order of the group
+ * counts as open). */
+static tb_status insert_group(PGconn *pg, const risk_group *g, const risk_facts *f,
+                              char ids[][TB_ID_CAP], int64_t ts, const char *trace, risk_verdict *v,
+                              tb_error *err) {
+    tb_status s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
+    if (s != TB_OK) return s;
+    risk_live live;
+    s = risk_store_lock_live(pg, g->legs[0].account, &live, err);
+    /* buying power as for orders of one batch: each leg counts what the
+     * earlier ones need (conservative: at most one exit of a pair fills) */
+    tb_fixed taken = 0;
+    for (size_t i = 0; s == TB_OK && i < g->n && v->n == 0; i++) {
+        risk_recheck(&g->legs[i], f, &live, i, v);
+        if (v->n == 0) risk_bp_recheck(&g->legs[i], f, &live, &taken, v);
+    }
+    risk_new_order o[RISK_GROUP_MAX];
+    for (size_t i = 0; i < g->n; i++)
+        o[i] = (risk_new_order){.in = &g->legs[i],
+                                .order_id = ids[i],
+                                .ts_ns = ts,
+                                .trace_id = trace,
+                                .reserve_price = risk_reference_price(&g->legs[i], &f->quote)};
+    if (s == TB_OK && v->n == 0) s = risk_store_write_orders(pg, o, g->n, err);
+    if (s == TB_OK && v->n == 0) return bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
+    tb_error ignored = {0};
+    if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
+        /* The connection is broken; the pool drops it and the server rolls back. */
+    }
+    return s;
+}
+
+tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *records, risk_verdict *v,
+                             tb_error *err) {
+    memset(v, 0, sizeof *v);
+    risk_service *svc = service_of(ctx);
+    bus_actor *a = bus_ctx_actor(ctx);
+    PGconn *pg = bus_ctx_pg(ctx, err);
+    if (pg == NULL) return err->status;
+    const risk_intent *first = &g->legs[0];
+    risk_pg_facts pf;
+    tb_status s = risk_store_load(pg, first->account, first->symbol, &pf, err);
+    if (s != TB_OK) return s;
+    risk_facts f = {.limits = &pf.limits,
+                    .account_known = pf.account_known,
+                    .kill_global = pf.kill_global,
+                    .symbol = &pf.symbol,
+                    .open_orders = pf.open_orders,
+                    .bp = pf.bp,
+                    .fee_bps = (uint64_t)svc->fee_bps};
+    risk_fetch_quote(bus_actor_conn(a), first->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
+                     &f.quote);
+    f.now_ns = risk_decision_time(0, &f.quote);
+    risk_position *positions = NULL;
+    if (pf.account_known) s = gather_positions(ctx, first, &pf.limits, 0, &f, &positions, err);
+    /* Every order passes the checks alone; the first refusal refuses all. */
+    size_t failed = 0;
+    for (size_t i = 0; s == TB_OK && i < g->n && v->n == 0; i++) {
+        f.open_orders = pf.open_orders + i;
+        risk_evaluate(&g->legs[i], &f, v);
+        failed = i;
+    }
+    char ids[RISK_GROUP_MAX][TB_ID_CAP];
+    for (size_t i = 0; i < g->n; i++) bus_new_id(ids[i], sizeof ids[i]);
+    /* The group is named after its first order. */
+    for (size_t i = 0; i < g->n; i++)
+        snprintf(g->legs[i].group_id, sizeof g->legs[i].group_id, "%s", ids[0]);
+    int64_t ts = (tb_now_ns() / 1000) * 1000; /* PostgreSQL keeps microseconds */
+    if (s == TB_OK && v->n == 0) s = insert_group(pg, g, &f, ids, ts, bus_ctx_trace(ctx), v, err);
+    free(positions);
+    if (s != TB_OK) return s;
+    if (v->n > 0) {
+        risk_publish_decision(ctx, &g->legs[failed], v, NULL);
+        return TB_OK;
+    }
+    for (size_t i = 0; i < g->n; i++) risk_order_record(&g->legs[i], ids[i], ts, &records[i]);
+    tb_error rerr = {0};
+    if (bus_outbox_publish_soon(a, RISK_PRODUCER, (int)g->n, &rerr) != TB_OK)
+        bus_log(BUS_LOG_WARN, "group %s committed, publish deferred to the relay: %s", ids[0],
+                rerr.message);
+    for (size_t i = 0; i < g->n; i++) risk_publish_decision(ctx, &g->legs[i], v, ids[i]);
+    return TB_OK;
+}

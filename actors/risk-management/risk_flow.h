@@ -7,6 +7,7 @@
 
 #include "actor.h"
 #include "risk_checks.h"
+#include "risk_group.h"
 
 /* Settings and metrics of the service (bus_actor_user). */
 typedef struct risk_service {
@@ -35,6 +36,14 @@ typedef struct risk_outcome {
  * business outcome, including unanswered dependencies, is an outcome. */
 tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out,
                        tb_error *err) TB_WARN_UNUSED;
+
+/* Checks every order of a group (risk_group_intents) with the account's
+ * facts read once, and records them all in one transaction (status new,
+ * group_id = the first order's id) or none: v receives the first refused
+ * order's failures. records[0..g->n) receive the new orders. Fails like
+ * risk_process. */
+tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *records, risk_verdict *v,
+                             tb_error *err) TB_WARN_UNUSED;
 
 /* A client_order_id seen before (existing, with its reduce_only): the
  * original (RISK_EXISTING) when the intent has exactly its fields, else a

@@ -90,6 +90,8 @@ void risk_order_event(const risk_intent *in, const char *order_id, int64_t ts_ns
     out->trail_amount = in->trail_amount;
     out->trail_bps = in->trail_bps;
     out->limit_offset = in->limit_offset;
+    snprintf(out->group_id, sizeof out->group_id, "%s", in->group_id);
+    snprintf(out->group_role, sizeof out->group_role, "%s", in->group_role);
 }
 
 void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_ns,
@@ -114,6 +116,8 @@ void risk_order_record(const risk_intent *in, const char *order_id, int64_t ts_n
     out->trail_amount = in->trail_amount;
     out->trail_bps = in->trail_bps;
     out->limit_offset = in->limit_offset;
+    snprintf(out->group_id, sizeof out->group_id, "%s", in->group_id);
+    snprintf(out->group_role, sizeof out->group_role, "%s", in->group_role);
 }
 
 void risk_decision_event(const risk_intent *in, const risk_verdict *v, const char *decision_id,

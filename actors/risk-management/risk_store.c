@@ -386,6 +386,8 @@ enum {
     W_TRAIL_BPS,
     W_LIMIT_OFFSET,
     W_RESERVE,
+    W_GROUP,
+    W_ROLE,
     W_NCOLS
 };
 
@@ -419,6 +421,8 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
         bus_pgarray_i64(&col[W_TRAIL_BPS], in->trail_bps); /* 0: none */
         bus_pgarray_str(&col[W_LIMIT_OFFSET], lo.s);
         bus_pgarray_str(&col[W_RESERVE], rp.s);
+        bus_pgarray_str(&col[W_GROUP], in->group_id);
+        bus_pgarray_str(&col[W_ROLE], in->group_role);
     }
     const char *p[W_NCOLS];
     tb_status s = bus_pgarray_finish_all(col, W_NCOLS, p, err);
@@ -428,7 +432,7 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
             "INSERT INTO orders (order_id, client_order_id, account, symbol, side, type, qty, "
             "limit_price, stop_price, tif, source, strategy_id, signal_id, reduce_only, "
             "trace_id, created_at, updated_at, expire_at, trail_amount, trail_bps, limit_offset, "
-            "reserve_price) "
+            "reserve_price, group_id, group_role) "
             "SELECT u.id, NULLIF(u.coid, ''), u.acct, u.sym, u.side, u.type, u.qty::numeric, "
             "NULLIF(u.lp, '')::numeric, NULLIF(u.sp, '')::numeric, u.tif, u.src, "
             "NULLIF(u.strat, ''), NULLIF(u.sig, ''), u.ro::boolean, NULLIF(u.tr, ''), "
@@ -437,13 +441,13 @@ tb_status risk_store_write_orders(PGconn *c, const risk_new_order *o, size_t n, 
             "CASE WHEN u.ex = 0 THEN NULL "
             "ELSE 'epoch'::timestamptz + u.ex * interval '1 microsecond' END, "
             "NULLIF(u.ta, '')::numeric, NULLIF(u.tb, 0)::int, NULLIF(u.lo, '')::numeric, "
-            "NULLIF(u.rp, '')::numeric "
+            "NULLIF(u.rp, '')::numeric, NULLIF(u.grp, ''), NULLIF(u.role, '') "
             "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
             "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
             "$12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], "
-            "$18::text[], $19::bigint[], $20::text[], $21::text[]) "
+            "$18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[]) "
             "WITH ORDINALITY AS u(id, coid, acct, sym, side, type, qty, lp, sp, tif, src, strat, "
-            "sig, ro, tr, us, ex, ta, tb, lo, rp, n) ORDER BY u.n",
+            "sig, ro, tr, us, ex, ta, tb, lo, rp, grp, role, n) ORDER BY u.n",
             W_NCOLS, p, NULL, err);
     if (s == TB_OK) {
         const char *q[3] = {p[W_ID], p[W_TRACE], p[W_AT_US]};

@@ -50,6 +50,7 @@ tb_status exec_api_list(bus_ctx *ctx, const void *ev) {
         .statuses = statuses,
         .accounts = q->accounts,
         .cursor = q->cursor,
+        .group_id = q->group_id,
         .limit = q->limit == 0         ? LIST_DEFAULT
                  : q->limit > LIST_MAX ? LIST_MAX
                                        : (int64_t)q->limit,

@@ -44,6 +44,15 @@ typedef enum { EXEC_DAY, EXEC_GTC, EXEC_IOC, EXEC_FOK, EXEC_GTD } exec_tif;
  * (ask for buy stops, bid for sell stops). */
 typedef enum { EXEC_TRIGGER_LAST, EXEC_TRIGGER_TOUCH } exec_trigger;
 typedef enum { EXEC_LIQ_NONE, EXEC_MAKER, EXEC_TAKER } exec_liquidity;
+/* An order's role in its group (orders.group_role): none, a leg of an OCO
+ * pair, a bracket's entry, take-profit or stop-loss. */
+typedef enum {
+    EXEC_ROLE_NONE,
+    EXEC_ROLE_OCO,
+    EXEC_ROLE_ENTRY,
+    EXEC_ROLE_TAKE_PROFIT,
+    EXEC_ROLE_STOP_LOSS
+} exec_role;
 
 /* Wire names (schemas/events.def enum values) and their inverses; the parse
  * functions return false for anything else. */
@@ -57,6 +66,7 @@ const char *exec_tif_name(exec_tif t);
 bool exec_tif_parse(const char *s, exec_tif *out);
 const char *exec_liquidity_name(exec_liquidity l); /* "" for EXEC_LIQ_NONE */
 bool exec_trigger_parse(const char *s, exec_trigger *out);
+bool exec_role_parse(const char *s, exec_role *out); /* "" is EXEC_ROLE_NONE */
 
 /* ---- state machine (exec_state.c) ---- */
 
@@ -109,6 +119,15 @@ typedef struct exec_order {
     bool trail_moved;
     bool own_fees; /* fees below price it, not exec_params' (its account's model) */
     exec_fee_model fees;
+    /* Order groups (exec_group_link sets the links within one array):
+     * peer is 1 + the index of the OCO partner (the other leg, or the other
+     * exit of a bracket), 0 for none; entry is 1 + the index of a bracket
+     * exit's entry when the entry is in the array. An exit works at most
+     * its entry's filled quantity: the entry's in the array, or entry_filled
+     * (read with the exit) when the entry is not there. */
+    exec_role role;
+    size_t peer, entry;
+    tb_fixed entry_filled;
 } exec_order;
 
 /* Checks that an order's fields fit its type (prices present and positive
@@ -196,6 +215,8 @@ typedef struct exec_outcome {
 #define EXEC_REASON_FOK     "fok_unfillable"
 #define EXEC_REASON_USER    "user"
 #define EXEC_REASON_AMENDED "amended"
+#define EXEC_REASON_OCO     "oco"            /* the other leg of the pair filled or was canceled */
+#define EXEC_REASON_ENTRY   "entry_canceled" /* a bracket's entry ended without a fill */
 
 /* Checks a snapshot: no negative price or size, bid <= ask when both are
  * present. TB_INVALID with the field otherwise. */
@@ -278,6 +299,27 @@ tb_status exec_slipped_price(exec_side side, tb_fixed touch, int64_t slippage_bp
  * out[i].status = TB_OVERFLOW. */
 void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool arrival,
                 exec_order *orders, size_t n, exec_outcome *out);
+
+/* ---- order groups (exec_match.c) ---- */
+
+/* Links the grouped orders of orders[0..n) (group_ids[i] "" for none, roles
+ * in orders[i].role): the two legs of an OCO pair and the two exits of a
+ * bracket become each other's peer, an exit gets its entry. exec_match then
+ * keeps a pair exact: an order whose peer has filled (even partly) does not
+ * trade and is canceled (reason oco) on the same snapshot, also while it is
+ * still new; a bracket's exit is dormant until its entry fills and works
+ * only the entry's filled quantity. */
+void exec_group_link(exec_order *orders, const char *const *group_ids, size_t n);
+/* Orders in a group: an OCO pair has 2, a bracket 3. */
+#define EXEC_GROUP_MAX 3
+/* Why canceling `canceled` cancels `other`, an order of the same group
+ * (NULL: it does not): the other leg of an OCO pair or the other exit of a
+ * bracket, while open (reason oco); the exits of a bracket whose entry is
+ * canceled before any fill (entry_canceled). An entry canceled after a
+ * partial fill leaves its exits working that quantity. */
+const char *exec_group_cancels(const exec_order *canceled, const exec_order *other);
+/* The quantity a bracket exit may still fill now (leaves for other orders). */
+tb_fixed exec_workable(const exec_order *orders, const exec_order *o);
 
 /* ---- tick order (exec_match.c) ---- */
 

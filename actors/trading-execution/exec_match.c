@@ -4,6 +4,8 @@
  * rules are documented in exec_domain.h. */
 #include "exec_domain.h"
 
+#include <string.h>
+
 #define NS_PER_DAY INT64_C(86400000000000)
 #define BPS_DEN    10000
 
@@ -139,7 +141,7 @@ static tb_status book_fill(exec_order *o, tb_fixed qty, tb_fixed price) {
 
 /* Matches one open, accepted order; updates it, its outcome and the pool. */
 static void match_one(const exec_quote *q, const exec_params *global, int64_t now_ns, bool arrival,
-                      exec_order *o, pool *pl, exec_outcome *out) {
+                      exec_order *o, tb_fixed workable, pool *pl, exec_outcome *out) {
     exec_params own = exec_params_for(global, o);
     const exec_params *p = &own;
     if (exec_day_expired(o, now_ns)) {
@@ -150,6 +152,7 @@ static void match_one(const exec_quote *q, const exec_params *global, int64_t no
         step(o, out, EXEC_EXPIRED, EXEC_REASON_GTD);
         return;
     }
+    if (workable <= 0) return; /* a bracket exit whose entry has not filled yet: dormant */
     bool is_stop =
         o->type == EXEC_STOP || o->type == EXEC_STOP_LIMIT || o->type == EXEC_TRAILING_STOP;
     if (is_stop && !o->triggered) {
@@ -178,7 +181,7 @@ static void match_one(const exec_quote *q, const exec_params *global, int64_t no
         if (!arrival && !out->triggered_now) liq = EXEC_MAKER;
     }
 
-    tb_fixed leaves = o->qty - o->filled_qty;
+    tb_fixed leaves = workable;
     tb_fixed qty = !crosses ? 0 : (pl->limited && pl->left < leaves) ? pl->left : leaves;
     if (o->tif == EXEC_FOK && qty < leaves) qty = 0;
     if (qty > 0) {
@@ -198,6 +201,52 @@ static void match_one(const exec_quote *q, const exec_params *global, int64_t no
         step(o, out, EXEC_CANCELED, o->tif == EXEC_IOC ? EXEC_REASON_IOC : EXEC_REASON_FOK);
 }
 
+static bool is_exit(const exec_order *o) {
+    return o->role == EXEC_ROLE_TAKE_PROFIT || o->role == EXEC_ROLE_STOP_LOSS;
+}
+
+static bool peer_filled(const exec_order *orders, const exec_order *o) {
+    return o->peer > 0 && orders[o->peer - 1].filled_qty > 0;
+}
+
+tb_fixed exec_workable(const exec_order *orders, const exec_order *o) {
+    tb_fixed leaves = o->qty - o->filled_qty;
+    if (!is_exit(o)) return leaves;
+    tb_fixed entry = o->entry > 0 ? orders[o->entry - 1].filled_qty : o->entry_filled;
+    tb_fixed work = entry - o->filled_qty;
+    return work < leaves ? work : leaves;
+}
+
+const char *exec_group_cancels(const exec_order *canceled, const exec_order *other) {
+    if (!exec_status_is_open(other->status)) return NULL;
+    if ((canceled->role == EXEC_ROLE_OCO && other->role == EXEC_ROLE_OCO) ||
+        (is_exit(canceled) && is_exit(other)))
+        return EXEC_REASON_OCO;
+    if (canceled->role == EXEC_ROLE_ENTRY && is_exit(other) && canceled->filled_qty == 0)
+        return EXEC_REASON_ENTRY;
+    return NULL;
+}
+
+void exec_group_link(exec_order *orders, const char *const *group_ids, size_t n) {
+    for (size_t i = 0; i < n; i++) orders[i].peer = orders[i].entry = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (group_ids[i] == NULL || group_ids[i][0] == '\0') continue;
+        for (size_t j = i + 1; j < n; j++) {
+            if (group_ids[j] == NULL || strcmp(group_ids[i], group_ids[j]) != 0) continue;
+            exec_order *a = &orders[i], *b = &orders[j];
+            if ((a->role == EXEC_ROLE_OCO && b->role == EXEC_ROLE_OCO) ||
+                (is_exit(a) && is_exit(b))) {
+                a->peer = j + 1;
+                b->peer = i + 1;
+            } else if (a->role == EXEC_ROLE_ENTRY && is_exit(b)) {
+                b->entry = i + 1;
+            } else if (b->role == EXEC_ROLE_ENTRY && is_exit(a)) {
+                a->entry = j + 1;
+            }
+        }
+    }
+}
+
 void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool arrival,
                 exec_order *orders, size_t n, exec_outcome *out) {
     pool pools[2] = {pool_for(EXEC_BUY, q), pool_for(EXEC_SELL, q)};
@@ -206,7 +255,18 @@ void exec_match(const exec_quote *q, const exec_params *p, int64_t now_ns, bool 
         *oc = (exec_outcome){.status = TB_OK};
         exec_order *o = &orders[i];
         if (o->status != EXEC_ACCEPTED && o->status != EXEC_PARTIALLY_FILLED) continue;
-        match_one(q, p, now_ns, arrival, o, &pools[o->side == EXEC_BUY ? 0 : 1], oc);
+        /* its OCO partner filled first (earlier, or earlier on this snapshot) */
+        if (peer_filled(orders, o)) continue;
+        match_one(q, p, now_ns, arrival, o, exec_workable(orders, o),
+                  &pools[o->side == EXEC_BUY ? 0 : 1], oc);
+    }
+    /* The fill of one leg cancels the other on the same snapshot, so both are
+     * written in one transaction; a leg still new (its message not handled
+     * yet) is canceled too and its arrival then changes nothing. */
+    for (size_t i = 0; i < n; i++) {
+        exec_order *o = &orders[i];
+        if (peer_filled(orders, o) && o->filled_qty == 0 && exec_status_is_open(o->status))
+            step(o, &out[i], EXEC_CANCELED, EXEC_REASON_OCO);
     }
 }
 

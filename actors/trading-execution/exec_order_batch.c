@@ -134,9 +134,14 @@ static tb_status apply_new(group *g, size_t k, exec_row *row, tb_error *err) {
         s = exec_order_transition(&row->ord, EXEC_ACCEPTED, err);
         exec_change_add_step(&bc->ch, &row->ord, EXEC_ACCEPTED, NULL);
         tb_tick tick;
-        bool have_quote = arrival_quote(g, m, &tick);
+        /* An order of a group is matched from the next tick on, never on
+         * arrival: only the tick run holds every order of the group, so a
+         * leg's fill and the cancel of its partner are one transaction. */
+        bool grouped = row->rec.group_id[0] != '\0';
+        bool have_quote = !grouped && arrival_quote(g, m, &tick);
+        if (grouped) memset(&tick, 0, sizeof tick);
         exec_quote q = have_quote ? exec_quote_of(&tick) : (exec_quote){0};
-        if (s == TB_OK) {
+        if (s == TB_OK && !grouped) {
             exec_outcome oc;
             exec_match(&q, &g->svc->params, tb_now_ns(), true, &row->ord, 1, &oc);
             if (oc.status != TB_OK)
@@ -151,18 +156,30 @@ static tb_status apply_new(group *g, size_t k, exec_row *row, tb_error *err) {
     return s;
 }
 
+static tb_status cancel_row(group *g, size_t k, exec_row *row, const char *reason, tb_error *err) {
+    exec_batch_change *bc = add_change(g, row, bus_batch_trace(g->b, g->msgs[k]->index));
+    tb_status s = exec_order_transition(&row->ord, EXEC_CANCELED, err);
+    exec_change_add_step(&bc->ch, &row->ord, EXEC_CANCELED, reason);
+    bc->version = row->ord.version;
+    bc->fills = row->ord.fills;
+    return s;
+}
+
 static tb_status apply_cancel(group *g, size_t k, exec_row *row, tb_error *err) {
     const tb_order_cancel *m = &g->msgs[k]->cxl;
     if (!exec_status_is_open(row->ord.status)) {
         g->duplicates++; /* already terminal (filled, expired, or canceled before) */
         return TB_OK;
     }
-    exec_batch_change *bc = add_change(g, row, bus_batch_trace(g->b, g->msgs[k]->index));
-    tb_status s = exec_order_transition(&row->ord, EXEC_CANCELED, err);
-    exec_change_add_step(&bc->ch, &row->ord, EXEC_CANCELED,
-                         m->reason[0] ? m->reason : EXEC_REASON_USER);
-    bc->version = row->ord.version;
-    bc->fills = row->ord.fills;
+    tb_status s = cancel_row(g, k, row, m->reason[0] ? m->reason : EXEC_REASON_USER, err);
+    /* the group's other orders were locked with it (exec_store_lock_orders) */
+    for (size_t i = 0; s == TB_OK && i < g->nrows; i++) {
+        exec_row *o = &g->rows[i];
+        bool same =
+            o != row && row->rec.group_id[0] && strcmp(o->rec.group_id, row->rec.group_id) == 0;
+        const char *why = same ? exec_group_cancels(&row->ord, &o->ord) : NULL;
+        if (why) s = cancel_row(g, k, o, why, err);
+    }
     return s;
 }
 
@@ -192,7 +209,8 @@ static tb_status apply_all(group *g, tb_error *err) {
 static tb_status prepare(group *g, tb_error *err) {
     g->syms = calloc(g->n, sizeof *g->syms);
     g->quotes = calloc(g->n, sizeof *g->quotes);
-    g->changes = calloc(g->n, sizeof *g->changes);
+    /* a cancel may cancel the other orders of its group as well */
+    g->changes = calloc(g->n * EXEC_GROUP_MAX, sizeof *g->changes);
     g->fail_status = calloc(g->n, sizeof *g->fail_status);
     g->fail_msg = calloc(g->n, sizeof *g->fail_msg);
     if (!g->syms || !g->quotes || !g->changes || !g->fail_status || !g->fail_msg)

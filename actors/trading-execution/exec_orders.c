@@ -69,6 +69,39 @@ void exec_relay_now(bus_actor *a, exec_service *svc, int fills) {
 
 /* ---- cancels ---- */
 
+/* Locks the order and the other orders of its group (in id order, as the
+ * ORDERS batches do); *target points at the order among *rows. */
+static tb_status lock_with_group(PGconn *c, const char *order_id, exec_row **rows, size_t *n,
+                                 exec_row **target, tb_error *err) {
+    const char *ids[1] = {order_id};
+    tb_status s = exec_store_lock_orders(c, ids, 1, rows, n, err);
+    *target = NULL;
+    for (size_t i = 0; s == TB_OK && i < *n; i++)
+        if (strcmp((*rows)[i].rec.order_id, order_id) == 0) *target = &(*rows)[i];
+    if (s == TB_OK && *target == NULL)
+        s = tb_error_set(err, TB_NOT_FOUND, "id", "no order %s", order_id);
+    return s;
+}
+
+/* Cancels the open orders of row's group that its cancel cancels. */
+static tb_status cancel_group(PGconn *c, const exec_row *row, exec_row *rows, size_t n,
+                              const char *trace, exec_events *ev, tb_error *err) {
+    tb_status s = TB_OK;
+    for (size_t i = 0; s == TB_OK && i < n && row->rec.group_id[0]; i++) {
+        exec_row *o = &rows[i];
+        if (o == row || strcmp(o->rec.group_id, row->rec.group_id) != 0) continue;
+        const char *why = exec_group_cancels(&row->ord, &o->ord);
+        if (why == NULL) continue;
+        exec_change ch = {0};
+        s = exec_order_transition(&o->ord, EXEC_CANCELED, err);
+        if (s == TB_OK) {
+            exec_change_add_step(&ch, &o->ord, EXEC_CANCELED, why);
+            s = exec_store_save(c, o, &ch, trace, ev, err);
+        }
+    }
+    return s;
+}
+
 tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *account,
                             const char *accounts, const char *reason, exec_row *out,
                             tb_error *err) {
@@ -77,32 +110,38 @@ tb_status exec_cancel_order(bus_ctx *ctx, const char *order_id, const char *acco
     if (c == NULL) return err->status;
     exec_events ev = {0};
     exec_change ch = {0};
+    exec_row *rows = NULL, *row = NULL;
+    size_t nrows = 0;
     tb_status s = exec_tx_begin(c, err);
-    if (s == TB_OK) s = exec_store_lock_order(c, order_id, out, err);
+    if (s == TB_OK) s = lock_with_group(c, order_id, &rows, &nrows, &row, err);
     if (s == TB_OK && accounts && accounts[0]) {
         /* visible only to callers scoped to the order's account */
-        size_t n = strlen(out->rec.account);
+        size_t n = strlen(row->rec.account);
         const char *p = accounts;
         bool seen = false;
         while (!seen && p && *p) {
-            seen = strncmp(p, out->rec.account, n) == 0 && (p[n] == ',' || p[n] == '\0');
+            seen = strncmp(p, row->rec.account, n) == 0 && (p[n] == ',' || p[n] == '\0');
             p = strchr(p, ',');
             if (p) p++;
         }
         if (!seen) s = tb_error_set(err, TB_NOT_FOUND, "id", "no order %s", order_id);
     }
-    if (s == TB_OK && account && account[0] && strcmp(account, out->rec.account) != 0)
+    if (s == TB_OK && account && account[0] && strcmp(account, row->rec.account) != 0)
         s = tb_error_set(err, TB_FORBIDDEN, "account", "order %s does not belong to %s", order_id,
                          account);
-    if (s == TB_OK && !exec_status_is_open(out->ord.status))
+    if (s == TB_OK && !exec_status_is_open(row->ord.status))
         s = tb_error_set(err, TB_CONFLICT, "id", "order %s is already %s", order_id,
-                         exec_status_name(out->ord.status));
-    if (s == TB_OK) s = exec_order_transition(&out->ord, EXEC_CANCELED, err);
+                         exec_status_name(row->ord.status));
+    if (s == TB_OK) s = exec_order_transition(&row->ord, EXEC_CANCELED, err);
     if (s == TB_OK) {
-        exec_change_add_step(&ch, &out->ord, EXEC_CANCELED, reason);
-        s = exec_store_save(c, out, &ch, bus_ctx_trace(ctx), &ev, err);
+        exec_change_add_step(&ch, &row->ord, EXEC_CANCELED, reason);
+        s = exec_store_save(c, row, &ch, bus_ctx_trace(ctx), &ev, err);
     }
+    /* the other leg of an OCO pair goes with it, in the same transaction */
+    if (s == TB_OK) s = cancel_group(c, row, rows, nrows, bus_ctx_trace(ctx), &ev, err);
     if (s == TB_OK) s = exec_tx_commit(c, err);
+    if (s == TB_OK) *out = *row;
+    free(rows);
     if (s != TB_OK) {
         exec_tx_rollback(c);
         exec_events_free(&ev);

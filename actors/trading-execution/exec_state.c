@@ -151,3 +151,11 @@ tb_status exec_order_transition(exec_order *o, exec_status to, tb_error *err) {
     o->version++;
     return TB_OK;
 }
+
+bool exec_role_parse(const char *s, exec_role *out) {
+    static const char *const names[] = {"", "oco", "entry", "take_profit", "stop_loss"};
+    int v;
+    if (!parse_name(s, names, 5, &v)) return false;
+    *out = (exec_role)v;
+    return true;
+}

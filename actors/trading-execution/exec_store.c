@@ -20,8 +20,11 @@
     "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
     "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0), "                           \
     "COALESCE(o.trail_amount, 0), COALESCE(o.trail_bps, 0), COALESCE(o.limit_offset, 0), "         \
-    "COALESCE((SELECT t.trail_stop FROM order_trail_stops t WHERE t.order_id = o.order_id), 0)"
-#define NCOLS 26
+    "COALESCE((SELECT t.trail_stop FROM order_trail_stops t WHERE t.order_id = o.order_id), 0), "  \
+    "COALESCE(o.group_id, ''), COALESCE(o.group_role, ''), "                                       \
+    "CASE WHEN o.group_role IN ('take_profit', 'stop_loss') THEN COALESCE((SELECT e.filled_qty "   \
+    "FROM orders e WHERE e.group_id = o.group_id AND e.group_role = 'entry'), 0) ELSE 0 END"
+#define NCOLS 29
 
 void exec_events_free(exec_events *e) {
     free(e->v);
@@ -119,7 +122,12 @@ static tb_status parse_row(PGresult *r, int i, exec_row *out, tb_error *err) {
     o->trail_bps = rec->trail_bps;
     o->limit_offset = rec->limit_offset;
     o->trail_stop = rec->trail_stop;
-    return TB_OK;
+    bus_pg_col_str(r, i, 26, rec->group_id, sizeof rec->group_id);
+    bus_pg_col_str(r, i, 27, rec->group_role, sizeof rec->group_role);
+    if (!exec_role_parse(rec->group_role, &o->role))
+        return tb_error_set(err, TB_ERR, NULL, "order %s has an unknown group role %s",
+                            rec->order_id, rec->group_role);
+    return bus_pg_col_fixed(r, i, 28, &o->entry_filled, err);
 }
 
 static tb_status parse_rows(PGresult *r, exec_row **rows, size_t *n, tb_error *err) {
@@ -184,7 +192,12 @@ tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, ex
     /* In id order: batches of several workers never wait in a cycle. */
     if (s == TB_OK)
         s = load_many(c,
-                      "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id = ANY ($1::text[]) "
+                      /* with the other orders of their groups (a cancel cancels them);
+                       * a UNION of index lookups, not an OR over the table */
+                      "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN "
+                      "(SELECT unnest($1::text[]) UNION SELECT s.order_id FROM orders g "
+                      "JOIN orders s ON s.group_id = g.group_id WHERE g.order_id = "
+                      "ANY ($1::text[]) AND g.group_id IS NOT NULL) "
                       "ORDER BY o.order_id COLLATE \"C\" FOR UPDATE OF o",
                       1, p, rows, nrows, err);
     bus_pgarray_close(&a);
@@ -221,14 +234,20 @@ tb_status exec_store_lock_open_many(PGconn *c, const exec_symbol *syms, size_t n
     tb_status s =
         /* the oldest `limit` open orders of each symbol (a row lock cannot be
          * taken in a query with a window function, hence the IN) */
-        load_many(c,
-                  "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN (SELECT order_id "
-                  "FROM (SELECT order_id, row_number() OVER (PARTITION BY symbol ORDER BY "
-                  "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
-                  "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
-                  "AND o.status IN ('accepted', 'partially_filled') "
-                  "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
-                  2, p, rows, n, err);
+        load_many(
+            c,
+            "WITH base AS (SELECT order_id, group_id "
+            "FROM (SELECT order_id, group_id, row_number() OVER (PARTITION BY symbol ORDER BY "
+            "created_at, order_id) AS rn FROM orders WHERE symbol = ANY ($1::text[]) "
+            "AND status IN ('accepted', 'partially_filled')) x WHERE rn <= $2::bigint) "
+            /* with the other open orders of their groups, also still new: a
+             * leg's fill cancels its partner in the same transaction */
+            "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN (SELECT order_id "
+            "FROM base UNION SELECT s.order_id FROM orders s JOIN base b ON "
+            "s.group_id = b.group_id WHERE s.status IN ('new', 'accepted', 'partially_filled')) "
+            "AND o.status IN ('new', 'accepted', 'partially_filled') "
+            "ORDER BY o.symbol COLLATE \"C\", o.created_at, o.order_id FOR UPDATE OF o",
+            2, p, rows, n, err);
     free(list);
     return s == TB_OK ? with_fees(c, rows, n, err) : s;
 }
@@ -263,13 +282,14 @@ tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows,
     }
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", (long long)f->limit);
-    const char *p[6] = {
+    const char *p[7] = {
         f->account && f->account[0] ? f->account : NULL,
         f->symbol && f->symbol[0] ? f->symbol : NULL,
         f->statuses ? statuses : NULL,
         f->accounts && f->accounts[0] ? f->accounts : NULL,
         f->cursor && f->cursor[0] ? f->cursor : NULL,
         lim,
+        f->group_id && f->group_id[0] ? f->group_id : NULL,
     };
     return load_many(
         c,
@@ -278,8 +298,9 @@ tb_status exec_store_list(PGconn *c, const exec_list_filter *f, exec_row **rows,
         "AND ($4::text IS NULL OR o.account = ANY (string_to_array($4, ','))) "
         "AND ($5::text IS NULL OR (o.created_at, o.order_id) < "
         "     (SELECT c.created_at, c.order_id FROM orders c WHERE c.order_id = $5)) "
+        "AND ($7::text IS NULL OR o.group_id = $7) "
         "ORDER BY o.created_at DESC, o.order_id DESC LIMIT $6::bigint",
-        6, p, rows, n, err);
+        7, p, rows, n, err);
 }
 
 /* ---- symbol tick state ---- */

@@ -201,6 +201,7 @@ typedef struct exec_list_filter {
     const char *const *statuses; /* NULL-terminated; NULL: any */
     const char *accounts;        /* comma list the caller may see; "" or NULL: all */
     const char *cursor;          /* order id of the last item of the previous page */
+    const char *group_id;        /* NULL or "": any */
     int64_t limit;
 } exec_list_filter;
 /* Newest first. *rows malloc'd (caller frees). */

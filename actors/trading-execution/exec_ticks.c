@@ -83,7 +83,15 @@ static tb_status match_symbol(exec_service *svc, PGconn *c, const exec_pending_s
                                    .age_ms = pd->age_ms,
                                    .origin = g->first + i};
     }
-    for (size_t k = 0; s == TB_OK && k < nrows; k++) orders[k] = rows[k].ord;
+    const char **gids = calloc(nrows ? nrows : 1, sizeof *gids);
+    if (s == TB_OK && gids == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    for (size_t k = 0; s == TB_OK && k < nrows; k++) {
+        orders[k] = rows[k].ord;
+        gids[k] = rows[k].rec.group_id;
+    }
+    /* OCO partners and bracket exits see each other in the run */
+    if (s == TB_OK) exec_group_link(orders, gids, nrows);
+    free(gids);
     if (s == TB_OK) {
         /* recorded ticks come in (seq, source) order already */
         s = exec_run_match(ticks, g->n, g->last_seq, g->last_source, svc->seq_reset_gap,

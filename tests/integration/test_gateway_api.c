@@ -131,6 +131,28 @@ START_TEST(orders) {
     ck_assert_str_eq(http_error_code(&r), "rejected");
     ck_assert_str_eq(http_error_field(&r), "qty");
     http_free(&r);
+
+    /* an order group: the reply lists its orders with their link */
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"contingency\":\"oco\",\"side\":"
+             "\"sell\",\"qty\":\"2\",\"take_profit_price\":\"110\",\"stop_loss_price\":\"90\"}",
+             my_acct);
+    http_do(&r, gw.base, "POST", "/v1/order-groups", trader, body, -1, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    json_t *items = json_object_get(r.json, "items");
+    ck_assert_int_eq(json_array_size(items), 2);
+    ck_assert_str_eq(str(json_array_get(items, 1), "group_role"), "oco");
+    ck_assert_str_eq(str(json_array_get(items, 1), "type"), "stop");
+    http_free(&r);
+    /* a contingency that does not exist: 400 naming the field */
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"symbol\":\"DAX\",\"contingency\":\"oto\",\"side\":"
+             "\"sell\",\"qty\":\"2\",\"take_profit_price\":\"110\",\"stop_loss_price\":\"90\"}",
+             my_acct);
+    http_do(&r, gw.base, "POST", "/v1/order-groups", trader, body, -1, NULL);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(http_error_field(&r), "contingency");
+    http_free(&r);
 }
 END_TEST
 

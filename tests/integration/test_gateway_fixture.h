@@ -386,6 +386,30 @@ static tb_status fk_submit(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_order_record_desc, &rec);
 }
 
+/* api.orders.submit_group: the two legs of an oco, as records (not kept). */
+static tb_status fk_submit_group(bus_ctx *ctx, const void *ev) {
+    const tb_order_group_request *g = ev;
+    note(ctx, &tb_order_group_request_desc, ev);
+    tb_order_record legs[2];
+    memset(legs, 0, sizeof legs);
+    for (int i = 0; i < 2; i++) {
+        tb_order_record *r = &legs[i];
+        snprintf(r->order_id, sizeof r->order_id, "g-%d-%d", (int)getpid(), i);
+        snprintf(r->account, sizeof r->account, "%s", g->account);
+        snprintf(r->symbol, sizeof r->symbol, "%s", g->symbol);
+        snprintf(r->side, sizeof r->side, "%s", g->side);
+        snprintf(r->type, sizeof r->type, "%s", i == 0 ? "limit" : "stop");
+        snprintf(r->tif, sizeof r->tif, "%s", g->tif[0] ? g->tif : "day");
+        snprintf(r->source, sizeof r->source, "api");
+        snprintf(r->status, sizeof r->status, "new");
+        snprintf(r->group_id, sizeof r->group_id, "g-%d-0", (int)getpid());
+        snprintf(r->group_role, sizeof r->group_role, "oco");
+        r->qty = g->qty;
+        r->created_at = tb_now_ns();
+    }
+    return bus_reply_list(ctx, &tb_order_record_desc, legs, 2, NULL);
+}
+
 static bool find_order(const tb_query *q, tb_order_record *out) {
     bool found = false;
     pthread_mutex_lock(&fake.lock);
@@ -769,6 +793,7 @@ static tb_status fk_position_risk(bus_ctx *ctx, const void *ev) {
     { .name = n, .kind = BUS_REQUEST, .subject = subj, .event = type, .handler = fn }
 static const bus_endpoint fake_endpoints[] = {
     EP("submit", "api.orders.submit", &tb_order_request_desc, fk_submit),
+    EP("submit-group", "api.orders.submit_group", &tb_order_group_request_desc, fk_submit_group),
     EP("order-get", "api.orders.get", &tb_query_desc, fk_order_get),
     EP("order-list", "api.orders.list", &tb_query_desc, fk_order_list),
     EP("order-cancel", "api.orders.cancel", &tb_query_desc, fk_order_cancel),

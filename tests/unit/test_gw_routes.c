@@ -14,6 +14,7 @@ static const char *const design_routes[][2] = {
     {"GET", "/v1/orders"},
     {"GET", "/v1/orders/{id}"},
     {"DELETE", "/v1/orders/{id}"},
+    {"POST", "/v1/order-groups"}, /* DESIGN §6: brackets and OCO groups */
     {"GET", "/v1/fills"},
     {"GET", "/v1/positions"},
     {"GET", "/v1/accounts"},

@@ -1,6 +1,7 @@
 /* tb-ctl killswitch and tb-ctl order: requests to risk-management
- * (api.risk.killswitch, api.orders.submit, api.orders.amend) and
- * trading-execution (api.orders.cancel). Arguments become a JSON object that the catalogue
+ * (api.risk.killswitch, api.orders.submit, api.orders.submit_group,
+ * api.orders.amend) and trading-execution (api.orders.cancel). Arguments
+ * become a JSON object that the catalogue
  * validates and converts (tb_from_json), so decimals follow the same rules
  * as the REST API. */
 #include <stdlib.h>
@@ -92,6 +93,56 @@ static int order_submit(ctl *c, int argc, char **argv) {
     return ctl_request(c, "api.orders.submit", &tb_order_request_desc, &req);
 }
 
+/* An OCO pair or a bracket: api.orders.submit_group. */
+static int order_group(ctl *c, int argc, char **argv) {
+    const char *account = NULL, *symbol = NULL, *contingency = NULL, *side = NULL, *qty = NULL;
+    const char *tp = NULL, *sl = NULL, *entry_type = NULL, *entry_price = NULL, *tif = NULL;
+    const char *expire = NULL, *pos[1];
+    const ctl_opt opts[] = {
+        {"account", &account, NULL},
+        {"symbol", &symbol, NULL},
+        {"contingency", &contingency, NULL},
+        {"side", &side, NULL},
+        {"qty", &qty, NULL},
+        {"take-profit", &tp, NULL},
+        {"stop-loss", &sl, NULL},
+        {"entry-type", &entry_type, NULL},
+        {"entry-price", &entry_price, NULL},
+        {"tif", &tif, NULL},
+        {"expire-at", &expire, NULL},
+        {NULL, NULL, NULL},
+    };
+    int npos = 0;
+    if (!ctl_parse(argc, argv, opts, pos, 0, &npos)) return TOOL_EXIT_USAGE;
+    const char *missing = !account       ? "--account"
+                          : !symbol      ? "--symbol"
+                          : !contingency ? "--contingency"
+                          : !side        ? "--side"
+                          : !qty         ? "--qty"
+                          : !tp          ? "--take-profit"
+                          : !sl          ? "--stop-loss"
+                                         : NULL;
+    if (missing) {
+        tool_errorf("order group needs %s (see --help)", missing);
+        return TOOL_EXIT_USAGE;
+    }
+    json_t *o = json_object();
+    put(o, "account", account);
+    put(o, "symbol", symbol);
+    put(o, "contingency", contingency);
+    put(o, "side", side);
+    put(o, "qty", qty);
+    put(o, "take_profit_price", tp);
+    put(o, "stop_loss_price", sl);
+    put(o, "entry_type", entry_type);
+    put(o, "entry_price", entry_price);
+    put(o, "tif", tif);
+    put(o, "expire_at", expire);
+    tb_order_group_request req;
+    if (!ctl_from_json(&tb_order_group_request_desc, o, &req)) return TOOL_EXIT_USAGE;
+    return ctl_request(c, "api.orders.submit_group", &tb_order_group_request_desc, &req);
+}
+
 static int order_cancel(ctl *c, int argc, char **argv) {
     const char *account = NULL, *pos[1];
     const ctl_opt opts[] = {{"account", &account, NULL}, {NULL, NULL, NULL}};
@@ -134,6 +185,7 @@ int ctl_order(ctl *c, int argc, char **argv) {
     if (argc >= 1 && strcmp(argv[0], "submit") == 0) return order_submit(c, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "cancel") == 0) return order_cancel(c, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "amend") == 0) return ctl_amend(c, argc - 1, argv + 1);
-    tool_errorf("usage: tb-ctl order submit|cancel|amend ... (see --help)");
+    if (argc >= 1 && strcmp(argv[0], "group") == 0) return order_group(c, argc - 1, argv + 1);
+    tool_errorf("usage: tb-ctl order submit|group|cancel|amend ... (see --help)");
     return TOOL_EXIT_USAGE;
 }

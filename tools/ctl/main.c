@@ -8,10 +8,9 @@
  *   $ build/tools/ctl/tb-ctl order submit --account DEMO --symbol DAX --side buy --qty 1
  *   {"order_id":"...","status":"accepted",...}
  *
- * Commands: services, health, killswitch, order submit|cancel|amend, amend, replay, backtest,
- * risk (see
- * usage() below). Results go to stdout, problems to stderr; exit status 0 on
- * success, 1 when the bus or a service says no, 2 on bad usage. */
+ * Commands: services, health, killswitch, order submit|group|cancel|amend, amend,
+ * replay, backtest, risk (see usage() below). Results go to stdout, problems to stderr; exit status
+ * 0 on success, 1 when the bus or a service says no, 2 on bad usage. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +37,12 @@ static void usage(FILE *f) {
                "                                (with --type trailing_stop)\n"
                "               [--client-order-id X] [--reduce-only]\n"
                "                                api.orders.submit (checked by risk-management)\n"
+               "  order group --account A --symbol S --contingency oco|bracket --side buy|sell\n"
+               "              --qty Q --take-profit P --stop-loss P\n"
+               "              [--entry-type market|limit] [--entry-price P] (bracket)\n"
+               "              [--tif day|gtc|gtd] [--expire-at RFC3339]\n"
+               "                                api.orders.submit_group: an OCO pair or a\n"
+               "                                bracket, recorded whole or refused\n"
                "  order cancel ORDER_ID [--account A]\n"
                "                                api.orders.cancel\n"
                "  amend ORDER_ID [--qty Q] [--limit-price P] [--stop-price P]\n"
