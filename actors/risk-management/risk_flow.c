@@ -279,6 +279,24 @@ tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *recor
     /* The group is named after its first order. */
     for (size_t i = 0; i < g->n; i++)
         snprintf(g->legs[i].group_id, sizeof g->legs[i].group_id, "%s", ids[0]);
+    /* Each order of the group takes an order-rate slot, as a lone order
+     * does: a group counts as many orders as it records. One over the limit
+     * refuses the group (the slots its earlier orders took stay counted,
+     * like those of a lone order refused after its slot). */
+    if (s == TB_OK && v->n == 0 && pf.limits.max_orders_per_sec > 0) {
+        redisContext *r = bus_ctx_redis(ctx, err);
+        const char *members[RISK_GROUP_MAX];
+        uint64_t counts[RISK_GROUP_MAX] = {0};
+        for (size_t i = 0; i < g->n; i++) members[i] = ids[i];
+        s = r ? risk_rate_take_many(r, first->account, pf.limits.max_orders_per_sec,
+                                    svc->rate_window_ms, g->n, members, NULL, counts, err)
+              : err->status;
+        for (size_t i = 0; s == TB_OK && i < g->n && v->n == 0; i++) {
+            f.orders_in_window = counts[i];
+            risk_check_order_rate(&g->legs[i], &f, v);
+            failed = i;
+        }
+    }
     int64_t ts = (tb_now_ns() / 1000) * 1000; /* PostgreSQL keeps microseconds */
     if (s == TB_OK && v->n == 0) s = insert_group(pg, g, &f, ids, ts, bus_ctx_trace(ctx), v, err);
     free(positions);

@@ -535,6 +535,41 @@ START_TEST(risk_records_a_bracket_that_trades) {
 }
 END_TEST
 
+/* Each order of a group takes an order-rate slot: with max_orders_per_sec
+ * 1, an OCO (two orders at once) is over the limit at its second order and
+ * is refused whole, with the rate reason; nothing is recorded. */
+START_TEST(risk_counts_every_order_of_a_group_in_the_order_rate) {
+    fresh();
+    const char *p[1] = {xsym};
+    xt_exec("INSERT INTO symbols (symbol, tradable) VALUES ($1, true) ON CONFLICT DO NOTHING", 1,
+            p);
+    md_quote(xsym, "99.5", "100.5", "100");
+    tb_risk_limits l = {0}, lout;
+    snprintf(l.account, sizeof l.account, "%s", xacct);
+    l.max_orders_per_sec = 1;
+    l.max_open_orders = 1000;
+    l.max_order_qty = 1000 * TB_FIXED_SCALE;
+    l.max_position_qty = 1000 * TB_FIXED_SCALE;
+    l.max_gross_exposure = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.daily_loss_limit = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.max_order_notional = INT64_C(1000000000) * TB_FIXED_SCALE;
+    tb_error err = {0};
+    ck_assert_msg(bus_request(xt_conn, "api.risk.limits.set", &tb_risk_limits_desc, &l,
+                              &tb_risk_limits_desc, &lout, 5000, NULL, &err) == TB_OK,
+                  "set limits: %s", err.message);
+    tb_order_group_request r = group_req("oco", "sell");
+    tb_order_record items[3];
+    size_t n = 0;
+    tb_status s = submit_group(&r, items, &n, &err);
+    ck_assert_msg(s == TB_REJECTED, "got %s (%s), want rejected", tb_status_code(s), err.message);
+    ck_assert_msg(strstr(err.message, "max_orders_per_sec") != NULL, "reason: %s", err.message);
+    const char *a[1] = {xacct};
+    char *c = xt_sql("SELECT count(*)::text FROM orders WHERE account = $1", 1, a);
+    ck_assert_str_eq(c, "0");
+    free(c);
+}
+END_TEST
+
 START_TEST(services_stop_cleanly) {
     pid_t *all[] = {&worker, &risk, &md, &pm};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
@@ -560,6 +595,7 @@ int main(void) {
     tcase_add_test(tc, bracket_survives_kill_9_with_three_workers);
     tcase_add_test(tc, risk_refuses_malformed_groups_naming_the_field);
     tcase_add_test(tc, risk_records_a_bracket_that_trades);
+    tcase_add_test(tc, risk_counts_every_order_of_a_group_in_the_order_rate);
     tcase_add_test(tc, services_stop_cleanly);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
