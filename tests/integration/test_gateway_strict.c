@@ -149,6 +149,24 @@ static void http_setup(void) {
     char name[64];
     tb_test_unique(name, sizeof name, "gwstrict");
     svc = fake_start(name, true);
+    /* The order the sample bodies name ("strict-1"), so that PATCH
+     * /v1/orders/{id} spelt right reaches an order the fake knows. */
+    pthread_mutex_lock(&fake.lock);
+    tb_order_record *o = &fake.orders[fake.norders++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->order_id, sizeof o->order_id, "strict-1");
+    snprintf(o->account, sizeof o->account, "STRICT1");
+    snprintf(o->symbol, sizeof o->symbol, "STRICT1");
+    snprintf(o->side, sizeof o->side, "buy");
+    snprintf(o->type, sizeof o->type, "stop_limit");
+    snprintf(o->tif, sizeof o->tif, "day");
+    snprintf(o->source, sizeof o->source, "api");
+    snprintf(o->status, sizeof o->status, "accepted");
+    o->qty = 2 * TB_FIXED_SCALE;
+    o->limit_price = TB_FIXED_SCALE;
+    o->stop_price = TB_FIXED_SCALE;
+    o->created_at = tb_now_ns();
+    pthread_mutex_unlock(&fake.lock);
     static const char *const env[] = {"GATEWAY_RATE_LIMIT=100000", NULL};
     gw_start(&gw, "strict", env);
     gw_admin_key(admin, sizeof admin);
