@@ -68,44 +68,50 @@ static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...) {
  * status line, headers and a small body in one mg_write instead. */
 #define RESPONSE_BUF 16384
 
-void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
-             const char *const *extra) {
-    if (r->status != 0) return; /* one response per request */
-    r->status = status;
-    char buf[RESPONSE_BUF];
-    size_t n = 0;
+/* The status line and headers of a response into buf (cap bytes, *n
+ * used); false when they do not fit. */
+static bool put_head(gw_req *r, int status, const char *ctype, size_t len, const char *const *extra,
+                     char *buf, size_t cap, size_t *n) {
     bool keep = keep_alive(r), own_connection = false, own_cache = false;
     if (!keep) mg_disable_keep_alive(r->conn);
     for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2) {
         own_connection |= strcasecmp(extra[i], "Connection") == 0; /* 426 Upgrade */
         own_cache |= strcasecmp(extra[i], "Cache-Control") == 0;   /* the UI's files */
     }
-    bool ok = put(buf, sizeof buf, &n, "HTTP/1.1 %d %s\r\n", status,
-                  mg_get_response_code_text(r->conn, status));
-    if (ctype) ok = ok && put(buf, sizeof buf, &n, "Content-Type: %s\r\n", ctype);
+    bool ok =
+        put(buf, cap, n, "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(r->conn, status));
+    if (ctype) ok = ok && put(buf, cap, n, "Content-Type: %s\r\n", ctype);
     /* RFC 9110: a 204 has no Content-Length; a 304's would be the 200's */
-    if (status != 204 && status != 304)
-        ok = ok && put(buf, sizeof buf, &n, "Content-Length: %zu\r\n", len);
-    ok = ok && put(buf, sizeof buf, &n, "X-Request-Id: %s\r\n%sDate: %s\r\n", r->id,
+    if (status != 204 && status != 304) ok = ok && put(buf, cap, n, "Content-Length: %zu\r\n", len);
+    ok = ok && put(buf, cap, n, "X-Request-Id: %s\r\n%sDate: %s\r\n", r->id,
                    own_cache ? "" : "Cache-Control: no-store\r\n", http_date());
     if (!own_connection)
-        ok = ok && put(buf, sizeof buf, &n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
+        ok = ok && put(buf, cap, n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
     if (r->rate.known)
-        ok = ok && put(buf, sizeof buf, &n,
+        ok = ok && put(buf, cap, n,
                        "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: %lld\r\n"
                        "X-RateLimit-Reset: %lld\r\n",
                        (long long)r->rate.limit, (long long)r->rate.remaining,
                        (long long)r->rate.reset_s);
     for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-        ok = ok && put(buf, sizeof buf, &n, "%s: %s\r\n", extra[i], extra[i + 1]);
-    ok = ok && put(buf, sizeof buf, &n, "\r\n");
+        ok = ok && put(buf, cap, n, "%s: %s\r\n", extra[i], extra[i + 1]);
+    ok = ok && put(buf, cap, n, "\r\n");
     if (!ok) { /* headers of a hostile size cannot come from here; be safe */
         static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
         mg_disable_keep_alive(r->conn);
         mg_write(r->conn, fallback, sizeof fallback - 1);
-        return;
     }
+    return ok;
+}
+
+void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
+             const char *const *extra) {
+    if (r->status != 0) return; /* one response per request */
+    r->status = status;
+    char buf[RESPONSE_BUF];
+    size_t n = 0;
+    if (!put_head(r, status, ctype, len, extra, buf, sizeof buf, &n)) return;
     if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
     if (len > 0 && len <= sizeof buf - n) {
         memcpy(buf + n, body, len);
@@ -114,6 +120,16 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
     }
     mg_write(r->conn, buf, n);
     if (len > 0) mg_write(r->conn, body, len);
+}
+
+bool gw_send_head(gw_req *r, int status, const char *ctype, size_t len, const char *const *extra) {
+    if (r->status != 0) return false;
+    r->status = status;
+    char buf[4096]; /* the UI's headers with its CSP take about 1 KiB */
+    size_t n = 0;
+    if (!put_head(r, status, ctype, len, extra, buf, sizeof buf, &n)) return false;
+    if (mg_write(r->conn, buf, n) != (int)n) return false;
+    return strcmp(r->ri->request_method, "HEAD") != 0;
 }
 
 /* Reals with 15 significant digits: every double that was rounded to fewer
