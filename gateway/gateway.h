@@ -17,7 +17,7 @@
 typedef struct gw_settings {
     char port[16];              /* GATEWAY_PORT, default 8000 */
     char bind[64];              /* GATEWAY_BIND, default 127.0.0.1 */
-    int64_t threads;            /* GATEWAY_THREADS = open connections served, default 512 */
+    int64_t threads;            /* GATEWAY_THREADS = open connections served, default 256 */
     int64_t max_per_addr;       /* GATEWAY_MAX_CONN_PER_ADDR, default threads / 4 */
     int64_t listen_backlog;     /* GATEWAY_LISTEN_BACKLOG, default 1024 */
     int64_t max_body;           /* GATEWAY_MAX_BODY bytes, default 1 MiB */

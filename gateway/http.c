@@ -7,7 +7,7 @@
  * requests block that thread). civetweb holds a thread per open connection
  * (DESIGN §10), idle keep-alive ones included, so GATEWAY_THREADS is the
  * number of open connections served at once: it is sized for many idle
- * clients (an idle thread costs a few pages of stack), the deadlines below
+ * clients (an idle thread costs about 20 KB of RSS), the deadlines below
  * bound how long one can hold a thread without sending a request, and
  * connlimit.c keeps one address from holding all of them. */
 #include <stdarg.h>
