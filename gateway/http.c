@@ -65,7 +65,11 @@ static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...) {
 
 /* civetweb's mg_response_header_send writes each header line with its own
  * send() (so with tcp_nodelay, its own packet): the gateway writes the
- * status line, headers and a small body in one mg_write instead. */
+ * status line, headers and a small body in one mg_write instead.
+ * The response buffers are on the heap, not the stack: civetweb keeps its
+ * workers, and each keeps the stack its deepest request touched, so 16 KiB
+ * there would be 16 KiB of RSS per thread that ever answered (4 MB with
+ * 256 threads), where a freed heap buffer is the next request's. */
 #define RESPONSE_BUF 16384
 
 /* The status line and headers of a response into buf (cap bytes, *n
@@ -109,17 +113,28 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
              const char *const *extra) {
     if (r->status != 0) return; /* one response per request */
     r->status = status;
-    char buf[RESPONSE_BUF];
-    size_t n = 0;
-    if (!put_head(r, status, ctype, len, extra, buf, sizeof buf, &n)) return;
-    if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
-    if (len > 0 && len <= sizeof buf - n) {
-        memcpy(buf + n, body, len);
-        n += len;
-        len = 0;
+    char *buf = malloc(RESPONSE_BUF);
+    if (buf == NULL) {
+        static const char oom[] =
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Content-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+        r->status = 503;
+        mg_disable_keep_alive(r->conn);
+        mg_write(r->conn, oom, sizeof oom - 1);
+        return;
     }
-    mg_write(r->conn, buf, n);
-    if (len > 0) mg_write(r->conn, body, len);
+    size_t n = 0;
+    if (put_head(r, status, ctype, len, extra, buf, RESPONSE_BUF, &n)) {
+        if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
+        if (len > 0 && len <= RESPONSE_BUF - n) {
+            memcpy(buf + n, body, len);
+            n += len;
+            len = 0;
+        }
+        mg_write(r->conn, buf, n);
+        if (len > 0) mg_write(r->conn, body, len);
+    }
+    free(buf);
 }
 
 bool gw_send_head(gw_req *r, int status, const char *ctype, size_t len, const char *const *extra) {
@@ -137,11 +152,15 @@ bool gw_send_head(gw_req *r, int status, const char *ctype, size_t len, const ch
  * jansson's default of 17 would print 0.297809 as 0.29780900000000002. */
 #define GW_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
+#define JSON_SMALL 8192
+
 void gw_send_json(gw_req *r, int status, json_t *body) {
-    /* Most replies fit on the stack: no allocation for the text. */
-    char small[8192];
-    size_t n = body ? json_dumpb(body, small, sizeof small, GW_JSON_FLAGS) : 0;
-    char *text = n > 0 && n <= sizeof small ? small : body ? json_dumps(body, GW_JSON_FLAGS) : NULL;
+    /* Most replies fit in one allocation of JSON_SMALL (on the heap for
+     * the reason RESPONSE_BUF is): json_dumps grows its text by doubling. */
+    char *small = body ? malloc(JSON_SMALL) : NULL;
+    size_t n = small ? json_dumpb(body, small, JSON_SMALL, GW_JSON_FLAGS) : 0;
+    char *text = n > 0 && n <= JSON_SMALL ? small : body ? json_dumps(body, GW_JSON_FLAGS) : NULL;
+    if (text != small) free(small);
     json_decref(body);
     if (text == NULL) {
         static const char oom[] =
@@ -150,7 +169,7 @@ void gw_send_json(gw_req *r, int status, json_t *body) {
         return;
     }
     gw_send(r, status, "application/json", text, text == small ? n : strlen(text), NULL);
-    if (text != small) free(text);
+    free(text);
 }
 
 static void count_error(gw *g, const char *code) {
