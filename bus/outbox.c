@@ -158,9 +158,10 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
      * deletion lost in a crash only makes the relay publish the row again,
      * which the stream (Nats-Msg-Id) and every consumer (keyed on the id)
      * ignore. */
-    PGresult *begin = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
-    tb_status s = bus_pg_result_status(c, begin, err);
-    PQclear(begin);
+    /* Two round trips: BEGIN, SET and the claim; the marks and COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(c, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
     PGresult *r = NULL;
     const char *p[3] = {producer, age, limit};
     if (s == TB_OK)
@@ -177,6 +178,7 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     PQclear(r);
     tb_error cerr = {0};
     tb_status cs = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &cerr);
+    if (cs == TB_OK) cs = bus_pg_pipeline_end(c, &cerr);
     bus_pg_release(bus_actor_pg(a), c);
     if (s == TB_OK && cs != TB_OK) s = tb_error_set(err, cs, NULL, "%s", cerr.message);
     if (published) *published = done;
