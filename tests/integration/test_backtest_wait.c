@@ -98,12 +98,13 @@ static void http(http_resp *r, const char *method, const char *path, const char 
     gw_http(r, &gw, method, path, admin, body);
 }
 
-/* Starts sma_cross FAST/SLOW on the DAX closes file, a day per 2 ms (about
- * 4 s of replay), into id. */
+/* Starts sma_cross FAST/SLOW on the DAX closes file, a day per 4 ms (about
+ * 8 s of replay: position-management is stopped well before its end), into
+ * id. */
 static void start_run(char *id, size_t cap) {
     const char *body = "{\"kind\":\"sma_cross\",\"params\":{\"fast\":5,\"slow\":20},"
                        "\"symbols\":[\"DAX\"],\"data\":{\"file\":\"eustock_daily.csv\"},"
-                       "\"format\":\"closes\",\"speed\":43200000,\"initial_cash\":\"1000000\"}";
+                       "\"format\":\"closes\",\"speed\":21600000,\"initial_cash\":\"1000000\"}";
     http_resp r;
     http(&r, "POST", "/v1/backtests", body);
     ck_assert_msg(r.status == 202, "POST: %ld %s", r.status, r.body);
