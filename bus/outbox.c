@@ -14,29 +14,10 @@
 tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
                          const tb_event_desc *desc, const void *ev, const char *msg_id,
                          const char *trace_id, tb_error *err) {
-    msgpack_sbuffer b;
-    msgpack_sbuffer_init(&b);
-    tb_status s = tb_encode(desc, ev, &b, err);
-    if (s == TB_OK) {
-        json_t *h = json_pack("{s:s, s:s}", BUS_HDR_SCHEMA, desc->name, BUS_HDR_TRACE,
-                              trace_id ? trace_id : "");
-        char *hdrs = h ? json_dumps(h, JSON_COMPACT) : NULL;
-        json_decref(h);
-        const char *params[5] = {producer, subject, msg_id, b.data, hdrs ? hdrs : "{}"};
-        int lens[5] = {0, 0, 0, (int)b.size, 0};
-        int fmts[5] = {0, 0, 0, 1, 0}; /* payload goes binary: no escaping */
-        PGresult *r =
-            PQexecParams(c,
-                         "WITH o AS (INSERT INTO outbox (producer, subject, msg_id, payload, "
-                         "headers) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING producer, id) "
-                         "INSERT INTO outbox_pending (producer, id) SELECT producer, id FROM o",
-                         5, NULL, params, lens, fmts, 0);
-        s = bus_pg_result_status(c, r, err);
-        PQclear(r);
-        free(hdrs);
-    }
-    msgpack_sbuffer_destroy(&b);
-    return s;
+    /* Through bus_pg_exec, like many rows: it may be part of a pipeline. */
+    bus_outbox_event one = {
+        .subject = subject, .desc = desc, .ev = ev, .msg_id = msg_id, .trace_id = trace_id};
+    return bus_outbox_add_many(c, producer, &one, 1, err);
 }
 
 /* How long a relay round waits for the stream's acknowledgements. */
@@ -158,9 +139,10 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
      * deletion lost in a crash only makes the relay publish the row again,
      * which the stream (Nats-Msg-Id) and every consumer (keyed on the id)
      * ignore. */
-    PGresult *begin = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
-    tb_status s = bus_pg_result_status(c, begin, err);
-    PQclear(begin);
+    /* Two round trips: BEGIN, SET and the claim; the marks and COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(c, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
     PGresult *r = NULL;
     const char *p[3] = {producer, age, limit};
     if (s == TB_OK)
@@ -177,6 +159,7 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     PQclear(r);
     tb_error cerr = {0};
     tb_status cs = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &cerr);
+    if (cs == TB_OK) cs = bus_pg_pipeline_end(c, &cerr);
     bus_pg_release(bus_actor_pg(a), c);
     if (s == TB_OK && cs != TB_OK) s = tb_error_set(err, cs, NULL, "%s", cerr.message);
     if (published) *published = done;

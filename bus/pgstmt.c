@@ -34,11 +34,19 @@ typedef struct stmt_slot {
     char *sql; /* NULL: free slot */
     unsigned uses;
     bool prepared;
+    bool preparing; /* its PQsendPrepare is in the pipeline, result not read */
 } stmt_slot;
+
+/* A result the pipeline owes: one per statement or preparation sent. */
+typedef struct pending {
+    stmt_slot *prep; /* a preparation: its success marks the slot prepared */
+} pending;
 
 typedef struct stmt_cache {
     stmt_slot slot[STMT_SLOTS];
     unsigned victim; /* round-robin start for replacing one-use entries */
+    pending *pend;   /* pipeline mode: results sent for and not read yet */
+    size_t npend, cappend;
 } stmt_cache;
 
 static void cache_clear(stmt_cache *c) {
@@ -46,6 +54,7 @@ static void cache_clear(stmt_cache *c) {
         free(c->slot[i].sql);
         memset(&c->slot[i], 0, sizeof c->slot[i]);
     }
+    c->npend = 0;
 }
 
 static int stmt_event(PGEventId id, void *info, void *pass) {
@@ -69,6 +78,7 @@ static int stmt_event(PGEventId id, void *info, void *pass) {
         stmt_cache *c = PQinstanceData(d->conn, stmt_event);
         if (c) {
             cache_clear(c);
+            free(c->pend);
             free(c);
         }
         return 1;
@@ -140,4 +150,99 @@ PGresult *bus_pgstmt_exec(PGconn *conn, const char *sql, int nparams, const char
         s->prepared = true;
     }
     return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+}
+
+/* ---- pipeline mode (bus_pg_pipeline_begin, store.h) ----
+ *
+ * A statement is sent at once (libpq copies its parameters into its output
+ * buffer) and its result is read at the next synchronisation point, so the
+ * statements of a transaction that need no result cost one round trip
+ * together instead of one each. */
+
+bool bus_pgstmt_pipeline_ready(PGconn *conn) {
+    return PQinstanceData(conn, stmt_event) != NULL;
+}
+
+/* Room for n more pending results. */
+static bool reserve(stmt_cache *c, size_t n) {
+    if (c->cappend - c->npend >= n) return true;
+    size_t cap = c->cappend ? c->cappend * 2 : 16;
+    while (cap - c->npend < n) cap *= 2;
+    pending *p = realloc(c->pend, cap * sizeof *p);
+    if (p == NULL) return false;
+    c->pend = p;
+    c->cappend = cap;
+    return true;
+}
+
+bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *const *params) {
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    if (c == NULL) return false;
+    /* Room for a preparation and the statement first: nothing sent may go
+     * unaccounted. */
+    if (!reserve(c, 2)) return false;
+    stmt_slot *s = slot_for(c, sql, text_hash(sql));
+    char name[16] = "";
+    if (s != NULL) {
+        slot_name(c, s, name);
+        if (!s->prepared && !s->preparing && ++s->uses >= STMT_PREPARE_AT) {
+            if (!PQsendPrepare(conn, name, sql, nparams, NULL)) return false;
+            s->preparing = true;
+            c->pend[c->npend++] = (pending){.prep = s};
+        }
+    }
+    int ok = s != NULL && (s->prepared || s->preparing)
+                 ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+                 : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!ok) return false;
+    c->pend[c->npend++] = (pending){.prep = NULL};
+    return true;
+}
+
+size_t bus_pgstmt_pending(PGconn *conn) {
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    return c ? c->npend : 0;
+}
+
+/* Reads one statement's results up to the NULL that ends them; the last
+ * non-NULL one is returned (a statement sent with the extended protocol
+ * yields exactly one). */
+static PGresult *read_one(PGconn *conn) {
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(conn)) != NULL) {
+        PQclear(last);
+        last = r;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) break; /* not ours: out of step */
+    }
+    return last;
+}
+
+bool bus_pgstmt_sync(PGconn *conn, PGresult **last, PGresult **failed) {
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    *last = *failed = NULL;
+    if (c == NULL) return false;
+    bool synced = PQpipelineSync(conn) == 1;
+    for (size_t i = 0; i < c->npend; i++) {
+        PGresult *r = synced ? read_one(conn) : NULL;
+        ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        bool ok = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK;
+        stmt_slot *prep = c->pend[i].prep;
+        if (prep != NULL) {
+            prep->preparing = false;
+            prep->prepared = ok;
+        }
+        if (r != NULL && !ok && *failed == NULL && es != PGRES_PIPELINE_ABORTED) {
+            *failed = r; /* the first failure: the later ones follow from it */
+        } else if (r != NULL && ok && prep == NULL && i + 1 == c->npend) {
+            *last = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    c->npend = 0;
+    if (!synced) return false;
+    PGresult *r = PQgetResult(conn); /* the synchronisation point's own */
+    bool in_step = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    return in_step;
 }

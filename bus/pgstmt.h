@@ -14,4 +14,16 @@ bool bus_pgstmt_attach(PGconn *c);
 /* As PQexecParams (text parameters and results), through the cache. */
 PGresult *bus_pgstmt_exec(PGconn *c, const char *sql, int nparams, const char *const *params);
 
+/* Pipeline mode (the connection is in it; store.c drives it). */
+/* Whether the connection can pipeline (it has its statement cache). */
+bool bus_pgstmt_pipeline_ready(PGconn *c);
+/* Sends a statement without waiting; false when it could not be sent. */
+bool bus_pgstmt_send(PGconn *c, const char *sql, int nparams, const char *const *params);
+/* Statements (and preparations) sent whose results are not read yet. */
+size_t bus_pgstmt_pending(PGconn *c);
+/* Synchronises and reads every pending result: *last gets the last
+ * statement's result when it succeeded, *failed the first failure (the
+ * caller PQclears both). false when the connection failed on the way. */
+bool bus_pgstmt_sync(PGconn *c, PGresult **last, PGresult **failed);
+
 #endif

@@ -174,9 +174,14 @@ void bus_pg_release(bus_pg_pool *p, PGconn *c) {
     if (c == NULL) return;
     /* A connection left inside a transaction (a handler bailed out) must not
      * leak its half-done work into the next borrower. */
+    tb_error ignored = {0};
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && bus_pg_pipeline_end(c, &ignored) != TB_OK) {
+        /* what was owed failed: the transaction check below settles it */
+    }
     PGTransactionStatusType ts = PQtransactionStatus(c);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) PQclear(PQexec(c, "ROLLBACK"));
-    bool ok = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
+    bool ok = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE &&
+              PQpipelineStatus(c) == PQ_PIPELINE_OFF;
     pool_put(&p->base, c, ok);
 }
 
@@ -202,8 +207,55 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) {
     return tb_error_set(err, s, NULL, "%.*s", (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
 }
 
+/* Reads the results a pipeline owes: the first failure, else *res_out (may
+ * be NULL) gets the last statement's result. */
+static tb_status pipeline_sync(PGconn *c, PGresult **res_out, tb_error *err) {
+    PGresult *last = NULL, *failed = NULL;
+    bool ok = bus_pgstmt_sync(c, &last, &failed);
+    tb_status s = TB_OK;
+    if (failed != NULL)
+        s = bus_pg_result_status(c, failed, err);
+    else if (!ok)
+        s = bus_pg_result_status(c, NULL, err);
+    PQclear(failed);
+    if (s == TB_OK && res_out) {
+        *res_out = last;
+        if (last == NULL) s = tb_error_set(err, TB_ERR, NULL, "pipeline: no result");
+    } else {
+        PQclear(last);
+    }
+    return s;
+}
+
+tb_status bus_pg_pipeline_begin(PGconn *c, tb_error *err) {
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) return TB_OK;
+    if (!bus_pgstmt_pipeline_ready(c)) return TB_OK; /* runs statement by statement */
+    if (PQenterPipelineMode(c) != 1)
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "cannot pipeline: %.*s",
+                            (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+    return TB_OK;
+}
+
+tb_status bus_pg_pipeline_end(PGconn *c, tb_error *err) {
+    if (PQpipelineStatus(c) == PQ_PIPELINE_OFF) return TB_OK;
+    tb_status s = bus_pgstmt_pending(c) > 0 ? pipeline_sync(c, NULL, err) : TB_OK;
+    if (PQexitPipelineMode(c) != 1 && s == TB_OK)
+        s = tb_error_set(err, TB_UNAVAILABLE, NULL, "cannot leave pipeline mode: %.*s",
+                         (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+    return s;
+}
+
 tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
                       PGresult **res_out, tb_error *err) {
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+        if (!bus_pgstmt_send(c, sql, nparams, params)) {
+            tb_status s = bus_pg_result_status(c, NULL, err);
+            tb_error ignored = {0};
+            if (bus_pgstmt_pending(c) > 0) (void)pipeline_sync(c, NULL, &ignored);
+            return s;
+        }
+        return res_out ? pipeline_sync(c, res_out, err) : TB_OK;
+    }
     PGresult *r = bus_pgstmt_exec(c, sql, nparams, params);
     tb_status s = bus_pg_result_status(c, r, err);
     if (s == TB_OK && res_out) {

@@ -50,6 +50,24 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) TB
 tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
                       PGresult **res_out, tb_error *err) TB_WARN_UNUSED;
 
+/* Pipelining: between bus_pg_pipeline_begin and bus_pg_pipeline_end, a
+ * bus_pg_exec without res_out only sends its statement and returns TB_OK;
+ * the next bus_pg_exec with res_out (or bus_pg_pipeline_end) sends a
+ * synchronisation point and reads every result owed, so the statements of a
+ * transaction cost one round trip per statement whose result the code
+ * needs, not one per statement. A failure of a statement sent earlier is
+ * returned by that next call (PostgreSQL skips the rest of its segment, and
+ * an explicit transaction is then aborted: the caller rolls back after
+ * bus_pg_pipeline_end, as it would have after the failing call).
+ * bus_pg_pipeline_begin on a connection that cannot pipeline leaves it as it
+ * is, and every statement then runs at once: the code is correct either
+ * way. Keep what one pipeline sends to a few statements (libpq writes while
+ * the server's answers wait to be read). */
+tb_status bus_pg_pipeline_begin(PGconn *c, tb_error *err) TB_WARN_UNUSED;
+/* Reads what is owed and leaves pipeline mode; the first failure. Safe to
+ * call when bus_pg_pipeline_begin failed or left the connection as it was. */
+tb_status bus_pg_pipeline_end(PGconn *c, tb_error *err) TB_WARN_UNUSED;
+
 /* Column readers for rows of a bus_pg_exec result (text format). A NULL
  * column reads as 0 / "". A value the type cannot hold is TB_ERR naming the
  * column: the database holds something the code did not write. */

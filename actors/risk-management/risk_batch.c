@@ -472,7 +472,10 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
     if (!any) return TB_OK;
     risk_new_order *orders = calloc(n + 1, sizeof *orders);
     if (orders == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
-    tb_status s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
+    /* Two round trips: BEGIN, the lock and the live facts; then the rows
+     * and COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(pg, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
     risk_live live;
     if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
     size_t m = 0;
@@ -505,6 +508,8 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
     }
     if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
     if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
+    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
     if (s != TB_OK) {
         tb_error ignored = {0};
         if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {

@@ -310,27 +310,28 @@ static void rollback(PGconn *c) {
 
 tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
     memset(out, 0, sizeof *out);
+    /* The lock needs no answer: in a pipeline it travels with the query. */
     tb_status s = lock_account(c, account, err);
     if (s != TB_OK) return s;
     PGresult *r = NULL;
-    s = bus_pg_exec(c, "SELECT kill_switch FROM risk_global FOR SHARE", 0, NULL, &r, err);
+    const char *p[1] = {account};
+    s = bus_pg_exec(
+        c,
+        "SELECT (SELECT kill_switch FROM risk_global FOR SHARE), x.* "
+        "FROM (SELECT 1) AS one LEFT JOIN (SELECT l.kill_switch, l.max_open_orders, "
+        "(SELECT count(*) FROM orders o WHERE o.account = $1 AND o.status IN " OPEN_STATUSES
+        "), bp.* FROM risk_limits_effective l " BP_LATERAL(
+            "NULL") " WHERE l.account = $1) AS x ON true",
+        1, p, &r, err);
     if (s != TB_OK) return s;
     out->kill_global = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    const char *p[1] = {account};
-    s = bus_pg_exec(c,
-                    "SELECT l.kill_switch, l.max_open_orders, (SELECT count(*) FROM orders o "
-                    "WHERE o.account = $1 AND o.status IN " OPEN_STATUSES "), bp.* "
-                    "FROM risk_limits_effective l " BP_LATERAL("NULL") " WHERE l.account = $1",
-                    1, p, &r, err);
-    if (s != TB_OK) return s;
-    if (PQntuples(r) > 0) {
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 2)) { /* max_open_orders: the account's row */
         reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
         out->account_known = true;
-        out->kill_account = col_bool(&rd, 0);
-        out->max_open_orders = col_u64(&rd, 1);
-        out->open_orders = col_u64(&rd, 2);
-        read_bp(&rd, 3, &out->bp);
+        out->kill_account = col_bool(&rd, 1);
+        out->max_open_orders = col_u64(&rd, 2);
+        out->open_orders = col_u64(&rd, 3);
+        read_bp(&rd, 4, &out->bp);
         s = rd.s;
     }
     PQclear(r);

@@ -1,7 +1,10 @@
 /* bus_pg_exec prepares a statement on its second use and runs it by name
  * from then on, with the same results and errors as an unnamed statement:
  * in and out of transactions, after a failed one, and for texts that do not
- * parse. One-use texts beyond the cache's size keep working. */
+ * parse. One-use texts beyond the cache's size keep working. In pipeline
+ * mode (bus_pg_pipeline_begin) statements without a result wait for the
+ * next one that needs its result, failures reach the caller there, and the
+ * connection comes back to the pool clean. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +127,113 @@ START_TEST(many_texts) {
 }
 END_TEST
 
+/* The scratch table of the pipeline tests, empty. */
+static void pipe_table(PGconn *c) {
+    PGresult *r = PQexec(c, "CREATE TABLE IF NOT EXISTS tb_pipe_test (id int PRIMARY KEY);"
+                            "TRUNCATE tb_pipe_test");
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static int pipe_rows(PGconn *c) {
+    PGresult *r = PQexec(c, "SELECT count(*) FROM tb_pipe_test");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+static const char PIPE_INSERT[] = "INSERT INTO tb_pipe_test (id) VALUES ($1::int)";
+
+START_TEST(pipeline_defers_until_a_result) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err), *other = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(other);
+    pipe_table(other);
+    for (int round = 0; round < 3; round++) { /* the later rounds run prepared */
+        ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+        ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_ON);
+        ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+        for (int i = 0; i < 3; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "%d", round * 10 + i);
+            const char *p[] = {id};
+            ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, p, NULL, &err), TB_OK);
+        }
+        /* The result of a statement comes after the ones before it ran. */
+        PGresult *r = NULL;
+        ck_assert_msg(bus_pg_exec(c, "SELECT count(*) FROM tb_pipe_test", 0, NULL, &r, &err) ==
+                          TB_OK,
+                      "%s", err.message);
+        ck_assert_int_eq(atoi(PQgetvalue(r, 0, 0)), round * 3 + 3);
+        PQclear(r);
+        ck_assert_int_eq(bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &err), TB_OK);
+        /* Sent, not yet synchronised: not committed. */
+        ck_assert_int_eq(pipe_rows(other), round * 3);
+        ck_assert_msg(bus_pg_pipeline_end(c, &err) == TB_OK, "%s", err.message);
+        ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+        ck_assert_int_eq(pipe_rows(other), round * 3 + 3);
+    }
+    ck_assert_int_eq(prepared_count(c, PIPE_INSERT), 1);
+    /* An implicit transaction per synchronisation point: nothing before it. */
+    ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+    const char *p[] = {"100"};
+    ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, p, NULL, &err), TB_OK);
+    ck_assert_int_eq(pipe_rows(other), 9);
+    ck_assert_int_eq(bus_pg_pipeline_end(c, &err), TB_OK);
+    ck_assert_int_eq(pipe_rows(other), 10);
+    bus_pg_release(pool, other);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
+START_TEST(pipeline_failures) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    pipe_table(c);
+    /* A duplicate fails at the next result; what followed it in the
+     * transaction never ran, and after the rollback all is as before. */
+    ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+    const char *one[] = {"1"}, *two[] = {"2"};
+    ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, one, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, one, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, two, NULL, &err), TB_OK);
+    PGresult *r = NULL;
+    err = (tb_error){0};
+    ck_assert_int_eq(bus_pg_exec(c, "SELECT 1", 0, NULL, &r, &err), TB_CONFLICT);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err.message, "duplicate") != NULL, "%s", err.message);
+    /* The transaction is aborted: a later segment fails too. */
+    ck_assert_int_eq(bus_pg_exec(c, "COMMIT", 0, NULL, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_pipeline_end(c, &err), TB_OK); /* COMMIT of an aborted one rolls back */
+    ck_assert_int_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+    ck_assert_int_eq(pipe_rows(c), 0);
+    /* A failure owed at the end is the end's failure. */
+    ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "SELECT 1/0", 0, NULL, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, two, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_pipeline_end(c, &err), TB_INVALID);
+    ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+    ck_assert_int_eq(pipe_rows(c), 0);
+    /* A connection handed back inside a pipeline is settled first. */
+    ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, two, NULL, &err), TB_OK);
+    bus_pg_release(pool, c);
+    c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+    ck_assert_int_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+    ck_assert_int_eq(pipe_rows(c), 0);
+    tb_status st;
+    ck_assert_int_eq(sum_of(c, "{1,2}", &st), 3);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("pg_stmt");
     TCase *tc = tcase_create("core");
@@ -131,6 +241,8 @@ int main(void) {
     tcase_add_test(tc, second_use_runs_prepared);
     tcase_add_test(tc, transactions_and_errors);
     tcase_add_test(tc, many_texts);
+    tcase_add_test(tc, pipeline_defers_until_a_result);
+    tcase_add_test(tc, pipeline_failures);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -1,8 +1,10 @@
 /* bus_parallel (bus/parallel.c): every job runs exactly once, up to
  * BUS_PARALLEL_MAX of them at the same time (each of the first ones waits,
  * with a deadline, until that many are running: run one after the other
- * they would all time out), and more jobs than threads still all run. */
+ * they would all time out), and more jobs than threads still all run. The
+ * threads are kept between calls: a second call starts none. */
 #include <check.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -69,6 +71,29 @@ START_TEST(none_and_one) {
 }
 END_TEST
 
+/* Threads of this process (/proc/self/task). */
+static int threads_now(void) {
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(threads_are_kept) {
+    run(4, 4);
+    int after_first = threads_now();
+    ck_assert_int_ge(after_first, 4); /* the caller and three helpers */
+    for (int k = 0; k < 20; k++) {
+        run(4, 4);
+        ck_assert_int_eq(atomic_load(&peak), 4);
+    }
+    ck_assert_int_eq(threads_now(), after_first);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("parallel");
     TCase *tc = tcase_create("parallel");
@@ -76,6 +101,7 @@ int main(void) {
     tcase_add_test(tc, jobs_run_once_and_together);
     tcase_add_test(tc, more_jobs_than_threads);
     tcase_add_test(tc, none_and_one);
+    tcase_add_test(tc, threads_are_kept);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
