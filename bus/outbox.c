@@ -14,29 +14,10 @@
 tb_status bus_outbox_add(PGconn *c, const char *producer, const char *subject,
                          const tb_event_desc *desc, const void *ev, const char *msg_id,
                          const char *trace_id, tb_error *err) {
-    msgpack_sbuffer b;
-    msgpack_sbuffer_init(&b);
-    tb_status s = tb_encode(desc, ev, &b, err);
-    if (s == TB_OK) {
-        json_t *h = json_pack("{s:s, s:s}", BUS_HDR_SCHEMA, desc->name, BUS_HDR_TRACE,
-                              trace_id ? trace_id : "");
-        char *hdrs = h ? json_dumps(h, JSON_COMPACT) : NULL;
-        json_decref(h);
-        const char *params[5] = {producer, subject, msg_id, b.data, hdrs ? hdrs : "{}"};
-        int lens[5] = {0, 0, 0, (int)b.size, 0};
-        int fmts[5] = {0, 0, 0, 1, 0}; /* payload goes binary: no escaping */
-        PGresult *r =
-            PQexecParams(c,
-                         "WITH o AS (INSERT INTO outbox (producer, subject, msg_id, payload, "
-                         "headers) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING producer, id) "
-                         "INSERT INTO outbox_pending (producer, id) SELECT producer, id FROM o",
-                         5, NULL, params, lens, fmts, 0);
-        s = bus_pg_result_status(c, r, err);
-        PQclear(r);
-        free(hdrs);
-    }
-    msgpack_sbuffer_destroy(&b);
-    return s;
+    /* Through bus_pg_exec, like many rows: it may be part of a pipeline. */
+    bus_outbox_event one = {
+        .subject = subject, .desc = desc, .ev = ev, .msg_id = msg_id, .trace_id = trace_id};
+    return bus_outbox_add_many(c, producer, &one, 1, err);
 }
 
 /* How long a relay round waits for the stream's acknowledgements. */

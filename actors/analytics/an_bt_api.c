@@ -31,10 +31,14 @@ static tb_status ask(bus_ctx *ctx, const char *subject, const tb_event_desc *qd,
 }
 
 /* Limits that do not bind a backtest except the order rate, counted in the
- * data's time: the run measures the strategy, not the desk's limits. */
+ * data's time: the run measures the strategy, not the desk's limits. As a
+ * backtest account, its signals wait for a dependency that is slow to
+ * answer instead of being refused (the fills must not depend on the
+ * machine's load). */
 static void run_limits(const char *account, tb_risk_limits *l) {
     memset(l, 0, sizeof *l);
     snprintf(l->account, sizeof l->account, "%s", account);
+    l->backtest = true;
     l->max_orders_per_sec = 50;
     l->max_open_orders = 1000;
     l->max_position_qty = INT64_C(1000000000) * TB_FIXED_SCALE;

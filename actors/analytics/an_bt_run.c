@@ -12,6 +12,11 @@
  *           the run is done. Longer than BACKTEST_SETTLE_MS: failed
  *   grid    a grid ends when every child has ended
  *
+ * In replay and settle, a run whose account risk-management stopped (its
+ * kill switch: a signal it could not decide within RISK_BACKTEST_WAIT_MS,
+ * or an operator) fails with the switch's reason, never done without the
+ * refused signals' fills.
+ *
  * Everything a step needs is in the row, so a restarted or another instance
  * carries the run on where it stopped. */
 #include <inttypes.h>
@@ -276,6 +281,35 @@ tb_status an_bt_ask_replay(bus_conn *c, const tb_market_replay *rp, const char *
     return s;
 }
 
+/* Whether risk-management stopped the run: the run account's kill switch
+ * (or the global one) is engaged, by risk-management itself when a signal
+ * could not be decided within RISK_BACKTEST_WAIT_MS, or by hand. Its
+ * signals are refused from then on, so a report would silently lack their
+ * fills: the run fails with the switch's reason. Not known (risk-management
+ * not answering): false, asked again at the next step. */
+static bool run_stopped(bus_conn *c, const an_bt_row *r, char *why, size_t cap) {
+    tb_query q = {0};
+    snprintf(q.account, sizeof q.account, "%s", r->run_account);
+    tb_risk_limits l;
+    tb_error err = {0};
+    if (bus_request(c, "api.risk.limits.get", &tb_query_desc, &q, &tb_risk_limits_desc, &l,
+                    an_bt.request_ms, NULL, &err) != TB_OK ||
+        !l.kill_switch)
+        return false;
+    snprintf(why, cap, "risk-management stopped the run (kill switch of %.40s): %.380s",
+             r->run_account, l.kill_reason[0] ? l.kill_reason : "no reason given");
+    return true;
+}
+
+/* md.replay.cancel: the market-data instance replaying feed r->id stops. */
+static void stop_replay(bus_conn *c, const an_bt_row *r) {
+    tb_query q = {0};
+    snprintf(q.id, sizeof q.id, "%s", r->id);
+    if (bus_publish(c, "md.replay.cancel", &tb_query_desc, &q, NULL) != TB_OK ||
+        bus_conn_flush(c, 2000) != TB_OK)
+        bus_log(BUS_LOG_WARN, "backtest %s: cancel not sent to market-data", r->id);
+}
+
 static void step_replay(bus_conn *c, an_bt_row *r) {
     tb_query q = {0};
     snprintf(q.id, sizeof q.id, "%s", r->id);
@@ -285,7 +319,12 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
                     an_bt.request_ms, NULL, &err) != TB_OK)
         return; /* not reported yet, or market-data busy: next time */
     r->events = (int64_t)st.ticks;
-    if (strcmp(st.state, "done") == 0 && st.dropped > 0) {
+    char why[TB_TEXT_CAP];
+    if (run_stopped(c, r, why, sizeof why)) {
+        if (strcmp(st.state, "running") == 0) stop_replay(c, r);
+        finish(r, "failed", why);
+        bus_log(BUS_LOG_WARN, "backtest %s: %s", r->id, why);
+    } else if (strcmp(st.state, "done") == 0 && st.dropped > 0) {
         /* A consumer the replay gave up on may have missed ticks: the
          * report would depend on the machine's load, not on the data. */
         finish(r, "failed", st.message);
@@ -306,6 +345,12 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
 static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     chain ch;
     tb_error err = {0};
+    char why[TB_TEXT_CAP];
+    if (run_stopped(c, r, why, sizeof why)) {
+        finish(r, "failed", why);
+        bus_log(BUS_LOG_WARN, "backtest %s: %s", r->id, why);
+        return;
+    }
     if (chain_state(c, pg, r, &ch, &err) != TB_OK) return;
     char sig[TB_TEXT_CAP];
     snprintf(sig, sizeof sig,

@@ -176,13 +176,12 @@ tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_error *err) {
      * the seen bits commit with the bars they count: a database crash may
      * lose the last instants of batches, bits and bars together, never one
      * without the other. So the commit does not wait for the WAL flush, which
-     * would otherwise bound a worker to one batch per disk sync. Both
-     * statements in one round trip (simple query protocol). */
-    PGresult *r = PQexec(c, "BEGIN; SET LOCAL synchronous_commit TO off");
-    tb_status s = bus_pg_result_status(c, r, err);
-    PQclear(r);
-    if (s != TB_OK) return s;
-    if ((s = lock_blocks(c, b, err)) == TB_OK) {
+     * would otherwise bound a worker to one batch per disk sync. Two round
+     * trips (pipelined): BEGIN, SET and the lock; the write and COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(c, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+    if (s == TB_OK) s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
+    if (s == TB_OK && (s = lock_blocks(c, b, err)) == TB_OK) {
         s = hist_batch_merge(b);
         if (s == TB_OVERFLOW)
             s = tb_error_set(err, s, "last_size",
@@ -192,6 +191,8 @@ tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_error *err) {
     }
     if (s == TB_OK && b->nnew > 0) s = write_batch(c, b, err);
     if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+    tb_status ps = bus_pg_pipeline_end(c, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
     if (s != TB_OK) {
         tb_error ignored = {0};
         /* Nothing of the batch may stay. A failed ROLLBACK means the

@@ -638,9 +638,15 @@ tb_status pos_on_fills(bus_ctx *ctx, const bus_batch *b) {
     if (s == TB_OK) check_items(&bt);
     PGconn *c = s == TB_OK ? bus_ctx_pg(ctx, &err) : NULL;
     if (c == NULL && s == TB_OK) s = err.status; /* no store: the batch is redelivered */
+    /* Pipelined: BEGIN travels with the first query, the INSERT that makes
+     * missing positions with their lock, the write-back's UPDATEs with
+     * COMMIT. */
+    if (s == TB_OK) s = bus_pg_pipeline_begin(c, &err);
     if (s == TB_OK && (s = pos_db_begin(c, &err)) == TB_OK) {
         s = book_batch(&bt, c, &err);
         if (s == TB_OK) s = pos_db_commit(c, &err);
+        tb_status ps = bus_pg_pipeline_end(c, s == TB_OK ? &err : &(tb_error){0});
+        if (s == TB_OK) s = ps;
         if (s == TB_OK) {
             if (bt.svc) bus_counter_add(bt.svc->m_batches, 1);
             publish_all(&bt);

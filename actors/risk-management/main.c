@@ -77,6 +77,10 @@ static tb_status start(bus_actor *a, tb_error *err) {
     service.m_duplicate_signals =
         bus_metrics_counter(bus_actor_metrics(a), "tb_risk_duplicate_signals_total",
                             "Signals ignored because they were already decided", NULL);
+    service.m_backtest_retries = bus_metrics_counter(
+        bus_actor_metrics(a), "tb_risk_backtest_retries_total",
+        "Requests of a backtest signal asked again because a dependency did not answer in time",
+        NULL);
     bus_actor_set_user(a, &service);
     return bus_outbox_start_relay(a, RISK_PRODUCER, relay_interval_ms, err);
 }
@@ -92,7 +96,13 @@ static void usage(FILE *f) {
                "                              the notional (0..1000; default 0; set it to\n"
                "                              trading-execution's EXEC_FEE_BPS)\n"
                "  RISK_VAR_DAYS               daily returns the historical VaR uses per symbol\n"
-               "                              (1..4999; default 250)\n");
+               "                              (1..4999; default 250)\n"
+               "  RISK_BACKTEST_WAIT_MS       how long a backtest account's signal waits in all\n"
+               "                              for market-data and position-management, asking\n"
+               "                              again, before its run is stopped (kill switch,\n"
+               "                              reason naming the signal; 100..3600000; default\n"
+               "                              120000). Live accounts are refused after\n"
+               "                              RISK_DEPENDENCY_TIMEOUT_MS\n");
 }
 
 static const bus_actor_def def = {
@@ -115,7 +125,9 @@ int main(int argc, char **argv) {
         bus_env_int("RISK_RATE_WINDOW_MS", 1000, 100, 3600000, &service.rate_window_ms, &err) !=
             TB_OK ||
         bus_env_int("RISK_FEE_BPS", 0, 0, 1000, &service.fee_bps, &err) != TB_OK ||
-        bus_env_int("RISK_VAR_DAYS", 250, 1, 4999, &service.var_days, &err) != TB_OK) {
+        bus_env_int("RISK_VAR_DAYS", 250, 1, 4999, &service.var_days, &err) != TB_OK ||
+        bus_env_int("RISK_BACKTEST_WAIT_MS", 120000, 100, 3600000, &service.bt_wait_ms, &err) !=
+            TB_OK) {
         fprintf(stderr, "tb-risk-management: %s\n", err.message);
         return 2;
     }

@@ -15,8 +15,10 @@
  * exactly as for signals decided one by one. */
 #include "risk_batch.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "outbox.h"
@@ -271,6 +273,85 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
     return TB_OK;
 }
 
+/* The dependency the view still lacks (one that did not answer), or NULL. */
+static const char *view_missing(const account_view *v, bool positions, bool pnl) {
+    if (positions && !v->positions_ok) return "position-management (api.positions.list)";
+    if (pnl && !v->pnl_ok) return "position-management (api.accounts.get)";
+    for (size_t k = 0; k < v->nsyms; k++)
+        if (v->syms[k].want_quote && v->syms[k].quote.state == RISK_QUOTE_UNAVAILABLE)
+            return "market-data (api.market.quote)";
+    return NULL;
+}
+
+static void pause_ms(int64_t ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Pause between two attempts of a backtest signal's request, short of the
+ * deadline (a dependency that is down answers "no responders" at once). */
+#define BT_RETRY_PAUSE_MS 100
+
+/* A backtest run's signals must be decided as on an idle machine: a
+ * dependency that did not answer in time is not a risk decision, so it is
+ * asked again (only what is missing, the signals held in their order) until
+ * it answers or RISK_BACKTEST_WAIT_MS has passed since started_ns. Then
+ * halt receives the reason naming the signal (the account's first of the
+ * batch), and the checks refuse as for a live account. Live accounts never
+ * come here: they are refused after RISK_DEPENDENCY_TIMEOUT_MS. */
+static tb_status wait_dependencies(bus_ctx *ctx, account_view *v, item **its, bool positions,
+                                   bool pnl, int64_t started_ns, char *halt, size_t cap,
+                                   tb_error *err) {
+    risk_service *svc = service_of(ctx);
+    const char *missing = view_missing(v, positions, pnl);
+    int64_t deadline = started_ns + svc->bt_wait_ms * 1000000;
+    unsigned tries = 1;
+    while (missing != NULL) {
+        int64_t left_ms = (deadline - bus_mono_ns()) / 1000000;
+        if (left_ms <= 0) {
+            snprintf(halt, cap,
+                     "signal %s refused: %s did not answer within RISK_BACKTEST_WAIT_MS "
+                     "(%" PRId64 " ms, %u attempts)",
+                     its[0]->in.signal_id, missing, svc->bt_wait_ms, tries);
+            bus_log(BUS_LOG_WARN, "backtest account %s: %s", its[0]->in.account, halt);
+            return TB_OK;
+        }
+        bus_counter_add(svc->m_backtest_retries, 1);
+        pause_ms(left_ms < BT_RETRY_PAUSE_MS ? left_ms : BT_RETRY_PAUSE_MS);
+        for (size_t k = 0; k < v->nsyms; k++)
+            if (v->syms[k].quote.state == RISK_QUOTE_UNAVAILABLE) v->syms[k].quoted = false;
+        tb_status s = fetch_all(ctx, v, its[0]->in.account, its[0]->trace,
+                                positions && !v->positions_ok, pnl && !v->pnl_ok, err);
+        if (s != TB_OK) return s;
+        tries++;
+        missing = view_missing(v, positions, pnl);
+    }
+    if (tries > 1)
+        bus_log(BUS_LOG_INFO, "backtest account %s: dependencies answered after %u attempts",
+                its[0]->in.account, tries);
+    return TB_OK;
+}
+
+/* Stops a backtest run whose signal could not be decided: engages the
+ * account's kill switch with the reason (so its later signals are refused
+ * too, and analytics ends the run failed with the reason). */
+static tb_status halt_account(bus_ctx *ctx, PGconn *pg, const char *account, const char *reason,
+                              const char *trace, tb_error *err) {
+    tb_kill_switch ks = {.engaged = true};
+    snprintf(ks.account, sizeof ks.account, "%s", account);
+    snprintf(ks.reason, sizeof ks.reason, "%s", reason);
+    uint64_t canceled = 0;
+    tb_status s = risk_store_kill_switch(pg, &ks, trace, &canceled, err);
+    if (s == TB_OK && canceled > 0) {
+        tb_error rerr = {0};
+        if (bus_outbox_publish_soon(bus_ctx_actor(ctx), RISK_PRODUCER, (int)canceled, &rerr) !=
+            TB_OK)
+            bus_log(BUS_LOG_WARN, "kill-switch cancels committed, publish deferred: %s",
+                    rerr.message);
+    }
+    return s;
+}
+
 /* An approved item's qty and buying power, held for the items after it. */
 static void take_buying_power(const item *x, const risk_facts *f, symbol_facts *sf,
                               account_view *v) {
@@ -296,7 +377,14 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
         need_positions |= risk_needs_positions(&its[i]->in, &sf->pf.limits);
         need_pnl |= risk_needs_pnl(&sf->pf.limits);
     }
+    int64_t started = bus_mono_ns();
     if (s == TB_OK) s = fetch_all(ctx, v, account, its[0]->trace, need_positions, need_pnl, err);
+    char halt[TB_TEXT_CAP] = "";
+    const risk_pg_facts *af = v->nsyms > 0 ? &v->syms[0].pf : NULL;
+    if (s == TB_OK && af && af->limits.backtest && !af->limits.kill_switch && !af->kill_global)
+        s = wait_dependencies(ctx, v, its, need_positions, need_pnl, started, halt, sizeof halt,
+                              err);
+    if (s == TB_OK && halt[0]) s = halt_account(ctx, pg, account, halt, its[0]->trace, err);
     if (s != TB_OK) return s;
 
     uint64_t approved = 0;
@@ -594,9 +682,48 @@ static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContex
     return recorded;
 }
 
+/* A target signal of a backtest account whose position did not come in
+ * time: asked again (see wait_dependencies) until it comes, or until
+ * RISK_BACKTEST_WAIT_MS has passed since started_ns; then the run is
+ * stopped (halt_account) and false returned, the signal refused as a live
+ * one. A live account's, or a stopped run's, is refused at once. */
+static bool size_backtest(bus_ctx *ctx, PGconn *pg, const tb_signal *sig, const char *trace,
+                          int64_t started_ns, tb_fixed *position) {
+    risk_service *svc = service_of(ctx);
+    bool backtest = false;
+    tb_error err = {0};
+    if (risk_store_is_backtest(pg, sig->account, &backtest, &err) != TB_OK || !backtest)
+        return false;
+    int64_t deadline = started_ns + svc->bt_wait_ms * 1000000;
+    unsigned tries = 1;
+    for (;;) {
+        int64_t left_ms = (deadline - bus_mono_ns()) / 1000000;
+        if (left_ms <= 0) break;
+        bus_counter_add(svc->m_backtest_retries, 1);
+        pause_ms(left_ms < BT_RETRY_PAUSE_MS ? left_ms : BT_RETRY_PAUSE_MS);
+        tries++;
+        if (risk_fetch_position(bus_actor_conn(bus_ctx_actor(ctx)), sig->account, sig->symbol,
+                                svc->dep_timeout_ms, trace, position)) {
+            bus_log(BUS_LOG_INFO, "backtest account %s: position answered after %u attempts",
+                    sig->account, tries);
+            return true;
+        }
+    }
+    char halt[TB_TEXT_CAP];
+    snprintf(halt, sizeof halt,
+             "signal %s refused: position-management (api.positions.get) did not answer within "
+             "RISK_BACKTEST_WAIT_MS (%" PRId64 " ms, %u attempts)",
+             sig->signal_id, svc->bt_wait_ms, tries);
+    bus_log(BUS_LOG_WARN, "backtest account %s: %s", sig->account, halt);
+    if (halt_account(ctx, pg, sig->account, halt, trace, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "backtest account %s not stopped: %s", sig->account, err.message);
+    return false;
+}
+
 /* Turns the first copies of the signals into intents; sizes target signals
  * (one position request each) and decides what needs no checks. */
-static void make_intents(bus_ctx *ctx, const bus_batch *b, item *it, size_t n, const bool *first) {
+static void make_intents(bus_ctx *ctx, PGconn *pg, const bus_batch *b, item *it, size_t n,
+                         const bool *first) {
     risk_service *svc = service_of(ctx);
     for (size_t i = 0; i < n; i++) {
         item *x = &it[i];
@@ -607,9 +734,12 @@ static void make_intents(bus_ctx *ctx, const bus_batch *b, item *it, size_t n, c
         const tb_signal *sig = bus_batch_event(b, x->msg);
         tb_fixed position = 0;
         bool sized = true;
-        if (strcmp(sig->sizing, "target") == 0)
+        if (strcmp(sig->sizing, "target") == 0) {
+            int64_t started = bus_mono_ns();
             sized = risk_fetch_position(bus_actor_conn(bus_ctx_actor(ctx)), sig->account,
-                                        sig->symbol, svc->dep_timeout_ms, x->trace, &position);
+                                        sig->symbol, svc->dep_timeout_ms, x->trace, &position) ||
+                    size_backtest(ctx, pg, sig, x->trace, started, &position);
+        }
         tb_error err = {0};
         risk_signal_result sr = risk_intent_from_signal(sig, position, &x->in, &err);
         if (sr == RISK_SIGNAL_INVALID) {
@@ -655,7 +785,7 @@ tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
     tb_status s = pg ? take_markers(r, it, n, first, &err) : err.status;
     size_t dups = 0;
     if (s == TB_OK) {
-        make_intents(ctx, b, it, n, first);
+        make_intents(ctx, pg, b, it, n, first);
         s = skip_used(pg, it, n, &dups, &err);
     }
     if (dups) bus_counter_add(service_of(ctx)->m_duplicate_signals, dups);

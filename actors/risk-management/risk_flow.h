@@ -15,7 +15,9 @@ typedef struct risk_service {
     int64_t rate_window_ms; /* RISK_RATE_WINDOW_MS: 1000 but in tests */
     int64_t fee_bps;        /* RISK_FEE_BPS: fees reserved with buying power */
     int64_t var_days;       /* RISK_VAR_DAYS: daily returns of the historical VaR */
+    int64_t bt_wait_ms;     /* RISK_BACKTEST_WAIT_MS: a backtest signal's longest wait */
     bus_series *m_duplicate_signals;
+    bus_series *m_backtest_retries; /* a backtest signal's dependency asked again */
 } risk_service;
 
 typedef enum {

@@ -57,14 +57,15 @@ static void col_str(reader *rd, int col, char *out, size_t cap) {
     snprintf(out, cap, "%s", col_null(rd, col) ? "" : PQgetvalue(rd->r, rd->row, col));
 }
 
-/* The 14 limit columns, in the order read by read_limits. */
+/* The 15 limit columns, in the order read by read_limits. */
 #define LIMIT_COLS(p)                                                                              \
     p "max_order_qty, " p "max_order_notional, " p "max_position_qty, " p "max_gross_exposure, " p \
       "daily_loss_limit, " p "max_orders_per_sec, " p "max_open_orders, " p "price_collar_bps, " p \
       "min_qty, " p "lot_size, COALESCE(" p "reduce_only, false), COALESCE(" p                     \
       "kill_switch, false), "                                                                      \
-      "array_to_string(" p "restricted_symbols, ','), " p "initial_margin_bps"
-#define NLIMIT_COLS 14
+      "array_to_string(" p "restricted_symbols, ','), " p "initial_margin_bps, COALESCE(" p        \
+      "backtest, false)"
+#define NLIMIT_COLS 15
 
 static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     l->max_order_qty = col_fixed(rd, c0 + 0);
@@ -81,6 +82,7 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     l->kill_switch = col_bool(rd, c0 + 11);
     col_str(rd, c0 + 12, l->restricted_symbols, sizeof l->restricted_symbols);
     l->initial_margin_bps = col_u64(rd, c0 + 13);
+    l->backtest = col_bool(rd, c0 + 14);
 }
 
 /* Buying power of account $1 (risk_bp.h), as the lateral subquery bp with
@@ -533,6 +535,20 @@ tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin
 
 /* ------------------------------------------------------------ limits -- */
 
+tb_status risk_store_is_backtest(PGconn *c, const char *account, bool *backtest, tb_error *err) {
+    *backtest = false;
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "SELECT l.backtest AND NOT l.kill_switch AND NOT COALESCE("
+                              "(SELECT kill_switch FROM risk_global), false) "
+                              "FROM risk_limits_effective l WHERE l.account = $1",
+                              1, &account, &r, err);
+    if (s != TB_OK) return s;
+    *backtest = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return TB_OK;
+}
+
 tb_status risk_store_limits_get(PGconn *c, const char *account, tb_risk_limits *out,
                                 tb_error *err) {
     memset(out, 0, sizeof *out);
@@ -543,7 +559,9 @@ tb_status risk_store_limits_get(PGconn *c, const char *account, tb_risk_limits *
                                0, NULL, &r, err)
                  : bus_pg_exec(c,
                                "SELECT " LIMIT_COLS(
-                                   "l.") ", (SELECT kill_switch FROM risk_global) "
+                                   "l.") ", (SELECT kill_switch FROM risk_global), "
+                                         "COALESCE(l.kill_reason, (SELECT reason FROM risk_global "
+                                         "WHERE kill_switch)) "
                                          "FROM risk_limits_effective l WHERE l.account = $1",
                                1, &account, &r, err);
     if (s != TB_OK) return s;
@@ -557,6 +575,7 @@ tb_status risk_store_limits_get(PGconn *c, const char *account, tb_risk_limits *
     reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
     read_limits(&rd, 0, out);
     if (!defaults && col_bool(&rd, NLIMIT_COLS)) out->kill_switch = true;
+    if (!defaults) col_str(&rd, NLIMIT_COLS + 1, out->kill_reason, sizeof out->kill_reason);
     PQclear(r);
     return rd.s;
 }
@@ -582,7 +601,7 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
                  U(l->max_open_orders),        U(l->price_collar_bps),
                  N(l->min_qty, true),          N(l->lot_size, true),
                  U(l->initial_margin_bps)};
-    const char *p[14] = {defaults ? "*" : l->account,
+    const char *p[15] = {defaults ? "*" : l->account,
                          v[0].s,
                          v[1].s,
                          v[2].s,
@@ -595,19 +614,20 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
                          v[9].s,
                          l->reduce_only ? "true" : "false",
                          l->restricted_symbols,
-                         v[10].s};
+                         v[10].s,
+                         l->backtest ? "true" : "false"};
     return bus_pg_exec(
         c,
         "INSERT INTO risk_limits (account, max_order_qty, max_order_notional, max_position_qty, "
         "max_gross_exposure, daily_loss_limit, max_orders_per_sec, max_open_orders, "
         "price_collar_bps, min_qty, lot_size, reduce_only, restricted_symbols, "
-        "initial_margin_bps, updated_by) "
+        "initial_margin_bps, backtest, updated_by) "
         "VALUES ($1, NULLIF($2, '')::numeric, NULLIF($3, '')::numeric, NULLIF($4, '')::numeric, "
         "NULLIF($5, '')::numeric, NULLIF($6, '')::numeric, NULLIF($7, '')::integer, "
         "NULLIF($8, '')::integer, NULLIF($9, '')::integer, NULLIF($10, '')::numeric, "
         "NULLIF($11, '')::numeric, $12::boolean, "
         "CASE WHEN $13 = '' THEN NULL ELSE string_to_array($13, ',') END, "
-        "NULLIF($14, '')::integer, 'api') "
+        "NULLIF($14, '')::integer, $15::boolean, 'api') "
         "ON CONFLICT (account) DO UPDATE SET max_order_qty = EXCLUDED.max_order_qty, "
         "max_order_notional = EXCLUDED.max_order_notional, "
         "max_position_qty = EXCLUDED.max_position_qty, "
@@ -618,9 +638,10 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
         "price_collar_bps = EXCLUDED.price_collar_bps, min_qty = EXCLUDED.min_qty, "
         "lot_size = EXCLUDED.lot_size, reduce_only = EXCLUDED.reduce_only, "
         "restricted_symbols = EXCLUDED.restricted_symbols, "
-        "initial_margin_bps = EXCLUDED.initial_margin_bps, updated_by = EXCLUDED.updated_by, "
+        "initial_margin_bps = EXCLUDED.initial_margin_bps, backtest = EXCLUDED.backtest, "
+        "updated_by = EXCLUDED.updated_by, "
         "updated_at = now()",
-        14, p, NULL, err);
+        15, p, NULL, err);
 }
 
 /* ------------------------------------------------------- kill switch -- */
@@ -677,14 +698,17 @@ tb_status risk_store_kill_switch(PGconn *c, const tb_kill_switch *ks, const char
     } else {
         s = lock_account(c, ks->account, err);
         if (s == TB_OK) s = account_exists(c, ks->account, err);
-        const char *p[2] = {ks->account, engaged};
+        const char *p[3] = {ks->account, engaged, ks->reason};
         if (s == TB_OK)
             s = bus_pg_exec(c,
-                            "INSERT INTO risk_limits (account, kill_switch, updated_by) "
-                            "VALUES ($1, $2::boolean, 'api') ON CONFLICT (account) DO UPDATE "
-                            "SET kill_switch = EXCLUDED.kill_switch, updated_by = 'api', "
+                            "INSERT INTO risk_limits (account, kill_switch, kill_reason, "
+                            "updated_by) VALUES ($1, $2::boolean, "
+                            "CASE WHEN $2::boolean THEN NULLIF($3, '') END, 'api') "
+                            "ON CONFLICT (account) DO UPDATE "
+                            "SET kill_switch = EXCLUDED.kill_switch, "
+                            "kill_reason = EXCLUDED.kill_reason, updated_by = 'api', "
                             "updated_at = now()",
-                            2, p, NULL, err);
+                            3, p, NULL, err);
         if (s == TB_OK && ks->engaged)
             s = cancel_open_orders(c, "o.account = $1", ks->account, trace_id, canceled, err);
     }

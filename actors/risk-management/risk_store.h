@@ -107,6 +107,12 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
 tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin_bps,
                                 risk_bp_facts *bp, tb_error *err) TB_WARN_UNUSED;
 
+/* Whether account is a backtest run's (risk_limits.backtest) that is not
+ * stopped (no kill switch engaged: a stopped run waits for nothing); false
+ * for an unknown account. */
+tb_status risk_store_is_backtest(PGconn *c, const char *account, bool *backtest,
+                                 tb_error *err) TB_WARN_UNUSED;
+
 /* Effective limits of account (TB_NOT_FOUND when it does not exist), with
  * kill_switch true when the account's or the global switch is engaged; for
  * "_default", the defaults row. */

@@ -253,7 +253,9 @@ static tb_status run_group(group *g, PGconn *c, exec_events *ev, tb_error *err) 
     const char **ids = calloc(g->n, sizeof *ids);
     if (ids == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     for (size_t k = 0; k < g->n; k++) ids[k] = g->msgs[k]->order_id;
-    tb_status s = exec_tx_begin(c, err);
+    /* Pipelined: BEGIN goes with the first lock, the writes with COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(c, err);
+    if (s == TB_OK) s = exec_tx_begin(c, err);
     if (s == TB_OK) s = exec_store_lock_symbols(c, g->syms, g->nsyms, g->quotes, err);
     if (s == TB_OK) s = exec_store_lock_orders(c, ids, g->n, &g->rows, &g->nrows, err);
     free(ids);
@@ -261,6 +263,8 @@ static tb_status run_group(group *g, PGconn *c, exec_events *ev, tb_error *err) 
     if (s == TB_OK) s = exec_store_save_many(c, g->rows, g->changes, g->nchanges, ev, err);
     if (s == TB_OK) s = save_trails(g, c, err);
     if (s == TB_OK) s = exec_tx_commit(c, err);
+    tb_status ps = bus_pg_pipeline_end(c, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
     if (s != TB_OK) exec_tx_rollback(c);
     return s;
 }

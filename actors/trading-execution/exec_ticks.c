@@ -142,7 +142,9 @@ static tb_status drain_round(exec_service *svc, PGconn *c, const exec_symbol *sy
     exec_symbol_pos *pos = NULL;
     exec_symbol *ready = NULL;
     size_t ndone = 0, npos = 0, nready = 0;
-    tb_status s = exec_tx_begin(c, err);
+    /* Pipelined: BEGIN goes with the first lock, the writes with COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(c, err);
+    if (s == TB_OK) s = exec_tx_begin(c, err);
     if (s == TB_OK) s = exec_store_lock_pending(c, syms, nsyms, PENDING_BATCH, &ps, err);
     if (s == TB_OK) {
         res->locked = ps.nsyms;
@@ -179,6 +181,8 @@ static tb_status drain_round(exec_service *svc, PGconn *c, const exec_symbol *sy
         s = exec_store_settle_ticks(
             c, &(exec_settle){.done = done, .ndone = ndone, .states = pos, .nstates = npos}, err);
     if (s == TB_OK) s = exec_tx_commit(c, err);
+    tb_status ps_end = bus_pg_pipeline_end(c, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps_end;
     if (s != TB_OK) exec_tx_rollback(c);
     exec_pending_set_free(&ps);
     free(rows);

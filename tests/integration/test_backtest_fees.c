@@ -111,11 +111,6 @@ static void start_all(void) {
     setenv("EXEC_FEE_BPS", "7", 1);
     setenv("EXEC_FEE_MIN", "0.05", 1);
     setenv("EXEC_SLIPPAGE_BPS", "3", 1);
-    /* risk-management refuses a signal when position-management does not
-     * answer within this (fail closed); on a loaded machine under ASan the
-     * default second is not always enough, and a refused signal is a fill
-     * missing here, which is not what this test is about. */
-    setenv("RISK_DEPENDENCY_TIMEOUT_MS", "10000", 1);
     static const char *const env[N_SERVICES] = {"MD_MODE=off"};
     tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);
     gw_start(&gw, tag, NULL);

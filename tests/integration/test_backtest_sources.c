@@ -97,11 +97,6 @@ static void start_all(void) {
     setenv("MD_REPLAY_DIR", dir, 1);
     setenv("BACKTEST_QUIET_MS", "1000", 1);
     setenv("MD_REPLAY_STALL_MS", "30000", 1);
-    /* risk-management refuses a signal when position-management does not
-     * answer within this (fail closed); on a loaded machine under ASan the
-     * default second is not always enough, and a refused signal is a fill
-     * missing from a run compared fill by fill here. */
-    setenv("RISK_DEPENDENCY_TIMEOUT_MS", "10000", 1);
     static const char *const env[N_SERVICES] = {"MD_MODE=off", NULL, NULL, "EXEC_SLIPPAGE_BPS=0"};
     tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);
     gw_start(&gw, tag, NULL);
