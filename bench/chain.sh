@@ -107,17 +107,22 @@ except Exception:
     print("?")' <<<"$TB_HTTP_BODY"
 }
 
-# rss_of SERVICE: the VmRSS (kB) of its instances, summed, and their count.
+# The goal for every instance's RSS at the end of a run (20 MB).
+RSS_GOAL_KB=20000
+
+# rss_of SERVICE: the VmRSS (kB) of its instances, summed, their count and
+# the largest instance's.
 rss_of() {
-    local f pid kb total=0 count=0
+    local f pid kb total=0 count=0 max=0
     for f in "$TB_RUN"/services/"$1"-*.pid; do
         [[ -e $f ]] || continue
         read -r pid _ <"$f" || true
         kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
         [[ -n $kb ]] || continue
         total=$((total + kb)) count=$((count + 1))
+        if ((kb > max)); then max=$kb; fi
     done
-    printf '%s %s' "$total" "$count"
+    printf '%s %s %s' "$total" "$count" "$max"
 }
 
 # cpu_snapshot: "NAME JIFFIES" lines, the CPU time (user + system) so far of
@@ -188,8 +193,8 @@ for w in "${WORKER_SETS[@]}"; do
     printf '%s\n' "$out" >"$work/chain-$prefix.out"
     rss=''
     for s in "${TB_SERVICES[@]}" gateway; do
-        read -r kb count <<<"$(rss_of "$s")"
-        rss+="$s $count $kb"$'\n'
+        read -r kb count max <<<"$(rss_of "$s")"
+        rss+="$s $count $kb $max"$'\n'
     done
     api GET "/v1/positions?account=$account"
     positions=$(count_items)
@@ -240,8 +245,10 @@ for w in "${WORKER_SETS[@]}"; do
     }' <<<"$r"
     printf '  CPU per 1,000 ticks (ms, user + system, all instances, until quiet):\n'
     awk '$1 == "cpu" { printf "    %-20s %8.1f\n", $2, $3; t += $3 } END { printf "    %-20s %8.1f\n", "all", t }' <<<"$r"
-    printf '  RSS at the end (kB, all instances):\n'
-    awk 'f && NF == 3 && $2 > 0 { printf "    %-20s %2d x  %8d kB\n", $1, $2, $3 } /^rss<</ { f = 1 }' <<<"$r"
+    printf '  RSS at the end (kB, all instances; largest instance against the goal of %s kB):\n' "$RSS_GOAL_KB"
+    awk -v goal="$RSS_GOAL_KB" 'f && NF == 4 && $2 > 0 {
+        printf "    %-20s %2d x  %8d kB   largest %6d kB  %s\n", $1, $2, $3, $4, ($4 <= goal) ? "ok" : "OVER GOAL"
+    } /^rss<</ { f = 1 }' <<<"$r"
     printf '\n'
 done
 cat <<'EOF'

@@ -17,7 +17,7 @@
 typedef struct gw_settings {
     char port[16];              /* GATEWAY_PORT, default 8000 */
     char bind[64];              /* GATEWAY_BIND, default 127.0.0.1 */
-    int64_t threads;            /* GATEWAY_THREADS = open connections served, default 512 */
+    int64_t threads;            /* GATEWAY_THREADS = open connections served, default 256 */
     int64_t max_per_addr;       /* GATEWAY_MAX_CONN_PER_ADDR, default threads / 4 */
     int64_t listen_backlog;     /* GATEWAY_LISTEN_BACKLOG, default 1024 */
     int64_t max_body;           /* GATEWAY_MAX_BODY bytes, default 1 MiB */
@@ -104,6 +104,10 @@ void gw_http_stop(gw *g);
  * may be NULL). */
 void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
              const char *const *extra);
+/* Sends the status line and headers of gw_send (Content-Length len) with
+ * no body: the caller writes the len bytes (mg_write). False when it must
+ * not: a HEAD request, a response already sent, or a failed write. */
+bool gw_send_head(gw_req *r, int status, const char *ctype, size_t len, const char *const *extra);
 /* Sends a JSON body (reference stolen; NULL means out-of-memory -> 500). */
 void gw_send_json(gw_req *r, int status, json_t *body);
 /* The one place that writes {"error":{"code","message","field"}}, counted

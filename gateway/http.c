@@ -7,7 +7,7 @@
  * requests block that thread). civetweb holds a thread per open connection
  * (DESIGN §10), idle keep-alive ones included, so GATEWAY_THREADS is the
  * number of open connections served at once: it is sized for many idle
- * clients (an idle thread costs a few pages of stack), the deadlines below
+ * clients (an idle thread costs about 20 KB of RSS), the deadlines below
  * bound how long one can hold a thread without sending a request, and
  * connlimit.c keeps one address from holding all of them. */
 #include <stdarg.h>
@@ -65,55 +65,86 @@ static bool put(char *b, size_t cap, size_t *n, const char *fmt, ...) {
 
 /* civetweb's mg_response_header_send writes each header line with its own
  * send() (so with tcp_nodelay, its own packet): the gateway writes the
- * status line, headers and a small body in one mg_write instead. */
+ * status line, headers and a small body in one mg_write instead.
+ * The response buffers are on the heap, not the stack: civetweb keeps its
+ * workers, and each keeps the stack its deepest request touched, so 16 KiB
+ * there would be 16 KiB of RSS per thread that ever answered (4 MB with
+ * 256 threads), where a freed heap buffer is the next request's. */
 #define RESPONSE_BUF 16384
 
-void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
-             const char *const *extra) {
-    if (r->status != 0) return; /* one response per request */
-    r->status = status;
-    char buf[RESPONSE_BUF];
-    size_t n = 0;
+/* The status line and headers of a response into buf (cap bytes, *n
+ * used); false when they do not fit. */
+static bool put_head(gw_req *r, int status, const char *ctype, size_t len, const char *const *extra,
+                     char *buf, size_t cap, size_t *n) {
     bool keep = keep_alive(r), own_connection = false, own_cache = false;
     if (!keep) mg_disable_keep_alive(r->conn);
     for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2) {
         own_connection |= strcasecmp(extra[i], "Connection") == 0; /* 426 Upgrade */
         own_cache |= strcasecmp(extra[i], "Cache-Control") == 0;   /* the UI's files */
     }
-    bool ok = put(buf, sizeof buf, &n, "HTTP/1.1 %d %s\r\n", status,
-                  mg_get_response_code_text(r->conn, status));
-    if (ctype) ok = ok && put(buf, sizeof buf, &n, "Content-Type: %s\r\n", ctype);
+    bool ok =
+        put(buf, cap, n, "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(r->conn, status));
+    if (ctype) ok = ok && put(buf, cap, n, "Content-Type: %s\r\n", ctype);
     /* RFC 9110: a 204 has no Content-Length; a 304's would be the 200's */
-    if (status != 204 && status != 304)
-        ok = ok && put(buf, sizeof buf, &n, "Content-Length: %zu\r\n", len);
-    ok = ok && put(buf, sizeof buf, &n, "X-Request-Id: %s\r\n%sDate: %s\r\n", r->id,
+    if (status != 204 && status != 304) ok = ok && put(buf, cap, n, "Content-Length: %zu\r\n", len);
+    ok = ok && put(buf, cap, n, "X-Request-Id: %s\r\n%sDate: %s\r\n", r->id,
                    own_cache ? "" : "Cache-Control: no-store\r\n", http_date());
     if (!own_connection)
-        ok = ok && put(buf, sizeof buf, &n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
+        ok = ok && put(buf, cap, n, "Connection: %s\r\n", keep ? "keep-alive" : "close");
     if (r->rate.known)
-        ok = ok && put(buf, sizeof buf, &n,
+        ok = ok && put(buf, cap, n,
                        "X-RateLimit-Limit: %lld\r\nX-RateLimit-Remaining: %lld\r\n"
                        "X-RateLimit-Reset: %lld\r\n",
                        (long long)r->rate.limit, (long long)r->rate.remaining,
                        (long long)r->rate.reset_s);
     for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-        ok = ok && put(buf, sizeof buf, &n, "%s: %s\r\n", extra[i], extra[i + 1]);
-    ok = ok && put(buf, sizeof buf, &n, "\r\n");
+        ok = ok && put(buf, cap, n, "%s: %s\r\n", extra[i], extra[i + 1]);
+    ok = ok && put(buf, cap, n, "\r\n");
     if (!ok) { /* headers of a hostile size cannot come from here; be safe */
         static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
         mg_disable_keep_alive(r->conn);
         mg_write(r->conn, fallback, sizeof fallback - 1);
+    }
+    return ok;
+}
+
+void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t len,
+             const char *const *extra) {
+    if (r->status != 0) return; /* one response per request */
+    r->status = status;
+    char *buf = malloc(RESPONSE_BUF);
+    if (buf == NULL) {
+        static const char oom[] =
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Content-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+        r->status = 503;
+        mg_disable_keep_alive(r->conn);
+        mg_write(r->conn, oom, sizeof oom - 1);
         return;
     }
-    if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
-    if (len > 0 && len <= sizeof buf - n) {
-        memcpy(buf + n, body, len);
-        n += len;
-        len = 0;
+    size_t n = 0;
+    if (put_head(r, status, ctype, len, extra, buf, RESPONSE_BUF, &n)) {
+        if (strcmp(r->ri->request_method, "HEAD") == 0) len = 0;
+        if (len > 0 && len <= RESPONSE_BUF - n) {
+            memcpy(buf + n, body, len);
+            n += len;
+            len = 0;
+        }
+        mg_write(r->conn, buf, n);
+        if (len > 0) mg_write(r->conn, body, len);
     }
-    mg_write(r->conn, buf, n);
-    if (len > 0) mg_write(r->conn, body, len);
+    free(buf);
+}
+
+bool gw_send_head(gw_req *r, int status, const char *ctype, size_t len, const char *const *extra) {
+    if (r->status != 0) return false;
+    r->status = status;
+    char buf[4096]; /* the UI's headers with its CSP take about 1 KiB */
+    size_t n = 0;
+    if (!put_head(r, status, ctype, len, extra, buf, sizeof buf, &n)) return false;
+    if (mg_write(r->conn, buf, n) != (int)n) return false;
+    return strcmp(r->ri->request_method, "HEAD") != 0;
 }
 
 /* Reals with 15 significant digits: every double that was rounded to fewer
@@ -121,11 +152,15 @@ void gw_send(gw_req *r, int status, const char *ctype, const void *body, size_t 
  * jansson's default of 17 would print 0.297809 as 0.29780900000000002. */
 #define GW_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
+#define JSON_SMALL 8192
+
 void gw_send_json(gw_req *r, int status, json_t *body) {
-    /* Most replies fit on the stack: no allocation for the text. */
-    char small[8192];
-    size_t n = body ? json_dumpb(body, small, sizeof small, GW_JSON_FLAGS) : 0;
-    char *text = n > 0 && n <= sizeof small ? small : body ? json_dumps(body, GW_JSON_FLAGS) : NULL;
+    /* Most replies fit in one allocation of JSON_SMALL (on the heap for
+     * the reason RESPONSE_BUF is): json_dumps grows its text by doubling. */
+    char *small = body ? malloc(JSON_SMALL) : NULL;
+    size_t n = small ? json_dumpb(body, small, JSON_SMALL, GW_JSON_FLAGS) : 0;
+    char *text = n > 0 && n <= JSON_SMALL ? small : body ? json_dumps(body, GW_JSON_FLAGS) : NULL;
+    if (text != small) free(small);
     json_decref(body);
     if (text == NULL) {
         static const char oom[] =
@@ -134,7 +169,7 @@ void gw_send_json(gw_req *r, int status, json_t *body) {
         return;
     }
     gw_send(r, status, "application/json", text, text == small ? n : strlen(text), NULL);
-    if (text != small) free(text);
+    free(text);
 }
 
 static void count_error(gw *g, const char *code) {

@@ -24,6 +24,9 @@ typedef struct qentry {
     char symbol[TB_TOKEN_CAP];
     char subject[TB_TOKEN_CAP + 16];
     bus_sub *sub;
+    /* Set once sub is: bus_subscribe hands sub over only after its flush,
+     * and ticks can arrive before that; on_tick ignores them until then. */
+    _Atomic bool live;
     int64_t ready_ns;   /* when the subscription was in place (set before insertion) */
     uint64_t epoch;     /* the connection's reconnect count then */
     tb_tick tick;       /* guarded by q->lock, as are the fields below */
@@ -120,6 +123,7 @@ bool gw_quotes_get(gw_quotes *q, const char *symbol, tb_tick *out) {
 /* A tick on a followed symbol's subject (the connection's delivery thread). */
 static void on_tick(const bus_msg *m, void *arg) {
     qentry *e = arg;
+    if (!atomic_load_explicit(&e->live, memory_order_acquire)) return;
     gw_quotes *q = e->q;
     tb_tick t;
     tb_error err = {0};
@@ -182,6 +186,7 @@ void gw_quotes_learn(gw_quotes *q, const tb_tick *t, int64_t sent_ns) {
         n->checked_ns = now;
         atomic_init(&n->used_ns, now);
         atomic_init(&n->claim_ns, 0);
+        atomic_init(&n->live, false);
         tb_error err = {0};
         /* bus_subscribe flushes: the server has the subscription on return,
          * so ticks published from now on arrive. The answer t was read
@@ -194,6 +199,7 @@ void gw_quotes_learn(gw_quotes *q, const tb_tick *t, int64_t sent_ns) {
         }
     }
     if (n) {
+        atomic_store_explicit(&n->live, true, memory_order_release);
         n->ready_ns = bus_mono_ns();
         pthread_rwlock_wrlock(&q->lock);
         size_t b = hash(n->symbol) & (q->nbuckets - 1);

@@ -26,10 +26,15 @@ const char gw_static_csp[] =
 typedef struct sfile {
     char path[160]; /* "/app.js", "/vendor/uPlot.min.js" */
     const char *ctype;
-    unsigned char *data, *gz; /* gz NULL when not worth it */
+    /* One copy each: gz when compressing was worth it (data NULL, the
+     * file's bytes are inflated from gz when asked for), else data. */
+    unsigned char *data, *gz;
     size_t len, gz_len;
     char etag[48], gz_etag[48];
 } sfile;
+
+/* gw_static_write's pieces: as civetweb's own buffer (and gw_send's). */
+#define PIECE 16384
 
 struct gw_static {
     sfile *files;
@@ -168,7 +173,13 @@ static tb_status add_file(gw_static *s, int dirfd, const char *name, const char 
     make_etag(f->etag, sizeof f->etag, data, f->len, "");
     if (types[ti].compress && f->len > 256) {
         f->gz = gzip_of(data, f->len, &f->gz_len);
-        if (f->gz) make_etag(f->gz_etag, sizeof f->gz_etag, data, f->len, "-gz");
+        if (f->gz) {
+            make_etag(f->gz_etag, sizeof f->gz_etag, data, f->len, "-gz");
+            /* the gzip copy is what browsers fetch; the rare client that
+             * does not accept it gets it inflated (gw_static_write) */
+            free(f->data);
+            f->data = NULL;
+        }
     }
     return TB_OK;
 }
@@ -291,11 +302,53 @@ bool gw_static_lookup(const gw_static *s, const char *path, const char *accept_e
         if (strcmp(f->path, path) != 0) continue;
         out->ctype = f->ctype;
         out->gzip = f->gz && gw_static_accepts_gzip(accept_encoding);
+        out->inflate = !out->gzip && f->data == NULL;
         snprintf(out->etag, sizeof out->etag, "%s", out->gzip ? f->gz_etag : f->etag);
-        out->body = out->gzip ? f->gz : f->data;
+        out->body = out->gzip || out->inflate ? f->gz : f->data;
         out->len = out->gzip ? f->gz_len : f->len;
+        out->body_len = out->gzip || out->inflate ? f->gz_len : f->len;
         out->status = if_none_match && gw_static_etag_matches(if_none_match, out->etag) ? 304 : 200;
         return true;
     }
     return false;
+}
+
+static bool write_inflated(const gw_static_resp *r, gw_static_writer write, void *arg) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    unsigned char *buf = malloc(PIECE);
+    if (buf == NULL) return false;
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        free(buf);
+        return false;
+    }
+    z.next_in = (unsigned char *)r->body;
+    z.avail_in = (uInt)r->body_len;
+    bool ok = true;
+    int rc = Z_OK;
+    while (ok && rc != Z_STREAM_END) {
+        z.next_out = buf;
+        z.avail_out = PIECE;
+        rc = inflate(&z, Z_NO_FLUSH);
+        size_t k = PIECE - z.avail_out;
+        /* Z_BUF_ERROR: no progress, the copy ended early */
+        ok = (rc == Z_OK || rc == Z_STREAM_END) && z.total_out <= r->len;
+        if (ok && k > 0) ok = write(arg, buf, k);
+    }
+    ok = ok && z.total_out == r->len;
+    inflateEnd(&z);
+    free(buf);
+    return ok;
+}
+
+bool gw_static_write(const gw_static_resp *r, gw_static_writer write, void *arg) {
+    if (r->inflate) return write_inflated(r, write, arg);
+    const unsigned char *p = r->body;
+    for (size_t left = r->len; left > 0;) {
+        size_t k = left < PIECE ? left : PIECE;
+        if (!write(arg, p, k)) return false;
+        p += k;
+        left -= k;
+    }
+    return true;
 }

@@ -6,7 +6,11 @@
  * directory listing). Each file gets its Content-Type from a short list of
  * extensions (files of any other type are not served), a strong ETag (the
  * SHA-256 of its bytes) and, for text types, a gzip copy made with zlib
- * when it is smaller. No request I/O here: http.c writes the response. */
+ * when it is smaller. Only one copy of a file stays in memory: the gzip
+ * one when there is one (browsers ask for it), else the file's bytes; a
+ * client that does not accept gzip gets the gzip copy inflated as it is
+ * written (gw_static_write), so the 1.7 MB of Swagger UI are held as
+ * 0.5 MB. No request I/O here: ui.c writes the response. */
 #ifndef GW_STATIC_H
 #define GW_STATIC_H
 
@@ -45,10 +49,13 @@ const char *gw_static_type(const char *name);
 typedef struct gw_static_resp {
     int status;        /* 200, or 304 when If-None-Match names the ETag */
     const char *ctype; /* Content-Type */
-    const void *body;  /* 200: the bytes (gzip-encoded when gzip) */
-    size_t len;
-    char etag[48]; /* quoted, strong; the gzip copy has its own */
-    bool gzip;     /* Content-Encoding: gzip */
+    const void *body;  /* 200: the bytes (gzip-encoded when gzip or inflate) */
+    size_t len;        /* the bytes the client receives (Content-Length) */
+    size_t body_len;   /* the bytes at body: len, or the gzip copy's when inflate */
+    char etag[48];     /* quoted, strong; the gzip copy has its own */
+    bool gzip;         /* Content-Encoding: gzip */
+    bool inflate;      /* the file's bytes asked of a file kept only as gzip:
+                          body is inflated as it is written */
 } gw_static_resp;
 
 /* The response for a GET of path ("/" is "/index.html"): false when no
@@ -56,6 +63,13 @@ typedef struct gw_static_resp {
  * headers (may be NULL). */
 bool gw_static_lookup(const gw_static *s, const char *path, const char *accept_encoding,
                       const char *if_none_match, gw_static_resp *out);
+
+/* Writes the len bytes of a 200 response's body through write, in pieces
+ * of at most 16 KiB (inflating body when inflate; the pieces are on the
+ * heap, freed before it returns). False when write returns false or the
+ * gzip copy does not inflate to len bytes. */
+typedef bool (*gw_static_writer)(void *arg, const void *data, size_t len);
+bool gw_static_write(const gw_static_resp *r, gw_static_writer write, void *arg);
 
 /* Whether an Accept-Encoding header value accepts gzip (a "gzip" or "*"
  * coding without q=0). */

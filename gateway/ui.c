@@ -68,6 +68,11 @@ void gw_ui_free(gw *g) {
     g->ui = NULL;
 }
 
+static bool write_conn(void *arg, const void *data, size_t len) {
+    gw_req *r = arg;
+    return mg_write(r->conn, data, len) == (int)len;
+}
+
 bool gw_ui_serve(gw_req *r, const char *path) {
     gw_static_resp s;
     if (!gw_static_lookup(r->g->ui, path, gw_header(r, "Accept-Encoding"),
@@ -101,8 +106,15 @@ bool gw_ui_serve(gw_req *r, const char *path) {
                                NULL};
     if (s.status == 304)
         gw_send(r, 304, NULL, NULL, 0, hdr);
-    else
+    else if (!s.inflate)
         gw_send(r, 200, s.ctype, s.body, s.len, hdr);
+    else if (gw_send_head(r, 200, s.ctype, s.len, hdr) && !gw_static_write(&s, write_conn, r)) {
+        /* The client went away, or (never seen) the gzip copy did not
+         * inflate: it was promised s.len bytes, so closing the connection
+         * tells it the body is short. */
+        bus_log(BUS_LOG_DEBUG, "%s: the body was not written whole", path);
+        mg_disable_keep_alive(r->conn);
+    }
     return true;
 }
 

@@ -38,10 +38,11 @@ typedef struct item {
     bool deferred; /* API: repeats an earlier request's client_order_id */
     bool approved; /* passed every check so far */
     bool done;     /* decided: out holds the outcome */
+    /* out.verdict is also the checks' verdict while deciding: a second
+     * 4.7 KB verdict per item made a batch of 1,024 signals 11.5 MB. */
     risk_outcome out;
     int64_t event_ns;
     risk_quote quote;
-    risk_verdict verdict;
     char order_id[TB_ID_CAP];
     int64_t ts_ns;
     char marker[TB_ID_CAP + 16];
@@ -418,8 +419,8 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
                 s = view_day_pnl(r, v, account, x->event_ns, &f.day_pnl, err);
         }
         if (s != TB_OK) break;
-        risk_evaluate(&x->in, &f, &x->verdict);
-        x->approved = x->verdict.n == 0;
+        risk_evaluate(&x->in, &f, &x->out.verdict);
+        x->approved = x->out.verdict.n == 0;
         if (x->approved) {
             approved++;
             take_buying_power(x, &f, sf, v);
@@ -452,8 +453,8 @@ static tb_status take_rate(bus_ctx *ctx, redisContext *r, item **its, size_t n, 
                                 svc->rate_window_ms, m, members, ev, counts, err);
     for (size_t k = 0; k < m && s == TB_OK; k++) {
         risk_facts f = {.limits = l, .orders_in_window = counts[k]};
-        risk_check_order_rate(&take[k]->in, &f, &take[k]->verdict);
-        take[k]->approved = take[k]->verdict.n == 0;
+        risk_check_order_rate(&take[k]->in, &f, &take[k]->out.verdict);
+        take[k]->approved = take[k]->out.verdict.n == 0;
     }
     free(counts);
     free(ev);
@@ -494,9 +495,9 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
         if (tb_fixed_add(f.bp.open_buy, x->bp_batch_buy, &f.bp.open_buy) != TB_OK ||
             tb_fixed_add(f.bp.open_sell, x->bp_batch_sell, &f.bp.open_sell) != TB_OK)
             f.bp.unpriced++; /* cannot be valued: fail closed */
-        risk_recheck(&x->in, &f, &live, m, &x->verdict);
-        if (x->verdict.n == 0) risk_bp_recheck(&x->in, &f, &live, &taken, &x->verdict);
-        if (x->verdict.n > 0) {
+        risk_recheck(&x->in, &f, &live, m, &x->out.verdict);
+        if (x->out.verdict.n == 0) risk_bp_recheck(&x->in, &f, &live, &taken, &x->out.verdict);
+        if (x->out.verdict.n > 0) {
             x->approved = false;
             continue;
         }
@@ -540,10 +541,9 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
     if (s != TB_OK) return s;
     for (size_t i = 0; i < n; i++) {
         item *x = its[i];
-        risk_publish_decision_traced(ctx, x->trace, &x->in, &x->verdict,
+        risk_publish_decision_traced(ctx, x->trace, &x->in, &x->out.verdict,
                                      x->approved ? x->order_id : NULL);
         x->out.kind = x->approved ? RISK_APPROVED : RISK_REJECTED;
-        x->out.verdict = x->verdict;
         if (x->approved) risk_order_record(&x->in, x->order_id, x->ts_ns, &x->out.record);
         x->done = true;
     }

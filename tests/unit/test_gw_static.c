@@ -1,7 +1,8 @@
 /* The web UI's static files (gateway/static.c): what is loaded from a
  * directory and what is not (hidden files, unknown types, symlinks, deep
  * folders), types, ETags and 304s, gzip by Accept-Encoding (decompressed
- * back to the file), and that no request path outside the loaded set
+ * back to the file), the file's bytes inflated from the gzip copy, the only
+ * one kept, for clients without gzip, and that no request path outside the loaded set
  * (traversal, encoded or not) finds anything. Also loads the repository's
  * own web/ folder: index.html, app.js and the vendored chart library. */
 #include <stdlib.h>
@@ -182,6 +183,95 @@ START_TEST(etags_and_304) {
 }
 END_TEST
 
+/* Collects what gw_static_write writes. */
+typedef struct sink {
+    char *data;
+    size_t len, pieces, largest, fail_after; /* fail_after: pieces before refusing (0: never) */
+} sink;
+
+static bool sink_write(void *arg, const void *data, size_t len) {
+    sink *k = arg;
+    if (k->fail_after && k->pieces == k->fail_after) return false;
+    char *grown = realloc(k->data, k->len + len + 1);
+    ck_assert_ptr_nonnull(grown);
+    memcpy(grown + k->len, data, len);
+    k->data = grown;
+    k->len += len;
+    k->data[k->len] = '\0';
+    k->pieces++;
+    if (len > k->largest) k->largest = len;
+    return true;
+}
+
+/* The body a client that does not accept gzip receives. */
+static char *identity_body(const gw_static *s, const char *path, size_t *len) {
+    gw_static_resp r;
+    ck_assert(gw_static_lookup(s, path, NULL, NULL, &r));
+    ck_assert_int_eq(r.status, 200);
+    sink k = {0};
+    ck_assert(gw_static_write(&r, sink_write, &k));
+    ck_assert_uint_eq(k.len, r.len);
+    *len = k.len;
+    return k.data ? k.data : strdup("");
+}
+
+START_TEST(identity_from_gzip_copy) {
+    /* 200 KB of text: compressed, and more than one piece to write */
+    size_t want_len = 0, cap = 200000;
+    char *want = malloc(cap + 64);
+    ck_assert_ptr_nonnull(want);
+    for (int i = 0; want_len < cap; i++)
+        want_len += (size_t)sprintf(want + want_len, "var v%d = %d * %d;\n", i, i, i % 97);
+    write_file("big.js", want);
+    gw_static *s = load();
+    gw_static_resp r, g;
+    ck_assert(gw_static_lookup(s, "/big.js", NULL, NULL, &r));
+    ck_assert(gw_static_lookup(s, "/big.js", "gzip", NULL, &g));
+    /* only the gzip copy is kept: the file's bytes are inflated from it */
+    ck_assert(g.gzip && !g.inflate);
+    ck_assert(!r.gzip && r.inflate);
+    ck_assert_uint_eq(r.len, want_len);
+    ck_assert_ptr_eq(r.body, g.body);
+    ck_assert_uint_eq(r.body_len, g.len);
+    ck_assert_uint_lt(r.body_len, want_len / 2);
+    ck_assert_str_ne(r.etag, g.etag);
+    sink k = {0};
+    ck_assert(gw_static_write(&r, sink_write, &k));
+    ck_assert_uint_eq(k.len, want_len);
+    ck_assert(memcmp(k.data, want, want_len) == 0);
+    ck_assert_uint_gt(k.pieces, 1);
+    ck_assert_uint_le(k.largest, 16384);
+    free(k.data);
+    /* the gzip representation is written as it is kept */
+    k = (sink){0};
+    ck_assert(gw_static_write(&g, sink_write, &k));
+    ck_assert_uint_eq(k.len, g.len);
+    ck_assert(memcmp(k.data, g.body, g.len) == 0);
+    free(k.data);
+    /* a writer that refuses (the client went away) stops the write */
+    k = (sink){.fail_after = 1};
+    ck_assert(!gw_static_write(&r, sink_write, &k));
+    ck_assert_uint_eq(k.pieces, 1);
+    free(k.data);
+    /* a gzip copy cut short does not pass for the file */
+    gw_static_resp cut = r;
+    cut.body_len = r.body_len / 2;
+    k = (sink){0};
+    ck_assert(!gw_static_write(&cut, sink_write, &k));
+    ck_assert_uint_lt(k.len, want_len);
+    free(k.data);
+    /* files not worth compressing keep their bytes */
+    size_t n;
+    char *css = identity_body(s, "/app.css", &n);
+    ck_assert_str_eq(css, "body{}");
+    free(css);
+    ck_assert(gw_static_lookup(s, "/app.css", "gzip", NULL, &g));
+    ck_assert(!g.gzip && !g.inflate);
+    gw_static_free(s);
+    free(want);
+}
+END_TEST
+
 START_TEST(gzip_round_trip) {
     gw_static *s = load();
     gw_static_resp r;
@@ -250,9 +340,8 @@ START_TEST(repository_web_dir) {
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(found(s, want[i]), "%s is not in web/", want[i]);
     /* index.html loads no inline script or style (the CSP would block it) */
-    gw_static_resp r;
-    ck_assert(gw_static_lookup(s, "/", NULL, NULL, &r));
-    char *html = strndup(r.body, r.len);
+    size_t len;
+    char *html = identity_body(s, "/", &len);
     ck_assert_ptr_null(strstr(html, "<script>"));
     ck_assert_ptr_null(strstr(html, "<style"));
     ck_assert_ptr_null(strstr(html, " style="));
@@ -276,6 +365,7 @@ int main(void) {
     tcase_add_test(tc, types);
     tcase_add_test(tc, etags_and_304);
     tcase_add_test(tc, gzip_round_trip);
+    tcase_add_test(tc, identity_from_gzip_copy);
     tcase_add_test(tc, missing_dir_and_limits);
     tcase_add_test(tc, repository_web_dir);
     suite_add_tcase(su, tc);
