@@ -18,17 +18,16 @@ void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const
 
 /* api.positions.list for account (every page). *items is malloc'd (caller
  * frees with free()). Returns false when position-management did not answer
- * properly. Marks: last price, else average cost. */
+ * properly. Marks: last price, else average cost. When it returns true and
+ * pnl is not NULL: *pnl is the account's P&L, realized + unrealized summed
+ * over every position (closed ones keep their realized P&L), and *pnl_ok
+ * false when that sum overflows. */
 bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                          risk_position **items, size_t *n);
+                          risk_position **items, size_t *n, tb_fixed *pnl, bool *pnl_ok);
 
 /* api.positions.get for account and symbol: the signed quantity. */
 bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, int64_t timeout_ms,
                          const char *trace, tb_fixed *qty);
-
-/* api.accounts.get: realized + unrealized P&L of account. */
-bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                    tb_fixed *pnl);
 
 /* Order-rate sliding window of window_ms (one second, max_orders_per_sec;
  * tests lengthen it) per account, atomic in Redis (Lua, server clock so every

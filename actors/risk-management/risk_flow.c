@@ -87,13 +87,13 @@ static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_
     risk_service *svc = service_of(ctx);
     bus_conn *c = bus_actor_conn(bus_ctx_actor(ctx));
     const char *trace = bus_ctx_trace(ctx);
-    if (risk_needs_positions(in, l))
-        f->positions_ok =
-            risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned, &f->npositions);
+    tb_fixed pnl = 0, baseline = 0;
+    if (risk_needs_positions(in, l) || risk_needs_pnl(l))
+        f->positions_ok = risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned,
+                                               &f->npositions, &pnl, &f->pnl_ok);
     f->positions = *owned;
     if (!risk_needs_pnl(l)) return TB_OK;
-    tb_fixed pnl = 0, baseline = 0;
-    f->pnl_ok = risk_fetch_pnl(c, in->account, svc->dep_timeout_ms, trace, &pnl);
+    f->pnl_ok = f->positions_ok && f->pnl_ok;
     if (!f->pnl_ok) return TB_OK;
     redisContext *r = bus_ctx_redis(ctx, err);
     if (r == NULL) return err->status;

@@ -1,9 +1,8 @@
 /* Shared fixture of the risk-management integration tests (test_risk*.c):
  * runs the real tb-risk-management binary as a child process, and answers
  * the requests it makes to other services with an in-process fake actor
- * (api.market.quote, api.positions.list|get, api.accounts.get) whose
- * answers the test sets. Also: PostgreSQL access for set-up and checks, a
- * client connection, and helpers to submit orders and read replies.
+ * (api.market.quote, api.positions.list|get) whose answers the test sets. Also: PostgreSQL access
+ * for set-up and checks, a client connection, and helpers to submit orders and read replies.
  *
  * Included by exactly one .c file per test binary (static definitions). */
 #ifndef TEST_RISK_FIXTURE_H
@@ -157,13 +156,22 @@ static tb_status fake_on_positions_list(bus_ctx *ctx, const void *ev) {
     fake_position_requests++;
     if (fake_is_down(q->account))
         return bus_fail(ctx, TB_UNAVAILABLE, NULL, "positions of %s unavailable", q->account);
-    tb_position_update items[16];
+    tb_position_update items[17];
     size_t n = 0;
     pthread_mutex_lock(&fake_lock);
     for (int i = 0; i < n_positions && n < 16; i++)
         if (strcmp(fake_positions[i].account, q->account) == 0)
             fill_position(&items[n++], q->account, fake_positions[i].symbol, fake_positions[i].qty,
                           fake_positions[i].mark);
+    /* The P&L set by fake_set_pnl, on a closed position's row (qty 0), as
+     * position-management lists realized and unrealized P&L per position:
+     * risk-management sums them. */
+    const fake_acct *a = fake_account_locked(q->account);
+    if (a->realized != 0 || a->unrealized != 0) {
+        fill_position(&items[n], q->account, "CLOSED", 0, 0);
+        items[n].realized_pnl = a->realized;
+        items[n++].unrealized_pnl = a->unrealized;
+    }
     pthread_mutex_unlock(&fake_lock);
     return bus_reply_list(ctx, &tb_position_update_desc, items, n, NULL);
 }
@@ -183,21 +191,6 @@ static tb_status fake_on_positions_get(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_position_update_desc, &p);
 }
 
-static tb_status fake_on_account(bus_ctx *ctx, const void *ev) {
-    const tb_query *q = ev;
-    if (fake_is_down(q->account))
-        return bus_fail(ctx, TB_UNAVAILABLE, NULL, "account %s unavailable", q->account);
-    tb_account a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.account, sizeof a.account, "%s", q->account);
-    pthread_mutex_lock(&fake_lock);
-    fake_acct *f = fake_account_locked(q->account);
-    a.realized_pnl = f->realized;
-    a.unrealized_pnl = f->unrealized;
-    pthread_mutex_unlock(&fake_lock);
-    return bus_reply(ctx, &tb_account_desc, &a);
-}
-
 static const bus_endpoint fake_endpoints[] = {
     {.name = "quote",
      .kind = BUS_REQUEST,
@@ -214,11 +207,6 @@ static const bus_endpoint fake_endpoints[] = {
      .subject = "api.positions.get",
      .event = &tb_query_desc,
      .handler = fake_on_positions_get},
-    {.name = "accounts-get",
-     .kind = BUS_REQUEST,
-     .subject = "api.accounts.get",
-     .event = &tb_query_desc,
-     .handler = fake_on_account},
 };
 
 static const bus_actor_def fake_def = {
