@@ -95,7 +95,7 @@ static tb_status check(bus_ctx *ctx, PGconn *pg, const tb_order_record *rec, con
     } else {
         f.bp.open_sell = f.bp.open_sell > leaves ? f.bp.open_sell - leaves : 0;
     }
-    risk_fetch_quote(conn, in->symbol, svc->dep_timeout_ms, trace, &f.quote);
+    risk_fetch_quote(conn, svc->quotes, in->symbol, svc->dep_timeout_ms, trace, &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);
     risk_position *positions = NULL;
     tb_fixed pnl = 0, baseline = 0;

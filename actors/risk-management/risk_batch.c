@@ -208,6 +208,7 @@ static tb_status view_day_pnl(redisContext *r, account_view *v, const char *acco
 typedef struct fetch_job {
     enum { FETCH_POSITIONS, FETCH_QUOTE } what;
     bus_conn *conn;
+    bus_quotes *quotes;
     int64_t timeout_ms;
     const char *trace, *account;
     account_view *v;
@@ -225,7 +226,8 @@ static void run_fetch(void *arg) {
                                  &j->v->npositions, &j->v->pnl, &j->v->pnl_ok);
         break;
     case FETCH_QUOTE:
-        risk_fetch_quote(j->conn, j->sf->symbol, j->timeout_ms, j->trace, &j->sf->quote);
+        risk_request_quote(j->conn, j->quotes, j->sf->symbol, j->timeout_ms, j->trace,
+                           &j->sf->quote);
         j->sf->quoted = true;
         break;
     }
@@ -238,7 +240,12 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
                            bool positions, tb_error *err) {
     risk_service *svc = service_of(ctx);
     size_t n = (size_t)positions;
-    for (size_t k = 0; k < v->nsyms; k++) n += v->syms[k].want_quote && !v->syms[k].quoted;
+    for (size_t k = 0; k < v->nsyms; k++) {
+        symbol_facts *sf = &v->syms[k];
+        if (sf->want_quote && !sf->quoted && risk_cached_quote(svc->quotes, sf->symbol, &sf->quote))
+            sf->quoted = true; /* followed from its ticks: no request */
+        n += sf->want_quote && !sf->quoted;
+    }
     if (n == 0) return TB_OK;
     fetch_job *jobs = calloc(n, sizeof *jobs);
     void **args = calloc(n, sizeof *args);
@@ -248,6 +255,7 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
         return tb_error_set(err, TB_NOMEM, NULL, NULL);
     }
     fetch_job base = {.conn = bus_actor_conn(bus_ctx_actor(ctx)),
+                      .quotes = svc->quotes,
                       .timeout_ms = svc->dep_timeout_ms,
                       .trace = trace,
                       .account = account,

@@ -11,28 +11,48 @@
 #include "log.h"
 #include "store.h"
 
-void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const char *trace,
-                      risk_quote *out) {
+static void quote_of(const tb_tick *t, risk_quote *out) {
+    out->state = RISK_QUOTE_OK;
+    out->bid = t->bid;
+    out->ask = t->ask;
+    out->last = t->last;
+    out->ts = t->ts;
+}
+
+bool risk_cached_quote(bus_quotes *cache, const char *symbol, risk_quote *out) {
+    tb_tick t;
+    if (!bus_quotes_get(cache, symbol, &t)) return false;
+    memset(out, 0, sizeof *out);
+    quote_of(&t, out);
+    return true;
+}
+
+void risk_request_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
+                        const char *trace, risk_quote *out) {
     memset(out, 0, sizeof *out);
     tb_query q;
     memset(&q, 0, sizeof q);
     snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
     tb_tick t;
     tb_error err = {0};
+    int64_t sent = bus_mono_ns();
     tb_status s = bus_request(c, "api.market.quote", &tb_query_desc, &q, &tb_tick_desc, &t,
                               timeout_ms, trace, &err);
     if (s == TB_OK) {
-        out->state = RISK_QUOTE_OK;
-        out->bid = t.bid;
-        out->ask = t.ask;
-        out->last = t.last;
-        out->ts = t.ts;
+        bus_quotes_learn(cache, &t, sent, &t);
+        quote_of(&t, out);
     } else if (s == TB_NOT_FOUND) {
         out->state = RISK_QUOTE_NONE;
     } else {
         out->state = RISK_QUOTE_UNAVAILABLE;
         bus_log(BUS_LOG_WARN, "quote of %s unavailable: %s", symbol, err.message);
     }
+}
+
+void risk_fetch_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
+                      const char *trace, risk_quote *out) {
+    if (!risk_cached_quote(cache, symbol, out))
+        risk_request_quote(c, cache, symbol, timeout_ms, trace, out);
 }
 
 /* Upper bound on pages, so a misbehaving peer cannot keep us looping. */

@@ -164,8 +164,8 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                     .fee_bps = (uint64_t)svc->fee_bps};
     int64_t event_ns = risk_event_time(in, &f.quote);
     if (event_ns == 0)
-        risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
-                         &f.quote);
+        risk_fetch_quote(bus_actor_conn(a), svc->quotes, in->symbol, svc->dep_timeout_ms,
+                         bus_ctx_trace(ctx), &f.quote);
     f.now_ns = risk_decision_time(event_ns, &f.quote);
     risk_position *positions = NULL;
     if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, event_ns, &f, &positions, err);
@@ -262,8 +262,8 @@ tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *recor
                     .open_orders = pf.open_orders,
                     .bp = pf.bp,
                     .fee_bps = (uint64_t)svc->fee_bps};
-    risk_fetch_quote(bus_actor_conn(a), first->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
-                     &f.quote);
+    risk_fetch_quote(bus_actor_conn(a), svc->quotes, first->symbol, svc->dep_timeout_ms,
+                     bus_ctx_trace(ctx), &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);
     risk_position *positions = NULL;
     if (pf.account_known) s = gather_positions(ctx, first, &pf.limits, 0, &f, &positions, err);

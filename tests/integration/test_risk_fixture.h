@@ -49,6 +49,7 @@ static fake_pos fake_positions[FAKE_MAX];
 static fake_acct fake_accounts[FAKE_MAX];
 static int n_quotes, n_positions, n_accounts;
 static _Atomic int fake_position_requests;
+static _Atomic int fake_quote_requests;
 
 static void fake_set_quote(const char *sym, tb_fixed bid, tb_fixed ask, tb_fixed last) {
     pthread_mutex_lock(&fake_lock);
@@ -121,6 +122,7 @@ static bool fake_is_down(const char *acct) {
 
 static tb_status fake_on_quote(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
+    fake_quote_requests++;
     tb_tick t;
     memset(&t, 0, sizeof t);
     bool found = false;
@@ -222,6 +224,9 @@ static const bus_actor_def fake_def = {
 static bus_actor *fakes;
 static bus_conn *client;
 static bus_pg_pool *pg_pool;
+/* The fake's quotes change between orders and publish no ticks, so the
+ * quote cache is off unless a test turns it on (before risk_env_start). */
+static char risk_quote_env[2][64] = {"RISK_QUOTE_CACHE=0", "RISK_QUOTE_VERIFY_MS=1000"};
 #define RISK_MAX_COPIES          4
 #define RISK_TEST_RATE_WINDOW_MS "60000"
 static pid_t risk_pids[RISK_MAX_COPIES];
@@ -329,7 +334,7 @@ static void risk_env_start(void) {
      * however slowly a loaded machine sends them, so rate checks are exact. */
     static char e1[] = "RISK_DEPENDENCY_TIMEOUT_MS=1000", e2[] = "RISK_OUTBOX_INTERVAL_MS=200",
                 e3[] = "RISK_RATE_WINDOW_MS=" RISK_TEST_RATE_WINDOW_MS;
-    char *env[] = {e1, e2, e3, NULL};
+    char *env[] = {e1, e2, e3, risk_quote_env[0], risk_quote_env[1], NULL};
     ck_assert_int_le(risk_copies, RISK_MAX_COPIES);
     for (int i = 0; i < risk_copies; i++) risk_pids[i] = tb_test_spawn(argv, env, log);
     ck_assert_msg(tb_test_wait(risk_all_up, NULL, 20000),
