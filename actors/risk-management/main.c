@@ -98,6 +98,10 @@ static tb_status start(bus_actor *a, tb_error *err) {
     if (s == TB_OK)
         s = bus_actor_add_timer(a, "quote-cache-sweep", sweep_ms, sweep_quotes, service.quotes,
                                 NULL, err);
+    if (s != TB_OK) { /* nothing follows the cache yet; stop may not run */
+        bus_quotes_destroy(service.quotes);
+        service.quotes = NULL;
+    }
     return s;
 }
 
