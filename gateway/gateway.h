@@ -54,7 +54,7 @@ typedef struct gw_connlimit gw_connlimit;
 typedef struct gw_health_cache gw_health_cache;
 typedef struct gw_ratelimit gw_ratelimit;
 typedef struct gw_static gw_static;
-typedef struct gw_quotes gw_quotes;
+typedef struct bus_quotes bus_quotes;
 
 typedef struct gw {
     bus_actor *actor;
@@ -65,7 +65,7 @@ typedef struct gw {
     gw_connlimit *conns;     /* open connections per client address */
     gw_health_cache *health; /* the last /health/all answer */
     gw_ratelimit *rate;      /* per-key tokens leased from Redis */
-    gw_quotes *quotes;       /* last quotes of the symbols asked for, from their ticks */
+    bus_quotes *quotes;      /* last quotes of the symbols asked for, from their ticks */
     char *openapi;           /* rendered once at start */
     size_t openapi_len;
     char *docs;

@@ -27,7 +27,7 @@ static gw gateway;
 static void release(gw *g) {
     gw_auth_cache_destroy(g->auth);
     g->auth = NULL;
-    gw_quotes_destroy(g->quotes); /* timers have stopped; the connection is still open */
+    bus_quotes_destroy(g->quotes); /* timers have stopped; the connection is still open */
     g->quotes = NULL;
     free(g->openapi);
     g->openapi = NULL;
@@ -38,7 +38,7 @@ static void release(gw *g) {
 
 static void sweep_quotes(bus_actor *a, void *arg) {
     (void)a;
-    gw_quotes_sweep(arg);
+    bus_quotes_sweep(arg);
 }
 
 static tb_status on_start(bus_actor *a, tb_error *err) {
@@ -51,8 +51,8 @@ static tb_status on_start(bus_actor *a, tb_error *err) {
     json_decref(doc);
     g->docs = gw_docs_html(TB_VERSION);
     g->auth = gw_auth_cache_create(g->set.auth_cache_ms);
-    g->quotes = gw_quotes_create(bus_actor_conn(a), bus_actor_metrics(a), g->set.quote_cache,
-                                 g->set.quote_verify_ms, g->set.quote_idle_ms);
+    g->quotes = bus_quotes_create(bus_actor_conn(a), bus_actor_metrics(a), "tb_gateway",
+                                  g->set.quote_cache, g->set.quote_verify_ms, g->set.quote_idle_ms);
     if (g->openapi == NULL || g->docs == NULL || g->auth == NULL || g->quotes == NULL) {
         release(g);
         return tb_error_set(err, TB_NOMEM, NULL, "out of memory preparing the gateway");

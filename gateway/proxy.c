@@ -209,7 +209,7 @@ static void send_reply(gw_req *r, const bus_bytes *reply, const char *format) {
 static bool cached_quote(gw_req *r, const void *ev) {
     const tb_query *q = ev;
     tb_tick t;
-    if (!gw_quotes_get(r->g->quotes, q->symbol, &t)) return false;
+    if (!bus_quotes_get(r->g->quotes, q->symbol, &t)) return false;
     json_t *j = NULL;
     if (tb_to_json(&tb_tick_desc, &t, &j) != TB_OK) return false;
     gw_send_json(r, r->match.route->success, j);
@@ -220,7 +220,7 @@ static void learn_quote(gw *g, const bus_bytes *reply, int64_t sent_ns) {
     tb_tick t;
     tb_error err = {0};
     if (tb_decode(&tb_tick_desc, reply->data, reply->len, &t, &err) == TB_OK)
-        gw_quotes_learn(g->quotes, &t, sent_ns);
+        bus_quotes_learn(g->quotes, &t, sent_ns, NULL);
 }
 
 void gw_handle_bus(gw_req *r) {

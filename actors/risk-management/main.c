@@ -14,11 +14,13 @@
 #include <stdlib.h>
 
 #include "outbox.h"
+#include "quotes.h"
 #include "risk_api.h"
 #include "risk_batch.h"
 #include "risk_flow.h"
 #include "risk_portfolio_api.h"
 #include "risk_store.h"
+#include "timer.h"
 
 static risk_service service;
 static int64_t relay_interval_ms;
@@ -73,6 +75,11 @@ static const bus_endpoint endpoints[] = {
      .handler = risk_on_amend},
 };
 
+static void sweep_quotes(bus_actor *a, void *arg) {
+    (void)a;
+    bus_quotes_sweep(arg);
+}
+
 static tb_status start(bus_actor *a, tb_error *err) {
     service.m_duplicate_signals =
         bus_metrics_counter(bus_actor_metrics(a), "tb_risk_duplicate_signals_total",
@@ -81,8 +88,29 @@ static tb_status start(bus_actor *a, tb_error *err) {
         bus_actor_metrics(a), "tb_risk_backtest_retries_total",
         "Requests of a backtest signal asked again because a dependency did not answer in time",
         NULL);
+    service.quotes =
+        bus_quotes_create(bus_actor_conn(a), bus_actor_metrics(a), "tb_risk", service.quote_cache,
+                          service.quote_verify_ms, service.quote_idle_ms);
+    if (service.quotes == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     bus_actor_set_user(a, &service);
-    return bus_outbox_start_relay(a, RISK_PRODUCER, relay_interval_ms, err);
+    tb_status s = bus_outbox_start_relay(a, RISK_PRODUCER, relay_interval_ms, err);
+    int64_t sweep_ms = service.quote_idle_ms / 2 < 10000 ? service.quote_idle_ms / 2 : 10000;
+    if (s == TB_OK)
+        s = bus_actor_add_timer(a, "quote-cache-sweep", sweep_ms, sweep_quotes, service.quotes,
+                                NULL, err);
+    if (s != TB_OK) { /* nothing follows the cache yet; stop may not run */
+        bus_quotes_destroy(service.quotes);
+        service.quotes = NULL;
+    }
+    return s;
+}
+
+/* Timers have stopped and the handlers drained; the connection is still
+ * open, so the cache can unsubscribe. */
+static void stop(bus_actor *a) {
+    (void)a;
+    bus_quotes_destroy(service.quotes);
+    service.quotes = NULL;
 }
 
 static void usage(FILE *f) {
@@ -102,7 +130,14 @@ static void usage(FILE *f) {
                "                              again, before its run is stopped (kill switch,\n"
                "                              reason naming the signal; 100..3600000; default\n"
                "                              120000). Live accounts are refused after\n"
-               "                              RISK_DEPENDENCY_TIMEOUT_MS\n");
+               "                              RISK_DEPENDENCY_TIMEOUT_MS\n"
+               "  RISK_QUOTE_CACHE            symbols whose quotes are kept from their ticks\n"
+               "                              instead of asking market-data for every check\n"
+               "                              (0..100000; default 1024; 0: always ask)\n"
+               "  RISK_QUOTE_VERIFY_MS        how long a kept quote is used before market-data\n"
+               "                              confirms it again (1..600000; default 1000)\n"
+               "  RISK_QUOTE_IDLE_MS          a symbol not checked for this long is no longer\n"
+               "                              followed (100..86400000; default 60000)\n");
 }
 
 static const bus_actor_def def = {
@@ -113,6 +148,7 @@ static const bus_actor_def def = {
     .nendpoints = sizeof endpoints / sizeof endpoints[0],
     .needs = BUS_NEEDS_PG | BUS_NEEDS_REDIS | BUS_NEEDS_STREAMS,
     .start = start,
+    .stop = stop,
     .usage = usage,
 };
 
@@ -127,6 +163,11 @@ int main(int argc, char **argv) {
         bus_env_int("RISK_FEE_BPS", 0, 0, 1000, &service.fee_bps, &err) != TB_OK ||
         bus_env_int("RISK_VAR_DAYS", 250, 1, 4999, &service.var_days, &err) != TB_OK ||
         bus_env_int("RISK_BACKTEST_WAIT_MS", 120000, 100, 3600000, &service.bt_wait_ms, &err) !=
+            TB_OK ||
+        bus_env_int("RISK_QUOTE_CACHE", 1024, 0, 100000, &service.quote_cache, &err) != TB_OK ||
+        bus_env_int("RISK_QUOTE_VERIFY_MS", 1000, 1, 600000, &service.quote_verify_ms, &err) !=
+            TB_OK ||
+        bus_env_int("RISK_QUOTE_IDLE_MS", 60000, 100, 86400000, &service.quote_idle_ms, &err) !=
             TB_OK) {
         fprintf(stderr, "tb-risk-management: %s\n", err.message);
         return 2;

@@ -95,19 +95,19 @@ static tb_status check(bus_ctx *ctx, PGconn *pg, const tb_order_record *rec, con
     } else {
         f.bp.open_sell = f.bp.open_sell > leaves ? f.bp.open_sell - leaves : 0;
     }
-    risk_fetch_quote(conn, in->symbol, svc->dep_timeout_ms, trace, &f.quote);
+    risk_fetch_quote(conn, svc->quotes, in->symbol, svc->dep_timeout_ms, trace, &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);
     risk_position *positions = NULL;
-    if (pf.account_known && risk_needs_positions(in, &pf.limits)) {
+    tb_fixed pnl = 0, baseline = 0;
+    if (pf.account_known && (risk_needs_positions(in, &pf.limits) || risk_needs_pnl(&pf.limits))) {
         f.positions_ok = risk_fetch_positions(conn, in->account, svc->dep_timeout_ms, trace,
-                                              &positions, &f.npositions);
+                                              &positions, &f.npositions, &pnl, &f.pnl_ok);
         if (f.positions_ok)
             risk_amend_unfill(positions, f.npositions, in->symbol, signed_filled(rec));
         f.positions = positions;
+        f.pnl_ok = f.positions_ok && f.pnl_ok;
     }
     if (pf.account_known && risk_needs_pnl(&pf.limits)) {
-        tb_fixed pnl = 0, baseline = 0;
-        f.pnl_ok = risk_fetch_pnl(conn, in->account, svc->dep_timeout_ms, trace, &pnl);
         redisContext *r = f.pnl_ok ? bus_ctx_redis(ctx, err) : NULL;
         if (f.pnl_ok && r == NULL) s = err->status;
         if (s == TB_OK && f.pnl_ok)

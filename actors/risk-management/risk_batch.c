@@ -206,8 +206,9 @@ static tb_status view_day_pnl(redisContext *r, account_view *v, const char *acco
 
 /* One request for the account's view (fetch_all). */
 typedef struct fetch_job {
-    enum { FETCH_POSITIONS, FETCH_PNL, FETCH_QUOTE } what;
+    enum { FETCH_POSITIONS, FETCH_QUOTE } what;
     bus_conn *conn;
+    bus_quotes *quotes;
     int64_t timeout_ms;
     const char *trace, *account;
     account_view *v;
@@ -220,27 +221,31 @@ static void run_fetch(void *arg) {
     bus_log_set_trace(j->trace);
     switch (j->what) {
     case FETCH_POSITIONS:
-        j->v->positions_ok = risk_fetch_positions(j->conn, j->account, j->timeout_ms, j->trace,
-                                                  &j->v->positions, &j->v->npositions);
-        break;
-    case FETCH_PNL:
-        j->v->pnl_ok = risk_fetch_pnl(j->conn, j->account, j->timeout_ms, j->trace, &j->v->pnl);
+        j->v->positions_ok =
+            risk_fetch_positions(j->conn, j->account, j->timeout_ms, j->trace, &j->v->positions,
+                                 &j->v->npositions, &j->v->pnl, &j->v->pnl_ok);
         break;
     case FETCH_QUOTE:
-        risk_fetch_quote(j->conn, j->sf->symbol, j->timeout_ms, j->trace, &j->sf->quote);
+        risk_request_quote(j->conn, j->quotes, j->sf->symbol, j->timeout_ms, j->trace,
+                           &j->sf->quote);
         j->sf->quoted = true;
         break;
     }
 }
 
-/* The positions, the P&L and the quotes the checks need, asked of
- * position-management and market-data at once: the batch waits for the
- * slowest answer, not for their sum. */
+/* The positions with the P&L (one request) and the quotes the checks need,
+ * asked of position-management and market-data at once: the batch waits
+ * for the slowest answer, not for their sum. */
 static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, const char *trace,
-                           bool positions, bool pnl, tb_error *err) {
+                           bool positions, tb_error *err) {
     risk_service *svc = service_of(ctx);
-    size_t n = (size_t)positions + (size_t)pnl;
-    for (size_t k = 0; k < v->nsyms; k++) n += v->syms[k].want_quote && !v->syms[k].quoted;
+    size_t n = (size_t)positions;
+    for (size_t k = 0; k < v->nsyms; k++) {
+        symbol_facts *sf = &v->syms[k];
+        if (sf->want_quote && !sf->quoted && risk_cached_quote(svc->quotes, sf->symbol, &sf->quote))
+            sf->quoted = true; /* followed from its ticks: no request */
+        n += sf->want_quote && !sf->quoted;
+    }
     if (n == 0) return TB_OK;
     fetch_job *jobs = calloc(n, sizeof *jobs);
     void **args = calloc(n, sizeof *args);
@@ -250,13 +255,13 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
         return tb_error_set(err, TB_NOMEM, NULL, NULL);
     }
     fetch_job base = {.conn = bus_actor_conn(bus_ctx_actor(ctx)),
+                      .quotes = svc->quotes,
                       .timeout_ms = svc->dep_timeout_ms,
                       .trace = trace,
                       .account = account,
                       .v = v};
     size_t m = 0;
     if (positions) jobs[m] = base, jobs[m++].what = FETCH_POSITIONS;
-    if (pnl) jobs[m] = base, jobs[m++].what = FETCH_PNL;
     for (size_t k = 0; k < v->nsyms; k++) {
         if (!v->syms[k].want_quote || v->syms[k].quoted) continue;
         jobs[m] = base;
@@ -274,9 +279,8 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
 }
 
 /* The dependency the view still lacks (one that did not answer), or NULL. */
-static const char *view_missing(const account_view *v, bool positions, bool pnl) {
+static const char *view_missing(const account_view *v, bool positions) {
     if (positions && !v->positions_ok) return "position-management (api.positions.list)";
-    if (pnl && !v->pnl_ok) return "position-management (api.accounts.get)";
     for (size_t k = 0; k < v->nsyms; k++)
         if (v->syms[k].want_quote && v->syms[k].quote.state == RISK_QUOTE_UNAVAILABLE)
             return "market-data (api.market.quote)";
@@ -300,10 +304,9 @@ static void pause_ms(int64_t ms) {
  * batch), and the checks refuse as for a live account. Live accounts never
  * come here: they are refused after RISK_DEPENDENCY_TIMEOUT_MS. */
 static tb_status wait_dependencies(bus_ctx *ctx, account_view *v, item **its, bool positions,
-                                   bool pnl, int64_t started_ns, char *halt, size_t cap,
-                                   tb_error *err) {
+                                   int64_t started_ns, char *halt, size_t cap, tb_error *err) {
     risk_service *svc = service_of(ctx);
-    const char *missing = view_missing(v, positions, pnl);
+    const char *missing = view_missing(v, positions);
     int64_t deadline = started_ns + svc->bt_wait_ms * 1000000;
     unsigned tries = 1;
     while (missing != NULL) {
@@ -321,10 +324,10 @@ static tb_status wait_dependencies(bus_ctx *ctx, account_view *v, item **its, bo
         for (size_t k = 0; k < v->nsyms; k++)
             if (v->syms[k].quote.state == RISK_QUOTE_UNAVAILABLE) v->syms[k].quoted = false;
         tb_status s = fetch_all(ctx, v, its[0]->in.account, its[0]->trace,
-                                positions && !v->positions_ok, pnl && !v->pnl_ok, err);
+                                positions && !v->positions_ok, err);
         if (s != TB_OK) return s;
         tries++;
-        missing = view_missing(v, positions, pnl);
+        missing = view_missing(v, positions);
     }
     if (tries > 1)
         bus_log(BUS_LOG_INFO, "backtest account %s: dependencies answered after %u attempts",
@@ -367,23 +370,22 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
                                   account_view *v, tb_error *err) {
     const char *account = its[0]->in.account;
     tb_status s = TB_OK;
-    bool need_positions = false, need_pnl = false;
+    bool need_positions = false; /* also for the P&L: both come from the positions list */
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         symbol_facts *sf = view_symbol(pg, v, its[i], err, &s);
         if (sf == NULL) break;
         risk_quote ref;
         if (risk_event_time(&its[i]->in, &ref) == 0) sf->want_quote = true;
         if (!sf->pf.account_known) continue;
-        need_positions |= risk_needs_positions(&its[i]->in, &sf->pf.limits);
-        need_pnl |= risk_needs_pnl(&sf->pf.limits);
+        need_positions |=
+            risk_needs_positions(&its[i]->in, &sf->pf.limits) || risk_needs_pnl(&sf->pf.limits);
     }
     int64_t started = bus_mono_ns();
-    if (s == TB_OK) s = fetch_all(ctx, v, account, its[0]->trace, need_positions, need_pnl, err);
+    if (s == TB_OK) s = fetch_all(ctx, v, account, its[0]->trace, need_positions, err);
     char halt[TB_TEXT_CAP] = "";
     const risk_pg_facts *af = v->nsyms > 0 ? &v->syms[0].pf : NULL;
     if (s == TB_OK && af && af->limits.backtest && !af->limits.kill_switch && !af->kill_global)
-        s = wait_dependencies(ctx, v, its, need_positions, need_pnl, started, halt, sizeof halt,
-                              err);
+        s = wait_dependencies(ctx, v, its, need_positions, started, halt, sizeof halt, err);
     if (s == TB_OK && halt[0]) s = halt_account(ctx, pg, account, halt, its[0]->trace, err);
     if (s != TB_OK) return s;
 
@@ -414,8 +416,8 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
             f.positions_ok = v->positions_ok;
             f.positions = v->positions;
             f.npositions = v->npositions;
-            f.pnl_ok = v->pnl_ok;
-            if (risk_needs_pnl(&sf->pf.limits) && v->pnl_ok)
+            f.pnl_ok = v->positions_ok && v->pnl_ok;
+            if (risk_needs_pnl(&sf->pf.limits) && f.pnl_ok)
                 s = view_day_pnl(r, v, account, x->event_ns, &f.day_pnl, err);
         }
         if (s != TB_OK) break;

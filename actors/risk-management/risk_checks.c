@@ -263,8 +263,10 @@ void risk_check_positions_available(const risk_intent *in, const risk_facts *f, 
                          "position-management did not answer with the positions of %s",
                          in->account);
     else if (risk_needs_pnl(f->limits) && !f->pnl_ok)
-        risk_verdict_add(v, RISK_POSITIONS_UNAVAILABLE, NULL,
-                         "position-management did not answer with the P&L of %s", in->account);
+        risk_verdict_add(
+            v, RISK_POSITIONS_UNAVAILABLE, NULL,
+            "the P&L of %s is unknown (position-management did not answer, or it overflows)",
+            in->account);
 }
 
 void risk_check_reduce_only(const risk_intent *in, const risk_facts *f, risk_verdict *v) {

@@ -143,7 +143,7 @@ typedef struct risk_facts {
     bool positions_ok; /* position-management answered api.positions.list */
     const risk_position *positions;
     size_t npositions;
-    bool pnl_ok;      /* position-management answered api.accounts.get */
+    bool pnl_ok;      /* the P&L summed from those positions (false: unknown or overflow) */
     tb_fixed day_pnl; /* realized + unrealized since the day's baseline */
     uint64_t open_orders;
     uint64_t orders_in_window; /* order rate: orders in the last second, this one included */

@@ -11,22 +11,36 @@
 #include "log.h"
 #include "store.h"
 
-void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const char *trace,
-                      risk_quote *out) {
+static void quote_of(const tb_tick *t, risk_quote *out) {
+    out->state = RISK_QUOTE_OK;
+    out->bid = t->bid;
+    out->ask = t->ask;
+    out->last = t->last;
+    out->ts = t->ts;
+}
+
+bool risk_cached_quote(bus_quotes *cache, const char *symbol, risk_quote *out) {
+    tb_tick t;
+    if (!bus_quotes_get(cache, symbol, &t)) return false;
+    memset(out, 0, sizeof *out);
+    quote_of(&t, out);
+    return true;
+}
+
+void risk_request_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
+                        const char *trace, risk_quote *out) {
     memset(out, 0, sizeof *out);
     tb_query q;
     memset(&q, 0, sizeof q);
     snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
     tb_tick t;
     tb_error err = {0};
+    int64_t sent = bus_mono_ns();
     tb_status s = bus_request(c, "api.market.quote", &tb_query_desc, &q, &tb_tick_desc, &t,
                               timeout_ms, trace, &err);
     if (s == TB_OK) {
-        out->state = RISK_QUOTE_OK;
-        out->bid = t.bid;
-        out->ask = t.ask;
-        out->last = t.last;
-        out->ts = t.ts;
+        bus_quotes_learn(cache, &t, sent, &t);
+        quote_of(&t, out);
     } else if (s == TB_NOT_FOUND) {
         out->state = RISK_QUOTE_NONE;
     } else {
@@ -35,13 +49,24 @@ void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const
     }
 }
 
+void risk_fetch_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
+                      const char *trace, risk_quote *out) {
+    if (!risk_cached_quote(cache, symbol, out))
+        risk_request_quote(c, cache, symbol, timeout_ms, trace, out);
+}
+
 /* Upper bound on pages, so a misbehaving peer cannot keep us looping. */
 #define MAX_POSITION_PAGES 64
 
 bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                          risk_position **items, size_t *n) {
+                          risk_position **items, size_t *n, tb_fixed *pnl, bool *pnl_ok) {
     *items = NULL;
     *n = 0;
+    /* The account's P&L is position-management's realized + unrealized
+     * summed over its positions (api.accounts.get's sum, from the same
+     * rows): one request gives both, from one snapshot. */
+    tb_fixed sum = 0;
+    bool sum_ok = true;
     tb_query q;
     memset(&q, 0, sizeof q);
     snprintf(q.account, sizeof q.account, "%s", account);
@@ -82,11 +107,17 @@ bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, 
             snprintf(p->symbol, sizeof p->symbol, "%s", pu[i].symbol);
             p->qty = pu[i].qty;
             p->mark = pu[i].last_price > 0 ? pu[i].last_price : pu[i].avg_cost;
+            if (sum_ok && (tb_fixed_add(sum, pu[i].realized_pnl, &sum) != TB_OK ||
+                           tb_fixed_add(sum, pu[i].unrealized_pnl, &sum) != TB_OK))
+                sum_ok = false;
         }
         free(list);
         if (next[0] == '\0') {
             *items = all;
             *n = count;
+            if (!sum_ok) bus_log(BUS_LOG_WARN, "P&L of %s unavailable: it overflows", account);
+            if (pnl) *pnl = sum_ok ? sum : 0;
+            if (pnl_ok) *pnl_ok = sum_ok;
             return true;
         }
         snprintf(q.cursor, sizeof q.cursor, "%s", next);
@@ -111,24 +142,6 @@ bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, i
         return false;
     }
     *qty = p.qty;
-    return true;
-}
-
-bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                    tb_fixed *pnl) {
-    tb_query q;
-    memset(&q, 0, sizeof q);
-    snprintf(q.account, sizeof q.account, "%s", account);
-    tb_account a;
-    tb_error err = {0};
-    tb_status s = bus_request(c, "api.accounts.get", &tb_query_desc, &q, &tb_account_desc, &a,
-                              timeout_ms, trace, &err);
-    if (s == TB_OK && tb_fixed_add(a.realized_pnl, a.unrealized_pnl, pnl) != TB_OK)
-        s = tb_error_set(&err, TB_OVERFLOW, NULL, "P&L overflows");
-    if (s != TB_OK) {
-        bus_log(BUS_LOG_WARN, "P&L of %s unavailable: %s", account, err.message);
-        return false;
-    }
     return true;
 }
 

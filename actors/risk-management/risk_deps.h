@@ -9,26 +9,35 @@
 #include <hiredis/hiredis.h>
 
 #include "conn.h"
+#include "quotes.h"
 #include "risk_checks.h"
 
-/* api.market.quote for symbol. NOT_FOUND -> RISK_QUOTE_NONE; no answer or
- * any other error -> RISK_QUOTE_UNAVAILABLE. */
-void risk_fetch_quote(bus_conn *c, const char *symbol, int64_t timeout_ms, const char *trace,
-                      risk_quote *out);
+/* The quote of symbol: from cache when it can vouch for one (quotes.h),
+ * else api.market.quote, whose answer the cache then learns (cache may be
+ * NULL). NOT_FOUND -> RISK_QUOTE_NONE; no answer or any other error ->
+ * RISK_QUOTE_UNAVAILABLE. */
+void risk_fetch_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
+                      const char *trace, risk_quote *out);
+/* The quote of symbol when cache can vouch for one (no request): true.
+ * A false return may have made this caller the one to confirm the quote
+ * (quotes.h): it then asks with risk_request_quote, not risk_fetch_quote. */
+bool risk_cached_quote(bus_quotes *cache, const char *symbol, risk_quote *out);
+/* risk_fetch_quote without the cache lookup: always asks market-data. */
+void risk_request_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
+                        const char *trace, risk_quote *out);
 
 /* api.positions.list for account (every page). *items is malloc'd (caller
  * frees with free()). Returns false when position-management did not answer
- * properly. Marks: last price, else average cost. */
+ * properly. Marks: last price, else average cost. When it returns true and
+ * pnl is not NULL: *pnl is the account's P&L, realized + unrealized summed
+ * over every position (closed ones keep their realized P&L), and *pnl_ok
+ * false when that sum overflows. */
 bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                          risk_position **items, size_t *n);
+                          risk_position **items, size_t *n, tb_fixed *pnl, bool *pnl_ok);
 
 /* api.positions.get for account and symbol: the signed quantity. */
 bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, int64_t timeout_ms,
                          const char *trace, tb_fixed *qty);
-
-/* api.accounts.get: realized + unrealized P&L of account. */
-bool risk_fetch_pnl(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                    tb_fixed *pnl);
 
 /* Order-rate sliding window of window_ms (one second, max_orders_per_sec;
  * tests lengthen it) per account, atomic in Redis (Lua, server clock so every

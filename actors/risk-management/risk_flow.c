@@ -87,13 +87,13 @@ static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_
     risk_service *svc = service_of(ctx);
     bus_conn *c = bus_actor_conn(bus_ctx_actor(ctx));
     const char *trace = bus_ctx_trace(ctx);
-    if (risk_needs_positions(in, l))
-        f->positions_ok =
-            risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned, &f->npositions);
+    tb_fixed pnl = 0, baseline = 0;
+    if (risk_needs_positions(in, l) || risk_needs_pnl(l))
+        f->positions_ok = risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned,
+                                               &f->npositions, &pnl, &f->pnl_ok);
     f->positions = *owned;
     if (!risk_needs_pnl(l)) return TB_OK;
-    tb_fixed pnl = 0, baseline = 0;
-    f->pnl_ok = risk_fetch_pnl(c, in->account, svc->dep_timeout_ms, trace, &pnl);
+    f->pnl_ok = f->positions_ok && f->pnl_ok;
     if (!f->pnl_ok) return TB_OK;
     redisContext *r = bus_ctx_redis(ctx, err);
     if (r == NULL) return err->status;
@@ -164,8 +164,8 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                     .fee_bps = (uint64_t)svc->fee_bps};
     int64_t event_ns = risk_event_time(in, &f.quote);
     if (event_ns == 0)
-        risk_fetch_quote(bus_actor_conn(a), in->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
-                         &f.quote);
+        risk_fetch_quote(bus_actor_conn(a), svc->quotes, in->symbol, svc->dep_timeout_ms,
+                         bus_ctx_trace(ctx), &f.quote);
     f.now_ns = risk_decision_time(event_ns, &f.quote);
     risk_position *positions = NULL;
     if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, event_ns, &f, &positions, err);
@@ -262,8 +262,8 @@ tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *recor
                     .open_orders = pf.open_orders,
                     .bp = pf.bp,
                     .fee_bps = (uint64_t)svc->fee_bps};
-    risk_fetch_quote(bus_actor_conn(a), first->symbol, svc->dep_timeout_ms, bus_ctx_trace(ctx),
-                     &f.quote);
+    risk_fetch_quote(bus_actor_conn(a), svc->quotes, first->symbol, svc->dep_timeout_ms,
+                     bus_ctx_trace(ctx), &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);
     risk_position *positions = NULL;
     if (pf.account_known) s = gather_positions(ctx, first, &pf.limits, 0, &f, &positions, err);

@@ -6,6 +6,7 @@
 #define RISK_FLOW_H
 
 #include "actor.h"
+#include "quotes.h"
 #include "risk_checks.h"
 #include "risk_group.h"
 
@@ -16,6 +17,9 @@ typedef struct risk_service {
     int64_t fee_bps;        /* RISK_FEE_BPS: fees reserved with buying power */
     int64_t var_days;       /* RISK_VAR_DAYS: daily returns of the historical VaR */
     int64_t bt_wait_ms;     /* RISK_BACKTEST_WAIT_MS: a backtest signal's longest wait */
+    int64_t quote_cache, quote_verify_ms,
+        quote_idle_ms;  /* RISK_QUOTE_CACHE, _VERIFY_MS, _IDLE_MS */
+    bus_quotes *quotes; /* last quotes from the ticks of the symbols checked */
     bus_series *m_duplicate_signals;
     bus_series *m_backtest_retries; /* a backtest signal's dependency asked again */
 } risk_service;

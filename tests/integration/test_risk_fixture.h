@@ -1,9 +1,8 @@
 /* Shared fixture of the risk-management integration tests (test_risk*.c):
  * runs the real tb-risk-management binary as a child process, and answers
  * the requests it makes to other services with an in-process fake actor
- * (api.market.quote, api.positions.list|get, api.accounts.get) whose
- * answers the test sets. Also: PostgreSQL access for set-up and checks, a
- * client connection, and helpers to submit orders and read replies.
+ * (api.market.quote, api.positions.list|get) whose answers the test sets. Also: PostgreSQL access
+ * for set-up and checks, a client connection, and helpers to submit orders and read replies.
  *
  * Included by exactly one .c file per test binary (static definitions). */
 #ifndef TEST_RISK_FIXTURE_H
@@ -50,6 +49,7 @@ static fake_pos fake_positions[FAKE_MAX];
 static fake_acct fake_accounts[FAKE_MAX];
 static int n_quotes, n_positions, n_accounts;
 static _Atomic int fake_position_requests;
+static _Atomic int fake_quote_requests;
 
 static void fake_set_quote(const char *sym, tb_fixed bid, tb_fixed ask, tb_fixed last) {
     pthread_mutex_lock(&fake_lock);
@@ -122,6 +122,7 @@ static bool fake_is_down(const char *acct) {
 
 static tb_status fake_on_quote(bus_ctx *ctx, const void *ev) {
     const tb_query *q = ev;
+    fake_quote_requests++;
     tb_tick t;
     memset(&t, 0, sizeof t);
     bool found = false;
@@ -157,13 +158,22 @@ static tb_status fake_on_positions_list(bus_ctx *ctx, const void *ev) {
     fake_position_requests++;
     if (fake_is_down(q->account))
         return bus_fail(ctx, TB_UNAVAILABLE, NULL, "positions of %s unavailable", q->account);
-    tb_position_update items[16];
+    tb_position_update items[17];
     size_t n = 0;
     pthread_mutex_lock(&fake_lock);
     for (int i = 0; i < n_positions && n < 16; i++)
         if (strcmp(fake_positions[i].account, q->account) == 0)
             fill_position(&items[n++], q->account, fake_positions[i].symbol, fake_positions[i].qty,
                           fake_positions[i].mark);
+    /* The P&L set by fake_set_pnl, on a closed position's row (qty 0), as
+     * position-management lists realized and unrealized P&L per position:
+     * risk-management sums them. */
+    const fake_acct *a = fake_account_locked(q->account);
+    if (a->realized != 0 || a->unrealized != 0) {
+        fill_position(&items[n], q->account, "CLOSED", 0, 0);
+        items[n].realized_pnl = a->realized;
+        items[n++].unrealized_pnl = a->unrealized;
+    }
     pthread_mutex_unlock(&fake_lock);
     return bus_reply_list(ctx, &tb_position_update_desc, items, n, NULL);
 }
@@ -183,21 +193,6 @@ static tb_status fake_on_positions_get(bus_ctx *ctx, const void *ev) {
     return bus_reply(ctx, &tb_position_update_desc, &p);
 }
 
-static tb_status fake_on_account(bus_ctx *ctx, const void *ev) {
-    const tb_query *q = ev;
-    if (fake_is_down(q->account))
-        return bus_fail(ctx, TB_UNAVAILABLE, NULL, "account %s unavailable", q->account);
-    tb_account a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.account, sizeof a.account, "%s", q->account);
-    pthread_mutex_lock(&fake_lock);
-    fake_acct *f = fake_account_locked(q->account);
-    a.realized_pnl = f->realized;
-    a.unrealized_pnl = f->unrealized;
-    pthread_mutex_unlock(&fake_lock);
-    return bus_reply(ctx, &tb_account_desc, &a);
-}
-
 static const bus_endpoint fake_endpoints[] = {
     {.name = "quote",
      .kind = BUS_REQUEST,
@@ -214,11 +209,6 @@ static const bus_endpoint fake_endpoints[] = {
      .subject = "api.positions.get",
      .event = &tb_query_desc,
      .handler = fake_on_positions_get},
-    {.name = "accounts-get",
-     .kind = BUS_REQUEST,
-     .subject = "api.accounts.get",
-     .event = &tb_query_desc,
-     .handler = fake_on_account},
 };
 
 static const bus_actor_def fake_def = {
@@ -234,6 +224,9 @@ static const bus_actor_def fake_def = {
 static bus_actor *fakes;
 static bus_conn *client;
 static bus_pg_pool *pg_pool;
+/* The fake's quotes change between orders and publish no ticks, so the
+ * quote cache is off unless a test turns it on (before risk_env_start). */
+static char risk_quote_env[2][64] = {"RISK_QUOTE_CACHE=0", "RISK_QUOTE_VERIFY_MS=1000"};
 #define RISK_MAX_COPIES          4
 #define RISK_TEST_RATE_WINDOW_MS "60000"
 static pid_t risk_pids[RISK_MAX_COPIES];
@@ -341,7 +334,7 @@ static void risk_env_start(void) {
      * however slowly a loaded machine sends them, so rate checks are exact. */
     static char e1[] = "RISK_DEPENDENCY_TIMEOUT_MS=1000", e2[] = "RISK_OUTBOX_INTERVAL_MS=200",
                 e3[] = "RISK_RATE_WINDOW_MS=" RISK_TEST_RATE_WINDOW_MS;
-    char *env[] = {e1, e2, e3, NULL};
+    char *env[] = {e1, e2, e3, risk_quote_env[0], risk_quote_env[1], NULL};
     ck_assert_int_le(risk_copies, RISK_MAX_COPIES);
     for (int i = 0; i < risk_copies; i++) risk_pids[i] = tb_test_spawn(argv, env, log);
     ck_assert_msg(tb_test_wait(risk_all_up, NULL, 20000),

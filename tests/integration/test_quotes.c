@@ -1,4 +1,4 @@
-/* The gateway's quote cache (gateway/quotes.c) on the real bus: when it may
+/* The last-quote cache (bus/quotes.c) on the real bus: when it may
  * answer (a tick heard, or market-data's answer given after the
  * subscription), newer wins, the verification period, the idle sweep, its
  * capacity, and ticks that are not the symbol's. The HTTP side is in
@@ -17,7 +17,7 @@ static bus_config cfg;
 static bus_conn *conn;
 
 static void setup(void) {
-    tb_test_config(&cfg, "test-gw-quotes");
+    tb_test_config(&cfg, "test-quotes");
     conn = tb_test_conn(&cfg);
 }
 
@@ -46,7 +46,7 @@ static void sleep_ms(int64_t ms) {
 }
 
 typedef struct {
-    gw_quotes *q;
+    bus_quotes *q;
     const char *symbol;
     uint64_t seq;
 } want_seq;
@@ -54,11 +54,11 @@ typedef struct {
 static bool has_seq(void *arg) {
     want_seq *w = arg;
     tb_tick t;
-    return gw_quotes_get(w->q, w->symbol, &t) && t.seq == w->seq;
+    return bus_quotes_get(w->q, w->symbol, &t) && t.seq == w->seq;
 }
 
 /* Waits until the cache answers symbol with seq, or fails the test. */
-static void await_seq(gw_quotes *q, const char *symbol, uint64_t seq) {
+static void await_seq(bus_quotes *q, const char *symbol, uint64_t seq) {
     want_seq w = {q, symbol, seq};
     ck_assert_msg(tb_test_wait(has_seq, &w, 5000), "the cache never answered %s with seq %llu",
                   symbol, (unsigned long long)seq);
@@ -67,38 +67,38 @@ static void await_seq(gw_quotes *q, const char *symbol, uint64_t seq) {
 START_TEST(a_tick_vouches_for_a_new_symbol) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "QA");
-    gw_quotes *q = gw_quotes_create(conn, NULL, 8, 60000, 60000);
+    bus_quotes *q = bus_quotes_create(conn, NULL, "tb_test", 8, 60000, 60000);
     ck_assert_ptr_nonnull(q);
     tb_tick out;
-    ck_assert(!gw_quotes_get(q, sym, &out));
+    ck_assert(!bus_quotes_get(q, sym, &out));
     tb_tick first = tick(sym, 5, 1000000000);
-    gw_quotes_learn(q, &first, bus_mono_ns() - 1); /* asked before the subscription */
-    ck_assert_uint_eq(gw_quotes_count(q), 1);
+    bus_quotes_learn(q, &first, bus_mono_ns() - 1, NULL); /* asked before the subscription */
+    ck_assert_uint_eq(bus_quotes_count(q), 1);
     /* That answer may predate a tick the subscription missed: no answer yet. */
-    ck_assert(!gw_quotes_get(q, sym, &out));
+    ck_assert(!bus_quotes_get(q, sym, &out));
     tb_tick t6 = tick(sym, 6, 2000000000);
     publish(sym, &t6);
     await_seq(q, sym, 6);
-    ck_assert(gw_quotes_get(q, sym, &out));
+    ck_assert(bus_quotes_get(q, sym, &out));
     ck_assert_int_eq(out.bid, 2000000000);
     ck_assert_int_eq(out.ts, t6.ts);
     ck_assert_str_eq(out.symbol, sym);
     tb_tick t7 = tick(sym, 7, 3000000000);
     publish(sym, &t7);
     await_seq(q, sym, 7);
-    gw_quotes_destroy(q);
+    bus_quotes_destroy(q);
 }
 END_TEST
 
 START_TEST(an_answer_after_the_subscription_vouches) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "QB");
-    gw_quotes *q = gw_quotes_create(conn, NULL, 8, 60000, 60000);
+    bus_quotes *q = bus_quotes_create(conn, NULL, "tb_test", 8, 60000, 60000);
     tb_tick a = tick(sym, 5, 1000000000), out;
-    gw_quotes_learn(q, &a, bus_mono_ns() - 1);
-    ck_assert(!gw_quotes_get(q, sym, &out));
-    gw_quotes_learn(q, &a, bus_mono_ns()); /* sent after the subscription was in place */
-    ck_assert(gw_quotes_get(q, sym, &out));
+    bus_quotes_learn(q, &a, bus_mono_ns() - 1, NULL);
+    ck_assert(!bus_quotes_get(q, sym, &out));
+    bus_quotes_learn(q, &a, bus_mono_ns(), NULL); /* sent after the subscription was in place */
+    ck_assert(bus_quotes_get(q, sym, &out));
     ck_assert_uint_eq(out.seq, 5);
 
     /* An older answer (market-data read Redis before the tick the cache
@@ -107,42 +107,44 @@ START_TEST(an_answer_after_the_subscription_vouches) {
     publish(sym, &t9);
     await_seq(q, sym, 9);
     tb_tick old = tick(sym, 8, 8000000000), newer = tick(sym, 12, 12000000000);
-    gw_quotes_learn(q, &old, bus_mono_ns());
-    ck_assert(gw_quotes_get(q, sym, &out));
+    bus_quotes_learn(q, &old, bus_mono_ns(), NULL);
+    ck_assert(bus_quotes_get(q, sym, &out));
     ck_assert_uint_eq(out.seq, 9);
-    gw_quotes_learn(q, &newer, bus_mono_ns());
-    ck_assert(gw_quotes_get(q, sym, &out));
+    bus_quotes_learn(q, &newer, bus_mono_ns(), NULL);
+    ck_assert(bus_quotes_get(q, sym, &out));
     ck_assert_uint_eq(out.seq, 12);
     ck_assert_int_eq(out.bid, 12000000000);
-    gw_quotes_destroy(q);
+    bus_quotes_destroy(q);
 }
 END_TEST
 
 START_TEST(answers_stop_when_not_confirmed_within_the_period) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "QC");
-    gw_quotes *q = gw_quotes_create(conn, NULL, 8, 1000, 60000);
+    bus_quotes *q = bus_quotes_create(conn, NULL, "tb_test", 8, 1000, 60000);
     tb_tick a = tick(sym, 1, 1000000000), out;
-    gw_quotes_learn(q, &a, bus_mono_ns() - 1);
+    bus_quotes_learn(q, &a, bus_mono_ns() - 1, NULL);
     tb_tick t2 = tick(sym, 2, 2000000000);
     publish(sym, &t2);
     await_seq(q, sym, 2);
     sleep_ms(1300);
     /* Ticks keep it current, not confirmed. In the second period one
      * request is sent to market-data, the others are answered meanwhile. */
-    ck_assert(!gw_quotes_get(q, sym, &out)); /* this call asks market-data */
-    ck_assert(gw_quotes_get(q, sym, &out));  /* this one is answered meanwhile */
+    ck_assert(!bus_quotes_get(q, sym, &out)); /* this call asks market-data */
+    ck_assert(bus_quotes_get(q, sym, &out));  /* this one is answered meanwhile */
     tb_tick t3 = tick(sym, 3, 3000000000);
     publish(sym, &t3);
     await_seq(q, sym, 3);
     sleep_ms(1000);
     /* Past two periods: nothing from the cache until market-data answers. */
-    ck_assert(!gw_quotes_get(q, sym, &out));
-    ck_assert(!gw_quotes_get(q, sym, &out));
-    gw_quotes_learn(q, &a, bus_mono_ns()); /* market-data's (older) answer confirms */
-    ck_assert(gw_quotes_get(q, sym, &out));
+    ck_assert(!bus_quotes_get(q, sym, &out));
+    ck_assert(!bus_quotes_get(q, sym, &out));
+    tb_tick newest;
+    bus_quotes_learn(q, &a, bus_mono_ns(), &newest); /* market-data's (older) answer confirms */
+    ck_assert_uint_eq(newest.seq, 3); /* the caller is told to use the newer tick it heard */
+    ck_assert(bus_quotes_get(q, sym, &out));
     ck_assert_uint_eq(out.seq, 3);
-    gw_quotes_destroy(q);
+    bus_quotes_destroy(q);
 }
 END_TEST
 
@@ -150,60 +152,60 @@ START_TEST(idle_symbols_are_forgotten) {
     char sym[48], other[48];
     tb_test_unique(sym, sizeof sym, "QD");
     tb_test_unique(other, sizeof other, "QE");
-    gw_quotes *q = gw_quotes_create(conn, NULL, 8, 60000, 300);
+    bus_quotes *q = bus_quotes_create(conn, NULL, "tb_test", 8, 60000, 300);
     tb_tick a = tick(sym, 1, 1000000000), b = tick(other, 1, 1000000000), out;
-    gw_quotes_learn(q, &a, bus_mono_ns());
-    gw_quotes_learn(q, &b, bus_mono_ns());
-    ck_assert_uint_eq(gw_quotes_count(q), 2);
+    bus_quotes_learn(q, &a, bus_mono_ns(), NULL);
+    bus_quotes_learn(q, &b, bus_mono_ns(), NULL);
+    ck_assert_uint_eq(bus_quotes_count(q), 2);
     for (int i = 0; i < 5; i++) { /* other is asked for, sym is not */
         sleep_ms(100);
-        (void)gw_quotes_get(q, other, &out);
+        (void)bus_quotes_get(q, other, &out);
     }
-    gw_quotes_sweep(q);
-    ck_assert_uint_eq(gw_quotes_count(q), 1);
-    ck_assert(!gw_quotes_get(q, sym, &out));
+    bus_quotes_sweep(q);
+    ck_assert_uint_eq(bus_quotes_count(q), 1);
+    ck_assert(!bus_quotes_get(q, sym, &out));
     /* Its subscription is gone: a tick does not bring it back. */
     tb_tick t2 = tick(sym, 2, 2000000000);
     publish(sym, &t2);
     sleep_ms(100);
-    ck_assert(!gw_quotes_get(q, sym, &out));
-    ck_assert_uint_eq(gw_quotes_count(q), 1);
-    gw_quotes_destroy(q);
+    ck_assert(!bus_quotes_get(q, sym, &out));
+    ck_assert_uint_eq(bus_quotes_count(q), 1);
+    bus_quotes_destroy(q);
 }
 END_TEST
 
 START_TEST(capacity_and_off) {
     char s[3][48];
-    gw_quotes *q = gw_quotes_create(conn, NULL, 2, 60000, 60000);
+    bus_quotes *q = bus_quotes_create(conn, NULL, "tb_test", 2, 60000, 60000);
     tb_tick out;
     for (int i = 0; i < 3; i++) {
         tb_test_unique(s[i], sizeof s[i], "QF");
         tb_tick a = tick(s[i], 1, 1000000000);
-        gw_quotes_learn(q, &a, bus_mono_ns());
-        gw_quotes_learn(q, &a, bus_mono_ns());
+        bus_quotes_learn(q, &a, bus_mono_ns(), NULL);
+        bus_quotes_learn(q, &a, bus_mono_ns(), NULL);
     }
-    ck_assert_uint_eq(gw_quotes_count(q), 2);
-    ck_assert(gw_quotes_get(q, s[0], &out));
-    ck_assert(gw_quotes_get(q, s[1], &out));
-    ck_assert(!gw_quotes_get(q, s[2], &out)); /* beyond the capacity: always market-data */
-    gw_quotes_destroy(q);
+    ck_assert_uint_eq(bus_quotes_count(q), 2);
+    ck_assert(bus_quotes_get(q, s[0], &out));
+    ck_assert(bus_quotes_get(q, s[1], &out));
+    ck_assert(!bus_quotes_get(q, s[2], &out)); /* beyond the capacity: always market-data */
+    bus_quotes_destroy(q);
 
-    gw_quotes *off = gw_quotes_create(conn, NULL, 0, 60000, 60000);
+    bus_quotes *off = bus_quotes_create(conn, NULL, "tb_test", 0, 60000, 60000);
     tb_tick a = tick(s[0], 1, 1000000000);
-    gw_quotes_learn(off, &a, bus_mono_ns());
-    gw_quotes_learn(off, &a, bus_mono_ns());
-    ck_assert_uint_eq(gw_quotes_count(off), 0);
-    ck_assert(!gw_quotes_get(off, s[0], &out));
-    gw_quotes_destroy(off);
+    bus_quotes_learn(off, &a, bus_mono_ns(), NULL);
+    bus_quotes_learn(off, &a, bus_mono_ns(), NULL);
+    ck_assert_uint_eq(bus_quotes_count(off), 0);
+    ck_assert(!bus_quotes_get(off, s[0], &out));
+    bus_quotes_destroy(off);
 }
 END_TEST
 
 START_TEST(a_tick_of_another_symbol_is_ignored) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "QG");
-    gw_quotes *q = gw_quotes_create(conn, NULL, 8, 60000, 60000);
+    bus_quotes *q = bus_quotes_create(conn, NULL, "tb_test", 8, 60000, 60000);
     tb_tick a = tick(sym, 1, 1000000000), out;
-    gw_quotes_learn(q, &a, bus_mono_ns() - 1);
+    bus_quotes_learn(q, &a, bus_mono_ns() - 1, NULL);
     tb_tick wrong = tick("NOTIT", 50, 5000000000);
     publish(sym, &wrong);
     char subject[128];
@@ -214,14 +216,14 @@ START_TEST(a_tick_of_another_symbol_is_ignored) {
     tb_tick t2 = tick(sym, 2, 2000000000);
     publish(sym, &t2);
     await_seq(q, sym, 2);
-    ck_assert(gw_quotes_get(q, sym, &out));
+    ck_assert(bus_quotes_get(q, sym, &out));
     ck_assert_int_eq(out.bid, 2000000000);
-    gw_quotes_destroy(q);
+    bus_quotes_destroy(q);
 }
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("gw_quotes");
+    Suite *s = suite_create("bus_quotes");
     TCase *tc = tcase_create("cache");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);

@@ -1,4 +1,4 @@
-/* The gateway's last-quote cache (see quotes.h for when it may answer).
+/* The last-quote cache of a service (see quotes.h for when it may answer).
  *
  * A fixed hash table of entries, chained, under one read-write lock:
  * requests read (many at once), tick callbacks and learn write. Subscribing
@@ -20,7 +20,7 @@
 #define NS_PER_MS 1000000
 
 typedef struct qentry {
-    gw_quotes *q;
+    bus_quotes *q;
     char symbol[TB_TOKEN_CAP];
     char subject[TB_TOKEN_CAP + 16];
     bus_sub *sub;
@@ -38,7 +38,7 @@ typedef struct qentry {
     struct qentry *next;
 } qentry;
 
-struct gw_quotes {
+struct bus_quotes {
     bus_conn *conn;
     size_t cap, nbuckets;
     int64_t verify_ns, idle_ns;
@@ -55,9 +55,9 @@ static size_t hash(const char *s) {
     return (size_t)h;
 }
 
-gw_quotes *gw_quotes_create(bus_conn *conn, bus_metrics *m, int64_t cap, int64_t verify_ms,
-                            int64_t idle_ms) {
-    gw_quotes *q = calloc(1, sizeof *q);
+bus_quotes *bus_quotes_create(bus_conn *conn, bus_metrics *m, const char *prefix, int64_t cap,
+                              int64_t verify_ms, int64_t idle_ms) {
+    bus_quotes *q = calloc(1, sizeof *q);
     if (q == NULL) return NULL;
     q->conn = conn;
     q->cap = cap > 0 ? (size_t)cap : 0;
@@ -73,15 +73,17 @@ gw_quotes *gw_quotes_create(bus_conn *conn, bus_metrics *m, int64_t cap, int64_t
     pthread_rwlock_init(&q->lock, NULL);
     pthread_mutex_init(&q->admin, NULL);
     if (m) {
-        const char *help = "Quote requests by where the answer came from";
-        q->hits =
-            bus_metrics_counter(m, "tb_gateway_quote_cache_total", help, "answer", "cache", NULL);
-        q->misses = bus_metrics_counter(m, "tb_gateway_quote_cache_total", help, "answer",
-                                        "market-data", NULL);
-        q->followed = bus_metrics_gauge(m, "tb_gateway_quote_cache_symbols",
-                                        "Symbols whose ticks the gateway follows for quotes", NULL);
+        char total[96], symbols[96], gaps[96];
+        snprintf(total, sizeof total, "%s_quote_cache_total", prefix);
+        snprintf(symbols, sizeof symbols, "%s_quote_cache_symbols", prefix);
+        snprintf(gaps, sizeof gaps, "%s_quote_cache_gaps_total", prefix);
+        const char *help = "Quotes wanted, by where the answer came from";
+        q->hits = bus_metrics_counter(m, total, help, "answer", "cache", NULL);
+        q->misses = bus_metrics_counter(m, total, help, "answer", "market-data", NULL);
+        q->followed =
+            bus_metrics_gauge(m, symbols, "Symbols whose ticks are followed for quotes", NULL);
         q->dropped = bus_metrics_counter(
-            m, "tb_gateway_quote_cache_gaps_total",
+            m, gaps,
             "Times a followed symbol's subscription dropped ticks (answers went back to "
             "market-data until it confirmed a quote)",
             NULL);
@@ -90,13 +92,13 @@ gw_quotes *gw_quotes_create(bus_conn *conn, bus_metrics *m, int64_t cap, int64_t
 }
 
 /* Caller holds lock (either mode). */
-static qentry *find(gw_quotes *q, const char *symbol) {
+static qentry *find(bus_quotes *q, const char *symbol) {
     for (qentry *e = q->buckets[hash(symbol) & (q->nbuckets - 1)]; e; e = e->next)
         if (strcmp(e->symbol, symbol) == 0) return e;
     return NULL;
 }
 
-bool gw_quotes_get(gw_quotes *q, const char *symbol, tb_tick *out) {
+bool bus_quotes_get(bus_quotes *q, const char *symbol, tb_tick *out) {
     if (q == NULL || q->cap == 0) return false;
     int64_t now = bus_mono_ns();
     uint64_t epoch = bus_conn_reconnects(q->conn);
@@ -124,7 +126,7 @@ bool gw_quotes_get(gw_quotes *q, const char *symbol, tb_tick *out) {
 static void on_tick(const bus_msg *m, void *arg) {
     qentry *e = arg;
     if (!atomic_load_explicit(&e->live, memory_order_acquire)) return;
-    gw_quotes *q = e->q;
+    bus_quotes *q = e->q;
     tb_tick t;
     tb_error err = {0};
     if (tb_decode(&tb_tick_desc, bus_msg_data(m), bus_msg_len(m), &t, &err) != TB_OK ||
@@ -146,7 +148,7 @@ static void on_tick(const bus_msg *m, void *arg) {
 }
 
 /* Refreshes an entry with the owner's answer; caller holds lock for writing. */
-static void confirm(gw_quotes *q, qentry *e, const tb_tick *t, int64_t sent_ns, int64_t now) {
+static void confirm(bus_quotes *q, qentry *e, const tb_tick *t, int64_t sent_ns, int64_t now) {
     uint64_t epoch = bus_conn_reconnects(q->conn);
     if (sent_ns < e->ready_ns) return; /* asked before the subscription: may predate a tick */
     if (e->epoch != epoch) {
@@ -162,12 +164,14 @@ static void confirm(gw_quotes *q, qentry *e, const tb_tick *t, int64_t sent_ns, 
     e->checked_ns = now;
 }
 
-void gw_quotes_learn(gw_quotes *q, const tb_tick *t, int64_t sent_ns) {
+void bus_quotes_learn(bus_quotes *q, const tb_tick *t, int64_t sent_ns, tb_tick *newest) {
+    if (newest) *newest = *t;
     if (q == NULL || q->cap == 0) return;
     int64_t now = bus_mono_ns();
     pthread_rwlock_wrlock(&q->lock);
     qentry *e = find(q, t->symbol);
     if (e) confirm(q, e, t, sent_ns, now);
+    if (e && newest && e->vouched) *newest = e->tick;
     bool add = e == NULL && q->n < q->cap;
     pthread_rwlock_unlock(&q->lock);
     if (!add) return;
@@ -214,7 +218,7 @@ void gw_quotes_learn(gw_quotes *q, const tb_tick *t, int64_t sent_ns) {
 
 /* Unlinks entries idle since before `older` (all when older is INT64_MAX)
  * into *out; caller holds admin. */
-static void unlink_idle(gw_quotes *q, int64_t older, qentry **out) {
+static void unlink_idle(bus_quotes *q, int64_t older, qentry **out) {
     pthread_rwlock_wrlock(&q->lock);
     for (size_t b = 0; b < q->nbuckets; b++) {
         for (qentry **p = &q->buckets[b]; *p;) {
@@ -242,7 +246,7 @@ static void release_all(qentry *e) {
     }
 }
 
-void gw_quotes_sweep(gw_quotes *q) {
+void bus_quotes_sweep(bus_quotes *q) {
     if (q == NULL || q->cap == 0) return;
     qentry *gone = NULL;
     pthread_mutex_lock(&q->admin);
@@ -251,7 +255,7 @@ void gw_quotes_sweep(gw_quotes *q) {
     pthread_mutex_unlock(&q->admin);
 }
 
-size_t gw_quotes_count(gw_quotes *q) {
+size_t bus_quotes_count(bus_quotes *q) {
     if (q == NULL) return 0;
     pthread_rwlock_rdlock(&q->lock);
     size_t n = q->n;
@@ -259,7 +263,7 @@ size_t gw_quotes_count(gw_quotes *q) {
     return n;
 }
 
-void gw_quotes_destroy(gw_quotes *q) {
+void bus_quotes_destroy(bus_quotes *q) {
     if (q == NULL) return;
     qentry *gone = NULL;
     pthread_mutex_lock(&q->admin);
