@@ -127,6 +127,20 @@ static tb_status publish_rows(bus_actor *a, PGconn *c, const char *producer, PGr
     return s;
 }
 
+/* Each pending row is looked up in outbox by its key: the LATERAL
+ * subquery's LIMIT keeps the planner from flattening it into a join it may
+ * run as a merge join, which walks outbox's primary key from its oldest
+ * row (a day of events) to reach the pending ones, the newest: 0.4 s a
+ * round on 33,000 rows, the order path's costliest statement. */
+const char bus_outbox_claim_sql[] =
+    "SELECT o.id, o.subject, o.msg_id, o.payload, o.trace, o.schema "
+    "FROM outbox_pending p CROSS JOIN LATERAL ("
+    "SELECT o.id, o.subject, o.msg_id, o.payload, "
+    "o.headers->>'" BUS_HDR_TRACE "' AS trace, o.headers->>'" BUS_HDR_SCHEMA "' AS schema "
+    "FROM outbox o WHERE o.id = p.id "
+    "AND o.created_at <= now() - make_interval(secs => $2::bigint / 1000.0) LIMIT 1) o "
+    "WHERE p.producer = $1 ORDER BY p.id LIMIT $3::int FOR UPDATE OF p SKIP LOCKED";
+
 tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int64_t min_age_ms,
                            int *published, tb_error *err) {
     if (published) *published = 0;
@@ -145,15 +159,7 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
     if (s == TB_OK) s = bus_pg_exec(c, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, err);
     PGresult *r = NULL;
     const char *p[3] = {producer, age, limit};
-    if (s == TB_OK)
-        s = bus_pg_exec(c,
-                        "SELECT o.id, o.subject, o.msg_id, o.payload, "
-                        "o.headers->>'" BUS_HDR_TRACE "', o.headers->>'" BUS_HDR_SCHEMA "' "
-                        "FROM outbox_pending p JOIN outbox o ON o.id = p.id "
-                        "WHERE p.producer = $1 "
-                        "AND o.created_at <= now() - make_interval(secs => $2::bigint / 1000.0) "
-                        "ORDER BY p.id LIMIT $3::int FOR UPDATE OF p SKIP LOCKED",
-                        3, p, &r, err);
+    if (s == TB_OK) s = bus_pg_exec(c, bus_outbox_claim_sql, 3, p, &r, err);
     int done = 0;
     if (s == TB_OK && PQntuples(r) > 0) s = publish_rows(a, c, producer, r, &done, err);
     PQclear(r);

@@ -51,6 +51,10 @@ tb_status bus_outbox_add_many(PGconn *c, const char *producer, const bus_outbox_
  * from the actor's pool: call it after the caller's transaction committed. */
 tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int64_t min_age_ms,
                            int *published, tb_error *err) TB_WARN_UNUSED;
+/* The relay's claim (producer, min age in ms, max rows): its pending rows,
+ * oldest first, locked, each read from outbox by its key. Exported so a
+ * test can check its plan. */
+extern const char bus_outbox_claim_sql[];
 
 /* Starts the relay of producer on the actor, on a thread of its own: every
  * interval_ms it republishes rows older than 2 x interval_ms (outbox rows

@@ -51,6 +51,9 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
     /* One statement, its own transaction, committed without waiting for the
      * WAL flush: the journal is a reorder buffer for at-most-once ticks, and
      * a tick lost in a database crash is a gap like a tick lost on the wire.
+     * (sc is read by lq, which, as a data-modifying CTE, always runs to
+     * completion over every tick: read by the final SELECT instead, it was
+     * skipped whenever no symbol had open orders, and the commit waited.)
      * Ticks of symbols without open orders are not recorded at all. A tick
      * recorded before (a redelivery) is a no-op. The newest tick of every
      * symbol of the batch becomes its last quote (exec_last_quote), which
@@ -75,14 +78,14 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
             "  NULLIF(t.trace_id, '') FROM t JOIN open USING (symbol) ON CONFLICT DO NOTHING), "
             "lq AS (INSERT INTO exec_last_quote AS q (symbol, source, seq, bid, ask, last, "
             "  bid_size, ask_size, last_size, ts_ns) SELECT DISTINCT ON (symbol) symbol, source, "
-            "  seq, bid, ask, last, bid_size, ask_size, last_size, ts_ns FROM t "
+            "  seq, bid, ask, last, bid_size, ask_size, last_size, ts_ns FROM t, sc "
             "  ORDER BY symbol, seq DESC ON CONFLICT (symbol) DO UPDATE SET source = "
             "  EXCLUDED.source, seq = EXCLUDED.seq, bid = EXCLUDED.bid, ask = EXCLUDED.ask, "
             "  last = EXCLUDED.last, bid_size = EXCLUDED.bid_size, ask_size = "
             "  EXCLUDED.ask_size, last_size = EXCLUDED.last_size, ts_ns = EXCLUDED.ts_ns, "
             "  updated_at = now() WHERE q.source <> EXCLUDED.source OR EXCLUDED.seq > q.seq "
             "  OR q.seq - EXCLUDED.seq >= $12::bigint) "
-            "SELECT open.symbol FROM open, sc ORDER BY open.symbol COLLATE \"C\"",
+            "SELECT open.symbol FROM open ORDER BY open.symbol COLLATE \"C\"",
             NA + 1, p, &r, err);
     if (s == TB_OK) s = symbols_out(r, 0, open, nopen, err);
     PQclear(r);
