@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "risk_baseline.h"
 #include "store.h"
 
 static void quote_of(const tb_tick *t, risk_quote *out) {
@@ -226,6 +227,9 @@ tb_status risk_day_baseline(redisContext *r, const char *account, int64_t now_ns
     char key[128], val[TB_FIXED_STRLEN];
     snprintf(key, sizeof key, "tb:risk:pnl0:%s:%04d%02d%02d", account, tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday);
+    /* The UTC date as a number: the day of the key, for the cache. */
+    int64_t day = (int64_t)(tm.tm_year + 1900) * 1000 + tm.tm_yday;
+    if (risk_baseline_get(account, day, baseline)) return TB_OK;
     tb_fixed_format(pnl, val);
     redisReply *rep = NULL;
     tb_status s = bus_redis_cmd(r, &rep, err, "EVAL %s 1 %s %s", baseline_script, key, val);
@@ -233,5 +237,6 @@ tb_status risk_day_baseline(redisContext *r, const char *account, int64_t now_ns
     if (rep->type != REDIS_REPLY_STRING || tb_fixed_parse_cstr(rep->str, baseline) != TB_OK)
         s = tb_error_set(err, TB_ERR, NULL, "P&L baseline in Redis is not a decimal");
     freeReplyObject(rep);
+    if (s == TB_OK) risk_baseline_put(account, day, *baseline);
     return s;
 }

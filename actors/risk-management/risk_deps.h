@@ -60,7 +60,8 @@ tb_status risk_rate_take(redisContext *r, const char *account, uint64_t limit, i
                          tb_error *err) TB_WARN_UNUSED;
 
 /* The account's P&L at its first check of the UTC day of now_ns (pnl when
- * this is the first), kept in Redis for two days. */
+ * this is the first), kept in Redis for two days. A baseline read once is
+ * answered from memory afterwards (risk_baseline.h): it never changes. */
 tb_status risk_day_baseline(redisContext *r, const char *account, int64_t now_ns, tb_fixed pnl,
                             tb_fixed *baseline, tb_error *err) TB_WARN_UNUSED;
 
