@@ -191,7 +191,10 @@ tb_status bus_pg_result_status(PGconn *c, const PGresult *res, tb_error *err) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c);
     tb_status s = TB_ERR;
-    if (PQstatus(c) != CONNECTION_OK)
+    /* No result at all: the statement could not be sent or its answer not
+     * read (a server shutting down sends its FATAL before libpq marks the
+     * connection bad), so it is the connection, not the statement. */
+    if (res == NULL || PQstatus(c) != CONNECTION_OK)
         s = TB_UNAVAILABLE;
     else if (state && strcmp(state, "23505") == 0)
         s = TB_CONFLICT;

@@ -24,11 +24,16 @@
 #include "tb_services.h"
 #include "tb_test.h"
 
-#define N_TICKS      20000
-#define N_SYM        4
-#define QUIET_MS     1000
-#define SETTLE_MS    40000 /* per run: the replay and everything it causes */
-#define MAX_CHILDREN 32
+#define N_TICKS  20000
+#define N_SYM    4
+#define QUIET_MS 1000
+/* A run fails when nothing in the chain moved for STALL_MS (it is stuck),
+ * however slowly it moves before: a starved machine (the sanitizer pass
+ * beside the plain one) only makes it slower. SETTLE_CAP_MS bounds a run
+ * that never stops moving without ever settling. */
+#define STALL_MS      30000
+#define SETTLE_CAP_MS 240000
+#define MAX_CHILDREN  32
 
 static const char *const consumers[] = {"signal-processing", "historical-data", "trading-execution",
                                         "notifications", "position-management"};
@@ -316,6 +321,16 @@ static bool chain_settled(progress *p, const char *tag, int workers, totals *las
     return now - *quiet_since >= (int64_t)QUIET_MS * 1000000;
 }
 
+/* How far the chain got: ticks announced and finished, signals decided. */
+static uint64_t chain_mark(const progress *p) {
+    uint64_t mark = p->feed_ticks + (uint64_t)p->decided;
+    for (int c = 0; c < N_CONSUMERS; c++) {
+        int inst;
+        mark += finished(p, consumers[c], &inst);
+    }
+    return mark;
+}
+
 /* One run: start the services, replay, wait until settled, snapshot. */
 static void run(int workers, const char *tag, snapshot *out) {
     char csv[600];
@@ -360,10 +375,26 @@ static void run(int workers, const char *tag, snapshot *out) {
                   "replay: %s", err.message);
 
     totals last = {0};
-    int64_t quiet_since = bus_mono_ns(), end = t0 + (int64_t)SETTLE_MS * 1000000;
+    int64_t quiet_since = bus_mono_ns(), moved_at = quiet_since;
+    int64_t cap = t0 + (int64_t)SETTLE_CAP_MS * 1000000;
+    uint64_t mark = 0;
     bool settled = false;
-    while (!(settled = chain_settled(&p, tag, workers, &last, &quiet_since)) && bus_mono_ns() < end)
+    char why[64] = "";
+    while (!(settled = chain_settled(&p, tag, workers, &last, &quiet_since))) {
+        int64_t now = bus_mono_ns();
+        uint64_t m = chain_mark(&p);
+        if (m != mark || quiet_since > moved_at) moved_at = now; /* totals changed too */
+        mark = m;
+        if (now - moved_at > (int64_t)STALL_MS * 1000000) {
+            snprintf(why, sizeof why, "nothing moved for %d ms", STALL_MS);
+            break;
+        }
+        if (now > cap) {
+            snprintf(why, sizeof why, "not settled within %d ms", SETTLE_CAP_MS);
+            break;
+        }
         usleep(100000);
+    }
     out->seconds = (double)(bus_mono_ns() - t0) / 1e9;
     char per[512] = "";
     for (int c = 0; c < N_CONSUMERS; c++) {
@@ -374,11 +405,11 @@ static void run(int workers, const char *tag, snapshot *out) {
                  inst);
     }
     ck_assert_msg(settled,
-                  "%d worker(s): the chain did not settle in %d ms: feed %s (%llu ticks), %lld "
+                  "%d worker(s): the chain did not settle (%s): feed %s (%llu ticks), %lld "
                   "decisions; signals orders open fills applied cash qty marks bars: %s; "
                   "finished ticks/instances:%s (see %s)",
-                  workers, SETTLE_MS, p.feed_done ? "done" : "running",
-                  (unsigned long long)p.feed_ticks, p.decided, last.text, per, log_path);
+                  workers, why, p.feed_done ? "done" : "running", (unsigned long long)p.feed_ticks,
+                  p.decided, last.text, per, log_path);
     ck_assert_int_eq(p.feed_ticks, N_TICKS);
     /* Every instance took part, so the queue groups really split the ticks. */
     for (int i = 0; i < p.tally.ninst; i++)

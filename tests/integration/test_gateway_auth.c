@@ -379,30 +379,46 @@ START_TEST(rate_limit) {
 END_TEST
 
 /* Guessing keys: failed lookups per address are limited before they reach
- * PostgreSQL; known (cached) keys keep working. */
+ * PostgreSQL; known (cached) keys keep working. The trader's key stays
+ * cached for GATEWAY_AUTH_CACHE_MS (400 ms): an attempt that outlasted it on
+ * a starved machine proves nothing (the key may need a lookup, which is
+ * limited too), so it is made again in a new second. */
 START_TEST(failed_lookups_limited) {
     http_resp r;
-    gw_http(&r, &gw2, "GET", "/v1/positions", trader, NULL); /* cached before the flood */
-    expect(&r, 200, NULL, NULL);
-    int unauthorized = 0, limited = 0;
-    for (int i = 0; i < 10; i++) {
-        char key[64], hdr[16];
-        snprintf(key, sizeof key, "tb_%040d", 1000 + i); /* well formed, unknown, distinct */
-        gw_http(&r, &gw2, "GET", "/v1/positions", key, NULL);
-        if (r.status == 429) {
-            limited++;
-            ck_assert_str_eq(http_error_code(&r), "rate_limited");
-            ck_assert_str_eq(http_header(&r, "Retry-After", hdr, sizeof hdr), "1");
-        } else {
-            ck_assert_int_eq(r.status, 401);
-            unauthorized++;
+    bool proven = false;
+    for (int attempt = 0; attempt < 5 && !proven; attempt++) {
+        if (attempt > 0) usleep(1100 * 1000); /* a new second: failures counted anew */
+        int64_t t0 = bus_mono_ns();
+        gw_http(&r, &gw2, "GET", "/v1/positions", trader, NULL); /* cached before the flood */
+        expect(&r, 200, NULL, NULL);
+        int unauthorized = 0, limited = 0;
+        for (int i = 0; i < 10 && limited == 0; i++) {
+            char key[64], hdr[16];
+            snprintf(key, sizeof key, "tb_%040d", 1000 + 10 * attempt + i); /* unknown, distinct */
+            gw_http(&r, &gw2, "GET", "/v1/positions", key, NULL);
+            if (r.status == 429) {
+                limited++;
+                ck_assert_str_eq(http_error_code(&r), "rate_limited");
+                ck_assert_str_eq(http_header(&r, "Retry-After", hdr, sizeof hdr), "1");
+            } else {
+                ck_assert_int_eq(r.status, 401);
+                unauthorized++;
+            }
+            http_free(&r);
         }
-        http_free(&r);
+        gw_http(&r, &gw2, "GET", "/v1/positions", trader, NULL);
+        if ((bus_mono_ns() - t0) / 1000000 >= 400) { /* the cached entry may be gone */
+            ck_assert_msg(r.status == 200 || r.status == 429, "got %ld: %s", r.status, r.body);
+            http_free(&r);
+            continue;
+        }
+        /* 400 ms span at most two seconds: one of them saw a 4th failure */
+        ck_assert_int_ge(unauthorized, 3);
+        ck_assert_int_eq(limited, 1);
+        expect(&r, 200, NULL, NULL);
+        proven = true;
     }
-    ck_assert_int_ge(unauthorized, 3);
-    ck_assert_int_ge(limited, 1);
-    gw_http(&r, &gw2, "GET", "/v1/positions", trader, NULL);
-    expect(&r, 200, NULL, NULL);
+    ck_assert_msg(proven, "no attempt of 5 fitted in the key cache's 400 ms");
     usleep(1100 * 1000);
     gw_http(&r, &gw2, "GET", "/v1/positions", "tb_0000000000000000000000000000000000009999", NULL);
     expect(&r, 401, "unauthorized", NULL); /* a new second */
