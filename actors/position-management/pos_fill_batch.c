@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "pgarray.h"
+#include "pos_chain_sql.h"
 #include "pos_fills.h"
 
 enum item_state { ITEM_PENDING, ITEM_FAILED, ITEM_DUPLICATE, ITEM_NEW };
@@ -373,24 +374,12 @@ static void key_arrays(const batch *bt, bus_pgarray *a) {
     }
 }
 
-/* Each position's fills from its earliest new one on, in canonical order
- * (this transaction's inserts included). The bound is a row comparison, so
- * it is a range of applied_fills_position_order_idx: spelled as
- * "ts > x OR (ts = x AND id >= y)" the index only narrowed to the position
- * and every fill it ever had was read and filtered (72 ms a batch for a
- * position of 16,000 fills, 0.2 ms as a range). */
+/* Each position's fills from its earliest new one on (pos_chain_sql.h). */
 static tb_status load_chains(batch *bt, PGconn *c, tb_error *err) {
     bus_pgarray a[4] = {{0}};
     key_arrays(bt, a);
     PGresult *r = NULL;
-    tb_status s = exec_arrays(
-        c,
-        "SELECT k.i, a.fill_id, a.side, a.qty, a.price, a.fee FROM unnest($1::text[], "
-        "$2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS k(account, symbol, ts_ns, "
-        "fill_id, i) JOIN applied_fills a ON a.account = k.account AND a.symbol = k.symbol "
-        "AND (a.ts_ns, a.fill_id COLLATE \"C\") >= (k.ts_ns, k.fill_id COLLATE \"C\") "
-        "ORDER BY k.i, a.ts_ns, a.fill_id COLLATE \"C\"",
-        a, 4, &r, err);
+    tb_status s = exec_arrays(c, pos_chains_sql, a, 4, &r, err);
     if (s != TB_OK) {
         PQclear(r);
         return s;
