@@ -1,13 +1,13 @@
 /* The transactional outbox publishes exactly what committed, with
  * Nats-Msg-Id, marks it published, never republishes a published row, and
  * leaves a rolled-back row unseen; actor timers run and stop with the actor. */
-#include <jansson.h>
 #include <nats/nats.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "outbox.h"
+#include "tb_plan.h"
 #include "tb_test.h"
 #include "timer.h"
 #include "wire.h"
@@ -196,20 +196,6 @@ START_TEST(relay_publishes_rows_together) {
 }
 END_TEST
 
-/* Rows of outbox a plan node of tree read: actual rows x loops of every
- * node scanning it. */
-static double outbox_rows_read(json_t *node) {
-    double n = 0;
-    const char *rel = json_string_value(json_object_get(node, "Relation Name"));
-    if (rel && strcmp(rel, "outbox") == 0)
-        n += json_number_value(json_object_get(node, "Actual Rows")) *
-             json_number_value(json_object_get(node, "Actual Loops"));
-    size_t i;
-    json_t *child;
-    json_array_foreach(json_object_get(node, "Plans"), i, child) n += outbox_rows_read(child);
-    return n;
-}
-
 /* The relay's claim reads outbox by key, one row per pending row: never a
  * walk from outbox's oldest row (a day of events) to the pending ones, the
  * newest. */
@@ -258,23 +244,15 @@ START_TEST(claim_reads_only_pending_rows) {
      * run by key: with nested loops priced out, a join the planner could
      * flatten becomes a merge or hash join over all of outbox. */
     ck_assert_int_eq(bus_pg_exec(c, "SET LOCAL enable_nestloop = off", 0, NULL, NULL, &err), TB_OK);
-    PGresult *r = NULL;
     /* EXPLAIN takes no bind parameters: the producer as a literal. */
     char *lit = PQescapeLiteral(c, producer, strlen(producer));
     ck_assert_ptr_nonnull(lit);
-    char explain[256];
-    snprintf(explain, sizeof explain,
-             "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_plan(%s, 0, 500)", lit);
+    char exec[256];
+    snprintf(exec, sizeof exec, "EXECUTE claim_plan(%s, 0, 500)", lit);
     PQfreemem(lit);
-    ck_assert_msg(bus_pg_exec(c, explain, 0, NULL, &r, &err) == TB_OK, "%s", err.message);
-    json_error_t jerr;
-    json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    ck_assert_ptr_nonnull(doc);
-    json_t *top = json_array_get(doc, 0);
-    json_t *plan = json_object_get(top, "Plan");
+    json_t *plan = NULL, *doc = tb_plan_explain(c, exec, &plan);
     ck_assert_double_eq(json_number_value(json_object_get(plan, "Actual Rows")), 3);
-    double read = outbox_rows_read(plan);
+    double read = tb_plan_rows_read(plan, "outbox");
     ck_assert_msg(read <= 3, "the claim read %.0f outbox rows for 3 pending", read);
     json_decref(doc);
     ck_assert_int_eq(bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &err), TB_OK);

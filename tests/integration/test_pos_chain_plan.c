@@ -5,26 +5,13 @@
  * (hash and merge joins are what a plain join became under the statement
  * cache's generic plan). */
 #include <check.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pos_chain_sql.h"
 #include "store.h"
+#include "tb_plan.h"
 #include "tb_test.h"
-
-/* Rows of applied_fills the plan under node read (actual rows x loops). */
-static double fills_read(json_t *node) {
-    double n = 0;
-    const char *rel = json_string_value(json_object_get(node, "Relation Name"));
-    if (rel && strcmp(rel, "applied_fills") == 0)
-        n += json_number_value(json_object_get(node, "Actual Rows")) *
-             json_number_value(json_object_get(node, "Actual Loops"));
-    size_t i;
-    json_t *child;
-    json_array_foreach(json_object_get(node, "Plans"), i, child) n += fills_read(child);
-    return n;
-}
 
 static void exec_ok(PGconn *c, const char *sql) {
     PGresult *r = PQexec(c, sql);
@@ -54,19 +41,11 @@ START_TEST(chains_are_read_by_range) {
     exec_ok(c, "BEGIN");
     exec_ok(c, "SET LOCAL plan_cache_mode = force_generic_plan");
     exec_ok(c, "SET LOCAL enable_nestloop = off");
-    snprintf(sql, sizeof sql,
-             "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE chains('{%s}', '{DAX}', '{2999}', "
-             "'{%s-02999}')",
-             acct, acct);
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
-    json_error_t jerr;
-    json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    ck_assert_ptr_nonnull(doc);
-    json_t *plan = json_object_get(json_array_get(doc, 0), "Plan");
+    snprintf(sql, sizeof sql, "EXECUTE chains('{%s}', '{DAX}', '{2999}', '{%s-02999}')", acct,
+             acct);
+    json_t *plan = NULL, *doc = tb_plan_explain(c, sql, &plan);
     ck_assert_double_eq(json_number_value(json_object_get(plan, "Actual Rows")), 2);
-    double read = fills_read(plan);
+    double read = tb_plan_rows_read(plan, "applied_fills");
     ck_assert_msg(read <= 2, "the chains read %.0f fills for 2", read);
     json_decref(doc);
     exec_ok(c, "ROLLBACK");
