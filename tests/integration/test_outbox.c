@@ -34,13 +34,20 @@ static void fill_for(tb_fill *f, const char *acct, const char *id) {
     f->ts = tb_now_ns();
 }
 
-START_TEST(commit_publishes_rollback_does_not) {
+/* The test's actor, started on the test's servers. */
+static bus_actor *start_actor(void) {
     bus_config cfg;
     tb_test_config(&cfg, "outbox-test");
     bus_actor *a = NULL;
     tb_error err = {0};
     ck_assert_int_eq(bus_actor_create(&def, &cfg, &a, &err), TB_OK);
     ck_assert_msg(bus_actor_start(a, &err) == TB_OK, "%s", err.message);
+    return a;
+}
+
+START_TEST(commit_publishes_rollback_does_not) {
+    bus_actor *a = start_actor();
+    tb_error err = {0};
     ck_assert_int_eq(bus_js_ensure_streams(bus_actor_conn(a), &err), TB_OK);
     ck_assert_int_eq(bus_actor_add_timer(a, "t", 20, on_timer, NULL, NULL, &err), TB_OK);
 
@@ -112,12 +119,8 @@ END_TEST
  * its error (the rows after it are not held back), and a row whose id the
  * stream already has counts as published without a second copy. */
 START_TEST(relay_publishes_rows_together) {
-    bus_config cfg;
-    tb_test_config(&cfg, "outbox-test");
-    bus_actor *a = NULL;
+    bus_actor *a = start_actor();
     tb_error err = {0};
-    ck_assert_int_eq(bus_actor_create(&def, &cfg, &a, &err), TB_OK);
-    ck_assert_msg(bus_actor_start(a, &err) == TB_OK, "%s", err.message);
     ck_assert_int_eq(bus_js_ensure_streams(bus_actor_conn(a), &err), TB_OK);
 
     enum { N = 60, BAD = 20 };
@@ -200,12 +203,8 @@ END_TEST
  * walk from outbox's oldest row (a day of events) to the pending ones, the
  * newest. */
 START_TEST(claim_reads_only_pending_rows) {
-    bus_config cfg;
-    tb_test_config(&cfg, "outbox-test");
-    bus_actor *a = NULL;
+    bus_actor *a = start_actor();
     tb_error err = {0};
-    ck_assert_int_eq(bus_actor_create(&def, &cfg, &a, &err), TB_OK);
-    ck_assert_msg(bus_actor_start(a, &err) == TB_OK, "%s", err.message);
     char producer[64];
     tb_test_unique(producer, sizeof producer, "test-plan");
     PGconn *c = bus_pg_acquire(bus_actor_pg(a), &err);
