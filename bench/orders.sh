@@ -22,8 +22,9 @@
 #      default 10) to one account with tb-bench-order-rate: REST latency and
 #      the latency from each POST to the pos.update that books its fill;
 #   6. prints the median orders/s and p50/p99 of each row beside pgbench's
-#      median tps, and the ratio (median of per-round ratios), then the
-#      fixed-rate row.
+#      median tps, and the ratio (median of per-round ratios), the CPU time
+#      per answered order of every process started here and of PostgreSQL
+#      (read from /proc over each wrk window), then the fixed-rate row.
 # Everything it starts is stopped at exit. Never run by scripts/test.
 set -euo pipefail
 # shellcheck source=../scripts/lib.sh
@@ -69,6 +70,7 @@ eval "$("$TB_SCRIPTS/env")"
 export NATS_URL DATABASE_URL REDIS_URL
 "$TB_SCRIPTS/migrate" >&2 || tb_die "migrations failed"
 tb_ensure_data_dir
+tb_pg_resolve
 work=$TB_DATA/bench-orders
 mkdir -p "$work"
 
@@ -128,16 +130,31 @@ PGURL=${DATABASE_URL%/*}/$pgdb
 "$PGBENCH" -i -q -s 1 "$PGURL" >"$work/pgbench-init.log" 2>&1 || tb_die "pgbench -i failed"
 
 
+# What the processes spend with no order coming (market-data's simulated
+# feed marks positions, timers): taken off each round's CPU per order.
+idle=$(cpu_idle_rate 3)
+
 # Rows: one account from 1 and 8 clients, 8 accounts from 8 clients.
 ROWS=(1 8 8:8acct)
-declare -A RPS P50 P99 TPS RATIO ERR
+declare -A RPS P50 P99 TPS RATIO ERR CPU
 for ((r = 1; r <= rounds; r++)); do
     tb_info "round $r of $rounds"
     for row in "${ROWS[@]}"; do
         c=${row%%:*}
         script=$work/post.lua
         [[ $row == *8acct ]] && script=$work/post8.lua
+        cpu0=$(cpu_snapshot)
+        t0=$(date +%s%N)
         out=$(wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$script" "$GW/v1/orders")
+        # Orders answered in the window; the snapshot after it also counts
+        # what the services still did for them (fills, booking) once quiet.
+        answered=$(awk '/ requests in / {r = $1} /Non-2xx/ {e = $NF} END {print r - e}' <<<"$out")
+        sleep 1
+        cpu1=$(cpu_snapshot)
+        window=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+        while read -r name ms; do
+            CPU[$row|$name]+="$ms "
+        done < <(cpu_per "$cpu0" "$cpu1" "$answered" "$idle" "$window")
         rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
         RPS[$row]+="$rps "
         P50[$row]+="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")") "
@@ -164,13 +181,25 @@ printf 'commit:   %s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')
     "$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with local changes)')"
 printf 'load:     wrk POST /v1/orders (market IOC, qty 1, one account), %s s per row, %s rounds\n\n' \
     "$seconds" "$rounds"
-printf '%-16s %10s %9s %9s %14s %9s %7s\n' clients orders/s p50_ms p99_ms pgbench_-N_tps x_pgbench non2xx
+printf '%-16s %10s %9s %9s %14s %9s %7s %9s %8s\n' clients orders/s p50_ms p99_ms pgbench_-N_tps \
+    x_pgbench non2xx cpu_ms pg_ms
 for row in "${ROWS[@]}"; do
     label="$row x 1 account"
     [[ $row == *8acct ]] && label="8 x 8 accounts"
-    printf '%-16s %10.0f %9.2f %9.2f %14.0f %9.3f %7s\n' "$label" \
+    printf '%-16s %10.0f %9.2f %9.2f %14.0f %9.3f %7s %9.3f %8.3f\n' "$label" \
         "$(median <<<"${RPS[$row]}")" "$(median <<<"${P50[$row]}")" "$(median <<<"${P99[$row]}")" \
-        "$(median <<<"${TPS[$row]}")" "$(median <<<"${RATIO[$row]}")" "${ERR[$row]}"
+        "$(median <<<"${TPS[$row]}")" "$(median <<<"${RATIO[$row]}")" "${ERR[$row]}" \
+        "$(median <<<"${CPU[$row|all]}")" "$(median <<<"${CPU[$row|postgresql]}")"
+done
+printf '\nCPU ms per order by process (median over the rounds):\n'
+printf '  %-16s' clients "${names[@]}" postgresql
+printf '\n'
+for row in "${ROWS[@]}"; do
+    label="$row x 1 account"
+    [[ $row == *8acct ]] && label="8 x 8 accounts"
+    printf '  %-16s' "$label"
+    for name in "${names[@]}" postgresql; do printf '  %-14.3f' "$(median <<<"${CPU[$row|$name]}")"; done
+    printf '\n'
 done
 printf '\nfixed rate, one account: offered %s orders/s for %s s (%s orders), achieved %s/s, %s non-2xx, %s sent late (>1 ms)\n' \
     "$rate" "$rate_seconds" "$(val offered)" "$(val achieved_rate)" "$(val non2xx)" "$(val late_sends)"
@@ -182,5 +211,10 @@ printf '  booked (due -> pos.update):  p50 %s ms  p99 %s ms   (goal: p99 <= 20 m
     "$(val booked_p50_ms)" "$(val booked_p99_ms)" "$(val booked)" "$(val ok)"
 printf '\norders/s: answered POST /v1/orders (the order committed in PostgreSQL, then\n'
 printf 'replied); x_pgbench: median over the rounds of orders/s / pgbench tps of the\n'
-printf 'same round with as many clients. Fixed rate: open loop, each order timed from\n'
-printf 'the moment it was due, so a slow answer cannot hide the ones queued behind it.\n'
+printf 'same round with as many clients; cpu_ms, pg_ms: CPU time (user + system) of\n'
+printf 'every process started here and of PostgreSQL (pg_ms: PostgreSQL alone) from the\n'
+printf 'start of a round to 1 s after it, less what each spent idle over as long\n'
+printf '(measured before the rounds), per answered order: unlike rates, it hardly\n'
+printf 'depends on what else the machine runs. Fixed rate: open loop, each order timed\n'
+printf 'from the moment it was due, so a slow answer cannot hide the ones queued behind it.\n'
+printf 'idle CPU, ms per s: %s\n' "$(tr '\n' ' ' <<<"$idle")"

@@ -5,6 +5,7 @@
 
 started_servers=0
 pids=()
+names=()
 # shellcheck disable=SC2317 # runs from the EXIT trap
 wrk_on_exit() {
     local rc=$? p
@@ -29,6 +30,49 @@ start() {
     shift
     "$@" >"$work/$name.log" 2>&1 &
     pids+=($!)
+    names+=("$name")
+}
+
+# cpu_snapshot: "NAME JIFFIES" lines, the CPU time (user + system) so far of
+# each process started with start and of PostgreSQL (the postmaster and every
+# backend, $TB_PG_DATA). Differences over a measurement divided by the work
+# done give CPU per unit of work: unlike rates, nearly independent of what
+# else the machine runs.
+proc_jiffies() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_snapshot() {
+    local i pid total
+    for i in "${!pids[@]}"; do printf '%s %s\n' "${names[$i]}" "$(proc_jiffies "${pids[$i]}")"; done
+    total=0
+    pid=$(head -n 1 "$TB_PG_DATA/postmaster.pid" 2>/dev/null || true)
+    if [[ -n $pid ]]; then
+        total=$(proc_jiffies "$pid")
+        for i in $(pgrep -P "$pid" || true); do total=$((total + $(proc_jiffies "$i"))); done
+    fi
+    printf 'postgresql %s\n' "$total"
+}
+
+# cpu_per SNAPSHOT0 SNAPSHOT1 N [IDLE SECONDS]: "NAME MS" lines, each
+# process's CPU milliseconds per unit over N units, and "all MS", their sum.
+# With IDLE ("NAME MS_PER_S" lines, cpu_idle_rate) and the window's length,
+# what each process spends idle over as long a window is taken off first.
+cpu_per() {
+    awk -v n="$3" -v secs="${5:-0}" -v hz="$(getconf CLK_TCK)" '
+        FILENAME == ARGV[1] { idle[$1] = $2; next }
+        FILENAME == ARGV[2] { a[$1] = $2; next }
+        { d = ($2 - a[$1]) * 1000 / hz - idle[$1] * secs; if (d < 0) d = 0
+          d /= (n > 0 ? n : 1); all += d; printf "%s %.3f\n", $1, d }
+        END { printf "all %.3f\n", all }' <(printf '%s\n' "${4:-}") <(printf '%s\n' "$1") \
+        <(printf '%s\n' "$2")
+}
+
+# cpu_idle_rate SECONDS: "NAME MS_PER_S" lines, each process's CPU while
+# nothing is asked of it (timers, a simulated feed, PostgreSQL's background
+# work), measured over SECONDS.
+cpu_idle_rate() {
+    local c0
+    c0=$(cpu_snapshot)
+    sleep "$1"
+    cpu_per "$c0" "$(cpu_snapshot)" "$1"
 }
 
 # to_ms 1.23ms|456.00us|1.20s -> milliseconds (wrk's latency units)
