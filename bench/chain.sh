@@ -126,8 +126,8 @@ rss_of() {
 }
 
 # cpu_snapshot: "NAME JIFFIES" lines, the CPU time (user + system) so far of
-# every service (all instances), of nats-server, redis-server and PostgreSQL
-# (the postmaster and every backend). Differences over a run divided by the
+# every service (all instances), of nats-server, redis-server, influxd (when
+# running) and PostgreSQL (the postmaster and every backend). Differences over a run divided by the
 # ticks give CPU per tick: unlike rates, nearly independent of what else the
 # machine runs.
 proc_jiffies() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -146,6 +146,8 @@ cpu_snapshot() {
     printf 'nats-server %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
     pid=$(head -n 1 "$TB_DATA/redis/redis.pid" 2>/dev/null || true)
     printf 'redis-server %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
+    pid=$(head -n 1 "$TB_DATA/influxdb/influxd.pid" 2>/dev/null || true)
+    printf 'influxd %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
     total=0
     pid=$(head -n 1 "$TB_PG_DATA/postmaster.pid" 2>/dev/null || true)
     if [[ -n $pid ]]; then

@@ -117,3 +117,30 @@ tb_status hist_bar_merge(hist_bar *into, const hist_bar *part) {
 bool hist_bar_consistent(const hist_bar *b) {
     return b->low <= b->open && b->low <= b->close && b->high >= b->open && b->high >= b->close;
 }
+
+tb_status hist_interval_set_parse(const char *list, unsigned *mask, tb_error *err) {
+    *mask = 0;
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        if (*p == '\0') break;
+        const char *end = p;
+        while (*end && *end != ',' && *end != ' ') end++;
+        char name[8] = "";
+        size_t len = (size_t)(end - p);
+        hist_interval iv;
+        if (len < sizeof name) memcpy(name, p, len);
+        if (len < sizeof name && strcmp(name, "all") == 0)
+            *mask |= (1u << HIST_NINTERVALS) - 1;
+        else if (len < sizeof name && strcmp(name, "none") == 0)
+            ; /* adds nothing: "none" alone writes no bars */
+        else if (len < sizeof name && hist_interval_parse(name, &iv) == TB_OK)
+            *mask |= 1u << iv;
+        else
+            return tb_error_set(err, TB_INVALID, NULL,
+                                "'%.*s' is not an interval (1s, 1m, 5m, 1h, 1d, all or none)",
+                                (int)(len > 20 ? 20 : len), p);
+        p = end;
+    }
+    return TB_OK;
+}

@@ -29,6 +29,12 @@ int64_t hist_interval_ns(hist_interval iv);
 /* Parses an interval name; TB_INVALID for anything else. */
 tb_status hist_interval_parse(const char *s, hist_interval *out) TB_WARN_UNUSED;
 
+/* A comma-separated list of interval names (spaces around names allowed,
+ * "all" for every interval, "none" adds none) into a set of
+ * (1u << hist_interval) bits. TB_INVALID, naming the first bad entry in
+ * err, for anything else. */
+tb_status hist_interval_set_parse(const char *list, unsigned *mask, tb_error *err) TB_WARN_UNUSED;
+
 /* Start of the bucket holding ts (ns since the epoch, UTC): the largest
  * multiple of the interval <= ts. Days start at 00:00 UTC. Correct for
  * negative ts too (floor, not truncation). */

@@ -1,8 +1,9 @@
 /* Points historical-data writes to InfluxDB (see hist_influx.h). */
 #include "hist_influx.h"
 
-void hist_influx_bar(bus_influx *s, const tb_bar *bar) {
-    if (s == NULL) return;
+void hist_influx_bar(bus_influx *s, unsigned mask, const tb_bar *bar) {
+    hist_interval iv;
+    if (s == NULL || hist_interval_parse(bar->interval, &iv) != TB_OK || !(mask & 1u << iv)) return;
     char buf[512];
     bus_influx_line l;
     bus_influx_line_init(&l, buf, sizeof buf, "bars");

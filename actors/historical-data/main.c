@@ -46,9 +46,10 @@ typedef struct hist_state {
     atomic_bool busy; /* a batch of ticks ran since the last trim_heap */
     bool trimmed;     /* trim_heap's own: trimmed since the last busy interval */
 
-    bus_influx *influx;         /* closed bars (and sampled ticks) to InfluxDB; NULL: off */
-    int64_t influx_tick_sample; /* every n-th stored tick to InfluxDB; 0: none */
-    uint64_t influx_ticks_seen; /* the batch handler's own (one per instance) */
+    bus_influx *influx;            /* closed bars (and sampled ticks) to InfluxDB; NULL: off */
+    unsigned influx_bar_intervals; /* closed bars of these to InfluxDB (1u << hist_interval) */
+    int64_t influx_tick_sample;    /* every n-th stored tick to InfluxDB; 0: none */
+    uint64_t influx_ticks_seen;    /* the batch handler's own (one per instance) */
 } hist_state;
 
 static hist_state state;
@@ -208,7 +209,8 @@ static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *
         }
         bus_counter_add(state.bars_closed, 1);
     }
-    for (size_t i = 0; i < nfound; i++) hist_influx_bar(state.influx, &bars[i]);
+    for (size_t i = 0; i < nfound; i++)
+        hist_influx_bar(state.influx, state.influx_bar_intervals, &bars[i]);
 done:
     if (rep) freeReplyObject(rep);
     free(bars);
@@ -427,6 +429,8 @@ static void usage(FILE *f) {
         "                           http://127.0.0.1:8086 (default empty: none)\n"
         "  INFLUX_DB, INFLUX_USER, INFLUX_PASSWORD, INFLUX_QUEUE_LINES, INFLUX_BATCH_LINES,\n"
         "  INFLUX_FLUSH_MS, INFLUX_TIMEOUT_MS, INFLUX_BACKOFF_MAX_MS  the sink (docs/influxdb.md)\n"
+        "  INFLUX_BAR_INTERVALS     the closed bars written, e.g. 1m,5m or all\n"
+        "                           (default " HIST_INFLUX_DEFAULT_INTERVALS ")\n"
         "  INFLUX_TICK_SAMPLE       also write every n-th stored tick (default 0: none)\n");
 }
 
@@ -473,6 +477,11 @@ int main(int argc, char **argv) {
         bus_env_int("INFLUX_TICK_SAMPLE", 0, 0, 1000000000, &state.influx_tick_sample, &err) !=
             TB_OK) {
         fprintf(stderr, "tb-historical-data: %s\n", err.message);
+        return 2;
+    }
+    if (hist_interval_set_parse(bus_env("INFLUX_BAR_INTERVALS", HIST_INFLUX_DEFAULT_INTERVALS),
+                                &state.influx_bar_intervals, &err) != TB_OK) {
+        fprintf(stderr, "tb-historical-data: INFLUX_BAR_INTERVALS: %s\n", err.message);
         return 2;
     }
     return bus_actor_main(&def, argc, argv);

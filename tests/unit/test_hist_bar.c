@@ -224,6 +224,24 @@ START_TEST(consistency_check) {
 }
 END_TEST
 
+START_TEST(interval_sets) {
+    unsigned m = 99;
+    tb_error err = {0};
+    ck_assert_int_eq(hist_interval_set_parse("1m,5m,1h,1d", &m, &err), TB_OK);
+    ck_assert_uint_eq(m, 1u << HIST_1M | 1u << HIST_5M | 1u << HIST_1H | 1u << HIST_1D);
+    ck_assert_int_eq(hist_interval_set_parse(" 1s , 1d,", &m, &err), TB_OK);
+    ck_assert_uint_eq(m, 1u << HIST_1S | 1u << HIST_1D);
+    ck_assert_int_eq(hist_interval_set_parse("all", &m, &err), TB_OK);
+    ck_assert_uint_eq(m, (1u << HIST_NINTERVALS) - 1);
+    ck_assert_int_eq(hist_interval_set_parse("none", &m, &err), TB_OK);
+    ck_assert_uint_eq(m, 0);
+    ck_assert_int_eq(hist_interval_set_parse("1m,2m", &m, &err), TB_INVALID);
+    ck_assert_str_eq(err.message, "'2m' is not an interval (1s, 1m, 5m, 1h, 1d, all or none)");
+    ck_assert_int_eq(hist_interval_set_parse("1m;5m", &m, &err), TB_INVALID);
+    ck_assert_int_eq(hist_interval_set_parse("1month", &m, &err), TB_INVALID);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hist_bar");
     TCase *tc = tcase_create("rules");
@@ -235,6 +253,7 @@ int main(void) {
     tcase_add_test(tc, merge_equal_seq_is_symmetric);
     tcase_add_test(tc, merge_rejects_overflow_and_other_bucket);
     tcase_add_test(tc, consistency_check);
+    tcase_add_test(tc, interval_sets);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
