@@ -131,9 +131,13 @@ static const gw_route routes[] = {
     {"GET", "/v1/risk/limits/{account}", GW_ROLE_VIEWER, GW_BUS, "api.risk.limits.get", GW_IN_QUERY,
      Q, "", "account", .reply = &tb_risk_limits_desc, .flags = GW_F_SCOPED, .success = 200,
      .summary = "Pre-trade limits of an account."},
+    /* backtest marks a backtest run's account (analytics sets it when it
+     * creates the run): never from outside, so no live account can take a
+     * run's waiting rules. */
     {"PUT", "/v1/risk/limits/{account}", GW_ROLE_ADMIN, GW_BUS, "api.risk.limits.set", GW_IN_JSON,
-     &tb_risk_limits_desc, "", "account", .reply = &tb_risk_limits_desc, .flags = GW_F_SCOPED,
-     .success = 200, .summary = "Replace the pre-trade limits of an account."},
+     &tb_risk_limits_desc, "", "account", .server_set = "backtest,kill_reason",
+     .reply = &tb_risk_limits_desc, .flags = GW_F_SCOPED, .success = 200,
+     .summary = "Replace the pre-trade limits of an account."},
     {"GET", "/v1/risk/accounts/{account}", GW_ROLE_VIEWER, GW_BUS, "api.risk.accounts.get",
      GW_IN_QUERY, Q, "", "account", .reply = &tb_account_risk_desc, .flags = GW_F_SCOPED | GW_F_RAW,
      .success = 200,

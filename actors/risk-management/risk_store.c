@@ -638,7 +638,10 @@ tb_status risk_store_limits_set(PGconn *c, const tb_risk_limits *l, tb_error *er
         "price_collar_bps = EXCLUDED.price_collar_bps, min_qty = EXCLUDED.min_qty, "
         "lot_size = EXCLUDED.lot_size, reduce_only = EXCLUDED.reduce_only, "
         "restricted_symbols = EXCLUDED.restricted_symbols, "
-        "initial_margin_bps = EXCLUDED.initial_margin_bps, backtest = EXCLUDED.backtest, "
+        "initial_margin_bps = EXCLUDED.initial_margin_bps, "
+        /* once a backtest run's account, always: a later replacement of the
+         * limits (without the flag, as the gateway sends them) keeps it */
+        "backtest = COALESCE(risk_limits.backtest, false) OR EXCLUDED.backtest, "
         "updated_by = EXCLUDED.updated_by, "
         "updated_at = now()",
         15, p, NULL, err);

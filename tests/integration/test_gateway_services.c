@@ -113,6 +113,18 @@ START_TEST(accounts_orders_fills_positions) {
     gw_http(&r, &gw, "GET", path, trader, NULL);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     http_free(&r);
+    /* Only a backtest run's account waits for its dependencies instead of
+     * refusing (risk_limits.backtest): no REST caller can mark a live
+     * account so, not even an admin. */
+    snprintf(body, sizeof body, "{\"account\":\"%s\",\"backtest\":true}", my_acct);
+    gw_http(&r, &gw, "PUT", path, admin, body);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_msg(!json_is_true(json_object_get(r.json, "backtest")), "%s", r.body);
+    http_free(&r);
+    gw_http(&r, &gw, "GET", path, trader, NULL);
+    ck_assert_msg(r.status == 200 && !json_is_true(json_object_get(r.json, "backtest")),
+                  "%ld %s", r.status, r.body);
+    http_free(&r);
 
     snprintf(
         body, sizeof body,

@@ -54,6 +54,19 @@ START_TEST(limits_round_trip) {
     ck_assert(!set.reduce_only);
     ck_assert_str_eq(set.restricted_symbols, d.restricted_symbols);
     ck_assert_int_eq(set.min_qty, d.min_qty);
+    ck_assert(!set.backtest);
+
+    /* a backtest run's account (analytics marks it) stays one when its
+     * limits are replaced without the flag, as the gateway sends them */
+    l = limits_for(acct);
+    l.backtest = true;
+    ck_assert_int_eq(set_limits(&l, &set), TB_OK);
+    ck_assert(set.backtest);
+    l = limits_for(acct);
+    l.max_order_qty = FX(3);
+    ck_assert_int_eq(set_limits(&l, &set), TB_OK);
+    ck_assert_int_eq(set.max_order_qty, FX(3));
+    ck_assert_msg(set.backtest, "a replacement of the limits dropped the backtest mark");
 
     /* errors */
     ck_assert_int_eq(get_limits("NOSUCHACCOUNT_x", &got, &err), TB_NOT_FOUND);
