@@ -122,8 +122,8 @@ START_TEST(accounts_orders_fills_positions) {
     ck_assert_msg(!json_is_true(json_object_get(r.json, "backtest")), "%s", r.body);
     http_free(&r);
     gw_http(&r, &gw, "GET", path, trader, NULL);
-    ck_assert_msg(r.status == 200 && !json_is_true(json_object_get(r.json, "backtest")),
-                  "%ld %s", r.status, r.body);
+    ck_assert_msg(r.status == 200 && !json_is_true(json_object_get(r.json, "backtest")), "%ld %s",
+                  r.status, r.body);
     http_free(&r);
 
     snprintf(
