@@ -6,9 +6,10 @@
  * signals that already made an order. Per account of the batch: one facts
  * query per symbol, positions and P&L once (when the limits need them), the
  * checks in arrival order in memory, one Redis pipeline for the order-rate
- * slots, and one transaction (account lock, live re-check, three multi-row
- * inserts, one commit: one WAL flush for all of the account's orders). Then
- * one outbox relay round for the whole batch and the decisions.
+ * slots. Then one transaction for the batch's accounts (their locks, each
+ * one's live re-check, three multi-row inserts, one commit: one WAL flush
+ * for all of the batch's orders), one outbox relay round and the
+ * decisions.
  *
  * Within a batch an approved order counts as open for the ones after it, as
  * it would once committed; it does not change positions (no fill yet),
@@ -465,23 +466,20 @@ static tb_status take_rate(bus_ctx *ctx, redisContext *r, item **its, size_t n, 
     return s;
 }
 
-/* Records the account's approved orders in one transaction, after the live
- * re-check under the account lock. TB_CONFLICT: a signal made an order on
- * another worker meanwhile (nothing written). */
-static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, account_view *v,
+static bool any_approved(item **its, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (its[i]->approved) return true;
+    return false;
+}
+
+/* Re-checks an account's approved items against its live facts (read in the
+ * recording transaction, under its lock) and appends the ones that still
+ * pass to orders[*m]. */
+static tb_status collect_orders(bus_ctx *ctx, PGconn *pg, item **its, size_t n, account_view *v,
+                                const risk_live *live, risk_new_order *orders, size_t *m,
                                 tb_error *err) {
-    bool any = false;
-    for (size_t i = 0; i < n; i++) any |= its[i]->approved;
-    if (!any) return TB_OK;
-    risk_new_order *orders = calloc(n + 1, sizeof *orders);
-    if (orders == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
-    /* Two round trips: BEGIN, the lock and the live facts; then the rows
-     * and COMMIT. */
-    tb_status s = bus_pg_pipeline_begin(pg, err);
-    if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
-    risk_live live;
-    if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
-    size_t m = 0;
+    tb_status s = TB_OK;
+    size_t mine = 0; /* the account's orders before this one count as open */
     tb_fixed taken = 0;
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         item *x = its[i];
@@ -497,18 +495,38 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
         if (tb_fixed_add(f.bp.open_buy, x->bp_batch_buy, &f.bp.open_buy) != TB_OK ||
             tb_fixed_add(f.bp.open_sell, x->bp_batch_sell, &f.bp.open_sell) != TB_OK)
             f.bp.unpriced++; /* cannot be valued: fail closed */
-        risk_recheck(&x->in, &f, &live, m, &x->out.verdict);
-        if (x->out.verdict.n == 0) risk_bp_recheck(&x->in, &f, &live, &taken, &x->out.verdict);
+        risk_recheck(&x->in, &f, live, mine, &x->out.verdict);
+        if (x->out.verdict.n == 0) risk_bp_recheck(&x->in, &f, live, &taken, &x->out.verdict);
         if (x->out.verdict.n > 0) {
             x->approved = false;
             continue;
         }
-        orders[m++] = (risk_new_order){.in = &x->in,
-                                       .order_id = x->order_id,
-                                       .ts_ns = x->ts_ns,
-                                       .trace_id = x->trace,
-                                       .reserve_price = risk_reference_price(&x->in, &x->quote)};
+        mine++;
+        orders[(*m)++] = (risk_new_order){.in = &x->in,
+                                          .order_id = x->order_id,
+                                          .ts_ns = x->ts_ns,
+                                          .trace_id = x->trace,
+                                          .reserve_price = risk_reference_price(&x->in, &x->quote)};
     }
+    return s;
+}
+
+/* Records the account's approved orders in one transaction, after the live
+ * re-check under the account lock. TB_CONFLICT: a signal made an order on
+ * another worker meanwhile (nothing written). */
+static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, account_view *v,
+                                tb_error *err) {
+    if (!any_approved(its, n)) return TB_OK;
+    risk_new_order *orders = calloc(n + 1, sizeof *orders);
+    if (orders == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    /* Two round trips: BEGIN, the lock and the live facts; then the rows
+     * and COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(pg, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
+    risk_live live;
+    if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
+    size_t m = 0;
+    if (s == TB_OK) s = collect_orders(ctx, pg, its, n, v, &live, orders, &m, err);
     if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
     if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
     tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
@@ -523,24 +541,22 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
     return s;
 }
 
-/* Decides the items of one account. Returns a store failure (the items are
- * then undecided), or TB_CONFLICT when a signal made an order on another
- * worker meanwhile (nothing recorded: decide_conflicted decides them one by
- * one); business outcomes are in the items. Runs on a thread of its own
- * (decide_all), with its own PostgreSQL and Redis connections. */
-static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
-                                tb_error *err) {
-    account_view v = {0};
+/* The checks of one account's items, up to (not including) recording:
+ * order ids, the facts and checks, the rate slots. v keeps the facts for
+ * the recording. */
+static tb_status check_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
+                               account_view *v, tb_error *err) {
     int64_t ts = (tb_now_ns() / 1000) * 1000; /* PostgreSQL keeps microseconds */
     for (size_t i = 0; i < n; i++) {
         bus_new_id(its[i]->order_id, sizeof its[i]->order_id);
         its[i]->ts_ns = ts;
     }
-    tb_status s = evaluate_account(ctx, pg, r, its, n, &v, err);
-    if (s == TB_OK) s = take_rate(ctx, r, its, n, &v, err);
-    if (s == TB_OK) s = record_account(ctx, pg, its, n, &v, err);
-    view_free(&v);
-    if (s != TB_OK) return s;
+    tb_status s = evaluate_account(ctx, pg, r, its, n, v, err);
+    return s == TB_OK ? take_rate(ctx, r, its, n, v, err) : s;
+}
+
+/* The decisions of an account's recorded items. */
+static void finish_account(bus_ctx *ctx, item **its, size_t n) {
     for (size_t i = 0; i < n; i++) {
         item *x = its[i];
         risk_publish_decision_traced(ctx, x->trace, &x->in, &x->out.verdict,
@@ -549,7 +565,21 @@ static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item 
         if (x->approved) risk_order_record(&x->in, x->order_id, x->ts_ns, &x->out.record);
         x->done = true;
     }
-    return TB_OK;
+}
+
+/* Decides the items of one account. Returns a store failure (the items are
+ * then undecided), or TB_CONFLICT when a signal made an order on another
+ * worker meanwhile (nothing recorded: decide_conflicted decides them one by
+ * one); business outcomes are in the items. Runs on a thread of its own
+ * (decide_all), with its own PostgreSQL and Redis connections. */
+static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
+                                tb_error *err) {
+    account_view v = {0};
+    tb_status s = check_account(ctx, pg, r, its, n, &v, err);
+    if (s == TB_OK) s = record_account(ctx, pg, its, n, &v, err);
+    view_free(&v);
+    if (s == TB_OK) finish_account(ctx, its, n);
+    return s;
 }
 
 /* Another worker recorded one of these signals first: decides each alone,
@@ -569,16 +599,30 @@ static tb_status decide_conflicted(bus_ctx *ctx, item **its, size_t n, tb_error 
     return s;
 }
 
-/* One account's share of a batch, decided on a thread of its own. */
+/* One account's share of a batch, decided (or, together, checked) on a
+ * thread of its own. */
 typedef struct account_job {
     bus_ctx *ctx;
     item **its;
     size_t n;
     PGconn *pg;      /* the handler's connections for the first account, else */
     redisContext *r; /* NULL: borrowed from the actor's pools for the job */
+    bool together;   /* only checked here: recorded with the batch's other accounts */
+    account_view v;  /* together: the facts the recording re-checks with */
     tb_status s;
     tb_error err;
 } account_job;
+
+/* After a store failure (not a conflict): keeps the job's undecided items
+ * and clears their signal markers, so that copies of them are decided. */
+static void release_undecided(redisContext *r, account_job *j) {
+    if (j->s == TB_OK || j->s == TB_CONFLICT || j->n == 0 || !j->its[0]->marker[0]) return;
+    size_t k = 0;
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->its[i]->done) j->its[k++] = j->its[i];
+    clear_markers(r, j->its, k);
+    j->n = k;
+}
 
 static void run_account(void *arg) {
     account_job *j = arg;
@@ -591,16 +635,13 @@ static void run_account(void *arg) {
         pg = bus_pg_acquire(bus_actor_pg(a), &j->err);
         r = pg ? bus_redis_acquire(bus_actor_redis(a), &j->err) : NULL;
     }
-    j->s = pg && r ? decide_account(j->ctx, pg, r, j->its, j->n, &j->err)
-                   : (j->err.status != TB_OK ? j->err.status : TB_UNAVAILABLE);
-    if (j->s != TB_OK && j->s != TB_CONFLICT && j->its[0]->marker[0]) {
-        /* Undecided signals: let copies of them be decided. */
-        size_t k = 0;
-        for (size_t i = 0; i < j->n; i++)
-            if (!j->its[i]->done) j->its[k++] = j->its[i];
-        clear_markers(r, j->its, k);
-        j->n = k;
-    }
+    if (pg == NULL || r == NULL)
+        j->s = j->err.status != TB_OK ? j->err.status : TB_UNAVAILABLE;
+    else if (j->together)
+        j->s = check_account(j->ctx, pg, r, j->its, j->n, &j->v, &j->err);
+    else
+        j->s = decide_account(j->ctx, pg, r, j->its, j->n, &j->err);
+    release_undecided(r, j);
     if (own) {
         if (r) bus_redis_release(bus_actor_redis(a), r);
         if (pg) bus_pg_release(bus_actor_pg(a), pg);
@@ -615,13 +656,84 @@ static void relay_now(bus_ctx *ctx, size_t n) {
         bus_log(BUS_LOG_WARN, "orders committed, publish deferred to the relay: %s", err.message);
 }
 
+/* Records the approved orders of several checked accounts in one
+ * transaction: their locks in one statement, then per account its live
+ * facts and the re-check, and one multi-row insert and one commit (one WAL
+ * flush) for all. On failure nothing is written: the caller records
+ * account by account. */
+static tb_status record_together(bus_ctx *ctx, PGconn *pg, account_job **js, size_t nj,
+                                 tb_error *err) {
+    size_t total = 0;
+    for (size_t k = 0; k < nj; k++) total += js[k]->n;
+    risk_new_order *orders = calloc(total + 1, sizeof *orders);
+    const char **accounts = calloc(nj + 1, sizeof *accounts);
+    tb_status s = orders && accounts ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    for (size_t k = 0; k < nj && s == TB_OK; k++) accounts[k] = js[k]->its[0]->in.account;
+    if (s == TB_OK) s = bus_pg_pipeline_begin(pg, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
+    if (s == TB_OK) s = risk_store_lock_accounts(pg, accounts, nj, err);
+    size_t m = 0;
+    for (size_t k = 0; k < nj && s == TB_OK; k++) {
+        risk_live live;
+        s = risk_store_live(pg, accounts[k], &live, err);
+        if (s == TB_OK)
+            s = collect_orders(ctx, pg, js[k]->its, js[k]->n, &js[k]->v, &live, orders, &m, err);
+    }
+    if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
+    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
+    if (s != TB_OK) {
+        tb_error ignored = {0};
+        if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
+            /* the connection is gone; the server rolled back */
+        }
+    }
+    free(accounts);
+    free(orders);
+    return s;
+}
+
+/* Records the checked jobs (together set): one transaction for every
+ * account that has an approved item, else (a conflict, a lock wait broken
+ * by PostgreSQL, a store failure) one per account as decide_account would;
+ * then the decisions of the recorded ones. */
+static void record_jobs(bus_ctx *ctx, PGconn *pg, redisContext *r, account_job *jobs,
+                        size_t njobs) {
+    account_job **rec = calloc(njobs, sizeof *rec);
+    size_t nrec = 0;
+    for (size_t k = 0; k < njobs && rec; k++)
+        if (jobs[k].s == TB_OK && any_approved(jobs[k].its, jobs[k].n)) rec[nrec++] = &jobs[k];
+    tb_error err = {0};
+    tb_status s = rec == NULL ? TB_NOMEM
+                  : nrec > 0  ? record_together(ctx, pg, rec, nrec, &err)
+                              : TB_OK;
+    if (s != TB_OK) {
+        bus_log(BUS_LOG_INFO, "orders of %zu accounts recorded account by account: %s", nrec,
+                err.message);
+        for (size_t k = 0; k < njobs; k++) {
+            account_job *j = &jobs[k];
+            if (j->s != TB_OK) continue;
+            j->s = record_account(ctx, pg, j->its, j->n, &j->v, &j->err);
+            release_undecided(r, j);
+        }
+    }
+    for (size_t k = 0; k < njobs; k++) {
+        view_free(&jobs[k].v);
+        if (jobs[k].s == TB_OK) finish_account(ctx, jobs[k].its, jobs[k].n);
+    }
+    free(rec);
+}
+
 /* Decides every item with decide set, account by account (each account's
  * items in arrival order). Accounts share nothing in the checks (each has
  * its own limits, facts, rate window and advisory lock), so their round
  * trips run at once, one thread and one pair of connections per account:
  * a batch spanning eight accounts waits for the slowest account, not for
- * the sum. A store failure fails that account's items (and clears their
- * signal markers). Returns whether an order was recorded. */
+ * the sum. Their orders are then recorded in one transaction
+ * (record_jobs): one commit for the batch, not one per account. A store
+ * failure fails that account's items (and clears their signal markers).
+ * Returns whether an order was recorded. */
 static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContext *r, item *it,
                        size_t n, item **group, bool *grouped) {
     account_job *jobs = calloc(n ? n : 1, sizeof *jobs);
@@ -652,10 +764,14 @@ static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContex
     }
     char saved[128]; /* the handler's thread takes jobs too */
     snprintf(saved, sizeof saved, "%s", bus_log_trace());
-    if (njobs == 1)
+    if (njobs == 1) {
         run_account(args[0]);
-    else
+    } else {
+        for (size_t k = 0; k < njobs; k++) jobs[k].together = true;
         bus_parallel(run_account, args, njobs);
+        bus_log_set_trace(saved);
+        record_jobs(ctx, pg, r, jobs, njobs);
+    }
     bus_log_set_trace(saved);
     bool recorded = false;
     for (size_t k = 0; k < njobs; k++) {

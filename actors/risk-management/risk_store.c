@@ -308,11 +308,33 @@ static void rollback(PGconn *c) {
     }
 }
 
+tb_status risk_store_lock_accounts(PGconn *c, const char *const *accounts, size_t n,
+                                   tb_error *err) {
+    bus_pgarray a;
+    bus_pgarray_init(&a);
+    for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, accounts[i]);
+    const char *p[1] = {bus_pgarray_finish(&a)};
+    /* The keys sorted in a subquery the outer scan reads in order; the lock
+     * needs no answer (in a pipeline it travels with the next query). */
+    tb_status s = p[0] == NULL ? tb_error_set(err, TB_NOMEM, NULL, NULL)
+                               : bus_pg_exec(c,
+                                             "SELECT pg_advisory_xact_lock(" RISK_LOCK_CLASS
+                                             ", k.h) FROM (SELECT DISTINCT hashtext(a) AS h "
+                                             "FROM unnest($1::text[]) AS a ORDER BY 1) AS k",
+                                             1, p, NULL, err);
+    bus_pgarray_close(&a);
+    return s;
+}
+
 tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
-    memset(out, 0, sizeof *out);
     /* The lock needs no answer: in a pipeline it travels with the query. */
     tb_status s = lock_account(c, account, err);
-    if (s != TB_OK) return s;
+    return s == TB_OK ? risk_store_live(c, account, out, err) : s;
+}
+
+tb_status risk_store_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
+    memset(out, 0, sizeof *out);
+    tb_status s = TB_OK;
     PGresult *r = NULL;
     const char *p[1] = {account};
     s = bus_pg_exec(

@@ -62,6 +62,14 @@ typedef struct risk_live {
 } risk_live;
 tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out,
                                tb_error *err) TB_WARN_UNUSED;
+/* The advisory locks of n accounts in one statement, taken in the order of
+ * their lock keys: two transactions locking overlapping sets never wait on
+ * each other in a cycle. Then risk_store_live per account. */
+tb_status risk_store_lock_accounts(PGconn *c, const char *const *accounts, size_t n,
+                                   tb_error *err) TB_WARN_UNUSED;
+/* risk_store_lock_live's facts, the lock already held. */
+tb_status risk_store_live(PGconn *c, const char *account, risk_live *out,
+                          tb_error *err) TB_WARN_UNUSED;
 /* Re-runs the checks that depend on live facts (account, kill switches,
  * open orders) into v; earlier = orders of the same transaction before this
  * one, which count as open. Pure. */

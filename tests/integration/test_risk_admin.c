@@ -417,6 +417,107 @@ START_TEST(signal_burst_decided_in_batches) {
 }
 END_TEST
 
+/* Signals of several accounts, interleaved: n per account at event times
+ * a second apart; waits for decisions_due decisions of them (10 s at most
+ * after the last) and returns how many approved an order. */
+static int burst_of_accounts(char accts[][48], int naccts, const char *sym, int n,
+                             int decisions_due) {
+    natsSubscription *decisions = subscribe("risk.decision.>");
+    const int64_t t0 = INT64_C(902966400000000000);
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < naccts; a++) {
+            tb_signal s = make_signal(accts[a], sym, "fixed", FX(1), 0);
+            s.ts = t0 + i * INT64_C(1000000000);
+            s.fill_price = FX(101);
+            s.fill_ts = s.ts + 1;
+            s.fill_seq = (uint64_t)i + 1;
+            publish_signal(&s);
+        }
+    int seen = 0, approved = 0;
+    tb_risk_decision d;
+    while (seen < decisions_due &&
+           next_event(decisions, &tb_risk_decision_desc, &d, 10000, NULL, 0))
+        for (int a = 0; a < naccts; a++)
+            if (strcmp(d.account, accts[a]) == 0) {
+                seen++;
+                approved += d.approved;
+            }
+    natsSubscription_Destroy(decisions);
+    return approved;
+}
+
+/* A batch of signals of several accounts records all their orders in one
+ * transaction (one commit for the batch): some transaction holds orders of
+ * more than one account, which one transaction per account never does. */
+START_TEST(accounts_of_a_batch_share_a_transaction) {
+    enum { ACCTS = 6, PER = 25 };
+    char accts[ACCTS][48], sym[48];
+    new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    char list[ACCTS * 50] = "{";
+    for (int a = 0; a < ACCTS; a++) {
+        new_account(accts[a], sizeof accts[a]);
+        tb_risk_limits l = limits_for(accts[a]);
+        l.max_orders_per_sec = 100000;
+        l.max_open_orders = 100000;
+        ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a ? "," : "", accts[a]);
+    }
+    strcat(list, "}");
+    ck_assert_int_eq(burst_of_accounts(accts, ACCTS, sym, PER, ACCTS * PER), ACCTS * PER);
+    const char *p[1] = {list};
+    ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = ANY ($1::text[])", 1, p),
+                     ACCTS * PER);
+    long shared = pg_count("SELECT count(*) FROM (SELECT xmin::text FROM orders WHERE account = "
+                           "ANY ($1::text[]) GROUP BY 1 HAVING count(DISTINCT account) > 1) s",
+                           1, p);
+    long txs = pg_count("SELECT count(DISTINCT xmin::text) FROM orders WHERE account = "
+                        "ANY ($1::text[])",
+                        1, p);
+    printf("risk: %d orders of %d accounts in %ld transactions, %ld of them with several "
+           "accounts\n",
+           ACCTS * PER, ACCTS, txs, shared);
+    ck_assert_msg(shared > 0, "%ld transactions, none with more than one account", txs);
+    /* each order with its one 'new' event and its outbox row, in the same
+     * transaction */
+    ck_assert_int_eq(pg_count("SELECT count(*) FROM orders o JOIN order_events e USING (order_id) "
+                              "WHERE o.account = ANY ($1::text[]) AND e.version = 1 AND "
+                              "e.xmin::text = o.xmin::text",
+                              1, p),
+                     ACCTS * PER);
+}
+END_TEST
+
+/* When the batch's transaction fails for one account (here a constraint
+ * only that account's orders break), the others are recorded account by
+ * account: theirs all stay, and the failing account gets none. */
+START_TEST(a_failing_account_leaves_the_others_recorded) {
+    enum { ACCTS = 4, PER = 20 };
+    char accts[ACCTS][48], sym[48], sql[300];
+    new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    for (int a = 0; a < ACCTS; a++) {
+        new_account(accts[a], sizeof accts[a]);
+        tb_risk_limits l = limits_for(accts[a]);
+        l.max_orders_per_sec = 100000;
+        l.max_open_orders = 100000;
+        ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    }
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE orders ADD CONSTRAINT test_refuse_%s CHECK (account <> '%s') NOT VALID",
+             accts[0], accts[0]);
+    pg_exec(sql, 0, NULL);
+    int approved = burst_of_accounts(accts, ACCTS, sym, PER, (ACCTS - 1) * PER);
+    snprintf(sql, sizeof sql, "ALTER TABLE orders DROP CONSTRAINT test_refuse_%s", accts[0]);
+    pg_exec(sql, 0, NULL);
+    /* the failing account's signals get no decision (their batch failed) */
+    ck_assert_int_eq(approved, (ACCTS - 1) * PER);
+    for (int a = 0; a < ACCTS; a++) {
+        const char *p[1] = {accts[a]};
+        ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, p),
+                         a == 0 ? 0 : PER);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("risk_admin");
     TCase *tc = tcase_create("admin");
@@ -428,6 +529,8 @@ int main(void) {
     tcase_add_test(tc, signals_become_orders_once);
     tcase_add_test(tc, signal_orders_count_event_time);
     tcase_add_test(tc, signal_burst_decided_in_batches);
+    tcase_add_test(tc, accounts_of_a_batch_share_a_transaction);
+    tcase_add_test(tc, a_failing_account_leaves_the_others_recorded);
     tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);
