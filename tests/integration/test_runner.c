@@ -69,6 +69,11 @@ static int run_script(const char *script, const char *arg, int64_t timeout_ms) {
         unsetenv("INFLUX_URL");
         unsetenv("INFLUX_DB");
         unsetenv("TB_INFLUX");
+        /* A PostgreSQL folder set for the suite's servers would make the
+         * runner's scripts/down stop those (the cluster is found there
+         * before the data folder). */
+        unsetenv("TB_PG_DIR");
+        unsetenv("TB_PG_BASE");
         setenv("TB_DATA_DIR", datadir, 1);
         setenv("TB_BUILD_DIR", bindir, 1);
         snprintf(v, sizeof v, "%d", port_nats);
