@@ -11,7 +11,7 @@
 // Exit status 0 when every check passed; every wait has a deadline, and the
 // whole run has one too.
 import puppeteer from 'puppeteer-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -443,6 +443,60 @@ try {
       `backtests: the report shows the run's costs (fee ${cs.fee_bps} bp, minimum ${cs.fee_min}, slippage ${cs.slippage_bps} bp)`);
     check(Number(cs.fees) >= 5 * Number(cs.fills) && Number(cs.fills) > 10,
       `backtests: every fill paid at least the minimum fee (${cs.fees} for ${cs.fills} fills)`);
+  }
+
+  // A bars run from the page: the DAX closes imported into historical-data
+  // as 1d bars of a symbol of this run (POST /v1/bars/import), then
+  // replayed from there (data.bars). Its report must show trades, and its
+  // fills must be those of the bars' closes: each at a close of the file.
+  const barSym = `UB${String(Date.now() % 1000000).padStart(6, '0')}`;
+  const daxRows = readFileSync(CSV_FILE, 'utf8').split('\n').filter((l) => /^\d{4}-\d\d-\d\d,DAX,/.test(l));
+  const closes = new Set(daxRows.map((l) => Number(l.split(',')[2])));
+  const imp = await fetch(`${BASE}/v1/bars/import`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TRADER}`, 'Content-Type': 'text/csv' },
+    body: 'date,symbol,close\n' + daxRows.map((l) => l.replace(',DAX,', `,${barSym},`)).join('\n') + '\n',
+  });
+  const impBody = await imp.json().catch(() => ({}));
+  check(imp.status === 200 && Number(impBody.rows) === daxRows.length,
+    `backtests: ${daxRows.length} DAX closes imported as 1d bars of ${barSym} (${imp.status} ${JSON.stringify(impBody).slice(0, 200)})`);
+  await setField('[data-testid=bt-source]', 'bars');
+  check(!(await page.$eval('[data-testid=bt-source-bars]', (e) => e.hidden)) &&
+    await page.$eval('[data-testid=bt-source-csv]', (e) => e.hidden),
+  'backtests: choosing bars shows its fields');
+  await setField('[data-testid=bt-bars-interval]', '1d');
+  await setField('[data-testid=bt-bars-from]', '1991-01-01');
+  await setField('[data-testid=bt-bars-to]', '1999-01-01');
+  await setField('[data-testid=bt-symbols]', barSym);
+  await setField('[data-testid=bt-fee-bps]', '0');
+  await setField('[data-testid=bt-fee-min]', '0');
+  await setField('[data-testid=bt-slippage-bps]', '0');
+  await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
+  await page.click('[data-testid=bt-launch]');
+  await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+  r = await text(page, '[data-testid=bt-result]');
+  const barm = /Launched (bt\d+)/.exec(r);
+  check(!!barm, `backtests: a bars run launched from the page (${r})`);
+  if (barm) {
+    await page.waitForFunction((id) => (document.querySelector('[data-testid=bt-detail] h2') || {}).textContent.includes(id), { timeout: WAIT }, barm[1])
+      .then(() => check(true, 'backtests: the bars run is on show'), () => check(false, 'backtests: the bars run is not on show'));
+    const ended = await page.waitForFunction(() => {
+      const s = document.querySelector('[data-testid=bt-status]');
+      return s && s.textContent !== '' && s.textContent !== 'running';
+    }, { timeout: 150000 }).then(() => true, () => false);
+    const status = await text(page, '[data-testid=bt-status]');
+    check(ended && status === 'done', `backtests: the bars run ${barm[1]} ended ${status}`);
+    const facts = await text(page, '[data-testid=bt-facts]');
+    check(/"bars"/.test(facts) && facts.includes('1991-01-01'), `backtests: the bars run's data is historical-data's bars (${facts.slice(0, 200)})`);
+    await page.waitForSelector('[data-testid=bt-stats] [data-field=round_trips]')
+      .then(() => check(true, 'backtests: the bars run has its report'), () => check(false, 'backtests: no report of the bars run'));
+    const bs = await page.$$eval('[data-testid=bt-stats] [data-field]', (es) => Object.fromEntries(es.map((e) => [e.dataset.field, e.textContent])));
+    check(Number(bs.round_trips) > 5 && Number(bs.fills) > 10, `backtests: the bars run traded (round trips ${bs.round_trips}, fills ${bs.fills})`);
+    const rep = await fetch(`${BASE}/v1/backtests/${barm[1]}/report`, { headers: { Authorization: `Bearer ${TRADER}` } })
+      .then((x) => x.json()).catch(() => ({}));
+    const prices = (rep.trades || []).flatMap((t) => [Number(t.entry_price), Number(t.exit_price)]).filter((p) => p > 0);
+    check(prices.length > 10 && prices.every((p) => closes.has(p)),
+      `backtests: every trade of the bars run is at a DAX close of the file (${prices.length} prices, ${prices.filter((p) => !closes.has(p)).slice(0, 3).join(' ')})`);
   }
 
   await shots(page, 'trader', btId);
