@@ -46,10 +46,14 @@ void risk_publish_decision_traced(bus_ctx *ctx, const char *trace, const risk_in
     count_decision(ctx, in, v);
     if (v->n) {
         char codes[TB_TEXT_CAP];
+        /* The first failure's text says why with the figures ("needed
+         * 2541.41 (...), available 1203.5"): the decision event carries
+         * only the codes. */
         bus_logf(BUS_LOG_INFO,
-                 json_pack("{s:s, s:s, s:s, s:s}", "account", in->account, "symbol", in->symbol,
-                           "source", in->source, "reasons",
-                           risk_verdict_codes(v, codes, sizeof codes)),
+                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "account", in->account, "symbol",
+                           in->symbol, "source", in->source, "reasons",
+                           risk_verdict_codes(v, codes, sizeof codes), "detail",
+                           v->failures[0].message),
                  "intent rejected");
     }
 }
