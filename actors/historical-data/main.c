@@ -88,11 +88,22 @@ static const char CLOSE_SCRIPT[] = "local ttl = ARGV[1]\n"
                                    "return out\n";
 
 /* The trace id of the batch's first counted tick of symbol (bars carry the
- * trace of a tick that made them). */
+ * trace of a tick that made them). The ticks are sorted by symbol
+ * (hist_batch_group): a binary search to the symbol's run, not a scan of
+ * the batch per closed bar (a batch of 1,000 ticks closes about as many
+ * bars: half a million string compares, the service's costliest function
+ * in a profile of the chain benchmark). */
 static const char *symbol_trace(const bus_batch *bb, const hist_batch *b, const char *symbol) {
-    for (size_t i = 0; i < b->nticks; i++)
-        if (b->ticks[i].outcome == HIST_TICK_NEW && strcmp(b->ticks[i].symbol, symbol) == 0)
-            return bus_batch_trace(bb, b->ticks[i].index);
+    size_t lo = 0, hi = b->nticks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(b->ticks[mid].symbol, symbol) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < b->nticks && strcmp(b->ticks[i].symbol, symbol) == 0; i++)
+        if (b->ticks[i].outcome == HIST_TICK_NEW) return bus_batch_trace(bb, b->ticks[i].index);
     return bus_batch_trace(bb, 0);
 }
 
