@@ -130,7 +130,6 @@ rss_of() {
 # running) and PostgreSQL (the postmaster and every backend). Differences over a run divided by the
 # ticks give CPU per tick: unlike rates, nearly independent of what else the
 # machine runs.
-proc_jiffies() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 cpu_snapshot() {
     local s f pid total
     for s in "${TB_SERVICES[@]}" gateway; do
@@ -138,23 +137,17 @@ cpu_snapshot() {
         for f in "$TB_RUN"/services/"$s"-*.pid; do
             [[ -e $f ]] || continue
             read -r pid _ <"$f" || true
-            [[ -n $pid ]] && total=$((total + $(proc_jiffies "$pid")))
+            [[ -n $pid ]] && total=$((total + $(tb_proc_jiffies "$pid")))
         done
         printf '%s %s\n' "$s" "$total"
     done
     pid=$(head -n 1 "$TB_DATA/nats/nats-server.pid" 2>/dev/null || true)
-    printf 'nats-server %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
+    printf 'nats-server %s\n' "$([[ -n $pid ]] && tb_proc_jiffies "$pid" || echo 0)"
     pid=$(head -n 1 "$TB_DATA/redis/redis.pid" 2>/dev/null || true)
-    printf 'redis-server %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
+    printf 'redis-server %s\n' "$([[ -n $pid ]] && tb_proc_jiffies "$pid" || echo 0)"
     pid=$(head -n 1 "$TB_DATA/influxdb/influxd.pid" 2>/dev/null || true)
-    printf 'influxd %s\n' "$([[ -n $pid ]] && proc_jiffies "$pid" || echo 0)"
-    total=0
-    pid=$(head -n 1 "$TB_PG_DATA/postmaster.pid" 2>/dev/null || true)
-    if [[ -n $pid ]]; then
-        total=$(proc_jiffies "$pid")
-        for f in $(pgrep -P "$pid" || true); do total=$((total + $(proc_jiffies "$f"))); done
-    fi
-    printf 'postgresql %s\n' "$total"
+    printf 'influxd %s\n' "$([[ -n $pid ]] && tb_proc_jiffies "$pid" || echo 0)"
+    printf 'postgresql %s\n' "$(tb_pg_jiffies)"
 }
 
 declare -A result=()

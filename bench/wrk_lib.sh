@@ -38,17 +38,10 @@ start() {
 # backend, $TB_PG_DATA). Differences over a measurement divided by the work
 # done give CPU per unit of work: unlike rates, nearly independent of what
 # else the machine runs.
-proc_jiffies() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 cpu_snapshot() {
-    local i pid total
-    for i in "${!pids[@]}"; do printf '%s %s\n' "${names[$i]}" "$(proc_jiffies "${pids[$i]}")"; done
-    total=0
-    pid=$(head -n 1 "$TB_PG_DATA/postmaster.pid" 2>/dev/null || true)
-    if [[ -n $pid ]]; then
-        total=$(proc_jiffies "$pid")
-        for i in $(pgrep -P "$pid" || true); do total=$((total + $(proc_jiffies "$i"))); done
-    fi
-    printf 'postgresql %s\n' "$total"
+    local i
+    for i in "${!pids[@]}"; do printf '%s %s\n' "${names[$i]}" "$(tb_proc_jiffies "${pids[$i]}")"; done
+    printf 'postgresql %s\n' "$(tb_pg_jiffies)"
 }
 
 # cpu_per SNAPSHOT0 SNAPSHOT1 N [IDLE SECONDS]: "NAME MS" lines, each

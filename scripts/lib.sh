@@ -318,6 +318,23 @@ tb_pg_resolve() {
     TB_PG_LOG=$TB_PG_BASE/log/postgres.log
 }
 
+# tb_proc_jiffies PID: the process's CPU time so far (user + system, clock
+# ticks; 0 when it is gone). The benchmarks' CPU per unit of work.
+tb_proc_jiffies() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# tb_pg_jiffies: tb_proc_jiffies of our PostgreSQL, the postmaster and every
+# backend and helper it runs (0 when it is not running).
+tb_pg_jiffies() {
+    tb_pg_resolve
+    local pid child total=0
+    pid=$(head -n 1 "$TB_PG_DATA/postmaster.pid" 2>/dev/null || true)
+    if [[ -n $pid ]]; then
+        total=$(tb_proc_jiffies "$pid")
+        for child in $(pgrep -P "$pid" || true); do total=$((total + $(tb_proc_jiffies "$child"))); done
+    fi
+    printf '%s\n' "$total"
+}
+
 # tb_pg_running: true when our cluster's postmaster runs.
 tb_pg_running() {
     tb_pg_resolve

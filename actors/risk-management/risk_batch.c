@@ -511,6 +511,24 @@ static tb_status collect_orders(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
     return s;
 }
 
+/* Ends a recording transaction begun in pipeline mode: the orders, COMMIT,
+ * the pipeline's results; on any failure (s included) a ROLLBACK, so
+ * nothing of it stays. */
+static tb_status finish_recording(PGconn *pg, const risk_new_order *orders, size_t m, tb_status s,
+                                  tb_error *err) {
+    if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
+    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
+    if (s != TB_OK) {
+        tb_error ignored = {0};
+        if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
+            /* the connection is gone; the server rolled back */
+        }
+    }
+    return s;
+}
+
 /* Records the account's approved orders in one transaction, after the live
  * re-check under the account lock. TB_CONFLICT: a signal made an order on
  * another worker meanwhile (nothing written). */
@@ -527,16 +545,7 @@ static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, 
     if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
     size_t m = 0;
     if (s == TB_OK) s = collect_orders(ctx, pg, its, n, v, &live, orders, &m, err);
-    if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
-    if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
-    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
-    if (s == TB_OK) s = ps;
-    if (s != TB_OK) {
-        tb_error ignored = {0};
-        if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
-            /* the connection is gone; the server rolled back */
-        }
-    }
+    s = finish_recording(pg, orders, m, s, err);
     free(orders);
     return s;
 }
@@ -679,16 +688,7 @@ static tb_status record_together(bus_ctx *ctx, PGconn *pg, account_job **js, siz
         if (s == TB_OK)
             s = collect_orders(ctx, pg, js[k]->its, js[k]->n, &js[k]->v, &live, orders, &m, err);
     }
-    if (s == TB_OK) s = risk_store_write_orders(pg, orders, m, err);
-    if (s == TB_OK) s = bus_pg_exec(pg, "COMMIT", 0, NULL, NULL, err);
-    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
-    if (s == TB_OK) s = ps;
-    if (s != TB_OK) {
-        tb_error ignored = {0};
-        if (bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored) != TB_OK) {
-            /* the connection is gone; the server rolled back */
-        }
-    }
+    s = finish_recording(pg, orders, m, s, err);
     free(accounts);
     free(orders);
     return s;

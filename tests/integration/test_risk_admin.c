@@ -417,6 +417,17 @@ START_TEST(signal_burst_decided_in_batches) {
 }
 END_TEST
 
+/* n new accounts whose order rate and open orders allow a burst. */
+static void roomy_accounts(char accts[][48], int n) {
+    for (int a = 0; a < n; a++) {
+        new_account(accts[a], sizeof accts[a]);
+        tb_risk_limits l = limits_for(accts[a]);
+        l.max_orders_per_sec = 100000;
+        l.max_open_orders = 100000;
+        ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    }
+}
+
 /* Signals of several accounts, interleaved: n per account at event times
  * a second apart; waits for decisions_due decisions of them (10 s at most
  * after the last) and returns how many approved an order. */
@@ -453,15 +464,10 @@ START_TEST(accounts_of_a_batch_share_a_transaction) {
     enum { ACCTS = 6, PER = 25 };
     char accts[ACCTS][48], sym[48];
     new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    roomy_accounts(accts, ACCTS);
     char list[ACCTS * 50] = "{";
-    for (int a = 0; a < ACCTS; a++) {
-        new_account(accts[a], sizeof accts[a]);
-        tb_risk_limits l = limits_for(accts[a]);
-        l.max_orders_per_sec = 100000;
-        l.max_open_orders = 100000;
-        ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    for (int a = 0; a < ACCTS; a++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a ? "," : "", accts[a]);
-    }
     strcat(list, "}");
     ck_assert_int_eq(burst_of_accounts(accts, ACCTS, sym, PER, ACCTS * PER), ACCTS * PER);
     const char *p[1] = {list};
@@ -494,13 +500,7 @@ START_TEST(a_failing_account_leaves_the_others_recorded) {
     enum { ACCTS = 4, PER = 20 };
     char accts[ACCTS][48], sym[48], sql[300];
     new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
-    for (int a = 0; a < ACCTS; a++) {
-        new_account(accts[a], sizeof accts[a]);
-        tb_risk_limits l = limits_for(accts[a]);
-        l.max_orders_per_sec = 100000;
-        l.max_open_orders = 100000;
-        ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
-    }
+    roomy_accounts(accts, ACCTS);
     snprintf(sql, sizeof sql,
              "ALTER TABLE orders ADD CONSTRAINT test_refuse_%s CHECK (account <> '%s') NOT VALID",
              accts[0], accts[0]);
