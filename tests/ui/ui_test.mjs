@@ -399,6 +399,27 @@ try {
     }
   }
 
+  // Launches the run the form describes and follows it on the page until
+  // it ends; its id, or null (the checks say why).
+  const launchRun = async (label) => {
+    await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
+    await page.click('[data-testid=bt-launch]');
+    await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
+    const res = await text(page, '[data-testid=bt-result]');
+    const m = /Launched (bt\d+)/.exec(res);
+    check(!!m, `backtests: a ${label} run launched from the page (${res})`);
+    if (!m) return null;
+    await page.waitForFunction((id) => (document.querySelector('[data-testid=bt-detail] h2') || {}).textContent.includes(id), { timeout: WAIT }, m[1])
+      .then(() => check(true, `backtests: the ${label} run is on show`), () => check(false, `backtests: the ${label} run is not on show`));
+    const ended = await page.waitForFunction(() => {
+      const s = document.querySelector('[data-testid=bt-status]');
+      return s && s.textContent !== '' && s.textContent !== 'running';
+    }, { timeout: 150000 }).then(() => true, () => false);
+    const status = await text(page, '[data-testid=bt-status]');
+    check(ended && status === 'done', `backtests: the ${label} run ${m[1]} ended ${status}`);
+    return m;
+  };
+
   // A csv run from the page: the EuStock file read by the browser from a
   // local file into the CSV field and sent in the request (data.csv), with
   // the run's own fee, minimum fee and slippage; its report shows them and
@@ -419,21 +440,8 @@ try {
   await setField('[data-testid=bt-fee-bps]', '25');
   await setField('[data-testid=bt-fee-min]', '5');
   await setField('[data-testid=bt-slippage-bps]', '10');
-  await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
-  await page.click('[data-testid=bt-launch]');
-  await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
-  r = await text(page, '[data-testid=bt-result]');
-  const cm = /Launched (bt\d+)/.exec(r);
-  check(!!cm, `backtests: a csv run launched from the page (${r})`);
+  const cm = await launchRun('csv');
   if (cm) {
-    await page.waitForFunction((id) => (document.querySelector('[data-testid=bt-detail] h2') || {}).textContent.includes(id), { timeout: WAIT }, cm[1])
-      .then(() => check(true, 'backtests: the csv run is on show'), () => check(false, 'backtests: the csv run is not on show'));
-    const ended = await page.waitForFunction(() => {
-      const s = document.querySelector('[data-testid=bt-status]');
-      return s && s.textContent !== '' && s.textContent !== 'running';
-    }, { timeout: 150000 }).then(() => true, () => false);
-    const status = await text(page, '[data-testid=bt-status]');
-    check(ended && status === 'done', `backtests: the csv run ${cm[1]} ended ${status}`);
     const facts = await text(page, '[data-testid=bt-facts]');
     check(/"csv"/.test(facts), `backtests: the csv run's data is the request's csv (${facts.slice(0, 200)})`);
     await page.waitForSelector('[data-testid=bt-stats] [data-field=fee_bps]')
@@ -471,21 +479,8 @@ try {
   await setField('[data-testid=bt-fee-bps]', '0');
   await setField('[data-testid=bt-fee-min]', '0');
   await setField('[data-testid=bt-slippage-bps]', '0');
-  await page.$eval('[data-testid=bt-result]', (e) => { e.textContent = ''; });
-  await page.click('[data-testid=bt-launch]');
-  await page.waitForFunction(() => /Launched|Refused/.test(document.querySelector('[data-testid=bt-result]').textContent));
-  r = await text(page, '[data-testid=bt-result]');
-  const barm = /Launched (bt\d+)/.exec(r);
-  check(!!barm, `backtests: a bars run launched from the page (${r})`);
+  const barm = await launchRun('bars');
   if (barm) {
-    await page.waitForFunction((id) => (document.querySelector('[data-testid=bt-detail] h2') || {}).textContent.includes(id), { timeout: WAIT }, barm[1])
-      .then(() => check(true, 'backtests: the bars run is on show'), () => check(false, 'backtests: the bars run is not on show'));
-    const ended = await page.waitForFunction(() => {
-      const s = document.querySelector('[data-testid=bt-status]');
-      return s && s.textContent !== '' && s.textContent !== 'running';
-    }, { timeout: 150000 }).then(() => true, () => false);
-    const status = await text(page, '[data-testid=bt-status]');
-    check(ended && status === 'done', `backtests: the bars run ${barm[1]} ended ${status}`);
     const facts = await text(page, '[data-testid=bt-facts]');
     check(/"bars"/.test(facts) && facts.includes('1991-01-01'), `backtests: the bars run's data is historical-data's bars (${facts.slice(0, 200)})`);
     await page.waitForSelector('[data-testid=bt-stats] [data-field=round_trips]')
