@@ -88,6 +88,11 @@ static tb_status start(bus_actor *a, tb_error *err) {
         bus_actor_metrics(a), "tb_risk_backtest_retries_total",
         "Requests of a backtest signal asked again because a dependency did not answer in time",
         NULL);
+    service.m_backtest_settle = bus_metrics_histogram(
+        bus_actor_metrics(a), "tb_risk_backtest_settle_seconds",
+        "How long a backtest signal waited for its account's earlier orders to be filled and "
+        "booked",
+        NULL);
     service.quotes =
         bus_quotes_create(bus_actor_conn(a), bus_actor_metrics(a), "tb_risk", service.quote_cache,
                           service.quote_verify_ms, service.quote_idle_ms);
@@ -126,10 +131,11 @@ static void usage(FILE *f) {
                "  RISK_VAR_DAYS               daily returns the historical VaR uses per symbol\n"
                "                              (1..4999; default 250)\n"
                "  RISK_BACKTEST_WAIT_MS       how long a backtest account's signal waits in all\n"
-               "                              for market-data and position-management, asking\n"
-               "                              again, before its run is stopped (kill switch,\n"
-               "                              reason naming the signal; 100..3600000; default\n"
-               "                              120000). Live accounts are refused after\n"
+               "                              for its earlier orders to be filled and booked,\n"
+               "                              and for market-data and position-management,\n"
+               "                              asking again, before its run is stopped (kill\n"
+               "                              switch, reason naming the signal; 100..3600000;\n"
+               "                              default 120000). Live accounts are refused after\n"
                "                              RISK_DEPENDENCY_TIMEOUT_MS\n"
                "  RISK_QUOTE_CACHE            symbols whose quotes are kept from their ticks\n"
                "                              instead of asking market-data for every check\n"

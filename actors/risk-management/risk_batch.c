@@ -838,17 +838,14 @@ static bool size_backtest(bus_ctx *ctx, PGconn *pg, const tb_signal *sig, const 
     return false;
 }
 
-/* Turns the first copies of the signals into intents; sizes target signals
- * (one position request each) and decides what needs no checks. */
+/* Turns the signals taken into intents; sizes target signals (one position
+ * request each) and decides what needs no checks. */
 static void make_intents(bus_ctx *ctx, PGconn *pg, const bus_batch *b, item *it, size_t n,
-                         const bool *first) {
+                         const bool *take) {
     risk_service *svc = service_of(ctx);
     for (size_t i = 0; i < n; i++) {
         item *x = &it[i];
-        if (!first[i]) {
-            bus_counter_add(svc->m_duplicate_signals, 1);
-            continue;
-        }
+        if (!take[i]) continue;
         const tb_signal *sig = bus_batch_event(b, x->msg);
         tb_fixed position = 0;
         bool sized = true;
@@ -875,16 +872,192 @@ static void make_intents(bus_ctx *ctx, PGconn *pg, const bus_batch *b, item *it,
     }
 }
 
+/* One pass over the signals taken: their intents, the ones that already
+ * made an order skipped, the checks and the recording (decide_all), the
+ * orders published. A store failure before the checks is returned (nothing
+ * of the pass decided); the checks fail their own items. */
+static tb_status decide_pass(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContext *r,
+                             item *it, size_t n, const bool *take, item **group, bool *grouped,
+                             tb_error *err) {
+    make_intents(ctx, pg, b, it, n, take);
+    size_t dups = 0;
+    tb_status s = skip_used(pg, it, n, &dups, err);
+    if (dups) bus_counter_add(service_of(ctx)->m_duplicate_signals, dups);
+    if (s != TB_OK) return s;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        grouped[i] = false;
+        any |= it[i].decide;
+    }
+    bool relay = any && decide_all(ctx, b, pg, r, it, n, group, grouped);
+    for (size_t i = 0; i < n; i++) it[i].decide = false; /* not again in a later pass */
+    if (relay) relay_now(ctx, n);
+    return TB_OK;
+}
+
+static const char *signal_account(const bus_batch *b, size_t i) {
+    const tb_signal *sig = bus_batch_event(b, i);
+    return sig->account;
+}
+
+/* Which taken signals are of running backtest accounts (one query). */
+static tb_status find_backtests(PGconn *pg, const bus_batch *b, size_t n, const bool *take,
+                                bool *bt, tb_error *err) {
+    const char **accts = calloc(n ? n : 1, sizeof *accts);
+    bool *is = calloc(n ? n : 1, sizeof *is);
+    size_t *of = calloc(n ? n : 1, sizeof *of); /* item -> index in accts */
+    tb_status s = accts && is && of ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    size_t m = 0;
+    for (size_t i = 0; i < n && s == TB_OK; i++) {
+        if (!take[i]) continue;
+        size_t k = 0;
+        while (k < m && strcmp(accts[k], signal_account(b, i)) != 0) k++;
+        if (k == m) accts[m++] = signal_account(b, i);
+        of[i] = k;
+    }
+    if (s == TB_OK) s = risk_store_backtests(pg, accts, m, is, err);
+    for (size_t i = 0; i < n; i++) bt[i] = s == TB_OK && take[i] && is[of[i]];
+    free(of);
+    free(is);
+    free(accts);
+    return s;
+}
+
+/* First and longest pause between two looks at a backtest account's
+ * earlier orders: an order takes a few milliseconds from risk-management's
+ * commit to position-management's booking. */
+#define SETTLE_PAUSE_FIRST_MS 1
+#define SETTLE_PAUSE_MAX_MS   20
+
+/* In event time a signal's market order fills at the tick the strategy
+ * saw, before the run's next signal is decided. A replay at full speed can
+ * be ahead of that: the order of the run's previous signal may still be on
+ * its way (risk-management's outbox, trading-execution, position-
+ * management), its open order reserving buying power and its fill missing
+ * from cash and position, so the next decision would depend on the
+ * machine's speed (a run with little cash refused signals at full speed
+ * that a paced run approved). So a backtest account's signal is decided
+ * only once the account has no market order open and no fill unbooked
+ * (risk_store_unsettled), waiting up to RISK_BACKTEST_WAIT_MS. An account
+ * still unsettled then is stopped (halt_account) and its signal refused by
+ * the kill switch. way[k] is accounts[k]'s signal; one query a look for
+ * all of them. */
+static tb_status wait_settled(bus_ctx *ctx, const bus_batch *b, PGconn *pg, const char **accounts,
+                              item **way, size_t m, tb_error *err) {
+    risk_service *svc = service_of(ctx);
+    risk_unsettled *open = calloc(m ? m : 1, sizeof *open);
+    if (open == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    int64_t started = bus_mono_ns(), deadline = started + svc->bt_wait_ms * 1000000;
+    int64_t pause = SETTLE_PAUSE_FIRST_MS;
+    tb_status s;
+    bool waited = false;
+    for (;;) {
+        s = risk_store_unsettled(pg, accounts, m, open, err);
+        bool any = false;
+        for (size_t k = 0; k < m && s == TB_OK; k++) any |= open[k].open;
+        if (s != TB_OK || !any) break;
+        int64_t left_ms = (deadline - bus_mono_ns()) / 1000000;
+        if (left_ms <= 0) {
+            for (size_t k = 0; k < m && s == TB_OK; k++) {
+                if (!open[k].open) continue;
+                const tb_signal *sig = bus_batch_event(b, way[k]->msg);
+                char halt[TB_TEXT_CAP];
+                snprintf(halt, sizeof halt,
+                         "signal %s refused: the account's earlier orders were not settled "
+                         "within RISK_BACKTEST_WAIT_MS (%" PRId64 " ms): %s",
+                         sig->signal_id, svc->bt_wait_ms, open[k].what);
+                bus_log(BUS_LOG_WARN, "backtest account %s: %s", accounts[k], halt);
+                s = halt_account(ctx, pg, accounts[k], halt, way[k]->trace, err);
+            }
+            break;
+        }
+        waited = true;
+        pause_ms(left_ms < pause ? left_ms : pause);
+        pause = pause * 2 > SETTLE_PAUSE_MAX_MS ? SETTLE_PAUSE_MAX_MS : pause * 2;
+    }
+    if (waited)
+        for (size_t k = 0; k < m; k++)
+            bus_histogram_observe_ns(svc->m_backtest_settle, bus_mono_ns() - started);
+    free(open);
+    return s;
+}
+
+/* Fails the signals taken and left (not decided): their markers cleared,
+ * so that copies of them are decided. */
+static void fail_left(const bus_batch *b, redisContext *r, item *it, size_t n, const bool *take,
+                      const bool *left, const tb_error *err) {
+    item **fail = calloc(n ? n : 1, sizeof *fail);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!take[i] && !left[i]) continue;
+        bus_batch_fail_err(b, it[i].msg, err);
+        if (fail) fail[m++] = &it[i];
+    }
+    if (fail) clear_markers(r, fail, m);
+    free(fail);
+}
+
+/* The signals of backtest accounts (bt), after the live ones: in waves of
+ * one signal per account, each account's in arrival order, every wave
+ * decided once its accounts are settled (wait_settled). A target signal is
+ * sized in its wave, from the position its earlier orders left. */
+static void decide_backtests(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContext *r,
+                             item *it, size_t n, const bool *bt, bool *take, item **group,
+                             bool *grouped) {
+    bool *left = calloc(n ? n : 1, sizeof *left);
+    const char **accts = calloc(n ? n : 1, sizeof *accts);
+    item **way = calloc(n ? n : 1, sizeof *way);
+    tb_error err = {0};
+    tb_status s = left && accts && way ? TB_OK : tb_error_set(&err, TB_NOMEM, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        take[i] = false;
+        if (left) left[i] = bt[i];
+    }
+    while (s == TB_OK) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            take[i] = false;
+            if (!left[i]) continue;
+            size_t k = 0;
+            while (k < m && strcmp(accts[k], signal_account(b, i)) != 0) k++;
+            if (k < m) continue; /* the account's next wave */
+            accts[m] = signal_account(b, i);
+            way[m++] = &it[i];
+            take[i] = true;
+            left[i] = false;
+        }
+        if (m == 0) break;
+        s = wait_settled(ctx, b, pg, accts, way, m, &err);
+        if (s == TB_OK) s = decide_pass(ctx, b, pg, r, it, n, take, group, grouped, &err);
+    }
+    if (s != TB_OK) {
+        bus_log(BUS_LOG_WARN, "backtest signals not decided: %s", err.message);
+        if (left)
+            fail_left(b, r, it, n, take, left, &err);
+        else
+            for (size_t i = 0; i < n; i++)
+                if (bt[i]) bus_batch_fail_err(b, it[i].msg, &err);
+    }
+    free(way);
+    free(accts);
+    free(left);
+}
+
 tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
     size_t n = bus_batch_len(b);
     tb_error err = {0};
     item *it = calloc(n, sizeof *it);
     bool *first = calloc(n, sizeof *first);
+    bool *take = calloc(n, sizeof *take);
+    bool *bt = calloc(n, sizeof *bt);
     item **group = calloc(n, sizeof *group);
     bool *grouped = calloc(n, sizeof *grouped);
-    if (it == NULL || first == NULL || group == NULL || grouped == NULL) {
+    if (it == NULL || first == NULL || take == NULL || bt == NULL || group == NULL ||
+        grouped == NULL) {
         free(it);
         free(first);
+        free(take);
+        free(bt);
         free(group);
         free(grouped);
         return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for a batch of %zu signals", n);
@@ -901,12 +1074,16 @@ tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
      * the same one: only the first copy is decided (the orders.signal_id
      * unique index guarantees one order even if this marker is lost). */
     tb_status s = pg ? take_markers(r, it, n, first, &err) : err.status;
-    size_t dups = 0;
     if (s == TB_OK) {
-        make_intents(ctx, pg, b, it, n, first);
-        s = skip_used(pg, it, n, &dups, &err);
+        size_t dups = 0;
+        for (size_t i = 0; i < n; i++) dups += !first[i];
+        if (dups) bus_counter_add(service_of(ctx)->m_duplicate_signals, dups);
+        s = find_backtests(pg, b, n, first, bt, &err);
     }
-    if (dups) bus_counter_add(service_of(ctx)->m_duplicate_signals, dups);
+    /* Live accounts' signals at once; backtest accounts' after them, each
+     * once its account's earlier orders are settled. */
+    for (size_t i = 0; i < n; i++) take[i] = first[i] && !bt[i];
+    if (s == TB_OK) s = decide_pass(ctx, b, pg, r, it, n, take, group, grouped, &err);
     if (s != TB_OK && pg != NULL) {
         /* Nothing was decided: let copies of these signals be decided. */
         size_t k = 0;
@@ -914,11 +1091,11 @@ tb_status risk_on_signals(bus_ctx *ctx, const bus_batch *b) {
             if (first[i]) group[k++] = &it[i];
         clear_markers(r, group, k);
     }
-
-    bool relay = s == TB_OK && decide_all(ctx, b, pg, r, it, n, group, grouped);
-    if (relay) relay_now(ctx, n);
+    if (s == TB_OK) decide_backtests(ctx, b, pg, r, it, n, bt, take, group, grouped);
     free(grouped);
     free(group);
+    free(bt);
+    free(take);
     free(first);
     free(it);
     return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);

@@ -22,6 +22,7 @@ typedef struct risk_service {
     bus_quotes *quotes; /* last quotes from the ticks of the symbols checked */
     bus_series *m_duplicate_signals;
     bus_series *m_backtest_retries; /* a backtest signal's dependency asked again */
+    bus_series *m_backtest_settle;  /* a backtest signal's wait for earlier orders */
 } risk_service;
 
 typedef enum {

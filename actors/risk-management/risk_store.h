@@ -115,6 +115,23 @@ tb_status risk_store_insert_order(PGconn *c, const risk_intent *in, const risk_f
 tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin_bps,
                                 risk_bp_facts *bp, tb_error *err) TB_WARN_UNUSED;
 
+/* Of n accounts, which are running backtests (risk_store_is_backtest of
+ * each, in one query): out[i] for accounts[i]. */
+tb_status risk_store_backtests(PGconn *c, const char *const *accounts, size_t n, bool *out,
+                               tb_error *err) TB_WARN_UNUSED;
+
+/* Whether a backtest account is settled: no market order open and no fill
+ * that position-management has not booked. A resting limit or stop order
+ * does not count: it stays open in event time too. */
+typedef struct risk_unsettled {
+    bool open;      /* not settled */
+    char what[160]; /* what it waits for, naming the service and the order or fill */
+} risk_unsettled;
+
+/* risk_unsettled of n accounts in one query: out[i] for accounts[i]. */
+tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
+                               risk_unsettled *out, tb_error *err) TB_WARN_UNUSED;
+
 /* Whether account is a backtest run's (risk_limits.backtest) that is not
  * stopped (no kill switch engaged: a stopped run waits for nothing); false
  * for an unknown account. */

@@ -11,7 +11,12 @@
  *   3 s are refused (positions_unavailable) and their fills are missing.
  * - The same with RISK_BACKTEST_WAIT_MS at 1 s and position-management
  *   stopped for 5 s: the run ends failed, its message naming the refused
- *   signal, which made no order; never done with fewer fills. */
+ *   signal, which made no order; never done with fewer fills.
+ * - A run's signal is decided only once the run's earlier orders are filled
+ *   and booked (buying power in event time): with trading-execution stopped
+ *   for 5 s, an order stays open, the next signal waits for it and, after
+ *   RISK_BACKTEST_WAIT_MS (1 s), the run ends failed naming that signal and
+ *   the open order. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -27,6 +32,7 @@
 
 #define N_SERVICES 7
 #define RISK       2
+#define EXECUTION  3
 #define POSITIONS  4
 #define FAST       5
 #define SLOW       20
@@ -142,11 +148,12 @@ static void wait_events(const char *id, json_int_t events) {
     }
 }
 
-/* position-management stopped for ms (nothing answers its requests). */
-static void stop_positions(int64_t ms) {
-    ck_assert_int_eq(kill(children[POSITIONS], SIGSTOP), 0);
+/* Service i stopped for ms (nothing answers its requests, nothing it
+ * consumes is handled). */
+static void stop_service(int i, int64_t ms) {
+    ck_assert_int_eq(kill(children[i], SIGSTOP), 0);
     usleep((useconds_t)(ms * 1000));
-    ck_assert_int_eq(kill(children[POSITIONS], SIGCONT), 0);
+    ck_assert_int_eq(kill(children[i], SIGCONT), 0);
 }
 
 static json_t *wait_end(const char *id) {
@@ -215,7 +222,7 @@ START_TEST(dependency_stopped_mid_run) {
     start_run(id, sizeof id);
     wait_events(id, 300);
     phase("run under way; position-management stopped for 3 s");
-    stop_positions(3000);
+    stop_service(POSITIONS, 3000);
     phase("position-management continued");
     json_t *st = wait_end(id);
     ck_assert_msg(strcmp(json_string_value(json_object_get(st, "status")), "done") == 0,
@@ -241,7 +248,7 @@ START_TEST(dependency_stopped_mid_run) {
     start_run(id2, sizeof id2);
     wait_events(id2, 300);
     phase("second run under way; position-management stopped for 5 s");
-    stop_positions(5000);
+    stop_service(POSITIONS, 5000);
     st = wait_end(id2);
     const char *status = json_string_value(json_object_get(st, "status"));
     const char *msg = json_string_value(json_object_get(st, "message"));
@@ -260,6 +267,38 @@ START_TEST(dependency_stopped_mid_run) {
                      0);
     json_decref(st);
     phase("second run failed, naming the refused signal");
+
+    /* ---- an earlier order not settled in time: the run fails ---- */
+    char id3[64];
+    start_run(id3, sizeof id3);
+    wait_events(id3, 300);
+    phase("third run under way; trading-execution stopped for 5 s");
+    stop_service(EXECUTION, 5000);
+    st = wait_end(id3);
+    status = json_string_value(json_object_get(st, "status"));
+    msg = json_string_value(json_object_get(st, "message"));
+    ck_assert_msg(strcmp(status, "failed") == 0, "%s: %s: %s", id3, status, msg);
+    ck_assert_msg(msg && strstr(msg, "earlier orders were not settled within "
+                                     "RISK_BACKTEST_WAIT_MS (1000 ms): trading-execution has not "
+                                     "finished order "),
+                  "%s: %s", id3, msg);
+    sig = strstr(msg, "signal ");
+    ck_assert_msg(sig != NULL, "%s: no signal named in %s", id3, msg);
+    ck_assert_int_eq(sscanf(sig, "signal %127s refused", signal_id), 1);
+    ck_assert_msg(sql_count("SELECT count(*) FROM signals WHERE signal_id = $1 AND account = $2",
+                            signal_id, id3) == 1,
+                  "%s: %s is not a signal of the run", id3, signal_id);
+    ck_assert_int_eq(sql_count("SELECT count(*) FROM orders WHERE signal_id = $1", signal_id, NULL),
+                     0);
+    /* The order named was the run's, and it was open when the signal came. */
+    const char *ord = strstr(msg, "finished order ");
+    char order_id[128];
+    ck_assert_int_eq(sscanf(ord, "finished order %127s", order_id), 1);
+    ck_assert_msg(sql_count("SELECT count(*) FROM orders WHERE order_id = $1 AND account = $2",
+                            order_id, id3) == 1,
+                  "%s: %s is not an order of the run", id3, order_id);
+    json_decref(st);
+    phase("third run failed, naming the signal and the order it waited for");
 }
 END_TEST
 

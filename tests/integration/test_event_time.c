@@ -11,7 +11,9 @@
  * the end. Every fill of both runs must be exactly that, so both runs are
  * also equal to each other; a third run counts the strategy's periods in
  * daily bars and must give the same fills. The order rate limit stays at 50/s: counted in
- * event time, daily closes never reach it, however fast they are replayed. */
+ * event time, daily closes never reach it, however fast they are replayed. The runs are
+ * backtest accounts with little cash (INITIAL_CCY): buying power, too, must be counted
+ * as in event time, every earlier order filled and booked. */
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -24,13 +26,20 @@
 #include "tb_services.h"
 #include "tb_test.h"
 
-#define MAX_FILLS   TB_EU_MAX_FILLS
-#define FAST        5
-#define SLOW        20
-#define SETTLE_MS   60000
-#define QUIET_MS    1000
-#define N_SERVICES  5
-#define INITIAL_CCY 1000000 /* initial cash, whole units */
+#define MAX_FILLS  TB_EU_MAX_FILLS
+#define FAST       5
+#define SLOW       20
+#define SETTLE_MS  60000
+#define QUIET_MS   1000
+#define N_SERVICES 5
+/* Initial cash, whole units: enough for the one DAX unit the strategy holds
+ * at most (the highest close is 6186.09), not for two at the higher closes.
+ * An earlier signal's order still in flight when the next is decided would
+ * be counted against it (open orders reserve buying power) and the next
+ * refused: the runs are backtest accounts, whose signals risk-management
+ * decides only once the earlier orders are filled and booked, as in event
+ * time they are. */
+#define INITIAL_CCY 10000
 
 static const char *const services[N_SERVICES] = {"market-data", "signal-processing",
                                                  "risk-management", "trading-execution",
@@ -90,8 +99,9 @@ static PGresult *query(const char *sql, const char *acct) {
     return r;
 }
 
-/* The run's account with risk limits that do not bind, except the order rate
- * at its default of 50/s; its strategy on its own symbol. */
+/* The run's account, a backtest account, with risk limits that do not bind,
+ * except the order rate at its default of 50/s and the cash; its strategy on
+ * its own symbol. */
 static void create_run(const char *acct, const char *bars) {
     tb_account a = {0}, aout;
     snprintf(a.account, sizeof a.account, "%s", acct);
@@ -109,6 +119,7 @@ static void create_run(const char *acct, const char *bars) {
     l.max_gross_exposure = INT64_C(1000000000) * TB_FIXED_SCALE;
     l.daily_loss_limit = INT64_C(1000000000) * TB_FIXED_SCALE;
     l.max_order_notional = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.backtest = true;
     ck_assert_msg(bus_request(conn, "api.risk.limits.set", &tb_risk_limits_desc, &l,
                               &tb_risk_limits_desc, &lout, 5000, NULL, &err) == TB_OK,
                   "set limits: %s", err.message);
