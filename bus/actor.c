@@ -77,6 +77,10 @@ static void init_endpoint_metrics(bus_actor *a, ep_state *e) {
         e->m_part_skipped = bus_metrics_counter(
             a->metrics, "tb_partition_skipped_total",
             "Messages left to the instances owning their partition", "endpoint", n, NULL);
+        e->m_part_lost = bus_metrics_counter(
+            a->metrics, "tb_partition_members_lost_total",
+            "Instances of the service seen expiring (gone without leaving the partition set)",
+            "endpoint", n, NULL);
     }
     if (e->ep->batch_handler)
         e->m_batch_size = bus_metrics_size_histogram(

@@ -35,11 +35,16 @@ typedef struct ep_state {
     _Atomic uint64_t flow_handled;  /* messages finished since start */
     _Atomic uint64_t flow_reported; /* value of the last flow report */
     _Atomic int64_t flow_reported_ns;
+    _Atomic uint64_t flow_reported_lost; /* part_lost of the last flow report */
     /* partitioned endpoints (partition.c) */
     _Atomic uint64_t part_mask; /* partitions handled now */
     uint64_t part_view;         /* partitions of the last view (timer thread) */
     int nparts;
-    bus_series *m_partitions, *m_part_skipped;
+    bool part_started;          /* the first view was taken (timer thread) */
+    _Atomic uint64_t part_lost; /* members seen expiring, once taken over */
+    uint64_t part_lost_pending; /* seen expiring, hand-over not yet certain */
+    int64_t part_lost_due_ns;   /* when the pending ones count */
+    bus_series *m_partitions, *m_part_skipped, *m_part_lost;
 } ep_state;
 
 #define BUS_MAX_SYS_SUBS 16

@@ -176,6 +176,8 @@ static void flow_publish(ep_state *e, uint64_t handled) {
     snprintf(ev.endpoint, sizeof ev.endpoint, "%s", e->ep->name);
     snprintf(ev.subject, sizeof ev.subject, "%s", e->ep->subject);
     ev.handled = handled;
+    ev.members_lost = atomic_load(&e->part_lost);
+    atomic_store(&e->flow_reported_lost, ev.members_lost);
     ev.ts = tb_now_ns();
     char subject[sizeof BUS_FLOW_PREFIX + sizeof ev.service];
     snprintf(subject, sizeof subject, BUS_FLOW_PREFIX "%s", a->def->name);
@@ -195,14 +197,17 @@ static void flow_after_batch(ep_state *e, size_t n) {
     flow_publish(e, handled);
 }
 
-/* Timer: the count a quiet endpoint finished with, once. */
+/* Timer: the count a quiet endpoint finished with, once; and a member lost
+ * (partition.c) at once, busy or not. */
 void bus_batch_flow_tick(bus_actor *a, void *arg) {
     (void)arg;
     for (size_t i = 0; i < a->neps; i++) {
         ep_state *e = &a->eps[i];
         if (e->ep->batch_handler == NULL) continue;
         uint64_t handled = atomic_load(&e->flow_handled);
-        if (handled == atomic_load(&e->flow_reported)) continue;
+        if (handled == atomic_load(&e->flow_reported) &&
+            atomic_load(&e->part_lost) == atomic_load(&e->flow_reported_lost))
+            continue;
         atomic_store(&e->flow_reported, handled);
         atomic_store(&e->flow_reported_ns, bus_mono_ns());
         flow_publish(e, handled);

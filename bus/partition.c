@@ -17,6 +17,13 @@
  * set and keeps handling for two periods before it drains. An instance that
  * dies leaves its partitions unowned until its entry expires: core NATS is at
  * most once, and the loss is what a queue-group worker's queue would lose.
+ * The instance whose round removes an expired entry counts it
+ * (tb_partition_members_lost_total) and, two periods later, once every
+ * instance has taken the new view, reports it in its flow reports
+ * (tb_flow.members_lost): a replay then resends its last ticks at once,
+ * while the lost ones are still among them (market-data's README). Entries
+ * its first round removes are not counted: they expired before this
+ * instance took part.
  * When Redis cannot be reached the last view stays in force.
  *
  * Not here: batching (batch.c); the subscription itself (actor.c). */
@@ -30,15 +37,18 @@
 #define PART_TICK_MS 250
 #define PART_TTL_MS  3000
 
-/* Registers the instance and returns the live members (oldest entries past
- * the TTL removed), by Redis's own clock so hosts need not agree on time. */
+/* Registers the instance and returns {expired, live}: the entries past the
+ * TTL, removed, and the live members, by Redis's own clock so hosts need
+ * not agree on time. */
 static const char MEMBERS_SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
     "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))\n"
+    "local old = now - tonumber(ARGV[2])\n"
+    "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', old)\n"
+    "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', old) end\n"
     "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)\n"
-    "return redis.call('ZRANGE', KEYS[1], 0, -1)\n";
+    "return {gone, redis.call('ZRANGE', KEYS[1], 0, -1)}\n";
 
 static uint64_t fnv1a(const char *s, size_t n, uint64_t h) {
     for (size_t i = 0; i < n; i++) {
@@ -111,20 +121,32 @@ static tb_status part_round(bus_actor *a, ep_state *e, tb_error *err) {
                                 a->cfg.instance, ttl);
     bus_redis_release(a->redis, r);
     if (s != TB_OK) return s;
-    if (rep->type != REDIS_REPLY_ARRAY) {
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[1]->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(rep);
         return tb_error_set(err, TB_ERR, NULL, "partition members: unexpected reply");
     }
-    const char **names = calloc(rep->elements + 1, sizeof *names);
+    const redisReply *gone = rep->element[0], *live = rep->element[1];
+    const char **names = calloc(live->elements + 1, sizeof *names);
     if (names == NULL) {
         freeReplyObject(rep);
         return tb_error_set(err, TB_NOMEM, NULL, NULL);
     }
     size_t n = 0;
-    for (size_t i = 0; i < rep->elements; i++)
-        if (rep->element[i]->type == REDIS_REPLY_STRING) names[n++] = rep->element[i]->str;
+    for (size_t i = 0; i < live->elements; i++)
+        if (live->element[i]->type == REDIS_REPLY_STRING) names[n++] = live->element[i]->str;
     uint64_t view = bus_partition_mask(names, n, a->cfg.instance, e->nparts);
     free(names);
+    for (size_t i = 0; i < gone->elements && e->part_started; i++) {
+        if (gone->element[i]->type != REDIS_REPLY_STRING) continue;
+        bus_log(BUS_LOG_WARN,
+                "%s: instance %s expired without leaving; its partitions were unowned until now",
+                e->ep->name, gone->element[i]->str);
+        bus_counter_add(e->m_part_lost, 1);
+        e->part_lost_pending++;
+        e->part_lost_due_ns = bus_mono_ns() + 2 * PART_TICK_MS * INT64_C(1000000);
+    }
+    e->part_started = true;
     freeReplyObject(rep);
     uint64_t prev = e->part_view;
     e->part_view = view;
@@ -145,6 +167,13 @@ static void part_tick(bus_actor *a, void *arg) {
         if (part_round(a, e, &err) != TB_OK)
             bus_log(BUS_LOG_WARN, "partitions of %s kept as they were: %s", e->ep->name,
                     err.message);
+        /* Every instance has taken the view without the expired ones (each
+         * within a period, and keeps its previous one a period more): the
+         * flow reports may say so. */
+        if (e->part_lost_pending > 0 && bus_mono_ns() >= e->part_lost_due_ns) {
+            atomic_fetch_add(&e->part_lost, e->part_lost_pending);
+            e->part_lost_pending = 0;
+        }
     }
 }
 

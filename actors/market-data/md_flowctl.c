@@ -43,6 +43,7 @@ tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev) {
     int64_t now = bus_mono_ns();
     md_flow_result res = md_flow_report(&svc->flow, r->service, r->instance, r->endpoint,
                                         r->subject, r->handled, now, &idx);
+    (void)md_flow_members_lost(&svc->flow, r->service, r->instance, r->endpoint, r->members_lost);
     uint64_t progress = 0;
     for (size_t i = 0; i < sizeof svc->gates / sizeof svc->gates[0]; i++) {
         md_flowctl_gate *g = svc->gates[i];
@@ -53,6 +54,7 @@ tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev) {
             res = MD_FLOW_RESUMED;
             progress = g->flow->svc[gi].progress;
         }
+        (void)md_flow_members_lost(g->flow, r->service, r->instance, r->endpoint, r->members_lost);
     }
     pthread_cond_broadcast(&svc->flow_cond);
     pthread_mutex_unlock(&svc->flow_lock);
@@ -142,11 +144,20 @@ static void announce_drops(md_flowctl_gate *g) {
     }
 }
 
-/* Logs the services whose stall asked for the resend about to go out. Locked. */
+/* Logs the services whose stall or lost instance asked for the resend
+ * about to go out. Locked. */
 static void announce_stalls(md_flowctl_gate *g, size_t resend) {
     md_flow *fl = g->flow;
     for (size_t i = 0; i < fl->nsvc; i++) {
         md_flow_service *s = &fl->svc[i];
+        if (s->just_lost) {
+            s->just_lost = false;
+            bus_log(BUS_LOG_WARN,
+                    "replay %s: an instance of %s expired without leaving (its partitions' ticks "
+                    "were lost until the hand-over); resending the last %zu ticks (round %u, %u "
+                    "left)",
+                    g->source, s->name, resend, fl->resend.done, fl->resend.left);
+        }
         if (!s->just_stalled) continue;
         s->just_stalled = false;
         bus_log(BUS_LOG_WARN,

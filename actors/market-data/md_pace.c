@@ -102,13 +102,30 @@ md_flow_result md_flow_report(md_flow *f, const char *service, const char *insta
     return MD_FLOW_RESUMED;
 }
 
+bool md_flow_members_lost(md_flow *f, const char *service, const char *instance,
+                          const char *endpoint, uint64_t lost) {
+    md_flow_instance *in = NULL;
+    for (size_t i = 0; i < f->ninst && in == NULL; i++)
+        if (strcmp(f->inst[i].instance, instance) == 0 &&
+            strcmp(f->inst[i].service, service) == 0 && strcmp(f->inst[i].endpoint, endpoint) == 0)
+            in = &f->inst[i];
+    if (in == NULL) return false; /* not a tick consumer, or not tracked */
+    bool grew = in->lost_known && lost > in->lost;
+    if (!in->lost_known || lost > in->lost) in->lost = lost;
+    in->lost_known = true;
+    if (!grew || f->ring == NULL || !md_resend_request(&f->resend, f->ring)) return false;
+    for (size_t i = 0; i < f->nsvc; i++)
+        if (strcmp(f->svc[i].name, service) == 0) f->svc[i].just_lost = true;
+    return true;
+}
+
 void md_flow_begin(md_flow *f, int64_t now_ns) {
     for (size_t i = 0; i < f->ninst; i++) f->inst[i].base = f->inst[i].handled;
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
         s->progress = s->forgiven = s->backlog = s->round_progress = s->unsure = 0;
         s->moved_ns = now_ns;
-        s->full = s->dropped = s->just_dropped = s->just_stalled = false;
+        s->full = s->dropped = s->just_dropped = s->just_stalled = s->just_lost = false;
     }
     md_resend_budget_init(&f->resend, 0);
     f->ring = NULL;

@@ -60,6 +60,8 @@ typedef struct md_flow_instance {
     char endpoint[TB_TOKEN_CAP];
     uint64_t handled; /* latest report */
     uint64_t base;    /* handled when the replay began, or at its first report */
+    uint64_t lost;    /* members_lost of the latest report */
+    bool lost_known;  /* lost is from a report (not yet: the next one is the baseline) */
 } md_flow_instance;
 
 typedef struct md_flow_service {
@@ -75,6 +77,7 @@ typedef struct md_flow_service {
     bool dropped;            /* stalled: left out of the minimum */
     bool just_dropped;       /* dropped by the last md_flow_room, not yet announced */
     bool just_stalled;       /* asked for a resend round, not yet announced */
+    bool just_lost;          /* an instance saw another expire: a round asked for */
 } md_flow_service;
 
 typedef struct md_flow {
@@ -107,6 +110,17 @@ bool md_flow_is_tick_subject(const char *subject);
 md_flow_result md_flow_report(md_flow *f, const char *service, const char *instance,
                               const char *endpoint, const char *subject, uint64_t handled,
                               int64_t now_ns, size_t *service_index);
+/* Takes a report's members_lost (after md_flow_report took the same
+ * report). When it grew since the instance's earlier reports, an instance
+ * of the service died and its partitions' ticks were lost until the others
+ * took them over, which they have now: that asks for a resend round at once
+ * (a replay armed with a ring and rounds left; marks just_lost), while the
+ * lost ticks are still among the ring's. Waiting for the stall at the end
+ * of the replay would be too late: a live instance keeps the service
+ * moving, and by the end the lost ticks can be older than the ring. Returns
+ * whether a round was asked for. */
+bool md_flow_members_lost(md_flow *f, const char *service, const char *instance,
+                          const char *endpoint, uint64_t lost);
 /* The replay begins: every known instance's baseline is its latest count,
  * every service's progress 0, nothing dropped. */
 void md_flow_begin(md_flow *f, int64_t now_ns);

@@ -4,8 +4,9 @@
  * signal-processing workers; once about a third of the ticks were finished
  * one worker of each is killed. The ticks queued in them, and the ticks of
  * their partitions until their membership expires, are lost on core NATS;
- * the replay's resends bring them back and every consumer is idempotent, so
- * in the end:
+ * the replay's resends bring them back (one as soon as the survivors report
+ * the expiry, while the lost ticks are still among the ring's) and every
+ * consumer is idempotent, so in the end:
  *   - every symbol's 1 s bars count exactly the file's ticks of that symbol
  *     (none missing, none counted twice);
  *   - every strategy's state reached the symbol's last seq without skipping

@@ -246,6 +246,50 @@ START_TEST(end_waits_for_every_tick) {
 }
 END_TEST
 
+/* An instance that reports a member lost (another instance of its service
+ * expired, its partitions taken over) asks for a round at once, while the
+ * service keeps moving and nothing stalls; its first report is only the
+ * baseline (entries that expired before it took part), and without a ring
+ * or rounds left nothing is asked for. */
+START_TEST(lost_member_resends_at_once) {
+    md_flow *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    md_flow_init(f, 1000, 100 * MS);
+    md_resend_ring r;
+    ck_assert(md_resend_init(&r, 2000));
+    tb_tick t[10];
+    ticks_from(t, 10, 1);
+    md_resend_push(&r, t, 10);
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 0, 0, NULL);
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 2)); /* baseline */
+    md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 0, 0, NULL);
+    ck_assert(!md_flow_members_lost(f, "sp", "s1", "ticks", 0));
+    ck_assert(!md_flow_members_lost(f, "nobody", "n1", "ticks", 5)); /* not tracked */
+    md_flow_begin(f, 0);
+    /* Not armed: counted, nothing asked for. */
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 100, 5 * MS, NULL);
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 3));
+    md_flow_resend_arm(f, &r, 2);
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 3)); /* unchanged */
+    ck_assert(!f->resend.requested);
+    md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 200, 10 * MS, NULL);
+    ck_assert(md_flow_members_lost(f, "hist", "h1", "ticks", 4));
+    ck_assert(f->svc[0].just_lost);
+    ck_assert(!f->svc[1].just_lost);
+    ck_assert(f->resend.requested);
+    /* Room as before: the service moves; the round goes out all the same. */
+    ck_assert_uint_eq(md_flow_room(f, 250, 256, 11 * MS), 1000 - 250);
+    ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
+    ck_assert(md_flow_members_lost(f, "hist", "h1", "ticks", 5));
+    ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
+    ck_assert_uint_eq(f->resend.left, 0);
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 6)); /* rounds used up */
+    ck_assert(!f->resend.requested);
+    md_resend_free(&r);
+    free(f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("md_resend");
     TCase *tc = tcase_create("resend");
@@ -256,6 +300,7 @@ int main(void) {
     tcase_add_test(tc, gone_service_is_not_resent);
     tcase_add_test(tc, end_waits_for_every_tick);
     tcase_add_test(tc, end_counts_first_reports);
+    tcase_add_test(tc, lost_member_resends_at_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
