@@ -43,7 +43,8 @@ tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev) {
     int64_t now = bus_mono_ns();
     md_flow_result res = md_flow_report(&svc->flow, r->service, r->instance, r->endpoint,
                                         r->subject, r->handled, now, &idx);
-    (void)md_flow_members_lost(&svc->flow, r->service, r->instance, r->endpoint, r->members_lost);
+    (void)md_flow_members_lost(&svc->flow, r->service, r->instance, r->endpoint, r->members_lost,
+                               now);
     uint64_t progress = 0;
     for (size_t i = 0; i < sizeof svc->gates / sizeof svc->gates[0]; i++) {
         md_flowctl_gate *g = svc->gates[i];
@@ -54,7 +55,8 @@ tb_status md_flowctl_on_report(bus_ctx *ctx, const void *ev) {
             res = MD_FLOW_RESUMED;
             progress = g->flow->svc[gi].progress;
         }
-        (void)md_flow_members_lost(g->flow, r->service, r->instance, r->endpoint, r->members_lost);
+        (void)md_flow_members_lost(g->flow, r->service, r->instance, r->endpoint, r->members_lost,
+                                   now);
     }
     pthread_cond_broadcast(&svc->flow_cond);
     pthread_mutex_unlock(&svc->flow_lock);
@@ -154,8 +156,8 @@ static void announce_stalls(md_flowctl_gate *g, size_t resend) {
             s->just_lost = false;
             bus_log(BUS_LOG_WARN,
                     "replay %s: an instance of %s expired without leaving (its partitions' ticks "
-                    "were lost until the hand-over); resending the last %zu ticks (round %u, %u "
-                    "left)",
+                    "were lost until the hand-over); resending the last %zu ticks (round %u, not "
+                    "counted against the %u left for stalls)",
                     g->source, s->name, resend, fl->resend.done, fl->resend.left);
         }
         if (!s->just_stalled) continue;

@@ -103,7 +103,7 @@ md_flow_result md_flow_report(md_flow *f, const char *service, const char *insta
 }
 
 bool md_flow_members_lost(md_flow *f, const char *service, const char *instance,
-                          const char *endpoint, uint64_t lost) {
+                          const char *endpoint, uint64_t lost, int64_t now_ns) {
     md_flow_instance *in = NULL;
     for (size_t i = 0; i < f->ninst && in == NULL; i++)
         if (strcmp(f->inst[i].instance, instance) == 0 &&
@@ -113,7 +113,11 @@ bool md_flow_members_lost(md_flow *f, const char *service, const char *instance,
     bool grew = in->lost_known && lost > in->lost;
     if (!in->lost_known || lost > in->lost) in->lost = lost;
     in->lost_known = true;
-    if (!grew || f->ring == NULL || !md_resend_request(&f->resend, f->ring)) return false;
+    if (!grew || f->ring == NULL || f->ring->count == 0) return false;
+    if (!f->resend.requested) {
+        if (f->resend.done > 0 && now_ns - f->round_ns < MD_FLOW_LOST_COALESCE_NS) return false;
+        f->resend.requested = true; /* outside the stalls' budget */
+    }
     for (size_t i = 0; i < f->nsvc; i++)
         if (strcmp(f->svc[i].name, service) == 0) f->svc[i].just_lost = true;
     return true;
@@ -143,6 +147,7 @@ void md_flow_resend_arm(md_flow *f, const md_resend_ring *ring, uint32_t rounds)
 }
 
 void md_flow_resent(md_flow *f, int64_t now_ns) {
+    f->round_ns = now_ns;
     for (size_t i = 0; i < f->nsvc; i++) {
         md_flow_service *s = &f->svc[i];
         if (s->dropped) continue;

@@ -90,8 +90,9 @@ typedef struct md_flow {
     /* this replay's resend rounds and ring (NULL: stalls drop at once) */
     md_resend_budget resend;
     const md_resend_ring *ring;
-    bool begun;  /* a replay began (md_flow_begin) */
-    bool at_end; /* its input is exhausted (md_flow_end) */
+    int64_t round_ns; /* when the last resend round went out (md_flow_resent) */
+    bool begun;       /* a replay began (md_flow_begin) */
+    bool at_end;      /* its input is exhausted (md_flow_end) */
 } md_flow;
 
 typedef enum {
@@ -114,13 +115,19 @@ md_flow_result md_flow_report(md_flow *f, const char *service, const char *insta
  * report). When it grew since the instance's earlier reports, an instance
  * of the service died and its partitions' ticks were lost until the others
  * took them over, which they have now: that asks for a resend round at once
- * (a replay armed with a ring and rounds left; marks just_lost), while the
- * lost ticks are still among the ring's. Waiting for the stall at the end
- * of the replay would be too late: a live instance keeps the service
- * moving, and by the end the lost ticks can be older than the ring. Returns
- * whether a round was asked for. */
+ * (marks just_lost), while the lost ticks are still among the ring's.
+ * Waiting for the stall at the end of the replay would be too late: a live
+ * instance keeps the service moving, and by the end the lost ticks can be
+ * older than the ring. Such a round does not spend the stalls' rounds (a
+ * kill would leave fewer for the stalls it causes), and it is not asked for
+ * again when one is pending or went out within MD_FLOW_LOST_COALESCE_NS:
+ * the report comes two membership periods after the expiry, the others take
+ * the partitions over within one, so that round already reached the new
+ * owners. Needs a replay armed with a ring (md_flow_resend_arm; rounds 0
+ * means never). Returns whether a round is pending for it. */
+#define MD_FLOW_LOST_COALESCE_NS (250 * INT64_C(1000000))
 bool md_flow_members_lost(md_flow *f, const char *service, const char *instance,
-                          const char *endpoint, uint64_t lost);
+                          const char *endpoint, uint64_t lost, int64_t now_ns);
 /* The replay begins: every known instance's baseline is its latest count,
  * every service's progress 0, nothing dropped. */
 void md_flow_begin(md_flow *f, int64_t now_ns);

@@ -248,9 +248,11 @@ END_TEST
 
 /* An instance that reports a member lost (another instance of its service
  * expired, its partitions taken over) asks for a round at once, while the
- * service keeps moving and nothing stalls; its first report is only the
- * baseline (entries that expired before it took part), and without a ring
- * or rounds left nothing is asked for. */
+ * service keeps moving and nothing stalls, without spending the stalls'
+ * rounds; a report within MD_FLOW_LOST_COALESCE_NS of the last round is
+ * covered by it. The first report of an instance is only the baseline
+ * (entries that expired before it took part); without a ring nothing is
+ * asked for. */
 START_TEST(lost_member_resends_at_once) {
     md_flow *f = calloc(1, sizeof *f);
     ck_assert_ptr_nonnull(f);
@@ -261,30 +263,43 @@ START_TEST(lost_member_resends_at_once) {
     ticks_from(t, 10, 1);
     md_resend_push(&r, t, 10);
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 0, 0, NULL);
-    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 2)); /* baseline */
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 2, 0)); /* baseline */
     md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 0, 0, NULL);
-    ck_assert(!md_flow_members_lost(f, "sp", "s1", "ticks", 0));
-    ck_assert(!md_flow_members_lost(f, "nobody", "n1", "ticks", 5)); /* not tracked */
+    ck_assert(!md_flow_members_lost(f, "sp", "s1", "ticks", 0, 0));
+    ck_assert(!md_flow_members_lost(f, "nobody", "n1", "ticks", 5, 0)); /* not tracked */
     md_flow_begin(f, 0);
     /* Not armed: counted, nothing asked for. */
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 100, 5 * MS, NULL);
-    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 3));
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 3, 5 * MS));
     md_flow_resend_arm(f, &r, 2);
-    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 3)); /* unchanged */
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 3, 6 * MS)); /* unchanged */
     ck_assert(!f->resend.requested);
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 200, 10 * MS, NULL);
-    ck_assert(md_flow_members_lost(f, "hist", "h1", "ticks", 4));
+    ck_assert(md_flow_members_lost(f, "hist", "h1", "ticks", 4, 10 * MS));
     ck_assert(f->svc[0].just_lost);
     ck_assert(!f->svc[1].just_lost);
     ck_assert(f->resend.requested);
+    /* sp reports its own loss before the round went out: the same round. */
+    ck_assert(md_flow_members_lost(f, "sp", "s1", "ticks", 1, 11 * MS));
+    ck_assert(f->svc[1].just_lost);
     /* Room as before: the service moves; the round goes out all the same. */
     ck_assert_uint_eq(md_flow_room(f, 250, 256, 11 * MS), 1000 - 250);
     ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
-    ck_assert(md_flow_members_lost(f, "hist", "h1", "ticks", 5));
-    ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
-    ck_assert_uint_eq(f->resend.left, 0);
-    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 6)); /* rounds used up */
+    md_flow_resent(f, 12 * MS);
+    ck_assert_uint_eq(f->resend.left, 2); /* the stalls' rounds are all left */
+    /* A later report of the same loss, within the coalescing time: covered. */
+    ck_assert(
+        !md_flow_members_lost(f, "hist", "h1", "ticks", 5, 12 * MS + MD_FLOW_LOST_COALESCE_NS - 1));
     ck_assert(!f->resend.requested);
+    /* Another loss later: another round. */
+    ck_assert(
+        md_flow_members_lost(f, "hist", "h1", "ticks", 6, 12 * MS + MD_FLOW_LOST_COALESCE_NS));
+    ck_assert_uint_eq(md_resend_take(&f->resend, &r), 10);
+    ck_assert_uint_eq(f->resend.done, 2);
+    ck_assert_uint_eq(f->resend.left, 2);
+    /* Disarmed: nothing. */
+    md_flow_resend_arm(f, NULL, 0);
+    ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 7, 900 * MS));
     md_resend_free(&r);
     free(f);
 }
