@@ -12,6 +12,13 @@
  *   run started after them, alone, equals them too;
  * - checks isolation: no fill of the live account is on a backtest symbol,
  *   every fill of a run is on its own symbols;
+ * - checks that the live account traded exactly as it would have without
+ *   the backtests: the test records the simulator's DAX ticks itself from
+ *   before the live strategy starts, computes the sma_cross 2/4 crossings
+ *   on them (tests/support/tb_eustock.c), and every signal of the live
+ *   account from its first one on is a computed crossing and every crossing
+ *   a signal, each with one fill of qty 1 at the next tick's price and time
+ *   (event time, no slippage), and nothing else;
  * - runs a 3 x 2 grid: 6 children, ranked by sharpe;
  * - cancels a slow paced run: its replay reports `canceled` within a second
  *   and its (partial) report is still served. */
@@ -19,12 +26,15 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <nats/nats.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tb_eustock.h"
+#include "tb_invariants.h"
 #include "tb_services.h"
 #include "tb_test.h"
 #include "test_gateway_fixture.h"
@@ -48,6 +58,21 @@ static tb_eustock eu;
 static tb_eu_fill want[TB_EU_MAX_FILLS];
 static size_t nwant;
 
+/* The simulator's DAX ticks as the test heard them (a NATS callback
+ * thread adds, the main thread reads after unsubscribing). */
+typedef struct live_tick {
+    uint64_t seq;
+    int64_t ts;
+    tb_fixed price; /* as signal-processing prices a tick: last, else the mid */
+} live_tick;
+static struct {
+    pthread_mutex_t mu;
+    live_tick *v;
+    size_t n, cap;
+    int bad;
+} heard = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static natsSubscription *live_sub;
+
 static void setup(void) {
     tb_test_config(&cfg, "backtest-test");
     conn = tb_test_conn(&cfg);
@@ -64,6 +89,11 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+    if (live_sub) natsSubscription_Destroy(live_sub);
+    live_sub = NULL;
+    free(heard.v);
+    heard.v = NULL;
+    heard.n = heard.cap = 0;
     gw_stop(&gw);
     tb_services_stop(children, N_SERVICES);
     PQfinish(pg);
@@ -80,10 +110,181 @@ static void start_all(void) {
      * parallel suites) a batch may take seconds, which is not a stall. */
     setenv("MD_REPLAY_STALL_MS", "30000", 1);
     /* The live simulator: 4 symbols, 20 ticks/s. */
-    static const char *const env[N_SERVICES] = {"MD_RATE=20", "EXEC_SLIPPAGE_BPS=0"};
+    static const char *const env[N_SERVICES] = {"MD_RATE=20", NULL, NULL, "EXEC_SLIPPAGE_BPS=0"};
     tb_services_start(conn, services, env, N_SERVICES, tag, log_path, children);
     gw_start(&gw, tag, NULL);
     gw_admin_key(admin, sizeof admin);
+}
+
+/* signal-processing's price of a tick (sp_tick_price): the last trade,
+ * else (bid + ask) / 2 rounded half to even in 1e-8 units; 0: none. */
+static tb_fixed tick_price(const tb_tick *t) {
+    if (t->last > 0) return t->last;
+    if (t->bid <= 0 || t->ask <= 0) return 0;
+    __int128 sum = (__int128)t->bid + t->ask;
+    tb_fixed mid = (tb_fixed)(sum / 2);
+    if ((sum & 1) && (mid & 1)) mid++;
+    return mid;
+}
+
+static void on_live_tick(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg) {
+    (void)nc, (void)sub, (void)arg;
+    tb_tick t;
+    tb_status s =
+        tb_decode(&tb_tick_desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &t, NULL);
+    pthread_mutex_lock(&heard.mu);
+    if (s != TB_OK || tick_price(&t) <= 0) {
+        heard.bad++;
+    } else {
+        if (heard.n == heard.cap) {
+            size_t cap = heard.cap ? 2 * heard.cap : 1024;
+            live_tick *v = realloc(heard.v, cap * sizeof *v);
+            if (v == NULL) {
+                heard.bad++;
+                goto out;
+            }
+            heard.v = v;
+            heard.cap = cap;
+        }
+        heard.v[heard.n++] = (live_tick){.seq = t.seq, .ts = t.ts, .price = tick_price(&t)};
+    }
+out:
+    pthread_mutex_unlock(&heard.mu);
+    natsMsg_Destroy(m);
+}
+
+/* Records the simulator's DAX ticks from now on. */
+static void hear_live_ticks(void) {
+    natsConnection *nc = bus_conn_nats(conn);
+    ck_assert_int_eq(natsConnection_Subscribe(&live_sub, nc, "md.tick.DAX", on_live_tick, NULL),
+                     NATS_OK);
+    ck_assert_int_eq(natsSubscription_SetPendingLimits(live_sub, 1000000, 256 * 1024 * 1024),
+                     NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+}
+
+/* A time PostgreSQL kept (microseconds, rounded to the nearest) is ns. */
+static bool near_us(long long us, int64_t ns) {
+    long long d = us * 1000 - (long long)ns;
+    return d >= -500 && d <= 500;
+}
+
+/* The live account's signals and fills against the sma_cross 2/4 crossings
+ * of the ticks heard: equal one by one from its first signal on, up to the
+ * last tick heard (see the top of the file). */
+static void check_live(const char *acct) {
+    ck_assert_int_eq(natsSubscription_Unsubscribe(live_sub), NATS_OK);
+    pthread_mutex_lock(&heard.mu);
+    size_t n = heard.n;
+    int bad = heard.bad;
+    pthread_mutex_unlock(&heard.mu);
+    ck_assert_msg(bad == 0, "%d DAX ticks not decoded or without a price", bad);
+    ck_assert_uint_gt(n, 50);
+    static tb_eustock tk;
+    if (n > TB_EU_MAX_CLOSES) n = TB_EU_MAX_CLOSES; /* the first ones are enough */
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(i == 0 || heard.v[i].seq == heard.v[i - 1].seq + 1,
+                      "DAX ticks heard jump from #%llu to #%llu",
+                      (unsigned long long)heard.v[i - 1].seq, (unsigned long long)heard.v[i].seq);
+        tk.closes[i] = heard.v[i].price;
+        tk.times[i] = heard.v[i].ts;
+    }
+    tk.nclose = n;
+    uint64_t first = heard.v[0].seq, last = heard.v[n - 1].seq;
+    static tb_eu_fill calc[TB_EU_MAX_FILLS];
+    size_t ncalc = tb_eu_sma_fills(&tk, 2, 4, calc);
+
+    /* Its signals whose fill tick was heard; wait for their fills to be booked. */
+    const char *p[2] = {acct, NULL};
+    char lastbuf[32];
+    snprintf(lastbuf, sizeof lastbuf, "%llu", (unsigned long long)last);
+    p[1] = lastbuf;
+    int64_t end = bus_mono_ns() + INT64_C(30000000000);
+    PGresult *sg = NULL;
+    for (;;) {
+        PQclear(sg);
+        sg = PQexecParams(pg,
+                          "SELECT s.tick_seq, s.side, s.fill_price::text, s.fill_seq, "
+                          "(SELECT count(*) FROM fills f JOIN orders o USING (order_id) "
+                          "JOIN applied_fills a USING (fill_id) WHERE o.signal_id = s.signal_id) "
+                          "FROM signals s WHERE s.account = $1 AND s.fill_seq <= $2::bigint "
+                          "ORDER BY s.tick_seq",
+                          2, NULL, p, NULL, NULL, 0);
+        ck_assert_msg(PQresultStatus(sg) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+        int unbooked = 0;
+        for (int i = 0; i < PQntuples(sg); i++) unbooked += atoll(PQgetvalue(sg, i, 4)) == 0;
+        if (unbooked == 0) break;
+        ck_assert_msg(bus_mono_ns() < end, "%s: %d of %d signals without a booked fill after 30 s",
+                      acct, unbooked, PQntuples(sg));
+        usleep(200000);
+    }
+    size_t nsig = (size_t)PQntuples(sg);
+    ck_assert_msg(nsig >= 3, "%s: %zu signals in %zu ticks", acct, nsig, n);
+    uint64_t f0 = strtoull(PQgetvalue(sg, 0, 0), NULL, 10);
+    ck_assert_msg(f0 > first, "%s: first signal on #%llu, before the first tick heard #%llu", acct,
+                  (unsigned long long)f0, (unsigned long long)first);
+    size_t k = 0; /* the first computed crossing on or after the first signal */
+    while (k < ncalc && first + calc[k].signal_seq - 1 < f0) k++;
+    ck_assert_msg(ncalc - k == nsig, "%s: %zu signals from #%llu to #%llu, %zu crossings computed",
+                  acct, nsig, (unsigned long long)f0, (unsigned long long)last, ncalc - k);
+    for (size_t i = 0; i < nsig; i++) {
+        const tb_eu_fill *w = &calc[k + i];
+        uint64_t seq = strtoull(PQgetvalue(sg, (int)i, 0), NULL, 10);
+        uint64_t fseq = strtoull(PQgetvalue(sg, (int)i, 3), NULL, 10);
+        int side = strcmp(PQgetvalue(sg, (int)i, 1), "buy") == 0 ? 1 : -1;
+        tb_fixed px;
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(sg, (int)i, 2), &px), TB_OK);
+        ck_assert_msg(seq == first + w->signal_seq - 1 && side == w->side && fseq == seq + 1 &&
+                          px == w->price,
+                      "%s signal %zu: #%llu side %d, fill #%llu at %lld; computed #%llu side %d "
+                      "at %lld",
+                      acct, i, (unsigned long long)seq, side, (unsigned long long)fseq,
+                      (long long)px, (unsigned long long)(first + w->signal_seq - 1), w->side,
+                      (long long)w->price);
+    }
+    PQclear(sg);
+
+    /* Exactly one fill per signal, at the fill tick's price and time (kept
+     * in microseconds), and no other fill up to the last tick heard. */
+    char lastts[32];
+    snprintf(lastts, sizeof lastts, "%lld", (long long)(heard.v[n - 1].ts / 1000));
+    p[1] = lastts;
+    PGresult *fr = PQexecParams(pg,
+                                "SELECT o.signal_id, f.side, f.price::text, "
+                                "(extract(epoch FROM f.ts) * 1000000)::bigint, f.qty::text, "
+                                "f.symbol FROM fills f JOIN orders o USING (order_id) "
+                                "WHERE f.account = $1 AND f.ts <= to_timestamp($2::bigint / 1e6) "
+                                "ORDER BY f.ts, f.fill_id",
+                                2, NULL, p, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(fr) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+    ck_assert_msg((size_t)PQntuples(fr) == nsig,
+                  "%s: %d fills up to the last tick heard, %zu "
+                  "signals",
+                  acct, PQntuples(fr), nsig);
+    for (size_t i = 0; i < nsig; i++) {
+        const tb_eu_fill *w = &calc[k + i];
+        const char *sid = PQgetvalue(fr, (int)i, 0), *dash = strrchr(sid, '-');
+        ck_assert_ptr_nonnull(dash);
+        tb_fixed px, qty;
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(fr, (int)i, 2), &px), TB_OK);
+        ck_assert_int_eq(tb_fixed_parse_cstr(PQgetvalue(fr, (int)i, 4), &qty), TB_OK);
+        ck_assert_msg(strtoull(dash + 1, NULL, 10) == first + w->signal_seq - 1 &&
+                          strcmp(PQgetvalue(fr, (int)i, 1), w->side > 0 ? "buy" : "sell") == 0 &&
+                          px == w->price &&
+                          near_us(atoll(PQgetvalue(fr, (int)i, 3)), tk.times[w->signal_seq]) &&
+                          qty == TB_FIXED_SCALE && strcmp(PQgetvalue(fr, (int)i, 5), "DAX") == 0,
+                      "%s fill %zu: %s %s %s x %s at %s us; want #%llu %s %lld at %lld us", acct, i,
+                      sid, PQgetvalue(fr, (int)i, 1), PQgetvalue(fr, (int)i, 2),
+                      PQgetvalue(fr, (int)i, 4), PQgetvalue(fr, (int)i, 3),
+                      (unsigned long long)(first + w->signal_seq - 1), w->side > 0 ? "buy" : "sell",
+                      (long long)w->price, (long long)tk.times[w->signal_seq] / 1000);
+    }
+    PQclear(fr);
+    char msg[512];
+    ck_assert_msg(tb_check_exactness(pg, acct, msg, sizeof msg), "%s: %s", acct, msg);
+    printf("backtest: live account %s: %zu DAX ticks heard, %zu signals from #%llu, each filled "
+           "as computed\n",
+           acct, n, nsig, (unsigned long long)f0);
 }
 
 /* A live account trading DAX from the simulator with sma_cross 2/4. */
@@ -271,6 +472,7 @@ static const char *const DAX_BODY =
     "\"speed\":%s}";
 
 START_TEST(backtests_beside_live_trading) {
+    hear_live_ticks();
     start_all();
     char live[64];
     snprintf(live, sizeof live, "%sL", tag);
@@ -457,6 +659,9 @@ START_TEST(backtests_beside_live_trading) {
     http(&r, "GET", path, NULL);
     ck_assert_msg(r.status == 200 && r.body && strstr(r.body, "<svg"), "svg: %ld", r.status);
     http_free(&r);
+
+    /* The live account, all along beside the runs, as if they never ran. */
+    check_live(live);
 }
 END_TEST
 
