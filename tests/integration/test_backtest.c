@@ -1,4 +1,4 @@
-/* Backtests over REST beside live trading (issue #10).
+/* Backtests over REST beside live trading.
  *
  * The whole platform runs with a live simulator (MD_MODE=sim feeding DAX,
  * SMI, CAC, FTSE) and a live sma_cross strategy trading a live account on
@@ -7,7 +7,9 @@
  * - sends bad requests: each gets its 4xx and no backtest appears;
  * - runs the EuStock DAX sma_cross 5/20 backtest twice at once at full
  *   speed and once paced (a trading day per millisecond): every fill of each
- *   equals the independent computation (tests/support/tb_eustock.c), the
+ *   equals the independent computation (tests/support/tb_eustock.c), every
+ *   statistic of each report equals a second implementation of the README's
+ *   definitions here (check_statistics), the
  *   three reports are equal field by field (but their ids), and a fourth
  *   run started after them, alone, equals them too;
  * - checks isolation: no fill of the live account is on a backtest symbol,
@@ -451,6 +453,113 @@ static void check_trades(const char *id, json_t *rep) {
            json_is_number(json_object_get(rep, "sharpe")) ? "computed" : "null");
 }
 
+/* A report's double: within 6 significant digits (the gateway rounds to
+ * them) of the value computed here. */
+static void near(const char *id, json_t *rep, const char *k, double computed) {
+    json_t *v = json_object_get(rep, k);
+    ck_assert_msg(json_is_number(v), "%s: %s is not a number", id, k);
+    double got = json_number_value(v);
+    ck_assert_msg(fabs(got - computed) <= 1e-5 * fabs(computed) + 1e-12,
+                  "%s: %s %.9g, computed %.9g", id, k, got, computed);
+}
+
+/* A report's exact money field equals v (fixed point). */
+static void money(const char *id, json_t *rep, const char *k, tb_fixed v) {
+    const char *txt = json_string_value(json_object_get(rep, k));
+    ck_assert_msg(txt != NULL, "%s: %s is not a decimal string", id, k);
+    tb_fixed got;
+    ck_assert_int_eq(tb_fixed_parse_cstr(txt, &got), TB_OK);
+    ck_assert_msg(got == v, "%s: %s %s, computed %lld (1e-8 units)", id, k, txt, (long long)v);
+}
+
+/* num / den rounded half to even (den > 0). */
+static tb_fixed div_even(__int128 num, long long den) {
+    __int128 q = num / den, r = num % den;
+    if (r < 0) r = -r;
+    if (2 * r > den || (2 * r == den && (q & 1))) q += num < 0 ? -1 : 1;
+    return (tb_fixed)q;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The report's equity and trade statistics against a second implementation
+ * of the README's definitions (actors/analytics/README.md), from the
+ * computed fills and the file's closes alone: the equity at every close,
+ * its daily returns (P = 252, no risk-free rate), the round trips. */
+static void check_statistics(const char *id, json_t *rep) {
+    size_t n = eu.nclose;
+    static double eq[TB_EU_MAX_CLOSES];
+    __int128 cash = (__int128)1000000 * TB_FIXED_SCALE;
+    long long pos = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (; k < nwant && want[k].ts_us * 1000 == eu.times[i]; k++) {
+            cash -= (__int128)want[k].side * want[k].price;
+            pos += want[k].side;
+        }
+        eq[i] = (double)(cash + (__int128)pos * eu.closes[i]) / TB_FIXED_SCALE;
+    }
+    ck_assert_uint_eq(k, nwant);
+    /* Daily returns: one close a UTC day. */
+    static double r[TB_EU_MAX_CLOSES], sorted[TB_EU_MAX_CLOSES];
+    size_t nr = n - 1;
+    double mean = 0, down = 0;
+    for (size_t i = 1; i < n; i++) {
+        r[i - 1] = eq[i] / eq[i - 1] - 1;
+        mean += r[i - 1];
+        if (r[i - 1] < 0) down += r[i - 1] * r[i - 1];
+    }
+    mean /= (double)nr;
+    double var = 0;
+    for (size_t i = 0; i < nr; i++) var += (r[i] - mean) * (r[i] - mean);
+    double sd = sqrt(var / (double)(nr - 1)), P = 252;
+    ck_assert_int_eq(json_integer_value(json_object_get(rep, "returns")), (json_int_t)nr);
+    near(id, rep, "volatility", sd * sqrt(P));
+    near(id, rep, "sharpe", mean / sd * sqrt(P));
+    near(id, rep, "sortino", mean / sqrt(down / (double)nr) * sqrt(P));
+    double years = (double)(eu.times[n - 1] - eu.times[0]) / 1e9 / (365.25 * 86400);
+    double cagr = pow(eq[n - 1] / eq[0], 1 / years) - 1;
+    near(id, rep, "cagr", cagr);
+    double peak = eq[0], mdd = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (eq[i] > peak) peak = eq[i];
+        if ((peak - eq[i]) / peak > mdd) mdd = (peak - eq[i]) / peak;
+    }
+    near(id, rep, "max_drawdown", mdd);
+    near(id, rep, "calmar", cagr / mdd);
+    memcpy(sorted, r, nr * sizeof *r);
+    qsort(sorted, nr, sizeof *sorted, cmp_double);
+    near(id, rep, "var_95", -sorted[(size_t)ceil(0.05 * (double)nr) - 1]);
+    /* Round trips: want[] alternates opening and closing one unit. */
+    __int128 win_sum = 0, loss_sum = 0;
+    long long wins = 0, losses = 0, trips = 0;
+    int64_t in_market = 0;
+    for (size_t i = 0; i < nwant; i += 2) {
+        int64_t exit_ns = i + 1 < nwant ? want[i + 1].ts_us * 1000 : eu.times[n - 1];
+        in_market += exit_ns - want[i].ts_us * 1000;
+        if (i + 1 >= nwant) break;
+        __int128 pnl = (__int128)want[i].side * (want[i + 1].price - want[i].price);
+        trips++;
+        if (pnl > 0) win_sum += pnl, wins++;
+        if (pnl < 0) loss_sum += pnl, losses++;
+    }
+    near(id, rep, "exposure", (double)in_market / (double)(eu.times[n - 1] - eu.times[0]));
+    near(id, rep, "profit_factor", (double)win_sum / (double)-loss_sum);
+    money(id, rep, "avg_win", div_even(win_sum, wins));
+    money(id, rep, "avg_loss", div_even(loss_sum, losses));
+    money(id, rep, "expectancy", div_even(win_sum + loss_sum, trips));
+    money(id, rep, "fees", 0);
+    printf("backtest %s: cagr %.6g, volatility %.6g, sharpe %.6g, sortino %.6g, max drawdown "
+           "%.6g, var_95 %.6g, exposure %.6g, profit factor %.6g: as computed here\n",
+           id, cagr, sd * sqrt(P), mean / sd * sqrt(P), mean / sqrt(down / (double)nr) * sqrt(P),
+           mdd, -sorted[(size_t)ceil(0.05 * (double)nr) - 1],
+           (double)in_market / (double)(eu.times[n - 1] - eu.times[0]),
+           (double)win_sum / (double)-loss_sum);
+}
+
 /* Fills on symbols of the pattern (LIKE) of account. */
 static long long fills_like(const char *acct, const char *like, bool match) {
     const char *p[] = {acct, like};
@@ -514,6 +623,7 @@ START_TEST(backtests_beside_live_trading) {
         json_decref(st);
         reps[i] = report(ids[i]);
         check_trades(ids[i], reps[i]);
+        check_statistics(ids[i], reps[i]);
     }
     /* The same run again, alone (the simulator still live). */
     snprintf(body, sizeof body, DAX_BODY, "0");
