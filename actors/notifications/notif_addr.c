@@ -89,9 +89,10 @@ static bool host_name_ok(const char *s) {
 static tb_status parse_entry(const char *s, notif_allow_entry *e, tb_error *err) {
     memset(e, 0, sizeof *e);
     char buf[256];
-    if (strlen(s) >= sizeof buf)
+    size_t len = strlen(s);
+    if (len >= sizeof buf)
         return tb_error_set(err, TB_INVALID, NULL, "NOTIF_WEBHOOK_ALLOW: entry too long");
-    snprintf(buf, sizeof buf, "%s", s);
+    memcpy(buf, s, len + 1);
     char *slash = strchr(buf, '/');
     if (slash) *slash = '\0';
     int max = 0;

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ typedef struct nt_rx {
     pthread_mutex_t lock;
     nt_req *reqs;
     size_t n, cap;
-    volatile int stop;
+    atomic_int stop; /* set by the main thread, read by the receiver */
 } nt_rx;
 
 /* Value of header name in the header block hdr ("" when absent). */
