@@ -571,68 +571,69 @@ tb_status risk_store_is_backtest(PGconn *c, const char *account, bool *backtest,
     return TB_OK;
 }
 
-/* Runs sql with the accounts as $1 (text[]) and sets out[i] for every
- * accounts[i] the query returns (its one column). */
-static tb_status accounts_where(PGconn *c, const char *sql, const char *const *accounts, size_t n,
-                                bool *out, tb_error *err) {
-    for (size_t i = 0; i < n; i++) out[i] = false;
-    if (n == 0) return TB_OK;
+/* Runs sql with the n accounts as $1 (text[]); the caller reads *r, whose
+ * first column is an account, and clears it. */
+static tb_status accounts_query(PGconn *c, const char *sql, const char *const *accounts, size_t n,
+                                PGresult **r, tb_error *err) {
     bus_pgarray a;
     bus_pgarray_init(&a);
     for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, accounts[i]);
     const char *p[1] = {bus_pgarray_finish(&a)};
-    PGresult *r = NULL;
     tb_status s =
-        p[0] == NULL ? tb_error_set(err, TB_NOMEM, NULL, NULL) : bus_pg_exec(c, sql, 1, p, &r, err);
-    for (int row = 0; s == TB_OK && row < PQntuples(r); row++)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(accounts[i], PQgetvalue(r, row, 0)) == 0) out[i] = true;
-    PQclear(r);
+        p[0] == NULL ? tb_error_set(err, TB_NOMEM, NULL, NULL) : bus_pg_exec(c, sql, 1, p, r, err);
     bus_pgarray_close(&a);
     return s;
 }
 
+/* The index of row's account (first column) in accounts, or n. */
+static size_t account_of_row(const PGresult *r, int row, const char *const *accounts, size_t n) {
+    size_t i = 0;
+    while (i < n && strcmp(accounts[i], PQgetvalue(r, row, 0)) != 0) i++;
+    return i;
+}
+
 tb_status risk_store_backtests(PGconn *c, const char *const *accounts, size_t n, bool *out,
                                tb_error *err) {
-    return accounts_where(c,
-                          "SELECT l.account FROM risk_limits_effective l "
-                          "WHERE l.account = ANY($1::text[]) AND l.backtest "
-                          "AND NOT l.kill_switch "
-                          "AND NOT COALESCE((SELECT kill_switch FROM risk_global), false)",
-                          accounts, n, out, err);
+    for (size_t i = 0; i < n; i++) out[i] = false;
+    if (n == 0) return TB_OK;
+    PGresult *r = NULL;
+    tb_status s = accounts_query(c,
+                                 "SELECT l.account FROM risk_limits_effective l "
+                                 "WHERE l.account = ANY($1::text[]) AND l.backtest "
+                                 "AND NOT l.kill_switch "
+                                 "AND NOT COALESCE((SELECT kill_switch FROM risk_global), false)",
+                                 accounts, n, &r, err);
+    for (int row = 0; s == TB_OK && row < PQntuples(r); row++) {
+        size_t i = account_of_row(r, row, accounts, n);
+        if (i < n) out[i] = true;
+    }
+    PQclear(r);
+    return s;
 }
 
 tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
                                risk_unsettled *out, tb_error *err) {
     for (size_t i = 0; i < n; i++) out[i] = (risk_unsettled){0};
     if (n == 0) return TB_OK;
-    bus_pgarray a;
-    bus_pgarray_init(&a);
-    for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, accounts[i]);
-    const char *p[1] = {bus_pgarray_finish(&a)};
     PGresult *r = NULL;
-    tb_status s =
-        p[0] == NULL
-            ? tb_error_set(err, TB_NOMEM, NULL, NULL)
-            : bus_pg_exec(
-                  c,
-                  "SELECT u.a, u.what FROM (SELECT a, COALESCE("
-                  "(SELECT 'trading-execution has not finished order ' || o.order_id || ' (' || "
-                  "o.status || ')' FROM orders o WHERE o.account = a AND o.type = 'market' "
-                  "AND o.status IN " OPEN_STATUSES " LIMIT 1), "
-                  "(SELECT 'position-management has not booked fill ' || f.fill_id "
-                  "FROM fills f WHERE f.account = a AND NOT EXISTS "
-                  "(SELECT 1 FROM applied_fills p WHERE p.fill_id = f.fill_id) LIMIT 1)) AS what "
-                  "FROM unnest($1::text[]) AS a) AS u WHERE u.what IS NOT NULL",
-                  1, p, &r, err);
-    for (int row = 0; s == TB_OK && row < PQntuples(r); row++)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(accounts[i], PQgetvalue(r, row, 0)) == 0) {
-                out[i].open = true;
-                snprintf(out[i].what, sizeof out[i].what, "%s", PQgetvalue(r, row, 1));
-            }
+    tb_status s = accounts_query(
+        c,
+        "SELECT u.a, u.what FROM (SELECT a, COALESCE("
+        "(SELECT 'trading-execution has not finished order ' || o.order_id || ' (' || "
+        "o.status || ')' FROM orders o WHERE o.account = a AND o.type = 'market' "
+        "AND o.status IN " OPEN_STATUSES " LIMIT 1), "
+        "(SELECT 'position-management has not booked fill ' || f.fill_id "
+        "FROM fills f WHERE f.account = a AND NOT EXISTS "
+        "(SELECT 1 FROM applied_fills p WHERE p.fill_id = f.fill_id) LIMIT 1)) AS what "
+        "FROM unnest($1::text[]) AS a) AS u WHERE u.what IS NOT NULL",
+        accounts, n, &r, err);
+    for (int row = 0; s == TB_OK && row < PQntuples(r); row++) {
+        size_t i = account_of_row(r, row, accounts, n);
+        if (i == n) continue;
+        out[i].open = true;
+        snprintf(out[i].what, sizeof out[i].what, "%s", PQgetvalue(r, row, 1));
+    }
     PQclear(r);
-    bus_pgarray_close(&a);
     return s;
 }
 

@@ -18,6 +18,19 @@ static void ticks_from(tb_tick *t, size_t n, uint64_t first_seq) {
     }
 }
 
+/* A flow of window 1000 and stall time 100 ms, and a ring r holding ten
+ * ticks (the caller frees both). */
+static md_flow *flow_with_ring(md_resend_ring *r) {
+    md_flow *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    md_flow_init(f, 1000, 100 * MS);
+    ck_assert(md_resend_init(r, 2000));
+    tb_tick t[10];
+    ticks_from(t, 10, 1);
+    md_resend_push(r, t, 10);
+    return f;
+}
+
 START_TEST(capacity_is_two_windows) {
     ck_assert_uint_eq(md_resend_capacity(20000), 40000);
     ck_assert_uint_eq(md_resend_capacity(256), 512);
@@ -136,14 +149,8 @@ END_TEST
 /* A service without a live worker (nothing finished since the replay
  * began, or since its last round) is dropped without spending a round. */
 START_TEST(gone_service_is_not_resent) {
-    md_flow *f = calloc(1, sizeof *f);
-    ck_assert_ptr_nonnull(f);
-    md_flow_init(f, 1000, 100 * MS);
     md_resend_ring r;
-    ck_assert(md_resend_init(&r, 2000));
-    tb_tick t[10];
-    ticks_from(t, 10, 1);
-    md_resend_push(&r, t, 10);
+    md_flow *f = flow_with_ring(&r);
     md_flow_report(f, "gone", "g1", "ticks", "md.tick.>", 50, 0, NULL);
     md_flow_report(f, "live", "l1", "ticks", "md.tick.>", 0, 0, NULL);
     md_flow_begin(f, 0);
@@ -190,14 +197,8 @@ END_TEST
 /* At the end of the input a service short of everything published stalls
  * with a want of a whole window (lag 0 is needed), and gets a round. */
 START_TEST(end_waits_for_every_tick) {
-    md_flow *f = calloc(1, sizeof *f);
-    ck_assert_ptr_nonnull(f);
-    md_flow_init(f, 1000, 100 * MS);
     md_resend_ring r;
-    ck_assert(md_resend_init(&r, 2000));
-    tb_tick t[10];
-    ticks_from(t, 10, 1);
-    md_resend_push(&r, t, 10);
+    md_flow *f = flow_with_ring(&r);
     md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 0, 0, NULL);
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 0, 0, NULL);
     md_flow_begin(f, 0);
@@ -254,14 +255,8 @@ END_TEST
  * (entries that expired before it took part); without a ring nothing is
  * asked for. */
 START_TEST(lost_member_resends_at_once) {
-    md_flow *f = calloc(1, sizeof *f);
-    ck_assert_ptr_nonnull(f);
-    md_flow_init(f, 1000, 100 * MS);
     md_resend_ring r;
-    ck_assert(md_resend_init(&r, 2000));
-    tb_tick t[10];
-    ticks_from(t, 10, 1);
-    md_resend_push(&r, t, 10);
+    md_flow *f = flow_with_ring(&r);
     md_flow_report(f, "hist", "h1", "ticks", "md.tick.>", 0, 0, NULL);
     ck_assert(!md_flow_members_lost(f, "hist", "h1", "ticks", 2, 0)); /* baseline */
     md_flow_report(f, "sp", "s1", "ticks", "md.tick.>", 0, 0, NULL);
