@@ -121,6 +121,11 @@ typedef struct bus_endpoint {
      * of a key's messages in order; during a hand-over two may briefly both
      * see a key, so handlers stay idempotent. Needs BUS_NEEDS_REDIS. */
     int partition_token;
+    /* With partition_token: when the token holds this character, only what
+     * comes before its first one is the key (signal-processing: '-', so
+     * that a backtest run's symbols bt<N>-DAX and bt<N>-FTSE are one key and
+     * one instance sees the run's ticks in file order). 0: the whole token. */
+    char partition_key_end;
     bus_stream_opts stream; /* BUS_STREAM only */
     bool every_instance;    /* BUS_EVENT: no queue group, every copy gets it */
 } bus_endpoint;

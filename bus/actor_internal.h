@@ -139,7 +139,9 @@ void bus_dispatch_core_batch(natsConnection *nc, natsSubscription *sub, natsMsg 
 
 /* partition.c */
 int bus_partitions(void);
-int bus_partition_of(const char *subject, int token, int nparts);
+/* The partition of subject's key: token `token` (from 1), cut at the first
+ * key_end when it holds one (0: never). */
+int bus_partition_of(const char *subject, int token, char key_end, int nparts);
 uint64_t bus_partition_mask(const char *const *members, size_t n, const char *self, int nparts);
 tb_status bus_partition_start(bus_actor *a, tb_error *err);
 void bus_partition_leave(bus_actor *a);

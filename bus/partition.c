@@ -68,7 +68,7 @@ static uint64_t mix(uint64_t x) { /* splitmix64's finaliser */
 
 #define FNV_BASIS UINT64_C(14695981039346656037)
 
-int bus_partition_of(const char *subject, int token, int nparts) {
+int bus_partition_of(const char *subject, int token, char key_end, int nparts) {
     const char *p = subject;
     for (int i = 1; i < token && p; i++) {
         p = strchr(p, '.');
@@ -77,6 +77,8 @@ int bus_partition_of(const char *subject, int token, int nparts) {
     if (p == NULL || nparts <= 1) return 0;
     const char *end = strchr(p, '.');
     size_t n = end ? (size_t)(end - p) : strlen(p);
+    const char *cut = key_end ? memchr(p, key_end, n) : NULL;
+    if (cut) n = (size_t)(cut - p);
     return (int)(mix(fnv1a(p, n, FNV_BASIS)) % (uint64_t)nparts);
 }
 
@@ -215,6 +217,6 @@ void bus_partition_leave(bus_actor *a) {
 }
 
 bool bus_partition_owns(ep_state *e, const char *subject) {
-    int p = bus_partition_of(subject, e->ep->partition_token, e->nparts);
+    int p = bus_partition_of(subject, e->ep->partition_token, e->ep->partition_key_end, e->nparts);
     return (atomic_load_explicit(&e->part_mask, memory_order_relaxed) >> p) & 1;
 }

@@ -120,8 +120,9 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     "count(*) FILTER (WHERE COALESCE(reserve_price, limit_price, stop_price) IS NULL) "            \
     "AS unpriced FROM orders WHERE account = $1 AND status IN " OPEN_STATUSES                      \
     " GROUP BY symbol) o "                                                                         \
-    "FULL JOIN (SELECT symbol, qty, COALESCE(last_price, avg_cost) AS mark FROM positions "        \
-    "WHERE account = $1 AND qty <> 0) p USING (symbol)) x) bp"
+    "FULL JOIN (SELECT symbol, qty, CASE WHEN (SELECT COALESCE(bool_or(backtest), false) "         \
+    "FROM risk_limits WHERE account = $1) THEN avg_cost ELSE COALESCE(last_price, avg_cost) END "  \
+    "AS mark FROM positions WHERE account = $1 AND qty <> 0) p USING (symbol)) x) bp"
 #define NBP_COLS 8
 
 static void read_bp(reader *rd, int c0, risk_bp_facts *bp) {

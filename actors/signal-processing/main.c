@@ -26,8 +26,11 @@ static bus_endpoint endpoints[] = {
      .subject = "md.tick.>",
      .event = &tb_tick_desc,
      .batch_handler = sp_on_ticks,
-     /* one instance sees all of a symbol's ticks, in order (bus/partition.c) */
-     .partition_token = 3},
+     /* One instance sees all of a symbol's ticks, in order (bus/partition.c);
+      * all of a backtest run's symbols (bt<N>-<SYM>), so that it emits the
+      * run's signals in the order of its file, whatever the batches. */
+     .partition_token = 3,
+     .partition_key_end = '-'},
     {.name = "strategy-changed",
      .kind = BUS_EVENT,
      .subject = "cfg.strategy.*",

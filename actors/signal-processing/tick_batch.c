@@ -90,6 +90,7 @@ bool sp_parked_parse(const char *text, size_t len, sp_parked *out) {
     out->seq = (uint64_t)seq;
     out->price = price;
     out->ts = ts;
+    out->arrival = SP_ARRIVAL_PARKED;
     memcpy(out->trace, text + pos, trace_len);
     out->trace[trace_len] = '\0';
     return true;

@@ -60,8 +60,12 @@ typedef struct sp_parked {
     uint64_t seq;
     tb_fixed price;
     int64_t ts;
+    uint32_t arrival; /* index in its batch; SP_ARRIVAL_PARKED when taken from Redis */
     char trace[128];
 } sp_parked;
+
+/* A parked tick's arrival: after every tick of the batch that released it. */
+#define SP_ARRIVAL_PARKED UINT32_MAX
 
 /* "<price>|<ts>|<trace>" into buf; returns the length, or 0 when it does not
  * fit. */

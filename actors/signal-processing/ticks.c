@@ -52,7 +52,8 @@
 typedef struct pending_signal {
     tb_signal sig;
     char trace[sizeof((sp_parked *)0)->trace];
-    bool live; /* false once its compare-and-set lost */
+    uint32_t arrival; /* its fill tick's (sp_parked) */
+    bool live;        /* false once its compare-and-set lost */
 } pending_signal;
 
 /* One (strategy, symbol) of the batch. */
@@ -356,6 +357,7 @@ static tb_status add_signal(engine *e, const group *g, const sp_parked *next) {
     p->sig.fill_price = next->price;
     p->sig.fill_ts = next->ts;
     p->sig.fill_seq = next->seq;
+    p->arrival = next->arrival;
     snprintf(p->trace, sizeof p->trace, "%s", pd->trace);
     p->live = true;
     e->nsig++;
@@ -605,7 +607,24 @@ static tb_status advance_all(engine *e, tb_error *err) {
     return s;
 }
 
-/* Step 6: records the live signals with one statement, publishes new ones.
+/* The order signals go out in: their fill ticks' arrival (ticks released
+ * from parking after the batch's own), then time, symbol and seq. */
+static int by_arrival(const void *pa, const void *pb) {
+    const pending_signal *a = pa, *b = pb;
+    if (a->arrival != b->arrival) return a->arrival < b->arrival ? -1 : 1;
+    if (a->sig.fill_ts != b->sig.fill_ts) return a->sig.fill_ts < b->sig.fill_ts ? -1 : 1;
+    int c = strcmp(a->sig.symbol, b->sig.symbol);
+    if (c != 0) return c;
+    if (a->sig.fill_seq != b->sig.fill_seq) return a->sig.fill_seq < b->sig.fill_seq ? -1 : 1;
+    return strcmp(a->sig.signal_id, b->sig.signal_id);
+}
+
+/* Step 6: records the live signals with one statement, publishes new ones
+ * in the order their fill ticks arrived, as ticks one by one would have
+ * made them. The groups (strategy, symbol) are stepped one after the
+ * other: in group order a replay's signals of several symbols went out
+ * symbol by symbol within a batch, and a backtest's decisions (buying
+ * power in the data's time) depended on how ticks fell into batches.
  * Failures are logged and counted: the ticks have been applied. */
 static void emit_all(engine *e) {
     sp_service *svc = e->svc;
@@ -613,6 +632,7 @@ static void emit_all(engine *e) {
     for (size_t i = 0; i < e->nsig; i++)
         if (e->sigs[i].live) e->sigs[n++] = e->sigs[i];
     if (n == 0) return;
+    qsort(e->sigs, n, sizeof *e->sigs, by_arrival);
     tb_signal *rows = malloc(n * sizeof *rows);
     bool *inserted = malloc(n * sizeof *inserted);
     tb_error err = {0};
@@ -681,6 +701,7 @@ static bool take_tick(const bus_batch *b, size_t i, sp_parked *out) {
     }
     out->seq = t->seq;
     out->ts = t->ts;
+    out->arrival = (uint32_t)i;
     /* A longer trace id is cut: it only labels the signal. */
     snprintf(out->trace, sizeof out->trace, "%s", bus_batch_trace(b, i));
     return true;

@@ -50,6 +50,7 @@ static bus_conn *conn;
 static PGconn *pg;
 static char log_path[512], tag[40];
 static pid_t children[N_SERVICES];
+static pid_t extra_sp; /* a second signal-processing */
 
 /* The DAX closes of data/eustock_daily.csv, in file order, and the fills
  * the strategy must make on them (tests/support/tb_eustock.c). */
@@ -87,6 +88,8 @@ static void start_services(void) {
 }
 
 static void teardown(void) {
+    if (extra_sp > 0) tb_services_stop(&extra_sp, 1);
+    extra_sp = 0;
     tb_services_stop(children, N_SERVICES);
     PQfinish(pg);
     bus_conn_close(conn);
@@ -310,12 +313,182 @@ START_TEST(fills_at_the_next_close_whatever_the_speed) {
 }
 END_TEST
 
+/* ---- two symbols sharing the cash ---- */
+
+/* The DAX closes by their struct from here on: FTSE has one too. */
+#undef closes
+#undef times
+#undef dates
+#undef nclose
+
+#define PAIR_CCY      6000 /* one unit of DAX and one of FTSE often do not both fit */
+#define PAIR_FILL_CAP (2 * TB_EU_MAX_FILLS)
+
+/* The account of a two-symbol run: a backtest account with little cash,
+ * sma_cross FAST/SLOW on <acct>DAX and on <acct>FTSE. */
+static void create_pair(const char *acct) {
+    tb_account a = {0}, aout;
+    snprintf(a.account, sizeof a.account, "%s", acct);
+    snprintf(a.name, sizeof a.name, "event time test, two symbols");
+    a.initial_cash = ((int64_t)PAIR_CCY) * TB_FIXED_SCALE;
+    tb_error err = {0};
+    ck_assert_msg(bus_request(conn, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc,
+                              &aout, 5000, NULL, &err) == TB_OK,
+                  "create account: %s", err.message);
+    tb_risk_limits l = {0}, lout;
+    snprintf(l.account, sizeof l.account, "%s", acct);
+    l.max_orders_per_sec = 50;
+    l.max_open_orders = 1000;
+    l.max_position_qty = 1000 * TB_FIXED_SCALE;
+    l.max_gross_exposure = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.daily_loss_limit = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.max_order_notional = INT64_C(1000000000) * TB_FIXED_SCALE;
+    l.backtest = true;
+    ck_assert_msg(bus_request(conn, "api.risk.limits.set", &tb_risk_limits_desc, &l,
+                              &tb_risk_limits_desc, &lout, 5000, NULL, &err) == TB_OK,
+                  "set limits: %s", err.message);
+    static const char *const syms[2] = {"DAX", "FTSE"};
+    for (int k = 0; k < 2; k++) {
+        tb_strategy st = {0}, sout;
+        snprintf(st.strategy_id, sizeof st.strategy_id, "%s-%s", acct, syms[k]);
+        snprintf(st.kind, sizeof st.kind, "sma_cross");
+        snprintf(st.symbol, sizeof st.symbol, "%s-%s", acct,
+                 syms[k]); /* run-scoped, as bt<N>-DAX */
+        snprintf(st.account, sizeof st.account, "%s", acct);
+        snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d}", FAST, SLOW);
+        snprintf(st.sizing, sizeof st.sizing, "fixed");
+        st.qty = TB_FIXED_SCALE;
+        st.enabled = true;
+        ck_assert_msg(bus_request(conn, "api.strategies.create", &tb_strategy_desc, &st,
+                                  &tb_strategy_desc, &sout, 5000, NULL, &err) == TB_OK,
+                      "create strategy: %s", err.message);
+    }
+}
+
+/* Replays the DAX and FTSE closes, date by date, at speed for a fresh
+ * account; waits until every signal (nsig, computed) is in, no order is
+ * open, every fill is booked and nothing moved for QUIET_MS. The fills
+ * into out as "symbol side price ts", in time then symbol order; the
+ * refused signals (no order) into *refused. */
+static size_t run_pair(const char *acct, uint64_t speed, size_t nsig, char (*out)[96],
+                       long long *refused) {
+    static tb_eustock ftse;
+    tb_eu_load(&ftse, "FTSE");
+    ck_assert_uint_eq(ftse.nclose, eu.nclose);
+    create_pair(acct);
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s.%s.csv", log_path, acct);
+    FILE *f = fopen(csv, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "date,symbol,close\n");
+    for (size_t i = 0; i < eu.nclose; i++) {
+        char px[TB_FIXED_STRLEN], py[TB_FIXED_STRLEN];
+        ck_assert_str_eq(eu.dates[i], ftse.dates[i]);
+        tb_fixed_format(eu.closes[i], px);
+        tb_fixed_format(ftse.closes[i], py);
+        fprintf(f, "%s,%s-DAX,%s\n%s,%s-FTSE,%s\n", eu.dates[i], acct, px, eu.dates[i], acct, py);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    tb_market_replay rp = {.speed = speed};
+    tb_md_status ms;
+    snprintf(rp.path, sizeof rp.path, "%s", csv);
+    snprintf(rp.format, sizeof rp.format, "closes");
+    snprintf(rp.source, sizeof rp.source, "%s", acct);
+    tb_error err = {0};
+    int64_t t0 = bus_mono_ns();
+    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
+                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
+                  "replay: %s", err.message);
+    int64_t end = t0 + (int64_t)SETTLE_MS * 1000000, quiet_since = bus_mono_ns();
+    char last[128] = "";
+    for (;;) {
+        long long sigs = count("SELECT count(*) FROM signals WHERE account = $1", acct);
+        long long orders = count("SELECT count(*) FROM orders WHERE account = $1", acct);
+        long long open = count("SELECT count(*) FROM orders WHERE account = $1 AND status NOT IN "
+                               "('filled','canceled','rejected','expired')",
+                               acct);
+        long long unbooked = count("SELECT count(*) FROM fills f WHERE f.account = $1 AND NOT "
+                                   "EXISTS (SELECT 1 FROM applied_fills a WHERE a.fill_id = "
+                                   "f.fill_id)",
+                                   acct);
+        char now[128];
+        snprintf(now, sizeof now, "%lld %lld %lld %lld", sigs, orders, open, unbooked);
+        if (strcmp(now, last) != 0) quiet_since = bus_mono_ns();
+        snprintf(last, sizeof last, "%s", now);
+        *refused = sigs - orders;
+        if (sigs == (long long)nsig && open == 0 && unbooked == 0 &&
+            bus_mono_ns() - quiet_since >= (int64_t)QUIET_MS * 1000000)
+            break;
+        ck_assert_msg(bus_mono_ns() < end,
+                      "two symbols, speed %llu: signals, orders, open, unbooked %s (%zu signals "
+                      "computed) after %d ms (see %s)",
+                      (unsigned long long)speed, now, nsig, SETTLE_MS, log_path);
+        usleep(100000);
+    }
+    PGresult *r = query("SELECT f.symbol, f.side, f.price::text, "
+                        "(extract(epoch FROM f.ts) * 1000000)::bigint FROM fills f "
+                        "WHERE f.account = $1 ORDER BY f.ts, f.symbol",
+                        acct);
+    size_t n = (size_t)PQntuples(r);
+    ck_assert_uint_le(n, PAIR_FILL_CAP);
+    for (size_t i = 0; i < n; i++)
+        snprintf(out[i], sizeof out[i], "%s %s %s %s", PQgetvalue(r, (int)i, 0) + strlen(acct),
+                 PQgetvalue(r, (int)i, 1), PQgetvalue(r, (int)i, 2), PQgetvalue(r, (int)i, 3));
+    PQclear(r);
+    char msg[512];
+    ck_assert_msg(tb_check_exactness(pg, acct, msg, sizeof msg), "%s: %s", acct, msg);
+    printf("event time: two symbols, speed %llu: %zu signals, %lld refused (cash), %zu fills in "
+           "%.1f s\n",
+           (unsigned long long)speed, nsig, *refused, n, (double)(bus_mono_ns() - t0) / 1e9);
+    unlink(csv);
+    return n;
+}
+
+/* DAX and FTSE in one account whose cash does not hold a unit of both:
+ * which signal gets the cash depends on the order they are decided in.
+ * A full-speed replay (ticks of both symbols in one batch) and a paced one
+ * (a tick a batch) must decide them in the same order, that of their fill
+ * ticks, and make the same fills: signal-processing emits a batch's signals
+ * in the order their fill ticks arrived, two of its instances keep a run's
+ * symbols (<run>-DAX, <run>-FTSE) on one of them, and a backtest's short is
+ * margined on its entry price, not on a mark that runs ahead of the
+ * decisions at full speed. */
+START_TEST(two_symbols_share_the_cash_whatever_the_speed) {
+    static tb_eustock ftse;
+    tb_eu_load(&ftse, "FTSE");
+    static fill w2[TB_EU_MAX_FILLS];
+    size_t nsig = nwant + tb_eu_sma_fills(&ftse, FAST, SLOW, w2);
+    static char fast[PAIR_FILL_CAP][96], paced[PAIR_FILL_CAP][96];
+    char a0[64], a1[64];
+    snprintf(a0, sizeof a0, "%s2F", tag);
+    snprintf(a1, sizeof a1, "%s2P", tag);
+    start_services();
+    char inst[64];
+    snprintf(inst, sizeof inst, "%s-sp2", tag);
+    extra_sp = tb_service_spawn("signal-processing", inst, NULL, log_path);
+    ck_assert_msg(tb_service_wait(conn, "signal-processing", inst, 1, 20000),
+                  "a second signal-processing did not start (see %s)", log_path);
+    usleep(1000000); /* both have taken their share of the partitions */
+    long long rf = 0, rp = 0;
+    size_t nf = run_pair(a0, 0, nsig, fast, &rf);
+    size_t np = run_pair(a1, UINT64_C(86400000), nsig, paced, &rp);
+    ck_assert_msg(rf > 0, "the cash never bound (no signal refused): the test proves nothing");
+    ck_assert_uint_gt(nf, 20);
+    for (size_t i = 0; i < nf && i < np; i++)
+        ck_assert_msg(strcmp(fast[i], paced[i]) == 0, "fill %zu: full speed %s, paced %s", i,
+                      fast[i], paced[i]);
+    ck_assert_msg(nf == np && rf == rp, "full speed %zu fills, %lld refused; paced %zu, %lld", nf,
+                  rf, np, rp);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("event-time");
     TCase *tc = tcase_create("event-time");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, fills_at_the_next_close_whatever_the_speed);
+    tcase_add_test(tc, two_symbols_share_the_cash_whatever_the_speed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -9,6 +9,10 @@
 #include "tb_test.h"
 
 void tb_eu_load_dax(tb_eustock *e) {
+    tb_eu_load(e, "DAX");
+}
+
+void tb_eu_load(tb_eustock *e, const char *symbol) {
     char path[512];
     const char *src = getenv("TB_SOURCE_DIR");
     snprintf(path, sizeof path, "%s/data/eustock_daily.csv", src ? src : ".");
@@ -20,7 +24,7 @@ void tb_eu_load_dax(tb_eustock *e) {
     while (fgets(line, sizeof line, f)) {
         char date[32], sym[16], close[32];
         ck_assert_int_eq(sscanf(line, "%31[^,],%15[^,],%31s", date, sym, close), 3);
-        if (strcmp(sym, "DAX") != 0) continue;
+        if (strcmp(sym, symbol) != 0) continue;
         ck_assert_uint_lt(e->nclose, TB_EU_MAX_CLOSES);
         ck_assert_uint_eq(strlen(date), 10);
         char iso[48];

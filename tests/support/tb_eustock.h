@@ -30,7 +30,10 @@ typedef struct tb_eustock {
     size_t nclose;
 } tb_eustock;
 
-/* Loads the DAX rows of $TB_SOURCE_DIR/data/eustock_daily.csv. */
+/* Loads the rows of symbol (DAX, SMI, CAC, FTSE) of
+ * $TB_SOURCE_DIR/data/eustock_daily.csv. */
+void tb_eu_load(tb_eustock *e, const char *symbol);
+/* tb_eu_load(e, "DAX"). */
 void tb_eu_load_dax(tb_eustock *e);
 /* The fills of sma_cross fast/slow with fixed qty 1 into want (at most
  * TB_EU_MAX_FILLS); returns their number. A decision on the last close has
