@@ -350,7 +350,7 @@ static void create_pair(const char *acct) {
     static const char *const syms[2] = {"DAX", "FTSE"};
     for (int k = 0; k < 2; k++) {
         tb_strategy st = {0}, sout;
-        snprintf(st.strategy_id, sizeof st.strategy_id, "%s-%s", acct, syms[k]);
+        snprintf(st.strategy_id, sizeof st.strategy_id, "%s-%c", acct, syms[k][0]);
         snprintf(st.kind, sizeof st.kind, "sma_cross");
         snprintf(st.symbol, sizeof st.symbol, "%s-%s", acct,
                  syms[k]); /* run-scoped, as bt<N>-DAX */
@@ -460,8 +460,11 @@ START_TEST(two_symbols_share_the_cash_whatever_the_speed) {
     size_t nsig = nwant + tb_eu_sma_fills(&ftse, FAST, SLOW, w2);
     static char fast[PAIR_FILL_CAP][96], paced[PAIR_FILL_CAP][96];
     char a0[64], a1[64];
-    snprintf(a0, sizeof a0, "%s2F", tag);
-    snprintf(a1, sizeof a1, "%s2P", tag);
+    /* Short: a strategy id and its symbol (<acct>-FTSE) share 41 characters. */
+    const char *digits = tag + 2;
+    size_t nd = strlen(digits);
+    snprintf(a0, sizeof a0, "EP%sF", nd > 9 ? digits + nd - 9 : digits);
+    snprintf(a1, sizeof a1, "EP%sP", nd > 9 ? digits + nd - 9 : digits);
     start_services();
     char inst[64];
     snprintf(inst, sizeof inst, "%s-sp2", tag);
