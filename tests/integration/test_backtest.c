@@ -165,6 +165,14 @@ static void hear_live_ticks(void) {
     ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
 }
 
+/* Runs sql with two text parameters; the rows (the caller clears them). */
+static PGresult *query2(const char *sql, const char *p1, const char *p2) {
+    const char *p[2] = {p1, p2};
+    PGresult *r = PQexecParams(pg, sql, 2, NULL, p, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(pg));
+    return r;
+}
+
 /* A time PostgreSQL kept (microseconds, rounded to the nearest) is ns. */
 static bool near_us(long long us, int64_t ns) {
     long long d = us * 1000 - (long long)ns;
@@ -199,22 +207,18 @@ static void check_live(const char *acct) {
     /* Its signals whose fill tick was heard: wait until signal-processing
      * has made as many as computed from its first one on (it may still be
      * on the last ticks heard) and their fills are booked. */
-    const char *p[2] = {acct, NULL};
     char lastbuf[32];
     snprintf(lastbuf, sizeof lastbuf, "%llu", (unsigned long long)last);
-    p[1] = lastbuf;
     int64_t end = bus_mono_ns() + INT64_C(30000000000);
     PGresult *sg = NULL;
     for (;;) {
         PQclear(sg);
-        sg = PQexecParams(pg,
-                          "SELECT s.tick_seq, s.side, s.fill_price::text, s.fill_seq, "
-                          "(SELECT count(*) FROM fills f JOIN orders o USING (order_id) "
-                          "JOIN applied_fills a USING (fill_id) WHERE o.signal_id = s.signal_id) "
-                          "FROM signals s WHERE s.account = $1 AND s.fill_seq <= $2::bigint "
-                          "ORDER BY s.tick_seq",
-                          2, NULL, p, NULL, NULL, 0);
-        ck_assert_msg(PQresultStatus(sg) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+        sg = query2("SELECT s.tick_seq, s.side, s.fill_price::text, s.fill_seq, "
+                    "(SELECT count(*) FROM fills f JOIN orders o USING (order_id) "
+                    "JOIN applied_fills a USING (fill_id) WHERE o.signal_id = s.signal_id) "
+                    "FROM signals s WHERE s.account = $1 AND s.fill_seq <= $2::bigint "
+                    "ORDER BY s.tick_seq",
+                    acct, lastbuf);
         int unbooked = 0;
         for (int i = 0; i < PQntuples(sg); i++) unbooked += atoll(PQgetvalue(sg, i, 4)) == 0;
         size_t want_n = 0;
@@ -263,16 +267,13 @@ static void check_live(const char *acct) {
     /* In whole microseconds, as kept (rounded): the last tick's, or one more
      * (ticks come 200 ms apart). */
     snprintf(lastts, sizeof lastts, "%lld", (long long)(heard.v[n - 1].ts / 1000 + 1));
-    p[1] = lastts;
-    PGresult *fr = PQexecParams(pg,
-                                "SELECT o.signal_id, f.side, f.price::text, "
-                                "(extract(epoch FROM f.ts) * 1000000)::bigint, f.qty::text, "
-                                "f.symbol FROM fills f JOIN orders o USING (order_id) "
-                                "WHERE f.account = $1 "
-                                "AND (extract(epoch FROM f.ts) * 1000000)::bigint <= $2::bigint "
-                                "ORDER BY f.ts, f.fill_id",
-                                2, NULL, p, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(fr) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+    PGresult *fr = query2("SELECT o.signal_id, f.side, f.price::text, "
+                          "(extract(epoch FROM f.ts) * 1000000)::bigint, f.qty::text, "
+                          "f.symbol FROM fills f JOIN orders o USING (order_id) "
+                          "WHERE f.account = $1 "
+                          "AND (extract(epoch FROM f.ts) * 1000000)::bigint <= $2::bigint "
+                          "ORDER BY f.ts, f.fill_id",
+                          acct, lastts);
     ck_assert_msg((size_t)PQntuples(fr) == nsig,
                   "%s: %d fills up to the last tick heard, %zu "
                   "signals",
@@ -576,14 +577,10 @@ static void check_statistics(const char *id, json_t *rep) {
 
 /* Fills on symbols of the pattern (LIKE) of account. */
 static long long fills_like(const char *acct, const char *like, bool match) {
-    const char *p[] = {acct, like};
-    PGresult *r = PQexecParams(pg,
-                               match ? "SELECT count(*) FROM fills WHERE account = $1 AND symbol "
-                                       "LIKE $2"
-                                     : "SELECT count(*) FROM fills WHERE account = $1 AND symbol "
-                                       "NOT LIKE $2",
-                               2, NULL, p, NULL, NULL, 0);
-    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PGresult *r = query2(match ? "SELECT count(*) FROM fills WHERE account = $1 AND symbol LIKE $2"
+                               : "SELECT count(*) FROM fills WHERE account = $1 AND symbol NOT "
+                                 "LIKE $2",
+                         acct, like);
     long long n = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     return n;

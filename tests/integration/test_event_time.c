@@ -102,14 +102,13 @@ static PGresult *query(const char *sql, const char *acct) {
     return r;
 }
 
-/* The run's account, a backtest account, with risk limits that do not bind,
- * except the order rate at its default of 50/s and the cash; its strategy on
- * its own symbol. */
-static void create_run(const char *acct, const char *bars) {
+/* A backtest account with cash (whole units) and risk limits that do not
+ * bind, except the order rate at its default of 50/s and the cash. */
+static void create_account(const char *acct, int64_t cash) {
     tb_account a = {0}, aout;
     snprintf(a.account, sizeof a.account, "%s", acct);
     snprintf(a.name, sizeof a.name, "event time test");
-    a.initial_cash = ((int64_t)INITIAL_CCY) * TB_FIXED_SCALE;
+    a.initial_cash = cash * TB_FIXED_SCALE;
     tb_error err = {0};
     ck_assert_msg(bus_request(conn, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc,
                               &aout, 5000, NULL, &err) == TB_OK,
@@ -126,10 +125,15 @@ static void create_run(const char *acct, const char *bars) {
     ck_assert_msg(bus_request(conn, "api.risk.limits.set", &tb_risk_limits_desc, &l,
                               &tb_risk_limits_desc, &lout, 5000, NULL, &err) == TB_OK,
                   "set limits: %s", err.message);
+}
+
+/* sma_cross FAST/SLOW, fixed qty 1, of acct on symbol; its periods in bars
+ * of that interval, or in ticks (bars NULL). */
+static void create_sma(const char *acct, const char *id, const char *symbol, const char *bars) {
     tb_strategy st = {0}, sout;
-    snprintf(st.strategy_id, sizeof st.strategy_id, "%s-sma", acct);
+    snprintf(st.strategy_id, sizeof st.strategy_id, "%s", id);
     snprintf(st.kind, sizeof st.kind, "sma_cross");
-    snprintf(st.symbol, sizeof st.symbol, "%sDAX", acct);
+    snprintf(st.symbol, sizeof st.symbol, "%s", symbol);
     snprintf(st.account, sizeof st.account, "%s", acct);
     if (bars)
         snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d,\"bars\":\"%s\"}", FAST,
@@ -139,9 +143,35 @@ static void create_run(const char *acct, const char *bars) {
     snprintf(st.sizing, sizeof st.sizing, "fixed");
     st.qty = TB_FIXED_SCALE;
     st.enabled = true;
+    tb_error err = {0};
     ck_assert_msg(bus_request(conn, "api.strategies.create", &tb_strategy_desc, &st,
                               &tb_strategy_desc, &sout, 5000, NULL, &err) == TB_OK,
                   "create strategy: %s", err.message);
+}
+
+/* The run's account and its strategy on its own symbol. */
+static void create_run(const char *acct, const char *bars) {
+    create_account(acct, INITIAL_CCY);
+    char id[TB_TOKEN_CAP], sym[TB_TOKEN_CAP];
+    snprintf(id, sizeof id, "%s-sma", acct);
+    snprintf(sym, sizeof sym, "%sDAX", acct);
+    create_sma(acct, id, sym, bars);
+}
+
+/* Asks market-data to replay the closes file csv as feed acct at speed;
+ * returns when it started (monotonic ns). */
+static int64_t start_replay(const char *csv, const char *acct, uint64_t speed) {
+    tb_market_replay rp = {.speed = speed};
+    tb_md_status ms;
+    snprintf(rp.path, sizeof rp.path, "%s", csv);
+    snprintf(rp.format, sizeof rp.format, "closes");
+    snprintf(rp.source, sizeof rp.source, "%s", acct);
+    tb_error err = {0};
+    int64_t t0 = bus_mono_ns();
+    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
+                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
+                  "replay: %s", err.message);
+    return t0;
 }
 
 /* Fills of acct, booked (applied by position-management), in time order. */
@@ -193,17 +223,7 @@ static void run(const char *acct, const char *bars, uint64_t speed, fill *got, s
         fprintf(f, "%s,%sDAX,%s\n", dates[i], acct, px);
     }
     ck_assert_int_eq(fclose(f), 0);
-
-    tb_market_replay rp = {.speed = speed};
-    tb_md_status ms;
-    snprintf(rp.path, sizeof rp.path, "%s", csv);
-    snprintf(rp.format, sizeof rp.format, "closes");
-    snprintf(rp.source, sizeof rp.source, "%s", acct);
-    tb_error err = {0};
-    int64_t t0 = bus_mono_ns();
-    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
-                  "replay: %s", err.message);
+    int64_t t0 = start_replay(csv, acct, speed);
     int64_t end = t0 + (int64_t)SETTLE_MS * 1000000, quiet_since = bus_mono_ns();
     long long last = -1, open = 0;
     for (;;) {
@@ -325,43 +345,16 @@ END_TEST
 #define PAIR_FILL_CAP (2 * TB_EU_MAX_FILLS)
 
 /* The account of a two-symbol run: a backtest account with little cash,
- * sma_cross FAST/SLOW on <acct>DAX and on <acct>FTSE. */
+ * sma_cross FAST/SLOW on <acct>-DAX and on <acct>-FTSE (run-scoped names, as
+ * bt<N>-DAX). */
 static void create_pair(const char *acct) {
-    tb_account a = {0}, aout;
-    snprintf(a.account, sizeof a.account, "%s", acct);
-    snprintf(a.name, sizeof a.name, "event time test, two symbols");
-    a.initial_cash = ((int64_t)PAIR_CCY) * TB_FIXED_SCALE;
-    tb_error err = {0};
-    ck_assert_msg(bus_request(conn, "api.accounts.create", &tb_account_desc, &a, &tb_account_desc,
-                              &aout, 5000, NULL, &err) == TB_OK,
-                  "create account: %s", err.message);
-    tb_risk_limits l = {0}, lout;
-    snprintf(l.account, sizeof l.account, "%s", acct);
-    l.max_orders_per_sec = 50;
-    l.max_open_orders = 1000;
-    l.max_position_qty = 1000 * TB_FIXED_SCALE;
-    l.max_gross_exposure = INT64_C(1000000000) * TB_FIXED_SCALE;
-    l.daily_loss_limit = INT64_C(1000000000) * TB_FIXED_SCALE;
-    l.max_order_notional = INT64_C(1000000000) * TB_FIXED_SCALE;
-    l.backtest = true;
-    ck_assert_msg(bus_request(conn, "api.risk.limits.set", &tb_risk_limits_desc, &l,
-                              &tb_risk_limits_desc, &lout, 5000, NULL, &err) == TB_OK,
-                  "set limits: %s", err.message);
+    create_account(acct, PAIR_CCY);
     static const char *const syms[2] = {"DAX", "FTSE"};
     for (int k = 0; k < 2; k++) {
-        tb_strategy st = {0}, sout;
-        snprintf(st.strategy_id, sizeof st.strategy_id, "%s-%c", acct, syms[k][0]);
-        snprintf(st.kind, sizeof st.kind, "sma_cross");
-        snprintf(st.symbol, sizeof st.symbol, "%s-%s", acct,
-                 syms[k]); /* run-scoped, as bt<N>-DAX */
-        snprintf(st.account, sizeof st.account, "%s", acct);
-        snprintf(st.params, sizeof st.params, "{\"fast\":%d,\"slow\":%d}", FAST, SLOW);
-        snprintf(st.sizing, sizeof st.sizing, "fixed");
-        st.qty = TB_FIXED_SCALE;
-        st.enabled = true;
-        ck_assert_msg(bus_request(conn, "api.strategies.create", &tb_strategy_desc, &st,
-                                  &tb_strategy_desc, &sout, 5000, NULL, &err) == TB_OK,
-                      "create strategy: %s", err.message);
+        char id[TB_TOKEN_CAP], sym[TB_TOKEN_CAP];
+        snprintf(id, sizeof id, "%s-%c", acct, syms[k][0]);
+        snprintf(sym, sizeof sym, "%s-%s", acct, syms[k]);
+        create_sma(acct, id, sym, NULL);
     }
 }
 
@@ -389,16 +382,7 @@ static size_t run_pair(const char *acct, uint64_t speed, size_t nsig, char (*out
         fprintf(f, "%s,%s-DAX,%s\n%s,%s-FTSE,%s\n", eu.dates[i], acct, px, eu.dates[i], acct, py);
     }
     ck_assert_int_eq(fclose(f), 0);
-    tb_market_replay rp = {.speed = speed};
-    tb_md_status ms;
-    snprintf(rp.path, sizeof rp.path, "%s", csv);
-    snprintf(rp.format, sizeof rp.format, "closes");
-    snprintf(rp.source, sizeof rp.source, "%s", acct);
-    tb_error err = {0};
-    int64_t t0 = bus_mono_ns();
-    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
-                  "replay: %s", err.message);
+    int64_t t0 = start_replay(csv, acct, speed);
     int64_t end = t0 + (int64_t)SETTLE_MS * 1000000, quiet_since = bus_mono_ns();
     char last[128] = "";
     for (;;) {
