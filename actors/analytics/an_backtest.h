@@ -17,6 +17,7 @@ typedef struct an_bt_settings {
     int64_t tick_ms;       /* BACKTEST_TICK_MS: how often running runs are looked at */
     int64_t quiet_ms;      /* BACKTEST_QUIET_MS: chain unchanged this long after the replay */
     int64_t settle_ms;     /* BACKTEST_SETTLE_MS: most time from the replay's end to quiet */
+    int64_t decide_ms;     /* BACKTEST_DECIDE_MS: quiet this long with a signal undecided: failed */
     int64_t request_ms;    /* BACKTEST_REQUEST_TIMEOUT_MS: each request to another service */
     int64_t csv_max;       /* BACKTEST_CSV_MAX: largest CSV of a csv or bars run, bytes */
     tb_fixed default_cash; /* initial cash when the request names none */

@@ -7,9 +7,12 @@
  *   replay  follows the feed's status (events = ticks published); done
  *           with a tick consumer the replay gave up on: failed; done:
  *   settle  the chain is quiet when the run's signals, orders and fills have
- *           not changed for BACKTEST_QUIET_MS, no order of the account is
- *           open and historical-data's bars hold every tick replayed; then
- *           the run is done. Longer than BACKTEST_SETTLE_MS: failed
+ *           not changed for BACKTEST_QUIET_MS, every signal made an order
+ *           or was refused (risk_signal_refusals), no order of the account
+ *           is open and historical-data's bars hold every tick replayed;
+ *           then the run is done. A signal neither (lost by a risk-
+ *           management worker killed holding it) for BACKTEST_DECIDE_MS,
+ *           or longer than BACKTEST_SETTLE_MS in all: failed
  *   grid    a grid ends when every child has ended
  *
  * In replay and settle, a run whose account risk-management stopped (its
@@ -41,6 +44,10 @@ tb_status an_bt_settings_load(tb_error *err) {
     if (s == TB_OK) s = bus_env_int("BACKTEST_QUIET_MS", 1500, 100, 600000, &an_bt.quiet_ms, err);
     if (s == TB_OK)
         s = bus_env_int("BACKTEST_SETTLE_MS", 600000, 1000, 86400000, &an_bt.settle_ms, err);
+    /* Longer than risk-management's own bound (RISK_BACKTEST_WAIT_MS,
+     * 120 s), whose failure names what a signal waited for. */
+    if (s == TB_OK)
+        s = bus_env_int("BACKTEST_DECIDE_MS", 130000, 100, 86400000, &an_bt.decide_ms, err);
     if (s == TB_OK)
         s = bus_env_int("BACKTEST_REQUEST_TIMEOUT_MS", 5000, 100, 60000, &an_bt.request_ms, err);
     /* The text travels in one NATS message (max_payload 1 MB) with the
@@ -58,6 +65,8 @@ void an_bt_usage(FILE *f) {
             "                               orders and fills did not change this long (1500)\n"
             "  BACKTEST_SETTLE_MS           a run not quiet this long after its replay fails\n"
             "                               (default 600000)\n"
+            "  BACKTEST_DECIDE_MS           a run quiet this long with a signal neither made\n"
+            "                               into an order nor refused fails (default 130000)\n"
             "  BACKTEST_REQUEST_TIMEOUT_MS  timeout of each request to another service (5000)\n"
             "  BACKTEST_CSV_MAX             largest CSV of a csv or bars backtest, bytes\n"
             "                               (1024..1000000, default 786432)\n");
@@ -119,6 +128,9 @@ static tb_status count_list(bus_conn *c, const char *subject, tb_query *q, uint6
  * filled), the fills analytics recorded and its equity points. */
 typedef struct chain {
     uint64_t signals, orders, open, filled, fills, points;
+    uint64_t refused;   /* signals risk-management decided without an order */
+    uint64_t undecided; /* signals with neither an order nor a refusal */
+    char first_undecided[TB_ID_CAP];
     uint64_t bar_ticks; /* ticks of the run's symbols in historical-data's bars */
 } chain;
 
@@ -167,22 +179,35 @@ static tb_status count_orders(bus_conn *c, const char *account, const char *stat
 static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain *ch,
                              tb_error *err) {
     memset(ch, 0, sizeof *ch);
-    tb_query q = {0};
-    snprintf(q.account, sizeof q.account, "%s", r->run_account);
-    tb_status s = count_list(c, "api.signals.list", &q, &ch->signals, err);
-    if (s == TB_OK) s = count_orders(c, r->run_account, "", &ch->orders, err);
+    tb_status s = count_orders(c, r->run_account, "", &ch->orders, err);
     if (s == TB_OK) s = count_orders(c, r->run_account, "open", &ch->open, err);
     if (s == TB_OK) s = count_orders(c, r->run_account, "filled", &ch->filled, err);
     if (s != TB_OK) return s;
     const char *p[] = {r->run_account};
     PGresult *res = NULL;
+    /* The signals are read here, not through api.signals.list (a page of
+     * at most SP_LIST_MAX): whether each one was decided is a question of
+     * three tables, signal-processing's, risk-management's orders and its
+     * refusals. */
     s = bus_pg_exec(pg,
+                    "WITH u AS (SELECT s.signal_id, s.ts FROM signals s WHERE s.account = $1 "
+                    "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = s.signal_id) "
+                    "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals f "
+                    "WHERE f.signal_id = s.signal_id)) "
                     "SELECT (SELECT count(*) FROM analytics_fills WHERE account = $1), "
-                    "(SELECT count(*) FROM equity WHERE account = $1)",
+                    "(SELECT count(*) FROM equity WHERE account = $1), "
+                    "(SELECT count(*) FROM signals WHERE account = $1), "
+                    "(SELECT count(*) FROM risk_signal_refusals WHERE account = $1), "
+                    "(SELECT count(*) FROM u), "
+                    "(SELECT signal_id FROM u ORDER BY ts, signal_id LIMIT 1)",
                     1, p, &res, err);
     if (s != TB_OK) return s;
     ch->fills = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     ch->points = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    ch->signals = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+    ch->refused = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+    ch->undecided = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
+    snprintf(ch->first_undecided, sizeof ch->first_undecided, "%s", PQgetvalue(res, 0, 5));
     PQclear(res);
     /* The bars only matter once the rest is settled: no need to read them
      * on every step of a busy run. */
@@ -337,11 +362,12 @@ static void step_replay(bus_conn *c, an_bt_row *r) {
     }
 }
 
-/* Done when every signal became an order, none is open, every filled one
- * is recorded here, and nothing moved for BACKTEST_QUIET_MS; a run whose
- * signals did not all become orders (refused by risk, a target already
- * held) is done after ten times as long without a change, but never before
- * its fills are recorded. */
+/* Done when every signal became an order or was refused, no order is
+ * open, every filled one is recorded here, and nothing moved for
+ * BACKTEST_QUIET_MS. A signal that is neither after BACKTEST_DECIDE_MS
+ * without a change was lost (signals are at most once: a risk-management
+ * worker killed holding it): the report would lack its effect, so the run
+ * fails naming it. */
 static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     chain ch;
     tb_error err = {0};
@@ -354,9 +380,11 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
     if (chain_state(c, pg, r, &ch, &err) != TB_OK) return;
     char sig[TB_TEXT_CAP];
     snprintf(sig, sizeof sig,
-             "signals %" PRIu64 ", orders %" PRIu64 " (%" PRIu64 " open, %" PRIu64
-             " filled), fills %" PRIu64 ", equity points %" PRIu64 ", ticks in bars %" PRIu64,
-             ch.signals, ch.orders, ch.open, ch.filled, ch.fills, ch.points, ch.bar_ticks);
+             "signals %" PRIu64 " (%" PRIu64 " refused, %" PRIu64 " undecided), orders %" PRIu64
+             " (%" PRIu64 " open, %" PRIu64 " filled), fills %" PRIu64 ", equity points %" PRIu64
+             ", ticks in bars %" PRIu64,
+             ch.signals, ch.refused, ch.undecided, ch.orders, ch.open, ch.filled, ch.fills,
+             ch.points, ch.bar_ticks);
     int64_t now = tb_now_ns();
     if (strcmp(sig, r->quiet_sig) != 0) {
         snprintf(r->quiet_sig, sizeof r->quiet_sig, "%s", sig);
@@ -371,10 +399,18 @@ static void step_settle(bus_conn *c, PGconn *pg, an_bt_row *r) {
      * ack wait; bars lag behind several replays at once; a report without
      * them would be wrong. */
     bool recorded = ch.fills >= ch.filled && ch.bar_ticks >= (uint64_t)r->total_events;
-    if (ch.open == 0 && recorded &&
-        (ch.orders == ch.signals ? quiet >= need : quiet >= 10 * need)) {
+    if (ch.open == 0 && recorded && ch.undecided == 0 && quiet >= need) {
         finish(r, "done", sig);
         bus_log(BUS_LOG_INFO, "backtest %s: done (%s)", r->id, sig);
+    } else if (ch.undecided > 0 && quiet >= an_bt.decide_ms * 1000000) {
+        char msg[TB_TEXT_CAP];
+        snprintf(msg, sizeof msg,
+                 "%" PRIu64 " of the run's %" PRIu64 " signals were never decided, the first "
+                 "signal %.40s: neither an order nor a refusal after BACKTEST_DECIDE_MS (%" PRId64
+                 " ms) (a risk-management worker stopped holding them?)",
+                 ch.undecided, ch.signals, ch.first_undecided, an_bt.decide_ms);
+        finish(r, "failed", msg);
+        bus_log(BUS_LOG_WARN, "backtest %s: %s", r->id, msg);
     } else if (quiet > an_bt.settle_ms * 1000000) {
         finish(r, "failed", "the chain did not settle within BACKTEST_SETTLE_MS");
     }

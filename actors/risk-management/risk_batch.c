@@ -31,6 +31,15 @@
 #include "risk_store.h"
 #include "store.h"
 
+/* How a signal was decided without an order: a backtest account's is
+ * recorded (record_refusals), so that its run knows it was decided. */
+typedef enum item_fate {
+    FATE_NONE = 0, /* an order, or not decided (yet) */
+    FATE_REFUSED,  /* refused: out.verdict holds the failures */
+    FATE_NO_ORDER, /* a target signal already at its target */
+    FATE_INVALID,  /* unusable: detail says why */
+} item_fate;
+
 typedef struct item {
     size_t msg; /* index in the batch */
     const char *trace;
@@ -48,6 +57,8 @@ typedef struct item {
     int64_t ts_ns;
     char marker[TB_ID_CAP + 16];
     tb_fixed bp_batch_buy, bp_batch_sell; /* the symbol's earlier approved qty in the batch */
+    item_fate fate;
+    char detail[160]; /* FATE_INVALID: why */
 } item;
 
 /* Facts of one symbol of an account, loaded once per batch. */
@@ -571,6 +582,7 @@ static void finish_account(bus_ctx *ctx, item **its, size_t n) {
         risk_publish_decision_traced(ctx, x->trace, &x->in, &x->out.verdict,
                                      x->approved ? x->order_id : NULL);
         x->out.kind = x->approved ? RISK_APPROVED : RISK_REJECTED;
+        if (!x->approved) x->fate = FATE_REFUSED;
         if (x->approved) risk_order_record(&x->in, x->order_id, x->ts_ns, &x->out.record);
         x->done = true;
     }
@@ -601,6 +613,7 @@ static tb_status decide_conflicted(bus_ctx *ctx, item **its, size_t n, tb_error 
         if (s == TB_OK) {
             its[i]->done = true;
             its[i]->approved = its[i]->out.kind == RISK_APPROVED;
+            if (its[i]->out.kind == RISK_REJECTED) its[i]->fate = FATE_REFUSED;
             if (its[i]->out.kind == RISK_DUPLICATE_SIGNAL)
                 bus_counter_add(service_of(ctx)->m_duplicate_signals, 1);
         }
@@ -859,15 +872,21 @@ static void make_intents(bus_ctx *ctx, PGconn *pg, const bus_batch *b, item *it,
         risk_signal_result sr = risk_intent_from_signal(sig, position, &x->in, &err);
         if (sr == RISK_SIGNAL_INVALID) {
             bus_batch_fail(b, x->msg, err.status, "%s", err.message);
+            x->fate = FATE_INVALID;
+            snprintf(x->detail, sizeof x->detail, "%.159s", err.message);
         } else if (!sized) {
             /* Cannot size the order: reject it visibly (fail closed). */
-            risk_verdict v = {0};
-            risk_verdict_add(&v, RISK_POSITIONS_UNAVAILABLE, NULL,
+            risk_verdict *v = &x->out.verdict;
+            *v = (risk_verdict){0};
+            risk_verdict_add(v, RISK_POSITIONS_UNAVAILABLE, NULL,
                              "no position of %s in %s to size signal %s", sig->account, sig->symbol,
                              sig->signal_id);
-            risk_publish_decision_traced(ctx, x->trace, &x->in, &v, NULL);
+            risk_publish_decision_traced(ctx, x->trace, &x->in, v, NULL);
+            x->fate = FATE_REFUSED;
         } else if (sr == RISK_SIGNAL_ORDER) {
             x->decide = true;
+        } else {
+            x->fate = FATE_NO_ORDER;
         }
     }
 }
@@ -997,6 +1016,42 @@ static void fail_left(const bus_batch *b, redisContext *r, item *it, size_t n, c
     free(fail);
 }
 
+/* Records the taken signals decided without an order (one statement): a
+ * run whose signal has neither an order nor such a record was not decided
+ * (a worker killed holding it), and analytics fails it rather than report
+ * without it. Not recorded (a store failure): the run fails the same way,
+ * which a report missing the signal's effect would deserve. */
+static void record_refusals(PGconn *pg, const bus_batch *b, item *it, size_t n, const bool *take) {
+    risk_refusal *rf = calloc(n ? n : 1, sizeof *rf);
+    char(*codes)[96] = calloc(n ? n : 1, sizeof *codes);
+    size_t m = 0;
+    for (size_t i = 0; rf && codes && i < n; i++) {
+        item *x = &it[i];
+        if (!take[i] || x->fate == FATE_NONE) continue;
+        const tb_signal *sig = bus_batch_event(b, x->msg);
+        rf[m] = (risk_refusal){.signal_id = sig->signal_id, .account = sig->account};
+        if (x->fate == FATE_REFUSED) {
+            rf[m].reasons = risk_verdict_codes(&x->out.verdict, codes[m], sizeof codes[m]);
+            if (rf[m].reasons[0] == '\0') rf[m].reasons = "refused";
+            rf[m].detail = x->out.verdict.n ? x->out.verdict.failures[0].message : "";
+        } else if (x->fate == FATE_NO_ORDER) {
+            rf[m].reasons = "no_order";
+            rf[m].detail = "the position is already at the signal's target";
+        } else {
+            rf[m].reasons = "invalid_signal";
+            rf[m].detail = x->detail;
+        }
+        m++;
+    }
+    tb_error err = {0};
+    if (rf == NULL || codes == NULL)
+        bus_log(BUS_LOG_WARN, "backtest refusals not recorded: out of memory");
+    else if (risk_store_refusals(pg, rf, m, &err) != TB_OK)
+        bus_log(BUS_LOG_WARN, "%zu backtest refusals not recorded: %s", m, err.message);
+    free(codes);
+    free(rf);
+}
+
 /* The signals of backtest accounts (bt), after the live ones: in waves of
  * one signal per account, each account's in arrival order, every wave
  * decided once its accounts are settled (wait_settled). A target signal is
@@ -1029,6 +1084,7 @@ static void decide_backtests(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redis
         if (m == 0) break;
         s = wait_settled(ctx, b, pg, accts, way, m, &err);
         if (s == TB_OK) s = decide_pass(ctx, b, pg, r, it, n, take, group, grouped, &err);
+        if (s == TB_OK) record_refusals(pg, b, it, n, take);
     }
     if (s != TB_OK) {
         bus_log(BUS_LOG_WARN, "backtest signals not decided: %s", err.message);

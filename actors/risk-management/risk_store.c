@@ -612,6 +612,28 @@ tb_status risk_store_backtests(PGconn *c, const char *const *accounts, size_t n,
     return s;
 }
 
+tb_status risk_store_refusals(PGconn *c, const risk_refusal *rf, size_t n, tb_error *err) {
+    if (n == 0) return TB_OK;
+    bus_pgarray a[4];
+    for (int k = 0; k < 4; k++) bus_pgarray_init(&a[k]);
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&a[0], rf[i].signal_id);
+        bus_pgarray_str(&a[1], rf[i].account);
+        bus_pgarray_str(&a[2], rf[i].reasons);
+        bus_pgarray_str(&a[3], rf[i].detail ? rf[i].detail : "");
+    }
+    const char *p[4];
+    tb_status s = bus_pgarray_finish_all(a, 4, p, err);
+    if (s == TB_OK)
+        s = bus_pg_exec(c,
+                        "INSERT INTO risk_signal_refusals (signal_id, account, reasons, detail) "
+                        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+                        "ON CONFLICT (signal_id) DO NOTHING",
+                        4, p, NULL, err);
+    bus_pgarray_close_all(a, 4);
+    return s;
+}
+
 tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
                                risk_unsettled *out, tb_error *err) {
     for (size_t i = 0; i < n; i++) out[i] = (risk_unsettled){0};

@@ -132,6 +132,22 @@ typedef struct risk_unsettled {
 tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
                                risk_unsettled *out, tb_error *err) TB_WARN_UNUSED;
 
+/* A backtest account's signal decided without an order: refused by the
+ * checks (reasons: their codes), already at its target (no_order) or
+ * unusable (invalid_signal). */
+typedef struct risk_refusal {
+    const char *signal_id;
+    const char *account;
+    const char *reasons;
+    const char *detail;
+} risk_refusal;
+
+/* Records n refusals (risk_signal_refusals) in one statement; a signal
+ * already recorded keeps its first row. analytics ends a run done only
+ * when each of its signals has an order or such a row. */
+tb_status risk_store_refusals(PGconn *c, const risk_refusal *rf, size_t n,
+                              tb_error *err) TB_WARN_UNUSED;
+
 /* Whether account is a backtest run's (risk_limits.backtest) that is not
  * stopped (no kill switch engaged: a stopped run waits for nothing); false
  * for an unknown account. */

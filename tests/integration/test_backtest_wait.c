@@ -16,7 +16,12 @@
  *   and booked (buying power in event time): with trading-execution stopped
  *   for 5 s, an order stays open, the next signal waits for it and, after
  *   RISK_BACKTEST_WAIT_MS (1 s), the run ends failed naming that signal and
- *   the open order. */
+ *   the open order.
+ * - risk-management stopped (SIGSTOP) in the middle of a run and killed
+ *   with -9: the signals it held are lost (signals are at most once), and
+ *   the run ends failed after BACKTEST_DECIDE_MS, naming the first signal
+ *   that made neither an order nor a recorded refusal and how many; never
+ *   done with a report missing them. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -90,6 +95,7 @@ static void start_all(void) {
     snprintf(dir, sizeof dir, "%s/data", src ? src : ".");
     setenv("MD_REPLAY_DIR", dir, 1);
     setenv("BACKTEST_QUIET_MS", "1000", 1);
+    setenv("BACKTEST_DECIDE_MS", "5000", 1);
     setenv("MD_REPLAY_STALL_MS", "30000", 1);
     /* Short, so that position-management stopped for seconds is certainly
      * late for a live account; a run's signals must wait for it. */
@@ -300,6 +306,48 @@ START_TEST(dependency_stopped_mid_run) {
                   "%s: %s is not an order of the run", id3, order_id);
     json_decref(st);
     phase("third run failed, naming the signal and the order it waited for");
+
+    /* ---- risk-management killed holding signals: the run fails ---- */
+    char id4[64];
+    start_run(id4, sizeof id4);
+    wait_events(id4, 300);
+    phase("fourth run under way; risk-management stopped for 2 s, then killed");
+    ck_assert_int_eq(kill(children[RISK], SIGSTOP), 0);
+    usleep(2000000);
+    ck_assert_int_eq(kill(children[RISK], SIGKILL), 0);
+    ck_assert_int_eq(tb_test_wait_exit(children[RISK], 20000), 128 + SIGKILL);
+    snprintf(inst, sizeof inst, "%s-risk3", tag);
+    children[RISK] =
+        tb_service_spawn("risk-management", inst, "RISK_BACKTEST_WAIT_MS=1000", log_path);
+    ck_assert_msg(tb_service_wait(conn, "risk-management", inst, 1, 20000),
+                  "risk-management did not come back (see %s)", log_path);
+    st = wait_end(id4);
+    const char *status = json_string_value(json_object_get(st, "status"));
+    const char *msg = json_string_value(json_object_get(st, "message"));
+    ck_assert_msg(strcmp(status, "failed") == 0, "%s: %s: %s", id4, status, msg);
+    unsigned long long lost = 0, all = 0;
+    char first[128];
+    const char *at = msg ? strstr(msg, "signals were never decided") : NULL;
+    ck_assert_msg(at != NULL, "%s: %s", id4, msg);
+    ck_assert_int_eq(sscanf(msg, "%llu of the run's %llu", &lost, &all), 2);
+    ck_assert_int_eq(sscanf(at, "signals were never decided, the first signal %127[^:]", first), 1);
+    /* What the message counts is what the tables say: signals of the run
+     * with neither an order nor a refusal, the first of them named. */
+    const char *undecided =
+        "FROM signals s WHERE s.account = $1 "
+        "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = s.signal_id) "
+        "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals f WHERE f.signal_id = s.signal_id)";
+    char q[512];
+    snprintf(q, sizeof q, "SELECT count(*) %s", undecided);
+    ck_assert_uint_gt(lost, 0);
+    ck_assert_int_eq(sql_count(q, id4, NULL), (long long)lost);
+    ck_assert_int_eq(sql_count("SELECT count(*) FROM signals WHERE account = $1", id4, NULL),
+                     (long long)all);
+    snprintf(q, sizeof q, "SELECT count(*) %s AND s.signal_id = $2", undecided);
+    ck_assert_msg(sql_count(q, id4, first) == 1, "%s: %s is not an undecided signal of the run",
+                  id4, first);
+    json_decref(st);
+    phase("fourth run failed, naming the signals risk-management lost");
 }
 END_TEST
 
