@@ -6,8 +6,10 @@
  * Produces: orders.new.<account> and orders.cancel.<account> on the ORDERS
  * stream (through the PostgreSQL outbox, Nats-Msg-Id = order id /
  * "cancel-<order id>"), risk.decision.<account> (core).
- * Asks: api.market.quote (market-data), api.positions.list|get and
+ * Asks: api.market.quote (market-data), api.positions.get and
  * api.accounts.get (position-management), api.bars.query (historical-data).
+ * Reads position-management's positions rows for the checks (the same rows
+ * api.positions.list answers from, without a request per batch).
  *
  * Run: NATS_URL=... DATABASE_URL=... REDIS_URL=... tb-risk-management
  * (--help lists the settings). */

@@ -100,8 +100,8 @@ static tb_status check(bus_ctx *ctx, PGconn *pg, const tb_order_record *rec, con
     risk_position *positions = NULL;
     tb_fixed pnl = 0, baseline = 0;
     if (pf.account_known && (risk_needs_positions(in, &pf.limits) || risk_needs_pnl(&pf.limits))) {
-        f.positions_ok = risk_fetch_positions(conn, in->account, svc->dep_timeout_ms, trace,
-                                              &positions, &f.npositions, &pnl, &f.pnl_ok);
+        s = risk_store_positions(pg, in->account, &positions, &f.npositions, &pnl, &f.pnl_ok, err);
+        f.positions_ok = s == TB_OK;
         if (f.positions_ok)
             risk_amend_unfill(positions, f.npositions, in->symbol, signed_filled(rec));
         f.positions = positions;

@@ -216,42 +216,29 @@ static tb_status view_day_pnl(redisContext *r, account_view *v, const char *acco
     return TB_OK;
 }
 
-/* One request for the account's view (fetch_all). */
+/* One quote request for the account's view (fetch_all). */
 typedef struct fetch_job {
-    enum { FETCH_POSITIONS, FETCH_QUOTE } what;
     bus_conn *conn;
     bus_quotes *quotes;
     int64_t timeout_ms;
-    const char *trace, *account;
-    account_view *v;
-    symbol_facts *sf; /* FETCH_QUOTE */
+    const char *trace;
+    symbol_facts *sf;
 } fetch_job;
 
 /* Each job writes its own fields of the view only. */
 static void run_fetch(void *arg) {
     fetch_job *j = arg;
     bus_log_set_trace(j->trace);
-    switch (j->what) {
-    case FETCH_POSITIONS:
-        j->v->positions_ok =
-            risk_fetch_positions(j->conn, j->account, j->timeout_ms, j->trace, &j->v->positions,
-                                 &j->v->npositions, &j->v->pnl, &j->v->pnl_ok);
-        break;
-    case FETCH_QUOTE:
-        risk_request_quote(j->conn, j->quotes, j->sf->symbol, j->timeout_ms, j->trace,
-                           &j->sf->quote);
-        j->sf->quoted = true;
-        break;
-    }
+    risk_request_quote(j->conn, j->quotes, j->sf->symbol, j->timeout_ms, j->trace, &j->sf->quote);
+    j->sf->quoted = true;
 }
 
-/* The positions with the P&L (one request) and the quotes the checks need,
- * asked of position-management and market-data at once: the batch waits
- * for the slowest answer, not for their sum. */
-static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, const char *trace,
-                           bool positions, tb_error *err) {
+/* The quotes the checks need that the ticks followed here do not vouch
+ * for, asked of market-data at once: the batch waits for the slowest
+ * answer, not for their sum. */
+static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *trace, tb_error *err) {
     risk_service *svc = service_of(ctx);
-    size_t n = (size_t)positions;
+    size_t n = 0;
     for (size_t k = 0; k < v->nsyms; k++) {
         symbol_facts *sf = &v->syms[k];
         if (sf->want_quote && !sf->quoted && risk_cached_quote(svc->quotes, sf->symbol, &sf->quote))
@@ -269,15 +256,11 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
     fetch_job base = {.conn = bus_actor_conn(bus_ctx_actor(ctx)),
                       .quotes = svc->quotes,
                       .timeout_ms = svc->dep_timeout_ms,
-                      .trace = trace,
-                      .account = account,
-                      .v = v};
+                      .trace = trace};
     size_t m = 0;
-    if (positions) jobs[m] = base, jobs[m++].what = FETCH_POSITIONS;
     for (size_t k = 0; k < v->nsyms; k++) {
         if (!v->syms[k].want_quote || v->syms[k].quoted) continue;
         jobs[m] = base;
-        jobs[m].what = FETCH_QUOTE;
         jobs[m++].sf = &v->syms[k];
     }
     for (size_t i = 0; i < m; i++) args[i] = &jobs[i];
@@ -291,8 +274,7 @@ static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *account, c
 }
 
 /* The dependency the view still lacks (one that did not answer), or NULL. */
-static const char *view_missing(const account_view *v, bool positions) {
-    if (positions && !v->positions_ok) return "position-management (api.positions.list)";
+static const char *view_missing(const account_view *v) {
     for (size_t k = 0; k < v->nsyms; k++)
         if (v->syms[k].want_quote && v->syms[k].quote.state == RISK_QUOTE_UNAVAILABLE)
             return "market-data (api.market.quote)";
@@ -315,10 +297,10 @@ static void pause_ms(int64_t ms) {
  * halt receives the reason naming the signal (the account's first of the
  * batch), and the checks refuse as for a live account. Live accounts never
  * come here: they are refused after RISK_DEPENDENCY_TIMEOUT_MS. */
-static tb_status wait_dependencies(bus_ctx *ctx, account_view *v, item **its, bool positions,
-                                   int64_t started_ns, char *halt, size_t cap, tb_error *err) {
+static tb_status wait_dependencies(bus_ctx *ctx, account_view *v, item **its, int64_t started_ns,
+                                   char *halt, size_t cap, tb_error *err) {
     risk_service *svc = service_of(ctx);
-    const char *missing = view_missing(v, positions);
+    const char *missing = view_missing(v);
     int64_t deadline = started_ns + svc->bt_wait_ms * 1000000;
     unsigned tries = 1;
     while (missing != NULL) {
@@ -335,11 +317,10 @@ static tb_status wait_dependencies(bus_ctx *ctx, account_view *v, item **its, bo
         pause_ms(left_ms < BT_RETRY_PAUSE_MS ? left_ms : BT_RETRY_PAUSE_MS);
         for (size_t k = 0; k < v->nsyms; k++)
             if (v->syms[k].quote.state == RISK_QUOTE_UNAVAILABLE) v->syms[k].quoted = false;
-        tb_status s = fetch_all(ctx, v, its[0]->in.account, its[0]->trace,
-                                positions && !v->positions_ok, err);
+        tb_status s = fetch_all(ctx, v, its[0]->trace, err);
         if (s != TB_OK) return s;
         tries++;
-        missing = view_missing(v, positions);
+        missing = view_missing(v);
     }
     if (tries > 1)
         bus_log(BUS_LOG_INFO, "backtest account %s: dependencies answered after %u attempts",
@@ -382,7 +363,7 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
                                   account_view *v, tb_error *err) {
     const char *account = its[0]->in.account;
     tb_status s = TB_OK;
-    bool need_positions = false; /* also for the P&L: both come from the positions list */
+    bool need_positions = false; /* also for the P&L: both come from the positions */
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         symbol_facts *sf = view_symbol(pg, v, its[i], err, &s);
         if (sf == NULL) break;
@@ -393,11 +374,16 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
             risk_needs_positions(&its[i]->in, &sf->pf.limits) || risk_needs_pnl(&sf->pf.limits);
     }
     int64_t started = bus_mono_ns();
-    if (s == TB_OK) s = fetch_all(ctx, v, account, its[0]->trace, need_positions, err);
+    if (s == TB_OK && need_positions) {
+        s = risk_store_positions(pg, account, &v->positions, &v->npositions, &v->pnl, &v->pnl_ok,
+                                 err);
+        v->positions_ok = s == TB_OK;
+    }
+    if (s == TB_OK) s = fetch_all(ctx, v, its[0]->trace, err);
     char halt[TB_TEXT_CAP] = "";
     const risk_pg_facts *af = v->nsyms > 0 ? &v->syms[0].pf : NULL;
     if (s == TB_OK && af && af->limits.backtest && !af->limits.kill_switch && !af->kill_global)
-        s = wait_dependencies(ctx, v, its, need_positions, started, halt, sizeof halt, err);
+        s = wait_dependencies(ctx, v, its, started, halt, sizeof halt, err);
     if (s == TB_OK && halt[0]) s = halt_account(ctx, pg, account, halt, its[0]->trace, err);
     if (s != TB_OK) return s;
 

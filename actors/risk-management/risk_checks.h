@@ -140,7 +140,7 @@ typedef struct risk_facts {
     bool kill_global;
     const risk_symbol *symbol;
     risk_quote quote;
-    bool positions_ok; /* position-management answered api.positions.list */
+    bool positions_ok; /* the account's positions were read (risk_store_positions) */
     const risk_position *positions;
     size_t npositions;
     bool pnl_ok;      /* the P&L summed from those positions (false: unknown or overflow) */

@@ -1,5 +1,5 @@
 /* What risk-management asks other services and Redis for: quotes
- * (market-data), positions and P&L (position-management), the order-rate
+ * (market-data), a target signal's position (position-management), the order-rate
  * window and the start-of-day P&L baseline (Redis). Every function here
  * fails closed: a dependency that does not answer is reported as
  * unavailable, and the checks reject with their reason code. */
@@ -25,15 +25,6 @@ bool risk_cached_quote(bus_quotes *cache, const char *symbol, risk_quote *out);
 /* risk_fetch_quote without the cache lookup: always asks market-data. */
 void risk_request_quote(bus_conn *c, bus_quotes *cache, const char *symbol, int64_t timeout_ms,
                         const char *trace, risk_quote *out);
-
-/* api.positions.list for account (every page). *items is malloc'd (caller
- * frees with free()). Returns false when position-management did not answer
- * properly. Marks: last price, else average cost. When it returns true and
- * pnl is not NULL: *pnl is the account's P&L, realized + unrealized summed
- * over every position (closed ones keep their realized P&L), and *pnl_ok
- * false when that sum overflows. */
-bool risk_fetch_positions(bus_conn *c, const char *account, int64_t timeout_ms, const char *trace,
-                          risk_position **items, size_t *n, tb_fixed *pnl, bool *pnl_ok);
 
 /* api.positions.get for account and symbol: the signed quantity. */
 bool risk_fetch_position(bus_conn *c, const char *account, const char *symbol, int64_t timeout_ms,

@@ -84,17 +84,17 @@ void risk_resolve_retry(const risk_intent *in, const tb_order_record *existing, 
                      in->client_order_id, existing->order_id);
 }
 
-/* Fetches positions and P&L when the limits need them. */
-static tb_status gather_positions(bus_ctx *ctx, const risk_intent *in, const tb_risk_limits *l,
-                                  int64_t event_ns, risk_facts *f, risk_position **owned,
-                                  tb_error *err) {
-    risk_service *svc = service_of(ctx);
-    bus_conn *c = bus_actor_conn(bus_ctx_actor(ctx));
-    const char *trace = bus_ctx_trace(ctx);
+/* Reads positions and P&L when the limits need them. */
+static tb_status gather_positions(bus_ctx *ctx, PGconn *pg, const risk_intent *in,
+                                  const tb_risk_limits *l, int64_t event_ns, risk_facts *f,
+                                  risk_position **owned, tb_error *err) {
     tb_fixed pnl = 0, baseline = 0;
-    if (risk_needs_positions(in, l) || risk_needs_pnl(l))
-        f->positions_ok = risk_fetch_positions(c, in->account, svc->dep_timeout_ms, trace, owned,
-                                               &f->npositions, &pnl, &f->pnl_ok);
+    if (risk_needs_positions(in, l) || risk_needs_pnl(l)) {
+        tb_status ps =
+            risk_store_positions(pg, in->account, owned, &f->npositions, &pnl, &f->pnl_ok, err);
+        if (ps != TB_OK) return ps;
+        f->positions_ok = true;
+    }
     f->positions = *owned;
     if (!risk_needs_pnl(l)) return TB_OK;
     f->pnl_ok = f->positions_ok && f->pnl_ok;
@@ -172,7 +172,8 @@ tb_status risk_process(bus_ctx *ctx, const risk_intent *in, risk_outcome *out, t
                          bus_ctx_trace(ctx), &f.quote);
     f.now_ns = risk_decision_time(event_ns, &f.quote);
     risk_position *positions = NULL;
-    if (pf.account_known) s = gather_positions(ctx, in, &pf.limits, event_ns, &f, &positions, err);
+    if (pf.account_known)
+        s = gather_positions(ctx, pg, in, &pf.limits, event_ns, &f, &positions, err);
     if (s == TB_OK) risk_evaluate(in, &f, &out->verdict);
 
     char order_id[TB_ID_CAP];
@@ -270,7 +271,7 @@ tb_status risk_process_group(bus_ctx *ctx, risk_group *g, tb_order_record *recor
                      bus_ctx_trace(ctx), &f.quote);
     f.now_ns = risk_decision_time(0, &f.quote);
     risk_position *positions = NULL;
-    if (pf.account_known) s = gather_positions(ctx, first, &pf.limits, 0, &f, &positions, err);
+    if (pf.account_known) s = gather_positions(ctx, pg, first, &pf.limits, 0, &f, &positions, err);
     /* Every order passes the checks alone; the first refusal refuses all. */
     size_t failed = 0;
     for (size_t i = 0; s == TB_OK && i < g->n && v->n == 0; i++) {

@@ -612,6 +612,51 @@ tb_status risk_store_backtests(PGconn *c, const char *const *accounts, size_t n,
     return s;
 }
 
+tb_status risk_store_positions(PGconn *c, const char *account, risk_position **items, size_t *n,
+                               tb_fixed *pnl, bool *pnl_ok, tb_error *err) {
+    *items = NULL;
+    *n = 0;
+    *pnl = 0;
+    *pnl_ok = true;
+    const char *p[1] = {account};
+    PGresult *r = NULL;
+    tb_status s = bus_pg_exec(c,
+                              "SELECT symbol, qty, cost_basis, realized_pnl, last_price, avg_cost "
+                              "FROM positions WHERE account = $1",
+                              1, p, &r, err);
+    if (s != TB_OK) return s;
+    int rows = PQntuples(r);
+    risk_position *v = calloc(rows ? (size_t)rows : 1, sizeof *v);
+    if (v == NULL) {
+        PQclear(r);
+        return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    }
+    reader rd = {.r = r, .s = TB_OK, .err = err};
+    tb_fixed sum = 0;
+    for (int i = 0; i < rows && rd.s == TB_OK; i++) {
+        rd.row = i;
+        col_str(&rd, 0, v[i].symbol, sizeof v[i].symbol);
+        tb_fixed qty = col_fixed(&rd, 1), cost = col_fixed(&rd, 2), realized = col_fixed(&rd, 3),
+                 last = col_fixed(&rd, 4), avg = col_fixed(&rd, 5), mv = cost, upl = 0;
+        v[i].qty = qty;
+        v[i].mark = last > 0 ? last : avg;
+        if (*pnl_ok &&
+            ((last > 0 && tb_fixed_mul(qty, last, TB_ROUND_HALF_EVEN, &mv) != TB_OK) ||
+             tb_fixed_sub(mv, cost, &upl) != TB_OK || tb_fixed_add(sum, realized, &sum) != TB_OK ||
+             tb_fixed_add(sum, upl, &sum) != TB_OK))
+            *pnl_ok = false;
+    }
+    PQclear(r);
+    if (rd.s != TB_OK) {
+        free(v);
+        return rd.s;
+    }
+    *items = v;
+    *n = (size_t)rows;
+    *pnl = *pnl_ok ? sum : 0;
+    return TB_OK;
+}
+
 tb_status risk_store_refusals(PGconn *c, const risk_refusal *rf, size_t n, tb_error *err) {
     if (n == 0) return TB_OK;
     bus_pgarray a[4];

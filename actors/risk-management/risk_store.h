@@ -132,6 +132,18 @@ typedef struct risk_unsettled {
 tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
                                risk_unsettled *out, tb_error *err) TB_WARN_UNUSED;
 
+/* The account's positions (every row, closed ones too) and its P&L:
+ * realized + unrealized summed over them, as position-management defines
+ * them (api.accounts.get's sum, from the same rows): unrealized =
+ * qty * last_price (rounded half-even) - cost_basis, 0 without a
+ * last_price; a position's mark is its last_price, else its average cost.
+ * Read from position-management's record (positions) in one query rather
+ * than asked of the service: the same rows, without a request per batch.
+ * *items is malloc'd (the caller frees it); *pnl_ok is false when the sum
+ * overflows. */
+tb_status risk_store_positions(PGconn *c, const char *account, risk_position **items, size_t *n,
+                               tb_fixed *pnl, bool *pnl_ok, tb_error *err) TB_WARN_UNUSED;
+
 /* A backtest account's signal decided without an order: refused by the
  * checks (reasons: their codes), already at its target (no_order) or
  * unusable (invalid_signal). */

@@ -1,14 +1,14 @@
-/* A backtest's fills do not depend on machine speed: risk-management asks
- * position-management for every signal of a run (positions, P&L), and a
- * run's signal whose answer does not come within RISK_DEPENDENCY_TIMEOUT_MS
- * is asked again instead of being refused, up to RISK_BACKTEST_WAIT_MS.
- * Through the gateway and the real services.
+/* A backtest's fills do not depend on machine speed: risk-management
+ * decides a run's signal only once position-management has booked the
+ * run's earlier fills, and a dependency that does not answer within
+ * RISK_DEPENDENCY_TIMEOUT_MS is asked again instead of being refused, up to
+ * RISK_BACKTEST_WAIT_MS. Through the gateway and the real services.
  *
  * - position-management stopped (SIGSTOP) for 3 s in the middle of a paced
  *   EuStock DAX run, with RISK_DEPENDENCY_TIMEOUT_MS at 200 ms: the run is
  *   done and every fill equals the independent computation
  *   (tests/support/tb_eustock.c). Without the waiting, the signals of those
- *   3 s are refused (positions_unavailable) and their fills are missing.
+ *   3 s are decided on positions and cash that lack the unbooked fills.
  * - The same with RISK_BACKTEST_WAIT_MS at 1 s and position-management
  *   stopped for 5 s: the run ends failed, its message naming the refused
  *   signal, which made no order; never done with fewer fills.

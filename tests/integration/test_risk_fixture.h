@@ -63,7 +63,33 @@ static void fake_set_quote(const char *sym, tb_fixed bid, tb_fixed ask, tb_fixed
     pthread_mutex_unlock(&fake_lock);
 }
 
+static void pg_exec(const char *sql, int n, const char *const *params);
+
+/* The position-management row risk-management's checks read (positions):
+ * qty at mark, cost basis qty * mark (no unrealized P&L), realized, and
+ * last_price mark (NULL for 0). */
+static void pg_set_position(const char *acct, const char *sym, tb_fixed qty, tb_fixed mark,
+                            tb_fixed cost, tb_fixed realized) {
+    char q[TB_FIXED_STRLEN], m[TB_FIXED_STRLEN], c[TB_FIXED_STRLEN], r[TB_FIXED_STRLEN];
+    tb_fixed_format(qty, q);
+    tb_fixed_format(mark, m);
+    tb_fixed_format(cost, c);
+    tb_fixed_format(realized, r);
+    const char *p[6] = {acct, sym, q, m, c, r};
+    pg_exec("INSERT INTO positions (account, symbol, qty, avg_cost, cost_basis, realized_pnl, "
+            "last_price) VALUES ($1, $2, $3, abs($4::numeric), $5, $6, NULLIF($4::numeric, 0)) "
+            "ON CONFLICT (account, symbol) DO UPDATE SET qty = EXCLUDED.qty, "
+            "avg_cost = EXCLUDED.avg_cost, cost_basis = EXCLUDED.cost_basis, "
+            "realized_pnl = EXCLUDED.realized_pnl, last_price = EXCLUDED.last_price",
+            6, p);
+}
+
+/* A position of acct in sym: answered by the fake's api.positions.get (a
+ * target signal's sizing) and in PostgreSQL, where the checks read it. */
 static void fake_set_position(const char *acct, const char *sym, tb_fixed qty, tb_fixed mark) {
+    tb_fixed cost = 0;
+    ck_assert_int_eq(tb_fixed_mul(qty, mark, TB_ROUND_HALF_EVEN, &cost), TB_OK);
+    pg_set_position(acct, sym, qty, mark, cost, 0);
     pthread_mutex_lock(&fake_lock);
     int i = 0;
     while (i < n_positions && (strcmp(fake_positions[i].account, acct) != 0 ||
@@ -97,7 +123,11 @@ static fake_acct *fake_account_locked(const char *acct) {
     return &fake_accounts[i];
 }
 
+/* The account's P&L, on a closed position's row (qty 0) as position-
+ * management keeps realized P&L: its unrealized part as qty 0 at a mark
+ * of 1 less a cost basis of -unrealized. */
 static void fake_set_pnl(const char *acct, tb_fixed realized, tb_fixed unrealized) {
+    pg_set_position(acct, "CLOSED", 0, TB_FIXED_SCALE, -unrealized, realized);
     pthread_mutex_lock(&fake_lock);
     fake_acct *a = fake_account_locked(acct);
     a->realized = realized;
