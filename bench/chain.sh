@@ -39,7 +39,8 @@ while (($#)); do
 done
 [[ -n $max_s ]] || max_s=$((ticks >= 1000000 ? 600 : 90))
 CONSUMERS=(signal-processing historical-data trading-execution notifications position-management)
-WORKER_SETS=(1 3)
+# TB_CHAIN_WORKERS="3" measures only that worker count (profiling one case).
+read -r -a WORKER_SETS <<<"${TB_CHAIN_WORKERS:-1 3}"
 cd "$TB_ROOT"
 export TB_BUILD_DIR=$TB_ROOT/build-bench
 BENCH_BIN=$TB_BUILD_DIR/bench/tb-bench-chain
