@@ -214,6 +214,15 @@ int tb_fixed_cmp(tb_fixed a, tb_fixed b) {
     return (a > b) - (a < b);
 }
 
+tb_status tb_position_unrealized(tb_fixed qty, tb_fixed cost_basis, tb_fixed last, tb_fixed *out) {
+    tb_fixed mv = cost_basis;
+    if (last > 0) {
+        tb_status s = tb_fixed_mul(qty, last, TB_ROUND_HALF_EVEN, &mv);
+        if (s != TB_OK) return s;
+    }
+    return tb_fixed_sub(mv, cost_basis, out);
+}
+
 bool tb_fixed_is_multiple(tb_fixed a, tb_fixed step) {
     return step > 0 && a % step == 0;
 }

@@ -64,6 +64,13 @@ tb_status tb_fixed_muldiv(tb_fixed a, int64_t num, int64_t den, tb_round mode,
 /* Rounds a to a multiple of step (> 0): tick sizes and lot sizes. */
 tb_status tb_fixed_round_to(tb_fixed a, tb_fixed step, tb_round mode, tb_fixed *out) TB_WARN_UNUSED;
 
+/* A position's unrealized P&L, as position-management books it (and every
+ * reader of its rows computes it): qty (signed) at last, rounded half-even,
+ * less cost_basis (signed like qty); 0 without a last price (last <= 0).
+ * Migration 0500 defines the columns. */
+tb_status tb_position_unrealized(tb_fixed qty, tb_fixed cost_basis, tb_fixed last,
+                                 tb_fixed *out) TB_WARN_UNUSED;
+
 tb_fixed tb_fixed_abs(tb_fixed a); /* a is never INT64_MIN (see TB_FIXED_MIN) */
 int tb_fixed_cmp(tb_fixed a, tb_fixed b);
 bool tb_fixed_is_multiple(tb_fixed a, tb_fixed step);

@@ -113,9 +113,7 @@ tb_status pos_market_value(const pos_state *p, tb_fixed last, tb_fixed *out) {
 }
 
 tb_status pos_unrealized(const pos_state *p, tb_fixed last, tb_fixed *out) {
-    tb_fixed mv;
-    tb_status s = pos_market_value(p, last, &mv);
-    return s != TB_OK ? s : tb_fixed_sub(mv, p->cost, out);
+    return tb_position_unrealized(p->qty, p->cost, last, out);
 }
 
 tb_status pos_totals_add(pos_totals *t, const pos_state *p, tb_fixed fees, tb_fixed last) {

@@ -134,9 +134,9 @@ tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
 
 /* The account's positions (every row, closed ones too) and its P&L:
  * realized + unrealized summed over them, as position-management defines
- * them (api.accounts.get's sum, from the same rows): unrealized =
- * qty * last_price (rounded half-even) - cost_basis, 0 without a
- * last_price; a position's mark is its last_price, else its average cost.
+ * them (api.accounts.get's sum, from the same rows; unrealized:
+ * tb_position_unrealized); a position's mark is its last_price, else its
+ * average cost.
  * Read from position-management's record (positions) in one query rather
  * than asked of the service: the same rows, without a request per batch.
  * *items is malloc'd (the caller frees it); *pnl_ok is false when the sum

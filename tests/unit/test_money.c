@@ -356,6 +356,29 @@ START_TEST(test_helpers) {
 }
 END_TEST
 
+/* Position-management books it and risk-management sums it from the rows:
+ * one definition, ties rounded half-even. */
+START_TEST(test_position_unrealized) {
+    tb_fixed v = 0;
+    ck_assert_int_eq(tb_position_unrealized(2 * S, 200 * S, 110 * S, &v), TB_OK);
+    ck_assert_int_eq(v, 20 * S); /* long 2 bought for 200, marked 110 */
+    ck_assert_int_eq(tb_position_unrealized(-2 * S, -200 * S, 90 * S, &v), TB_OK);
+    ck_assert_int_eq(v, 20 * S); /* short 2 sold for 200, marked 90 */
+    ck_assert_int_eq(tb_position_unrealized(2 * S, 200 * S, 0, &v), TB_OK);
+    ck_assert_int_eq(v, 0); /* no last price: valued at cost */
+    ck_assert_int_eq(tb_position_unrealized(0, -5 * S, S, &v), TB_OK);
+    ck_assert_int_eq(v, 5 * S);
+    /* 0.5 x 0.00000001 = 0.000000005: half-even 0 (half-up would give 1) */
+    ck_assert_int_eq(tb_position_unrealized(S / 2, 0, 1, &v), TB_OK);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(tb_position_unrealized(S / 2, 0, 3, &v), TB_OK);
+    ck_assert_int_eq(v, 2);
+    v = 7;
+    ck_assert_int_eq(tb_position_unrealized(TB_FIXED_MAX, 0, 2 * S, &v), TB_OVERFLOW);
+    ck_assert_int_eq(v, 7);
+}
+END_TEST
+
 static Suite *money_suite(void) {
     Suite *s = suite_create("money");
     TCase *tc = tcase_create("core");
@@ -374,6 +397,7 @@ static Suite *money_suite(void) {
     tcase_add_test(tc, test_rounding_modes);
     tcase_add_test(tc, test_round_to);
     tcase_add_test(tc, test_helpers);
+    tcase_add_test(tc, test_position_unrealized);
     suite_add_tcase(s, tc);
     return s;
 }
