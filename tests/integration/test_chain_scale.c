@@ -363,16 +363,7 @@ static void run(int workers, const char *tag, snapshot *out) {
     for (int c = 0; c < N_CONSUMERS; c++) wait_instances(consumers[c], tag, workers);
     create_account(tag);
 
-    tb_market_replay rp = {.speed = 0};
-    tb_md_status ms;
-    snprintf(rp.path, sizeof rp.path, "%s", csv);
-    snprintf(rp.format, sizeof rp.format, "ticks");
-    snprintf(rp.source, sizeof rp.source, "%s", tag);
-    tb_error err = {0};
-    int64_t t0 = bus_mono_ns();
-    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
-                  "replay: %s", err.message);
+    int64_t t0 = tb_replay_start(conn, csv, "ticks", tag, 0);
 
     totals last = {0};
     int64_t quiet_since = bus_mono_ns(), moved_at = quiet_since;

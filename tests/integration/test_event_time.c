@@ -161,17 +161,7 @@ static void create_run(const char *acct, const char *bars) {
 /* Asks market-data to replay the closes file csv as feed acct at speed;
  * returns when it started (monotonic ns). */
 static int64_t start_replay(const char *csv, const char *acct, uint64_t speed) {
-    tb_market_replay rp = {.speed = speed};
-    tb_md_status ms;
-    snprintf(rp.path, sizeof rp.path, "%s", csv);
-    snprintf(rp.format, sizeof rp.format, "closes");
-    snprintf(rp.source, sizeof rp.source, "%s", acct);
-    tb_error err = {0};
-    int64_t t0 = bus_mono_ns();
-    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
-                  "replay: %s", err.message);
-    return t0;
+    return tb_replay_start(conn, csv, "closes", acct, speed);
 }
 
 /* Fills of acct, booked (applied by position-management), in time order. */

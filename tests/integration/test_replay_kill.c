@@ -287,16 +287,7 @@ START_TEST(kill_9_mid_replay_loses_nothing) {
     wait_instances("signal-processing", WORKERS);
     create_strategies();
 
-    tb_market_replay rp = {.speed = 0};
-    tb_md_status ms;
-    snprintf(rp.path, sizeof rp.path, "%s", csv);
-    snprintf(rp.format, sizeof rp.format, "ticks");
-    snprintf(rp.source, sizeof rp.source, "%s", tag);
-    tb_error err = {0};
-    int64_t t0 = bus_mono_ns();
-    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
-                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
-                  "replay: %s", err.message);
+    int64_t t0 = tb_replay_start(conn, csv, "ticks", tag, 0);
 
     /* A third of the ticks finished by both services: kill the busiest
      * worker of each. */

@@ -69,3 +69,18 @@ void tb_services_stop(pid_t *pids, int n) {
     for (int i = 0; i < n; i++)
         if (pids[i] > 0) (void)tb_test_wait_exit(pids[i], 20000);
 }
+
+int64_t tb_replay_start(bus_conn *conn, const char *path, const char *format, const char *source,
+                        uint64_t speed) {
+    tb_market_replay rp = {.speed = speed};
+    tb_md_status ms;
+    snprintf(rp.path, sizeof rp.path, "%s", path);
+    snprintf(rp.format, sizeof rp.format, "%s", format);
+    snprintf(rp.source, sizeof rp.source, "%s", source);
+    tb_error err = {0};
+    int64_t t0 = bus_mono_ns();
+    ck_assert_msg(bus_request(conn, "api.market.replay", &tb_market_replay_desc, &rp,
+                              &tb_md_status_desc, &ms, 10000, NULL, &err) == TB_OK,
+                  "replay of %s: %s", path, err.message);
+    return t0;
+}

@@ -32,4 +32,11 @@ void tb_services_start(bus_conn *conn, const char *const *services, const char *
 /* SIGTERM to every pid > 0 of pids[0..n), then waits for each (20 s). */
 void tb_services_stop(pid_t *pids, int n);
 
+/* Asks market-data (api.market.replay) to replay the file path in format
+ * ("ticks", "closes") as feed source at speed (0: as fast as the chain
+ * takes it); asserts that it started. Returns the monotonic time of the
+ * request, from which a test times the replay. */
+int64_t tb_replay_start(bus_conn *conn, const char *path, const char *format, const char *source,
+                        uint64_t speed);
+
 #endif
