@@ -951,13 +951,22 @@ static tb_status wait_settled(bus_ctx *ctx, const bus_batch *b, PGconn *pg, cons
                               item **way, size_t m, tb_error *err) {
     risk_service *svc = service_of(ctx);
     risk_unsettled *open = calloc(m ? m : 1, sizeof *open);
-    if (open == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    const char **sigs = calloc(m ? m : 1, sizeof *sigs);
+    if (open == NULL || sigs == NULL) {
+        free(open);
+        free(sigs);
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
+    }
+    for (size_t k = 0; k < m; k++) {
+        const tb_signal *sig = bus_batch_event(b, way[k]->msg);
+        sigs[k] = sig->signal_id;
+    }
     int64_t started = bus_mono_ns(), deadline = started + svc->bt_wait_ms * 1000000;
     int64_t pause = SETTLE_PAUSE_FIRST_MS;
     tb_status s;
     bool waited = false;
     for (;;) {
-        s = risk_store_unsettled(pg, accounts, m, open, err);
+        s = risk_store_unsettled(pg, accounts, sigs, m, open, err);
         bool any = false;
         for (size_t k = 0; k < m && s == TB_OK; k++) any |= open[k].open;
         if (s != TB_OK || !any) break;
@@ -983,6 +992,7 @@ static tb_status wait_settled(bus_ctx *ctx, const bus_batch *b, PGconn *pg, cons
     if (waited)
         for (size_t k = 0; k < m; k++)
             bus_histogram_observe_ns(svc->m_backtest_settle, bus_mono_ns() - started);
+    free(sigs);
     free(open);
     return s;
 }
@@ -1010,11 +1020,14 @@ static void fail_left(const bus_batch *b, redisContext *r, item *it, size_t n, c
 static void record_refusals(PGconn *pg, const bus_batch *b, item *it, size_t n, const bool *take) {
     risk_refusal *rf = calloc(n ? n : 1, sizeof *rf);
     char(*codes)[96] = calloc(n ? n : 1, sizeof *codes);
-    size_t m = 0;
-    for (size_t i = 0; rf && codes && i < n; i++) {
+    const char **decided = calloc(n ? n : 1, sizeof *decided);
+    size_t m = 0, nd = 0;
+    for (size_t i = 0; rf && codes && decided && i < n; i++) {
         item *x = &it[i];
-        if (!take[i] || x->fate == FATE_NONE) continue;
+        if (!take[i]) continue;
         const tb_signal *sig = bus_batch_event(b, x->msg);
+        if ((x->done && x->approved) || x->fate != FATE_NONE) decided[nd++] = sig->signal_id;
+        if (x->fate == FATE_NONE) continue;
         rf[m] = (risk_refusal){.signal_id = sig->signal_id, .account = sig->account};
         if (x->fate == FATE_REFUSED) {
             rf[m].reasons = risk_verdict_codes(&x->out.verdict, codes[m], sizeof codes[m]);
@@ -1030,10 +1043,23 @@ static void record_refusals(PGconn *pg, const bus_batch *b, item *it, size_t n, 
         m++;
     }
     tb_error err = {0};
-    if (rf == NULL || codes == NULL)
-        bus_log(BUS_LOG_WARN, "backtest refusals not recorded: out of memory");
-    else if (risk_store_refusals(pg, rf, m, &err) != TB_OK)
-        bus_log(BUS_LOG_WARN, "%zu backtest refusals not recorded: %s", m, err.message);
+    tb_status s = rf && codes && decided ? TB_OK : tb_error_set(&err, TB_NOMEM, NULL, NULL);
+    /* One round trip: the refusals, then the cursors that rest on them. */
+    bool piped = s == TB_OK && bus_pg_pipeline_begin(pg, &err) == TB_OK;
+    if (s == TB_OK) s = risk_store_refusals(pg, rf, m, &err);
+    if (s == TB_OK) s = risk_store_decided(pg, decided, nd, &err);
+    if (piped) {
+        tb_error perr = {0};
+        tb_status ps = bus_pg_pipeline_end(pg, &perr);
+        if (s == TB_OK && ps != TB_OK) {
+            s = ps;
+            err = perr;
+        }
+    }
+    if (s != TB_OK)
+        bus_log(BUS_LOG_WARN, "%zu backtest refusals (%zu decided signals) not recorded: %s", m, nd,
+                err.message);
+    free(decided);
     free(codes);
     free(rf);
 }

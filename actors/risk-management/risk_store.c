@@ -657,6 +657,33 @@ tb_status risk_store_positions(PGconn *c, const char *account, risk_position **i
     return TB_OK;
 }
 
+tb_status risk_store_decided(PGconn *c, const char *const *signal_ids, size_t n, tb_error *err) {
+    if (n == 0) return TB_OK;
+    bus_pgarray a;
+    bus_pgarray_init(&a);
+    for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, signal_ids[i]);
+    const char *p[1] = {bus_pgarray_finish(&a)};
+    /* Up to the highest emit_seq below which every signal of the account is
+     * decided: only signals of the account after its cursor are read. */
+    tb_status s =
+        p[0] ? bus_pg_exec(
+                   c,
+                   "INSERT INTO risk_backtest_cursors AS c (account, seq) "
+                   "SELECT d.account, d.seq FROM (SELECT s.account, max(s.emit_seq) AS seq "
+                   "FROM signals s WHERE s.signal_id = ANY($1::text[]) GROUP BY s.account) d "
+                   "WHERE NOT EXISTS (SELECT 1 FROM signals e WHERE e.account = d.account "
+                   "AND e.emit_seq < d.seq AND e.emit_seq > COALESCE((SELECT k.seq FROM "
+                   "risk_backtest_cursors k WHERE k.account = d.account), 0) "
+                   "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = e.signal_id) "
+                   "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals x "
+                   "WHERE x.signal_id = e.signal_id)) "
+                   "ON CONFLICT (account) DO UPDATE SET seq = greatest(c.seq, EXCLUDED.seq)",
+                   1, p, NULL, err)
+             : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    bus_pgarray_close(&a);
+    return s;
+}
+
 tb_status risk_store_refusals(PGconn *c, const risk_refusal *rf, size_t n, tb_error *err) {
     if (n == 0) return TB_OK;
     bus_pgarray a[4];
@@ -679,22 +706,45 @@ tb_status risk_store_refusals(PGconn *c, const risk_refusal *rf, size_t n, tb_er
     return s;
 }
 
-tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
-                               risk_unsettled *out, tb_error *err) {
+tb_status risk_store_unsettled(PGconn *c, const char *const *accounts,
+                               const char *const *signal_ids, size_t n, risk_unsettled *out,
+                               tb_error *err) {
     for (size_t i = 0; i < n; i++) out[i] = (risk_unsettled){0};
     if (n == 0) return TB_OK;
+    bus_pgarray a[2];
+    bus_pgarray_init(&a[0]);
+    bus_pgarray_init(&a[1]);
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&a[0], accounts[i]);
+        bus_pgarray_str(&a[1], signal_ids[i]);
+    }
+    const char *p[2];
     PGresult *r = NULL;
-    tb_status s = accounts_query(
-        c,
-        "SELECT u.a, u.what FROM (SELECT a, COALESCE("
-        "(SELECT 'trading-execution has not finished order ' || o.order_id || ' (' || "
-        "o.status || ')' FROM orders o WHERE o.account = a AND o.type = 'market' "
-        "AND o.status IN " OPEN_STATUSES " LIMIT 1), "
-        "(SELECT 'position-management has not booked fill ' || f.fill_id "
-        "FROM fills f WHERE f.account = a AND NOT EXISTS "
-        "(SELECT 1 FROM applied_fills p WHERE p.fill_id = f.fill_id) LIMIT 1)) AS what "
-        "FROM unnest($1::text[]) AS a) AS u WHERE u.what IS NOT NULL",
-        accounts, n, &r, err);
+    tb_status s = bus_pgarray_finish_all(a, 2, p, err);
+    /* The account's earlier signals: after its cursor and before this one
+     * in emit order, with neither an order nor a refusal. A signal whose
+     * row is missing (signal-processing could not record it) has no place
+     * in the order and waits for none. */
+    if (s == TB_OK)
+        s = bus_pg_exec(
+            c,
+            "SELECT u.a, u.what FROM (SELECT k.a, COALESCE("
+            "(SELECT 'trading-execution has not finished order ' || o.order_id || ' (' || "
+            "o.status || ')' FROM orders o WHERE o.account = k.a AND o.type = 'market' "
+            "AND o.status IN " OPEN_STATUSES " LIMIT 1), "
+            "(SELECT 'position-management has not booked fill ' || f.fill_id "
+            "FROM fills f WHERE f.account = k.a AND NOT EXISTS "
+            "(SELECT 1 FROM applied_fills p WHERE p.fill_id = f.fill_id) LIMIT 1), "
+            "(SELECT 'risk-management has not decided the earlier signal ' || e.signal_id "
+            "FROM signals e WHERE e.account = k.a AND e.emit_seq > COALESCE((SELECT c.seq "
+            "FROM risk_backtest_cursors c WHERE c.account = k.a), 0) AND e.emit_seq < "
+            "(SELECT m.emit_seq FROM signals m WHERE m.signal_id = k.sig) "
+            "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = e.signal_id) "
+            "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals x "
+            "WHERE x.signal_id = e.signal_id) ORDER BY e.emit_seq LIMIT 1)) AS what "
+            "FROM unnest($1::text[], $2::text[]) AS k(a, sig)) AS u WHERE u.what IS NOT NULL",
+            2, p, &r, err);
+    bus_pgarray_close_all(a, 2);
     for (int row = 0; s == TB_OK && row < PQntuples(r); row++) {
         size_t i = account_of_row(r, row, accounts, n);
         if (i == n) continue;

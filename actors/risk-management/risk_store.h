@@ -128,9 +128,20 @@ typedef struct risk_unsettled {
     char what[160]; /* what it waits for, naming the service and the order or fill */
 } risk_unsettled;
 
-/* risk_unsettled of n accounts in one query: out[i] for accounts[i]. */
-tb_status risk_store_unsettled(PGconn *c, const char *const *accounts, size_t n,
-                               risk_unsettled *out, tb_error *err) TB_WARN_UNUSED;
+/* risk_unsettled of n accounts in one query: out[i] for accounts[i],
+ * whose next signal is signal_ids[i]. Also unsettled: an earlier signal of
+ * the account (signals.emit_seq, the order signal-processing emitted them
+ * in) with neither an order nor a refusal, one another worker holds: a
+ * run's signals are decided in their order with any number of workers. */
+tb_status risk_store_unsettled(PGconn *c, const char *const *accounts,
+                               const char *const *signal_ids, size_t n, risk_unsettled *out,
+                               tb_error *err) TB_WARN_UNUSED;
+
+/* After a wave: moves each account's cursor (risk_backtest_cursors) up to
+ * its decided signal among signal_ids[0..n) when every signal before it is
+ * decided, so that risk_store_unsettled reads only what follows. */
+tb_status risk_store_decided(PGconn *c, const char *const *signal_ids, size_t n,
+                             tb_error *err) TB_WARN_UNUSED;
 
 /* The account's positions (every row, closed ones too) and its P&L:
  * realized + unrealized summed over them, as position-management defines

@@ -18,10 +18,12 @@
  *   RISK_BACKTEST_WAIT_MS (1 s), the run ends failed naming that signal and
  *   the open order.
  * - risk-management stopped (SIGSTOP) in the middle of a run and killed
- *   with -9: the signals it held are lost (signals are at most once), and
- *   the run ends failed after BACKTEST_DECIDE_MS, naming the first signal
- *   that made neither an order nor a recorded refusal and how many; never
- *   done with a report missing them. */
+ *   with -9: the signals it held are lost (signals are at most once). The
+ *   run's later signals wait for them (a run's signals are decided in
+ *   their order) and make no order, and the run ends failed after
+ *   BACKTEST_DECIDE_MS, naming the first signal that made neither an
+ *   order nor a recorded refusal and how many; never done with a report
+ *   missing them. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -317,8 +319,10 @@ START_TEST(dependency_stopped_mid_run) {
     ck_assert_int_eq(kill(children[RISK], SIGKILL), 0);
     ck_assert_int_eq(tb_test_wait_exit(children[RISK], 20000), 128 + SIGKILL);
     snprintf(inst, sizeof inst, "%s-risk3", tag);
+    /* Its own bound longer than analytics' BACKTEST_DECIDE_MS (5 s): the
+     * run's later signals wait for the lost ones, and analytics ends it. */
     children[RISK] =
-        tb_service_spawn("risk-management", inst, "RISK_BACKTEST_WAIT_MS=1000", log_path);
+        tb_service_spawn("risk-management", inst, "RISK_BACKTEST_WAIT_MS=60000", log_path);
     ck_assert_msg(tb_service_wait(conn, "risk-management", inst, 1, 20000),
                   "risk-management did not come back (see %s)", log_path);
     st = wait_end(id4);
@@ -346,6 +350,13 @@ START_TEST(dependency_stopped_mid_run) {
     snprintf(q, sizeof q, "SELECT count(*) %s AND s.signal_id = $2", undecided);
     ck_assert_msg(sql_count(q, id4, first) == 1, "%s: %s is not an undecided signal of the run",
                   id4, first);
+    /* In the run's order: no signal after the first lost one made an order
+     * (the restarted worker's signals waited for it). */
+    ck_assert_int_eq(sql_count("SELECT count(*) FROM orders o JOIN signals s ON s.signal_id = "
+                               "o.signal_id WHERE s.account = $1 AND s.emit_seq > (SELECT emit_seq "
+                               "FROM signals WHERE signal_id = $2)",
+                               id4, first),
+                     0);
     json_decref(st);
     phase("fourth run failed, naming the signals risk-management lost");
 }

@@ -50,7 +50,8 @@ static bus_conn *conn;
 static PGconn *pg;
 static char log_path[512], tag[40];
 static pid_t children[N_SERVICES];
-static pid_t extra_sp; /* a second signal-processing */
+static pid_t extra_sp;      /* a second signal-processing */
+static pid_t extra_risk[2]; /* a second and a third risk-management */
 
 /* The DAX closes of data/eustock_daily.csv, in file order, and the fills
  * the strategy must make on them (tests/support/tb_eustock.c). */
@@ -90,6 +91,8 @@ static void start_services(void) {
 static void teardown(void) {
     if (extra_sp > 0) tb_services_stop(&extra_sp, 1);
     extra_sp = 0;
+    tb_services_stop(extra_risk, 2);
+    memset(extra_risk, 0, sizeof extra_risk);
     tb_services_stop(children, N_SERVICES);
     PQfinish(pg);
     bus_conn_close(conn);
@@ -426,7 +429,9 @@ static size_t run_pair(const char *acct, uint64_t speed, size_t nsig, char (*out
  * in the order their fill ticks arrived, two of its instances keep a run's
  * symbols (<run>-DAX, <run>-FTSE) on one of them, and a backtest's short is
  * margined on its entry price, not on a mark that runs ahead of the
- * decisions at full speed. */
+ * decisions at full speed. Three risk-management workers share the
+ * signals: each decides a run's signal only once the run's earlier signals
+ * are decided, wherever they went (signals.emit_seq). */
 START_TEST(two_symbols_share_the_cash_whatever_the_speed) {
     static tb_eustock ftse;
     tb_eu_load(&ftse, "FTSE");
@@ -445,6 +450,12 @@ START_TEST(two_symbols_share_the_cash_whatever_the_speed) {
     extra_sp = tb_service_spawn("signal-processing", inst, NULL, log_path);
     ck_assert_msg(tb_service_wait(conn, "signal-processing", inst, 1, 20000),
                   "a second signal-processing did not start (see %s)", log_path);
+    for (int k = 0; k < 2; k++) {
+        snprintf(inst, sizeof inst, "%s-risk%d", tag, k + 2);
+        extra_risk[k] = tb_service_spawn("risk-management", inst, NULL, log_path);
+        ck_assert_msg(tb_service_wait(conn, "risk-management", inst, 1, 20000),
+                      "risk-management %d did not start (see %s)", k + 2, log_path);
+    }
     usleep(1000000); /* both have taken their share of the partitions */
     long long rf = 0, rp = 0;
     size_t nf = run_pair(a0, 0, nsig, fast, &rf);
