@@ -39,17 +39,27 @@ while (($#)); do
 done
 [[ -n $max_s ]] || max_s=$((ticks >= 1000000 ? 600 : 90))
 CONSUMERS=(signal-processing historical-data trading-execution notifications position-management)
-# TB_CHAIN_WORKERS="3" measures only that worker count (profiling one case).
+# TB_CHAIN_WORKERS="3" measures only that worker count (profiling one case);
+# each count runs on a fresh database of its own.
 read -r -a WORKER_SETS <<<"${TB_CHAIN_WORKERS:-1 3}"
 cd "$TB_ROOT"
 export TB_BUILD_DIR=$TB_ROOT/build-bench
 BENCH_BIN=$TB_BUILD_DIR/bench/tb-bench-chain
 
 started_servers=0
+chain_db='' # the database of the worker count being measured
+# drop_chain_db NAME: drops a database this benchmark made (its services
+# gone or moved to the next one; FORCE ends what is still connected).
+drop_chain_db() {
+    [[ $1 == tradebus_chain* ]] || return 0
+    tb_pg_admin_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 ||
+        tb_warn "could not drop the database $1"
+}
 # shellcheck disable=SC2317 # runs from the EXIT trap
 on_exit() {
     local rc=$?
     tb_supervisor_stop >&2 2>&1 || tb_warn "could not stop the services (scripts/status)"
+    [[ -z $chain_db ]] || drop_chain_db "$chain_db"
     if ((started_servers)); then
         "$TB_SCRIPTS/servers" stop >&2 2>&1 || tb_warn "could not stop the servers"
     fi
@@ -154,9 +164,19 @@ cpu_snapshot() {
 declare -A result=()
 for w in "${WORKER_SETS[@]}"; do
     for c in "${CONSUMERS[@]}"; do export "WORKERS_${c//-/_}=$w"; done
-    tb_info "chain: starting the services, $w worker(s) per tick consumer"
+    # Each worker count on a database of its own, created and migrated by
+    # scripts/up: the second count measured on the tables (and the
+    # autovacuum) the first one left behind was not the same start
+    # (docs/benchmarks.md). The previous count's is dropped once its
+    # services have moved to the new one.
+    prev_db=$chain_db
+    chain_db=tradebus_chain${run}_w$w
+    export TB_DB_NAME=$chain_db
+    export DATABASE_URL="postgresql://$TB_DB_USER:$TB_DB_PASSWORD@$TB_HOST:$TB_PG_PORT/$TB_DB_NAME"
+    tb_info "chain: starting the services, $w worker(s) per tick consumer (database $chain_db)"
     MD_MODE=off LOG_LEVEL=${LOG_LEVEL:-warn} "$TB_SCRIPTS/up" --no-build >&2 ||
         tb_die "scripts/up failed (logs in $TB_LOGS)"
+    [[ -z $prev_db ]] || drop_chain_db "$prev_db"
     admin=$(grep -m1 '^TRADEBUS_ADMIN_KEY=' "$TB_DEMO_ENV" | cut -d= -f2-)
     [[ -n $admin ]] || tb_die "no admin key in $TB_DEMO_ENV"
     prefix=C${run}W$w
