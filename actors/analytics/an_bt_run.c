@@ -188,12 +188,10 @@ static tb_status chain_state(bus_conn *c, PGconn *pg, const an_bt_row *r, chain 
     /* The signals are read here, not through api.signals.list (a page of
      * at most SP_LIST_MAX): whether each one was decided is a question of
      * three tables, signal-processing's, risk-management's orders and its
-     * refusals. */
+     * refusals, which the view signals_undecided (migration 0767) answers
+     * for both services. */
     s = bus_pg_exec(pg,
-                    "WITH u AS (SELECT s.signal_id, s.ts FROM signals s WHERE s.account = $1 "
-                    "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = s.signal_id) "
-                    "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals f "
-                    "WHERE f.signal_id = s.signal_id)) "
+                    "WITH u AS (SELECT signal_id, ts FROM signals_undecided WHERE account = $1) "
                     "SELECT (SELECT count(*) FROM analytics_fills WHERE account = $1), "
                     "(SELECT count(*) FROM equity WHERE account = $1), "
                     "(SELECT count(*) FROM signals WHERE account = $1), "

@@ -671,12 +671,10 @@ tb_status risk_store_decided(PGconn *c, const char *const *signal_ids, size_t n,
                    "INSERT INTO risk_backtest_cursors AS c (account, seq) "
                    "SELECT d.account, d.seq FROM (SELECT s.account, max(s.emit_seq) AS seq "
                    "FROM signals s WHERE s.signal_id = ANY($1::text[]) GROUP BY s.account) d "
-                   "WHERE NOT EXISTS (SELECT 1 FROM signals e WHERE e.account = d.account "
-                   "AND e.emit_seq < d.seq AND e.emit_seq > COALESCE((SELECT k.seq FROM "
-                   "risk_backtest_cursors k WHERE k.account = d.account), 0) "
-                   "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = e.signal_id) "
-                   "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals x "
-                   "WHERE x.signal_id = e.signal_id)) "
+                   "WHERE NOT EXISTS (SELECT 1 FROM signals_undecided e "
+                   "WHERE e.account = d.account AND e.emit_seq < d.seq AND e.emit_seq > "
+                   "COALESCE((SELECT k.seq FROM risk_backtest_cursors k "
+                   "WHERE k.account = d.account), 0)) "
                    "ON CONFLICT (account) DO UPDATE SET seq = greatest(c.seq, EXCLUDED.seq)",
                    1, p, NULL, err)
              : tb_error_set(err, TB_NOMEM, NULL, NULL);
@@ -736,12 +734,10 @@ tb_status risk_store_unsettled(PGconn *c, const char *const *accounts,
             "FROM fills f WHERE f.account = k.a AND NOT EXISTS "
             "(SELECT 1 FROM applied_fills p WHERE p.fill_id = f.fill_id) LIMIT 1), "
             "(SELECT 'risk-management has not decided the earlier signal ' || e.signal_id "
-            "FROM signals e WHERE e.account = k.a AND e.emit_seq > COALESCE((SELECT c.seq "
-            "FROM risk_backtest_cursors c WHERE c.account = k.a), 0) AND e.emit_seq < "
-            "(SELECT m.emit_seq FROM signals m WHERE m.signal_id = k.sig) "
-            "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = e.signal_id) "
-            "AND NOT EXISTS (SELECT 1 FROM risk_signal_refusals x "
-            "WHERE x.signal_id = e.signal_id) ORDER BY e.emit_seq LIMIT 1)) AS what "
+            "FROM signals_undecided e WHERE e.account = k.a AND e.emit_seq > "
+            "COALESCE((SELECT c.seq FROM risk_backtest_cursors c WHERE c.account = k.a), 0) "
+            "AND e.emit_seq < (SELECT m.emit_seq FROM signals m WHERE m.signal_id = k.sig) "
+            "ORDER BY e.emit_seq LIMIT 1)) AS what "
             "FROM unnest($1::text[], $2::text[]) AS k(a, sig)) AS u WHERE u.what IS NOT NULL",
             2, p, &r, err);
     bus_pgarray_close_all(a, 2);
