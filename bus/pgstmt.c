@@ -15,7 +15,21 @@
  * use: texts built for one call (a multi-row VALUES list of one size) would
  * otherwise fill the server's memory with statements never run again; such
  * one-use entries are the ones replaced when the table is full, and once it
- * is full of prepared statements the rest run unnamed as before. */
+ * is full of prepared statements the rest run unnamed as before.
+ *
+ * A prepared statement keeps the generic plan PostgreSQL chose after its
+ * first custom plans, and keeps it until the table's statistics change
+ * (autovacuum's ANALYZE). A plan chosen while a table was nearly empty (a
+ * new database, the first seconds of a replay) scans it whole: the chain
+ * benchmark's order statements were planned as hash joins over a sequential
+ * scan of 99 estimated rows and kept that plan while orders grew to
+ * thousands of rows, each batch reading the whole table. So a statement is
+ * prepared again, under its slot's next name, after STMT_REPLAN_FIRST runs
+ * and then after twice as many runs each time, up to STMT_REPLAN_MAX: the
+ * planner sees the table's current size (it scales the statistics' density
+ * by the relation's pages at planning time), at a cost of a few custom plans
+ * per preparation. The old name is deallocated in the pipeline's round
+ * trip, or in one of its own outside pipeline mode. */
 #include "pgstmt.h"
 
 #include <libpq-events.h>
@@ -28,11 +42,17 @@
 #define STMT_SLOTS 64
 /* Uses before a statement is prepared. */
 #define STMT_PREPARE_AT 2
+/* Runs of a prepared statement before it is prepared again (doubling). */
+#define STMT_REPLAN_FIRST 16u
+#define STMT_REPLAN_MAX   8192u
 
 typedef struct stmt_slot {
     uint64_t hash;
     char *sql; /* NULL: free slot */
     unsigned uses;
+    unsigned gen;       /* its server-side name's generation (slot_name) */
+    unsigned runs;      /* executions by name since this generation's preparation */
+    unsigned replan_at; /* runs after which it is prepared again; 0: not yet set */
     bool prepared;
     bool preparing; /* its PQsendPrepare is in the pipeline, result not read */
 } stmt_slot;
@@ -127,15 +147,45 @@ static stmt_slot *slot_for(stmt_cache *c, const char *sql, uint64_t h) {
     return free_slot;
 }
 
-static void slot_name(const stmt_cache *c, const stmt_slot *s, char name[16]) {
-    snprintf(name, 16, "tb_s%d", (int)(s - c->slot));
+#define NAME_MAX_LEN 32
+
+static void slot_name(const stmt_cache *c, const stmt_slot *s, char name[NAME_MAX_LEN]) {
+    snprintf(name, NAME_MAX_LEN, "tb_s%d_%u", (int)(s - c->slot), s->gen);
+}
+
+/* Whether a prepared statement is due to be prepared again. */
+static bool replan_due(stmt_slot *s) {
+    if (s->replan_at == 0) s->replan_at = STMT_REPLAN_FIRST;
+    return s->runs >= s->replan_at;
+}
+
+/* Moves a due slot to its next generation: old gets the name to
+ * deallocate; the slot is unprepared under its new name. */
+static void next_generation(const stmt_cache *c, stmt_slot *s, char old[NAME_MAX_LEN]) {
+    slot_name(c, s, old);
+    s->gen++;
+    s->runs = 0;
+    s->replan_at = s->replan_at >= STMT_REPLAN_MAX / 2 ? STMT_REPLAN_MAX : s->replan_at * 2;
+    s->prepared = false;
+}
+
+static char *deallocate_sql(const char *name, char buf[NAME_MAX_LEN + 16]) {
+    snprintf(buf, NAME_MAX_LEN + 16, "DEALLOCATE %s", name);
+    return buf;
 }
 
 PGresult *bus_pgstmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params) {
     stmt_cache *c = PQinstanceData(conn, stmt_event);
     stmt_slot *s = c ? slot_for(c, sql, text_hash(sql)) : NULL;
     if (s == NULL) return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    char name[16];
+    char name[NAME_MAX_LEN];
+    if (s->prepared && replan_due(s) && PQtransactionStatus(conn) != PQTRANS_INERROR) {
+        char old[NAME_MAX_LEN], sql_buf[NAME_MAX_LEN + 16];
+        next_generation(c, s, old);
+        /* Deallocating a statement this session prepared does not fail; if
+         * the connection did, the next call reports it. */
+        PQclear(PQexec(conn, deallocate_sql(old, sql_buf)));
+    }
     slot_name(c, s, name);
     if (!s->prepared) {
         if (++s->uses < STMT_PREPARE_AT || PQtransactionStatus(conn) == PQTRANS_INERROR)
@@ -149,6 +199,7 @@ PGresult *bus_pgstmt_exec(PGconn *conn, const char *sql, int nparams, const char
         PQclear(p);
         s->prepared = true;
     }
+    s->runs++;
     return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
 }
 
@@ -178,12 +229,23 @@ static bool reserve(stmt_cache *c, size_t n) {
 bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *const *params) {
     stmt_cache *c = PQinstanceData(conn, stmt_event);
     if (c == NULL) return false;
-    /* Room for a preparation and the statement first: nothing sent may go
-     * unaccounted. */
-    if (!reserve(c, 2)) return false;
+    /* Room for a deallocation, a preparation and the statement first:
+     * nothing sent may go unaccounted. */
+    if (!reserve(c, 3)) return false;
     stmt_slot *s = slot_for(c, sql, text_hash(sql));
-    char name[16] = "";
+    char name[NAME_MAX_LEN] = "";
     if (s != NULL) {
+        if (s->prepared && replan_due(s)) {
+            char old[NAME_MAX_LEN], sql_buf[NAME_MAX_LEN + 16];
+            next_generation(c, s, old);
+            /* Should the pipeline abort before it runs, the old statement
+             * stays on the server under a name no longer used: one
+             * statement for the session's lifetime, only after a failure. */
+            if (!PQsendQueryParams(conn, deallocate_sql(old, sql_buf), 0, NULL, NULL, NULL, NULL,
+                                   0))
+                return false;
+            c->pend[c->npend++] = (pending){.prep = NULL};
+        }
         slot_name(c, s, name);
         if (!s->prepared && !s->preparing && ++s->uses >= STMT_PREPARE_AT) {
             if (!PQsendPrepare(conn, name, sql, nparams, NULL)) return false;
@@ -191,9 +253,10 @@ bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *con
             c->pend[c->npend++] = (pending){.prep = s};
         }
     }
-    int ok = s != NULL && (s->prepared || s->preparing)
-                 ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
-                 : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    bool named = s != NULL && (s->prepared || s->preparing);
+    if (named) s->runs++;
+    int ok = named ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+                   : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!ok) return false;
     c->pend[c->npend++] = (pending){.prep = NULL};
     return true;

@@ -4,7 +4,8 @@
  * parse. One-use texts beyond the cache's size keep working. In pipeline
  * mode (bus_pg_pipeline_begin) statements without a result wait for the
  * next one that needs its result, failures reach the caller there, and the
- * connection comes back to the pool clean. */
+ * connection comes back to the pool clean. A prepared statement is prepared
+ * again as it keeps running, so its plan follows its tables' growth. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,88 @@ START_TEST(pipeline_defers_until_a_result) {
 }
 END_TEST
 
+/* The plan of the prepared statement whose text is sql, for the argument
+ * arg (EXPLAIN EXECUTE shows the plan the cache would run). */
+static char *plan_of(PGconn *c, const char *sql, const char *arg) {
+    const char *p[] = {sql};
+    PGresult *r = PQexecParams(c, "SELECT name FROM pg_prepared_statements WHERE statement = $1", 1,
+                               NULL, p, NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_eq(PQntuples(r), 1);
+    char q[256];
+    snprintf(q, sizeof q, "EXPLAIN EXECUTE %s('%s')", PQgetvalue(r, 0, 0), arg);
+    PQclear(r);
+    r = PQexec(c, q);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    size_t len = 1;
+    for (int i = 0; i < PQntuples(r); i++) len += strlen(PQgetvalue(r, i, 0)) + 1;
+    char *plan = calloc(1, len);
+    ck_assert_ptr_nonnull(plan);
+    for (int i = 0; i < PQntuples(r); i++) {
+        strcat(plan, PQgetvalue(r, i, 0));
+        strcat(plan, "\n");
+    }
+    PQclear(r);
+    return plan;
+}
+
+static void exec_ok(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static const char GROW_SQL[] =
+    "SELECT count(*) FROM tb_grow_test WHERE id IN (SELECT unnest($1::bigint[]))";
+
+/* A statement planned while its table was nearly empty is planned again
+ * as the table grows: a temporary table (autovacuum never analyses it, so
+ * nothing else invalidates the plan) of 10 rows when the statement is
+ * prepared and of 100,010 when it has run a few hundred times more. The
+ * plan kept from the start scans the whole table; the one made again uses
+ * the primary key. Plain and pipelined runs count alike. */
+START_TEST(prepared_again_as_tables_grow) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    exec_ok(c, "DROP TABLE IF EXISTS tb_grow_test");
+    exec_ok(c, "CREATE TEMP TABLE tb_grow_test (id bigint PRIMARY KEY, pad text)");
+    exec_ok(c, "INSERT INTO tb_grow_test SELECT g, 'x' FROM generate_series(1, 10) g");
+    exec_ok(c, "ANALYZE tb_grow_test");
+    for (int i = 0; i < 12; i++) {
+        const char *p[] = {"{1,2,3}"};
+        PGresult *r = NULL;
+        ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
+        ck_assert_str_eq(PQgetvalue(r, 0, 0), "3");
+        PQclear(r);
+    }
+    char *plan = plan_of(c, GROW_SQL, "{1,2}");
+    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") != NULL, "small table: %s", plan);
+    free(plan);
+    exec_ok(c, "INSERT INTO tb_grow_test SELECT g, repeat('x', 40)"
+               " FROM generate_series(11, 100010) g");
+    for (int i = 0; i < 400; i++) {
+        const char *p[] = {"{5,50000,99999,200000}"};
+        PGresult *r = NULL;
+        bool piped = i % 2 == 1;
+        if (piped) ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+        ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
+        ck_assert_str_eq(PQgetvalue(r, 0, 0), "3");
+        PQclear(r);
+        if (piped) ck_assert_msg(bus_pg_pipeline_end(c, &err) == TB_OK, "%s", err.message);
+    }
+    /* Every earlier generation was deallocated. */
+    ck_assert_int_eq(prepared_count(c, GROW_SQL), 1);
+    plan = plan_of(c, GROW_SQL, "{1,2}");
+    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") == NULL &&
+                      strstr(plan, "tb_grow_test_pkey") != NULL,
+                  "grown table: %s", plan);
+    free(plan);
+    exec_ok(c, "DROP TABLE tb_grow_test");
+    bus_pg_release(pool, c);
+}
+END_TEST
+
 START_TEST(pipeline_failures) {
     tb_error err = {0};
     PGconn *c = bus_pg_acquire(pool, &err);
@@ -243,6 +326,7 @@ int main(void) {
     tcase_add_test(tc, many_texts);
     tcase_add_test(tc, pipeline_defers_until_a_result);
     tcase_add_test(tc, pipeline_failures);
+    tcase_add_test(tc, prepared_again_as_tables_grow);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
