@@ -15,9 +15,7 @@
 
 #define NS_PER_US 1000
 
-#define BAR_COLUMNS                                                                                \
-    "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "           \
-    "close, volume, ticks"
+#define BAR_COLUMNS HIST_BAR_COLUMNS
 
 /* Row of BAR_COLUMNS -> tb_bar. */
 static tb_status row_to_bar(const PGresult *r, int row, tb_bar *b, tb_error *err) {
@@ -85,11 +83,20 @@ tb_status hist_store_get_bars(PGconn *c, const hist_bar_row *keys, size_t n, tb_
                           3, params, &r, err);
     for (int k = 0; k < 3; k++) bus_pgarray_close(&col[k]);
     if (s != TB_OK) return s;
-    size_t rows = (size_t)PQntuples(r);
-    tb_bar *bars = rows ? calloc(rows, sizeof *bars) : NULL;
-    if (rows && bars == NULL) s = tb_error_set(err, TB_NOMEM, NULL, "out of memory for bars");
-    for (size_t i = 0; i < rows && s == TB_OK; i++) s = row_to_bar(r, (int)i, &bars[i], err);
+    s = hist_store_bars_of(r, out, nout, err);
     PQclear(r);
+    return s;
+}
+
+tb_status hist_store_bars_of(const PGresult *r, tb_bar **out, size_t *nout, tb_error *err) {
+    *out = NULL;
+    *nout = 0;
+    size_t rows = (size_t)PQntuples(r);
+    if (rows == 0) return TB_OK;
+    tb_bar *bars = calloc(rows, sizeof *bars);
+    if (bars == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory for %zu bars", rows);
+    tb_status s = TB_OK;
+    for (size_t i = 0; i < rows && s == TB_OK; i++) s = row_to_bar(r, (int)i, &bars[i], err);
     if (s != TB_OK) {
         free(bars);
         return s;

@@ -26,8 +26,23 @@
  * highest, extremes, sums), so any number of workers and any delivery order
  * give the same bars. Blocks, then bars, are locked in the batch's sorted
  * order, the same in every worker, so concurrent batches cannot deadlock.
- * On return b holds the outcome of every tick (b->nnew counted). */
-tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_error *err) TB_WARN_UNUSED;
+ * On return b holds the outcome of every tick (b->nnew counted), and
+ * *stored the bars the batch wrote as the upsert left them (with what other
+ * workers had committed before), in any order: malloc'd, the caller frees
+ * it (NULL when *nstored is 0; nothing on failure). The closed bars of the
+ * batch are announced from them without reading them back. */
+tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_bar **stored, size_t *nstored,
+                                 tb_error *err) TB_WARN_UNUSED;
+
+/* The columns of a bar row, in the order hist_store_bars_of reads them. */
+#define HIST_BAR_COLUMNS                                                                           \
+    "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "           \
+    "close, volume, ticks"
+
+/* Every row of r (HIST_BAR_COLUMNS) as bars: *out malloc'd (NULL when *nout
+ * is 0), nothing allocated on failure. */
+tb_status hist_store_bars_of(const PGresult *r, tb_bar **out, size_t *nout,
+                             tb_error *err) TB_WARN_UNUSED;
 
 /* The stored bars of keys[0..n) (symbol, interval, start) that exist, in
  * any order. *out is malloc'd (caller frees; NULL when *nout is 0). One

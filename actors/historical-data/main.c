@@ -132,11 +132,47 @@ static size_t parse_closed(const redisReply *rep, const hist_batch *b, const siz
     return n;
 }
 
+/* Orders bars by (symbol, interval, start), the key of a bar row. */
+static int bar_key_cmp(const void *pa, const void *pb) {
+    const tb_bar *a = pa, *b = pb;
+    int c = strcmp(a->symbol, b->symbol);
+    if (c == 0) c = strcmp(a->interval, b->interval);
+    if (c == 0) c = (a->start > b->start) - (a->start < b->start);
+    return c;
+}
+
+/* Sorts stored (the bars the batch wrote, as written) and moves the closed
+ * bars found there to out[0..); the closed keys not among them (written by
+ * an earlier batch) are compacted to the front of closed. Returns how many
+ * were found; *nclosed becomes how many are left to read. */
+static size_t closed_from_stored(tb_bar *stored, size_t nstored, hist_bar_row *closed,
+                                 size_t *nclosed, tb_bar *out) {
+    if (nstored > 1) qsort(stored, nstored, sizeof *stored, bar_key_cmp);
+    size_t found = 0, left = 0;
+    for (size_t i = 0; i < *nclosed; i++) {
+        tb_bar key = {0};
+        snprintf(key.symbol, sizeof key.symbol, "%s", closed[i].symbol);
+        snprintf(key.interval, sizeof key.interval, "%s", hist_interval_name(closed[i].iv));
+        key.start = closed[i].bar.start;
+        const tb_bar *hit =
+            nstored ? bsearch(&key, stored, nstored, sizeof *stored, bar_key_cmp) : NULL;
+        if (hit != NULL)
+            out[found++] = *hit;
+        else
+            closed[left++] = closed[i];
+    }
+    *nclosed = left;
+    return found;
+}
+
 /* Moves every (symbol, interval) of the batch's bars forward in Redis (one
- * script call) and publishes the bars that closed, read in one query. A
- * failure here does not undo the stored ticks: the symbol's next tick of a
- * later bucket retries the close. */
-static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *b) {
+ * script call) and publishes the bars that closed: as this batch's upsert
+ * left them (stored) when it wrote them, the others (a bar last written by
+ * an earlier batch) read in one query. A failure here does not undo the
+ * stored ticks: the symbol's next tick of a later bucket retries the
+ * close. */
+static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *b, tb_bar *stored,
+                           size_t nstored) {
     if (b->nbars == 0) return;
     tb_error err = {0};
     size_t ngroups = 0;
@@ -149,10 +185,10 @@ static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *
     char *keys = malloc(b->nbars * 160);
     char *nums = malloc(b->nbars * 2 * 24);
     hist_bar_row *closed = malloc(b->nbars * sizeof *closed);
-    tb_bar *bars = NULL;
-    size_t nfound = 0;
+    tb_bar *bars = malloc(b->nbars * sizeof *bars), *read = NULL;
+    size_t nfound = 0, nread = 0;
     redisReply *rep = NULL;
-    if (!group_first || !argv || !lens || !keys || !nums || !closed) {
+    if (!group_first || !argv || !lens || !keys || !nums || !closed || !bars) {
         bus_counter_add(state.close_errors, 1);
         bus_log(BUS_LOG_WARN, "bar close check skipped: out of memory");
         goto done;
@@ -200,12 +236,16 @@ static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *
     }
     size_t nclosed = parse_closed(rep, b, group_first, ngroups, closed);
     if (nclosed == 0) goto done;
-    PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL || hist_store_get_bars(pg, closed, nclosed, &bars, &nfound, &err) != TB_OK) {
+    nfound = closed_from_stored(stored, nstored, closed, &nclosed, bars);
+    PGconn *pg = nclosed ? bus_ctx_pg(ctx, &err) : NULL;
+    if (nclosed &&
+        (pg == NULL || hist_store_get_bars(pg, closed, nclosed, &read, &nread, &err) != TB_OK)) {
         bus_counter_add(state.close_errors, 1);
         bus_log(BUS_LOG_WARN, "%zu closed bars not read: %s", nclosed, err.message);
-        goto done;
+        nread = 0;
     }
+    /* At most one close per bucket of the batch: found + read <= nbars. */
+    for (size_t i = 0; i < nread && nfound < b->nbars; i++) bars[nfound++] = read[i];
     /* A closed bar not found was pruned or never stored: nothing to announce. */
     for (size_t i = 0; i < nfound; i++) {
         const tb_bar *bar = &bars[i];
@@ -224,6 +264,7 @@ static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *
         hist_influx_bar(state.influx, state.influx_bar_intervals, &bars[i]);
 done:
     if (rep) freeReplyObject(rep);
+    free(read);
     free(bars);
     free(closed);
     free(nums);
@@ -274,14 +315,17 @@ static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
         return TB_OK;
     }
     PGconn *pg = bus_ctx_pg(ctx, &err);
-    if (pg == NULL || hist_store_apply_batch(pg, &b, &err) != TB_OK) {
+    tb_bar *stored = NULL;
+    size_t nstored = 0;
+    if (pg == NULL || hist_store_apply_batch(pg, &b, &stored, &nstored, &err) != TB_OK) {
         hist_batch_close(&b);
         return bus_fail_err(ctx, &err);
     }
     bus_counter_add(state.ticks_applied, b.nnew);
     bus_counter_add(state.ticks_duplicate, b.ndup);
     hist_influx_ticks(state.influx, &b, state.influx_tick_sample, &state.influx_ticks_seen);
-    publish_closed(ctx, bb, &b);
+    publish_closed(ctx, bb, &b, stored, nstored);
+    free(stored);
     hist_batch_close(&b);
     return TB_OK;
 }

@@ -285,6 +285,51 @@ START_TEST(closed_bar_announced_once) {
 }
 END_TEST
 
+/* Ticks of three seconds sent at once, so one batch usually holds them all:
+ * the two bars they close are announced as that batch's own upsert left
+ * them (no read back), with the same values as bars closed by a later
+ * batch. */
+START_TEST(bars_closed_by_their_own_batch) {
+    char sym[48];
+    tb_test_unique(sym, sizeof sym, "HBO");
+    pid_t pids[TH_MAX_WORKERS];
+    th_start(conn, "actors/historical-data/tb-historical-data", "historical-data", 1, pids, NULL,
+             log_path);
+    natsConnection *nc = bus_conn_nats(conn);
+    char subject[128];
+    snprintf(subject, sizeof subject, "md.bar.1s.%s", sym);
+    natsSubscription *sub = NULL;
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subject), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    int64_t s0 = BASE + 200 * SEC;
+    script_tick ticks[] = {{1, s0 + 100000000, 20 * TB_FIXED_SCALE, 1 * TB_FIXED_SCALE},
+                           {2, s0 + 500000000, 25 * TB_FIXED_SCALE, 2 * TB_FIXED_SCALE},
+                           {3, s0 + 900000000, 18 * TB_FIXED_SCALE, 1 * TB_FIXED_SCALE},
+                           {4, s0 + SEC + 1000, 30 * TB_FIXED_SCALE, 4 * TB_FIXED_SCALE},
+                           {5, s0 + 2 * SEC, 31 * TB_FIXED_SCALE, 1 * TB_FIXED_SCALE}};
+    for (size_t i = 0; i < sizeof ticks / sizeof ticks[0]; i++) publish_tick(sym, &ticks[i]);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    tb_bar got[8];
+    int n = collect_bars(sub, got, 8, 1500);
+    ck_assert_int_eq(n, 2);
+    int first = got[0].start == s0 ? 0 : 1, second = 1 - first;
+    ck_assert_int_eq(got[first].start, s0);
+    ck_assert_int_eq(got[first].open, 20 * TB_FIXED_SCALE);
+    ck_assert_int_eq(got[first].high, 25 * TB_FIXED_SCALE);
+    ck_assert_int_eq(got[first].low, 18 * TB_FIXED_SCALE);
+    ck_assert_int_eq(got[first].close, 18 * TB_FIXED_SCALE);
+    ck_assert_int_eq(got[first].volume, 4 * TB_FIXED_SCALE);
+    ck_assert_uint_eq(got[first].ticks, 3);
+    ck_assert_int_eq(got[second].start, s0 + SEC);
+    ck_assert_int_eq(got[second].open, 30 * TB_FIXED_SCALE);
+    ck_assert_int_eq(got[second].close, 30 * TB_FIXED_SCALE);
+    ck_assert_int_eq(got[second].volume, 4 * TB_FIXED_SCALE);
+    ck_assert_uint_eq(got[second].ticks, 1);
+    natsSubscription_Destroy(sub);
+    th_stop(pids, 1);
+}
+END_TEST
+
 START_TEST(bad_ticks_are_refused_not_stored) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "HBX");
@@ -419,6 +464,7 @@ int main(void) {
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, one_and_three_workers_same_bars);
     tcase_add_test(tc, closed_bar_announced_once);
+    tcase_add_test(tc, bars_closed_by_their_own_batch);
     tcase_add_test(tc, bad_ticks_are_refused_not_stored);
     tcase_add_test(tc, seen_guard_pruned_by_age);
     tcase_add_test(tc, copies_in_and_across_batches_count_once);
