@@ -203,18 +203,26 @@ static int collect_bars(natsSubscription *sub, tb_bar *out, int cap, int64_t win
     return n;
 }
 
+/* Starts workers instances of historical-data and subscribes to the bars
+ * of sym of interval ("*": every interval) before any tick is sent. */
+static natsSubscription *start_watching_bars(const char *sym, const char *interval, int workers,
+                                             pid_t *pids) {
+    th_start(conn, "actors/historical-data/tb-historical-data", "historical-data", workers, pids,
+             NULL, log_path);
+    natsConnection *nc = bus_conn_nats(conn);
+    char subject[128];
+    snprintf(subject, sizeof subject, "md.bar.%s.%s", interval, sym);
+    natsSubscription *sub = NULL;
+    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subject), NATS_OK);
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    return sub;
+}
+
 START_TEST(closed_bar_announced_once) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "HBC");
     pid_t pids[TH_MAX_WORKERS];
-    th_start(conn, "actors/historical-data/tb-historical-data", "historical-data", 3, pids, NULL,
-             log_path);
-    natsConnection *nc = bus_conn_nats(conn);
-    char subject[128];
-    snprintf(subject, sizeof subject, "md.bar.*.%s", sym);
-    natsSubscription *sub = NULL;
-    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subject), NATS_OK);
-    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    natsSubscription *sub = start_watching_bars(sym, "*", 3, pids);
 
     /* Three ticks in 10:00:05 (prices 10, 12, 9; seqs 1, 2, 4), sent out of
      * order; seq 3 comes much later. */
@@ -293,14 +301,7 @@ START_TEST(bars_closed_by_their_own_batch) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "HBO");
     pid_t pids[TH_MAX_WORKERS];
-    th_start(conn, "actors/historical-data/tb-historical-data", "historical-data", 1, pids, NULL,
-             log_path);
-    natsConnection *nc = bus_conn_nats(conn);
-    char subject[128];
-    snprintf(subject, sizeof subject, "md.bar.1s.%s", sym);
-    natsSubscription *sub = NULL;
-    ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subject), NATS_OK);
-    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    natsSubscription *sub = start_watching_bars(sym, "1s", 1, pids);
     int64_t s0 = BASE + 200 * SEC;
     script_tick ticks[] = {{1, s0 + 100000000, 20 * TB_FIXED_SCALE, 1 * TB_FIXED_SCALE},
                            {2, s0 + 500000000, 25 * TB_FIXED_SCALE, 2 * TB_FIXED_SCALE},
