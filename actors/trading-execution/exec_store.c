@@ -6,25 +6,14 @@
 #include <string.h>
 
 #include "exec_fees.h"
+#include "exec_order_sql.h"
 #include "exec_service.h"
 #include "outbox.h"
 #include "pgarray.h"
 #include "store.h"
 
-#define ORDER_COLS                                                                                 \
-    "o.order_id, COALESCE(o.client_order_id, ''), o.account, o.symbol, o.side, o.type, "           \
-    "o.qty, COALESCE(o.limit_price, 0), COALESCE(o.stop_price, 0), o.tif, o.source, "              \
-    "COALESCE(o.strategy_id, ''), o.status, o.filled_qty, COALESCE(o.avg_price, 0), "              \
-    "COALESCE(o.reason, ''), (extract(epoch FROM o.created_at) * 1000000)::bigint, "               \
-    "(extract(epoch FROM o.updated_at) * 1000000)::bigint, o.version, "                            \
-    "o.triggered_at IS NOT NULL, (SELECT count(*) FROM fills f WHERE f.order_id = o.order_id), "   \
-    "COALESCE((extract(epoch FROM o.expire_at) * 1000000)::bigint, 0), "                           \
-    "COALESCE(o.trail_amount, 0), COALESCE(o.trail_bps, 0), COALESCE(o.limit_offset, 0), "         \
-    "COALESCE((SELECT t.trail_stop FROM order_trail_stops t WHERE t.order_id = o.order_id), 0), "  \
-    "COALESCE(o.group_id, ''), COALESCE(o.group_role, ''), "                                       \
-    "CASE WHEN o.group_role IN ('take_profit', 'stop_loss') THEN COALESCE((SELECT e.filled_qty "   \
-    "FROM orders e WHERE e.group_id = o.group_id AND e.group_role = 'entry'), 0) ELSE 0 END"
-#define NCOLS 29
+#define ORDER_COLS EXEC_ORDER_COLS
+#define NCOLS      29
 
 void exec_events_free(exec_events *e) {
     free(e->v);
@@ -189,17 +178,7 @@ tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, ex
     for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, ids[i]);
     const char *p[1] = {bus_pgarray_finish(&a)};
     tb_status s = p[0] ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    /* In id order: batches of several workers never wait in a cycle. */
-    if (s == TB_OK)
-        s = load_many(c,
-                      /* with the other orders of their groups (a cancel cancels them);
-                       * a UNION of index lookups, not an OR over the table */
-                      "SELECT " ORDER_COLS " FROM orders o WHERE o.order_id IN "
-                      "(SELECT unnest($1::text[]) UNION SELECT s.order_id FROM orders g "
-                      "JOIN orders s ON s.group_id = g.group_id WHERE g.order_id = "
-                      "ANY ($1::text[]) AND g.group_id IS NOT NULL) "
-                      "ORDER BY o.order_id COLLATE \"C\" FOR UPDATE OF o",
-                      1, p, rows, nrows, err);
+    if (s == TB_OK) s = load_many(c, exec_lock_orders_sql, 1, p, rows, nrows, err);
     bus_pgarray_close(&a);
     return s == TB_OK ? with_fees(c, rows, nrows, err) : s;
 }
