@@ -314,10 +314,5 @@ int main(void) {
     tcase_add_test(tc, core_batches_grow_under_load_and_lose_nothing);
     tcase_add_test(tc, stream_batches_settle_each_message);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tb_test_run_suite(s);
 }

@@ -19,37 +19,31 @@
 #include "tb_plan.h"
 #include "tb_test.h"
 
-static void exec_ok(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-}
-
 START_TEST(orders_are_locked_by_key) {
     bus_config cfg;
     tb_test_config(&cfg, "exec-lock-plan-test");
     PGconn *c = PQconnectdb(cfg.database_url);
     ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
     char sql[4096];
-    exec_ok(c, "CREATE TEMP TABLE orders (LIKE public.orders INCLUDING ALL)");
+    tb_plan_sql_ok(c, "CREATE TEMP TABLE orders (LIKE public.orders INCLUDING ALL)");
     /* Ids, accounts and strategies as long as the benchmark's. */
-    exec_ok(c, "INSERT INTO orders (order_id, account, symbol, side, type, qty, tif, source,"
-               " status, filled_qty, avg_price, client_order_id, strategy_id)"
-               " SELECT 'o1a24ee03845aa1a942e343c1' || lpad(g::text, 7, '0'), 'c36342w1-A',"
-               " 'C36342W1A', 'buy', 'market', 1, 'ioc', 'signal', 'filled', 1, 100,"
-               " 'cid-' || g, 'strat-c36342w1-A' FROM generate_series(1, 6000) g");
-    exec_ok(c, "INSERT INTO orders (order_id, account, symbol, side, type, qty, limit_price, tif,"
-               " source, status, group_id, group_role) SELECT 'g' || g, 'acct', 'DAX', 'sell',"
-               " 'limit', 1, 100 + g, 'gtc', 'api', 'accepted', 'grp', 'oco'"
-               " FROM generate_series(1, 2) g");
+    tb_plan_sql_ok(c, "INSERT INTO orders (order_id, account, symbol, side, type, qty, tif, source,"
+                      " status, filled_qty, avg_price, client_order_id, strategy_id)"
+                      " SELECT 'o1a24ee03845aa1a942e343c1' || lpad(g::text, 7, '0'), 'c36342w1-A',"
+                      " 'C36342W1A', 'buy', 'market', 1, 'ioc', 'signal', 'filled', 1, 100,"
+                      " 'cid-' || g, 'strat-c36342w1-A' FROM generate_series(1, 6000) g");
+    tb_plan_sql_ok(
+        c, "INSERT INTO orders (order_id, account, symbol, side, type, qty, limit_price, tif,"
+           " source, status, group_id, group_role) SELECT 'g' || g, 'acct', 'DAX', 'sell',"
+           " 'limit', 1, 100 + g, 'gtc', 'api', 'accepted', 'grp', 'oco'"
+           " FROM generate_series(1, 2) g");
     snprintf(sql, sizeof sql, "PREPARE lock_orders(text[]) AS %s", exec_lock_orders_sql);
-    exec_ok(c, sql);
+    tb_plan_sql_ok(c, sql);
     const char *const modes[] = {"force_custom_plan", "force_generic_plan"};
     for (int m = 0; m < 2; m++) {
-        exec_ok(c, "BEGIN");
+        tb_plan_sql_ok(c, "BEGIN");
         snprintf(sql, sizeof sql, "SET LOCAL plan_cache_mode = %s", modes[m]);
-        exec_ok(c, sql);
+        tb_plan_sql_ok(c, sql);
         char run[2048] = "EXECUTE lock_orders('{g1";
         for (int i = 10; i < 34; i++)
             snprintf(run + strlen(run), sizeof run - strlen(run), ",o1a24ee03845aa1a942e343c1%07d",
@@ -73,9 +67,9 @@ START_TEST(orders_are_locked_by_key) {
             ck_assert_str_eq(PQgetvalue(r, i, 0), id);
         }
         PQclear(r);
-        exec_ok(c, "ROLLBACK");
+        tb_plan_sql_ok(c, "ROLLBACK");
     }
-    exec_ok(c, "DROP TABLE pg_temp.orders");
+    tb_plan_sql_ok(c, "DROP TABLE pg_temp.orders");
     PQfinish(c);
 }
 END_TEST
@@ -86,10 +80,5 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, orders_are_locked_by_key);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tb_test_run_suite(s);
 }

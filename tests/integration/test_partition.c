@@ -191,10 +191,5 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, instances_split_keys_and_hand_over_without_gaps);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tb_test_run_suite(s);
 }

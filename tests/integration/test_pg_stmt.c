@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "store.h"
+#include "tb_plan.h"
 #include "tb_test.h"
 
 static bus_pg_pool *pool;
@@ -214,12 +215,6 @@ static char *plan_of(PGconn *c, const char *sql, const char *arg) {
     return plan;
 }
 
-static void exec_ok(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-}
-
 static const char GROW_SQL[] =
     "SELECT count(*) FROM tb_grow_test WHERE id IN (SELECT unnest($1::bigint[]))";
 
@@ -233,10 +228,10 @@ START_TEST(prepared_again_as_tables_grow) {
     tb_error err = {0};
     PGconn *c = bus_pg_acquire(pool, &err);
     ck_assert_ptr_nonnull(c);
-    exec_ok(c, "DROP TABLE IF EXISTS tb_grow_test");
-    exec_ok(c, "CREATE TEMP TABLE tb_grow_test (id bigint PRIMARY KEY, pad text)");
-    exec_ok(c, "INSERT INTO tb_grow_test SELECT g, 'x' FROM generate_series(1, 10) g");
-    exec_ok(c, "ANALYZE tb_grow_test");
+    tb_plan_sql_ok(c, "DROP TABLE IF EXISTS tb_grow_test");
+    tb_plan_sql_ok(c, "CREATE TEMP TABLE tb_grow_test (id bigint PRIMARY KEY, pad text)");
+    tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, 'x' FROM generate_series(1, 10) g");
+    tb_plan_sql_ok(c, "ANALYZE tb_grow_test");
     for (int i = 0; i < 12; i++) {
         const char *p[] = {"{1,2,3}"};
         PGresult *r = NULL;
@@ -247,8 +242,8 @@ START_TEST(prepared_again_as_tables_grow) {
     char *plan = plan_of(c, GROW_SQL, "{1,2}");
     ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") != NULL, "small table: %s", plan);
     free(plan);
-    exec_ok(c, "INSERT INTO tb_grow_test SELECT g, repeat('x', 40)"
-               " FROM generate_series(11, 100010) g");
+    tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, repeat('x', 40)"
+                      " FROM generate_series(11, 100010) g");
     for (int i = 0; i < 400; i++) {
         const char *p[] = {"{5,50000,99999,200000}"};
         PGresult *r = NULL;
@@ -266,7 +261,7 @@ START_TEST(prepared_again_as_tables_grow) {
                       strstr(plan, "tb_grow_test_pkey") != NULL,
                   "grown table: %s", plan);
     free(plan);
-    exec_ok(c, "DROP TABLE tb_grow_test");
+    tb_plan_sql_ok(c, "DROP TABLE tb_grow_test");
     bus_pg_release(pool, c);
 }
 END_TEST
@@ -328,10 +323,5 @@ int main(void) {
     tcase_add_test(tc, pipeline_failures);
     tcase_add_test(tc, prepared_again_as_tables_grow);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tb_test_run_suite(s);
 }

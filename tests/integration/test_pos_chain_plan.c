@@ -13,13 +13,6 @@
 #include "tb_plan.h"
 #include "tb_test.h"
 
-static void exec_ok(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-}
-
 START_TEST(chains_are_read_by_range) {
     bus_config cfg;
     tb_test_config(&cfg, "pos-chain-plan-test");
@@ -33,14 +26,14 @@ START_TEST(chains_are_read_by_range) {
              "SELECT '%s-' || lpad(g::text, 5, '0'), '%s', 'DAX', 'buy', 1, 100, 0, g "
              "FROM generate_series(1, 3000) g",
              acct, acct);
-    exec_ok(c, sql);
-    exec_ok(c, "ANALYZE applied_fills");
+    tb_plan_sql_ok(c, sql);
+    tb_plan_sql_ok(c, "ANALYZE applied_fills");
     snprintf(sql, sizeof sql, "PREPARE chains(text[], text[], bigint[], text[]) AS %s",
              pos_chains_sql);
-    exec_ok(c, sql);
-    exec_ok(c, "BEGIN");
-    exec_ok(c, "SET LOCAL plan_cache_mode = force_generic_plan");
-    exec_ok(c, "SET LOCAL enable_nestloop = off");
+    tb_plan_sql_ok(c, sql);
+    tb_plan_sql_ok(c, "BEGIN");
+    tb_plan_sql_ok(c, "SET LOCAL plan_cache_mode = force_generic_plan");
+    tb_plan_sql_ok(c, "SET LOCAL enable_nestloop = off");
     snprintf(sql, sizeof sql, "EXECUTE chains('{%s}', '{DAX}', '{2999}', '{%s-02999}')", acct,
              acct);
     json_t *plan = NULL, *doc = tb_plan_explain(c, sql, &plan);
@@ -48,9 +41,9 @@ START_TEST(chains_are_read_by_range) {
     double read = tb_plan_rows_read(plan, "applied_fills");
     ck_assert_msg(read <= 2, "the chains read %.0f fills for 2", read);
     json_decref(doc);
-    exec_ok(c, "ROLLBACK");
+    tb_plan_sql_ok(c, "ROLLBACK");
     snprintf(sql, sizeof sql, "DELETE FROM applied_fills WHERE account = '%s'", acct);
-    exec_ok(c, sql);
+    tb_plan_sql_ok(c, sql);
     PQfinish(c);
 }
 END_TEST
@@ -61,10 +54,5 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chains_are_read_by_range);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tb_test_run_suite(s);
 }

@@ -35,3 +35,10 @@ json_t *tb_plan_explain(PGconn *c, const char *statement, json_t **plan) {
     ck_assert_ptr_nonnull(*plan);
     return doc;
 }
+
+void tb_plan_sql_ok(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}

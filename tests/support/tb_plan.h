@@ -8,6 +8,10 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+/* Runs sql on c (simple query protocol: several statements are allowed)
+ * and fails the test unless it succeeded, with or without rows. */
+void tb_plan_sql_ok(PGconn *c, const char *sql);
+
 /* Rows the plan under node read from relation: actual rows x loops of
  * every node scanning it. */
 double tb_plan_rows_read(json_t *node, const char *relation);

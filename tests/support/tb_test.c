@@ -124,3 +124,12 @@ void tb_test_bg_assert(void) {
     pthread_mutex_unlock(&bg_lock);
     ck_assert_msg(n == 0, "%d failure(s) off the main thread, the first: %s", n, first);
 }
+
+int tb_test_run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

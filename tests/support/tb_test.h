@@ -13,6 +13,10 @@
 /* Loads the bus configuration for a test client named service; fails the
  * test when it cannot. */
 void tb_test_config(bus_config *cfg, const char *service);
+
+/* Runs every test of s in this process (CK_NOFORK: teardown asserts
+ * count, see the house rules) and frees it: main's exit status. */
+int tb_test_run_suite(Suite *s);
 /* Connects to NATS (SendAsap) or fails the test with a hint to start the
  * servers (scripts/servers start). */
 bus_conn *tb_test_conn(const bus_config *cfg);

@@ -102,10 +102,5 @@ int main(void) {
     tcase_add_test(tc, env_int_and_bool);
     tcase_add_test(tc, redis_url);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tb_test_run_suite(s);
 }

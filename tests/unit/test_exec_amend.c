@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "exec_domain.h"
+#include "tb_test.h"
 
 #define U TB_FIXED_SCALE /* one unit */
 
@@ -150,10 +151,5 @@ int main(void) {
     tcase_add_test(tc, finished_orders_conflict);
     tcase_add_test(tc, stop_limit_takes_both_prices);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tb_test_run_suite(s);
 }

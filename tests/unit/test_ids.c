@@ -60,10 +60,5 @@ int main(void) {
     tcase_add_test(tc, format_and_time_prefix);
     tcase_add_test(tc, unique_and_time_ordered);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tb_test_run_suite(s);
 }

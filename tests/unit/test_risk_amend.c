@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "risk_amend.h"
+#include "tb_test.h"
 
 #define U TB_FIXED_SCALE
 
@@ -134,10 +135,5 @@ int main(void) {
     tcase_add_test(tc, a_trailing_stop_keeps_its_trail);
     tcase_add_test(tc, positions_before_the_orders_fills);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tb_test_run_suite(s);
 }
