@@ -60,6 +60,7 @@ typedef struct stmt_slot {
 /* A result the pipeline owes: one per statement or preparation sent. */
 typedef struct pending {
     stmt_slot *prep; /* a preparation: its success marks the slot prepared */
+    PGresult **out;  /* a statement whose result the caller keeps (bus_pg_send) */
 } pending;
 
 typedef struct stmt_cache {
@@ -226,8 +227,10 @@ static bool reserve(stmt_cache *c, size_t n) {
     return true;
 }
 
-bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *const *params) {
+bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                     PGresult **out) {
     stmt_cache *c = PQinstanceData(conn, stmt_event);
+    if (out) *out = NULL;
     if (c == NULL) return false;
     /* Room for a deallocation, a preparation and the statement first:
      * nothing sent may go unaccounted. */
@@ -258,7 +261,7 @@ bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *con
     int ok = named ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
                    : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!ok) return false;
-    c->pend[c->npend++] = (pending){.prep = NULL};
+    c->pend[c->npend++] = (pending){.prep = NULL, .out = out};
     return true;
 }
 
@@ -289,23 +292,34 @@ bool bus_pgstmt_sync(PGconn *conn, PGresult **last, PGresult **failed) {
         PGresult *r = synced ? read_one(conn) : NULL;
         ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         bool ok = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK;
-        stmt_slot *prep = c->pend[i].prep;
-        if (prep != NULL) {
-            prep->preparing = false;
-            prep->prepared = ok;
+        const pending *p = &c->pend[i];
+        if (p->prep != NULL) {
+            p->prep->preparing = false;
+            p->prep->prepared = ok;
         }
         if (r != NULL && !ok && *failed == NULL && es != PGRES_PIPELINE_ABORTED) {
             *failed = r; /* the first failure: the later ones follow from it */
-        } else if (r != NULL && ok && prep == NULL && i + 1 == c->npend) {
+        } else if (r != NULL && ok && p->out != NULL) {
+            *p->out = r;
+        } else if (r != NULL && ok && p->prep == NULL && i + 1 == c->npend) {
             *last = r;
         } else {
             PQclear(r);
         }
     }
+    bool in_step = synced;
+    if (synced) {
+        PGresult *r = PQgetResult(conn); /* the synchronisation point's own */
+        in_step = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+    }
+    /* Kept results are all or nothing: a caller never reads half a
+     * pipeline's answers as if the rest had run. */
+    for (size_t i = 0; i < c->npend && (*failed != NULL || !in_step); i++)
+        if (c->pend[i].out != NULL) {
+            PQclear(*c->pend[i].out);
+            *c->pend[i].out = NULL;
+        }
     c->npend = 0;
-    if (!synced) return false;
-    PGresult *r = PQgetResult(conn); /* the synchronisation point's own */
-    bool in_step = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-    PQclear(r);
     return in_step;
 }

@@ -17,13 +17,17 @@ PGresult *bus_pgstmt_exec(PGconn *c, const char *sql, int nparams, const char *c
 /* Pipeline mode (the connection is in it; store.c drives it). */
 /* Whether the connection can pipeline (it has its statement cache). */
 bool bus_pgstmt_pipeline_ready(PGconn *c);
-/* Sends a statement without waiting; false when it could not be sent. */
-bool bus_pgstmt_send(PGconn *c, const char *sql, int nparams, const char *const *params);
+/* Sends a statement without waiting; false when it could not be sent. out
+ * (may be NULL) receives its result at the next bus_pgstmt_sync. */
+bool bus_pgstmt_send(PGconn *c, const char *sql, int nparams, const char *const *params,
+                     PGresult **out);
 /* Statements (and preparations) sent whose results are not read yet. */
 size_t bus_pgstmt_pending(PGconn *c);
-/* Synchronises and reads every pending result: *last gets the last
- * statement's result when it succeeded, *failed the first failure (the
- * caller PQclears both). false when the connection failed on the way. */
+/* Synchronises and reads every pending result: a statement sent with out
+ * gets its result there, *last the last statement's (sent without out) when
+ * it succeeded, *failed the first failure (the caller PQclears all of
+ * them). false when the connection failed on the way. On any failure every
+ * out is NULL. */
 bool bus_pgstmt_sync(PGconn *c, PGresult **last, PGresult **failed);
 
 #endif

@@ -64,6 +64,16 @@ tb_status bus_pg_exec(PGconn *c, const char *sql, int nparams, const char *const
  * way. Keep what one pipeline sends to a few statements (libpq writes while
  * the server's answers wait to be read). */
 tb_status bus_pg_pipeline_begin(PGconn *c, tb_error *err) TB_WARN_UNUSED;
+/* Reads that do not depend on each other, in one round trip: in pipeline
+ * mode bus_pg_send sends its statement and *res_out receives the result at
+ * the next synchronisation point (bus_pg_pipeline_sync, bus_pg_exec with
+ * res_out, bus_pg_pipeline_end); all or nothing: after a failure of any
+ * statement of the segment every *res_out is NULL. Outside pipeline mode it
+ * is bus_pg_exec. The caller PQclears what it receives. */
+tb_status bus_pg_send(PGconn *c, const char *sql, int nparams, const char *const *params,
+                      PGresult **res_out, tb_error *err) TB_WARN_UNUSED;
+/* Reads every result owed (one round trip): the first failure. */
+tb_status bus_pg_pipeline_sync(PGconn *c, tb_error *err) TB_WARN_UNUSED;
 /* Reads what is owed and leaves pipeline mode; the first failure. Safe to
  * call when bus_pg_pipeline_begin failed or left the connection as it was. */
 tb_status bus_pg_pipeline_end(PGconn *c, tb_error *err) TB_WARN_UNUSED;

@@ -196,6 +196,54 @@ static symbol_facts *view_symbol(PGconn *pg, account_view *v, const item *x, tb_
     return f;
 }
 
+/* The facts of every symbol of the account's items not in the view yet and
+ * the account's positions, in one round trip: the statements share a
+ * pipeline. The positions are read whether or not the limits will need them
+ * (known only from the facts): one small query costs less than a second
+ * round trip. *positions gets their result (the caller PQclears it). */
+static tb_status view_prefetch(PGconn *pg, account_view *v, item **its, size_t n,
+                               PGresult **positions, tb_error *err) {
+    *positions = NULL;
+    const char *account = its[0]->in.account;
+    const char **syms = calloc(n, sizeof *syms);
+    PGresult **res = calloc(n, sizeof *res);
+    symbol_facts *grown = realloc(v->syms, (v->nsyms + n) * sizeof *grown);
+    if (grown != NULL) v->syms = grown;
+    if (syms == NULL || res == NULL || grown == NULL) {
+        free(syms);
+        free(res);
+        return tb_error_set(err, TB_NOMEM, NULL, NULL);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool known = false;
+        for (size_t k = 0; k < v->nsyms && !known; k++)
+            known = strcmp(v->syms[k].symbol, its[i]->in.symbol) == 0;
+        for (size_t k = 0; k < m && !known; k++) known = strcmp(syms[k], its[i]->in.symbol) == 0;
+        if (!known) syms[m++] = its[i]->in.symbol;
+    }
+    tb_status s = bus_pg_pipeline_begin(pg, err);
+    for (size_t k = 0; k < m && s == TB_OK; k++)
+        s = risk_store_load_send(pg, account, syms[k], &res[k], err);
+    if (s == TB_OK) s = risk_store_positions_send(pg, account, positions, err);
+    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
+    for (size_t k = 0; k < m && s == TB_OK; k++) {
+        symbol_facts *f = &v->syms[v->nsyms];
+        memset(f, 0, sizeof *f);
+        snprintf(f->symbol, sizeof f->symbol, "%s", syms[k]);
+        if ((s = risk_store_load_read(res[k], account, &f->pf, err)) == TB_OK) v->nsyms++;
+    }
+    for (size_t k = 0; k < m; k++) PQclear(res[k]);
+    if (s != TB_OK) {
+        PQclear(*positions);
+        *positions = NULL;
+    }
+    free(res);
+    free(syms);
+    return s;
+}
+
 /* The day's P&L change for event time event_ns (0: today), from one
  * baseline read per distinct day. */
 static tb_status view_day_pnl(redisContext *r, account_view *v, const char *account,
@@ -365,7 +413,8 @@ static void take_buying_power(const item *x, const risk_facts *f, symbol_facts *
 static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
                                   account_view *v, tb_error *err) {
     const char *account = its[0]->in.account;
-    tb_status s = TB_OK;
+    PGresult *positions = NULL;
+    tb_status s = view_prefetch(pg, v, its, n, &positions, err);
     bool need_positions = false; /* also for the P&L: both come from the positions */
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         symbol_facts *sf = view_symbol(pg, v, its[i], err, &s);
@@ -378,10 +427,11 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
     }
     int64_t started = bus_mono_ns();
     if (s == TB_OK && need_positions) {
-        s = risk_store_positions(pg, account, &v->positions, &v->npositions, &v->pnl, &v->pnl_ok,
-                                 err);
+        s = risk_store_positions_read(positions, &v->positions, &v->npositions, &v->pnl, &v->pnl_ok,
+                                      err);
         v->positions_ok = s == TB_OK;
     }
+    PQclear(positions);
     if (s == TB_OK) s = fetch_all(ctx, v, its[0]->trace, err);
     char halt[TB_TEXT_CAP] = "";
     const risk_pg_facts *af = v->nsyms > 0 ? &v->syms[0].pf : NULL;

@@ -153,24 +153,28 @@ static num U(uint64_t v) {
 
 /* -------------------------------------------------------------- load -- */
 
-tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
-                          tb_error *err) {
-    memset(out, 0, sizeof *out);
+tb_status risk_store_load_send(PGconn *c, const char *account, const char *symbol, PGresult **res,
+                               tb_error *err) {
     const char *p[2] = {account, symbol};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "SELECT l.account IS NOT NULL, " LIMIT_COLS(
-                                  "l.") ", "
-                                        "(SELECT kill_switch FROM risk_global), "
-                                        "s.symbol IS NOT NULL, s.tradable, s.lot_size, "
-                                        "s.tick_size, s.min_qty, s.max_qty, "
-                                        "(SELECT count(*) FROM orders o WHERE o.account = $1 AND "
-                                        "o.status IN " OPEN_STATUSES "), bp.* "
-                                        "FROM (SELECT 1) one "
-                                        "LEFT JOIN risk_limits_effective l ON l.account = $1 "
-                                        "LEFT JOIN symbols s ON s.symbol = $2 " BP_LATERAL("$2"),
-                              2, p, &r, err);
-    if (s != TB_OK) return s;
+    return bus_pg_send(c,
+                       "SELECT l.account IS NOT NULL, " LIMIT_COLS(
+                           "l.") ", "
+                                 "(SELECT kill_switch FROM risk_global), "
+                                 "s.symbol IS NOT NULL, s.tradable, s.lot_size, "
+                                 "s.tick_size, s.min_qty, s.max_qty, "
+                                 "(SELECT count(*) FROM orders o WHERE o.account = $1 AND "
+                                 "o.status IN " OPEN_STATUSES "), bp.* "
+                                 "FROM (SELECT 1) one "
+                                 "LEFT JOIN risk_limits_effective l ON l.account = $1 "
+                                 "LEFT JOIN symbols s ON s.symbol = $2 " BP_LATERAL("$2"),
+                       2, p, res, err);
+}
+
+tb_status risk_store_load_read(PGresult *r, const char *account, risk_pg_facts *out,
+                               tb_error *err) {
+    memset(out, 0, sizeof *out);
+    if (r == NULL || PQntuples(r) != 1)
+        return tb_error_set(err, TB_ERR, NULL, "risk facts: expected one row");
     reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
     out->account_known = col_bool(&rd, 0);
     read_limits(&rd, 1, &out->limits);
@@ -185,8 +189,16 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
     out->symbol.max_qty = col_fixed(&rd, c0 + 6);
     out->open_orders = col_u64(&rd, c0 + 7);
     read_bp(&rd, c0 + 8, &out->bp);
-    PQclear(r);
     return rd.s;
+}
+
+tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
+                          tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = risk_store_load_send(c, account, symbol, &r, err);
+    if (s == TB_OK) s = risk_store_load_read(r, account, out, err);
+    PQclear(r);
+    return s;
 }
 
 /* ------------------------------------------------------------ orders -- */
@@ -612,25 +624,24 @@ tb_status risk_store_backtests(PGconn *c, const char *const *accounts, size_t n,
     return s;
 }
 
-tb_status risk_store_positions(PGconn *c, const char *account, risk_position **items, size_t *n,
-                               tb_fixed *pnl, bool *pnl_ok, tb_error *err) {
+tb_status risk_store_positions_send(PGconn *c, const char *account, PGresult **res, tb_error *err) {
+    const char *p[1] = {account};
+    return bus_pg_send(c,
+                       "SELECT symbol, qty, cost_basis, realized_pnl, last_price, avg_cost "
+                       "FROM positions WHERE account = $1",
+                       1, p, res, err);
+}
+
+tb_status risk_store_positions_read(PGresult *r, risk_position **items, size_t *n, tb_fixed *pnl,
+                                    bool *pnl_ok, tb_error *err) {
     *items = NULL;
     *n = 0;
     *pnl = 0;
     *pnl_ok = true;
-    const char *p[1] = {account};
-    PGresult *r = NULL;
-    tb_status s = bus_pg_exec(c,
-                              "SELECT symbol, qty, cost_basis, realized_pnl, last_price, avg_cost "
-                              "FROM positions WHERE account = $1",
-                              1, p, &r, err);
-    if (s != TB_OK) return s;
+    if (r == NULL) return tb_error_set(err, TB_ERR, NULL, "positions: no result");
     int rows = PQntuples(r);
     risk_position *v = calloc(rows ? (size_t)rows : 1, sizeof *v);
-    if (v == NULL) {
-        PQclear(r);
-        return tb_error_set(err, TB_NOMEM, NULL, NULL);
-    }
+    if (v == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
     reader rd = {.r = r, .s = TB_OK, .err = err};
     tb_fixed sum = 0;
     for (int i = 0; i < rows && rd.s == TB_OK; i++) {
@@ -646,7 +657,6 @@ tb_status risk_store_positions(PGconn *c, const char *account, risk_position **i
              tb_fixed_add(sum, upl, &sum) != TB_OK))
             *pnl_ok = false;
     }
-    PQclear(r);
     if (rd.s != TB_OK) {
         free(v);
         return rd.s;
@@ -655,6 +665,15 @@ tb_status risk_store_positions(PGconn *c, const char *account, risk_position **i
     *n = (size_t)rows;
     *pnl = *pnl_ok ? sum : 0;
     return TB_OK;
+}
+
+tb_status risk_store_positions(PGconn *c, const char *account, risk_position **items, size_t *n,
+                               tb_fixed *pnl, bool *pnl_ok, tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = risk_store_positions_send(c, account, &r, err);
+    if (s == TB_OK) s = risk_store_positions_read(r, items, n, pnl, pnl_ok, err);
+    PQclear(r);
+    return s;
 }
 
 tb_status risk_store_decided(PGconn *c, const char *const *signal_ids, size_t n, tb_error *err) {

@@ -31,6 +31,12 @@ typedef struct risk_pg_facts {
 
 tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
                           tb_error *err) TB_WARN_UNUSED;
+/* risk_store_load in two steps, so that its query can share a pipeline's
+ * round trip (bus_pg_send): the query, then the facts from its result. */
+tb_status risk_store_load_send(PGconn *c, const char *account, const char *symbol, PGresult **res,
+                               tb_error *err) TB_WARN_UNUSED;
+tb_status risk_store_load_read(PGresult *r, const char *account, risk_pg_facts *out,
+                               tb_error *err) TB_WARN_UNUSED;
 
 /* The order of account with this client_order_id: *found false when none. */
 tb_status risk_store_find_client_order(PGconn *c, const char *account, const char *client_order_id,
@@ -154,6 +160,11 @@ tb_status risk_store_decided(PGconn *c, const char *const *signal_ids, size_t n,
  * overflows. */
 tb_status risk_store_positions(PGconn *c, const char *account, risk_position **items, size_t *n,
                                tb_fixed *pnl, bool *pnl_ok, tb_error *err) TB_WARN_UNUSED;
+/* risk_store_positions in two steps (as risk_store_load_send/_read). */
+tb_status risk_store_positions_send(PGconn *c, const char *account, PGresult **res,
+                                    tb_error *err) TB_WARN_UNUSED;
+tb_status risk_store_positions_read(PGresult *r, risk_position **items, size_t *n, tb_fixed *pnl,
+                                    bool *pnl_ok, tb_error *err) TB_WARN_UNUSED;
 
 /* A backtest account's signal decided without an order: refused by the
  * checks (reasons: their codes), already at its target (no_order) or

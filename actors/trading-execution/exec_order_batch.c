@@ -253,11 +253,18 @@ static tb_status run_group(group *g, PGconn *c, exec_events *ev, tb_error *err) 
     const char **ids = calloc(g->n, sizeof *ids);
     if (ids == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     for (size_t k = 0; k < g->n; k++) ids[k] = g->msgs[k]->order_id;
-    /* Pipelined: BEGIN goes with the first lock, the writes with COMMIT. */
+    /* Pipelined: BEGIN and both locks in one round trip (symbols first,
+     * as on the tick path), the writes with COMMIT. */
+    PGresult *rsym = NULL, *rord = NULL;
     tb_status s = bus_pg_pipeline_begin(c, err);
     if (s == TB_OK) s = exec_tx_begin(c, err);
-    if (s == TB_OK) s = exec_store_lock_symbols(c, g->syms, g->nsyms, g->quotes, err);
-    if (s == TB_OK) s = exec_store_lock_orders(c, ids, g->n, &g->rows, &g->nrows, err);
+    if (s == TB_OK) s = exec_store_lock_symbols_send(c, g->syms, g->nsyms, &rsym, err);
+    if (s == TB_OK) s = exec_store_lock_orders_send(c, ids, g->n, &rord, err);
+    if (s == TB_OK) s = bus_pg_pipeline_sync(c, err);
+    if (s == TB_OK) s = exec_store_lock_symbols_read(rsym, g->syms, g->nsyms, g->quotes, err);
+    if (s == TB_OK) s = exec_store_lock_orders_read(c, rord, &g->rows, &g->nrows, err);
+    PQclear(rsym);
+    PQclear(rord);
     free(ids);
     if (s == TB_OK) s = apply_all(g, err);
     if (s == TB_OK) s = exec_store_save_many(c, g->rows, g->changes, g->nchanges, ev, err);

@@ -21,16 +21,19 @@ static tb_status run(PGconn *c, const char *sql, bus_pgarray *a, size_t n, PGres
     return s;
 }
 
-tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
-                                  exec_symbol_quote *out, tb_error *err) {
+tb_status exec_store_lock_symbols_send(PGconn *c, const exec_symbol *syms, size_t n, PGresult **r,
+                                       tb_error *err) {
+    *r = NULL;
     if (n == 0) return TB_OK;
     bus_pgarray a[1] = {{0}};
     for (size_t i = 0; i < n; i++) bus_pgarray_str(&a[0], syms[i]);
-    PGresult *r = NULL;
+    const char *p[1];
+    tb_status s = bus_pgarray_finish_all(a, 1, p, err);
     /* The no-op update takes the row lock whether the row is new or not;
      * rows in the given (sorted) order. */
-    tb_status s =
-        run(c,
+    if (s == TB_OK)
+        s = bus_pg_send(
+            c,
             "WITH s AS (INSERT INTO exec_symbol_state AS e (symbol, last_seq) SELECT u.symbol, 0 "
             "  FROM unnest($1::text[]) WITH ORDINALITY AS u(symbol, i) ORDER BY u.i "
             "  ON CONFLICT (symbol) DO UPDATE SET symbol = EXCLUDED.symbol "
@@ -39,8 +42,17 @@ tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
             "  COALESCE(q.seq, 0), COALESCE(q.bid, 0), COALESCE(q.ask, 0), COALESCE(q.last, 0), "
             "  COALESCE(q.bid_size, 0), COALESCE(q.ask_size, 0), COALESCE(q.last_size, 0), "
             "  COALESCE(q.ts_ns, 0) FROM s LEFT JOIN exec_last_quote q ON q.symbol = s.symbol",
-            a, 1, &r, err);
-    if (s == TB_OK && PQntuples(r) != (int)n)
+            1, p, r, err);
+    bus_pgarray_close_all(a, 1);
+    return s;
+}
+
+tb_status exec_store_lock_symbols_read(PGresult *r, const exec_symbol *syms, size_t n,
+                                       exec_symbol_quote *out, tb_error *err) {
+    if (n == 0) return TB_OK;
+    if (r == NULL) return tb_error_set(err, TB_ERR, NULL, "symbol locks: no result");
+    tb_status s = TB_OK;
+    if (PQntuples(r) != (int)n)
         s = tb_error_set(err, TB_ERR, NULL, "locked %d symbols of %zu", PQntuples(r), n);
     for (int row = 0; s == TB_OK && row < PQntuples(r); row++) {
         exec_symbol_quote *q = NULL;
@@ -60,6 +72,15 @@ tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
         for (int k = 0; s == TB_OK && k < 6; k++) s = bus_pg_col_fixed(r, row, 6 + k, f[k], err);
         if (s == TB_OK) s = bus_pg_col_i64(r, row, 12, &t->ts, err);
     }
+    return s;
+}
+
+tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
+                                  exec_symbol_quote *out, tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = exec_store_lock_symbols_send(c, syms, n, &r, err);
+    if (s == TB_OK && n > 0 && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = exec_store_lock_symbols_read(r, syms, n, out, err);
     PQclear(r);
     return s;
 }

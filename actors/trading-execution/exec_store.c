@@ -172,15 +172,35 @@ tb_status exec_store_lock_order(PGconn *c, const char *order_id, exec_row *out, 
                     1, p, order_id, out, err);
 }
 
-tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, exec_row **rows,
-                                 size_t *nrows, tb_error *err) {
+tb_status exec_store_lock_orders_send(PGconn *c, const char *const *ids, size_t n, PGresult **r,
+                                      tb_error *err) {
+    *r = NULL;
     bus_pgarray a = {0};
     for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, ids[i]);
     const char *p[1] = {bus_pgarray_finish(&a)};
     tb_status s = p[0] ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, "out of memory");
-    if (s == TB_OK) s = load_many(c, exec_lock_orders_sql, 1, p, rows, nrows, err);
+    if (s == TB_OK) s = bus_pg_send(c, exec_lock_orders_sql, 1, p, r, err);
     bus_pgarray_close(&a);
+    return s;
+}
+
+tb_status exec_store_lock_orders_read(PGconn *c, PGresult *r, exec_row **rows, size_t *nrows,
+                                      tb_error *err) {
+    *rows = NULL;
+    *nrows = 0;
+    if (r == NULL) return tb_error_set(err, TB_ERR, NULL, "order locks: no result");
+    tb_status s = parse_rows(r, rows, nrows, err);
     return s == TB_OK ? with_fees(c, rows, nrows, err) : s;
+}
+
+tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, exec_row **rows,
+                                 size_t *nrows, tb_error *err) {
+    PGresult *r = NULL;
+    tb_status s = exec_store_lock_orders_send(c, ids, n, &r, err);
+    if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = exec_store_lock_orders_read(c, r, rows, nrows, err);
+    PQclear(r);
+    return s;
 }
 
 tb_status exec_store_get(PGconn *c, const char *order_id, const char *accounts, exec_row *out,

@@ -152,6 +152,13 @@ typedef struct exec_symbol_quote {
  * into out[0..n) (same order). */
 tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
                                   exec_symbol_quote *out, tb_error *err) TB_WARN_UNUSED;
+/* exec_store_lock_symbols in two steps, so that its statement can share a
+ * pipeline's round trip (bus_pg_send): the statement (none when n is 0),
+ * then, after the synchronisation, the quotes from its result. */
+tb_status exec_store_lock_symbols_send(PGconn *c, const exec_symbol *syms, size_t n, PGresult **r,
+                                       tb_error *err) TB_WARN_UNUSED;
+tb_status exec_store_lock_symbols_read(PGresult *r, const exec_symbol *syms, size_t n,
+                                       exec_symbol_quote *out, tb_error *err) TB_WARN_UNUSED;
 
 /* In the caller's transaction, one statement: loads and locks the orders
  * ids[0..n) in id order, each with its account's fee model (exec_fees.h;
@@ -159,6 +166,12 @@ tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
  * frees); absent ids are not in it. */
 tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, exec_row **rows,
                                  size_t *nrows, tb_error *err) TB_WARN_UNUSED;
+/* exec_store_lock_orders in two steps (as exec_store_lock_symbols_send and
+ * _read); reading may run the fee models' statement. */
+tb_status exec_store_lock_orders_send(PGconn *c, const char *const *ids, size_t n, PGresult **r,
+                                      tb_error *err) TB_WARN_UNUSED;
+tb_status exec_store_lock_orders_read(PGconn *c, PGresult *r, exec_row **rows, size_t *nrows,
+                                      tb_error *err) TB_WARN_UNUSED;
 
 /* One exec_change of a batch: for the row rows[row] it changed. The order's
  * version after the change and its fill count then (the fill is number

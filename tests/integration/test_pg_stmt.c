@@ -4,7 +4,9 @@
  * parse. One-use texts beyond the cache's size keep working. In pipeline
  * mode (bus_pg_pipeline_begin) statements without a result wait for the
  * next one that needs its result, failures reach the caller there, and the
- * connection comes back to the pool clean. A prepared statement is prepared
+ * connection comes back to the pool clean; reads sent with bus_pg_send
+ * share a round trip and each gets its own result, all or none. A prepared
+ * statement runs its generic plan, never planned per run, and is prepared
  * again as it keeps running, so its plan follows its tables' growth. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +314,91 @@ START_TEST(pipeline_failures) {
 }
 END_TEST
 
+/* Reads sent with bus_pg_send get their own results at the next
+ * synchronisation point, around statements without one; after a failure in
+ * the segment none of them has a result. Outside pipeline mode the result
+ * is there at once. */
+START_TEST(pipeline_keeps_each_result) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    pipe_table(c);
+    const char *a[] = {"{1,2}"}, *b[] = {"{10,20,30}"}, *seven[] = {"7"};
+    for (int round = 0; round < 3; round++) { /* the later rounds run prepared */
+        PGresult *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+        ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, a, &r1, &err), TB_OK);
+        ck_assert_int_eq(bus_pg_exec(c, "BEGIN", 0, NULL, NULL, &err), TB_OK);
+        ck_assert_int_eq(bus_pg_exec(c, PIPE_INSERT, 1, seven, NULL, &err), TB_OK);
+        ck_assert_int_eq(bus_pg_send(c, "SELECT count(*) FROM tb_pipe_test", 0, NULL, &r2, &err),
+                         TB_OK);
+        ck_assert_int_eq(bus_pg_exec(c, "ROLLBACK", 0, NULL, NULL, &err), TB_OK);
+        ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, b, &r3, &err), TB_OK);
+        ck_assert_ptr_null(r1); /* not read yet */
+        ck_assert_msg(bus_pg_pipeline_sync(c, &err) == TB_OK, "%s", err.message);
+        ck_assert_ptr_nonnull(r1);
+        ck_assert_ptr_nonnull(r2);
+        ck_assert_ptr_nonnull(r3);
+        ck_assert_str_eq(PQgetvalue(r1, 0, 0), "3");
+        ck_assert_str_eq(PQgetvalue(r2, 0, 0), "1"); /* inside the transaction */
+        ck_assert_str_eq(PQgetvalue(r3, 0, 0), "60");
+        PQclear(r1);
+        PQclear(r2);
+        PQclear(r3);
+        ck_assert_int_eq(bus_pg_pipeline_end(c, &err), TB_OK);
+    }
+    ck_assert_int_eq(pipe_rows(c), 0);
+    /* A failure anywhere in the segment: no result for anyone. */
+    PGresult *r1 = NULL, *r2 = NULL, *r3 = NULL;
+    ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, a, &r1, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_send(c, "SELECT 1/0", 0, NULL, &r2, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, b, &r3, &err), TB_OK);
+    err = (tb_error){0};
+    ck_assert_int_eq(bus_pg_pipeline_end(c, &err), TB_INVALID);
+    ck_assert_msg(strstr(err.message, "division") != NULL, "%s", err.message);
+    ck_assert_ptr_null(r1);
+    ck_assert_ptr_null(r2);
+    ck_assert_ptr_null(r3);
+    ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+    /* Outside pipeline mode: at once. */
+    ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, b, &r1, &err), TB_OK);
+    ck_assert_ptr_nonnull(r1);
+    ck_assert_str_eq(PQgetvalue(r1, 0, 0), "60");
+    PQclear(r1);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
+/* A prepared statement runs its generic plan from its first run by name:
+ * PostgreSQL would otherwise plan a statement over an array parameter
+ * anew on each of its first five runs, and on every run when the generic
+ * plan's estimate is the dearer one. */
+START_TEST(generic_plans_only) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    static const char SQL[] = "SELECT count(*) FROM unnest($1::text[]) AS u(x) WHERE x <> ''";
+    for (int i = 0; i < 12; i++) {
+        const char *p[] = {i % 2 ? "{a}" : "{a,b,c,d,e,f,g,h,i,j,k,l,m,n}"};
+        PGresult *r = NULL;
+        ck_assert_msg(bus_pg_exec(c, SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
+        PQclear(r);
+    }
+    const char *p[] = {SQL};
+    PGresult *r = PQexecParams(c,
+                               "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                               "WHERE statement = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_eq(PQntuples(r), 1);
+    ck_assert_msg(atoi(PQgetvalue(r, 0, 1)) == 0, "custom plans: %s", PQgetvalue(r, 0, 1));
+    ck_assert_int_ge(atoi(PQgetvalue(r, 0, 0)), 1);
+    PQclear(r);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("pg_stmt");
     TCase *tc = tcase_create("core");
@@ -322,6 +409,8 @@ int main(void) {
     tcase_add_test(tc, pipeline_defers_until_a_result);
     tcase_add_test(tc, pipeline_failures);
     tcase_add_test(tc, prepared_again_as_tables_grow);
+    tcase_add_test(tc, pipeline_keeps_each_result);
+    tcase_add_test(tc, generic_plans_only);
     suite_add_tcase(s, tc);
     return tb_test_run_suite(s);
 }
