@@ -169,13 +169,17 @@ typedef struct account_view {
     tb_fixed pnl;
     day_base *days;
     size_t ndays;
-    tb_fixed bp_taken; /* buying power needed by the batch's approved orders */
+    tb_fixed bp_taken;       /* buying power needed by the batch's approved orders */
+    bool prefetched;         /* views_prefetch read its facts and positions */
+    PGresult *positions_res; /* prefetched positions, until evaluate_account reads them */
 } account_view;
 
 static void view_free(account_view *v) {
     free(v->syms);
     free(v->positions);
     free(v->days);
+    PQclear(v->positions_res);
+    v->positions_res = NULL;
 }
 
 static symbol_facts *view_symbol(PGconn *pg, account_view *v, const item *x, tb_error *err,
@@ -196,50 +200,73 @@ static symbol_facts *view_symbol(PGconn *pg, account_view *v, const item *x, tb_
     return f;
 }
 
-/* The facts of every symbol of the account's items not in the view yet and
- * the account's positions, in one round trip: the statements share a
- * pipeline. The positions are read whether or not the limits will need them
- * (known only from the facts): one small query costs less than a second
- * round trip. *positions gets their result (the caller PQclears it). */
-static tb_status view_prefetch(PGconn *pg, account_view *v, item **its, size_t n,
-                               PGresult **positions, tb_error *err) {
-    *positions = NULL;
-    const char *account = its[0]->in.account;
-    const char **syms = calloc(n, sizeof *syms);
-    PGresult **res = calloc(n, sizeof *res);
-    symbol_facts *grown = realloc(v->syms, (v->nsyms + n) * sizeof *grown);
-    if (grown != NULL) v->syms = grown;
-    if (syms == NULL || res == NULL || grown == NULL) {
-        free(syms);
-        free(res);
-        return tb_error_set(err, TB_NOMEM, NULL, NULL);
-    }
+/* One account's share of views_prefetch: its view and its items. */
+typedef struct view_want {
+    account_view *v;
+    item **its;
+    size_t n;
+} view_want;
+
+/* The facts of every symbol of each account's items and each account's
+ * positions, for several accounts at once, in one round trip: the
+ * statements share a pipeline. The positions are read whether or not the
+ * limits will need them (known only from the facts): one small query costs
+ * less than a second round trip. Each view is marked prefetched and keeps
+ * its positions' result for evaluate_account. */
+static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *err) {
+    size_t total = 0;
+    for (size_t a = 0; a < nw; a++) total += w[a].n;
+    const char **syms = calloc(total ? total : 1, sizeof *syms);
+    size_t *owner = calloc(total ? total : 1, sizeof *owner);
+    PGresult **res = calloc(total ? total : 1, sizeof *res);
+    tb_status s = syms && owner && res ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
     size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool known = false;
-        for (size_t k = 0; k < v->nsyms && !known; k++)
-            known = strcmp(v->syms[k].symbol, its[i]->in.symbol) == 0;
-        for (size_t k = 0; k < m && !known; k++) known = strcmp(syms[k], its[i]->in.symbol) == 0;
-        if (!known) syms[m++] = its[i]->in.symbol;
+    for (size_t a = 0; a < nw && s == TB_OK; a++) {
+        account_view *v = w[a].v;
+        symbol_facts *grown = realloc(v->syms, (v->nsyms + w[a].n) * sizeof *grown);
+        if (grown == NULL) {
+            s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+            break;
+        }
+        v->syms = grown;
+        size_t first = m;
+        for (size_t i = 0; i < w[a].n; i++) {
+            const char *sym = w[a].its[i]->in.symbol;
+            bool known = false;
+            for (size_t k = 0; k < v->nsyms && !known; k++)
+                known = strcmp(v->syms[k].symbol, sym) == 0;
+            for (size_t k = first; k < m && !known; k++) known = strcmp(syms[k], sym) == 0;
+            if (!known) {
+                owner[m] = a;
+                syms[m++] = sym;
+            }
+        }
     }
-    tb_status s = bus_pg_pipeline_begin(pg, err);
+    if (s == TB_OK) s = bus_pg_pipeline_begin(pg, err);
     for (size_t k = 0; k < m && s == TB_OK; k++)
-        s = risk_store_load_send(pg, account, syms[k], &res[k], err);
-    if (s == TB_OK) s = risk_store_positions_send(pg, account, positions, err);
+        s = risk_store_load_send(pg, w[owner[k]].its[0]->in.account, syms[k], &res[k], err);
+    for (size_t a = 0; a < nw && s == TB_OK; a++)
+        s = risk_store_positions_send(pg, w[a].its[0]->in.account, &w[a].v->positions_res, err);
     tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
     if (s == TB_OK) s = ps;
     for (size_t k = 0; k < m && s == TB_OK; k++) {
+        account_view *v = w[owner[k]].v;
         symbol_facts *f = &v->syms[v->nsyms];
         memset(f, 0, sizeof *f);
         snprintf(f->symbol, sizeof f->symbol, "%s", syms[k]);
-        if ((s = risk_store_load_read(res[k], account, &f->pf, err)) == TB_OK) v->nsyms++;
+        s = risk_store_load_read(res[k], w[owner[k]].its[0]->in.account, &f->pf, err);
+        if (s == TB_OK) v->nsyms++;
     }
     for (size_t k = 0; k < m; k++) PQclear(res[k]);
-    if (s != TB_OK) {
-        PQclear(*positions);
-        *positions = NULL;
+    for (size_t a = 0; a < nw; a++) {
+        w[a].v->prefetched = s == TB_OK;
+        if (s != TB_OK) {
+            PQclear(w[a].v->positions_res);
+            w[a].v->positions_res = NULL;
+        }
     }
     free(res);
+    free(owner);
     free(syms);
     return s;
 }
@@ -413,8 +440,8 @@ static void take_buying_power(const item *x, const risk_facts *f, symbol_facts *
 static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
                                   account_view *v, tb_error *err) {
     const char *account = its[0]->in.account;
-    PGresult *positions = NULL;
-    tb_status s = view_prefetch(pg, v, its, n, &positions, err);
+    tb_status s = TB_OK;
+    if (!v->prefetched) s = views_prefetch(pg, &(view_want){.v = v, .its = its, .n = n}, 1, err);
     bool need_positions = false; /* also for the P&L: both come from the positions */
     for (size_t i = 0; i < n && s == TB_OK; i++) {
         symbol_facts *sf = view_symbol(pg, v, its[i], err, &s);
@@ -427,11 +454,12 @@ static tb_status evaluate_account(bus_ctx *ctx, PGconn *pg, redisContext *r, ite
     }
     int64_t started = bus_mono_ns();
     if (s == TB_OK && need_positions) {
-        s = risk_store_positions_read(positions, &v->positions, &v->npositions, &v->pnl, &v->pnl_ok,
-                                      err);
+        s = risk_store_positions_read(v->positions_res, &v->positions, &v->npositions, &v->pnl,
+                                      &v->pnl_ok, err);
         v->positions_ok = s == TB_OK;
     }
-    PQclear(positions);
+    PQclear(v->positions_res);
+    v->positions_res = NULL;
     if (s == TB_OK) s = fetch_all(ctx, v, its[0]->trace, err);
     char halt[TB_TEXT_CAP] = "";
     const risk_pg_facts *af = v->nsyms > 0 ? &v->syms[0].pf : NULL;
@@ -820,6 +848,16 @@ static bool decide_all(bus_ctx *ctx, const bus_batch *b, PGconn *pg, redisContex
         run_account(args[0]);
     } else {
         for (size_t k = 0; k < njobs; k++) jobs[k].together = true;
+        /* Every account's facts and positions in one round trip first; on
+         * a failure each job reads its own, and reports the failure. */
+        view_want *w = calloc(njobs, sizeof *w);
+        for (size_t k = 0; k < njobs && w; k++)
+            w[k] = (view_want){.v = &jobs[k].v, .its = jobs[k].its, .n = jobs[k].n};
+        tb_error ignored = {0};
+        if (w != NULL && views_prefetch(pg, w, njobs, &ignored) != TB_OK) {
+            /* each job tries on its own connection */
+        }
+        free(w);
         bus_parallel(run_account, args, njobs);
         bus_log_set_trace(saved);
         record_jobs(ctx, pg, r, jobs, njobs);
