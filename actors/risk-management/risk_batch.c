@@ -757,18 +757,26 @@ static tb_status record_together(bus_ctx *ctx, PGconn *pg, account_job **js, siz
     risk_new_order *orders = calloc(total + 1, sizeof *orders);
     const char **accounts = calloc(nj + 1, sizeof *accounts);
     tb_status s = orders && accounts ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    PGresult **lives = calloc(nj + 1, sizeof *lives);
+    if (lives == NULL && s == TB_OK) s = tb_error_set(err, TB_NOMEM, NULL, NULL);
     for (size_t k = 0; k < nj && s == TB_OK; k++) accounts[k] = js[k]->its[0]->in.account;
+    /* One round trip: BEGIN, the locks and every account's live facts. */
     if (s == TB_OK) s = bus_pg_pipeline_begin(pg, err);
     if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
     if (s == TB_OK) s = risk_store_lock_accounts(pg, accounts, nj, err);
+    for (size_t k = 0; k < nj && s == TB_OK; k++)
+        s = risk_store_live_send(pg, accounts[k], &lives[k], err);
+    if (s == TB_OK) s = bus_pg_pipeline_sync(pg, err);
     size_t m = 0;
     for (size_t k = 0; k < nj && s == TB_OK; k++) {
         risk_live live;
-        s = risk_store_live(pg, accounts[k], &live, err);
+        s = risk_store_live_read(lives[k], &live, err);
         if (s == TB_OK)
             s = collect_orders(ctx, pg, js[k]->its, js[k]->n, &js[k]->v, &live, orders, &m, err);
     }
     s = finish_recording(pg, orders, m, s, err);
+    for (size_t k = 0; lives && k < nj; k++) PQclear(lives[k]);
+    free(lives);
     free(accounts);
     free(orders);
     return s;

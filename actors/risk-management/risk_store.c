@@ -345,20 +345,21 @@ tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, t
     return s == TB_OK ? risk_store_live(c, account, out, err) : s;
 }
 
-tb_status risk_store_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
-    memset(out, 0, sizeof *out);
-    tb_status s = TB_OK;
-    PGresult *r = NULL;
+tb_status risk_store_live_send(PGconn *c, const char *account, PGresult **res, tb_error *err) {
     const char *p[1] = {account};
-    s = bus_pg_exec(
+    return bus_pg_send(
         c,
         "SELECT (SELECT kill_switch FROM risk_global FOR SHARE), x.* "
         "FROM (SELECT 1) AS one LEFT JOIN (SELECT l.kill_switch, l.max_open_orders, "
         "(SELECT count(*) FROM orders o WHERE o.account = $1 AND o.status IN " OPEN_STATUSES
         "), bp.* FROM risk_limits_effective l " BP_LATERAL(
             "NULL") " WHERE l.account = $1) AS x ON true",
-        1, p, &r, err);
-    if (s != TB_OK) return s;
+        1, p, res, err);
+}
+
+tb_status risk_store_live_read(PGresult *r, risk_live *out, tb_error *err) {
+    memset(out, 0, sizeof *out);
+    if (r == NULL) return tb_error_set(err, TB_ERR, NULL, "live facts: no result");
     out->kill_global = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
     if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 2)) { /* max_open_orders: the account's row */
         reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
@@ -367,8 +368,17 @@ tb_status risk_store_live(PGconn *c, const char *account, risk_live *out, tb_err
         out->max_open_orders = col_u64(&rd, 2);
         out->open_orders = col_u64(&rd, 3);
         read_bp(&rd, 4, &out->bp);
-        s = rd.s;
+        return rd.s;
     }
+    return TB_OK;
+}
+
+tb_status risk_store_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
+    memset(out, 0, sizeof *out);
+    PGresult *r = NULL;
+    tb_status s = risk_store_live_send(c, account, &r, err);
+    if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = risk_store_live_read(r, out, err);
     PQclear(r);
     return s;
 }

@@ -76,6 +76,11 @@ tb_status risk_store_lock_accounts(PGconn *c, const char *const *accounts, size_
 /* risk_store_lock_live's facts, the lock already held. */
 tb_status risk_store_live(PGconn *c, const char *account, risk_live *out,
                           tb_error *err) TB_WARN_UNUSED;
+/* risk_store_live in two steps (as risk_store_load_send/_read), so that the
+ * live facts of several accounts share a round trip. */
+tb_status risk_store_live_send(PGconn *c, const char *account, PGresult **res,
+                               tb_error *err) TB_WARN_UNUSED;
+tb_status risk_store_live_read(PGresult *r, risk_live *out, tb_error *err) TB_WARN_UNUSED;
 /* Re-runs the checks that depend on live facts (account, kill switches,
  * open orders) into v; earlier = orders of the same transaction before this
  * one, which count as open. Pure. */
