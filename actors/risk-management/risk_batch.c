@@ -207,9 +207,9 @@ typedef struct view_want {
     size_t n;
 } view_want;
 
-/* The facts of every symbol of each account's items and each account's
- * positions, for several accounts at once, in one round trip: the
- * statements share a pipeline. The positions are read whether or not the
+/* The facts of every symbol of each account's items (one statement) and
+ * each account's positions, for several accounts at once, in one round
+ * trip: the statements share a pipeline. The positions are read whether or not the
  * limits will need them (known only from the facts): one small query costs
  * less than a second round trip. Each view is marked prefetched and keeps
  * its positions' result for evaluate_account. */
@@ -217,9 +217,10 @@ static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *e
     size_t total = 0;
     for (size_t a = 0; a < nw; a++) total += w[a].n;
     const char **syms = calloc(total ? total : 1, sizeof *syms);
+    const char **accts = calloc(total ? total : 1, sizeof *accts);
     size_t *owner = calloc(total ? total : 1, sizeof *owner);
-    PGresult **res = calloc(total ? total : 1, sizeof *res);
-    tb_status s = syms && owner && res ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    PGresult *facts = NULL;
+    tb_status s = syms && accts && owner ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
     size_t m = 0;
     for (size_t a = 0; a < nw && s == TB_OK; a++) {
         account_view *v = w[a].v;
@@ -238,13 +239,13 @@ static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *e
             for (size_t k = first; k < m && !known; k++) known = strcmp(syms[k], sym) == 0;
             if (!known) {
                 owner[m] = a;
+                accts[m] = w[a].its[0]->in.account;
                 syms[m++] = sym;
             }
         }
     }
     if (s == TB_OK) s = bus_pg_pipeline_begin(pg, err);
-    for (size_t k = 0; k < m && s == TB_OK; k++)
-        s = risk_store_load_send(pg, w[owner[k]].its[0]->in.account, syms[k], &res[k], err);
+    if (s == TB_OK && m > 0) s = risk_store_load_send(pg, accts, syms, m, &facts, err);
     for (size_t a = 0; a < nw && s == TB_OK; a++)
         s = risk_store_positions_send(pg, w[a].its[0]->in.account, &w[a].v->positions_res, err);
     tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
@@ -254,10 +255,10 @@ static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *e
         symbol_facts *f = &v->syms[v->nsyms];
         memset(f, 0, sizeof *f);
         snprintf(f->symbol, sizeof f->symbol, "%s", syms[k]);
-        s = risk_store_load_read(res[k], w[owner[k]].its[0]->in.account, &f->pf, err);
+        s = risk_store_load_read(facts, (int)k, accts[k], &f->pf, err);
         if (s == TB_OK) v->nsyms++;
     }
-    for (size_t k = 0; k < m; k++) PQclear(res[k]);
+    PQclear(facts);
     for (size_t a = 0; a < nw; a++) {
         w[a].v->prefetched = s == TB_OK;
         if (s != TB_OK) {
@@ -265,8 +266,8 @@ static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *e
             w[a].v->positions_res = NULL;
         }
     }
-    free(res);
     free(owner);
+    free(accts);
     free(syms);
     return s;
 }
@@ -757,26 +758,23 @@ static tb_status record_together(bus_ctx *ctx, PGconn *pg, account_job **js, siz
     risk_new_order *orders = calloc(total + 1, sizeof *orders);
     const char **accounts = calloc(nj + 1, sizeof *accounts);
     tb_status s = orders && accounts ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
-    PGresult **lives = calloc(nj + 1, sizeof *lives);
-    if (lives == NULL && s == TB_OK) s = tb_error_set(err, TB_NOMEM, NULL, NULL);
+    PGresult *lives = NULL;
     for (size_t k = 0; k < nj && s == TB_OK; k++) accounts[k] = js[k]->its[0]->in.account;
     /* One round trip: BEGIN, the locks and every account's live facts. */
     if (s == TB_OK) s = bus_pg_pipeline_begin(pg, err);
     if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
     if (s == TB_OK) s = risk_store_lock_accounts(pg, accounts, nj, err);
-    for (size_t k = 0; k < nj && s == TB_OK; k++)
-        s = risk_store_live_send(pg, accounts[k], &lives[k], err);
+    if (s == TB_OK) s = risk_store_live_send(pg, accounts, nj, &lives, err);
     if (s == TB_OK) s = bus_pg_pipeline_sync(pg, err);
     size_t m = 0;
     for (size_t k = 0; k < nj && s == TB_OK; k++) {
         risk_live live;
-        s = risk_store_live_read(lives[k], &live, err);
+        s = risk_store_live_read(lives, (int)k, &live, err);
         if (s == TB_OK)
             s = collect_orders(ctx, pg, js[k]->its, js[k]->n, &js[k]->v, &live, orders, &m, err);
     }
     s = finish_recording(pg, orders, m, s, err);
-    for (size_t k = 0; lives && k < nj; k++) PQclear(lives[k]);
-    free(lives);
+    PQclear(lives);
     free(accounts);
     free(orders);
     return s;

@@ -90,9 +90,9 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
  * (NULL: none). m is the margin rate of l.initial_margin_bps, which the
  * statement joins from risk_limits_effective. One pass over the account's
  * open orders and positions, grouped by symbol; amounts rounded up to 1e-8. */
-#define BP_LATERAL(symbol)                                                                         \
+#define BP_LATERAL(acct, symbol)                                                                   \
     "CROSS JOIN LATERAL (SELECT "                                                                  \
-    "(SELECT cash FROM accounts WHERE id = $1), "                                                  \
+    "(SELECT cash FROM accounts WHERE id = " acct "), "                                            \
     "(ceil(COALESCE(sum(CASE WHEN x.b > 0 THEN x.nb * greatest(x.b - greatest(-x.q, 0), 0) / x.b " \
     "ELSE 0 END + CASE WHEN x.s > 0 THEN x.ns * greatest(x.s - greatest(x.q, 0), 0) / x.s "        \
     "* (x.m - 10000) / 10000 ELSE 0 END + CASE WHEN x.q < 0 THEN -x.q * x.mark * x.m / 10000 "     \
@@ -118,11 +118,12 @@ static void read_limits(reader *rd, int c0, tb_risk_limits *l) {
     "sum((qty - filled_qty) * COALESCE(reserve_price, limit_price, stop_price, 0)) "               \
     "FILTER (WHERE side = 'sell') AS ns, "                                                         \
     "count(*) FILTER (WHERE COALESCE(reserve_price, limit_price, stop_price) IS NULL) "            \
-    "AS unpriced FROM orders WHERE account = $1 AND status IN " OPEN_STATUSES                      \
+    "AS unpriced FROM orders WHERE account = " acct " AND status IN " OPEN_STATUSES                \
     " GROUP BY symbol) o "                                                                         \
     "FULL JOIN (SELECT symbol, qty, CASE WHEN (SELECT COALESCE(bool_or(backtest), false) "         \
-    "FROM risk_limits WHERE account = $1) THEN avg_cost ELSE COALESCE(last_price, avg_cost) END "  \
-    "AS mark FROM positions WHERE account = $1 AND qty <> 0) p USING (symbol)) x) bp"
+    "FROM risk_limits WHERE account = " acct                                                       \
+    ") THEN avg_cost ELSE COALESCE(last_price, avg_cost) END "                                     \
+    "AS mark FROM positions WHERE account = " acct " AND qty <> 0) p USING (symbol)) x) bp"
 #define NBP_COLS 8
 
 static void read_bp(reader *rd, int c0, risk_bp_facts *bp) {
@@ -153,29 +154,41 @@ static num U(uint64_t v) {
 
 /* -------------------------------------------------------------- load -- */
 
-tb_status risk_store_load_send(PGconn *c, const char *account, const char *symbol, PGresult **res,
-                               tb_error *err) {
-    const char *p[2] = {account, symbol};
-    return bus_pg_send(c,
-                       "SELECT l.account IS NOT NULL, " LIMIT_COLS(
-                           "l.") ", "
-                                 "(SELECT kill_switch FROM risk_global), "
-                                 "s.symbol IS NOT NULL, s.tradable, s.lot_size, "
-                                 "s.tick_size, s.min_qty, s.max_qty, "
-                                 "(SELECT count(*) FROM orders o WHERE o.account = $1 AND "
-                                 "o.status IN " OPEN_STATUSES "), bp.* "
-                                 "FROM (SELECT 1) one "
-                                 "LEFT JOIN risk_limits_effective l ON l.account = $1 "
-                                 "LEFT JOIN symbols s ON s.symbol = $2 " BP_LATERAL("$2"),
-                       2, p, res, err);
+tb_status risk_store_load_send(PGconn *c, const char *const *accounts, const char *const *symbols,
+                               size_t n, PGresult **res, tb_error *err) {
+    bus_pgarray a[2] = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        bus_pgarray_str(&a[0], accounts[i]);
+        bus_pgarray_str(&a[1], symbols[i]);
+    }
+    const char *p[2];
+    tb_status s = bus_pgarray_finish_all(a, 2, p, err);
+    /* A row per (account, symbol) pair, in the given order. */
+    if (s == TB_OK)
+        s = bus_pg_send(c,
+                        "SELECT l.account IS NOT NULL, " LIMIT_COLS(
+                            "l.") ", "
+                                  "(SELECT kill_switch FROM risk_global), "
+                                  "s.symbol IS NOT NULL, s.tradable, s.lot_size, "
+                                  "s.tick_size, s.min_qty, s.max_qty, "
+                                  "(SELECT count(*) FROM orders o WHERE o.account = k.a AND "
+                                  "o.status IN " OPEN_STATUSES "), bp.* "
+                                  "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+                                  "AS k(a, sym, i) "
+                                  "LEFT JOIN risk_limits_effective l ON l.account = k.a "
+                                  "LEFT JOIN symbols s ON s.symbol = k.sym " BP_LATERAL(
+                                      "k.a", "k.sym") " ORDER BY k.i",
+                        2, p, res, err);
+    bus_pgarray_close_all(a, 2);
+    return s;
 }
 
-tb_status risk_store_load_read(PGresult *r, const char *account, risk_pg_facts *out,
+tb_status risk_store_load_read(PGresult *r, int row, const char *account, risk_pg_facts *out,
                                tb_error *err) {
     memset(out, 0, sizeof *out);
-    if (r == NULL || PQntuples(r) != 1)
-        return tb_error_set(err, TB_ERR, NULL, "risk facts: expected one row");
-    reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+    if (r == NULL || row >= PQntuples(r))
+        return tb_error_set(err, TB_ERR, NULL, "risk facts: no row %d", row);
+    reader rd = {.r = r, .row = row, .s = TB_OK, .err = err};
     out->account_known = col_bool(&rd, 0);
     read_limits(&rd, 1, &out->limits);
     snprintf(out->limits.account, sizeof out->limits.account, "%s", account);
@@ -195,8 +208,9 @@ tb_status risk_store_load_read(PGresult *r, const char *account, risk_pg_facts *
 tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
                           tb_error *err) {
     PGresult *r = NULL;
-    tb_status s = risk_store_load_send(c, account, symbol, &r, err);
-    if (s == TB_OK) s = risk_store_load_read(r, account, out, err);
+    tb_status s = risk_store_load_send(c, &account, &symbol, 1, &r, err);
+    if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = risk_store_load_read(r, 0, account, out, err);
     PQclear(r);
     return s;
 }
@@ -345,24 +359,34 @@ tb_status risk_store_lock_live(PGconn *c, const char *account, risk_live *out, t
     return s == TB_OK ? risk_store_live(c, account, out, err) : s;
 }
 
-tb_status risk_store_live_send(PGconn *c, const char *account, PGresult **res, tb_error *err) {
-    const char *p[1] = {account};
-    return bus_pg_send(
-        c,
-        "SELECT (SELECT kill_switch FROM risk_global FOR SHARE), x.* "
-        "FROM (SELECT 1) AS one LEFT JOIN (SELECT l.kill_switch, l.max_open_orders, "
-        "(SELECT count(*) FROM orders o WHERE o.account = $1 AND o.status IN " OPEN_STATUSES
-        "), bp.* FROM risk_limits_effective l " BP_LATERAL(
-            "NULL") " WHERE l.account = $1) AS x ON true",
-        1, p, res, err);
+tb_status risk_store_live_send(PGconn *c, const char *const *accounts, size_t n, PGresult **res,
+                               tb_error *err) {
+    bus_pgarray a = {0};
+    for (size_t i = 0; i < n; i++) bus_pgarray_str(&a, accounts[i]);
+    const char *p[1] = {bus_pgarray_finish(&a)};
+    /* A row per account, in the given order. */
+    tb_status s =
+        p[0] == NULL
+            ? tb_error_set(err, TB_NOMEM, NULL, NULL)
+            : bus_pg_send(c,
+                          "SELECT (SELECT kill_switch FROM risk_global FOR SHARE), x.* "
+                          "FROM unnest($1::text[]) WITH ORDINALITY AS k(a, i) "
+                          "LEFT JOIN LATERAL (SELECT l.kill_switch, l.max_open_orders, "
+                          "(SELECT count(*) FROM orders o WHERE o.account = k.a AND o.status "
+                          "IN " OPEN_STATUSES "), bp.* FROM risk_limits_effective l " BP_LATERAL(
+                              "k.a", "NULL") " WHERE l.account = k.a) AS x ON true ORDER BY k.i",
+                          1, p, res, err);
+    bus_pgarray_close(&a);
+    return s;
 }
 
-tb_status risk_store_live_read(PGresult *r, risk_live *out, tb_error *err) {
+tb_status risk_store_live_read(PGresult *r, int row, risk_live *out, tb_error *err) {
     memset(out, 0, sizeof *out);
-    if (r == NULL) return tb_error_set(err, TB_ERR, NULL, "live facts: no result");
-    out->kill_global = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 2)) { /* max_open_orders: the account's row */
-        reader rd = {.r = r, .row = 0, .s = TB_OK, .err = err};
+    if (r == NULL || row >= PQntuples(r))
+        return tb_error_set(err, TB_ERR, NULL, "live facts: no row %d", row);
+    out->kill_global = PQgetvalue(r, row, 0)[0] == 't';
+    if (!PQgetisnull(r, row, 2)) { /* max_open_orders: the account's row */
+        reader rd = {.r = r, .row = row, .s = TB_OK, .err = err};
         out->account_known = true;
         out->kill_account = col_bool(&rd, 1);
         out->max_open_orders = col_u64(&rd, 2);
@@ -376,9 +400,9 @@ tb_status risk_store_live_read(PGresult *r, risk_live *out, tb_error *err) {
 tb_status risk_store_live(PGconn *c, const char *account, risk_live *out, tb_error *err) {
     memset(out, 0, sizeof *out);
     PGresult *r = NULL;
-    tb_status s = risk_store_live_send(c, account, &r, err);
+    tb_status s = risk_store_live_send(c, &account, 1, &r, err);
     if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
-    if (s == TB_OK) s = risk_store_live_read(r, out, err);
+    if (s == TB_OK) s = risk_store_live_read(r, 0, out, err);
     PQclear(r);
     return s;
 }
@@ -564,7 +588,7 @@ tb_status risk_store_account_bp(PGconn *c, const char *account, uint64_t *margin
     PGresult *r = NULL;
     tb_status s = bus_pg_exec(c,
                               "SELECT l.initial_margin_bps, bp.* FROM risk_limits_effective l "
-                              " " BP_LATERAL("NULL") " WHERE l.account = $1",
+                              " " BP_LATERAL("$1", "NULL") " WHERE l.account = $1",
                               1, &account, &r, err);
     if (s != TB_OK) return s;
     if (PQntuples(r) == 0) {

@@ -31,11 +31,12 @@ typedef struct risk_pg_facts {
 
 tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, risk_pg_facts *out,
                           tb_error *err) TB_WARN_UNUSED;
-/* risk_store_load in two steps, so that its query can share a pipeline's
- * round trip (bus_pg_send): the query, then the facts from its result. */
-tb_status risk_store_load_send(PGconn *c, const char *account, const char *symbol, PGresult **res,
-                               tb_error *err) TB_WARN_UNUSED;
-tb_status risk_store_load_read(PGresult *r, const char *account, risk_pg_facts *out,
+/* The facts of several (accounts[i], symbols[i]) pairs in one statement,
+ * sent so that it can share a pipeline's round trip (bus_pg_send); its
+ * row i, read with risk_store_load_read, is pair i's. */
+tb_status risk_store_load_send(PGconn *c, const char *const *accounts, const char *const *symbols,
+                               size_t n, PGresult **res, tb_error *err) TB_WARN_UNUSED;
+tb_status risk_store_load_read(PGresult *r, int row, const char *account, risk_pg_facts *out,
                                tb_error *err) TB_WARN_UNUSED;
 
 /* The order of account with this client_order_id: *found false when none. */
@@ -76,11 +77,11 @@ tb_status risk_store_lock_accounts(PGconn *c, const char *const *accounts, size_
 /* risk_store_lock_live's facts, the lock already held. */
 tb_status risk_store_live(PGconn *c, const char *account, risk_live *out,
                           tb_error *err) TB_WARN_UNUSED;
-/* risk_store_live in two steps (as risk_store_load_send/_read), so that the
- * live facts of several accounts share a round trip. */
-tb_status risk_store_live_send(PGconn *c, const char *account, PGresult **res,
+/* The live facts of several accounts (their locks already held) in one
+ * statement, sent as risk_store_load_send; row i is accounts[i]'s. */
+tb_status risk_store_live_send(PGconn *c, const char *const *accounts, size_t n, PGresult **res,
                                tb_error *err) TB_WARN_UNUSED;
-tb_status risk_store_live_read(PGresult *r, risk_live *out, tb_error *err) TB_WARN_UNUSED;
+tb_status risk_store_live_read(PGresult *r, int row, risk_live *out, tb_error *err) TB_WARN_UNUSED;
 /* Re-runs the checks that depend on live facts (account, kill switches,
  * open orders) into v; earlier = orders of the same transaction before this
  * one, which count as open. Pure. */

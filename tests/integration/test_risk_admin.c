@@ -493,6 +493,31 @@ START_TEST(accounts_of_a_batch_share_a_transaction) {
 }
 END_TEST
 
+/* Each account of a batch is checked with its own facts and live
+ * re-check, read for all of them in one statement each: every other
+ * account's limits refuse the orders (max_order_qty below the signal's
+ * qty), and exactly those accounts get no order. */
+START_TEST(accounts_of_a_batch_get_their_own_facts) {
+    enum { ACCTS = 6, PER = 10 };
+    char accts[ACCTS][48], sym[48];
+    new_symbol(sym, sizeof sym, true, "1", "0.01", "1", "");
+    roomy_accounts(accts, ACCTS);
+    for (int a = 1; a < ACCTS; a += 2) {
+        tb_risk_limits l = limits_for(accts[a]);
+        l.max_orders_per_sec = 100000;
+        l.max_open_orders = 100000;
+        l.max_order_qty = FX(1) / 2;
+        ck_assert_int_eq(set_limits(&l, NULL), TB_OK);
+    }
+    ck_assert_int_eq(burst_of_accounts(accts, ACCTS, sym, PER, ACCTS * PER), ACCTS / 2 * PER);
+    for (int a = 0; a < ACCTS; a++) {
+        const char *p[1] = {accts[a]};
+        ck_assert_int_eq(pg_count("SELECT count(*) FROM orders WHERE account = $1", 1, p),
+                         a % 2 ? 0 : PER);
+    }
+}
+END_TEST
+
 /* When the batch's transaction fails for one account (here a constraint
  * only that account's orders break), the others are recorded account by
  * account: theirs all stay, and the failing account gets none. */
@@ -531,6 +556,7 @@ int main(void) {
     tcase_add_test(tc, signal_burst_decided_in_batches);
     tcase_add_test(tc, accounts_of_a_batch_share_a_transaction);
     tcase_add_test(tc, a_failing_account_leaves_the_others_recorded);
+    tcase_add_test(tc, accounts_of_a_batch_get_their_own_facts);
     tcase_add_test(tc, risk_stops_cleanly);
     suite_add_tcase(s, tc);
     int failed = run_suite(s);
