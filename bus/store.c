@@ -267,6 +267,11 @@ tb_status bus_pg_pipeline_sync(PGconn *c, tb_error *err) {
     return pipeline_sync(c, NULL, err);
 }
 
+tb_status bus_pg_await(PGconn *c, PGresult *const *res, tb_error *err) {
+    if (*res != NULL || PQpipelineStatus(c) == PQ_PIPELINE_OFF) return TB_OK;
+    return bus_pg_pipeline_sync(c, err);
+}
+
 tb_status bus_pg_send(PGconn *c, const char *sql, int nparams, const char *const *params,
                       PGresult **res_out, tb_error *err) {
     *res_out = NULL;

@@ -74,6 +74,10 @@ tb_status bus_pg_send(PGconn *c, const char *sql, int nparams, const char *const
                       PGresult **res_out, tb_error *err) TB_WARN_UNUSED;
 /* Reads every result owed (one round trip): the first failure. */
 tb_status bus_pg_pipeline_sync(PGconn *c, tb_error *err) TB_WARN_UNUSED;
+/* Waits for the result bus_pg_send put in *res: nothing to do when it is
+ * in (always so outside pipeline mode), else a synchronisation point. For
+ * a single read through a function written to share round trips. */
+tb_status bus_pg_await(PGconn *c, PGresult *const *res, tb_error *err) TB_WARN_UNUSED;
 /* Reads what is owed and leaves pipeline mode; the first failure. Safe to
  * call when bus_pg_pipeline_begin failed or left the connection as it was. */
 tb_status bus_pg_pipeline_end(PGconn *c, tb_error *err) TB_WARN_UNUSED;

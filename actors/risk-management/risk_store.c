@@ -209,7 +209,7 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
                           tb_error *err) {
     PGresult *r = NULL;
     tb_status s = risk_store_load_send(c, &account, &symbol, 1, &r, err);
-    if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = bus_pg_await(c, &r, err);
     if (s == TB_OK) s = risk_store_load_read(r, 0, account, out, err);
     PQclear(r);
     return s;
@@ -401,7 +401,7 @@ tb_status risk_store_live(PGconn *c, const char *account, risk_live *out, tb_err
     memset(out, 0, sizeof *out);
     PGresult *r = NULL;
     tb_status s = risk_store_live_send(c, &account, 1, &r, err);
-    if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = bus_pg_await(c, &r, err);
     if (s == TB_OK) s = risk_store_live_read(r, 0, out, err);
     PQclear(r);
     return s;

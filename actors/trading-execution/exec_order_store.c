@@ -79,7 +79,7 @@ tb_status exec_store_lock_symbols(PGconn *c, const exec_symbol *syms, size_t n,
                                   exec_symbol_quote *out, tb_error *err) {
     PGresult *r = NULL;
     tb_status s = exec_store_lock_symbols_send(c, syms, n, &r, err);
-    if (s == TB_OK && n > 0 && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK && n > 0) s = bus_pg_await(c, &r, err);
     if (s == TB_OK) s = exec_store_lock_symbols_read(r, syms, n, out, err);
     PQclear(r);
     return s;

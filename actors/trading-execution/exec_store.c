@@ -197,7 +197,7 @@ tb_status exec_store_lock_orders(PGconn *c, const char *const *ids, size_t n, ex
                                  size_t *nrows, tb_error *err) {
     PGresult *r = NULL;
     tb_status s = exec_store_lock_orders_send(c, ids, n, &r, err);
-    if (s == TB_OK && r == NULL) s = bus_pg_pipeline_sync(c, err); /* in a pipeline */
+    if (s == TB_OK) s = bus_pg_await(c, &r, err);
     if (s == TB_OK) s = exec_store_lock_orders_read(c, r, rows, nrows, err);
     PQclear(r);
     return s;

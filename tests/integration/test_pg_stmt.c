@@ -361,9 +361,19 @@ START_TEST(pipeline_keeps_each_result) {
     ck_assert_ptr_null(r2);
     ck_assert_ptr_null(r3);
     ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_OFF);
-    /* Outside pipeline mode: at once. */
+    /* One read alone: bus_pg_await synchronises for it. */
+    ck_assert_int_eq(bus_pg_pipeline_begin(c, &err), TB_OK);
+    ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, a, &r1, &err), TB_OK);
+    ck_assert_ptr_null(r1);
+    ck_assert_int_eq(bus_pg_await(c, &r1, &err), TB_OK);
+    ck_assert_ptr_nonnull(r1);
+    ck_assert_str_eq(PQgetvalue(r1, 0, 0), "3");
+    PQclear(r1);
+    ck_assert_int_eq(bus_pg_pipeline_end(c, &err), TB_OK);
+    /* Outside pipeline mode: at once, nothing to wait for. */
     ck_assert_int_eq(bus_pg_send(c, SUM_SQL, 1, b, &r1, &err), TB_OK);
     ck_assert_ptr_nonnull(r1);
+    ck_assert_int_eq(bus_pg_await(c, &r1, &err), TB_OK);
     ck_assert_str_eq(PQgetvalue(r1, 0, 0), "60");
     PQclear(r1);
     bus_pg_release(pool, c);
