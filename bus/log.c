@@ -41,6 +41,10 @@ const char *bus_log_trace(void) {
     return log_trace;
 }
 
+const char *bus_log_service(void) {
+    return log_service;
+}
+
 void bus_log_write(bus_log_level level, json_t *fields, const char *fmt, ...) {
     char msg[1024];
     va_list ap;

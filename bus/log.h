@@ -27,6 +27,8 @@ bus_log_level bus_log_level_parse(const char *s, bus_log_level dflt);
 /* Trace id of the calling thread ("" when none). The string is copied. */
 void bus_log_set_trace(const char *trace_id);
 const char *bus_log_trace(void);
+/* The service named by bus_log_init ("tradebus" before it). */
+const char *bus_log_service(void);
 
 /* Writes one line. fields, when not NULL, is a JSON object whose members are
  * added to the line; the reference is stolen. */

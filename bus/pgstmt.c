@@ -28,8 +28,15 @@
  * and then after twice as many runs each time, up to STMT_REPLAN_MAX: the
  * planner sees the table's current size (it scales the statistics' density
  * by the relation's pages at planning time), at a cost of a few custom plans
- * per preparation. The old name is deallocated in the pipeline's round
- * trip, or in one of its own outside pipeline mode. */
+ * per preparation. A statement that runs seldom while its tables grow fast
+ * (trading-execution's order load runs once per order batch, on whichever
+ * pooled connection is free, while the benchmark's replay adds thousands of
+ * orders a second) is also prepared again when its plan is older than
+ * STMT_REPLAN_AGE_FIRST_NS, then twice that, up to STMT_REPLAN_AGE_MAX_NS:
+ * such a statement kept a sequential scan of `orders`, planned when the
+ * table held a few rows, for the whole of a 100,000-tick replay. The old
+ * name is deallocated in the pipeline's round trip, or in one of its own
+ * outside pipeline mode. */
 #include "pgstmt.h"
 
 #include <libpq-events.h>
@@ -38,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STMT_SLOTS 64
 /* Uses before a statement is prepared. */
@@ -45,6 +53,9 @@
 /* Runs of a prepared statement before it is prepared again (doubling). */
 #define STMT_REPLAN_FIRST 16u
 #define STMT_REPLAN_MAX   8192u
+/* Age of a plan after which it is made again (doubling). */
+#define STMT_REPLAN_AGE_FIRST_NS INT64_C(1000000000)
+#define STMT_REPLAN_AGE_MAX_NS   INT64_C(64000000000)
 
 typedef struct stmt_slot {
     uint64_t hash;
@@ -53,6 +64,8 @@ typedef struct stmt_slot {
     unsigned gen;       /* its server-side name's generation (slot_name) */
     unsigned runs;      /* executions by name since this generation's preparation */
     unsigned replan_at; /* runs after which it is prepared again; 0: not yet set */
+    int64_t prepared_ns; /* monotonic time this generation was prepared */
+    int64_t replan_age;  /* age after which it is prepared again; 0: not yet set */
     bool prepared;
     bool preparing; /* its PQsendPrepare is in the pipeline, result not read */
 } stmt_slot;
@@ -154,10 +167,23 @@ static void slot_name(const stmt_cache *c, const stmt_slot *s, char name[NAME_MA
     snprintf(name, NAME_MAX_LEN, "tb_s%d_%u", (int)(s - c->slot), s->gen);
 }
 
-/* Whether a prepared statement is due to be prepared again. */
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Marks a slot's current generation as prepared now. */
+static void mark_prepared(stmt_slot *s) {
+    s->prepared_ns = mono_ns();
+}
+
+/* Whether a prepared statement is due to be prepared again: enough runs
+ * or enough time since its preparation. */
 static bool replan_due(stmt_slot *s) {
     if (s->replan_at == 0) s->replan_at = STMT_REPLAN_FIRST;
-    return s->runs >= s->replan_at;
+    if (s->replan_age == 0) s->replan_age = STMT_REPLAN_AGE_FIRST_NS;
+    return s->runs >= s->replan_at || mono_ns() - s->prepared_ns >= s->replan_age;
 }
 
 /* Moves a due slot to its next generation: old gets the name to
@@ -167,6 +193,8 @@ static void next_generation(const stmt_cache *c, stmt_slot *s, char old[NAME_MAX
     s->gen++;
     s->runs = 0;
     s->replan_at = s->replan_at >= STMT_REPLAN_MAX / 2 ? STMT_REPLAN_MAX : s->replan_at * 2;
+    s->replan_age = s->replan_age >= STMT_REPLAN_AGE_MAX_NS / 2 ? STMT_REPLAN_AGE_MAX_NS
+                                                                 : s->replan_age * 2;
     s->prepared = false;
 }
 
@@ -199,6 +227,7 @@ PGresult *bus_pgstmt_exec(PGconn *conn, const char *sql, int nparams, const char
         if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) return p;
         PQclear(p);
         s->prepared = true;
+        mark_prepared(s);
     }
     s->runs++;
     return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
@@ -253,6 +282,7 @@ bool bus_pgstmt_send(PGconn *conn, const char *sql, int nparams, const char *con
         if (!s->prepared && !s->preparing && ++s->uses >= STMT_PREPARE_AT) {
             if (!PQsendPrepare(conn, name, sql, nparams, NULL)) return false;
             s->preparing = true;
+            mark_prepared(s);
             c->pend[c->npend++] = (pending){.prep = s};
         }
     }

@@ -118,7 +118,12 @@ static int pg_fd(void *c) {
 }
 
 static PGconn *pg_connect(bus_pg_pool *p, tb_error *err) {
-    PGconn *c = PQconnectdb(p->url);
+    /* Sessions carry the service's name (pg_stat_activity, the server's
+     * log, a profile of the backends) unless the URL or PGAPPNAME names
+     * them otherwise. */
+    const char *const keys[] = {"fallback_application_name", "dbname", NULL};
+    const char *const vals[] = {bus_log_service(), p->url, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         char url[512];
         bus_url_redact(p->url, url, sizeof url);

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "log.h"
 #include "store.h"
 #include "tb_plan.h"
 #include "tb_test.h"
@@ -22,6 +24,7 @@ static bus_pg_pool *pool;
 static void setup(void) {
     bus_config cfg;
     tb_test_config(&cfg, "pg-stmt-test");
+    bus_log_init("pg-stmt-test", NULL, BUS_LOG_WARN);
     tb_error err = {0};
     ck_assert_msg(bus_pg_pool_create(cfg.database_url, &pool, &err) == TB_OK, "%s", err.message);
 }
@@ -380,6 +383,59 @@ START_TEST(pipeline_keeps_each_result) {
 }
 END_TEST
 
+/* A statement that runs seldom is planned again once its plan is old: the
+ * table grows from 10 to 100,010 rows between its third and fourth run,
+ * far fewer runs than the count that prepares it again, and a second goes
+ * by. The plan kept would scan the whole table. */
+START_TEST(prepared_again_as_plans_age) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    tb_plan_sql_ok(c, "DROP TABLE IF EXISTS tb_grow_test");
+    tb_plan_sql_ok(c, "CREATE TEMP TABLE tb_grow_test (id bigint PRIMARY KEY, pad text)");
+    tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, 'x' FROM generate_series(1, 10) g");
+    tb_plan_sql_ok(c, "ANALYZE tb_grow_test");
+    const char *p[] = {"{1,2,3}"};
+    for (int i = 0; i < 3; i++) {
+        PGresult *r = NULL;
+        ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
+        PQclear(r);
+    }
+    char *plan = plan_of(c, GROW_SQL, "{1,2}");
+    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") != NULL, "small table: %s", plan);
+    free(plan);
+    tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, repeat('x', 40)"
+                      " FROM generate_series(11, 100010) g");
+    struct timespec pause = {1, 200000000};
+    nanosleep(&pause, NULL);
+    PGresult *r = NULL;
+    ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "3");
+    PQclear(r);
+    ck_assert_int_eq(prepared_count(c, GROW_SQL), 1);
+    plan = plan_of(c, GROW_SQL, "{1,2}");
+    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") == NULL &&
+                      strstr(plan, "tb_grow_test_pkey") != NULL,
+                  "grown table, old plan: %s", plan);
+    free(plan);
+    tb_plan_sql_ok(c, "DROP TABLE tb_grow_test");
+    bus_pg_release(pool, c);
+}
+END_TEST
+
+/* Sessions carry the name of the service that opened them. */
+START_TEST(sessions_named_after_the_service) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    PGresult *r = PQexec(c, "SELECT current_setting('application_name')");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "pg-stmt-test");
+    PQclear(r);
+    bus_pg_release(pool, c);
+}
+END_TEST
+
 /* A prepared statement runs its generic plan from its first run by name:
  * PostgreSQL would otherwise plan a statement over an array parameter
  * anew on each of its first five runs, and on every run when the generic
@@ -419,6 +475,8 @@ int main(void) {
     tcase_add_test(tc, pipeline_defers_until_a_result);
     tcase_add_test(tc, pipeline_failures);
     tcase_add_test(tc, prepared_again_as_tables_grow);
+    tcase_add_test(tc, prepared_again_as_plans_age);
+    tcase_add_test(tc, sessions_named_after_the_service);
     tcase_add_test(tc, pipeline_keeps_each_result);
     tcase_add_test(tc, generic_plans_only);
     suite_add_tcase(s, tc);
