@@ -61,9 +61,9 @@ typedef struct stmt_slot {
     uint64_t hash;
     char *sql; /* NULL: free slot */
     unsigned uses;
-    unsigned gen;       /* its server-side name's generation (slot_name) */
-    unsigned runs;      /* executions by name since this generation's preparation */
-    unsigned replan_at; /* runs after which it is prepared again; 0: not yet set */
+    unsigned gen;        /* its server-side name's generation (slot_name) */
+    unsigned runs;       /* executions by name since this generation's preparation */
+    unsigned replan_at;  /* runs after which it is prepared again; 0: not yet set */
     int64_t prepared_ns; /* monotonic time this generation was prepared */
     int64_t replan_age;  /* age after which it is prepared again; 0: not yet set */
     bool prepared;
@@ -193,8 +193,8 @@ static void next_generation(const stmt_cache *c, stmt_slot *s, char old[NAME_MAX
     s->gen++;
     s->runs = 0;
     s->replan_at = s->replan_at >= STMT_REPLAN_MAX / 2 ? STMT_REPLAN_MAX : s->replan_at * 2;
-    s->replan_age = s->replan_age >= STMT_REPLAN_AGE_MAX_NS / 2 ? STMT_REPLAN_AGE_MAX_NS
-                                                                 : s->replan_age * 2;
+    s->replan_age =
+        s->replan_age >= STMT_REPLAN_AGE_MAX_NS / 2 ? STMT_REPLAN_AGE_MAX_NS : s->replan_age * 2;
     s->prepared = false;
 }
 
