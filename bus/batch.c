@@ -99,7 +99,7 @@ tb_status bus_batch_reply(const bus_batch *cb, size_t i, const tb_event_desc *de
         if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_SCHEMA, desc->name);
         if (s == NATS_OK && b->traces[i][0]) s = natsMsgHeader_Set(m, BUS_HDR_TRACE, b->traces[i]);
         if (s == NATS_OK) s = natsConnection_PublishMsg(bus_conn_nats(b->e->actor->conn), m);
-        natsMsg_Destroy(m);
+        bus_msg_destroy(m);
         st = bus_status_from_nats(s);
     }
     msgpack_sbuffer_destroy(&buf);
@@ -257,7 +257,7 @@ bool bus_batch_add(bus_batch *b, natsMsg *msg, bool from_stream) {
             if (e->ep->kind == BUS_REQUEST)
                 bus_send_error(bus_conn_nats(e->actor->conn), msg, err.status, err.field,
                                err.message);
-            natsMsg_Destroy(msg);
+            bus_msg_destroy(msg);
             flow_after_batch(e, 1); /* finished, though not applied */
             return false;
         }
@@ -311,7 +311,7 @@ void bus_batch_run(bus_batch *b, bool from_stream) {
         }
         b->replied[i] = false;
         b->fail_field[i][0] = '\0';
-        natsMsg_Destroy(b->msgs[i]);
+        bus_msg_destroy(b->msgs[i]);
         b->msgs[i] = NULL;
         free(b->fail_text[i]);
         b->fail_text[i] = NULL;
@@ -347,7 +347,7 @@ void bus_batch_abandon(bus_batch *b, bool from_stream) {
             bus_send_error(bus_conn_nats(b->e->actor->conn), b->msgs[i], TB_UNAVAILABLE, NULL,
                            "the service is stopping");
         b->replied[i] = false;
-        natsMsg_Destroy(b->msgs[i]);
+        bus_msg_destroy(b->msgs[i]);
         b->msgs[i] = NULL;
     }
     b->n = 0;
@@ -363,7 +363,7 @@ void bus_dispatch_core_batch(natsConnection *nc, natsSubscription *sub, natsMsg 
     pthread_mutex_lock(&e->batch_lock);
     if (e->ep->partition_token > 0 && !bus_partition_owns(e, natsMsg_GetSubject(msg))) {
         bus_counter_add(e->m_part_skipped, 1);
-        natsMsg_Destroy(msg);
+        bus_msg_destroy(msg);
     } else {
         (void)bus_batch_add(e->batch, msg, false);
     }

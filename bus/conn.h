@@ -128,6 +128,11 @@ const bus_config *bus_conn_config(const bus_conn *c);
 /* Maps a nats.c status to ours (internal to bus/). */
 tb_status bus_status_from_nats(int nats_status);
 
+/* natsMsg_Destroy without nats.c's garbage-collector thread: the message is
+ * freed on the calling thread (see conn.c). NULL-safe. For bus/. */
+struct __natsMsg;
+void bus_msg_destroy(struct __natsMsg *m);
+
 /* ---- Plain subscriptions, for tools (tb-tap) and the gateway's stream ----
  * Actors do not use these: their subscriptions belong to the actor runtime
  * (queue groups, draining, metrics). Implemented in bus/subscribe.c. */

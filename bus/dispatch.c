@@ -139,7 +139,7 @@ static tb_status respond(bus_ctx *ctx, const void *data, size_t len, const char 
     if (s == NATS_OK && schema) s = natsMsgHeader_Set(m, BUS_HDR_SCHEMA, schema);
     if (s == NATS_OK && ctx->trace[0]) s = natsMsgHeader_Set(m, BUS_HDR_TRACE, ctx->trace);
     if (s == NATS_OK) s = natsConnection_PublishMsg(bus_conn_nats(ctx->actor->conn), m);
-    natsMsg_Destroy(m);
+    bus_msg_destroy(m);
     ctx->replied = true;
     return bus_status_from_nats(s);
 }
@@ -199,7 +199,7 @@ void bus_send_error(natsConnection *nc, natsMsg *msg, tb_status s, const char *f
     if (ns == NATS_OK) ns = natsMsgHeader_Set(m, BUS_HDR_ERROR_STATUS, body.code);
     if (ns == NATS_OK) ns = natsConnection_PublishMsg(nc, m);
     if (ns != NATS_OK) bus_log(BUS_LOG_WARN, "error reply not sent: %s", natsStatus_GetText(ns));
-    natsMsg_Destroy(m);
+    bus_msg_destroy(m);
     msgpack_sbuffer_destroy(&b);
 }
 
@@ -211,7 +211,7 @@ void bus_send_json(natsConnection *nc, natsMsg *msg, json_t *body) {
         natsStatus s = natsMsg_Create(&m, reply, NULL, text, (int)strlen(text));
         if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_JSON);
         if (s == NATS_OK) s = natsConnection_PublishMsg(nc, m);
-        natsMsg_Destroy(m);
+        bus_msg_destroy(m);
     }
     free(text);
 }
@@ -247,7 +247,7 @@ static void dead_letter(ep_state *e, natsMsg *msg, uint64_t delivery, const char
     jsPubAck *pa = NULL;
     if (s == NATS_OK) s = js_PublishMsg(&pa, bus_conn_js(e->actor->conn), m, NULL, NULL);
     jsPubAck_Destroy(pa);
-    natsMsg_Destroy(m);
+    bus_msg_destroy(m);
     if (s != NATS_OK) {
         /* Without a dead letter the message must not vanish: leave it for
          * redelivery instead of terminating it. */
@@ -375,7 +375,7 @@ void bus_dispatch_core(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     (void)nc;
     (void)sub;
     handle(closure, msg, false);
-    natsMsg_Destroy(msg);
+    bus_msg_destroy(msg);
 }
 
 /* The fetch loop of a BUS_STREAM endpoint. On stop it finishes the message in
@@ -419,7 +419,7 @@ void *bus_dispatch_fetch_loop(void *arg) {
                 list.Msgs[i] = NULL;
                 if (atomic_load(&a->stopping)) {
                     (void)natsMsg_Nak(m, NULL);
-                    natsMsg_Destroy(m);
+                    bus_msg_destroy(m);
                 } else {
                     (void)bus_batch_add(e->batch, m, true);
                 }

@@ -47,7 +47,7 @@ static void on_health(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
                   "version", a->def->version, "status", status, "checks", checks);
     bus_send_json(nc, msg, body);
     json_decref(body);
-    natsMsg_Destroy(msg);
+    bus_msg_destroy(msg);
 }
 
 static void on_metrics(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
@@ -62,10 +62,10 @@ static void on_metrics(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
         if (s == NATS_OK)
             s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, "text/plain; version=0.0.4");
         if (s == NATS_OK) s = natsConnection_PublishMsg(nc, m);
-        natsMsg_Destroy(m);
+        bus_msg_destroy(m);
     }
     free(text);
-    natsMsg_Destroy(msg);
+    bus_msg_destroy(msg);
 }
 
 tb_status bus_health_subscribe(bus_actor *a, tb_error *err) {

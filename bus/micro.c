@@ -78,7 +78,7 @@ static void on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         body = build_stats(a);
     if (body != NULL) bus_send_json(nc, msg, body);
     json_decref(body);
-    natsMsg_Destroy(msg);
+    bus_msg_destroy(msg);
 }
 
 tb_status bus_micro_subscribe(bus_actor *a, tb_error *err) {

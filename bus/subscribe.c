@@ -49,7 +49,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     bus_sub *s = closure;
     bus_msg view = {.m = msg};
     s->cb(&view, s->arg);
-    natsMsg_Destroy(msg);
+    bus_msg_destroy(msg);
 }
 
 tb_status bus_subscribe(bus_conn *c, const char *subject, bus_msg_cb cb, void *arg, bus_sub **out,
