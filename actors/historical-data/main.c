@@ -252,8 +252,8 @@ static void publish_closed(bus_ctx *ctx, const bus_batch *bb, const hist_batch *
         char subject[128];
         snprintf(subject, sizeof subject, "md.bar.%s.%s", bar->interval, bar->symbol);
         bus_msg_meta meta = {.trace_id = symbol_trace(bb, b, bar->symbol)};
-        if (bus_publish(bus_actor_conn(bus_ctx_actor(ctx)), subject, &tb_bar_desc, bar, &meta) !=
-            TB_OK) {
+        if (bus_publish(bus_actor_bulk_conn(bus_ctx_actor(ctx)), subject, &tb_bar_desc, bar,
+                        &meta) != TB_OK) {
             bus_counter_add(state.close_errors, 1);
             bus_log(BUS_LOG_WARN, "publishing %s failed", subject);
             continue;
@@ -516,6 +516,10 @@ static const bus_actor_def def = {
     .endpoints = endpoints,
     .nendpoints = sizeof endpoints / sizeof endpoints[0],
     .needs = BUS_NEEDS_PG | BUS_NEEDS_REDIS,
+    /* Closed bars, about one per tick in a replay of second-spaced ticks,
+     * go out buffered: on the main connection (sent at once, for replies)
+     * each was a write to the socket. */
+    .bulk_publisher = true,
     .start = start,
     .stop = stop,
     .usage = usage,
