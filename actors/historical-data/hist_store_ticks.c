@@ -2,6 +2,7 @@
  * hist_store_apply_batch): one transaction of three round trips whatever
  * the batch's size (BEGIN with the lock-and-load of the seen-set blocks, the
  * write of bitmaps and bars, COMMIT). Rows travel as array literals unnested by the server. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,18 +26,22 @@ static const char SQL_LOCK_BLOCKS[] =
 
 /* The changed bitmaps and the bar upserts in one statement (a data-modifying
  * WITH always runs to completion). The SET list is hist_bar_merge: every
- * expression reads the row's old values. It returns every bar it wrote as
- * it left it: the bars the batch closes are announced from these, where
- * reading them back after the commit cost a join of the whole batch's keys
- * (about a third of the write's own time in the chain benchmark). */
+ * expression reads the row's old values. It returns the bars it merged
+ * into stored rows as it left them (xmax is 0 only on a row this statement
+ * inserted); a bar it inserted is the batch's own row. The bars the batch
+ * closes are announced from both, where reading them back after the commit
+ * cost a join of the whole batch's keys (about a third of the write's own
+ * time in the chain benchmark), and returning every row cost PostgreSQL
+ * the output of about one row per tick in a replay of second-spaced
+ * ticks, most of them new 1s bars, and this service their parsing. */
 static const char SQL_WRITE[] =
     "WITH seen AS ("
     "  UPDATE hist_seen_blocks AS s SET bits = decode(u.x, 'hex'), seen_at = now()"
     "    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])"
     "         AS u(sy, so, h, b, x)"
     "   WHERE s.symbol = u.sy AND s.source = u.so AND s.hour = u.h AND s.block = u.b)"
-    " INSERT INTO bars AS b (symbol, interval, start, open, high, low, close, volume, ticks,"
-    "                        first_seq, last_seq)"
+    ", w AS (INSERT INTO bars AS b (symbol, interval, start, open, high, low, close, volume,"
+    "                              ticks, first_seq, last_seq)"
     " SELECT u.sy, u.iv, 'epoch'::timestamptz + u.us * interval '1 microsecond',"
     "        u.o, u.hi, u.lo, u.c, u.v, u.n, u.fs, u.ls"
     "   FROM unnest($6::text[], $7::text[], $8::bigint[], $9::numeric[], $10::numeric[],"
@@ -57,7 +62,10 @@ static const char SQL_WRITE[] =
     "  low = LEAST(b.low, EXCLUDED.low),"
     "  volume = b.volume + EXCLUDED.volume,"
     "  ticks = b.ticks + EXCLUDED.ticks"
-    " RETURNING " HIST_BAR_COLUMNS;
+    " RETURNING b.symbol AS sy, b.interval AS iv,"
+    "           (extract(epoch FROM b.start) * 1000000)::bigint AS us, b.open, b.high, b.low,"
+    "           b.close, b.volume, b.ticks, b.xmax <> 0 AS merged)"
+    " SELECT sy, iv, us, open, high, low, close, volume, ticks FROM w WHERE merged";
 
 enum { BLK_SYMBOL, BLK_SOURCE, BLK_HOUR, BLK_BLOCK, BLK_BITS, BLK_NCOLS };
 enum {
@@ -136,6 +144,50 @@ static tb_status lock_blocks(PGconn *c, hist_batch *b, tb_error *err) {
     return s;
 }
 
+static int bar_key_cmp(const void *x, const void *y) {
+    const tb_bar *a = x, *b = y;
+    int c = strcmp(a->symbol, b->symbol);
+    if (c == 0) c = strcmp(a->interval, b->interval);
+    if (c == 0) c = (a->start > b->start) - (a->start < b->start);
+    return c;
+}
+
+/* Every bar the write left: the merged rows it returned (sorted here), and
+ * the batch's own row for every bar it inserted. */
+static tb_status with_inserted(const hist_batch *b, tb_bar *merged, size_t nmerged, tb_bar **stored,
+                               size_t *nstored, tb_error *err) {
+    if (nmerged > b->nbars)
+        return tb_error_set(err, TB_ERR, NULL, "%zu bars merged of %zu written", nmerged, b->nbars);
+    tb_bar *all = calloc(b->nbars ? b->nbars : 1, sizeof *all);
+    if (all == NULL)
+        return tb_error_set(err, TB_NOMEM, NULL, "out of memory for %zu bars", b->nbars);
+    if (nmerged > 1) qsort(merged, nmerged, sizeof *merged, bar_key_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < b->nbars; i++) {
+        const hist_bar_row *r = &b->bars[i];
+        tb_bar *bar = &all[n];
+        snprintf(bar->symbol, sizeof bar->symbol, "%s", r->symbol);
+        snprintf(bar->interval, sizeof bar->interval, "%s", hist_interval_name(r->iv));
+        bar->start = r->bar.start;
+        const tb_bar *m =
+            nmerged ? bsearch(bar, merged, nmerged, sizeof *merged, bar_key_cmp) : NULL;
+        if (m != NULL) {
+            *bar = *m;
+        } else {
+            bar->open = r->bar.open;
+            bar->high = r->bar.high;
+            bar->low = r->bar.low;
+            bar->close = r->bar.close;
+            bar->volume = r->bar.volume;
+            bar->ticks = r->bar.ticks;
+        }
+        n++;
+    }
+    *stored = all;
+    *nstored = n;
+    return TB_OK;
+}
+
 static tb_status write_batch(PGconn *c, const hist_batch *b, tb_bar **stored, size_t *nstored,
                              tb_error *err) {
     bus_pgarray col[BLK_NCOLS + BAR_NCOLS];
@@ -172,8 +224,12 @@ static tb_status write_batch(PGconn *c, const hist_batch *b, tb_bar **stored, si
     tb_status s = oom ? tb_error_set(err, TB_NOMEM, NULL, "out of memory building a batch")
                       : bus_pg_exec(c, SQL_WRITE, BLK_NCOLS + BAR_NCOLS, params, &r, err);
     for (int k = 0; k < BLK_NCOLS + BAR_NCOLS; k++) bus_pgarray_close(&col[k]);
-    if (s == TB_OK) s = hist_store_bars_of(r, stored, nstored, err);
+    tb_bar *merged = NULL;
+    size_t nmerged = 0;
+    if (s == TB_OK) s = hist_store_bars_of(r, &merged, &nmerged, err);
     PQclear(r);
+    if (s == TB_OK) s = with_inserted(b, merged, nmerged, stored, nstored, err);
+    free(merged);
     return s;
 }
 
