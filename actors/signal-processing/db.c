@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgarray.h"
 #include "sp.h"
 
 #define STRATEGY_COLS                                                                              \
@@ -238,84 +239,76 @@ tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out, tb_erro
                         params, id, out, err);
 }
 
-/* Rows per INSERT: 15 parameters a row stays well below PostgreSQL's limit
- * of 65535 parameters a statement. */
-#define SIGNAL_ROWS_PER_INSERT 2048
-#define SIGNAL_PARAMS          15
+/* A batch's signals in one statement of constant text (columns as arrays,
+ * unnested in the batch's order, which emit_seq keeps): PostgreSQL prepares
+ * it once per connection. A VALUES list of one row per signal was a new
+ * text for every batch size, parsed and planned each time. Empty strings
+ * stand for NULL in the nullable columns. */
+static const char SQL_INSERT_SIGNALS[] =
+    "INSERT INTO signals (signal_id, strategy_id, account, symbol, side, sizing, qty, target,"
+    " ref_price, tick_seq, reason, ts, fill_price, fill_ts, fill_seq)"
+    " SELECT u.id, u.st, u.ac, u.sy, u.sd, u.sz, nullif(u.q, '')::numeric,"
+    "        nullif(u.t, '')::numeric, u.p, u.seq, nullif(u.r, ''), " TS_FROM_NS(
+        "u.ts") ","
+                "        nullif(u.fp, '')::numeric, " TS_FROM_NS(
+                    "nullif(u.fts, '')") ","
+                                         "        nullif(u.fs, '')::bigint"
+                                         "   FROM unnest($1::text[], $2::text[], $3::text[], "
+                                         "$4::text[], $5::text[], $6::text[],"
+                                         "               $7::text[], $8::text[], $9::numeric[], "
+                                         "$10::bigint[], $11::text[],"
+                                         "               $12::bigint[], $13::text[], $14::text[], "
+                                         "$15::text[])"
+                                         "        WITH ORDINALITY AS u(id, st, ac, sy, sd, sz, q, "
+                                         "t, p, seq, r, ts, fp, fts, fs, n)"
+                                         "  ORDER BY u.n"
+                                         " ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id";
 
-/* Text parameters of one signal row. */
-typedef struct signal_text {
-    char qty[TB_FIXED_STRLEN], target[TB_FIXED_STRLEN], price[TB_FIXED_STRLEN];
-    char seq[24], ts[24];
-    char fill_price[TB_FIXED_STRLEN], fill_ts[24], fill_seq[24];
-} signal_text;
+enum { SIG_COLS = 15 };
 
-static void signal_params(const tb_signal *sig, signal_text *t, const char **params) {
-    t->qty[0] = t->target[0] = '\0';
-    if (strcmp(sig->sizing, "target") == 0)
-        tb_fixed_format(sig->target, t->target);
-    else
-        tb_fixed_format(sig->qty, t->qty);
-    tb_fixed_format(sig->ref_price, t->price);
-    snprintf(t->seq, sizeof t->seq, "%" PRIu64, sig->tick_seq);
-    snprintf(t->ts, sizeof t->ts, "%" PRId64, sig->ts);
-    t->fill_price[0] = t->fill_ts[0] = t->fill_seq[0] = '\0';
+/* Appends one signal's columns (SQL_INSERT_SIGNALS' parameters). */
+static void signal_columns(const tb_signal *sig, bus_pgarray col[SIG_COLS]) {
+    char num[TB_FIXED_STRLEN];
+    bus_pgarray_str(&col[0], sig->signal_id);
+    bus_pgarray_str(&col[1], sig->strategy_id);
+    bus_pgarray_str(&col[2], sig->account);
+    bus_pgarray_str(&col[3], sig->symbol);
+    bus_pgarray_str(&col[4], sig->side);
+    bus_pgarray_str(&col[5], sig->sizing);
+    bool target = strcmp(sig->sizing, "target") == 0;
+    num[0] = '\0';
+    if (!target) tb_fixed_format(sig->qty, num);
+    bus_pgarray_str(&col[6], num);
+    num[0] = '\0';
+    if (target) tb_fixed_format(sig->target, num);
+    bus_pgarray_str(&col[7], num);
+    bus_pgarray_fixed(&col[8], sig->ref_price);
+    bus_pgarray_u64(&col[9], sig->tick_seq);
+    bus_pgarray_str(&col[10], sig->reason);
+    bus_pgarray_i64(&col[11], sig->ts);
+    char fill_ts[24] = "", fill_seq[24] = "";
+    num[0] = '\0';
     if (sig->fill_price > 0) { /* a signal of the next tick (0704) */
-        tb_fixed_format(sig->fill_price, t->fill_price);
-        snprintf(t->fill_ts, sizeof t->fill_ts, "%" PRId64, sig->fill_ts);
-        snprintf(t->fill_seq, sizeof t->fill_seq, "%" PRIu64, sig->fill_seq);
+        tb_fixed_format(sig->fill_price, num);
+        snprintf(fill_ts, sizeof fill_ts, "%" PRId64, sig->fill_ts);
+        snprintf(fill_seq, sizeof fill_seq, "%" PRIu64, sig->fill_seq);
     }
-    const char *v[SIGNAL_PARAMS] = {sig->signal_id, sig->strategy_id, sig->account, sig->symbol,
-                                    sig->side,      sig->sizing,      t->qty,       t->target,
-                                    t->price,       t->seq,           sig->reason,  t->ts,
-                                    t->fill_price,  t->fill_ts,       t->fill_seq};
-    memcpy(params, v, sizeof v);
+    bus_pgarray_str(&col[12], num);
+    bus_pgarray_str(&col[13], fill_ts);
+    bus_pgarray_str(&col[14], fill_seq);
 }
 
-/* Appends "($k, ..., $k+14)" for the row whose first parameter is number k. */
-static size_t append_row(char *sql, size_t len, int k) {
-    return len +
-           (size_t)sprintf(
-               sql + len,
-               "%s($%d, $%d, $%d, $%d, $%d, $%d, nullif($%d, '')::numeric, "
-               "nullif($%d, '')::numeric, $%d::numeric, $%d::bigint, "
-               "nullif($%d, ''), " TS_FROM_NS("$%d") ", nullif($%d, '')::numeric, " TS_FROM_NS(
-                   "nullif($%d, '')") ", "
-                                      "nullif($%d, '')::bigint)",
-               k == 1 ? "" : ", ", k, k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7, k + 8, k + 9,
-               k + 10, k + 11, k + 12, k + 13, k + 14);
-}
-
-/* One INSERT of sigs[0..n), n <= SIGNAL_ROWS_PER_INSERT. */
-static tb_status insert_chunk(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
-                              tb_error *err) {
-    static const char head[] =
-        "INSERT INTO signals (signal_id, strategy_id, account, symbol, "
-        "side, sizing, qty, target, ref_price, tick_seq, reason, ts, fill_price, fill_ts, "
-        "fill_seq) VALUES ";
-    static const char tail[] = " ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id";
-    const size_t row_cap = 560; /* one row's text with 5-digit numbers */
-    char *sql = malloc(sizeof head + n * row_cap + sizeof tail);
-    const char **params = malloc(n * SIGNAL_PARAMS * sizeof *params);
-    signal_text *text = malloc(n * sizeof *text);
-    if (sql == NULL || params == NULL || text == NULL) {
-        free(sql);
-        free(params);
-        free(text);
-        return tb_error_set(err, TB_NOMEM, NULL, "signal insert of %zu rows", n);
-    }
-    size_t len = sizeof head - 1;
-    memcpy(sql, head, len);
-    for (size_t i = 0; i < n; i++) {
-        signal_params(&sigs[i], &text[i], params + i * SIGNAL_PARAMS);
-        len = append_row(sql, len, (int)(i * SIGNAL_PARAMS + 1));
-    }
-    memcpy(sql + len, tail, sizeof tail);
+tb_status sp_db_insert_signals(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
+                               tb_error *err) {
+    if (n == 0) return TB_OK;
+    bus_pgarray col[SIG_COLS];
+    for (int k = 0; k < SIG_COLS; k++) bus_pgarray_init(&col[k]);
+    for (size_t i = 0; i < n; i++) signal_columns(&sigs[i], col);
+    const char *params[SIG_COLS];
     PGresult *r = NULL;
-    tb_status s = bus_pg_exec(pg, sql, (int)(n * SIGNAL_PARAMS), params, &r, err);
-    free(sql);
-    free(params);
-    free(text);
+    tb_status s = bus_pgarray_finish_all(col, SIG_COLS, params, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, SQL_INSERT_SIGNALS, SIG_COLS, params, &r, err);
+    bus_pgarray_close_all(col, SIG_COLS);
     if (s != TB_OK) return s;
     for (size_t i = 0; i < n; i++) inserted[i] = false;
     /* Signals are few per batch (a crossing, not every tick): a plain scan
@@ -329,16 +322,6 @@ static tb_status insert_chunk(PGconn *pg, const tb_signal *sigs, size_t n, bool 
             }
     }
     PQclear(r);
-    return TB_OK;
-}
-
-tb_status sp_db_insert_signals(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
-                               tb_error *err) {
-    for (size_t at = 0; at < n; at += SIGNAL_ROWS_PER_INSERT) {
-        size_t k = n - at < SIGNAL_ROWS_PER_INSERT ? n - at : SIGNAL_ROWS_PER_INSERT;
-        tb_status s = insert_chunk(pg, sigs + at, k, inserted + at, err);
-        if (s != TB_OK) return s;
-    }
     return TB_OK;
 }
 

@@ -63,8 +63,8 @@ tb_status sp_db_update(PGconn *pg, const tb_strategy *in, sp_strategy_cfg *out,
                        char old_symbol[TB_TOKEN_CAP], tb_error *err) TB_WARN_UNUSED;
 tb_status sp_db_delete(PGconn *pg, const char *id, sp_strategy_cfg *out,
                        tb_error *err) TB_WARN_UNUSED;
-/* Records sigs[0..n) with one multi-row INSERT (per 2048 rows), ON CONFLICT
- * DO NOTHING; inserted[i] is false when sigs[i]'s id was already recorded. */
+/* Records sigs[0..n) with one INSERT of unnested arrays, ON CONFLICT DO
+ * NOTHING; inserted[i] is false when sigs[i]'s id was already recorded. */
 tb_status sp_db_insert_signals(PGconn *pg, const tb_signal *sigs, size_t n, bool *inserted,
                                tb_error *err) TB_WARN_UNUSED;
 /* Signals filtered by q (account, accounts, strategy_id, symbol, from, to),
