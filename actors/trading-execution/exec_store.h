@@ -62,12 +62,13 @@ typedef struct exec_pending {
     int64_t age_ms; /* since it was recorded */
 } exec_pending;
 
-/* Records a batch of ticks (traces[i] may be NULL) in the journal, in one
- * statement that is its own transaction, and only for symbols with open
- * orders: *open (malloc'd, caller frees, sorted) receives those symbols, so
- * the caller matches them. A tick recorded before is a no-op. The newest
- * tick of each symbol becomes its last quote (exec_last_quote; an older
- * one replaces it only from another source or reset_gap or more behind). */
+/* Records a batch of ticks (traces[i] may be NULL): the newest tick of
+ * each symbol becomes its last quote (exec_last_quote; an older one
+ * replaces it only from another source or reset_gap or more behind), and
+ * *open (malloc'd, caller frees, sorted) receives the symbols with open
+ * orders, whose ticks then go to the journal, so the caller matches them.
+ * One statement, its own transaction, when no symbol has open orders; two
+ * otherwise. A tick recorded before is a no-op. */
 tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
                                   size_t n, uint64_t reset_gap, exec_symbol **open, size_t *nopen,
                                   tb_error *err) TB_WARN_UNUSED;
