@@ -88,6 +88,14 @@ tb_status hist_store_get_bars(PGconn *c, const hist_bar_row *keys, size_t n, tb_
     return s;
 }
 
+int hist_bar_key_cmp(const void *x, const void *y) {
+    const tb_bar *a = x, *b = y;
+    int c = strcmp(a->symbol, b->symbol);
+    if (c == 0) c = strcmp(a->interval, b->interval);
+    if (c == 0) c = (a->start > b->start) - (a->start < b->start);
+    return c;
+}
+
 tb_status hist_store_bars_of(const PGresult *r, tb_bar **out, size_t *nout, tb_error *err) {
     *out = NULL;
     *nout = 0;

@@ -39,6 +39,10 @@ tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_bar **stored, size
     "symbol, interval, (extract(epoch FROM start) * 1000000)::bigint, open, high, low, "           \
     "close, volume, ticks"
 
+/* Orders tb_bars by (symbol, interval, start), the key of a bar row (qsort,
+ * bsearch). */
+int hist_bar_key_cmp(const void *a, const void *b);
+
 /* Every row of r (HIST_BAR_COLUMNS) as bars: *out malloc'd (NULL when *nout
  * is 0), nothing allocated on failure. */
 tb_status hist_store_bars_of(const PGresult *r, tb_bar **out, size_t *nout,

@@ -144,14 +144,6 @@ static tb_status lock_blocks(PGconn *c, hist_batch *b, tb_error *err) {
     return s;
 }
 
-static int bar_key_cmp(const void *x, const void *y) {
-    const tb_bar *a = x, *b = y;
-    int c = strcmp(a->symbol, b->symbol);
-    if (c == 0) c = strcmp(a->interval, b->interval);
-    if (c == 0) c = (a->start > b->start) - (a->start < b->start);
-    return c;
-}
-
 /* Every bar the write left: the merged rows it returned (sorted here), and
  * the batch's own row for every bar it inserted. */
 static tb_status with_inserted(const hist_batch *b, tb_bar *merged, size_t nmerged, tb_bar **stored,
@@ -161,7 +153,7 @@ static tb_status with_inserted(const hist_batch *b, tb_bar *merged, size_t nmerg
     tb_bar *all = calloc(b->nbars ? b->nbars : 1, sizeof *all);
     if (all == NULL)
         return tb_error_set(err, TB_NOMEM, NULL, "out of memory for %zu bars", b->nbars);
-    if (nmerged > 1) qsort(merged, nmerged, sizeof *merged, bar_key_cmp);
+    if (nmerged > 1) qsort(merged, nmerged, sizeof *merged, hist_bar_key_cmp);
     size_t n = 0;
     for (size_t i = 0; i < b->nbars; i++) {
         const hist_bar_row *r = &b->bars[i];
@@ -170,7 +162,7 @@ static tb_status with_inserted(const hist_batch *b, tb_bar *merged, size_t nmerg
         snprintf(bar->interval, sizeof bar->interval, "%s", hist_interval_name(r->iv));
         bar->start = r->bar.start;
         const tb_bar *m =
-            nmerged ? bsearch(bar, merged, nmerged, sizeof *merged, bar_key_cmp) : NULL;
+            nmerged ? bsearch(bar, merged, nmerged, sizeof *merged, hist_bar_key_cmp) : NULL;
         if (m != NULL) {
             *bar = *m;
         } else {

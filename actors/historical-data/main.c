@@ -132,22 +132,13 @@ static size_t parse_closed(const redisReply *rep, const hist_batch *b, const siz
     return n;
 }
 
-/* Orders bars by (symbol, interval, start), the key of a bar row. */
-static int bar_key_cmp(const void *pa, const void *pb) {
-    const tb_bar *a = pa, *b = pb;
-    int c = strcmp(a->symbol, b->symbol);
-    if (c == 0) c = strcmp(a->interval, b->interval);
-    if (c == 0) c = (a->start > b->start) - (a->start < b->start);
-    return c;
-}
-
 /* Sorts stored (the bars the batch wrote, as written) and moves the closed
  * bars found there to out[0..); the closed keys not among them (written by
  * an earlier batch) are compacted to the front of closed. Returns how many
  * were found; *nclosed becomes how many are left to read. */
 static size_t closed_from_stored(tb_bar *stored, size_t nstored, hist_bar_row *closed,
                                  size_t *nclosed, tb_bar *out) {
-    if (nstored > 1) qsort(stored, nstored, sizeof *stored, bar_key_cmp);
+    if (nstored > 1) qsort(stored, nstored, sizeof *stored, hist_bar_key_cmp);
     size_t found = 0, left = 0;
     for (size_t i = 0; i < *nclosed; i++) {
         tb_bar key = {0};
@@ -155,7 +146,7 @@ static size_t closed_from_stored(tb_bar *stored, size_t nstored, hist_bar_row *c
         snprintf(key.interval, sizeof key.interval, "%s", hist_interval_name(closed[i].iv));
         key.start = closed[i].bar.start;
         const tb_bar *hit =
-            nstored ? bsearch(&key, stored, nstored, sizeof *stored, bar_key_cmp) : NULL;
+            nstored ? bsearch(&key, stored, nstored, sizeof *stored, hist_bar_key_cmp) : NULL;
         if (hit != NULL)
             out[found++] = *hit;
         else

@@ -223,21 +223,16 @@ static char *plan_of(PGconn *c, const char *sql, const char *arg) {
 static const char GROW_SQL[] =
     "SELECT count(*) FROM tb_grow_test WHERE id IN (SELECT unnest($1::bigint[]))";
 
-/* A statement planned while its table was nearly empty is planned again
- * as the table grows: a temporary table (autovacuum never analyses it, so
- * nothing else invalidates the plan) of 10 rows when the statement is
- * prepared and of 100,010 when it has run a few hundred times more. The
- * plan kept from the start scans the whole table; the one made again uses
- * the primary key. Plain and pipelined runs count alike. */
-START_TEST(prepared_again_as_tables_grow) {
+/* A temporary table of 10 rows (autovacuum never analyses it, so nothing
+ * else invalidates a plan) and GROW_SQL prepared and run `runs` times on
+ * it: its plan scans the whole table. */
+static void grow_test_small(PGconn *c, int runs) {
     tb_error err = {0};
-    PGconn *c = bus_pg_acquire(pool, &err);
-    ck_assert_ptr_nonnull(c);
     tb_plan_sql_ok(c, "DROP TABLE IF EXISTS tb_grow_test");
     tb_plan_sql_ok(c, "CREATE TEMP TABLE tb_grow_test (id bigint PRIMARY KEY, pad text)");
     tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, 'x' FROM generate_series(1, 10) g");
     tb_plan_sql_ok(c, "ANALYZE tb_grow_test");
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < runs; i++) {
         const char *p[] = {"{1,2,3}"};
         PGresult *r = NULL;
         ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
@@ -249,6 +244,31 @@ START_TEST(prepared_again_as_tables_grow) {
     free(plan);
     tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, repeat('x', 40)"
                       " FROM generate_series(11, 100010) g");
+}
+
+/* GROW_SQL, prepared once (every earlier generation deallocated), now
+ * uses the primary key of the grown table. */
+static void grow_test_replanned(PGconn *c) {
+    ck_assert_int_eq(prepared_count(c, GROW_SQL), 1);
+    char *plan = plan_of(c, GROW_SQL, "{1,2}");
+    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") == NULL &&
+                      strstr(plan, "tb_grow_test_pkey") != NULL,
+                  "grown table: %s", plan);
+    free(plan);
+    tb_plan_sql_ok(c, "DROP TABLE tb_grow_test");
+}
+
+/* A statement planned while its table was nearly empty is planned again
+ * as the table grows: a temporary table (autovacuum never analyses it, so
+ * nothing else invalidates the plan) of 10 rows when the statement is
+ * prepared and of 100,010 when it has run a few hundred times more. The
+ * plan kept from the start scans the whole table; the one made again uses
+ * the primary key. Plain and pipelined runs count alike. */
+START_TEST(prepared_again_as_tables_grow) {
+    tb_error err = {0};
+    PGconn *c = bus_pg_acquire(pool, &err);
+    ck_assert_ptr_nonnull(c);
+    grow_test_small(c, 12);
     for (int i = 0; i < 400; i++) {
         const char *p[] = {"{5,50000,99999,200000}"};
         PGresult *r = NULL;
@@ -259,14 +279,7 @@ START_TEST(prepared_again_as_tables_grow) {
         PQclear(r);
         if (piped) ck_assert_msg(bus_pg_pipeline_end(c, &err) == TB_OK, "%s", err.message);
     }
-    /* Every earlier generation was deallocated. */
-    ck_assert_int_eq(prepared_count(c, GROW_SQL), 1);
-    plan = plan_of(c, GROW_SQL, "{1,2}");
-    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") == NULL &&
-                      strstr(plan, "tb_grow_test_pkey") != NULL,
-                  "grown table: %s", plan);
-    free(plan);
-    tb_plan_sql_ok(c, "DROP TABLE tb_grow_test");
+    grow_test_replanned(c);
     bus_pg_release(pool, c);
 }
 END_TEST
@@ -391,34 +404,15 @@ START_TEST(prepared_again_as_plans_age) {
     tb_error err = {0};
     PGconn *c = bus_pg_acquire(pool, &err);
     ck_assert_ptr_nonnull(c);
-    tb_plan_sql_ok(c, "DROP TABLE IF EXISTS tb_grow_test");
-    tb_plan_sql_ok(c, "CREATE TEMP TABLE tb_grow_test (id bigint PRIMARY KEY, pad text)");
-    tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, 'x' FROM generate_series(1, 10) g");
-    tb_plan_sql_ok(c, "ANALYZE tb_grow_test");
-    const char *p[] = {"{1,2,3}"};
-    for (int i = 0; i < 3; i++) {
-        PGresult *r = NULL;
-        ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
-        PQclear(r);
-    }
-    char *plan = plan_of(c, GROW_SQL, "{1,2}");
-    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") != NULL, "small table: %s", plan);
-    free(plan);
-    tb_plan_sql_ok(c, "INSERT INTO tb_grow_test SELECT g, repeat('x', 40)"
-                      " FROM generate_series(11, 100010) g");
+    grow_test_small(c, 3);
     struct timespec pause = {1, 200000000};
     nanosleep(&pause, NULL);
+    const char *p[] = {"{1,2,3}"};
     PGresult *r = NULL;
     ck_assert_msg(bus_pg_exec(c, GROW_SQL, 1, p, &r, &err) == TB_OK, "%s", err.message);
     ck_assert_str_eq(PQgetvalue(r, 0, 0), "3");
     PQclear(r);
-    ck_assert_int_eq(prepared_count(c, GROW_SQL), 1);
-    plan = plan_of(c, GROW_SQL, "{1,2}");
-    ck_assert_msg(strstr(plan, "Seq Scan on tb_grow_test") == NULL &&
-                      strstr(plan, "tb_grow_test_pkey") != NULL,
-                  "grown table, old plan: %s", plan);
-    free(plan);
-    tb_plan_sql_ok(c, "DROP TABLE tb_grow_test");
+    grow_test_replanned(c);
     bus_pg_release(pool, c);
 }
 END_TEST
