@@ -49,8 +49,23 @@ const void *bus_batch_event(const bus_batch *b, size_t i) {
 const char *bus_batch_subject(const bus_batch *b, size_t i) {
     return i < b->n ? natsMsg_GetSubject(b->msgs[i]) : NULL;
 }
-const char *bus_batch_trace(const bus_batch *b, size_t i) {
-    return i < b->n ? b->traces[i] : "";
+/* A message's trace id is read when first asked for: reading one header
+ * makes nats.c parse all of them into a map (allocations per header), and
+ * most handlers of ticks ask for few of their messages' traces. One
+ * without a trace header gets a new id, kept for the batch. Handlers ask
+ * from the batch's thread (bus_parallel workers get them beforehand). */
+const char *bus_batch_trace(const bus_batch *cb, size_t i) {
+    if (i >= cb->n) return "";
+    bus_batch *b = (bus_batch *)cb; /* the runtime's own object, lent const to handlers */
+    if (b->traces[i][0] == '\0') {
+        const char *trace = NULL;
+        if (natsMsgHeader_Get(b->msgs[i], BUS_HDR_TRACE, &trace) == NATS_OK && trace && trace[0] &&
+            strlen(trace) < sizeof b->traces[i])
+            snprintf(b->traces[i], sizeof b->traces[i], "%s", trace);
+        else
+            bus_new_id(b->traces[i], sizeof b->traces[i]);
+    }
+    return b->traces[i];
 }
 const char *bus_batch_header(const bus_batch *b, size_t i, const char *key) {
     const char *v = NULL;
@@ -97,7 +112,7 @@ tb_status bus_batch_reply(const bus_batch *cb, size_t i, const tb_event_desc *de
         natsStatus s = natsMsg_Create(&m, reply, NULL, buf.data, (int)buf.size);
         if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, BUS_CONTENT_MSGPACK);
         if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_SCHEMA, desc->name);
-        if (s == NATS_OK && b->traces[i][0]) s = natsMsgHeader_Set(m, BUS_HDR_TRACE, b->traces[i]);
+        if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_TRACE, bus_batch_trace(b, i));
         if (s == NATS_OK) s = natsConnection_PublishMsg(bus_conn_nats(b->e->actor->conn), m);
         bus_msg_destroy(m);
         st = bus_status_from_nats(s);
@@ -222,12 +237,7 @@ void bus_batch_flow_tick(bus_actor *a, void *arg) {
 bool bus_batch_add(bus_batch *b, natsMsg *msg, bool from_stream) {
     ep_state *e = b->e;
     size_t i = b->n;
-    const char *trace = NULL;
-    if (natsMsgHeader_Get(msg, BUS_HDR_TRACE, &trace) == NATS_OK && trace && trace[0] &&
-        strlen(trace) < sizeof b->traces[i])
-        snprintf(b->traces[i], sizeof b->traces[i], "%s", trace);
-    else
-        bus_new_id(b->traces[i], sizeof b->traces[i]);
+    b->traces[i][0] = '\0'; /* read when asked for (bus_batch_trace) */
     b->deliveries[i] = 0;
     if (from_stream) {
         jsMsgMetaData *md = NULL;
@@ -274,7 +284,7 @@ void bus_batch_run(bus_batch *b, bool from_stream) {
     size_t n = b->n;
     if (n == 0) return;
     bus_ctx ctx = {.actor = a, .ep = e, .msg = b->msgs[0], .delivery = b->deliveries[0]};
-    snprintf(ctx.trace, sizeof ctx.trace, "%s", b->traces[0]);
+    snprintf(ctx.trace, sizeof ctx.trace, "%s", bus_batch_trace(b, 0));
     bus_log_set_trace(ctx.trace);
     int64_t t0 = bus_mono_ns();
     tb_status s = e->ep->batch_handler(&ctx, b);

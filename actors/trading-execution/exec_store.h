@@ -62,16 +62,21 @@ typedef struct exec_pending {
     int64_t age_ms; /* since it was recorded */
 } exec_pending;
 
-/* Records a batch of ticks (traces[i] may be NULL): the newest tick of
- * each symbol becomes its last quote (exec_last_quote; an older one
- * replaces it only from another source or reset_gap or more behind), and
- * *open (malloc'd, caller frees, sorted) receives the symbols with open
- * orders, whose ticks then go to the journal, so the caller matches them.
- * One statement, its own transaction, when no symbol has open orders; two
- * otherwise. A tick recorded before is a no-op. */
-tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
-                                  size_t n, uint64_t reset_gap, exec_symbol **open, size_t *nopen,
-                                  tb_error *err) TB_WARN_UNUSED;
+/* The quotes of a batch of ticks: the newest tick of each symbol becomes
+ * its last quote (exec_last_quote; an older one replaces it only from
+ * another source or reset_gap or more behind), and *open (malloc'd, caller
+ * frees, sorted; also on failure NULL) receives the symbols with open
+ * orders, whose ticks go to the journal next (exec_store_journal_ticks), so
+ * the caller matches them. One statement, its own transaction. */
+tb_status exec_store_record_quotes(PGconn *c, const tb_tick *const *ticks, size_t n,
+                                   uint64_t reset_gap, exec_symbol **open, size_t *nopen,
+                                   tb_error *err) TB_WARN_UNUSED;
+/* Journals the ticks of ticks[0..n) whose symbol is one of open[0..nopen)
+ * and still has open orders (traces[i] may be NULL). One statement, its own
+ * transaction; a tick recorded before is a no-op. */
+tb_status exec_store_journal_ticks(PGconn *c, const tb_tick *const *ticks,
+                                   const char *const *traces, size_t n, const exec_symbol *open,
+                                   size_t nopen, tb_error *err) TB_WARN_UNUSED;
 
 /* A symbol locked for matching: its last matched tick and its recorded
  * ticks, ticks[first .. first + n) of the set, in (seq, source) order. */

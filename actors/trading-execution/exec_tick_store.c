@@ -120,9 +120,9 @@ static tb_status run_ticks(PGconn *c, const char *sql, const tb_tick *const *tic
     return s;
 }
 
-tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const char *const *traces,
-                                  size_t n, uint64_t reset_gap, exec_symbol **open, size_t *nopen,
-                                  tb_error *err) {
+tb_status exec_store_record_quotes(PGconn *c, const tb_tick *const *ticks, size_t n,
+                                   uint64_t reset_gap, exec_symbol **open, size_t *nopen,
+                                   tb_error *err) {
     *open = NULL;
     *nopen = 0;
     /* The newest tick of each symbol: the batch's other ticks matter only
@@ -143,15 +143,16 @@ tb_status exec_store_record_ticks(PGconn *c, const tb_tick *const *ticks, const 
     free(sorted);
     if (s == TB_OK) s = symbols_out(r, 0, open, nopen, err);
     PQclear(r);
-    r = NULL;
-    if (s == TB_OK && *nopen > 0)
-        s = run_ticks(c, SQL_JOURNAL, ticks, traces, n, *open, *nopen, NULL, &r, err);
+    return s;
+}
+
+tb_status exec_store_journal_ticks(PGconn *c, const tb_tick *const *ticks,
+                                   const char *const *traces, size_t n, const exec_symbol *open,
+                                   size_t nopen, tb_error *err) {
+    if (nopen == 0) return TB_OK;
+    PGresult *r = NULL;
+    tb_status s = run_ticks(c, SQL_JOURNAL, ticks, traces, n, open, nopen, NULL, &r, err);
     PQclear(r);
-    if (s != TB_OK) {
-        free(*open);
-        *open = NULL;
-        *nopen = 0;
-    }
     return s;
 }
 

@@ -244,9 +244,11 @@ tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     size_t n = bus_batch_len(b);
     const tb_tick **ticks = calloc(n ? n : 1, sizeof *ticks);
     const char **traces = calloc(n ? n : 1, sizeof *traces);
-    if (ticks == NULL || traces == NULL) {
+    size_t *index = calloc(n ? n : 1, sizeof *index);
+    if (ticks == NULL || traces == NULL || index == NULL) {
         free(ticks);
         free(traces);
+        free(index);
         return bus_fail(ctx, TB_NOMEM, NULL, "out of memory for a batch of %zu ticks", n);
     }
     size_t nv = 0;
@@ -257,8 +259,8 @@ tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b) {
             bus_batch_fail(b, i, verr.status, "%s", verr.message);
             continue;
         }
-        ticks[nv] = bus_batch_event(b, i);
-        traces[nv++] = bus_batch_trace(b, i);
+        index[nv] = i;
+        ticks[nv++] = bus_batch_event(b, i);
     }
     tb_error err = {0};
     tb_status s = TB_OK;
@@ -267,20 +269,30 @@ tb_status exec_on_ticks(bus_ctx *ctx, const bus_batch *b) {
     PGconn *c = nv > 0 ? bus_ctx_pg(ctx, &err) : NULL;
     if (nv > 0 && c == NULL) s = err.status;
     if (s == TB_OK && nv > 0)
-        s = exec_store_record_ticks(c, ticks, traces, nv, svc->seq_reset_gap, &open, &nopen, &err);
+        s = exec_store_record_quotes(c, ticks, nv, svc->seq_reset_gap, &open, &nopen, &err);
+    if (s == TB_OK && nopen > 0) {
+        /* Trace ids only for what is journaled (reading one parses every
+         * header of its message). */
+        for (size_t i = 0; i < nv; i++)
+            traces[i] = bsearch(ticks[i]->symbol, open, nopen, sizeof *open, symbol_cmp)
+                            ? bus_batch_trace(b, index[i])
+                            : NULL;
+        s = exec_store_journal_ticks(c, ticks, traces, nv, open, nopen, &err);
+    }
     if (s == TB_OK && nopen > 0) {
         /* ticks of the other symbols were not recorded: nothing rests there */
         size_t idle = 0;
         for (size_t i = 0; i < nv; i++)
             if (bsearch(ticks[i]->symbol, open, nopen, sizeof *open, symbol_cmp) == NULL) idle++;
         bus_counter_add(svc->m_ticks_idle, idle);
-        s = drain_and_publish(bus_ctx_actor(ctx), svc, c, open, nopen, traces[0], &err);
+        s = drain_and_publish(bus_ctx_actor(ctx), svc, c, open, nopen, bus_batch_trace(b, 0), &err);
     } else if (s == TB_OK) {
         bus_counter_add(svc->m_ticks_idle, nv);
     }
     free(open);
     free(ticks);
     free(traces);
+    free(index);
     return s == TB_OK ? TB_OK : bus_fail_err(ctx, &err);
 }
 

@@ -30,6 +30,9 @@ static unsigned char applied[N_ORDERS + 1];
 static int stream_batches_failed;
 static int flaky_applied;
 static uint64_t flow_last;
+/* Trace ids the handler read for the ticks TRACE_SEQ + k, twice each. */
+#define TRACE_SEQ (N_TICKS + 100)
+static char traces_read[2][2][TB_ID_CAP];
 
 static tb_status on_ticks(bus_ctx *ctx, const bus_batch *b) {
     (void)ctx;
@@ -42,6 +45,10 @@ static tb_status on_ticks(bus_ctx *ctx, const bus_batch *b) {
     for (size_t i = 0; i < n; i++) {
         const tb_tick *t = bus_batch_event(b, i);
         if (t->seq >= 1 && t->seq <= N_TICKS + 1 && seen[t->seq] < 255) seen[t->seq]++;
+        if (t->seq == TRACE_SEQ || t->seq == TRACE_SEQ + 1)
+            for (int k = 0; k < 2; k++)
+                snprintf(traces_read[t->seq - TRACE_SEQ][k], TB_ID_CAP, "%s",
+                         bus_batch_trace(b, i));
     }
     ticks_handled += n;
     batches++;
@@ -306,6 +313,47 @@ START_TEST(stream_batches_settle_each_message) {
 }
 END_TEST
 
+static bool traces_were_read(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    bool ok = traces_read[0][1][0] != '\0' && traces_read[1][1][0] != '\0';
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
+
+/* A message's trace id is its Tb-Trace-Id header; one without headers gets
+ * a new id, the same however often the handler asks. */
+START_TEST(traces_from_headers_or_new) {
+    tb_tick t = {0};
+    snprintf(t.symbol, sizeof t.symbol, "SYM0");
+    t.ts = tb_now_ns();
+    t.last = 100 * TB_FIXED_SCALE;
+    char subject[160];
+    snprintf(subject, sizeof subject, "test.%s.tick.SYM0", svc_name);
+    t.seq = TRACE_SEQ;
+    bus_msg_meta meta = {.trace_id = "trace-of-a-tick"};
+    ck_assert_int_eq(bus_publish(client, subject, &tb_tick_desc, &t, &meta), TB_OK);
+    t.seq = TRACE_SEQ + 1;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    ck_assert_int_eq(tb_encode(&tb_tick_desc, &t, &buf, NULL), TB_OK);
+    ck_assert_int_eq(
+        natsConnection_Publish(bus_conn_nats(client), subject, buf.data, (int)buf.size), NATS_OK);
+    msgpack_sbuffer_destroy(&buf);
+    ck_assert_int_eq(bus_conn_flush(client, 5000), TB_OK);
+    ck_assert_msg(tb_test_wait(traces_were_read, NULL, 10000), "the two ticks were not handled");
+    pthread_mutex_lock(&mu);
+    char got[2][2][TB_ID_CAP];
+    memcpy(got, traces_read, sizeof got);
+    pthread_mutex_unlock(&mu);
+    ck_assert_str_eq(got[0][0], "trace-of-a-tick");
+    ck_assert_str_eq(got[0][1], "trace-of-a-tick");
+    ck_assert_msg(got[1][0][0] != '\0', "no trace id for a tick without headers");
+    ck_assert_str_ne(got[1][0], "trace-of-a-tick");
+    ck_assert_str_eq(got[1][1], got[1][0]);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("batch");
     TCase *tc = tcase_create("batch");
@@ -313,6 +361,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, core_batches_grow_under_load_and_lose_nothing);
     tcase_add_test(tc, stream_batches_settle_each_message);
+    tcase_add_test(tc, traces_from_headers_or_new);
     suite_add_tcase(s, tc);
     return tb_test_run_suite(s);
 }
