@@ -13,21 +13,26 @@
 #include "tb_test.h"
 
 static bus_redis_pool *pool;
+static redisContext *r; /* the test's connection */
 
 static void setup(void) {
     bus_config cfg;
     tb_test_config(&cfg, "risk-rate-test");
     tb_error err = {0};
     ck_assert_msg(bus_redis_pool_create(cfg.redis_url, &pool, &err) == TB_OK, "%s", err.message);
+    r = bus_redis_acquire(pool, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
 }
 
 static void teardown(void) {
+    bus_redis_release(pool, r);
+    r = NULL;
     bus_redis_pool_destroy(pool);
     pool = NULL;
 }
 
 /* Members in a window key. */
-static long long zcard(redisContext *r, const char *key) {
+static long long zcard(const char *key) {
     redisReply *rep = redisCommand(r, "ZCARD %s", key);
     ck_assert_ptr_nonnull(rep);
     ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
@@ -38,8 +43,6 @@ static long long zcard(redisContext *r, const char *key) {
 
 START_TEST(a_batch_counts_in_order) {
     tb_error err = {0};
-    redisContext *r = bus_redis_acquire(pool, &err);
-    ck_assert_ptr_nonnull(r);
     char acct[48], key[128];
     tb_test_unique(acct, sizeof acct, "RATE");
     const char *members[] = {"o1", "o2", "o3", "o4", "o5"};
@@ -50,18 +53,15 @@ START_TEST(a_batch_counts_in_order) {
     const uint64_t want[] = {1, 2, 3, 4, 4};
     for (int i = 0; i < 5; i++) ck_assert_uint_eq(counts[i], want[i]);
     snprintf(key, sizeof key, "tb:risk:rate:%s", acct);
-    ck_assert_int_eq(zcard(r, key), 3); /* the refused ones took no slot */
+    ck_assert_int_eq(zcard(key), 3); /* the refused ones took no slot */
     uint64_t one = 0;
     ck_assert_int_eq(risk_rate_take(r, acct, 3, 60000, "o6", 0, &one, &err), TB_OK);
     ck_assert_uint_eq(one, 4);
-    bus_redis_release(pool, r);
 }
 END_TEST
 
 START_TEST(event_time_has_its_own_window) {
     tb_error err = {0};
-    redisContext *r = bus_redis_acquire(pool, &err);
-    ck_assert_ptr_nonnull(r);
     char acct[48], key[128];
     tb_test_unique(acct, sizeof acct, "ERATE");
     /* A clock order between two event-time ones (a second apart, a 10 s
@@ -75,15 +75,14 @@ START_TEST(event_time_has_its_own_window) {
     ck_assert_uint_eq(counts[1], 1);
     ck_assert_uint_eq(counts[2], 2);
     snprintf(key, sizeof key, "tb:risk:erate:%s", acct);
-    ck_assert_int_eq(zcard(r, key), 2);
+    ck_assert_int_eq(zcard(key), 2);
     /* A replay started over: an event time an hour before empties the
      * window of what lies after it. */
     uint64_t one = 0;
     ck_assert_int_eq(
         risk_rate_take(r, acct, 5, 10000, "e3", INT64_C(1699996400000000000), &one, &err), TB_OK);
     ck_assert_uint_eq(one, 1);
-    ck_assert_int_eq(zcard(r, key), 1);
-    bus_redis_release(pool, r);
+    ck_assert_int_eq(zcard(key), 1);
 }
 END_TEST
 
