@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "actor_internal.h"
+#include "pull.h"
 #include "timer.h"
 #include "wire.h"
 
@@ -169,7 +170,7 @@ tb_status bus_actor_sys_subscribe(bus_actor *a, const char *subject, const char 
     return TB_OK;
 }
 
-/* Creates the durable pull consumer when missing and binds e->sub to it.
+/* Creates the durable pull consumer when missing and binds e->pull to it.
  * Also called by the fetch loop when the server no longer knows the
  * consumer (a JetStream store that lost it): the loop binds again and goes
  * on instead of failing forever. */
@@ -195,19 +196,24 @@ tb_status bus_stream_bind(bus_actor *a, ep_state *e, tb_error *err) {
                                 o->durable, o->stream, natsStatus_GetText(s), (int)jerr);
     }
     jsConsumerInfo_Destroy(ci);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = o->stream;
-    so.Consumer = o->durable;
-    so.ManualAck = true;
-    natsSubscription *sub = NULL;
-    s = js_PullSubscribe(&sub, js, e->ep->subject, o->durable, NULL, &so, &jerr);
+    bus_pull *pull = NULL;
+    s = bus_pull_open(&pull, bus_conn_nats(a->conn), o->stream, o->durable,
+                      bus_dispatch_stream_batch(e), BUS_PULL_EXPIRES_MS);
     if (s != NATS_OK)
-        return tb_error_set(err, TB_UNAVAILABLE, NULL, "bind consumer %s: %s (%d)", o->durable,
-                            natsStatus_GetText(s), (int)jerr);
-    natsSubscription_Destroy(e->sub); /* the binding a lost consumer left */
-    e->sub = sub;
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "bind consumer %s: %s", o->durable,
+                            natsStatus_GetText(s));
+    bus_pull_close(e->pull); /* the binding a lost consumer left */
+    e->pull = pull;
     return TB_OK;
+}
+
+bool bus_stream_lost(bus_actor *a, ep_state *e) {
+    jsErrCode jerr = 0;
+    jsConsumerInfo *ci = NULL;
+    natsStatus s = js_GetConsumerInfo(&ci, bus_conn_js(a->conn), e->ep->stream.stream,
+                                      e->ep->stream.durable, NULL, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    return s != NATS_OK && (jerr == JSConsumerNotFoundErr || jerr == JSStreamNotFoundErr);
 }
 
 static tb_status subscribe_stream(bus_actor *a, ep_state *e, tb_error *err) {
@@ -330,6 +336,7 @@ void bus_actor_destroy(bus_actor *a) {
     bus_actor_stop(a);
     for (size_t i = 0; i < a->neps; i++) {
         natsSubscription_Destroy(a->eps[i].sub);
+        bus_pull_close(a->eps[i].pull); /* NULL once its fetch loop ended */
         pthread_mutex_destroy(&a->eps[i].last_error_lock);
         pthread_mutex_destroy(&a->eps[i].batch_lock);
         bus_batch_destroy(a->eps[i].batch);

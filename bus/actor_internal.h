@@ -13,8 +13,9 @@
 typedef struct ep_state {
     const bus_endpoint *ep;
     bus_actor *actor;
-    natsSubscription *sub;
-    pthread_t fetcher; /* BUS_STREAM: the fetch loop */
+    natsSubscription *sub; /* BUS_EVENT, BUS_REQUEST */
+    struct bus_pull *pull; /* BUS_STREAM: its consumer, read by the fetch loop */
+    pthread_t fetcher;     /* BUS_STREAM: the fetch loop */
     bool fetcher_started;
     _Atomic uint64_t num_requests;
     _Atomic uint64_t num_errors;
@@ -104,6 +105,13 @@ struct bus_ctx {
 /* dispatch.c */
 void bus_dispatch_core(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
 void *bus_dispatch_fetch_loop(void *arg);
+/* The connection a stream endpoint's messages are acked on. */
+natsConnection *bus_dispatch_stream_nc(const ep_state *e);
+/* Messages a stream endpoint's pull requests ask for. */
+int bus_dispatch_stream_batch(const ep_state *e);
+/* How long a pull request waits on the server for messages: an idle
+ * instance sends two a second. */
+#define BUS_PULL_EXPIRES_MS 500
 /* Sends an error reply for status s with message text to msg's reply subject. */
 void bus_send_error(natsConnection *nc, natsMsg *msg, tb_status s, const char *field,
                     const char *text);
@@ -151,8 +159,10 @@ bool bus_partition_owns(ep_state *e, const char *subject);
 void bus_timers_stop(bus_actor *a);
 
 /* actor.c: creates a stream endpoint's durable consumer when missing and
- * (re)binds e->sub to it (the fetch loop's thread, or start). */
+ * (re)binds e->pull to it (the fetch loop's thread, or start). */
 tb_status bus_stream_bind(bus_actor *a, ep_state *e, tb_error *err);
+/* True when the server says the endpoint's consumer or its stream is gone. */
+bool bus_stream_lost(bus_actor *a, ep_state *e);
 
 /* micro.c: subscribes $SRV.{PING,INFO,STATS}[.<name>[.<id>]]. */
 tb_status bus_micro_subscribe(bus_actor *a, tb_error *err);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "actor_internal.h"
+#include "pull.h"
 #include "wire.h"
 
 #define FLOW_PERIOD_NS (10 * INT64_C(1000000))
@@ -352,7 +353,7 @@ void bus_batch_run(bus_batch *b, bool from_stream) {
  * another worker takes them at once). Used when stopping. */
 void bus_batch_abandon(bus_batch *b, bool from_stream) {
     for (size_t i = 0; i < b->n; i++) {
-        if (from_stream) (void)natsMsg_Nak(b->msgs[i], NULL);
+        if (from_stream) (void)bus_js_nak(bus_dispatch_stream_nc(b->e), b->msgs[i], 0);
         if (b->e->ep->kind == BUS_REQUEST && !b->replied[i])
             bus_send_error(bus_conn_nats(b->e->actor->conn), b->msgs[i], TB_UNAVAILABLE, NULL,
                            "the service is stopping");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "actor_internal.h"
+#include "pull.h"
 #include "wire.h"
 
 void bus_new_id(char *out, size_t cap) {
@@ -253,7 +254,7 @@ static void dead_letter(ep_state *e, natsMsg *msg, uint64_t delivery, const char
          * redelivery instead of terminating it. */
         bus_log(BUS_LOG_ERROR, "dead letter not stored (%s); message left for redelivery",
                 natsStatus_GetText(s));
-        (void)natsMsg_NakWithDelay(msg, 5000, NULL);
+        (void)bus_js_nak(bus_dispatch_stream_nc(e), msg, 5000);
         return;
     }
     bus_counter_add(e->m_dead_letters, 1);
@@ -261,7 +262,8 @@ static void dead_letter(ep_state *e, natsMsg *msg, uint64_t delivery, const char
              json_pack("{s:s, s:s, s:I}", "endpoint", e->ep->name, "subject",
                        natsMsg_GetSubject(msg), "deliveries", (json_int_t)delivery),
              "message dead-lettered: %s", reason);
-    (void)natsMsg_Term(msg, NULL); /* the DLQ holds it now; a lost term only redelivers */
+    (void)bus_js_term(bus_dispatch_stream_nc(e),
+                      msg); /* the DLQ holds it now; a lost term only redelivers */
 }
 
 void bus_dispatch_settle(ep_state *e, natsMsg *msg, uint64_t delivery, tb_status s,
@@ -271,7 +273,8 @@ void bus_dispatch_settle(ep_state *e, natsMsg *msg, uint64_t delivery, tb_status
     if (s == TB_OK) {
         /* A batch acks without waiting: a lost ack only redelivers, and
          * handlers are idempotent on the message id. */
-        natsStatus ns = sync_ack ? natsMsg_AckSync(msg, NULL, NULL) : natsMsg_Ack(msg, NULL);
+        natsStatus ns = bus_js_ack(bus_dispatch_stream_nc(e), msg, sync_ack,
+                                   bus_conn_config(e->actor->conn)->request_timeout_ms);
         if (ns != NATS_OK)
             bus_log(BUS_LOG_WARN,
                     "ack failed (%s): the message will be redelivered and "
@@ -291,7 +294,7 @@ void bus_dispatch_settle(ep_state *e, natsMsg *msg, uint64_t delivery, tb_status
     bus_counter_add(e->m_redeliveries, 1);
     bus_log(BUS_LOG_WARN, "handler failed transiently (%s), redelivery in %lld ms", reason,
             (long long)delay);
-    (void)natsMsg_NakWithDelay(msg, delay, NULL); /* if lost, ack_wait redelivers */
+    (void)bus_js_nak(bus_dispatch_stream_nc(e), msg, delay); /* if lost, ack_wait redelivers */
 }
 
 /* Runs one message through decode, handler and reply/ack. */
@@ -378,29 +381,45 @@ void bus_dispatch_core(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     bus_msg_destroy(msg);
 }
 
+natsConnection *bus_dispatch_stream_nc(const ep_state *e) {
+    return bus_conn_nats(e->actor->conn);
+}
+
+int bus_dispatch_stream_batch(const ep_state *e) {
+    if (e->ep->stream.batch > 0) return e->ep->stream.batch;
+    return e->ep->batch_handler != NULL ? bus_batch_max(e->ep) : 16;
+}
+
 /* The fetch loop of a BUS_STREAM endpoint. On stop it finishes the message in
- * hand and naks the rest of its batch so another worker takes them at once. */
+ * hand and naks the rest of its batch, and what was prefetched, so another
+ * worker takes them at once. */
 void *bus_dispatch_fetch_loop(void *arg) {
     ep_state *e = arg;
     bus_actor *a = e->actor;
     bool batched = e->ep->batch_handler != NULL;
-    int batch = e->ep->stream.batch > 0 ? e->ep->stream.batch : batched ? bus_batch_max(e->ep) : 16;
+    int batch = bus_dispatch_stream_batch(e);
+    natsMsg **msgs = calloc((size_t)batch, sizeof *msgs);
     int64_t backoff_ms = 0;
-    while (!atomic_load(&a->stopping)) {
-        natsMsgList list = {0};
-        jsErrCode jerr = 0;
-        natsStatus s = natsSubscription_Fetch(&list, e->sub, batch, 500, &jerr);
-        if (s == NATS_TIMEOUT) continue;
+    int idle = 0; /* requests in a row that ended without messages */
+    while (msgs && !atomic_load(&a->stopping)) {
+        int count = 0;
+        char why[256] = "";
+        natsStatus s =
+            e->pull ? bus_pull_fetch(e->pull, msgs, &count, why, sizeof why) : NATS_NOT_FOUND;
+        /* A consumer deleted while a request waits is reported (409); one
+         * lost with the server's store just never answers: look every few
+         * seconds of silence. */
+        idle = (s == NATS_OK && count == 0) ? idle + 1 : 0;
+        if (idle > 0 && idle % 10 == 0 && bus_stream_lost(a, e)) s = NATS_NOT_FOUND;
         if (s != NATS_OK) {
-            natsMsgList_Destroy(&list);
             backoff_ms = backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50;
             if (!atomic_load(&a->stopping))
-                bus_log(BUS_LOG_WARN, "fetch on %s failed: %s (js error %d); retrying in %lld ms",
-                        e->ep->name, natsStatus_GetText(s), (int)jerr, (long long)backoff_ms);
+                bus_log(BUS_LOG_WARN, "fetch on %s failed: %s (%s); retrying in %lld ms",
+                        e->ep->name, natsStatus_GetText(s), why, (long long)backoff_ms);
             usleep((useconds_t)backoff_ms * 1000);
             /* NATS came back without the consumer (its store was lost or
              * reset): create it again, or the endpoint would never resume. */
-            if ((s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) &&
+            if ((s == NATS_NO_RESPONDERS || s == NATS_NOT_FOUND || strstr(why, "Deleted")) &&
                 !atomic_load(&a->stopping)) {
                 tb_error err = {0};
                 if (bus_stream_bind(a, e, &err) == TB_OK)
@@ -413,31 +432,31 @@ void *bus_dispatch_fetch_loop(void *arg) {
         }
         backoff_ms = 0;
         if (batched) {
-            /* The batch takes the messages: the list must not destroy them. */
-            for (int i = 0; i < list.Count; i++) {
-                natsMsg *m = list.Msgs[i];
-                list.Msgs[i] = NULL;
+            /* The batch takes the messages. */
+            for (int i = 0; i < count; i++) {
                 if (atomic_load(&a->stopping)) {
-                    (void)natsMsg_Nak(m, NULL);
-                    bus_msg_destroy(m);
+                    (void)bus_js_nak(bus_dispatch_stream_nc(e), msgs[i], 0);
+                    bus_msg_destroy(msgs[i]);
                 } else {
-                    (void)bus_batch_add(e->batch, m, true);
+                    (void)bus_batch_add(e->batch, msgs[i], true);
                 }
             }
             if (atomic_load(&a->stopping))
                 bus_batch_abandon(e->batch, true);
-            else
+            else if (count > 0)
                 bus_batch_run(e->batch, true);
-            natsMsgList_Destroy(&list);
             continue;
         }
-        for (int i = 0; i < list.Count; i++) {
+        for (int i = 0; i < count; i++) {
             if (atomic_load(&a->stopping))
-                (void)natsMsg_Nak(list.Msgs[i], NULL);
+                (void)bus_js_nak(bus_dispatch_stream_nc(e), msgs[i], 0);
             else
-                handle(e, list.Msgs[i], true);
+                handle(e, msgs[i], true);
+            bus_msg_destroy(msgs[i]);
         }
-        natsMsgList_Destroy(&list);
     }
+    free(msgs);
+    bus_pull_close(e->pull);
+    e->pull = NULL;
     return NULL;
 }
