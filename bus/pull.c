@@ -14,6 +14,9 @@
 /* How long after its expiry a request's end is awaited before it is taken
  * as lost (a server restart forgets it; a busy machine delays its 408). */
 #define LATE_MS 200
+/* How long a fetch that has messages waits for more of the same burst (the
+ * server sends what is there, then the status that ends the request). */
+#define TAIL_MS 2
 
 struct bus_pull {
     natsConnection *nc;
@@ -28,6 +31,8 @@ struct bus_pull {
     bool live;
     int64_t give_up_ms;
     int remaining;
+    int64_t pause_ms; /* before the next request, after "Requests Pending" */
+    char error[400];  /* how the last request ended, if it was refused */
     bus_pull_stats stats;
 };
 
@@ -72,8 +77,11 @@ static natsStatus send_request(bus_pull *p) {
     p->seq++;
     snprintf(reply, sizeof reply, "%s.%" PRIu64, p->inbox, p->seq);
     int64_t server_ms = p->expires_ms - 10; /* ends before we stop waiting */
-    int n = snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%" PRId64 "}", p->batch,
-                     server_ms * INT64_C(1000000));
+    /* no_wait with expires: the server waits up to expires for the first
+     * message, then sends what is there and ends the request, so arrivals
+     * go to instances that wait, not to one busy with its last batch. */
+    int n = snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%" PRId64 ",\"no_wait\":true}",
+                     p->batch, server_ms * INT64_C(1000000));
     natsStatus s = natsConnection_PublishRequest(p->nc, p->next_subject, reply, body, n);
     if (s != NATS_OK) return s;
     p->stats.requests++;
@@ -101,19 +109,50 @@ static int status_of(natsMsg *m, const char **description) {
     return atoi(v);
 }
 
+/* Ends the pending request: a 404/408 ends it normally (no messages, expired,
+ * or, for a one-shot request, the end of what was there); anything else
+ * (409: the consumer deleted, a limit exceeded) is the server refusing it. */
+static natsStatus end_request(bus_pull *p, int code, const char *desc, int n) {
+    p->live = false;
+    if (code != 404 && code != 408) {
+        snprintf(p->error, sizeof p->error, "%d %s", code, desc ? desc : "");
+        return NATS_ERR;
+    }
+    /* Other instances' requests already cover what is pending: wait a
+     * little before asking again instead of being told so in a loop. */
+    if (n == 0 && desc && strcmp(desc, "Requests Pending") == 0) {
+        p->pause_ms = p->pause_ms ? (p->pause_ms * 2 > 100 ? 100 : p->pause_ms * 2) : 2;
+        p->stats.pending_refused++;
+    } else {
+        p->pause_ms = 0;
+        if (n == 0) p->stats.expired++;
+    }
+    return NATS_OK;
+}
+
 natsStatus bus_pull_fetch(bus_pull *p, natsMsg **msgs, int *count, char *why, size_t why_cap) {
     *count = 0;
     if (why_cap) why[0] = '\0';
+    if (p->error[0]) { /* the end of a request that still brought messages */
+        snprintf(why, why_cap, "%s", p->error);
+        p->error[0] = '\0';
+        return NATS_ERR;
+    }
     if (p->live && mono_ms() >= p->give_up_ms) {
         p->live = false; /* its end got lost: a late one is dropped as stale */
         p->stats.expired++;
+    }
+    if (!p->live && p->pause_ms > 0) {
+        struct timespec ts = {0, (long)p->pause_ms * 1000000L};
+        nanosleep(&ts, NULL);
     }
     natsStatus s = p->live ? NATS_OK : send_request(p);
     int n = 0;
     bool satisfied = false;
     while (s == NATS_OK && n < p->batch) {
-        /* Wait for the first message only; then take what is already here. */
-        int64_t wait = 0;
+        /* Wait for the first message; then for the rest of the burst and
+         * the status that ends it, which the server sends right after. */
+        int64_t wait = TAIL_MS;
         if (n == 0) {
             wait = p->give_up_ms - mono_ms();
             if (wait <= 0) {
@@ -127,15 +166,15 @@ natsStatus bus_pull_fetch(bus_pull *p, natsMsg **msgs, int *count, char *why, si
         if (s == NATS_TIMEOUT) {
             s = NATS_OK;
             if (n == 0) continue; /* the deadline check above ends the wait */
-            break;
+            break;                /* the request ends later, or is over */
         }
         if (s == NATS_NO_RESPONDERS) { /* nothing serves the consumer subject */
             p->live = false;
-            snprintf(why, why_cap, "no responders for %s", p->next_subject);
+            snprintf(p->error, sizeof p->error, "no responders for %s", p->next_subject);
+            s = NATS_ERR;
             break;
         }
         if (s != NATS_OK) break;
-        uint64_t req = request_of(m);
         const char *desc = NULL;
         int code = status_of(m, &desc);
         if (code == 0) {
@@ -144,37 +183,32 @@ natsStatus bus_pull_fetch(bus_pull *p, natsMsg **msgs, int *count, char *why, si
              * counts for the pending one (an earlier request the server
              * still fills after we gave up on it only renews this sooner). */
             if (p->live && --p->remaining == 0) {
-                p->live = false;
+                p->live = false; /* satisfied: no status follows */
                 satisfied = true;
             }
             continue;
         }
-        if (code == 100 || req != p->seq || !p->live) { /* heartbeat, or an old request's */
+        bool current = p->live && request_of(m) == p->seq;
+        if (code == 100 || !current) { /* a heartbeat, or an old request's end */
             if (code != 100) p->stats.stale_dropped++;
             bus_msg_destroy(m);
             continue;
         }
-        /* The pending request is over. 404/408 end it normally (no messages
-         * or expired); anything else (409: the consumer deleted, limits
-         * exceeded) is the server refusing it. */
-        p->live = false;
-        if (code != 404 && code != 408) {
-            snprintf(why, why_cap, "%d %s", code, desc ? desc : "");
-            s = NATS_ERR;
-        } else if (n == 0) {
-            p->stats.expired++;
-        }
+        s = end_request(p, code, desc, n);
         bus_msg_destroy(m);
         break;
     }
-    /* A satisfied request is renewed now: the server fills the next batch
-     * while this one is handled. */
+    /* A satisfied request is renewed at once: the server sends the next
+     * batch while this one is handled. */
     if (s == NATS_OK && satisfied && !p->live) s = send_request(p);
     if (s != NATS_OK && n > 0) {
-        /* The messages are the caller's all the same; the error shows next
-         * time (the request is no longer live). */
-        if (s != NATS_ERR && s != NATS_NO_RESPONDERS) p->live = false;
+        /* The messages are the caller's all the same; the error is told by
+         * the next fetch. */
+        if (!p->error[0]) snprintf(p->error, sizeof p->error, "%s", natsStatus_GetText(s));
         s = NATS_OK;
+    } else if (s != NATS_OK) {
+        snprintf(why, why_cap, "%s", p->error[0] ? p->error : natsStatus_GetText(s));
+        p->error[0] = '\0';
     }
     *count = n;
     return s;

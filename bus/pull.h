@@ -11,10 +11,12 @@
  *
  * Here each request replies to <inbox>.<n>, so a status ends only the request
  * it names and one that comes late is dropped. One request is pending at a
- * time and is renewed when it is satisfied, ended or expired; a satisfied
- * request is renewed before its messages are handed out, so the server fills
- * the next batch while the handler works on this one. A fetch waits only for
- * the first message: what follows is taken if it has already arrived.
+ * time. It is a one-shot (no_wait with expires): the server holds it until a
+ * message arrives, sends what is there (up to the batch) and ends it, so
+ * arrivals go to instances that are waiting, not to one still busy with its
+ * last batch. A request that was satisfied is renewed before its messages are
+ * handed out, so under load the server sends the next batch while the
+ * handler works on this one.
  *
  * Messages come from a core subscription, so they are acked with bus_js_ack,
  * bus_js_nak and bus_js_term (natsMsg_Ack wants nats.c's own pull
@@ -30,9 +32,10 @@ typedef struct bus_pull bus_pull;
 
 /* Counters of one pull consumer, for tests and metrics. */
 typedef struct bus_pull_stats {
-    uint64_t requests;      /* pull requests sent */
-    uint64_t stale_dropped; /* statuses of requests already over */
-    uint64_t expired;       /* requests ended by their expiry */
+    uint64_t requests;        /* pull requests sent */
+    uint64_t stale_dropped;   /* statuses of requests already over */
+    uint64_t expired;         /* requests ended by their expiry */
+    uint64_t pending_refused; /* "Requests Pending": others' requests cover it */
 } bus_pull_stats;
 
 /* Subscribes to a new inbox of nc for the durable consumer `durable` of
