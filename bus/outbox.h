@@ -55,6 +55,10 @@ tb_status bus_outbox_relay(bus_actor *a, const char *producer, int max_rows, int
  * oldest first, locked, each read from outbox by its key. Exported so a
  * test can check its plan. */
 extern const char bus_outbox_claim_sql[];
+/* The relay's cleanup, every 1,000 rounds: outbox rows of any producer older
+ * than a day that are no longer pending. Exported so a test can check what
+ * it reads. */
+extern const char bus_outbox_cleanup_sql[];
 
 /* Starts the relay of producer on the actor, on a thread of its own: every
  * interval_ms it republishes rows older than 2 x interval_ms (outbox rows

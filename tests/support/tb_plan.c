@@ -19,6 +19,22 @@ double tb_plan_rows_read(json_t *node, const char *relation) {
     return n;
 }
 
+double tb_plan_rows_examined(json_t *node, const char *relation) {
+    double n = 0;
+    const char *rel = json_string_value(json_object_get(node, "Relation Name"));
+    if (rel && strcmp(rel, relation) == 0) {
+        double rows = json_number_value(json_object_get(node, "Actual Rows")) +
+                      json_number_value(json_object_get(node, "Rows Removed by Filter")) +
+                      json_number_value(json_object_get(node, "Rows Removed by Index Recheck"));
+        n += rows * json_number_value(json_object_get(node, "Actual Loops"));
+    }
+    size_t i;
+    json_t *child;
+    json_array_foreach(json_object_get(node, "Plans"), i, child) n +=
+        tb_plan_rows_examined(child, relation);
+    return n;
+}
+
 json_t *tb_plan_explain(PGconn *c, const char *statement, json_t **plan) {
     size_t len = strlen(statement) + 64;
     char *sql = malloc(len);

@@ -15,6 +15,9 @@ void tb_plan_sql_ok(PGconn *c, const char *sql);
 /* Rows the plan under node read from relation: actual rows x loops of
  * every node scanning it. */
 double tb_plan_rows_read(json_t *node, const char *relation);
+/* Rows the plan under node looked at in relation: those it read and those
+ * a filter or an index recheck removed (a lossy bitmap's whole blocks). */
+double tb_plan_rows_examined(json_t *node, const char *relation);
 
 /* Runs "EXPLAIN (ANALYZE, FORMAT JSON) <statement>" on c (inside the
  * caller's transaction, so its locks and settings apply) and returns the
