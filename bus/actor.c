@@ -94,6 +94,13 @@ static void init_endpoint_metrics(bus_actor *a, ep_state *e) {
         e->m_redeliveries =
             bus_metrics_counter(a->metrics, "tb_redeliveries_requested_total",
                                 "Negative acks after transient failures", "endpoint", n, NULL);
+        e->m_pull_requests = bus_metrics_counter(
+            a->metrics, "tb_pull_requests_total",
+            "JetStream pull requests sent (an idle instance sends two a second)", "endpoint", n,
+            NULL);
+        e->m_pull_late = bus_metrics_counter(a->metrics, "tb_pull_late_statuses_total",
+                                             "Statuses of pull requests already over, dropped",
+                                             "endpoint", n, NULL);
         e->m_pending =
             bus_metrics_gauge(a->metrics, "tb_consumer_pending_messages",
                               "JetStream consumer lag: messages not yet delivered", "stream",

@@ -28,7 +28,8 @@ typedef struct ep_state {
     bus_series *m_decode_errors;
     bus_series *m_dead_letters;
     bus_series *m_redeliveries;
-    bus_series *m_pending; /* JetStream consumer lag */
+    bus_series *m_pending;                     /* JetStream consumer lag */
+    bus_series *m_pull_requests, *m_pull_late; /* bus/pull.c's counters, as deltas */
     /* batched endpoints (batch.c) */
     struct bus_batch *batch;    /* the accumulator */
     pthread_mutex_t batch_lock; /* core: delivery thread vs the final flush */

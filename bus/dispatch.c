@@ -400,7 +400,8 @@ void *bus_dispatch_fetch_loop(void *arg) {
     int batch = bus_dispatch_stream_batch(e);
     natsMsg **msgs = calloc((size_t)batch, sizeof *msgs);
     int64_t backoff_ms = 0;
-    int idle = 0; /* requests in a row that ended without messages */
+    int idle = 0;              /* requests in a row that ended without messages */
+    bus_pull_stats seen = {0}; /* e->pull's counters already in the metrics */
     while (msgs && !atomic_load(&a->stopping)) {
         int count = 0;
         char why[256] = "";
@@ -409,6 +410,13 @@ void *bus_dispatch_fetch_loop(void *arg) {
         /* A consumer deleted while a request waits is reported (409); one
          * lost with the server's store just never answers: look every few
          * seconds of silence. */
+        if (e->pull) {
+            bus_pull_stats now;
+            bus_pull_get_stats(e->pull, &now);
+            bus_counter_add(e->m_pull_requests, now.requests - seen.requests);
+            bus_counter_add(e->m_pull_late, now.stale_dropped - seen.stale_dropped);
+            seen = now;
+        }
         idle = (s == NATS_OK && count == 0) ? idle + 1 : 0;
         if (idle > 0 && idle % 10 == 0 && bus_stream_lost(a, e)) s = NATS_NOT_FOUND;
         if (s != NATS_OK) {
@@ -422,10 +430,11 @@ void *bus_dispatch_fetch_loop(void *arg) {
             if ((s == NATS_NO_RESPONDERS || s == NATS_NOT_FOUND || strstr(why, "Deleted")) &&
                 !atomic_load(&a->stopping)) {
                 tb_error err = {0};
-                if (bus_stream_bind(a, e, &err) == TB_OK)
+                if (bus_stream_bind(a, e, &err) == TB_OK) {
+                    seen = (bus_pull_stats){0}; /* a new bus_pull counts from 0 */
                     bus_log(BUS_LOG_INFO, "consumer %s of %s bound again", e->ep->stream.durable,
                             e->ep->stream.stream);
-                else
+                } else
                     bus_log(BUS_LOG_WARN, "%s", err.message);
             }
             continue;

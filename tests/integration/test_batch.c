@@ -176,9 +176,10 @@ static bool flow_reached(void *arg) {
     return ok;
 }
 
-#define HELP_DECODE    "Messages rejected by the catalogue's validation"
-#define HELP_REDELIVER "Negative acks after transient failures"
-#define HELP_DLQ       "Messages moved to the dead-letter stream"
+#define HELP_DECODE        "Messages rejected by the catalogue's validation"
+#define HELP_REDELIVER     "Negative acks after transient failures"
+#define HELP_DLQ           "Messages moved to the dead-letter stream"
+#define HELP_PULL_REQUESTS "JetStream pull requests sent (an idle instance sends two a second)"
 
 /* The value of the actor's counter name{endpoint}; help must be the family's. */
 static int64_t metric(const char *name, const char *help, const char *endpoint) {
@@ -287,6 +288,8 @@ START_TEST(stream_batches_settle_each_message) {
     pthread_mutex_unlock(&mu);
     ck_assert_int_eq(failed_batches, 1);
     ck_assert_int_ge(metric("tb_redeliveries_requested_total", HELP_REDELIVER, "orders"), 1);
+    /* Pull requests are counted (at least one per batch of 16 or fewer). */
+    ck_assert_int_ge(metric("tb_pull_requests_total", HELP_PULL_REQUESTS, "orders"), 2);
     /* Acks reached the server: nothing of the durable is left unacknowledged
      * once the messages were applied (ack pending drains within the deadline). */
     jsCtx *js = bus_conn_js(client);
