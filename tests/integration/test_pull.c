@@ -248,17 +248,13 @@ START_TEST(arrivals_handed_over_at_once) {
 }
 END_TEST
 
-/* A backlog is read in full batches with about one request per batch: the
- * next request goes out as soon as one is satisfied. */
-START_TEST(backlog_read_a_request_per_batch) {
-    for (int i = 0; i < 1000; i++) publish_stamped();
-    bus_pull *p = NULL;
-    ck_assert_int_eq(bus_pull_open(&p, bus_conn_nats(client), stream, durable, 50, EXPIRES_MS),
-                     NATS_OK);
-    natsMsg *msgs[50];
-    int received = 0, fetches = 0;
-    int64_t until = now_ms() + 10000;
-    while (received < 1000 && now_ms() < until) {
+/* Fetches from p, acking every message, until `want` arrived or timeout_ms
+ * passed; returns how many arrived (*fetches, if given: the calls made). */
+static int take(bus_pull *p, int want, int64_t timeout_ms, int *fetches) {
+    natsMsg *msgs[256]; /* room for any batch these tests ask for */
+    int received = 0;
+    int64_t until = now_ms() + timeout_ms;
+    while (received < want && now_ms() < until) {
         int n = 0;
         char why[128];
         ck_assert_int_eq(bus_pull_fetch(p, msgs, &n, why, sizeof why), NATS_OK);
@@ -267,8 +263,20 @@ START_TEST(backlog_read_a_request_per_batch) {
             natsMsg_Destroy(msgs[i]);
         }
         received += n;
-        fetches++;
+        if (fetches) (*fetches)++;
     }
+    return received;
+}
+
+/* A backlog is read in full batches with about one request per batch: the
+ * next request goes out as soon as one is satisfied. */
+START_TEST(backlog_read_a_request_per_batch) {
+    for (int i = 0; i < 1000; i++) publish_stamped();
+    bus_pull *p = NULL;
+    ck_assert_int_eq(bus_pull_open(&p, bus_conn_nats(client), stream, durable, 50, EXPIRES_MS),
+                     NATS_OK);
+    int fetches = 0;
+    int received = take(p, 1000, 10000, &fetches);
     bus_pull_stats st;
     bus_pull_get_stats(p, &st);
     bus_pull_close(p);
@@ -304,16 +312,7 @@ START_TEST(close_hands_back_what_was_sent) {
     bus_pull *b = NULL;
     ck_assert_int_eq(bus_pull_open(&b, bus_conn_nats(client), stream, durable, 100, EXPIRES_MS),
                      NATS_OK);
-    int rest = 0;
-    until = now_ms() + 3000;
-    while (rest < 200 && now_ms() < until) {
-        ck_assert_int_eq(bus_pull_fetch(b, msgs, &n, why, sizeof why), NATS_OK);
-        for (int i = 0; i < n; i++) {
-            ck_assert_int_eq(bus_js_ack(bus_conn_nats(client), msgs[i], false, 0), NATS_OK);
-            natsMsg_Destroy(msgs[i]);
-        }
-        rest += n;
-    }
+    int rest = take(b, 200, 3000, NULL);
     bus_pull_close(b);
     ck_assert_int_eq(rest, 200);
 }
