@@ -46,10 +46,15 @@ natsStatus bus_pull_open(bus_pull **out, natsConnection *nc, const char *stream,
 
 /* Fills msgs (room for the batch given to bus_pull_open) with the messages
  * that arrive: waits until the first comes or the pending request is over,
- * then takes only those already here. NATS_OK with *count 0 means the request
- * ended without messages. NATS_NO_RESPONDERS: nobody serves the consumer (it
- * is gone); another error is a status the server ended the request with, its
- * text in `why`. The caller owns the messages. */
+ * then for the rest of the burst (each within 2 ms of the last) until the
+ * status that ends the request or a full batch. NATS_OK with *count 0 means
+ * the request ended without messages. An error is a status the server ended
+ * the request with, its text in `why` ("409 Consumer Deleted" when the
+ * consumer was deleted under a pending request), or NATS_NO_RESPONDERS when
+ * nothing serves the consumer's subject (JetStream off). A consumer lost with
+ * the server's store is not reported: its requests just go unanswered, and
+ * the caller asks the server (bus_dispatch_fetch_loop does after five idle
+ * seconds). The caller owns the messages. */
 natsStatus bus_pull_fetch(bus_pull *p, natsMsg **msgs, int *count, char *why, size_t why_cap);
 
 void bus_pull_get_stats(const bus_pull *p, bus_pull_stats *out);
