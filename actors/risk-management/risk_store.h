@@ -36,6 +36,8 @@ tb_status risk_store_load(PGconn *c, const char *account, const char *symbol, ri
  * row i, read with risk_store_load_read, is pair i's. */
 tb_status risk_store_load_send(PGconn *c, const char *const *accounts, const char *const *symbols,
                                size_t n, PGresult **res, tb_error *err) TB_WARN_UNUSED;
+/* Its statement: $1 the accounts, $2 the symbols (text[]), pairwise. */
+extern const char risk_store_facts_sql[];
 tb_status risk_store_load_read(PGresult *r, int row, const char *account, risk_pg_facts *out,
                                tb_error *err) TB_WARN_UNUSED;
 
