@@ -162,11 +162,9 @@ static void *submit_loop(void *arg) {
 
 /* scripts/servers VERB SERVER --no-migrate; its exit status. */
 static int servers(const char *verb, const char *server) {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "'%s/scripts/servers' %s %s --no-migrate >>'%s/dep_faults.log' 2>&1",
-             getenv("TB_SOURCE_DIR"), verb, server, logdir);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    char log[600];
+    snprintf(log, sizeof log, "%s/dep_faults.log", logdir);
+    return tb_test_servers(verb, server, log);
 }
 
 /* kill -9 of the server (PostgreSQL: the postmaster and its backends, as a

@@ -133,3 +133,11 @@ int tb_test_run_suite(Suite *s) {
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+int tb_test_servers(const char *verb, const char *server, const char *log_path) {
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "'%s/scripts/servers' %s %s --no-migrate >>'%s' 2>&1",
+             getenv("TB_SOURCE_DIR") ? getenv("TB_SOURCE_DIR") : ".", verb, server, log_path);
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}

@@ -39,6 +39,11 @@ int tb_test_wait_exit(pid_t pid, int64_t timeout_ms);
  * teardown can stop, without asserting, whatever is still running. */
 int tb_test_stop(pid_t pid, int64_t timeout_ms);
 
+/* Runs scripts/servers VERB SERVER --no-migrate (TB_SOURCE_DIR), its
+ * output appended to log_path; returns its exit status (-1: did not run).
+ * For the tests of the serial phase that stop a server and start it again. */
+int tb_test_servers(const char *verb, const char *server, const char *log_path);
+
 /* Failures seen off the main thread (fake services' handlers, receiver and
  * submitter threads). A ck_assert there would longjmp from another thread
  * into the main thread's stack (CK_NOFORK), so such code records the failure
