@@ -774,7 +774,12 @@ tb_status risk_store_unsettled(PGconn *c, const char *const *accounts,
     const char *p[2];
     PGresult *r = NULL;
     tb_status s = bus_pgarray_finish_all(a, 2, p, err);
-    /* The account's earlier signals: after its cursor and before this one
+    /* What is unsettled, named by the service it waits for: an open market
+     * order (trading-execution), a fill trading-execution recorded but has
+     * not published yet (its outbox row still pending: a stopped
+     * trading-execution holds its fills as well as its orders), a fill
+     * published and not booked (position-management). Then the account's
+     * earlier signals: after its cursor and before this one
      * in emit order, with neither an order nor a refusal. A signal whose
      * row is missing (signal-processing could not record it) has no place
      * in the order and waits for none. */
@@ -785,7 +790,10 @@ tb_status risk_store_unsettled(PGconn *c, const char *const *accounts,
             "(SELECT 'trading-execution has not finished order ' || o.order_id || ' (' || "
             "o.status || ')' FROM orders o WHERE o.account = k.a AND o.type = 'market' "
             "AND o.status IN " OPEN_STATUSES " LIMIT 1), "
-            "(SELECT 'position-management has not booked fill ' || f.fill_id "
+            "(SELECT CASE WHEN EXISTS (SELECT 1 FROM outbox x JOIN outbox_pending q "
+            "ON q.producer = x.producer AND q.id = x.id WHERE x.msg_id = f.fill_id) "
+            "THEN 'trading-execution has not published fill ' "
+            "ELSE 'position-management has not booked fill ' END || f.fill_id "
             "FROM fills f WHERE f.account = k.a AND NOT EXISTS "
             "(SELECT 1 FROM applied_fills p WHERE p.fill_id = f.fill_id) LIMIT 1), "
             "(SELECT 'risk-management has not decided the earlier signal ' || e.signal_id "

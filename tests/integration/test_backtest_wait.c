@@ -14,9 +14,10 @@
  *   signal, which made no order; never done with fewer fills.
  * - A run's signal is decided only once the run's earlier orders are filled
  *   and booked (buying power in event time): with trading-execution stopped
- *   for 5 s, an order stays open, the next signal waits for it and, after
+ *   for 5 s, an order stays open (or a fill it recorded just before stays
+ *   unpublished), the next signal waits for it and, after
  *   RISK_BACKTEST_WAIT_MS (1 s), the run ends failed naming that signal and
- *   the open order.
+ *   the open order (or the fill), as trading-execution's.
  * - risk-management stopped (SIGSTOP) in the middle of a run and killed
  *   with -9: the signals it held are lost (signals are at most once). The
  *   run's later signals wait for them (a run's signals are decided in
@@ -297,15 +298,25 @@ START_TEST(dependency_stopped_mid_run) {
     wait_events(id3, 300);
     phase("third run under way; trading-execution stopped for 5 s");
     stop_service(EXECUTION, 5000);
-    char order_id[128];
+    char what[32];
     st = expect_failed(id3,
                        "earlier orders were not settled within RISK_BACKTEST_WAIT_MS (1000 ms): "
-                       "trading-execution has not finished order ",
-                       order_id, sizeof order_id);
-    /* The order named was the run's, and it was open when the signal came. */
-    ck_assert_msg(sql_count("SELECT count(*) FROM orders WHERE order_id = $1 AND account = $2",
-                            order_id, id3) == 1,
-                  "%s: %s is not an order of the run", id3, order_id);
+                       "trading-execution has not",
+                       what, sizeof what);
+    /* What it named was the run's: an order open when the signal came, or
+     * a fill recorded just before the stop and not published (the stopped
+     * process relays its own outbox). */
+    const char *named =
+        strstr(json_string_value(json_object_get(st, "message")),
+               strcmp(what, "finished") == 0 ? "finished order " : "published fill ");
+    ck_assert_msg(named != NULL, "%s: %s", id3, json_string_value(json_object_get(st, "message")));
+    char named_id[128];
+    ck_assert_int_eq(sscanf(strchr(strchr(named, ' ') + 1, ' ') + 1, "%127s", named_id), 1);
+    ck_assert_msg(sql_count(strcmp(what, "finished") == 0
+                                ? "SELECT count(*) FROM orders WHERE order_id = $1 AND account = $2"
+                                : "SELECT count(*) FROM fills WHERE fill_id = $1 AND account = $2",
+                            named_id, id3) == 1,
+                  "%s: %s %s is not the run's", id3, what, named_id);
     json_decref(st);
     phase("third run failed, naming the signal and the order it waited for");
 
