@@ -262,7 +262,12 @@ try {
     return td && td.textContent === '2';
   }, { timeout: 30000 }).then(() => check(true, 'account: the DAX position of 2 is shown'),
     async () => check(false, `account: positions ${await text(page, '[data-testid=positions]').catch(() => 'missing')}`));
-  // The account's name is shown as text, and nothing in it runs.
+  // The account's name is shown as text, and nothing in it runs. It comes
+  // with the account's own request, which may answer after the positions.
+  await page.waitForFunction(() => {
+    const e = document.querySelector('[data-testid=account-name]');
+    return e && e.textContent !== '';
+  }, { timeout: 15000 }).catch(() => {});
   const name = await text(page, '[data-testid=account-name]').catch(() => '');
   check(name.includes(XSS), `account: the hostile account name is shown as text (${name})`);
   check(await page.evaluate(() => window.__xss === undefined && !document.querySelector('#view img')), 'account: no script ran from the name');
