@@ -132,12 +132,12 @@ static tb_status publish_rows(bus_actor *a, PGconn *c, const char *producer, PGr
  * run as a merge join, which walks outbox's primary key from its oldest
  * row (a day of events) to reach the pending ones, the newest: 0.4 s a
  * round on 33,000 rows, the order path's costliest statement. */
-/* Old rows are found by id, not by age: ids grow with created_at, and the
- * BRIN index on created_at returns every block range autovacuum has not
- * summarized yet, which on a busy outbox is most of the day's rows (70 ms a
- * call at 880,000 rows, three producers every second or two). The first
- * row younger than a day bounds the ids; the primary key finds the rest.
- * Every producer's rows: a service that stopped leaves none behind. */
+/* Old rows are found by id, not by age: ids grow with created_at. The
+ * first row younger than a day bounds the ids; the primary key finds the
+ * rest. The BRIN index on created_at this once used (dropped by migration
+ * 0768) returned every block range autovacuum had not summarized yet, most
+ * of a busy outbox's day (70-265 ms a call). Every producer's rows: a
+ * service that stopped leaves none behind. */
 const char bus_outbox_cleanup_sql[] =
     "DELETE FROM outbox o WHERE o.id < COALESCE("
     "(SELECT id FROM outbox WHERE created_at >= now() - interval '1 day' ORDER BY id LIMIT 1), "
