@@ -70,8 +70,10 @@ static slot *slot_of(gw_auth_cache *c, const char *hash) {
 typedef enum {
     CACHED_FOUND,
     CACHED_UNKNOWN,
-    LOOKUP_CLAIMED, /* the caller looks the key up and reports with cache_put/cache_abandon */
-    LOOKUP_ALONE,   /* the caller looks the key up without the cache */
+    LOOKUP_CLAIMED,  /* the caller looks the key up and reports with cache_put/cache_abandon */
+    REFRESH_FOUND,   /* LOOKUP_CLAIMED for a valid answer past half its life (*out filled) */
+    REFRESH_UNKNOWN, /* the same for a valid "unknown key" answer */
+    LOOKUP_ALONE,    /* the caller looks the key up without the cache */
 } cache_answer;
 
 /* Concurrent requests of one key make one lookup: the first to miss claims
@@ -91,7 +93,8 @@ static cache_answer cache_get(gw_auth_cache *c, const char *hash, gw_caller *out
         if (mine && s->used && s->expires_ns > now) {
             if (!s->loading && now >= s->refresh_ns) {
                 s->loading = true;
-                a = LOOKUP_CLAIMED;
+                a = s->found ? REFRESH_FOUND : REFRESH_UNKNOWN;
+                if (s->found) *out = s->caller;
             } else {
                 a = s->found ? CACHED_FOUND : CACHED_UNKNOWN;
                 if (s->found) *out = s->caller;
@@ -160,6 +163,15 @@ void gw_auth_forget(gw *g, const char *key_id) {
     pthread_mutex_unlock(&c->lock);
 }
 
+/* The answer a refresh would have replaced (REFRESH_FOUND: *cached_caller). */
+static tb_status answer_cached(cache_answer a, const gw_caller *cached_caller, gw_caller *out,
+                               tb_error *err) {
+    if (a != REFRESH_FOUND)
+        return tb_error_set(err, TB_UNAUTHORIZED, NULL, "unknown or revoked API key");
+    *out = *cached_caller;
+    return TB_OK;
+}
+
 tb_status gw_authenticate(gw *g, const char *authorization, const char *client, gw_caller *out,
                           tb_error *err) {
     if (authorization == NULL)
@@ -176,7 +188,12 @@ tb_status gw_authenticate(gw *g, const char *authorization, const char *client, 
     if (cached == CACHED_FOUND) return TB_OK;
     if (cached == CACHED_UNKNOWN)
         return tb_error_set(err, TB_UNAUTHORIZED, NULL, "unknown or revoked API key");
-    bool claimed = cached == LOOKUP_CLAIMED;
+    bool claimed = cached != LOOKUP_ALONE;
+    /* A refresh that cannot be made leaves the answer it would have
+     * replaced, still within its TTL: the request is answered from it. */
+    bool refresh = cached == REFRESH_FOUND || cached == REFRESH_UNKNOWN;
+    gw_caller cached_caller;
+    if (cached == REFRESH_FOUND) cached_caller = *out;
     /* Only lookups reach PostgreSQL, so only their failures are limited:
      * guessing keys cannot become a flood of queries. */
     int64_t failures = 0;
@@ -184,6 +201,7 @@ tb_status gw_authenticate(gw *g, const char *authorization, const char *client, 
     if (gw_authfail_count(g, client, false, &failures, &rl_err) == TB_OK &&
         failures >= g->set.auth_fail_limit) {
         if (claimed) cache_abandon(g->auth, hash);
+        if (refresh) return answer_cached(cached, &cached_caller, out, err);
         return tb_error_set(err, TB_RATE_LIMITED, NULL,
                             "too many failed key lookups from this address; retry in a second");
     }
@@ -193,6 +211,7 @@ tb_status gw_authenticate(gw *g, const char *authorization, const char *client, 
     PGconn *c = bus_pg_acquire(bus_actor_pg(g->actor), err);
     if (c == NULL) {
         if (claimed) cache_abandon(g->auth, hash);
+        if (refresh) return answer_cached(cached, &cached_caller, out, err);
         return tb_error_set(err, TB_UNAVAILABLE, NULL, "the key store is unreachable");
     }
     tb_status s = gw_keystore_find(c, key, out, err);
@@ -205,6 +224,7 @@ tb_status gw_authenticate(gw *g, const char *authorization, const char *client, 
             bus_log(BUS_LOG_WARN, "failed key lookup not counted: %s", rl_err.message);
     } else if (claimed) {
         cache_abandon(g->auth, hash);
+        if (refresh) return answer_cached(cached, &cached_caller, out, err);
     }
     return s;
 }
