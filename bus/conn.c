@@ -13,12 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsacks.h"
 #include "log.h"
 #include "wire.h"
 
 struct bus_conn {
     natsConnection *nc;
     jsCtx *js;
+    bus_js_acks *acks; /* bus_js_publish_many's acknowledgements */
     natsOptions *opts;
     const bus_config *cfg;
     char name[128];
@@ -163,6 +165,7 @@ tb_status bus_conn_open(const bus_config *cfg, const bus_conn_opts *o, bus_conn 
         bus_conn_close(c);
         return TB_UNAVAILABLE;
     }
+    c->acks = bus_js_acks_create();
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
@@ -186,6 +189,7 @@ void bus_conn_close(bus_conn *c) {
          * case a closed callback is never delivered). */
         for (int i = 0; i < 5000 && !atomic_load(&c->closed); i++) usleep(1000);
     }
+    bus_js_acks_destroy(c->acks);
     jsCtx_Destroy(c->js);
     natsConnection_Destroy(c->nc);
     natsOptions_Destroy(c->opts);
@@ -308,40 +312,6 @@ tb_status bus_js_publish_bytes(bus_conn *c, const char *subject, const void *dat
     return TB_OK;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Reads a JetStream publish acknowledgement into m->status / m->error. */
-static void read_pub_ack(natsMsg *reply, bus_js_msg *m) {
-    if (natsMsg_IsNoResponders(reply)) {
-        m->status = TB_UNAVAILABLE;
-        snprintf(m->error, sizeof m->error, "no stream takes %s", m->subject);
-        return;
-    }
-    json_error_t jerr;
-    json_t *ack =
-        json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0, &jerr);
-    json_t *e = ack ? json_object_get(ack, "error") : NULL;
-    if (ack == NULL || !json_is_object(ack)) {
-        m->status = TB_ERR;
-        snprintf(m->error, sizeof m->error, "unreadable acknowledgement for %s", m->subject);
-    } else if (e != NULL) {
-        const char *d = json_string_value(json_object_get(e, "description"));
-        m->status = TB_UNAVAILABLE;
-        snprintf(m->error, sizeof m->error, "publish %s to JetStream: %s", m->subject,
-                 d ? d : "error");
-    } else if (!json_is_integer(json_object_get(ack, "seq"))) {
-        m->status = TB_ERR;
-        snprintf(m->error, sizeof m->error, "acknowledgement for %s without seq", m->subject);
-    } else {
-        m->status = TB_OK;
-    }
-    json_decref(ack);
-}
-
 tb_status bus_js_publish_many(bus_conn *c, bus_js_msg *msgs, size_t n, int64_t timeout_ms,
                               tb_error *err) {
     for (size_t i = 0; i < n; i++) {
@@ -350,65 +320,29 @@ tb_status bus_js_publish_many(bus_conn *c, bus_js_msg *msgs, size_t n, int64_t t
                  (long long)timeout_ms);
     }
     if (n == 0) return TB_OK;
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    natsStatus s = natsInbox_Create(&inbox);
-    char wild[128];
-    if (s == NATS_OK) {
-        snprintf(wild, sizeof wild, "%s.*", (const char *)inbox);
-        s = natsConnection_SubscribeSync(&sub, c->nc, wild);
-    }
+    if (c->acks == NULL)
+        return tb_error_set(err, TB_NOMEM, NULL, "no acknowledgement router for JetStream");
+    uint64_t call = 0;
+    natsStatus s = bus_js_acks_begin(c->acks, c->nc, msgs, n, &call);
+    if (s != NATS_OK)
+        return tb_error_set(err, TB_UNAVAILABLE, NULL, "publish to JetStream: %s",
+                            natsStatus_GetText(s));
+    /* Sent at once (the connection sends as soon as it can); no flush: the
+     * acknowledgements are the confirmation. */
     size_t sent = 0;
     for (; s == NATS_OK && sent < n; sent++) {
         bus_js_msg *m = &msgs[sent];
         const tb_event_desc *d = m->schema ? tb_event_find(m->schema) : NULL;
         char reply[160];
-        snprintf(reply, sizeof reply, "%s.%zu", (const char *)inbox, sent);
+        bus_js_acks_reply(c->acks, call, sent, reply, sizeof reply);
         natsMsg *msg = NULL;
         s = make_msg_reply(&msg, m->subject, reply, m->data, m->len, m->schema, d ? d->version : 0,
                            &m->meta);
         if (s == NATS_OK) s = natsConnection_PublishMsg(c->nc, msg);
         bus_msg_destroy(msg);
+        if (s != NATS_OK) break;
     }
-    if (s == NATS_OK) s = natsConnection_Flush(c->nc);
-    /* A "no responders" answer (no stream takes the subject) comes back as
-     * a status of NextMsg without the message, so it cannot be matched to
-     * its request: it is counted, and ends the wait once every message is
-     * accounted for. */
-    size_t acked = 0, unanswered = 0;
-    int64_t deadline = mono_ms() + timeout_ms;
-    while (s == NATS_OK && acked + unanswered < sent) {
-        int64_t left_ms = deadline - mono_ms();
-        if (left_ms <= 0) break;
-        natsMsg *reply = NULL;
-        natsStatus ns = natsSubscription_NextMsg(&reply, sub, left_ms);
-        if (ns == NATS_NO_RESPONDERS) {
-            bus_msg_destroy(reply);
-            unanswered++;
-            continue;
-        }
-        if (ns != NATS_OK) break;
-        const char *subj = natsMsg_GetSubject(reply);
-        const char *dot = strrchr(subj, '.');
-        char *end = NULL;
-        unsigned long long i = dot ? strtoull(dot + 1, &end, 10) : n;
-        if (end != NULL && *end == '\0' && i < sent && msgs[i].status == TB_TIMEOUT) {
-            read_pub_ack(reply, &msgs[i]);
-            acked++;
-        }
-        bus_msg_destroy(reply);
-    }
-    if (unanswered > 0)
-        for (size_t i = 0; i < sent; i++)
-            if (msgs[i].status == TB_TIMEOUT) {
-                msgs[i].status = TB_UNAVAILABLE;
-                snprintf(msgs[i].error, sizeof msgs[i].error,
-                         "no stream acknowledged %s (no responders, or no answer in %lld ms)",
-                         msgs[i].subject, (long long)timeout_ms);
-            }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
+    bus_js_acks_end(c->acks, call, sent, timeout_ms);
     for (size_t i = 0; i < n; i++)
         if (msgs[i].status != TB_OK)
             return tb_error_set(err, msgs[i].status, NULL, "%s", msgs[i].error);
