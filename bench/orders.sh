@@ -192,13 +192,13 @@ for row in "${ROWS[@]}"; do
         "$(median <<<"${CPU[$row|all]}")" "$(median <<<"${CPU[$row|postgresql]}")"
 done
 printf '\nCPU ms per order by process (median over the rounds):\n'
-printf '  %-16s' clients "${names[@]}" postgresql
+printf '  %-16s' clients "${names[@]}" postgresql nats-server redis
 printf '\n'
 for row in "${ROWS[@]}"; do
     label="$row x 1 account"
     [[ $row == *8acct ]] && label="8 x 8 accounts"
     printf '  %-16s' "$label"
-    for name in "${names[@]}" postgresql; do printf '  %-14.3f' "$(median <<<"${CPU[$row|$name]}")"; done
+    for name in "${names[@]}" postgresql nats-server redis; do printf '  %-14.3f' "$(median <<<"${CPU[$row|$name]}")"; done
     printf '\n'
 done
 printf '\nfixed rate, one account: offered %s orders/s for %s s (%s orders), achieved %s/s, %s non-2xx, %s sent late (>1 ms)\n' \
@@ -212,7 +212,8 @@ printf '  booked (due -> pos.update):  p50 %s ms  p99 %s ms   (goal: p99 <= 20 m
 printf '\norders/s: answered POST /v1/orders (the order committed in PostgreSQL, then\n'
 printf 'replied); x_pgbench: median over the rounds of orders/s / pgbench tps of the\n'
 printf 'same round with as many clients; cpu_ms, pg_ms: CPU time (user + system) of\n'
-printf 'every process started here and of PostgreSQL (pg_ms: PostgreSQL alone) from the\n'
+printf 'every process started here, PostgreSQL, nats-server and Redis (pg_ms:\n'
+printf 'PostgreSQL alone) from the\n'
 printf 'start of a round to 1 s after it, less what each spent idle over as long\n'
 printf '(measured before the rounds), per answered order: unlike rates, it hardly\n'
 printf 'depends on what else the machine runs. Fixed rate: open loop, each order timed\n'

@@ -34,14 +34,18 @@ start() {
 }
 
 # cpu_snapshot: "NAME JIFFIES" lines, the CPU time (user + system) so far of
-# each process started with start and of PostgreSQL (the postmaster and every
-# backend, $TB_PG_DATA). Differences over a measurement divided by the work
-# done give CPU per unit of work: unlike rates, nearly independent of what
-# else the machine runs.
+# each process started with start, of PostgreSQL (the postmaster and every
+# backend, $TB_PG_DATA), of nats-server and of redis-server. Differences
+# over a measurement divided by the work done give CPU per unit of work:
+# unlike rates, nearly independent of what else the machine runs.
 cpu_snapshot() {
-    local i
+    local i pid server
     for i in "${!pids[@]}"; do printf '%s %s\n' "${names[$i]}" "$(tb_proc_jiffies "${pids[$i]}")"; done
     printf 'postgresql %s\n' "$(tb_pg_jiffies)"
+    for server in nats/nats-server redis/redis; do
+        pid=$(head -n 1 "$TB_DATA/$server.pid" 2>/dev/null || true)
+        printf '%s %s\n' "${server#*/}" "$([[ -n $pid ]] && tb_proc_jiffies "$pid" || echo 0)"
+    done
 }
 
 # cpu_per SNAPSHOT0 SNAPSHOT1 N [IDLE SECONDS]: "NAME MS" lines, each
