@@ -339,7 +339,8 @@ static tb_status lock_positions(batch *bt, PGconn *c, tb_error *err) {
             "  p.fees, p.last_price FROM positions p JOIN unnest($1::text[], $2::text[]) AS "
             "  k(account, symbol) ON p.account = k.account AND p.symbol = k.symbol "
             "  ORDER BY p.symbol, p.account FOR UPDATE OF p), "
-            "u AS (UPDATE positions p SET last_price = m.price, mark_ts = m.mark_ts FROM l, "
+            "u AS (UPDATE positions p SET last_price = m.price, mark_ts = m.mark_ts, "
+            "  updated_at = now() FROM l, "
             "  pos_symbol_marks m WHERE p.account = l.account AND p.symbol = l.symbol AND "
             "  m.symbol = p.symbol AND (p.mark_ts IS NULL OR p.mark_ts < m.mark_ts) "
             "  RETURNING p.account, p.symbol, p.last_price) "
@@ -530,7 +531,8 @@ static tb_status write_back(batch *bt, PGconn *c, tb_error *err) {
     if (s == TB_OK)
         s = exec_arrays(c,
                         "UPDATE positions p SET qty = u.qty, cost_basis = u.cost, avg_cost = "
-                        "u.avg, realized_pnl = u.realized, fees = u.fees FROM unnest($1::text[], "
+                        "u.avg, realized_pnl = u.realized, fees = u.fees, updated_at = now() "
+                        "FROM unnest($1::text[], "
                         "$2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], "
                         "$7::numeric[]) AS u(account, symbol, qty, cost, avg, realized, fees) "
                         "WHERE p.account = u.account AND p.symbol = u.symbol",
@@ -542,10 +544,11 @@ static tb_status write_back(batch *bt, PGconn *c, tb_error *err) {
         bus_pgarray_fixed(&a[1], bt->accts[k].cash_after);
     }
     if (s == TB_OK && a[0].n > 0)
-        s = exec_arrays(c,
-                        "UPDATE accounts a SET cash = u.cash FROM unnest($1::text[], "
-                        "$2::numeric[]) AS u(id, cash) WHERE a.id = u.id",
-                        a, 2, NULL, err);
+        s = exec_arrays(
+            c,
+            "UPDATE accounts a SET cash = u.cash, updated_at = now() FROM unnest($1::text[], "
+            "$2::numeric[]) AS u(id, cash) WHERE a.id = u.id",
+            a, 2, NULL, err);
     bus_pgarray_close_all(a, 7);
     return s;
 }

@@ -88,7 +88,7 @@ static const char write_sql[] =
     "WHERE pos_symbol_marks.mark_ts <= EXCLUDED.mark_ts), "
     "l AS MATERIALIZED (SELECT p.account, p.symbol FROM positions p JOIN m ON p.symbol = m.symbol "
     "ORDER BY p.symbol, p.account FOR UPDATE OF p), "
-    "u AS (UPDATE positions p SET last_price = m.price, "
+    "u AS (UPDATE positions p SET last_price = m.price, updated_at = now(), "
     "mark_ts = 'epoch'::timestamptz + m.us * interval '1 microsecond' "
     "FROM l, m WHERE p.account = l.account AND p.symbol = l.symbol AND m.symbol = p.symbol "
     "AND (p.mark_ts IS NULL OR p.mark_ts <= 'epoch'::timestamptz + m.us * interval '1 "

@@ -178,7 +178,7 @@ static tb_status save_orders(PGconn *c, const exec_row *rows, const exec_batch_c
     }
     return run(c,
                "UPDATE orders o SET status = u.status, filled_qty = u.filled_qty, "
-               "avg_price = NULLIF(u.avg_price, 0), version = u.version, "
+               "avg_price = NULLIF(u.avg_price, 0), version = u.version, updated_at = now(), "
                "reason = COALESCE(NULLIF(u.reason, ''), o.reason), triggered_at = CASE WHEN "
                "u.triggered THEN COALESCE(o.triggered_at, now()) ELSE o.triggered_at END "
                "FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::int[], "
