@@ -5,7 +5,8 @@
 # one run (the order-path goal: at least pgbench's tps for one account):
 #   1. builds the gateway and the order-path services in Release into
 #      build-bench/;
-#   2. starts the servers (those started here are stopped at exit), one
+#   2. starts the servers (those started here are stopped at exit), a
+#      database of its own (tradebus_orders_<run>, dropped at exit), one
 #      market-data (simulated DAX quotes), risk-management,
 #      trading-execution, position-management and a gateway
 #      (GATEWAY_RATE_LIMIT=1000000: the limiter runs but never refuses;
@@ -64,6 +65,8 @@ tb_info "build-bench/ (Release: gateway and the order path)"
         tb-bench-order-rate >&2; } ||
     tb_die "the Release build failed"
 
+run=BO$(printf '%05d' $((RANDOM * 3 % 100000)))
+bench_database "tradebus_orders_${run,,}"
 "$TB_SCRIPTS/servers" status --quiet || started_servers=1
 "$TB_SCRIPTS/servers" start >&2 || tb_die "could not start the servers"
 eval "$("$TB_SCRIPTS/env")"
@@ -86,7 +89,6 @@ GW=http://127.0.0.1:$gw_port
 tb_wait_for 30 tb_port_open "$gw_port" || tb_die "the gateway did not start ($work/gateway.log)"
 key=$("$B/gateway/tb-gateway" --create-admin-key --name bench-orders 2>/dev/null) ||
     tb_die "cannot create a key"
-run=BO$(printf '%05d' $((RANDOM * 3 % 100000)))
 # make_account NAME: an account funded and with limits that allow the load.
 make_account() {
     tb_http POST "$GW/v1/accounts" \
