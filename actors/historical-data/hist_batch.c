@@ -184,6 +184,7 @@ tb_status hist_batch_merge(hist_batch *b) {
             hist_bar_row *r = &b->bars[b->nbars++];
             r->symbol = t->symbol;
             r->iv = (hist_interval)iv;
+            r->fresh = false;
             hist_bar_from_tick(&r->bar, hist_bucket_start(t->ts, (hist_interval)iv), t->price,
                                t->size, t->seq);
         }

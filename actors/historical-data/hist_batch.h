@@ -69,6 +69,7 @@ typedef struct hist_bar_row {
     const char *symbol; /* borrowed from a tick */
     hist_interval iv;
     hist_bar bar;
+    bool fresh; /* hist_fresh_mark: stored with a plain INSERT */
 } hist_bar_row;
 
 typedef struct hist_batch {

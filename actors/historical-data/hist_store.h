@@ -15,6 +15,7 @@
 #include "hist_bar.h"
 #include "hist_batch.h"
 #include "hist_csv.h"
+#include "hist_fresh.h"
 
 /* Stores a grouped batch (hist_batch_group done) in one transaction of a
  * constant number of round trips: locks and loads the seen-set blocks the
@@ -30,8 +31,13 @@
  * *stored the bars the batch wrote as the upsert left them (with what other
  * workers had committed before), in any order: malloc'd, the caller frees
  * it (NULL when *nstored is 0; nothing on failure). The closed bars of the
- * batch are announced from them without reading them back. */
-tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_bar **stored, size_t *nstored,
+ * batch are announced from them without reading them back.
+ * fresh (may be NULL) guesses which bars are new rows, written with plain
+ * inserts (hist_fresh.h); when a guess was wrong the transaction rolls
+ * back and the batch is written again with every bar upserted, and
+ * *guessed_wrong says so. The result is the same either way. */
+tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, hist_fresh *fresh, tb_bar **stored,
+                                 size_t *nstored, bool *guessed_wrong,
                                  tb_error *err) TB_WARN_UNUSED;
 
 /* The columns of a bar row, in the order hist_store_bars_of reads them. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hist_fresh.h"
 #include "hist_store.h"
 #include "pgarray.h"
 #include "store.h"
@@ -24,31 +25,41 @@ static const char SQL_LOCK_BLOCKS[] =
     " ON CONFLICT (symbol, source, hour, block) DO UPDATE SET seen_at = now()"
     " RETURNING s.symbol, s.source, s.hour, s.block, encode(s.bits, 'hex')";
 
-/* The changed bitmaps and the bar upserts in one statement (a data-modifying
- * WITH always runs to completion). The SET list is hist_bar_merge: every
- * expression reads the row's old values. It returns the bars it merged
- * into stored rows as it left them (xmax is 0 only on a row this statement
- * inserted); a bar it inserted is the batch's own row. The bars the batch
- * closes are announced from both, where reading them back after the commit
- * cost a join of the whole batch's keys (about a third of the write's own
- * time in the chain benchmark), and returning every row cost PostgreSQL
- * the output of about one row per tick in a replay of second-spaced
- * ticks, most of them new 1s bars, and this service their parsing. */
+/* The changed bitmaps and the bars in one statement (a data-modifying
+ * WITH always runs to completion). Bars hist_fresh guessed new are plain
+ * inserts (f): an upsert costs about twice as much, and a replay of
+ * second-spaced ticks makes a new 1s bar per tick; a guess that was wrong
+ * fails the statement on the primary key (hist_store_apply_batch then
+ * writes the batch again with every bar upserted). The others are upserts
+ * (w) whose SET list is hist_bar_merge: every expression reads the row's
+ * old values. It returns the bars it merged into stored rows as it left
+ * them (xmax is 0 only on a row this statement inserted); a bar it
+ * inserted is the batch's own row. The bars the batch closes are announced
+ * from both, where reading them back after the commit cost a join of the
+ * whole batch's keys (about a third of the write's own time in the chain
+ * benchmark), and returning every row cost PostgreSQL the output of about
+ * one row per tick in a replay of second-spaced ticks, most of them new 1s
+ * bars, and this service their parsing. */
 static const char SQL_WRITE[] =
     "WITH seen AS ("
     "  UPDATE hist_seen_blocks AS s SET bits = decode(u.x, 'hex'), seen_at = now()"
     "    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])"
     "         AS u(sy, so, h, b, x)"
     "   WHERE s.symbol = u.sy AND s.source = u.so AND s.hour = u.h AND s.block = u.b)"
+    ", u AS (SELECT * FROM unnest($6::text[], $7::text[], $8::bigint[], $9::numeric[],"
+    "               $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],"
+    "               $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[])"
+    "        WITH ORDINALITY AS u(sy, iv, us, o, hi, lo, c, v, n, fs, ls, fresh, ord))"
+    ", f AS (INSERT INTO bars (symbol, interval, start, open, high, low, close, volume,"
+    "                          ticks, first_seq, last_seq)"
+    " SELECT u.sy, u.iv, 'epoch'::timestamptz + u.us * interval '1 microsecond',"
+    "        u.o, u.hi, u.lo, u.c, u.v, u.n, u.fs, u.ls"
+    "   FROM u WHERE u.fresh ORDER BY u.ord)"
     ", w AS (INSERT INTO bars AS b (symbol, interval, start, open, high, low, close, volume,"
     "                              ticks, first_seq, last_seq)"
     " SELECT u.sy, u.iv, 'epoch'::timestamptz + u.us * interval '1 microsecond',"
     "        u.o, u.hi, u.lo, u.c, u.v, u.n, u.fs, u.ls"
-    "   FROM unnest($6::text[], $7::text[], $8::bigint[], $9::numeric[], $10::numeric[],"
-    "               $11::numeric[], $12::numeric[], $13::numeric[], $14::bigint[],"
-    "               $15::bigint[], $16::bigint[])"
-    "        WITH ORDINALITY AS u(sy, iv, us, o, hi, lo, c, v, n, fs, ls, ord)"
-    "  ORDER BY u.ord"
+    "   FROM u WHERE NOT u.fresh ORDER BY u.ord"
     " ON CONFLICT (symbol, interval, start) DO UPDATE SET"
     "  open = CASE WHEN EXCLUDED.first_seq < b.first_seq OR"
     "                   (EXCLUDED.first_seq = b.first_seq AND EXCLUDED.open < b.open)"
@@ -80,6 +91,7 @@ enum {
     BAR_TICKS,
     BAR_FIRST,
     BAR_LAST,
+    BAR_FRESH,
     BAR_NCOLS
 };
 
@@ -138,6 +150,7 @@ static tb_status lock_blocks(PGconn *c, hist_batch *b, tb_error *err) {
             s = tb_error_set(err, TB_ERR, NULL, "a seen-set block the batch did not ask for");
             break;
         }
+        k->dirty = false; /* a second attempt starts from the stored bits too */
         s = parse_bits(PQgetvalue(r, row, BLK_BITS), k->bits, err);
     }
     PQclear(r);
@@ -207,6 +220,7 @@ static tb_status write_batch(PGconn *c, const hist_batch *b, tb_bar **stored, si
         bus_pgarray_i64(&bar[BAR_TICKS], (int64_t)r->bar.ticks);
         bus_pgarray_i64(&bar[BAR_FIRST], (int64_t)r->bar.first_seq);
         bus_pgarray_i64(&bar[BAR_LAST], (int64_t)r->bar.last_seq);
+        bus_pgarray_str(&bar[BAR_FRESH], r->fresh ? "t" : "f");
     }
     const char *params[BLK_NCOLS + BAR_NCOLS];
     bool oom = false;
@@ -225,8 +239,10 @@ static tb_status write_batch(PGconn *c, const hist_batch *b, tb_bar **stored, si
     return s;
 }
 
-tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_bar **stored, size_t *nstored,
-                                 tb_error *err) {
+/* One attempt of hist_store_apply_batch; guess: write the bars fresh
+ * guesses new with plain inserts. */
+static tb_status apply_once(PGconn *c, hist_batch *b, hist_fresh *fresh, bool guess,
+                            tb_bar **stored, size_t *nstored, tb_error *err) {
     *stored = NULL;
     *nstored = 0;
     b->nnew = b->ndup = 0;
@@ -249,7 +265,10 @@ tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_bar **stored, size
         else if (s != TB_OK)
             s = tb_error_set(err, s, NULL, "out of memory merging a batch");
     }
-    if (s == TB_OK && b->nnew > 0) s = write_batch(c, b, stored, nstored, err);
+    if (s == TB_OK && b->nnew > 0) {
+        hist_fresh_mark(guess ? fresh : NULL, b->bars, b->nbars);
+        s = write_batch(c, b, stored, nstored, err);
+    }
     if (s == TB_OK) s = bus_pg_exec(c, "COMMIT", 0, NULL, NULL, err);
     tb_status ps = bus_pg_pipeline_end(c, s == TB_OK ? err : &(tb_error){0});
     if (s == TB_OK) s = ps;
@@ -265,5 +284,23 @@ tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, tb_bar **stored, size
         *stored = NULL;
         *nstored = 0;
     }
+    return s;
+}
+
+tb_status hist_store_apply_batch(PGconn *c, hist_batch *b, hist_fresh *fresh, tb_bar **stored,
+                                 size_t *nstored, bool *guessed_wrong, tb_error *err) {
+    *guessed_wrong = false;
+    tb_error first = {0};
+    tb_status s = apply_once(c, b, fresh, fresh != NULL, stored, nstored, &first);
+    if (s == TB_CONFLICT) {
+        /* A bar guessed new was stored already (by another worker): the
+         * transaction rolled back whole; the same batch again, upserted. */
+        *guessed_wrong = true;
+        hist_fresh_forget(fresh, b->bars, b->nbars);
+        s = apply_once(c, b, fresh, false, stored, nstored, err);
+    } else if (s != TB_OK) {
+        *err = first;
+    }
+    if (s == TB_OK) hist_fresh_stored(fresh, b->bars, b->nbars);
     return s;
 }

@@ -24,6 +24,7 @@
 #include "hist_bar.h"
 #include "hist_batch.h"
 #include "hist_csv.h"
+#include "hist_fresh.h"
 #include "hist_influx.h"
 #include "hist_store.h"
 #include "timer.h"
@@ -33,6 +34,10 @@
 /* How long Redis remembers a symbol's current bucket per interval. A symbol
  * silent for longer gets no close event for the bar it last traded in. */
 #define CLOSE_KEY_TTL_MS (8LL * 86400 * 1000)
+/* (symbol, interval) keys whose newest stored bar is remembered
+ * (hist_fresh.h): about 80 bytes each, five per symbol. */
+#define HIST_FRESH_SLOTS 4096
+
 /* How often freed heap goes back to the system (trim_heap). */
 #define HEAP_TRIM_MS 1000
 
@@ -43,8 +48,10 @@ typedef struct hist_state {
     bus_series *ticks_applied, *ticks_duplicate, *ticks_invalid;
     bus_series *bars_closed, *close_errors;
     bus_series *import_rows, *import_rejected, *pruned;
-    atomic_bool busy; /* a batch of ticks ran since the last trim_heap */
-    bool trimmed;     /* trim_heap's own: trimmed since the last busy interval */
+    bus_series *guesses_wrong;
+    hist_fresh *fresh; /* which bars are new rows (hist_fresh.h) */
+    atomic_bool busy;  /* a batch of ticks ran since the last trim_heap */
+    bool trimmed;      /* trim_heap's own: trimmed since the last busy interval */
 
     bus_influx *influx;            /* closed bars (and sampled ticks) to InfluxDB; NULL: off */
     unsigned influx_bar_intervals; /* closed bars of these to InfluxDB (1u << hist_interval) */
@@ -305,10 +312,13 @@ static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
     PGconn *pg = bus_ctx_pg(ctx, &err);
     tb_bar *stored = NULL;
     size_t nstored = 0;
-    if (pg == NULL || hist_store_apply_batch(pg, &b, &stored, &nstored, &err) != TB_OK) {
+    bool guessed_wrong = false;
+    if (pg == NULL || hist_store_apply_batch(pg, &b, state.fresh, &stored, &nstored, &guessed_wrong,
+                                             &err) != TB_OK) {
         hist_batch_close(&b);
         return bus_fail_err(ctx, &err);
     }
+    if (guessed_wrong) bus_counter_add(state.guesses_wrong, 1);
     bus_counter_add(state.ticks_applied, b.nnew);
     bus_counter_add(state.ticks_duplicate, b.ndup);
     hist_influx_ticks(state.influx, &b, state.influx_tick_sample, &state.influx_ticks_seen);
@@ -445,6 +455,11 @@ static tb_status start(bus_actor *a, tb_error *err) {
                                                 "Imports refused (nothing stored)", NULL);
     state.pruned =
         bus_metrics_counter(m, "tb_hist_seen_pruned_total", "Seen-set blocks deleted by age", NULL);
+    state.guesses_wrong = bus_metrics_counter(
+        m, "tb_hist_bar_inserts_retried_total",
+        "Batches written again upserted: a bar guessed new was stored already", NULL);
+    state.fresh = hist_fresh_create(HIST_FRESH_SLOTS);
+    if (state.fresh == NULL) return tb_error_set(err, TB_NOMEM, NULL, "out of memory");
     bus_actor_set_user(a, &state);
     bus_influx_opts io;
     tb_status s = bus_influx_opts_from_env(&io, err);
@@ -459,6 +474,8 @@ static void stop(bus_actor *a) {
     (void)a;
     bus_influx_destroy(state.influx);
     state.influx = NULL;
+    hist_fresh_destroy(state.fresh);
+    state.fresh = NULL;
 }
 
 static void usage(FILE *f) {

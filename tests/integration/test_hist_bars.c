@@ -331,6 +331,81 @@ START_TEST(bars_closed_by_their_own_batch) {
 }
 END_TEST
 
+/* historical-data's counter name (svc.historical-data.metrics, one
+ * instance), or -1. */
+static double hist_metric(const char *name) {
+    bus_bytes rb;
+    tb_error err = {0};
+    ck_assert_msg(bus_request_bytes(conn, "svc.historical-data.metrics", "", 0, NULL, 2000, NULL,
+                                    &rb, &err) == TB_OK,
+                  "%s", err.message);
+    double v = -1;
+    size_t n = strlen(name);
+    for (const char *p = rb.data; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) != 0 || (p[n] != ' ' && p[n] != '{')) continue;
+        const char *eol = strchr(p, '\n');
+        const char *sp = p + n;
+        while (eol ? sp < eol : *sp) sp++;
+        while (sp > p && sp[-1] != ' ') sp--;
+        v = strtod(sp, NULL);
+        break;
+    }
+    bus_bytes_free(&rb);
+    return v;
+}
+
+/* A bar this worker guesses is new (it starts after the newest it stored)
+ * that another worker stored first: the plain insert fails on the primary
+ * key, the batch is written again upserted, and the tick counts once. */
+START_TEST(a_bar_stored_elsewhere_first_is_merged) {
+    char sym[48];
+    tb_test_unique(sym, sizeof sym, "HBE");
+    pid_t pids[TH_MAX_WORKERS];
+    natsSubscription *sub = start_watching_bars(sym, "1s", 1, pids);
+    int64_t s0 = BASE + 400 * SEC;
+    script_tick first = {1, s0 + 100000000, 20 * TB_FIXED_SCALE, 1 * TB_FIXED_SCALE};
+    publish_tick(sym, &first);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    wait_for_ticks(sym, 1);
+    double retried = hist_metric("tb_hist_bar_inserts_retried_total");
+    ck_assert_msg(retried >= 0, "tb_hist_bar_inserts_retried_total not reported");
+
+    /* The next second's bar, as another worker stored it: seqs 100..104. */
+    char start_us[32];
+    snprintf(start_us, sizeof start_us, "%lld", (long long)((s0 + SEC) / 1000));
+    const char *p[2] = {sym, start_us};
+    PGresult *r = PQexecParams(pg,
+                               "INSERT INTO bars (symbol, interval, start, open, high, low, close,"
+                               " volume, ticks, first_seq, last_seq) VALUES ($1, '1s',"
+                               " 'epoch'::timestamptz + $2::bigint * interval '1 microsecond',"
+                               " 21, 30, 19, 25, 5, 5, 100, 104)",
+                               2, NULL, p, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
+    PQclear(r);
+
+    script_tick second = {2, s0 + SEC + 500000000, 22 * TB_FIXED_SCALE, 1 * TB_FIXED_SCALE};
+    publish_tick(sym, &second);
+    ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
+    wait_for_ticks(sym, 2);
+    ck_assert(hist_metric("tb_hist_bar_inserts_retried_total") == retried + 1);
+    th_bar *bars = NULL;
+    size_t n = th_load_bars(pg, sym, &bars);
+    const hist_bar *b = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (bars[i].iv == HIST_1S && bars[i].b.start == s0 + SEC) b = &bars[i].b;
+    ck_assert_msg(b != NULL, "no 1s bar at the second tick's second");
+    ck_assert_int_eq(b->open, 22 * TB_FIXED_SCALE); /* seq 2 before 100 */
+    ck_assert_int_eq(b->high, 30 * TB_FIXED_SCALE);
+    ck_assert_int_eq(b->low, 19 * TB_FIXED_SCALE);
+    ck_assert_int_eq(b->close, 25 * TB_FIXED_SCALE); /* seq 104 after 2 */
+    ck_assert_int_eq(b->volume, 6 * TB_FIXED_SCALE);
+    ck_assert_uint_eq(b->ticks, 6);
+    free(bars);
+    natsSubscription_Destroy(sub);
+    th_stop(pids, 1);
+}
+END_TEST
+
 START_TEST(bad_ticks_are_refused_not_stored) {
     char sym[48];
     tb_test_unique(sym, sizeof sym, "HBX");
@@ -466,6 +541,7 @@ int main(void) {
     tcase_add_test(tc, one_and_three_workers_same_bars);
     tcase_add_test(tc, closed_bar_announced_once);
     tcase_add_test(tc, bars_closed_by_their_own_batch);
+    tcase_add_test(tc, a_bar_stored_elsewhere_first_is_merged);
     tcase_add_test(tc, bad_ticks_are_refused_not_stored);
     tcase_add_test(tc, seen_guard_pruned_by_age);
     tcase_add_test(tc, copies_in_and_across_batches_count_once);
