@@ -318,7 +318,13 @@ static tb_status on_ticks(bus_ctx *ctx, const bus_batch *bb) {
         hist_batch_close(&b);
         return bus_fail_err(ctx, &err);
     }
-    if (guessed_wrong) bus_counter_add(state.guesses_wrong, 1);
+    if (guessed_wrong) {
+        bus_counter_add(state.guesses_wrong, 1);
+        bus_log(BUS_LOG_INFO,
+                "a bar guessed new was stored already (another worker): %zu ticks written "
+                "again, upserted",
+                b.nticks);
+    }
     bus_counter_add(state.ticks_applied, b.nnew);
     bus_counter_add(state.ticks_duplicate, b.ndup);
     hist_influx_ticks(state.influx, &b, state.influx_tick_sample, &state.influx_ticks_seen);
