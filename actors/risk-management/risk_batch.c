@@ -67,7 +67,6 @@ typedef struct symbol_facts {
     risk_pg_facts pf;
     bool want_quote; /* an item of the symbol has no event time */
     bool quoted;
-    bool cache_asked; /* the quote cache was asked (once: asking may claim a confirmation) */
     risk_quote quote;
     tb_fixed batch_buy, batch_sell; /* qty of the batch's approved orders */
 } symbol_facts;
@@ -173,11 +172,6 @@ typedef struct account_view {
     tb_fixed bp_taken;       /* buying power needed by the batch's approved orders */
     bool prefetched;         /* views_prefetch read its facts and positions */
     PGresult *positions_res; /* prefetched positions, until evaluate_account reads them */
-    /* open_locked: the recording transaction is open on the handler's
-     * connection (pipeline mode), the account locked, and live holds the
-     * re-check's facts read under the lock. */
-    bool in_txn;
-    risk_live live;
 } account_view;
 
 static void view_free(account_view *v) {
@@ -213,25 +207,21 @@ typedef struct view_want {
     size_t n;
 } view_want;
 
-/* What views_prefetch sent, until prefetch_read. */
-typedef struct prefetch {
-    const char **syms, **accts;
-    size_t *owner; /* syms[k] belongs to w[owner[k]] */
-    size_t m;
-    PGresult *facts;
-} prefetch;
-
-/* Sends views_prefetch's statements: the facts of every symbol of the
- * accounts' items the views do not hold yet (one statement), and each
- * account's positions. In pipeline mode they wait for the caller's
- * synchronisation point; outside it they run at once. */
-static tb_status prefetch_send(PGconn *pg, view_want *w, size_t nw, prefetch *p, tb_error *err) {
+/* The facts of every symbol of each account's items (one statement) and
+ * each account's positions, for several accounts at once, in one round
+ * trip: the statements share a pipeline. The positions are read whether or not the
+ * limits will need them (known only from the facts): one small query costs
+ * less than a second round trip. Each view is marked prefetched and keeps
+ * its positions' result for evaluate_account. */
+static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *err) {
     size_t total = 0;
     for (size_t a = 0; a < nw; a++) total += w[a].n;
-    p->syms = calloc(total ? total : 1, sizeof *p->syms);
-    p->accts = calloc(total ? total : 1, sizeof *p->accts);
-    p->owner = calloc(total ? total : 1, sizeof *p->owner);
-    tb_status s = p->syms && p->accts && p->owner ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    const char **syms = calloc(total ? total : 1, sizeof *syms);
+    const char **accts = calloc(total ? total : 1, sizeof *accts);
+    size_t *owner = calloc(total ? total : 1, sizeof *owner);
+    PGresult *facts = NULL;
+    tb_status s = syms && accts && owner ? TB_OK : tb_error_set(err, TB_NOMEM, NULL, NULL);
+    size_t m = 0;
     for (size_t a = 0; a < nw && s == TB_OK; a++) {
         account_view *v = w[a].v;
         symbol_facts *grown = realloc(v->syms, (v->nsyms + w[a].n) * sizeof *grown);
@@ -240,40 +230,35 @@ static tb_status prefetch_send(PGconn *pg, view_want *w, size_t nw, prefetch *p,
             break;
         }
         v->syms = grown;
-        size_t first = p->m;
+        size_t first = m;
         for (size_t i = 0; i < w[a].n; i++) {
             const char *sym = w[a].its[i]->in.symbol;
             bool known = false;
             for (size_t k = 0; k < v->nsyms && !known; k++)
                 known = strcmp(v->syms[k].symbol, sym) == 0;
-            for (size_t k = first; k < p->m && !known; k++) known = strcmp(p->syms[k], sym) == 0;
+            for (size_t k = first; k < m && !known; k++) known = strcmp(syms[k], sym) == 0;
             if (!known) {
-                p->owner[p->m] = a;
-                p->accts[p->m] = w[a].its[0]->in.account;
-                p->syms[p->m++] = sym;
+                owner[m] = a;
+                accts[m] = w[a].its[0]->in.account;
+                syms[m++] = sym;
             }
         }
     }
-    if (s == TB_OK && p->m > 0)
-        s = risk_store_load_send(pg, p->accts, p->syms, p->m, &p->facts, err);
+    if (s == TB_OK) s = bus_pg_pipeline_begin(pg, err);
+    if (s == TB_OK && m > 0) s = risk_store_load_send(pg, accts, syms, m, &facts, err);
     for (size_t a = 0; a < nw && s == TB_OK; a++)
         s = risk_store_positions_send(pg, w[a].its[0]->in.account, &w[a].v->positions_res, err);
-    return s;
-}
-
-/* Reads what prefetch_send received (s: how sending and synchronising
- * went) into the views, marks them prefetched when all went well, and
- * frees p. */
-static tb_status prefetch_read(view_want *w, size_t nw, prefetch *p, tb_status s, tb_error *err) {
-    for (size_t k = 0; k < p->m && s == TB_OK; k++) {
-        account_view *v = w[p->owner[k]].v;
+    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
+    if (s == TB_OK) s = ps;
+    for (size_t k = 0; k < m && s == TB_OK; k++) {
+        account_view *v = w[owner[k]].v;
         symbol_facts *f = &v->syms[v->nsyms];
         memset(f, 0, sizeof *f);
-        snprintf(f->symbol, sizeof f->symbol, "%s", p->syms[k]);
-        s = risk_store_load_read(p->facts, (int)k, p->accts[k], &f->pf, err);
+        snprintf(f->symbol, sizeof f->symbol, "%s", syms[k]);
+        s = risk_store_load_read(facts, (int)k, accts[k], &f->pf, err);
         if (s == TB_OK) v->nsyms++;
     }
-    PQclear(p->facts);
+    PQclear(facts);
     for (size_t a = 0; a < nw; a++) {
         w[a].v->prefetched = s == TB_OK;
         if (s != TB_OK) {
@@ -281,26 +266,10 @@ static tb_status prefetch_read(view_want *w, size_t nw, prefetch *p, tb_status s
             w[a].v->positions_res = NULL;
         }
     }
-    free(p->owner);
-    free(p->accts);
-    free(p->syms);
-    *p = (prefetch){0};
+    free(owner);
+    free(accts);
+    free(syms);
     return s;
-}
-
-/* The facts of every symbol of each account's items (one statement) and
- * each account's positions, for several accounts at once, in one round
- * trip: the statements share a pipeline. The positions are read whether or not the
- * limits will need them (known only from the facts): one small query costs
- * less than a second round trip. Each view is marked prefetched and keeps
- * its positions' result for evaluate_account. */
-static tb_status views_prefetch(PGconn *pg, view_want *w, size_t nw, tb_error *err) {
-    prefetch p = {0};
-    tb_status s = bus_pg_pipeline_begin(pg, err);
-    if (s == TB_OK) s = prefetch_send(pg, w, nw, &p, err);
-    tb_status ps = bus_pg_pipeline_end(pg, s == TB_OK ? err : &(tb_error){0});
-    if (s == TB_OK) s = ps;
-    return prefetch_read(w, nw, &p, s, err);
 }
 
 /* The day's P&L change for event time event_ns (0: today), from one
@@ -346,26 +315,15 @@ static void run_fetch(void *arg) {
 /* The quotes the checks need that the ticks followed here do not vouch
  * for, asked of market-data at once: the batch waits for the slowest
  * answer, not for their sum. */
-/* The quotes the view wants that the ticks followed here vouch for; the
- * number still to ask market-data for. The cache is asked once per symbol
- * and batch: a miss may have claimed the symbol's confirmation, which the
- * request that follows then makes. */
-static size_t quotes_from_cache(risk_service *svc, account_view *v) {
+static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *trace, tb_error *err) {
+    risk_service *svc = service_of(ctx);
     size_t n = 0;
     for (size_t k = 0; k < v->nsyms; k++) {
         symbol_facts *sf = &v->syms[k];
-        if (sf->want_quote && !sf->quoted && !sf->cache_asked) {
-            sf->cache_asked = true;
-            sf->quoted = risk_cached_quote(svc->quotes, sf->symbol, &sf->quote);
-        }
+        if (sf->want_quote && !sf->quoted && risk_cached_quote(svc->quotes, sf->symbol, &sf->quote))
+            sf->quoted = true; /* followed from its ticks: no request */
         n += sf->want_quote && !sf->quoted;
     }
-    return n;
-}
-
-static tb_status fetch_all(bus_ctx *ctx, account_view *v, const char *trace, tb_error *err) {
-    risk_service *svc = service_of(ctx);
-    size_t n = quotes_from_cache(svc, v);
     if (n == 0) return TB_OK;
     fetch_job *jobs = calloc(n, sizeof *jobs);
     void **args = calloc(n, sizeof *args);
@@ -651,26 +609,19 @@ static tb_status finish_recording(PGconn *pg, const risk_new_order *orders, size
 }
 
 /* Records the account's approved orders in one transaction, after the live
- * re-check under the account lock: in the transaction open_locked opened,
- * else in one of its own. TB_CONFLICT: a signal made an order on another
- * worker meanwhile (nothing written). */
+ * re-check under the account lock. TB_CONFLICT: a signal made an order on
+ * another worker meanwhile (nothing written). */
 static tb_status record_account(bus_ctx *ctx, PGconn *pg, item **its, size_t n, account_view *v,
                                 tb_error *err) {
     if (!any_approved(its, n)) return TB_OK;
     risk_new_order *orders = calloc(n + 1, sizeof *orders);
     if (orders == NULL) return tb_error_set(err, TB_NOMEM, NULL, NULL);
-    tb_status s = TB_OK;
+    /* Two round trips: BEGIN, the lock and the live facts; then the rows
+     * and COMMIT. */
+    tb_status s = bus_pg_pipeline_begin(pg, err);
+    if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
     risk_live live;
-    if (v->in_txn) {
-        live = v->live; /* finish_recording ends the transaction either way */
-        v->in_txn = false;
-    } else {
-        /* Two round trips: BEGIN, the lock and the live facts; then the
-         * rows and COMMIT. */
-        s = bus_pg_pipeline_begin(pg, err);
-        if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
-        if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
-    }
+    if (s == TB_OK) s = risk_store_lock_live(pg, its[0]->in.account, &live, err);
     size_t m = 0;
     if (s == TB_OK) s = collect_orders(ctx, pg, its, n, v, &live, orders, &m, err);
     s = finish_recording(pg, orders, m, s, err);
@@ -705,62 +656,6 @@ static void finish_account(bus_ctx *ctx, item **its, size_t n) {
     }
 }
 
-/* Ends the transaction open_locked opened without recording anything. */
-static void leave_locked(PGconn *pg, account_view *v) {
-    if (!v->in_txn) return;
-    v->in_txn = false;
-    tb_error ignored = {0};
-    tb_status s = bus_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, &ignored);
-    tb_status ps = bus_pg_pipeline_end(pg, &ignored);
-    if (s != TB_OK || ps != TB_OK) {
-        /* the connection is gone: the server rolled back, the pool drops it */
-    }
-}
-
-/* Opens the account's recording transaction before its checks, in one
- * round trip: BEGIN, the account's lock, its live facts, and the facts and
- * positions the checks read. The checks then see what no other worker can
- * change before the commit, and the recording (record_account) needs no
- * second round trip for the live facts: a lone order costs three round
- * trips to PostgreSQL and Redis instead of four. The connection stays in
- * pipeline mode inside the transaction (v->in_txn). On a failure nothing
- * is open. */
-static tb_status open_locked(PGconn *pg, item **its, size_t n, account_view *v, tb_error *err) {
-    const char *account = its[0]->in.account;
-    view_want w = {.v = v, .its = its, .n = n};
-    prefetch p = {0};
-    PGresult *lives = NULL;
-    tb_status s = bus_pg_pipeline_begin(pg, err);
-    if (s == TB_OK) s = bus_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);
-    if (s == TB_OK) s = risk_store_lock_accounts(pg, &account, 1, err);
-    if (s == TB_OK) s = risk_store_live_send(pg, &account, 1, &lives, err);
-    if (s == TB_OK) s = prefetch_send(pg, &w, 1, &p, err);
-    if (s == TB_OK) s = bus_pg_pipeline_sync(pg, err);
-    if (s == TB_OK) s = risk_store_live_read(lives, 0, &v->live, err);
-    PQclear(lives);
-    s = prefetch_read(&w, 1, &p, s, err);
-    v->in_txn = true;
-    if (s != TB_OK) leave_locked(pg, v);
-    return s;
-}
-
-/* Whether the checks may wait on something other than the stores: a quote
- * to ask market-data for (up to its timeout), or a backtest account's
- * dependencies (wait_dependencies, which may also halt the account). Such
- * a batch must not hold the account's lock and the kill switch's share
- * lock meanwhile: it is checked first and locked for the recording only. */
-static bool checks_may_wait(bus_ctx *ctx, account_view *v, item **its, size_t n) {
-    for (size_t k = 0; k < v->nsyms; k++)
-        if (v->syms[k].pf.account_known && v->syms[k].pf.limits.backtest) return true;
-    for (size_t i = 0; i < n; i++) {
-        risk_quote ref;
-        if (risk_event_time(&its[i]->in, &ref) != 0) continue;
-        for (size_t k = 0; k < v->nsyms; k++)
-            if (strcmp(v->syms[k].symbol, its[i]->in.symbol) == 0) v->syms[k].want_quote = true;
-    }
-    return quotes_from_cache(service_of(ctx), v) > 0;
-}
-
 /* Decides the items of one account. Returns a store failure (the items are
  * then undecided), or TB_CONFLICT when a signal made an order on another
  * worker meanwhile (nothing recorded: decide_conflicted decides them one by
@@ -769,11 +664,8 @@ static bool checks_may_wait(bus_ctx *ctx, account_view *v, item **its, size_t n)
 static tb_status decide_account(bus_ctx *ctx, PGconn *pg, redisContext *r, item **its, size_t n,
                                 tb_error *err) {
     account_view v = {0};
-    tb_status s = open_locked(pg, its, n, &v, err);
-    if (s == TB_OK && checks_may_wait(ctx, &v, its, n)) leave_locked(pg, &v);
-    if (s == TB_OK) s = check_account(ctx, pg, r, its, n, &v, err);
+    tb_status s = check_account(ctx, pg, r, its, n, &v, err);
     if (s == TB_OK) s = record_account(ctx, pg, its, n, &v, err);
-    leave_locked(pg, &v); /* a failure, or nothing approved: nothing stays */
     view_free(&v);
     if (s == TB_OK) finish_account(ctx, its, n);
     return s;
