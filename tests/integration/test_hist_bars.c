@@ -331,29 +331,6 @@ START_TEST(bars_closed_by_their_own_batch) {
 }
 END_TEST
 
-/* historical-data's counter name (svc.historical-data.metrics, one
- * instance), or -1. */
-static double hist_metric(const char *name) {
-    bus_bytes rb;
-    tb_error err = {0};
-    ck_assert_msg(bus_request_bytes(conn, "svc.historical-data.metrics", "", 0, NULL, 2000, NULL,
-                                    &rb, &err) == TB_OK,
-                  "%s", err.message);
-    double v = -1;
-    size_t n = strlen(name);
-    for (const char *p = rb.data; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, n) != 0 || (p[n] != ' ' && p[n] != '{')) continue;
-        const char *eol = strchr(p, '\n');
-        const char *sp = p + n;
-        while (eol ? sp < eol : *sp) sp++;
-        while (sp > p && sp[-1] != ' ') sp--;
-        v = strtod(sp, NULL);
-        break;
-    }
-    bus_bytes_free(&rb);
-    return v;
-}
-
 /* A bar this worker guesses is new (it starts after the newest it stored)
  * that another worker stored first: the plain insert fails on the primary
  * key, the batch is written again upserted, and the tick counts once. */
@@ -367,7 +344,8 @@ START_TEST(a_bar_stored_elsewhere_first_is_merged) {
     publish_tick(sym, &first);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_for_ticks(sym, 1);
-    double retried = hist_metric("tb_hist_bar_inserts_retried_total");
+    double retried =
+        tb_test_service_metric(conn, "historical-data", "tb_hist_bar_inserts_retried_total", NULL);
     ck_assert_msg(retried >= 0, "tb_hist_bar_inserts_retried_total not reported");
 
     /* The next second's bar, as another worker stored it: seqs 100..104. */
@@ -387,7 +365,8 @@ START_TEST(a_bar_stored_elsewhere_first_is_merged) {
     publish_tick(sym, &second);
     ck_assert_int_eq(bus_conn_flush(conn, 5000), TB_OK);
     wait_for_ticks(sym, 2);
-    ck_assert(hist_metric("tb_hist_bar_inserts_retried_total") == retried + 1);
+    ck_assert(tb_test_service_metric(conn, "historical-data", "tb_hist_bar_inserts_retried_total",
+                                     NULL) == retried + 1);
     th_bar *bars = NULL;
     size_t n = th_load_bars(pg, sym, &bars);
     const hist_bar *b = NULL;

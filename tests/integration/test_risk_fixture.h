@@ -456,27 +456,9 @@ static void expect_reject(const tb_order_request *r, const char *code, const cha
 }
 
 /* The value of the first sample of risk-management's metric name whose
- * labels contain label (svc.risk-management.metrics), or -1. */
+ * labels contain label, or -1. */
 static double risk_metric(const char *name, const char *label) {
-    bus_bytes rb;
-    tb_error err = {0};
-    ck_assert_msg(bus_request_bytes(client, "svc.risk-management.metrics", "", 0, NULL, 2000, NULL,
-                                    &rb, &err) == TB_OK,
-                  "%s", err.message);
-    double v = -1;
-    for (const char *p = rb.data; v < 0 && (p = strstr(p, name)) != NULL; p++) {
-        const char *eol = strchr(p, '\n');
-        const char *brace = p + strlen(name);
-        if (eol == NULL) break;
-        if (*brace != '{') continue;
-        const char *close = memchr(brace, '}', (size_t)(eol - brace));
-        if (close == NULL) continue;
-        char labels[256];
-        snprintf(labels, sizeof labels, "%.*s", (int)(close - brace), brace);
-        if (strstr(labels, label) != NULL) v = strtod(close + 1, NULL);
-    }
-    bus_bytes_free(&rb);
-    return v;
+    return tb_test_service_metric(client, "risk-management", name, label);
 }
 
 static tb_status set_limits(const tb_risk_limits *l, tb_risk_limits *out) {

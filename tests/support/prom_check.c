@@ -202,3 +202,38 @@ const char *tb_prom_check(const char *text) {
     }
     return NULL;
 }
+
+double tb_test_service_metric(bus_conn *c, const char *service, const char *name,
+                              const char *label) {
+    char subject[128];
+    snprintf(subject, sizeof subject, "svc.%s.metrics", service);
+    bus_bytes rb;
+    tb_error err = {0};
+    ck_assert_msg(bus_request_bytes(c, subject, "", 0, NULL, 2000, NULL, &rb, &err) == TB_OK,
+                  "%s: %s", subject, err.message);
+    double v = -1;
+    size_t n = strlen(name);
+    for (const char *p = rb.data; v < 0 && p != NULL && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > n && strncmp(p, name, n) == 0 && (p[n] == ' ' || p[n] == '{')) {
+            const char *value = p + n;
+            bool match = label == NULL;
+            if (*value == '{') {
+                const char *close = memchr(value, '}', len - n);
+                if (close != NULL) {
+                    char labels[256];
+                    snprintf(labels, sizeof labels, "%.*s", (int)(close - value), value);
+                    match = match || strstr(labels, label) != NULL;
+                    value = close + 1;
+                } else {
+                    match = false;
+                }
+            }
+            if (match) v = strtod(value, NULL);
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    bus_bytes_free(&rb);
+    return v;
+}

@@ -63,4 +63,11 @@ void tb_test_bg_assert(void);
  * else a static message naming the first problem and its line. */
 const char *tb_prom_check(const char *text);
 
+/* The value of the first sample of metric name in service's metrics
+ * (svc.<service>.metrics, answered by one instance) whose labels contain
+ * label (NULL: any sample of the name, with or without labels); -1 when
+ * there is none. Fails the test when the request fails. */
+double tb_test_service_metric(bus_conn *c, const char *service, const char *name,
+                              const char *label);
+
 #endif
