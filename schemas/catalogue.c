@@ -47,12 +47,25 @@ const tb_event_desc *tb_event_find(const char *name) {
     return NULL;
 }
 
+/* Whether field name fname is the wire key name[0..len). The key may hold
+ * NUL bytes, so it is never read as a C string; the first byte rules out
+ * most fields before anything is measured. */
+static bool field_is(const char *fname, const char *name, size_t len) {
+    if (len == 0) return fname[0] == '\0';
+    return fname[0] == name[0] && strnlen(fname, len + 1) == len && memcmp(fname, name, len) == 0;
+}
+
 const tb_field_desc *tb_field_find(const tb_event_desc *d, const char *name, size_t len) {
-    if (d == NULL || name == NULL) return NULL;
-    for (size_t i = 0; i < d->nfields; i++) {
-        const char *fname = d->fields[i].name;
-        /* Length first: wire keys may contain NUL bytes, so no str* calls. */
-        if (strlen(fname) == len && memcmp(fname, name, len) == 0) return &d->fields[i];
+    return tb_field_find_from(d, name, len, 0);
+}
+
+const tb_field_desc *tb_field_find_from(const tb_event_desc *d, const char *name, size_t len,
+                                        size_t hint) {
+    if (d == NULL || name == NULL || d->nfields == 0) return NULL;
+    size_t i = hint < d->nfields ? hint : 0;
+    for (size_t k = 0; k < d->nfields; k++) {
+        if (field_is(d->fields[i].name, name, len)) return &d->fields[i];
+        if (++i == d->nfields) i = 0;
     }
     return NULL;
 }

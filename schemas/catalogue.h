@@ -110,6 +110,11 @@ extern const tb_event_desc *const tb_event_descs[TB_EV_COUNT];
 const tb_event_desc *tb_event_find(const char *name);
 /* Field descriptor by wire key, NULL when unknown. */
 const tb_field_desc *tb_field_find(const tb_event_desc *d, const char *name, size_t len);
+/* tb_field_find looking at fields[hint] first, then on in order: the
+ * encoder writes the fields in their order, so a decoder that passes the
+ * index after its previous match finds each key at the first try. */
+const tb_field_desc *tb_field_find_from(const tb_event_desc *d, const char *name, size_t len,
+                                        size_t hint);
 
 /* Damerau-Levenshtein distance (optimal string alignment: insertions,
  * deletions, substitutions and swaps of two neighbours, each 1) between

@@ -183,28 +183,44 @@ static int str_ptr_cmp(const void *a, const void *b) {
     return str_cmp(*(const msgpack_object_str *const *)a, *(const msgpack_object_str *const *)b);
 }
 
-/* Every key must be a string and appear once. Small maps (all real events)
- * are checked pairwise without allocating; large ones are sorted. */
+/* Whether two of the map's unknown keys (fs[i] NULL) are equal. Few
+ * (every real event has none) are compared pairwise without allocating;
+ * many are sorted. */
+static tb_status unknown_keys_repeat(const msgpack_object_map *m, const tb_field_desc *const *fs,
+                                     uint32_t unknown, bool *dup, tb_error *err) {
+    *dup = false;
+    if (unknown <= 32) {
+        for (uint32_t i = 1; i < m->size && !*dup; i++)
+            for (uint32_t j = 0; j < i && !*dup && fs[i] == NULL; j++)
+                *dup =
+                    fs[j] == NULL && str_cmp(&m->ptr[i].key.via.str, &m->ptr[j].key.via.str) == 0;
+        return TB_OK;
+    }
+    const msgpack_object_str **keys = malloc(unknown * sizeof *keys);
+    if (keys == NULL) return tb_error_set(err, TB_NOMEM, "", NULL);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->size; i++)
+        if (fs[i] == NULL) keys[n++] = &m->ptr[i].key.via.str;
+    qsort(keys, n, sizeof *keys, str_ptr_cmp);
+    for (uint32_t i = 1; i < n && !*dup; i++) *dup = str_cmp(keys[i - 1], keys[i]) == 0;
+    free(keys);
+    return TB_OK;
+}
+
+/* Every key of a map that is not an event (a list envelope) must be a
+ * string and appear once. */
 static tb_status check_keys(const msgpack_object_map *m, tb_error *err) {
     for (uint32_t i = 0; i < m->size; i++)
         if (m->ptr[i].key.type != MSGPACK_OBJECT_STR)
             return tb_error_set(err, TB_DECODE, "", "map key %u is not a string", i);
-    if (m->size <= 32) {
-        for (uint32_t i = 1; i < m->size; i++)
-            for (uint32_t j = 0; j < i; j++)
-                if (str_cmp(&m->ptr[i].key.via.str, &m->ptr[j].key.via.str) == 0) goto duplicate;
-        return TB_OK;
-    }
-    const msgpack_object_str **keys = malloc(m->size * sizeof *keys);
-    if (keys == NULL) return tb_error_set(err, TB_NOMEM, "", NULL);
-    for (uint32_t i = 0; i < m->size; i++) keys[i] = &m->ptr[i].key.via.str;
-    qsort(keys, m->size, sizeof *keys, str_ptr_cmp);
+    const tb_field_desc *none[32] = {0};
+    const tb_field_desc **fs = m->size <= 32 ? none : calloc(m->size, sizeof *fs);
+    if (fs == NULL) return tb_error_set(err, TB_NOMEM, "", NULL);
     bool dup = false;
-    for (uint32_t i = 1; i < m->size && !dup; i++) dup = str_cmp(keys[i - 1], keys[i]) == 0;
-    free(keys);
-    if (!dup) return TB_OK;
-duplicate:
-    return tb_error_set(err, TB_DECODE, "", "duplicate map key");
+    tb_status s = unknown_keys_repeat(m, fs, m->size, &dup, err);
+    if (fs != none) free(fs);
+    if (s == TB_OK && dup) s = tb_error_set(err, TB_DECODE, "", "duplicate map key");
+    return s;
 }
 
 static tb_status wrong_type(const tb_field_desc *f, const char *want, tb_error *err) {
@@ -290,23 +306,44 @@ static tb_status decode_field(const tb_field_desc *f, const msgpack_object *v, v
     }
 }
 
-/* Fills ev (already zeroed) from one unpacked map and validates it. */
+/* Fills ev (already zeroed) from one unpacked map and validates it. Every
+ * key must be a string and appear once (checked before any value is
+ * read); keys that name no field are ignored. */
 static tb_status decode_object(const tb_event_desc *d, const msgpack_object *obj, void *ev,
                                tb_error *err) {
     if (obj->type != MSGPACK_OBJECT_MAP)
         return tb_error_set(err, TB_DECODE, "", "%s: expected a map", d->name);
     const msgpack_object_map *m = &obj->via.map;
-    tb_status s = check_keys(m, err);
-    if (s != TB_OK) return s;
+    for (uint32_t i = 0; i < m->size; i++)
+        if (m->ptr[i].key.type != MSGPACK_OBJECT_STR)
+            return tb_error_set(err, TB_DECODE, "", "map key %u is not a string", i);
+    /* Each key's field, found from the one after the previous match. */
+    const tb_field_desc *on_stack[32];
+    const tb_field_desc **fs = m->size <= 32 ? on_stack : malloc(m->size * sizeof *fs);
+    if (fs == NULL) return tb_error_set(err, TB_NOMEM, "", NULL);
     uint64_t seen = 0;
+    uint32_t unknown = 0;
+    size_t hint = 0;
+    bool dup = false;
     for (uint32_t i = 0; i < m->size; i++) {
         const msgpack_object_str *key = &m->ptr[i].key.via.str;
-        const tb_field_desc *f = tb_field_find(d, key->ptr, key->size);
-        if (f == NULL) continue; /* unknown keys: newer producers may add fields */
-        seen |= UINT64_C(1) << (f - d->fields);
-        s = decode_field(f, &m->ptr[i].val, ev, err);
-        if (s != TB_OK) return s;
+        fs[i] = tb_field_find_from(d, key->ptr, key->size, hint);
+        if (fs[i] == NULL) {
+            unknown++;
+            continue;
+        }
+        size_t k = (size_t)(fs[i] - d->fields);
+        dup |= (seen & (UINT64_C(1) << k)) != 0; /* a field's key twice */
+        seen |= UINT64_C(1) << k;
+        hint = k + 1;
     }
+    tb_status s = TB_OK;
+    if (!dup && unknown >= 2) s = unknown_keys_repeat(m, fs, unknown, &dup, err);
+    if (s == TB_OK && dup) s = tb_error_set(err, TB_DECODE, "", "duplicate map key");
+    for (uint32_t i = 0; i < m->size && s == TB_OK; i++)
+        if (fs[i] != NULL) s = decode_field(fs[i], &m->ptr[i].val, ev, err);
+    if (fs != on_stack) free(fs);
+    if (s != TB_OK) return s;
     for (size_t i = 0; i < d->nfields; i++)
         if (d->fields[i].required && !(seen & (UINT64_C(1) << i)))
             return tb_error_set(err, TB_MISSING_FIELD, d->fields[i].name, "%s: required",
