@@ -402,15 +402,18 @@ static tb_status encode_object(const tb_event_desc *d, const void *ev, msgpack_p
                                tb_error *err) {
     tb_status s = tb_validate(d, ev, err);
     if (s != TB_OK) return s;
+    /* The fields written (required, or optional and set), looked at once. */
+    uint64_t written = 0;
     size_t count = 0;
     for (size_t i = 0; i < d->nfields; i++)
-        if (d->fields[i].required || !tb__field_is_zero(&d->fields[i], ev)) count++;
+        if (d->fields[i].required || !tb__field_is_zero(&d->fields[i], ev)) {
+            written |= UINT64_C(1) << i;
+            count++;
+        }
     if (msgpack_pack_map(pk, count)) return tb_error_set(err, TB_NOMEM, "", NULL);
-    for (size_t i = 0; i < d->nfields; i++) {
-        const tb_field_desc *f = &d->fields[i];
-        if (!f->required && tb__field_is_zero(f, ev)) continue;
-        if (pack_field(pk, f, ev)) return tb_error_set(err, TB_NOMEM, "", NULL);
-    }
+    for (size_t i = 0; i < d->nfields; i++)
+        if ((written & (UINT64_C(1) << i)) && pack_field(pk, &d->fields[i], ev))
+            return tb_error_set(err, TB_NOMEM, "", NULL);
     return TB_OK;
 }
 
